@@ -1,0 +1,61 @@
+//! # casebridge-core
+//!
+//! The model, cryptography and encrypted local store of Casebridge. No UI, no network, no
+//! async runtime: everything here runs (and is tested) as plain synchronous Rust.
+//!
+//! ## Main types
+//! - [`Store`]: one profile's store directory, unlocked with a passphrase. It owns
+//!   - the **journal** (system of record): an append-only file of signed, hash-chained events,
+//!     each sealed with AES-256-GCM and fsynced before a change is reported;
+//!   - the **index** (sled): the current state, a deterministic projection of the journal,
+//!     every value sealed with its tree name and key as associated data; rebuildable;
+//!   - the **objects**: evidence contents in write-once files, streamed in sealed chunks and
+//!     named by a keyed hash of their SHA-256.
+//! - [`SignedEvent`] / [`EventKind`]: the events; [`projection::apply`] the rules that turn
+//!   them into state.
+//! - [`Passphrase`], [`KdfParams`]: unlocking (Argon2id).
+//!
+//! ## Flow
+//! ```
+//! use casebridge_core::{KdfParams, NewCase, Passphrase, Role, Store};
+//! # let tmp = tempfile::tempdir().unwrap();
+//! # let dir = tmp.path().join("profile");
+//! # let kdf = KdfParams::INTERACTIVE; // tests use cheap parameters, see the `test-kdf` feature
+//! let pass = Passphrase::new("correct horse battery staple");
+//! let mut store = Store::create(&dir, &pass, "Det. Insp. Vera Brandt", Role::Investigator, kdf)?;
+//! let case = store.create_case(NewCase { title: "Bike thefts, Mitte".into(), ..Default::default() })?;
+//! store.add_note(case, "Witness saw a white van")?;
+//! drop(store);
+//!
+//! let store = Store::open(&dir, &pass)?;
+//! assert_eq!(store.case(case)?.notes.len(), 1);
+//! # Ok::<(), casebridge_core::Error>(())
+//! ```
+//!
+//! ## Not here
+//! Bundles, credentials and sync (later crates), any network code, any UI.
+//! See docs/FORMAT.md for byte layouts and docs/ARCHITECTURE.md for the map.
+
+mod crypto;
+mod error;
+mod event;
+mod format;
+mod index;
+mod journal;
+pub mod metadata;
+mod model;
+mod objects;
+pub mod projection;
+mod store;
+
+pub use crypto::{sha256, to_hex, KdfParams, Passphrase, MIN_PASSPHRASE_CHARS};
+pub use error::{Error, Result};
+pub use event::{fingerprint, EventBody, Hlc, SignedEvent};
+pub use format::{CHUNK_SIZE, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, JOURNAL_FILE, LOCK_FILE, OBJECTS_DIR, TMP_DIR};
+pub use index::CACHE_CAPACITY;
+pub use model::{Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Role};
+pub use objects::Progress;
+pub use store::{
+    AddedEvidence, CaseDetail, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions, EvidenceView,
+    Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,
+};

@@ -1,0 +1,336 @@
+//! The nouns of Casebridge (DESIGN.md §3) as they appear in events and in the projection.
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A member's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Role {
+    /// Police investigator.
+    Investigator,
+    /// Supervisor or agency admin.
+    Supervisor,
+    /// Vetted citizen volunteer.
+    Volunteer,
+}
+
+impl Role {
+    /// The lowercase name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Investigator => "investigator",
+            Role::Supervisor => "supervisor",
+            Role::Volunteer => "volunteer",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "investigator" => Ok(Role::Investigator),
+            "supervisor" => Ok(Role::Supervisor),
+            "volunteer" => Ok(Role::Volunteer),
+            _ => Err(crate::Error::invalid("role", format!("'{s}' is not one of investigator, supervisor, volunteer"))),
+        }
+    }
+}
+
+/// A case's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// Opened, not yet worked.
+    Open,
+    /// Being worked.
+    Active,
+    /// On hold.
+    Suspended,
+    /// Closed.
+    Closed,
+}
+
+impl CaseStatus {
+    /// The lowercase name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Open => "open",
+            CaseStatus::Active => "active",
+            CaseStatus::Suspended => "suspended",
+            CaseStatus::Closed => "closed",
+        }
+    }
+}
+
+impl std::str::FromStr for CaseStatus {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "open" => Ok(CaseStatus::Open),
+            "active" => Ok(CaseStatus::Active),
+            "suspended" => Ok(CaseStatus::Suspended),
+            "closed" => Ok(CaseStatus::Closed),
+            _ => Err(crate::Error::invalid("status", format!("'{s}' is not one of open, active, suspended, closed"))),
+        }
+    }
+}
+
+/// A point on Earth (WGS 84 degrees).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GeoPoint {
+    /// Latitude, -90..=90.
+    pub lat: f64,
+    /// Longitude, -180..=180.
+    pub lon: f64,
+}
+
+impl GeoPoint {
+    /// Validates ranges.
+    pub fn new(lat: f64, lon: f64) -> crate::Result<Self> {
+        if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
+            return Err(crate::Error::invalid("location", format!("latitude {lat} is outside -90..90")));
+        }
+        if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
+            return Err(crate::Error::invalid("location", format!("longitude {lon} is outside -180..180")));
+        }
+        Ok(GeoPoint { lat, lon })
+    }
+}
+
+impl std::str::FromStr for GeoPoint {
+    type Err = crate::Error;
+    /// Parses `LAT,LON`.
+    fn from_str(s: &str) -> crate::Result<Self> {
+        let (a, b) = s
+            .split_once(',')
+            .ok_or_else(|| crate::Error::invalid("location", format!("'{s}' is not LAT,LON (for example 52.52,13.405)")))?;
+        let lat: f64 = a.trim().parse().map_err(|_| crate::Error::invalid("location", format!("'{a}' is not a number")))?;
+        let lon: f64 = b.trim().parse().map_err(|_| crate::Error::invalid("location", format!("'{b}' is not a number")))?;
+        GeoPoint::new(lat, lon)
+    }
+}
+
+/// Camera make and model from EXIF.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Camera {
+    /// EXIF Make.
+    pub make: Option<String>,
+    /// EXIF Model.
+    pub model: Option<String>,
+}
+
+/// Metadata extracted from the content at import.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extracted {
+    /// EXIF DateTimeOriginal (with OffsetTimeOriginal when present; else read as UTC).
+    pub captured_at: Option<DateTime<FixedOffset>>,
+    /// EXIF GPS position.
+    pub location: Option<GeoPoint>,
+    /// EXIF camera.
+    pub camera: Option<Camera>,
+}
+
+/// A custody action (DESIGN.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CustodyAction {
+    /// First collected.
+    Collected,
+    /// Imported into a store from a file.
+    Imported,
+    /// Submitted to an agency.
+    Submitted,
+    /// Received by an agency.
+    Received,
+    /// Viewed.
+    Viewed,
+    /// Exported to a file.
+    Exported,
+    /// Transferred to another holder.
+    Transferred,
+    /// Content re-hashed and found intact.
+    Verified,
+    /// Accepted by review.
+    Accepted,
+    /// A redacted derivative was made.
+    Redacted,
+}
+
+impl CustodyAction {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustodyAction::Collected => "collected",
+            CustodyAction::Imported => "imported",
+            CustodyAction::Submitted => "submitted",
+            CustodyAction::Received => "received",
+            CustodyAction::Viewed => "viewed",
+            CustodyAction::Exported => "exported",
+            CustodyAction::Transferred => "transferred",
+            CustodyAction::Verified => "verified",
+            CustodyAction::Accepted => "accepted",
+            CustodyAction::Redacted => "redacted",
+        }
+    }
+}
+
+/// Reference to a sealed evidence object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// SHA-256 of the plaintext, hex.
+    pub sha256: String,
+    /// Plaintext size in bytes.
+    pub size: u64,
+}
+
+/// The kinds of events. Payloads carry everything the projection needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The profile's first event: binds the member id to the identity key.
+    ProfileCreated {
+        /// Display name.
+        name: String,
+        /// Role.
+        role: Role,
+    },
+    /// A case was opened.
+    CaseCreated {
+        /// Case id.
+        case_id: Uuid,
+        /// Agency reference, e.g. `BER-2026-000123`.
+        reference: Option<String>,
+        /// Title.
+        title: String,
+        /// Summary.
+        summary: Option<String>,
+        /// Tags.
+        tags: Vec<String>,
+        /// Initial status.
+        status: CaseStatus,
+    },
+    /// Fields of a case changed (only the fields present).
+    CaseEdited {
+        /// Case id.
+        case_id: Uuid,
+        /// New title.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        /// New summary.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+        /// New status.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<CaseStatus>,
+        /// New reference.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    /// A note was added to a case.
+    NoteAdded {
+        /// Case id.
+        case_id: Uuid,
+        /// Note id.
+        note_id: Uuid,
+        /// Text.
+        text: String,
+    },
+    /// An evidence item was added to a case.
+    EvidenceAdded {
+        /// Evidence id.
+        evidence_id: Uuid,
+        /// Case id.
+        case_id: Uuid,
+        /// The content.
+        object: ObjectRef,
+        /// Media type sniffed from the content.
+        media_type: String,
+        /// The file's name when imported.
+        original_name: String,
+        /// Capture time claimed by the contributor.
+        claimed_captured_at: Option<DateTime<FixedOffset>>,
+        /// Capture place claimed by the contributor.
+        claimed_location: Option<GeoPoint>,
+        /// What the content itself says (EXIF).
+        extracted: Extracted,
+        /// Description.
+        description: Option<String>,
+    },
+    /// A custody entry for an evidence item. Actor, device and time are the event's.
+    CustodyRecorded {
+        /// Evidence id.
+        evidence_id: Uuid,
+        /// What was done.
+        action: CustodyAction,
+        /// Why.
+        reason: Option<String>,
+        /// The item's SHA-256 at that moment, hex.
+        sha256: String,
+    },
+}
+
+impl EventKind {
+    /// Short machine name (`case_created`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::ProfileCreated { .. } => "profile_created",
+            EventKind::CaseCreated { .. } => "case_created",
+            EventKind::CaseEdited { .. } => "case_edited",
+            EventKind::NoteAdded { .. } => "note_added",
+            EventKind::EvidenceAdded { .. } => "evidence_added",
+            EventKind::CustodyRecorded { .. } => "custody_recorded",
+        }
+    }
+
+    /// The case this event belongs to, when the event names one directly.
+    pub fn case_id(&self) -> Option<Uuid> {
+        match self {
+            EventKind::CaseCreated { case_id, .. }
+            | EventKind::CaseEdited { case_id, .. }
+            | EventKind::NoteAdded { case_id, .. }
+            | EventKind::EvidenceAdded { case_id, .. } => Some(*case_id),
+            _ => None,
+        }
+    }
+
+    /// The evidence item this event is about, if any.
+    pub fn evidence_id(&self) -> Option<Uuid> {
+        match self {
+            EventKind::EvidenceAdded { evidence_id, .. } | EventKind::CustodyRecorded { evidence_id, .. } => Some(*evidence_id),
+            _ => None,
+        }
+    }
+
+    /// A one-line human summary (shown by `casebridge log`, which runs after unlock).
+    pub fn summary(&self) -> String {
+        match self {
+            EventKind::ProfileCreated { name, role } => format!("profile created for {name} ({})", role.as_str()),
+            EventKind::CaseCreated { title, .. } => format!("case created: {title}"),
+            EventKind::CaseEdited { title, summary, status, reference, .. } => {
+                let mut parts = Vec::new();
+                if let Some(t) = title {
+                    parts.push(format!("title -> {t}"));
+                }
+                if summary.is_some() {
+                    parts.push("summary changed".to_string());
+                }
+                if let Some(s) = status {
+                    parts.push(format!("status -> {}", s.as_str()));
+                }
+                if let Some(r) = reference {
+                    parts.push(format!("reference -> {r}"));
+                }
+                format!("case edited: {}", parts.join(", "))
+            }
+            EventKind::NoteAdded { .. } => "note added".to_string(),
+            EventKind::EvidenceAdded { original_name, object, .. } => format!("evidence added: {original_name} ({} bytes)", object.size),
+            EventKind::CustodyRecorded { action, .. } => format!("custody: {}", action.as_str()),
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! The projection: current state derived deterministically from events.
+//!
+//! [`apply`] turns one verified event into record writes against [`Tables`]. Two
+//! implementations exist: the sealed sled index ([`crate::index`]) and an in-memory map used
+//! by `check` (to compare the index against a fresh replay) and by tests. The rules make the
+//! result independent of the order in which events arrive: fields are last-writer-wins by
+//! `(hlc, author)`, collections are keyed sets, and `updated_at` is a maximum.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::event::{Hlc, SignedEvent};
+use crate::model::{CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, Role};
+
+/// The logical tables of the projection. Their names are part of each value's associated data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// member id -> [`MemberRecord`]
+    Members,
+    /// case id -> [`CaseRecord`]
+    Cases,
+    /// evidence id -> [`EvidenceRecord`]
+    Evidence,
+    /// case id || note id -> [`NoteRecord`]
+    Notes,
+    /// evidence id || hlc || author || seq -> [`CustodyRecord`]
+    Custody,
+    /// case id || evidence id -> empty
+    CaseEvidence,
+}
+
+impl Table {
+    /// Every projection table.
+    pub const ALL: [Table; 6] = [Table::Members, Table::Cases, Table::Evidence, Table::Notes, Table::Custody, Table::CaseEvidence];
+
+    /// The sled tree name (also the associated-data label).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Members => "members",
+            Table::Cases => "cases",
+            Table::Evidence => "evidence",
+            Table::Notes => "notes",
+            Table::Custody => "custody",
+            Table::CaseEvidence => "case_evidence",
+        }
+    }
+}
+
+/// Storage the projection writes to. Values are plaintext JSON here; sealing is the
+/// implementation's business.
+pub trait Tables {
+    /// Reads a value.
+    fn get(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Writes a value.
+    fn put(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) -> Result<()>;
+}
+
+/// An in-memory [`Tables`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemTables {
+    /// All values.
+    pub map: BTreeMap<(Table, Vec<u8>), Vec<u8>>,
+}
+
+impl Tables for MemTables {
+    fn get(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.map.get(&(table, key.to_vec())).cloned())
+    }
+    fn put(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+        self.map.insert((table, key), value);
+        Ok(())
+    }
+}
+
+/// Last-writer-wins stamp: `(hlc, author)`.
+pub type Stamp = (Hlc, Uuid);
+
+/// A member known from events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// Member id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Public key, hex.
+    pub key: String,
+}
+
+/// A case as projected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseRecord {
+    /// Case id.
+    pub id: Uuid,
+    /// True once the `case_created` event is known.
+    pub created: bool,
+    /// Agency reference.
+    pub reference: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Summary.
+    pub summary: Option<String>,
+    /// Status.
+    pub status: CaseStatus,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Creator.
+    pub created_by: Option<Uuid>,
+    /// Creation time.
+    pub created_at: Option<DateTime<FixedOffset>>,
+    /// Latest change.
+    pub updated_at: Option<DateTime<FixedOffset>>,
+    /// Per-field LWW stamps.
+    pub stamps: BTreeMap<String, Stamp>,
+}
+
+/// An evidence item as projected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    /// Evidence id.
+    pub id: Uuid,
+    /// Case id.
+    pub case_id: Uuid,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Size.
+    pub size: u64,
+    /// Media type.
+    pub media_type: String,
+    /// Original file name.
+    pub original_name: String,
+    /// Claimed capture time.
+    pub claimed_captured_at: Option<DateTime<FixedOffset>>,
+    /// Claimed place.
+    pub claimed_location: Option<GeoPoint>,
+    /// Extracted metadata.
+    pub extracted: Extracted,
+    /// Description.
+    pub description: Option<String>,
+    /// Contributor.
+    pub contributor: Uuid,
+    /// When it was added.
+    pub added_at: DateTime<FixedOffset>,
+}
+
+/// A note.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoteRecord {
+    /// Note id.
+    pub id: Uuid,
+    /// Case id.
+    pub case_id: Uuid,
+    /// Text.
+    pub text: String,
+    /// Author.
+    pub author: Uuid,
+    /// Time.
+    pub at: DateTime<FixedOffset>,
+}
+
+/// A custody entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustodyRecord {
+    /// Evidence id.
+    pub evidence_id: Uuid,
+    /// Action.
+    pub action: CustodyAction,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Hash at that moment.
+    pub sha256: String,
+    /// Actor (event author).
+    pub actor: Uuid,
+    /// Device.
+    pub device: Uuid,
+    /// Time with timezone.
+    pub at: DateTime<FixedOffset>,
+    /// Author sequence number of the event.
+    pub seq: u64,
+    /// SHA-256 of the signed event body, hex.
+    pub event_hash: String,
+}
+
+pub(crate) fn get_json<T: DeserializeOwned>(t: &mut dyn Tables, table: Table, key: &[u8]) -> Result<Option<T>> {
+    match t.get(table, key)? {
+        None => Ok(None),
+        Some(v) => serde_json::from_slice(&v)
+            .map(Some)
+            .map_err(|_| Error::IndexDamaged { what: format!("a {} record does not parse", table.name()) }),
+    }
+}
+
+fn put_json<T: Serialize>(t: &mut dyn Tables, table: Table, key: Vec<u8>, value: &T) -> Result<()> {
+    t.put(table, key, serde_json::to_vec(value).expect("records serialize"))
+}
+
+/// Key of a note.
+pub fn note_key(case: Uuid, note: Uuid) -> Vec<u8> {
+    [case.as_bytes().as_slice(), note.as_bytes()].concat()
+}
+
+/// Key of a case/evidence link.
+pub fn case_evidence_key(case: Uuid, ev: Uuid) -> Vec<u8> {
+    [case.as_bytes().as_slice(), ev.as_bytes()].concat()
+}
+
+fn custody_key(ev: Uuid, hlc: Hlc, author: Uuid, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(52);
+    k.extend_from_slice(ev.as_bytes());
+    k.extend_from_slice(&hlc.ms.to_be_bytes());
+    k.extend_from_slice(&hlc.c.to_be_bytes());
+    k.extend_from_slice(author.as_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn max_time(a: Option<DateTime<FixedOffset>>, b: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+    Some(match a {
+        Some(a) if a >= b => a,
+        _ => b,
+    })
+}
+
+fn empty_case(id: Uuid) -> CaseRecord {
+    CaseRecord {
+        id,
+        created: false,
+        reference: None,
+        title: String::new(),
+        summary: None,
+        status: CaseStatus::Open,
+        tags: Vec::new(),
+        created_by: None,
+        created_at: None,
+        updated_at: None,
+        stamps: BTreeMap::new(),
+    }
+}
+
+/// Sets a field when `stamp` is newer than the field's current stamp.
+fn lww<T>(rec_stamps: &mut BTreeMap<String, Stamp>, field: &str, stamp: Stamp, slot: &mut T, value: T) {
+    let newer = rec_stamps.get(field).is_none_or(|cur| stamp > *cur);
+    if newer {
+        rec_stamps.insert(field.to_string(), stamp);
+        *slot = value;
+    }
+}
+
+/// Applies one verified event.
+pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
+    let b = ev.body();
+    let stamp: Stamp = (b.hlc, b.author);
+    match &b.kind {
+        EventKind::ProfileCreated { name, role } => {
+            let rec = MemberRecord { id: b.author, name: name.clone(), role: *role, key: b.key.clone() };
+            put_json(t, Table::Members, b.author.as_bytes().to_vec(), &rec)?;
+        }
+        EventKind::CaseCreated { case_id, reference, title, summary, tags, status } => {
+            let key = case_id.as_bytes().to_vec();
+            let mut c: CaseRecord = get_json(t, Table::Cases, &key)?.unwrap_or_else(|| empty_case(*case_id));
+            c.created = true;
+            // The earliest creation wins if a case were ever created twice.
+            if c.created_at.is_none_or(|cur| b.at < cur) {
+                c.created_at = Some(b.at);
+                c.created_by = Some(b.author);
+            }
+            lww(&mut c.stamps, "title", stamp, &mut c.title, title.clone());
+            lww(&mut c.stamps, "summary", stamp, &mut c.summary, summary.clone());
+            lww(&mut c.stamps, "reference", stamp, &mut c.reference, reference.clone());
+            lww(&mut c.stamps, "status", stamp, &mut c.status, *status);
+            lww(&mut c.stamps, "tags", stamp, &mut c.tags, tags.clone());
+            c.updated_at = max_time(c.updated_at, b.at);
+            put_json(t, Table::Cases, key, &c)?;
+        }
+        EventKind::CaseEdited { case_id, title, summary, status, reference } => {
+            let key = case_id.as_bytes().to_vec();
+            let mut c: CaseRecord = get_json(t, Table::Cases, &key)?.unwrap_or_else(|| empty_case(*case_id));
+            if let Some(v) = title {
+                lww(&mut c.stamps, "title", stamp, &mut c.title, v.clone());
+            }
+            if let Some(v) = summary {
+                lww(&mut c.stamps, "summary", stamp, &mut c.summary, Some(v.clone()));
+            }
+            if let Some(v) = status {
+                lww(&mut c.stamps, "status", stamp, &mut c.status, *v);
+            }
+            if let Some(v) = reference {
+                lww(&mut c.stamps, "reference", stamp, &mut c.reference, Some(v.clone()));
+            }
+            c.updated_at = max_time(c.updated_at, b.at);
+            put_json(t, Table::Cases, key, &c)?;
+        }
+        EventKind::NoteAdded { case_id, note_id, text } => {
+            let rec = NoteRecord { id: *note_id, case_id: *case_id, text: text.clone(), author: b.author, at: b.at };
+            put_json(t, Table::Notes, note_key(*case_id, *note_id), &rec)?;
+            touch_case(t, *case_id, b.at)?;
+        }
+        EventKind::EvidenceAdded {
+            evidence_id,
+            case_id,
+            object,
+            media_type,
+            original_name,
+            claimed_captured_at,
+            claimed_location,
+            extracted,
+            description,
+        } => {
+            let rec = EvidenceRecord {
+                id: *evidence_id,
+                case_id: *case_id,
+                sha256: object.sha256.clone(),
+                size: object.size,
+                media_type: media_type.clone(),
+                original_name: original_name.clone(),
+                claimed_captured_at: *claimed_captured_at,
+                claimed_location: *claimed_location,
+                extracted: extracted.clone(),
+                description: description.clone(),
+                contributor: b.author,
+                added_at: b.at,
+            };
+            put_json(t, Table::Evidence, evidence_id.as_bytes().to_vec(), &rec)?;
+            t.put(Table::CaseEvidence, case_evidence_key(*case_id, *evidence_id), Vec::new())?;
+            touch_case(t, *case_id, b.at)?;
+        }
+        EventKind::CustodyRecorded { evidence_id, action, reason, sha256 } => {
+            let rec = CustodyRecord {
+                evidence_id: *evidence_id,
+                action: *action,
+                reason: reason.clone(),
+                sha256: sha256.clone(),
+                actor: b.author,
+                device: b.device,
+                at: b.at,
+                seq: b.seq,
+                event_hash: crate::crypto::to_hex(&ev.hash()),
+            };
+            put_json(t, Table::Custody, custody_key(*evidence_id, b.hlc, b.author, b.seq), &rec)?;
+        }
+    }
+    Ok(())
+}
+
+fn touch_case(t: &mut dyn Tables, case_id: Uuid, at: DateTime<FixedOffset>) -> Result<()> {
+    let key = case_id.as_bytes().to_vec();
+    let mut c: CaseRecord = get_json(t, Table::Cases, &key)?.unwrap_or_else(|| empty_case(case_id));
+    c.updated_at = max_time(c.updated_at, at);
+    put_json(t, Table::Cases, key, &c)
+}
