@@ -1,0 +1,140 @@
+//! Store behaviour at the library level: unlocking, locking, journal tails and damage.
+#![allow(clippy::unwrap_used)]
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use casebridge_core::{CaseFilter, Error, EvidenceOptions, KdfParams, NewCase, Passphrase, Role, Store, JOURNAL_DIR, JOURNAL_FILE};
+
+const PASS: &str = "correct horse battery staple";
+
+fn new_store() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    let mut s = Store::create(&dir, &Passphrase::new(PASS), "Tester", Role::Investigator, KdfParams::INSECURE_FOR_TESTS).unwrap();
+    s.create_case(NewCase { title: "first".into(), ..Default::default() }).unwrap();
+    (tmp, dir)
+}
+
+fn journal(dir: &Path) -> PathBuf {
+    dir.join(JOURNAL_DIR).join(JOURNAL_FILE)
+}
+
+#[test]
+fn wrong_passphrase_is_a_clear_error() {
+    let (_t, dir) = new_store();
+    let err = Store::open(&dir, &Passphrase::new("not the passphrase")).err().unwrap();
+    assert!(matches!(err, Error::WrongPassphrase), "{err}");
+    assert!(err.to_string().contains("wrong passphrase"));
+}
+
+#[test]
+fn second_open_gets_in_use_not_a_hang() {
+    let (_t, dir) = new_store();
+    let _held = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+    let err = Store::open(&dir, &Passphrase::new(PASS)).err().unwrap();
+    assert!(matches!(err, Error::InUse { .. }), "{err}");
+    assert!(err.to_string().contains("store is in use"));
+}
+
+#[test]
+fn create_refuses_existing_store_and_non_empty_dir() {
+    let (_t, dir) = new_store();
+    let err = Store::create(&dir, &Passphrase::new(PASS), "X", Role::Volunteer, KdfParams::INSECURE_FOR_TESTS).err().unwrap();
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    let other = dir.parent().unwrap().join("other");
+    fs::create_dir(&other).unwrap();
+    fs::write(other.join("notes.txt"), b"mine").unwrap();
+    let err = Store::create(&other, &Passphrase::new(PASS), "X", Role::Volunteer, KdfParams::INSECURE_FOR_TESTS).err().unwrap();
+    assert!(matches!(err, Error::NotEmpty { .. }), "{err}");
+    assert_eq!(fs::read(other.join("notes.txt")).unwrap(), b"mine");
+}
+
+#[test]
+fn short_passphrase_refused_at_create() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err =
+        Store::create(&tmp.path().join("p"), &Passphrase::new("short"), "X", Role::Volunteer, KdfParams::INSECURE_FOR_TESTS).err().unwrap();
+    assert!(matches!(err, Error::PassphraseTooShort { len: 5, min: 10 }), "{err}");
+    assert!(!tmp.path().join("p").exists());
+}
+
+#[test]
+fn torn_tail_is_cut_and_acknowledged_records_survive() {
+    let (_t, dir) = new_store();
+    let before = fs::metadata(journal(&dir)).unwrap().len();
+    // An append that never completed: a length prefix promising more than was written.
+    let mut f = OpenOptions::new().append(true).open(journal(&dir)).unwrap();
+    f.write_all(&500u32.to_le_bytes()).unwrap();
+    f.write_all(&[0xAB; 40]).unwrap();
+    drop(f);
+    let mut s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+    assert_eq!(fs::metadata(journal(&dir)).unwrap().len(), before, "torn tail not cut");
+    assert_eq!(s.list_cases(&CaseFilter::default()).unwrap().len(), 1);
+    s.create_case(NewCase { title: "second".into(), ..Default::default() }).unwrap();
+    assert!(s.check(true, &mut |_| {}).unwrap().ok);
+}
+
+#[test]
+fn damaged_journal_refuses_changes_and_check_names_the_record() {
+    let (_t, dir) = new_store();
+    {
+        let mut s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+        s.create_case(NewCase { title: "second".into(), ..Default::default() }).unwrap();
+    }
+    // Lose the index so that the damaged record must be read on open.
+    fs::remove_dir_all(dir.join(casebridge_core::INDEX_DIR)).unwrap();
+    let mut bytes = fs::read(journal(&dir)).unwrap();
+    let n = bytes.len();
+    bytes[n - 20] ^= 0x01; // inside the last record's ciphertext
+    fs::write(journal(&dir), &bytes).unwrap();
+    let mut s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+    let err = s.create_case(NewCase { title: "third".into(), ..Default::default() }).err().unwrap();
+    assert!(matches!(err, Error::JournalDamaged { .. }), "{err}");
+    let report = s.check(false, &mut |_| {}).unwrap();
+    assert!(!report.ok);
+    assert!(
+        report.problems.iter().any(|p| p.code == "journal_record_damaged" && p.item.starts_with("journal record")),
+        "{:?}",
+        report.problems
+    );
+    drop(s);
+    assert_eq!(fs::read(journal(&dir)).unwrap(), bytes, "a damaged journal must never be rewritten");
+}
+
+#[test]
+fn truncated_journal_behind_the_index_is_reported_not_ignored() {
+    let (_t, dir) = new_store();
+    let len = fs::metadata(journal(&dir)).unwrap().len();
+    OpenOptions::new().write(true).open(journal(&dir)).unwrap().set_len(len - 100).unwrap();
+    let err = Store::open(&dir, &Passphrase::new(PASS)).err().unwrap();
+    assert!(matches!(err, Error::IndexDamaged { .. }), "{err}");
+}
+
+#[test]
+fn passphrase_change_rewraps_only() {
+    let (_t, dir) = new_store();
+    let journal_before = fs::read(journal(&dir)).unwrap();
+    {
+        let mut s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+        s.change_passphrase(&Passphrase::new("an entirely new passphrase"), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    }
+    assert_eq!(fs::read(journal(&dir)).unwrap(), journal_before);
+    assert!(matches!(Store::open(&dir, &Passphrase::new(PASS)).err().unwrap(), Error::WrongPassphrase));
+    let s = Store::open(&dir, &Passphrase::new("an entirely new passphrase")).unwrap();
+    assert_eq!(s.list_cases(&CaseFilter::default()).unwrap()[0].title, "first");
+}
+
+#[test]
+fn import_of_a_directory_or_missing_file_names_it_and_adds_nothing() {
+    let (t, dir) = new_store();
+    let mut s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+    let case = s.list_cases(&CaseFilter::default()).unwrap()[0].id;
+    let missing = t.path().join("nope.jpg");
+    let err = s.add_evidence(case, &missing, &EvidenceOptions::default(), &mut |_| true).err().unwrap();
+    assert!(err.to_string().contains("nope.jpg"), "{err}");
+    let err = s.add_evidence(case, t.path(), &EvidenceOptions::default(), &mut |_| true).err().unwrap();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    assert_eq!(s.list_evidence(case).unwrap().len(), 0);
+}
