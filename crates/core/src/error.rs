@@ -142,6 +142,13 @@ pub enum Error {
     #[error("evidence content does not match its recorded SHA-256; the partial output was removed")]
     HashMismatch,
 
+    /// Imported events contradict events already held (a fork or a broken link).
+    #[error("events conflict with what this store holds: {what}")]
+    ChainConflict {
+        /// What conflicts (ids and sequence numbers only).
+        what: String,
+    },
+
     /// The operation was cancelled; nothing was committed.
     #[error("cancelled; nothing was changed")]
     Cancelled,
@@ -186,6 +193,7 @@ impl Error {
             Error::Invalid { .. } => "invalid_input",
             Error::WouldOverwrite { .. } => "would_overwrite",
             Error::HashMismatch => "hash_mismatch",
+            Error::ChainConflict { .. } => "chain_conflict",
             Error::Cancelled => "cancelled",
             Error::Io { .. } => "io",
             Error::Index(_) => "index",

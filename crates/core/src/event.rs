@@ -169,6 +169,13 @@ impl Identity {
         Ok(Identity { pair })
     }
 
+    /// Signs `message` (Ed25519).
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out.copy_from_slice(self.pair.sign(message).as_ref());
+        out
+    }
+
     /// The 32-byte public key.
     pub fn public_key(&self) -> &[u8] {
         self.pair.public_key().as_ref()

@@ -42,6 +42,7 @@ mod event;
 mod format;
 mod index;
 mod journal;
+mod keyfile;
 pub mod metadata;
 mod model;
 mod objects;
@@ -53,8 +54,10 @@ pub use error::{Error, Result};
 pub use event::{fingerprint, EventBody, Hlc, SignedEvent};
 pub use format::{CHUNK_SIZE, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, JOURNAL_FILE, LOCK_FILE, OBJECTS_DIR, TMP_DIR};
 pub use index::CACHE_CAPACITY;
+pub use keyfile::{read_keyfile, write_keyfile};
 pub use model::{Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Role};
 pub use objects::Progress;
+pub use projection::{BundleRecord, Table, TrustRecord};
 pub use store::{
     AddedEvidence, CaseDetail, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions, EvidenceView,
     Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,

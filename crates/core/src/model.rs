@@ -273,6 +273,68 @@ pub enum EventKind {
         /// The item's SHA-256 at that moment, hex.
         sha256: String,
     },
+    /// This profile pinned an agency's public identity (a signed document, base64).
+    AgencyPinned {
+        /// Agency id.
+        agency_id: Uuid,
+        /// The agency's signed public identity document, base64.
+        public: String,
+    },
+    /// This profile installed a credential issued by an agency (signed envelope, base64).
+    CredentialInstalled {
+        /// Issuing agency.
+        agency_id: Uuid,
+        /// Member id the credential names.
+        member_id: Uuid,
+        /// The credential envelope, base64.
+        credential: String,
+    },
+    /// This profile stored an agency revocation list (versions only go up).
+    RevocationStored {
+        /// Agency id.
+        agency_id: Uuid,
+        /// List version.
+        version: u64,
+        /// The signed list, base64.
+        list: String,
+    },
+    /// This profile exported a bundle.
+    BundleExported {
+        /// Bundle id.
+        bundle_id: Uuid,
+        /// Recipient agency.
+        agency_id: Uuid,
+        /// The sender's per-agency bundle sequence number.
+        seq: u64,
+        /// SHA-256 of the manifest bytes, hex.
+        manifest_hash: String,
+        /// The case it carried, if any.
+        case_id: Option<Uuid>,
+    },
+    /// This store imported a bundle.
+    BundleImported {
+        /// Bundle id.
+        bundle_id: Uuid,
+        /// Recipient agency.
+        agency_id: Uuid,
+        /// Sender member id.
+        sender: Uuid,
+        /// Sender's bundle sequence number.
+        seq: u64,
+        /// SHA-256 of the manifest bytes, hex.
+        manifest_hash: String,
+        /// Events it added.
+        events_added: u64,
+        /// Blobs it carried.
+        blobs: u64,
+    },
+    /// This profile stored a receipt an agency signed for one of its bundles (base64).
+    ReceiptStored {
+        /// Bundle id.
+        bundle_id: Uuid,
+        /// The signed receipt, base64.
+        receipt: String,
+    },
 }
 
 impl EventKind {
@@ -285,6 +347,12 @@ impl EventKind {
             EventKind::NoteAdded { .. } => "note_added",
             EventKind::EvidenceAdded { .. } => "evidence_added",
             EventKind::CustodyRecorded { .. } => "custody_recorded",
+            EventKind::AgencyPinned { .. } => "agency_pinned",
+            EventKind::CredentialInstalled { .. } => "credential_installed",
+            EventKind::RevocationStored { .. } => "revocation_stored",
+            EventKind::BundleExported { .. } => "bundle_exported",
+            EventKind::BundleImported { .. } => "bundle_imported",
+            EventKind::ReceiptStored { .. } => "receipt_stored",
         }
     }
 
@@ -305,6 +373,20 @@ impl EventKind {
             EventKind::EvidenceAdded { evidence_id, .. } | EventKind::CustodyRecorded { evidence_id, .. } => Some(*evidence_id),
             _ => None,
         }
+    }
+
+    /// True for events about this profile's own trust and exchange state. They stay in the
+    /// profile's journal and are never put in a bundle.
+    pub fn is_local(&self) -> bool {
+        matches!(
+            self,
+            EventKind::AgencyPinned { .. }
+                | EventKind::CredentialInstalled { .. }
+                | EventKind::RevocationStored { .. }
+                | EventKind::BundleExported { .. }
+                | EventKind::BundleImported { .. }
+                | EventKind::ReceiptStored { .. }
+        )
     }
 
     /// A one-line human summary (shown by `casebridge log`, which runs after unlock).
@@ -331,6 +413,14 @@ impl EventKind {
             EventKind::NoteAdded { .. } => "note added".to_string(),
             EventKind::EvidenceAdded { original_name, object, .. } => format!("evidence added: {original_name} ({} bytes)", object.size),
             EventKind::CustodyRecorded { action, .. } => format!("custody: {}", action.as_str()),
+            EventKind::AgencyPinned { agency_id, .. } => format!("agency {agency_id} pinned"),
+            EventKind::CredentialInstalled { agency_id, .. } => format!("credential from agency {agency_id} installed"),
+            EventKind::RevocationStored { agency_id, version, .. } => format!("revocation list v{version} of agency {agency_id} stored"),
+            EventKind::BundleExported { bundle_id, seq, .. } => format!("bundle {bundle_id} exported (sequence {seq})"),
+            EventKind::BundleImported { bundle_id, events_added, blobs, .. } => {
+                format!("bundle {bundle_id} imported ({events_added} events, {blobs} blobs)")
+            }
+            EventKind::ReceiptStored { bundle_id, .. } => format!("receipt for bundle {bundle_id} stored"),
         }
     }
 }

@@ -108,16 +108,55 @@ impl ObjectStore {
     /// Streams `src` into a new sealed object. Returns the content hash and size; the object
     /// is durable (file and directory fsynced) when this returns.
     pub fn import(&self, src: &mut dyn Read, progress: &mut dyn Progress) -> Result<Stored> {
+        self.import_expecting(src, None, progress)
+    }
+
+    /// Like [`ObjectStore::import`], but when `expected` (SHA-256, size) is given the object is
+    /// only kept if the content matches it; otherwise nothing is stored.
+    pub fn import_expecting(&self, src: &mut dyn Read, expected: Option<([u8; 32], u64)>, progress: &mut dyn Progress) -> Result<Stored> {
+        if let Some((sha, size)) = expected {
+            if self.path_of(&sha).exists() {
+                // Already held: verify the incoming bytes without writing them again.
+                let mut ctx = digest::Context::new(&digest::SHA256);
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut n_total = 0u64;
+                loop {
+                    let n = read_full(src, &mut buf).map_err(|e| Error::Io {
+                        action: "reading",
+                        path: PathBuf::from("the incoming content"),
+                        source: e,
+                    })?;
+                    ctx.update(&buf[..n]);
+                    n_total += n as u64;
+                    if !progress.update(n_total) {
+                        return Err(Error::Cancelled);
+                    }
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                if n_total != size || !crate::crypto::ct_eq(ctx.finish().as_ref(), &sha) {
+                    return Err(Error::HashMismatch);
+                }
+                return Ok(Stored { sha256: sha, size, deduplicated: true });
+            }
+        }
         fs::create_dir_all(&self.tmp).map_err(Error::io("creating", &self.tmp))?;
         let tmp_path = self.tmp.join(format!("{}.partial", uuid::Uuid::new_v4().simple()));
-        let result = self.import_to(&tmp_path, src, progress);
+        let result = self.import_to(&tmp_path, src, expected, progress);
         if result.is_err() {
             let _ = fs::remove_file(&tmp_path);
         }
         result
     }
 
-    fn import_to(&self, tmp_path: &Path, src: &mut dyn Read, progress: &mut dyn Progress) -> Result<Stored> {
+    fn import_to(
+        &self,
+        tmp_path: &Path,
+        src: &mut dyn Read,
+        expected: Option<([u8; 32], u64)>,
+        progress: &mut dyn Progress,
+    ) -> Result<Stored> {
         let item_key = SecretKey::random()?;
         let mut prefix = [0u8; 7];
         fill_random(&mut prefix)?;
@@ -193,6 +232,11 @@ impl ObjectStore {
             (hash, size, write_result)
         });
         write_result?;
+        if let Some((sha, esize)) = expected {
+            if size != esize || !crate::crypto::ct_eq(&hash, &sha) {
+                return Err(Error::HashMismatch);
+            }
+        }
 
         let final_path = self.path_of(&hash);
         if final_path.exists() {

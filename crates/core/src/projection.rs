@@ -32,11 +32,39 @@ pub enum Table {
     Custody,
     /// case id || evidence id -> empty
     CaseEvidence,
+    /// author || seq (BE) -> [`ChainRecord`]: every event held, for chain and fork checks
+    Chain,
+    /// agency id -> [`TrustRecord`] (pinned public identity)
+    Pins,
+    /// agency id -> [`TrustRecord`] (installed credential)
+    Credentials,
+    /// agency id -> [`TrustRecord`] (highest revocation list seen)
+    Revocations,
+    /// agency id || seq (BE) -> [`BundleRecord`] (bundles this profile exported)
+    BundlesOut,
+    /// bundle id -> [`BundleRecord`] (bundles this store imported)
+    BundlesIn,
+    /// bundle id -> [`TrustRecord`] (receipts for bundles this profile sent)
+    Receipts,
 }
 
 impl Table {
     /// Every projection table.
-    pub const ALL: [Table; 6] = [Table::Members, Table::Cases, Table::Evidence, Table::Notes, Table::Custody, Table::CaseEvidence];
+    pub const ALL: [Table; 13] = [
+        Table::Members,
+        Table::Cases,
+        Table::Evidence,
+        Table::Notes,
+        Table::Custody,
+        Table::CaseEvidence,
+        Table::Chain,
+        Table::Pins,
+        Table::Credentials,
+        Table::Revocations,
+        Table::BundlesOut,
+        Table::BundlesIn,
+        Table::Receipts,
+    ];
 
     /// The sled tree name (also the associated-data label).
     pub fn name(self) -> &'static str {
@@ -47,6 +75,13 @@ impl Table {
             Table::Notes => "notes",
             Table::Custody => "custody",
             Table::CaseEvidence => "case_evidence",
+            Table::Chain => "chain",
+            Table::Pins => "pins",
+            Table::Credentials => "credentials",
+            Table::Revocations => "revocations",
+            Table::BundlesOut => "bundles_out",
+            Table::BundlesIn => "bundles_in",
+            Table::Receipts => "receipts",
         }
     }
 }
@@ -187,6 +222,73 @@ pub struct CustodyRecord {
     pub event_hash: String,
 }
 
+/// One event held, by author and sequence number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChainRecord {
+    /// SHA-256 of the body, hex.
+    pub hash: String,
+    /// The `prev` the event names, hex.
+    pub prev: String,
+}
+
+/// A stored trust document (pinned identity, credential, revocation list, receipt).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrustRecord {
+    /// The document, base64 (its own format says how to verify it).
+    pub document: String,
+    /// Version (revocation lists), else 0.
+    pub version: u64,
+    /// Member id the document names (credentials), if any.
+    pub member_id: Option<Uuid>,
+    /// When it was stored.
+    pub at: DateTime<FixedOffset>,
+    /// LWW stamp.
+    pub stamp: Stamp,
+}
+
+/// A bundle sent or received.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BundleRecord {
+    /// Bundle id.
+    pub bundle_id: Uuid,
+    /// Agency.
+    pub agency_id: Uuid,
+    /// Sender.
+    pub sender: Uuid,
+    /// Sender's per-agency sequence.
+    pub seq: u64,
+    /// SHA-256 of the manifest, hex.
+    pub manifest_hash: String,
+    /// Case carried (exports).
+    pub case_id: Option<Uuid>,
+    /// Events added (imports).
+    pub events_added: u64,
+    /// Blobs carried (imports).
+    pub blobs: u64,
+    /// When.
+    pub at: DateTime<FixedOffset>,
+}
+
+/// Key of a chain entry.
+pub fn chain_key(author: Uuid, seq: u64) -> Vec<u8> {
+    let mut k = author.as_bytes().to_vec();
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn put_trust(t: &mut dyn Tables, table: Table, key: Vec<u8>, rec: TrustRecord, keep_higher_version: bool) -> Result<()> {
+    let cur: Option<TrustRecord> = get_json(t, table, &key)?;
+    let replace = match &cur {
+        None => true,
+        Some(c) if keep_higher_version => (rec.version, rec.stamp) > (c.version, c.stamp),
+        Some(c) => rec.stamp > c.stamp,
+    };
+    if replace {
+        put_json(t, table, key, &rec)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn get_json<T: DeserializeOwned>(t: &mut dyn Tables, table: Table, key: &[u8]) -> Result<Option<T>> {
     match t.get(table, key)? {
         None => Ok(None),
@@ -256,7 +358,58 @@ fn lww<T>(rec_stamps: &mut BTreeMap<String, Stamp>, field: &str, stamp: Stamp, s
 pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
     let b = ev.body();
     let stamp: Stamp = (b.hlc, b.author);
+    let chain = ChainRecord { hash: crate::crypto::to_hex(&ev.hash()), prev: b.prev.clone() };
+    put_json(t, Table::Chain, chain_key(b.author, b.seq), &chain)?;
+    let trust = |document: &String, version: u64, member_id: Option<Uuid>| TrustRecord {
+        document: document.clone(),
+        version,
+        member_id,
+        at: b.at,
+        stamp,
+    };
     match &b.kind {
+        EventKind::AgencyPinned { agency_id, public } => {
+            put_trust(t, Table::Pins, agency_id.as_bytes().to_vec(), trust(public, 0, None), false)?;
+        }
+        EventKind::CredentialInstalled { agency_id, member_id, credential } => {
+            put_trust(t, Table::Credentials, agency_id.as_bytes().to_vec(), trust(credential, 0, Some(*member_id)), false)?;
+        }
+        EventKind::RevocationStored { agency_id, version, list } => {
+            put_trust(t, Table::Revocations, agency_id.as_bytes().to_vec(), trust(list, *version, None), true)?;
+        }
+        EventKind::ReceiptStored { bundle_id, receipt } => {
+            put_trust(t, Table::Receipts, bundle_id.as_bytes().to_vec(), trust(receipt, 0, None), false)?;
+        }
+        EventKind::BundleExported { bundle_id, agency_id, seq, manifest_hash, case_id } => {
+            let rec = BundleRecord {
+                bundle_id: *bundle_id,
+                agency_id: *agency_id,
+                sender: b.author,
+                seq: *seq,
+                manifest_hash: manifest_hash.clone(),
+                case_id: *case_id,
+                events_added: 0,
+                blobs: 0,
+                at: b.at,
+            };
+            let mut key = agency_id.as_bytes().to_vec();
+            key.extend_from_slice(&seq.to_be_bytes());
+            put_json(t, Table::BundlesOut, key, &rec)?;
+        }
+        EventKind::BundleImported { bundle_id, agency_id, sender, seq, manifest_hash, events_added, blobs } => {
+            let rec = BundleRecord {
+                bundle_id: *bundle_id,
+                agency_id: *agency_id,
+                sender: *sender,
+                seq: *seq,
+                manifest_hash: manifest_hash.clone(),
+                case_id: None,
+                events_added: *events_added,
+                blobs: *blobs,
+                at: b.at,
+            };
+            put_json(t, Table::BundlesIn, bundle_id.as_bytes().to_vec(), &rec)?;
+        }
         EventKind::ProfileCreated { name, role } => {
             let rec = MemberRecord { id: b.author, name: name.clone(), role: *role, key: b.key.clone() };
             put_json(t, Table::Members, b.author.as_bytes().to_vec(), &rec)?;
