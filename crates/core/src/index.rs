@@ -39,6 +39,9 @@ pub struct MetaState {
     pub hlc: Hlc,
 }
 
+/// A raw (sealed) index entry as read from sled.
+pub(crate) type RawEntry = std::result::Result<(Vec<u8>, Vec<u8>), sled::Error>;
+
 pub(crate) struct Index {
     db: sled::Db,
     trees: HashMap<Table, sled::Tree>,
@@ -118,7 +121,7 @@ impl Index {
     }
 
     /// Raw sealed entries of a table, for `check`.
-    pub fn raw(&self, t: Table) -> Vec<std::result::Result<(Vec<u8>, Vec<u8>), sled::Error>> {
+    pub fn raw(&self, t: Table) -> Vec<RawEntry> {
         self.tree(t).iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect()
     }
 

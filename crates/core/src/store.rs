@@ -1335,11 +1335,7 @@ impl Store {
         let mut evidence: Vec<EvidenceRecord> = Vec::new();
         for ((t, _), v) in &model.map {
             match t {
-                Table::Cases => {
-                    if serde_json::from_slice::<CaseRecord>(v).map(|c| c.created).unwrap_or(false) {
-                        report.cases += 1;
-                    }
-                }
+                Table::Cases if serde_json::from_slice::<CaseRecord>(v).map(|c| c.created).unwrap_or(false) => report.cases += 1,
                 Table::Notes => report.notes += 1,
                 Table::Evidence => {
                     if let Ok(e) = serde_json::from_slice::<EvidenceRecord>(v) {
