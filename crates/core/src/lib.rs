@@ -36,6 +36,8 @@
 //! Bundles, credentials and sync (later crates), any network code, any UI.
 //! See docs/FORMAT.md for byte layouts and docs/ARCHITECTURE.md for the map.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod crypto;
 mod error;
 mod event;

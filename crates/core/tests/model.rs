@@ -168,15 +168,15 @@ fn run(ops: Vec<Op>) {
                 *model.custody_len.get_mut(&id).unwrap() += 1;
             }
             Op::Restart => {
-                store = None;
+                drop(store.take());
                 store = Some(Store::open(&dir, &pass).unwrap());
             }
             Op::Rebuild => {
-                store = None;
+                drop(store.take());
                 store = Some(Store::rebuild(&dir, &pass).unwrap().0);
             }
             Op::LoseIndex => {
-                store = None;
+                drop(store.take());
                 std::fs::remove_dir_all(dir.join(casebridge_core::INDEX_DIR)).unwrap();
                 store = Some(Store::open(&dir, &pass).unwrap());
             }
