@@ -1,1 +1,117 @@
-fn main() {}
+//! `casebridge-bench`: measures the store and prints each figure next to a peer measured in
+//! the same run (sha256sum, age, dd, an empty store), with the target from the issue beside
+//! it. Nothing here asserts a timing: the figures go into docs/PERFORMANCE.md, where a missed
+//! target is reported, not hidden.
+//!
+//! Subcommands: `import`, `rss`, `unlock`, `case-list`, and `all` (everything, printed as one
+//! Markdown block). `import-child` and `rss-probe` are hidden: `rss` re-executes this binary
+//! so that the peak RSS it reports is that of a whole import process.
+//!
+//! Build and run in release: `cargo run --release -p casebridge-bench -- all`.
+
+mod case_list;
+mod import;
+mod report;
+mod rss;
+mod sys;
+mod unlock;
+mod workload;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::report::Section;
+
+/// Where the tmpfs measurements run unless told otherwise.
+const SHM: &str = "/dev/shm";
+
+#[derive(Parser)]
+#[command(name = "casebridge-bench", about = "Casebridge benchmarks: each figure next to a peer measured in the same run")]
+struct Cli {
+    /// Before each run, wait up to this many seconds for other processes to leave the CPUs
+    /// at least 90 % idle (for shared machines; 0 does not wait).
+    #[arg(long, global = true, default_value_t = 0, value_name = "SECS")]
+    wait_idle: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import throughput on tmpfs (vs sha256sum and age) and on disk (vs dd conv=fsync).
+    Import(import::Args),
+    /// Peak RSS of a whole import process (vs the same process doing the unlock only).
+    Rss(rss::Args),
+    /// Time of `Store::open` with the production KDF parameters.
+    Unlock(unlock::Args),
+    /// `list_cases` and `Store::open` on a store with 10,000 cases and 100,000 evidence items.
+    CaseList(case_list::Args),
+    /// Everything above, printed as one Markdown block ready to paste.
+    All(AllArgs),
+    /// (internal) Opens STORE and imports FILE into its first case; prints its own figures.
+    #[command(hide = true)]
+    ImportChild(rss::ChildArgs),
+    /// (internal) Runs `import-child` and reports its ru_maxrss from getrusage(RUSAGE_CHILDREN).
+    #[command(hide = true)]
+    RssProbe(rss::ChildArgs),
+}
+
+#[derive(clap::Args)]
+struct AllArgs {
+    /// Size of the import file.
+    #[arg(long, default_value = "1GiB")]
+    size: String,
+    /// A tmpfs directory for the tmpfs measurements.
+    #[arg(long, default_value = SHM)]
+    dir: PathBuf,
+    /// A directory on the real disk for the disk import (default: the temp dir, else /var/tmp).
+    #[arg(long)]
+    disk_dir: Option<PathBuf>,
+    /// Where the 10,000-case store is built (and kept, to be reused by the next run).
+    #[arg(long, default_value = case_list::DEFAULT_DIR)]
+    case_dir: PathBuf,
+    /// The `casebridge` binary for the CLI case list (default: target/release/casebridge).
+    #[arg(long)]
+    cli: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    sys::set_settle(std::time::Duration::from_secs(cli.wait_idle));
+    if cfg!(debug_assertions) && !matches!(cli.command, Command::ImportChild(_) | Command::RssProbe(_)) {
+        eprintln!("warning: this is a debug build; figures are only meaningful with --release");
+    }
+    let sections: Vec<Section> = match cli.command {
+        Command::Import(a) => import::run(&a)?,
+        Command::Rss(a) => vec![rss::run(&a)?],
+        Command::Unlock(a) => vec![unlock::run(&a)?],
+        Command::CaseList(a) => vec![case_list::run(&a)?],
+        Command::All(a) => run_all(&a)?,
+        Command::ImportChild(a) => return rss::child(&a),
+        Command::RssProbe(a) => return rss::probe(&a),
+    };
+    print!("{}", report::render(&sys::Machine::probe(), &std::env::args().collect::<Vec<_>>(), &sections));
+    Ok(())
+}
+
+fn run_all(a: &AllArgs) -> Result<Vec<Section>> {
+    let mut sections = Vec::new();
+    eprintln!("== unlock");
+    sections.push(unlock::run(&unlock::Args { runs: 5, dir: a.dir.clone() })?);
+    eprintln!("== import");
+    sections.extend(import::run(&import::Args { size: a.size.clone(), dir: a.dir.clone(), disk_dir: a.disk_dir.clone(), runs: 5 })?);
+    eprintln!("== rss");
+    sections.push(rss::run(&rss::Args { size: vec!["1GiB".into(), "4GiB".into()], dir: a.dir.clone() })?);
+    eprintln!("== case-list");
+    sections.push(case_list::run(&case_list::Args {
+        dir: a.case_dir.clone(),
+        cases: case_list::DEFAULT_CASES,
+        per_case: case_list::DEFAULT_PER_CASE,
+        runs: 5,
+        cli: a.cli.clone(),
+        rebuild: false,
+    })?);
+    Ok(sections)
+}

@@ -139,7 +139,7 @@ pub enum Error {
     },
 
     /// Content read back from the store did not match its recorded hash.
-    #[error("evidence content does not match its recorded SHA-256; the partial output was removed")]
+    #[error("evidence content does not match its recorded SHA-256")]
     HashMismatch,
 
     /// Imported events contradict events already held (a fork or a broken link).
@@ -197,6 +197,15 @@ impl Error {
             Error::Cancelled => "cancelled",
             Error::Io { .. } => "io",
             Error::Index(_) => "index",
+        }
+    }
+
+    /// The bare description of a problem, without advice (for reports that list problems).
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Corruption { what } => what.clone(),
+            Error::IndexDamaged { what } => what.clone(),
+            e => e.to_string(),
         }
     }
 

@@ -61,9 +61,23 @@ fn value_aad(table: &str, key: &[u8]) -> Vec<u8> {
 
 impl Index {
     pub fn open(dir: &Path, key: AeadKey) -> Result<Index> {
-        let db = std::panic::catch_unwind(|| sled::Config::new().path(dir).cache_capacity(CACHE_CAPACITY).open())
-            .map_err(|_| Error::IndexDamaged { what: "sled could not read its files".into() })?
-            .map_err(|e| Error::IndexDamaged { what: format!("sled: {e}") })?;
+        // sled takes its own file lock and releases it only when its background threads have
+        // let go of the database, which can be a moment after a previous `Store` in this process
+        // was dropped. The store's flock already keeps other processes out, so waiting briefly
+        // here is safe.
+        let mut attempt = 0;
+        let db = loop {
+            let r = std::panic::catch_unwind(|| sled::Config::new().path(dir).cache_capacity(CACHE_CAPACITY).open())
+                .map_err(|_| Error::IndexDamaged { what: "sled could not read its files".into() })?;
+            match r {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e)) if attempt < 200 && e.to_string().contains("could not acquire lock") => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(Error::IndexDamaged { what: format!("sled: {e}") }),
+            }
+        };
         let mut trees = HashMap::new();
         for t in Table::ALL {
             trees.insert(t, db.open_tree(t.name())?);

@@ -1,14 +1,18 @@
 //! The append-only journal of sealed, signed events: the system of record.
 //!
-//! Record `i` is `LEN (u32 LE) || NONCE (12) || CIPHERTEXT || TAG (16)` where the plaintext
+//! Record `i` is `LEN (u32 LE) || NOT_LEN (u32 LE, = !LEN) || NONCE (12) || CIPHERTEXT || TAG (16)`
+//! where the plaintext
 //! is a signed event envelope and the associated data is
 //! `aad::JOURNAL || STORE_ID || i (u64 LE) || LEN (u32 LE)`. Binding the index makes a
 //! reordered, duplicated or dropped record fail authentication. A record is appended with
 //! one `write` and then `fdatasync`ed before any command reports success.
 //!
-//! A crash can leave a *torn tail*: a last record whose declared length runs past the end
-//! of the file. That record was never acknowledged, so it is cut off when the store is next
-//! opened for writing. A complete record that fails authentication is *damage*, never cut.
+//! A crash can leave a *torn tail*: a last record whose (intact) declared length runs past the
+//! end of the file. That record was never acknowledged, so it is cut off when the store is next
+//! opened for writing. A record whose length and its complement disagree, or that fails
+//! authentication, is *damage*, never cut: without the complement, one flipped bit in a length
+//! in the middle of the journal would look like a torn tail and everything after it would be
+//! cut (found by the end-to-end tamper test).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -19,6 +23,8 @@ use crate::error::{Error, Result};
 use crate::format::{aad, JOURNAL_HEADER_LEN, JOURNAL_MAGIC, JOURNAL_RECORD_MAX, JOURNAL_VERSION};
 
 const NONCE_LEN: usize = 12;
+/// `LEN || NOT_LEN`.
+const RECORD_HEADER_LEN: u64 = 8;
 
 /// One record read back.
 pub(crate) struct RawRecord {
@@ -99,20 +105,29 @@ impl Journal {
             if remaining == 0 {
                 break;
             }
-            if remaining < 4 {
+            if remaining < RECORD_HEADER_LEN {
                 scan.torn_tail = true;
                 break;
             }
-            let mut lenb = [0u8; 4];
-            reader.read_exact(&mut lenb).map_err(Error::io("reading", &self.path))?;
-            let len = u32::from_le_bytes(lenb);
-            if u64::from(len) > remaining - 4 {
-                // Runs past the end of the file: a write that never completed.
+            let mut head = [0u8; RECORD_HEADER_LEN as usize];
+            reader.read_exact(&mut head).map_err(Error::io("reading", &self.path))?;
+            let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
+            let not_len = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
+            if len == 0
+                && not_len == 0
+                && all_zero_from(&mut reader, remaining - RECORD_HEADER_LEN).map_err(Error::io("reading", &self.path))?
+            {
+                // Zero-filled tail (a file extended but never written): torn.
                 scan.torn_tail = true;
                 break;
             }
-            if len == 0 && all_zero_from(&mut reader, remaining - 4).map_err(Error::io("reading", &self.path))? {
-                // Zero-filled tail (a file extended but never written): torn as well.
+            if len != !not_len {
+                // A damaged length is never mistaken for a torn tail.
+                scan.damaged_at = Some(index);
+                break;
+            }
+            if u64::from(len) > remaining - RECORD_HEADER_LEN {
+                // An intact length that runs past the end of the file: a write that never completed.
                 scan.torn_tail = true;
                 break;
             }
@@ -123,7 +138,7 @@ impl Journal {
             let mut sealed = vec![0u8; len as usize];
             reader.read_exact(&mut sealed).map_err(Error::io("reading", &self.path))?;
             let ad = record_aad(&self.store_id, index, len);
-            pos += 4 + u64::from(len);
+            pos += RECORD_HEADER_LEN + u64::from(len);
             match self.key.open(&ad, &sealed) {
                 Ok(plaintext) => records.push((RawRecord { index, plaintext }, pos)),
                 Err(_) => {
@@ -163,6 +178,7 @@ impl Journal {
             let sealed = self.key.seal(&record_aad(&self.store_id, index, len), pt)?;
             debug_assert_eq!(sealed.len(), len as usize);
             buf.extend_from_slice(&len.to_le_bytes());
+            buf.extend_from_slice(&(!len).to_le_bytes());
             buf.extend_from_slice(&sealed);
         }
         self.file.seek(SeekFrom::Start(self.end)).map_err(Error::io("writing", &self.path))?;

@@ -188,7 +188,9 @@ pub struct ObjectRef {
     pub size: u64,
 }
 
-/// The kinds of events. Payloads carry everything the projection needs.
+/// The kinds of events. Payloads carry everything the projection needs. Field names must not
+/// repeat those of [`crate::EventBody`] (`v`, `author`, `key`, `seq`, `prev`, `hlc`, `at`,
+/// `device`): the payload is flattened into the body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -305,7 +307,7 @@ pub enum EventKind {
         /// Recipient agency.
         agency_id: Uuid,
         /// The sender's per-agency bundle sequence number.
-        seq: u64,
+        bundle_seq: u64,
         /// SHA-256 of the manifest bytes, hex.
         manifest_hash: String,
         /// The case it carried, if any.
@@ -320,10 +322,10 @@ pub enum EventKind {
         /// Sender member id.
         sender: Uuid,
         /// Sender's bundle sequence number.
-        seq: u64,
+        bundle_seq: u64,
         /// SHA-256 of the manifest bytes, hex.
         manifest_hash: String,
-        /// Events it added.
+        /// Events it carried (those already held were skipped).
         events_added: u64,
         /// Blobs it carried.
         blobs: u64,
@@ -416,7 +418,7 @@ impl EventKind {
             EventKind::AgencyPinned { agency_id, .. } => format!("agency {agency_id} pinned"),
             EventKind::CredentialInstalled { agency_id, .. } => format!("credential from agency {agency_id} installed"),
             EventKind::RevocationStored { agency_id, version, .. } => format!("revocation list v{version} of agency {agency_id} stored"),
-            EventKind::BundleExported { bundle_id, seq, .. } => format!("bundle {bundle_id} exported (sequence {seq})"),
+            EventKind::BundleExported { bundle_id, bundle_seq, .. } => format!("bundle {bundle_id} exported (sequence {bundle_seq})"),
             EventKind::BundleImported { bundle_id, events_added, blobs, .. } => {
                 format!("bundle {bundle_id} imported ({events_added} events, {blobs} blobs)")
             }

@@ -380,7 +380,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
         EventKind::ReceiptStored { bundle_id, receipt } => {
             put_trust(t, Table::Receipts, bundle_id.as_bytes().to_vec(), trust(receipt, 0, None), false)?;
         }
-        EventKind::BundleExported { bundle_id, agency_id, seq, manifest_hash, case_id } => {
+        EventKind::BundleExported { bundle_id, agency_id, bundle_seq: seq, manifest_hash, case_id } => {
             let rec = BundleRecord {
                 bundle_id: *bundle_id,
                 agency_id: *agency_id,
@@ -396,7 +396,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             key.extend_from_slice(&seq.to_be_bytes());
             put_json(t, Table::BundlesOut, key, &rec)?;
         }
-        EventKind::BundleImported { bundle_id, agency_id, sender, seq, manifest_hash, events_added, blobs } => {
+        EventKind::BundleImported { bundle_id, agency_id, sender, bundle_seq: seq, manifest_hash, events_added, blobs } => {
             let rec = BundleRecord {
                 bundle_id: *bundle_id,
                 agency_id: *agency_id,

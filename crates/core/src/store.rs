@@ -1305,7 +1305,7 @@ impl Store {
                 item: "index state".into(),
                 message: "the index has not applied the whole journal; run `casebridge store rebuild`".into(),
             }),
-            Err(e) => problems.push(Problem { code: "index_value_damaged".into(), item: "index state".into(), message: e.to_string() }),
+            Err(e) => problems.push(Problem { code: "index_value_damaged".into(), item: "index state".into(), message: e.detail() }),
         }
         for ((t, k), v) in &model.map {
             match index_model.map.get(&(*t, k.clone())) {

@@ -67,6 +67,7 @@ fn torn_tail_is_cut_and_acknowledged_records_survive() {
     // An append that never completed: a length prefix promising more than was written.
     let mut f = OpenOptions::new().append(true).open(journal(&dir)).unwrap();
     f.write_all(&500u32.to_le_bytes()).unwrap();
+    f.write_all(&(!500u32).to_le_bytes()).unwrap();
     f.write_all(&[0xAB; 40]).unwrap();
     drop(f);
     let mut s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
@@ -137,4 +138,23 @@ fn import_of_a_directory_or_missing_file_names_it_and_adds_nothing() {
     let err = s.add_evidence(case, t.path(), &EvidenceOptions::default(), &mut |_| true).err().unwrap();
     assert!(err.to_string().contains("not a regular file"), "{err}");
     assert_eq!(s.list_evidence(case).unwrap().len(), 0);
+}
+
+#[test]
+fn flipped_length_in_the_middle_is_damage_never_a_torn_tail() {
+    let (_t, dir) = new_store();
+    {
+        let mut s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+        s.create_case(NewCase { title: "second".into(), ..Default::default() }).unwrap();
+    }
+    fs::remove_dir_all(dir.join(casebridge_core::INDEX_DIR)).unwrap();
+    let mut bytes = fs::read(journal(&dir)).unwrap();
+    // Record 0 starts right after the 28-byte journal header; flip the top bit of its length.
+    bytes[28 + 3] ^= 0x80;
+    fs::write(journal(&dir), &bytes).unwrap();
+    let mut s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+    let report = s.check(false, &mut |_| {}).unwrap();
+    assert!(report.problems.iter().any(|p| p.code == "journal_record_damaged"), "{:?}", report.problems);
+    drop(s);
+    assert_eq!(fs::read(journal(&dir)).unwrap(), bytes, "nothing may be cut");
 }

@@ -1,0 +1,187 @@
+//! `casebridge case ...`: open, list, show and edit cases.
+
+use std::io::Write;
+
+use casebridge_core::{CaseDetail, CaseEdit, CaseFilter, CaseStatus, NewCase};
+use clap::{ArgGroup, Args, Subcommand};
+
+use crate::context::Ctx;
+use crate::error::Result;
+use crate::evidence;
+use crate::output::{self, Fields, Table};
+
+/// The `case` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum CaseCommand {
+    /// Open a new case; prints its id
+    New(NewArgs),
+    /// List cases, most recently changed first
+    List(ListArgs),
+    /// Show a case with its evidence and notes
+    Show(ShowArgs),
+    /// Change a case's title, summary, status or reference
+    Edit(EditArgs),
+}
+
+/// Arguments of `case new`.
+#[derive(Args, Debug)]
+pub struct NewArgs {
+    /// Title
+    #[arg(long)]
+    pub title: String,
+    /// Summary
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// Agency reference, e.g. BER-2026-000123
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// A tag (repeat for more)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+/// Arguments of `case list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Only cases with this status: open, active, suspended or closed
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only cases whose title, summary, reference or tags contain TEXT (any case)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `case show`.
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// Case id, unique id prefix, or agency reference
+    #[arg(value_name = "CASE")]
+    pub case: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `case edit`.
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("change").required(true).multiple(true)))]
+pub struct EditArgs {
+    /// Case id, unique id prefix, or agency reference
+    #[arg(value_name = "CASE")]
+    pub case: String,
+    /// New title
+    #[arg(long, group = "change")]
+    pub title: Option<String>,
+    /// New summary
+    #[arg(long, group = "change")]
+    pub summary: Option<String>,
+    /// New status: open, active, suspended or closed
+    #[arg(long, group = "change")]
+    pub status: Option<String>,
+    /// New agency reference
+    #[arg(long, group = "change")]
+    pub reference: Option<String>,
+}
+
+/// Runs a `case` subcommand.
+pub fn run(ctx: &mut Ctx, cmd: &CaseCommand, out: &mut dyn Write) -> Result<()> {
+    match cmd {
+        CaseCommand::New(a) => new(ctx, a, out),
+        CaseCommand::List(a) => list(ctx, a, out),
+        CaseCommand::Show(a) => show(ctx, a, out),
+        CaseCommand::Edit(a) => edit(ctx, a, out),
+    }
+}
+
+fn new(ctx: &mut Ctx, a: &NewArgs, out: &mut dyn Write) -> Result<()> {
+    let mut store = ctx.open()?;
+    let id = store.create_case(NewCase {
+        title: a.title.clone(),
+        summary: a.summary.clone(),
+        reference: a.reference.clone(),
+        tags: a.tags.clone(),
+    })?;
+    writeln!(out, "{id}")?;
+    Ok(())
+}
+
+fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
+    let status = a.status.as_deref().map(str::parse::<CaseStatus>).transpose()?;
+    let store = ctx.open()?;
+    let cases = store.list_cases(&CaseFilter { status, search: a.search.clone() })?;
+    if a.json {
+        return output::json(out, &cases);
+    }
+    if cases.is_empty() {
+        let filtered = a.status.is_some() || a.search.is_some();
+        writeln!(out, "{}", if filtered { "no cases match" } else { "no cases yet: open one with `casebridge case new --title TITLE`" })?;
+        return Ok(());
+    }
+    let mut t = Table::new(&["ID", "REFERENCE", "STATUS", "EVIDENCE", "UPDATED", "TITLE"]).right(3);
+    for c in &cases {
+        t.row(vec![
+            c.id.to_string(),
+            c.reference.clone().unwrap_or_else(|| "-".into()),
+            c.status.as_str().into(),
+            c.evidence_count.to_string(),
+            output::opt_time(c.updated_at.as_ref()),
+            c.title.clone(),
+        ]);
+    }
+    t.write(out)?;
+    Ok(())
+}
+
+fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
+    let store = ctx.open()?;
+    let id = store.resolve_case(&a.case)?;
+    let detail = store.case(id)?;
+    if a.json {
+        return output::json(out, &detail);
+    }
+    write_detail(&detail, out)
+}
+
+fn write_detail(c: &CaseDetail, out: &mut dyn Write) -> Result<()> {
+    let mut f = Fields::default();
+    f.add("case", c.id.to_string());
+    f.add("reference", c.reference.as_deref().unwrap_or("-"));
+    f.add("title", &c.title);
+    f.add("status", c.status.as_str());
+    f.add("tags", if c.tags.is_empty() { "-".into() } else { c.tags.join(", ") });
+    f.add("created", output::opt_time(c.created_at.as_ref()));
+    f.add("updated", output::opt_time(c.updated_at.as_ref()));
+    f.add("summary", c.summary.as_deref().unwrap_or("-"));
+    f.write(out)?;
+
+    writeln!(out)?;
+    writeln!(out, "evidence ({})", c.evidence.len())?;
+    if !c.evidence.is_empty() {
+        let mut t = evidence::table().indent(2);
+        for e in &c.evidence {
+            evidence::table_row(&mut t, e);
+        }
+        t.write(out)?;
+    }
+
+    writeln!(out)?;
+    writeln!(out, "notes ({})", c.notes.len())?;
+    for n in &c.notes {
+        let who = n.author_name.clone().unwrap_or_else(|| n.author.to_string());
+        writeln!(out, "  {}  {}", output::time(&n.at), output::line(&who))?;
+        writeln!(out, "    {}", output::block(&n.text, 4))?;
+    }
+    Ok(())
+}
+
+fn edit(ctx: &mut Ctx, a: &EditArgs, out: &mut dyn Write) -> Result<()> {
+    let status = a.status.as_deref().map(str::parse::<CaseStatus>).transpose()?;
+    let mut store = ctx.open()?;
+    let id = store.resolve_case(&a.case)?;
+    store.edit_case(id, CaseEdit { title: a.title.clone(), summary: a.summary.clone(), status, reference: a.reference.clone() })?;
+    writeln!(out, "updated case {id}")?;
+    Ok(())
+}

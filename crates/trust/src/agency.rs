@@ -1,0 +1,364 @@
+//! An agency as data: its directory, keys at rest, public identity, issued credentials,
+//! revocation list and receipts.
+//!
+//! ```text
+//! AGENCY/
+//!   agency.json        signed document "agency-identity" (self-signed by the root key)
+//!   keys.cbk           key file (Argon2id + AES-256-GCM, label "agency-keys"): root PKCS#8 + age X25519 identity
+//!   revocation.json    the current signed revocation list (version 1 at init, empty)
+//!   issued/SERIAL.json credentials issued (audit trail)
+//!   receipts/ID.json   receipts signed for bundles opened
+//!   lock               flock while a command changes the directory
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use age::secrecy::ExposeSecret;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, Duration, FixedOffset};
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::credential::{now, Credential, CredentialRequest, CREDENTIAL, CREDENTIAL_REQUEST};
+use crate::doc::{fingerprint, SignedDoc};
+use crate::error::{io_err, Reason, Result, TrustError};
+use crate::receipt::{Receipt, RECEIPT};
+use crate::revocation::{RevocationList, Revoked, LIST_VALIDITY_DAYS, REVOCATION_LIST};
+use casebridge_core::{KdfParams, Passphrase, Role};
+
+/// Document type of an agency's public identity.
+pub const AGENCY_IDENTITY: &str = "agency-identity";
+const KEYS_LABEL: &str = "agency-keys";
+
+/// The agency's public identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgencyPublic {
+    /// Agency id.
+    pub agency_id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Ed25519 root signing key, hex.
+    pub root_key: String,
+    /// X25519 sealing key as an age recipient (`age1...`).
+    pub sealing_recipient: String,
+    /// When created.
+    pub created_at: DateTime<FixedOffset>,
+}
+
+impl AgencyPublic {
+    /// Root key bytes.
+    pub fn root_key_bytes(&self) -> Result<Vec<u8>> {
+        hex::decode(&self.root_key)
+            .ok()
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| TrustError::new(Reason::ManifestInvalid, "agency root key is malformed"))
+    }
+
+    /// SHA-256 of the root key, hex.
+    pub fn root_fingerprint(&self) -> String {
+        self.root_key_bytes().map(|k| fingerprint(&k)).unwrap_or_default()
+    }
+
+    /// SHA-256 of the sealing recipient string, hex.
+    pub fn sealing_fingerprint(&self) -> String {
+        casebridge_core::to_hex(&casebridge_core::sha256(self.sealing_recipient.as_bytes()))
+    }
+
+    /// The sealing key as an age recipient.
+    pub fn recipient(&self) -> Result<age::x25519::Recipient> {
+        age::x25519::Recipient::from_str(&self.sealing_recipient)
+            .map_err(|_| TrustError::new(Reason::ManifestInvalid, "agency sealing key is malformed"))
+    }
+}
+
+/// What members pin: the identity and the current revocation list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgencyPublicFile {
+    /// The self-signed identity document.
+    pub agency: SignedDoc,
+    /// The current revocation list document.
+    pub revocation: SignedDoc,
+}
+
+impl AgencyPublicFile {
+    /// Reads and verifies a public file.
+    pub fn read(path: &Path) -> Result<(AgencyPublicFile, AgencyPublic, RevocationList)> {
+        let bytes = fs::read(path).map_err(io_err("reading", path))?;
+        if bytes.len() > crate::doc::MAX_DOC_LEN {
+            return Err(TrustError::new(Reason::DeclaredSizeTooLarge, "agency public file is larger than 4 MiB"));
+        }
+        let f: AgencyPublicFile = serde_json::from_slice(&bytes)
+            .map_err(|_| TrustError::new(Reason::ManifestInvalid, format!("{} is not an agency public file", path.display())))?;
+        let (public, list) = f.verify()?;
+        Ok((f, public, list))
+    }
+
+    /// Verifies the identity (self-signed by the root key it names) and the list (by that key).
+    pub fn verify(&self) -> Result<(AgencyPublic, RevocationList)> {
+        let public = verify_identity(&self.agency)?;
+        let list = RevocationList::verify(&self.revocation, &public.root_key_bytes()?, public.agency_id)?;
+        Ok((public, list))
+    }
+}
+
+/// Verifies a self-signed agency identity document.
+pub fn verify_identity(doc: &SignedDoc) -> Result<AgencyPublic> {
+    let key = doc.signer()?;
+    let public: AgencyPublic = doc.open(AGENCY_IDENTITY, Some(&key))?;
+    if public.root_key != hex::encode(&key) {
+        return Err(TrustError::new(Reason::UnknownSigner, "agency identity is not signed by its own root key"));
+    }
+    Ok(public)
+}
+
+#[derive(Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+struct Keys {
+    root_pkcs8: String,
+    sealing: String,
+}
+
+/// An agency directory, unlocked.
+pub struct Agency {
+    dir: PathBuf,
+    _lock: File,
+    public: AgencyPublic,
+    public_doc: SignedDoc,
+    root: Ed25519KeyPair,
+    sealing: age::x25519::Identity,
+}
+
+fn lock(dir: &Path) -> Result<File> {
+    let path = dir.join("lock");
+    let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_err("opening", &path))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(TrustError::new(Reason::Store, format!("agency directory {} is in use by another process", dir.display())))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err("locking", &path)(e)),
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("new");
+    {
+        let mut f = File::create(&tmp).map_err(io_err("writing", &tmp))?;
+        f.write_all(bytes).map_err(io_err("writing", &tmp))?;
+        f.sync_all().map_err(io_err("syncing", &tmp))?;
+    }
+    fs::rename(&tmp, path).map_err(io_err("writing", path))?;
+    if let Some(d) = path.parent() {
+        File::open(d).and_then(|d| d.sync_all()).map_err(io_err("syncing", d))?;
+    }
+    Ok(())
+}
+
+impl Agency {
+    /// Creates an agency directory (which must not exist or be empty).
+    pub fn init(dir: &Path, name: &str, passphrase: &Passphrase, kdf: KdfParams) -> Result<Agency> {
+        passphrase.check_policy()?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(TrustError::new(Reason::ManifestInvalid, "the agency name is empty"));
+        }
+        if dir.join("agency.json").exists() {
+            return Err(TrustError::new(Reason::Store, format!("an agency already exists at {}; nothing was changed", dir.display())));
+        }
+        if dir.exists() && fs::read_dir(dir).map_err(io_err("reading", dir))?.next().is_some() {
+            return Err(TrustError::new(Reason::Store, format!("{} is not empty; choose an empty or new directory", dir.display())));
+        }
+        for sub in ["issued", "receipts"] {
+            fs::create_dir_all(dir.join(sub)).map_err(io_err("creating", dir))?;
+        }
+        let _lock = lock(dir)?;
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| TrustError::new(Reason::Store, "could not generate a key"))?;
+        let root = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| TrustError::new(Reason::Store, "could not load the new key"))?;
+        let sealing = age::x25519::Identity::generate();
+        let keys = Keys { root_pkcs8: B64.encode(pkcs8.as_ref()), sealing: sealing.to_string().expose_secret().to_string() };
+        let payload = Zeroizing::new(serde_json::to_vec(&keys).expect("keys serialize"));
+        casebridge_core::write_keyfile(&dir.join("keys.cbk"), KEYS_LABEL, passphrase, kdf, &payload, false)?;
+        let public = AgencyPublic {
+            agency_id: Uuid::now_v7(),
+            name: name.to_string(),
+            root_key: hex::encode(root.public_key().as_ref()),
+            sealing_recipient: sealing.to_public().to_string(),
+            created_at: now(),
+        };
+        let public_doc = SignedDoc::sign(AGENCY_IDENTITY, &public, &root);
+        let agency = Agency { dir: dir.to_path_buf(), _lock, public, public_doc, root, sealing };
+        agency.write_revocation(&RevocationList {
+            agency_id: agency.public.agency_id,
+            version: 1,
+            issued_at: now(),
+            expires_at: now() + Duration::days(LIST_VALIDITY_DAYS),
+            entries: vec![],
+        })?;
+        // The identity is written last: its presence marks a complete agency directory.
+        write_atomic(&dir.join("agency.json"), &agency.public_doc.to_bytes())?;
+        Ok(agency)
+    }
+
+    /// Reads the public identity (no passphrase needed).
+    pub fn read_public(dir: &Path) -> Result<(AgencyPublic, SignedDoc)> {
+        let path = dir.join("agency.json");
+        let bytes = fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                TrustError::new(Reason::Store, format!("no agency at {}: create one with `casebridge agency init`", dir.display()))
+            }
+            _ => io_err("reading", &path)(e),
+        })?;
+        let doc = SignedDoc::parse(&bytes)?;
+        Ok((verify_identity(&doc)?, doc))
+    }
+
+    /// Reads the current revocation list (no passphrase needed).
+    pub fn read_revocation(dir: &Path) -> Result<(RevocationList, SignedDoc)> {
+        let (public, _) = Self::read_public(dir)?;
+        let path = dir.join("revocation.json");
+        let doc = SignedDoc::parse(&fs::read(&path).map_err(io_err("reading", &path))?)?;
+        Ok((RevocationList::verify(&doc, &public.root_key_bytes()?, public.agency_id)?, doc))
+    }
+
+    /// The public file members pin.
+    pub fn public_file(dir: &Path) -> Result<AgencyPublicFile> {
+        let (_, agency) = Self::read_public(dir)?;
+        let (_, revocation) = Self::read_revocation(dir)?;
+        Ok(AgencyPublicFile { agency, revocation })
+    }
+
+    /// Unlocks the agency directory.
+    pub fn open(dir: &Path, passphrase: &Passphrase) -> Result<Agency> {
+        let (public, public_doc) = Self::read_public(dir)?;
+        let _lock = lock(dir)?;
+        let payload = casebridge_core::read_keyfile(&dir.join("keys.cbk"), KEYS_LABEL, passphrase).map_err(|e| match e {
+            casebridge_core::Error::WrongPassphrase => {
+                TrustError::new(Reason::Store, "wrong agency passphrase: the agency keys could not be unlocked (nothing was changed)")
+            }
+            e => TrustError::from(e),
+        })?;
+        let keys: Keys = serde_json::from_slice(&payload).map_err(|_| TrustError::new(Reason::Store, "agency keys do not parse"))?;
+        let pkcs8 =
+            Zeroizing::new(B64.decode(&keys.root_pkcs8).map_err(|_| TrustError::new(Reason::Store, "agency root key is malformed"))?);
+        let root = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| TrustError::new(Reason::Store, "agency root key is malformed"))?;
+        let sealing = age::x25519::Identity::from_str(&keys.sealing)
+            .map_err(|_| TrustError::new(Reason::Store, "agency sealing key is malformed"))?;
+        if hex::encode(root.public_key().as_ref()) != public.root_key || sealing.to_public().to_string() != public.sealing_recipient {
+            return Err(TrustError::new(Reason::Store, "agency keys do not match agency.json"));
+        }
+        Ok(Agency { dir: dir.to_path_buf(), _lock, public, public_doc, root, sealing })
+    }
+
+    /// The public identity.
+    pub fn public(&self) -> &AgencyPublic {
+        &self.public
+    }
+
+    /// The public identity document.
+    pub fn public_doc(&self) -> &SignedDoc {
+        &self.public_doc
+    }
+
+    /// The sealing identity (opens bundles).
+    pub fn sealing_identity(&self) -> &age::x25519::Identity {
+        &self.sealing
+    }
+
+    fn write_revocation(&self, list: &RevocationList) -> Result<SignedDoc> {
+        let doc = SignedDoc::sign(REVOCATION_LIST, list, &self.root);
+        write_atomic(&self.dir.join("revocation.json"), &doc.to_bytes())?;
+        Ok(doc)
+    }
+
+    /// The current list; when it has expired, a fresh one (next version, same entries) is
+    /// signed first, so an unlocked agency never decides on a stale list.
+    pub fn current_revocation(&self) -> Result<(RevocationList, SignedDoc)> {
+        let (list, doc) = Self::read_revocation(&self.dir)?;
+        if now() <= list.expires_at {
+            return Ok((list, doc));
+        }
+        let fresh =
+            RevocationList { version: list.version + 1, issued_at: now(), expires_at: now() + Duration::days(LIST_VALIDITY_DAYS), ..list };
+        let doc = self.write_revocation(&fresh)?;
+        Ok((fresh, doc))
+    }
+
+    /// Issues a credential for a member's signed request.
+    pub fn issue(&self, request: &SignedDoc, role: Role, name: Option<&str>, valid_for: Duration) -> Result<(Credential, SignedDoc)> {
+        let key = request.signer()?;
+        let req: CredentialRequest = request.open(CREDENTIAL_REQUEST, Some(&key))?;
+        if req.key != hex::encode(&key) {
+            return Err(TrustError::new(Reason::KeyMismatch, "the request names a different key than the one that signed it"));
+        }
+        let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(&req.name).to_string();
+        let issued_at = now();
+        let cred = Credential {
+            agency_id: self.public.agency_id,
+            serial: Uuid::now_v7(),
+            member_id: req.member_id,
+            name,
+            role,
+            key: req.key,
+            scopes: Credential::scopes_for(role),
+            not_before: issued_at,
+            not_after: issued_at + valid_for,
+            issued_at,
+        };
+        let doc = SignedDoc::sign(CREDENTIAL, &cred, &self.root);
+        write_atomic(&self.dir.join("issued").join(format!("{}.json", cred.serial)), &doc.to_bytes())?;
+        Ok((cred, doc))
+    }
+
+    /// Every credential issued.
+    pub fn issued(&self) -> Result<Vec<Credential>> {
+        let mut out = Vec::new();
+        let dir = self.dir.join("issued");
+        for entry in fs::read_dir(&dir).map_err(io_err("reading", &dir))?.flatten() {
+            let doc = SignedDoc::parse(&fs::read(entry.path()).map_err(io_err("reading", &entry.path()))?)?;
+            out.push(Credential::verify(&doc, &self.root_key(), self.public.agency_id)?);
+        }
+        out.sort_by_key(|c| c.serial);
+        Ok(out)
+    }
+
+    fn root_key(&self) -> Vec<u8> {
+        self.root.public_key().as_ref().to_vec()
+    }
+
+    /// Revokes every key issued to `member`: publishes the next list version.
+    pub fn revoke(&self, member: Uuid, reason: Option<String>) -> Result<RevocationList> {
+        let keys: Vec<String> = self.issued()?.into_iter().filter(|c| c.member_id == member).map(|c| c.key).collect();
+        if keys.is_empty() {
+            return Err(TrustError::new(Reason::Store, format!("no credential was issued to member {member}; see the issued/ folder")));
+        }
+        let (list, _) = Self::read_revocation(&self.dir)?;
+        let mut entries = list.entries.clone();
+        for key in keys {
+            if !entries.iter().any(|e| e.key == key) {
+                entries.push(Revoked { member_id: member, key, revoked_at: now(), reason: reason.clone() });
+            }
+        }
+        let next = RevocationList {
+            agency_id: list.agency_id,
+            version: list.version + 1,
+            issued_at: now(),
+            expires_at: now() + Duration::days(LIST_VALIDITY_DAYS),
+            entries,
+        };
+        self.write_revocation(&next)?;
+        Ok(next)
+    }
+
+    /// Signs and files a receipt.
+    pub fn sign_receipt(&self, receipt: &Receipt) -> Result<SignedDoc> {
+        let doc = SignedDoc::sign(RECEIPT, receipt, &self.root);
+        write_atomic(&self.dir.join("receipts").join(format!("{}.json", receipt.bundle_id)), &doc.to_bytes())?;
+        Ok(doc)
+    }
+}

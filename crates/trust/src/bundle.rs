@@ -1,0 +1,744 @@
+//! Evidence bundles: the unit of exchange (docs/FORMAT.md, "Bundles").
+//!
+//! ```text
+//! P = BUNDLE_MAGIC "CBBUNDLE" (8) || BUNDLE_VERSION u32 = 1 || SENDER_KEY (32)
+//!     || SIGNATURE (64) = Ed25519(sender, "casebridge/v1/bundle-manifest\0" || MANIFEST)
+//!     || MANIFEST_LEN u32 (<= 64 MiB) || MANIFEST (JSON)
+//!     || FRAME* || END_MAGIC "CBBEND\0\0" (8)
+//! FRAME = BLOB u32 || CHUNK u32 || LEN u32 (1..=1 MiB) || DATA (LEN)
+//! file = age(P) sealed to the recipient agency's X25519 key, or P itself (unsealed)
+//! ```
+//! Sign, then seal: the recipient agency and the bundle id are inside the signed manifest, so
+//! re-sealing a bundle to another agency is detected. A reader verifies the signature before it
+//! parses the manifest, checks every declared size against its bound before allocating, and
+//! streams blobs through a fixed 1 MiB buffer: memory stays flat whatever the bundle size.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, FixedOffset};
+use ring::digest;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::agency::AgencyPublic;
+use crate::credential::{now, Credential};
+use crate::doc::SignedDoc;
+use crate::error::{io_err, Reason, Result, TrustError};
+use crate::revocation::RevocationList;
+use casebridge_core::{EventKind, SignedEvent, Store};
+
+/// Magic of a plain bundle stream.
+pub const BUNDLE_MAGIC: &[u8; 8] = b"CBBUNDLE";
+/// Bundle format version.
+pub const BUNDLE_VERSION: u32 = 1;
+/// End marker.
+pub const END_MAGIC: &[u8; 8] = b"CBBEND\x00\x00";
+/// Largest manifest accepted.
+pub const MAX_MANIFEST_LEN: u32 = 64 * 1024 * 1024;
+/// Largest blob accepted (1 TiB).
+pub const MAX_BLOB_SIZE: u64 = 1 << 40;
+/// Most blobs in one bundle.
+pub const MAX_BLOBS: usize = 1_000_000;
+/// Most events in one bundle.
+pub const MAX_EVENTS: usize = 2_000_000;
+/// Plaintext bytes per frame.
+pub const CHUNK_SIZE: u32 = 1024 * 1024;
+/// Signature context of the manifest.
+pub const MANIFEST_CONTEXT: &[u8] = b"casebridge/v1/bundle-manifest\x00";
+const AGE_MAGIC: &[u8] = b"age-encryption.org/v1";
+const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A blob entry of the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobEntry {
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// Frames it is sent in.
+    pub chunks: u64,
+}
+
+/// The signed manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest schema version.
+    pub v: u32,
+    /// Random 128-bit bundle id.
+    pub bundle_id: Uuid,
+    /// When the sender made it.
+    pub created_at: DateTime<FixedOffset>,
+    /// Sender member id.
+    pub sender: Uuid,
+    /// Sender public key, hex.
+    pub sender_key: String,
+    /// The sender's credential from the recipient agency.
+    pub credential: SignedDoc,
+    /// Recipient agency.
+    pub recipient_agency: Uuid,
+    /// The sender's per-agency bundle sequence number, from 1.
+    pub seq: u64,
+    /// SHA-256 of the sender's previous bundle manifest to this agency, hex (zeros for the first).
+    pub prev_bundle: String,
+    /// The case carried.
+    pub case_id: Option<Uuid>,
+    /// Signed event envelopes, base64.
+    pub events: Vec<String>,
+    /// Blobs that follow, in order.
+    pub blobs: Vec<BlobEntry>,
+    /// Frame size.
+    pub chunk_size: u32,
+}
+
+/// Frames needed for `size` bytes.
+pub fn chunks_for(size: u64) -> u64 {
+    size.div_ceil(u64::from(CHUNK_SIZE))
+}
+
+/// What `export` reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportSummary {
+    /// Bundle id.
+    pub bundle_id: Uuid,
+    /// Sequence number.
+    pub seq: u64,
+    /// SHA-256 of the manifest, hex.
+    pub manifest_hash: String,
+    /// Events carried.
+    pub events: usize,
+    /// Blobs carried.
+    pub blobs: usize,
+    /// Content bytes carried.
+    pub bytes: u64,
+    /// Where it was written.
+    pub path: PathBuf,
+    /// Whether it is sealed to the agency.
+    pub sealed: bool,
+}
+
+/// Writes frames for one blob.
+struct Framer<'a, W: Write + ?Sized> {
+    w: &'a mut W,
+    blob: u32,
+    chunk: u32,
+    buf: Vec<u8>,
+}
+
+impl<W: Write + ?Sized> Framer<'_, W> {
+    fn emit(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.w.write_all(&self.blob.to_le_bytes())?;
+        self.w.write_all(&self.chunk.to_le_bytes())?;
+        self.w.write_all(&(self.buf.len() as u32).to_le_bytes())?;
+        self.w.write_all(&self.buf)?;
+        self.chunk += 1;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl<W: Write + ?Sized> Write for Framer<'_, W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = CHUNK_SIZE as usize - self.buf.len();
+        let n = room.min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK_SIZE as usize {
+            self.emit()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything `export` needs besides the store.
+pub struct ExportOptions<'a> {
+    /// The case to export.
+    pub case: Uuid,
+    /// Only events at or after this journal position.
+    pub since: Option<u64>,
+    /// Recipient agency.
+    pub agency: &'a AgencyPublic,
+    /// The profile's credential from that agency.
+    pub credential: &'a SignedDoc,
+    /// Seal to the agency (false only for tests and courts).
+    pub seal: bool,
+}
+
+/// Writes a case's events and evidence as one signed (and sealed) bundle. Never overwrites;
+/// the file appears complete or not at all. Records `bundle_exported` in the store.
+pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result<ExportSummary> {
+    if out.exists() {
+        return Err(TrustError::new(Reason::Io, format!("{} already exists; casebridge never overwrites files", out.display())));
+    }
+    let events = store.case_events(opts.case, opts.since)?;
+    let mut blobs: Vec<BlobEntry> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for ev in &events {
+        if let EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
+            if seen.insert(object.sha256.clone()) && store.has_content(&object.sha256) {
+                blobs.push(BlobEntry { sha256: object.sha256.clone(), size: object.size, chunks: chunks_for(object.size) });
+            }
+        }
+    }
+    let last = store.last_bundle_out(opts.agency.agency_id)?;
+    let manifest = Manifest {
+        v: 1,
+        bundle_id: Uuid::new_v4(),
+        created_at: now(),
+        sender: store.whoami().member_id,
+        sender_key: hex::encode(store.public_key()),
+        credential: opts.credential.clone(),
+        recipient_agency: opts.agency.agency_id,
+        seq: last.as_ref().map_or(1, |l| l.seq + 1),
+        prev_bundle: last.map_or_else(|| ZERO_HASH.to_string(), |l| l.manifest_hash),
+        case_id: Some(opts.case),
+        events: events.iter().map(|e| B64.encode(e.envelope())).collect(),
+        blobs,
+        chunk_size: CHUNK_SIZE,
+    };
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
+    if manifest_bytes.len() > MAX_MANIFEST_LEN as usize {
+        return Err(TrustError::new(
+            Reason::DeclaredSizeTooLarge,
+            "the case has too many events for one bundle; export it in parts with --since",
+        ));
+    }
+    let sig = store.sign_detached(MANIFEST_CONTEXT, &manifest_bytes);
+    let manifest_hash = casebridge_core::to_hex(&casebridge_core::sha256(&manifest_bytes));
+
+    let partial = out.with_file_name(format!(".{}.partial", out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
+    let result = (|| -> Result<u64> {
+        let file = OpenOptions::new().write(true).create_new(true).open(&partial).map_err(io_err("creating", &partial))?;
+        let buffered = BufWriter::with_capacity(1024 * 1024, file);
+        let mut bytes = 0u64;
+        let body = |w: &mut dyn Write, bytes: &mut u64, store: &mut Store, progress: &mut dyn FnMut(u64) -> bool| -> Result<()> {
+            let e = |err: std::io::Error| TrustError::new(Reason::Io, format!("writing the bundle: {err}"));
+            w.write_all(BUNDLE_MAGIC).map_err(e)?;
+            w.write_all(&BUNDLE_VERSION.to_le_bytes()).map_err(e)?;
+            w.write_all(store.public_key()).map_err(e)?;
+            w.write_all(&sig).map_err(e)?;
+            w.write_all(&(manifest_bytes.len() as u32).to_le_bytes()).map_err(e)?;
+            w.write_all(&manifest_bytes).map_err(e)?;
+            for (i, b) in manifest.blobs.iter().enumerate() {
+                let mut framer = Framer { w: &mut *w, blob: i as u32, chunk: 0, buf: Vec::with_capacity(CHUNK_SIZE as usize) };
+                let base = *bytes;
+                store.read_content(&b.sha256, b.size, &mut framer, &mut |d| progress(base + d))?;
+                framer.emit().map_err(e)?;
+                *bytes += b.size;
+            }
+            w.write_all(END_MAGIC).map_err(e)?;
+            Ok(())
+        };
+        let mut file = if opts.seal {
+            let recipient = opts.agency.recipient()?;
+            let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .map_err(|_| TrustError::new(Reason::Store, "could not seal to the agency key"))?;
+            let mut w = enc.wrap_output(buffered).map_err(io_err("writing", &partial))?;
+            body(&mut w, &mut bytes, store, progress)?;
+            w.finish().map_err(io_err("writing", &partial))?.into_inner().map_err(|e| io_err("writing", &partial)(e.into_error()))?
+        } else {
+            let mut w = buffered;
+            body(&mut w, &mut bytes, store, progress)?;
+            w.into_inner().map_err(|e| io_err("writing", &partial)(e.into_error()))?
+        };
+        file.flush().map_err(io_err("writing", &partial))?;
+        file.sync_all().map_err(io_err("syncing", &partial))?;
+        Ok(bytes)
+    })();
+    let bytes = match result {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    if out.exists() {
+        let _ = fs::remove_file(&partial);
+        return Err(TrustError::new(Reason::Io, format!("{} appeared while exporting; nothing was overwritten", out.display())));
+    }
+    fs::rename(&partial, out).map_err(io_err("writing", out))?;
+    store.record_local(EventKind::BundleExported {
+        bundle_id: manifest.bundle_id,
+        agency_id: opts.agency.agency_id,
+        bundle_seq: manifest.seq,
+        manifest_hash: manifest_hash.clone(),
+        case_id: Some(opts.case),
+    })?;
+    Ok(ExportSummary {
+        bundle_id: manifest.bundle_id,
+        seq: manifest.seq,
+        manifest_hash,
+        events: manifest.events.len(),
+        blobs: manifest.blobs.len(),
+        bytes,
+        path: out.to_path_buf(),
+        sealed: opts.seal,
+    })
+}
+
+/// What a reader trusts: the agency (pinned identity), its revocation list, and optionally
+/// its sealing key to open sealed bundles.
+pub struct Anchor<'a> {
+    /// The recipient agency.
+    pub agency: &'a AgencyPublic,
+    /// Its revocation list (already checked against rollback by the caller).
+    pub revocation: &'a RevocationList,
+    /// Its sealing identity, to open sealed bundles.
+    pub sealing: Option<&'a age::x25519::Identity>,
+}
+
+/// A verified bundle.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// SHA-256 of the manifest bytes, hex.
+    pub manifest_hash: String,
+    /// The sender's credential.
+    pub credential: Credential,
+    /// The events, signatures verified.
+    pub events: Vec<SignedEvent>,
+    /// Whether the file was sealed.
+    pub sealed: bool,
+    /// Content bytes verified.
+    pub bytes: u64,
+}
+
+/// What the reader does with each blob's bytes.
+pub enum BlobSink<'a> {
+    /// Hash only (verify).
+    Check,
+    /// Store into a profile store (open); content is kept only if its hash matches.
+    Store(&'a mut Store),
+}
+
+fn read_exact_or(r: &mut dyn Read, buf: &mut [u8], sealed: bool) -> Result<()> {
+    r.read_exact(buf).map_err(|e| stream_err(e, sealed))
+}
+
+fn stream_err(e: std::io::Error, sealed: bool) -> TrustError {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => TrustError::new(Reason::Truncated, "the bundle ends early"),
+        std::io::ErrorKind::InvalidData if sealed => {
+            TrustError::new(Reason::SealDamaged, "the sealed bundle fails authentication: it was altered or damaged")
+        }
+        _ => TrustError::new(Reason::Io, format!("reading the bundle: {e}")),
+    }
+}
+
+/// Reads one blob's frames as a plain byte stream, checking the framing as it goes.
+struct BlobReader<'a> {
+    r: &'a mut dyn Read,
+    sealed: bool,
+    blob: u32,
+    next_chunk: u64,
+    left_in_chunk: u32,
+    left_total: u64,
+    failure: Option<TrustError>,
+}
+
+impl BlobReader<'_> {
+    fn fail(&mut self, e: TrustError) -> std::io::Error {
+        let msg = e.message.clone();
+        self.failure = Some(e);
+        std::io::Error::other(msg)
+    }
+}
+
+impl Read for BlobReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left_in_chunk == 0 {
+            if self.left_total == 0 {
+                return Ok(0);
+            }
+            let mut h = [0u8; 12];
+            if let Err(e) = self.r.read_exact(&mut h) {
+                let err = stream_err(e, self.sealed);
+                return Err(self.fail(err));
+            }
+            let blob = u32::from_le_bytes(h[0..4].try_into().expect("4 bytes"));
+            let chunk = u64::from(u32::from_le_bytes(h[4..8].try_into().expect("4 bytes")));
+            let len = u32::from_le_bytes(h[8..12].try_into().expect("4 bytes"));
+            if blob != self.blob || chunk != self.next_chunk {
+                let (reason, what) = if blob == self.blob && chunk < self.next_chunk {
+                    (Reason::ChunkOutOfOrder, "duplicated")
+                } else {
+                    (Reason::ChunkOutOfOrder, "out of order")
+                };
+                let err = TrustError::new(
+                    reason,
+                    format!("blob {} chunk {}: a chunk is {what} (found blob {blob} chunk {chunk})", self.blob, self.next_chunk),
+                );
+                return Err(self.fail(err));
+            }
+            let expected = self.left_total.min(u64::from(CHUNK_SIZE));
+            if u64::from(len) != expected {
+                let err = TrustError::new(
+                    Reason::ChunkInvalid,
+                    format!("blob {} chunk {chunk} declares {len} bytes, {expected} expected", self.blob),
+                );
+                return Err(self.fail(err));
+            }
+            self.left_in_chunk = len;
+            self.next_chunk += 1;
+        }
+        let n = buf.len().min(self.left_in_chunk as usize);
+        let got = match self.r.read(&mut buf[..n]) {
+            Ok(0) => {
+                let err = TrustError::new(Reason::Truncated, "the bundle ends inside a chunk");
+                return Err(self.fail(err));
+            }
+            Ok(k) => k,
+            Err(e) => {
+                let err = stream_err(e, self.sealed);
+                return Err(self.fail(err));
+            }
+        };
+        self.left_in_chunk -= got as u32;
+        self.left_total -= got as u64;
+        Ok(got)
+    }
+}
+
+/// Opens (if sealed) and verifies a bundle file: signature, manifest, credential at signing
+/// time, revocation, every event's signature, and every blob's framing and hash. With
+/// `BlobSink::Store` the blobs are stored as they stream (only content that matches its hash is
+/// kept); events are *not* imported here (see [`open_into`]).
+pub fn verify(path: &Path, anchor: &Anchor<'_>, sink: BlobSink<'_>, progress: &mut dyn FnMut(u64) -> bool) -> Result<Verified> {
+    let file = File::open(path).map_err(io_err("opening", path))?;
+    verify_stream(BufReader::with_capacity(256 * 1024, file), anchor, sink, progress).map_err(|e| {
+        if e.reason == Reason::NotABundle {
+            TrustError::new(Reason::NotABundle, format!("{} is not a Casebridge bundle", path.display()))
+        } else {
+            e
+        }
+    })
+}
+
+/// [`verify`] over any buffered reader (a file, or bytes in memory).
+pub fn verify_stream<R: std::io::BufRead>(
+    mut input: R,
+    anchor: &Anchor<'_>,
+    sink: BlobSink<'_>,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Verified> {
+    let head = input.fill_buf().map_err(|e| TrustError::new(Reason::Io, format!("reading the bundle: {e}")))?.to_vec();
+    if head.starts_with(AGE_MAGIC) {
+        let Some(identity) = anchor.sealing else {
+            return Err(TrustError::new(Reason::Store, "the bundle is sealed: verifying it needs the agency's sealing key (--agency-dir)"));
+        };
+        let dec = age::Decryptor::new_buffered(input)
+            .map_err(|_| TrustError::new(Reason::SealDamaged, "the sealed bundle's header is damaged"))?;
+        let mut reader = match dec.decrypt(std::iter::once(identity as &dyn age::Identity)) {
+            Ok(r) => r,
+            Err(age::DecryptError::NoMatchingKeys) => {
+                return Err(TrustError::new(
+                    Reason::SealedToOtherAgency,
+                    "the bundle is sealed to another agency's key; this agency cannot open it",
+                ))
+            }
+            Err(_) => return Err(TrustError::new(Reason::SealDamaged, "the sealed bundle's header fails authentication")),
+        };
+        verify_plain(&mut reader, true, anchor, sink, progress)
+    } else if head.starts_with(BUNDLE_MAGIC) {
+        verify_plain(&mut input, false, anchor, sink, progress)
+    } else {
+        Err(TrustError::new(Reason::NotABundle, "not a Casebridge bundle"))
+    }
+}
+
+fn verify_plain(
+    r: &mut dyn Read,
+    sealed: bool,
+    anchor: &Anchor<'_>,
+    mut sink: BlobSink<'_>,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Verified> {
+    let mut fixed = [0u8; 8 + 4 + 32 + 64 + 4];
+    read_exact_or(r, &mut fixed, sealed)?;
+    if &fixed[..8] != BUNDLE_MAGIC {
+        return Err(TrustError::new(Reason::NotABundle, "the sealed content is not a Casebridge bundle"));
+    }
+    let version = u32::from_le_bytes(fixed[8..12].try_into().expect("4 bytes"));
+    if version != BUNDLE_VERSION {
+        return Err(TrustError::new(
+            Reason::UnsupportedVersion,
+            format!("bundle format version {version} is not supported (this casebridge reads {BUNDLE_VERSION})"),
+        ));
+    }
+    let sender_key = fixed[12..44].to_vec();
+    let sig = fixed[44..108].to_vec();
+    let len = u32::from_le_bytes(fixed[108..112].try_into().expect("4 bytes"));
+    if len > MAX_MANIFEST_LEN {
+        return Err(TrustError::new(
+            Reason::DeclaredSizeTooLarge,
+            format!("the manifest declares {len} bytes; at most {MAX_MANIFEST_LEN} are accepted"),
+        ));
+    }
+    let mut manifest_bytes = vec![0u8; len as usize];
+    read_exact_or(r, &mut manifest_bytes, sealed)?;
+    // Verify before parsing anything in the manifest.
+    let signed = [MANIFEST_CONTEXT, &manifest_bytes].concat();
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &sender_key)
+        .verify(&signed, &sig)
+        .map_err(|_| TrustError::new(Reason::BadSignature, "the sender's signature over the manifest does not verify"))?;
+    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+        .map_err(|_| TrustError::new(Reason::ManifestInvalid, "the signed manifest does not parse"))?;
+    let manifest_hash = casebridge_core::to_hex(&casebridge_core::sha256(&manifest_bytes));
+    drop(manifest_bytes);
+    if manifest.v != 1 || manifest.chunk_size != CHUNK_SIZE {
+        return Err(TrustError::new(Reason::UnsupportedVersion, "the manifest uses an unsupported schema or chunk size"));
+    }
+    if manifest.sender_key != hex::encode(&sender_key) {
+        return Err(TrustError::new(Reason::KeyMismatch, "the manifest names another sender key than the one that signed it"));
+    }
+    if manifest.recipient_agency != anchor.agency.agency_id {
+        return Err(TrustError::new(
+            Reason::RecipientMismatch,
+            format!(
+                "the bundle is addressed to agency {}, not to {} (re-sealed or misdirected)",
+                manifest.recipient_agency, anchor.agency.agency_id
+            ),
+        ));
+    }
+    if manifest.blobs.len() > MAX_BLOBS || manifest.events.len() > MAX_EVENTS {
+        return Err(TrustError::new(Reason::DeclaredSizeTooLarge, "the manifest lists more blobs or events than accepted"));
+    }
+    let mut blob_set = BTreeSet::new();
+    for b in &manifest.blobs {
+        if b.size > MAX_BLOB_SIZE {
+            return Err(TrustError::new(
+                Reason::DeclaredSizeTooLarge,
+                format!("a blob declares {} bytes; at most {MAX_BLOB_SIZE} are accepted", b.size),
+            ));
+        }
+        if b.chunks != chunks_for(b.size)
+            || b.sha256.len() != 64
+            || !b.sha256.bytes().all(|c| c.is_ascii_hexdigit())
+            || !blob_set.insert(b.sha256.clone())
+        {
+            return Err(TrustError::new(Reason::ManifestInvalid, "a blob entry is inconsistent (chunk count, hash or duplicate)"));
+        }
+    }
+    if manifest.prev_bundle.len() != 64 || manifest.seq == 0 {
+        return Err(TrustError::new(Reason::ManifestInvalid, "the sequence number or previous-bundle hash is malformed"));
+    }
+
+    // Credential: issued by this agency, for this key and member, valid when signed.
+    let credential = Credential::verify(&manifest.credential, &anchor.agency.root_key_bytes()?, anchor.agency.agency_id).map_err(|e| {
+        match e.reason {
+            Reason::BadSignature | Reason::UnknownSigner => {
+                TrustError::new(Reason::UnknownSigner, "the sender's credential was not issued by this agency")
+            }
+            _ => e,
+        }
+    })?;
+    if credential.key != manifest.sender_key || credential.member_id != manifest.sender {
+        return Err(TrustError::new(Reason::KeyMismatch, "the credential belongs to another member or key than the sender"));
+    }
+    if !credential.valid_at(manifest.created_at) {
+        return Err(TrustError::new(
+            Reason::CredentialExpired,
+            format!(
+                "the credential was not valid when the bundle was signed ({}; valid {} to {})",
+                manifest.created_at.to_rfc3339(),
+                credential.not_before.to_rfc3339(),
+                credential.not_after.to_rfc3339()
+            ),
+        ));
+    }
+    if let Some(r) = anchor.revocation.find(manifest.sender, &manifest.sender_key) {
+        return Err(TrustError::new(
+            Reason::SignerRevoked,
+            format!("the sender {} was revoked at {}", manifest.sender, r.revoked_at.to_rfc3339()),
+        ));
+    }
+
+    // Events: every signature, no local events, evidence only with its content.
+    let mut events = Vec::with_capacity(manifest.events.len());
+    for (i, e) in manifest.events.iter().enumerate() {
+        let env = B64.decode(e).map_err(|_| TrustError::new(Reason::EventInvalid, format!("event {i} is not base64")))?;
+        let ev = SignedEvent::from_envelope(env)
+            .map_err(|_| TrustError::new(Reason::EventInvalid, format!("event {i} fails its signature or does not parse")))?;
+        if ev.body().kind.is_local() {
+            return Err(TrustError::new(Reason::EventInvalid, format!("event {i} is a local trust event and may not travel")));
+        }
+        if let EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
+            let held = matches!(&sink, BlobSink::Store(s) if s.has_content(&object.sha256));
+            if !blob_set.contains(&object.sha256) && !held {
+                return Err(TrustError::new(
+                    Reason::BlobMissing,
+                    format!("event {i} adds evidence whose content the bundle does not carry"),
+                ));
+            }
+        }
+        events.push(ev);
+    }
+
+    if let BlobSink::Store(store) = &sink {
+        check_sequence(store, &manifest)?;
+    }
+
+    // Blobs.
+    let mut total = 0u64;
+    for (i, b) in manifest.blobs.iter().enumerate() {
+        let mut br = BlobReader { r: &mut *r, sealed, blob: i as u32, next_chunk: 0, left_in_chunk: 0, left_total: b.size, failure: None };
+        let base = total;
+        let mut prog = |d: u64| progress(base + d);
+        let res: Result<()> = match &mut sink {
+            BlobSink::Check => {
+                let mut ctx = digest::Context::new(&digest::SHA256);
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut done = 0u64;
+                while let Ok(n) = br.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    ctx.update(&buf[..n]);
+                    done += n as u64;
+                    if !prog(done) {
+                        return Err(TrustError::new(Reason::Io, "cancelled; nothing was changed"));
+                    }
+                }
+                if br.failure.is_none() && casebridge_core::to_hex(ctx.finish().as_ref()) != b.sha256 {
+                    Err(TrustError::new(Reason::BlobHashMismatch, format!("blob {i} does not match its SHA-256")))
+                } else {
+                    Ok(())
+                }
+            }
+            BlobSink::Store(store) => store.import_content(&mut br, &b.sha256, b.size, &mut prog).map_err(TrustError::from),
+        };
+        if let Some(f) = br.failure.take() {
+            return Err(f);
+        }
+        res.map_err(|e| {
+            if e.reason == Reason::BlobHashMismatch {
+                TrustError::new(Reason::BlobHashMismatch, format!("blob {i} does not match its SHA-256"))
+            } else {
+                e
+            }
+        })?;
+        total += b.size;
+    }
+    let mut end = [0u8; 8];
+    read_exact_or(r, &mut end, sealed)?;
+    if &end != END_MAGIC {
+        return Err(TrustError::new(Reason::TrailingData, "unexpected bytes where the bundle should end (an extra or misplaced chunk)"));
+    }
+    let mut extra = [0u8; 1];
+    match r.read(&mut extra) {
+        Ok(0) => {}
+        Ok(_) => return Err(TrustError::new(Reason::TrailingData, "bytes follow the end of the bundle")),
+        Err(e) => return Err(stream_err(e, sealed)),
+    }
+    Ok(Verified { manifest, manifest_hash, credential, events, sealed, bytes: total })
+}
+
+/// Outcome of [`open_into`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opened {
+    /// Bundle id.
+    pub bundle_id: Uuid,
+    /// Sender.
+    pub sender: Uuid,
+    /// Sequence number.
+    pub seq: u64,
+    /// Manifest hash.
+    pub manifest_hash: String,
+    /// Events added (0 for a replay).
+    pub events_added: u64,
+    /// Events carried.
+    pub events: u64,
+    /// Blobs carried.
+    pub blobs: u64,
+    /// "accepted" or "duplicate".
+    pub outcome: String,
+}
+
+/// Checks a manifest against what the store already received from that sender: replay
+/// (reported as [`Reason::Replay`]), sequence rollback and the link to the previous bundle.
+fn check_sequence(store: &Store, m: &Manifest) -> Result<()> {
+    let mut last: BTreeMap<u64, casebridge_core::BundleRecord> = BTreeMap::new();
+    for b in store.bundles_in()? {
+        if b.bundle_id == m.bundle_id {
+            return Err(TrustError::new(Reason::Replay, format!("bundle {} was already imported; nothing was added", m.bundle_id)));
+        }
+        if b.sender == m.sender && b.agency_id == m.recipient_agency {
+            last.insert(b.seq, b);
+        }
+    }
+    if let Some((seq, rec)) = last.last_key_value() {
+        if m.seq <= *seq {
+            return Err(TrustError::new(
+                Reason::SequenceRollback,
+                format!("bundle sequence {} from member {} is not after {} already received", m.seq, m.sender, seq),
+            ));
+        }
+        if m.seq == seq + 1 && m.prev_bundle != rec.manifest_hash {
+            return Err(TrustError::new(
+                Reason::ChainBroken,
+                format!("bundle {} does not link to the sender's previous bundle {}", m.seq, seq),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Verifies a bundle and imports it into `store` (an agency-side profile) in one streaming
+/// pass. Replay and rollback are refused after the manifest is verified and before any content
+/// is stored. Idempotent: a bundle already imported adds nothing and reports outcome
+/// "duplicate". If a later check fails, content already streamed stays only as unreferenced
+/// objects (reported by `check` as orphans); no event is recorded.
+pub fn open_into(path: &Path, anchor: &Anchor<'_>, store: &mut Store, progress: &mut dyn FnMut(u64) -> bool) -> Result<Opened> {
+    let v = match verify(path, anchor, BlobSink::Store(store), progress) {
+        Ok(v) => v,
+        Err(e) if e.reason == Reason::Replay => {
+            let rec = store
+                .bundles_in()?
+                .into_iter()
+                .find(|b| e.message.contains(&b.bundle_id.to_string()))
+                .ok_or_else(|| TrustError::new(Reason::Store, "internal: replayed bundle not found"))?;
+            return Ok(Opened {
+                bundle_id: rec.bundle_id,
+                sender: rec.sender,
+                seq: rec.seq,
+                manifest_hash: rec.manifest_hash,
+                events_added: 0,
+                events: rec.events_added,
+                blobs: rec.blobs,
+                outcome: "duplicate".into(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let m = &v.manifest;
+    let local = vec![EventKind::BundleImported {
+        bundle_id: m.bundle_id,
+        agency_id: m.recipient_agency,
+        sender: m.sender,
+        bundle_seq: m.seq,
+        manifest_hash: v.manifest_hash.clone(),
+        events_added: m.events.len() as u64,
+        blobs: m.blobs.len() as u64,
+    }];
+    let added = store.import_events(&v.events, local)?;
+    Ok(Opened {
+        bundle_id: m.bundle_id,
+        sender: m.sender,
+        seq: m.seq,
+        manifest_hash: v.manifest_hash.clone(),
+        events_added: added,
+        events: m.events.len() as u64,
+        blobs: m.blobs.len() as u64,
+        outcome: "accepted".into(),
+    })
+}

@@ -1,0 +1,147 @@
+//! Errors of the trust layer. Every rejection of a bundle, credential or list carries a
+//! [`Reason`]: a stable code that `bundle verify` prints and tests assert on.
+
+use std::fmt;
+
+/// Why something was rejected. The `code()` strings are a contract (CLI JSON, test vectors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The file is not a Casebridge bundle (bad magic).
+    NotABundle,
+    /// A format version this build does not read.
+    UnsupportedVersion,
+    /// Sealed to another agency's key: this agency cannot open it.
+    SealedToOtherAgency,
+    /// The sealed layer fails authentication (altered or truncated ciphertext).
+    SealDamaged,
+    /// The manifest names a different recipient agency than the one that opened it (re-sealed).
+    RecipientMismatch,
+    /// A declared length is over its bound; rejected before allocating.
+    DeclaredSizeTooLarge,
+    /// The sender's signature over the manifest does not verify.
+    BadSignature,
+    /// The manifest does not parse or is inconsistent.
+    ManifestInvalid,
+    /// The credential was not issued by this agency (or is malformed).
+    UnknownSigner,
+    /// The credential binds a different key than the one that signed.
+    KeyMismatch,
+    /// The credential was not valid at the time the bundle was signed.
+    CredentialExpired,
+    /// The signer's credential is revoked.
+    SignerRevoked,
+    /// The revocation list has expired: too stale for this decision.
+    RevocationListExpired,
+    /// A revocation list older than one already seen (rollback).
+    RevocationRollback,
+    /// An event inside the bundle fails its signature or does not parse.
+    EventInvalid,
+    /// An evidence event names content the bundle does not carry.
+    BlobMissing,
+    /// A chunk arrived out of order (reordered or duplicated).
+    ChunkOutOfOrder,
+    /// A chunk is longer than allowed or than its blob has left.
+    ChunkInvalid,
+    /// A blob's content does not match its declared SHA-256.
+    BlobHashMismatch,
+    /// The stream ended early.
+    Truncated,
+    /// Bytes after the end marker.
+    TrailingData,
+    /// The bundle was already imported (a no-op, not an error, when opening).
+    Replay,
+    /// A sequence number at or below one already seen from this sender, with another bundle id.
+    SequenceRollback,
+    /// The bundle does not link to the sender's previous bundle.
+    ChainBroken,
+    /// Events conflict with events already held (a fork).
+    ChainConflict,
+    /// Not the intended holder (a credential for another key, a receipt for another bundle...).
+    WrongHolder,
+    /// Input/output failed.
+    Io,
+    /// The local store or agency directory refused the operation.
+    Store,
+}
+
+impl Reason {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::NotABundle => "not_a_bundle",
+            Reason::UnsupportedVersion => "unsupported_version",
+            Reason::SealedToOtherAgency => "sealed_to_other_agency",
+            Reason::SealDamaged => "seal_damaged",
+            Reason::RecipientMismatch => "recipient_mismatch",
+            Reason::DeclaredSizeTooLarge => "declared_size_too_large",
+            Reason::BadSignature => "bad_signature",
+            Reason::ManifestInvalid => "manifest_invalid",
+            Reason::UnknownSigner => "unknown_signer",
+            Reason::KeyMismatch => "key_mismatch",
+            Reason::CredentialExpired => "credential_expired",
+            Reason::SignerRevoked => "signer_revoked",
+            Reason::RevocationListExpired => "revocation_list_expired",
+            Reason::RevocationRollback => "revocation_rollback",
+            Reason::EventInvalid => "event_invalid",
+            Reason::BlobMissing => "blob_missing",
+            Reason::ChunkOutOfOrder => "chunk_out_of_order",
+            Reason::ChunkInvalid => "chunk_invalid",
+            Reason::BlobHashMismatch => "blob_hash_mismatch",
+            Reason::Truncated => "truncated",
+            Reason::TrailingData => "trailing_data",
+            Reason::Replay => "replay",
+            Reason::SequenceRollback => "sequence_rollback",
+            Reason::ChainBroken => "chain_broken",
+            Reason::ChainConflict => "chain_conflict",
+            Reason::WrongHolder => "wrong_holder",
+            Reason::Io => "io",
+            Reason::Store => "store",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A rejection or failure of the trust layer: a reason code and a message for people.
+/// Messages carry ids, sequence numbers and sizes, never evidence content or secrets.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} [{reason}]")]
+pub struct TrustError {
+    /// The reason code.
+    pub reason: Reason,
+    /// What was wrong and what to do.
+    pub message: String,
+}
+
+impl TrustError {
+    /// A new error.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        TrustError { reason, message: message.into() }
+    }
+}
+
+impl From<casebridge_core::Error> for TrustError {
+    fn from(e: casebridge_core::Error) -> Self {
+        let reason = match &e {
+            casebridge_core::Error::ChainConflict { .. } => Reason::ChainConflict,
+            casebridge_core::Error::HashMismatch => Reason::BlobHashMismatch,
+            casebridge_core::Error::Io { .. } => Reason::Io,
+            _ => Reason::Store,
+        };
+        TrustError::new(reason, e.to_string())
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = TrustError> = std::result::Result<T, E>;
+
+pub(crate) fn io_err(what: &str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TrustError {
+    let what = what.to_string();
+    let path = path.to_path_buf();
+    move |e| TrustError::new(Reason::Io, format!("{what} {}: {e}", path.display()))
+}

@@ -1,0 +1,38 @@
+//! # casebridge-trust
+//!
+//! The trust layer between profiles and agencies (DESIGN.md §2, "Bundles"): agencies as data
+//! (root signing key, sealing key, both at rest under a passphrase), credentials and their
+//! requests, versioned revocation lists, receipts, and signed, sealed evidence bundles.
+//!
+//! ## Main types
+//! - [`Agency`]: an unlocked agency directory: issues credentials, revokes, signs receipts,
+//!   opens bundles sealed to it. [`AgencyPublicFile`] is what members pin.
+//! - [`SignedDoc`]: the container of every signed statement (verify before parse).
+//! - [`bundle::export`], [`bundle::verify`], [`bundle::open_into`]: the bundle format.
+//! - [`TrustError`] with a [`Reason`] code for every rejection.
+//!
+//! ## Flow
+//! agency init → member `credential request` → `agency issue` → member `credential install`
+//! → `bundle export` (signed by the member, sealed to the agency) → agency `bundle open` into an
+//! investigator's store → receipt back to the member.
+//!
+//! ## Not here
+//! Network transport (crates/sync, crates/agency), the store itself (casebridge-core).
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod agency;
+pub mod bundle;
+mod credential;
+mod doc;
+mod error;
+pub mod profile;
+mod receipt;
+mod revocation;
+
+pub use agency::{verify_identity, Agency, AgencyPublic, AgencyPublicFile, AGENCY_IDENTITY};
+pub use credential::{now, parse_duration, Credential, CredentialRequest, CREDENTIAL, CREDENTIAL_REQUEST};
+pub use doc::{fingerprint, SignedDoc, MAX_DOC_LEN};
+pub use error::{Reason, Result, TrustError};
+pub use receipt::{Receipt, RECEIPT};
+pub use revocation::{RevocationList, Revoked, LIST_VALIDITY_DAYS, REVOCATION_LIST};

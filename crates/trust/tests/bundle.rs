@@ -1,0 +1,267 @@
+//! Bundles end to end at the library level: every rejection has its own reason code.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use casebridge_core::{CaseFilter, Role};
+use casebridge_trust::bundle::{self, Anchor};
+use casebridge_trust::{profile, Agency, Reason};
+use support::*;
+
+fn reason(r: casebridge_trust::Result<impl std::fmt::Debug>) -> Reason {
+    match r {
+        Ok(v) => panic!("expected a rejection, got {v:?}"),
+        Err(e) => e.reason,
+    }
+}
+
+fn write(w: &World, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let p = w.path(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn valid_sealed_bundle_verifies_opens_and_replays_as_a_no_op() {
+    let mut w = world();
+    let b = w.export("b1.cbb", true);
+    let v = w.verify(&b).unwrap();
+    assert!(v.sealed);
+    assert_eq!(v.manifest.blobs.len(), 2);
+    assert_eq!(v.manifest.seq, 1);
+    let opened = w.open(&b).unwrap();
+    assert_eq!(opened.outcome, "accepted");
+    assert!(opened.events_added >= 6, "{opened:?}");
+    let cases = w.investigator.list_cases(&CaseFilter::default()).unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].evidence_count, 2);
+    let case = w.investigator.case(cases[0].id).unwrap();
+    assert_eq!(case.notes.len(), 1);
+    // Content arrived intact.
+    let ev = &case.evidence[0];
+    let mut out = Vec::new();
+    w.investigator.read_content(&ev.sha256, ev.size, &mut out, &mut |_| true).unwrap();
+    assert_eq!(casebridge_core::to_hex(&casebridge_core::sha256(&out)), ev.sha256);
+    // Replay: a no-op, never a duplicate.
+    let again = w.open(&b).unwrap();
+    assert_eq!(again.outcome, "duplicate");
+    assert_eq!(again.events_added, 0);
+    assert_eq!(w.investigator.case(cases[0].id).unwrap().evidence.len(), 2);
+    assert!(w.investigator.check(true, &mut |_| {}).unwrap().ok);
+}
+
+#[test]
+fn every_bit_flip_of_header_signature_and_manifest_is_rejected() {
+    let mut w = world();
+    let b = w.export("plain.cbb", false);
+    let p = std::fs::read(&b).unwrap();
+    let pl = split(&p);
+    let covered = 112 + pl.manifest.len();
+    let list = w.revocation();
+    let anchor = Anchor { agency: w.agency.public(), revocation: &list, sealing: None };
+    let mut q = p.clone();
+    for bit in 0..covered * 8 {
+        q[bit / 8] ^= 1 << (bit % 8);
+        let r = bundle::verify_stream(&q[..], &anchor, bundle::BlobSink::Check, &mut |_| true);
+        assert!(r.is_err(), "flip of bit {bit} (byte {}) was accepted", bit / 8);
+        q[bit / 8] ^= 1 << (bit % 8);
+    }
+    assert!(bundle::verify_stream(&q[..], &anchor, bundle::BlobSink::Check, &mut |_| true).is_ok(), "the unflipped bundle must verify");
+}
+
+#[test]
+fn sampled_flips_of_the_sealed_file_are_rejected() {
+    let mut w = world();
+    let b = w.export("sealed.cbb", true);
+    let s = std::fs::read(&b).unwrap();
+    let list = w.revocation();
+    let anchor = Anchor { agency: w.agency.public(), revocation: &list, sealing: Some(w.agency.sealing_identity()) };
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut q = s.clone();
+    for _ in 0..1000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let bit = (x % (s.len() as u64 * 8)) as usize;
+        q[bit / 8] ^= 1 << (bit % 8);
+        let r = bundle::verify_stream(&q[..], &anchor, bundle::BlobSink::Check, &mut |_| true);
+        assert!(r.is_err(), "flip of bit {bit} accepted");
+        q[bit / 8] ^= 1 << (bit % 8);
+    }
+    assert_eq!(q, s);
+}
+
+#[test]
+fn truncation_is_rejected() {
+    let mut w = world();
+    let p = std::fs::read(w.export("plain.cbb", false)).unwrap();
+    for cut in [p.len() - 1, p.len() - 8, p.len() / 2, 200, 111, 20] {
+        let f = write(&w, "cut.cbb", &p[..cut]);
+        let r = reason(w.verify(&f));
+        assert_eq!(r, Reason::Truncated, "cut at {cut}");
+    }
+    let s = std::fs::read(w.export("sealed.cbb", true)).unwrap();
+    let f = write(&w, "cut-sealed.cbb", &s[..s.len() - 1000]);
+    assert!(matches!(reason(w.verify(&f)), Reason::Truncated | Reason::SealDamaged));
+}
+
+#[test]
+fn reordered_and_duplicated_chunks_are_rejected() {
+    let mut w = world();
+    let p = std::fs::read(w.export("plain.cbb", false)).unwrap();
+    let pl = split(&p);
+    let (fr, tail) = frames(&pl.rest);
+    assert!(fr.len() >= 3, "the first blob spans two chunks");
+    let mut swapped = fr.clone();
+    swapped.swap(0, 1);
+    let f = write(&w, "reordered.cbb", &join(&Plain { rest: unframe(&swapped, &tail), ..split(&p) }));
+    assert_eq!(reason(w.verify(&f)), Reason::ChunkOutOfOrder);
+    let mut dup = fr.clone();
+    dup.insert(1, fr[0].clone());
+    let f = write(&w, "duplicated.cbb", &join(&Plain { rest: unframe(&dup, &tail), ..split(&p) }));
+    assert_eq!(reason(w.verify(&f)), Reason::ChunkOutOfOrder);
+    let mut extra = fr.clone();
+    extra.push(fr[2].clone());
+    let f = write(&w, "extra.cbb", &join(&Plain { rest: unframe(&extra, &tail), ..split(&p) }));
+    assert_eq!(reason(w.verify(&f)), Reason::TrailingData);
+}
+
+#[test]
+fn wrong_recipient_and_resealed_bundles_are_rejected() {
+    let mut w = world();
+    let sealed = std::fs::read(w.export("sealed.cbb", true)).unwrap();
+    // Sealed to A, presented to B.
+    let f = write(&w, "to-a.cbb", &sealed);
+    let list = w.other.current_revocation().unwrap().0;
+    let anchor_b = Anchor { agency: w.other.public(), revocation: &list, sealing: Some(w.other.sealing_identity()) };
+    assert_eq!(reason(bundle::verify(&f, &anchor_b, bundle::BlobSink::Check, &mut |_| true)), Reason::SealedToOtherAgency);
+    // Opened by A, re-sealed to B: the signed manifest still names A.
+    let resealed = seal_to(&w.other, &unseal(&w.agency, &sealed));
+    let f = write(&w, "resealed.cbb", &resealed);
+    assert_eq!(reason(bundle::verify(&f, &anchor_b, bundle::BlobSink::Check, &mut |_| true)), Reason::RecipientMismatch);
+}
+
+#[test]
+fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
+    let mut w = world();
+    // Credential from another agency presented to this one.
+    let other_dir = w.path("other");
+    let req = profile::request_credential(&w.volunteer);
+    let (_, foreign_cred) = w.other.issue(&req, Role::Volunteer, None, chrono::Duration::days(1)).unwrap();
+    let public = w.agency.public().clone();
+    let out = w.path("foreign.cbb");
+    let opts = bundle::ExportOptions { case: w.case, since: None, agency: &public, credential: &foreign_cred, seal: true };
+    bundle::export(&mut w.volunteer, &opts, &out, &mut |_| true).unwrap();
+    assert_eq!(reason(w.verify(&out)), Reason::UnknownSigner);
+    let _ = other_dir;
+
+    // Credential that expired before signing.
+    let (_, short) = w.agency.issue(&req, Role::Volunteer, None, chrono::Duration::seconds(1)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = w.path("expired.cbb");
+    let opts = bundle::ExportOptions { case: w.case, since: None, agency: &public, credential: &short, seal: true };
+    bundle::export(&mut w.volunteer, &opts, &out, &mut |_| true).unwrap();
+    assert_eq!(reason(w.verify(&out)), Reason::CredentialExpired);
+
+    // Revoked signer.
+    let good = w.export("good.cbb", true);
+    w.verify(&good).unwrap();
+    w.agency.revoke(w.volunteer.whoami().member_id, Some("left the programme".into())).unwrap();
+    assert_eq!(reason(w.verify(&good)), Reason::SignerRevoked);
+}
+
+#[test]
+fn sequence_rollback_and_broken_chain_are_rejected() {
+    let mut w = world();
+    let b1 = w.export("b1.cbb", true);
+    let b2 = w.export("b2.cbb", true);
+    assert_eq!(w.verify(&b2).unwrap().manifest.seq, 2);
+    w.open(&b2).unwrap();
+    assert_eq!(reason(w.open(&b1)), Reason::SequenceRollback);
+
+    // A bundle 3 that claims another predecessor.
+    let p3 = std::fs::read(w.export("b3.cbb", false)).unwrap();
+    let mut pl = split(&p3);
+    resign(&w.volunteer, &mut pl, |m| m.prev_bundle = "11".repeat(32));
+    let f = write(&w, "b3-bad.cbb", &join(&pl));
+    assert_eq!(reason(w.open(&f)), Reason::ChainBroken);
+}
+
+#[test]
+fn declared_sizes_are_bounded_before_allocation() {
+    let mut w = world();
+    let p = std::fs::read(w.export("plain.cbb", false)).unwrap();
+    let mut pl = split(&p);
+    resign(&w.volunteer, &mut pl, |m| {
+        m.blobs[0].size = 1 << 62;
+        m.blobs[0].chunks = (1u64 << 62).div_ceil(1 << 20);
+    });
+    let f = write(&w, "huge.cbb", &join(&pl));
+    assert_eq!(reason(w.verify(&f)), Reason::DeclaredSizeTooLarge);
+    // A manifest length field of 4 GiB - 1.
+    let mut q = p.clone();
+    q[108..112].copy_from_slice(&u32::MAX.to_le_bytes());
+    let f = write(&w, "huge-manifest.cbb", &q);
+    assert_eq!(reason(w.verify(&f)), Reason::DeclaredSizeTooLarge);
+}
+
+#[test]
+fn tampered_blob_and_missing_blob_are_rejected() {
+    let mut w = world();
+    let p = std::fs::read(w.export("plain.cbb", false)).unwrap();
+    let pl = split(&p);
+    let (mut fr, tail) = frames(&pl.rest);
+    fr[2].2[0] ^= 1;
+    let f = write(&w, "tampered.cbb", &join(&Plain { rest: unframe(&fr, &tail), ..split(&p) }));
+    assert_eq!(reason(w.verify(&f)), Reason::BlobHashMismatch);
+    let mut pl = split(&p);
+    resign(&w.volunteer, &mut pl, |m| {
+        m.blobs.remove(1);
+    });
+    let (fr, tail) = frames(&pl.rest);
+    pl.rest = unframe(&fr[..2], &tail);
+    let f = write(&w, "missing.cbb", &join(&pl));
+    assert_eq!(reason(w.verify(&f)), Reason::BlobMissing);
+}
+
+#[test]
+fn revocation_lists_never_roll_back() {
+    let mut w = world();
+    let agency_dir = w.path("agency");
+    let old = Agency::public_file(&agency_dir).unwrap();
+    w.agency.revoke(w.volunteer.whoami().member_id, None).unwrap();
+    let new = Agency::public_file(&agency_dir).unwrap();
+    profile::pin_agency(&mut w.investigator, &new).unwrap();
+    let err = profile::pin_agency(&mut w.investigator, &old).unwrap_err();
+    assert_eq!(err.reason, Reason::RevocationRollback);
+    let (list, _) = profile::held_revocation(&w.investigator, w.agency.public()).unwrap().unwrap();
+    assert_eq!(list.version, 2);
+    assert_eq!(list.entries.len(), 1);
+}
+
+#[test]
+fn receipts_verify_and_are_kept_by_the_sender() {
+    let mut w = world();
+    let b = w.export("b1.cbb", true);
+    let opened = w.open(&b).unwrap();
+    let receipt = casebridge_trust::Receipt {
+        agency_id: w.agency.public().agency_id,
+        bundle_id: opened.bundle_id,
+        manifest_hash: opened.manifest_hash.clone(),
+        sender: opened.sender,
+        seq: opened.seq,
+        received_at: casebridge_trust::now(),
+        outcome: opened.outcome.clone(),
+        events: opened.events,
+        blobs: opened.blobs,
+    };
+    let doc = w.agency.sign_receipt(&receipt).unwrap();
+    let r = profile::store_receipt(&mut w.volunteer, &doc).unwrap();
+    assert_eq!(r.bundle_id, opened.bundle_id);
+    let list = profile::receipts(&w.volunteer).unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(list[0].verified);
+    // A receipt signed by another agency is refused.
+    let forged = w.other.sign_receipt(&receipt).unwrap();
+    assert_eq!(profile::store_receipt(&mut w.volunteer, &forged).unwrap_err().reason, Reason::UnknownSigner);
+}
