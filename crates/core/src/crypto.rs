@@ -160,6 +160,12 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// Verifies an Ed25519 signature (RFC 8032, as implemented by ring). Every signature check in
+/// Casebridge goes through here.
+pub fn verify_signature(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public_key).verify(message, signature).is_ok()
+}
+
 /// Compares two secrets (or MACs) in constant time.
 pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     #[allow(deprecated)]
@@ -271,5 +277,59 @@ mod tests {
         let c = p.derive(&pw, b"fedcba9876543210").unwrap();
         assert_eq!(a.expose_secret(), b.expose_secret());
         assert_ne!(a.expose_secret(), c.expose_secret());
+    }
+}
+
+/// Wycheproof vectors through our wrappers: every AES-256-GCM case with a 96-bit nonce and a
+/// 128-bit tag (the only parameters we use) and every Ed25519 verification case.
+#[cfg(test)]
+mod wycheproof_tests {
+    use super::*;
+    use wycheproof::TestResult;
+
+    #[test]
+    fn aes_256_gcm_wycheproof() {
+        let set = wycheproof::aead::TestSet::load(wycheproof::aead::TestName::AesGcm).unwrap();
+        let mut ran = 0;
+        for g in set.test_groups.iter().filter(|g| g.key_size == 256 && g.nonce_size == 96 && g.tag_size == 128) {
+            for t in &g.tests {
+                let key = SecretKey::from_slice(&t.key).unwrap().aead();
+                let nonce: [u8; 12] = t.nonce.as_slice().try_into().unwrap();
+                let mut buf = t.pt.to_vec();
+                let tag = key.seal_in_place(nonce, &t.aad, &mut buf).unwrap();
+                let matches = buf == t.ct.as_slice() && tag.as_slice() == t.tag.as_slice();
+                let mut sealed = t.ct.to_vec();
+                sealed.extend_from_slice(&t.tag);
+                let opened = key.open_in_place(nonce, &t.aad, &mut sealed).map(|n| sealed[..n] == t.pt[..]);
+                match t.result {
+                    TestResult::Valid => {
+                        assert!(matches, "tc {} seal", t.tc_id);
+                        assert_eq!(opened.ok(), Some(true), "tc {} open", t.tc_id);
+                    }
+                    TestResult::Invalid => assert!(opened.is_err() || !matches, "tc {} must be rejected", t.tc_id),
+                    TestResult::Acceptable => {}
+                }
+                ran += 1;
+            }
+        }
+        assert!(ran > 50, "only {ran} AES-256-GCM vectors ran");
+    }
+
+    #[test]
+    fn ed25519_wycheproof() {
+        let set = wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519).unwrap();
+        let mut ran = 0;
+        for g in &set.test_groups {
+            for t in &g.tests {
+                let ok = verify_signature(&g.key.pk, &t.msg, &t.sig);
+                match t.result {
+                    TestResult::Valid => assert!(ok, "tc {} valid signature refused", t.tc_id),
+                    TestResult::Invalid => assert!(!ok, "tc {} invalid signature accepted", t.tc_id),
+                    TestResult::Acceptable => {}
+                }
+                ran += 1;
+            }
+        }
+        assert!(ran > 100, "only {ran} Ed25519 vectors ran");
     }
 }

@@ -51,7 +51,7 @@ mod objects;
 pub mod projection;
 mod store;
 
-pub use crypto::{sha256, to_hex, KdfParams, Passphrase, MIN_PASSPHRASE_CHARS};
+pub use crypto::{sha256, to_hex, verify_signature, KdfParams, Passphrase, MIN_PASSPHRASE_CHARS};
 pub use error::{Error, Result};
 pub use event::{fingerprint, EventBody, Hlc, SignedEvent};
 pub use format::{CHUNK_SIZE, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, JOURNAL_FILE, LOCK_FILE, OBJECTS_DIR, TMP_DIR};

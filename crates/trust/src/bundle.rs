@@ -488,9 +488,9 @@ fn verify_plain(
     read_exact_or(r, &mut manifest_bytes, sealed)?;
     // Verify before parsing anything in the manifest.
     let signed = [MANIFEST_CONTEXT, &manifest_bytes].concat();
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &sender_key)
-        .verify(&signed, &sig)
-        .map_err(|_| TrustError::new(Reason::BadSignature, "the sender's signature over the manifest does not verify"))?;
+    if !casebridge_core::verify_signature(&sender_key, &signed, &sig) {
+        return Err(TrustError::new(Reason::BadSignature, "the sender's signature over the manifest does not verify"));
+    }
     let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
         .map_err(|_| TrustError::new(Reason::ManifestInvalid, "the signed manifest does not parse"))?;
     let manifest_hash = casebridge_core::to_hex(&casebridge_core::sha256(&manifest_bytes));

@@ -11,7 +11,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use ring::signature::{self, Ed25519KeyPair, KeyPair};
+use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -118,9 +118,9 @@ impl SignedDoc {
         }
         let sig = B64.decode(&self.sig).map_err(|_| TrustError::new(Reason::BadSignature, "signature is not base64"))?;
         let body = B64.decode(&self.body).map_err(|_| TrustError::new(Reason::ManifestInvalid, "body is not base64"))?;
-        signature::UnparsedPublicKey::new(&signature::ED25519, &key)
-            .verify(&signed_bytes(doc_type, &body), &sig)
-            .map_err(|_| TrustError::new(Reason::BadSignature, format!("the {doc_type}'s signature does not verify")))?;
+        if !casebridge_core::verify_signature(&key, &signed_bytes(doc_type, &body), &sig) {
+            return Err(TrustError::new(Reason::BadSignature, format!("the {doc_type}'s signature does not verify")));
+        }
         serde_json::from_slice(&body)
             .map_err(|_| TrustError::new(Reason::ManifestInvalid, format!("the signed {doc_type} body does not parse")))
     }
