@@ -59,7 +59,7 @@ pub use index::CACHE_CAPACITY;
 pub use keyfile::{read_keyfile, write_keyfile};
 pub use model::{Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Role};
 pub use objects::Progress;
-pub use projection::{BundleRecord, Table, TrustRecord};
+pub use projection::{AccessRecord, BundleRecord, DisclosureRecord, MemberRecord, ProvenanceRecord, Table, TrustRecord};
 pub use store::{
     AddedEvidence, CaseDetail, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions, EvidenceView,
     Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,

@@ -275,6 +275,43 @@ pub enum EventKind {
         /// The item's SHA-256 at that moment, hex.
         sha256: String,
     },
+    /// A derivative of an evidence item was made (e.g. a redacted copy for volunteers or the
+    /// public). The derivative is itself added by an `evidence_added` event in the same
+    /// append; the original is never modified. This is the signed provenance record.
+    EvidenceDerived {
+        /// The derivative's evidence id.
+        evidence_id: Uuid,
+        /// The original's evidence id.
+        original_id: Uuid,
+        /// The original's SHA-256 at that moment, hex.
+        original_sha256: String,
+        /// The derivative's SHA-256, hex.
+        sha256: String,
+        /// What was done, in order (e.g. `strip-metadata`, `blur 10,10,50,50`).
+        operations: Vec<String>,
+    },
+    /// Police staff accessed a case or an item: the access log (who and when are the event's
+    /// author and time; LED 2016/680 Art. 25).
+    AccessRecorded {
+        /// Case.
+        case_id: Uuid,
+        /// Item, if the access was to one item.
+        evidence_id: Option<Uuid>,
+        /// What was done (`viewed`, `exported`, `report`, `package`, `redacted`).
+        action: String,
+        /// Why, as given.
+        reason: Option<String>,
+    },
+    /// A contributor's identity may be shown in court material for a case (otherwise
+    /// volunteers appear under a pseudonym).
+    DisclosureRecorded {
+        /// Case.
+        case_id: Uuid,
+        /// The contributor.
+        member_id: Uuid,
+        /// Why (the legal basis).
+        reason: String,
+    },
     /// This profile pinned an agency's public identity (a signed document, base64).
     AgencyPinned {
         /// Agency id.
@@ -349,6 +386,9 @@ impl EventKind {
             EventKind::NoteAdded { .. } => "note_added",
             EventKind::EvidenceAdded { .. } => "evidence_added",
             EventKind::CustodyRecorded { .. } => "custody_recorded",
+            EventKind::EvidenceDerived { .. } => "evidence_derived",
+            EventKind::AccessRecorded { .. } => "access_recorded",
+            EventKind::DisclosureRecorded { .. } => "disclosure_recorded",
             EventKind::AgencyPinned { .. } => "agency_pinned",
             EventKind::CredentialInstalled { .. } => "credential_installed",
             EventKind::RevocationStored { .. } => "revocation_stored",
@@ -364,7 +404,9 @@ impl EventKind {
             EventKind::CaseCreated { case_id, .. }
             | EventKind::CaseEdited { case_id, .. }
             | EventKind::NoteAdded { case_id, .. }
-            | EventKind::EvidenceAdded { case_id, .. } => Some(*case_id),
+            | EventKind::EvidenceAdded { case_id, .. }
+            | EventKind::AccessRecorded { case_id, .. }
+            | EventKind::DisclosureRecorded { case_id, .. } => Some(*case_id),
             _ => None,
         }
     }
@@ -372,7 +414,10 @@ impl EventKind {
     /// The evidence item this event is about, if any.
     pub fn evidence_id(&self) -> Option<Uuid> {
         match self {
-            EventKind::EvidenceAdded { evidence_id, .. } | EventKind::CustodyRecorded { evidence_id, .. } => Some(*evidence_id),
+            EventKind::EvidenceAdded { evidence_id, .. }
+            | EventKind::CustodyRecorded { evidence_id, .. }
+            | EventKind::EvidenceDerived { evidence_id, .. } => Some(*evidence_id),
+            EventKind::AccessRecorded { evidence_id, .. } => *evidence_id,
             _ => None,
         }
     }
@@ -415,6 +460,14 @@ impl EventKind {
             EventKind::NoteAdded { .. } => "note added".to_string(),
             EventKind::EvidenceAdded { original_name, object, .. } => format!("evidence added: {original_name} ({} bytes)", object.size),
             EventKind::CustodyRecorded { action, .. } => format!("custody: {}", action.as_str()),
+            EventKind::EvidenceDerived { original_id, operations, .. } => {
+                format!("derivative of {original_id} made: {}", operations.join(", "))
+            }
+            EventKind::AccessRecorded { action, evidence_id, .. } => match evidence_id {
+                Some(e) => format!("access: {action} evidence {e}"),
+                None => format!("access: {action} case"),
+            },
+            EventKind::DisclosureRecorded { member_id, .. } => format!("identity of {member_id} may be disclosed"),
             EventKind::AgencyPinned { agency_id, .. } => format!("agency {agency_id} pinned"),
             EventKind::CredentialInstalled { agency_id, .. } => format!("credential from agency {agency_id} installed"),
             EventKind::RevocationStored { agency_id, version, .. } => format!("revocation list v{version} of agency {agency_id} stored"),

@@ -46,11 +46,17 @@ pub enum Table {
     BundlesIn,
     /// bundle id -> [`TrustRecord`] (receipts for bundles this profile sent)
     Receipts,
+    /// derivative id -> [`ProvenanceRecord`]
+    Provenance,
+    /// case id || hlc || author || seq -> [`AccessRecord`] (the access log)
+    Access,
+    /// case id || member id -> [`DisclosureRecord`]
+    Disclosures,
 }
 
 impl Table {
     /// Every projection table.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 16] = [
         Table::Members,
         Table::Cases,
         Table::Evidence,
@@ -64,6 +70,9 @@ impl Table {
         Table::BundlesOut,
         Table::BundlesIn,
         Table::Receipts,
+        Table::Provenance,
+        Table::Access,
+        Table::Disclosures,
     ];
 
     /// The sled tree name (also the associated-data label).
@@ -82,6 +91,9 @@ impl Table {
             Table::BundlesOut => "bundles_out",
             Table::BundlesIn => "bundles_in",
             Table::Receipts => "receipts",
+            Table::Provenance => "provenance",
+            Table::Access => "access",
+            Table::Disclosures => "disclosures",
         }
     }
 }
@@ -269,6 +281,61 @@ pub struct BundleRecord {
     pub at: DateTime<FixedOffset>,
 }
 
+/// Provenance of a derivative.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProvenanceRecord {
+    /// Derivative id.
+    pub evidence_id: Uuid,
+    /// Original id.
+    pub original_id: Uuid,
+    /// Original SHA-256, hex.
+    pub original_sha256: String,
+    /// Derivative SHA-256, hex.
+    pub sha256: String,
+    /// Operations.
+    pub operations: Vec<String>,
+    /// Who made it.
+    pub by: Uuid,
+    /// When.
+    pub at: DateTime<FixedOffset>,
+    /// SHA-256 of the signed event, hex.
+    pub event_hash: String,
+}
+
+/// One access-log entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    /// Case.
+    pub case_id: Uuid,
+    /// Item.
+    pub evidence_id: Option<Uuid>,
+    /// Action.
+    pub action: String,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Who.
+    pub actor: Uuid,
+    /// Device.
+    pub device: Uuid,
+    /// When.
+    pub at: DateTime<FixedOffset>,
+}
+
+/// A recorded disclosure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DisclosureRecord {
+    /// Case.
+    pub case_id: Uuid,
+    /// Contributor.
+    pub member_id: Uuid,
+    /// Why.
+    pub reason: String,
+    /// Recorded by.
+    pub by: Uuid,
+    /// When.
+    pub at: DateTime<FixedOffset>,
+}
+
 /// Key of a chain entry.
 pub fn chain_key(author: Uuid, seq: u64) -> Vec<u8> {
     let mut k = author.as_bytes().to_vec();
@@ -368,6 +435,40 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
         stamp,
     };
     match &b.kind {
+        EventKind::EvidenceDerived { evidence_id, original_id, original_sha256, sha256, operations } => {
+            let rec = ProvenanceRecord {
+                evidence_id: *evidence_id,
+                original_id: *original_id,
+                original_sha256: original_sha256.clone(),
+                sha256: sha256.clone(),
+                operations: operations.clone(),
+                by: b.author,
+                at: b.at,
+                event_hash: crate::crypto::to_hex(&ev.hash()),
+            };
+            put_json(t, Table::Provenance, evidence_id.as_bytes().to_vec(), &rec)?;
+        }
+        EventKind::AccessRecorded { case_id, evidence_id, action, reason } => {
+            let rec = AccessRecord {
+                case_id: *case_id,
+                evidence_id: *evidence_id,
+                action: action.clone(),
+                reason: reason.clone(),
+                actor: b.author,
+                device: b.device,
+                at: b.at,
+            };
+            let mut key = case_id.as_bytes().to_vec();
+            key.extend_from_slice(&b.hlc.ms.to_be_bytes());
+            key.extend_from_slice(&b.hlc.c.to_be_bytes());
+            key.extend_from_slice(b.author.as_bytes());
+            key.extend_from_slice(&b.seq.to_be_bytes());
+            put_json(t, Table::Access, key, &rec)?;
+        }
+        EventKind::DisclosureRecorded { case_id, member_id, reason } => {
+            let rec = DisclosureRecord { case_id: *case_id, member_id: *member_id, reason: reason.clone(), by: b.author, at: b.at };
+            put_json(t, Table::Disclosures, [case_id.as_bytes().as_slice(), member_id.as_bytes()].concat(), &rec)?;
+        }
         EventKind::AgencyPinned { agency_id, public } => {
             put_trust(t, Table::Pins, agency_id.as_bytes().to_vec(), trust(public, 0, None), false)?;
         }

@@ -158,3 +158,39 @@ fn flipped_length_in_the_middle_is_damage_never_a_torn_tail() {
     drop(s);
     assert_eq!(fs::read(journal(&dir)).unwrap(), bytes, "nothing may be cut");
 }
+
+#[test]
+fn derivative_links_to_original_which_stays_unchanged_and_access_is_logged() {
+    let (t, dir) = new_store();
+    let mut s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+    let case = s.list_cases(&CaseFilter::default()).unwrap()[0].id;
+    let f = t.path().join("orig.bin");
+    fs::write(&f, b"original content").unwrap();
+    let orig = s.add_evidence(case, &f, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    let d = s
+        .add_derivative(
+            orig.id,
+            &mut &b"redacted content"[..],
+            "image/jpeg",
+            "orig-redacted.jpg",
+            vec!["strip-metadata".into()],
+            &mut |_| true,
+        )
+        .unwrap();
+    let view = s.evidence(d.id).unwrap();
+    let prov = view.derived_from.unwrap();
+    assert_eq!((prov.original_id, prov.original_sha256.as_str()), (orig.id, orig.sha256.as_str()));
+    assert_eq!(s.evidence(orig.id).unwrap().sha256, orig.sha256);
+    let custody = s.custody(orig.id).unwrap();
+    assert_eq!(custody.last().unwrap().action, casebridge_core::CustodyAction::Redacted);
+    s.record_access(case, Some(orig.id), "viewed", Some("review".into())).unwrap();
+    s.record_disclosure(case, s.whoami().member_id, "court order 12/2026").unwrap();
+    let log = s.access_log(case).unwrap();
+    assert_eq!((log.len(), log[0].action.as_str(), log[0].reason.as_deref()), (1, "viewed", Some("review")));
+    assert_eq!(s.disclosures(case).unwrap().len(), 1);
+    drop(s);
+    let (mut s, _) = Store::rebuild(&dir, &Passphrase::new(PASS)).unwrap();
+    assert!(s.evidence(d.id).unwrap().derived_from.is_some());
+    assert_eq!(s.access_log(case).unwrap().len(), 1);
+    assert!(s.check(true, &mut |_| {}).unwrap().ok);
+}
