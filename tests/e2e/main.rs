@@ -19,6 +19,8 @@ mod exif;
 mod init;
 /// A wrong passphrase changes nothing; passphrase change survives SIGKILL.
 mod passphrase;
+/// A new passphrase is checked against the policy before the store is unlocked.
+mod passphrase_policy;
 /// Deleting the index and rebuilding it from the journal gives the same state.
 mod rebuild;
 /// Bytes in equal bytes out, from 0 bytes to 300 MB; export never overwrites.
@@ -29,3 +31,5 @@ mod secrecy;
 mod tamper;
 /// Exact user-facing error transcripts (stdout, stderr, exit code).
 mod transcripts;
+/// Agency, credential, sealed bundle, import and receipt through the CLI; every rejection's code.
+mod trust;

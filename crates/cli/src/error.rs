@@ -1,5 +1,6 @@
 //! The CLI's one error type. Every message says what was wrong and what to do; the core's
-//! messages already do, so they pass through unchanged.
+//! messages already do, so they pass through unchanged. So do the trust layer's, which end
+//! with their reason code in brackets (`... [signer_revoked]`) for scripts and tests.
 
 use std::io;
 use std::path::PathBuf;
@@ -11,6 +12,19 @@ pub enum CliError {
     #[error(transparent)]
     Core(#[from] casebridge_core::Error),
 
+    /// An error of the trust layer; its message (ending with `[reason_code]`) is shown as is.
+    #[error(transparent)]
+    Trust(#[from] casebridge_trust::TrustError),
+
+    /// A bundle or receipt was judged and rejected (the verdict is already on stdout).
+    #[error("the {what} was rejected: {source}")]
+    Rejected {
+        /// "bundle" or "receipt".
+        what: &'static str,
+        /// Why, with its reason code.
+        source: casebridge_trust::TrustError,
+    },
+
     /// No passphrase source was available.
     #[error(
         "no passphrase given: set CASEBRIDGE_PASSPHRASE, pass --passphrase-file FILE, or run casebridge in a terminal to be asked for it"
@@ -20,6 +34,12 @@ pub enum CliError {
     /// `passphrase change` had no source for the new passphrase.
     #[error("no new passphrase given: set CASEBRIDGE_NEW_PASSPHRASE or run casebridge in a terminal to be asked for it")]
     NoNewPassphrase,
+
+    /// No source for an agency directory's passphrase was available.
+    #[error(
+        "no agency passphrase given: set CASEBRIDGE_AGENCY_PASSPHRASE, pass --agency-passphrase-file FILE, or run casebridge in a terminal to be asked for it"
+    )]
+    NoAgencyPassphrase,
 
     /// An environment variable holds bytes that are not UTF-8.
     #[error("{var} is not valid UTF-8; set it to text")]
@@ -55,6 +75,80 @@ pub enum CliError {
     /// There is no platform data directory to hold the default store.
     #[error("cannot find a data directory for this user: give --store DIR or set CASEBRIDGE_STORE")]
     NoDataDir,
+
+    /// A file the user named cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+
+    /// A new file cannot be written (an existing one is reported by the core's `WouldOverwrite`).
+    #[error("cannot write {path}: {reason}; nothing was written")]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+
+    /// A file the user named is not the signed document expected.
+    #[error("{path}: {source}")]
+    Document {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, with its reason code.
+        source: casebridge_trust::TrustError,
+    },
+
+    /// `--valid-for` is not a duration.
+    #[error("invalid --valid-for '{value}': expected a duration such as 365d, 72h, 30m or 2w")]
+    ValidFor {
+        /// What the user typed.
+        value: String,
+    },
+
+    /// A member id that is not a UUID.
+    #[error("invalid member id '{value}': use a member id from `casebridge agency issued`")]
+    MemberId {
+        /// What the user typed.
+        value: String,
+    },
+
+    /// `bundle export` to an agency this profile holds no credential from.
+    #[error(
+        "this profile has no credential from agency {agency} ({agency_id}): create a request with `casebridge credential request --out REQ`, have the agency issue a credential, then install it with `casebridge credential install CRED`"
+    )]
+    NoCredential {
+        /// The agency's name.
+        agency: String,
+        /// The agency's id.
+        agency_id: uuid::Uuid,
+    },
+
+    /// `bundle export` with a credential that is expired, not yet valid or revoked.
+    #[error(
+        "the credential from agency {agency} {why}; ask the agency for a new one and install it with `casebridge credential install CRED`"
+    )]
+    CredentialNotValid {
+        /// The agency's name.
+        agency: String,
+        /// What is wrong with it.
+        why: String,
+    },
+
+    /// `bundle open` imported the bundle but could not write the receipt file.
+    #[error("the bundle was imported, but the receipt was not written to {path}: {reason}; the agency's signed copy is {copy}")]
+    ReceiptNotWritten {
+        /// Where it should have gone.
+        path: PathBuf,
+        /// Why not.
+        reason: String,
+        /// The copy the agency directory keeps.
+        copy: PathBuf,
+    },
 
     /// `--captured-at` is not RFC 3339 with an offset.
     #[error("invalid --captured-at '{value}': expected RFC 3339 such as 2026-03-14T09:30:00+01:00")]

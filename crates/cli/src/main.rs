@@ -4,11 +4,15 @@
 //! runs one command module (one per noun) and maps errors to exit codes:
 //! 0 success, 1 any error (printed to stderr as `error: <message>`), 2 usage errors (clap).
 
+mod agency;
+mod bundle;
 mod case;
 mod check;
 mod context;
+mod credential;
 mod error;
 mod evidence;
+mod files;
 mod log;
 mod note;
 mod output;
@@ -16,6 +20,7 @@ mod pass;
 mod passphrase;
 mod profile;
 mod progress;
+mod receipt;
 mod store_cmd;
 
 use std::io::{self, Write};
@@ -31,7 +36,8 @@ use crate::pass::PassSources;
 /// Casebridge: cases and evidence in an encrypted local store, with a signed trail of every change.
 ///
 /// The passphrase is read from CASEBRIDGE_PASSPHRASE, else from --passphrase-file, else asked
-/// for on the terminal. It is never given as a command-line value.
+/// for on the terminal. It is never given as a command-line value. An agency directory's
+/// passphrase likewise: CASEBRIDGE_AGENCY_PASSPHRASE, else --agency-passphrase-file, else asked.
 #[derive(Parser, Debug)]
 #[command(name = "casebridge", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
@@ -44,6 +50,10 @@ pub struct Cli {
     /// Read the passphrase from the first line of FILE [env: CASEBRIDGE_PASSPHRASE_FILE]
     #[arg(long, global = true, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+
+    /// Read the agency directory's passphrase from the first line of FILE
+    #[arg(long, global = true, value_name = "FILE")]
+    pub agency_passphrase_file: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -75,6 +85,18 @@ pub enum Command {
     /// Change the passphrase
     #[command(subcommand)]
     Passphrase(passphrase::PassphraseCommand),
+    /// Create and run an agency directory (credentials, revocation); pin an agency on this profile
+    #[command(subcommand)]
+    Agency(agency::AgencyCommand),
+    /// Request, install and show this profile's credentials from agencies
+    #[command(subcommand)]
+    Credential(credential::CredentialCommand),
+    /// Export a case as a signed, sealed bundle; verify a bundle; open one into a store
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
+    /// Verify an agency's receipt; keep and list the receipts for bundles this profile sent
+    #[command(subcommand)]
+    Receipt(receipt::ReceiptCommand),
 }
 
 fn main() -> ExitCode {
@@ -107,7 +129,7 @@ fn run(cli: Cli) -> Result<()> {
         None => default_store()?,
     };
     let passphrase_file = cli.passphrase_file.or_else(|| env_path("CASEBRIDGE_PASSPHRASE_FILE"));
-    let mut ctx = Ctx { store_dir, pass: PassSources::from_process(passphrase_file)? };
+    let mut ctx = Ctx { store_dir, pass: PassSources::from_process(passphrase_file, cli.agency_passphrase_file)? };
     let stdout = io::stdout();
     let mut out = stdout.lock();
     dispatch(&mut ctx, &cli.command, &mut out)?;
@@ -127,6 +149,10 @@ pub fn dispatch(ctx: &mut Ctx, command: &Command, out: &mut dyn Write) -> Result
         Command::Check(a) => check::run(ctx, a, out),
         Command::Store(c) => store_cmd::run(ctx, c, out),
         Command::Passphrase(c) => passphrase::run(ctx, c, out),
+        Command::Agency(c) => agency::run(ctx, c, out),
+        Command::Credential(c) => credential::run(ctx, c, out),
+        Command::Bundle(c) => bundle::run(ctx, c, out),
+        Command::Receipt(c) => receipt::run(ctx, c, out),
     }
 }
 
@@ -226,7 +252,14 @@ mod tests {
         // sled's background threads can hold its lock file for a moment after a `Store` of
         // this process is dropped; a real CLI run is a fresh process and never sees this.
         for _ in 0..200 {
-            let pass = PassSources { env: Some(Passphrase::new(PASS)), new_env: None, file: None, interactive: false };
+            let pass = PassSources {
+                env: Some(Passphrase::new(PASS)),
+                new_env: None,
+                file: None,
+                agency_env: None,
+                agency_file: None,
+                interactive: false,
+            };
             let mut ctx = Ctx { store_dir: dir.to_path_buf(), pass };
             let mut out = Vec::new();
             match dispatch(&mut ctx, &cli.command, &mut out) {

@@ -2,7 +2,8 @@
 //! shell history): from `CASEBRIDGE_PASSPHRASE`, else the first line of `--passphrase-file`,
 //! else a no-echo prompt on the terminal when stdin is one, else an error saying how to give
 //! one. The new passphrase of `passphrase change` comes from `CASEBRIDGE_NEW_PASSPHRASE` or
-//! the prompt (typed twice).
+//! the prompt (typed twice). An agency directory's passphrase follows the same rules with its
+//! own sources: `CASEBRIDGE_AGENCY_PASSPHRASE`, else `--agency-passphrase-file`, else a prompt.
 
 use std::fs;
 use std::io::IsTerminal;
@@ -17,6 +18,8 @@ use crate::error::{io_reason, CliError, Result};
 pub const ENV_PASSPHRASE: &str = "CASEBRIDGE_PASSPHRASE";
 /// The environment variable holding the new passphrase for `passphrase change`.
 pub const ENV_NEW_PASSPHRASE: &str = "CASEBRIDGE_NEW_PASSPHRASE";
+/// The environment variable holding an agency directory's passphrase.
+pub const ENV_AGENCY_PASSPHRASE: &str = "CASEBRIDGE_AGENCY_PASSPHRASE";
 
 /// The passphrase sources of one run, gathered at start-up.
 pub struct PassSources {
@@ -26,17 +29,23 @@ pub struct PassSources {
     pub new_env: Option<Passphrase>,
     /// `--passphrase-file`.
     pub file: Option<PathBuf>,
+    /// From `CASEBRIDGE_AGENCY_PASSPHRASE` (taken on first use).
+    pub agency_env: Option<Passphrase>,
+    /// `--agency-passphrase-file`.
+    pub agency_file: Option<PathBuf>,
     /// Whether a prompt is allowed (stdin is a terminal).
     pub interactive: bool,
 }
 
 impl PassSources {
     /// Reads the environment of this process.
-    pub fn from_process(file: Option<PathBuf>) -> Result<PassSources> {
+    pub fn from_process(file: Option<PathBuf>, agency_file: Option<PathBuf>) -> Result<PassSources> {
         Ok(PassSources {
             env: env_passphrase(ENV_PASSPHRASE)?,
             new_env: env_passphrase(ENV_NEW_PASSPHRASE)?,
             file,
+            agency_env: env_passphrase(ENV_AGENCY_PASSPHRASE)?,
+            agency_file,
             interactive: std::io::stdin().is_terminal(),
         })
     }
@@ -72,6 +81,40 @@ impl PassSources {
             return Err(CliError::NoNewPassphrase);
         }
         prompt_twice("New passphrase: ")
+    }
+
+    /// The passphrase of an existing agency directory.
+    pub fn agency(&mut self, dir: &Path) -> Result<Passphrase> {
+        if let Some(p) = self.agency_given()? {
+            return Ok(p);
+        }
+        if !self.interactive {
+            return Err(CliError::NoAgencyPassphrase);
+        }
+        prompt(&format!("Agency passphrase for {}: ", dir.display()))
+    }
+
+    /// The passphrase of an agency directory about to be created (typed twice at a prompt);
+    /// the policy is checked whatever its source.
+    pub fn for_new_agency(&mut self, dir: &Path) -> Result<Passphrase> {
+        let pass = match self.agency_given()? {
+            Some(p) => p,
+            None if self.interactive => prompt_twice(&format!("New agency passphrase for {}: ", dir.display()))?,
+            None => return Err(CliError::NoAgencyPassphrase),
+        };
+        pass.check_policy()?;
+        Ok(pass)
+    }
+
+    /// The agency passphrase from the environment, else its file.
+    fn agency_given(&mut self) -> Result<Option<Passphrase>> {
+        if let Some(p) = self.agency_env.take() {
+            return Ok(Some(p));
+        }
+        match &self.agency_file {
+            Some(path) => read_file(path).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// From the environment, else the file.
@@ -158,11 +201,27 @@ mod tests {
 
     #[test]
     fn no_source_and_no_terminal_says_how_to_give_one() {
-        let mut s = PassSources { env: None, new_env: None, file: None, interactive: false };
+        let mut s = PassSources { env: None, new_env: None, file: None, agency_env: None, agency_file: None, interactive: false };
         let e = s.current(Path::new("/x")).err().unwrap();
         assert!(matches!(e, CliError::NoPassphrase));
         assert!(e.to_string().contains("CASEBRIDGE_PASSPHRASE"));
         let e = s.replacement().err().unwrap();
         assert!(e.to_string().contains("CASEBRIDGE_NEW_PASSPHRASE"));
+        let e = s.agency(Path::new("/a")).err().unwrap();
+        assert!(e.to_string().contains("CASEBRIDGE_AGENCY_PASSPHRASE") && e.to_string().contains("--agency-passphrase-file"), "{e}");
+    }
+
+    #[test]
+    fn a_new_agency_passphrase_must_meet_the_policy() {
+        let mut s = PassSources {
+            env: Some(Passphrase::new("store passphrase is separate")),
+            new_env: None,
+            file: None,
+            agency_env: Some(Passphrase::new("short")),
+            agency_file: None,
+            interactive: false,
+        };
+        let e = s.for_new_agency(Path::new("/a")).err().unwrap();
+        assert!(e.to_string().contains("at least 10"), "{e}");
     }
 }

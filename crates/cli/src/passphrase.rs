@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use casebridge_core::KdfParams;
+use casebridge_core::{KdfParams, Store};
 use clap::Subcommand;
 
 use crate::context::Ctx;
@@ -19,9 +19,13 @@ pub enum PassphraseCommand {
 pub fn run(ctx: &mut Ctx, cmd: &PassphraseCommand, out: &mut dyn Write) -> Result<()> {
     match cmd {
         PassphraseCommand::Change => {
-            // Unlock with the old passphrase first, so a wrong one fails before asking for a new one.
-            let mut store = ctx.open()?;
+            // Both passphrases are gathered (the old one first, as a person expects to be asked)
+            // and the new one's policy is checked before the store is unlocked: a refused change
+            // touches nothing, not even the index. A wrong old passphrase then fails on unlock.
+            let old = ctx.passphrase()?;
             let new = ctx.pass.replacement()?;
+            new.check_policy()?;
+            let mut store = Store::open(ctx.dir(), &old)?;
             store.change_passphrase(&new, KdfParams::INTERACTIVE)?;
             writeln!(out, "passphrase changed for {}; only the new passphrase opens it now", ctx.dir().display())?;
             Ok(())

@@ -945,7 +945,10 @@ impl Store {
                 }
             }
             let belongs = kind.case_id() == Some(case) || kind.evidence_id().is_some_and(|e| evidence.contains(&e));
-            if belongs && since.is_none_or(|s| rec.index >= s) {
+            // The case's creation always travels, so a partial export (`since`) never delivers
+            // evidence for a case the receiver does not know.
+            let creation = matches!(kind, EventKind::CaseCreated { case_id, .. } if *case_id == case);
+            if belongs && (creation || since.is_none_or(|s| rec.index >= s)) {
                 out.push(ev);
             }
         }
@@ -1079,6 +1082,15 @@ impl Store {
                 serde_json::from_slice(v).map(Some).map_err(|_| Error::IndexDamaged { what: "a bundles_out record does not parse".into() })
             }
         }
+    }
+
+    /// Every bundle this profile exported to `agency`, by sequence.
+    pub fn bundles_out(&self, agency: Uuid) -> Result<Vec<projection::BundleRecord>> {
+        self.index
+            .scan_prefix(Table::BundlesOut, agency.as_bytes())?
+            .into_iter()
+            .map(|(_, v)| serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a bundles_out record does not parse".into() }))
+            .collect()
     }
 
     /// Every bundle this store imported.

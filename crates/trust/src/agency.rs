@@ -162,7 +162,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 impl Agency {
     /// Creates an agency directory (which must not exist or be empty).
     pub fn init(dir: &Path, name: &str, passphrase: &Passphrase, kdf: KdfParams) -> Result<Agency> {
-        passphrase.check_policy()?;
+        passphrase.check_policy().map_err(|e| TrustError::new(Reason::ManifestInvalid, e.to_string()))?;
         let name = name.trim();
         if name.is_empty() {
             return Err(TrustError::new(Reason::ManifestInvalid, "the agency name is empty"));
@@ -317,18 +317,21 @@ impl Agency {
 
     /// Every credential issued.
     pub fn issued(&self) -> Result<Vec<Credential>> {
+        Self::read_issued(&self.dir)
+    }
+
+    /// Every credential issued, read and verified with the public root key (no passphrase).
+    pub fn read_issued(dir: &Path) -> Result<Vec<Credential>> {
+        let (public, _) = Self::read_public(dir)?;
+        let root = public.root_key_bytes()?;
         let mut out = Vec::new();
-        let dir = self.dir.join("issued");
-        for entry in fs::read_dir(&dir).map_err(io_err("reading", &dir))?.flatten() {
+        let issued = dir.join("issued");
+        for entry in fs::read_dir(&issued).map_err(io_err("reading", &issued))?.flatten() {
             let doc = SignedDoc::parse(&fs::read(entry.path()).map_err(io_err("reading", &entry.path()))?)?;
-            out.push(Credential::verify(&doc, &self.root_key(), self.public.agency_id)?);
+            out.push(Credential::verify(&doc, &root, public.agency_id)?);
         }
         out.sort_by_key(|c| c.serial);
         Ok(out)
-    }
-
-    fn root_key(&self) -> Vec<u8> {
-        self.root.public_key().as_ref().to_vec()
     }
 
     /// Revokes every key issued to `member`: publishes the next list version.

@@ -311,6 +311,9 @@ pub struct Verified {
     pub sealed: bool,
     /// Content bytes verified.
     pub bytes: u64,
+    /// Opening only: the store already holds this bundle (nothing was stored; the whole
+    /// bundle was still verified).
+    pub replay: bool,
 }
 
 /// What the reader does with each blob's bytes.
@@ -434,7 +437,7 @@ pub fn verify_stream<R: std::io::BufRead>(
     let head = input.fill_buf().map_err(|e| TrustError::new(Reason::Io, format!("reading the bundle: {e}")))?.to_vec();
     if head.starts_with(AGE_MAGIC) {
         let Some(identity) = anchor.sealing else {
-            return Err(TrustError::new(Reason::Store, "the bundle is sealed: verifying it needs the agency's sealing key (--agency-dir)"));
+            return Err(TrustError::new(Reason::SealingKeyRequired, "the bundle is sealed: verifying it needs the agency's sealing key (--agency-dir)"));
         };
         let dec = age::Decryptor::new_buffered(input)
             .map_err(|_| TrustError::new(Reason::SealDamaged, "the sealed bundle's header is damaged"))?;
@@ -584,8 +587,14 @@ fn verify_plain(
         events.push(ev);
     }
 
+    let mut replay = false;
     if let BlobSink::Store(store) = &sink {
-        check_sequence(store, &manifest)?;
+        if check_sequence(store, &manifest)? {
+            // Already imported: verify the rest (a damaged copy must not pass as a duplicate)
+            // but store nothing.
+            replay = true;
+            sink = BlobSink::Check;
+        }
     }
 
     // Blobs.
@@ -640,7 +649,7 @@ fn verify_plain(
         Ok(_) => return Err(TrustError::new(Reason::TrailingData, "bytes follow the end of the bundle")),
         Err(e) => return Err(stream_err(e, sealed)),
     }
-    Ok(Verified { manifest, manifest_hash, credential, events, sealed, bytes: total })
+    Ok(Verified { manifest, manifest_hash, credential, events, sealed, bytes: total, replay })
 }
 
 /// Outcome of [`open_into`].
@@ -664,13 +673,14 @@ pub struct Opened {
     pub outcome: String,
 }
 
-/// Checks a manifest against what the store already received from that sender: replay
-/// (reported as [`Reason::Replay`]), sequence rollback and the link to the previous bundle.
-fn check_sequence(store: &Store, m: &Manifest) -> Result<()> {
+/// Checks a manifest against what the store already received from that sender. Returns true
+/// for a replay (the bundle id is already imported); refuses a sequence rollback and a bundle
+/// that does not link to the sender's previous one.
+fn check_sequence(store: &Store, m: &Manifest) -> Result<bool> {
     let mut last: BTreeMap<u64, casebridge_core::BundleRecord> = BTreeMap::new();
     for b in store.bundles_in()? {
         if b.bundle_id == m.bundle_id {
-            return Err(TrustError::new(Reason::Replay, format!("bundle {} was already imported; nothing was added", m.bundle_id)));
+            return Ok(true);
         }
         if b.sender == m.sender && b.agency_id == m.recipient_agency {
             last.insert(b.seq, b);
@@ -684,13 +694,10 @@ fn check_sequence(store: &Store, m: &Manifest) -> Result<()> {
             ));
         }
         if m.seq == seq + 1 && m.prev_bundle != rec.manifest_hash {
-            return Err(TrustError::new(
-                Reason::ChainBroken,
-                format!("bundle {} does not link to the sender's previous bundle {}", m.seq, seq),
-            ));
+            return Err(TrustError::new(Reason::ChainBroken, format!("bundle {} does not link to the sender's previous bundle {}", m.seq, seq)));
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Verifies a bundle and imports it into `store` (an agency-side profile) in one streaming
@@ -699,27 +706,20 @@ fn check_sequence(store: &Store, m: &Manifest) -> Result<()> {
 /// "duplicate". If a later check fails, content already streamed stays only as unreferenced
 /// objects (reported by `check` as orphans); no event is recorded.
 pub fn open_into(path: &Path, anchor: &Anchor<'_>, store: &mut Store, progress: &mut dyn FnMut(u64) -> bool) -> Result<Opened> {
-    let v = match verify(path, anchor, BlobSink::Store(store), progress) {
-        Ok(v) => v,
-        Err(e) if e.reason == Reason::Replay => {
-            let rec = store
-                .bundles_in()?
-                .into_iter()
-                .find(|b| e.message.contains(&b.bundle_id.to_string()))
-                .ok_or_else(|| TrustError::new(Reason::Store, "internal: replayed bundle not found"))?;
-            return Ok(Opened {
-                bundle_id: rec.bundle_id,
-                sender: rec.sender,
-                seq: rec.seq,
-                manifest_hash: rec.manifest_hash,
-                events_added: 0,
-                events: rec.events_added,
-                blobs: rec.blobs,
-                outcome: "duplicate".into(),
-            });
-        }
-        Err(e) => return Err(e),
-    };
+    let v = verify(path, anchor, BlobSink::Store(store), progress)?;
+    if v.replay {
+        let m = &v.manifest;
+        return Ok(Opened {
+            bundle_id: m.bundle_id,
+            sender: m.sender,
+            seq: m.seq,
+            manifest_hash: v.manifest_hash.clone(),
+            events_added: 0,
+            events: m.events.len() as u64,
+            blobs: m.blobs.len() as u64,
+            outcome: "duplicate".into(),
+        });
+    }
     let m = &v.manifest;
     let local = vec![EventKind::BundleImported {
         bundle_id: m.bundle_id,

@@ -59,6 +59,8 @@ pub enum Reason {
     ChainConflict,
     /// Not the intended holder (a credential for another key, a receipt for another bundle...).
     WrongHolder,
+    /// A sealed bundle was given without the agency's sealing key to open it.
+    SealingKeyRequired,
     /// Input/output failed.
     Io,
     /// The local store or agency directory refused the operation.
@@ -95,6 +97,7 @@ impl Reason {
             Reason::ChainBroken => "chain_broken",
             Reason::ChainConflict => "chain_conflict",
             Reason::WrongHolder => "wrong_holder",
+            Reason::SealingKeyRequired => "sealing_key_required",
             Reason::Io => "io",
             Reason::Store => "store",
         }

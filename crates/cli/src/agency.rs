@@ -1,0 +1,367 @@
+//! `casebridge agency ...`: an agency directory (keys under the agency passphrase, issued
+//! credentials, revocation list, receipts), and, on a profile, pinning an agency.
+//!
+//! Every command but `pin` works on `--dir DIR` and needs no profile store; `show` and
+//! `export-public` need no passphrase either.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use casebridge_core::{KdfParams, Role};
+use casebridge_trust::{now, parse_duration, profile, Agency, AgencyPublic, Credential, Reason, RevocationList};
+use chrono::{DateTime, FixedOffset};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::context::Ctx;
+use crate::credential::status;
+use crate::error::{CliError, Result};
+use crate::files;
+use crate::output::{self, Fields, Table};
+
+/// The `agency` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum AgencyCommand {
+    /// Create an agency directory: a root signing key and a sealing key under a passphrase
+    Init(InitArgs),
+    /// Show an agency's id, name, public keys and fingerprints (no passphrase needed)
+    Show(DirArgs),
+    /// Write the agency's public file (identity and current revocation list) for members to pin
+    ExportPublic(ExportPublicArgs),
+    /// Issue a credential for a member's request (checks that the request is signed by its key)
+    Issue(IssueArgs),
+    /// Revoke every credential issued to a member: publishes the next revocation list
+    Revoke(RevokeArgs),
+    /// List the credentials this agency has issued
+    Issued(DirArgs),
+    /// On this profile: pin an agency from its public file and keep its newer revocation list
+    Pin(PinArgs),
+}
+
+/// Arguments of `agency init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The agency directory to create (new or empty)
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The agency's name as members will see it
+    #[arg(long)]
+    pub name: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of commands on an agency directory.
+#[derive(Args, Debug)]
+pub struct DirArgs {
+    /// The agency directory
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `agency export-public`.
+#[derive(Args, Debug)]
+pub struct ExportPublicArgs {
+    /// The agency directory
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Where to write the public file (must not exist)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Arguments of `agency issue`.
+#[derive(Args, Debug)]
+pub struct IssueArgs {
+    /// The agency directory
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The member's request, from `casebridge credential request`
+    #[arg(value_name = "REQ")]
+    pub request: PathBuf,
+    /// The role granted: investigator, supervisor or volunteer
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+    /// The name on the credential [default: the name in the request]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How long the credential is valid, e.g. 365d, 12w, 72h
+    #[arg(long, value_name = "DURATION", default_value = "365d")]
+    pub valid_for: String,
+    /// Where to write the credential (must not exist)
+    #[arg(long, value_name = "CRED")]
+    pub out: PathBuf,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `agency revoke`.
+#[derive(Args, Debug)]
+pub struct RevokeArgs {
+    /// The agency directory
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The member id (see `casebridge agency issued`)
+    #[arg(value_name = "MEMBER")]
+    pub member: String,
+    /// Why (kept in the signed list)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `agency pin`.
+#[derive(Args, Debug)]
+pub struct PinArgs {
+    /// The agency public file, from `casebridge agency export-public`
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs an `agency` subcommand.
+pub fn run(ctx: &mut Ctx, cmd: &AgencyCommand, out: &mut dyn Write) -> Result<()> {
+    match cmd {
+        AgencyCommand::Init(a) => init(ctx, a, out),
+        AgencyCommand::Show(a) => show(a, out),
+        AgencyCommand::ExportPublic(a) => export_public(a, out),
+        AgencyCommand::Issue(a) => issue(ctx, a, out),
+        AgencyCommand::Revoke(a) => revoke(ctx, a, out),
+        AgencyCommand::Issued(a) => issued(ctx, a, out),
+        AgencyCommand::Pin(a) => pin(ctx, a, out),
+    }
+}
+
+/// Unlocks an agency directory; a missing agency is reported before any passphrase is asked for.
+pub fn unlock(ctx: &mut Ctx, dir: &Path) -> Result<Agency> {
+    Agency::read_public(dir)?;
+    let pass = ctx.pass.agency(dir)?;
+    Ok(Agency::open(dir, &pass)?)
+}
+
+/// An agency as printed by `init`, `show` and `pin`.
+#[derive(Serialize)]
+pub struct AgencyView<'a> {
+    #[serde(flatten)]
+    public: &'a AgencyPublic,
+    root_fingerprint: String,
+    sealing_fingerprint: String,
+    revocation_version: u64,
+    revoked: usize,
+    revocation_expires_at: DateTime<FixedOffset>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dir: Option<String>,
+}
+
+impl<'a> AgencyView<'a> {
+    /// The view of `public` with its revocation list.
+    pub fn new(public: &'a AgencyPublic, list: &RevocationList, dir: Option<&Path>) -> AgencyView<'a> {
+        AgencyView {
+            public,
+            root_fingerprint: public.root_fingerprint(),
+            sealing_fingerprint: public.sealing_fingerprint(),
+            revocation_version: list.version,
+            revoked: list.entries.len(),
+            revocation_expires_at: list.expires_at,
+            dir: dir.map(|d| d.display().to_string()),
+        }
+    }
+
+    fn fields(&self, keys: bool) -> Fields {
+        let mut f = Fields::default();
+        f.add("agency", self.public.agency_id.to_string());
+        f.add("name", &self.public.name);
+        if keys {
+            f.add("root key", &self.public.root_key);
+            f.add("sealing recipient", &self.public.sealing_recipient);
+        }
+        f.add("root fingerprint", &self.root_fingerprint);
+        f.add("sealing fingerprint", &self.sealing_fingerprint);
+        if keys {
+            f.add("created", output::time(&self.public.created_at));
+        }
+        f.add("revocation list", revocation_line(self.revocation_version, self.revoked, &self.revocation_expires_at));
+        f
+    }
+}
+
+/// `version 3, 1 revoked key, fresh until T` (or `expired at T`).
+pub fn revocation_line(version: u64, revoked: usize, expires_at: &DateTime<FixedOffset>) -> String {
+    let keys = if revoked == 1 { "key" } else { "keys" };
+    let fresh = if now() <= *expires_at { "fresh until" } else { "EXPIRED at" };
+    format!("version {version}, {revoked} revoked {keys}, {fresh} {}", output::time(expires_at))
+}
+
+fn init(ctx: &mut Ctx, a: &InitArgs, out: &mut dyn Write) -> Result<()> {
+    // What can be checked without the passphrase is checked before asking for it.
+    if a.name.trim().is_empty() {
+        return Err(casebridge_core::Error::Invalid { field: "name", reason: "it is empty; give the agency's name".into() }.into());
+    }
+    if a.dir.join("agency.json").exists() {
+        return Err(casebridge_core::Error::AlreadyExists { path: a.dir.clone() }.into());
+    }
+    let pass = ctx.pass.for_new_agency(&a.dir)?;
+    let agency = Agency::init(&a.dir, &a.name, &pass, KdfParams::INTERACTIVE)?;
+    let (list, _) = agency.current_revocation()?;
+    let view = AgencyView::new(agency.public(), &list, Some(&a.dir));
+    if a.json {
+        return output::json(out, &view);
+    }
+    writeln!(out, "created agency at {}", a.dir.display())?;
+    view.fields(false).write(out)?;
+    Ok(())
+}
+
+fn show(a: &DirArgs, out: &mut dyn Write) -> Result<()> {
+    let (public, _) = Agency::read_public(&a.dir)?;
+    let (list, _) = Agency::read_revocation(&a.dir)?;
+    let view = AgencyView::new(&public, &list, Some(&a.dir));
+    if a.json {
+        return output::json(out, &view);
+    }
+    view.fields(true).write(out)?;
+    Ok(())
+}
+
+fn export_public(a: &ExportPublicArgs, out: &mut dyn Write) -> Result<()> {
+    files::refuse_existing(&a.out)?;
+    let file = Agency::public_file(&a.dir)?;
+    let (public, list) = file.verify()?;
+    let bytes = serde_json::to_vec_pretty(&file).map_err(std::io::Error::from)?;
+    files::write_new(&a.out, &bytes)?;
+    let mut f = AgencyView::new(&public, &list, None).fields(false);
+    f.add("written to", a.out.display().to_string());
+    f.write(out)?;
+    Ok(())
+}
+
+/// A credential as printed by `agency issue`, `agency issued` and `credential ...`.
+#[derive(Serialize)]
+pub struct CredentialView<'a> {
+    #[serde(flatten)]
+    pub credential: &'a Credential,
+    /// valid, expired, not yet valid or revoked.
+    pub status: &'static str,
+    /// Where it was written (`agency issue`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+fn issue(ctx: &mut Ctx, a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
+    let role: Role = a.role.parse()?;
+    let valid_for = parse_duration(&a.valid_for).map_err(|_| CliError::ValidFor { value: a.valid_for.clone() })?;
+    files::refuse_existing(&a.out)?;
+    let request = files::read_doc(&a.request)?;
+    let agency = unlock(ctx, &a.dir)?;
+    // The request's proof of possession (its signature by the key it names) is checked here.
+    let (cred, doc) = agency.issue(&request, role, a.name.as_deref(), valid_for).map_err(|source| match source.reason {
+        Reason::Io | Reason::Store => CliError::Trust(source),
+        _ => CliError::Document { path: a.request.clone(), source },
+    })?;
+    files::write_new(&a.out, &doc.to_bytes())?;
+    let view = CredentialView { credential: &cred, status: "valid", path: Some(a.out.display().to_string()) };
+    if a.json {
+        return output::json(out, &view);
+    }
+    let mut f = credential_fields(&cred, None);
+    f.add("written to", a.out.display().to_string());
+    f.write(out)?;
+    Ok(())
+}
+
+/// The fields of one credential, after an `agency` line when given.
+pub fn credential_fields(c: &Credential, agency: Option<String>) -> Fields {
+    let mut f = Fields::default();
+    if let Some(agency) = agency {
+        f.add("agency", agency);
+    }
+    f.add("serial", c.serial.to_string());
+    f.add("member", c.member_id.to_string());
+    f.add("name", &c.name);
+    f.add("role", c.role.as_str());
+    f.add("scopes", c.scopes.join(", "));
+    f.add("valid from", output::time(&c.not_before));
+    f.add("valid until", output::time(&c.not_after));
+    f
+}
+
+#[derive(Serialize)]
+struct Revoked {
+    member_id: Uuid,
+    version: u64,
+    count: usize,
+    expires_at: DateTime<FixedOffset>,
+}
+
+fn revoke(ctx: &mut Ctx, a: &RevokeArgs, out: &mut dyn Write) -> Result<()> {
+    let member = Uuid::parse_str(a.member.trim()).map_err(|_| CliError::MemberId { value: a.member.clone() })?;
+    let agency = unlock(ctx, &a.dir)?;
+    let list = agency.revoke(member, a.reason.clone())?;
+    let r = Revoked { member_id: member, version: list.version, count: list.entries.len(), expires_at: list.expires_at };
+    if a.json {
+        return output::json(out, &r);
+    }
+    let mut f = Fields::default();
+    f.add("revoked member", member.to_string());
+    f.add("revocation list", revocation_line(r.version, r.count, &r.expires_at));
+    f.add("next", "publish it with `casebridge agency export-public`; members and investigators pin the new file");
+    f.write(out)?;
+    Ok(())
+}
+
+fn issued(_ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
+    // Public data only: credentials and the list are verified with the public root key.
+    let creds = Agency::read_issued(&a.dir)?;
+    let (list, _) = Agency::read_revocation(&a.dir)?;
+    let t = now();
+    let views: Vec<CredentialView<'_>> =
+        creds.iter().map(|c| CredentialView { credential: c, status: status(c, Some(&list), t), path: None }).collect();
+    if a.json {
+        return output::json(out, &views);
+    }
+    if views.is_empty() {
+        writeln!(out, "no credentials issued yet: issue one with `casebridge agency issue --dir DIR REQ --role ROLE --out CRED`")?;
+        return Ok(());
+    }
+    let mut table = Table::new(&["MEMBER", "ROLE", "SERIAL", "VALID FROM", "VALID UNTIL", "STATUS", "NAME"]);
+    for v in &views {
+        let c = v.credential;
+        table.row(vec![
+            c.member_id.to_string(),
+            c.role.as_str().into(),
+            c.serial.to_string(),
+            output::time(&c.not_before),
+            output::time(&c.not_after),
+            v.status.into(),
+            c.name.clone(),
+        ]);
+    }
+    table.write(out)?;
+    Ok(())
+}
+
+fn pin(ctx: &mut Ctx, a: &PinArgs, out: &mut dyn Write) -> Result<()> {
+    let (file, _, _) = files::read_public(&a.file)?;
+    let mut store = ctx.open()?;
+    let (public, _) = profile::pin_agency(&mut store, &file)?;
+    // The list held now: the file's, or a newer one held before.
+    let held = profile::held_revocation(&store, &public)?.map(|(l, _)| l);
+    let list = held.unwrap_or(file.verify()?.1);
+    let view = AgencyView::new(&public, &list, None);
+    if a.json {
+        return output::json(out, &view);
+    }
+    writeln!(out, "pinned agency {} ({}); compare the fingerprints with the agency's", output::line(&public.name), public.agency_id)?;
+    view.fields(false).write(out)?;
+    Ok(())
+}
