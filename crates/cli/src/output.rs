@@ -95,7 +95,7 @@ impl Table {
         self
     }
 
-    /// Adds a row; cells are made safe with [`line`].
+    /// Adds a row; cells are made safe with [`line()`].
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells.iter().map(|c| line(c)).collect());
     }

@@ -1,7 +1,7 @@
 //! The projection: current state derived deterministically from events.
 //!
 //! [`apply`] turns one verified event into record writes against [`Tables`]. Two
-//! implementations exist: the sealed sled index ([`crate::index`]) and an in-memory map used
+//! implementations exist: the sealed sled index (`index`) and an in-memory map used
 //! by `check` (to compare the index against a fresh replay) and by tests. The rules make the
 //! result independent of the order in which events arrive: fields are last-writer-wins by
 //! `(hlc, author)`, collections are keyed sets, and `updated_at` is a maximum.
