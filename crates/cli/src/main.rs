@@ -4,11 +4,13 @@
 //! runs one command module (one per noun) and maps errors to exit codes:
 //! 0 success, 1 any error (printed to stderr as `error: <message>`), 2 usage errors (clap).
 
+mod access;
 mod agency;
 mod bundle;
 mod case;
 mod check;
 mod context;
+mod court;
 mod credential;
 mod error;
 mod evidence;
@@ -21,6 +23,8 @@ mod passphrase;
 mod profile;
 mod progress;
 mod receipt;
+mod redact;
+mod report;
 mod store_cmd;
 
 use std::io::{self, Write};
@@ -97,6 +101,11 @@ pub enum Command {
     /// Verify an agency's receipt; keep and list the receipts for bundles this profile sent
     #[command(subcommand)]
     Receipt(receipt::ReceiptCommand),
+    /// Write the court report of a case (PDF with numbered pages, or --html); prints its SHA-256
+    Report(report::ReportArgs),
+    /// Export court material: `export court CASE --out DIR` writes the evidence package
+    #[command(subcommand)]
+    Export(court::ExportCommand),
 }
 
 fn main() -> ExitCode {
@@ -153,6 +162,8 @@ pub fn dispatch(ctx: &mut Ctx, command: &Command, out: &mut dyn Write) -> Result
         Command::Credential(c) => credential::run(ctx, c, out),
         Command::Bundle(c) => bundle::run(ctx, c, out),
         Command::Receipt(c) => receipt::run(ctx, c, out),
+        Command::Report(a) => report::run(ctx, a, out),
+        Command::Export(c) => court::run(ctx, c, out),
     }
 }
 

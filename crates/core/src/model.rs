@@ -328,6 +328,16 @@ pub enum EventKind {
         /// The credential envelope, base64.
         credential: String,
     },
+    /// This store kept another member's credential (from a bundle it opened), so court
+    /// material can show who each author was vetted as.
+    MemberCredentialStored {
+        /// Issuing agency.
+        agency_id: Uuid,
+        /// The member the credential names.
+        member_id: Uuid,
+        /// The credential envelope, base64.
+        credential: String,
+    },
     /// This profile stored an agency revocation list (versions only go up).
     RevocationStored {
         /// Agency id.
@@ -391,6 +401,7 @@ impl EventKind {
             EventKind::DisclosureRecorded { .. } => "disclosure_recorded",
             EventKind::AgencyPinned { .. } => "agency_pinned",
             EventKind::CredentialInstalled { .. } => "credential_installed",
+            EventKind::MemberCredentialStored { .. } => "member_credential_stored",
             EventKind::RevocationStored { .. } => "revocation_stored",
             EventKind::BundleExported { .. } => "bundle_exported",
             EventKind::BundleImported { .. } => "bundle_imported",
@@ -429,6 +440,7 @@ impl EventKind {
             self,
             EventKind::AgencyPinned { .. }
                 | EventKind::CredentialInstalled { .. }
+                | EventKind::MemberCredentialStored { .. }
                 | EventKind::RevocationStored { .. }
                 | EventKind::BundleExported { .. }
                 | EventKind::BundleImported { .. }
@@ -470,6 +482,7 @@ impl EventKind {
             EventKind::DisclosureRecorded { member_id, .. } => format!("identity of {member_id} may be disclosed"),
             EventKind::AgencyPinned { agency_id, .. } => format!("agency {agency_id} pinned"),
             EventKind::CredentialInstalled { agency_id, .. } => format!("credential from agency {agency_id} installed"),
+            EventKind::MemberCredentialStored { member_id, .. } => format!("credential of member {member_id} kept"),
             EventKind::RevocationStored { agency_id, version, .. } => format!("revocation list v{version} of agency {agency_id} stored"),
             EventKind::BundleExported { bundle_id, bundle_seq, .. } => format!("bundle {bundle_id} exported (sequence {bundle_seq})"),
             EventKind::BundleImported { bundle_id, events_added, blobs, .. } => {

@@ -52,11 +52,13 @@ pub enum Table {
     Access,
     /// case id || member id -> [`DisclosureRecord`]
     Disclosures,
+    /// member id -> [`TrustRecord`] (other members' credentials, kept from bundles)
+    MemberCredentials,
 }
 
 impl Table {
     /// Every projection table.
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 17] = [
         Table::Members,
         Table::Cases,
         Table::Evidence,
@@ -73,6 +75,7 @@ impl Table {
         Table::Provenance,
         Table::Access,
         Table::Disclosures,
+        Table::MemberCredentials,
     ];
 
     /// The sled tree name (also the associated-data label).
@@ -94,6 +97,7 @@ impl Table {
             Table::Provenance => "provenance",
             Table::Access => "access",
             Table::Disclosures => "disclosures",
+            Table::MemberCredentials => "member_credentials",
         }
     }
 }
@@ -474,6 +478,9 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
         }
         EventKind::CredentialInstalled { agency_id, member_id, credential } => {
             put_trust(t, Table::Credentials, agency_id.as_bytes().to_vec(), trust(credential, 0, Some(*member_id)), false)?;
+        }
+        EventKind::MemberCredentialStored { member_id, credential, .. } => {
+            put_trust(t, Table::MemberCredentials, member_id.as_bytes().to_vec(), trust(credential, 0, Some(*member_id)), false)?;
         }
         EventKind::RevocationStored { agency_id, version, list } => {
             put_trust(t, Table::Revocations, agency_id.as_bytes().to_vec(), trust(list, *version, None), true)?;

@@ -1089,7 +1089,9 @@ impl Store {
         self.index
             .scan_prefix(Table::BundlesOut, agency.as_bytes())?
             .into_iter()
-            .map(|(_, v)| serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a bundles_out record does not parse".into() }))
+            .map(|(_, v)| {
+                serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a bundles_out record does not parse".into() })
+            })
             .collect()
     }
 

@@ -437,7 +437,10 @@ pub fn verify_stream<R: std::io::BufRead>(
     let head = input.fill_buf().map_err(|e| TrustError::new(Reason::Io, format!("reading the bundle: {e}")))?.to_vec();
     if head.starts_with(AGE_MAGIC) {
         let Some(identity) = anchor.sealing else {
-            return Err(TrustError::new(Reason::SealingKeyRequired, "the bundle is sealed: verifying it needs the agency's sealing key (--agency-dir)"));
+            return Err(TrustError::new(
+                Reason::SealingKeyRequired,
+                "the bundle is sealed: verifying it needs the agency's sealing key (--agency-dir)",
+            ));
         };
         let dec = age::Decryptor::new_buffered(input)
             .map_err(|_| TrustError::new(Reason::SealDamaged, "the sealed bundle's header is damaged"))?;
@@ -694,7 +697,10 @@ fn check_sequence(store: &Store, m: &Manifest) -> Result<bool> {
             ));
         }
         if m.seq == seq + 1 && m.prev_bundle != rec.manifest_hash {
-            return Err(TrustError::new(Reason::ChainBroken, format!("bundle {} does not link to the sender's previous bundle {}", m.seq, seq)));
+            return Err(TrustError::new(
+                Reason::ChainBroken,
+                format!("bundle {} does not link to the sender's previous bundle {}", m.seq, seq),
+            ));
         }
     }
     Ok(false)
@@ -721,7 +727,12 @@ pub fn open_into(path: &Path, anchor: &Anchor<'_>, store: &mut Store, progress: 
         });
     }
     let m = &v.manifest;
-    let local = vec![EventKind::BundleImported {
+    let mut local = vec![EventKind::MemberCredentialStored {
+        agency_id: m.recipient_agency,
+        member_id: m.sender,
+        credential: B64.encode(m.credential.to_bytes()),
+    }];
+    local.push(EventKind::BundleImported {
         bundle_id: m.bundle_id,
         agency_id: m.recipient_agency,
         sender: m.sender,
@@ -729,7 +740,7 @@ pub fn open_into(path: &Path, anchor: &Anchor<'_>, store: &mut Store, progress: 
         manifest_hash: v.manifest_hash.clone(),
         events_added: m.events.len() as u64,
         blobs: m.blobs.len() as u64,
-    }];
+    });
     let added = store.import_events(&v.events, local)?;
     Ok(Opened {
         bundle_id: m.bundle_id,

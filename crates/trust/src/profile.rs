@@ -151,7 +151,10 @@ pub fn store_receipt(store: &mut Store, doc: &SignedDoc) -> Result<Receipt> {
     }
     let sent = store.bundles_out(agency.agency_id)?;
     if !sent.iter().any(|b| b.bundle_id == r.bundle_id && b.manifest_hash == r.manifest_hash && b.seq == r.seq) {
-        return Err(TrustError::new(Reason::WrongHolder, "the receipt is for a bundle this profile has not sent (bundle id, sequence or manifest hash differ)"));
+        return Err(TrustError::new(
+            Reason::WrongHolder,
+            "the receipt is for a bundle this profile has not sent (bundle id, sequence or manifest hash differ)",
+        ));
     }
     store.record_local(EventKind::ReceiptStored { bundle_id: r.bundle_id, receipt: B64.encode(doc.to_bytes()) })?;
     Ok(r)

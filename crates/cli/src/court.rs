@@ -1,0 +1,167 @@
+//! `casebridge export court CASE --out DIR`: the court evidence package of a case
+//! (docs/FORMAT.md, "Court evidence package"), checked by hand with `sha256sum -c SHA256SUMS`
+//! or with the independent `casebridge-verify DIR`. The work is done by
+//! `casebridge_court::package`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use casebridge_court::package::{self, PackageError};
+use clap::{Args, Subcommand};
+
+use crate::context::Ctx;
+use crate::error::{io_reason, CliError, Result};
+use crate::output::{self, Fields};
+use crate::progress;
+
+/// The `export` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// Write a case's court evidence package (signed manifest, events, originals, agency
+    /// documents) to a new directory that anyone can check with `casebridge-verify DIR`
+    Court(CourtArgs),
+}
+
+/// Arguments of `export court`.
+#[derive(Args, Debug)]
+pub struct CourtArgs {
+    /// Case id, unique id prefix, or agency reference
+    #[arg(value_name = "CASE")]
+    pub case: String,
+    /// The package directory (must not exist, or be empty)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Why the package is made (recorded in the case's access log)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Print JSON: {package_id, case_id, files, items, events, bytes, credentials, receipts, agency_id, path}
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs an `export` subcommand.
+pub fn run(ctx: &mut Ctx, cmd: &ExportCommand, out: &mut dyn Write) -> Result<()> {
+    match cmd {
+        ExportCommand::Court(a) => court(ctx, a, out),
+    }
+}
+
+const NOT_EMPTY: &str = "it exists and is not empty; a package is written only to a new or empty directory";
+
+/// The exporter's errors as the CLI's.
+fn cli_error(e: PackageError) -> CliError {
+    match e {
+        PackageError::Core(e) => e.into(),
+        PackageError::Trust(e) => e.into(),
+        PackageError::NotEmpty { path } => CliError::WriteFile { path, reason: NOT_EMPTY.into() },
+        PackageError::Io { path, source, .. } => CliError::WriteFile { path, reason: io_reason(&source) },
+        other => casebridge_core::Error::Invalid { field: "package", reason: other.to_string() }.into(),
+    }
+}
+
+/// Refuses, before the passphrase is asked for, an output that the exporter would refuse.
+fn check_out(path: &Path) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(()) };
+    let empty_dir = meta.is_dir() && std::fs::read_dir(path).map(|mut rd| rd.next().is_none()).unwrap_or(false);
+    if !empty_dir {
+        return Err(CliError::WriteFile { path: path.to_path_buf(), reason: NOT_EMPTY.into() });
+    }
+    Ok(())
+}
+
+fn court(ctx: &mut Ctx, a: &CourtArgs, out: &mut dyn Write) -> Result<()> {
+    check_out(&a.out)?;
+    let mut store = ctx.open()?;
+    let case = store.resolve_case(&a.case)?;
+    let total: u64 = store.list_evidence(case)?.iter().map(|e| e.size).sum();
+    let pb = progress::bytes(total);
+    pb.set_message("writing the court package");
+    let result = package::export_package_with(&mut store, case, &a.out, a.reason.clone(), &mut |n: u64| {
+        pb.set_position(n);
+        true
+    });
+    pb.finish_and_clear();
+    let s = result.map_err(cli_error)?;
+    if a.json {
+        return output::json(out, &s);
+    }
+    let mut f = Fields::default();
+    f.add("package", s.package_id.to_string());
+    f.add("case", s.case_id.to_string());
+    f.add("events", s.events.to_string());
+    f.add("items", s.items.to_string());
+    f.add("credentials", s.credentials.to_string());
+    f.add("receipts", s.receipts.to_string());
+    f.add("agency", s.agency_id.map_or_else(|| "none (no agency pinned: no agency.json)".into(), |id| id.to_string()));
+    f.add("files", s.files.to_string());
+    f.add("bytes", format!("{} ({})", s.bytes, output::size(s.bytes)));
+    f.add("path", s.path.display().to_string());
+    f.write(out)?;
+    writeln!(out, "check it with: casebridge-verify {}   (or: cd DIR && sha256sum -c SHA256SUMS)", s.path.display())?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use casebridge_core::{EvidenceOptions, KdfParams, NewCase, Passphrase, Role, Store};
+    use clap::Parser;
+
+    use super::*;
+    use crate::pass::PassSources;
+
+    const PASS: &str = "correct horse battery";
+
+    fn run_in(dir: &Path, args: &[&str]) -> Result<String> {
+        let cli = crate::Cli::try_parse_from(std::iter::once("casebridge").chain(args.iter().copied())).unwrap();
+        // sled's background threads can hold its lock for a moment after a `Store` of this
+        // process is dropped; a real CLI run is a fresh process and never sees this.
+        for _ in 0..200 {
+            let pass = PassSources {
+                env: Some(Passphrase::new(PASS)),
+                new_env: None,
+                file: None,
+                agency_env: None,
+                agency_file: None,
+                interactive: false,
+            };
+            let mut ctx = Ctx { store_dir: dir.to_path_buf(), pass };
+            let mut out = Vec::new();
+            match crate::dispatch(&mut ctx, &cli.command, &mut out) {
+                Err(CliError::Core(casebridge_core::Error::IndexDamaged { what })) if what.contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => return r.map(|()| String::from_utf8(out).unwrap()),
+            }
+        }
+        panic!("sled's lock was never released")
+    }
+
+    #[test]
+    fn export_court_writes_a_package_and_never_into_a_used_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("p");
+        let mut store =
+            Store::create(&dir, &Passphrase::new(PASS), "Vera Brandt", Role::Investigator, KdfParams::INSECURE_FOR_TESTS).unwrap();
+        let case = store.create_case(NewCase { title: "T".into(), reference: Some("BER-9".into()), ..Default::default() }).unwrap();
+        let file = tmp.path().join("photo.jpg");
+        std::fs::write(&file, b"not really a photo").unwrap();
+        let item = store.add_evidence(case, &file, &EvidenceOptions::default(), &mut |_| true).unwrap();
+        drop(store);
+
+        let out = tmp.path().join("pkg");
+        let json = run_in(&dir, &["export", "court", "BER-9", "--out", out.to_str().unwrap(), "--reason", "trial", "--json"]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["case_id"], case.to_string());
+        assert_eq!((v["items"].as_u64(), v["events"].as_u64()), (Some(1), Some(4)), "{json}");
+        assert_eq!(v["path"], out.to_str().unwrap());
+        assert_eq!(std::fs::read(out.join("originals").join(item.id.to_string())).unwrap(), b"not really a photo");
+        assert!(out.join("manifest.json").is_file() && out.join("SHA256SUMS").is_file());
+
+        let e = run_in(&dir, &["export", "court", "BER-9", "--out", out.to_str().unwrap()]).unwrap_err();
+        assert!(e.to_string().contains("exists and is not empty"), "{e}");
+        let text = run_in(&dir, &["export", "court", "BER-9", "--out", tmp.path().join("pkg2").to_str().unwrap()]).unwrap();
+        assert!(text.contains("check it with: casebridge-verify"), "{text}");
+        assert!(crate::Cli::try_parse_from(["casebridge", "export", "court", "BER-9"]).is_err(), "--out is required");
+    }
+}

@@ -1,0 +1,466 @@
+//! The court evidence package end to end: a real store with two authors (a volunteer's
+//! submission imported through a sealed bundle, and the investigator's own work), exported by
+//! `casebridge_court::package` and checked by the independent verifier `casebridge_verify`.
+//! Every tampering names what it touched.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use casebridge_core::{CustodyAction, EvidenceOptions, KdfParams, NewCase, Passphrase, Role, Store};
+use casebridge_court::package::{export_package, PackageError};
+use casebridge_trust::bundle::{self, Anchor, ExportOptions};
+use casebridge_trust::{profile, Agency, Receipt, SignedDoc};
+use casebridge_verify::{verify_package, Report};
+use uuid::Uuid;
+
+const PASS: &str = "correct horse battery staple";
+const AGENCY_PASS: &str = "agency passphrase for tests";
+
+struct World {
+    tmp: tempfile::TempDir,
+    agency: Agency,
+    volunteer: Store,
+    investigator: Store,
+    /// The volunteer's credential (not held by the investigator's store).
+    volunteer_cred: SignedDoc,
+    case: Uuid,
+    bundle_id: Uuid,
+    /// Items: the volunteer's two, the investigator's one, and a derivative.
+    items: Vec<Uuid>,
+}
+
+fn new_store(dir: &Path, name: &str, role: Role) -> Store {
+    Store::create(dir, &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).unwrap()
+}
+
+fn enrol(store: &mut Store, agency: &Agency, agency_dir: &Path, role: Role) -> SignedDoc {
+    let req = profile::request_credential(store);
+    let (_, cred) = agency.issue(&req, role, None, chrono::Duration::days(365)).unwrap();
+    profile::install_credential(store, &cred, Some(&Agency::public_file(agency_dir).unwrap())).unwrap();
+    cred
+}
+
+/// Deterministic pseudo-random bytes.
+fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn world() -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let agency_dir = tmp.path().join("agency");
+    let agency = Agency::init(&agency_dir, "Polizei Berlin (test)", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let mut volunteer = new_store(&tmp.path().join("volunteer"), "Vol Unteer", Role::Volunteer);
+    let mut investigator = new_store(&tmp.path().join("investigator"), "Inv Estigator", Role::Investigator);
+    let volunteer_cred = enrol(&mut volunteer, &agency, &agency_dir, Role::Volunteer);
+    enrol(&mut investigator, &agency, &agency_dir, Role::Investigator);
+
+    // The volunteer's submission: a case, a note, two files, sent as a sealed bundle.
+    let case = volunteer
+        .create_case(NewCase { title: "Bike thefts, Mitte".into(), reference: Some("BER-2026-000123".into()), ..Default::default() })
+        .unwrap();
+    volunteer.add_note(case, "seen near the bridge").unwrap();
+    let mut items = Vec::new();
+    for (i, len) in [1024 * 1024 + 5, 300].into_iter().enumerate() {
+        let p = tmp.path().join(format!("photo{i}.bin"));
+        std::fs::write(&p, bytes(len, i as u64 + 1)).unwrap();
+        items.push(volunteer.add_evidence(case, &p, &EvidenceOptions::default(), &mut |_| true).unwrap().id);
+    }
+    let public = agency.public().clone();
+    let (_, cred) = profile::credential(&volunteer, &public).unwrap().unwrap();
+    let bundle_path = tmp.path().join("submission.cbb");
+    let sent = bundle::export(
+        &mut volunteer,
+        &ExportOptions { case, since: None, agency: &public, credential: &cred, seal: true },
+        &bundle_path,
+        &mut |_| true,
+    )
+    .unwrap();
+
+    // The agency opens it into the investigator's store and signs a receipt for the volunteer.
+    let list = agency.current_revocation().unwrap().0;
+    let anchor = Anchor { agency: agency.public(), revocation: &list, sealing: Some(agency.sealing_identity()) };
+    let opened = bundle::open_into(&bundle_path, &anchor, &mut investigator, &mut |_| true).unwrap();
+    assert_eq!(opened.outcome, "accepted");
+    let receipt = Receipt {
+        agency_id: public.agency_id,
+        bundle_id: opened.bundle_id,
+        manifest_hash: opened.manifest_hash.clone(),
+        sender: opened.sender,
+        seq: opened.seq,
+        received_at: casebridge_trust::now(),
+        outcome: opened.outcome.clone(),
+        events: opened.events,
+        blobs: opened.blobs,
+    };
+    profile::store_receipt(&mut volunteer, &agency.sign_receipt(&receipt).unwrap()).unwrap();
+    assert_eq!(sent.bundle_id, opened.bundle_id);
+
+    // The investigator's own work: a note, a third file, an export, a verification, a derivative.
+    investigator.add_note(case, "CCTV requested from the station").unwrap();
+    let p = tmp.path().join("cctv.bin");
+    std::fs::write(&p, bytes(70_000, 9)).unwrap();
+    items.push(investigator.add_evidence(case, &p, &EvidenceOptions::default(), &mut |_| true).unwrap().id);
+    investigator.export_evidence(items[0], &tmp.path().join("exported.bin"), Some("for the lab".into()), &mut |_| true).unwrap();
+    investigator.verify_evidence(items[1], &mut |_| true).unwrap();
+    let mut redacted: &[u8] = b"a redacted copy";
+    let d = investigator
+        .add_derivative(items[1], &mut redacted, "application/octet-stream", "redacted.bin", vec!["blur 1,1,5,5".into()], &mut |_| true)
+        .unwrap();
+    items.push(d.id);
+
+    World { tmp, agency, volunteer, investigator, volunteer_cred, case, bundle_id: opened.bundle_id, items }
+}
+
+impl World {
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    fn export(&mut self, name: &str) -> PathBuf {
+        let out = self.path(name);
+        let s = export_package(&mut self.investigator, self.case, &out, Some("disclosure to the court".into())).unwrap();
+        assert_eq!(s.path, out);
+        assert_eq!(s.items, 4);
+        out
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of the package to tamper with.
+fn copy(w: &World, pkg: &Path, name: &str) -> PathBuf {
+    let to = w.path(name);
+    copy_dir(pkg, &to);
+    to
+}
+
+fn assert_verified(r: &Report) {
+    assert!(r.verified, "expected VERIFIED:\n{}", r.to_text());
+    assert!(r.to_text().ends_with("\nVERIFIED\n"));
+}
+
+/// Asserts the package failed with a problem naming `subject`, and returns the report text.
+fn assert_names(r: &Report, check: u8, subject: &str) -> String {
+    let text = r.to_text();
+    assert!(!r.verified, "expected FAILED:\n{text}");
+    assert!(text.contains(&format!("\nFAILED: {} problem(s)\n", r.problems.len())), "{text}");
+    assert!(r.problems.iter().any(|p| p.check == check && p.subject == subject), "no check {check} problem naming {subject}:\n{text}");
+    text
+}
+
+/// The JSON body of an event file (after the 97-byte envelope header).
+fn event_body(path: &Path) -> serde_json::Value {
+    let env = std::fs::read(path).unwrap();
+    serde_json::from_slice(&env[97..]).unwrap()
+}
+
+fn event_type(path: &Path) -> String {
+    event_body(path)["type"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_package_verifies_by_hand_and_with_the_verifier() {
+    let mut w = world();
+    let pkg = w.export("package");
+    let r = verify_package(&pkg);
+    assert_verified(&r);
+
+    let me = w.investigator.whoami().clone();
+    let exporter = r.exporter.as_ref().unwrap();
+    assert_eq!(exporter.member_id, me.member_id.to_string());
+    assert_eq!(exporter.fingerprint, me.fingerprint);
+    let agency = r.agency.as_ref().unwrap();
+    assert_eq!(agency.root_fingerprint, w.agency.public().root_fingerprint());
+    assert_eq!(r.case.as_ref().unwrap().reference.as_deref(), Some("BER-2026-000123"));
+    // Both authors' credentials: the investigator's own, and the volunteer's kept from the bundle.
+    assert_eq!((r.counts.items, r.counts.members, r.counts.credentials, r.counts.receipts), (4, 2, 2, 0));
+    let inv = r.members.iter().find(|m| m.member_id == me.member_id.to_string()).unwrap();
+    assert_eq!(inv.credential.as_ref().unwrap().role, "investigator");
+    let vol = r.members.iter().find(|m| m.member_id != me.member_id.to_string()).unwrap();
+    assert_eq!(vol.credential.as_ref().unwrap().role, "volunteer");
+    // Custody in journal order, with every action the store recorded.
+    let first = r.items.iter().find(|i| i.evidence_id == w.items[0].to_string()).unwrap();
+    let actions: Vec<&str> = first.custody.iter().map(|c| c.action.as_str()).collect();
+    assert_eq!(actions, ["imported", "exported"]);
+    let second = r.items.iter().find(|i| i.evidence_id == w.items[1].to_string()).unwrap();
+    let actions: Vec<&str> = second.custody.iter().map(|c| c.action.as_str()).collect();
+    assert_eq!(actions, ["imported", "verified", "redacted"]);
+    let derived = r.items.iter().find(|i| i.evidence_id == w.items[3].to_string()).unwrap();
+    assert_eq!(derived.derived_from.as_deref(), Some(w.items[1].to_string().as_str()));
+    assert_eq!(w.investigator.custody(w.items[0]).unwrap().last().unwrap().action, CustodyAction::Exported);
+
+    // The layout of the spec.
+    for f in ["README.md", "SHA256SUMS", "manifest.json", "events/000001.event", "agency.json"] {
+        assert!(pkg.join(f).is_file(), "{f} missing");
+    }
+    for id in &w.items {
+        assert!(pkg.join("originals").join(id.to_string()).is_file());
+    }
+    assert!(pkg.join("credentials").join(format!("{}.json", me.member_id)).is_file());
+    assert_eq!(std::fs::read(pkg.join("originals").join(w.items[1].to_string())).unwrap(), bytes(300, 2));
+    let readme = std::fs::read_to_string(pkg.join("README.md")).unwrap();
+    assert!(readme.contains("sha256sum -c SHA256SUMS") && readme.contains("casebridge-verify DIR") && readme.contains(&me.fingerprint));
+
+    // By hand, with the real sha256sum.
+    let out = Command::new("/usr/bin/sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&pkg).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let ok_lines = String::from_utf8(out.stdout).unwrap().lines().filter(|l| l.ends_with(": OK")).count();
+    assert_eq!(ok_lines, r.counts.files);
+
+    // The export is in the access log and in the package itself.
+    let access = w.investigator.access_log(w.case).unwrap();
+    assert_eq!(access.last().unwrap().action, "package");
+    assert_eq!(access.last().unwrap().reason.as_deref(), Some("disclosure to the court"));
+    let last = pkg.join(format!("events/{:06}.event", r.counts.events));
+    assert_eq!(event_type(&last), "access_recorded");
+    // Nothing is left beside the package.
+    let leftovers: Vec<_> = std::fs::read_dir(w.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".partial-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn the_output_directory_must_be_new_or_empty() {
+    let mut w = world();
+    let full = w.path("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("keep.txt"), b"mine").unwrap();
+    let e = export_package(&mut w.investigator, w.case, &full, None).unwrap_err();
+    assert!(matches!(e, PackageError::NotEmpty { .. }), "{e}");
+    assert_eq!(std::fs::read_dir(&full).unwrap().count(), 1);
+    let file = w.path("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    assert!(matches!(export_package(&mut w.investigator, w.case, &file, None).unwrap_err(), PackageError::NotEmpty { .. }));
+    // Nothing was recorded for a refused export.
+    assert!(w.investigator.access_log(w.case).unwrap().iter().all(|a| a.action != "package"));
+
+    let empty = w.path("empty");
+    std::fs::create_dir(&empty).unwrap();
+    export_package(&mut w.investigator, w.case, &empty, None).unwrap();
+    assert_verified(&verify_package(&empty));
+    let unknown = w.path("unknown");
+    let e = export_package(&mut w.investigator, Uuid::now_v7(), &unknown, None).unwrap_err();
+    assert!(e.to_string().contains("no case matches"), "{e}");
+    assert!(!w.path("unknown").exists());
+}
+
+#[test]
+fn a_flipped_byte_in_an_original_names_the_item_and_the_file() {
+    let mut w = world();
+    let pkg = w.export("package");
+    let bad = copy(&w, &pkg, "flipped");
+    let id = w.items[0];
+    let p = bad.join("originals").join(id.to_string());
+    let mut b = std::fs::read(&p).unwrap();
+    b[1000] ^= 0x01;
+    std::fs::write(&p, b).unwrap();
+    let r = verify_package(&bad);
+    assert_names(&r, 4, &format!("item {id}"));
+    assert_names(&r, 2, &format!("file originals/{id}"));
+    assert!(r.problems.iter().all(|p| p.subject.contains(&id.to_string())), "{}", r.to_text());
+    // sha256sum agrees.
+    let out = Command::new("/usr/bin/sha256sum").args(["-c", "--quiet", "SHA256SUMS"]).current_dir(&bad).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("originals/{id}: FAILED")));
+}
+
+#[test]
+fn a_deleted_file_is_named() {
+    let mut w = world();
+    let pkg = w.export("package");
+    let bad = copy(&w, &pkg, "deleted-original");
+    let id = w.items[2];
+    std::fs::remove_file(bad.join("originals").join(id.to_string())).unwrap();
+    let r = verify_package(&bad);
+    assert_names(&r, 2, &format!("file originals/{id}"));
+    assert_names(&r, 4, &format!("item {id}"));
+
+    let bad = copy(&w, &pkg, "deleted-event");
+    std::fs::remove_file(bad.join("events/000003.event")).unwrap();
+    let r = verify_package(&bad);
+    assert_names(&r, 2, "file events/000003.event");
+    assert_names(&r, 3, "event events/000003.event");
+
+    let bad = copy(&w, &pkg, "deleted-sums");
+    std::fs::remove_file(bad.join("SHA256SUMS")).unwrap();
+    assert_names(&verify_package(&bad), 2, "file SHA256SUMS");
+}
+
+#[test]
+fn swapped_custody_events_are_named() {
+    let mut w = world();
+    let pkg = w.export("package");
+    let bad = copy(&w, &pkg, "swapped");
+    // The investigator's custody entries "exported" (item 0), then "verified" (item 1).
+    let find = |action: &str| -> PathBuf {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(bad.join("events")).unwrap().map(|e| e.unwrap().path()).collect();
+        v.sort();
+        v.into_iter().find(|p| event_type(p) == "custody_recorded" && event_body(p)["action"] == action).unwrap()
+    };
+    let (a, b) = (&find("exported"), &find("verified"));
+    let (ba, bb) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    std::fs::write(a, &bb).unwrap();
+    std::fs::write(b, &ba).unwrap();
+    let r = verify_package(&bad);
+    let name = |p: &Path| format!("event events/{}", p.file_name().unwrap().to_str().unwrap());
+    let text = assert_names(&r, 3, &name(a));
+    assert_names(&r, 3, &name(b));
+    assert!(text.contains("reordered"), "{text}");
+}
+
+#[test]
+fn a_credential_of_another_member_is_named() {
+    let mut w = world();
+    let pkg = w.export("package");
+    let bad = copy(&w, &pkg, "swapped-credential");
+    let me = w.investigator.whoami().member_id;
+    std::fs::write(bad.join("credentials").join(format!("{me}.json")), w.volunteer_cred.to_bytes()).unwrap();
+    let r = verify_package(&bad);
+    let text = assert_names(&r, 5, &format!("member {me}"));
+    assert!(text.contains(&w.volunteer.whoami().member_id.to_string()), "{text}");
+
+    // A credential that names the right member but another key (same agency, forged binding)
+    // is refused too: re-issue the investigator's id with the volunteer's key.
+    let bad = copy(&w, &pkg, "other-key");
+    let req = SignedDoc::sign_with(
+        casebridge_trust::CREDENTIAL_REQUEST,
+        &casebridge_trust::CredentialRequest {
+            member_id: me,
+            name: "Inv Estigator".into(),
+            role: Role::Investigator,
+            key: w.volunteer.whoami().public_key.clone(),
+            created_at: casebridge_trust::now(),
+        },
+        w.volunteer.public_key(),
+        |m| w.volunteer.sign_detached(b"", m),
+    );
+    let (_, forged) = w.agency.issue(&req, Role::Investigator, None, chrono::Duration::days(1)).unwrap();
+    std::fs::write(bad.join("credentials").join(format!("{me}.json")), forged.to_bytes()).unwrap();
+    let text = assert_names(&verify_package(&bad), 5, &format!("member {me}"));
+    assert!(text.contains("belongs to another key"), "{text}");
+}
+
+#[test]
+fn a_modified_manifest_fails_its_signature() {
+    let mut w = world();
+    let pkg = w.export("package");
+    let bad = copy(&w, &pkg, "manifest");
+    let p = bad.join("manifest.json");
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = String::from_utf8(b64.decode(doc["body"].as_str().unwrap()).unwrap()).unwrap();
+    let edited = body.replace("Bike thefts, Mitte", "Bike thefts, Pankow");
+    assert_ne!(body, edited);
+    doc["body"] = b64.encode(edited).into();
+    std::fs::write(&p, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let r = verify_package(&bad);
+    let text = assert_names(&r, 1, "file manifest.json");
+    assert!(text.contains("signature does not verify"), "{text}");
+    assert!(r.case.is_none(), "nothing of an unverified manifest is reported");
+}
+
+#[test]
+fn an_added_file_is_named() {
+    let mut w = world();
+    let pkg = w.export("package");
+    let bad = copy(&w, &pkg, "extra");
+    std::fs::write(bad.join("notes.txt"), b"planted").unwrap();
+    std::fs::write(bad.join("originals").join(Uuid::now_v7().to_string()), b"planted").unwrap();
+    let r = verify_package(&bad);
+    let text = assert_names(&r, 2, "file notes.txt");
+    assert_eq!(r.problems.len(), 2, "{text}");
+}
+
+#[test]
+fn the_report_is_the_same_wherever_the_package_is_checked() {
+    let mut w = world();
+    let pkg = w.export("package");
+    let a = copy(&w, &pkg, "here");
+    let b = w.path("somewhere/else/entirely");
+    copy_dir(&pkg, &b);
+    let (ra, rb) = (verify_package(&a), verify_package(&b));
+    assert_verified(&ra);
+    assert_eq!(ra.to_text(), rb.to_text());
+    assert_eq!(serde_json::to_string(&ra).unwrap(), serde_json::to_string(&rb).unwrap());
+    let root = w.tmp.path().to_str().unwrap();
+    assert!(!ra.to_text().contains(root) && !serde_json::to_string(&ra).unwrap().contains(root));
+    // A tampered copy reports the same wherever it is, too.
+    for d in [&a, &b] {
+        std::fs::write(d.join("extra"), b"x").unwrap();
+    }
+    assert_eq!(verify_package(&a).to_text(), verify_package(&b).to_text());
+}
+
+#[test]
+fn events_of_a_revoked_key_are_flagged() {
+    let mut w = world();
+    let vol = w.volunteer.whoami().member_id;
+    w.agency.revoke(vol, Some("left the programme".into())).unwrap();
+    let (_, doc) = w.agency.current_revocation().unwrap();
+    profile::store_revocation(&mut w.investigator, w.agency.public(), &doc).unwrap();
+    let pkg = w.export("package");
+    let r = verify_package(&pkg);
+    assert_verified(&r);
+    assert_eq!(r.agency.as_ref().unwrap().revocation_version, 2);
+    let m = r.members.iter().find(|m| m.member_id == vol.to_string()).unwrap();
+    let revoked = m.revoked.as_ref().unwrap();
+    assert_eq!(revoked.events_after, 0, "the volunteer signed everything before the revocation");
+    assert!(
+        r.flags.iter().any(|f| f.contains(&vol.to_string()) && f.contains("revoked") && f.contains("left the programme")),
+        "{:?}",
+        r.flags
+    );
+    assert!(r.to_text().contains("REVOKED at"));
+}
+
+#[test]
+fn the_senders_package_carries_the_receipt_for_its_bundle() {
+    let mut w = world();
+    let out = w.path("volunteer-package");
+    let s = export_package(&mut w.volunteer, w.case, &out, None).unwrap();
+    assert_eq!((s.items, s.receipts, s.credentials), (2, 1, 1));
+    let r = verify_package(&out);
+    assert_verified(&r);
+    assert_eq!(r.receipts.len(), 1);
+    assert_eq!(r.receipts[0].bundle_id, w.bundle_id.to_string());
+    assert_eq!(r.receipts[0].outcome, "accepted");
+
+    // A receipt signed by another agency is refused.
+    let bad = copy(&w, &out, "forged-receipt");
+    let other = Agency::init(&w.path("other"), "Other", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let rec_path = bad.join("receipts").join(format!("{}.json", w.bundle_id));
+    let doc = SignedDoc::parse(&std::fs::read(&rec_path).unwrap()).unwrap();
+    let receipt: Receipt = serde_json::from_slice(&base64_decode(&doc.body)).unwrap();
+    std::fs::write(&rec_path, other.sign_receipt(&receipt).unwrap().to_bytes()).unwrap();
+    let text = assert_names(&verify_package(&bad), 5, &format!("file receipts/{}.json", w.bundle_id));
+    assert!(text.contains("not signed by the expected key"), "{text}");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}

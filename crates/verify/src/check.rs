@@ -1,0 +1,1030 @@
+//! The five checks of docs/FORMAT.md, "Court evidence package", in order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::format::{self, doc_type, fingerprint, is_hex_digest, is_uuid, open_doc, open_envelope, parse_time, Event};
+use crate::report::{
+    AgencyInfo, CaseInfo, Counts, CredentialInfo, CustodyInfo, ExporterInfo, ItemInfo, MemberInfo, PackageInfo, Problem, ReceiptInfo,
+    Report, RevokedInfo,
+};
+
+/// The manifest file.
+pub const MANIFEST: &str = "manifest.json";
+/// The `sha256sum -c` file.
+pub const SUMS: &str = "SHA256SUMS";
+/// The agency public file.
+pub const AGENCY: &str = "agency.json";
+/// A manifest lists every event and file; far larger than any one signed document may be.
+const MAX_MANIFEST_LEN: u64 = 256 * 1024 * 1024;
+/// SHA256SUMS: one short line per file.
+const MAX_SUMS_LEN: u64 = 256 * 1024 * 1024;
+/// Folders deeper than this are not walked (the layout is two levels deep).
+const MAX_DEPTH: usize = 16;
+
+// ----- the manifest body (FORMAT.md, "manifest.json body") ----------------------------------
+
+#[derive(Deserialize)]
+struct Manifest {
+    v: u64,
+    package_id: String,
+    created_at: String,
+    case: ManifestCase,
+    exporter: ManifestExporter,
+    events: Vec<ManifestEvent>,
+    items: Vec<ManifestItem>,
+    files: Vec<ManifestFile>,
+}
+
+#[derive(Deserialize)]
+struct ManifestCase {
+    id: String,
+    reference: Option<String>,
+    title: String,
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct ManifestExporter {
+    member_id: String,
+    name: String,
+    role: String,
+    key: String,
+}
+
+#[derive(Deserialize)]
+struct ManifestEvent {
+    file: String,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+struct ManifestItem {
+    evidence_id: String,
+    file: String,
+    sha256: String,
+    size: u64,
+    media_type: String,
+    original_name: String,
+    derived_from: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ManifestFile {
+    path: String,
+    sha256: String,
+    size: u64,
+}
+
+// ----- signed documents of the agency (FORMAT.md, "Signed documents") ------------------------
+
+#[derive(Deserialize)]
+struct AgencyIdentity {
+    agency_id: String,
+    name: String,
+    root_key: String,
+}
+
+#[derive(Deserialize)]
+struct RevocationList {
+    agency_id: String,
+    version: u64,
+    issued_at: String,
+    expires_at: String,
+    entries: Vec<Revoked>,
+}
+
+#[derive(Deserialize)]
+struct Revoked {
+    member_id: String,
+    key: String,
+    revoked_at: String,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Credential {
+    agency_id: String,
+    serial: String,
+    member_id: String,
+    name: String,
+    role: String,
+    key: String,
+    not_before: String,
+    not_after: String,
+}
+
+#[derive(Deserialize)]
+struct Receipt {
+    agency_id: String,
+    bundle_id: String,
+    sender: String,
+    received_at: String,
+    outcome: String,
+    events: u64,
+    blobs: u64,
+}
+
+// ----- the files on disk ---------------------------------------------------------------------
+
+/// What was found at a path inside the package.
+enum Found {
+    /// A regular file, hashed.
+    File { size: u64, sha256: String },
+    /// Something that is not a regular file, or cannot be read.
+    Bad(String),
+}
+
+/// The verifier's working state.
+struct Verifier<'a> {
+    dir: &'a Path,
+    found: BTreeMap<String, Found>,
+    problems: BTreeSet<Problem>,
+    flags: BTreeSet<String>,
+    report: Report,
+}
+
+fn file_subject(path: &str) -> String {
+    format!("file {path}")
+}
+
+/// A package-relative path as the manifest may name it: `/`-separated, no empty, `.` or `..`
+/// component, not absolute.
+fn is_safe_path(p: &str) -> bool {
+    !p.is_empty() && !p.starts_with('/') && !p.contains('\\') && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// True for a path the package layout allows (besides `manifest.json` and `SHA256SUMS`).
+fn in_layout(p: &str) -> bool {
+    let in_dir = |dir: &str, ok: &dyn Fn(&str) -> bool| p.strip_prefix(dir).and_then(|r| r.strip_prefix('/')).is_some_and(ok);
+    let json_id = |name: &str| name.strip_suffix(".json").is_some_and(is_uuid);
+    p == "README.md"
+        || p == AGENCY
+        || in_dir("events", &|n| n.strip_suffix(".event").is_some_and(|d| d.len() >= 6 && d.bytes().all(|b| b.is_ascii_digit())))
+        || in_dir("originals", &is_uuid)
+        || in_dir("credentials", &json_id)
+        || in_dir("receipts", &json_id)
+}
+
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut f = File::open(path)?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        ctx.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(ctx.finish())))
+}
+
+fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "disappeared while it was being checked".into(),
+        std::io::ErrorKind::PermissionDenied => "cannot be read: permission denied".into(),
+        _ => format!("cannot be read: {}", e.kind()),
+    }
+}
+
+impl<'a> Verifier<'a> {
+    fn problem(&mut self, check: u8, subject: impl Into<String>, message: impl Into<String>) {
+        self.problems.insert(Problem { check, subject: subject.into(), message: message.into() });
+    }
+
+    fn flag(&mut self, text: String) {
+        self.flags.insert(text);
+    }
+
+    /// Walks the package without following links; every regular file is hashed.
+    fn walk(&mut self, rel: &str, depth: usize) {
+        let here = if rel.is_empty() { self.dir.to_path_buf() } else { self.dir.join(rel) };
+        let entries = match fs::read_dir(&here) {
+            Ok(rd) => rd,
+            Err(e) => {
+                let subject = if rel.is_empty() { "package".to_string() } else { format!("folder {rel}") };
+                self.problem(2, subject, format!("folder {}", io_message(&e)));
+                return;
+            }
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            match entry {
+                Ok(e) => names.push(e.file_name()),
+                Err(e) => {
+                    let subject = if rel.is_empty() { "package".to_string() } else { format!("folder {rel}") };
+                    self.problem(2, subject, format!("an entry {}", io_message(&e)));
+                }
+            }
+        }
+        names.sort();
+        for name in names {
+            let shown = name.to_string_lossy().into_owned();
+            let path = if rel.is_empty() { shown.clone() } else { format!("{rel}/{shown}") };
+            if name.to_str().is_none() {
+                self.problem(2, file_subject(&path), "has a name that is not UTF-8; it cannot be listed in the manifest");
+                continue;
+            }
+            let full = self.dir.join(&path);
+            let meta = match fs::symlink_metadata(&full) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.found.insert(path, Found::Bad(io_message(&e)));
+                    continue;
+                }
+            };
+            let ft = meta.file_type();
+            if ft.is_dir() {
+                if depth >= MAX_DEPTH {
+                    self.problem(2, format!("folder {path}"), "is nested too deeply to be part of a package");
+                } else {
+                    self.walk(&path, depth + 1);
+                }
+            } else if ft.is_symlink() {
+                self.found.insert(path, Found::Bad("is a symbolic link, which a package never contains (not followed)".into()));
+            } else if !ft.is_file() {
+                self.found.insert(path, Found::Bad("is not a regular file".into()));
+            } else {
+                match hash_file(&full) {
+                    Ok((size, sha256)) => self.found.insert(path, Found::File { size, sha256 }),
+                    Err(e) => self.found.insert(path, Found::Bad(io_message(&e))),
+                };
+            }
+        }
+    }
+
+    /// Reads a small file found by the walk, bounded by `max` bytes.
+    fn read_found(&mut self, check: u8, subject: &str, path: &str, max: u64) -> Option<Vec<u8>> {
+        match self.found.get(path) {
+            None => {
+                self.problem(check, subject, "is missing");
+                return None;
+            }
+            Some(Found::Bad(why)) => {
+                let why = why.clone();
+                self.problem(check, subject, why);
+                return None;
+            }
+            Some(Found::File { size, .. }) if *size > max => {
+                let size = *size;
+                self.problem(check, subject, format!("is {size} bytes, more than the {max} a file of its kind may have"));
+                return None;
+            }
+            Some(Found::File { .. }) => {}
+        }
+        let mut bytes = Vec::new();
+        match File::open(self.dir.join(path)).and_then(|f| f.take(max + 1).read_to_end(&mut bytes)) {
+            Ok(_) if bytes.len() as u64 > max => {
+                self.problem(check, subject, "grew while it was being checked");
+                None
+            }
+            Ok(_) => Some(bytes),
+            Err(e) => {
+                self.problem(check, subject, io_message(&e));
+                None
+            }
+        }
+    }
+
+    fn found_sha(&self, path: &str) -> Option<(u64, &str)> {
+        match self.found.get(path) {
+            Some(Found::File { size, sha256 }) => Some((*size, sha256.as_str())),
+            _ => None,
+        }
+    }
+
+    // ----- check 1: the manifest -----------------------------------------------------------
+
+    fn check_manifest(&mut self) -> Option<(Manifest, Vec<u8>)> {
+        let subject = file_subject(MANIFEST);
+        let bytes = self.read_found(1, &subject, MANIFEST, MAX_MANIFEST_LEN)?;
+        let Ok(container) = serde_json::from_slice::<Value>(&bytes) else {
+            self.problem(1, &subject, "is not JSON, so not a signed document");
+            return None;
+        };
+        let doc = match open_doc(&container, doc_type::COURT_PACKAGE, None) {
+            Ok(d) => d,
+            Err(e) => {
+                self.problem(1, &subject, format!("{e}; nothing in the package can be vouched for"));
+                return None;
+            }
+        };
+        let m: Manifest = match doc.parse() {
+            Ok(m) => m,
+            Err(e) => {
+                self.problem(1, &subject, e);
+                return None;
+            }
+        };
+        if m.v != 1 {
+            self.problem(1, &subject, format!("describes a package of version {}; this verifier reads version 1", m.v));
+            return None;
+        }
+        if m.exporter.key != hex::encode(&doc.key) {
+            self.problem(1, &subject, "names an exporter key that is not the key that signed it");
+        }
+        Some((m, doc.key))
+    }
+
+    // ----- check 2: files ---------------------------------------------------------------------
+
+    fn check_files(&mut self, manifest: Option<&Manifest>) {
+        let mut listed: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(m) = manifest {
+            let mut previous: Option<&str> = None;
+            for f in &m.files {
+                let subject = file_subject(&f.path);
+                if !is_safe_path(&f.path) {
+                    self.problem(2, &subject, "is not a plain relative path inside the package; it was not looked at");
+                    continue;
+                }
+                if f.path == MANIFEST || f.path == SUMS {
+                    self.problem(2, &subject, "is listed in the manifest, which must not list manifest.json or SHA256SUMS");
+                    continue;
+                }
+                if !in_layout(&f.path) {
+                    self.problem(2, &subject, "is not part of the package layout");
+                }
+                if previous.is_some_and(|p| p >= f.path.as_str()) {
+                    self.problem(2, &subject, "is out of order or listed twice in the manifest's files");
+                }
+                previous = Some(&f.path);
+                if !is_hex_digest(&f.sha256) {
+                    self.problem(2, &subject, "has a manifest SHA-256 that is not 64 lowercase hex digits");
+                }
+                listed.insert(f.path.clone(), f.sha256.clone());
+                match self.found.get(&f.path) {
+                    None => self.problem(2, &subject, "is listed in the manifest but missing"),
+                    Some(Found::Bad(why)) => {
+                        let why = why.clone();
+                        self.problem(2, &subject, why);
+                    }
+                    Some(Found::File { size, sha256 }) => {
+                        let (size, sha256) = (*size, sha256.clone());
+                        if size != f.size {
+                            self.problem(2, &subject, format!("is {size} bytes; the manifest lists {}", f.size));
+                        }
+                        if sha256 != f.sha256 {
+                            self.problem(2, &subject, format!("has SHA-256 {sha256}; the manifest lists {}", f.sha256));
+                        }
+                    }
+                }
+            }
+            let extra: Vec<(String, String)> = self
+                .found
+                .iter()
+                .filter(|(p, _)| *p != MANIFEST && *p != SUMS && !listed.contains_key(*p))
+                .map(|(p, f)| match f {
+                    Found::File { .. } => (p.clone(), "is not listed in the manifest".to_string()),
+                    Found::Bad(why) => (p.clone(), format!("is not listed in the manifest, and {why}")),
+                })
+                .collect();
+            for (p, msg) in extra {
+                self.problem(2, file_subject(&p), msg);
+            }
+        }
+
+        // SHA256SUMS must say the same as the manifest (or, with no usable manifest, as the disk).
+        let reference: BTreeMap<String, String> = match manifest {
+            Some(_) => listed,
+            None => self
+                .found
+                .iter()
+                .filter(|(p, _)| *p != MANIFEST && *p != SUMS)
+                .filter_map(|(p, f)| match f {
+                    Found::File { sha256, .. } => Some((p.clone(), sha256.clone())),
+                    Found::Bad(_) => None,
+                })
+                .collect(),
+        };
+        let against = if manifest.is_some() { "the manifest" } else { "the files present" };
+        let subject = file_subject(SUMS);
+        let Some(bytes) = self.read_found(2, &subject, SUMS, MAX_SUMS_LEN) else { return };
+        let Ok(text) = String::from_utf8(bytes) else {
+            self.problem(2, &subject, "is not UTF-8 text");
+            return;
+        };
+        let mut sums: BTreeMap<String, String> = BTreeMap::new();
+        let mut previous: Option<String> = None;
+        for (n, line) in text.lines().enumerate() {
+            let parsed = line.split_once("  ").or_else(|| line.split_once(" *")).filter(|(h, _)| is_hex_digest(h));
+            let Some((hash, path)) = parsed else {
+                self.problem(2, &subject, format!("line {} is not `<sha256>  <path>`", n + 1));
+                continue;
+            };
+            if previous.as_deref().is_some_and(|p| p >= path) {
+                self.problem(2, &subject, format!("line {} ({path}) is out of order or repeated", n + 1));
+            }
+            previous = Some(path.to_string());
+            sums.insert(path.to_string(), hash.to_string());
+        }
+        for (path, hash) in &sums {
+            match reference.get(path) {
+                None => self.problem(2, file_subject(path), format!("is in SHA256SUMS but not in {against}")),
+                Some(h) if h != hash => {
+                    self.problem(2, file_subject(path), format!("has SHA-256 {hash} in SHA256SUMS but {h} in {against}"))
+                }
+                Some(_) => {}
+            }
+        }
+        for path in reference.keys() {
+            if !sums.contains_key(path) {
+                self.problem(2, file_subject(path), "is missing from SHA256SUMS");
+            }
+        }
+    }
+
+    // ----- check 3: events --------------------------------------------------------------------
+
+    fn check_events(&mut self, m: &Manifest) -> Vec<(String, Event)> {
+        let mut events = Vec::new();
+        let mut listed = BTreeSet::new();
+        for (i, e) in m.events.iter().enumerate() {
+            let subject = format!("event {}", e.file);
+            let expected = format!("events/{:06}.event", i + 1);
+            if e.file != expected {
+                self.problem(3, &subject, format!("is listed at position {} of the manifest, where {expected} belongs", i + 1));
+            }
+            if !listed.insert(e.file.clone()) {
+                self.problem(3, &subject, "is listed twice among the manifest's events");
+                continue;
+            }
+            if !is_safe_path(&e.file) || !e.file.starts_with("events/") {
+                self.problem(3, &subject, "is not a file in events/; it was not looked at");
+                continue;
+            }
+            let Some(bytes) = self.read_found(3, &subject, &e.file, format::MAX_EVENT_LEN + format::ENVELOPE_HEADER_LEN as u64) else {
+                continue;
+            };
+            match open_envelope(&bytes) {
+                Err(why) => self.problem(3, &subject, format!("is not a valid event: {why}")),
+                Ok(ev) => {
+                    if ev.hash != e.sha256 {
+                        self.problem(
+                            3,
+                            &subject,
+                            format!(
+                                "has body hash {}; the manifest lists {} for this position (an event was replaced or the events were reordered)",
+                                ev.hash, e.sha256
+                            ),
+                        );
+                    }
+                    events.push((e.file.clone(), ev));
+                }
+            }
+        }
+        let unlisted: Vec<String> = self.found.keys().filter(|p| p.starts_with("events/") && !listed.contains(*p)).cloned().collect();
+        for p in unlisted {
+            self.problem(3, format!("event {p}"), "is not listed among the manifest's events");
+        }
+
+        // Chains: within one author, seq strictly increases, links where the predecessor is
+        // present, no forks; one key per author.
+        let mut last: BTreeMap<&str, (u64, &str)> = BTreeMap::new();
+        let mut held: BTreeMap<(&str, u64), (&str, &str, &str)> = BTreeMap::new();
+        let mut keys: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (file, ev) in &events {
+            keys.entry(ev.author.as_str()).or_default().insert(fingerprint(&ev.key));
+            if let Some((seq, prev_file)) = last.get(ev.author.as_str()) {
+                if ev.seq <= *seq {
+                    problems.push((
+                        format!("event {file}"),
+                        format!(
+                            "member {} event {} comes after their event {} ({prev_file}): the events were reordered",
+                            ev.author, ev.seq, seq
+                        ),
+                    ));
+                }
+            }
+            last.insert(&ev.author, (ev.seq, file));
+            match held.get(&(ev.author.as_str(), ev.seq)) {
+                Some((hash, _, other)) if *hash == ev.hash => {
+                    problems.push((format!("event {file}"), format!("repeats {other} (member {} event {})", ev.author, ev.seq)))
+                }
+                Some((_, _, other)) => problems.push((
+                    format!("event {file}"),
+                    format!("and {other} are two different events with member {} sequence {} (a fork)", ev.author, ev.seq),
+                )),
+                None => {
+                    held.insert((&ev.author, ev.seq), (&ev.hash, &ev.prev, file));
+                }
+            }
+        }
+        for ((author, seq), (_, prev, file)) in &held {
+            if *seq == 1 && *prev != format::GENESIS_PREV {
+                problems.push((format!("event {file}"), format!("is member {author}'s first event but names a previous event")));
+            }
+            if let Some((hash, _, prev_file)) = seq.checked_sub(1).and_then(|p| held.get(&(*author, p))) {
+                if hash != prev {
+                    problems.push((
+                        format!("event {file}"),
+                        format!("member {author} event {seq} does not link to their event {} ({prev_file})", seq - 1),
+                    ));
+                }
+            }
+        }
+        for (author, fps) in &keys {
+            if fps.len() > 1 {
+                problems.push((format!("member {author}"), format!("events are signed by {} different keys", fps.len())));
+            }
+        }
+        for (s, msg) in problems {
+            self.problem(3, s, msg);
+        }
+
+        // Every event belongs to this case (directly, or through an item of it).
+        let mut case_created = false;
+        for (file, ev) in &events {
+            if let Some(case) = ev.str_field("case_id") {
+                if case != m.case.id {
+                    self.problem(3, format!("event {file}"), format!("belongs to case {case}, not to the package's case {}", m.case.id));
+                } else if ev.kind == "case_created" {
+                    case_created = true;
+                }
+            }
+        }
+        if !case_created {
+            self.problem(3, format!("case {}", m.case.id), "the package holds no case_created event for its case");
+        }
+        events
+    }
+
+    // ----- check 4: items ---------------------------------------------------------------------
+
+    fn check_items(&mut self, m: &Manifest, events: &[(String, Event)]) -> Vec<ItemInfo> {
+        // What the signed events say about each item.
+        let mut added: BTreeMap<String, (String, u64, String)> = BTreeMap::new();
+        for (file, ev) in events.iter().filter(|(_, e)| e.kind == "evidence_added") {
+            let subject = format!("event {file}");
+            let id = ev.str_field("evidence_id").unwrap_or_default().to_string();
+            let object = ev.body.get("object");
+            let sha = object.and_then(|o| o.get("sha256")).and_then(Value::as_str).unwrap_or_default().to_string();
+            let size = object.and_then(|o| o.get("size")).and_then(Value::as_u64);
+            let (true, true, Some(size)) = (is_uuid(&id), is_hex_digest(&sha), size) else {
+                self.problem(4, subject, "is an evidence_added event without a valid evidence id, object sha256 and size");
+                continue;
+            };
+            if let Some((_, _, other)) = added.get(&id) {
+                let msg = format!("adds item {id} again (first added by {other})");
+                self.problem(4, subject, msg);
+                continue;
+            }
+            added.insert(id, (sha, size, file.clone()));
+        }
+
+        let mut items: BTreeMap<String, ItemInfo> = BTreeMap::new();
+        for it in &m.items {
+            let subject = format!("item {}", it.evidence_id);
+            if !is_uuid(&it.evidence_id) {
+                self.problem(4, &subject, "has an evidence id that is not a UUID");
+                continue;
+            }
+            if items.contains_key(&it.evidence_id) {
+                self.problem(4, &subject, "is listed twice in the manifest's items");
+                continue;
+            }
+            let expected_file = format!("originals/{}", it.evidence_id);
+            if it.file != expected_file {
+                self.problem(4, &subject, format!("is listed with file {}; its original belongs at {expected_file}", it.file));
+            }
+            match added.get(&it.evidence_id) {
+                None => self.problem(4, &subject, "has no evidence_added event in the package"),
+                Some((sha, size, ev_file)) => {
+                    let (sha, size, ev_file) = (sha.clone(), *size, ev_file.clone());
+                    if it.sha256 != sha || it.size != size {
+                        self.problem(
+                            4,
+                            &subject,
+                            format!("is listed with SHA-256 {} and {} bytes; its evidence_added event ({ev_file}) records {sha} and {size} bytes", it.sha256, it.size),
+                        );
+                    }
+                    match self.found_sha(&expected_file) {
+                        None => self.problem(4, &subject, format!("has no readable original ({expected_file})")),
+                        Some((got_size, got)) if got != sha || got_size != size => {
+                            let msg = format!(
+                                "original {expected_file} has SHA-256 {got} ({got_size} bytes), not the {sha} ({size} bytes) its evidence_added event ({ev_file}) records"
+                            );
+                            self.problem(4, &subject, msg);
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            items.insert(
+                it.evidence_id.clone(),
+                ItemInfo {
+                    evidence_id: it.evidence_id.clone(),
+                    original_name: it.original_name.clone(),
+                    media_type: it.media_type.clone(),
+                    size: it.size,
+                    sha256: it.sha256.clone(),
+                    derived_from: it.derived_from.clone(),
+                    custody: Vec::new(),
+                },
+            );
+        }
+        for (id, (_, _, ev_file)) in &added {
+            if !items.contains_key(id) {
+                self.problem(4, format!("item {id}"), format!("is added by {ev_file} but is not among the manifest's items"));
+            }
+        }
+
+        // Custody and provenance name the item's hash.
+        let mut derived_events: BTreeMap<String, String> = BTreeMap::new();
+        for (file, ev) in events {
+            let id = ev.str_field("evidence_id").unwrap_or_default().to_string();
+            match ev.kind.as_str() {
+                "custody_recorded" => {
+                    let action = ev.str_field("action").unwrap_or("?").to_string();
+                    let sha = ev.str_field("sha256").unwrap_or_default();
+                    match added.get(&id) {
+                        None => self.problem(
+                            4,
+                            format!("event {file}"),
+                            format!("records custody ({action}) of item {id}, which is not added by any event in the package"),
+                        ),
+                        Some((item_sha, _, _)) if item_sha != sha => {
+                            let msg = format!("custody event {file} ({action}) names hash {sha}, not the item's {item_sha}");
+                            self.problem(4, format!("item {id}"), msg);
+                        }
+                        Some(_) => {}
+                    }
+                    if let Some(item) = items.get_mut(&id) {
+                        item.custody.push(CustodyInfo { action, at: ev.at.clone(), by: ev.author.clone(), event: file.clone() });
+                    }
+                }
+                "evidence_derived" => {
+                    let original = ev.str_field("original_id").unwrap_or_default().to_string();
+                    let original_sha = ev.str_field("original_sha256").unwrap_or_default();
+                    let sha = ev.str_field("sha256").unwrap_or_default();
+                    let subject = format!("item {id}");
+                    match added.get(&id) {
+                        Some((s, _, _)) if s != sha => {
+                            let msg = format!("provenance event {file} names hash {sha} for the derivative, not its {s}");
+                            self.problem(4, &subject, msg);
+                        }
+                        None => self.problem(4, format!("event {file}"), format!("records a derivative {id} that is not in the package")),
+                        Some(_) => {}
+                    }
+                    match added.get(&original) {
+                        None => self.problem(4, &subject, format!("is derived from item {original}, which is not in the package")),
+                        Some((s, _, _)) if s != original_sha => {
+                            let msg = format!("provenance event {file} names hash {original_sha} for original {original}, not its {s}");
+                            self.problem(4, &subject, msg);
+                        }
+                        Some(_) => {}
+                    }
+                    derived_events.insert(id, original);
+                }
+                _ => {}
+            }
+        }
+        let mismatched: Vec<(String, String)> = items
+            .values()
+            .filter(|it| it.derived_from.as_ref() != derived_events.get(&it.evidence_id))
+            .map(|it| {
+                let said = it.derived_from.as_deref().unwrap_or("nothing");
+                let signed = derived_events.get(&it.evidence_id).map_or("nothing", String::as_str);
+                (it.evidence_id.clone(), format!("is listed as derived from {said}, but its provenance events say {signed}"))
+            })
+            .collect();
+        for (id, msg) in mismatched {
+            self.problem(4, format!("item {id}"), msg);
+        }
+        items.into_values().collect()
+    }
+
+    // ----- check 5: agency, credentials, revocations, receipts ---------------------------------
+
+    fn check_agency(&mut self, m: &Manifest, events: &[(String, Event)], members: &mut BTreeMap<String, MemberInfo>) {
+        let credential_files: Vec<String> = self.found.keys().filter(|p| p.starts_with("credentials/")).cloned().collect();
+        let receipt_files: Vec<String> = self.found.keys().filter(|p| p.starts_with("receipts/")).cloned().collect();
+        self.report.counts.credentials = credential_files.len();
+        self.report.counts.receipts = receipt_files.len();
+
+        let agency = if self.found.contains_key(AGENCY) { self.read_agency() } else { None };
+        let Some((root, agency_id, list)) = agency else {
+            for p in credential_files.iter().chain(&receipt_files) {
+                self.problem(5, file_subject(p), "cannot be checked: the package has no agency.json that verifies");
+            }
+            return;
+        };
+
+        // Keys and times of each author's events.
+        let mut author_keys: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for (_, ev) in events {
+            author_keys.entry(&ev.author).or_default().insert(hex::encode(&ev.key));
+        }
+
+        for path in credential_files {
+            let subject = file_subject(&path);
+            let stem = path.trim_start_matches("credentials/").trim_end_matches(".json").to_string();
+            let Some(doc) = self.read_doc(5, &subject, &path, doc_type::CREDENTIAL, &root) else { continue };
+            let c: Credential = match doc.parse() {
+                Ok(c) => c,
+                Err(e) => {
+                    self.problem(5, &subject, e);
+                    continue;
+                }
+            };
+            let member = format!("member {stem}");
+            if c.agency_id != agency_id {
+                self.problem(5, &subject, format!("was issued by agency {}, not by {agency_id}", c.agency_id));
+                continue;
+            }
+            if c.member_id != stem {
+                self.problem(5, &member, format!("{path} is a credential for member {}, not for {stem}", c.member_id));
+                continue;
+            }
+            let mut signing: BTreeSet<String> = author_keys.get(stem.as_str()).cloned().unwrap_or_default();
+            if m.exporter.member_id == stem {
+                signing.insert(m.exporter.key.clone());
+            }
+            if signing.is_empty() {
+                self.flag(format!("{path} is the credential of member {stem}, who signed nothing in the package"));
+            }
+            let wrong: Vec<String> = signing.iter().filter(|k| **k != c.key).map(|k| short_fp(k)).collect();
+            if !wrong.is_empty() {
+                let msg = format!(
+                    "{path} binds key {} but the member signed with key {} (the credential belongs to another key)",
+                    short_fp(&c.key),
+                    wrong.join(", ")
+                );
+                self.problem(5, &member, msg);
+                continue;
+            }
+            // Events dated outside the credential's validity are worth a look, not a failure.
+            let (nb, na) = (parse_time(&c.not_before), parse_time(&c.not_after));
+            let outside = events
+                .iter()
+                .filter(|(_, e)| e.author == stem)
+                .filter(|(_, e)| {
+                    let t = parse_time(&e.at);
+                    t.is_some() && (nb.is_some_and(|nb| t < Some(nb)) || na.is_some_and(|na| t > Some(na)))
+                })
+                .count();
+            if outside > 0 {
+                self.flag(format!(
+                    "member {stem}: {outside} event(s) are dated outside their credential's validity ({} to {})",
+                    c.not_before, c.not_after
+                ));
+            }
+            if let Some(info) = members.get_mut(&stem) {
+                info.credential =
+                    Some(CredentialInfo { name: c.name, role: c.role, serial: c.serial, not_before: c.not_before, not_after: c.not_after });
+            }
+        }
+
+        // Revocations: flag the events of revoked keys with the revocation time.
+        for r in &list.entries {
+            let who: Vec<String> = members
+                .keys()
+                .filter(|id| {
+                    **id == r.member_id
+                        || author_keys.get(id.as_str()).is_some_and(|ks| ks.contains(&r.key))
+                        || (**id == m.exporter.member_id && m.exporter.key == r.key)
+                })
+                .cloned()
+                .collect();
+            for id in who {
+                let revoked = parse_time(&r.revoked_at);
+                let after = events
+                    .iter()
+                    .filter(|(_, e)| e.author == id)
+                    .filter(|(_, e)| match (parse_time(&e.at), revoked) {
+                        (Some(t), Some(rv)) => t >= rv,
+                        _ => false,
+                    })
+                    .count();
+                self.flag(format!(
+                    "member {id}: key {} was revoked at {}{}; {after} of their event(s) in the package are dated after that",
+                    short_fp(&r.key),
+                    r.revoked_at,
+                    r.reason.as_ref().map(|x| format!(" ({x})")).unwrap_or_default()
+                ));
+                if let Some(info) = members.get_mut(&id) {
+                    info.revoked = Some(RevokedInfo { revoked_at: r.revoked_at.clone(), reason: r.reason.clone(), events_after: after });
+                }
+            }
+        }
+        if let (Some(exp), Some(created)) = (parse_time(&list.expires_at), parse_time(&m.created_at)) {
+            if exp < created {
+                self.flag(format!(
+                    "the revocation list (version {}) expired at {}, before the package was created at {}: later revocations are not shown",
+                    list.version, list.expires_at, m.created_at
+                ));
+            }
+        }
+
+        for path in receipt_files {
+            let subject = file_subject(&path);
+            let stem = path.trim_start_matches("receipts/").trim_end_matches(".json").to_string();
+            let Some(doc) = self.read_doc(5, &subject, &path, doc_type::RECEIPT, &root) else { continue };
+            let r: Receipt = match doc.parse() {
+                Ok(r) => r,
+                Err(e) => {
+                    self.problem(5, &subject, e);
+                    continue;
+                }
+            };
+            if r.agency_id != agency_id {
+                self.problem(5, &subject, format!("was signed for agency {}, not {agency_id}", r.agency_id));
+                continue;
+            }
+            if r.bundle_id != stem {
+                self.problem(5, &subject, format!("is a receipt for bundle {}, not {stem}", r.bundle_id));
+                continue;
+            }
+            self.report.receipts.push(ReceiptInfo {
+                bundle_id: r.bundle_id,
+                sender: r.sender,
+                received_at: r.received_at,
+                outcome: r.outcome,
+                events: r.events,
+                blobs: r.blobs,
+            });
+        }
+    }
+
+    /// Reads and opens a signed document file signed by `key`.
+    fn read_doc(&mut self, check: u8, subject: &str, path: &str, kind: &str, key: &[u8]) -> Option<format::Doc> {
+        let bytes = self.read_found(check, subject, path, format::MAX_DOC_LEN)?;
+        let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
+            self.problem(check, subject, "is not JSON, so not a signed document");
+            return None;
+        };
+        match open_doc(&v, kind, Some(key)) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problem(check, subject, format!("as a {kind}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// agency.json: the self-signed identity and the revocation list signed by its root key.
+    fn read_agency(&mut self) -> Option<(Vec<u8>, String, RevocationList)> {
+        let subject = file_subject(AGENCY);
+        let bytes = self.read_found(5, &subject, AGENCY, 2 * format::MAX_DOC_LEN)?;
+        let parsed = serde_json::from_slice::<Value>(&bytes).ok().filter(|v| v.get("agency").is_some() && v.get("revocation").is_some());
+        let Some(file) = parsed else {
+            self.problem(5, &subject, "is not an agency public file ({\"agency\": identity, \"revocation\": list})");
+            return None;
+        };
+        let identity = match open_doc(&file["agency"], doc_type::AGENCY_IDENTITY, None) {
+            Ok(d) => d,
+            Err(e) => {
+                self.problem(5, &subject, format!("the agency identity {e}"));
+                return None;
+            }
+        };
+        let id: AgencyIdentity = match identity.parse() {
+            Ok(i) => i,
+            Err(e) => {
+                self.problem(5, &subject, format!("the agency identity {e}"));
+                return None;
+            }
+        };
+        if id.root_key != hex::encode(&identity.key) {
+            self.problem(5, &subject, "the agency identity is not signed by the root key it names");
+            return None;
+        }
+        let list = match open_doc(&file["revocation"], doc_type::REVOCATION_LIST, Some(&identity.key)) {
+            Ok(d) => match d.parse::<RevocationList>() {
+                Ok(l) => l,
+                Err(e) => {
+                    self.problem(5, &subject, format!("the revocation list {e}"));
+                    return None;
+                }
+            },
+            Err(e) => {
+                self.problem(5, &subject, format!("the revocation list {e}"));
+                return None;
+            }
+        };
+        if list.agency_id != id.agency_id {
+            self.problem(5, &subject, format!("the revocation list belongs to agency {}, not {}", list.agency_id, id.agency_id));
+            return None;
+        }
+        self.report.agency = Some(AgencyInfo {
+            agency_id: id.agency_id.clone(),
+            name: id.name,
+            root_fingerprint: fingerprint(&identity.key),
+            revocation_version: list.version,
+            revocation_issued_at: list.issued_at.clone(),
+            revocation_expires_at: list.expires_at.clone(),
+        });
+        Some((identity.key, id.agency_id, list))
+    }
+}
+
+/// The first 16 hex digits of a key's fingerprint (enough to tell keys apart in a message).
+fn short_fp(key_hex: &str) -> String {
+    match hex::decode(key_hex) {
+        Ok(k) => fingerprint(&k)[..16].to_string(),
+        Err(_) => "(malformed key)".into(),
+    }
+}
+
+/// Runs every check on the package in `dir`.
+pub fn verify(dir: &Path) -> Report {
+    let mut v = Verifier { dir, found: BTreeMap::new(), problems: BTreeSet::new(), flags: BTreeSet::new(), report: Report::default() };
+    v.walk("", 0);
+
+    let manifest = v.check_manifest();
+    let m = manifest.as_ref().map(|(m, _)| m);
+    v.check_files(m);
+    if let Some((m, key)) = &manifest {
+        v.report.package = Some(PackageInfo { package_id: m.package_id.clone(), created_at: m.created_at.clone() });
+        v.report.case = Some(CaseInfo {
+            id: m.case.id.clone(),
+            reference: m.case.reference.clone(),
+            title: m.case.title.clone(),
+            status: m.case.status.clone(),
+        });
+        v.report.exporter = Some(ExporterInfo {
+            member_id: m.exporter.member_id.clone(),
+            name: m.exporter.name.clone(),
+            role: m.exporter.role.clone(),
+            key: m.exporter.key.clone(),
+            fingerprint: fingerprint(key),
+        });
+        let events = v.check_events(m);
+        let items = v.check_items(m, &events);
+
+        let mut members: BTreeMap<String, MemberInfo> = BTreeMap::new();
+        for (_, ev) in &events {
+            let info = members.entry(ev.author.clone()).or_insert_with(|| MemberInfo {
+                member_id: ev.author.clone(),
+                key_fingerprints: Vec::new(),
+                events: 0,
+                credential: None,
+                revoked: None,
+            });
+            info.events += 1;
+            let fp = fingerprint(&ev.key);
+            if !info.key_fingerprints.contains(&fp) {
+                info.key_fingerprints.push(fp);
+            }
+        }
+        for info in members.values_mut() {
+            info.key_fingerprints.sort();
+        }
+        v.check_agency(m, &events, &mut members);
+
+        v.report.counts = Counts {
+            events: events.len(),
+            members: members.len(),
+            items: items.len(),
+            files: m.files.len(),
+            bytes: m.files.iter().map(|f| f.size).fold(0u64, u64::saturating_add),
+            credentials: v.report.counts.credentials,
+            receipts: v.report.counts.receipts,
+        };
+        v.report.members = members.into_values().collect();
+        v.report.items = items;
+        v.report.receipts.sort_by(|a, b| a.bundle_id.cmp(&b.bundle_id));
+    }
+
+    let mut report = v.report;
+    report.flags = v.flags.into_iter().collect();
+    report.problems = v.problems.into_iter().collect();
+    report.verified = report.problems.is_empty();
+    report.verdict = if report.verified { "VERIFIED".into() } else { "FAILED".into() };
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_package_layout_is_accepted() {
+        for ok in [
+            "README.md",
+            "agency.json",
+            "events/000001.event",
+            "events/1000000.event",
+            "originals/0195f2a4-1c2b-7d3e-8f40-0123456789ab",
+            "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.json",
+            "receipts/0195f2a4-1c2b-7d3e-8f40-0123456789ab.json",
+        ] {
+            assert!(in_layout(ok), "{ok}");
+        }
+        for bad in ["notes.txt", "events/1.event", "events/x/000001.event", "originals/../manifest.json", "credentials/a.json"] {
+            assert!(!in_layout(bad), "{bad}");
+        }
+        for unsafe_path in ["", "/etc/passwd", "a/../b", "./a", "a//b", "a\\b"] {
+            assert!(!is_safe_path(unsafe_path), "{unsafe_path}");
+        }
+    }
+}
