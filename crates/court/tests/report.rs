@@ -1,0 +1,413 @@
+//! The court report (issue 6): the PDF renders page by page, every hash is in its text intact,
+//! pages are numbered, the HTML twin is self-contained, and volunteers stay pseudonymous until a
+//! disclosure is recorded. Needs `pdftoppm` and `pdftotext` (Debian package poppler-utils).
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use casebridge_core::{EvidenceOptions, GeoPoint, KdfParams, NewCase, Passphrase, Role, Store};
+use casebridge_court::report::{self, Format, ReportError, ReportOptions};
+use casebridge_trust::bundle::{self, Anchor, ExportOptions};
+use casebridge_trust::{profile, Agency};
+use uuid::Uuid;
+
+const PASS: &str = "correct horse battery staple";
+
+fn new_store(dir: &Path, name: &str, role: Role) -> Store {
+    Store::create(dir, &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).unwrap()
+}
+
+/// A real 640x480 JPEG: a colour gradient.
+fn jpeg(path: &Path) {
+    let img = image::RgbImage::from_fn(640, 480, |x, y| image::Rgb([(x * 255 / 639) as u8, (y * 255 / 479) as u8, 128]));
+    let mut f = std::fs::File::create(path).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut f, 90).encode_image(&img).unwrap();
+}
+
+/// A PNG with transparency.
+fn png(path: &Path) {
+    let img = image::RgbaImage::from_fn(300, 120, |x, y| image::Rgba([200, (x % 256) as u8, 40, if y < 60 { 255 } else { 90 }]));
+    img.save_with_format(path, image::ImageFormat::Png).unwrap();
+}
+
+struct Fixture {
+    tmp: tempfile::TempDir,
+    store: Store,
+    case: Uuid,
+    hashes: Vec<String>,
+}
+
+/// An investigator's case with a JPEG (with a claimed time and place), a text file, a PNG, a
+/// redacted derivative of the JPEG, an export and a recorded access.
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = new_store(&tmp.path().join("profile"), "Vera Brandt", Role::Investigator);
+    let case = store
+        .create_case(NewCase {
+            title: "Bike thefts <Mitte> & Wedding".into(),
+            summary: Some("A series of bicycle thefts near Rosenthaler Platz, reported between March and May; the long summary is here so that the report has to wrap it over several lines of the page.".into()),
+            reference: Some("BER-2026-000123".into()),
+            tags: vec!["theft".into(), "bicycles".into()],
+        })
+        .unwrap();
+    let photo = tmp.path().join("photo.jpg");
+    jpeg(&photo);
+    let text = tmp.path().join("statement.txt");
+    std::fs::write(&text, "Witness statement: a white van, plate starting B-XY.\n").unwrap();
+    let shot = tmp.path().join("screenshot.png");
+    png(&shot);
+    let opts = EvidenceOptions {
+        description: Some("Photo of the bike rack".into()),
+        captured_at: Some(chrono::DateTime::parse_from_rfc3339("2026-03-14T09:30:00+01:00").unwrap()),
+        location: Some(GeoPoint::new(52.5298, 13.4015).unwrap()),
+    };
+    let mut hashes = Vec::new();
+    let a = store.add_evidence(case, &photo, &opts, &mut |_| true).unwrap();
+    hashes.push(a.sha256.clone());
+    for p in [&text, &shot] {
+        hashes.push(store.add_evidence(case, p, &EvidenceOptions::default(), &mut |_| true).unwrap().sha256);
+    }
+    // A "redacted" derivative (here simply another JPEG) with signed provenance.
+    let redacted = tmp.path().join("redacted.jpg");
+    let img = image::RgbImage::from_fn(320, 240, |x, _| image::Rgb([0, (x % 256) as u8, 0]));
+    img.save_with_format(&redacted, image::ImageFormat::Jpeg).unwrap();
+    let d = store
+        .add_derivative(
+            a.id,
+            &mut std::fs::File::open(&redacted).unwrap(),
+            "image/jpeg",
+            "photo-redacted.jpg",
+            vec!["strip-metadata".into(), "blur 10,10,50,50".into()],
+            &mut |_| true,
+        )
+        .unwrap();
+    hashes.push(d.sha256);
+    store.verify_evidence(a.id, &mut |_| true).unwrap();
+    store.export_evidence(a.id, &tmp.path().join("exported.jpg"), Some("for the prosecutor".into()), &mut |_| true).unwrap();
+    store.record_access(case, Some(a.id), "viewed", Some("review of the photo".into())).unwrap();
+    Fixture { tmp, store, case, hashes }
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?} (install poppler-utils): {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn pdf_text(path: &Path) -> String {
+    run(Command::new("pdftotext").arg(path).arg("-"))
+}
+
+/// Renders every page at 50 dpi; returns the PNG files.
+fn pdf_pages(path: &Path, dir: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    run(Command::new("pdftoppm").args(["-png", "-r", "50"]).arg(path).arg(dir.join("page")));
+    let mut pngs: Vec<PathBuf> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "png")).collect();
+    pngs.sort();
+    pngs
+}
+
+/// With CASEBRIDGE_KEEP_REPORTS=DIR set, a copy of the report is kept there to look at.
+fn keep(path: &Path) {
+    if let Some(dir) = std::env::var_os("CASEBRIDGE_KEEP_REPORTS") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(path, Path::new(&dir).join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+fn opts(format: Format) -> ReportOptions {
+    ReportOptions { format, reason: Some("disclosure to the prosecution".into()) }
+}
+
+#[test]
+fn the_pdf_renders_every_page_and_its_text_holds_every_hash_and_page_numbers() {
+    let mut f = fixture();
+    let out = f.tmp.path().join("report.pdf");
+    let started = std::time::Instant::now();
+    let w = report::write(&mut f.store, f.case, &out, &opts(Format::Pdf), &mut |_| true).unwrap();
+    let took = started.elapsed();
+    keep(&out);
+    let pages = w.pages.unwrap();
+    eprintln!("report: {pages} pages, {} bytes, {took:?}", std::fs::metadata(&out).unwrap().len());
+    assert_eq!(w.items, 4);
+    assert!(w.damaged.is_empty());
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert_eq!(w.sha256, casebridge_core::to_hex(&casebridge_core::sha256(&bytes)));
+    assert!(!report::partial_path(&out).exists(), "the partial file is gone");
+
+    let pngs = pdf_pages(&out, &f.tmp.path().join("pages"));
+    assert_eq!(pngs.len(), pages, "one PNG per page");
+
+    let text = pdf_text(&out);
+    for h in &f.hashes {
+        assert!(text.contains(h.as_str()), "evidence hash {h} is not in the text intact");
+    }
+    for n in 1..=pages {
+        assert!(text.contains(&format!("page {n} of {pages}")), "page {n} is not numbered");
+    }
+    // The custody trail's event hashes and the signing key's fingerprint are there too.
+    let custody = f.store.custody(f.store.list_evidence(f.case).unwrap()[0].id).unwrap();
+    assert!(custody.len() >= 4, "imported, redacted, verified, exported");
+    for c in &custody {
+        assert!(text.contains(&c.event_hash), "custody event {} is missing", c.event_hash);
+    }
+    assert!(text.contains(&f.store.whoami().fingerprint));
+    for word in ["BER-2026-000123", "Bike thefts <Mitte> & Wedding", "Vera Brandt (investigator)", "2026-03-14 09:30:00 +01:00"] {
+        assert!(text.contains(word), "{word} is missing");
+    }
+    assert!(text.contains("strip-metadata; blur 10,10,50,50"), "provenance operations are shown");
+    assert!(text.contains("review of the photo"), "the access log is shown");
+
+    // The report's writing is in the access log now.
+    let log = f.store.access_log(f.case).unwrap();
+    let last = log.last().unwrap();
+    assert_eq!((last.action.as_str(), last.evidence_id, last.reason.as_deref()), ("report", None, Some("disclosure to the prosecution")));
+
+    // Never overwritten.
+    let e = report::write(&mut f.store, f.case, &out, &opts(Format::Pdf), &mut |_| true).unwrap_err();
+    assert!(matches!(e, ReportError::WouldOverwrite { .. }), "{e}");
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    assert_eq!(f.store.access_log(f.case).unwrap().len(), log.len(), "a refused report records no access");
+}
+
+#[test]
+fn the_html_report_is_one_self_contained_file_with_every_hash_and_inline_thumbnails() {
+    let mut f = fixture();
+    let out = f.tmp.path().join("report.html");
+    let w = report::write(&mut f.store, f.case, &out, &opts(Format::Html), &mut |_| true).unwrap();
+    keep(&out);
+    assert_eq!(w.pages, None);
+    let html = std::fs::read_to_string(&out).unwrap();
+    for h in &f.hashes {
+        assert!(html.contains(h.as_str()), "evidence hash {h} is missing");
+    }
+    // JPEG, PNG and the derivative have thumbnails; the text file has none.
+    assert_eq!(html.matches("src=\"data:image/jpeg;base64,").count(), 3);
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"), "nothing is fetched or run");
+    assert!(html.contains("Bike thefts &lt;Mitte&gt; &amp; Wedding"), "text is escaped");
+    assert!(!html.contains("<Mitte>"));
+    assert!(html.contains("<style>"));
+}
+
+#[test]
+fn a_partial_file_left_behind_is_never_replaced() {
+    let mut f = fixture();
+    let out = f.tmp.path().join("r.pdf");
+    std::fs::write(report::partial_path(&out), b"someone else's").unwrap();
+    let e = report::write(&mut f.store, f.case, &out, &opts(Format::Pdf), &mut |_| true).unwrap_err();
+    assert!(matches!(e, ReportError::PartialExists { .. }), "{e}");
+    assert!(!out.exists());
+    assert_eq!(std::fs::read(report::partial_path(&out)).unwrap(), b"someone else's");
+}
+
+/// Every object file under `dir` (the store's sealed contents).
+fn object_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for sub in std::fs::read_dir(dir).unwrap() {
+        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            out.push(f.unwrap().path());
+        }
+    }
+    out
+}
+
+#[test]
+fn damaged_content_is_reported_in_the_report_not_hidden() {
+    let mut f = fixture();
+    for obj in object_files(&f.tmp.path().join("profile").join(casebridge_core::OBJECTS_DIR)) {
+        let mut perms = std::fs::metadata(&obj).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&obj, perms).unwrap();
+        let mut bytes = std::fs::read(&obj).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&obj, bytes).unwrap();
+    }
+    let out = f.tmp.path().join("damaged.pdf");
+    let w = report::write(&mut f.store, f.case, &out, &opts(Format::Pdf), &mut |_| true).unwrap();
+    assert_eq!(w.damaged.len(), 4);
+    let text = pdf_text(&out);
+    assert_eq!(text.matches("CONTENT CHECK FAILED").count(), 4);
+    for h in &f.hashes {
+        assert!(text.contains(h.as_str()), "the recorded hash {h} is still shown");
+    }
+    let html = f.tmp.path().join("damaged.html");
+    report::write(&mut f.store, f.case, &html, &opts(Format::Html), &mut |_| true).unwrap();
+    assert!(!std::fs::read_to_string(&html).unwrap().contains("data:image"), "no thumbnail is made from damaged content");
+}
+
+#[test]
+fn a_volunteer_appears_under_a_pseudonym_until_a_disclosure_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = new_store(&tmp.path().join("v"), "Mia Keller", Role::Volunteer);
+    let case = store.create_case(NewCase { title: "Submission for brief 7".into(), ..Default::default() }).unwrap();
+    let photo = tmp.path().join("photo.jpg");
+    jpeg(&photo);
+    let added = store.add_evidence(case, &photo, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    let me = store.whoami().member_id;
+    let alias = report::pseudonym(me, case);
+
+    let first = tmp.path().join("first.pdf");
+    report::write(&mut store, case, &first, &ReportOptions::default(), &mut |_| true).unwrap();
+    let text = pdf_text(&first);
+    assert!(text.contains(&alias), "{alias} is missing");
+    assert!(!text.contains("Mia") && !text.contains("Keller"), "the volunteer's name leaks");
+    assert!(!text.contains(&me.to_string()), "the volunteer's member id leaks");
+    assert!(text.contains(&added.sha256));
+    let html = tmp.path().join("first.html");
+    report::write(&mut store, case, &html, &ReportOptions { format: Format::Html, reason: None }, &mut |_| true).unwrap();
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains(&alias) && !html.contains("Keller"));
+
+    store.record_disclosure(case, me, "court order 12 Js 345/26").unwrap();
+    let second = tmp.path().join("second.pdf");
+    report::write(&mut store, case, &second, &ReportOptions::default(), &mut |_| true).unwrap();
+    let text = pdf_text(&second);
+    assert!(text.contains("Mia Keller (volunteer; identity disclosed"), "the disclosed name is shown");
+    assert!(text.contains("court order 12 Js 345/26"));
+    // A pseudonym belongs to one case.
+    let other = store.create_case(NewCase { title: "Another".into(), ..Default::default() }).unwrap();
+    assert_ne!(report::pseudonym(me, other), alias);
+}
+
+/// The real flow: a volunteer's submission reaches the investigator in a sealed bundle. The
+/// investigator's store knows the volunteer only from the agency's credential in the bundle;
+/// the report shows the volunteer's role and credential under a pseudonym, never the name.
+#[test]
+fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agency_pass = Passphrase::new("agency passphrase for tests");
+    let agency = Agency::init(&tmp.path().join("agency"), "Polizei Berlin (test)", &agency_pass, KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let public_file = Agency::public_file(&tmp.path().join("agency")).unwrap();
+    let mut volunteer = new_store(&tmp.path().join("volunteer"), "Mia Keller", Role::Volunteer);
+    let mut investigator = new_store(&tmp.path().join("investigator"), "Vera Brandt", Role::Investigator);
+    let req = profile::request_credential(&volunteer);
+    let (_, cred) = agency.issue(&req, Role::Volunteer, None, chrono::Duration::days(365)).unwrap();
+    profile::install_credential(&mut volunteer, &cred, Some(&public_file)).unwrap();
+    profile::pin_agency(&mut investigator, &public_file).unwrap();
+
+    let case = volunteer.create_case(NewCase { title: "Submission for brief 7".into(), ..Default::default() }).unwrap();
+    let photo = tmp.path().join("photo.jpg");
+    jpeg(&photo);
+    let added = volunteer.add_evidence(case, &photo, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    let out = tmp.path().join("b.cbb");
+    let public = agency.public().clone();
+    bundle::export(&mut volunteer, &ExportOptions { case, since: None, agency: &public, credential: &cred, seal: true }, &out, &mut |_| {
+        true
+    })
+    .unwrap();
+    let list = agency.current_revocation().unwrap().0;
+    let anchor = Anchor { agency: agency.public(), revocation: &list, sealing: Some(agency.sealing_identity()) };
+    let opened = bundle::open_into(&out, &anchor, &mut investigator, &mut |_| true).unwrap();
+    let receipt = casebridge_trust::Receipt {
+        agency_id: public.agency_id,
+        bundle_id: opened.bundle_id,
+        manifest_hash: opened.manifest_hash.clone(),
+        sender: opened.sender,
+        seq: opened.seq,
+        received_at: casebridge_trust::now(),
+        outcome: opened.outcome.clone(),
+        events: opened.events,
+        blobs: opened.blobs,
+    };
+    profile::store_receipt(&mut volunteer, &agency.sign_receipt(&receipt).unwrap()).unwrap();
+    let vid = volunteer.whoami().member_id;
+    let alias = report::pseudonym(vid, case);
+
+    let pdf = tmp.path().join("inv.pdf");
+    report::write(&mut investigator, case, &pdf, &ReportOptions::default(), &mut |_| true).unwrap();
+    keep(&pdf);
+    let text = pdf_text(&pdf);
+    assert!(text.contains(&added.sha256));
+    assert!(!text.contains("Keller"), "the volunteer's name leaks");
+    assert!(!text.contains(&vid.to_string()), "the volunteer's member id leaks");
+    assert!(text.contains(&format!("Credential of {alias}")), "the volunteer's vetting is shown under the pseudonym");
+    assert!(text.contains(&agency.public().root_fingerprint()), "the pinned agency's root key fingerprint is shown");
+    assert!(text.contains(&volunteer.whoami().fingerprint), "the signing key of the volunteer's events is shown");
+
+    // With a disclosure recorded, the investigator's report names the volunteer as vetted.
+    investigator.record_disclosure(case, vid, "court order 12 Js 345/26").unwrap();
+    let disclosed = tmp.path().join("inv-disclosed.pdf");
+    report::write(&mut investigator, case, &disclosed, &ReportOptions::default(), &mut |_| true).unwrap();
+    assert!(pdf_text(&disclosed).contains("Mia Keller (volunteer; identity disclosed"));
+
+    // The volunteer's own report shows the credential and the receipt held.
+    let vpdf = tmp.path().join("vol.pdf");
+    report::write(&mut volunteer, case, &vpdf, &ReportOptions::default(), &mut |_| true).unwrap();
+    let text = pdf_text(&vpdf);
+    assert!(text.contains(&format!("Credential of {alias}")));
+    assert!(text.contains(&format!("Receipt for bundle {}", opened.bundle_id)));
+    assert!(text.contains(&opened.manifest_hash));
+    assert!(!text.contains("Keller"));
+}
+
+/// A member this store knows nothing about (no profile, no credential) is pseudonymous too.
+#[test]
+fn an_unknown_member_is_pseudonymous() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = new_store(&tmp.path().join("a"), "Mia Keller", Role::Volunteer);
+    let mut b = new_store(&tmp.path().join("b"), "Vera Brandt", Role::Investigator);
+    let case = a.create_case(NewCase { title: "T".into(), ..Default::default() }).unwrap();
+    let events = a.case_events(case, None).unwrap();
+    b.import_events(&events, Vec::new()).unwrap();
+    let out = tmp.path().join("r.html");
+    report::write(&mut b, case, &out, &ReportOptions { format: Format::Html, reason: None }, &mut |_| true).unwrap();
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(!html.contains("Keller") && !html.contains(&a.whoami().member_id.to_string()));
+    assert!(html.contains("name and role not held by this store"));
+}
+
+/// Figures for a larger case: 20 photos of 12 megapixels, 5 text files and a screenshot.
+/// `cargo test -p casebridge-court --release --test report -- --ignored --nocapture`
+#[test]
+#[ignore = "takes a while; prints figures"]
+fn figures_for_a_case_of_twenty_six_items() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = new_store(&tmp.path().join("p"), "Vera Brandt", Role::Investigator);
+    let case =
+        store.create_case(NewCase { title: "Figures".into(), reference: Some("BER-2026-000999".into()), ..Default::default() }).unwrap();
+    let mut seed = 1u32;
+    for i in 0..20 {
+        let img = image::RgbImage::from_fn(4000, 3000, |x, y| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            image::Rgb([(x / 16) as u8, (y / 12) as u8, (seed >> 24) as u8])
+        });
+        let p = tmp.path().join(format!("photo{i:02}.jpg"));
+        let mut f = std::fs::File::create(&p).unwrap();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut f, 85).encode_image(&img).unwrap();
+        drop(f);
+        store.add_evidence(case, &p, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    }
+    for i in 0..5 {
+        let p = tmp.path().join(format!("note{i}.txt"));
+        std::fs::write(&p, format!("statement {i}\n").repeat(200)).unwrap();
+        store.add_evidence(case, &p, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    }
+    let shot = tmp.path().join("screenshot.png");
+    png(&shot);
+    store.add_evidence(case, &shot, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    let bytes: u64 = store.list_evidence(case).unwrap().iter().map(|e| e.size).sum();
+    for (name, format) in [("big.pdf", Format::Pdf), ("big.html", Format::Html)] {
+        let out = tmp.path().join(name);
+        let started = std::time::Instant::now();
+        let w = report::write(&mut store, case, &out, &ReportOptions { format, reason: None }, &mut |_| true).unwrap();
+        let took = started.elapsed();
+        keep(&out);
+        eprintln!(
+            "{name}: {} items ({:.1} MiB of evidence), {:?} pages, {} KiB, {took:.2?}",
+            w.items,
+            bytes as f64 / 1048576.0,
+            w.pages,
+            std::fs::metadata(&out).unwrap().len() / 1024
+        );
+        if format == Format::Pdf {
+            let pngs = pdf_pages(&out, &tmp.path().join("pages"));
+            assert_eq!(Some(pngs.len()), w.pages);
+        }
+    }
+}
