@@ -1,8 +1,8 @@
 //! The court report (issue 6): everything a court needs to know about one case, as a PDF with
 //! numbered pages or as one self-contained HTML file.
 //!
-//! The report is composed once into a small document model ([`Block`]s) and then drawn by
-//! [`pdf`] or [`html`], so both formats carry exactly the same content:
+//! The report is composed once into a small document model (`Block`s) and then drawn by
+//! `pdf` or `html`, so both formats carry exactly the same content:
 //!
 //! - the case header (reference, title, status, summary, tags, created/updated) and who
 //!   generated the report, when, and why;
@@ -125,7 +125,7 @@ pub struct Rendered {
     pub damaged: Vec<Uuid>,
 }
 
-/// What [`write`] reports.
+/// What [`write()`] reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Written {
     /// Where the report is.
