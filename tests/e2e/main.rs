@@ -9,6 +9,8 @@
 /// Profiles with cheap KDF settings, a command runner with readable failures, files, RNG.
 mod harness;
 
+/// Police staff's views, exports and redactions are in the access log; volunteers' are not.
+mod access;
 /// A second process gets "store is in use", promptly.
 mod concurrency;
 /// SIGKILL at random points never loses an acknowledged change.

@@ -27,7 +27,14 @@ fn views(p: &Profile, pop: &Populated) -> Vec<(String, Value)> {
     cmds.into_iter()
         .map(|mut args| {
             args.push("--json".into());
-            let v = p.json(&args);
+            let mut v = p.json(&args);
+            // `case show` and `evidence show` by an investigator record an access (the access
+            // log), so the log grows with every round of views: compare the rest.
+            if args[0] == "log" {
+                if let Some(events) = v.as_array_mut() {
+                    events.retain(|e| e["kind"] != "access_recorded");
+                }
+            }
             (args.join(" "), v)
         })
         .collect()

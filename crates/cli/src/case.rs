@@ -17,10 +17,14 @@ pub enum CaseCommand {
     New(NewArgs),
     /// List cases, most recently changed first
     List(ListArgs),
-    /// Show a case with its evidence and notes
+    /// Show a case with its evidence and notes (police staff's views are recorded in its access log)
     Show(ShowArgs),
     /// Change a case's title, summary, status or reference
     Edit(EditArgs),
+    /// Show who viewed, exported, reported on or redacted the case's material, when and why
+    AccessLog(crate::access::AccessLogArgs),
+    /// Record that a contributor's identity may be disclosed in court material for the case
+    Disclose(crate::access::DiscloseArgs),
 }
 
 /// Arguments of `case new`.
@@ -60,6 +64,9 @@ pub struct ShowArgs {
     /// Case id, unique id prefix, or agency reference
     #[arg(value_name = "CASE")]
     pub case: String,
+    /// Why it is viewed (recorded in the case's access log)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
@@ -93,6 +100,8 @@ pub fn run(ctx: &mut Ctx, cmd: &CaseCommand, out: &mut dyn Write) -> Result<()> 
         CaseCommand::List(a) => list(ctx, a, out),
         CaseCommand::Show(a) => show(ctx, a, out),
         CaseCommand::Edit(a) => edit(ctx, a, out),
+        CaseCommand::AccessLog(a) => crate::access::access_log(ctx, a, out),
+        CaseCommand::Disclose(a) => crate::access::disclose(ctx, a, out),
     }
 }
 
@@ -136,9 +145,10 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open()?;
+    let mut store = ctx.open()?;
     let id = store.resolve_case(&a.case)?;
     let detail = store.case(id)?;
+    crate::access::log(&mut store, id, None, "viewed", a.reason.as_deref())?;
     if a.json {
         return output::json(out, &detail);
     }

@@ -22,14 +22,17 @@ pub enum EvidenceCommand {
     Add(AddArgs),
     /// List a case's evidence, oldest first
     List(ListArgs),
-    /// Show one evidence item
-    Show(IdArgs),
+    /// Show one evidence item (police staff's views are recorded in the case's access log)
+    Show(ShowArgs),
     /// Write an item's original bytes to a new file (never overwrites), re-checking its hash
     Export(ExportArgs),
     /// Re-hash an item's content and record custody "verified"
     Verify(IdArgs),
     /// Show an item's custody trail
     Custody(IdArgs),
+    /// Make a redacted copy of an image (metadata stripped, regions blurred) with signed
+    /// provenance; the original is never modified
+    Redact(crate::redact::RedactArgs),
 }
 
 /// Arguments of `evidence add`.
@@ -77,6 +80,20 @@ pub struct IdArgs {
     pub json: bool,
 }
 
+/// Arguments of `evidence show`.
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// Evidence id or unique id prefix
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Why it is viewed (recorded in the case's access log)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Arguments of `evidence export`.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -86,7 +103,7 @@ pub struct ExportArgs {
     /// Where to write the file (must not exist)
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
-    /// Why it is exported (recorded in the custody trail)
+    /// Why it is exported (recorded in the custody trail and the case's access log)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
     /// Print JSON
@@ -103,6 +120,7 @@ pub fn run(ctx: &mut Ctx, cmd: &EvidenceCommand, out: &mut dyn Write) -> Result<
         EvidenceCommand::Export(a) => export(ctx, a, out),
         EvidenceCommand::Verify(a) => verify(ctx, a, out),
         EvidenceCommand::Custody(a) => custody(ctx, a, out),
+        EvidenceCommand::Redact(a) => crate::redact::run(ctx, a, out),
     }
 }
 
@@ -231,10 +249,11 @@ fn place(p: &GeoPoint) -> String {
     format!("{}, {}", p.lat, p.lon)
 }
 
-fn show(ctx: &mut Ctx, a: &IdArgs, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open()?;
+fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
+    let mut store = ctx.open()?;
     let id = store.resolve_evidence(&a.id)?;
     let e = store.evidence(id)?;
+    crate::access::log(&mut store, e.case_id, Some(id), "viewed", a.reason.as_deref())?;
     if a.json {
         return output::json(out, &e);
     }
@@ -294,6 +313,8 @@ fn export(ctx: &mut Ctx, a: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     });
     pb.finish_and_clear();
     let exported = result?;
+    let case = store.evidence(id)?.case_id;
+    crate::access::log(&mut store, case, Some(id), "exported", a.reason.as_deref())?;
     if a.json {
         return output::json(out, &exported);
     }
