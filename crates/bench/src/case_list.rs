@@ -121,8 +121,7 @@ pub fn run(a: &Args) -> Result<Section> {
         ms_spread(&list_empty),
     ]);
 
-    let cli = a.cli.clone().or_else(|| std::env::current_exe().ok().and_then(|e| e.parent().map(|p| p.join("casebridge"))));
-    match cli.filter(|p| p.is_file()) {
+    match cli_binary(a.cli.as_deref()) {
         Some(bin) => {
             eprintln!("case-list: timing `casebridge case list --json`");
             let (big, out_bytes) = time_cli(&bin, &store_dir, runs)?;
@@ -151,6 +150,12 @@ pub fn run(a: &Args) -> Result<Section> {
         "Target: `Store::open` does not scale with the journal (taken as: median wall time within 10 % of the empty store's): {verdict} ({big:.3} s vs {empty:.3} s, {extra:+.0} ms; CPU {:.3} s vs {:.3} s).",
         cpu(&open_big),
         cpu(&open_empty)
+    ));
+    let in_order = |v: &[Sample]| v.iter().map(|x| format!("{:.3}", x.wall.as_secs_f64())).collect::<Vec<_>>().join(", ");
+    s.verdicts.push(format!(
+        "`Store::open` wall times in run order (s): big store {}; empty store {}.",
+        in_order(&open_big),
+        in_order(&open_empty)
     ));
     s.verdicts.push("No numeric target was given for `list_cases`; the figure is reported as measured.".into());
     Ok(s)
@@ -188,6 +193,15 @@ fn format_setup(s: f64) -> String {
     } else {
         format!("{s:.1} s")
     }
+}
+
+/// `wanted`, else the `casebridge` binary next to this one (target/release), if it exists.
+pub fn cli_binary(wanted: Option<&Path>) -> Option<PathBuf> {
+    let p = match wanted {
+        Some(w) => w.to_path_buf(),
+        None => std::env::current_exe().ok()?.parent()?.join("casebridge"),
+    };
+    p.is_file().then_some(p)
 }
 
 /// Runs the CLI `runs` times; returns wall times and the size of its last stdout.
@@ -275,7 +289,7 @@ fn build(a: &Args, store_dir: &Path) -> Result<f64> {
             store.add_evidence(case, &path, &EvidenceOptions::default(), &mut |_: u64| true)?;
         }
         let done = i + 1;
-        if done % 250 == 0 || done == a.cases {
+        if done.is_multiple_of(250) || done == a.cases {
             let el = start.elapsed().as_secs_f64();
             let eta = el / done as f64 * (a.cases - done) as f64;
             eprintln!("case-list: {done}/{} cases, {}/{total} items, {el:.0} s elapsed, about {eta:.0} s left", a.cases, done * a.per_case);

@@ -9,6 +9,7 @@
 //!
 //! Build and run in release: `cargo run --release -p casebridge-bench -- all`.
 
+mod bundle;
 mod case_list;
 mod import;
 mod report;
@@ -17,6 +18,7 @@ mod sys;
 mod unlock;
 mod workload;
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -48,6 +50,8 @@ enum Command {
     Unlock(unlock::Args),
     /// `list_cases` and `Store::open` on a store with 10,000 cases and 100,000 evidence items.
     CaseList(case_list::Args),
+    /// Evidence bundles: export, verify and open of a 1 GiB video and of 10,000 photos (vs age), with peak RSS.
+    Bundle(bundle::Args),
     /// Everything above, printed as one Markdown block ready to paste.
     All(AllArgs),
     /// (internal) Opens STORE and imports FILE into its first case; prints its own figures.
@@ -83,29 +87,41 @@ fn main() -> Result<()> {
     if cfg!(debug_assertions) && !matches!(cli.command, Command::ImportChild(_) | Command::RssProbe(_)) {
         eprintln!("warning: this is a debug build; figures are only meaningful with --release");
     }
-    let sections: Vec<Section> = match cli.command {
-        Command::Import(a) => import::run(&a)?,
-        Command::Rss(a) => vec![rss::run(&a)?],
-        Command::Unlock(a) => vec![unlock::run(&a)?],
-        Command::CaseList(a) => vec![case_list::run(&a)?],
-        Command::All(a) => run_all(&a)?,
+    // The header first and each section as soon as it is measured, so that a failure late
+    // in `all` keeps the figures already taken.
+    let head = report::header(&sys::Machine::probe(), &std::env::args().collect::<Vec<_>>());
+    let emit = |sec: Section| {
+        print!("{}", report::section(&sec));
+        let _ = std::io::stdout().flush();
+    };
+    match cli.command {
         Command::ImportChild(a) => return rss::child(&a),
         Command::RssProbe(a) => return rss::probe(&a),
-    };
-    print!("{}", report::render(&sys::Machine::probe(), &std::env::args().collect::<Vec<_>>(), &sections));
+        _ => print!("{head}"),
+    }
+    match cli.command {
+        Command::Import(a) => import::run(&a)?.into_iter().for_each(emit),
+        Command::Rss(a) => emit(rss::run(&a)?),
+        Command::Unlock(a) => emit(unlock::run(&a)?),
+        Command::CaseList(a) => emit(case_list::run(&a)?),
+        Command::Bundle(a) => bundle::run(&a)?.into_iter().for_each(emit),
+        Command::All(a) => run_all(&a, &emit)?,
+        Command::ImportChild(_) | Command::RssProbe(_) => {}
+    }
     Ok(())
 }
 
-fn run_all(a: &AllArgs) -> Result<Vec<Section>> {
-    let mut sections = Vec::new();
+fn run_all(a: &AllArgs, emit: &dyn Fn(Section)) -> Result<()> {
     eprintln!("== unlock");
-    sections.push(unlock::run(&unlock::Args { runs: 5, dir: a.dir.clone() })?);
+    emit(unlock::run(&unlock::Args { runs: 5, dir: a.dir.clone() })?);
     eprintln!("== import");
-    sections.extend(import::run(&import::Args { size: a.size.clone(), dir: a.dir.clone(), disk_dir: a.disk_dir.clone(), runs: 5 })?);
+    import::run(&import::Args { size: a.size.clone(), dir: a.dir.clone(), disk_dir: a.disk_dir.clone(), runs: 5 })?
+        .into_iter()
+        .for_each(emit);
     eprintln!("== rss");
-    sections.push(rss::run(&rss::Args { size: vec!["1GiB".into(), "4GiB".into()], dir: a.dir.clone() })?);
+    emit(rss::run(&rss::Args { size: vec!["1GiB".into(), "4GiB".into()], dir: a.dir.clone() })?);
     eprintln!("== case-list");
-    sections.push(case_list::run(&case_list::Args {
+    emit(case_list::run(&case_list::Args {
         dir: a.case_dir.clone(),
         cases: case_list::DEFAULT_CASES,
         per_case: case_list::DEFAULT_PER_CASE,
@@ -113,5 +129,5 @@ fn run_all(a: &AllArgs) -> Result<Vec<Section>> {
         cli: a.cli.clone(),
         rebuild: false,
     })?);
-    Ok(sections)
+    Ok(())
 }

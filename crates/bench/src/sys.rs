@@ -125,17 +125,25 @@ pub fn have(program: &str) -> bool {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Sample {
     pub wall: Duration,
+    /// User + system.
     pub cpu: Duration,
+    /// System (kernel) time alone: page faults, file writes.
+    pub sys: Duration,
 }
 
-fn cpu_of(who: UsageWho) -> Duration {
+/// (user + system, system) CPU time of `who`.
+fn usage_of(who: UsageWho) -> (Duration, Duration) {
     match getrusage(who) {
         Ok(u) => {
             let tv = |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000);
-            tv(u.user_time()) + tv(u.system_time())
+            (tv(u.user_time()) + tv(u.system_time()), tv(u.system_time()))
         }
-        Err(_) => Duration::ZERO,
+        Err(_) => (Duration::ZERO, Duration::ZERO),
     }
+}
+
+fn cpu_of(who: UsageWho) -> Duration {
+    usage_of(who).0
 }
 
 /// CPU time used so far by this process (all threads).
@@ -145,11 +153,12 @@ pub fn cpu_self() -> Duration {
 
 /// Times `f` in this process: wall and CPU.
 pub fn measure<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Sample)> {
-    let c = cpu_self();
+    let (c, k) = usage_of(UsageWho::RUSAGE_SELF);
     let t = Instant::now();
     let v = f()?;
     let wall = t.elapsed();
-    Ok((v, Sample { wall, cpu: cpu_self().saturating_sub(c) }))
+    let (c2, k2) = usage_of(UsageWho::RUSAGE_SELF);
+    Ok((v, Sample { wall, cpu: c2.saturating_sub(c), sys: k2.saturating_sub(k) }))
 }
 
 /// Watches how busy the other processes on the machine keep its CPUs during a measurement:
@@ -228,7 +237,7 @@ fn machine_busy() -> Duration {
 /// Runs a peer command with its output discarded and returns its wall and CPU time. Fails
 /// when the command fails.
 pub fn time_command(program: &str, args: &[&std::ffi::OsStr]) -> Result<Sample> {
-    let c = cpu_of(UsageWho::RUSAGE_CHILDREN);
+    let (c, k) = usage_of(UsageWho::RUSAGE_CHILDREN);
     let t = Instant::now();
     let status = Command::new(program)
         .args(args)
@@ -240,7 +249,8 @@ pub fn time_command(program: &str, args: &[&std::ffi::OsStr]) -> Result<Sample> 
     if !status.success() {
         bail!("{program} failed: {status}");
     }
-    Ok(Sample { wall, cpu: cpu_of(UsageWho::RUSAGE_CHILDREN).saturating_sub(c) })
+    let (c2, k2) = usage_of(UsageWho::RUSAGE_CHILDREN);
+    Ok(Sample { wall, cpu: c2.saturating_sub(c), sys: k2.saturating_sub(k) })
 }
 
 /// Parses `1GiB`, `512MiB`, `64KiB`, `100MB`, `4096`.

@@ -25,6 +25,8 @@ use crate::format::{aad, sync_dir, CHUNK_SIZE, OBJECTS_DIR, OBJECT_HEADER_LEN, O
 
 type PageBuf = AVec<u8, ConstAlign<4096>>;
 const BUFFERS: usize = 3;
+/// Flush written bytes to disk in the background every this many bytes.
+const SYNC_EVERY: u64 = 64 * 1024 * 1024;
 
 /// What an import produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,20 +176,42 @@ impl ObjectStore {
         }
 
         let key = item_key.aead();
+        // A third thread flushes what has been written so far every SYNC_EVERY bytes, so the
+        // disk works while the pipeline hashes and seals; the final fsync then only waits for
+        // the tail. (The kernel would otherwise start writeback late, after the whole file.)
+        let syncer_file = out.try_clone().map_err(Error::io("writing", tmp_path))?;
+        let (sync_tx, sync_rx) = mpsc::sync_channel::<()>(1);
         let (hash, size, write_result) = std::thread::scope(|s| {
+            let syncer = s.spawn(move || -> std::io::Result<()> {
+                while sync_rx.recv().is_ok() {
+                    syncer_file.sync_data()?;
+                }
+                Ok(())
+            });
             let writer = s.spawn(move || -> Result<()> {
                 let mut ad = aad::OBJECT_CHUNK.to_vec();
                 ad.extend_from_slice(&header[..24]);
+                let mut written = 0u64;
                 while let Ok(Msg::Chunk { mut buf, len, index, last }) = from_reader.recv() {
                     let tag = key.seal_in_place(chunk_nonce(prefix, index, last), &ad, &mut buf[..len])?;
                     buf[len..len + TAG_LEN].copy_from_slice(&tag);
                     out.write_all(&buf[..len + TAG_LEN]).map_err(Error::io("writing", tmp_path))?;
+                    let before = written;
+                    written += (len + TAG_LEN) as u64;
+                    if written / SYNC_EVERY != before / SYNC_EVERY {
+                        // A sync already queued or running covers these bytes too.
+                        let _ = sync_tx.try_send(());
+                    }
                     // The reader may have stopped; then the buffer is simply dropped.
                     let _ = to_reader.send(buf);
                     if last {
                         break;
                     }
                 }
+                drop(sync_tx);
+                // An error of an early flush must not be lost: Linux reports a writeback error
+                // to one fsync only.
+                syncer.join().map_err(|_| Error::corrupt("object syncer panicked"))?.map_err(Error::io("syncing", tmp_path))?;
                 out.sync_all().map_err(Error::io("syncing", tmp_path))
             });
 
