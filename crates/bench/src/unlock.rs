@@ -52,9 +52,9 @@ pub fn run(a: &Args) -> Result<Section> {
         "A store with one case on {} ({}), KdfParams::INTERACTIVE = Argon2id m = {} KiB, t = {}, p = {}; each open is timed from the call to the unlocked store (the drop is not timed).",
         kind.name,
         a.dir.display(),
-        k.m_kib,
-        k.t,
-        k.p
+        k.m_kib(),
+        k.t(),
+        k.p()
     ));
     s.context.push(format!("Disturbance: {}.", watch.others()));
     s.row(vec![

@@ -174,16 +174,31 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Argon2id parameters; recorded in the store header so an unlock uses what `init` chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The fields are private: production code can only name [`KdfParams::INTERACTIVE`] (or read
+/// parameters from a header), so cheap parameters cannot be chosen by accident.
 pub struct KdfParams {
-    /// Memory in KiB.
-    pub m_kib: u32,
-    /// Passes.
-    pub t: u32,
-    /// Lanes.
-    pub p: u32,
+    m_kib: u32,
+    t: u32,
+    p: u32,
 }
 
 impl KdfParams {
+    /// Memory in KiB.
+    pub fn m_kib(&self) -> u32 {
+        self.m_kib
+    }
+
+    /// Passes.
+    pub fn t(&self) -> u32 {
+        self.t
+    }
+
+    /// Lanes.
+    pub fn p(&self) -> u32 {
+        self.p
+    }
+
     /// The production parameters, tuned on the reference machine (2-core AMD EPYC, one pass
     /// over 19 MiB takes about 7.5 ms) so that an unlock takes roughly 0.5 s. Memory is kept at
     /// 19 MiB (the OWASP recommendation for Argon2id) so that a whole import, KDF included,

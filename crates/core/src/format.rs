@@ -108,7 +108,7 @@ impl Header {
         let mut ad = aad::MASTER_KEY.to_vec();
         ad.extend_from_slice(self.store_id.as_bytes());
         ad.extend_from_slice(self.kdf.as_bytes());
-        for v in [self.kdf_params.m_kib, self.kdf_params.t, self.kdf_params.p] {
+        for v in [self.kdf_params.m_kib(), self.kdf_params.t(), self.kdf_params.p()] {
             ad.extend_from_slice(&v.to_le_bytes());
         }
         ad

@@ -38,7 +38,7 @@ fn aad(label: &str, p: &KdfParams) -> Vec<u8> {
     let mut ad = b"casebridge/v1/keyfile".to_vec();
     ad.extend_from_slice(label.as_bytes());
     ad.extend_from_slice(b"argon2id");
-    for v in [p.m_kib, p.t, p.p] {
+    for v in [p.m_kib(), p.t(), p.p()] {
         ad.extend_from_slice(&v.to_le_bytes());
     }
     ad
