@@ -1,0 +1,210 @@
+//! Exchange with other members and agencies: signing, content transfer, foreign events, trust documents.
+
+use super::*;
+
+impl Store {
+    // ----- exchange: used by bundles (casebridge-trust) ----------------------------------------
+
+    /// This profile's Ed25519 public key.
+    pub fn public_key(&self) -> &[u8] {
+        self.identity.public_key()
+    }
+
+    /// Signs `context || message` with this profile's identity key (Ed25519). The context is a
+    /// domain-separation label so a signature made for one purpose never verifies for another.
+    pub fn sign_detached(&self, context: &[u8], message: &[u8]) -> [u8; 64] {
+        self.identity.sign(&[context, message].concat())
+    }
+
+    /// Records events about this profile's trust and exchange state (pinned agencies,
+    /// credentials, revocation lists, bundles, receipts). Case events are refused here.
+    pub fn record_local(&mut self, kind: EventKind) -> Result<SignedEvent> {
+        if !kind.is_local() {
+            return Err(Error::invalid("event", "only trust and exchange events can be recorded this way"));
+        }
+        let mut evs = self.record(vec![kind])?;
+        evs.pop().ok_or_else(|| Error::corrupt("internal: no event recorded"))
+    }
+
+    /// The events that make up a case, oldest first: the case, its notes, evidence and the
+    /// custody of its evidence, from every author held; never local trust events. With
+    /// `since`, only events recorded at or after that journal position (see `log`).
+    pub fn case_events(&mut self, case: Uuid, since: Option<u64>) -> Result<Vec<SignedEvent>> {
+        self.case_record(case)?;
+        let scan = self.journal.scan_from(format::JOURNAL_HEADER_LEN, 0)?;
+        if let Some(at) = scan.damaged_at {
+            return Err(Error::JournalDamaged { record: at });
+        }
+        let mut evidence = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for (rec, _) in scan.records {
+            let ev = SignedEvent::from_envelope(rec.plaintext.to_vec())?;
+            let kind = &ev.body().kind;
+            if kind.is_local() {
+                continue;
+            }
+            if let EventKind::EvidenceAdded { evidence_id, case_id, .. } = kind {
+                if *case_id == case {
+                    evidence.insert(*evidence_id);
+                }
+            }
+            let belongs = kind.case_id() == Some(case) || kind.evidence_id().is_some_and(|e| evidence.contains(&e));
+            // The case's creation always travels, so a partial export (`since`) never delivers
+            // evidence for a case the receiver does not know.
+            let creation = matches!(kind, EventKind::CaseCreated { case_id, .. } if *case_id == case);
+            if belongs && (creation || since.is_none_or(|s| rec.index >= s)) {
+                out.push(ev);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Streams the content with SHA-256 `sha256` (hex) and `size` into `sink`, authenticated
+    /// and re-hashed on the way.
+    pub fn read_content(&self, sha256: &str, size: u64, sink: &mut dyn Write, progress: &mut dyn Progress) -> Result<()> {
+        self.objects.read(&decode_sha(sha256)?, size, sink, progress)
+    }
+
+    /// True when content with this SHA-256 (hex) is held.
+    pub fn has_content(&self, sha256: &str) -> bool {
+        decode_sha(sha256).map(|s| self.objects.path_of(&s).exists()).unwrap_or(false)
+    }
+
+    /// Stores incoming content that must have SHA-256 `sha256` (hex) and `size`; nothing is
+    /// kept when it does not match.
+    pub fn import_content(&mut self, src: &mut dyn std::io::Read, sha256: &str, size: u64, progress: &mut dyn Progress) -> Result<()> {
+        let sha = decode_sha(sha256).map_err(|_| Error::invalid("content hash", "not 64 hex digits"))?;
+        self.objects.import_expecting(src, Some((sha, size)), progress)?;
+        Ok(())
+    }
+
+    /// Imports events signed by other members (already signature-checked, e.g. from a verified
+    /// bundle) and then records this profile's `local` events, all in one durable append.
+    /// Events already held are skipped. An event that contradicts one held (same author and
+    /// sequence, different content), or does not link to a held neighbour, or names content
+    /// that is not held, refuses the whole import and nothing is written. Returns how many
+    /// events were added.
+    pub fn import_events(&mut self, events: &[SignedEvent], local: Vec<EventKind>) -> Result<u64> {
+        if local.iter().any(|k| !k.is_local()) {
+            return Err(Error::invalid("event", "only trust and exchange events can be recorded this way"));
+        }
+        let mut batch: BTreeMap<(Uuid, u64), &SignedEvent> = BTreeMap::new();
+        let mut new = Vec::new();
+        for ev in events {
+            let b = ev.body();
+            if b.kind.is_local() {
+                return Err(Error::invalid("bundle", "it carries another profile's local trust events"));
+            }
+            let held: Option<projection::ChainRecord> =
+                get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, b.seq))?;
+            let hash = to_hex(&ev.hash());
+            match held {
+                Some(h) if h.hash == hash => continue,
+                Some(_) => {
+                    return Err(Error::ChainConflict {
+                        what: format!("member {} event {} differs from the one held (a fork)", b.author, b.seq),
+                    })
+                }
+                None => {}
+            }
+            if b.author == self.me.member_id {
+                return Err(Error::ChainConflict { what: format!("event {} of this profile is not held here", b.seq) });
+            }
+            if let Some(prev) = batch.insert((b.author, b.seq), ev) {
+                if prev.hash() != ev.hash() {
+                    return Err(Error::ChainConflict {
+                        what: format!("member {} event {} appears twice with different content", b.author, b.seq),
+                    });
+                }
+                continue;
+            }
+            if let EventKind::EvidenceAdded { object, .. } = &b.kind {
+                if !self.has_content(&object.sha256) {
+                    return Err(Error::invalid(
+                        "bundle",
+                        format!("evidence {} arrives without its content", b.kind.evidence_id().unwrap_or_default()),
+                    ));
+                }
+            }
+            new.push(ev.clone());
+        }
+        // Links to neighbours, held or in this batch.
+        for ev in &new {
+            let b = ev.body();
+            let lookup = |seq: u64| -> Result<Option<(String, String)>> {
+                if let Some(e) = batch.get(&(b.author, seq)) {
+                    return Ok(Some((to_hex(&e.hash()), e.body().prev.clone())));
+                }
+                let r: Option<projection::ChainRecord> =
+                    get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, seq))?;
+                Ok(r.map(|r| (r.hash, r.prev)))
+            };
+            if let Some((prev_hash, _)) = b.seq.checked_sub(1).map(lookup).transpose()?.flatten() {
+                if prev_hash != b.prev {
+                    return Err(Error::ChainConflict {
+                        what: format!("member {} event {} does not link to event {}", b.author, b.seq, b.seq - 1),
+                    });
+                }
+            }
+            if let Some((_, next_prev)) = lookup(b.seq + 1)? {
+                if next_prev != to_hex(&ev.hash()) {
+                    return Err(Error::ChainConflict {
+                        what: format!("member {} event {} does not link to event {}", b.author, b.seq + 1, b.seq),
+                    });
+                }
+            }
+        }
+        // Journal order: by author and sequence, so each member's events stay in chain order.
+        new.sort_by_key(|e| (e.body().author, e.body().seq));
+        let added = new.len() as u64;
+        self.commit(new, local)?;
+        Ok(added)
+    }
+
+    /// A stored trust document by agency (pins, credentials, revocations) or bundle id (receipts).
+    pub fn trust_document(&self, table: Table, id: Uuid) -> Result<Option<projection::TrustRecord>> {
+        get_json(&mut IndexReader(&self.index), table, id.as_bytes())
+    }
+
+    /// Every stored trust document of one table, by key order.
+    pub fn trust_documents(&self, table: Table) -> Result<Vec<projection::TrustRecord>> {
+        self.index
+            .scan_prefix(table, &[])?
+            .into_iter()
+            .map(|(_, v)| {
+                serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: format!("a {} record does not parse", table.name()) })
+            })
+            .collect()
+    }
+
+    /// The last bundle this profile exported to `agency` (highest sequence).
+    pub fn last_bundle_out(&self, agency: Uuid) -> Result<Option<projection::BundleRecord>> {
+        let recs = self.index.scan_prefix(Table::BundlesOut, agency.as_bytes())?;
+        match recs.last() {
+            None => Ok(None),
+            Some((_, v)) => {
+                serde_json::from_slice(v).map(Some).map_err(|_| Error::IndexDamaged { what: "a bundles_out record does not parse".into() })
+            }
+        }
+    }
+
+    /// Every bundle this profile exported to `agency`, by sequence.
+    pub fn bundles_out(&self, agency: Uuid) -> Result<Vec<projection::BundleRecord>> {
+        self.index
+            .scan_prefix(Table::BundlesOut, agency.as_bytes())?
+            .into_iter()
+            .map(|(_, v)| {
+                serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a bundles_out record does not parse".into() })
+            })
+            .collect()
+    }
+
+    /// Every bundle this store imported.
+    pub fn bundles_in(&self) -> Result<Vec<projection::BundleRecord>> {
+        self.index
+            .scan_prefix(Table::BundlesIn, &[])?
+            .into_iter()
+            .map(|(_, v)| serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a bundles_in record does not parse".into() }))
+            .collect()
+    }
+}

@@ -1,0 +1,294 @@
+//! What the store's queries return: the public view types.
+
+use super::*;
+
+/// Who this profile is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// Member id.
+    pub member_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// SHA-256 of the identity public key, hex.
+    pub fingerprint: String,
+    /// This device's id.
+    pub device_id: Uuid,
+    /// Identity public key, hex.
+    pub public_key: String,
+}
+
+/// A new case.
+#[derive(Clone, Debug, Default)]
+pub struct NewCase {
+    /// Title (required, non-empty).
+    pub title: String,
+    /// Summary.
+    pub summary: Option<String>,
+    /// Agency reference.
+    pub reference: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// Changes to a case; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct CaseEdit {
+    /// New title.
+    pub title: Option<String>,
+    /// New summary.
+    pub summary: Option<String>,
+    /// New status.
+    pub status: Option<CaseStatus>,
+    /// New reference.
+    pub reference: Option<String>,
+}
+
+/// Filters for [`Store::list_cases`].
+#[derive(Clone, Debug, Default)]
+pub struct CaseFilter {
+    /// Only this status.
+    pub status: Option<CaseStatus>,
+    /// Case-insensitive text in title, summary, reference or tags.
+    pub search: Option<String>,
+}
+
+/// One line of the case list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    /// Case id.
+    pub id: Uuid,
+    /// Agency reference.
+    pub reference: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Status.
+    pub status: CaseStatus,
+    /// Latest change.
+    pub updated_at: Option<DateTime<FixedOffset>>,
+    /// Evidence items.
+    pub evidence_count: usize,
+}
+
+/// An evidence item as shown to the user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceView {
+    /// Evidence id.
+    pub id: Uuid,
+    /// Case id.
+    pub case_id: Uuid,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// Media type (sniffed).
+    pub media_type: String,
+    /// Original file name.
+    pub original_name: String,
+    /// Capture time: the contributor's claim, else EXIF.
+    pub captured_at: Option<DateTime<FixedOffset>>,
+    /// Place: the contributor's claim, else EXIF GPS.
+    pub location: Option<GeoPoint>,
+    /// Camera from EXIF.
+    pub camera: Option<crate::model::Camera>,
+    /// Description.
+    pub description: Option<String>,
+    /// What the contributor claimed.
+    pub claimed: Claimed,
+    /// What the content says (EXIF).
+    pub extracted: crate::model::Extracted,
+    /// Contributor member id.
+    pub contributor: Uuid,
+    /// Contributor name, when known.
+    pub contributor_name: Option<String>,
+    /// When it was added.
+    pub added_at: DateTime<FixedOffset>,
+    /// For a derivative (e.g. a redacted copy): its provenance.
+    pub derived_from: Option<projection::ProvenanceRecord>,
+}
+
+/// A contributor's claims about an item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Claimed {
+    /// Claimed capture time.
+    pub captured_at: Option<DateTime<FixedOffset>>,
+    /// Claimed place.
+    pub location: Option<GeoPoint>,
+}
+
+/// A note as shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoteView {
+    /// Note id.
+    pub id: Uuid,
+    /// Text.
+    pub text: String,
+    /// Author member id.
+    pub author: Uuid,
+    /// Author name.
+    pub author_name: Option<String>,
+    /// Time.
+    pub at: DateTime<FixedOffset>,
+}
+
+/// A case with everything in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseDetail {
+    /// Case id.
+    pub id: Uuid,
+    /// Agency reference.
+    pub reference: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Summary.
+    pub summary: Option<String>,
+    /// Status.
+    pub status: CaseStatus,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Creator.
+    pub created_by: Option<Uuid>,
+    /// Created.
+    pub created_at: Option<DateTime<FixedOffset>>,
+    /// Latest change.
+    pub updated_at: Option<DateTime<FixedOffset>>,
+    /// Evidence count.
+    pub evidence_count: usize,
+    /// Evidence, oldest first.
+    pub evidence: Vec<EvidenceView>,
+    /// Notes, oldest first.
+    pub notes: Vec<NoteView>,
+}
+
+/// A custody entry as shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustodyView {
+    /// Time with timezone.
+    pub at: DateTime<FixedOffset>,
+    /// Action.
+    pub action: CustodyAction,
+    /// Actor member id.
+    pub actor: Uuid,
+    /// Actor name, when known.
+    pub actor_name: Option<String>,
+    /// Device id.
+    pub device: Uuid,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Hash of the item at that moment.
+    pub sha256: String,
+    /// Hash of the signed event that records it.
+    pub event_hash: String,
+}
+
+/// One event in the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Journal position.
+    pub index: u64,
+    /// Author member id.
+    pub author: Uuid,
+    /// Author name.
+    pub author_name: Option<String>,
+    /// Author sequence.
+    pub seq: u64,
+    /// Time.
+    pub at: DateTime<FixedOffset>,
+    /// Event kind.
+    pub kind: String,
+    /// One-line summary.
+    pub summary: String,
+    /// Case it belongs to.
+    pub case_id: Option<Uuid>,
+    /// Evidence it is about.
+    pub evidence_id: Option<Uuid>,
+    /// SHA-256 of the signed body.
+    pub hash: String,
+}
+
+/// Options for adding evidence.
+#[derive(Clone, Debug, Default)]
+pub struct EvidenceOptions {
+    /// Description.
+    pub description: Option<String>,
+    /// Claimed capture time.
+    pub captured_at: Option<DateTime<FixedOffset>>,
+    /// Claimed place.
+    pub location: Option<GeoPoint>,
+}
+
+/// What `add_evidence` reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddedEvidence {
+    /// New evidence id.
+    pub id: Uuid,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// Media type.
+    pub media_type: String,
+}
+
+/// What an export reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exported {
+    /// Evidence id.
+    pub id: Uuid,
+    /// Where it went.
+    pub path: PathBuf,
+    /// SHA-256 re-checked while writing.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// One problem found by `check`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Machine code.
+    pub code: String,
+    /// The affected item (id, journal record, tree and key), never content.
+    pub item: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The result of `check`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Journal records read.
+    pub events: u64,
+    /// Authors seen.
+    pub authors: usize,
+    /// Index records checked.
+    pub index_records: usize,
+    /// Cases.
+    pub cases: usize,
+    /// Evidence items.
+    pub evidence: usize,
+    /// Notes.
+    pub notes: usize,
+    /// Objects whose content was re-hashed.
+    pub objects_checked: usize,
+    /// Bytes re-hashed.
+    pub bytes_checked: u64,
+    /// Object files that no event references (left by an interrupted import; harmless).
+    pub orphan_objects: usize,
+    /// Everything wrong.
+    pub problems: Vec<Problem>,
+    /// True when nothing is wrong.
+    pub ok: bool,
+}
+
+/// What `rebuild` reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebuildReport {
+    /// Events replayed.
+    pub events: u64,
+    /// Cases.
+    pub cases: usize,
+    /// Evidence items.
+    pub evidence: usize,
+}
