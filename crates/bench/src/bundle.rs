@@ -51,6 +51,9 @@ pub struct Args {
     /// Directory for the agency, stores, bundles and peer files (should be tmpfs).
     #[arg(long, default_value = crate::SHM)]
     pub dir: PathBuf,
+    /// Keep the work directory (agency, stores, bundles) for inspection; prints its path.
+    #[arg(long, hide = true)]
+    pub keep: bool,
 }
 
 #[derive(Subcommand)]
@@ -201,9 +204,11 @@ pub fn run(a: &Args) -> Result<Vec<Section>> {
     if control > 0 {
         let data = video_case(work.path(), &agency_dir, "control", control)?;
         eprintln!("bundle: {} (peak RSS only, one run)", data.label);
-        let r = measure_case(&data, &agency_dir, 1, None, None)?;
+        let r = measure_case(&data, &agency_dir, 1, None, None, a.keep)?;
         rss_cols.push(("control video: phase peak", data.label.clone(), peaks(&r)));
-        fs::remove_dir_all(&data.root).context("removing the control case")?;
+        if !a.keep {
+            fs::remove_dir_all(&data.root).context("removing the control case")?;
+        }
     }
 
     let watch = sys::CpuWatch::start();
@@ -222,14 +227,25 @@ pub fn run(a: &Args) -> Result<Vec<Section>> {
                 &[OsStr::new("-e"), OsStr::new("-r"), OsStr::new(r), OsStr::new("-o"), peer_file.as_os_str(), data.age_input.as_os_str()],
             )?;
         }
-        let r =
-            measure_case(&data, &agency_dir, runs, have_age.then_some(recipient.as_str()), have_age.then_some((&peer_key, &peer_file)))?;
+        let r = measure_case(
+            &data,
+            &agency_dir,
+            runs,
+            have_age.then_some(recipient.as_str()),
+            have_age.then_some((&peer_key, &peer_file)),
+            a.keep,
+        )?;
         let col = if which == "video" { "video: phase peak" } else { "photos: phase peak" };
         rss_cols.push((col, data.label.clone(), peaks(&r)));
-        fs::remove_dir_all(&data.root).with_context(|| format!("removing {}", data.root.display()))?;
+        if !a.keep {
+            fs::remove_dir_all(&data.root).with_context(|| format!("removing {}", data.root.display()))?;
+        }
         timed.push((data, r));
     }
     let disturbance = watch.others();
+    if a.keep {
+        eprintln!("bundle: kept the work directory {}", work.keep().display());
+    }
 
     Ok(vec![time_section(a, &kind, &timed, runs, &disturbance), rss_section(&kind, &rss_cols, &timed)])
 }
@@ -345,6 +361,7 @@ fn measure_case(
     runs: usize,
     recipient: Option<&str>,
     decrypt: Option<(&PathBuf, &PathBuf)>,
+    keep: bool,
 ) -> Result<CaseRuns> {
     let mut out = CaseRuns::default();
     for run in 0..runs {
@@ -366,8 +383,10 @@ fn measure_case(
             profile::pin_agency(&mut inv, &Agency::public_file(agency_dir)?).context("pinning the agency")?;
         }
         let open = probe_phase(Phase::Open, agency_dir, &bundle_file, Some(&investigator))?;
-        fs::remove_file(&bundle_file).context("removing the bundle")?;
-        fs::remove_dir_all(&investigator).context("removing the investigator store")?;
+        if !keep {
+            fs::remove_file(&bundle_file).context("removing the bundle")?;
+            fs::remove_dir_all(&investigator).context("removing the investigator store")?;
+        }
         for (i, f) in [export, verify, open].into_iter().enumerate() {
             out.phases[i].push(f);
         }

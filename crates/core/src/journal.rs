@@ -166,9 +166,11 @@ impl Journal {
         self.file.sync_all().map_err(Error::io("syncing", &self.path))
     }
 
-    /// Appends records and makes them durable (one fsync for the batch).
-    pub fn append(&mut self, plaintexts: &[&[u8]]) -> Result<()> {
+    /// Appends records and makes them durable (one fsync for the batch). Returns the byte
+    /// offset just after each appended record.
+    pub fn append(&mut self, plaintexts: &[&[u8]]) -> Result<Vec<u64>> {
         let mut buf = Vec::new();
+        let mut ends = Vec::with_capacity(plaintexts.len());
         for (i, pt) in plaintexts.iter().enumerate() {
             let index = self.len + i as u64;
             let len = (NONCE_LEN + pt.len() + TAG_LEN) as u32;
@@ -180,6 +182,7 @@ impl Journal {
             buf.extend_from_slice(&len.to_le_bytes());
             buf.extend_from_slice(&(!len).to_le_bytes());
             buf.extend_from_slice(&sealed);
+            ends.push(self.end + buf.len() as u64);
         }
         self.file.seek(SeekFrom::Start(self.end)).map_err(Error::io("writing", &self.path))?;
         if let Err(e) = self.file.write_all(&buf).and_then(|_| self.file.sync_data()) {
@@ -189,7 +192,7 @@ impl Journal {
         }
         self.end += buf.len() as u64;
         self.len += plaintexts.len() as u64;
-        Ok(())
+        Ok(ends)
     }
 }
 

@@ -194,3 +194,33 @@ fn derivative_links_to_original_which_stays_unchanged_and_access_is_logged() {
     assert_eq!(s.access_log(case).unwrap().len(), 1);
     assert!(s.check(true, &mut |_| {}).unwrap().ok);
 }
+
+/// Regression (bundle bench, 10,000 photos): importing tens of thousands of events used one
+/// sled transaction and held hundreds of MiB. The index is now brought up in bounded
+/// transactions; everything must still be there, after a restart and after a rebuild.
+#[test]
+fn importing_more_events_than_one_index_batch_keeps_every_event() {
+    let shm = std::path::Path::new("/dev/shm");
+    let tmp = if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() };
+    let pass = Passphrase::new(PASS);
+    let mut b = Store::create(&tmp.path().join("b"), &pass, "Sender", Role::Volunteer, KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let case = b.create_case(NewCase { title: "many notes".into(), ..Default::default() }).unwrap();
+    for i in 0..4500 {
+        b.add_note(case, &format!("note {i}")).unwrap();
+    }
+    let events = b.case_events(case, None).unwrap();
+    assert_eq!(events.len(), 4501);
+    let dir = tmp.path().join("a");
+    let mut a = Store::create(&dir, &pass, "Receiver", Role::Investigator, KdfParams::INSECURE_FOR_TESTS).unwrap();
+    assert_eq!(a.import_events(&events, vec![]).unwrap(), 4501);
+    assert_eq!(a.case(case).unwrap().notes.len(), 4500);
+    assert!(a.check(false, &mut |_| {}).unwrap().ok);
+    drop(a);
+    let a = Store::open(&dir, &pass).unwrap();
+    assert_eq!(a.case(case).unwrap().notes.len(), 4500);
+    drop(a);
+    let (mut a, report) = Store::rebuild(&dir, &pass).unwrap();
+    assert_eq!(report.cases, 1);
+    assert_eq!(a.case(case).unwrap().notes.len(), 4500);
+    assert!(a.check(false, &mut |_| {}).unwrap().ok);
+}

@@ -338,12 +338,22 @@ impl Store {
         }
         let all: Vec<SignedEvent> = foreign.into_iter().chain(events.iter().cloned()).collect();
         let envelopes: Vec<&[u8]> = all.iter().map(|e| e.envelope()).collect();
-        self.journal.append(&envelopes)?;
-        let mut heads: BTreeMap<Uuid, ChainHead> = self.state.heads.iter().map(|(a, (seq, h))| (*a, head_from(*seq, h))).collect();
-        heads.insert(self.me.member_id, head);
-        let (records, end) = (self.journal.len, self.journal.end);
-        // The journal is durable now; if the index write fails, the next open replays it.
-        self.apply_batch(&all, &heads, records, end)?;
+        let first = self.journal.len;
+        let ends = self.journal.append(&envelopes)?;
+        let old_heads: BTreeMap<Uuid, ChainHead> = self.state.heads.iter().map(|(a, (seq, h))| (*a, head_from(*seq, h))).collect();
+        let mut new_heads = old_heads.clone();
+        new_heads.insert(self.me.member_id, head);
+        // The journal is durable now; if an index write fails, the next open replays it. The
+        // index is brought up in bounded transactions (a bundle can carry tens of thousands of
+        // events; one transaction for all of them held hundreds of MiB), each recording the
+        // exact journal position it reaches. This profile's own events come last, so every
+        // transaction but the last keeps the old chain head; a replay advances it.
+        let chunks = all.len().div_ceil(APPLY_BATCH).max(1);
+        for (ci, chunk) in all.chunks(APPLY_BATCH).enumerate() {
+            let last = ci * APPLY_BATCH + chunk.len() - 1;
+            let heads = if ci + 1 == chunks { &new_heads } else { &old_heads };
+            self.apply_batch(chunk, heads, first + last as u64 + 1, ends[last])?;
+        }
         Ok(events)
     }
 
