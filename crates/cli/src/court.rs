@@ -107,35 +107,8 @@ mod tests {
     use casebridge_core::{EvidenceOptions, KdfParams, NewCase, Passphrase, Role, Store};
     use clap::Parser;
 
-    use super::*;
-    use crate::pass::PassSources;
-
-    const PASS: &str = "correct horse battery";
-
-    fn run_in(dir: &Path, args: &[&str]) -> Result<String> {
-        let cli = crate::Cli::try_parse_from(std::iter::once("casebridge").chain(args.iter().copied())).unwrap();
-        // sled's background threads can hold its lock for a moment after a `Store` of this
-        // process is dropped; a real CLI run is a fresh process and never sees this.
-        for _ in 0..200 {
-            let pass = PassSources {
-                env: Some(Passphrase::new(PASS)),
-                new_env: None,
-                file: None,
-                agency_env: None,
-                agency_file: None,
-                interactive: false,
-            };
-            let mut ctx = Ctx { store_dir: dir.to_path_buf(), pass };
-            let mut out = Vec::new();
-            match crate::dispatch(&mut ctx, &cli.command, &mut out) {
-                Err(CliError::Core(casebridge_core::Error::IndexDamaged { what })) if what.contains("could not acquire lock") => {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                r => return r.map(|()| String::from_utf8(out).unwrap()),
-            }
-        }
-        panic!("sled's lock was never released")
-    }
+    // The in-process runner shared with main.rs's tests.
+    use crate::tests::{run_in, PASS};
 
     #[test]
     fn export_court_writes_a_package_and_never_into_a_used_directory() {

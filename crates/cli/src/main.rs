@@ -177,7 +177,7 @@ mod tests {
 
     use super::*;
 
-    const PASS: &str = "correct horse battery";
+    pub(crate) const PASS: &str = "correct horse battery";
 
     fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("casebridge").chain(args.iter().copied()))
@@ -258,7 +258,7 @@ mod tests {
         (tmp, dir)
     }
 
-    fn run_in(dir: &Path, args: &[&str]) -> Result<String> {
+    pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Result<String> {
         let cli = parse(args).unwrap();
         // sled's background threads can hold its lock file for a moment after a `Store` of
         // this process is dropped; a real CLI run is a fresh process and never sees this.
