@@ -260,27 +260,18 @@ mod tests {
 
     pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Result<String> {
         let cli = parse(args).unwrap();
-        // sled's background threads can hold its lock file for a moment after a `Store` of
-        // this process is dropped; a real CLI run is a fresh process and never sees this.
-        for _ in 0..200 {
-            let pass = PassSources {
-                env: Some(Passphrase::new(PASS)),
-                new_env: None,
-                file: None,
-                agency_env: None,
-                agency_file: None,
-                interactive: false,
-            };
-            let mut ctx = Ctx { store_dir: dir.to_path_buf(), pass };
-            let mut out = Vec::new();
-            match dispatch(&mut ctx, &cli.command, &mut out) {
-                Err(CliError::Core(casebridge_core::Error::IndexDamaged { what })) if what.contains("could not acquire lock") => {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                r => return r.map(|()| String::from_utf8(out).unwrap()),
-            }
-        }
-        panic!("sled's lock was never released")
+        // The core already waits out sled's lock after a `Store` of this process was dropped.
+        let pass = PassSources {
+            env: Some(Passphrase::new(PASS)),
+            new_env: None,
+            file: None,
+            agency_env: None,
+            agency_file: None,
+            interactive: false,
+        };
+        let mut ctx = Ctx { store_dir: dir.to_path_buf(), pass };
+        let mut out = Vec::new();
+        dispatch(&mut ctx, &cli.command, &mut out).map(|()| String::from_utf8(out).unwrap())
     }
 
     #[test]

@@ -124,6 +124,16 @@ impl Index {
         Ok(out)
     }
 
+    /// Every record with `prefix`, opened and parsed, in key order.
+    pub fn scan_json<T: serde::de::DeserializeOwned>(&self, t: Table, prefix: &[u8]) -> Result<Vec<T>> {
+        self.scan_prefix(t, prefix)?
+            .into_iter()
+            .map(|(_, v)| {
+                serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: format!("a {} record does not parse", t.name()) })
+            })
+            .collect()
+    }
+
     /// Number of keys with `prefix` (no decryption).
     pub fn count_prefix(&self, t: Table, prefix: &[u8]) -> usize {
         self.tree(t).scan_prefix(prefix).keys().count()

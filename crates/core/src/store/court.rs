@@ -82,11 +82,7 @@ impl Store {
     /// The access log of a case, oldest first.
     pub fn access_log(&self, case: Uuid) -> Result<Vec<projection::AccessRecord>> {
         self.case_record(case)?;
-        self.index
-            .scan_prefix(Table::Access, case.as_bytes())?
-            .into_iter()
-            .map(|(_, v)| serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "an access record does not parse".into() }))
-            .collect()
+        self.index.scan_json(Table::Access, case.as_bytes())
     }
 
     /// Records that a contributor's identity may be disclosed in court material for a case.
@@ -99,11 +95,7 @@ impl Store {
 
     /// Disclosures recorded for a case.
     pub fn disclosures(&self, case: Uuid) -> Result<Vec<projection::DisclosureRecord>> {
-        self.index
-            .scan_prefix(Table::Disclosures, case.as_bytes())?
-            .into_iter()
-            .map(|(_, v)| serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a disclosure record does not parse".into() }))
-            .collect()
+        self.index.scan_json(Table::Disclosures, case.as_bytes())
     }
 
     /// A member known to this store (from their `profile_created` event), if any.

@@ -168,43 +168,21 @@ impl Store {
 
     /// Every stored trust document of one table, by key order.
     pub fn trust_documents(&self, table: Table) -> Result<Vec<projection::TrustRecord>> {
-        self.index
-            .scan_prefix(table, &[])?
-            .into_iter()
-            .map(|(_, v)| {
-                serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: format!("a {} record does not parse", table.name()) })
-            })
-            .collect()
+        self.index.scan_json(table, &[])
     }
 
     /// The last bundle this profile exported to `agency` (highest sequence).
     pub fn last_bundle_out(&self, agency: Uuid) -> Result<Option<projection::BundleRecord>> {
-        let recs = self.index.scan_prefix(Table::BundlesOut, agency.as_bytes())?;
-        match recs.last() {
-            None => Ok(None),
-            Some((_, v)) => {
-                serde_json::from_slice(v).map(Some).map_err(|_| Error::IndexDamaged { what: "a bundles_out record does not parse".into() })
-            }
-        }
+        Ok(self.bundles_out(agency)?.pop())
     }
 
     /// Every bundle this profile exported to `agency`, by sequence.
     pub fn bundles_out(&self, agency: Uuid) -> Result<Vec<projection::BundleRecord>> {
-        self.index
-            .scan_prefix(Table::BundlesOut, agency.as_bytes())?
-            .into_iter()
-            .map(|(_, v)| {
-                serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a bundles_out record does not parse".into() })
-            })
-            .collect()
+        self.index.scan_json(Table::BundlesOut, agency.as_bytes())
     }
 
     /// Every bundle this store imported.
     pub fn bundles_in(&self) -> Result<Vec<projection::BundleRecord>> {
-        self.index
-            .scan_prefix(Table::BundlesIn, &[])?
-            .into_iter()
-            .map(|(_, v)| serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a bundles_in record does not parse".into() }))
-            .collect()
+        self.index.scan_json(Table::BundlesIn, &[])
     }
 }

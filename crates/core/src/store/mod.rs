@@ -601,9 +601,7 @@ impl Store {
     pub fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>> {
         let needle = filter.search.as_ref().map(|s| s.to_lowercase());
         let mut out = Vec::new();
-        for kv in self.index.scan_prefix(Table::Cases, &[])? {
-            let c: CaseRecord =
-                serde_json::from_slice(&kv.1).map_err(|_| Error::IndexDamaged { what: "a case record does not parse".into() })?;
+        for c in self.index.scan_json::<CaseRecord>(Table::Cases, &[])? {
             if !c.created || filter.status.is_some_and(|s| s != c.status) {
                 continue;
             }
@@ -636,9 +634,7 @@ impl Store {
         let c = self.case_record(id)?;
         let evidence = self.list_evidence(id)?;
         let mut notes: Vec<NoteView> = Vec::new();
-        for (_, v) in self.index.scan_prefix(Table::Notes, id.as_bytes())? {
-            let n: NoteRecord =
-                serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a note record does not parse".into() })?;
+        for n in self.index.scan_json::<NoteRecord>(Table::Notes, id.as_bytes())? {
             notes.push(NoteView { id: n.id, text: n.text, author: n.author, author_name: self.member_name(n.author), at: n.at });
         }
         notes.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
@@ -700,9 +696,7 @@ impl Store {
     pub fn custody(&self, id: Uuid) -> Result<Vec<CustodyView>> {
         self.evidence_record(id)?;
         let mut out = Vec::new();
-        for (_, v) in self.index.scan_prefix(Table::Custody, id.as_bytes())? {
-            let c: CustodyRecord =
-                serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a custody record does not parse".into() })?;
+        for c in self.index.scan_json::<CustodyRecord>(Table::Custody, id.as_bytes())? {
             out.push(CustodyView {
                 at: c.at,
                 action: c.action,
