@@ -122,6 +122,24 @@ pub enum Error {
         count: usize,
     },
 
+    /// No record of this kind matches (briefs, submissions).
+    #[error("no {what} matches '{query}': {hint}")]
+    NotFound {
+        /// What kind of record (`brief`, `submission`).
+        what: &'static str,
+        /// What the user typed.
+        query: String,
+        /// Where to find valid ids.
+        hint: &'static str,
+    },
+
+    /// This profile's role may not do this.
+    #[error("{what}")]
+    NotAllowed {
+        /// What was refused and why.
+        what: String,
+    },
+
     /// A value given by the user is not acceptable.
     #[error("invalid {field}: {reason}")]
     Invalid {
@@ -191,6 +209,8 @@ impl Error {
             Error::UnknownEvidence { .. } => "unknown_evidence",
             Error::AmbiguousEvidence { .. } => "ambiguous_evidence",
             Error::Invalid { .. } => "invalid_input",
+            Error::NotFound { .. } => "not_found",
+            Error::NotAllowed { .. } => "not_allowed",
             Error::WouldOverwrite { .. } => "would_overwrite",
             Error::HashMismatch => "hash_mismatch",
             Error::ChainConflict { .. } => "chain_conflict",

@@ -91,6 +91,13 @@ impl Journal {
     /// Never modifies the file.
     pub fn scan_from(&mut self, start: u64, start_index: u64) -> Result<Scan> {
         let file_len = self.file.metadata().map_err(Error::io("reading", &self.path))?.len();
+        self.scan_bounded(start, start_index, file_len, usize::MAX)
+    }
+
+    /// Reads at most `max` records from byte offset `start` (record number `start_index`),
+    /// never past byte `end`. Never modifies the file.
+    pub fn scan_bounded(&mut self, start: u64, start_index: u64, end: u64, max: usize) -> Result<Scan> {
+        let file_len = self.file.metadata().map_err(Error::io("reading", &self.path))?.len().min(end);
         if start > file_len || start < JOURNAL_HEADER_LEN {
             return Err(Error::IndexDamaged { what: "the index is ahead of the journal (was the journal truncated?)".into() });
         }
@@ -102,7 +109,7 @@ impl Journal {
         let mut index = start_index;
         loop {
             let remaining = file_len - pos;
-            if remaining == 0 {
+            if remaining == 0 || records.len() >= max {
                 break;
             }
             if remaining < RECORD_HEADER_LEN {

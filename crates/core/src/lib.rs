@@ -57,10 +57,14 @@ pub use event::{fingerprint, EventBody, Hlc, SignedEvent};
 pub use format::{CHUNK_SIZE, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, JOURNAL_FILE, LOCK_FILE, OBJECTS_DIR, TMP_DIR};
 pub use index::CACHE_CAPACITY;
 pub use keyfile::{read_keyfile, write_keyfile};
-pub use model::{Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Role};
+pub use model::{Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, ReviewDecision, Role};
 pub use objects::Progress;
-pub use projection::{AccessRecord, BundleRecord, DisclosureRecord, MemberRecord, ProvenanceRecord, Table, TrustRecord};
+pub use projection::{
+    AccessRecord, BriefRecord, BundleRecord, DisclosureRecord, MemberRecord, ProvenanceRecord, ReviewRecord, SubmissionRecord, Table,
+    TrustRecord,
+};
 pub use store::{
     AddedEvidence, CaseDetail, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions, EvidenceView,
     Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,
 };
+pub use store::{BriefView, FeedPage, NewBrief, SubmissionItem, SubmissionView, SubmitOptions};

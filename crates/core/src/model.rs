@@ -114,6 +114,57 @@ impl std::str::FromStr for GeoPoint {
     }
 }
 
+/// A circular area on Earth: where a brief asks volunteers to look.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Area {
+    /// Centre latitude, -90..=90.
+    pub lat: f64,
+    /// Centre longitude, -180..=180.
+    pub lon: f64,
+    /// Radius in metres, > 0 and at most 1,000 km.
+    pub radius_m: f64,
+}
+
+impl std::str::FromStr for Area {
+    type Err = crate::Error;
+    /// Parses `LAT,LON,RADIUS_M`.
+    fn from_str(s: &str) -> crate::Result<Self> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        let [lat, lon, r] = parts.as_slice() else {
+            return Err(crate::Error::invalid("area", format!("'{s}' is not LAT,LON,RADIUS_M (for example 52.52,13.405,500)")));
+        };
+        let p: GeoPoint = format!("{lat},{lon}").parse().map_err(|e: crate::Error| crate::Error::invalid("area", e.to_string()))?;
+        let radius_m: f64 = r.parse().map_err(|_| crate::Error::invalid("area", format!("radius '{r}' is not a number of metres")))?;
+        if !(radius_m.is_finite() && radius_m > 0.0 && radius_m <= 1_000_000.0) {
+            return Err(crate::Error::invalid("area", format!("radius {radius_m} m is outside 0..1,000,000 m")));
+        }
+        Ok(Area { lat: p.lat, lon: p.lon, radius_m })
+    }
+}
+
+/// An investigator's decision on submitted evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    /// The evidence joins the case.
+    Accepted,
+    /// The evidence is not used.
+    Rejected,
+    /// The volunteer is asked for more information.
+    InfoRequested,
+}
+
+impl ReviewDecision {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewDecision::Accepted => "accepted",
+            ReviewDecision::Rejected => "rejected",
+            ReviewDecision::InfoRequested => "info_requested",
+        }
+    }
+}
+
 /// Camera make and model from EXIF.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Camera {
@@ -384,6 +435,64 @@ pub enum EventKind {
         /// The signed receipt, base64.
         receipt: String,
     },
+    /// An investigator asked volunteers for help on a case: a brief.
+    BriefPublished {
+        /// Case the brief belongs to.
+        case_id: Uuid,
+        /// Brief id.
+        brief_id: Uuid,
+        /// Title.
+        title: String,
+        /// What is asked, for volunteers.
+        text: String,
+        /// Where to look.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        area: Option<Area>,
+        /// Time window start (of what is asked for).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<DateTime<FixedOffset>>,
+        /// Time window end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<DateTime<FixedOffset>>,
+        /// The volunteers addressed; empty means every volunteer of the agency.
+        audience: Vec<Uuid>,
+    },
+    /// A brief was withdrawn: volunteers no longer see it.
+    BriefWithdrawn {
+        /// Case.
+        case_id: Uuid,
+        /// Brief id.
+        brief_id: Uuid,
+    },
+    /// A volunteer submitted evidence in answer to a brief. The items are added by
+    /// `evidence_added` events in the same append, just before this one.
+    SubmissionMade {
+        /// The brief's case.
+        case_id: Uuid,
+        /// The brief answered.
+        brief_id: Uuid,
+        /// Submission id.
+        submission_id: Uuid,
+        /// Evidence ids submitted.
+        items: Vec<Uuid>,
+        /// The volunteer's description.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+    /// An investigator decided on a submission (all its items, or those listed).
+    ReviewDecided {
+        /// Case.
+        case_id: Uuid,
+        /// Submission.
+        submission_id: Uuid,
+        /// Items decided; empty means every item of the submission.
+        items: Vec<Uuid>,
+        /// The decision.
+        decision: ReviewDecision,
+        /// Why (shown to the volunteer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -406,6 +515,10 @@ impl EventKind {
             EventKind::BundleExported { .. } => "bundle_exported",
             EventKind::BundleImported { .. } => "bundle_imported",
             EventKind::ReceiptStored { .. } => "receipt_stored",
+            EventKind::BriefPublished { .. } => "brief_published",
+            EventKind::BriefWithdrawn { .. } => "brief_withdrawn",
+            EventKind::SubmissionMade { .. } => "submission_made",
+            EventKind::ReviewDecided { .. } => "review_decided",
         }
     }
 
@@ -417,7 +530,11 @@ impl EventKind {
             | EventKind::NoteAdded { case_id, .. }
             | EventKind::EvidenceAdded { case_id, .. }
             | EventKind::AccessRecorded { case_id, .. }
-            | EventKind::DisclosureRecorded { case_id, .. } => Some(*case_id),
+            | EventKind::DisclosureRecorded { case_id, .. }
+            | EventKind::BriefPublished { case_id, .. }
+            | EventKind::BriefWithdrawn { case_id, .. }
+            | EventKind::SubmissionMade { case_id, .. }
+            | EventKind::ReviewDecided { case_id, .. } => Some(*case_id),
             _ => None,
         }
     }
@@ -489,6 +606,16 @@ impl EventKind {
                 format!("bundle {bundle_id} imported ({events_added} events, {blobs} blobs)")
             }
             EventKind::ReceiptStored { bundle_id, .. } => format!("receipt for bundle {bundle_id} stored"),
+            EventKind::BriefPublished { title, .. } => format!("brief published: {title}"),
+            EventKind::BriefWithdrawn { brief_id, .. } => format!("brief {brief_id} withdrawn"),
+            EventKind::SubmissionMade { items, .. } => format!("submission of {} item(s)", items.len()),
+            EventKind::ReviewDecided { decision, items, .. } => {
+                if items.is_empty() {
+                    format!("review: submission {}", decision.as_str())
+                } else {
+                    format!("review: {} item(s) {}", items.len(), decision.as_str())
+                }
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::{Hlc, SignedEvent};
-use crate::model::{CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, Role};
+use crate::model::{Area, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ReviewDecision, Role};
 
 /// The logical tables of the projection. Their names are part of each value's associated data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,11 +54,21 @@ pub enum Table {
     Disclosures,
     /// member id -> [`TrustRecord`] (other members' credentials, kept from bundles)
     MemberCredentials,
+    /// brief id -> [`BriefRecord`]
+    Briefs,
+    /// submission id -> [`SubmissionRecord`]
+    Submissions,
+    /// submission id || hlc || author || seq -> [`ReviewRecord`] (decisions, oldest first)
+    Reviews,
+    /// evidence id -> submission id (16 bytes): which submission brought an item
+    EvidenceSubmission,
+    /// content SHA-256 (32 bytes) -> evidence id (16 bytes; the smallest id naming it)
+    ContentEvidence,
 }
 
 impl Table {
     /// Every projection table.
-    pub const ALL: [Table; 17] = [
+    pub const ALL: [Table; 22] = [
         Table::Members,
         Table::Cases,
         Table::Evidence,
@@ -76,6 +86,11 @@ impl Table {
         Table::Access,
         Table::Disclosures,
         Table::MemberCredentials,
+        Table::Briefs,
+        Table::Submissions,
+        Table::Reviews,
+        Table::EvidenceSubmission,
+        Table::ContentEvidence,
     ];
 
     /// The sled tree name (also the associated-data label).
@@ -98,6 +113,11 @@ impl Table {
             Table::Access => "access",
             Table::Disclosures => "disclosures",
             Table::MemberCredentials => "member_credentials",
+            Table::Briefs => "briefs",
+            Table::Submissions => "submissions",
+            Table::Reviews => "reviews",
+            Table::EvidenceSubmission => "evidence_submission",
+            Table::ContentEvidence => "content_evidence",
         }
     }
 }
@@ -340,6 +360,99 @@ pub struct DisclosureRecord {
     pub at: DateTime<FixedOffset>,
 }
 
+/// A brief. A withdrawal may arrive before the publication (any arrival order gives the same
+/// state): `published` says whether the publication is held.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BriefRecord {
+    /// Brief id.
+    pub id: Uuid,
+    /// Case.
+    pub case_id: Uuid,
+    /// Whether the publication event is held.
+    pub published: bool,
+    /// Title.
+    pub title: String,
+    /// Text.
+    pub text: String,
+    /// Area.
+    pub area: Option<Area>,
+    /// Window start.
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Window end.
+    pub until: Option<DateTime<FixedOffset>>,
+    /// Addressed volunteers (empty: all).
+    pub audience: Vec<Uuid>,
+    /// Published by.
+    pub published_by: Option<Uuid>,
+    /// Published at.
+    pub published_at: Option<DateTime<FixedOffset>>,
+    /// Withdrawn (final).
+    pub withdrawn: bool,
+}
+
+/// A submission (its decisions are in [`Table::Reviews`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionRecord {
+    /// Submission id.
+    pub id: Uuid,
+    /// The brief answered.
+    pub brief_id: Uuid,
+    /// Case.
+    pub case_id: Uuid,
+    /// The volunteer.
+    pub submitter: Uuid,
+    /// When.
+    pub submitted_at: DateTime<FixedOffset>,
+    /// Evidence ids.
+    pub items: Vec<Uuid>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// One review decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewRecord {
+    /// Submission.
+    pub submission_id: Uuid,
+    /// Items decided (empty: all).
+    pub items: Vec<Uuid>,
+    /// Decision.
+    pub decision: ReviewDecision,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Decided by.
+    pub by: Uuid,
+    /// When.
+    pub at: DateTime<FixedOffset>,
+}
+
+/// Key of an entry ordered by (hlc, author, seq) under a 16-byte prefix.
+fn ordered_key(prefix: Uuid, hlc: Hlc, author: Uuid, seq: u64) -> Vec<u8> {
+    let mut key = prefix.as_bytes().to_vec();
+    key.extend_from_slice(&hlc.ms.to_be_bytes());
+    key.extend_from_slice(&hlc.c.to_be_bytes());
+    key.extend_from_slice(author.as_bytes());
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn empty_brief(id: Uuid, case_id: Uuid) -> BriefRecord {
+    BriefRecord {
+        id,
+        case_id,
+        published: false,
+        title: String::new(),
+        text: String::new(),
+        area: None,
+        from: None,
+        until: None,
+        audience: Vec::new(),
+        published_by: None,
+        published_at: None,
+        withdrawn: false,
+    }
+}
+
 /// Key of a chain entry.
 pub fn chain_key(author: Uuid, seq: u64) -> Vec<u8> {
     let mut k = author.as_bytes().to_vec();
@@ -518,6 +631,57 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             };
             put_json(t, Table::BundlesIn, bundle_id.as_bytes().to_vec(), &rec)?;
         }
+        EventKind::BriefPublished { case_id, brief_id, title, text, area, from, until, audience } => {
+            let key = brief_id.as_bytes().to_vec();
+            let mut r: BriefRecord = get_json(t, Table::Briefs, &key)?.unwrap_or_else(|| empty_brief(*brief_id, *case_id));
+            // A brief is published once; a second publication with the same id (never made by
+            // this software) keeps the earliest.
+            if !r.published || r.published_at.is_some_and(|p| b.at < p) {
+                r.published = true;
+                r.case_id = *case_id;
+                r.title = title.clone();
+                r.text = text.clone();
+                r.area = *area;
+                r.from = *from;
+                r.until = *until;
+                r.audience = audience.clone();
+                r.published_by = Some(b.author);
+                r.published_at = Some(b.at);
+            }
+            put_json(t, Table::Briefs, key, &r)?;
+        }
+        EventKind::BriefWithdrawn { case_id, brief_id } => {
+            let key = brief_id.as_bytes().to_vec();
+            let mut r: BriefRecord = get_json(t, Table::Briefs, &key)?.unwrap_or_else(|| empty_brief(*brief_id, *case_id));
+            r.withdrawn = true;
+            put_json(t, Table::Briefs, key, &r)?;
+        }
+        EventKind::SubmissionMade { case_id, brief_id, submission_id, items, description } => {
+            let rec = SubmissionRecord {
+                id: *submission_id,
+                brief_id: *brief_id,
+                case_id: *case_id,
+                submitter: b.author,
+                submitted_at: b.at,
+                items: items.clone(),
+                description: description.clone(),
+            };
+            put_json(t, Table::Submissions, submission_id.as_bytes().to_vec(), &rec)?;
+            for item in items {
+                t.put(Table::EvidenceSubmission, item.as_bytes().to_vec(), submission_id.as_bytes().to_vec())?;
+            }
+        }
+        EventKind::ReviewDecided { submission_id, items, decision, reason, .. } => {
+            let rec = ReviewRecord {
+                submission_id: *submission_id,
+                items: items.clone(),
+                decision: *decision,
+                reason: reason.clone(),
+                by: b.author,
+                at: b.at,
+            };
+            put_json(t, Table::Reviews, ordered_key(*submission_id, b.hlc, b.author, b.seq), &rec)?;
+        }
         EventKind::ProfileCreated { name, role } => {
             let rec = MemberRecord { id: b.author, name: name.clone(), role: *role, key: b.key.clone() };
             put_json(t, Table::Members, b.author.as_bytes().to_vec(), &rec)?;
@@ -589,6 +753,15 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             };
             put_json(t, Table::Evidence, evidence_id.as_bytes().to_vec(), &rec)?;
             t.put(Table::CaseEvidence, case_evidence_key(*case_id, *evidence_id), Vec::new())?;
+            if let Ok(sha) = hex::decode(&object.sha256) {
+                let keep = match t.get(Table::ContentEvidence, &sha)? {
+                    Some(cur) => evidence_id.as_bytes().as_slice() < cur.as_slice(),
+                    None => true,
+                };
+                if keep {
+                    t.put(Table::ContentEvidence, sha, evidence_id.as_bytes().to_vec())?;
+                }
+            }
             touch_case(t, *case_id, b.at)?;
         }
         EventKind::CustodyRecorded { evidence_id, action, reason, sha256 } => {

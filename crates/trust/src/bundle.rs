@@ -30,7 +30,7 @@ use crate::credential::{now, Credential};
 use crate::doc::SignedDoc;
 use crate::error::{io_err, Reason, Result, TrustError};
 use crate::revocation::RevocationList;
-use casebridge_core::{EventKind, SignedEvent, Store};
+use casebridge_core::{CustodyAction, EventKind, Role, SignedEvent, Store};
 
 /// Magic of a plain bundle stream.
 pub const BUNDLE_MAGIC: &[u8; 8] = b"CBBUNDLE";
@@ -674,6 +674,10 @@ pub struct Opened {
     pub blobs: u64,
     /// "accepted" or "duplicate".
     pub outcome: String,
+    /// Evidence a volunteer submitted that this bundle brought (id, SHA-256): the endpoint
+    /// records custody `received` for them.
+    #[serde(default)]
+    pub received: Vec<(Uuid, String)>,
 }
 
 /// Checks a manifest against what the store already received from that sender. Returns true
@@ -712,6 +716,21 @@ fn check_sequence(store: &Store, m: &Manifest) -> Result<bool> {
 /// "duplicate". If a later check fails, content already streamed stays only as unreferenced
 /// objects (reported by `check` as orphans); no event is recorded.
 pub fn open_into(path: &Path, anchor: &Anchor<'_>, store: &mut Store, progress: &mut dyn FnMut(u64) -> bool) -> Result<Opened> {
+    open_into_checked(path, anchor, store, &|_, _| Ok(()), progress)
+}
+
+/// A rule run on a verified bundle before anything it carries is recorded.
+pub type Policy<'a> = &'a dyn Fn(&Store, &Verified) -> Result<()>;
+
+/// [`open_into`] with a `policy` run after the whole bundle is verified and before its events
+/// are imported (the endpoint passes [`contribution_policy`]). A refusal records nothing.
+pub fn open_into_checked(
+    path: &Path,
+    anchor: &Anchor<'_>,
+    store: &mut Store,
+    policy: Policy<'_>,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Opened> {
     let v = verify(path, anchor, BlobSink::Store(store), progress)?;
     if v.replay {
         let m = &v.manifest;
@@ -724,9 +743,21 @@ pub fn open_into(path: &Path, anchor: &Anchor<'_>, store: &mut Store, progress: 
             events: m.events.len() as u64,
             blobs: m.blobs.len() as u64,
             outcome: "duplicate".into(),
+            received: Vec::new(),
         });
     }
+    policy(store, &v)?;
     let m = &v.manifest;
+    let mut received = Vec::new();
+    if v.credential.role == Role::Volunteer {
+        for ev in &v.events {
+            if let EventKind::EvidenceAdded { evidence_id, object, .. } = &ev.body().kind {
+                if ev.body().author == m.sender && !store.holds_event(ev)? {
+                    received.push((*evidence_id, object.sha256.clone()));
+                }
+            }
+        }
+    }
     let mut local = vec![EventKind::MemberCredentialStored {
         agency_id: m.recipient_agency,
         member_id: m.sender,
@@ -751,5 +782,71 @@ pub fn open_into(path: &Path, anchor: &Anchor<'_>, store: &mut Store, progress: 
         events: m.events.len() as u64,
         blobs: m.blobs.len() as u64,
         outcome: "accepted".into(),
+        received,
     })
+}
+
+/// The endpoint's rule for what a member may contribute. Investigators and supervisors may
+/// send any case events. A volunteer may send only their own submissions: `evidence_added`,
+/// custody `submitted` and `submission_made` events they authored, each for a brief the
+/// endpoint holds, that is addressed to them and not withdrawn, in that brief's case; events
+/// by other members in the bundle must already be held (a volunteer never introduces anyone
+/// else's events). Refusals carry [`Reason::Forbidden`].
+pub fn contribution_policy(store: &Store, v: &Verified) -> Result<()> {
+    let sender = v.manifest.sender;
+    if v.credential.role != Role::Volunteer {
+        return Ok(());
+    }
+    let forbidden = |msg: String| TrustError::new(Reason::Forbidden, msg);
+    let mut submitted: BTreeSet<Uuid> = BTreeSet::new();
+    let mut cases: BTreeMap<Uuid, Uuid> = BTreeMap::new();
+    for ev in &v.events {
+        let b = ev.body();
+        if b.author != sender {
+            continue;
+        }
+        if let EventKind::SubmissionMade { case_id, brief_id, items, .. } = &b.kind {
+            let brief = store
+                .brief(*brief_id)
+                .map_err(|_| forbidden(format!("submission names brief {brief_id}, which this agency does not hold")))?;
+            if brief.withdrawn {
+                return Err(forbidden(format!("brief {brief_id} was withdrawn")));
+            }
+            if !(brief.audience.is_empty() || brief.audience.contains(&sender)) {
+                return Err(forbidden(format!("brief {brief_id} is not addressed to member {sender}")));
+            }
+            if brief.case_id != *case_id {
+                return Err(forbidden(format!("submission to brief {brief_id} names another case")));
+            }
+            for i in items {
+                submitted.insert(*i);
+                cases.insert(*i, *case_id);
+            }
+        }
+    }
+    for ev in &v.events {
+        let b = ev.body();
+        if b.author != sender {
+            if !store.holds_event(ev).map_err(|e| TrustError::new(Reason::Store, e.to_string()))? {
+                return Err(forbidden(format!(
+                    "a volunteer's bundle carries event {} of member {} that this agency does not hold",
+                    b.seq, b.author
+                )));
+            }
+            continue;
+        }
+        match &b.kind {
+            EventKind::SubmissionMade { .. } => {}
+            EventKind::EvidenceAdded { evidence_id, case_id, .. } => {
+                if cases.get(evidence_id) != Some(case_id) {
+                    return Err(forbidden(format!("evidence {evidence_id} is not part of a submission to a brief of its case")));
+                }
+            }
+            EventKind::CustodyRecorded { evidence_id, action: CustodyAction::Submitted, .. } if submitted.contains(evidence_id) => {}
+            other => {
+                return Err(forbidden(format!("a volunteer may not send '{}' events; only submissions to briefs", other.name())));
+            }
+        }
+    }
+    Ok(())
 }

@@ -65,6 +65,8 @@ pub enum Reason {
     Io,
     /// The local store or agency directory refused the operation.
     Store,
+    /// The sender may not contribute these events (access rules of the endpoint).
+    Forbidden,
 }
 
 impl Reason {
@@ -100,6 +102,7 @@ impl Reason {
             Reason::SealingKeyRequired => "sealing_key_required",
             Reason::Io => "io",
             Reason::Store => "store",
+            Reason::Forbidden => "forbidden",
         }
     }
 }

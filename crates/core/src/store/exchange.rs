@@ -30,7 +30,12 @@ impl Store {
     /// custody of its evidence, from every author held; never local trust events. With
     /// `since`, only events recorded at or after that journal position (see `log`).
     pub fn case_events(&mut self, case: Uuid, since: Option<u64>) -> Result<Vec<SignedEvent>> {
-        self.case_record(case)?;
+        // A volunteer holds no case record, only the briefs of a case it answers.
+        if self.case_record(case).is_err()
+            && !self.index.scan_json::<projection::BriefRecord>(Table::Briefs, &[])?.iter().any(|b| b.case_id == case)
+        {
+            return Err(Error::UnknownCase { query: case.to_string() });
+        }
         let scan = self.journal.scan_from(format::JOURNAL_HEADER_LEN, 0)?;
         if let Some(at) = scan.damaged_at {
             return Err(Error::JournalDamaged { record: at });

@@ -34,11 +34,13 @@ struct ProfileSecret {
     identity_pkcs8: String,
 }
 
+mod briefs;
 mod check;
 mod court;
 mod exchange;
 mod views;
 
+pub use briefs::*;
 pub use views::*;
 
 /// One profile's store, open and unlocked. Holds the store's lock until dropped.
@@ -54,6 +56,8 @@ pub struct Store {
     index: Index,
     objects: ObjectStore,
     state: MetaState,
+    /// Start offsets of journal records (and the end), filled lazily by the feed.
+    positions: Vec<u64>,
 }
 
 fn now() -> DateTime<FixedOffset> {
@@ -240,6 +244,7 @@ impl Store {
             index,
             objects,
             state: MetaState::default(),
+            positions: Vec::new(),
         };
         store.catch_up()?;
         Ok(store)
