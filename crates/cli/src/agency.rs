@@ -37,6 +37,10 @@ pub enum AgencyCommand {
     Issued(DirArgs),
     /// On this profile: pin an agency from its public file and keep its newer revocation list
     Pin(PinArgs),
+    /// Run the agency endpoint (HTTPS, default 127.0.0.1:8443) until SIGINT/SIGTERM
+    Serve(crate::endpoint::ServeArgs),
+    /// Make a one-time invite code for a new member (printed alone on the last line)
+    Invite(crate::endpoint::InviteArgs),
 }
 
 /// Arguments of `agency init`.
@@ -138,6 +142,8 @@ pub fn run(ctx: &mut Ctx, cmd: &AgencyCommand, out: &mut dyn Write) -> Result<()
         AgencyCommand::Issue(a) => issue(ctx, a, out),
         AgencyCommand::Revoke(a) => revoke(ctx, a, out),
         AgencyCommand::Issued(a) => issued(ctx, a, out),
+        AgencyCommand::Serve(a) => crate::endpoint::serve(ctx, a, out),
+        AgencyCommand::Invite(a) => crate::endpoint::invite(ctx, a, out),
         AgencyCommand::Pin(a) => pin(ctx, a, out),
     }
 }
@@ -212,6 +218,8 @@ fn init(ctx: &mut Ctx, a: &InitArgs, out: &mut dyn Write) -> Result<()> {
     }
     let pass = ctx.pass.for_new_agency(&a.dir)?;
     let agency = Agency::init(&a.dir, &a.name, &pass, KdfParams::INTERACTIVE)?;
+    // The endpoint's TLS certificate, which invite codes name and members pin.
+    casebridge_agency::tls::ensure_certificate(&a.dir, &pass, KdfParams::INTERACTIVE).map_err(|e| CliError::Sync(e.to_string()))?;
     let (list, _) = agency.current_revocation()?;
     let view = AgencyView::new(agency.public(), &list, Some(&a.dir));
     if a.json {
@@ -305,9 +313,16 @@ struct Revoked {
 
 fn revoke(ctx: &mut Ctx, a: &RevokeArgs, out: &mut dyn Write) -> Result<()> {
     let member = Uuid::parse_str(a.member.trim()).map_err(|_| CliError::MemberId { value: a.member.clone() })?;
-    let agency = unlock(ctx, &a.dir)?;
-    let list = agency.revoke(member, a.reason.clone())?;
-    let r = Revoked { member_id: member, version: list.version, count: list.entries.len(), expires_at: list.expires_at };
+    // While the endpoint serves the directory, it holds the agency: ask it (the revocation
+    // then takes effect on the next request).
+    let r = if let Some(r) = crate::endpoint::revoke_via_endpoint(&a.dir, member, a.reason.clone())? {
+        let (list, _) = Agency::read_revocation(&a.dir)?;
+        Revoked { member_id: member, version: r.version, count: r.revoked, expires_at: list.expires_at }
+    } else {
+        let agency = unlock(ctx, &a.dir)?;
+        let list = agency.revoke(member, a.reason.clone())?;
+        Revoked { member_id: member, version: list.version, count: list.entries.len(), expires_at: list.expires_at }
+    };
     if a.json {
         return output::json(out, &r);
     }

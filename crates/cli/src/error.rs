@@ -150,6 +150,18 @@ pub enum CliError {
         copy: PathBuf,
     },
 
+    /// The profile has not enrolled at an agency endpoint.
+    #[error("this profile is not enrolled at an agency endpoint: run `casebridge enrol CODE` with the invite code the agency gave you")]
+    NotEnrolled,
+
+    /// An argument combination or value that clap cannot check.
+    #[error("{0}")]
+    Usage(String),
+
+    /// The agency endpoint or the network failed.
+    #[error("{0}")]
+    Sync(String),
+
     /// `--captured-at` is not RFC 3339 with an offset.
     #[error("invalid --captured-at '{value}': expected RFC 3339 such as 2026-03-14T09:30:00+01:00")]
     CapturedAt {
@@ -216,5 +228,11 @@ pub fn io_reason(e: &io::Error) -> String {
         io::ErrorKind::PermissionDenied => "permission denied".into(),
         io::ErrorKind::IsADirectory => "it is a directory".into(),
         _ => e.to_string(),
+    }
+}
+
+impl From<casebridge_sync::SyncError> for CliError {
+    fn from(e: casebridge_sync::SyncError) -> CliError {
+        CliError::Sync(e.to_string())
     }
 }

@@ -6,17 +6,20 @@
 
 mod access;
 mod agency;
+mod brief;
 mod bundle;
 mod case;
 mod check;
 mod context;
 mod court;
 mod credential;
+mod endpoint;
 mod error;
 mod evidence;
 mod files;
 mod log;
 mod note;
+mod outbox;
 mod output;
 mod pass;
 mod passphrase;
@@ -25,7 +28,10 @@ mod progress;
 mod receipt;
 mod redact;
 mod report;
+mod review;
 mod store_cmd;
+mod submit;
+mod sync_cmd;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -106,6 +112,18 @@ pub enum Command {
     /// Export court material: `export court CASE --out DIR` writes the evidence package
     #[command(subcommand)]
     Export(court::ExportCommand),
+    /// Briefs: investigators publish and withdraw them; volunteers read those addressed to them
+    #[command(subcommand)]
+    Brief(brief::BriefCommand),
+    /// Submit files in answer to a brief (volunteers); queued for `casebridge sync`
+    Submit(submit::SubmitArgs),
+    /// Review volunteers' submissions: list, show, accept, reject, request-info
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
+    /// Join an agency online with an invite code: installs the credential, pins the agency
+    Enrol(endpoint::EnrolArgs),
+    /// Send queued work to the agency endpoint and fetch what it has for you (`sync status`)
+    Sync(sync_cmd::SyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -164,6 +182,11 @@ pub fn dispatch(ctx: &mut Ctx, command: &Command, out: &mut dyn Write) -> Result
         Command::Receipt(c) => receipt::run(ctx, c, out),
         Command::Report(a) => report::run(ctx, a, out),
         Command::Export(c) => court::run(ctx, c, out),
+        Command::Brief(c) => brief::run(ctx, c, out),
+        Command::Submit(a) => submit::run(ctx, a, out),
+        Command::Review(c) => review::run(ctx, c, out),
+        Command::Enrol(a) => endpoint::enrol(ctx, a, out),
+        Command::Sync(a) => sync_cmd::run(ctx, a, out),
     }
 }
 

@@ -60,7 +60,7 @@ pub use keyfile::{read_keyfile, write_keyfile};
 pub use model::{Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, ReviewDecision, Role};
 pub use objects::Progress;
 pub use projection::{
-    AccessRecord, BriefRecord, BundleRecord, DisclosureRecord, MemberRecord, ProvenanceRecord, ReviewRecord, SubmissionRecord, Table,
+    AccessRecord, BriefRecord, BundleRecord, DisclosureRecord, EndpointRecord, MemberRecord, ProvenanceRecord, ReviewRecord, SubmissionRecord, Table,
     TrustRecord,
 };
 pub use store::{

@@ -410,6 +410,10 @@ pub enum EventKind {
         manifest_hash: String,
         /// The case it carried, if any.
         case_id: Option<Uuid>,
+        /// Journal records before this index were considered by the export (sync exports the
+        /// events from here on next time).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        upto: Option<u64>,
     },
     /// This store imported a bundle.
     BundleImported {
@@ -427,6 +431,16 @@ pub enum EventKind {
         events_added: u64,
         /// Blobs it carried.
         blobs: u64,
+    },
+    /// This profile learned where an agency's endpoint is and which TLS certificate it must
+    /// present (at enrolment): the address and the pinned certificate fingerprint.
+    EndpointSet {
+        /// Agency.
+        agency_id: Uuid,
+        /// `https://HOST:PORT`.
+        url: String,
+        /// SHA-256 of the endpoint's certificate (DER), hex.
+        cert_sha256: String,
     },
     /// This profile stored a receipt an agency signed for one of its bundles (base64).
     ReceiptStored {
@@ -513,6 +527,7 @@ impl EventKind {
             EventKind::MemberCredentialStored { .. } => "member_credential_stored",
             EventKind::RevocationStored { .. } => "revocation_stored",
             EventKind::BundleExported { .. } => "bundle_exported",
+            EventKind::EndpointSet { .. } => "endpoint_set",
             EventKind::BundleImported { .. } => "bundle_imported",
             EventKind::ReceiptStored { .. } => "receipt_stored",
             EventKind::BriefPublished { .. } => "brief_published",
@@ -560,6 +575,7 @@ impl EventKind {
                 | EventKind::MemberCredentialStored { .. }
                 | EventKind::RevocationStored { .. }
                 | EventKind::BundleExported { .. }
+                | EventKind::EndpointSet { .. }
                 | EventKind::BundleImported { .. }
                 | EventKind::ReceiptStored { .. }
         )
@@ -602,6 +618,7 @@ impl EventKind {
             EventKind::MemberCredentialStored { member_id, .. } => format!("credential of member {member_id} kept"),
             EventKind::RevocationStored { agency_id, version, .. } => format!("revocation list v{version} of agency {agency_id} stored"),
             EventKind::BundleExported { bundle_id, bundle_seq, .. } => format!("bundle {bundle_id} exported (sequence {bundle_seq})"),
+            EventKind::EndpointSet { url, .. } => format!("agency endpoint set to {url}"),
             EventKind::BundleImported { bundle_id, events_added, blobs, .. } => {
                 format!("bundle {bundle_id} imported ({events_added} events, {blobs} blobs)")
             }

@@ -64,11 +64,13 @@ pub enum Table {
     EvidenceSubmission,
     /// content SHA-256 (32 bytes) -> evidence id (16 bytes; the smallest id naming it)
     ContentEvidence,
+    /// agency id -> [`EndpointRecord`]
+    Endpoints,
 }
 
 impl Table {
     /// Every projection table.
-    pub const ALL: [Table; 22] = [
+    pub const ALL: [Table; 23] = [
         Table::Members,
         Table::Cases,
         Table::Evidence,
@@ -91,6 +93,7 @@ impl Table {
         Table::Reviews,
         Table::EvidenceSubmission,
         Table::ContentEvidence,
+        Table::Endpoints,
     ];
 
     /// The sled tree name (also the associated-data label).
@@ -118,6 +121,7 @@ impl Table {
             Table::Reviews => "reviews",
             Table::EvidenceSubmission => "evidence_submission",
             Table::ContentEvidence => "content_evidence",
+            Table::Endpoints => "endpoints",
         }
     }
 }
@@ -303,6 +307,20 @@ pub struct BundleRecord {
     pub blobs: u64,
     /// When.
     pub at: DateTime<FixedOffset>,
+    /// Exports: journal records before this index were considered.
+    #[serde(default)]
+    pub upto: Option<u64>,
+}
+
+/// Where an agency's endpoint is, and its pinned certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRecord {
+    /// Agency.
+    pub agency_id: Uuid,
+    /// `https://HOST:PORT`.
+    pub url: String,
+    /// SHA-256 of the certificate (DER), hex.
+    pub cert_sha256: String,
 }
 
 /// Provenance of a derivative.
@@ -601,7 +619,11 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
         EventKind::ReceiptStored { bundle_id, receipt } => {
             put_trust(t, Table::Receipts, bundle_id.as_bytes().to_vec(), trust(receipt, 0, None), false)?;
         }
-        EventKind::BundleExported { bundle_id, agency_id, bundle_seq: seq, manifest_hash, case_id } => {
+        EventKind::EndpointSet { agency_id, url, cert_sha256 } => {
+            let rec = EndpointRecord { agency_id: *agency_id, url: url.clone(), cert_sha256: cert_sha256.clone() };
+            put_json(t, Table::Endpoints, agency_id.as_bytes().to_vec(), &rec)?;
+        }
+        EventKind::BundleExported { bundle_id, agency_id, bundle_seq: seq, manifest_hash, case_id, upto } => {
             let rec = BundleRecord {
                 bundle_id: *bundle_id,
                 agency_id: *agency_id,
@@ -612,6 +634,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
                 events_added: 0,
                 blobs: 0,
                 at: b.at,
+                upto: *upto,
             };
             let mut key = agency_id.as_bytes().to_vec();
             key.extend_from_slice(&seq.to_be_bytes());
@@ -628,6 +651,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
                 events_added: *events_added,
                 blobs: *blobs,
                 at: b.at,
+                upto: None,
             };
             put_json(t, Table::BundlesIn, bundle_id.as_bytes().to_vec(), &rec)?;
         }

@@ -171,7 +171,7 @@ fn feed_pages_and_cursor() {
             break;
         }
     }
-    // profile_created + case + 25 notes.
+    // profile_created + case + 25 notes (the feed of another member: nil is not the author).
     assert_eq!(seen, 27);
     assert!(inv.feed(me, Role::Investigator, cursor, 10).unwrap().events.is_empty());
     assert_eq!(inv.feed(me, Role::Investigator, cursor + 1, 10).unwrap_err().code(), "invalid_input");

@@ -171,6 +171,10 @@ pub struct ExportOptions<'a> {
     pub credential: &'a SignedDoc,
     /// Seal to the agency (false only for tests and courts).
     pub seal: bool,
+    /// Only this profile's own events (sync: the agency already holds the rest, it sent them).
+    pub own_only: bool,
+    /// The bundle's id (sync names outbox files by it); a new time-ordered id when None.
+    pub bundle_id: Option<Uuid>,
 }
 
 /// Writes a case's events and evidence as one signed (and sealed) bundle. Never overwrites;
@@ -179,7 +183,12 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
     if out.exists() {
         return Err(TrustError::new(Reason::Io, format!("{} already exists; casebridge never overwrites files", out.display())));
     }
-    let events = store.case_events(opts.case, opts.since)?;
+    let upto = store.journal_records();
+    let mut events = store.case_events(opts.case, opts.since)?;
+    if opts.own_only {
+        let me = store.whoami().member_id;
+        events.retain(|e| e.body().author == me);
+    }
     let mut blobs: Vec<BlobEntry> = Vec::new();
     let mut seen = BTreeSet::new();
     for ev in &events {
@@ -192,7 +201,8 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
     let last = store.last_bundle_out(opts.agency.agency_id)?;
     let manifest = Manifest {
         v: 1,
-        bundle_id: Uuid::new_v4(),
+        // Time-ordered ids: an outbox sorted by name uploads in sequence order.
+        bundle_id: opts.bundle_id.unwrap_or_else(Uuid::now_v7),
         created_at: now(),
         sender: store.whoami().member_id,
         sender_key: hex::encode(store.public_key()),
@@ -272,6 +282,7 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
         bundle_seq: manifest.seq,
         manifest_hash: manifest_hash.clone(),
         case_id: Some(opts.case),
+        upto: Some(upto),
     })?;
     Ok(ExportSummary {
         bundle_id: manifest.bundle_id,

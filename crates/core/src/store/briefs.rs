@@ -461,17 +461,14 @@ impl Store {
     /// investigators and supervisors every case event; a volunteer the briefs addressed to
     /// them (and their withdrawal), and the review decisions and the `received`/`accepted`
     /// custody of their own submissions. Never local events, never another volunteer's
-    /// events, never internal case data. A volunteer's own events are not sent back.
+    /// events, never internal case data. A member's own events are not sent back.
     pub fn visible_to(&self, ev: &SignedEvent, member: Uuid, role: Role) -> Result<bool> {
         let b = ev.body();
-        if b.kind.is_local() {
+        if b.kind.is_local() || b.author == member {
             return Ok(false);
         }
         if is_staff(role) {
             return Ok(true);
-        }
-        if b.author == member {
-            return Ok(false);
         }
         Ok(match &b.kind {
             EventKind::BriefPublished { brief_id, .. } | EventKind::BriefWithdrawn { brief_id, .. } => {
@@ -558,5 +555,65 @@ impl Store {
         let held: Option<projection::ChainRecord> =
             get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, b.seq))?;
         Ok(held.is_some_and(|h| h.hash == to_hex(&ev.hash())))
+    }
+
+    /// How many records the journal holds (a position for `case_events`' `since`).
+    pub fn journal_records(&self) -> u64 {
+        self.state.records
+    }
+
+    /// The cases in which this profile recorded events at or after journal record `since`
+    /// (what sync must export).
+    pub fn cases_changed_since(&mut self, since: u64) -> Result<Vec<Uuid>> {
+        let since = since.min(self.state.records);
+        self.extend_positions()?;
+        let start = self.positions[usize::try_from(since).map_err(|_| Error::invalid("position", "too large"))?];
+        let scan = self.journal.scan_bounded(start, since, self.state.end, usize::MAX)?;
+        if let Some(at) = scan.damaged_at {
+            return Err(Error::JournalDamaged { record: at });
+        }
+        let me = self.me.member_id;
+        let mut evidence_case: BTreeMap<Uuid, Uuid> = BTreeMap::new();
+        let mut cases = std::collections::BTreeSet::new();
+        for (rec, _) in scan.records {
+            let ev = SignedEvent::from_envelope(rec.plaintext.to_vec())?;
+            let b = ev.body();
+            if let EventKind::EvidenceAdded { evidence_id, case_id, .. } = &b.kind {
+                evidence_case.insert(*evidence_id, *case_id);
+            }
+            if b.author != me || b.kind.is_local() {
+                continue;
+            }
+            let case = match b.kind.case_id() {
+                Some(c) => Some(c),
+                None => match b.kind.evidence_id() {
+                    Some(e) => match evidence_case.get(&e) {
+                        Some(c) => Some(*c),
+                        None => self.evidence_record(e).ok().map(|r| r.case_id),
+                    },
+                    None => None,
+                },
+            };
+            cases.extend(case);
+        }
+        Ok(cases.into_iter().collect())
+    }
+
+    /// Records where an agency's endpoint is and the certificate it must present.
+    pub fn set_endpoint(&mut self, agency: Uuid, url: &str, cert_sha256: &str) -> Result<()> {
+        let url = url.trim().trim_end_matches('/');
+        if !url.starts_with("https://") {
+            return Err(Error::invalid("endpoint", format!("'{url}' is not an https:// address")));
+        }
+        if cert_sha256.len() != 64 || !cert_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid("certificate fingerprint", "not 64 hex digits"));
+        }
+        self.record_local(EventKind::EndpointSet { agency_id: agency, url: url.to_string(), cert_sha256: cert_sha256.to_ascii_lowercase() })?;
+        Ok(())
+    }
+
+    /// The endpoints this profile knows (one per agency).
+    pub fn endpoints(&self) -> Result<Vec<projection::EndpointRecord>> {
+        self.index.scan_json(Table::Endpoints, &[])
     }
 }

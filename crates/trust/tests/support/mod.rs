@@ -87,7 +87,7 @@ impl World {
         let (_, cred) = profile::credential(&self.volunteer, &public).unwrap().unwrap();
         bundle::export(
             &mut self.volunteer,
-            &ExportOptions { case: self.case, since: None, agency: &public, credential: &cred, seal },
+            &ExportOptions { case: self.case, since: None, agency: &public, credential: &cred, seal, own_only: false, bundle_id: None },
             &out,
             &mut |_| true,
         )

@@ -1,0 +1,275 @@
+//! The agency endpoint from the command line: `agency serve` runs it, `agency invite` makes
+//! one-time invite codes (through the running endpoint's admin socket when it runs), and
+//! `enrol CODE` joins a profile to an agency online.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use casebridge_agency::{admin, read_serve_info, ServeConfig, DEFAULT_LISTEN};
+use casebridge_protocol::{EnrolRequest, InviteCode, InviteRequest, InviteResponse, RevokeRequest, RevokeResponse, Role};
+use casebridge_trust::{parse_duration, profile, AgencyPublicFile, SignedDoc};
+use clap::Args;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::context::Ctx;
+use crate::error::{CliError, Result};
+use crate::output::{self, Fields};
+
+/// A multi-threaded tokio runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Sync(format!("cannot start the async runtime: {e}")))
+}
+
+fn agency_err(e: casebridge_agency::AgencyError) -> CliError {
+    CliError::Sync(e.to_string())
+}
+
+/// Arguments of `agency serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The agency directory
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Address to listen on (HTTPS); other than loopback only when you mean it
+    #[arg(long, value_name = "ADDR:PORT", default_value_t = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+}
+
+/// Runs `agency serve` until SIGINT or SIGTERM; then stops accepting, finishes requests in
+/// flight and closes the store.
+pub fn serve(ctx: &mut Ctx, a: &ServeArgs, out: &mut dyn Write) -> Result<()> {
+    let pass = ctx.pass.agency(&a.dir)?;
+    init_logging();
+    let rt = runtime()?;
+    rt.block_on(async {
+        let server = casebridge_agency::serve(ServeConfig::new(&a.dir, a.listen, pass)).await.map_err(agency_err)?;
+        let info = read_serve_info(&a.dir).ok().flatten();
+        writeln!(out, "serving agency {} on {}", a.dir.display(), server.url())?;
+        if let Some(i) = info {
+            writeln!(out, "certificate sha256 {}", i.cert_fp)?;
+        }
+        out.flush()?;
+        let stop = server.shutdown_handle();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            stop.shutdown();
+        });
+        server.wait().await.map_err(agency_err)?;
+        writeln!(out, "stopped")?;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Structured logs to stderr; `CASEBRIDGE_LOG` sets the filter (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CASEBRIDGE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+/// Arguments of `agency invite`.
+#[derive(Args, Debug)]
+pub struct InviteArgs {
+    /// The agency directory
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The role the member will get: volunteer, investigator or supervisor
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+    /// The member's name as the agency knows them
+    #[arg(long)]
+    pub name: String,
+    /// How long the code works, e.g. 72h, 7d
+    #[arg(long, value_name = "DURATION", default_value = "72h")]
+    pub expires: String,
+    /// The endpoint address to put in the code [default: where `agency serve` listens]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// How long the credential issued at enrolment is valid
+    #[arg(long, value_name = "DURATION", default_value = "365d")]
+    pub valid_for: String,
+    /// Print JSON (the code is still on the last line of stdout)
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn role(s: &str) -> Result<Role> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "volunteer" => Ok(Role::Volunteer),
+        "investigator" => Ok(Role::Investigator),
+        "supervisor" => Ok(Role::Supervisor),
+        other => Err(CliError::Usage(format!("invalid --role '{other}': use volunteer, investigator or supervisor"))),
+    }
+}
+
+fn seconds(flag: &str, s: &str) -> Result<u64> {
+    let d = parse_duration(s).map_err(|_| CliError::Usage(format!("invalid {flag} '{s}': expected a duration such as 72h, 7d, 30m or 2w")))?;
+    u64::try_from(d.num_seconds()).ok().filter(|n| *n > 0).ok_or_else(|| CliError::Usage(format!("invalid {flag} '{s}': must be positive")))
+}
+
+/// Runs `agency invite`: through the running endpoint when there is one, else directly on the
+/// directory (the code then names `--url`, which is required).
+pub fn invite(_ctx: &mut Ctx, a: &InviteArgs, out: &mut dyn Write) -> Result<()> {
+    if a.name.trim().is_empty() {
+        return Err(CliError::Usage("invalid --name: it is empty".into()));
+    }
+    if let Some(u) = &a.url {
+        if !u.starts_with("https://") {
+            return Err(CliError::Usage(format!("invalid --url '{u}': the endpoint address starts with https://")));
+        }
+    }
+    let req = InviteRequest {
+        role: role(&a.role)?,
+        name: a.name.trim().to_string(),
+        expires_in_secs: seconds("--expires", &a.expires)?,
+        url: a.url.clone(),
+        valid_for_secs: Some(seconds("--valid-for", &a.valid_for)?),
+    };
+    if !a.dir.join("agency.json").exists() {
+        return Err(CliError::Usage(format!("{} is not an agency directory (no agency.json): create one with `casebridge agency init`", a.dir.display())));
+    }
+    let rt = runtime()?;
+    let body = serde_json::to_value(&req).map_err(|e| CliError::Sync(e.to_string()))?;
+    let answer = rt.block_on(admin::call(&a.dir, "POST", "/admin/invite", Some(body))).map_err(agency_err)?;
+    let resp: InviteResponse = match answer {
+        Some(v) => serde_json::from_value(v).map_err(|e| CliError::Sync(format!("the endpoint answered an unexpected invite: {e}")))?,
+        None => {
+            let Some(url) = a.url.as_deref() else {
+                return Err(CliError::Usage(
+                    "the agency endpoint is not running for this directory: start `casebridge agency serve`, or give --url with the address members will reach".into(),
+                ));
+            };
+            admin::create_invite(&a.dir, &req, url).map_err(agency_err)?
+        }
+    };
+    if a.json {
+        #[derive(Serialize)]
+        struct View<'a> {
+            invite_id: Uuid,
+            role: &'a str,
+            name: &'a str,
+            expires_at: String,
+            code: &'a str,
+        }
+        output::json(
+            out,
+            &View { invite_id: resp.invite_id, role: req.role.as_str(), name: &req.name, expires_at: output::time(&resp.expires_at), code: &resp.code },
+        )?;
+    } else {
+        let mut f = Fields::default();
+        f.add("invite", resp.invite_id.to_string());
+        f.add("for", format!("{} ({})", output::line(&req.name), req.role.as_str()));
+        f.add("expires", output::time(&resp.expires_at));
+        f.add("use", "give the member the code below; it works once: `casebridge enrol CODE`");
+        f.write(out)?;
+    }
+    writeln!(out, "{}", resp.code)?;
+    Ok(())
+}
+
+/// `agency revoke` through the running endpoint, if it runs: Some(answer), else None.
+pub fn revoke_via_endpoint(dir: &Path, member: Uuid, reason: Option<String>) -> Result<Option<RevokeResponse>> {
+    let rt = runtime()?;
+    let body = serde_json::to_value(RevokeRequest { member_id: member, reason }).map_err(|e| CliError::Sync(e.to_string()))?;
+    match rt.block_on(admin::call(dir, "POST", "/admin/revoke", Some(body))).map_err(agency_err)? {
+        Some(v) => Ok(Some(serde_json::from_value(v).map_err(|e| CliError::Sync(format!("unexpected answer from the endpoint: {e}")))?)),
+        None => Ok(None),
+    }
+}
+
+/// Arguments of `enrol`.
+#[derive(Args, Debug)]
+pub struct EnrolArgs {
+    /// The invite code from the agency (starts with `cbinv1.`)
+    #[arg(value_name = "CODE")]
+    pub code: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Enrolled {
+    agency_id: Uuid,
+    agency: String,
+    member_id: Uuid,
+    role: String,
+    endpoint: String,
+    valid_until: String,
+}
+
+/// Runs `enrol CODE`: sends this profile's signed credential request with the invite's
+/// secret, checks that the agency answering is the one the code names (root key fingerprint;
+/// the TLS certificate is pinned by the connection itself), installs the credential, pins the
+/// agency and remembers the endpoint.
+pub fn enrol(ctx: &mut Ctx, a: &EnrolArgs, out: &mut dyn Write) -> Result<()> {
+    let code = InviteCode::decode(&a.code).map_err(CliError::Usage)?;
+    let mut store = ctx.open()?;
+    let request = profile::request_credential(&store);
+    let rt = runtime()?;
+    let answer = rt
+        .block_on(casebridge_sync::enrol(&code.url, &code.cert_fp, &EnrolRequest { invite_secret: code.secret.clone(), request: B64.encode(request.to_bytes()) }))
+        .map_err(|e| CliError::Sync(format!("enrolment at {} failed: {e}", code.url)))?;
+    let bad = |what: &str| CliError::Sync(format!("the endpoint's answer is not valid ({what}); nothing was installed"));
+    let file_bytes = B64.decode(&answer.agency).map_err(|_| bad("agency file"))?;
+    let file: AgencyPublicFile = serde_json::from_slice(&file_bytes).map_err(|_| bad("agency file"))?;
+    let (public, _) = file.verify()?;
+    if public.root_fingerprint() != code.agency_fp {
+        return Err(CliError::Sync(format!(
+            "the endpoint at {} answered for agency {} whose key fingerprint is not the one in the invite code; nothing was installed",
+            code.url, public.name
+        )));
+    }
+    let cred_doc = SignedDoc::parse(&B64.decode(&answer.credential).map_err(|_| bad("credential"))?)?;
+    let cred = profile::install_credential(&mut store, &cred_doc, Some(&file))?;
+    store.set_endpoint(public.agency_id, &code.url, &code.cert_fp)?;
+    let view = Enrolled {
+        agency_id: public.agency_id,
+        agency: public.name.clone(),
+        member_id: cred.member_id,
+        role: cred.role.as_str().to_string(),
+        endpoint: code.url.clone(),
+        valid_until: output::time(&cred.not_after),
+    };
+    if a.json {
+        return output::json(out, &view);
+    }
+    let mut f = Fields::default();
+    f.add("enrolled at", format!("{} ({})", output::line(&view.agency), view.agency_id));
+    f.add("as", format!("{} {}", view.role, view.member_id));
+    f.add("endpoint", &view.endpoint);
+    f.add("valid until", &view.valid_until);
+    f.add("next", "run `casebridge sync` to fetch briefs and send your work");
+    f.write(out)?;
+    Ok(())
+}
+
