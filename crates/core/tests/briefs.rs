@@ -97,8 +97,7 @@ fn brief_submit_review_round_trip_with_access_rules() {
 
     // The volunteers' own events reach the agency (sync does this with bundles), then the investigator.
     for (src, id) in [(&mut vol, v_id), (&mut other, o_id)] {
-        let evs: Vec<SignedEvent> =
-            src.feed(id, Role::Investigator, 0, 100_000).unwrap().events.into_iter().filter(|e| e.body().author == id).collect();
+        let evs: Vec<SignedEvent> = src.case_events(case, None).unwrap().into_iter().filter(|e| e.body().author == id).collect();
         for e in &evs {
             if let EventKind::EvidenceAdded { object, .. } = &e.body().kind {
                 let mut buf = Vec::new();
@@ -108,6 +107,7 @@ fn brief_submit_review_round_trip_with_access_rules() {
         }
         agency.import_events(&evs, vec![]).unwrap();
     }
+    assert_eq!(agency.submissions().unwrap().len(), 2, "agency holds both submissions");
     let items: Vec<(Uuid, String)> = sub.items.iter().map(|i| (i.evidence_id, i.sha256.clone())).collect();
     agency.record_received(&items).unwrap();
     all(&mut agency, &mut inv);
