@@ -35,3 +35,7 @@ mod tamper;
 mod transcripts;
 /// Agency, credential, sealed bundle, import and receipt through the CLI; every rejection's code.
 mod trust;
+/// A real `agency serve` process and a fault-injecting TCP proxy.
+mod endpoint;
+/// The whole loop over HTTPS: enrol, brief, submit, review, receipts; cuts and restarts.
+mod sync;

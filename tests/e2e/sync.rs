@@ -1,0 +1,241 @@
+//! The whole loop through real processes and real HTTPS on 127.0.0.1: agency endpoint,
+//! enrolment by invite, briefs, submissions, review, receipts; cut connections and a
+//! restarted endpoint lose nothing.
+
+use std::time::Duration;
+
+use casebridge_core::Role;
+use serde_json::Value;
+
+use crate::endpoint::{member, new_agency, run, Endpoint, Faults, Proxy};
+use crate::harness::{s, str_field, Profile};
+
+/// Makes an invite on the running endpoint and returns the code (the last line of stdout).
+fn invite(admin: &Profile, dir: &std::path::Path, role: &str, name: &str, extra: &[&str]) -> String {
+    let mut args = vec!["agency", "invite", "--dir", s(dir), "--role", role, "--name", name];
+    args.extend_from_slice(extra);
+    let out = run(admin, &args);
+    out.ok();
+    let code = out.stdout.lines().last().unwrap_or_default().trim().to_string();
+    assert!(code.starts_with("cbinv1."), "the invite code is alone on the last line\n{out}");
+    code
+}
+
+fn sync(p: &Profile) -> Value {
+    let out = p.cmd(&["sync", "--json"]);
+    out.ok();
+    serde_json::from_str(out.stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("last line of sync --json is not JSON ({e})\n{out}"))
+}
+
+fn first_id(v: &Value) -> String {
+    str_field(&v.as_array().expect("array")[0], "id")
+}
+
+/// An enrolled investigator with a case and a brief, and an enrolled volunteer who has
+/// pulled the brief.
+struct World {
+    admin: Profile,
+    agency: std::path::PathBuf,
+    endpoint: Endpoint,
+    inv: Profile,
+    vol: Profile,
+    case: String,
+    brief: String,
+}
+
+fn world(url: Option<&str>) -> World {
+    let admin = Profile::empty();
+    let agency = admin.root().join("agency");
+    new_agency(&agency);
+    let endpoint = Endpoint::start(&agency);
+    let extra: Vec<&str> = url.map(|u| vec!["--url", u]).unwrap_or_default();
+    let inv = member(Role::Investigator, "Vera Brandt");
+    inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera Brandt", &extra)]).ok();
+    let case = inv.new_case("Bike thefts, Mitte");
+    let brief = inv
+        .cmd(&["brief", "publish", &case, "--title", "Dashcam footage wanted", "--body", "Main St, Friday 22:00-23:00", "--area", "52.52,13.405,500"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    sync(&inv);
+    let vol = member(Role::Volunteer, "Mila Jansen");
+    vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila Jansen", &extra)]).ok();
+    sync(&vol);
+    World { admin, agency, endpoint, inv, vol, case, brief }
+}
+
+#[test]
+fn the_whole_story() {
+    let w = world(None);
+    let (inv, vol) = (&w.inv, &w.vol);
+
+    // The volunteer sees the brief, and nothing of the case.
+    let briefs = vol.json(&["brief", "list", "--json"]);
+    assert_eq!(briefs.as_array().unwrap().len(), 1);
+    assert_eq!(first_id(&briefs), w.brief);
+    for key in ["id", "title", "body", "area", "from", "until"] {
+        assert!(briefs[0].get(key).is_some(), "brief list --json has {key}");
+    }
+    assert_eq!(briefs[0]["area"]["radius_m"], 500.0);
+    assert!(vol.json(&["case", "list", "--json"]).as_array().unwrap().is_empty(), "no internal case data reaches a volunteer");
+
+    // Two photos and a 50 MB video.
+    let p1 = vol.random_file("photo1.jpg", 150_000, 1);
+    let p2 = vol.random_file("photo2.jpg", 250_000, 2);
+    let video = vol.random_file("video.mp4", 50_000_000, 3);
+    let sub = vol.json(&["submit", &w.brief, s(&p1), s(&p2), s(&video), "--description", "from my balcony", "--json"]);
+    let sub_id = str_field(&sub, "id");
+    assert_eq!(sub["state"], "pending");
+    let status = vol.json(&["sync", "status", "--json"]);
+    assert_eq!(status["pending"], 1, "the submission waits in the outbox\n{status}");
+    let r = sync(vol);
+    assert_eq!(r["uploaded"], 1);
+    assert_eq!(vol.json(&["sync", "status", "--json"])["pending"], 0);
+
+    // The investigator syncs, sees the submission, verifies the content.
+    let r = sync(inv);
+    assert_eq!(r["content_fetched"], 3, "{r}");
+    let list = inv.json(&["review", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    for key in ["id", "brief_id", "case_id", "submitted_at", "state", "items"] {
+        assert!(list[0].get(key).is_some(), "review list --json has {key}");
+    }
+    assert_eq!(list[0]["case_id"], w.case.as_str());
+    let items = list[0]["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 3);
+    for i in &items {
+        inv.cmd(&["evidence", "verify", i["evidence_id"].as_str().unwrap()]).ok();
+    }
+    let (accept, reject) = (items[0]["evidence_id"].as_str().unwrap(), items[2]["evidence_id"].as_str().unwrap());
+    inv.cmd(&["review", "accept", &sub_id, "--item", accept]).ok();
+    inv.cmd(&["review", "reject", &sub_id, "--item", reject, "--reason", "the video shows another street"]).ok();
+    // Accepted evidence is in the case with its whole custody trail.
+    let custody = inv.json(&["evidence", "custody", accept, "--json"]);
+    let actions: Vec<&str> = custody.as_array().unwrap().iter().map(|c| c["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["submitted", "received", "verified", "accepted"], "{custody}");
+    sync(inv);
+
+    // The volunteer sees both states, the reason, and holds receipts that verify.
+    sync(vol);
+    let mine = vol.json(&["review", "show", &sub_id, "--json"]);
+    let state_of = |id: &str| mine["items"].as_array().unwrap().iter().find(|i| i["evidence_id"] == id).unwrap().clone();
+    assert_eq!(state_of(accept)["state"], "accepted");
+    assert_eq!(state_of(reject)["state"], "rejected");
+    assert_eq!(state_of(reject)["reason"], "the video shows another street");
+    let receipts = vol.json(&["receipt", "list", "--json"]);
+    assert!(!receipts.as_array().unwrap().is_empty());
+    for r in receipts.as_array().unwrap() {
+        assert_eq!(r["verified"], true, "{r}");
+    }
+    w.endpoint.stop();
+}
+
+#[test]
+fn invites_work_once_and_expire() {
+    let admin = Profile::empty();
+    let agency = admin.root().join("agency");
+    new_agency(&agency);
+    let endpoint = Endpoint::start(&agency);
+    let code = invite(&admin, &agency, "volunteer", "A", &[]);
+    let a = member(Role::Volunteer, "A");
+    let b = member(Role::Volunteer, "B");
+    a.cmd(&["enrol", &code]).ok();
+    b.cmd(&["enrol", &code]).fails_with("already used");
+    let short = invite(&admin, &agency, "volunteer", "C", &["--expires", "1s"]);
+    std::thread::sleep(Duration::from_millis(2100));
+    b.cmd(&["enrol", &short]).fails_with("expired");
+    b.cmd(&["enrol", "cbinv1.garbage"]).fails_with("invite code");
+    // A revoked volunteer is refused on the next request.
+    let member_id = str_field(&a.json(&["whoami", "--json"]), "member_id");
+    run(&admin, &["agency", "revoke", "--dir", s(&agency), &member_id, "--reason", "left"]).ok();
+    let out = a.cmd(&["sync"]);
+    out.fails();
+    assert!(out.stderr.contains("401") || out.stderr.contains("revoked"), "{out}");
+    endpoint.stop();
+}
+
+#[test]
+fn cut_connections_resume_and_store_one_copy() {
+    // The members reach the endpoint through a proxy that cuts connections.
+    let admin = Profile::empty();
+    let agency = admin.root().join("agency");
+    new_agency(&agency);
+    let endpoint = Endpoint::start(&agency);
+    let proxy = Proxy::start(endpoint.addr);
+    let url = proxy.url();
+    let inv = member(Role::Investigator, "Vera");
+    inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera", &["--url", &url])]).ok();
+    let case = inv.new_case("c");
+    let brief = inv.cmd(&["brief", "publish", &case, "--title", "t", "--body", "b"]).ok().stdout.trim().to_string();
+    sync(&inv);
+    let vol = member(Role::Volunteer, "Mila");
+    vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila", &["--url", &url])]).ok();
+    sync(&vol);
+    let size = 100_000_000u64;
+    let big = vol.random_file("big.mp4", size, 9);
+    vol.cmd(&["submit", &brief, s(&big)]).ok();
+
+    // 50 cuts spread over the upload: each connection carries 2-4 MB before it is cut.
+    let mut rng = crate::harness::Rng::new(7);
+    let plan: Vec<Faults> =
+        (0..50).map(|_| Faults { cut_after: Some(2_000_000 + rng.below(2_000_000)), delay: Duration::from_millis(rng.below(3)) }).collect();
+    proxy.plan(plan);
+    let before = proxy.up_bytes.load(std::sync::atomic::Ordering::SeqCst);
+    let r = sync(&vol);
+    assert_eq!(r["uploaded"], 1, "{r}");
+    let cuts = proxy.cuts.load(std::sync::atomic::Ordering::SeqCst);
+    let sent = proxy.up_bytes.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(cuts >= 20, "the plan cut the upload many times ({cuts})");
+    // At most one chunk (4 MiB) is re-sent per cut, plus TLS and HTTP overhead (< 2 %).
+    let bound = size + cuts * 4 * 1024 * 1024 + size / 50;
+    assert!(sent <= bound, "sent {sent} bytes for a {size}-byte bundle with {cuts} cuts (bound {bound})");
+
+    // Exactly one copy reached the agency, whole.
+    sync(&inv);
+    let subs = inv.json(&["review", "list", "--json"]);
+    assert_eq!(subs.as_array().unwrap().len(), 1);
+    let item = subs[0]["items"][0]["evidence_id"].as_str().unwrap().to_string();
+    inv.cmd(&["evidence", "verify", &item]).ok();
+    assert_eq!(std::fs::read_dir(agency.join("uploads")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "part")).count(), 0);
+    drop(proxy);
+    endpoint.stop();
+}
+
+#[test]
+fn a_restarted_endpoint_loses_nothing() {
+    let w = world(None);
+    let proxy = Proxy::start(w.endpoint.addr);
+    // Slow the upload down so that the endpoint dies in the middle of it.
+    proxy.set_default(Faults { cut_after: None, delay: Duration::from_millis(2) });
+    let url = proxy.url();
+    let vol2 = member(Role::Volunteer, "Jon");
+    vol2.cmd(&["enrol", &invite(&w.admin, &w.agency, "volunteer", "Jon", &["--url", &url])]).ok();
+    sync(&vol2);
+    let f = vol2.random_file("clip.mp4", 30_000_000, 4);
+    vol2.cmd(&["submit", &w.brief, s(&f)]).ok();
+    let mut child = vol2.command(&["sync"]);
+    let mut syncing = crate::harness::spawn(child.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null())).unwrap();
+    let t0 = std::time::Instant::now();
+    while proxy.up_bytes.load(std::sync::atomic::Ordering::SeqCst) < 8_000_000 && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let agency = w.endpoint.dir.clone();
+    let addr = w.endpoint.addr;
+    w.endpoint.kill();
+    let _ = syncing.kill();
+    let _ = syncing.wait();
+
+    // It comes back on the same address (as a real deployment does).
+    let again = Endpoint::start_at(&agency, &addr.to_string());
+    let r = sync(&vol2);
+    assert_eq!(r["uploaded"], 1, "{r}");
+    // The earlier submission and this one are both there, once each, and verify.
+    sync(&w.inv);
+    let subs = w.inv.json(&["review", "list", "--json"]);
+    assert_eq!(subs.as_array().unwrap().len(), 1);
+    let item = subs[0]["items"][0]["evidence_id"].as_str().unwrap().to_string();
+    w.inv.cmd(&["evidence", "verify", &item]).ok();
+    assert_eq!(w.inv.json(&["brief", "list", "--json"]).as_array().unwrap().len(), 1);
+    again.stop();
+}
