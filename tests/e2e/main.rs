@@ -35,6 +35,8 @@ mod tamper;
 mod transcripts;
 /// Agency, credential, sealed bundle, import and receipt through the CLI; every rejection's code.
 mod trust;
+/// The endpoint's access rules as a matrix over real HTTPS.
+mod acl;
 /// A real `agency serve` process and a fault-injecting TCP proxy.
 mod endpoint;
 /// The whole loop over HTTPS: enrol, brief, submit, review, receipts; cuts and restarts.

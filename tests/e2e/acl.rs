@@ -1,0 +1,163 @@
+//! The endpoint's access rules as a matrix: for each kind of caller and each resource,
+//! allowed or refused, as docs/ENDPOINT.md says; checked over real HTTPS with the real client.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use casebridge_core::{EventKind, Passphrase, Role, SignedEvent, Store};
+use casebridge_protocol::UploadBegin;
+use casebridge_sync::{Auth, HttpTransport, SyncError, Transport};
+use uuid::Uuid;
+
+use crate::endpoint::{member, new_agency, run, Endpoint};
+use crate::harness::{in_process, s, str_field, Profile, PASS};
+
+fn invite(admin: &Profile, dir: &std::path::Path, role: &str, extra: &[&str]) -> String {
+    let mut args = vec!["agency", "invite", "--dir", s(dir), "--role", role, "--name", "Member"];
+    args.extend_from_slice(extra);
+    run(admin, &args).ok().stdout.lines().last().unwrap().trim().to_string()
+}
+
+/// The real client for profile `p`, signing with its key (the store stays open in-process).
+fn client(p: &Profile, url: &str, cert: &str, agency: Uuid) -> (HttpTransport, Arc<Mutex<Store>>) {
+    let store = in_process(|| Store::open(&p.store, &Passphrase::new(PASS)).expect("open"));
+    let me = store.whoami().clone();
+    let store = Arc::new(Mutex::new(store));
+    let st = Arc::clone(&store);
+    let auth = Auth {
+        agency_id: agency,
+        member_id: me.member_id,
+        key_hex: me.public_key,
+        signer: Arc::new(move |c: &[u8], m: &[u8]| st.lock().unwrap().sign_detached(c, m)),
+    };
+    (HttpTransport::new(url, cert, auth).expect("transport"), store)
+}
+
+/// The HTTP status of a failed call (0 for a connection failure), 200 for success.
+fn status<T>(r: Result<T, SyncError>) -> u16 {
+    match r {
+        Ok(_) => 200,
+        Err(e) => e.status().unwrap_or(0),
+    }
+}
+
+fn kinds(feed: &casebridge_protocol::Feed) -> Vec<EventKind> {
+    feed.events.iter().map(|e| SignedEvent::from_envelope(B64.decode(e).unwrap()).unwrap().body().kind.clone()).collect()
+}
+
+#[test]
+fn access_matrix() {
+    let admin = Profile::empty();
+    let agency = admin.root().join("agency");
+    new_agency(&agency);
+    let ep = Endpoint::start(&agency);
+    let inv = member(Role::Investigator, "Vera");
+    inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", &[])]).ok();
+    // A second investigator sees the first one's cases (a member's own events are never sent back).
+    let inv2 = member(Role::Investigator, "Ole");
+    inv2.cmd(&["enrol", &invite(&admin, &agency, "investigator", &[])]).ok();
+    let (a, b, revoked, expired) =
+        (member(Role::Volunteer, "A"), member(Role::Volunteer, "B"), member(Role::Volunteer, "C"), member(Role::Volunteer, "D"));
+    for v in [&a, &b, &revoked] {
+        v.cmd(&["enrol", &invite(&admin, &agency, "volunteer", &[])]).ok();
+    }
+    expired.cmd(&["enrol", &invite(&admin, &agency, "volunteer", &["--valid-for", "2s"])]).ok();
+    let a_id = str_field(&a.json(&["whoami", "--json"]), "member_id");
+    let case = inv.new_case("Internal case title");
+    inv.cmd(&["note", "add", &case, "internal note"]).ok();
+    let open = inv.cmd(&["brief", "publish", &case, "--title", "for all", "--body", "x"]).ok().stdout.trim().to_string();
+    let only_a = inv.cmd(&["brief", "publish", &case, "--title", "for A", "--body", "y", "--audience", &a_id]).ok().stdout.trim().to_string();
+    inv.cmd(&["sync"]).ok();
+    a.cmd(&["sync"]).ok();
+    let photo = a.random_file("a.jpg", 10_000, 1);
+    let sub = a.json(&["submit", &open, s(&photo), "--json"]);
+    let sha = sub["items"][0]["sha256"].as_str().unwrap().to_string();
+    a.cmd(&["sync"]).ok();
+    let revoked_id = str_field(&revoked.json(&["whoami", "--json"]), "member_id");
+    run(&admin, &["agency", "revoke", "--dir", s(&agency), &revoked_id]).ok();
+    std::thread::sleep(Duration::from_millis(2500));
+
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(agency.join("serve.json")).unwrap()).unwrap();
+    let cert = info["cert_fp"].as_str().unwrap().to_string();
+    let agency_id: Uuid = str_field(&run(&admin, &["agency", "show", "--dir", s(&agency), "--json"]).ok().json(), "agency_id").parse().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let begin = || UploadBegin { bundle_id: Uuid::now_v7(), size: 10 };
+
+    // name, profile, feed, content of A's photo, begin an upload
+    let rows: [(&str, &Profile, u16, u16, u16); 5] =
+        [("investigator", &inv2, 200, 200, 200), ("volunteer A", &a, 200, 200, 200), ("volunteer B", &b, 200, 404, 200), ("revoked", &revoked, 401, 401, 401), ("expired", &expired, 401, 401, 401)];
+    for (name, p, want_feed, want_content, want_upload) in rows {
+        let (t, store) = client(p, &ep.url, &cert, agency_id);
+        let feed = rt.block_on(t.feed(0, 500));
+        let got = (
+            feed.as_ref().map_or_else(|e| e.status().unwrap_or(0), |_| 200),
+            status(rt.block_on(t.content(&sha, &mut tokio::io::sink()))),
+            status(rt.block_on(t.begin(begin()))),
+        );
+        assert_eq!(got, (want_feed, want_content, want_upload), "{name}: (feed, content, upload)");
+        if let Ok(feed) = feed {
+            let k = kinds(&feed);
+            let briefs: Vec<Uuid> = k.iter().filter_map(|k| if let EventKind::BriefPublished { brief_id, .. } = k { Some(*brief_id) } else { None }).collect();
+            let internal = k.iter().any(|k| matches!(k, EventKind::CaseCreated { .. } | EventKind::NoteAdded { .. }));
+            let subs = k.iter().filter(|k| matches!(k, EventKind::SubmissionMade { .. })).count();
+            match name {
+                "investigator" => {
+                    assert!(internal, "investigators see their cases");
+                    assert_eq!(subs, 1, "investigators see submissions");
+                }
+                "volunteer A" => {
+                    assert!(!internal, "no internal case data for volunteers");
+                    assert_eq!(briefs.len(), 2, "A sees both briefs");
+                }
+                _ => {
+                    assert!(!internal, "no internal case data for volunteers");
+                    assert_eq!(briefs, vec![open.parse::<Uuid>().unwrap()], "B sees only the brief for all, not {only_a}");
+                    assert_eq!(subs, 0, "never another volunteer's submissions");
+                    let authors: Vec<String> = feed.events.iter().map(|e| SignedEvent::from_envelope(B64.decode(e).unwrap()).unwrap().body().author.to_string()).collect();
+                    assert!(!authors.contains(&a_id), "never another volunteer's identity");
+                }
+            }
+        }
+        in_process(|| drop(store));
+    }
+
+    // A volunteer may send only submissions: a bundle carrying a case of their own making (a
+    // case and a note) is refused as forbidden and nothing of it is stored.
+    let public = b.path("agency-public.json");
+    run(&admin, &["agency", "export-public", "--dir", s(&agency), "--out", s(&public)]).ok();
+    let fake = b.new_case("forged case");
+    b.cmd(&["note", "add", &fake, "forged note"]).ok();
+    let forged = b.path("forged.cbb");
+    let exported = b.json(&["bundle", "export", &fake, "--to", s(&public), "--out", s(&forged), "--json"]);
+    let bundle_id: Uuid = str_field(&exported, "bundle_id").parse().unwrap();
+    let bytes = std::fs::read(&forged).unwrap();
+    let (t, store) = client(&b, &ep.url, &cert, agency_id);
+    let st = rt.block_on(t.begin(UploadBegin { bundle_id, size: bytes.len() as u64 })).unwrap();
+    rt.block_on(t.put(st.upload_id, 0, bytes.into())).unwrap();
+    let refused = rt.block_on(t.complete(st.upload_id)).unwrap_err();
+    assert_eq!(refused.status(), Some(403), "{refused}");
+    assert_eq!(refused.code(), "forbidden", "{refused}");
+    in_process(|| drop(store));
+    inv2.cmd(&["sync"]).ok();
+    let cases = inv2.json(&["case", "list", "--json"]);
+    assert!(cases.as_array().unwrap().iter().all(|c| c["title"] != "forged case"), "nothing of a refused bundle is stored");
+
+    // Without a session: everything but health, the OpenAPI document, enrolment and the
+    // revocation list is 401.
+    let http = reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    for (method, path, want) in [
+        ("GET", "/v1/health", 200),
+        ("GET", "/v1/openapi.json", 200),
+        ("GET", "/v1/revocation", 200),
+        ("GET", "/v1/feed", 401),
+        ("GET", &format!("/v1/content/{sha}") as &str, 401),
+        ("POST", "/v1/uploads", 401),
+    ] {
+        let r = http.request(method.parse().unwrap(), format!("{}{path}", ep.url)).header("content-type", "application/json").body("{}").send().unwrap();
+        assert_eq!(r.status().as_u16(), want, "anonymous {method} {path}");
+    }
+    ep.stop();
+}
+
