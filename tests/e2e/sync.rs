@@ -186,7 +186,8 @@ fn cut_connections_resume_and_store_one_copy() {
     assert_eq!(r["uploaded"], 1, "{r}");
     let cuts = proxy.cuts.load(std::sync::atomic::Ordering::SeqCst);
     let sent = proxy.up_bytes.load(std::sync::atomic::Ordering::SeqCst) - before;
-    assert!(cuts >= 20, "the plan cut the upload many times ({cuts})");
+    eprintln!("cut test: {cuts} cuts, {sent} bytes sent for a {size}-byte bundle ({:.3}x)", sent as f64 / size as f64);
+    assert!(cuts >= 40, "the plan cut the upload many times ({cuts})");
     // At most one chunk (4 MiB) is re-sent per cut, plus TLS and HTTP overhead (< 2 %).
     let bound = size + cuts * 4 * 1024 * 1024 + size / 50;
     assert!(sent <= bound, "sent {sent} bytes for a {size}-byte bundle with {cuts} cuts (bound {bound})");

@@ -148,12 +148,14 @@ async fn round_inner(store_dir: &Path, pass: &Passphrase, dir: &Path, state: &mu
     r.exported = outbox::export_pending(&mut lock(&store), &agency, &cred)?.len();
 
     let me = lock(&store).whoami().clone();
-    let signer_store = Arc::clone(&store);
+    // The signer does not borrow the store: a re-authentication can happen while a content
+    // import holds it.
+    let signer = lock(&store).detached_signer();
     let auth = Auth {
         agency_id: agency.agency_id,
         member_id: me.member_id,
         key_hex: me.public_key.clone(),
-        signer: Arc::new(move |context: &[u8], message: &[u8]| lock(&signer_store).sign_detached(context, message)),
+        signer: Arc::new(move |context: &[u8], message: &[u8]| signer.sign_detached(context, message)),
     };
     let transport = HttpTransport::new(&endpoint.url, &endpoint.cert_sha256, auth).map_err(sync_err)?;
     let engine = Engine::new(transport, SystemClock);

@@ -16,6 +16,12 @@ impl Store {
         self.identity.sign(&[context, message].concat())
     }
 
+    /// A handle that signs with this profile's key (like [`Store::sign_detached`]) without
+    /// borrowing the store: sync authenticates with it while the store is busy importing.
+    pub fn detached_signer(&self) -> DetachedSigner {
+        DetachedSigner(std::sync::Arc::clone(&self.identity))
+    }
+
     /// Records events about this profile's trust and exchange state (pinned agencies,
     /// credentials, revocation lists, bundles, receipts). Case events are refused here.
     pub fn record_local(&mut self, kind: EventKind) -> Result<SignedEvent> {
@@ -189,5 +195,22 @@ impl Store {
     /// Every bundle this store imported.
     pub fn bundles_in(&self) -> Result<Vec<projection::BundleRecord>> {
         self.index.scan_json(Table::BundlesIn, &[])
+    }
+}
+
+/// Signs `context || message` with a profile's identity key; see [`Store::detached_signer`].
+#[derive(Clone)]
+pub struct DetachedSigner(std::sync::Arc<Identity>);
+
+impl DetachedSigner {
+    /// Signs `context || message` (Ed25519).
+    pub fn sign_detached(&self, context: &[u8], message: &[u8]) -> [u8; 64] {
+        self.0.sign(&[context, message].concat())
+    }
+}
+
+impl std::fmt::Debug for DetachedSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetachedSigner").finish_non_exhaustive()
     }
 }

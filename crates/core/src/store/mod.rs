@@ -41,6 +41,7 @@ mod exchange;
 mod views;
 
 pub use briefs::*;
+pub use exchange::DetachedSigner;
 pub use views::*;
 
 /// One profile's store, open and unlocked. Holds the store's lock until dropped.
@@ -49,7 +50,7 @@ pub struct Store {
     _lock: File,
     header: Header,
     master: SecretKey,
-    identity: Identity,
+    identity: std::sync::Arc<Identity>,
     me: WhoAmI,
     journal: Journal,
     journal_damaged: Option<u64>,
@@ -237,7 +238,7 @@ impl Store {
             _lock: lock,
             header,
             master,
-            identity,
+            identity: std::sync::Arc::new(identity),
             me,
             journal,
             journal_damaged: None,

@@ -1,0 +1,159 @@
+//! Invites: one file per invite in `AGENCY/invites/<invite_id>.json`, holding the SHA-256 of
+//! the one-time secret (never the secret), the role and name the credential will carry, the
+//! expiry, and once used when and by which member. Written atomically and fsynced.
+
+use std::fs;
+use std::path::Path;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use casebridge_core::Role;
+use casebridge_protocol::{InviteCode, InviteRequest, InviteResponse};
+use casebridge_trust::Agency;
+use chrono::{DateTime, Duration, FixedOffset};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{AgencyError, Result};
+use crate::fsutil;
+
+/// Folder of the invite files inside the agency directory.
+pub const INVITES_DIR: &str = "invites";
+/// Longest an invite may stay open.
+pub const MAX_INVITE_SECS: u64 = 30 * 24 * 3600;
+/// Longest a credential may be issued for.
+pub const MAX_VALIDITY_SECS: u64 = 10 * 366 * 24 * 3600;
+/// Credential validity when the invite names none.
+pub const DEFAULT_VALIDITY_SECS: u64 = 365 * 24 * 3600;
+
+/// One invite, as kept on disk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRecord {
+    /// The invite's id (not secret).
+    pub invite_id: Uuid,
+    /// SHA-256 of the secret (as printed in the code), hex.
+    pub secret_sha256: String,
+    /// Role the credential will carry.
+    pub role: Role,
+    /// Name the credential will carry.
+    pub name: String,
+    /// When made.
+    pub created_at: DateTime<FixedOffset>,
+    /// Refused after this.
+    pub expires_at: DateTime<FixedOffset>,
+    /// Validity of the credential issued.
+    pub valid_for_secs: u64,
+    /// When it was used, if it was.
+    pub used_at: Option<DateTime<FixedOffset>>,
+    /// Who enrolled with it.
+    pub member_id: Option<Uuid>,
+}
+
+fn path_of(dir: &Path, id: Uuid) -> std::path::PathBuf {
+    dir.join(INVITES_DIR).join(format!("{id}.json"))
+}
+
+/// Converts the wire role.
+pub(crate) fn core_role(r: casebridge_protocol::Role) -> Role {
+    match r {
+        casebridge_protocol::Role::Investigator => Role::Investigator,
+        casebridge_protocol::Role::Supervisor => Role::Supervisor,
+        casebridge_protocol::Role::Volunteer => Role::Volunteer,
+    }
+}
+
+/// Converts to the wire role (`None` for a role the wire does not know yet).
+pub(crate) fn wire_role(r: Role) -> Option<casebridge_protocol::Role> {
+    match r {
+        Role::Investigator => Some(casebridge_protocol::Role::Investigator),
+        Role::Supervisor => Some(casebridge_protocol::Role::Supervisor),
+        Role::Volunteer => Some(casebridge_protocol::Role::Volunteer),
+        _ => None,
+    }
+}
+
+/// Makes an invite: writes its record and returns the code (which carries the secret; it is
+/// shown once and never stored). `url_default` is used when the request names no URL.
+pub(crate) fn create(dir: &Path, req: &InviteRequest, url_default: &str, cert_fp: &str, now: DateTime<FixedOffset>) -> Result<InviteResponse> {
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AgencyError::Invalid("the member's name must be 1 to 200 characters".into()));
+    }
+    if req.expires_in_secs == 0 || req.expires_in_secs > MAX_INVITE_SECS {
+        return Err(AgencyError::Invalid(format!("an invite expires within 1 second and {} days", MAX_INVITE_SECS / 86_400)));
+    }
+    let valid_for_secs = req.valid_for_secs.unwrap_or(DEFAULT_VALIDITY_SECS);
+    if valid_for_secs == 0 || valid_for_secs > MAX_VALIDITY_SECS {
+        return Err(AgencyError::Invalid("a credential is valid for 1 second to 10 years".into()));
+    }
+    let url = req.url.as_deref().unwrap_or(url_default).trim().trim_end_matches('/').to_string();
+    if !url.starts_with("https://") || url.len() <= "https://".len() {
+        return Err(AgencyError::Invalid(format!("the endpoint address {url:?} is not an https:// address")));
+    }
+    let (public, _) = Agency::read_public(dir)?;
+    let mut secret = [0u8; 32];
+    SystemRandom::new().fill(&mut secret).map_err(|_| AgencyError::Internal("the system random generator failed".into()))?;
+    let secret = zeroize::Zeroizing::new(URL_SAFE_NO_PAD.encode(secret));
+    let expires_at = now + Duration::seconds(i64::try_from(req.expires_in_secs).unwrap_or(i64::MAX));
+    let record = InviteRecord {
+        invite_id: Uuid::now_v7(),
+        secret_sha256: casebridge_core::to_hex(&casebridge_core::sha256(secret.as_bytes())),
+        role: core_role(req.role),
+        name: name.to_string(),
+        created_at: now,
+        expires_at,
+        valid_for_secs,
+        used_at: None,
+        member_id: None,
+    };
+    fsutil::private_dir(&dir.join(INVITES_DIR))?;
+    save(dir, &record)?;
+    let code = InviteCode { url, agency_fp: public.root_fingerprint(), cert_fp: cert_fp.to_string(), secret: secret.to_string() };
+    Ok(InviteResponse { invite_id: record.invite_id, code: code.encode(), expires_at })
+}
+
+/// Writes an invite record durably.
+pub(crate) fn save(dir: &Path, record: &InviteRecord) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(record).map_err(|e| AgencyError::Internal(format!("invite record: {e}")))?;
+    fsutil::write_atomic(&path_of(dir, record.invite_id), &bytes)
+}
+
+/// Every invite, oldest first.
+pub fn list(dir: &Path) -> Result<Vec<InviteRecord>> {
+    let folder = dir.join(INVITES_DIR);
+    let entries = match fs::read_dir(&folder) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(AgencyError::io("reading", &folder)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let bytes = fs::read(&path).map_err(AgencyError::io("reading", &path))?;
+        match serde_json::from_slice::<InviteRecord>(&bytes) {
+            Ok(r) => out.push(r),
+            Err(_) => tracing::warn!(file = %path.display(), "skipping an invite file that does not parse"),
+        }
+    }
+    out.sort_by_key(|r| r.invite_id);
+    Ok(out)
+}
+
+/// The invite whose secret is `secret`. Every record's digest is compared in constant time.
+pub(crate) fn find_by_secret(dir: &Path, secret: &str) -> Result<Option<InviteRecord>> {
+    let digest = casebridge_core::sha256(secret.trim().as_bytes());
+    let mut found = None;
+    for record in list(dir)? {
+        let Ok(stored) = hex::decode(&record.secret_sha256) else { continue };
+        #[allow(deprecated)]
+        let equal = ring::constant_time::verify_slices_are_equal(&stored, &digest).is_ok();
+        if equal && found.is_none() {
+            found = Some(record);
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,363 @@
+//! The `/v1` handlers (docs/ENDPOINT.md).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use casebridge_protocol::{
+    auth_message, Challenge, ChallengeRequest, ChunkQuery, Document, EnrolRequest, EnrolResponse, Feed, FeedQuery, Health, Session,
+    SessionRequest, UploadBegin, UploadOutcome, UploadState, AUTH_CONTEXT, MAX_CHUNK, MAX_FEED_PAGE, MAX_JSON_BODY,
+};
+use casebridge_trust::bundle::Anchor;
+use casebridge_trust::{Agency, CredentialRequest, Reason, Receipt, SignedDoc, CREDENTIAL_REQUEST};
+use chrono::Duration;
+use uuid::Uuid;
+
+use crate::api::{self, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, OctetStream};
+use crate::backend;
+use crate::invites::{self, wire_role};
+use crate::state::{blocking, lock, read, write, AppState, Member, Pending, SessionEntry, CHALLENGE_TTL_SECS, MAX_PENDING, SESSION_TTL_SECS};
+use crate::uploads;
+
+/// The `/v1` router (without the access log and fallbacks, which [`crate::router`] adds).
+pub(crate) fn v1() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/enrol", post(enrol))
+        .route("/v1/auth/challenge", post(challenge))
+        .route("/v1/auth/session", post(session))
+        .route("/v1/revocation", get(revocation))
+        .route("/v1/uploads", post(upload_begin))
+        .route("/v1/uploads/{id}", get(upload_status).put(upload_chunk).layer(DefaultBodyLimit::max(MAX_CHUNK)))
+        .route("/v1/uploads/{id}/complete", post(upload_complete))
+        .route("/v1/feed", get(feed))
+        .route("/v1/content/{sha256}", get(content))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+}
+
+async fn health(State(st): State<Arc<AppState>>) -> Json<Health> {
+    Json(Health { status: "ok".into(), agency_id: st.agency_id(), version: env!("CARGO_PKG_VERSION").into() })
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(casebridge_protocol::openapi())
+}
+
+// ----- enrolment ---------------------------------------------------------------------------
+
+async fn enrol(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<EnrolRequest>) -> ApiResult<Json<EnrolResponse>> {
+    let now = st.now();
+    if let Some(secs) = lock(&st.limiter).locked(now) {
+        return Err(ApiError::rate_limited(format!("too many wrong invite codes; try again in {secs} seconds")));
+    }
+    // One enrolment at a time: an invite can never be used twice.
+    let _guard = st.enrol_lock.lock().await;
+    let st2 = st.clone();
+    blocking(move || enrol_blocking(&st2, req)).await.map(Json)
+}
+
+fn enrol_blocking(st: &AppState, req: EnrolRequest) -> ApiResult<EnrolResponse> {
+    let now = st.now();
+    let Some(mut invite) = invites::find_by_secret(&st.dir, &req.invite_secret)? else {
+        lock(&st.limiter).failure(now);
+        return Err(ApiError::forbidden("invite_unknown", "this invite code is not known; check that it was copied whole, or ask for a new one"));
+    };
+    if invite.used_at.is_some() {
+        return Err(ApiError::forbidden("invite_used", "this invite code was already used; ask the agency for a new one"));
+    }
+    if now > invite.expires_at {
+        return Err(ApiError::forbidden("invite_expired", "this invite code has expired; ask the agency for a new one"));
+    }
+    let bytes = B64.decode(req.request.trim()).map_err(|_| ApiError::bad_request("the credential request is not base64"))?;
+    let doc = SignedDoc::parse(&bytes).map_err(|e| ApiError::bad_request(format!("the credential request: {}", e.message)))?;
+    let key = doc.signer().map_err(|e| ApiError::bad_request(format!("the credential request: {}", e.message)))?;
+    let request: CredentialRequest =
+        doc.open(CREDENTIAL_REQUEST, Some(&key)).map_err(|e| ApiError::bad_request(format!("the credential request: {}", e.message)))?;
+    if read(&st.revocation).0.find(request.member_id, &request.key).is_some() {
+        return Err(ApiError::forbidden("forbidden", "this member or key was revoked by the agency"));
+    }
+    let valid_for = Duration::seconds(i64::try_from(invite.valid_for_secs).unwrap_or(i64::MAX));
+    let (cred, cred_doc) = st.agency.issue(&doc, invite.role, Some(&invite.name), valid_for).map_err(|e| match e.reason {
+        Reason::KeyMismatch | Reason::ManifestInvalid | Reason::BadSignature => ApiError::bad_request(e.message),
+        _ => ApiError::internal(e),
+    })?;
+    invite.used_at = Some(now);
+    invite.member_id = Some(cred.member_id);
+    invites::save(&st.dir, &invite)?;
+    write(&st.issued).push(cred.clone());
+    let public = Agency::public_file(&st.dir).map_err(ApiError::internal)?;
+    let public = serde_json::to_vec_pretty(&public).map_err(ApiError::internal)?;
+    tracing::info!(member = %cred.member_id, invite = %invite.invite_id, role = cred.role.as_str(), "member enrolled");
+    Ok(EnrolResponse { member_id: cred.member_id, credential: B64.encode(cred_doc.to_bytes()), agency: B64.encode(public) })
+}
+
+// ----- authentication ----------------------------------------------------------------------
+
+const UNKNOWN_MEMBER: &str = "no valid credential for this member and key (unknown, expired or revoked)";
+
+async fn challenge(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<ChallengeRequest>) -> ApiResult<Json<Challenge>> {
+    let now = st.now();
+    let key_hex = req.key.trim().to_ascii_lowercase();
+    let key = hex::decode(&key_hex).ok().filter(|k| k.len() == 32).ok_or_else(|| ApiError::bad_request("key is not 32 bytes of hex"))?;
+    let serial = {
+        let issued = read(&st.issued);
+        let revocation = read(&st.revocation);
+        issued
+            .iter()
+            .filter(|c| c.member_id == req.member_id && c.key == key_hex && c.valid_at(now) && revocation.0.find(c.member_id, &c.key).is_none())
+            .max_by_key(|c| c.not_after)
+            .map(|c| c.serial)
+    };
+    let serial = serial.ok_or_else(|| ApiError::unauthenticated(UNKNOWN_MEMBER))?;
+    let nonce = st.random::<32>()?;
+    let challenge_id = uuid::Builder::from_random_bytes(st.random::<16>()?).into_uuid();
+    let expires_at = now + Duration::seconds(CHALLENGE_TTL_SECS);
+    {
+        let mut auth = lock(&st.auth);
+        auth.prune(now);
+        if auth.challenges.len() >= MAX_PENDING {
+            return Err(ApiError::rate_limited("too many authentications in progress; try again in a minute"));
+        }
+        auth.challenges.insert(challenge_id, Pending { member: req.member_id, serial, key, nonce, expires_at });
+    }
+    Ok(Json(Challenge { challenge_id, nonce: hex::encode(nonce), agency_id: st.agency_id(), expires_at }))
+}
+
+async fn session(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<SessionRequest>) -> ApiResult<Json<Session>> {
+    let now = st.now();
+    // Single use: the challenge is gone whatever the outcome.
+    let pending = lock(&st.auth).challenges.remove(&req.challenge_id);
+    let pending = pending
+        .filter(|p| now <= p.expires_at)
+        .ok_or_else(|| ApiError::unauthenticated("the challenge is unknown, expired or already answered; ask for a new one"))?;
+    let sig = hex::decode(req.signature.trim()).map_err(|_| ApiError::bad_request("signature is not hex"))?;
+    let message = [AUTH_CONTEXT, &auth_message(st.agency_id(), &pending.nonce)].concat();
+    let ok = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &pending.key).verify(&message, &sig).is_ok();
+    if !ok {
+        return Err(ApiError::unauthenticated("the signature does not verify with the member's key"));
+    }
+    let cred = st.usable_credential(pending.serial, now).ok_or_else(|| ApiError::unauthenticated(UNKNOWN_MEMBER))?;
+    let role = wire_role(cred.role).ok_or_else(|| ApiError::forbidden("forbidden", "this role cannot use the endpoint"))?;
+    let token = zeroize::Zeroizing::new(URL_SAFE_NO_PAD.encode(st.random::<32>()?));
+    let expires_at = now + Duration::seconds(SESSION_TTL_SECS);
+    {
+        let mut auth = lock(&st.auth);
+        auth.prune(now);
+        if auth.sessions.len() >= MAX_PENDING {
+            return Err(ApiError::rate_limited("too many sessions open; try again later"));
+        }
+        auth.sessions.insert(casebridge_core::sha256(token.as_bytes()), SessionEntry { member: pending.member, serial: pending.serial, expires_at });
+    }
+    Ok(Json(Session { token: token.to_string(), role, expires_at }))
+}
+
+async fn revocation(State(st): State<Arc<AppState>>) -> ApiResult<Json<Document>> {
+    let now = st.now();
+    let stale = now > read(&st.revocation).0.expires_at;
+    if stale {
+        // An expired list is re-signed (same entries, next version) before it is served.
+        let st2 = st.clone();
+        blocking(move || {
+            let fresh = st2.agency.current_revocation().map_err(ApiError::internal)?;
+            st2.set_revocation(fresh);
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(Json(Document { document: B64.encode(read(&st.revocation).1.to_bytes()) }))
+}
+
+// ----- uploads -----------------------------------------------------------------------------
+
+async fn upload_begin(State(st): State<Arc<AppState>>, member: Member, ApiJson(req): ApiJson<UploadBegin>) -> ApiResult<Json<UploadState>> {
+    let id = uploads::upload_id(member.id, req.bundle_id);
+    let lock = st.upload_lock(id);
+    let _g = lock.lock().await;
+    let now = st.now();
+    blocking(move || uploads::begin(&st.dir, member.id, req.bundle_id, req.size, now)).await.map(Json)
+}
+
+async fn upload_status(State(st): State<Arc<AppState>>, member: Member, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UploadState>> {
+    blocking(move || uploads::load(&st.dir, id, member.id).map(|m| m.state())).await.map(Json)
+}
+
+async fn upload_chunk(
+    State(st): State<Arc<AppState>>,
+    member: Member,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<ChunkQuery>,
+    OctetStream(bytes): OctetStream,
+) -> ApiResult<Json<UploadState>> {
+    let lock = st.upload_lock(id);
+    let _g = lock.lock().await;
+    blocking(move || uploads::put_chunk(&st.dir, member.id, id, q.offset, &bytes)).await.map(Json)
+}
+
+async fn upload_complete(State(st): State<Arc<AppState>>, member: Member, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UploadOutcome>> {
+    let lock = st.upload_lock(id);
+    let _g = lock.lock().await;
+    blocking(move || complete_blocking(&st, &member, id)).await.map(Json)
+}
+
+fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<UploadOutcome> {
+    let mut meta = uploads::load(&st.dir, id, member.id)?;
+    if let Some(done) = meta.outcome() {
+        return Ok(done);
+    }
+    if meta.received != meta.size {
+        return Err(ApiError::conflict(
+            "upload_incomplete",
+            format!("the endpoint holds {} of {} bytes; send the rest before completing", meta.received, meta.size),
+        ));
+    }
+    let part = uploads::part_path(&st.dir, id);
+    let (list, _) = read(&st.revocation).clone();
+    let anchor = Anchor { agency: &st.public, revocation: &list, sealing: Some(st.agency.sealing_identity()) };
+    let opened = {
+        let mut store = write(&st.store);
+        let opened = match backend::open_bundle(&part, &anchor, &mut store, member.id, meta.bundle_id) {
+            Ok(o) => o,
+            Err(e) if matches!(e.reason, Reason::Io | Reason::Store) => return Err(ApiError::internal(e)),
+            Err(e) => {
+                drop(store);
+                uploads::discard(&st.dir, id)?;
+                tracing::info!(member = %member.id, upload = %id, reason = e.reason.code(), "bundle refused");
+                return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.reason.code(), e.message));
+            }
+        };
+        backend::record_received(&mut store, &opened)?;
+        opened
+    };
+    let o = &opened;
+    let receipt = first_receipt(st, o).unwrap_or_else(|| {
+        let receipt = Receipt {
+            agency_id: st.agency_id(),
+            bundle_id: o.bundle_id,
+            manifest_hash: o.manifest_hash.clone(),
+            sender: o.sender,
+            seq: o.seq,
+            received_at: st.now(),
+            outcome: o.outcome.clone(),
+            events: o.events,
+            blobs: o.blobs,
+        };
+        st.agency.sign_receipt(&receipt)
+    });
+    let receipt = receipt.map_err(ApiError::internal)?;
+    meta.completed = Some(uploads::Completed {
+        bundle_id: o.bundle_id,
+        outcome: o.outcome.clone(),
+        events_added: o.events_added,
+        receipt: B64.encode(receipt.to_bytes()),
+        completed_at: st.now(),
+    });
+    uploads::save(&st.dir, &meta)?;
+    crate::fsutil::remove_if_exists(&part)?;
+    tracing::info!(member = %member.id, upload = %id, bundle = %o.bundle_id, outcome = %o.outcome, events = o.events_added, "bundle received");
+    meta.outcome().ok_or_else(|| ApiError::internal("upload state lost its outcome"))
+}
+
+/// For a bundle already held, the receipt signed when it first arrived (if it is on file).
+fn first_receipt(st: &AppState, o: &casebridge_trust::bundle::Opened) -> Option<casebridge_trust::Result<SignedDoc>> {
+    if o.outcome != "duplicate" {
+        return None;
+    }
+    let path = st.dir.join("receipts").join(format!("{}.json", o.bundle_id));
+    let doc = SignedDoc::parse(&std::fs::read(path).ok()?).ok()?;
+    let root = st.public.root_key_bytes().ok()?;
+    let r = Receipt::verify(&doc, &root, st.agency_id()).ok()?;
+    (r.sender == o.sender && r.manifest_hash == o.manifest_hash).then_some(Ok(doc))
+}
+
+// ----- the feed and content ----------------------------------------------------------------
+
+async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQuery<FeedQuery>) -> ApiResult<Json<Feed>> {
+    let after = q.after.unwrap_or(0);
+    let limit = q.limit.unwrap_or(MAX_FEED_PAGE).clamp(1, MAX_FEED_PAGE);
+    blocking(move || {
+        let page = backend::feed(&mut write(&st.store), member.id, member.role, after, limit)?;
+        Ok(Feed { events: page.events.iter().map(|e| B64.encode(e.envelope())).collect(), cursor: page.cursor, more: page.more })
+    })
+    .await
+    .map(Json)
+}
+
+/// How long a download may stall (the client not reading) before it is abandoned, so a slow
+/// client cannot hold the store for long.
+const STALL_SECS: u64 = 60;
+/// Bytes per piece sent down the stream.
+const PIECE: usize = 256 * 1024;
+
+async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): ApiPath<String>) -> ApiResult<Response> {
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request("the content hash must be 64 hex digits (SHA-256)"));
+    }
+    let sha = sha.to_ascii_lowercase();
+    let st2 = st.clone();
+    let sha2 = sha.clone();
+    let size = blocking(move || backend::content_access(&read(&st2.store), &sha2, member.id, member.role)).await?;
+    let size = size.ok_or_else(|| ApiError::not_found("no content with this hash is available to you"))?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let store = read(&st.store);
+        let mut sink = ChannelWriter { tx: tx.clone(), handle, buf: Vec::with_capacity(PIECE) };
+        let result = store.read_content(&sha, size, &mut sink, &mut |_| true).map_err(|e| e.to_string()).and_then(|()| sink.flush().map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            tracing::warn!(member = %member.id, error = %e, "content download ended early");
+            let _ = tx.blocking_send(Err(std::io::Error::other("the content could not be read")));
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_LENGTH, size.to_string())], Body::from_stream(stream))
+        .into_response())
+}
+
+/// A `Write` that hands pieces to the response stream, waiting (bounded) for the client.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    handle: tokio::runtime::Handle,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let piece = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE)));
+        let sent = self.handle.block_on(tokio::time::timeout(std::time::Duration::from_secs(STALL_SECS), self.tx.send(Ok(piece))));
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")),
+            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading")),
+        }
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// The full `/v1` service: routes, JSON 404/405, access log.
+pub(crate) fn with_edges(router: Router<Arc<AppState>>) -> Router<Arc<AppState>> {
+    router.fallback(api::not_found).method_not_allowed_fallback(api::method_not_allowed).layer(axum::middleware::from_fn(api::access_log))
+}

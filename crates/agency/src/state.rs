@@ -1,0 +1,297 @@
+//! The endpoint's state: the unlocked agency, its case store, the issued credentials and
+//! revocation list in memory, challenges and sessions, the enrolment rate limiter.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use casebridge_core::{KdfParams, Passphrase, Role, Store};
+use casebridge_trust::{Agency, AgencyPublic, Credential, RevocationList, SignedDoc};
+use chrono::{DateTime, Duration, FixedOffset};
+use ring::rand::{SecureRandom, SystemRandom};
+use uuid::Uuid;
+
+use crate::api::{ApiError, LogMember};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{AgencyError, Result};
+
+/// Folder of the endpoint's case store inside the agency directory.
+pub const STORE_DIR: &str = "store";
+/// How long a challenge may be answered.
+pub const CHALLENGE_TTL_SECS: i64 = 60;
+/// How long a session token is accepted.
+pub const SESSION_TTL_SECS: i64 = 15 * 60;
+/// Wrong invite codes (from anyone) within [`RATE_WINDOW_SECS`] that lock enrolment.
+pub const RATE_MAX_FAILURES: usize = 5;
+/// The window in which wrong codes are counted, and how long enrolment stays locked.
+pub const RATE_WINDOW_SECS: i64 = 60;
+/// Most challenges (and, separately, sessions) held at once; beyond it new ones are refused.
+pub const MAX_PENDING: usize = 10_000;
+
+/// Options for [`AppState::open`].
+pub struct StateOptions {
+    /// Argon2 parameters for a store created on first start (production: `KdfParams::INTERACTIVE`).
+    pub store_kdf: KdfParams,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The address put into invite codes by default (`https://HOST:PORT`).
+    pub url: String,
+}
+
+impl StateOptions {
+    /// Production options: interactive KDF, system clock.
+    pub fn new(url: impl Into<String>) -> StateOptions {
+        StateOptions { store_kdf: KdfParams::INTERACTIVE, clock: Arc::new(SystemClock), url: url.into() }
+    }
+}
+
+pub(crate) struct Pending {
+    pub member: Uuid,
+    pub serial: Uuid,
+    pub key: Vec<u8>,
+    pub nonce: [u8; 32],
+    pub expires_at: DateTime<FixedOffset>,
+}
+
+#[derive(Clone)]
+pub(crate) struct SessionEntry {
+    pub member: Uuid,
+    pub serial: Uuid,
+    pub expires_at: DateTime<FixedOffset>,
+}
+
+#[derive(Default)]
+pub(crate) struct AuthState {
+    pub challenges: HashMap<Uuid, Pending>,
+    /// Keyed by SHA-256 of the token: the tokens themselves are never kept.
+    pub sessions: HashMap<[u8; 32], SessionEntry>,
+}
+
+impl AuthState {
+    pub(crate) fn prune(&mut self, now: DateTime<FixedOffset>) {
+        self.challenges.retain(|_, c| c.expires_at >= now);
+        self.sessions.retain(|_, s| s.expires_at >= now);
+    }
+}
+
+/// Counts wrong invite codes from anyone; after [`RATE_MAX_FAILURES`] within
+/// [`RATE_WINDOW_SECS`], enrolment is refused for [`RATE_WINDOW_SECS`].
+#[derive(Default)]
+pub(crate) struct RateLimiter {
+    failures: VecDeque<DateTime<FixedOffset>>,
+    locked_until: Option<DateTime<FixedOffset>>,
+}
+
+impl RateLimiter {
+    /// Seconds until enrolment opens again, when locked.
+    pub(crate) fn locked(&mut self, now: DateTime<FixedOffset>) -> Option<i64> {
+        match self.locked_until {
+            Some(until) if now < until => Some((until - now).num_seconds().max(1)),
+            Some(_) => {
+                self.locked_until = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub(crate) fn failure(&mut self, now: DateTime<FixedOffset>) {
+        let window = Duration::seconds(RATE_WINDOW_SECS);
+        self.failures.retain(|t| now - *t < window);
+        self.failures.push_back(now);
+        if self.failures.len() >= RATE_MAX_FAILURES {
+            self.failures.clear();
+            self.locked_until = Some(now + window);
+        }
+    }
+}
+
+/// Everything the handlers share. Built by [`AppState::open`] (which holds the agency and store
+/// locks until dropped); [`crate::router`] serves it.
+pub struct AppState {
+    pub(crate) dir: PathBuf,
+    pub(crate) agency: Agency,
+    pub(crate) public: AgencyPublic,
+    pub(crate) cert_fp: String,
+    pub(crate) store: RwLock<Store>,
+    pub(crate) revocation: RwLock<(RevocationList, SignedDoc)>,
+    pub(crate) issued: RwLock<Vec<Credential>>,
+    pub(crate) auth: Mutex<AuthState>,
+    pub(crate) limiter: Mutex<RateLimiter>,
+    pub(crate) enrol_lock: tokio::sync::Mutex<()>,
+    pub(crate) upload_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) url: RwLock<String>,
+    pub(crate) rng: SystemRandom,
+}
+
+/// Locks a mutex; a poisoned lock (a panic elsewhere) still gives its data, which every
+/// writer leaves consistent between statements.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl AppState {
+    /// Unlocks the agency in `dir` (holding its lock), opens the endpoint's case store at
+    /// `dir/store` (creating it on first start: "<agency name> endpoint", supervisor), and loads
+    /// the issued credentials and the current revocation list. The TLS certificate must exist
+    /// ([`crate::tls::ensure_certificate`]). Blocking: run it off the async runtime.
+    pub fn open(dir: &Path, passphrase: &Passphrase, options: StateOptions) -> Result<AppState> {
+        let agency = Agency::open(dir, passphrase)?;
+        let public = agency.public().clone();
+        let cert_fp = crate::tls::cert_fingerprint(dir)?;
+        let store_dir = dir.join(STORE_DIR);
+        let store = if store_dir.join(casebridge_core::HEADER_FILE).exists() {
+            Store::open(&store_dir, passphrase)?
+        } else {
+            Store::create(&store_dir, passphrase, &format!("{} endpoint", public.name), Role::Supervisor, options.store_kdf)?
+        };
+        let revocation = agency.current_revocation()?;
+        let issued = agency.issued()?;
+        for sub in [crate::invites::INVITES_DIR, crate::uploads::UPLOADS_DIR] {
+            crate::fsutil::private_dir(&dir.join(sub))?;
+        }
+        Ok(AppState {
+            dir: dir.to_path_buf(),
+            agency,
+            public,
+            cert_fp,
+            store: RwLock::new(store),
+            revocation: RwLock::new(revocation),
+            issued: RwLock::new(issued),
+            auth: Mutex::new(AuthState::default()),
+            limiter: Mutex::new(RateLimiter::default()),
+            enrol_lock: tokio::sync::Mutex::new(()),
+            upload_locks: Mutex::new(HashMap::new()),
+            clock: options.clock,
+            url: RwLock::new(options.url),
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// The agency directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The agency served.
+    pub fn agency_id(&self) -> Uuid {
+        self.public.agency_id
+    }
+
+    /// The address put into invite codes by default.
+    pub fn url(&self) -> String {
+        read(&self.url).clone()
+    }
+
+    /// Sets the address put into invite codes (once the listening port is known).
+    pub fn set_url(&self, url: impl Into<String>) {
+        *write(&self.url) = url.into();
+    }
+
+    /// SHA-256 of the TLS certificate, hex.
+    pub fn cert_fingerprint(&self) -> &str {
+        &self.cert_fp
+    }
+
+    pub(crate) fn now(&self) -> DateTime<FixedOffset> {
+        self.clock.now()
+    }
+
+    pub(crate) fn random<const N: usize>(&self) -> std::result::Result<[u8; N], ApiError> {
+        let mut b = [0u8; N];
+        self.rng.fill(&mut b).map_err(|_| ApiError::internal("the system random generator failed"))?;
+        Ok(b)
+    }
+
+    /// The credential with `serial` when it is valid at `now` and not revoked on the current list.
+    pub(crate) fn usable_credential(&self, serial: Uuid, now: DateTime<FixedOffset>) -> Option<Credential> {
+        let issued = read(&self.issued);
+        let cred = issued.iter().find(|c| c.serial == serial)?;
+        let revocation = read(&self.revocation);
+        (cred.valid_at(now) && revocation.0.find(cred.member_id, &cred.key).is_none()).then(|| cred.clone())
+    }
+
+    /// Replaces the in-memory revocation list (after a revoke) and ends the member's sessions.
+    pub(crate) fn set_revocation(&self, list: (RevocationList, SignedDoc)) {
+        let revoked: Vec<Uuid> = list.0.entries.iter().map(|e| e.member_id).collect();
+        *write(&self.revocation) = list;
+        lock(&self.auth).sessions.retain(|_, s| !revoked.contains(&s.member));
+    }
+
+    /// The per-upload lock (uploads of one id are handled one request at a time).
+    pub(crate) fn upload_lock(&self, id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.upload_locks).entry(id).or_default().clone()
+    }
+
+    /// Counts of what is held in memory (for `GET /admin/status`).
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let mut auth = lock(&self.auth);
+        auth.prune(self.now());
+        (auth.sessions.len(), read(&self.issued).len())
+    }
+}
+
+/// An authenticated member: `Authorization: Bearer TOKEN` from `/v1/auth/session`, checked on
+/// every request against the current credential and revocation list.
+#[derive(Clone, Debug)]
+pub(crate) struct Member {
+    pub id: Uuid,
+    pub role: Role,
+}
+
+impl FromRequestParts<Arc<AppState>> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> std::result::Result<Self, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
+        let token = match header.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
+            _ => {
+                return Err(ApiError::unauthenticated(
+                    "send Authorization: Bearer TOKEN; get a token from /v1/auth/challenge and /v1/auth/session",
+                ))
+            }
+        };
+        let digest = casebridge_core::sha256(token.as_bytes());
+        let now = state.now();
+        let session = lock(&state.auth).sessions.get(&digest).cloned();
+        let expired = || ApiError::unauthenticated("the session is unknown or has expired; authenticate again");
+        let session = session.filter(|s| now <= s.expires_at).ok_or_else(expired)?;
+        let Some(cred) = state.usable_credential(session.serial, now) else {
+            lock(&state.auth).sessions.remove(&digest);
+            return Err(ApiError::unauthenticated("the member's credential has expired or was revoked"));
+        };
+        if let Some(slot) = parts.extensions.get::<LogMember>() {
+            slot.set(session.member);
+        }
+        Ok(Member { id: session.member, role: cred.role })
+    }
+}
+
+/// Runs blocking work (file and store I/O) off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, ApiError> + Send + 'static,
+) -> std::result::Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+impl From<AgencyError> for ApiError {
+    fn from(e: AgencyError) -> ApiError {
+        match e {
+            AgencyError::Invalid(m) => ApiError::bad_request(m),
+            e => ApiError::internal(e),
+        }
+    }
+}

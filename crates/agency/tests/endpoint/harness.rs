@@ -1,0 +1,243 @@
+//! The shared harness: an agency in a temp dir served on 127.0.0.1:0 with a test clock, a
+//! reqwest client pinned to the endpoint's certificate, and enrolled members.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use casebridge_agency::{admin, serve, Clock, ServeConfig, Server};
+use casebridge_core::{KdfParams, Passphrase, Role, Store};
+use casebridge_protocol::{
+    auth_message, Challenge, ChallengeRequest, EnrolRequest, EnrolResponse, ErrorBody, InviteCode, InviteRequest, InviteResponse, Session,
+    SessionRequest, AUTH_CONTEXT,
+};
+use casebridge_trust::{profile, Agency, AgencyPublicFile, SignedDoc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use reqwest::StatusCode;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+pub const AGENCY_PASS: &str = "agency passphrase for tests";
+pub const MEMBER_PASS: &str = "member passphrase for tests";
+
+/// A clock that tests move forward.
+#[derive(Default)]
+pub struct TestClock(AtomicI64);
+
+impl TestClock {
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<FixedOffset> {
+        Utc::now().fixed_offset() + Duration::seconds(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// Accepts exactly the certificate with this SHA-256 (what sync clients do).
+#[derive(Debug)]
+pub struct Pinned {
+    fp: String,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if casebridge_core::to_hex(&casebridge_core::sha256(end_entity)) == self.fp {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("the certificate does not match the pinned fingerprint".into()))
+        }
+    }
+
+    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A reqwest client that trusts only the certificate with fingerprint `fp`.
+pub fn pinned_client(fp: &str) -> reqwest::Client {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned { fp: fp.to_string(), provider }))
+        .with_no_client_auth();
+    reqwest::Client::builder().use_preconfigured_tls(config).build().unwrap()
+}
+
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub server: Option<Server>,
+    pub url: String,
+    pub clock: Arc<TestClock>,
+    pub client: reqwest::Client,
+    pub agency_id: Uuid,
+    members: usize,
+}
+
+/// An enrolled member with its own store.
+pub struct Member {
+    pub store: Store,
+    pub id: Uuid,
+    pub credential: SignedDoc,
+}
+
+pub fn new_agency(dir: &Path) {
+    drop(Agency::init(dir, "Test Police", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap());
+}
+
+pub async fn start_server(dir: &Path, clock: Arc<TestClock>) -> Server {
+    let mut config = ServeConfig::new(dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new(AGENCY_PASS));
+    config.kdf = KdfParams::INSECURE_FOR_TESTS;
+    config.clock = clock;
+    serve(config).await.unwrap()
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("agency");
+        new_agency(&dir);
+        let clock = Arc::new(TestClock::default());
+        let server = start_server(&dir, clock.clone()).await;
+        let url = server.url().to_string();
+        let fp = casebridge_agency::tls::cert_fingerprint(&dir).unwrap();
+        let (public, _) = Agency::read_public(&dir).unwrap();
+        Env { tmp, dir, server: Some(server), url, clock, client: pinned_client(&fp), agency_id: public.agency_id, members: 0 }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await.unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// An invite made through the admin socket; returns the secret.
+    pub async fn invite(&self, role: casebridge_protocol::Role, expires_in_secs: u64) -> String {
+        let req = InviteRequest { role, name: "Test Member".into(), expires_in_secs, url: None, valid_for_secs: None };
+        let answer = admin::call(&self.dir, "POST", "/admin/invite", Some(serde_json::to_value(&req).unwrap())).await.unwrap().unwrap();
+        let answer: InviteResponse = serde_json::from_value(answer).unwrap();
+        let code = InviteCode::decode(&answer.code).unwrap();
+        assert_eq!(code.url, self.url);
+        code.secret
+    }
+
+    /// A fresh member store (not enrolled).
+    pub fn new_store(&mut self, role: Role) -> Store {
+        self.members += 1;
+        let dir = self.tmp.path().join(format!("member{}", self.members));
+        Store::create(&dir, &Passphrase::new(MEMBER_PASS), &format!("Member {}", self.members), role, KdfParams::INSECURE_FOR_TESTS).unwrap()
+    }
+
+    pub async fn enrol_request(&self, secret: &str, store: &Store) -> reqwest::Response {
+        let request = B64.encode(profile::request_credential(store).to_bytes());
+        self.client.post(self.url("/v1/enrol")).json(&EnrolRequest { invite_secret: secret.into(), request }).send().await.unwrap()
+    }
+
+    /// Enrols a new member with `role` and installs the credential in its store.
+    pub async fn enrol(&mut self, role: Role) -> Member {
+        let wire = match role {
+            Role::Volunteer => casebridge_protocol::Role::Volunteer,
+            Role::Supervisor => casebridge_protocol::Role::Supervisor,
+            _ => casebridge_protocol::Role::Investigator,
+        };
+        let secret = self.invite(wire, 3600).await;
+        let mut store = self.new_store(role);
+        let resp = self.enrol_request(&secret, &store).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let answer: EnrolResponse = resp.json().await.unwrap();
+        let credential = SignedDoc::parse(&B64.decode(&answer.credential).unwrap()).unwrap();
+        let file: AgencyPublicFile = serde_json::from_slice(&B64.decode(&answer.agency).unwrap()).unwrap();
+        let cred = profile::install_credential(&mut store, &credential, Some(&file)).unwrap();
+        assert_eq!(cred.member_id, answer.member_id);
+        Member { id: answer.member_id, store, credential }
+    }
+
+    pub async fn challenge(&self, member: &Member) -> reqwest::Response {
+        let key = hex::encode(member.store.public_key());
+        self.client.post(self.url("/v1/auth/challenge")).json(&ChallengeRequest { member_id: member.id, key }).send().await.unwrap()
+    }
+
+    /// Authenticates: returns the bearer token.
+    pub async fn login(&self, member: &Member) -> String {
+        let resp = self.challenge(member).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let ch: Challenge = resp.json().await.unwrap();
+        assert_eq!(ch.agency_id, self.agency_id);
+        let nonce = hex::decode(&ch.nonce).unwrap();
+        let sig = member.store.sign_detached(AUTH_CONTEXT, &auth_message(ch.agency_id, &nonce));
+        let resp = self.session(ch.challenge_id, &hex::encode(sig)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let s: Session = resp.json().await.unwrap();
+        s.token
+    }
+
+    pub async fn session(&self, challenge_id: Uuid, signature: &str) -> reqwest::Response {
+        self.client.post(self.url("/v1/auth/session")).json(&SessionRequest { challenge_id, signature: signature.into() }).send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &impl serde::Serialize) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    pub async fn put(&self, path: &str, token: &str, bytes: Vec<u8>) -> reqwest::Response {
+        self.client.put(self.url(path)).bearer_auth(token).header("content-type", "application/octet-stream").body(bytes).send().await.unwrap()
+    }
+}
+
+/// Asserts the status and that the body is a JSON error; returns its code.
+pub async fn expect_error(resp: reqwest::Response, status: StatusCode) -> String {
+    let got = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(got, status, "body: {text}");
+    let body: ErrorBody = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not a JSON error body: {text}"));
+    assert!(!body.error.message.is_empty());
+    body.error.code
+}
+
+/// Asserts 200 and parses the body.
+pub async fn ok<T: DeserializeOwned>(resp: reqwest::Response) -> T {
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+pub fn json(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap()
+}

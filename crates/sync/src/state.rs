@@ -1,0 +1,126 @@
+//! The sync state file and `sync status`.
+//!
+//! A sync directory holds the outbox and a small JSON state file:
+//!
+//! ```text
+//! DIR/state.json        SyncState: feed cursor, last success / error / attempt (no secrets)
+//! DIR/outbox/           pending <bundle_id>.cbb files
+//! DIR/outbox/sent/      bundles the agency has stored
+//! ```
+//!
+//! The state file is replaced atomically (write a temporary file, fsync, rename, fsync the
+//! directory), so a crash leaves either the old or the new state, never a torn one.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::outbox::{sync_dir, Outbox};
+use crate::{Result, SyncError};
+
+/// The state file's name in a sync directory.
+pub const STATE_FILE: &str = "state.json";
+/// The outbox's name in a sync directory.
+pub const OUTBOX_DIR: &str = "outbox";
+
+/// What the client remembers between runs. Holds no secret.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The feed cursor: every event up to here has been imported.
+    #[serde(default)]
+    pub cursor: u64,
+    /// When a sync last finished without error.
+    #[serde(default)]
+    pub last_success: Option<DateTime<Utc>>,
+    /// The last sync's error, if it failed.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// When a sync was last started.
+    #[serde(default)]
+    pub last_attempt: Option<DateTime<Utc>>,
+}
+
+impl SyncState {
+    /// The state file of the sync directory `dir`.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(STATE_FILE)
+    }
+
+    /// Reads the state of `dir`; a missing file is the initial state.
+    pub fn load(dir: &Path) -> Result<SyncState> {
+        let path = SyncState::path(dir);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SyncState::default()),
+            Err(e) => return Err(SyncError::io("read", &path, e)),
+        };
+        serde_json::from_slice(&bytes).map_err(|e| SyncError::StateDamaged { path, message: e.to_string() })
+    }
+
+    /// Writes the state of `dir` atomically (creating `dir` if needed).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        fs::create_dir_all(dir).map_err(|e| SyncError::io("create", dir, e))?;
+        let path = SyncState::path(dir);
+        let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+        let json = serde_json::to_vec_pretty(self).map_err(|e| SyncError::protocol(format!("cannot encode the sync state: {e}")))?;
+        let write = || -> std::io::Result<()> {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(&json)?;
+            file.write_all(b"\n")?;
+            file.sync_all()
+        };
+        write().map_err(|e| SyncError::io("write", &tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| SyncError::io("replace", &path, e))?;
+        sync_dir(dir)
+    }
+
+    /// Notes that a sync started at `now`.
+    pub fn record_attempt(&mut self, now: DateTime<Utc>) {
+        self.last_attempt = Some(now);
+    }
+
+    /// Notes that a sync finished without error at `now` (clears `last_error`).
+    pub fn record_success(&mut self, now: DateTime<Utc>) {
+        self.last_success = Some(now);
+        self.last_error = None;
+    }
+
+    /// Notes that a sync failed with `error`.
+    pub fn record_error(&mut self, error: &SyncError) {
+        self.last_error = Some(error.to_string());
+    }
+}
+
+/// What `sync status` reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// Bundles waiting in the outbox.
+    pub pending: usize,
+    /// Their total size.
+    pub pending_bytes: u64,
+    /// When a sync last finished without error.
+    pub last_success: Option<DateTime<Utc>>,
+    /// The last sync's error, if it failed.
+    pub last_error: Option<String>,
+    /// When a sync was last started.
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// The feed cursor.
+    pub cursor: u64,
+}
+
+/// The status of the sync directory `dir` (its `state.json` and `outbox/`). Reads only.
+pub fn status(dir: &Path) -> Result<Status> {
+    let state = SyncState::load(dir)?;
+    let pending = Outbox::at(dir.join(OUTBOX_DIR)).pending()?;
+    Ok(Status {
+        pending: pending.len(),
+        pending_bytes: pending.iter().map(|p| p.size).sum(),
+        last_success: state.last_success,
+        last_error: state.last_error,
+        last_attempt: state.last_attempt,
+        cursor: state.cursor,
+    })
+}
