@@ -68,7 +68,8 @@ fn access_matrix() {
     let case = inv.new_case("Internal case title");
     inv.cmd(&["note", "add", &case, "internal note"]).ok();
     let open = inv.cmd(&["brief", "publish", &case, "--title", "for all", "--body", "x"]).ok().stdout.trim().to_string();
-    let only_a = inv.cmd(&["brief", "publish", &case, "--title", "for A", "--body", "y", "--audience", &a_id]).ok().stdout.trim().to_string();
+    let only_a =
+        inv.cmd(&["brief", "publish", &case, "--title", "for A", "--body", "y", "--audience", &a_id]).ok().stdout.trim().to_string();
     inv.cmd(&["sync"]).ok();
     a.cmd(&["sync"]).ok();
     let photo = a.random_file("a.jpg", 10_000, 1);
@@ -81,13 +82,19 @@ fn access_matrix() {
 
     let info: serde_json::Value = serde_json::from_slice(&std::fs::read(agency.join("serve.json")).unwrap()).unwrap();
     let cert = info["cert_fp"].as_str().unwrap().to_string();
-    let agency_id: Uuid = str_field(&run(&admin, &["agency", "show", "--dir", s(&agency), "--json"]).ok().json(), "agency_id").parse().unwrap();
+    let agency_id: Uuid =
+        str_field(&run(&admin, &["agency", "show", "--dir", s(&agency), "--json"]).ok().json(), "agency_id").parse().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let begin = || UploadBegin { bundle_id: Uuid::now_v7(), size: 10 };
 
     // name, profile, feed, content of A's photo, begin an upload
-    let rows: [(&str, &Profile, u16, u16, u16); 5] =
-        [("investigator", &inv2, 200, 200, 200), ("volunteer A", &a, 200, 200, 200), ("volunteer B", &b, 200, 404, 200), ("revoked", &revoked, 401, 401, 401), ("expired", &expired, 401, 401, 401)];
+    let rows: [(&str, &Profile, u16, u16, u16); 5] = [
+        ("investigator", &inv2, 200, 200, 200),
+        ("volunteer A", &a, 200, 200, 200),
+        ("volunteer B", &b, 200, 404, 200),
+        ("revoked", &revoked, 401, 401, 401),
+        ("expired", &expired, 401, 401, 401),
+    ];
     for (name, p, want_feed, want_content, want_upload) in rows {
         let (t, store) = client(p, &ep.url, &cert, agency_id);
         let feed = rt.block_on(t.feed(0, 500));
@@ -99,7 +106,8 @@ fn access_matrix() {
         assert_eq!(got, (want_feed, want_content, want_upload), "{name}: (feed, content, upload)");
         if let Ok(feed) = feed {
             let k = kinds(&feed);
-            let briefs: Vec<Uuid> = k.iter().filter_map(|k| if let EventKind::BriefPublished { brief_id, .. } = k { Some(*brief_id) } else { None }).collect();
+            let briefs: Vec<Uuid> =
+                k.iter().filter_map(|k| if let EventKind::BriefPublished { brief_id, .. } = k { Some(*brief_id) } else { None }).collect();
             let internal = k.iter().any(|k| matches!(k, EventKind::CaseCreated { .. } | EventKind::NoteAdded { .. }));
             let subs = k.iter().filter(|k| matches!(k, EventKind::SubmissionMade { .. })).count();
             match name {
@@ -115,7 +123,11 @@ fn access_matrix() {
                     assert!(!internal, "no internal case data for volunteers");
                     assert_eq!(briefs, vec![open.parse::<Uuid>().unwrap()], "B sees only the brief for all, not {only_a}");
                     assert_eq!(subs, 0, "never another volunteer's submissions");
-                    let authors: Vec<String> = feed.events.iter().map(|e| SignedEvent::from_envelope(B64.decode(e).unwrap()).unwrap().body().author.to_string()).collect();
+                    let authors: Vec<String> = feed
+                        .events
+                        .iter()
+                        .map(|e| SignedEvent::from_envelope(B64.decode(e).unwrap()).unwrap().body().author.to_string())
+                        .collect();
                     assert!(!authors.contains(&a_id), "never another volunteer's identity");
                 }
             }
@@ -130,7 +142,7 @@ fn access_matrix() {
     let fake = b.new_case("forged case");
     b.cmd(&["note", "add", &fake, "forged note"]).ok();
     let forged = b.path("forged.cbb");
-    let exported = b.json(&["bundle", "export", &fake, "--to", s(&public), "--out", s(&forged), "--json"]);
+    let exported = b.json(&["bundle", "export", "--case", &fake, "--to", s(&public), "--out", s(&forged), "--json"]);
     let bundle_id: Uuid = str_field(&exported, "bundle_id").parse().unwrap();
     let bytes = std::fs::read(&forged).unwrap();
     let (t, store) = client(&b, &ep.url, &cert, agency_id);
@@ -155,9 +167,13 @@ fn access_matrix() {
         ("GET", &format!("/v1/content/{sha}") as &str, 401),
         ("POST", "/v1/uploads", 401),
     ] {
-        let r = http.request(method.parse().unwrap(), format!("{}{path}", ep.url)).header("content-type", "application/json").body("{}").send().unwrap();
+        let r = http
+            .request(method.parse().unwrap(), format!("{}{path}", ep.url))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .unwrap();
         assert_eq!(r.status().as_u16(), want, "anonymous {method} {path}");
     }
     ep.stop();
 }
-

@@ -102,6 +102,7 @@ impl Endpoint {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!("the endpoint did not start within 60 s; its log:\n{}", log.lock().unwrap());
                 }
             }
@@ -191,8 +192,14 @@ impl Proxy {
             cuts: Arc::default(),
             stop: Arc::default(),
         };
-        let (up, plan, default, bytes, cuts, stop) =
-            (Arc::clone(&p.upstream), Arc::clone(&p.plan), Arc::clone(&p.default), Arc::clone(&p.up_bytes), Arc::clone(&p.cuts), Arc::clone(&p.stop));
+        let (up, plan, default, bytes, cuts, stop) = (
+            Arc::clone(&p.upstream),
+            Arc::clone(&p.plan),
+            Arc::clone(&p.default),
+            Arc::clone(&p.up_bytes),
+            Arc::clone(&p.cuts),
+            Arc::clone(&p.stop),
+        );
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
@@ -215,11 +222,6 @@ impl Proxy {
     /// The URL members use.
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
-    }
-
-    /// Points the proxy at a restarted endpoint.
-    pub fn retarget(&self, upstream: SocketAddr) {
-        *self.upstream.lock().unwrap() = upstream;
     }
 
     /// Faults for the next connections, in order.

@@ -11,10 +11,14 @@ mod harness;
 
 /// Police staff's views, exports and redactions are in the access log; volunteers' are not.
 mod access;
+/// The endpoint's access rules as a matrix over real HTTPS.
+mod acl;
 /// A second process gets "store is in use", promptly.
 mod concurrency;
 /// SIGKILL at random points never loses an acknowledged change.
 mod crash;
+/// A real `agency serve` process and a fault-injecting TCP proxy.
+mod endpoint;
 /// Media type sniffed from content; EXIF time, place and camera.
 mod exif;
 /// `casebridge init` through the real CLI, then `whoami`.
@@ -29,15 +33,11 @@ mod rebuild;
 mod roundtrip;
 /// Nothing readable lands on disk or in logs.
 mod secrecy;
+/// The whole loop over HTTPS: enrol, brief, submit, review, receipts; cuts and restarts.
+mod sync;
 /// Flipped bits in objects, journal and index are found and named; nothing panics.
 mod tamper;
 /// Exact user-facing error transcripts (stdout, stderr, exit code).
 mod transcripts;
 /// Agency, credential, sealed bundle, import and receipt through the CLI; every rejection's code.
 mod trust;
-/// The endpoint's access rules as a matrix over real HTTPS.
-mod acl;
-/// A real `agency serve` process and a fault-injecting TCP proxy.
-mod endpoint;
-/// The whole loop over HTTPS: enrol, brief, submit, review, receipts; cuts and restarts.
-mod sync;

@@ -24,7 +24,8 @@ fn invite(admin: &Profile, dir: &std::path::Path, role: &str, name: &str, extra:
 fn sync(p: &Profile) -> Value {
     let out = p.cmd(&["sync", "--json"]);
     out.ok();
-    serde_json::from_str(out.stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("last line of sync --json is not JSON ({e})\n{out}"))
+    serde_json::from_str(out.stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("last line of sync --json is not JSON ({e})\n{out}"))
 }
 
 fn first_id(v: &Value) -> String {
@@ -53,7 +54,17 @@ fn world(url: Option<&str>) -> World {
     inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera Brandt", &extra)]).ok();
     let case = inv.new_case("Bike thefts, Mitte");
     let brief = inv
-        .cmd(&["brief", "publish", &case, "--title", "Dashcam footage wanted", "--body", "Main St, Friday 22:00-23:00", "--area", "52.52,13.405,500"])
+        .cmd(&[
+            "brief",
+            "publish",
+            &case,
+            "--title",
+            "Dashcam footage wanted",
+            "--body",
+            "Main St, Friday 22:00-23:00",
+            "--area",
+            "52.52,13.405,500",
+        ])
         .ok()
         .stdout
         .trim()
@@ -198,7 +209,13 @@ fn cut_connections_resume_and_store_one_copy() {
     assert_eq!(subs.as_array().unwrap().len(), 1);
     let item = subs[0]["items"][0]["evidence_id"].as_str().unwrap().to_string();
     inv.cmd(&["evidence", "verify", &item]).ok();
-    assert_eq!(std::fs::read_dir(agency.join("uploads")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "part")).count(), 0);
+    assert_eq!(
+        std::fs::read_dir(agency.join("uploads"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "part"))
+            .count(),
+        0
+    );
     drop(proxy);
     endpoint.stop();
 }

@@ -26,7 +26,7 @@ pub(crate) fn feed(store: &mut Store, member: Uuid, role: Role, after: u64, limi
 }
 
 /// The size of content `sha256` when `member` may fetch it and it is held.
-pub(crate) fn content_access(store: &Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>, ApiError> {
+pub(crate) fn content_access(store: &mut Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>, ApiError> {
     store.content_access(sha256, member, role).map_err(store_error)
 }
 
@@ -34,7 +34,13 @@ pub(crate) fn content_access(store: &Store, sha256: &str, member: Uuid, role: Ro
 /// `declared` when the upload began, runs the contribution policy, and imports it into
 /// `store`. Nothing is imported when a check refuses. A bundle already held is reported as a
 /// duplicate (its sender and id are checked all the same).
-pub(crate) fn open_bundle(path: &Path, anchor: &Anchor<'_>, store: &mut Store, uploader: Uuid, declared: Uuid) -> Result<Opened, TrustError> {
+pub(crate) fn open_bundle(
+    path: &Path,
+    anchor: &Anchor<'_>,
+    store: &mut Store,
+    uploader: Uuid,
+    declared: Uuid,
+) -> Result<Opened, TrustError> {
     let check = |sender: Uuid, bundle_id: Uuid| -> Result<(), TrustError> {
         if sender != uploader {
             return Err(TrustError::new(Reason::WrongHolder, "the bundle was signed by another member; upload only your own bundles"));

@@ -14,13 +14,8 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.new"));
     {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(AgencyError::io("writing", &tmp))?;
+        let mut f =
+            OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(AgencyError::io("writing", &tmp))?;
         f.write_all(bytes).map_err(AgencyError::io("writing", &tmp))?;
         f.sync_all().map_err(AgencyError::io("syncing", &tmp))?;
     }

@@ -75,7 +75,13 @@ pub(crate) fn wire_role(r: Role) -> Option<casebridge_protocol::Role> {
 
 /// Makes an invite: writes its record and returns the code (which carries the secret; it is
 /// shown once and never stored). `url_default` is used when the request names no URL.
-pub(crate) fn create(dir: &Path, req: &InviteRequest, url_default: &str, cert_fp: &str, now: DateTime<FixedOffset>) -> Result<InviteResponse> {
+pub(crate) fn create(
+    dir: &Path,
+    req: &InviteRequest,
+    url_default: &str,
+    cert_fp: &str,
+    now: DateTime<FixedOffset>,
+) -> Result<InviteResponse> {
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AgencyError::Invalid("the member's name must be 1 to 200 characters".into()));

@@ -63,9 +63,7 @@ pub use api::ApiError;
 pub use clock::{Clock, SystemClock};
 pub use error::{AgencyError, Result};
 pub use server::{read_serve_info, serve, ServeConfig, ServeInfo, Server, ShutdownHandle, DEFAULT_LISTEN, MAX_CONNECTIONS, SERVE_FILE};
-pub use state::{
-    AppState, StateOptions, CHALLENGE_TTL_SECS, RATE_MAX_FAILURES, RATE_WINDOW_SECS, SESSION_TTL_SECS, STORE_DIR,
-};
+pub use state::{AppState, StateOptions, CHALLENGE_TTL_SECS, RATE_MAX_FAILURES, RATE_WINDOW_SECS, SESSION_TTL_SECS, STORE_DIR};
 pub use uploads::UPLOADS_DIR;
 
 /// The `/v1` service over `state`: every route of docs/ENDPOINT.md, JSON errors for unknown

@@ -23,7 +23,9 @@ use uuid::Uuid;
 use crate::api::{self, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, OctetStream};
 use crate::backend;
 use crate::invites::{self, wire_role};
-use crate::state::{blocking, lock, read, write, AppState, Member, Pending, SessionEntry, CHALLENGE_TTL_SECS, MAX_PENDING, SESSION_TTL_SECS};
+use crate::state::{
+    blocking, lock, read, write, AppState, Member, Pending, SessionEntry, CHALLENGE_TTL_SECS, MAX_PENDING, SESSION_TTL_SECS,
+};
 use crate::uploads;
 
 /// The `/v1` router (without the access log and fallbacks, which [`crate::router`] adds).
@@ -54,11 +56,8 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 // ----- enrolment ---------------------------------------------------------------------------
 
 async fn enrol(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<EnrolRequest>) -> ApiResult<Json<EnrolResponse>> {
-    let now = st.now();
-    if let Some(secs) = lock(&st.limiter).locked(now) {
-        return Err(ApiError::rate_limited(format!("too many wrong invite codes; try again in {secs} seconds")));
-    }
-    // One enrolment at a time: an invite can never be used twice.
+    // One enrolment at a time: an invite can never be used twice, and attempts queued behind
+    // a wrong code see the lock it may have set.
     let _guard = st.enrol_lock.lock().await;
     let st2 = st.clone();
     blocking(move || enrol_blocking(&st2, req)).await.map(Json)
@@ -66,9 +65,15 @@ async fn enrol(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<EnrolReque
 
 fn enrol_blocking(st: &AppState, req: EnrolRequest) -> ApiResult<EnrolResponse> {
     let now = st.now();
+    if let Some(secs) = lock(&st.limiter).locked(now) {
+        return Err(ApiError::rate_limited(format!("too many wrong invite codes; try again in {secs} seconds")));
+    }
     let Some(mut invite) = invites::find_by_secret(&st.dir, &req.invite_secret)? else {
         lock(&st.limiter).failure(now);
-        return Err(ApiError::forbidden("invite_unknown", "this invite code is not known; check that it was copied whole, or ask for a new one"));
+        return Err(ApiError::forbidden(
+            "invite_unknown",
+            "this invite code is not known; check that it was copied whole, or ask for a new one",
+        ));
     };
     if invite.used_at.is_some() {
         return Err(ApiError::forbidden("invite_used", "this invite code was already used; ask the agency for a new one"));
@@ -112,7 +117,9 @@ async fn challenge(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<Challe
         let revocation = read(&st.revocation);
         issued
             .iter()
-            .filter(|c| c.member_id == req.member_id && c.key == key_hex && c.valid_at(now) && revocation.0.find(c.member_id, &c.key).is_none())
+            .filter(|c| {
+                c.member_id == req.member_id && c.key == key_hex && c.valid_at(now) && revocation.0.find(c.member_id, &c.key).is_none()
+            })
             .max_by_key(|c| c.not_after)
             .map(|c| c.serial)
     };
@@ -154,7 +161,8 @@ async fn session(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<SessionR
         if auth.sessions.len() >= MAX_PENDING {
             return Err(ApiError::rate_limited("too many sessions open; try again later"));
         }
-        auth.sessions.insert(casebridge_core::sha256(token.as_bytes()), SessionEntry { member: pending.member, serial: pending.serial, expires_at });
+        auth.sessions
+            .insert(casebridge_core::sha256(token.as_bytes()), SessionEntry { member: pending.member, serial: pending.serial, expires_at });
     }
     Ok(Json(Session { token: token.to_string(), role, expires_at }))
 }
@@ -230,7 +238,10 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
                 drop(store);
                 uploads::discard(&st.dir, id)?;
                 tracing::info!(member = %member.id, upload = %id, reason = e.reason.code(), "bundle refused");
-                return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.reason.code(), e.message));
+                // What this member may not contribute is a 403; a bundle that fails
+                // verification is a 422.
+                let status = if e.reason == Reason::Forbidden { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+                return Err(ApiError::new(status, e.reason.code(), e.message));
             }
         };
         backend::record_received(&mut store, &opened)?;
@@ -303,21 +314,27 @@ async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): 
     let sha = sha.to_ascii_lowercase();
     let st2 = st.clone();
     let sha2 = sha.clone();
-    let size = blocking(move || backend::content_access(&read(&st2.store), &sha2, member.id, member.role)).await?;
+    let size = blocking(move || backend::content_access(&mut write(&st2.store), &sha2, member.id, member.role)).await?;
     let size = size.ok_or_else(|| ApiError::not_found("no content with this hash is available to you"))?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let store = read(&st.store);
         let mut sink = ChannelWriter { tx: tx.clone(), handle, buf: Vec::with_capacity(PIECE) };
-        let result = store.read_content(&sha, size, &mut sink, &mut |_| true).map_err(|e| e.to_string()).and_then(|()| sink.flush().map_err(|e| e.to_string()));
+        let result = store
+            .read_content(&sha, size, &mut sink, &mut |_| true)
+            .map_err(|e| e.to_string())
+            .and_then(|()| sink.flush().map_err(|e| e.to_string()));
         if let Err(e) = result {
             tracing::warn!(member = %member.id, error = %e, "content download ended early");
             let _ = tx.blocking_send(Err(std::io::Error::other("the content could not be read")));
         }
     });
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_LENGTH, size.to_string())], Body::from_stream(stream))
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_LENGTH, size.to_string())],
+        Body::from_stream(stream),
+    )
         .into_response())
 }
 

@@ -144,7 +144,7 @@ pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 
 impl AppState {
     /// Unlocks the agency in `dir` (holding its lock), opens the endpoint's case store at
-    /// `dir/store` (creating it on first start: "<agency name> endpoint", supervisor), and loads
+    /// `dir/store` (creating it on first start: `"<agency name> endpoint"`, supervisor), and loads
     /// the issued credentials and the current revocation list. The TLS certificate must exist
     /// ([`crate::tls::ensure_certificate`]). Blocking: run it off the async runtime.
     pub fn open(dir: &Path, passphrase: &Passphrase, options: StateOptions) -> Result<AppState> {

@@ -151,7 +151,10 @@ pub(crate) fn put_chunk(dir: &Path, member: Uuid, id: Uuid, offset: u64, bytes: 
     if offset != meta.received {
         return Err(ApiError::conflict(
             "offset_mismatch",
-            format!("the chunk starts at byte {offset} but the endpoint holds {} of {} bytes; resume at {}", meta.received, meta.size, meta.received),
+            format!(
+                "the chunk starts at byte {offset} but the endpoint holds {} of {} bytes; resume at {}",
+                meta.received, meta.size, meta.received
+            ),
         ));
     }
     let len = bytes.len() as u64;

@@ -171,7 +171,11 @@ fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
     f.add("window", window(&b));
     if store.whoami().role != casebridge_core::Role::Volunteer {
         f.add("case", b.case_id.to_string());
-        let who = if b.audience.is_empty() { "all volunteers".to_string() } else { b.audience.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ") };
+        let who = if b.audience.is_empty() {
+            "all volunteers".to_string()
+        } else {
+            b.audience.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ")
+        };
         f.add("audience", who);
     }
     f.add("body", &b.body);

@@ -92,8 +92,10 @@ async fn wait_for_signal() {
 
 /// Structured logs to stderr; `CASEBRIDGE_LOG` sets the filter (default `info`).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CASEBRIDGE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("CASEBRIDGE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).with_ansi(ansi).try_init();
 }
 
 /// Arguments of `agency invite`.
@@ -132,7 +134,8 @@ fn role(s: &str) -> Result<Role> {
 }
 
 fn seconds(flag: &str, s: &str) -> Result<u64> {
-    let d = parse_duration(s).map_err(|_| CliError::Usage(format!("invalid {flag} '{s}': expected a duration such as 72h, 7d, 30m or 2w")))?;
+    let d =
+        parse_duration(s).map_err(|_| CliError::Usage(format!("invalid {flag} '{s}': expected a duration such as 72h, 7d, 30m or 2w")))?;
     u64::try_from(d.num_seconds()).ok().filter(|n| *n > 0).ok_or_else(|| CliError::Usage(format!("invalid {flag} '{s}': must be positive")))
 }
 
@@ -155,7 +158,10 @@ pub fn invite(_ctx: &mut Ctx, a: &InviteArgs, out: &mut dyn Write) -> Result<()>
         valid_for_secs: Some(seconds("--valid-for", &a.valid_for)?),
     };
     if !a.dir.join("agency.json").exists() {
-        return Err(CliError::Usage(format!("{} is not an agency directory (no agency.json): create one with `casebridge agency init`", a.dir.display())));
+        return Err(CliError::Usage(format!(
+            "{} is not an agency directory (no agency.json): create one with `casebridge agency init`",
+            a.dir.display()
+        )));
     }
     let rt = runtime()?;
     let body = serde_json::to_value(&req).map_err(|e| CliError::Sync(e.to_string()))?;
@@ -182,7 +188,13 @@ pub fn invite(_ctx: &mut Ctx, a: &InviteArgs, out: &mut dyn Write) -> Result<()>
         }
         output::json(
             out,
-            &View { invite_id: resp.invite_id, role: req.role.as_str(), name: &req.name, expires_at: output::time(&resp.expires_at), code: &resp.code },
+            &View {
+                invite_id: resp.invite_id,
+                role: req.role.as_str(),
+                name: &req.name,
+                expires_at: output::time(&resp.expires_at),
+                code: &resp.code,
+            },
         )?;
     } else {
         let mut f = Fields::default();
@@ -237,7 +249,11 @@ pub fn enrol(ctx: &mut Ctx, a: &EnrolArgs, out: &mut dyn Write) -> Result<()> {
     let request = profile::request_credential(&store);
     let rt = runtime()?;
     let answer = rt
-        .block_on(casebridge_sync::enrol(&code.url, &code.cert_fp, &EnrolRequest { invite_secret: code.secret.clone(), request: B64.encode(request.to_bytes()) }))
+        .block_on(casebridge_sync::enrol(
+            &code.url,
+            &code.cert_fp,
+            &EnrolRequest { invite_secret: code.secret.clone(), request: B64.encode(request.to_bytes()) },
+        ))
         .map_err(|e| CliError::Sync(format!("enrolment at {} failed: {e}", code.url)))?;
     let bad = |what: &str| CliError::Sync(format!("the endpoint's answer is not valid ({what}); nothing was installed"));
     let file_bytes = B64.decode(&answer.agency).map_err(|_| bad("agency file"))?;
@@ -272,4 +288,3 @@ pub fn enrol(ctx: &mut Ctx, a: &EnrolArgs, out: &mut dyn Write) -> Result<()> {
     f.write(out)?;
     Ok(())
 }
-

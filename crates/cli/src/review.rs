@@ -92,7 +92,8 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
         }
     }
     let store = ctx.open()?;
-    let subs: Vec<SubmissionView> = store.submissions()?.into_iter().filter(|s| a.state.as_deref().is_none_or(|st| s.state == st)).collect();
+    let subs: Vec<SubmissionView> =
+        store.submissions()?.into_iter().filter(|s| a.state.as_deref().is_none_or(|st| s.state == st)).collect();
     if a.json {
         return output::json(out, &subs);
     }
@@ -140,8 +141,11 @@ fn show(s: &SubmissionView, out: &mut dyn Write) -> Result<()> {
 }
 
 fn decide(ctx: &mut Ctx, a: &DecideArgs, decision: ReviewDecision, out: &mut dyn Write) -> Result<()> {
-    let items: Vec<Uuid> =
-        a.items.iter().map(|i| Uuid::parse_str(i.trim()).map_err(|_| CliError::Usage(format!("invalid --item '{i}': give an evidence id")))).collect::<Result<_>>()?;
+    let items: Vec<Uuid> = a
+        .items
+        .iter()
+        .map(|i| Uuid::parse_str(i.trim()).map_err(|_| CliError::Usage(format!("invalid --item '{i}': give an evidence id"))))
+        .collect::<Result<_>>()?;
     let mut store = ctx.open()?;
     let id = store.resolve_submission(&a.submission)?;
     let s = store.review(id, decision, &items, a.reason.clone())?;

@@ -20,8 +20,8 @@ use tokio_util::io::SyncIoBridge;
 use crate::context::Ctx;
 use crate::endpoint::runtime;
 use crate::error::{CliError, Result};
-use crate::output::{self, Fields};
 use crate::outbox;
+use crate::output::{self, Fields};
 
 /// Arguments of `sync`.
 #[derive(Args, Debug)]
@@ -140,7 +140,14 @@ fn sync_err(e: casebridge_sync::SyncError) -> CliError {
     CliError::Sync(e.to_string())
 }
 
-async fn round_inner(store_dir: &Path, pass: &Passphrase, dir: &Path, state: &mut SyncState, json: bool, out: &mut dyn Write) -> Result<Round> {
+async fn round_inner(
+    store_dir: &Path,
+    pass: &Passphrase,
+    dir: &Path,
+    state: &mut SyncState,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Round> {
     let store = Store::open(store_dir, pass)?;
     let (agency, endpoint, cred) = outbox::agency(&store)?;
     let store = Arc::new(Mutex::new(store));

@@ -60,8 +60,8 @@ pub use keyfile::{read_keyfile, write_keyfile};
 pub use model::{Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, ReviewDecision, Role};
 pub use objects::Progress;
 pub use projection::{
-    AccessRecord, BriefRecord, BundleRecord, DisclosureRecord, EndpointRecord, MemberRecord, ProvenanceRecord, ReviewRecord, SubmissionRecord, Table,
-    TrustRecord,
+    AccessRecord, BriefRecord, BundleRecord, DisclosureRecord, EndpointRecord, MemberRecord, ProvenanceRecord, ReviewRecord,
+    SubmissionRecord, Table, TrustRecord,
 };
 pub use store::{
     AddedEvidence, CaseDetail, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions, EvidenceView,

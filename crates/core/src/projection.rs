@@ -62,15 +62,13 @@ pub enum Table {
     Reviews,
     /// evidence id -> submission id (16 bytes): which submission brought an item
     EvidenceSubmission,
-    /// content SHA-256 (32 bytes) -> evidence id (16 bytes; the smallest id naming it)
-    ContentEvidence,
     /// agency id -> [`EndpointRecord`]
     Endpoints,
 }
 
 impl Table {
     /// Every projection table.
-    pub const ALL: [Table; 23] = [
+    pub const ALL: [Table; 22] = [
         Table::Members,
         Table::Cases,
         Table::Evidence,
@@ -92,7 +90,6 @@ impl Table {
         Table::Submissions,
         Table::Reviews,
         Table::EvidenceSubmission,
-        Table::ContentEvidence,
         Table::Endpoints,
     ];
 
@@ -120,7 +117,6 @@ impl Table {
             Table::Submissions => "submissions",
             Table::Reviews => "reviews",
             Table::EvidenceSubmission => "evidence_submission",
-            Table::ContentEvidence => "content_evidence",
             Table::Endpoints => "endpoints",
         }
     }
@@ -777,15 +773,6 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             };
             put_json(t, Table::Evidence, evidence_id.as_bytes().to_vec(), &rec)?;
             t.put(Table::CaseEvidence, case_evidence_key(*case_id, *evidence_id), Vec::new())?;
-            if let Ok(sha) = hex::decode(&object.sha256) {
-                let keep = match t.get(Table::ContentEvidence, &sha)? {
-                    Some(cur) => evidence_id.as_bytes().as_slice() < cur.as_slice(),
-                    None => true,
-                };
-                if keep {
-                    t.put(Table::ContentEvidence, sha, evidence_id.as_bytes().to_vec())?;
-                }
-            }
             touch_case(t, *case_id, b.at)?;
         }
         EventKind::CustodyRecorded { evidence_id, action, reason, sha256 } => {

@@ -93,7 +93,9 @@ fn brief_submit_review_round_trip_with_access_rules() {
         .unwrap();
     assert_eq!(sub.state, "pending");
     assert_eq!(sub.items.len(), 2);
-    let other_sub = other.submit(only_other, &files[..1], &SubmitOptions::default(), &mut |_| true).unwrap();
+    let other_file = dir.join("other.jpg");
+    std::fs::write(&other_file, b"another volunteer's photo").unwrap();
+    let other_sub = other.submit(only_other, &[other_file], &SubmitOptions::default(), &mut |_| true).unwrap();
 
     // The volunteers' own events reach the agency (sync does this with bundles), then the investigator.
     for (src, id) in [(&mut vol, v_id), (&mut other, o_id)] {

@@ -59,3 +59,38 @@ async fn the_revocation_list_is_served_signed() {
     assert!(list.entries.is_empty());
     env.stop().await;
 }
+
+/// A log sink shared by the whole test binary (the subscriber is global).
+#[derive(Clone, Default)]
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_names_route_templates_and_never_tokens() {
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let installed = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).try_init().is_ok();
+    let mut env = Env::start().await;
+    let member = env.enrol(casebridge_core::Role::Investigator).await;
+    let token = env.login(&member).await;
+    let upload = uuid::Uuid::new_v4();
+    let _ = env.get(&format!("/v1/uploads/{upload}"), &token).await;
+    env.stop().await;
+    if !installed {
+        return; // another subscriber was set first; nothing to inspect
+    }
+    let log = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+    assert!(log.contains("route=\"/v1/uploads/{id}\"") || log.contains("route=/v1/uploads/{id}"), "{log}");
+    assert!(log.contains(&format!("member={}", member.id)), "{log}");
+    assert!(!log.contains(&upload.to_string()), "raw paths are not logged");
+    assert!(!log.contains(&token), "tokens are never logged");
+}

@@ -66,11 +66,21 @@ impl ServerCertVerifier for Pinned {
         }
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
@@ -157,7 +167,8 @@ impl Env {
     pub fn new_store(&mut self, role: Role) -> Store {
         self.members += 1;
         let dir = self.tmp.path().join(format!("member{}", self.members));
-        Store::create(&dir, &Passphrase::new(MEMBER_PASS), &format!("Member {}", self.members), role, KdfParams::INSECURE_FOR_TESTS).unwrap()
+        Store::create(&dir, &Passphrase::new(MEMBER_PASS), &format!("Member {}", self.members), role, KdfParams::INSECURE_FOR_TESTS)
+            .unwrap()
     }
 
     pub async fn enrol_request(&self, secret: &str, store: &Store) -> reqwest::Response {
@@ -184,6 +195,14 @@ impl Env {
         Member { id: answer.member_id, store, credential }
     }
 
+    /// A member issued a credential by the agency directly (no server may be running).
+    pub fn enrol_offline(&mut self) -> Uuid {
+        let store = self.new_store(Role::Volunteer);
+        let agency = Agency::open(&self.dir, &Passphrase::new(AGENCY_PASS)).unwrap();
+        let (cred, _) = agency.issue(&profile::request_credential(&store), Role::Volunteer, None, Duration::days(1)).unwrap();
+        cred.member_id
+    }
+
     pub async fn challenge(&self, member: &Member) -> reqwest::Response {
         let key = hex::encode(member.store.public_key());
         self.client.post(self.url("/v1/auth/challenge")).json(&ChallengeRequest { member_id: member.id, key }).send().await.unwrap()
@@ -204,7 +223,12 @@ impl Env {
     }
 
     pub async fn session(&self, challenge_id: Uuid, signature: &str) -> reqwest::Response {
-        self.client.post(self.url("/v1/auth/session")).json(&SessionRequest { challenge_id, signature: signature.into() }).send().await.unwrap()
+        self.client
+            .post(self.url("/v1/auth/session"))
+            .json(&SessionRequest { challenge_id, signature: signature.into() })
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
@@ -216,7 +240,14 @@ impl Env {
     }
 
     pub async fn put(&self, path: &str, token: &str, bytes: Vec<u8>) -> reqwest::Response {
-        self.client.put(self.url(path)).bearer_auth(token).header("content-type", "application/octet-stream").body(bytes).send().await.unwrap()
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
     }
 }
 

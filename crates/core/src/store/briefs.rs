@@ -531,14 +531,22 @@ impl Store {
 
     /// Whether `member` may fetch the content with this SHA-256, and its size when held:
     /// staff any item held; a volunteer only the items of their own submissions.
-    pub fn content_access(&self, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>> {
-        let Ok(sha) = decode_sha(sha256) else {
+    pub fn content_access(&mut self, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>> {
+        let sha = sha256.trim().to_ascii_lowercase();
+        if decode_sha(&sha).is_err() {
             return Err(Error::invalid("content hash", "not 64 hex digits"));
-        };
-        let Some(v) = self.index.get(Table::ContentEvidence, &sha)? else {
+        }
+        if self.content_index.is_none() {
+            let mut ci: BTreeMap<String, Uuid> = BTreeMap::new();
+            for e in self.index.scan_json::<EvidenceRecord>(Table::Evidence, &[])? {
+                let slot = ci.entry(e.sha256).or_insert(e.id);
+                *slot = (*slot).min(e.id);
+            }
+            self.content_index = Some(ci);
+        }
+        let Some(id) = self.content_index.as_ref().and_then(|ci| ci.get(&sha)).copied() else {
             return Ok(None);
         };
-        let id = Uuid::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a content_evidence value is malformed".into() })?;
         let e = self.evidence_record(id)?;
         if !self.has_content(&e.sha256) {
             return Ok(None);
@@ -546,7 +554,15 @@ impl Store {
         if is_staff(role) {
             return Ok(Some(e.size));
         }
-        Ok(self.submission_of(id)?.filter(|s| s.submitter == member).map(|_| e.size))
+        // The same content may have come with several items: any of the member's own counts.
+        let own = self
+            .index
+            .scan_json::<SubmissionRecord>(Table::Submissions, &[])?
+            .into_iter()
+            .filter(|s| s.submitter == member)
+            .flat_map(|s| s.items)
+            .any(|i| self.evidence_record(i).is_ok_and(|r| r.sha256 == e.sha256));
+        Ok(own.then_some(e.size))
     }
 
     /// True when this exact event is held.
@@ -608,7 +624,11 @@ impl Store {
         if cert_sha256.len() != 64 || !cert_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::invalid("certificate fingerprint", "not 64 hex digits"));
         }
-        self.record_local(EventKind::EndpointSet { agency_id: agency, url: url.to_string(), cert_sha256: cert_sha256.to_ascii_lowercase() })?;
+        self.record_local(EventKind::EndpointSet {
+            agency_id: agency,
+            url: url.to_string(),
+            cert_sha256: cert_sha256.to_ascii_lowercase(),
+        })?;
         Ok(())
     }
 

@@ -59,6 +59,10 @@ pub struct Store {
     state: MetaState,
     /// Start offsets of journal records (and the end), filled lazily by the feed.
     positions: Vec<u64>,
+    /// Content SHA-256 (hex) -> the smallest evidence id naming it, built in memory on first
+    /// use by the endpoint and kept up to date as events are applied. Never on disk: an index
+    /// key would reveal the hash (sled keys are not sealed).
+    content_index: Option<BTreeMap<String, Uuid>>,
 }
 
 fn now() -> DateTime<FixedOffset> {
@@ -246,6 +250,7 @@ impl Store {
             objects,
             state: MetaState::default(),
             positions: Vec::new(),
+            content_index: None,
         };
         store.catch_up()?;
         Ok(store)
@@ -304,6 +309,10 @@ impl Store {
         for ev in batch {
             projection::apply(&mut overlay, ev)?;
             hlc = hlc.max(ev.body().hlc);
+            if let (Some(ci), EventKind::EvidenceAdded { evidence_id, object, .. }) = (self.content_index.as_mut(), &ev.body().kind) {
+                let slot = ci.entry(object.sha256.clone()).or_insert(*evidence_id);
+                *slot = (*slot).min(*evidence_id);
+            }
         }
         let state = MetaState { records, end, heads: heads.iter().map(|(a, h)| (*a, (h.seq, to_hex(&h.hash)))).collect(), hlc };
         self.index.commit(&overlay.writes, &state)?;

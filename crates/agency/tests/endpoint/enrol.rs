@@ -1,0 +1,92 @@
+//! Enrolment with invite codes: one use, expiry, rate limiting of wrong codes.
+
+use casebridge_agency::{admin, invites, RATE_MAX_FAILURES, RATE_WINDOW_SECS};
+use casebridge_core::Role;
+use casebridge_protocol::{EnrolRequest, InviteCode, InviteRequest, Role as WireRole};
+use reqwest::StatusCode;
+
+use crate::harness::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_issues_a_credential_that_installs_and_uses_the_invite_once() {
+    let mut env = Env::start().await;
+    let member = env.enrol(Role::Volunteer).await;
+    let issued = casebridge_trust::Agency::read_issued(&env.dir).unwrap();
+    let cred = issued.iter().find(|c| c.member_id == member.id).unwrap();
+    assert_eq!(cred.role, Role::Volunteer);
+    assert_eq!(cred.name, "Test Member", "the invite's name wins over the request's");
+    let used: Vec<_> = invites::list(&env.dir).unwrap().into_iter().filter(|i| i.used_at.is_some()).collect();
+    assert_eq!(used.len(), 1);
+    assert_eq!(used[0].member_id, Some(member.id));
+    // Nothing secret is kept in the invite file.
+    let file = std::fs::read_to_string(env.dir.join("invites").join(format!("{}.json", used[0].invite_id))).unwrap();
+    assert!(file.contains("secret_sha256"));
+
+    // The same code again.
+    let secret = env.invite(WireRole::Investigator, 3600).await;
+    let store = env.new_store(Role::Investigator);
+    assert_eq!(env.enrol_request(&secret, &store).await.status(), StatusCode::OK);
+    let other = env.new_store(Role::Investigator);
+    assert_eq!(expect_error(env.enrol_request(&secret, &other).await, StatusCode::FORBIDDEN).await, "invite_used");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_invite_is_refused() {
+    let mut env = Env::start().await;
+    let secret = env.invite(WireRole::Volunteer, 60).await;
+    env.clock.advance(61);
+    let store = env.new_store(Role::Volunteer);
+    assert_eq!(expect_error(env.enrol_request(&secret, &store).await, StatusCode::FORBIDDEN).await, "invite_expired");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_codes_are_rate_limited_for_everyone() {
+    let mut env = Env::start().await;
+    let secret = env.invite(WireRole::Volunteer, 3600).await;
+    let store = env.new_store(Role::Volunteer);
+    for _ in 0..RATE_MAX_FAILURES {
+        assert_eq!(expect_error(env.enrol_request("not-a-real-secret", &store).await, StatusCode::FORBIDDEN).await, "invite_unknown");
+    }
+    // Locked: even the right code waits.
+    assert_eq!(expect_error(env.enrol_request(&secret, &store).await, StatusCode::TOO_MANY_REQUESTS).await, "rate_limited");
+    env.clock.advance(RATE_WINDOW_SECS + 1);
+    assert_eq!(env.enrol_request(&secret, &store).await.status(), StatusCode::OK);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_credential_request_is_refused_without_using_the_invite() {
+    let mut env = Env::start().await;
+    let secret = env.invite(WireRole::Volunteer, 3600).await;
+    let req = EnrolRequest { invite_secret: secret.clone(), request: "bm90IGEgZG9jdW1lbnQ=".into() };
+    let resp = env.client.post(env.url("/v1/enrol")).json(&req).send().await.unwrap();
+    assert_eq!(expect_error(resp, StatusCode::BAD_REQUEST).await, "bad_request");
+    let req = EnrolRequest { invite_secret: secret.clone(), request: "%%%".into() };
+    let resp = env.client.post(env.url("/v1/enrol")).json(&req).send().await.unwrap();
+    assert_eq!(expect_error(resp, StatusCode::BAD_REQUEST).await, "bad_request");
+    let store = env.new_store(Role::Volunteer);
+    assert_eq!(env.enrol_request(&secret, &store).await.status(), StatusCode::OK);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invites_made_in_process_carry_the_pins_and_work() {
+    let mut env = Env::start().await;
+    let req =
+        InviteRequest { role: WireRole::Volunteer, name: "Offline".into(), expires_in_secs: 600, url: None, valid_for_secs: Some(86_400) };
+    let answer = admin::create_invite(&env.dir, &req, &env.url).unwrap();
+    let code = InviteCode::decode(&answer.code).unwrap();
+    let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
+    assert_eq!(code.agency_fp, public.root_fingerprint());
+    assert_eq!(code.cert_fp, casebridge_agency::tls::cert_fingerprint(&env.dir).unwrap());
+    let store = env.new_store(Role::Volunteer);
+    assert_eq!(env.enrol_request(&code.secret, &store).await.status(), StatusCode::OK);
+    // Invalid admin requests name what is wrong.
+    let bad = InviteRequest { name: " ".into(), ..req.clone() };
+    assert!(admin::create_invite(&env.dir, &bad, &env.url).unwrap_err().to_string().contains("name"));
+    let err = admin::call(&env.dir, "POST", "/admin/invite", Some(json(&InviteRequest { expires_in_secs: 0, ..req }))).await.unwrap_err();
+    assert!(matches!(err, casebridge_agency::AgencyError::Admin { status: 400, .. }), "{err}");
+    env.stop().await;
+}

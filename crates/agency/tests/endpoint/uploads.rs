@@ -1,0 +1,204 @@
+//! Uploads end to end: an investigator publishes a brief, a volunteer sees it in the feed and
+//! answers it; resumable uploads, receipts, custody "received", content by hash.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use casebridge_core::{EventKind, NewBrief, NewCase, Role, SignedEvent, SubmitOptions};
+use casebridge_protocol::{Feed, UploadBegin, UploadOutcome, UploadState};
+use casebridge_trust::bundle::{self, ExportOptions};
+use casebridge_trust::{profile, Receipt, SignedDoc};
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::harness::*;
+
+/// Exports the member's case as a sealed bundle; returns (bundle id, bytes).
+fn export(env: &Env, member: &mut Member, case: Uuid, own_only: bool, name: &str) -> (Uuid, Vec<u8>) {
+    let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
+    let out = env.tmp.path().join(name);
+    let opts = ExportOptions { case, since: None, agency: &public, credential: &member.credential, seal: true, own_only, bundle_id: None };
+    let summary = bundle::export(&mut member.store, &opts, &out, &mut |_| true).unwrap();
+    (summary.bundle_id, std::fs::read(out).unwrap())
+}
+
+/// Uploads in one go; returns the outcome.
+async fn upload(env: &Env, token: &str, bundle_id: Uuid, bytes: &[u8]) -> reqwest::Response {
+    let state: UploadState = ok(env.post("/v1/uploads", token, &UploadBegin { bundle_id, size: bytes.len() as u64 }).await).await;
+    let put = env
+        .put(&format!("/v1/uploads/{}?offset={}", state.upload_id, state.received), token, bytes[state.received as usize..].to_vec())
+        .await;
+    assert_eq!(put.status(), StatusCode::OK);
+    env.client.post(env.url(&format!("/v1/uploads/{}/complete", state.upload_id))).bearer_auth(token).send().await.unwrap()
+}
+
+async fn feed_events(env: &Env, token: &str) -> Vec<SignedEvent> {
+    let mut after = 0;
+    let mut out = Vec::new();
+    loop {
+        let page: Feed = ok(env.get(&format!("/v1/feed?after={after}&limit=3"), token).await).await;
+        out.extend(page.events.iter().map(|e| SignedEvent::from_envelope(B64.decode(e).unwrap()).unwrap()));
+        assert!(page.cursor >= after);
+        after = page.cursor;
+        if !page.more {
+            return out;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_resumes_completes_once_and_answers_a_receipt() {
+    let mut env = Env::start().await;
+    let mut inv = env.enrol(Role::Investigator).await;
+    let token = env.login(&inv).await;
+    let case = inv.store.create_case(NewCase { title: "Bike thefts".into(), ..Default::default() }).unwrap();
+    inv.store.add_note(case, "white van seen twice").unwrap();
+    let (bundle_id, bytes) = export(&env, &mut inv, case, false, "b1.cbb");
+    let size = bytes.len() as u64;
+    let half = bytes.len() / 2;
+
+    let begun: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size }).await).await;
+    assert_eq!((begun.received, begun.size, begun.complete), (0, size, false));
+    let id = begun.upload_id;
+    let put: UploadState = ok(env.put(&format!("/v1/uploads/{id}?offset=0"), &token, bytes[..half].to_vec()).await).await;
+    assert_eq!(put.received, half as u64);
+
+    // The connection drops; the client begins again and learns where to resume.
+    let resumed: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size }).await).await;
+    assert_eq!((resumed.upload_id, resumed.received), (id, half as u64));
+    let state: UploadState = ok(env.get(&format!("/v1/uploads/{id}"), &token).await).await;
+    assert_eq!(state.received, half as u64);
+    // A chunk at the wrong offset changes nothing.
+    let code = expect_error(env.put(&format!("/v1/uploads/{id}?offset=0"), &token, bytes[..10].to_vec()).await, StatusCode::CONFLICT).await;
+    assert_eq!(code, "offset_mismatch");
+    // Completing early is refused.
+    let early = env.client.post(env.url(&format!("/v1/uploads/{id}/complete"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(expect_error(early, StatusCode::CONFLICT).await, "upload_incomplete");
+
+    let put: UploadState = ok(env.put(&format!("/v1/uploads/{id}?offset={half}"), &token, bytes[half..].to_vec()).await).await;
+    assert_eq!(put.received, size);
+    let done: UploadOutcome =
+        ok(env.client.post(env.url(&format!("/v1/uploads/{id}/complete"))).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(done.bundle_id, bundle_id);
+    assert_eq!(done.outcome, "accepted");
+    assert!(done.events_added >= 2);
+    assert!(!env.dir.join("uploads").join(format!("{id}.part")).exists(), "the part file is gone once complete");
+
+    // The receipt verifies and the member keeps it.
+    let receipt_doc = SignedDoc::parse(&B64.decode(&done.receipt).unwrap()).unwrap();
+    let r = profile::store_receipt(&mut inv.store, &receipt_doc).unwrap();
+    assert_eq!((r.bundle_id, r.sender, r.outcome.as_str()), (bundle_id, inv.id, "accepted"));
+    let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
+    Receipt::verify(&receipt_doc, &public.root_key_bytes().unwrap(), public.agency_id).unwrap();
+
+    // Completing again, and beginning again, give the same receipt.
+    let again: UploadOutcome =
+        ok(env.client.post(env.url(&format!("/v1/uploads/{id}/complete"))).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(again, done);
+    let state: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size }).await).await;
+    assert!(state.complete);
+    assert_eq!(state.receipt.as_deref(), Some(done.receipt.as_str()));
+    let code = expect_error(env.put(&format!("/v1/uploads/{id}?offset={size}"), &token, vec![1]).await, StatusCode::CONFLICT).await;
+    assert_eq!(code, "upload_complete");
+
+    // Another investigator sees the case in the feed; the uploader is not sent its own events.
+    let other = env.enrol(Role::Investigator).await;
+    let other_token = env.login(&other).await;
+    let events = feed_events(&env, &other_token).await;
+    assert!(events.iter().any(|e| matches!(e.body().kind, EventKind::CaseCreated { .. })), "case events are in the feed");
+    assert!(feed_events(&env, &token).await.iter().all(|e| e.body().author != inv.id));
+
+    // Another member cannot see this upload.
+    assert_eq!(expect_error(env.get(&format!("/v1/uploads/{id}"), &other_token).await, StatusCode::NOT_FOUND).await, "not_found");
+    let put = env.put(&format!("/v1/uploads/{id}?offset=0"), &other_token, vec![1]).await;
+    assert_eq!(expect_error(put, StatusCode::NOT_FOUND).await, "not_found");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volunteer_answers_a_brief_through_the_endpoint() {
+    let mut env = Env::start().await;
+    let mut inv = env.enrol(Role::Investigator).await;
+    let inv_token = env.login(&inv).await;
+    let mut vol = env.enrol(Role::Volunteer).await;
+    let vol_token = env.login(&vol).await;
+    let mut nosy = env.enrol(Role::Volunteer).await;
+    let nosy_token = env.login(&nosy).await;
+
+    // The investigator publishes a brief addressed to everyone and uploads it.
+    let case = inv.store.create_case(NewCase { title: "Graffiti, Mitte".into(), ..Default::default() }).unwrap();
+    inv.store.add_note(case, "internal: suspect named").unwrap();
+    let brief = inv
+        .store
+        .publish_brief(NewBrief {
+            case,
+            title: "Photos of the bridge".into(),
+            text: "Anything from last night".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let (b1, bytes) = export(&env, &mut inv, case, false, "inv1.cbb");
+    let done: UploadOutcome = ok(upload(&env, &inv_token, b1, &bytes).await).await;
+    assert_eq!(done.outcome, "accepted");
+
+    // The volunteer's feed holds the brief and nothing internal.
+    let events = feed_events(&env, &vol_token).await;
+    assert!(events.iter().any(|e| matches!(&e.body().kind, EventKind::BriefPublished { brief_id, .. } if *brief_id == brief)));
+    assert!(events.iter().all(|e| matches!(e.body().kind, EventKind::BriefPublished { .. })), "only the brief reaches a volunteer");
+    vol.store.import_events(&events, vec![]).unwrap();
+
+    // The volunteer answers it.
+    let photo = env.tmp.path().join("photo.jpg");
+    let content: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&photo, &content).unwrap();
+    let submission = vol.store.submit(brief, &[photo], &SubmitOptions::default(), &mut |_| true).unwrap();
+    let sha = submission.items[0].sha256.clone();
+    let (b2, bytes) = export(&env, &mut vol, case, true, "vol1.cbb");
+    let done: UploadOutcome = ok(upload(&env, &vol_token, b2, &bytes).await).await;
+    assert_eq!(done.outcome, "accepted");
+
+    // Content by hash: the submitter and staff may fetch it; another volunteer may not
+    // (and learns nothing about whether it exists).
+    let got = env.get(&format!("/v1/content/{sha}"), &vol_token).await;
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.headers()["content-type"], "application/octet-stream");
+    assert_eq!(got.bytes().await.unwrap().as_ref(), content.as_slice());
+    let got = env.get(&format!("/v1/content/{}", sha.to_uppercase()), &inv_token).await;
+    assert_eq!(got.bytes().await.unwrap().as_ref(), content.as_slice());
+    assert_eq!(expect_error(env.get(&format!("/v1/content/{sha}"), &nosy_token).await, StatusCode::NOT_FOUND).await, "not_found");
+    let absent = "ab".repeat(32);
+    assert_eq!(expect_error(env.get(&format!("/v1/content/{absent}"), &inv_token).await, StatusCode::NOT_FOUND).await, "not_found");
+
+    // The investigator's feed has the submission and custody "received".
+    let events = feed_events(&env, &inv_token).await;
+    assert!(events.iter().any(|e| matches!(e.body().kind, EventKind::SubmissionMade { .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(&e.body().kind, EventKind::CustodyRecorded { action: casebridge_core::CustodyAction::Received, .. })));
+    // The other volunteer sees the brief only.
+    let events = feed_events(&env, &nosy_token).await;
+    assert!(events.iter().all(|e| matches!(e.body().kind, EventKind::BriefPublished { .. })));
+
+    // A volunteer may not upload a case of their own making.
+    let own = nosy.store.create_case(NewCase { title: "My own case".into(), ..Default::default() }).unwrap();
+    let (b3, bytes) = export(&env, &mut nosy, own, true, "nosy.cbb");
+    assert_eq!(expect_error(upload(&env, &nosy_token, b3, &bytes).await, StatusCode::FORBIDDEN).await, "forbidden");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_that_fails_verification_is_refused_and_discarded() {
+    let mut env = Env::start().await;
+    let inv = env.enrol(Role::Investigator).await;
+    let token = env.login(&inv).await;
+    let garbage = vec![7u8; 5000];
+    let bundle_id = Uuid::now_v7();
+    let state: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: garbage.len() as u64 }).await).await;
+    assert_eq!(expect_error(upload(&env, &token, bundle_id, &garbage).await, StatusCode::UNPROCESSABLE_ENTITY).await, "not_a_bundle");
+    assert!(!env.dir.join("uploads").join(format!("{}.part", state.upload_id)).exists());
+    let code = expect_error(env.get(&format!("/v1/uploads/{}", state.upload_id), &token).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(code, "not_found");
+    // Beginning again starts from zero.
+    let again: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: 10 }).await).await;
+    assert_eq!(again.received, 0);
+    env.stop().await;
+}
