@@ -126,6 +126,7 @@ pub struct ChallengeRequest {
     /// The member.
     pub member_id: Uuid,
     /// The member's Ed25519 public key, hex.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub key: String,
 }
 
@@ -423,7 +424,7 @@ mod paths {
         responses((status = 200, body = Feed), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
     pub fn feed() {}
 
-    #[utoipa::path(get, path = "/v1/content/{sha256}", params(("sha256" = String, Path, description = "SHA-256 of the content, hex")), security(("bearer" = [])),
+    #[utoipa::path(get, path = "/v1/content/{sha256}", params(("sha256" = String, Path, description = "SHA-256 of the content, hex", pattern = "^[0-9a-fA-F]{64}$")), security(("bearer" = [])),
         responses((status = 200, description = "The content", content_type = "application/octet-stream"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
     pub fn content() {}
 }
