@@ -297,9 +297,12 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     let added = volunteer.add_evidence(case, &photo, &EvidenceOptions::default(), &mut |_| true).unwrap();
     let out = tmp.path().join("b.cbb");
     let public = agency.public().clone();
-    bundle::export(&mut volunteer, &ExportOptions { case, since: None, agency: &public, credential: &cred, seal: true, own_only: false, bundle_id: None }, &out, &mut |_| {
-        true
-    })
+    bundle::export(
+        &mut volunteer,
+        &ExportOptions { case, since: None, agency: &public, credential: &cred, seal: true, own_only: false, bundle_id: None },
+        &out,
+        &mut |_| true,
+    )
     .unwrap();
     let list = agency.current_revocation().unwrap().0;
     let anchor = Anchor { agency: agency.public(), revocation: &list, sealing: Some(agency.sealing_identity()) };

@@ -197,7 +197,19 @@ impl Upload {
     /// (clamped to `1..=MAX_CHUNK`).
     pub fn new(bundle_id: Uuid, size: u64, chunk: usize, policy: RetryPolicy, rng: Rng) -> Upload {
         let chunk = chunk.clamp(1, MAX_CHUNK) as u64;
-        Upload { bundle_id, size, chunk, max_chunk: chunk, policy, rng, phase: Phase::New, upload_id: None, received: 0, failures: 0, events: Vec::new() }
+        Upload {
+            bundle_id,
+            size,
+            chunk,
+            max_chunk: chunk,
+            policy,
+            rng,
+            phase: Phase::New,
+            upload_id: None,
+            received: 0,
+            failures: 0,
+            events: Vec::new(),
+        }
     }
 
     /// The bundle.

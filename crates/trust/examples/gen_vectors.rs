@@ -48,7 +48,13 @@ impl Gen<'_> {
 fn export(store: &mut Store, agency: &Agency, cred: &SignedDoc, case: uuid::Uuid, seal: bool, tmp: &Path, name: &str) -> Vec<u8> {
     let out = tmp.join(name);
     let public = agency.public().clone();
-    bundle::export(store, &ExportOptions { case, since: None, agency: &public, credential: cred, seal, own_only: false, bundle_id: None }, &out, &mut |_| true).unwrap();
+    bundle::export(
+        store,
+        &ExportOptions { case, since: None, agency: &public, credential: cred, seal, own_only: false, bundle_id: None },
+        &out,
+        &mut |_| true,
+    )
+    .unwrap();
     fs::read(out).unwrap()
 }
 

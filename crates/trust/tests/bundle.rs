@@ -150,7 +150,15 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
     let (_, foreign_cred) = w.other.issue(&req, Role::Volunteer, None, chrono::Duration::days(1)).unwrap();
     let public = w.agency.public().clone();
     let out = w.path("foreign.cbb");
-    let opts = bundle::ExportOptions { case: w.case, since: None, agency: &public, credential: &foreign_cred, seal: true, own_only: false, bundle_id: None };
+    let opts = bundle::ExportOptions {
+        case: w.case,
+        since: None,
+        agency: &public,
+        credential: &foreign_cred,
+        seal: true,
+        own_only: false,
+        bundle_id: None,
+    };
     bundle::export(&mut w.volunteer, &opts, &out, &mut |_| true).unwrap();
     assert_eq!(reason(w.verify(&out)), Reason::UnknownSigner);
     let _ = other_dir;
@@ -159,7 +167,15 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
     let (_, short) = w.agency.issue(&req, Role::Volunteer, None, chrono::Duration::seconds(1)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let out = w.path("expired.cbb");
-    let opts = bundle::ExportOptions { case: w.case, since: None, agency: &public, credential: &short, seal: true, own_only: false, bundle_id: None };
+    let opts = bundle::ExportOptions {
+        case: w.case,
+        since: None,
+        agency: &public,
+        credential: &short,
+        seal: true,
+        own_only: false,
+        bundle_id: None,
+    };
     bundle::export(&mut w.volunteer, &opts, &out, &mut |_| true).unwrap();
     assert_eq!(reason(w.verify(&out)), Reason::CredentialExpired);
 
