@@ -69,7 +69,7 @@ pub use engine::{Engine, EngineConfig, Pushed};
 pub use error::{Result, SyncError};
 pub use event::Event;
 pub use http::{enrol, health, Auth, HttpTransport, Signer, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
-pub use machine::{seeded_rng, system_rng, Action, Input, RetryPolicy, Rng, Upload};
+pub use machine::{seeded_rng, system_rng, Action, Input, RetryPolicy, Rng, Upload, MIN_CHUNK};
 pub use outbox::{Outbox, Pending, BUNDLE_EXTENSION, SENT_DIR};
 pub use state::{status, Status, SyncState, OUTBOX_DIR, STATE_FILE};
 pub use transport::{Clock, SystemClock, Transport};
