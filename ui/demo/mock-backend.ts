@@ -1,0 +1,232 @@
+// A stand-in for the desktop shell, for looking at the UI in a plain browser (npm run demo:build).
+// Never part of ui/dist. URL query: ?role=investigator|volunteer&locked=1&fresh=1
+import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
+import type { AppInfo, BriefView, CaseDetail, SubmissionView, WhoAmI, ReceiptView, SyncStatus } from '../src/lib/types';
+
+const q = new URLSearchParams(location.search);
+const role = (q.get('role') ?? 'investigator') as WhoAmI['role'];
+let unlocked = q.get('locked') !== '1';
+const fresh = q.get('fresh') === '1';
+let wrong = 0;
+
+const who: WhoAmI = {
+  member_id: '0190c1d2-7a00-7000-8000-00000000a001',
+  name: role === 'volunteer' ? 'Sam Volunteer' : 'Dana Weber',
+  role,
+  fingerprint: '3f9a1c0e5b7d2a4c6e8f0a1b3c5d7e9f1a2b3c4d5e6f708192a3b4c5d6e7f809',
+  device_id: '0190c1d2-7a00-7000-8000-0000000000d1',
+  public_key: '00'.repeat(32),
+};
+
+const ev = (i: number, name: string, mt: string, size: number) => ({
+  id: `0190c1d2-7a00-7000-8000-00000000e00${i}`,
+  case_id: 'c1',
+  sha256: `${i}f3a9c0e5b7d2a4c6e8f0a1b3c5d7e9f1a2b3c4d5e6f708192a3b4c5d6e7f8`.slice(0, 64),
+  size,
+  media_type: mt,
+  original_name: name,
+  captured_at: '2026-03-01T22:14:00+01:00',
+  location: { lat: 52.5219, lon: 13.4132 },
+  camera: { make: 'Google', model: 'Pixel 8' },
+  description: null,
+  claimed: { captured_at: null, location: null },
+  extracted: { captured_at: '2026-03-01T22:14:00+01:00', location: { lat: 52.5219, lon: 13.4132 }, camera: { make: 'Google', model: 'Pixel 8' } },
+  contributor: who.member_id,
+  contributor_name: i === 3 ? 'Volunteer 7f3a' : 'Dana Weber',
+  added_at: '2026-03-02T09:10:00+01:00',
+  derived_from: null,
+});
+
+const detail: CaseDetail = {
+  id: 'c1',
+  reference: 'BER-2026-000123',
+  title: 'Depot fire, Rummelsburg',
+  summary: 'Fire at the bus depot on 1 March around 22:15. Two vehicles destroyed. Looking for witnesses and footage from the bridge and the S-Bahn platform.',
+  status: 'active',
+  tags: ['arson', 'lichtenberg', 'priority'],
+  created_by: who.member_id,
+  created_at: '2026-03-02T08:00:00+01:00',
+  updated_at: '2026-03-02T11:30:00+01:00',
+  evidence_count: 3,
+  evidence: [
+    ev(1, 'depot-north-gate.jpg', 'image/jpeg', 3_482_112),
+    ev(2, 'cctv-export-2214.mp4', 'video/mp4', 148_000_000),
+    ev(3, 'bridge-witness.jpg', 'image/jpeg', 2_100_224),
+  ],
+  notes: [{ id: 'n1', text: 'Fire brigade report requested. Arrival 22:31.', author: who.member_id, author_name: 'Dana Weber', at: '2026-03-02T10:00:00+01:00' }],
+};
+
+const briefs: BriefView[] = [
+  {
+    id: 'b1',
+    title: 'Footage of the depot fire',
+    body: 'Did you film or photograph the bus depot in Rummelsburg between 22:00 and 22:45 on 1 March? We are looking for anything showing people or vehicles near the north gate.',
+    area: { lat: 52.4985, lon: 13.4931, radius_m: 800 },
+    from: '2026-03-01T22:00:00+01:00',
+    until: '2026-03-01T22:45:00+01:00',
+    case_id: 'c1',
+    audience: [],
+    published_by: who.member_id,
+    published_at: '2026-03-02T09:00:00+01:00',
+    withdrawn: false,
+  },
+  {
+    id: 'b2',
+    title: 'Stolen cargo bikes, Mitte',
+    body: 'Red and green cargo bikes offered for sale online since February.',
+    area: null,
+    from: null,
+    until: null,
+    case_id: 'c2',
+    audience: [],
+    published_by: who.member_id,
+    published_at: '2026-02-20T09:00:00+01:00',
+    withdrawn: false,
+  },
+];
+
+const subs: SubmissionView[] = [
+  {
+    id: 's1',
+    brief_id: 'b1',
+    brief_title: 'Footage of the depot fire',
+    case_id: 'c1',
+    submitter: '0190c1d2-7a00-7000-8000-00000000f7a3',
+    submitted_at: '2026-03-02T10:40:00+01:00',
+    state: role === 'volunteer' ? 'info_requested' : 'pending',
+    items: [
+      { evidence_id: 'e10', name: 'IMG_20260301_2216.jpg', media_type: 'image/jpeg', size: 2_812_000, sha256: 'ab'.repeat(32), state: role === 'volunteer' ? 'info_requested' : 'pending', reason: role === 'volunteer' ? 'Which direction were you facing when you took this?' : null, held: true },
+      { evidence_id: 'e11', name: 'VID_20260301_2217.mp4', media_type: 'video/mp4', size: 31_000_000, sha256: 'cd'.repeat(32), state: 'pending', reason: null, held: false },
+    ],
+    description: 'Taken from the Rummelsburg bridge. Two people running towards the tram stop.',
+    decisions: [],
+  },
+  {
+    id: 's2',
+    brief_id: 'b2',
+    brief_title: 'Stolen cargo bikes, Mitte',
+    case_id: 'c2',
+    submitter: '0190c1d2-7a00-7000-8000-00000000f7a3',
+    submitted_at: '2026-02-25T18:00:00+01:00',
+    state: 'accepted',
+    items: [{ evidence_id: '0190c1d2-7a00-7000-8000-00000000e003', name: 'listing.png', media_type: 'image/png', size: 412_000, sha256: 'ef'.repeat(32), state: 'accepted', reason: null, held: true }],
+    description: 'Screenshot of the listing.',
+    decisions: [],
+  },
+];
+
+const receipts: ReceiptView[] = [
+  { agency_id: 'a', bundle_id: '0190c1d2-b001-7000-8000-000000000001', manifest_hash: '9a'.repeat(32), sender: who.member_id, seq: 2, received_at: '2026-03-02T10:41:10+01:00', outcome: 'accepted', events: 4, blobs: 2, verified: true },
+  { agency_id: 'a', bundle_id: '0190c1d2-b002-7000-8000-000000000002', manifest_hash: '7c'.repeat(32), sender: who.member_id, seq: 1, received_at: '2026-02-25T18:00:30+01:00', outcome: 'accepted', events: 3, blobs: 1, verified: true },
+];
+
+const status: SyncStatus = {
+  pending: 2,
+  pending_bytes: 33_812_000,
+  last_success: new Date(Date.now() - 4 * 60_000).toISOString(),
+  last_error: null,
+  last_attempt: new Date(Date.now() - 60_000).toISOString(),
+  cursor: 42,
+  online: true,
+  running: false,
+};
+
+const info = (): AppInfo => ({
+  store_dir: '/home/dana/.local/share/casebridge/profile',
+  profile_exists: !fresh,
+  unlocked,
+  whoami: unlocked ? who : null,
+  idle_lock_secs: 900,
+  failed_attempts: wrong,
+  locked_out_until: wrong >= 5 ? new Date(Date.now() + 10 * 60_000).toISOString() : null,
+  enrolled: true,
+});
+
+const cases = [
+  { id: 'c1', reference: 'BER-2026-000123', title: 'Depot fire, Rummelsburg', status: 'active', updated_at: '2026-03-02T11:30:00+01:00', evidence_count: 3 },
+  { id: 'c2', reference: 'BER-2026-000097', title: 'Stolen cargo bikes, Mitte', status: 'open', updated_at: '2026-02-27T16:00:00+01:00', evidence_count: 12 },
+  { id: 'c3', reference: 'BER-2025-004410', title: 'Graffiti series, S-Bahn Ostkreuz', status: 'suspended', updated_at: '2026-01-12T09:00:00+01:00', evidence_count: 41 },
+  { id: 'c4', reference: null, title: 'Missing person sighting, Treptower Park', status: 'closed', updated_at: '2025-11-03T09:00:00+01:00', evidence_count: 7 },
+];
+
+mockWindows('main');
+mockIPC(
+  (cmd, args) => {
+    const a = (args ?? {}) as Record<string, unknown>;
+    switch (cmd) {
+      case 'app_info':
+        return info();
+      case 'unlock':
+        if (a.passphrase === 'correct horse battery') {
+          unlocked = true;
+          wrong = 0;
+          return who;
+        }
+        if (wrong >= 5) throw { code: 'locked_out', message: 'Too many wrong passphrases: unlocking is paused for 10 minutes.' };
+        wrong++;
+        throw { code: 'wrong_passphrase', message: `Wrong passphrase. ${5 - wrong} attempts left before a 10-minute pause.` };
+      case 'profile_create':
+        unlocked = true;
+        return who;
+      case 'passphrase_strength': {
+        const p = String(a.passphrase);
+        const score = Math.min(4, Math.floor(p.length / 5));
+        return { score, label: ['very weak', 'weak', 'fair', 'strong', 'very strong'][score], meets_policy: p.length >= 10 };
+      }
+      case 'lock':
+        unlocked = false;
+        return null;
+      case 'cases_list': {
+        let out = cases.filter((c) => !a.status || c.status === a.status).filter((c) => !a.search || c.title.toLowerCase().includes(String(a.search).toLowerCase()));
+        if (a.sort === 'title') out = [...out].sort((x, y) => x.title.localeCompare(y.title));
+        return out;
+      }
+      case 'case_get':
+        return detail;
+      case 'case_create':
+        return 'c1';
+      case 'evidence_custody':
+        return [
+          { at: '2026-03-02T09:10:00+01:00', action: 'imported', actor: who.member_id, actor_name: 'Dana Weber', device: who.device_id, reason: null, sha256: detail.evidence[0].sha256, event_hash: '11'.repeat(32) },
+          { at: '2026-03-02T11:00:00+01:00', action: 'viewed', actor: who.member_id, actor_name: 'Dana Weber', device: who.device_id, reason: null, sha256: detail.evidence[0].sha256, event_hash: '22'.repeat(32) },
+        ];
+      case 'evidence_preview':
+        return { media_type: 'text/plain', data_base64: btoa('Preview content is decrypted on demand.\nThis demo has no real files.'), too_large: false };
+      case 'evidence_import': {
+        const job = 'job-1';
+        const paths = a.paths as string[];
+        paths.forEach((p, i) => {
+          let done = 0;
+          const total = 5_000_000 + i * 2_000_000;
+          const t = setInterval(() => {
+            done = Math.min(total, done + 700_000);
+            void emit('job-progress', { job, item: i, name: p.split('/').pop(), done, total });
+            if (done >= total) clearInterval(t);
+          }, 300);
+        });
+        return job;
+      }
+      case 'briefs_list':
+        return briefs.filter((b) => a.includeWithdrawn || !b.withdrawn);
+      case 'submissions_list':
+        return subs;
+      case 'review_decide':
+        return { ...subs[0], state: a.decision };
+      case 'receipts_list':
+        return receipts;
+      case 'conduct_accepted':
+        return false;
+      case 'sync_status':
+        return status;
+      case 'sync_now':
+        status.running = true;
+        setTimeout(() => void emit('sync-event', { event: 'progress', bundle_id: '0190c1d2-b003-7000-8000-000000000003', done: 12_000_000, total: 33_812_000 }), 200);
+        return null;
+      default:
+        return null;
+    }
+  },
+  { shouldMockEvents: true },
+);
+(globalThis as unknown as { isTauri: boolean }).isTauri = true;

@@ -1,0 +1,167 @@
+// The ONLY module that talks to the desktop shell: every `invoke()` and every `listen()` lives here.
+// Components import these functions; tests mock this module and nothing else.
+//
+// Argument keys: Tauri 2 maps a Rust command parameter `case_id` to the JavaScript key `caseId` by default
+// (unless the command says `rename_all = "snake_case"`), so multi-word parameters are sent in camelCase.
+// The mapping lives only in this file.
+
+import { invoke, isTauri } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { getCurrentWebview } from '@tauri-apps/api/webview';
+import type {
+  AppError,
+  AppInfo,
+  Area,
+  BriefView,
+  CaseDetail,
+  CaseSort,
+  CaseSummary,
+  CustodyView,
+  Enrolled,
+  EvidenceView,
+  GeoPoint,
+  JobDone,
+  JobProgress,
+  Locked,
+  Preview,
+  ReceiptView,
+  ReviewDecision,
+  Role,
+  Strength,
+  SubmissionView,
+  SyncDone,
+  SyncEvent,
+  SyncStatus,
+  WhoAmI,
+} from './types';
+
+/** Turns whatever a failed call threw into an `AppError`. */
+export function toAppError(e: unknown): AppError {
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    const o = e as { code: unknown; message: unknown };
+    return { code: String(o.code), message: String(o.message) };
+  }
+  if (typeof e === 'string') return { code: 'error', message: e };
+  if (e instanceof Error) return { code: 'error', message: e.message };
+  return { code: 'error', message: 'Something went wrong.' };
+}
+
+/** Whether an unknown thrown value is an `AppError` with this code. */
+export function hasCode(e: unknown, code: string): boolean {
+  return toAppError(e).code === code;
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  if (!isTauri()) {
+    throw { code: 'no_desktop', message: 'This screen needs the Casebridge desktop app; it is not running inside it.' } satisfies AppError;
+  }
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toAppError(e);
+  }
+}
+
+// ----- profile and session ---------------------------------------------------------------------
+
+export const appInfo = () => call<AppInfo>('app_info');
+export const profileCreate = (name: string, role: Role, passphrase: string) => call<WhoAmI>('profile_create', { name, role, passphrase });
+export const unlock = (passphrase: string) => call<WhoAmI>('unlock', { passphrase });
+export const lock = () => call<void>('lock');
+export const touch = () => call<void>('touch');
+export const setIdleLock = (secs: number) => call<void>('set_idle_lock', { secs });
+export const passphraseStrength = (passphrase: string) => call<Strength>('passphrase_strength', { passphrase });
+export const enrol = (code: string) => call<Enrolled>('enrol', { code });
+
+// ----- cases ---------------------------------------------------------------------------------------
+
+export const casesList = (search: string | null, status: string | null, sort: CaseSort) => call<CaseSummary[]>('cases_list', { search, status, sort });
+export const caseCreate = (title: string, summary: string | null, reference: string | null, tags: string[]) =>
+  call<string>('case_create', { title, summary, reference, tags });
+export const caseGet = (id: string) => call<CaseDetail>('case_get', { id });
+export const noteAdd = (caseId: string, text: string) => call<string>('note_add', { caseId, text });
+export const evidenceList = (caseId: string) => call<EvidenceView[]>('evidence_list', { caseId });
+export const evidenceCustody = (id: string) => call<CustodyView[]>('evidence_custody', { id });
+export const evidenceImport = (caseId: string, paths: string[]) => call<string>('evidence_import', { caseId, paths });
+export const jobCancel = (job: string) => call<void>('job_cancel', { job });
+export const evidencePreview = (id: string, maxBytes: number) => call<Preview>('evidence_preview', { id, maxBytes });
+
+// ----- briefs and review ----------------------------------------------------------------------------
+
+export const briefsList = (includeWithdrawn: boolean) => call<BriefView[]>('briefs_list', { includeWithdrawn });
+export const briefPublish = (
+  caseId: string,
+  title: string,
+  body: string,
+  area: Area | null,
+  from: string | null,
+  until: string | null,
+  audience: string[],
+) => call<string>('brief_publish', { caseId, title, body, area, from, until, audience });
+export const briefWithdraw = (id: string) => call<void>('brief_withdraw', { id });
+export const submissionsList = () => call<SubmissionView[]>('submissions_list');
+export const reviewDecide = (submissionId: string, decision: ReviewDecision, items: string[], reason: string | null) =>
+  call<SubmissionView>('review_decide', { submissionId, decision, items, reason });
+
+// ----- volunteers -------------------------------------------------------------------------------------
+
+export const submit = (briefId: string, paths: string[], description: string | null, capturedAt: string | null, location: GeoPoint | null) =>
+  call<SubmissionView>('submit', { briefId, paths, description, capturedAt, location });
+export const receiptsList = () => call<ReceiptView[]>('receipts_list');
+export const conductAccepted = () => call<boolean>('conduct_accepted');
+export const acceptConduct = () => call<void>('accept_conduct');
+
+// ----- sync --------------------------------------------------------------------------------------------
+
+export const syncStatus = () => call<SyncStatus>('sync_status');
+export const syncNow = () => call<void>('sync_now');
+
+// ----- events --------------------------------------------------------------------------------------------
+
+function on<T>(event: string, handler: (payload: T) => void): () => void {
+  if (!isTauri()) return () => {};
+  let unlisten: UnlistenFn | null = null;
+  let gone = false;
+  listen<T>(event, (e) => handler(e.payload))
+    .then((u) => {
+      if (gone) u();
+      else unlisten = u;
+    })
+    .catch(() => {});
+  return () => {
+    gone = true;
+    unlisten?.();
+  };
+}
+
+export const onLocked = (handler: (e: Locked | null) => void) => on<Locked | null>('locked', handler);
+export const onSyncEvent = (handler: (e: SyncEvent) => void) => on<SyncEvent>('sync-event', handler);
+export const onSyncDone = (handler: (e: SyncDone) => void) => on<SyncDone>('sync-done', handler);
+export const onJobProgress = (handler: (e: JobProgress) => void) => on<JobProgress>('job-progress', handler);
+export const onJobDone = (handler: (e: JobDone) => void) => on<JobDone>('job-done', handler);
+
+/** Files dropped on the window (the shell gives real paths); `hovering` is true while a drag is over it. */
+export function onFileDrop(handlers: { drop: (paths: string[]) => void; hovering?: (over: boolean) => void }): () => void {
+  if (!isTauri()) return () => {};
+  let unlisten: UnlistenFn | null = null;
+  let gone = false;
+  getCurrentWebview()
+    .onDragDropEvent((e) => {
+      const p = e.payload;
+      if (p.type === 'enter' || p.type === 'over') handlers.hovering?.(true);
+      else if (p.type === 'leave') handlers.hovering?.(false);
+      else if (p.type === 'drop') {
+        handlers.hovering?.(false);
+        if (p.paths.length > 0) handlers.drop(p.paths);
+      }
+    })
+    .then((u) => {
+      if (gone) u();
+      else unlisten = u;
+    })
+    .catch(() => {});
+  return () => {
+    gone = true;
+    unlisten?.();
+  };
+}

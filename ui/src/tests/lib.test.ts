@@ -1,0 +1,57 @@
+import { describe, it, expect, vi } from 'vitest';
+import { throttle } from '../lib/throttle';
+import { bytes, localInputToRfc3339, shortHash, splitPaths, stateLabel, parseCoord } from '../lib/format';
+import { applySyncEvent, applySyncDone, sync, resetSync } from '../lib/sync.svelte';
+
+vi.mock('../lib/api', async (orig) => (await import('./mock-api')).mockApi(orig));
+
+describe('throttle', () => {
+  it('lets one call a minute through', () => {
+    let t = 0;
+    const fn = vi.fn();
+    const th = throttle(fn, 60_000, () => t);
+    th();
+    th();
+    t = 59_999;
+    th();
+    expect(fn).toHaveBeenCalledTimes(1);
+    t = 60_000;
+    th();
+    expect(fn).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('format', () => {
+  it('formats sizes, hashes, states and paths', () => {
+    expect(bytes(512)).toBe('512 B');
+    expect(bytes(1536)).toBe('1.5 KiB');
+    expect(bytes(5 * 1024 * 1024)).toBe('5.0 MiB');
+    expect(shortHash('a'.repeat(64))).toBe('aaaaaaaaaa…aaaa');
+    expect(stateLabel('info_requested')).toBe('Information requested');
+    expect(splitPaths(' /a.jpg \n\n/b c.png\r\n')).toEqual(['/a.jpg', '/b c.png']);
+    expect(parseCoord('', 90)).toBeNull();
+    expect(parseCoord('91', 90)).toBeNaN();
+    expect(parseCoord('-33.5', 90)).toBe(-33.5);
+  });
+
+  it('turns a local datetime into RFC 3339 with an offset', () => {
+    const s = localInputToRfc3339('2026-03-01T14:30');
+    expect(s).toMatch(/^2026-03-01T14:30:00[+-]\d\d:\d\d$/);
+    expect(new Date(s as string).getTime()).toBe(new Date('2026-03-01T14:30').getTime());
+    expect(localInputToRfc3339('')).toBeNull();
+  });
+});
+
+describe('sync state', () => {
+  it('tracks per-bundle progress from sync events', () => {
+    resetSync();
+    applySyncEvent({ event: 'progress', bundle_id: 'b1', done: 10, total: 100 });
+    applySyncEvent({ event: 'retrying', bundle_id: 'b1', attempt: 1, after_ms: 2000, error: 'connection reset' });
+    expect(sync.items[0]).toMatchObject({ done: 10, total: 100, state: 'retrying' });
+    applySyncEvent({ event: 'uploaded', bundle_id: 'b1', outcome: { bundle_id: 'b1', outcome: 'accepted', events_added: 2, receipt: '' } });
+    expect(sync.items[0]).toMatchObject({ done: 100, state: 'uploaded' });
+    applySyncDone({ ok: true, error: null, report: null });
+    expect(sync.items).toHaveLength(0);
+    expect(sync.running).toBe(false);
+  });
+});

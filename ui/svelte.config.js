@@ -1,0 +1,4 @@
+// Svelte compiler options for vite-plugin-svelte and svelte-check. Every component uses runes.
+export default {
+  compilerOptions: { runes: true },
+};

@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { svelteTesting } from '@testing-library/svelte/vite';
+
+// The desktop shell embeds ui/dist (tauri.conf.json: frontendDist "../ui/dist"); there is no dev server.
+export default defineConfig({
+  plugins: [svelte(), svelteTesting()],
+  base: './',
+  clearScreen: false,
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2021',
+    sourcemap: false,
+  },
+  test: {
+    environment: 'jsdom',
+    setupFiles: ['./src/tests/setup.ts'],
+    include: ['src/**/*.test.ts'],
+  },
+});
