@@ -224,3 +224,22 @@ fn importing_more_events_than_one_index_batch_keeps_every_event() {
     assert_eq!(a.case(case).unwrap().notes.len(), 4500);
     assert!(a.check(false, &mut |_| {}).unwrap().ok);
 }
+
+#[test]
+fn unreadable_sled_files_are_set_aside_and_the_index_rebuilt_from_the_journal() {
+    let (_t, dir) = new_store();
+    // Garbage over sled's own files (what a SIGKILL mid-write can leave, spacejam/sled#1509).
+    let index = dir.join("index");
+    for entry in fs::read_dir(&index).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let len = fs::metadata(&path).unwrap().len().max(64);
+            fs::write(&path, vec![0xA5u8; len as usize]).unwrap();
+        }
+    }
+    let store = Store::open(&dir, &Passphrase::new(PASS)).expect("the journal rebuilds the index");
+    let cases = store.list_cases(&CaseFilter::default()).unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].title, "first");
+    assert!(dir.join("index.damaged").is_dir(), "the damaged index is kept aside, not deleted");
+}

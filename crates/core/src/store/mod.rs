@@ -234,7 +234,22 @@ impl Store {
         if rebuild && index_dir.exists() {
             fs::remove_dir_all(&index_dir).map_err(Error::io("removing", &index_dir))?;
         }
-        let index = Index::open(&index_dir, master.derive(purpose::INDEX).aead())?;
+        let index = match Index::open(&index_dir, master.derive(purpose::INDEX).aead()) {
+            Ok(index) => index,
+            // sled's own files are unreadable (sled 0.34 can be left so by a SIGKILL mid-write,
+            // spacejam/sled#1509). The index is only a projection of the authenticated journal:
+            // set the damaged one aside (sealed values only) and rebuild from the journal.
+            Err(Error::IndexDamaged { .. }) if index_dir.exists() => {
+                let aside = dir.join(format!("{INDEX_DIR}.damaged"));
+                if aside.exists() {
+                    fs::remove_dir_all(&aside).map_err(Error::io("removing", &aside))?;
+                }
+                fs::rename(&index_dir, &aside).map_err(Error::io("moving aside", &index_dir))?;
+                format::sync_dir(dir)?;
+                Index::open(&index_dir, master.derive(purpose::INDEX).aead())?
+            }
+            Err(e) => return Err(e),
+        };
         let objects = ObjectStore::new(dir, master.derive(purpose::OBJECT_WRAP), master.derive(purpose::OBJECT_NAME));
         objects.clean_tmp()?;
         let mut store = Store {
