@@ -3,9 +3,11 @@
 //! it. Nothing here asserts a timing: the figures go into docs/PERFORMANCE.md, where a missed
 //! target is reported, not hidden.
 //!
-//! Subcommands: `import`, `rss`, `unlock`, `case-list`, and `all` (everything, printed as one
-//! Markdown block). `import-child` and `rss-probe` are hidden: `rss` re-executes this binary
-//! so that the peak RSS it reports is that of a whole import process.
+//! Subcommands: `import`, `rss`, `unlock`, `case-list`, `bundle`, `sync`, and `all` (all but
+//! `bundle` and `sync`, printed as one Markdown block). `import-child` and `rss-probe` are
+//! hidden: `rss` re-executes this binary so that the peak RSS it reports is that of a whole
+//! import process. `sync` needs the release CLI (`cargo build --release -p casebridge-cli`):
+//! the endpoint it measures is a real `casebridge agency serve` process.
 //!
 //! Build and run in release: `cargo run --release -p casebridge-bench -- all`.
 
@@ -14,6 +16,7 @@ mod case_list;
 mod import;
 mod report;
 mod rss;
+mod sync;
 mod sys;
 mod unlock;
 mod workload;
@@ -52,7 +55,11 @@ enum Command {
     CaseList(case_list::Args),
     /// Evidence bundles: export, verify and open of a 1 GiB video and of 10,000 photos (vs age), with peak RSS.
     Bundle(bundle::Args),
-    /// Everything above, printed as one Markdown block ready to paste.
+    /// The agency endpoint (a real `casebridge agency serve` process, HTTPS on 127.0.0.1): a 1 GiB
+    /// bundle upload by the sync engine (vs curl), and 200 volunteers uploading at once.
+    /// Needs `cargo build --release -p casebridge-cli` first.
+    Sync(sync::Args),
+    /// Everything above except `bundle` and `sync`, printed as one Markdown block ready to paste.
     All(AllArgs),
     /// (internal) Opens STORE and imports FILE into its first case; prints its own figures.
     #[command(hide = true)]
@@ -105,6 +112,7 @@ fn main() -> Result<()> {
         Command::Unlock(a) => emit(unlock::run(&a)?),
         Command::CaseList(a) => emit(case_list::run(&a)?),
         Command::Bundle(a) => bundle::run(&a)?.into_iter().for_each(emit),
+        Command::Sync(a) => sync::run(&a)?.into_iter().for_each(emit),
         Command::All(a) => run_all(&a, &emit)?,
         Command::ImportChild(_) | Command::RssProbe(_) => {}
     }

@@ -1,0 +1,149 @@
+//! Briefs, submissions, reviews and receipts: the loop between investigators and volunteers.
+
+use std::path::{Path, PathBuf};
+
+use casebridge_core::{NewBrief, Store, SubmitOptions};
+use casebridge_trust::profile;
+use chrono::{DateTime, FixedOffset};
+use uuid::Uuid;
+
+use crate::cases::parse_id;
+use crate::error::{io_reason, AppError, Result};
+use crate::outbox;
+use crate::views::{Area, BriefView, GeoPoint, ReceiptView, ReviewDecision, SubmissionView};
+
+/// Parses an RFC 3339 time with an offset (`field` names it in the error).
+pub fn parse_time(field: &str, s: &str) -> Result<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map_err(|_| AppError::invalid(field, format!("'{s}' is not a time such as 2026-03-14T09:30:00+01:00 (RFC 3339 with an offset)")))
+}
+
+fn parse_opt_time(field: &str, s: Option<&str>) -> Result<Option<DateTime<FixedOffset>>> {
+    s.map(str::trim).filter(|s| !s.is_empty()).map(|s| parse_time(field, s)).transpose()
+}
+
+/// Parses an audience: empty or `["all"]` for every volunteer of the agency, else member ids.
+pub fn parse_audience(values: &[String]) -> Result<Vec<Uuid>> {
+    let values: Vec<&str> = values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
+    if values.iter().any(|v| v.eq_ignore_ascii_case("all")) {
+        if values.len() > 1 {
+            return Err(AppError::invalid("audience", "give either `all` or member ids, not both"));
+        }
+        return Ok(Vec::new());
+    }
+    values.iter().map(|v| parse_id("audience member id", v)).collect()
+}
+
+/// The briefs this profile holds (volunteers: those addressed to them), newest first.
+pub fn list(store: &Store, include_withdrawn: bool) -> Result<Vec<BriefView>> {
+    Ok(store.briefs(include_withdrawn)?.into_iter().map(Into::into).collect())
+}
+
+/// What a new brief says.
+#[derive(Clone, Debug, Default)]
+pub struct BriefInput {
+    /// The case (id or unique id prefix).
+    pub case_id: String,
+    /// Title volunteers see.
+    pub title: String,
+    /// What volunteers are asked to look for.
+    pub body: String,
+    /// Where.
+    pub area: Option<Area>,
+    /// Start of the time window asked about (RFC 3339).
+    pub from: Option<String>,
+    /// End of the time window asked about (RFC 3339).
+    pub until: Option<String>,
+    /// `[]` / `["all"]` for every volunteer, else member ids.
+    pub audience: Vec<String>,
+}
+
+/// Publishes a brief on a case (investigators); returns its id. Every input is checked before
+/// anything is recorded. Sync sends it.
+pub fn publish(store: &mut Store, b: BriefInput) -> Result<Uuid> {
+    let area = b.area.map(Area::to_core).transpose()?;
+    let from = parse_opt_time("from", b.from.as_deref())?;
+    let until = parse_opt_time("until", b.until.as_deref())?;
+    let audience = parse_audience(&b.audience)?;
+    let case = store.resolve_case(b.case_id.trim())?;
+    Ok(store.publish_brief(NewBrief { case, title: b.title, text: b.body, area, from, until, audience })?)
+}
+
+/// Withdraws a brief (investigators); volunteers stop seeing it after their next sync.
+pub fn withdraw(store: &mut Store, id: &str) -> Result<()> {
+    let id = store.resolve_brief(id.trim())?;
+    Ok(store.withdraw_brief(id)?)
+}
+
+/// Submissions, newest first (volunteers: their own).
+pub fn submissions(store: &Store) -> Result<Vec<SubmissionView>> {
+    Ok(store.submissions()?.into_iter().map(Into::into).collect())
+}
+
+/// Decides on a submission (investigators): all its items, or only `items` (evidence ids).
+pub fn decide(
+    store: &mut Store,
+    submission_id: &str,
+    decision: ReviewDecision,
+    items: &[String],
+    reason: Option<String>,
+) -> Result<SubmissionView> {
+    let items: Vec<Uuid> = items.iter().map(|i| parse_id("item", i)).collect::<Result<_>>()?;
+    let id = store.resolve_submission(submission_id.trim())?;
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    Ok(store.review(id, decision.into(), &items, reason)?.into())
+}
+
+/// Checks that `path` is a regular, readable file; returns its size.
+pub fn check_file(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(|e| AppError::bad_file(path, io_reason(&e)))?;
+    if meta.is_dir() {
+        return Err(AppError::bad_file(path, "it is a directory"));
+    }
+    if !meta.is_file() {
+        return Err(AppError::bad_file(path, "it is not a regular file"));
+    }
+    std::fs::File::open(path).map_err(|e| AppError::bad_file(path, io_reason(&e)))?;
+    Ok(meta.len())
+}
+
+/// What a volunteer says about a submission.
+#[derive(Clone, Debug, Default)]
+pub struct SubmitInput {
+    /// The brief answered (id or unique id prefix).
+    pub brief_id: String,
+    /// The files.
+    pub paths: Vec<PathBuf>,
+    /// What they show.
+    pub description: Option<String>,
+    /// When captured (RFC 3339).
+    pub captured_at: Option<String>,
+    /// Where captured.
+    pub location: Option<GeoPoint>,
+}
+
+/// A volunteer answers a brief: the files become evidence with custody `submitted`, and a
+/// signed, sealed bundle goes into the outbox for sync to upload. Enrolment and every file
+/// are checked before anything is recorded. `progress` sees bytes done and may return false
+/// to cancel (nothing is recorded then).
+pub fn submit(store: &mut Store, s: SubmitInput, progress: &mut dyn FnMut(u64) -> bool) -> Result<SubmissionView> {
+    let captured_at = parse_opt_time("captured_at", s.captured_at.as_deref())?;
+    let location = s.location.map(GeoPoint::to_core).transpose()?;
+    if s.paths.is_empty() {
+        return Err(AppError::invalid("files", "choose at least one file to submit"));
+    }
+    for p in &s.paths {
+        check_file(p)?;
+    }
+    let brief = store.resolve_brief(s.brief_id.trim())?;
+    let (agency, _, cred) = outbox::agency(store)?;
+    let opts = SubmitOptions { description: s.description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()), captured_at, location };
+    let submission = store.submit(brief, &s.paths, &opts, &mut |n: u64| progress(n))?;
+    outbox::export_pending(store, &agency, &cred)?;
+    Ok(submission.into())
+}
+
+/// The receipts this profile keeps, each verified again.
+pub fn receipts(store: &Store) -> Result<Vec<ReceiptView>> {
+    Ok(profile::receipts(store)?.into_iter().map(Into::into).collect())
+}

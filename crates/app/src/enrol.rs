@@ -1,0 +1,64 @@
+//! Enrolment: joining a profile to an agency online with a one-time invite code.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use casebridge_protocol::{EnrolRequest, InviteCode};
+use casebridge_trust::{profile, AgencyPublicFile, SignedDoc};
+
+use crate::error::{AppError, Result};
+use crate::handle::StoreHandle;
+use crate::views::Enrolled;
+
+/// Parses an invite code (`cbinv1.…`); the error (`invalid_invite`) says what is wrong with it.
+pub fn parse_invite(code: &str) -> Result<InviteCode> {
+    InviteCode::decode(code).map_err(|why| AppError::new("invalid_invite", why))
+}
+
+/// Enrols the profile in `store` with an invite `code`: sends this profile's signed
+/// credential request with the invite's secret, checks that the agency answering is the one
+/// the code names (root key fingerprint; the TLS certificate is pinned by the connection
+/// itself), installs the credential, pins the agency and remembers the endpoint. Nothing is
+/// installed unless every check passes.
+///
+/// The store is held only before the request and after the answer, never while waiting on
+/// the network.
+pub async fn enrol(store: &StoreHandle, code: &str) -> Result<Enrolled> {
+    let code = parse_invite(code)?;
+    let request = store.with(|s| Ok(profile::request_credential(s)))?;
+    let answer = casebridge_sync::enrol(
+        &code.url,
+        &code.cert_fp,
+        &EnrolRequest { invite_secret: code.secret.clone(), request: B64.encode(request.to_bytes()) },
+    )
+    .await
+    .map_err(|e| {
+        let base = AppError::from(e);
+        AppError::new(base.code, format!("enrolment at {} failed: {}", code.url, base.message))
+    })?;
+    let bad = |what: &str| AppError::new("protocol", format!("the endpoint's answer is not valid ({what}); nothing was installed"));
+    let file_bytes = B64.decode(&answer.agency).map_err(|_| bad("agency file"))?;
+    let file: AgencyPublicFile = serde_json::from_slice(&file_bytes).map_err(|_| bad("agency file"))?;
+    let (public, _) = file.verify()?;
+    if public.root_fingerprint() != code.agency_fp {
+        return Err(AppError::new(
+            "agency_mismatch",
+            format!(
+                "the endpoint at {} answered for agency {} whose key fingerprint is not the one in the invite code; nothing was installed",
+                code.url, public.name
+            ),
+        ));
+    }
+    let cred_doc = SignedDoc::parse(&B64.decode(&answer.credential).map_err(|_| bad("credential"))?)?;
+    store.with(|s| {
+        let cred = profile::install_credential(s, &cred_doc, Some(&file))?;
+        s.set_endpoint(public.agency_id, &code.url, &code.cert_fp)?;
+        Ok(Enrolled {
+            agency_id: public.agency_id,
+            agency: public.name.clone(),
+            member_id: cred.member_id,
+            role: cred.role.into(),
+            endpoint: code.url.clone(),
+            valid_until: cred.not_after,
+        })
+    })
+}

@@ -1,0 +1,66 @@
+//! # casebridge-app
+//!
+//! The use cases of Casebridge, shared by the command line and the desktop shell, so nothing
+//! is implemented twice. No Tauri, no GTK: everything here runs (and is tested) as plain Rust
+//! on real stores.
+//!
+//! ## Main types
+//! - [`Session`]: one profile's store directory as an app sees it: create, unlock (with a
+//!   persisted failed-attempt counter and a 10-minute lockout after 5 wrong passphrases),
+//!   lock, an idle lock on an injectable [`Clock`], one method per command of the desktop
+//!   contract, and background jobs (import, sync) with progress events and cancel.
+//! - [`StoreHandle`]: the unlocked store shared between calls and jobs, held one operation at
+//!   a time, empty while locked.
+//! - [`AppError`]: `{code, message}`, the one error shape; it maps from the store's, the trust
+//!   layer's and the sync client's errors.
+//! - The views in [`views`]: what the use cases return, with TypeScript twins generated into
+//!   `ui/src/lib/bindings/` ([`bindings`]).
+//! - Library functions the CLI shares: [`sync::round`] (export, push with receipts kept, pull
+//!   with content streamed into the store, revocation refresh, state file), [`enrol::enrol`],
+//!   [`outbox::agency`] and [`outbox::export_pending`], [`import::import_files`].
+//!
+//! ## Flow
+//! ```
+//! use std::sync::Arc;
+//! use casebridge_app::{CaseSort, Role, Session};
+//! # let tmp = tempfile::tempdir().unwrap();
+//! # let kdf = casebridge_core::KdfParams::INSECURE_FOR_TESTS; // production: KdfParams::INTERACTIVE, the default
+//! let session = Arc::new(Session::new(tmp.path().join("profile")).with_kdf(kdf));
+//! session.profile_create("Det. Insp. Vera Brandt", Role::Investigator, "correct horse battery staple".into())?;
+//! let id = session.case_create("Bike thefts, Mitte", None, None, vec![])?;
+//! session.note_add(&id, "Witness saw a white van")?;
+//! session.lock();
+//! assert_eq!(session.cases_list(None, None, CaseSort::Updated).unwrap_err().code, "locked");
+//! session.unlock("correct horse battery staple".into())?;
+//! assert_eq!(session.case_get(&id)?.notes.len(), 1);
+//! # Ok::<(), casebridge_app::AppError>(())
+//! ```
+//!
+//! ## Not here
+//! Printing (the CLI), windows and events on the wire (src-tauri), the store itself
+//! (casebridge-core), the network protocol (casebridge-sync).
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod bindings;
+pub mod briefs;
+pub mod cases;
+mod clock;
+pub mod enrol;
+mod error;
+mod handle;
+pub mod import;
+pub mod outbox;
+mod session;
+pub mod settings;
+mod strength;
+pub mod sync;
+pub mod views;
+
+pub use briefs::{BriefInput, SubmitInput};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{AppError, Result};
+pub use handle::StoreHandle;
+pub use session::{default_store_dir, Session, LOCKOUT_MINUTES, MAX_FAILED_ATTEMPTS, STORE_ENV, SYNC_JOB};
+pub use strength::passphrase_strength;
+pub use views::*;

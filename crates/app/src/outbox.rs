@@ -1,0 +1,96 @@
+//! The outbox: signed, sealed bundles waiting to be uploaded to the agency endpoint
+//! (`STORE/sync/outbox/*.cbb`). Sync (and a volunteer's submission) exports into it whatever
+//! this profile recorded since its last export, one bundle per case, uploaded in order.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use casebridge_core::{EndpointRecord, Store};
+use casebridge_trust::bundle::{self, ExportOptions, ExportSummary};
+use casebridge_trust::{now, profile, AgencyPublic, Credential, RevocationList, SignedDoc};
+use chrono::{DateTime, FixedOffset};
+use uuid::Uuid;
+
+use crate::error::{AppError, Result};
+
+/// The sync directory of a store: `STORE/sync` (state file and outbox; no secrets).
+pub fn sync_dir(store_dir: &Path) -> PathBuf {
+    store_dir.join("sync")
+}
+
+/// The outbox directory of a store.
+pub fn outbox_dir(store_dir: &Path) -> PathBuf {
+    sync_dir(store_dir).join(casebridge_sync::OUTBOX_DIR)
+}
+
+/// A credential's standing at `t`: `valid`, `revoked`, `not yet valid` or `expired`.
+pub fn credential_status(c: &Credential, list: Option<&RevocationList>, t: DateTime<FixedOffset>) -> &'static str {
+    if list.is_some_and(|l| l.find(c.member_id, &c.key).is_some()) {
+        "revoked"
+    } else if t < c.not_before {
+        "not yet valid"
+    } else if t > c.not_after {
+        "expired"
+    } else {
+        "valid"
+    }
+}
+
+/// The endpoint this profile enrolled at, if any (`multiple_agencies` when there are several).
+pub fn endpoint(store: &Store) -> Result<Option<EndpointRecord>> {
+    let endpoints = store.endpoints()?;
+    match endpoints.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        _ => Err(AppError::new("multiple_agencies", "this profile is enrolled at more than one agency; sync supports one")),
+    }
+}
+
+/// The agency this profile syncs with (the one whose endpoint it enrolled at), its endpoint
+/// record, and this profile's credential, which must be valid now.
+///
+/// Errors: `not_enrolled`, `multiple_agencies`, `no_credential`, `credential_not_valid`.
+pub fn agency(store: &Store) -> Result<(AgencyPublic, EndpointRecord, SignedDoc)> {
+    let endpoint = endpoint(store)?.ok_or_else(AppError::not_enrolled)?;
+    let agency = profile::pinned(store, endpoint.agency_id)?.ok_or_else(AppError::not_enrolled)?;
+    let Some((cred, cred_doc)) = profile::credential(store, &agency)? else {
+        return Err(AppError::new(
+            "no_credential",
+            format!(
+                "this profile has no credential from agency {} ({}): enrol again with a new invite code from the agency",
+                agency.name, agency.agency_id
+            ),
+        ));
+    };
+    let list = profile::held_revocation(store, &agency)?.map(|(l, _)| l);
+    let why = match credential_status(&cred, list.as_ref(), now()) {
+        "valid" => None,
+        "revoked" => Some("is revoked".to_string()),
+        s => Some(format!("is {s}: it is valid from {} to {}", cred.not_before.to_rfc3339(), cred.not_after.to_rfc3339())),
+    };
+    if let Some(why) = why {
+        return Err(AppError::new(
+            "credential_not_valid",
+            format!("the credential from agency {} {why}; ask the agency for a new one", agency.name),
+        ));
+    }
+    Ok((agency, endpoint, cred_doc))
+}
+
+/// Exports into the outbox, one sealed bundle per case, every event this profile recorded
+/// since its last export to `agency`. Files are named by a time-ordered id so that the outbox
+/// uploads in sequence order.
+pub fn export_pending(store: &mut Store, agency: &AgencyPublic, credential: &SignedDoc) -> Result<Vec<ExportSummary>> {
+    let since = store.bundles_out(agency.agency_id)?.iter().filter_map(|b| b.upto).max().unwrap_or(0);
+    let cases = store.cases_changed_since(since)?;
+    let dir = outbox_dir(store.dir());
+    fs::create_dir_all(&dir).map_err(|e| AppError::new("io", format!("cannot create {}: {e}; nothing was written", dir.display())))?;
+    let mut done = Vec::new();
+    for case in cases {
+        let id = Uuid::now_v7();
+        let out = dir.join(format!("{id}.{}", casebridge_sync::BUNDLE_EXTENSION));
+        let opts = ExportOptions { case, since: Some(since), agency, credential, seal: true, own_only: true, bundle_id: Some(id) };
+        done.push(bundle::export(store, &opts, &out, &mut |_| true)?);
+    }
+    Ok(done)
+}

@@ -1,0 +1,593 @@
+//! [`Session`]: one profile's store directory as an app sees it: locked or unlocked, the
+//! failed-unlock counter and lockout, the idle lock, and the background jobs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use casebridge_core::{EvidenceOptions, KdfParams, Passphrase, Store, HEADER_FILE};
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use crate::briefs::{self, BriefInput, SubmitInput};
+use crate::cases;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{AppError, Result};
+use crate::handle::StoreHandle;
+use crate::import::{self, Checked};
+use crate::outbox;
+use crate::settings::{Settings, MAX_IDLE_LOCK_SECS, MIN_IDLE_LOCK_SECS};
+use crate::strength;
+use crate::sync;
+use crate::views::{
+    AppEvent, AppInfo, BriefView, CaseDetail, CaseSort, CaseSummary, CustodyView, Emitter, Enrolled, EvidenceView, JobDone, JobProgress,
+    Locked, Preview, ReceiptView, ReviewDecision, Role, Strength, SubmissionView, SyncDone, SyncEvent, SyncStatus, WhoAmI,
+};
+
+/// Wrong passphrases in a row before unlocking is paused.
+pub const MAX_FAILED_ATTEMPTS: u32 = 5;
+
+/// How long unlocking is paused after [`MAX_FAILED_ATTEMPTS`] wrong passphrases.
+pub const LOCKOUT_MINUTES: i64 = 10;
+
+/// The job id of the sync round (cancel it with [`Session::job_cancel`]).
+pub const SYNC_JOB: &str = "sync";
+
+/// The environment variable naming the store directory.
+pub const STORE_ENV: &str = "CASEBRIDGE_STORE";
+
+/// The store directory: `CASEBRIDGE_STORE` when set and not empty, else the platform data
+/// directory + `/casebridge` (as the CLI).
+pub fn default_store_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(STORE_ENV).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    dirs::data_dir()
+        .map(|d| d.join("casebridge"))
+        .ok_or_else(|| AppError::new("no_data_dir", "cannot find a data directory for this user: set CASEBRIDGE_STORE to a directory"))
+}
+
+struct Inner {
+    last_activity: DateTime<Utc>,
+    idle_lock_secs: u64,
+    /// The last sync reached the endpoint (None: no sync in this session yet).
+    online: Option<bool>,
+    sync_running: bool,
+}
+
+/// One profile's store directory, as the desktop app (or any other long-lived caller) uses it.
+///
+/// - **Unlocking.** [`Session::unlock`] opens the store with a passphrase. After
+///   [`MAX_FAILED_ATTEMPTS`] wrong passphrases in a row, unlocking is refused for
+///   [`LOCKOUT_MINUTES`] minutes, even with the right one. The counter and the lockout live in
+///   the store directory's `app.json`, so restarting the app does not reset them.
+/// - **Idle lock.** Without [`Session::touch`] for the idle time (default 900 s), the next
+///   [`Session::check_idle`] (the shell calls it every few seconds) or the next command locks
+///   the profile and emits `locked`. Running jobs hold it open; the idle time counts from
+///   when the last one ends.
+/// - **Use cases.** One method per command of the desktop contract; each is a one-line call
+///   into this crate's modules with the store held for that one operation.
+/// - **Jobs.** [`Session::evidence_import`] and [`Session::sync_now`] run on their own threads,
+///   report through the [`Emitter`], and stop on [`Session::job_cancel`] without damage.
+pub struct Session {
+    dir: PathBuf,
+    store: StoreHandle,
+    clock: Arc<dyn Clock>,
+    kdf: KdfParams,
+    emitter: Emitter,
+    inner: Mutex<Inner>,
+    jobs: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    /// Serialises unlock attempts, so concurrent tries cannot race the counter.
+    unlock_gate: Mutex<()>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("dir", &self.dir).field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Session {
+    /// A locked session on the store directory `dir`, with the system clock, the production
+    /// KDF for new profiles, and no one listening to events.
+    pub fn new(dir: impl Into<PathBuf>) -> Session {
+        let dir = dir.into();
+        let idle_lock_secs = Settings::load(&dir).map(|s| s.idle_lock_secs).unwrap_or(crate::settings::DEFAULT_IDLE_LOCK_SECS);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Session {
+            dir,
+            store: StoreHandle::empty(),
+            inner: Mutex::new(Inner { last_activity: clock.now(), idle_lock_secs, online: None, sync_running: false }),
+            clock,
+            kdf: KdfParams::INTERACTIVE,
+            emitter: Arc::new(|_| {}),
+            jobs: Mutex::new(HashMap::new()),
+            unlock_gate: Mutex::new(()),
+        }
+    }
+
+    /// Uses `clock` (tests move a [`crate::ManualClock`]).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Session {
+        guard(&self.inner).last_activity = clock.now();
+        self.clock = clock;
+        self
+    }
+
+    /// Creates new profiles with `kdf` (tests pass the cheap test parameters).
+    pub fn with_kdf(mut self, kdf: KdfParams) -> Session {
+        self.kdf = kdf;
+        self
+    }
+
+    /// Reports background work and locks to `emitter`.
+    pub fn with_emitter(mut self, emitter: Emitter) -> Session {
+        self.emitter = emitter;
+        self
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The unlocked store (empty while locked).
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn emit(&self, e: AppEvent) {
+        (self.emitter)(e)
+    }
+
+    fn profile_exists(&self) -> bool {
+        self.dir.join(HEADER_FILE).exists()
+    }
+
+    /// The settings file, or, if it is damaged, a fresh one with a lockout from now (written
+    /// at once, so the lockout does not restart on every read).
+    fn settings(&self) -> Result<Settings> {
+        if !self.profile_exists() {
+            return Ok(Settings { idle_lock_secs: guard(&self.inner).idle_lock_secs, ..Settings::default() });
+        }
+        match Settings::load(&self.dir) {
+            Ok(s) => Ok(s),
+            Err(e) if e.code == "settings_damaged" => {
+                let s = Settings {
+                    failed_attempts: MAX_FAILED_ATTEMPTS,
+                    locked_out_until: Some(self.now() + Duration::minutes(LOCKOUT_MINUTES)),
+                    ..Settings::default()
+                };
+                s.save(&self.dir)?;
+                Ok(s)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn touch_now(&self) {
+        guard(&self.inner).last_activity = self.now();
+    }
+
+    // ----- profile and session ---------------------------------------------------------------
+
+    /// The app's state at a glance. Needs no passphrase.
+    pub fn app_info(&self) -> Result<AppInfo> {
+        self.check_idle();
+        let settings = self.settings()?;
+        let (whoami, enrolled) = if self.store.is_open() {
+            self.store.with(|s| Ok((Some(WhoAmI::from(s.whoami())), outbox::endpoint(s).map(|e| e.is_some()).unwrap_or(false))))?
+        } else {
+            (None, false)
+        };
+        let locked_out_until = settings.locked_out_until.filter(|t| *t > self.now());
+        Ok(AppInfo {
+            store_dir: self.dir.display().to_string(),
+            profile_exists: self.profile_exists(),
+            unlocked: whoami.is_some(),
+            whoami,
+            idle_lock_secs: guard(&self.inner).idle_lock_secs,
+            // A lockout that has run out starts a fresh count at the next unlock.
+            failed_attempts: if settings.locked_out_until.is_some() && locked_out_until.is_none() { 0 } else { settings.failed_attempts },
+            locked_out_until,
+            enrolled,
+        })
+    }
+
+    /// Creates the profile (a new store) and unlocks it. The passphrase must have at least 10
+    /// characters (`passphrase_too_short`).
+    pub fn profile_create(&self, name: &str, role: Role, passphrase: String) -> Result<WhoAmI> {
+        let pass = Passphrase::new(passphrase);
+        let _gate = guard(&self.unlock_gate);
+        let store = Store::create(&self.dir, &pass, name, role.into(), self.kdf)?;
+        let me = WhoAmI::from(store.whoami());
+        self.store.put(store);
+        let idle = guard(&self.inner).idle_lock_secs;
+        Settings { idle_lock_secs: idle, ..Settings::default() }.save(&self.dir)?;
+        self.touch_now();
+        Ok(me)
+    }
+
+    /// Unlocks the profile. A wrong passphrase fails with `wrong_passphrase` (the message says
+    /// how many tries are left); after [`MAX_FAILED_ATTEMPTS`] in a row, with `locked_out`
+    /// until [`LOCKOUT_MINUTES`] have passed, whatever the passphrase.
+    pub fn unlock(&self, passphrase: String) -> Result<WhoAmI> {
+        let pass = Passphrase::new(passphrase);
+        let _gate = guard(&self.unlock_gate);
+        if self.store.is_open() {
+            self.touch_now();
+            return self.store.with(|s| Ok(WhoAmI::from(s.whoami())));
+        }
+        if !self.profile_exists() {
+            return Err(casebridge_core::Error::NoStore { path: self.dir.clone() }.into());
+        }
+        let mut settings = self.settings()?;
+        let now = self.now();
+        if let Some(until) = settings.locked_out_until {
+            if until > now {
+                return Err(locked_out(until));
+            }
+            // The pause is over: a fresh count.
+            settings.locked_out_until = None;
+            settings.failed_attempts = 0;
+            settings.save(&self.dir)?;
+        }
+        match Store::open(&self.dir, &pass) {
+            Ok(store) => {
+                if settings.failed_attempts != 0 {
+                    settings.failed_attempts = 0;
+                    settings.save(&self.dir)?;
+                }
+                let me = WhoAmI::from(store.whoami());
+                self.store.put(store);
+                self.touch_now();
+                Ok(me)
+            }
+            Err(casebridge_core::Error::WrongPassphrase) => {
+                settings.failed_attempts = settings.failed_attempts.saturating_add(1);
+                if settings.failed_attempts >= MAX_FAILED_ATTEMPTS {
+                    let until = now + Duration::minutes(LOCKOUT_MINUTES);
+                    settings.locked_out_until = Some(until);
+                    settings.save(&self.dir)?;
+                    return Err(locked_out(until));
+                }
+                settings.save(&self.dir)?;
+                let left = MAX_FAILED_ATTEMPTS - settings.failed_attempts;
+                Err(AppError::new(
+                    "wrong_passphrase",
+                    format!(
+                        "wrong passphrase: the profile was not unlocked. {left} {} left before unlocking is paused for {LOCKOUT_MINUTES} minutes",
+                        if left == 1 { "try" } else { "tries" }
+                    ),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Locks the profile now: the store is closed and its keys wiped. A running import or
+    /// sync stops at its next step with `locked`.
+    pub fn lock(&self) {
+        if self.store.close() {
+            self.emit(AppEvent::Locked(Locked { reason: "manual".into() }));
+        }
+    }
+
+    /// Notes user activity: the idle time starts again (unless it has already run out, in
+    /// which case the profile locks now).
+    pub fn touch(&self) {
+        if !self.check_idle() {
+            self.touch_now();
+        }
+    }
+
+    /// Sets the idle time, in seconds (30 s to 8 h); kept with the profile.
+    pub fn set_idle_lock(&self, secs: u64) -> Result<()> {
+        if !(MIN_IDLE_LOCK_SECS..=MAX_IDLE_LOCK_SECS).contains(&secs) {
+            return Err(AppError::invalid(
+                "idle lock",
+                format!("{secs} seconds is outside {MIN_IDLE_LOCK_SECS} to {MAX_IDLE_LOCK_SECS} seconds"),
+            ));
+        }
+        guard(&self.inner).idle_lock_secs = secs;
+        if self.profile_exists() {
+            let mut s = self.settings()?;
+            s.idle_lock_secs = secs;
+            s.save(&self.dir)?;
+        }
+        self.touch();
+        Ok(())
+    }
+
+    /// Locks the profile if it has been idle for the idle time and no job is running; emits
+    /// `locked` and returns true when it did.
+    pub fn check_idle(&self) -> bool {
+        if !self.store.is_open() || !guard(&self.jobs).is_empty() {
+            return false;
+        }
+        let expired = {
+            let inner = guard(&self.inner);
+            let idle = Duration::seconds(i64::try_from(inner.idle_lock_secs).unwrap_or(i64::MAX));
+            self.now() - inner.last_activity >= idle
+        };
+        if expired && self.store.close() {
+            self.emit(AppEvent::Locked(Locked { reason: "idle".into() }));
+            return true;
+        }
+        false
+    }
+
+    /// Runs `f` on the unlocked store (`locked` otherwise), after the idle check.
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+        self.check_idle();
+        self.store.with(f)
+    }
+
+    /// How strong a passphrase is (no store needed).
+    pub fn passphrase_strength(&self, passphrase: &str) -> Strength {
+        strength::passphrase_strength(passphrase)
+    }
+
+    /// Enrols the profile at an agency endpoint with an invite code.
+    pub async fn enrol(&self, code: &str) -> Result<Enrolled> {
+        self.check_idle();
+        crate::enrol::enrol(&self.store, code).await
+    }
+
+    // ----- cases --------------------------------------------------------------------------------
+
+    /// The case list.
+    pub fn cases_list(&self, search: Option<&str>, status: Option<&str>, sort: CaseSort) -> Result<Vec<CaseSummary>> {
+        self.with_store(|s| cases::list(s, search, status, sort))
+    }
+
+    /// Opens a case; returns its id.
+    pub fn case_create(&self, title: &str, summary: Option<String>, reference: Option<String>, tags: Vec<String>) -> Result<String> {
+        self.with_store(|s| cases::create(s, title, summary, reference, tags)).map(|id| id.to_string())
+    }
+
+    /// A case with its evidence and notes (police staff's view is logged).
+    pub fn case_get(&self, id: &str) -> Result<CaseDetail> {
+        self.with_store(|s| cases::get(s, id))
+    }
+
+    /// Adds a note; returns its id.
+    pub fn note_add(&self, case_id: &str, text: &str) -> Result<String> {
+        self.with_store(|s| cases::add_note(s, case_id, text)).map(|id| id.to_string())
+    }
+
+    /// A case's evidence.
+    pub fn evidence_list(&self, case_id: &str) -> Result<Vec<EvidenceView>> {
+        self.with_store(|s| cases::evidence_list(s, case_id))
+    }
+
+    /// An item's custody trail.
+    pub fn evidence_custody(&self, id: &str) -> Result<Vec<CustodyView>> {
+        self.with_store(|s| cases::custody(s, id))
+    }
+
+    /// An item's content for display (police staff's view is logged).
+    pub fn evidence_preview(&self, id: &str, max_bytes: u64) -> Result<Preview> {
+        self.with_store(|s| cases::preview(s, id, max_bytes))
+    }
+
+    /// Starts importing `paths` into a case on a background thread; returns the job id.
+    /// Every file is checked first (`bad_file`), so a typo costs nothing. Progress comes as
+    /// `job-progress`, the end as `job-done`; [`Session::job_cancel`] stops it between chunks.
+    pub fn evidence_import(self: &Arc<Self>, case_id: &str, paths: Vec<String>) -> Result<String> {
+        let case = self.with_store(|s| Ok(s.resolve_case(case_id.trim())?))?;
+        let files = Checked::new(paths.into_iter().map(PathBuf::from).collect())?;
+        let job = format!("import-{}", Uuid::now_v7());
+        let cancel = self.start_job(&job)?;
+        let me = Arc::clone(self);
+        let id = job.clone();
+        let spawned = std::thread::Builder::new().name("casebridge-import".into()).spawn(move || {
+            let mut emit = |p: import::ImportProgress<'_>| {
+                me.emit(AppEvent::JobProgress(JobProgress {
+                    job: id.clone(),
+                    item: p.item,
+                    name: p.name.to_string(),
+                    done: p.done,
+                    total: p.total,
+                }))
+            };
+            let result = import::import_files(&me.store, case, &files, &EvidenceOptions::default(), &cancel, &mut emit);
+            me.end_job(&id);
+            let error = result.err();
+            me.emit(AppEvent::JobDone(JobDone { job: id, ok: error.is_none(), error }));
+        });
+        if let Err(e) = spawned {
+            self.end_job(&job);
+            return Err(AppError::internal(format!("cannot start the import: {e}")));
+        }
+        Ok(job)
+    }
+
+    fn start_job(&self, job: &str) -> Result<Arc<AtomicBool>> {
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut jobs = guard(&self.jobs);
+        if jobs.contains_key(job) {
+            return Err(AppError::new("busy", format!("job '{job}' is already running")));
+        }
+        jobs.insert(job.to_string(), Arc::clone(&flag));
+        Ok(flag)
+    }
+
+    fn end_job(&self, job: &str) {
+        guard(&self.jobs).remove(job);
+        // The idle time counts from the end of the work.
+        self.touch_now();
+    }
+
+    /// Asks a running job to stop (`unknown_job` when none has this id). It ends with
+    /// `job-done` (or `sync-done`) carrying code `cancelled`; what it finished is kept.
+    pub fn job_cancel(&self, job: &str) -> Result<()> {
+        match guard(&self.jobs).get(job) {
+            Some(flag) => {
+                flag.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            None => Err(AppError::unknown_job(job)),
+        }
+    }
+
+    /// The ids of the jobs running now.
+    pub fn jobs(&self) -> Vec<String> {
+        guard(&self.jobs).keys().cloned().collect()
+    }
+
+    // ----- briefs and review --------------------------------------------------------------------
+
+    /// The briefs held.
+    pub fn briefs_list(&self, include_withdrawn: bool) -> Result<Vec<BriefView>> {
+        self.with_store(|s| briefs::list(s, include_withdrawn))
+    }
+
+    /// Publishes a brief; returns its id.
+    pub fn brief_publish(&self, brief: BriefInput) -> Result<String> {
+        self.with_store(|s| briefs::publish(s, brief)).map(|id| id.to_string())
+    }
+
+    /// Withdraws a brief.
+    pub fn brief_withdraw(&self, id: &str) -> Result<()> {
+        self.with_store(|s| briefs::withdraw(s, id))
+    }
+
+    /// Submissions, newest first.
+    pub fn submissions_list(&self) -> Result<Vec<SubmissionView>> {
+        self.with_store(|s| briefs::submissions(s))
+    }
+
+    /// Decides on a submission.
+    pub fn review_decide(
+        &self,
+        submission_id: &str,
+        decision: ReviewDecision,
+        items: &[String],
+        reason: Option<String>,
+    ) -> Result<SubmissionView> {
+        self.with_store(|s| briefs::decide(s, submission_id, decision, items, reason))
+    }
+
+    // ----- volunteers ---------------------------------------------------------------------------
+
+    /// A volunteer answers a brief (and a sealed bundle goes into the outbox).
+    pub fn submit(&self, input: SubmitInput) -> Result<SubmissionView> {
+        self.with_store(|s| briefs::submit(s, input, &mut |_| true))
+    }
+
+    /// The receipts kept.
+    pub fn receipts_list(&self) -> Result<Vec<ReceiptView>> {
+        self.with_store(|s| briefs::receipts(s))
+    }
+
+    /// Whether this profile accepted the code of conduct.
+    pub fn conduct_accepted(&self) -> Result<bool> {
+        self.with_store(|_| Ok(()))?;
+        Ok(self.settings()?.conduct_accepted_at.is_some())
+    }
+
+    /// Records that this profile accepted the code of conduct (once; later calls keep the
+    /// first time).
+    pub fn accept_conduct(&self) -> Result<()> {
+        self.with_store(|_| Ok(()))?;
+        let mut s = self.settings()?;
+        if s.conduct_accepted_at.is_none() {
+            s.conduct_accepted_at = Some(self.now());
+            s.save(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    // ----- sync ---------------------------------------------------------------------------------
+
+    /// Where sync stands. Needs no passphrase.
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        if !self.profile_exists() {
+            return Err(AppError::no_profile(&self.dir));
+        }
+        let s = sync::status(&self.dir)?;
+        let inner = guard(&self.inner);
+        Ok(SyncStatus {
+            online: inner.online.unwrap_or(s.last_error.is_none() && s.last_success.is_some()),
+            running: inner.sync_running,
+            pending: s.pending,
+            pending_bytes: s.pending_bytes,
+            last_success: s.last_success,
+            last_error: s.last_error,
+            last_attempt: s.last_attempt,
+            cursor: s.cursor,
+        })
+    }
+
+    /// Starts a sync round on a background thread (or does nothing when one is running).
+    /// Progress comes as `sync-event`, the end as `sync-done`; cancel it with
+    /// [`Session::job_cancel`]`("sync")`.
+    pub fn sync_now(self: &Arc<Self>) -> Result<()> {
+        self.with_store(|_| Ok(()))?;
+        {
+            let mut inner = guard(&self.inner);
+            if inner.sync_running {
+                return Ok(());
+            }
+            inner.sync_running = true;
+        }
+        let cancel = match self.start_job(SYNC_JOB) {
+            Ok(c) => c,
+            Err(e) => {
+                guard(&self.inner).sync_running = false;
+                return Err(e);
+            }
+        };
+        let me = Arc::clone(self);
+        let spawned = std::thread::Builder::new().name("casebridge-sync".into()).spawn(move || {
+            let result = sync::runtime().and_then(|rt| {
+                rt.block_on(sync::round(&me.store, &me.dir, cancel, &mut |ev| {
+                    if let Some(ev) = SyncEvent::from_sync(ev) {
+                        me.emit(AppEvent::Sync(ev));
+                    }
+                }))
+            });
+            {
+                let mut inner = guard(&me.inner);
+                inner.sync_running = false;
+                match &result {
+                    Ok(_) => inner.online = Some(true),
+                    Err(e) if e.code == "connection" || e.code == "gave_up" => inner.online = Some(false),
+                    // Anything else says nothing new about the network.
+                    Err(_) => {}
+                }
+            }
+            me.end_job(SYNC_JOB);
+            let done = match result {
+                Ok(report) => SyncDone { ok: true, error: None, report: Some(report) },
+                Err(error) => SyncDone { ok: false, error: Some(error), report: None },
+            };
+            me.emit(AppEvent::SyncDone(done));
+        });
+        if let Err(e) = spawned {
+            guard(&self.inner).sync_running = false;
+            self.end_job(SYNC_JOB);
+            return Err(AppError::internal(format!("cannot start sync: {e}")));
+        }
+        Ok(())
+    }
+}
+
+fn locked_out(until: DateTime<Utc>) -> AppError {
+    AppError::new(
+        "locked_out",
+        format!(
+            "too many wrong passphrases ({MAX_FAILED_ATTEMPTS} in a row): unlocking is paused until {} UTC; then try again",
+            until.format("%Y-%m-%d %H:%M:%S")
+        ),
+    )
+}

@@ -1,0 +1,193 @@
+//! One sync round: send what this profile recorded (sealed bundles through the outbox,
+//! resumable uploads, receipts verified and kept), then fetch what the agency lets this member
+//! see (the feed, with content streamed straight into the store), then refresh the revocation
+//! list. The outcome is kept in the sync state file for [`status`].
+//!
+//! The store is reached through a [`StoreHandle`], one operation at a time, so the UI keeps
+//! working during a round and locking the profile stops the round between two operations.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use casebridge_core::{EventKind, SignedEvent};
+use casebridge_protocol::Feed;
+use casebridge_sync::{Auth, Engine, Event, HttpTransport, Outbox, SyncState, SystemClock, Transport, OUTBOX_DIR};
+use casebridge_trust::{profile, SignedDoc};
+use tokio_util::io::SyncIoBridge;
+
+use crate::error::{AppError, Result};
+use crate::handle::StoreHandle;
+use crate::outbox::{self, sync_dir};
+use crate::views::RoundReport;
+
+/// A multi-threaded tokio runtime for sync work (two workers: content import blocks one).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::internal(format!("cannot start the async runtime: {e}")))
+}
+
+/// What `sync status` reports (reads only; no passphrase needed).
+pub fn status(store_dir: &Path) -> Result<casebridge_sync::Status> {
+    Ok(casebridge_sync::status(&sync_dir(store_dir))?)
+}
+
+/// Runs one round for the store in `store` (whose directory is `store_dir`): export, push,
+/// pull, revocation refresh. Records the attempt, then the success or the error, in the sync
+/// state file. `on_event` sees the sync engine's progress events. Setting `cancel` stops the
+/// round before its next step with code `cancelled`; what was done stays done (uploads resume,
+/// the feed cursor is saved after each imported page).
+///
+/// Must run inside a multi-threaded tokio runtime (see [`runtime`]).
+pub async fn round(
+    store: &StoreHandle,
+    store_dir: &Path,
+    cancel: Arc<AtomicBool>,
+    on_event: &mut (dyn FnMut(&Event) + Send),
+) -> Result<RoundReport> {
+    let dir = sync_dir(store_dir);
+    std::fs::create_dir_all(&dir).map_err(|e| AppError::new("io", format!("cannot create {}: {e}", dir.display())))?;
+    let mut state = SyncState::load(&dir)?;
+    state.record_attempt(chrono::Utc::now());
+    state.save(&dir)?;
+    let result = round_inner(store, &dir, &mut state, cancel, on_event).await;
+    let mut st = SyncState::load(&dir)?;
+    match &result {
+        Ok(_) => st.record_success(chrono::Utc::now()),
+        Err(e) => st.last_error = Some(e.message.clone()),
+    }
+    st.save(&dir)?;
+    result
+}
+
+fn cancelled() -> AppError {
+    AppError::from(casebridge_sync::SyncError::Cancelled)
+}
+
+async fn round_inner(
+    store: &StoreHandle,
+    dir: &Path,
+    state: &mut SyncState,
+    cancel: Arc<AtomicBool>,
+    on_event: &mut (dyn FnMut(&Event) + Send),
+) -> Result<RoundReport> {
+    let (agency, endpoint, cred) = store.with(|s| outbox::agency(s))?;
+    let mut r = RoundReport { exported: store.with(|s| outbox::export_pending(s, &agency, &cred))?.len(), ..Default::default() };
+
+    let (me, signer) = store.with(|s| Ok((s.whoami().clone(), s.detached_signer())))?;
+    // The signer does not borrow the store: a re-authentication can happen while a content
+    // import holds it.
+    let auth = Auth {
+        agency_id: agency.agency_id,
+        member_id: me.member_id,
+        key_hex: me.public_key.clone(),
+        signer: Arc::new(move |context: &[u8], message: &[u8]| signer.sign_detached(context, message)),
+    };
+    let transport = HttpTransport::new(&endpoint.url, &endpoint.cert_sha256, auth)?;
+    let engine = Engine::new(transport, SystemClock).with_cancel(Arc::clone(&cancel));
+
+    // Up: the outbox, oldest first; each receipt is verified and kept.
+    let outbox = Outbox::open(dir.join(OUTBOX_DIR))?;
+    let mut receipt_error: Option<AppError> = None;
+    let mut receipts = 0usize;
+    let pushed = engine
+        .push(&outbox, &mut |ev: Event| {
+            if let Event::Uploaded { outcome, .. } = &ev {
+                let kept = B64
+                    .decode(&outcome.receipt)
+                    .map_err(|_| AppError::new("protocol", "the endpoint sent a receipt that is not base64"))
+                    .and_then(|b| Ok(SignedDoc::parse(&b)?))
+                    .and_then(|doc| store.with(|s| Ok(profile::store_receipt(s, &doc)?)));
+                match kept {
+                    Ok(_) => receipts += 1,
+                    Err(e) => {
+                        receipt_error.get_or_insert(e);
+                    }
+                }
+            }
+            on_event(&ev);
+        })
+        .await;
+    r.uploaded = pushed?.len();
+    r.receipts = receipts;
+    if let Some(e) = receipt_error {
+        return Err(e);
+    }
+
+    // Down: the feed after the cursor; content first, then the events, then the cursor.
+    let handle = tokio::runtime::Handle::current();
+    let mut pulled = 0usize;
+    let mut imported = 0u64;
+    let mut fetched = 0usize;
+    let start = state.cursor;
+    let cursor = {
+        let transport = engine.transport();
+        let cancel = &cancel;
+        let mut on_page = |feed: Feed| -> Result<()> {
+            let mut events = Vec::with_capacity(feed.events.len());
+            for e in &feed.events {
+                let bytes = B64.decode(e).map_err(|_| AppError::new("protocol", "the feed sent an event that is not base64"))?;
+                events.push(SignedEvent::from_envelope(bytes)?);
+            }
+            for ev in &events {
+                if let EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
+                    if cancel.load(Ordering::SeqCst) {
+                        return Err(cancelled());
+                    }
+                    if !store.with(|s| Ok(s.has_content(&object.sha256)))? {
+                        tokio::task::block_in_place(|| {
+                            handle.block_on(fetch_content(transport, store, &object.sha256, object.size, Arc::clone(cancel)))
+                        })?;
+                        fetched += 1;
+                    }
+                }
+            }
+            pulled += events.len();
+            imported += store.with(|s| Ok(s.import_events(&events, Vec::new())?))?;
+            state.cursor = feed.cursor;
+            state.save(dir)?;
+            Ok(())
+        };
+        engine.pull::<AppError>(start, &mut on_page, &mut |ev| on_event(&ev)).await?
+    };
+    r.pulled = pulled;
+    r.imported = imported;
+    r.content_fetched = fetched;
+    r.cursor = cursor;
+
+    // The newest revocation list, so this profile refuses what the agency revoked. A failure
+    // here does not fail the round: the list is fetched again next time.
+    if !cancel.load(Ordering::SeqCst) {
+        if let Ok(doc) = engine.transport().revocation().await {
+            if let Ok(bytes) = B64.decode(&doc.document) {
+                if let Ok(doc) = SignedDoc::parse(&bytes) {
+                    // A list older than one held is refused (never rolled back); that is fine.
+                    let _ = store.with(|s| Ok(profile::store_revocation(s, &agency, &doc)?));
+                }
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// Streams one item's content from the endpoint straight into the store: the bytes are
+/// hashed and sealed on the way and nothing is kept unless the hash matches; no temp file.
+async fn fetch_content(transport: &HttpTransport, store: &StoreHandle, sha256: &str, size: u64, cancel: Arc<AtomicBool>) -> Result<()> {
+    let (mut writer, reader) = tokio::io::duplex(1 << 20);
+    let st = store.clone();
+    let sha = sha256.to_string();
+    let import = tokio::task::spawn_blocking(move || {
+        let mut src = SyncIoBridge::new(reader);
+        st.with(|s| Ok(s.import_content(&mut src, &sha, size, &mut |_| !cancel.load(Ordering::SeqCst))?))
+    });
+    let fetched = transport.content(sha256, &mut writer).await;
+    drop(writer);
+    let imported = import.await.map_err(|e| AppError::internal(format!("the content import stopped: {e}")))?;
+    fetched?;
+    imported
+}

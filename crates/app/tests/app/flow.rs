@@ -1,0 +1,148 @@
+//! The whole loop through two sessions and a real agency endpoint on 127.0.0.1:0: enrol with
+//! invite codes, an investigator publishes a brief, a volunteer fetches it and submits, the
+//! investigator reviews, and both see the outcome; sync runs as a background job.
+
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+
+use casebridge_agency::{admin, serve, ServeConfig};
+use casebridge_app::{AppEvent, BriefInput, ReviewDecision, Role, RoundReport, Session, SubmitInput, SyncEvent};
+use casebridge_core::{KdfParams, Passphrase};
+use casebridge_protocol::{InviteRequest, InviteResponse};
+use casebridge_trust::Agency;
+
+use crate::{file, unlocked, wait_for};
+
+const AGENCY_PASS: &str = "agency passphrase for tests";
+
+async fn invite(dir: &std::path::Path, role: casebridge_protocol::Role) -> String {
+    let req = InviteRequest { role, name: "Test Member".into(), expires_in_secs: 3600, url: None, valid_for_secs: None };
+    let answer = admin::call(dir, "POST", "/admin/invite", Some(serde_json::to_value(&req).unwrap())).await.unwrap().unwrap();
+    serde_json::from_value::<InviteResponse>(answer).unwrap().code
+}
+
+/// Runs a sync round through the session's job and returns its report and events.
+fn sync(session: &Arc<Session>, events: &Receiver<AppEvent>) -> (RoundReport, Vec<SyncEvent>) {
+    session.sync_now().unwrap();
+    let mut seen = Vec::new();
+    let done = wait_for(events, |e| match e {
+        AppEvent::Sync(ev) => {
+            seen.push(ev);
+            None
+        }
+        AppEvent::SyncDone(d) => Some(d),
+        _ => None,
+    });
+    assert!(done.ok, "sync failed: {:?}", done.error);
+    (done.report.unwrap(), seen)
+}
+
+#[test]
+fn enrol_brief_submit_review_through_a_real_endpoint() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let inv = unlocked(Role::Investigator);
+    let vol = unlocked(Role::Volunteer);
+    let agency_dir = inv.tmp.path().join("agency");
+    drop(Agency::init(&agency_dir, "Test Police", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap());
+    let mut config = ServeConfig::new(&agency_dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new(AGENCY_PASS));
+    config.kdf = KdfParams::INSECURE_FOR_TESTS;
+    let server = rt.block_on(serve(config)).unwrap();
+
+    // Sync before enrolling says what to do.
+    inv.session.sync_now().unwrap();
+    let done = wait_for(&inv.events, |e| if let AppEvent::SyncDone(d) = e { Some(d) } else { None });
+    assert_eq!(done.error.unwrap().code, "not_enrolled");
+
+    // Enrol both with invite codes.
+    let code = rt.block_on(invite(&agency_dir, casebridge_protocol::Role::Investigator));
+    let enrolled = rt.block_on(inv.session.enrol(&code)).unwrap();
+    assert_eq!((enrolled.agency.as_str(), enrolled.role), ("Test Police", Role::Investigator));
+    assert!(inv.session.app_info().unwrap().enrolled);
+    assert_eq!(rt.block_on(vol.session.enrol(&code)).unwrap_err().code, "invite_used", "an invite works once");
+    let code = rt.block_on(invite(&agency_dir, casebridge_protocol::Role::Volunteer));
+    assert_eq!(rt.block_on(vol.session.enrol("cbinv1.garbage")).unwrap_err().code, "invalid_invite");
+    rt.block_on(vol.session.enrol(&code)).unwrap();
+
+    // The investigator publishes a brief; sync sends it.
+    let case = inv.session.case_create("Bike thefts", Some("internal summary".into()), None, vec![]).unwrap();
+    let brief = inv
+        .session
+        .brief_publish(BriefInput {
+            case_id: case.clone(),
+            title: "Footage wanted".into(),
+            body: "Dashcams on Main St".into(),
+            area: Some(casebridge_app::Area { lat: 52.52, lon: 13.405, radius_m: 500.0 }),
+            from: Some("2026-03-14T09:00:00+01:00".into()),
+            until: None,
+            audience: vec!["all".into()],
+        })
+        .unwrap();
+    let withdrawn = inv
+        .session
+        .brief_publish(BriefInput { case_id: case.clone(), title: "Old ask".into(), body: "no longer".into(), ..Default::default() })
+        .unwrap();
+    inv.session.brief_withdraw(&withdrawn).unwrap();
+    assert_eq!(inv.session.briefs_list(false).unwrap().len(), 1);
+    assert!(inv.session.briefs_list(true).unwrap().iter().any(|b| b.id.to_string() == withdrawn && b.withdrawn));
+    let (report, events) = sync(&inv.session, &inv.events);
+    assert_eq!((report.exported, report.uploaded, report.receipts), (1, 1, 1));
+    assert!(events.iter().any(|e| matches!(e, SyncEvent::Uploaded { .. })), "{events:?}");
+    assert_eq!(inv.session.receipts_list().unwrap().len(), 1);
+
+    // The volunteer fetches it and submits a file; the submission is sealed into the outbox.
+    sync(&vol.session, &vol.events);
+    let briefs = vol.session.briefs_list(false).unwrap();
+    assert_eq!(briefs.iter().map(|b| b.id.to_string()).collect::<Vec<_>>(), vec![brief.clone()]);
+    assert!(vol.session.cases_list(None, None, casebridge_app::CaseSort::Updated).unwrap().is_empty(), "no case data reaches a volunteer");
+    let photo = file(vol.tmp.path(), "dashcam.mp4", 200_000, 7);
+    let sub = vol
+        .session
+        .submit(SubmitInput {
+            brief_id: brief.clone(),
+            paths: vec![photo],
+            description: Some("the van at 09:14".into()),
+            captured_at: Some("2026-03-14T09:14:00+01:00".into()),
+            location: Some(casebridge_app::GeoPoint { lat: 52.52, lon: 13.41 }),
+        })
+        .unwrap();
+    assert_eq!((sub.state.as_str(), sub.items.len()), ("pending", 1));
+    let status = vol.session.sync_status().unwrap();
+    assert!(status.pending >= 1 && status.pending_bytes > 0, "{status:?}");
+    let (report, _) = sync(&vol.session, &vol.events);
+    assert!(report.uploaded >= 1 && report.receipts == report.uploaded, "{report:?}");
+    assert!(vol.session.receipts_list().unwrap().iter().all(|r| r.verified));
+
+    // The investigator fetches the submission with its content and accepts it.
+    let (report, _) = sync(&inv.session, &inv.events);
+    assert_eq!(report.content_fetched, 1, "{report:?}");
+    let subs = inv.session.submissions_list().unwrap();
+    assert_eq!(subs.len(), 1);
+    assert!(subs[0].items[0].held);
+    let decided = inv.session.review_decide(&subs[0].id.to_string(), ReviewDecision::Accepted, &[], Some("useful".into())).unwrap();
+    assert_eq!(decided.state, "accepted");
+    sync(&inv.session, &inv.events);
+
+    // The volunteer sees the decision.
+    sync(&vol.session, &vol.events);
+    let mine = vol.session.submissions_list().unwrap();
+    assert_eq!(mine[0].state, "accepted");
+    assert_eq!(mine[0].decisions.len(), 1);
+    let status = vol.session.sync_status().unwrap();
+    assert!(status.online && !status.running && status.last_error.is_none() && status.pending == 0, "{status:?}");
+
+    // With the endpoint gone, a round retries; cancelling it stops it without damage, and the
+    // outcome is kept for `sync status`.
+    rt.block_on(server.shutdown()).unwrap();
+    inv.session.case_create("Another", None, None, vec![]).unwrap();
+    inv.session.sync_now().unwrap();
+    inv.session.sync_now().unwrap(); // a second call while one runs does nothing
+    let retry = wait_for(&inv.events, |e| if let AppEvent::Sync(ev @ SyncEvent::Retrying { .. }) = e { Some(ev) } else { None });
+    assert!(matches!(retry, SyncEvent::Retrying { attempt: 1, .. }), "{retry:?}");
+    assert!(inv.session.sync_status().unwrap().running);
+    inv.session.job_cancel(casebridge_app::SYNC_JOB).unwrap();
+    let done = wait_for(&inv.events, |e| if let AppEvent::SyncDone(d) = e { Some(d) } else { None });
+    assert_eq!(done.error.unwrap().code, "cancelled");
+    let status = inv.session.sync_status().unwrap();
+    assert!(!status.running && status.last_error.is_some() && status.pending == 1, "{status:?}");
+    assert!(inv.session.jobs().is_empty());
+}

@@ -1,0 +1,324 @@
+//! # casebridge-desktop
+//!
+//! The desktop shell: a Tauri 2 window around the web UI (`ui/dist`, embedded at build time).
+//! Every command is a one-line adapter onto [`casebridge_app::Session`], the use-case layer
+//! the CLI shares, so nothing is implemented twice and everything is tested without a window.
+//!
+//! - Errors cross to the UI as `AppError { code, message }`.
+//! - Background work reports through events: `job-progress`, `job-done` (imports),
+//!   `sync-event`, `sync-done` (sync) and `locked` (manual or idle lock); each payload is a
+//!   type in `ui/src/lib/bindings/`.
+//! - Commands run off the main thread (`async`, blocking work on the blocking pool), so an
+//!   unlock's key derivation or an import never freezes the window.
+//! - The app binds no network port: the UI is served from the binary through Tauri's own
+//!   protocol, and the only network traffic is sync's HTTPS to the enrolled agency endpoint.
+//!
+//! ## Not here
+//! Any logic: it lives in `casebridge-app`.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use casebridge_app::{
+    AppError, AppEvent, AppInfo, Area, BriefInput, BriefView, CaseDetail, CaseSort, CaseSummary, CustodyView, Emitter, Enrolled,
+    EvidenceView, GeoPoint, Preview, ReceiptView, ReviewDecision, Role, Session, Strength, SubmissionView, SubmitInput, SyncStatus, WhoAmI,
+};
+use tauri::{Emitter as _, Manager, Runtime, State};
+
+/// How often the idle lock is checked.
+const IDLE_TICK: Duration = Duration::from_secs(5);
+
+/// The state every command reaches: the session.
+pub struct AppState {
+    /// The profile's session.
+    pub session: Arc<Session>,
+}
+
+type Res<T> = Result<T, AppError>;
+
+/// Runs blocking use-case work on the blocking thread pool (key derivation, store I/O), so
+/// neither the window's main thread nor the async workers wait on it.
+async fn blocking<T: Send + 'static>(state: &State<'_, AppState>, f: impl FnOnce(&Arc<Session>) -> Res<T> + Send + 'static) -> Res<T> {
+    let session = Arc::clone(&state.session);
+    tauri::async_runtime::spawn_blocking(move || f(&session))
+        .await
+        .map_err(|e| AppError::internal(format!("the command stopped unexpectedly: {e}")))?
+}
+
+// ----- profile and session -------------------------------------------------------------------------
+
+#[tauri::command]
+async fn app_info(state: State<'_, AppState>) -> Res<AppInfo> {
+    blocking(&state, |s| s.app_info()).await
+}
+
+#[tauri::command]
+async fn profile_create(state: State<'_, AppState>, name: String, role: Role, passphrase: String) -> Res<WhoAmI> {
+    blocking(&state, move |s| s.profile_create(&name, role, passphrase)).await
+}
+
+#[tauri::command]
+async fn unlock(state: State<'_, AppState>, passphrase: String) -> Res<WhoAmI> {
+    blocking(&state, move |s| s.unlock(passphrase)).await
+}
+
+#[tauri::command]
+async fn lock(state: State<'_, AppState>) -> Res<()> {
+    blocking(&state, |s| {
+        s.lock();
+        Ok(())
+    })
+    .await
+}
+
+#[tauri::command]
+async fn touch(state: State<'_, AppState>) -> Res<()> {
+    blocking(&state, |s| {
+        s.touch();
+        Ok(())
+    })
+    .await
+}
+
+#[tauri::command]
+async fn set_idle_lock(state: State<'_, AppState>, secs: u64) -> Res<()> {
+    blocking(&state, move |s| s.set_idle_lock(secs)).await
+}
+
+#[tauri::command]
+async fn passphrase_strength(state: State<'_, AppState>, passphrase: String) -> Res<Strength> {
+    let passphrase = zeroize::Zeroizing::new(passphrase);
+    blocking(&state, move |s| Ok(s.passphrase_strength(&passphrase))).await
+}
+
+#[tauri::command]
+async fn enrol(state: State<'_, AppState>, code: String) -> Res<Enrolled> {
+    state.session.enrol(&code).await
+}
+
+// ----- cases -------------------------------------------------------------------------------------------
+
+#[tauri::command]
+async fn cases_list(
+    state: State<'_, AppState>,
+    search: Option<String>,
+    status: Option<String>,
+    sort: Option<CaseSort>,
+) -> Res<Vec<CaseSummary>> {
+    blocking(&state, move |s| s.cases_list(search.as_deref(), status.as_deref(), sort.unwrap_or_default())).await
+}
+
+#[tauri::command]
+async fn case_create(
+    state: State<'_, AppState>,
+    title: String,
+    summary: Option<String>,
+    reference: Option<String>,
+    tags: Option<Vec<String>>,
+) -> Res<String> {
+    blocking(&state, move |s| s.case_create(&title, summary, reference, tags.unwrap_or_default())).await
+}
+
+#[tauri::command]
+async fn case_get(state: State<'_, AppState>, id: String) -> Res<CaseDetail> {
+    blocking(&state, move |s| s.case_get(&id)).await
+}
+
+#[tauri::command]
+async fn note_add(state: State<'_, AppState>, case_id: String, text: String) -> Res<String> {
+    blocking(&state, move |s| s.note_add(&case_id, &text)).await
+}
+
+#[tauri::command]
+async fn evidence_list(state: State<'_, AppState>, case_id: String) -> Res<Vec<EvidenceView>> {
+    blocking(&state, move |s| s.evidence_list(&case_id)).await
+}
+
+#[tauri::command]
+async fn evidence_custody(state: State<'_, AppState>, id: String) -> Res<Vec<CustodyView>> {
+    blocking(&state, move |s| s.evidence_custody(&id)).await
+}
+
+#[tauri::command]
+async fn evidence_import(state: State<'_, AppState>, case_id: String, paths: Vec<String>) -> Res<String> {
+    blocking(&state, move |s| s.evidence_import(&case_id, paths)).await
+}
+
+#[tauri::command]
+async fn job_cancel(state: State<'_, AppState>, job: String) -> Res<()> {
+    blocking(&state, move |s| s.job_cancel(&job)).await
+}
+
+#[tauri::command]
+async fn evidence_preview(state: State<'_, AppState>, id: String, max_bytes: u64) -> Res<Preview> {
+    blocking(&state, move |s| s.evidence_preview(&id, max_bytes)).await
+}
+
+// ----- briefs and review -----------------------------------------------------------------------------
+
+#[tauri::command]
+async fn briefs_list(state: State<'_, AppState>, include_withdrawn: Option<bool>) -> Res<Vec<BriefView>> {
+    blocking(&state, move |s| s.briefs_list(include_withdrawn.unwrap_or(false))).await
+}
+
+#[tauri::command]
+#[allow(clippy::too_many_arguments)] // the contract's parameters, one each
+async fn brief_publish(
+    state: State<'_, AppState>,
+    case_id: String,
+    title: String,
+    body: String,
+    area: Option<Area>,
+    from: Option<String>,
+    until: Option<String>,
+    audience: Option<Vec<String>>,
+) -> Res<String> {
+    let brief = BriefInput { case_id, title, body, area, from, until, audience: audience.unwrap_or_default() };
+    blocking(&state, move |s| s.brief_publish(brief)).await
+}
+
+#[tauri::command]
+async fn brief_withdraw(state: State<'_, AppState>, id: String) -> Res<()> {
+    blocking(&state, move |s| s.brief_withdraw(&id)).await
+}
+
+#[tauri::command]
+async fn submissions_list(state: State<'_, AppState>) -> Res<Vec<SubmissionView>> {
+    blocking(&state, |s| s.submissions_list()).await
+}
+
+#[tauri::command]
+async fn review_decide(
+    state: State<'_, AppState>,
+    submission_id: String,
+    decision: ReviewDecision,
+    items: Option<Vec<String>>,
+    reason: Option<String>,
+) -> Res<SubmissionView> {
+    blocking(&state, move |s| s.review_decide(&submission_id, decision, &items.unwrap_or_default(), reason)).await
+}
+
+// ----- volunteers -------------------------------------------------------------------------------------
+
+#[tauri::command]
+async fn submit(
+    state: State<'_, AppState>,
+    brief_id: String,
+    paths: Vec<String>,
+    description: Option<String>,
+    captured_at: Option<String>,
+    location: Option<GeoPoint>,
+) -> Res<SubmissionView> {
+    let input = SubmitInput { brief_id, paths: paths.into_iter().map(Into::into).collect(), description, captured_at, location };
+    blocking(&state, move |s| s.submit(input)).await
+}
+
+#[tauri::command]
+async fn receipts_list(state: State<'_, AppState>) -> Res<Vec<ReceiptView>> {
+    blocking(&state, |s| s.receipts_list()).await
+}
+
+#[tauri::command]
+async fn conduct_accepted(state: State<'_, AppState>) -> Res<bool> {
+    blocking(&state, |s| s.conduct_accepted()).await
+}
+
+#[tauri::command]
+async fn accept_conduct(state: State<'_, AppState>) -> Res<()> {
+    blocking(&state, |s| s.accept_conduct()).await
+}
+
+// ----- sync -------------------------------------------------------------------------------------------
+
+#[tauri::command]
+async fn sync_status(state: State<'_, AppState>) -> Res<SyncStatus> {
+    blocking(&state, |s| s.sync_status()).await
+}
+
+#[tauri::command]
+async fn sync_now(state: State<'_, AppState>) -> Res<()> {
+    blocking(&state, |s| s.sync_now()).await
+}
+
+// ----- the app ----------------------------------------------------------------------------------------
+
+/// Wires the commands, and at start-up the session: `make` builds it given the emitter that
+/// forwards its events to the window. Generic over the runtime so the tests run it on Tauri's
+/// mock runtime.
+pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) -> Session + Send + 'static) -> tauri::Builder<R> {
+    builder
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            profile_create,
+            unlock,
+            lock,
+            touch,
+            set_idle_lock,
+            passphrase_strength,
+            enrol,
+            cases_list,
+            case_create,
+            case_get,
+            note_add,
+            evidence_list,
+            evidence_custody,
+            evidence_import,
+            job_cancel,
+            evidence_preview,
+            briefs_list,
+            brief_publish,
+            brief_withdraw,
+            submissions_list,
+            review_decide,
+            submit,
+            receipts_list,
+            conduct_accepted,
+            accept_conduct,
+            sync_status,
+            sync_now,
+        ])
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let emitter: Emitter = Arc::new(move |e: AppEvent| {
+                // A window that is gone cannot be told; the work itself is unaffected.
+                let _ = handle.emit(e.name(), e.payload());
+            });
+            let session = Arc::new(make(emitter));
+            spawn_idle_ticker(Arc::downgrade(&session))?;
+            app.manage(AppState { session });
+            Ok(())
+        })
+}
+
+/// Checks the idle lock every few seconds for as long as the session lives.
+fn spawn_idle_ticker(session: Weak<Session>) -> std::io::Result<()> {
+    std::thread::Builder::new().name("casebridge-idle".into()).spawn(move || loop {
+        std::thread::sleep(IDLE_TICK);
+        match session.upgrade() {
+            Some(s) => {
+                s.check_idle();
+            }
+            None => return,
+        }
+    })?;
+    Ok(())
+}
+
+/// Runs the app on the store in `CASEBRIDGE_STORE` or the platform data directory.
+pub fn run() {
+    let dir = match casebridge_app::default_store_dir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("casebridge: {}", e.message);
+            std::process::exit(1);
+        }
+    };
+    let app = setup(tauri::Builder::default(), move |emitter| Session::new(dir).with_emitter(emitter));
+    if let Err(e) = app.run(tauri::generate_context!()) {
+        eprintln!("casebridge: the window could not start: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests;

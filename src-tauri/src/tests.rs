@@ -1,0 +1,148 @@
+//! Commands through Tauri's IPC on the mock runtime (no display needed): argument names as the
+//! UI sends them (camelCase), results and `{code, message}` errors as it receives them, and
+//! events through the real emitter. The use cases themselves are tested in casebridge-app.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+use casebridge_core::KdfParams;
+use serde_json::{json, Value};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
+use tauri::{Listener, WebviewWindow};
+
+use super::*;
+
+const PASS: &str = "correct horse battery staple";
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    _app: tauri::App<MockRuntime>,
+    webview: WebviewWindow<MockRuntime>,
+    events: Receiver<(String, Value)>,
+}
+
+fn env() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("profile");
+    let mut app = setup(mock_builder(), move |emitter| Session::new(dir).with_kdf(KdfParams::INSECURE_FOR_TESTS).with_emitter(emitter))
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    // The setup hook (the session, the emitter, the idle ticker) runs on the first iteration.
+    // Deprecated only as a busy loop; one call is what the mock runtime needs to run setup.
+    #[allow(deprecated)]
+    app.run_iteration(|_, _| {});
+    let (tx, rx) = channel();
+    for name in ["job-progress", "job-done", "sync-event", "sync-done", "locked"] {
+        let tx = tx.clone();
+        app.listen_any(name, move |e| {
+            let _ = tx.send((name.to_string(), serde_json::from_str(e.payload()).unwrap_or(Value::Null)));
+        });
+    }
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    Env { _tmp: tmp, _app: app, webview, events: rx }
+}
+
+/// Invokes `cmd` as the UI does; Ok(result) or Err(the error value).
+fn call(env: &Env, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        &env.webview,
+        tauri::webview::InvokeRequest {
+            cmd: cmd.into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            // The local origin on Linux and macOS (`http://tauri.localhost` counts as remote there).
+            url: "tauri://localhost".parse().unwrap(),
+            body: tauri::ipc::InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
+fn code(r: Result<Value, Value>) -> String {
+    let err = r.expect_err("the command should have failed");
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "an error carries a message: {err}");
+    err["code"].as_str().unwrap().to_string()
+}
+
+fn event(env: &Env, name: &str) -> Value {
+    loop {
+        let (n, payload) = env.events.recv_timeout(Duration::from_secs(30)).expect("the event did not come");
+        if n == name {
+            return payload;
+        }
+    }
+}
+
+#[test]
+fn unlock_with_a_wrong_then_the_right_passphrase() {
+    let env = env();
+    let info = call(&env, "app_info", json!({})).unwrap();
+    assert_eq!((info["profile_exists"].as_bool(), info["unlocked"].as_bool()), (Some(false), Some(false)));
+    assert_eq!(
+        code(call(&env, "profile_create", json!({"name": "Vera", "role": "investigator", "passphrase": "short"}))),
+        "passphrase_too_short"
+    );
+    // Arguments that do not fit the command's types are refused by Tauri before any use case.
+    assert!(call(&env, "profile_create", json!({"name": "Vera", "role": "detective", "passphrase": PASS})).unwrap_err().is_string());
+    let me = call(&env, "profile_create", json!({"name": "Vera", "role": "investigator", "passphrase": PASS})).unwrap();
+    assert_eq!(me["role"], "investigator");
+
+    call(&env, "lock", json!({})).unwrap();
+    assert_eq!(event(&env, "locked"), json!({"reason": "manual"}));
+    let err = call(&env, "unlock", json!({"passphrase": "not the passphrase"})).unwrap_err();
+    assert_eq!(err["code"], "wrong_passphrase");
+    assert!(err["message"].as_str().unwrap().contains("4 tries left"), "{err}");
+    assert_eq!(call(&env, "app_info", json!({})).unwrap()["failed_attempts"], 1);
+    let again = call(&env, "unlock", json!({"passphrase": PASS})).unwrap();
+    assert_eq!(again["member_id"], me["member_id"]);
+    let info = call(&env, "app_info", json!({})).unwrap();
+    assert_eq!((info["unlocked"].as_bool(), info["failed_attempts"].as_u64()), (Some(true), Some(0)));
+    let strength = call(&env, "passphrase_strength", json!({"passphrase": PASS})).unwrap();
+    assert_eq!(strength["meets_policy"], true);
+}
+
+#[test]
+fn cases_are_created_and_listed_with_the_uis_argument_names() {
+    let env = env();
+    assert_eq!(code(call(&env, "cases_list", json!({"search": null, "status": null, "sort": "updated"}))), "locked");
+    call(&env, "profile_create", json!({"name": "Vera", "role": "investigator", "passphrase": PASS})).unwrap();
+    let id = call(&env, "case_create", json!({"title": "Bike thefts", "summary": null, "reference": "BER-1", "tags": ["bikes"]})).unwrap();
+    let id = id.as_str().unwrap().to_string();
+    call(&env, "note_add", json!({"caseId": id, "text": "white van"})).unwrap();
+    let list = call(&env, "cases_list", json!({"search": "bike", "status": null, "sort": "title"})).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["reference"], "BER-1");
+    assert_eq!(list[0]["status"], "open");
+    let detail = call(&env, "case_get", json!({"id": id})).unwrap();
+    assert_eq!(detail["notes"][0]["text"], "white van");
+    assert!(call(&env, "cases_list", json!({"search": null, "status": null, "sort": "sideways"})).unwrap_err().is_string());
+    assert_eq!(code(call(&env, "case_get", json!({"id": "nope"}))), "invalid_input");
+    assert_eq!(call(&env, "briefs_list", json!({"includeWithdrawn": true})).unwrap(), json!([]));
+    // Sync runs in the background and reports its end as an event.
+    call(&env, "sync_now", json!({})).unwrap();
+    let done = event(&env, "sync-done");
+    assert_eq!((done["ok"].as_bool(), done["error"]["code"].as_str()), (Some(false), Some("not_enrolled")));
+}
+
+#[test]
+fn an_import_reports_through_events() {
+    let env = env();
+    call(&env, "profile_create", json!({"name": "Vera", "role": "investigator", "passphrase": PASS})).unwrap();
+    let id = call(&env, "case_create", json!({"title": "Bike thefts", "summary": null, "reference": null, "tags": []})).unwrap();
+    let file = env._tmp.path().join("photo.jpg");
+    std::fs::write(&file, b"not really a photo").unwrap();
+    let job = call(&env, "evidence_import", json!({"caseId": id, "paths": [file.display().to_string()]})).unwrap();
+    let progress = event(&env, "job-progress");
+    assert_eq!(progress["job"], job);
+    assert_eq!(progress["name"], "photo.jpg");
+    let done = event(&env, "job-done");
+    assert_eq!(done, json!({"job": job, "ok": true, "error": null}));
+    let items = call(&env, "evidence_list", json!({"caseId": id})).unwrap();
+    assert_eq!(items[0]["original_name"], "photo.jpg");
+    let preview = call(&env, "evidence_preview", json!({"id": items[0]["id"], "maxBytes": 1024})).unwrap();
+    assert_eq!(preview["too_large"], false);
+    assert_eq!(code(call(&env, "job_cancel", json!({"job": job}))), "unknown_job");
+}
