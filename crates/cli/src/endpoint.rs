@@ -6,11 +6,9 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use casebridge_agency::{admin, read_serve_info, ServeConfig, DEFAULT_LISTEN};
-use casebridge_protocol::{EnrolRequest, InviteCode, InviteRequest, InviteResponse, RevokeRequest, RevokeResponse, Role};
-use casebridge_trust::{parse_duration, profile, AgencyPublicFile, SignedDoc};
+use casebridge_protocol::{InviteRequest, InviteResponse, RevokeRequest, RevokeResponse, Role};
+use casebridge_trust::parse_duration;
 use clap::Args;
 use serde::Serialize;
 use uuid::Uuid;
@@ -21,11 +19,7 @@ use crate::output::{self, Fields};
 
 /// A multi-threaded tokio runtime for one command.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Sync(format!("cannot start the async runtime: {e}")))
+    Ok(casebridge_app::sync::runtime()?)
 }
 
 fn agency_err(e: casebridge_agency::AgencyError) -> CliError {
@@ -229,61 +223,31 @@ pub struct EnrolArgs {
     pub json: bool,
 }
 
-#[derive(Serialize)]
-struct Enrolled {
-    agency_id: Uuid,
-    agency: String,
-    member_id: Uuid,
-    role: String,
-    endpoint: String,
-    valid_until: String,
-}
-
-/// Runs `enrol CODE`: sends this profile's signed credential request with the invite's
-/// secret, checks that the agency answering is the one the code names (root key fingerprint;
-/// the TLS certificate is pinned by the connection itself), installs the credential, pins the
-/// agency and remembers the endpoint.
+/// Runs `enrol CODE` (the shared use case `casebridge_app::enrol::enrol`): sends this
+/// profile's signed credential request with the invite's secret, checks that the agency
+/// answering is the one the code names, installs the credential, pins the agency and remembers
+/// the endpoint.
 pub fn enrol(ctx: &mut Ctx, a: &EnrolArgs, out: &mut dyn Write) -> Result<()> {
-    let code = InviteCode::decode(&a.code).map_err(CliError::Usage)?;
-    let mut store = ctx.open()?;
-    let request = profile::request_credential(&store);
+    casebridge_app::enrol::parse_invite(&a.code)?;
+    let handle = casebridge_app::StoreHandle::new(ctx.open()?);
     let rt = runtime()?;
-    let answer = rt
-        .block_on(casebridge_sync::enrol(
-            &code.url,
-            &code.cert_fp,
-            &EnrolRequest { invite_secret: code.secret.clone(), request: B64.encode(request.to_bytes()) },
-        ))
-        .map_err(|e| CliError::Sync(format!("enrolment at {} failed: {e}", code.url)))?;
-    let bad = |what: &str| CliError::Sync(format!("the endpoint's answer is not valid ({what}); nothing was installed"));
-    let file_bytes = B64.decode(&answer.agency).map_err(|_| bad("agency file"))?;
-    let file: AgencyPublicFile = serde_json::from_slice(&file_bytes).map_err(|_| bad("agency file"))?;
-    let (public, _) = file.verify()?;
-    if public.root_fingerprint() != code.agency_fp {
-        return Err(CliError::Sync(format!(
-            "the endpoint at {} answered for agency {} whose key fingerprint is not the one in the invite code; nothing was installed",
-            code.url, public.name
-        )));
-    }
-    let cred_doc = SignedDoc::parse(&B64.decode(&answer.credential).map_err(|_| bad("credential"))?)?;
-    let cred = profile::install_credential(&mut store, &cred_doc, Some(&file))?;
-    store.set_endpoint(public.agency_id, &code.url, &code.cert_fp)?;
-    let view = Enrolled {
-        agency_id: public.agency_id,
-        agency: public.name.clone(),
-        member_id: cred.member_id,
-        role: cred.role.as_str().to_string(),
-        endpoint: code.url.clone(),
-        valid_until: output::time(&cred.not_after),
-    };
+    let view = rt.block_on(casebridge_app::enrol::enrol(&handle, &a.code))?;
+    handle.close();
     if a.json {
         return output::json(out, &view);
     }
     let mut f = Fields::default();
     f.add("enrolled at", format!("{} ({})", output::line(&view.agency), view.agency_id));
-    f.add("as", format!("{} {}", view.role, view.member_id));
+    f.add(
+        "as",
+        format!(
+            "{} {}",
+            serde_json::to_value(view.role).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            view.member_id
+        ),
+    );
     f.add("endpoint", &view.endpoint);
-    f.add("valid until", &view.valid_until);
+    f.add("valid until", output::time(&view.valid_until));
     f.add("next", "run `casebridge sync` to fetch briefs and send your work");
     f.write(out)?;
     Ok(())

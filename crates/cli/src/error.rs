@@ -150,9 +150,9 @@ pub enum CliError {
         copy: PathBuf,
     },
 
-    /// The profile has not enrolled at an agency endpoint.
-    #[error("this profile is not enrolled at an agency endpoint: run `casebridge enrol CODE` with the invite code the agency gave you")]
-    NotEnrolled,
+    /// An error of the shared use cases (casebridge-app); its message is shown as is.
+    #[error("{}", .0.message)]
+    App(casebridge_app::AppError),
 
     /// An argument combination or value that clap cannot check.
     #[error("{0}")]
@@ -228,6 +228,12 @@ pub fn io_reason(e: &io::Error) -> String {
         io::ErrorKind::PermissionDenied => "permission denied".into(),
         io::ErrorKind::IsADirectory => "it is a directory".into(),
         _ => e.to_string(),
+    }
+}
+
+impl From<casebridge_app::AppError> for CliError {
+    fn from(e: casebridge_app::AppError) -> CliError {
+        CliError::App(e)
     }
 }
 
