@@ -10,8 +10,9 @@
 //!    --data-binary @FILE` reads the file into memory first and refuses files over 1 GiB, which
 //!    a sealed 1 GiB video is; `-T` streams it from the file, as the engine does.)
 //! 2. **Many volunteers at once**: N volunteers (enrolled in-process through the endpoint's
-//!    invites, each with M sealed bundles prepared before the clock starts) upload at the same
-//!    time, each its own bundles in order. Per-bundle latency is begin → complete with the
+//!    invites with the CLI's own enrol and export use cases from casebridge-app, each with M
+//!    sealed bundles prepared before the clock starts) upload at the same time, each its own
+//!    bundles in order. Per-bundle latency is begin → complete with the
 //!    receipt. The server's peak RSS is its VmHWM; nothing is lost or duplicated when every
 //!    receipt verifies, names a distinct bundle, says "accepted", and an investigator's feed
 //!    holds exactly N × M submissions, the ones the volunteers made. Then one more volunteer
@@ -38,14 +39,14 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use bytes::Bytes;
 use casebridge_agency::admin;
+use casebridge_app::StoreHandle;
 use casebridge_core::{EventKind, KdfParams, Role, SignedEvent, Store, SubmitOptions};
 use casebridge_protocol::{
-    Document, EnrolRequest, EnrolResponse, Feed, Health, InviteCode, InviteRequest, InviteResponse, Role as WireRole, UploadBegin,
-    UploadOutcome, UploadState,
+    Document, EnrolRequest, EnrolResponse, Feed, Health, InviteRequest, InviteResponse, Role as WireRole, UploadBegin, UploadOutcome,
+    UploadState,
 };
-use casebridge_sync::{Auth, Engine, HttpTransport, Outbox, Pending, SyncError, SystemClock, Transport, BUNDLE_EXTENSION, OUTBOX_DIR};
-use casebridge_trust::bundle::{self, ExportOptions};
-use casebridge_trust::{profile, Agency, AgencyPublic, AgencyPublicFile, Receipt, SignedDoc};
+use casebridge_sync::{Auth, Engine, HttpTransport, Outbox, Pending, SyncError, SystemClock, Transport};
+use casebridge_trust::{Agency, AgencyPublic, Receipt, SignedDoc};
 use hyper::body::Body as _;
 use nix::sys::resource::{getrusage, UsageWho};
 use tokio::io::AsyncWrite;
@@ -431,30 +432,6 @@ async fn invite(agency: &Path, name: &str) -> Result<String> {
     Ok(resp.code)
 }
 
-/// What `casebridge enrol CODE` does (crates/cli/src/endpoint.rs): the credential request to
-/// the endpoint named by the code, the answer checked against the code, the credential
-/// installed and the endpoint remembered.
-async fn enrol(store: &mut Store, code: &str) -> Result<()> {
-    let code = InviteCode::decode(code).map_err(|e| anyhow::anyhow!("invite code: {e}"))?;
-    let request = profile::request_credential(store);
-    let answer: EnrolResponse = casebridge_sync::enrol(
-        &code.url,
-        &code.cert_fp,
-        &EnrolRequest { invite_secret: code.secret.clone(), request: B64.encode(request.to_bytes()) },
-    )
-    .await
-    .context("enrolling")?;
-    let file: AgencyPublicFile = serde_json::from_slice(&B64.decode(&answer.agency).context("agency file")?).context("agency file")?;
-    let (public, _) = file.verify()?;
-    if public.root_fingerprint() != code.agency_fp {
-        bail!("the endpoint answered for another agency than the invite names");
-    }
-    let cred = SignedDoc::parse(&B64.decode(&answer.credential).context("credential")?)?;
-    profile::install_credential(store, &cred, Some(&file))?;
-    store.set_endpoint(public.agency_id, &code.url, &code.cert_fp)?;
-    Ok(())
-}
-
 /// The HTTPS transport of an enrolled profile (what `casebridge sync` builds), and its member id.
 fn transport_for(store: &Store) -> Result<(HttpTransport, Uuid)> {
     let endpoint = store.endpoints()?.into_iter().next().context("the profile is not enrolled")?;
@@ -484,22 +461,14 @@ async fn pull_into(transport: &HttpTransport, store: &mut Store) -> Result<()> {
     Ok(())
 }
 
-/// What `casebridge submit` leaves in the outbox (crates/cli/src/outbox.rs `export_pending`):
-/// one sealed bundle per changed case with this profile's own events since its last export.
-fn export_pending(store: &mut Store, outbox: &Path) -> Result<u64> {
-    let endpoint = store.endpoints()?.into_iter().next().context("the profile is not enrolled")?;
-    let agency = profile::pinned(store, endpoint.agency_id)?.context("the agency is not pinned")?;
-    let (_, cred) = profile::credential(store, &agency)?.context("no credential")?;
-    let since = store.bundles_out(agency.agency_id)?.iter().filter_map(|b| b.upto).max().unwrap_or(0);
-    fs::create_dir_all(outbox).with_context(|| format!("creating {}", outbox.display()))?;
+/// What `casebridge submit` does after `Store::submit`: the shared use case
+/// (`casebridge_app::outbox::export_pending`) seals one bundle per changed case, with this
+/// profile's own events since its last export, into `STORE/sync/outbox`. Returns their bytes.
+fn export_pending(store: &mut Store) -> Result<u64> {
+    let (agency, _, cred) = casebridge_app::outbox::agency(store)?;
     let mut bytes = 0;
-    for case in store.cases_changed_since(since)? {
-        let id = Uuid::now_v7();
-        let out = outbox.join(format!("{id}.{BUNDLE_EXTENSION}"));
-        let opts =
-            ExportOptions { case, since: Some(since), agency: &agency, credential: &cred, seal: true, own_only: true, bundle_id: Some(id) };
-        bundle::export(store, &opts, &out, &mut |_| true)?;
-        bytes += fs::metadata(&out).with_context(|| format!("reading {}", out.display()))?.len();
+    for done in casebridge_app::outbox::export_pending(store, &agency, &cred)? {
+        bytes += fs::metadata(&done.path).with_context(|| format!("reading {}", done.path.display()))?.len();
     }
     Ok(bytes)
 }
@@ -715,7 +684,7 @@ fn upload(rt: &tokio::runtime::Runtime, cli: &Cli, root: &Path, kind: &sys::FsKi
         transport_for(&store)?
     };
     let engine = Engine::new(Timed { inner: transport, marks: Mutex::default() }, SystemClock);
-    let outbox = Outbox::open(vol.join("sync").join(OUTBOX_DIR))?;
+    let outbox = Outbox::open(casebridge_app::outbox::outbox_dir(&vol))?;
 
     let (acceptor, pem) = sink_tls()?;
     let pem_path = root.join("sink-cert.pem");
@@ -892,12 +861,26 @@ struct Volunteer {
 }
 
 fn prepare_volunteer(rt: &tokio::runtime::Runtime, world: &World, dir: &Path, name: &str, bundles: usize, size: u64) -> Result<Volunteer> {
-    let mut store = Store::create(dir, &passphrase(), name, Role::Volunteer, KdfParams::INTERACTIVE)?;
+    let handle = StoreHandle::new(Store::create(dir, &passphrase(), name, Role::Volunteer, KdfParams::INTERACTIVE)?);
     let code = rt.block_on(invite(&world.agency_dir, name))?;
-    rt.block_on(enrol(&mut store, &code))?;
-    let (transport, member) = transport_for(&store)?;
-    rt.block_on(pull_into(&transport, &mut store))?;
-    let outbox_dir = dir.join("sync").join(OUTBOX_DIR);
+    // What `casebridge enrol CODE` runs: the credential request to the endpoint the code
+    // names, the answer checked against the code, the credential installed, the endpoint kept.
+    rt.block_on(casebridge_app::enrol::enrol(&handle, &code))?;
+    handle.with(|store| Ok(submit_all(rt, world, store, dir, name, bundles, size)))?
+}
+
+/// Pulls the brief, then `bundles` times: a new file, `Store::submit`, the sealed export.
+fn submit_all(
+    rt: &tokio::runtime::Runtime,
+    world: &World,
+    store: &mut Store,
+    dir: &Path,
+    name: &str,
+    bundles: usize,
+    size: u64,
+) -> Result<Volunteer> {
+    let (transport, member) = transport_for(store)?;
+    rt.block_on(pull_into(&transport, store))?;
     let input = dir.with_extension("input");
     let mut rng = Rng::fresh();
     let mut submissions = Vec::with_capacity(bundles);
@@ -906,10 +889,10 @@ fn prepare_volunteer(rt: &tokio::runtime::Runtime, world: &World, dir: &Path, na
         write_random_file(&input, size, &mut rng)?;
         let view = store.submit(world.brief, std::slice::from_ref(&input), &SubmitOptions::default(), &mut |_: u64| true)?;
         submissions.push(view.id);
-        bytes += export_pending(&mut store, &outbox_dir)?;
+        bytes += export_pending(store)?;
     }
     fs::remove_file(&input).context("removing an input file")?;
-    let outbox = Outbox::open(outbox_dir)?;
+    let outbox = Outbox::open(casebridge_app::outbox::outbox_dir(dir))?;
     if outbox.pending()?.len() != bundles {
         bail!("{name} has {} bundles in its outbox, expected {bundles}", outbox.pending()?.len());
     }
@@ -1221,7 +1204,7 @@ fn load_section(a: &Args, kind: &sys::FsKind, size: u64, f: &LoadFigures) -> Sec
         std::thread::available_parallelism().map(usize::from).unwrap_or(1),
     ));
     s.context.push(format!(
-        "Setup (not timed): the agency and investigator as in the upload scenario ({:.1} s); then {} volunteers prepared in-process ({:.1} s): store (KdfParams::INTERACTIVE), an invite through the endpoint's admin socket, `casebridge_sync::enrol` + `install_credential` + `set_endpoint` (what `casebridge enrol` does), the brief pulled from the feed, then {} × (`Store::submit` of {} of pseudo-random bytes + the sealed export `casebridge submit` makes). Before the clock: every volunteer authenticates and opens its connection (a one-event feed request).",
+        "Setup (not timed): the agency and investigator as in the upload scenario ({:.1} s); then {} volunteers prepared in-process ({:.1} s): store (KdfParams::INTERACTIVE), an invite through the endpoint's admin socket, `casebridge_app::enrol::enrol` (what `casebridge enrol` runs), the brief pulled from the feed, then {} × (`Store::submit` of {} of pseudo-random bytes + `casebridge_app::outbox::export_pending`, the sealed export `casebridge submit` runs). Before the clock: every volunteer authenticates and opens its connection (a one-event feed request).",
         f.setup.as_secs_f64(),
         f.volunteers + 1,
         f.prep.as_secs_f64(),
