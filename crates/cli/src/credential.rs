@@ -4,8 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use casebridge_trust::{now, profile, Credential, RevocationList};
-use chrono::{DateTime, FixedOffset};
+use casebridge_trust::{now, profile, Credential};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -65,19 +64,9 @@ pub fn run(ctx: &mut Ctx, cmd: &CredentialCommand, out: &mut dyn Write) -> Resul
     }
 }
 
-/// A credential's status at `t`: `revoked` (by the list given), `not yet valid`, `expired`
-/// or `valid`.
-pub fn status(c: &Credential, list: Option<&RevocationList>, t: DateTime<FixedOffset>) -> &'static str {
-    if list.is_some_and(|l| l.find(c.member_id, &c.key).is_some()) {
-        "revoked"
-    } else if t < c.not_before {
-        "not yet valid"
-    } else if t > c.not_after {
-        "expired"
-    } else {
-        "valid"
-    }
-}
+/// A credential's status at a time: `valid`, `revoked`, `not yet valid` or `expired` (the
+/// shared use case's rule, so the CLI and the desktop say the same).
+pub use casebridge_app::outbox::credential_status as status;
 
 fn request(ctx: &mut Ctx, a: &RequestArgs, out: &mut dyn Write) -> Result<()> {
     files::refuse_existing(&a.out)?;
