@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -156,13 +155,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// An `application/octet-stream` body (an upload chunk), bounded by the route's body limit.
-pub(crate) struct OctetStream(pub Bytes);
+/// The body of an upload chunk, not yet read: `Content-Type: application/octet-stream`, at most
+/// `limit` bytes. The handler streams it to disk, so the endpoint never holds a whole chunk in
+/// memory. A declared `Content-Length` over the limit is refused before any byte is read; a
+/// body without one is counted as it streams ([`OctetBody::too_large`]).
+pub(crate) struct OctetBody(pub axum::body::Body);
 
-impl<S: Send + Sync> FromRequest<S> for OctetStream {
+impl OctetBody {
+    /// The largest chunk body, in bytes.
+    pub(crate) const LIMIT: usize = casebridge_protocol::MAX_CHUNK;
+
+    /// The answer for a body over [`OctetBody::LIMIT`].
+    pub(crate) fn too_large() -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("a chunk is at most {} bytes; send smaller chunks", Self::LIMIT))
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for OctetBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let mime = ct.split(';').next().unwrap_or("").trim();
         if !mime.eq_ignore_ascii_case("application/octet-stream") {
@@ -172,9 +184,29 @@ impl<S: Send + Sync> FromRequest<S> for OctetStream {
                 "send upload chunks with Content-Type: application/octet-stream",
             ));
         }
-        match Bytes::from_request(req, state).await {
-            Ok(b) => Ok(OctetStream(b)),
-            Err(r) => Err(ApiError::from_rejection(r.status(), r.body_text())),
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(|v| v.trim().parse::<u64>());
+        match declared {
+            Some(Ok(n)) if n > Self::LIMIT as u64 => {
+                drain(&mut req.into_body().into_data_stream(), Self::LIMIT).await;
+                return Err(Self::too_large());
+            }
+            Some(Err(_)) => return Err(ApiError::bad_request("the Content-Length header is not a number of bytes")),
+            _ => {}
+        }
+        Ok(OctetBody(req.into_body()))
+    }
+}
+
+/// Reads and discards up to `max` bytes of a refused body, so that a client still sending it
+/// gets to read the answer instead of a reset connection (the connection closes after the
+/// answer when more was left).
+pub(crate) async fn drain(stream: &mut axum::body::BodyDataStream, max: usize) {
+    use futures_util::StreamExt;
+    let mut read = 0usize;
+    while read <= max {
+        match stream.next().await {
+            Some(Ok(b)) => read = read.saturating_add(b.len()),
+            _ => return,
         }
     }
 }

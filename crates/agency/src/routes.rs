@@ -13,20 +13,25 @@ use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use casebridge_protocol::{
     auth_message, Challenge, ChallengeRequest, ChunkQuery, Document, EnrolRequest, EnrolResponse, Feed, FeedQuery, Health, Session,
-    SessionRequest, UploadBegin, UploadOutcome, UploadState, AUTH_CONTEXT, MAX_CHUNK, MAX_FEED_PAGE, MAX_JSON_BODY,
+    SessionRequest, UploadBegin, UploadOutcome, UploadState, AUTH_CONTEXT, MAX_FEED_PAGE, MAX_JSON_BODY,
 };
 use casebridge_trust::bundle::Anchor;
 use casebridge_trust::{Agency, CredentialRequest, Reason, Receipt, SignedDoc, CREDENTIAL_REQUEST};
 use chrono::Duration;
+use futures_util::StreamExt;
 use uuid::Uuid;
 
-use crate::api::{self, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, OctetStream};
+use crate::api::{self, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, OctetBody};
 use crate::backend;
 use crate::invites::{self, wire_role};
 use crate::state::{
     blocking, lock, read, write, AppState, Member, Pending, SessionEntry, CHALLENGE_TTL_SECS, MAX_PENDING, SESSION_TTL_SECS,
 };
 use crate::uploads;
+
+/// Body pieces in flight between the request and the chunk writer (each at most one read of
+/// the connection, typically a TLS record of 16 KiB).
+const CHUNK_PIECES: usize = 16;
 
 /// The `/v1` router (without the access log and fallbacks, which [`crate::router`] adds).
 pub(crate) fn v1() -> Router<Arc<AppState>> {
@@ -38,7 +43,7 @@ pub(crate) fn v1() -> Router<Arc<AppState>> {
         .route("/v1/auth/session", post(session))
         .route("/v1/revocation", get(revocation))
         .route("/v1/uploads", post(upload_begin))
-        .route("/v1/uploads/{id}", get(upload_status).put(upload_chunk).layer(DefaultBodyLimit::max(MAX_CHUNK)))
+        .route("/v1/uploads/{id}", get(upload_status).put(upload_chunk))
         .route("/v1/uploads/{id}/complete", post(upload_complete))
         .route("/v1/feed", get(feed))
         .route("/v1/content/{sha256}", get(content))
@@ -202,11 +207,48 @@ async fn upload_chunk(
     member: Member,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<ChunkQuery>,
-    OctetStream(bytes): OctetStream,
+    OctetBody(body): OctetBody,
 ) -> ApiResult<Json<UploadState>> {
     let lock = st.upload_lock(id);
     let _g = lock.lock().await;
-    blocking(move || uploads::put_chunk(&st.dir, member.id, id, q.offset, &bytes)).await.map(Json)
+    // The body streams through a small channel to a blocking writer: receiving and writing
+    // overlap, and no chunk is ever held whole in memory.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(CHUNK_PIECES);
+    let writer = tokio::task::spawn_blocking(move || uploads::put_chunk(&st.dir, member.id, id, q.offset, &mut rx));
+    let mut stream = body.into_data_stream();
+    let mut read = 0usize;
+    let mut refused = None;
+    while let Some(piece) = stream.next().await {
+        let piece = match piece {
+            Ok(b) => b,
+            Err(_) => {
+                refused = Some(ApiError::bad_request("the chunk's body could not be read whole; send it again"));
+                break;
+            }
+        };
+        read = read.saturating_add(piece.len());
+        if read > OctetBody::LIMIT {
+            refused = Some(OctetBody::too_large());
+            api::drain(&mut stream, OctetBody::LIMIT).await;
+            break;
+        }
+        if tx.send(uploads::Piece::Data(piece)).await.is_err() {
+            // The writer refused the chunk (its answer says why): read no further than a
+            // chunk's worth, so the client gets to read that answer.
+            api::drain(&mut stream, OctetBody::LIMIT).await;
+            break;
+        }
+    }
+    if refused.is_some() {
+        // The writer may already have refused; either way nothing of this chunk is kept.
+        let _ = tx.send(uploads::Piece::Abort).await;
+    }
+    drop(tx);
+    let written = writer.await?;
+    match refused {
+        Some(e) => Err(e),
+        None => written.map(Json),
+    }
 }
 
 async fn upload_complete(State(st): State<Arc<AppState>>, member: Member, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UploadOutcome>> {

@@ -8,6 +8,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use axum::body::Bytes;
 use casebridge_protocol::{UploadOutcome, UploadState, MAX_BUNDLE};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
@@ -142,8 +143,29 @@ pub(crate) fn begin(dir: &Path, member: Uuid, bundle_id: Uuid, size: u64, now: D
     }
 }
 
-/// Appends `bytes` at `offset`, which must equal the bytes already received.
-pub(crate) fn put_chunk(dir: &Path, member: Uuid, id: Uuid, offset: u64, bytes: &[u8]) -> Result<UploadState, ApiError> {
+/// What the request side hands the chunk writer: body data in order, then either the end
+/// (the channel closes) or [`Piece::Abort`] when the body could not be read whole.
+pub(crate) enum Piece {
+    /// The next bytes of the chunk.
+    Data(Bytes),
+    /// The body broke off or was refused: keep nothing of this chunk.
+    Abort,
+}
+
+/// Appends the chunk arriving on `pieces` at `offset`, which must equal the bytes already
+/// received. Runs on a blocking thread while the request side streams the body into the
+/// channel, so receiving and writing overlap and memory stays at the channel's few pieces,
+/// whatever the chunk size. The bytes are fsynced before the state says they were received;
+/// an aborted or refused chunk leaves `received` as it was (its bytes are cut off by the next
+/// chunk). Refusals (wrong offset, past the size, already complete) come before any byte is
+/// written.
+pub(crate) fn put_chunk(
+    dir: &Path,
+    member: Uuid,
+    id: Uuid,
+    offset: u64,
+    pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
+) -> Result<UploadState, ApiError> {
     let mut meta = load(dir, id, member)?;
     if meta.completed.is_some() {
         return Err(ApiError::conflict("upload_complete", format!("upload {id} is already complete")));
@@ -157,26 +179,44 @@ pub(crate) fn put_chunk(dir: &Path, member: Uuid, id: Uuid, offset: u64, bytes: 
             ),
         ));
     }
-    let len = bytes.len() as u64;
-    if meta.received.saturating_add(len) > meta.size {
-        return Err(ApiError::conflict(
-            "beyond_size",
-            format!("the chunk ends at byte {} but the bundle has {} bytes", meta.received.saturating_add(len), meta.size),
-        ));
-    }
-    if bytes.is_empty() {
-        return Ok(meta.state());
-    }
+    let beyond =
+        |end: u64, size: u64| ApiError::conflict("beyond_size", format!("the chunk ends at byte {end} but the bundle has {size} bytes"));
     let path = part_path(dir, id);
-    let write = || -> std::io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&path)?;
-        // Bytes past `received` were never acknowledged (an interrupted chunk): drop them.
-        f.set_len(meta.received)?;
-        f.seek(SeekFrom::Start(meta.received))?;
-        f.write_all(bytes)?;
-        f.sync_all()
+    let io = |e: std::io::Error| ApiError::from(AgencyError::io("writing", &path)(e));
+    let mut file: Option<fs::File> = None;
+    let mut len = 0u64;
+    loop {
+        match pieces.blocking_recv() {
+            Some(Piece::Data(bytes)) => {
+                if bytes.is_empty() {
+                    continue;
+                }
+                let end = meta.received.saturating_add(len).saturating_add(bytes.len() as u64);
+                if end > meta.size {
+                    return Err(beyond(end, meta.size));
+                }
+                let f = match file.as_mut() {
+                    Some(f) => f,
+                    None => {
+                        let mut f = OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&path).map_err(io)?;
+                        // Bytes past `received` were never acknowledged (an interrupted chunk):
+                        // drop them.
+                        f.set_len(meta.received).map_err(io)?;
+                        f.seek(SeekFrom::Start(meta.received)).map_err(io)?;
+                        file.insert(f)
+                    }
+                };
+                f.write_all(&bytes).map_err(io)?;
+                len += bytes.len() as u64;
+            }
+            Some(Piece::Abort) => return Err(ApiError::bad_request("the chunk's body broke off; nothing of it was kept")),
+            None => break,
+        }
+    }
+    let Some(f) = file else {
+        return Ok(meta.state());
     };
-    write().map_err(|e| ApiError::from(AgencyError::io("writing", &path)(e)))?;
+    f.sync_all().map_err(io)?;
     meta.received += len;
     save(dir, &meta)?;
     Ok(meta.state())

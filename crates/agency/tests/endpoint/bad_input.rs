@@ -14,6 +14,11 @@ async fn bad_input_table() {
     let token = env.login(&member).await;
     let state: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id: Uuid::now_v7(), size: 100 }).await).await;
     let id = state.upload_id;
+    let big: UploadState =
+        ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id: Uuid::now_v7(), size: 4 * MAX_CHUNK as u64 }).await).await;
+    // A body without a Content-Length (chunked): counted as it streams.
+    let pieces = (0..9).map(|_| Ok::<_, std::io::Error>(vec![0u8; MAX_CHUNK / 8]));
+    let unsized_body = reqwest::Body::wrap_stream(futures_util::stream::iter(pieces));
     let c = &env.client;
     let u = |p: &str| env.url(p);
     let json_ct = "application/json";
@@ -124,6 +129,15 @@ async fn bad_input_table() {
             "too_large",
         ),
         (
+            "oversized chunk without a length",
+            c.put(u(&format!("/v1/uploads/{}?offset=0", big.upload_id)))
+                .bearer_auth(&token)
+                .header("content-type", "application/octet-stream")
+                .body(unsized_body),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        (
             "empty bundle",
             c.post(u("/v1/uploads")).bearer_auth(&token).json(&UploadBegin { bundle_id: Uuid::now_v7(), size: 0 }),
             StatusCode::BAD_REQUEST,
@@ -166,5 +180,7 @@ async fn bad_input_table() {
     // The upload is untouched by all of that.
     let state: UploadState = ok(env.get(&format!("/v1/uploads/{id}"), &token).await).await;
     assert_eq!(state.received, 0);
+    let state: UploadState = ok(env.get(&format!("/v1/uploads/{}", big.upload_id), &token).await).await;
+    assert_eq!(state.received, 0, "nothing of a refused chunk is kept");
     env.stop().await;
 }
