@@ -169,11 +169,22 @@ impl ObjectStore {
         let chunk = CHUNK_SIZE as usize;
         let (to_writer, from_reader) = mpsc::sync_channel::<Msg>(BUFFERS);
         let (to_reader, free_bufs) = mpsc::sync_channel::<PageBuf>(BUFFERS);
-        for _ in 0..BUFFERS {
-            let mut b = PageBuf::with_capacity(4096, chunk + TAG_LEN);
-            b.resize(chunk + TAG_LEN, 0);
-            to_reader.send(b).expect("channel has room");
-        }
+        // Buffers are made as the reader needs them, up to BUFFERS: a small file (most photos,
+        // a volunteer's bundle) costs one, not BUFFERS zeroed MiB.
+        let mut made = 0usize;
+        let mut next_buf = move || -> Option<PageBuf> {
+            match free_bufs.try_recv() {
+                Ok(b) => Some(b),
+                Err(mpsc::TryRecvError::Empty) if made < BUFFERS => {
+                    made += 1;
+                    let mut b = PageBuf::with_capacity(4096, chunk + TAG_LEN);
+                    b.resize(chunk + TAG_LEN, 0);
+                    Some(b)
+                }
+                Err(mpsc::TryRecvError::Empty) => free_bufs.recv().ok(),
+                Err(mpsc::TryRecvError::Disconnected) => None,
+            }
+        };
 
         let key = item_key.aead();
         // A third thread flushes what has been written so far every SYNC_EVERY bytes, so the
@@ -221,7 +232,7 @@ impl ObjectStore {
                 let mut index: u32 = 0;
                 let mut pending: Option<(PageBuf, usize)> = None;
                 loop {
-                    let Ok(mut buf) = free_bufs.recv() else {
+                    let Some(mut buf) = next_buf() else {
                         return Err(Error::corrupt("object writer stopped"));
                     };
                     let n = read_full(src, &mut buf[..chunk]).map_err(|e| Error::Io {
