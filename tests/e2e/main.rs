@@ -17,6 +17,8 @@ mod acl;
 mod concurrency;
 /// SIGKILL at random points never loses an acknowledged change.
 mod crash;
+/// `casebridge demo`: every review state, receipts, idempotent, serves until SIGTERM.
+mod demo;
 /// A real `agency serve` process and a fault-injecting TCP proxy.
 mod endpoint;
 /// Media type sniffed from content; EXIF time, place and camera.

@@ -13,6 +13,7 @@ mod check;
 mod context;
 mod court;
 mod credential;
+mod demo;
 mod endpoint;
 mod error;
 mod evidence;
@@ -124,6 +125,8 @@ pub enum Command {
     Enrol(endpoint::EnrolArgs),
     /// Send queued work to the agency endpoint and fetch what it has for you (`sync status`)
     Sync(sync_cmd::SyncArgs),
+    /// Make a demo (agency, investigator, volunteer, cases, briefs, submissions) and serve it
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -187,6 +190,7 @@ pub fn dispatch(ctx: &mut Ctx, command: &Command, out: &mut dyn Write) -> Result
         Command::Review(c) => review::run(ctx, c, out),
         Command::Enrol(a) => endpoint::enrol(ctx, a, out),
         Command::Sync(a) => sync_cmd::run(ctx, a, out),
+        Command::Demo(a) => demo::run(a, out),
     }
 }
 
