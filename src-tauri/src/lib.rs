@@ -20,8 +20,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use casebridge_app::{
-    AppError, AppEvent, AppInfo, Area, BriefInput, BriefView, CaseDetail, CaseSort, CaseSummary, CustodyView, Emitter, Enrolled,
-    EvidenceView, GeoPoint, Preview, ReceiptView, ReviewDecision, Role, Session, Strength, SubmissionView, SubmitInput, SyncStatus, WhoAmI,
+    AppError, AppEvent, AppInfo, Area, BriefInput, BriefView, CaseDetail, CaseSort, CaseStatus, CaseSummary, CustodyView, Emitter,
+    Enrolled, EvidenceView, FileMeta, GeoPoint, Preview, ReceiptView, ReviewDecision, Role, Session, Strength, SubmissionView, SubmitInput,
+    SyncStatus, Thumbnail, WhoAmI,
 };
 use tauri::{Emitter as _, Manager, Runtime, State};
 
@@ -125,6 +126,16 @@ async fn case_get(state: State<'_, AppState>, id: String) -> Res<CaseDetail> {
 }
 
 #[tauri::command]
+async fn case_set_status(state: State<'_, AppState>, case_id: String, status: CaseStatus) -> Res<()> {
+    blocking(&state, move |s| s.case_set_status(&case_id, status)).await
+}
+
+#[tauri::command]
+async fn case_export(state: State<'_, AppState>, case_id: String, path: String) -> Res<String> {
+    blocking(&state, move |s| s.case_export(&case_id, &path)).await
+}
+
+#[tauri::command]
 async fn note_add(state: State<'_, AppState>, case_id: String, text: String) -> Res<String> {
     blocking(&state, move |s| s.note_add(&case_id, &text)).await
 }
@@ -152,6 +163,16 @@ async fn job_cancel(state: State<'_, AppState>, job: String) -> Res<()> {
 #[tauri::command]
 async fn evidence_preview(state: State<'_, AppState>, id: String, max_bytes: u64) -> Res<Preview> {
     blocking(&state, move |s| s.evidence_preview(&id, max_bytes)).await
+}
+
+#[tauri::command]
+async fn evidence_thumbnail(state: State<'_, AppState>, id: String, max_px: u32) -> Res<Thumbnail> {
+    blocking(&state, move |s| s.evidence_thumbnail(&id, max_px)).await
+}
+
+#[tauri::command]
+async fn file_metadata(state: State<'_, AppState>, paths: Vec<String>) -> Res<Vec<FileMeta>> {
+    blocking(&state, move |s| s.file_metadata(&paths)).await
 }
 
 // ----- briefs and review -----------------------------------------------------------------------------
@@ -247,6 +268,9 @@ async fn sync_now(state: State<'_, AppState>) -> Res<()> {
 /// mock runtime.
 pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) -> Session + Send + 'static) -> tauri::Builder<R> {
     builder
+        // Native open/save dialogs (the UI calls `plugin:dialog|open` and `|save`; the
+        // capability grants only those two).
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
             app_info,
             profile_create,
@@ -259,12 +283,16 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             cases_list,
             case_create,
             case_get,
+            case_set_status,
+            case_export,
             note_add,
             evidence_list,
             evidence_custody,
             evidence_import,
             job_cancel,
             evidence_preview,
+            evidence_thumbnail,
+            file_metadata,
             briefs_list,
             brief_publish,
             brief_withdraw,

@@ -146,3 +146,38 @@ fn an_import_reports_through_events() {
     assert_eq!(preview["too_large"], false);
     assert_eq!(code(call(&env, "job_cancel", json!({"job": job}))), "unknown_job");
 }
+
+#[test]
+fn status_thumbnails_file_metadata_and_export_with_the_uis_argument_names() {
+    let env = env();
+    call(&env, "profile_create", json!({"name": "Vera", "role": "investigator", "passphrase": PASS})).unwrap();
+    let id = call(&env, "case_create", json!({"title": "Bike thefts", "summary": null, "reference": null, "tags": []})).unwrap();
+    call(&env, "case_set_status", json!({"caseId": id, "status": "closed"})).unwrap();
+    let detail = call(&env, "case_get", json!({"id": id})).unwrap();
+    assert_eq!(detail["status"], "closed");
+    assert_eq!(detail["team"][0]["acted"], json!(["opened"]));
+    assert!(call(&env, "case_set_status", json!({"caseId": id, "status": "shelved"})).unwrap_err().is_string());
+
+    let file = env._tmp.path().join("note.jpg");
+    std::fs::write(&file, b"not really a photo").unwrap();
+    let metas = call(&env, "file_metadata", json!({"paths": [file.display().to_string()]})).unwrap();
+    assert_eq!(metas[0]["media_type"], "text/plain");
+    assert_eq!(metas[0]["captured_at"], Value::Null);
+    let dir = env._tmp.path().display().to_string();
+    assert_eq!(code(call(&env, "file_metadata", json!({"paths": [dir]}))), "bad_file");
+
+    let job = call(&env, "evidence_import", json!({"caseId": id, "paths": [file.display().to_string()]})).unwrap();
+    loop {
+        let done = event(&env, "job-done");
+        if done["job"] == job {
+            break;
+        }
+    }
+    let items = call(&env, "evidence_list", json!({"caseId": id})).unwrap();
+    assert_eq!(items[0]["review_state"], Value::Null);
+    let thumb = call(&env, "evidence_thumbnail", json!({"id": items[0]["id"], "maxPx": 96})).unwrap();
+    assert_eq!((thumb["data_url"].clone(), thumb["reason"].is_string()), (Value::Null, true));
+
+    let out = env._tmp.path().join("case.cbb").display().to_string();
+    assert_eq!(code(call(&env, "case_export", json!({"caseId": id, "path": out}))), "not_enrolled");
+}

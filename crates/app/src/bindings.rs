@@ -58,6 +58,9 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         JobDone,
         SyncDone,
         Locked,
+        CaseMember,
+        FileMeta,
+        Thumbnail,
     );
     Ok(())
 }

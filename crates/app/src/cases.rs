@@ -1,12 +1,14 @@
 //! Cases, notes and evidence (investigators): the use cases over an open [`Store`].
 
+use std::collections::HashMap;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use casebridge_core::{CaseFilter, NewCase, Role, Store};
+use casebridge_core::{CaseEdit, CaseFilter, NewCase, Role, Store};
 use uuid::Uuid;
 
 use crate::error::{AppError, Result};
-use crate::views::{CaseDetail, CaseSort, CaseSummary, CustodyView, EvidenceView, Preview};
+use crate::views::{CaseDetail, CaseMember, CaseSort, CaseStatus, CaseSummary, CustodyView, EvidenceView, Preview, Thumbnail};
 
 /// Largest preview the UI may ask for: the content travels base64 in one IPC message.
 pub const MAX_PREVIEW_BYTES: u64 = 64 * 1024 * 1024;
@@ -57,7 +59,72 @@ pub fn get(store: &mut Store, id: &str) -> Result<CaseDetail> {
     let id = parse_id("case id", id)?;
     let detail = store.case(id)?;
     log_access(store, id, None, "viewed", None)?;
-    Ok(detail.into())
+    let submissions: Vec<casebridge_core::SubmissionView> = store.submissions()?.into_iter().filter(|s| s.case_id == id).collect();
+    let mut out: CaseDetail = detail.into();
+    let states = review_states(&submissions);
+    for e in &mut out.evidence {
+        e.review_state = states.get(&e.id).cloned();
+    }
+    out.team = team(store, &out, &submissions);
+    Ok(out)
+}
+
+/// Sets a case's status (the store's `case_edited` event; the store has no event for tags, so
+/// they are set when the case is opened).
+pub fn set_status(store: &mut Store, case_id: &str, status: CaseStatus) -> Result<()> {
+    let case = parse_id("case id", case_id)?;
+    Ok(store.edit_case(case, CaseEdit { status: Some(status.into()), ..CaseEdit::default() })?)
+}
+
+/// Each submitted item's review state, by evidence id.
+fn review_states(submissions: &[casebridge_core::SubmissionView]) -> HashMap<Uuid, String> {
+    submissions.iter().flat_map(|s| s.items.iter().map(|i| (i.evidence_id, i.state.clone()))).collect()
+}
+
+/// Who acted on a case, first action first: who opened it, wrote notes, added or submitted
+/// evidence, and decided on submissions.
+fn team(store: &Store, case: &CaseDetail, submissions: &[casebridge_core::SubmissionView]) -> Vec<CaseMember> {
+    let mut acts: Vec<(Uuid, Option<String>, &'static str)> = Vec::new();
+    if let Some(by) = case.created_by {
+        acts.push((by, None, "opened"));
+    }
+    for n in &case.notes {
+        acts.push((n.author, n.author_name.clone(), "noted"));
+    }
+    for e in &case.evidence {
+        let act = if e.review_state.is_some() { "submitted" } else { "added_evidence" };
+        acts.push((e.contributor, e.contributor_name.clone(), act));
+    }
+    for d in submissions.iter().flat_map(|s| s.decisions.iter()) {
+        acts.push((d.by, None, "reviewed"));
+    }
+    let mut team: Vec<CaseMember> = Vec::new();
+    for (member_id, name, act) in acts {
+        let i = match team.iter().position(|m| m.member_id == member_id) {
+            Some(i) => i,
+            None => {
+                team.push(CaseMember { member_id, name: None, acted: Vec::new() });
+                team.len() - 1
+            }
+        };
+        let m = &mut team[i];
+        if m.name.is_none() {
+            m.name = name;
+        }
+        if !m.acted.iter().any(|a| a == act) {
+            m.acted.push(act.to_string());
+        }
+    }
+    for m in &mut team {
+        if m.name.is_none() {
+            m.name = if m.member_id == store.whoami().member_id {
+                Some(store.whoami().name.clone())
+            } else {
+                store.member(m.member_id).ok().flatten().map(|r| r.name)
+            };
+        }
+    }
+    team
 }
 
 /// Adds a note to a case; returns its id.
@@ -69,7 +136,13 @@ pub fn add_note(store: &mut Store, case_id: &str, text: &str) -> Result<Uuid> {
 /// A case's evidence, oldest first.
 pub fn evidence_list(store: &Store, case_id: &str) -> Result<Vec<EvidenceView>> {
     let case = parse_id("case id", case_id)?;
-    Ok(store.list_evidence(case)?.into_iter().map(Into::into).collect())
+    let mut items: Vec<EvidenceView> = store.list_evidence(case)?.into_iter().map(Into::into).collect();
+    let submissions: Vec<casebridge_core::SubmissionView> = store.submissions()?.into_iter().filter(|s| s.case_id == case).collect();
+    let states = review_states(&submissions);
+    for e in &mut items {
+        e.review_state = states.get(&e.id).cloned();
+    }
+    Ok(items)
 }
 
 /// An item's custody trail.
@@ -92,4 +165,59 @@ pub fn preview(store: &mut Store, id: &str, max_bytes: u64) -> Result<Preview> {
     let mut buf = Vec::with_capacity(usize::try_from(e.size).unwrap_or(0));
     store.read_content(&e.sha256, e.size, &mut buf, &mut |_| true)?;
     Ok(Preview { media_type: e.media_type, data_base64: Some(B64.encode(&buf)), too_large: false })
+}
+
+/// Largest image a thumbnail is made from: decoding is the cost, and it runs per row.
+pub const MAX_THUMBNAIL_SOURCE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Largest image dimension decoded for a thumbnail (a decompression bomb is refused).
+const MAX_THUMBNAIL_SOURCE_PX: u32 = 12_000;
+
+/// A small downscaled copy of an image item (at most `max_px` on its longer side, clamped to
+/// 16..=512), as a `data:` URL. JPEG and PNG items up to [`MAX_THUMBNAIL_SOURCE_BYTES`] only;
+/// anything else gets none, with the reason. Police staff's view is recorded in the case's
+/// access log (reason `thumbnail`) before the content is read.
+pub fn thumbnail(store: &mut Store, id: &str, max_px: u32) -> Result<Thumbnail> {
+    let id = parse_id("evidence id", id)?;
+    let e = store.evidence(id)?;
+    let none = |media_type: String, reason: &str| Ok(Thumbnail { media_type, data_url: None, reason: Some(reason.to_string()) });
+    let format = match e.media_type.as_str() {
+        "image/jpeg" => image::ImageFormat::Jpeg,
+        "image/png" => image::ImageFormat::Png,
+        _ => return none(e.media_type, "no thumbnail for this kind of file"),
+    };
+    if e.size > MAX_THUMBNAIL_SOURCE_BYTES {
+        return none(e.media_type, "too large for a thumbnail: open it to view");
+    }
+    log_access(store, e.case_id, Some(id), "viewed", Some("thumbnail"))?;
+    let mut buf = Vec::with_capacity(usize::try_from(e.size).unwrap_or(0));
+    store.read_content(&e.sha256, e.size, &mut buf, &mut |_| true)?;
+    match downscale(&buf, format, max_px.clamp(16, 512)) {
+        Some((mime, bytes)) => {
+            Ok(Thumbnail { media_type: e.media_type, data_url: Some(format!("data:{mime};base64,{}", B64.encode(bytes))), reason: None })
+        }
+        None => none(e.media_type, "the image could not be decoded"),
+    }
+}
+
+/// Decodes `bytes` as `format` (within size limits) and encodes a copy at most `max_px` on its
+/// longer side: JPEG, or PNG when the image has transparency. None when it does not decode.
+fn downscale(bytes: &[u8], format: image::ImageFormat, max_px: u32) -> Option<(&'static str, Vec<u8>)> {
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_THUMBNAIL_SOURCE_PX);
+    limits.max_image_height = Some(MAX_THUMBNAIL_SOURCE_PX);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    let img = reader.decode().ok()?;
+    let small = img.thumbnail(max_px, max_px);
+    let mut out = Vec::new();
+    if small.color().has_alpha() {
+        small.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).ok()?;
+        Some(("image/png", out))
+    } else {
+        let rgb = small.to_rgb8();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80).encode_image(&rgb).ok()?;
+        Some(("image/jpeg", out))
+    }
 }

@@ -17,7 +17,10 @@
 //!   `ui/src/lib/bindings/` ([`bindings`]).
 //! - Library functions the CLI shares: [`sync::round`] (export, push with receipts kept, pull
 //!   with content streamed into the store, revocation refresh, state file), [`enrol::enrol`],
-//!   [`outbox::agency`] and [`outbox::export_pending`], [`import::import_files`].
+//!   [`outbox::agency`] and [`outbox::export_pending`], [`import::import_files`],
+//!   [`export::case_bundle`] (a case as one sealed bundle file, through the same bundle writer
+//!   as `casebridge bundle export`), [`files::file_metadata`] (EXIF time and place of files
+//!   before they are submitted).
 //!
 //! ## Flow
 //! ```
@@ -48,6 +51,8 @@ pub mod cases;
 mod clock;
 pub mod enrol;
 mod error;
+pub mod export;
+pub mod files;
 mod handle;
 pub mod import;
 pub mod outbox;

@@ -14,6 +14,8 @@ use crate::briefs::{self, BriefInput, SubmitInput};
 use crate::cases;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AppError, Result};
+use crate::export;
+use crate::files;
 use crate::handle::StoreHandle;
 use crate::import::{self, Checked};
 use crate::outbox;
@@ -21,8 +23,9 @@ use crate::settings::{Settings, MAX_IDLE_LOCK_SECS, MIN_IDLE_LOCK_SECS};
 use crate::strength;
 use crate::sync;
 use crate::views::{
-    AppEvent, AppInfo, BriefView, CaseDetail, CaseSort, CaseSummary, CustodyView, Emitter, Enrolled, EvidenceView, JobDone, JobProgress,
-    Locked, Preview, ReceiptView, ReviewDecision, Role, Strength, SubmissionView, SyncDone, SyncEvent, SyncStatus, WhoAmI,
+    AppEvent, AppInfo, BriefView, CaseDetail, CaseSort, CaseStatus, CaseSummary, CustodyView, Emitter, Enrolled, EvidenceView, FileMeta,
+    JobDone, JobProgress, Locked, Preview, ReceiptView, ReviewDecision, Role, Strength, SubmissionView, SyncDone, SyncEvent, SyncStatus,
+    Thumbnail, WhoAmI,
 };
 
 /// Wrong passphrases in a row before unlocking is paused.
@@ -359,6 +362,11 @@ impl Session {
         self.with_store(|s| cases::get(s, id))
     }
 
+    /// Sets a case's status.
+    pub fn case_set_status(&self, case_id: &str, status: CaseStatus) -> Result<()> {
+        self.with_store(|s| cases::set_status(s, case_id, status))
+    }
+
     /// Adds a note; returns its id.
     pub fn note_add(&self, case_id: &str, text: &str) -> Result<String> {
         self.with_store(|s| cases::add_note(s, case_id, text)).map(|id| id.to_string())
@@ -377,6 +385,62 @@ impl Session {
     /// An item's content for display (police staff's view is logged).
     pub fn evidence_preview(&self, id: &str, max_bytes: u64) -> Result<Preview> {
         self.with_store(|s| cases::preview(s, id, max_bytes))
+    }
+
+    /// A small downscaled copy of an image item for tables (police staff's view is logged).
+    pub fn evidence_thumbnail(&self, id: &str, max_px: u32) -> Result<Thumbnail> {
+        self.with_store(|s| cases::thumbnail(s, id, max_px))
+    }
+
+    /// What files on this computer say about themselves (media type, size, EXIF time and
+    /// place), read from their heads, to prefill a form. Needs an unlocked profile; records
+    /// nothing.
+    pub fn file_metadata(&self, paths: &[String]) -> Result<Vec<FileMeta>> {
+        self.with_store(|_| Ok(()))?;
+        files::file_metadata(paths)
+    }
+
+    /// Starts exporting a whole case to the bundle file `path` (sealed to the enrolled agency,
+    /// as `casebridge bundle export`) on a background thread; returns the job id. The target
+    /// and the credential are checked first. Progress comes as `job-progress` (one item, the
+    /// file's name), the end as `job-done`; [`Session::job_cancel`] stops it and leaves no
+    /// file. The store is held while the bundle is written.
+    pub fn case_export(self: &Arc<Self>, case_id: &str, path: &str) -> Result<String> {
+        let out = PathBuf::from(path.trim());
+        export::check_out(&out)?;
+        let (case, total) = self.with_store(|s| {
+            let case = s.resolve_case(case_id.trim())?;
+            outbox::agency(s)?;
+            Ok((case, export::case_bytes(s, case)?))
+        })?;
+        let job = format!("export-{}", Uuid::now_v7());
+        let cancel = self.start_job(&job)?;
+        let me = Arc::clone(self);
+        let id = job.clone();
+        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let spawned = std::thread::Builder::new().name("casebridge-export".into()).spawn(move || {
+            let progress = |done: u64| {
+                me.emit(AppEvent::JobProgress(JobProgress { job: id.clone(), item: 0, name: name.clone(), done: done.min(total), total }))
+            };
+            progress(0);
+            let result = me.store.with(|s| {
+                export::case_bundle(s, case, &out, &mut |n| {
+                    progress(n);
+                    !cancel.load(Ordering::SeqCst)
+                })
+            });
+            if result.is_ok() {
+                progress(total);
+            }
+            me.end_job(&id);
+            let error = result.err();
+            me.emit(AppEvent::JobDone(JobDone { job: id, ok: error.is_none(), error }));
+        });
+        if let Err(e) = spawned {
+            self.end_job(&job);
+            return Err(AppError::internal(format!("cannot start the export: {e}")));
+        }
+        Ok(job)
     }
 
     /// Starts importing `paths` into a case on a background thread; returns the job id.

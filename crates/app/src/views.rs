@@ -72,6 +72,17 @@ impl From<casebridge_core::CaseStatus> for CaseStatus {
     }
 }
 
+impl From<CaseStatus> for casebridge_core::CaseStatus {
+    fn from(s: CaseStatus) -> casebridge_core::CaseStatus {
+        match s {
+            CaseStatus::Open => casebridge_core::CaseStatus::Open,
+            CaseStatus::Active => casebridge_core::CaseStatus::Active,
+            CaseStatus::Suspended => casebridge_core::CaseStatus::Suspended,
+            CaseStatus::Closed => casebridge_core::CaseStatus::Closed,
+        }
+    }
+}
+
 /// The order of the case list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -369,6 +380,9 @@ pub struct EvidenceView {
     pub added_at: DateTime<FixedOffset>,
     /// For a derivative: its provenance.
     pub derived_from: Option<Provenance>,
+    /// For an item a volunteer submitted: where its review stands (`pending`, `accepted`,
+    /// `rejected` or `info_requested`); `null` for an item imported by police staff.
+    pub review_state: Option<String>,
 }
 
 impl From<casebridge_core::EvidenceView> for EvidenceView {
@@ -403,6 +417,8 @@ impl From<casebridge_core::EvidenceView> for EvidenceView {
                 at: p.at,
                 event_hash: p.event_hash,
             }),
+            // Filled in by the use cases, which see the submissions.
+            review_state: None,
         }
     }
 }
@@ -449,6 +465,51 @@ pub struct CaseDetail {
     pub evidence: Vec<EvidenceView>,
     /// Notes, oldest first.
     pub notes: Vec<NoteView>,
+    /// The members who acted on the case (opened it, added notes or evidence, reviewed
+    /// submissions), first action first. The store has no team or assignment of its own, so
+    /// this is who did something, not who is assigned.
+    pub team: Vec<CaseMember>,
+}
+
+/// A member who acted on a case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CaseMember {
+    /// Member id.
+    pub member_id: Uuid,
+    /// Name, when known to this store.
+    pub name: Option<String>,
+    /// What they did: `opened`, `noted`, `added_evidence`, `submitted`, `reviewed` (each once,
+    /// in the order first done).
+    pub acted: Vec<String>,
+}
+
+/// What a file on this computer says about itself, read before it is imported or submitted
+/// (only its head: the media type sniffed from the content, and for photos the EXIF
+/// capture time and GPS position).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct FileMeta {
+    /// The path as given.
+    pub path: String,
+    /// EXIF capture time.
+    pub captured_at: Option<DateTime<FixedOffset>>,
+    /// EXIF GPS position.
+    pub location: Option<GeoPoint>,
+    /// Media type, sniffed from the content (never the name).
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A small preview of an image item, for tables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Thumbnail {
+    /// The item's media type.
+    pub media_type: String,
+    /// A `data:` URL of a downscaled copy (JPEG, or PNG when the image has transparency);
+    /// `null` when there is none: not a JPEG or PNG, larger than the cap, or not decodable.
+    pub data_url: Option<String>,
+    /// Why there is none, for people (`null` when there is one).
+    pub reason: Option<String>,
 }
 
 impl From<casebridge_core::CaseDetail> for CaseDetail {
@@ -470,6 +531,8 @@ impl From<casebridge_core::CaseDetail> for CaseDetail {
                 .into_iter()
                 .map(|n| NoteView { id: n.id, text: n.text, author: n.author, author_name: n.author_name, at: n.at })
                 .collect(),
+            // Filled in by the use cases.
+            team: Vec::new(),
         }
     }
 }

@@ -15,10 +15,12 @@ import type {
   BriefView,
   CaseDetail,
   CaseSort,
+  CaseStatus,
   CaseSummary,
   CustodyView,
   Enrolled,
   EvidenceView,
+  FileMeta,
   GeoPoint,
   JobDone,
   JobProgress,
@@ -32,6 +34,7 @@ import type {
   SyncDone,
   SyncEvent,
   SyncStatus,
+  Thumbnail,
   WhoAmI,
 } from './types';
 
@@ -85,6 +88,28 @@ export const evidenceCustody = (id: string) => call<CustodyView[]>('evidence_cus
 export const evidenceImport = (caseId: string, paths: string[]) => call<string>('evidence_import', { caseId, paths });
 export const jobCancel = (job: string) => call<void>('job_cancel', { job });
 export const evidencePreview = (id: string, maxBytes: number) => call<Preview>('evidence_preview', { id, maxBytes });
+/** A small downscaled copy of an image item (JPEG/PNG up to 16 MiB), at most `maxPx` on its longer side. */
+export const evidenceThumbnail = (id: string, maxPx: number) => call<Thumbnail>('evidence_thumbnail', { id, maxPx });
+export const caseSetStatus = (caseId: string, status: CaseStatus) => call<void>('case_set_status', { caseId, status });
+/** Starts exporting the whole case as a sealed bundle to `path` (must not exist); returns the job id (job-progress / job-done). */
+export const caseExport = (caseId: string, path: string) => call<string>('case_export', { caseId, path });
+/** What files say about themselves (media type, size, EXIF time and place), read from their heads. */
+export const fileMetadata = (paths: string[]) => call<FileMeta[]>('file_metadata', { paths });
+
+// ----- native file dialogs (tauri-plugin-dialog's own commands; the npm wrapper is not used) --------
+
+/** The native "open files" dialog; the chosen paths, or [] when cancelled. */
+export async function chooseFiles(title?: string): Promise<string[]> {
+  const r = await call<string[] | string | null>('plugin:dialog|open', { options: { multiple: true, directory: false, title } });
+  if (r == null) return [];
+  return Array.isArray(r) ? r : [r];
+}
+
+/** The native "save file" dialog; the chosen path, or null when cancelled. */
+export const chooseSavePath = (defaultPath: string, title?: string) =>
+  call<string | null>('plugin:dialog|save', {
+    options: { title, defaultPath, filters: [{ name: 'Casebridge bundle', extensions: ['cbb'] }] },
+  });
 
 // ----- briefs and review ----------------------------------------------------------------------------
 

@@ -102,6 +102,8 @@ export interface EvidenceView {
   added_at: string;
   /** For a derivative (e.g. a redacted copy): where it came from. */
   derived_from: Provenance | null;
+  /** For an item a volunteer submitted: `pending`, `accepted`, `rejected` or `info_requested`; null when imported by staff. */
+  review_state?: string | null;
 }
 
 export interface Provenance {
@@ -136,6 +138,31 @@ export interface CaseDetail {
   evidence_count: number;
   evidence: EvidenceView[];
   notes: NoteView[];
+  /** Members who acted on the case (the store has no assignment; this is who did something). */
+  team?: CaseMember[];
+}
+
+/** A member who acted on a case; `acted`: `opened`, `noted`, `added_evidence`, `submitted`, `reviewed`. */
+export interface CaseMember {
+  member_id: string;
+  name: string | null;
+  acted: string[];
+}
+
+/** What a file on this computer says about itself (read from its head, before import or submission). */
+export interface FileMeta {
+  path: string;
+  captured_at: string | null;
+  location: GeoPoint | null;
+  media_type: string;
+  size: number;
+}
+
+/** A small downscaled copy of an image item; `data_url` null with a `reason` when there is none. */
+export interface Thumbnail {
+  media_type: string;
+  data_url: string | null;
+  reason: string | null;
 }
 
 export interface CustodyView {

@@ -120,6 +120,46 @@ fn enrol_brief_submit_review_through_a_real_endpoint() {
     assert!(subs[0].items[0].held);
     let decided = inv.session.review_decide(&subs[0].id.to_string(), ReviewDecision::Accepted, &[], Some("useful".into())).unwrap();
     assert_eq!(decided.state, "accepted");
+
+    // The evidence list carries the review state; the case's team is who acted on it.
+    let items = inv.session.evidence_list(&case).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].review_state.as_deref(), Some("accepted"));
+    let detail = inv.session.case_get(&case).unwrap();
+    assert_eq!(detail.evidence[0].review_state.as_deref(), Some("accepted"));
+    let acted = |who: uuid::Uuid| detail.team.iter().find(|m| m.member_id == who).map(|m| m.acted.clone()).unwrap_or_default();
+    let inv_id = inv.session.app_info().unwrap().whoami.unwrap().member_id;
+    assert_eq!(acted(inv_id), ["opened", "reviewed"]);
+    assert_eq!(acted(subs[0].submitter), ["submitted"]);
+
+    // The investigator exports the whole case to a file (a job with progress). What sync had
+    // not yet sent (the decision) is sealed into the outbox first, so sync still delivers it.
+    let out = inv.tmp.path().join("case.cbb");
+    let job = inv.session.case_export(&case, &out.display().to_string()).unwrap();
+    let mut last = None;
+    let done = wait_for(&inv.events, |e| match e {
+        AppEvent::JobProgress(p) if p.job == job => {
+            assert_eq!(p.name, "case.cbb");
+            last = Some((p.done, p.total));
+            None
+        }
+        AppEvent::JobDone(d) if d.job == job => Some(d),
+        _ => None,
+    });
+    assert!(done.ok, "{:?}", done.error);
+    assert_eq!(last, Some((200_000, 200_000)), "the bar ends full");
+    assert!(std::fs::metadata(&out).unwrap().len() > 200_000);
+    assert!(inv.session.sync_status().unwrap().pending >= 1, "the decision waits in the outbox");
+    assert_eq!(inv.session.case_export(&case, &out.display().to_string()).unwrap_err().code, "exists");
+    // Cancelled: no file, no partial file.
+    let gone = inv.tmp.path().join("cancelled.cbb");
+    let case_id: uuid::Uuid = case.parse().unwrap();
+    let err = inv.session.with_store(|st| casebridge_app::export::case_bundle(st, case_id, &gone, &mut |_| false)).unwrap_err();
+    assert_eq!(err.code, "cancelled");
+    assert!(
+        !gone.exists()
+            && std::fs::read_dir(inv.tmp.path()).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().ends_with(".partial"))
+    );
     sync(&inv.session, &inv.events);
 
     // The volunteer sees the decision.

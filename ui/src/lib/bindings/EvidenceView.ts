@@ -72,4 +72,9 @@ added_at: string,
 /**
  * For a derivative: its provenance.
  */
-derived_from: Provenance | null, };
+derived_from: Provenance | null, 
+/**
+ * For an item a volunteer submitted: where its review stands (`pending`, `accepted`,
+ * `rejected` or `info_requested`); `null` for an item imported by police staff.
+ */
+review_state: string | null, };
