@@ -1,0 +1,591 @@
+#!/usr/bin/env python3
+"""Casebridge desktop end-to-end: the whole story through two real app windows.
+
+A real agency endpoint (`casebridge agency serve`) runs on 127.0.0.1; two profiles are
+prepared and enrolled with the CLI; then two app windows, each driven by its own tauri-driver
+(+ WebKitWebDriver) with its own CASEBRIDGE_STORE, play the story through the UI:
+
+  investigator: a wrong passphrase is refused and shows no data; unlock; create a case;
+                publish a brief; sync
+  volunteer:    sync; see the brief; accept the code of conduct; submit a photo (a real
+                JPEG); sync
+  investigator: sync; review and accept the submission; sync; the photo is evidence in the
+                case; set the idle lock to 1 minute
+  volunteer:    sync; sees "Accepted" and a verified receipt
+  investigator: the window locks itself after a minute idle, showing no case data; a wrong
+                passphrase is refused; the right one reopens the case list
+
+Run it under a display, always with a timeout (without a display the app cannot start, and
+tauri-driver's new-session request would hang):
+
+  timeout 600 xvfb-run -a -s "-screen 0 1280x800x24" python3 tests/desktop/e2e.py
+
+Environment (all optional):
+  CASEBRIDGE_DESKTOP_BIN  the app binary        (default target/release/casebridge-desktop)
+  CASEBRIDGE_CLI_BIN      the casebridge CLI    (default target/debug/casebridge, else release)
+  TAURI_DRIVER            tauri-driver          (default: on PATH, else ~/.cargo/bin)
+  SCREENSHOTS_DIR         where the screen PNGs go (default target/desktop-e2e/screenshots);
+                          scripts/screenshots points it at docs/screenshots
+  E2E_ARTIFACTS           failure screenshots, page sources and logs (default target/desktop-e2e)
+  E2E_KEEP=1              keep the temporary stores and agency directory
+
+The last line is `desktop e2e: N passed, M failed`; the exit code is non-zero on any failure.
+Every process started here (endpoint, drivers, apps) is stopped on exit, also on Ctrl-C or
+SIGTERM (e.g. from `timeout`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Callable, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from webdriver import Session, Timeout, WebDriverError, tid, wait_until  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+PHOTO = Path(__file__).resolve().parent / "fixtures" / "street.jpg"
+
+INV_PASS = "correct horse battery staple"
+VOL_PASS = "volunteer passphrase, long enough"
+WRONG_PASS = "incorrect donkey battery staple"
+AGENCY_PASS = "agency passphrase for the desktop e2e"
+
+CASE_TITLE = "Bike thefts, Mitte"
+CASE_REF = "BER-2026-004711"
+BRIEF_TITLE = "Dashcam or phone footage wanted"
+BRIEF_BODY = "Main St between the bakery and the station, Friday 20 Nov, 22:00-23:00. Photos of people near the bike racks help."
+
+# How long one UI step may take (an unlock's key derivation, a sync round) on a slow 2-core CI box.
+STEP = 60
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ----- processes --------------------------------------------------------------------------------
+
+
+class Procs:
+    """Every process this run starts, each in its own process group, stopped on exit."""
+
+    def __init__(self) -> None:
+        self.running: list[tuple[str, subprocess.Popen]] = []
+        self.logs: list = []
+
+    def start(self, name: str, argv: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+        """Starts `argv` with stdout and stderr going to `log_path`."""
+        out = open(log_path, "w")
+        self.logs.append(out)
+        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.running.append((name, p))
+        return p
+
+    def stop_all(self) -> None:
+        for name, p in reversed(self.running):
+            if p.poll() is not None:
+                continue
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                log(f"{name} ignored SIGTERM; killing it")
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait(timeout=10)
+        self.running.clear()
+        for f in self.logs:
+            f.close()
+        self.logs.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def find_bin(env_name: str, candidates: list[Path]) -> Path:
+    given = os.environ.get(env_name)
+    if given:
+        p = Path(given)
+        if not p.is_file():
+            raise SystemExit(f"desktop e2e: {env_name}={given} is not a file")
+        return p.resolve()
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise SystemExit(f"desktop e2e: none of {', '.join(map(str, candidates))} exists; build it first or set {env_name}")
+
+
+def find_driver() -> str:
+    given = os.environ.get("TAURI_DRIVER")
+    if given:
+        return given
+    found = shutil.which("tauri-driver") or str(Path.home() / ".cargo" / "bin" / "tauri-driver")
+    if not Path(found).is_file():
+        raise SystemExit("desktop e2e: tauri-driver not found (cargo install tauri-driver --locked --version 2.1.0)")
+    return found
+
+
+# ----- the world: endpoint and profiles, prepared with the CLI ------------------------------------
+
+
+class World:
+    def __init__(self, procs: Procs, cli: Path, tmp: Path, artifacts: Path):
+        self.procs, self.cli, self.tmp, self.artifacts = procs, cli, tmp, artifacts
+        self.agency = tmp / "agency"
+        self.inv_store = tmp / "investigator"
+        self.vol_store = tmp / "volunteer"
+        self.url = ""
+
+    def run(self, args: list[str], passphrase: Optional[str] = None, store: Optional[Path] = None) -> str:
+        env = dict(os.environ, CASEBRIDGE_AGENCY_PASSPHRASE=AGENCY_PASS, NO_COLOR="1")
+        env.pop("CASEBRIDGE_PASSPHRASE_FILE", None)
+        if passphrase:
+            env["CASEBRIDGE_PASSPHRASE"] = passphrase
+        argv = [str(self.cli)] + (["--store", str(store)] if store else []) + args
+        r = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+        if r.returncode != 0:
+            raise RuntimeError(f"casebridge {' '.join(args[:3])} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r.stdout
+
+    def prepare(self) -> None:
+        self.run(["agency", "init", "--dir", str(self.agency), "--name", "Berlin Police (test)"])
+        env = dict(os.environ, CASEBRIDGE_AGENCY_PASSPHRASE=AGENCY_PASS, CASEBRIDGE_LOG="info", NO_COLOR="1")
+        self.procs.start(
+            "endpoint",
+            [str(self.cli), "agency", "serve", "--dir", str(self.agency), "--listen", "127.0.0.1:0"],
+            env,
+            self.artifacts / "endpoint.log",
+        )
+        serve_json = self.agency / "serve.json"
+
+        def started() -> Optional[str]:
+            if not serve_json.is_file():
+                return None
+            try:
+                return json.loads(serve_json.read_text()).get("url")
+            except ValueError:
+                return None
+
+        self.url = wait_until(started, 90, "the agency endpoint to listen (serve.json)")
+        assert self.url.startswith("https://127.0.0.1:"), f"the endpoint must listen on loopback: {self.url}"
+        log(f"endpoint at {self.url}")
+        for store, name, role, pw in (
+            (self.inv_store, "Vera Brandt", "investigator", INV_PASS),
+            (self.vol_store, "Mila Jansen", "volunteer", VOL_PASS),
+        ):
+            self.run(["init", "--name", name, "--role", role], pw, store)
+            code = self.run(["agency", "invite", "--dir", str(self.agency), "--role", role, "--name", name]).strip().splitlines()[-1]
+            assert code.startswith("cbinv1."), "the invite code is alone on the last line"
+            self.run(["enrol", code], pw, store)
+            log(f"{role} profile ready and enrolled")
+
+
+# ----- app windows ----------------------------------------------------------------------------------
+
+
+class Window:
+    """One app window: its own tauri-driver (+ WebKitWebDriver) and profile."""
+
+    def __init__(self, who: str, procs: Procs, driver: str, app: Path, store: Path, tmp: Path, artifacts: Path):
+        self.who = who
+        port, native = free_port(), free_port()
+        home = tmp / f"{who}-home"
+        for d in ("data", "cache", "config"):
+            (home / d).mkdir(parents=True, exist_ok=True)
+        # The app inherits this environment through tauri-driver and WebKitWebDriver. Separate
+        # XDG directories keep the two windows' WebKit data apart.
+        env = dict(
+            os.environ,
+            CASEBRIDGE_STORE=str(store),
+            XDG_DATA_HOME=str(home / "data"),
+            XDG_CACHE_HOME=str(home / "cache"),
+            XDG_CONFIG_HOME=str(home / "config"),
+        )
+        for k in ("CASEBRIDGE_PASSPHRASE", "CASEBRIDGE_PASSPHRASE_FILE"):
+            env.pop(k, None)
+        self.log_path = artifacts / f"tauri-driver-{who}.log"
+        procs.start(f"tauri-driver ({who})", [driver, "--port", str(port), "--native-port", str(native)], env, self.log_path)
+        # tauri-driver listens at once; WebKitWebDriver behind it a moment later.
+        wait_until(lambda: port_open(port) and port_open(native), 30, f"tauri-driver ({who}) and WebKitWebDriver to listen on {port}, {native}")
+        t0 = time.monotonic()
+        self.s = Session(f"http://127.0.0.1:{port}", str(app), start_timeout=90)
+        log(f"{who}: window open ({time.monotonic() - t0:.1f} s)")
+
+    def close(self) -> None:
+        self.s.quit()
+
+
+# ----- the story ------------------------------------------------------------------------------------
+
+
+class Story:
+    def __init__(self, world: World, inv: Window, vol: Window, shots: Path):
+        self.w, self.inv, self.vol, self.shots = world, inv.s, vol.s, shots
+        self.case_id = ""
+
+    def shot(self, s: Session, name: str) -> None:
+        # Toasts are transient: dismiss them so the picture shows the screen itself.
+        for b in s.find_all(tid("toast", " button")):
+            try:
+                b.click()
+            except WebDriverError:
+                pass  # already gone
+        s.wait_gone(tid("toast"), 10)
+        path = self.shots / f"{name}.png"
+        s.screenshot(str(path))
+        log(f"screenshot {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+    # -- helpers --
+
+    def unlock(self, s: Session, passphrase: str) -> None:
+        s.type(tid("unlock-passphrase"), passphrase, STEP)
+        s.click(tid("unlock-submit"))
+
+    def sync(self, s: Session, screenshot: Optional[str] = None) -> None:
+        """Opens the sync panel, presses Sync now, waits until the round ends without an error."""
+        self.open_sync_panel(s)
+        before = s.find(tid("sync-last-success")).attr("title") or ""
+        if screenshot:
+            self.shot(s, screenshot)
+        s.click(tid("sync-now"))
+
+        def finished() -> bool:
+            if s.exists(tid("sync-last-error")):
+                # Not an AssertionError: wait_until would keep waiting; this ends the step at once.
+                raise RuntimeError(f"sync failed: {s.text(tid('sync-last-error'))}")
+            st = s.find(tid("sync-status"))
+            after = s.find(tid("sync-last-success")).attr("title") or ""
+            return st.attr("data-running") == "false" and after != "" and after != before
+
+        wait_until(finished, STEP, "a sync round to finish")
+        self.close_sync_panel(s)
+
+    def open_sync_panel(self, s: Session) -> None:
+        """Opens the sync panel (the indicator toggles it), however many clicks that takes."""
+
+        def is_open() -> bool:
+            if s.exists(tid("sync-panel")):
+                return True
+            s.click(tid("sync-status"))
+            time.sleep(0.3)
+            return s.exists(tid("sync-panel"))
+
+        wait_until(is_open, 15, "the sync panel to open", interval=0.5)
+
+    def close_sync_panel(self, s: Session) -> None:
+        def is_closed() -> bool:
+            if not s.exists(tid("sync-panel")):
+                return True
+            s.click(tid("sync-status"))
+            time.sleep(0.3)
+            return not s.exists(tid("sync-panel"))
+
+        wait_until(is_closed, 15, "the sync panel to close", interval=0.5)
+
+    def no_data_shown(self, s: Session) -> None:
+        """The window shows the unlock screen and nothing of the profile's data."""
+        src = s.source()
+        for secret in (CASE_TITLE, CASE_REF, BRIEF_TITLE, "street.jpg", "Vera Brandt"):
+            assert secret not in src, f"the locked window's page contains {secret!r}"
+        for el in ("nav-cases", "case-row", "whoami", "lock-now"):
+            assert not s.exists(tid(el)), f"the locked window shows {el}"
+
+    # -- scenarios, in order --
+
+    def wrong_passphrase(self) -> None:
+        s = self.inv
+        s.wait(tid("unlock-passphrase"), STEP)
+        self.shot(s, "unlock")
+        self.unlock(s, WRONG_PASS)
+        err = s.wait(tid("unlock-error"), STEP)
+        assert err.text.strip(), "the error says something"
+        assert "passphrase" in err.text.lower(), f"the error names the passphrase: {err.text!r}"
+        self.no_data_shown(s)
+
+    def unlock_investigator(self) -> None:
+        s = self.inv
+        self.unlock(s, INV_PASS)
+        s.wait(tid("nav-cases"), STEP)
+        s.wait(tid("cases-empty"), STEP)
+        assert "Vera Brandt" in s.text(tid("whoami"))
+
+    def create_case(self) -> None:
+        s = self.inv
+        s.click(tid("case-new"))
+        s.type(tid("case-title-input"), CASE_TITLE)
+        s.type(tid("case-reference-input"), CASE_REF)
+        s.type(tid("case-summary-input"), "A series of bike thefts around Main St since October; two witnesses saw a white van.")
+        s.type(tid("case-tags-input"), "theft, mitte")
+        s.click(tid("case-create"))
+        s.wait_text(tid("case-title"), CASE_TITLE, STEP)
+        s.click(tid("back-to-cases"))
+        row = s.wait(tid("case-row"), STEP)
+        self.case_id = row.attr("data-id") or ""
+        assert self.case_id, "the case row carries its id"
+        assert CASE_TITLE in row.text
+
+    def publish_brief(self) -> None:
+        s = self.inv
+        s.click(tid("case-open"))
+        s.click(tid("case-tab-briefs"))
+        s.click(tid("brief-new"))
+        s.type(tid("brief-title-input"), BRIEF_TITLE)
+        s.type(tid("brief-body-input"), BRIEF_BODY)
+        s.type(tid("brief-lat"), "52.5200")
+        s.type(tid("brief-lon"), "13.4050")
+        s.type(tid("brief-radius"), "500")
+        # For the picture: the page from its top (typing scrolled the last field into view).
+        s.execute("window.scrollTo(0, 0); document.querySelectorAll('*').forEach((e) => { if (e.scrollTop > 0) e.scrollTop = 0; });")
+        self.shot(s, "brief-compose")
+        s.click(tid("brief-publish"))
+        s.wait(tid("brief-row"), STEP)
+        s.wait_gone(tid("brief-compose"), STEP)
+        self.sync(s)
+
+    def volunteer_sees_brief(self) -> None:
+        s = self.vol
+        s.wait(tid("unlock-passphrase"), STEP)
+        self.unlock(s, VOL_PASS)
+        s.wait(tid("nav-vol-briefs"), STEP)
+        self.sync(s)
+        # The list is read when the screen opens: reopen it after the sync.
+        s.click(tid("nav-my-submissions"))
+        s.click(tid("nav-vol-briefs"))
+        s.wait_text(tid("vol-brief-row"), BRIEF_TITLE, STEP)
+        assert not s.exists(tid("nav-cases")), "a volunteer has no cases screen"
+        self.shot(s, "volunteer-briefs")
+
+    def volunteer_submits(self) -> None:
+        s = self.vol
+        s.click(tid("vol-brief-open"))
+        s.wait_text(tid("vol-brief-title"), BRIEF_TITLE, STEP)
+        box = s.wait(tid("conduct-checkbox"))
+        wait_until(lambda: box.prop("checked") or box.click(), 10, "the conduct checkbox to be ticked", interval=0.5)
+        s.click(tid("conduct-accept"))
+        s.wait(tid("conduct-accepted"), STEP)
+        s.type(tid("submit-paths"), str(PHOTO))
+        s.type(tid("submit-description"), "From my balcony at 22:14; the bike racks are bottom centre.")
+        self.shot(s, "submit-form")
+        s.click(tid("submit-send"))
+        s.wait(tid("submit-done"), STEP)
+        s.click(tid("goto-my-submissions"))
+        s.wait_attr(tid("submission-state"), "data-state", "pending", STEP)
+        # The indicator reads the outbox when it polls (every 20 s), not on submit.
+        s.wait_text(tid("sync-pending"), "1 pending", 30)
+
+    def volunteer_delivers(self) -> None:
+        s = self.vol
+        self.sync(s, screenshot="sync-panel")
+        wait_until(lambda: not self.vol.exists(tid("sync-pending")), STEP, "the outbox to be empty")
+
+    def investigator_accepts(self) -> None:
+        s = self.inv
+        self.sync(s)
+        s.click(tid("nav-queue"))
+        item = s.wait(tid("queue-item"), STEP)
+        item.click()
+        s.wait(tid("submission-detail"), STEP)
+        s.wait_text(tid("submission-item"), "street.jpg", STEP)
+        s.wait(tid("review-accept"))
+        self.shot(s, "review")
+        s.click(tid("review-accept"))
+        s.wait_text(tid("submission-state"), "ccepted", STEP)
+        self.sync(s)
+
+    def evidence_in_case(self) -> None:
+        s = self.inv
+        s.click(tid("nav-cases"))
+        s.click(tid("case-open"))
+        s.click(tid("case-tab-evidence"))
+        row = s.wait_text(tid("evidence-row"), "street.jpg", STEP)
+        state = row.find_all(tid("evidence-review-state"))
+        assert state and "ccepted" in state[0].text, f"the evidence row says accepted: {row.text!r}"
+        # The thumbnail loads in the background; wait for it so the picture has it (not a check).
+        try:
+            wait_until(lambda: s.exists(tid("evidence-thumb")) and s.execute(
+                "const i = document.querySelector('[data-testid=\"evidence-thumb\"]'); return !!i && i.complete && i.naturalWidth > 0;"
+            ), 10, "the evidence thumbnail")
+        except Timeout:
+            log("no evidence thumbnail within 10 s; taking the screenshot without it")
+        self.shot(s, "case-evidence")
+
+    def set_idle_lock(self) -> None:
+        s = self.inv
+        s.click(tid("nav-settings"))
+        s.type(tid("idle-lock-minutes"), "1")
+        self.saved_at = time.monotonic()
+        s.click(tid("idle-lock-save"))
+        s.wait_text(tid("toast"), "1 minute", STEP)
+        # Back to the cases list: what must vanish when the window locks.
+        s.click(tid("nav-cases"))
+        s.wait_text(tid("case-row"), CASE_TITLE, STEP)
+        self.idle_from = time.monotonic()  # no input after this
+
+    def volunteer_sees_accepted(self) -> None:
+        s = self.vol
+        self.sync(s)
+
+        def accepted() -> bool:
+            s.click(tid("my-submissions-refresh"))
+            el = s.wait(tid("submission-state"), 10)
+            return el.attr("data-state") == "accepted"
+
+        wait_until(accepted, STEP, "the volunteer's submission to show accepted", interval=1.0)
+        assert "ccepted" in s.text(tid("submission-item-state"))
+        s.wait(tid("receipt-verified"), STEP)
+        assert not s.exists(tid("receipt-unverified")), "every receipt verifies"
+        self.shot(s, "my-submissions")
+
+    def idle_lock(self) -> None:
+        s = self.inv
+        # 60 s idle, checked every 5 s: locked within about 65 s of the last activity.
+        left = 60 + 5 + 30 - (time.monotonic() - self.idle_from)
+        notice = s.wait(tid("unlock-notice"), max(left, 5))
+        locked_after = time.monotonic() - self.idle_from
+        since_save = time.monotonic() - self.saved_at
+        log(f"investigator window locked itself {locked_after:.0f} s after the last input ({since_save:.0f} s after saving the setting)")
+        assert since_save >= 58, f"locked too early ({since_save:.0f} s after the 1-minute setting was saved)"
+        assert "without activity" in notice.text, f"the notice says why: {notice.text!r}"
+        self.no_data_shown(s)
+
+    def reopen_after_lock(self) -> None:
+        s = self.inv
+        self.unlock(s, WRONG_PASS)
+        s.wait(tid("unlock-error"), STEP)
+        self.no_data_shown(s)
+        self.unlock(s, INV_PASS)
+        row = s.wait_text(tid("case-row"), CASE_TITLE, STEP)
+        assert "1" in [td.text.strip() for td in row.find_all("td.num")], f"the case counts its evidence: {row.text!r}"
+        self.shot(s, "cases")
+
+
+def main() -> int:
+    app = find_bin("CASEBRIDGE_DESKTOP_BIN", [ROOT / "target/release/casebridge-desktop", ROOT / "target/debug/casebridge-desktop"])
+    cli = find_bin("CASEBRIDGE_CLI_BIN", [ROOT / "target/debug/casebridge", ROOT / "target/release/casebridge"])
+    driver = find_driver()
+    if not os.environ.get("DISPLAY"):
+        raise SystemExit("desktop e2e: no DISPLAY; run under xvfb-run (see the header of this file)")
+    artifacts = Path(os.environ.get("E2E_ARTIFACTS", ROOT / "target/desktop-e2e")).resolve()
+    shots = Path(os.environ.get("SCREENSHOTS_DIR", artifacts / "screenshots")).resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shots.mkdir(parents=True, exist_ok=True)
+    log(f"app {app}, cli {cli}, driver {driver}")
+
+    procs = Procs()
+    tmp = Path(tempfile.mkdtemp(prefix="casebridge-desktop-e2e-"))
+    passed: list[str] = []
+    failed: list[str] = []
+    windows: list[Window] = []
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        world = World(procs, cli, tmp, artifacts)
+        t0 = time.monotonic()
+        world.prepare()
+        log(f"prepared endpoint and profiles in {time.monotonic() - t0:.1f} s")
+        inv = Window("investigator", procs, driver, app, world.inv_store, tmp, artifacts)
+        windows.append(inv)
+        vol = Window("volunteer", procs, driver, app, world.vol_store, tmp, artifacts)
+        windows.append(vol)
+        story = Story(world, inv, vol, shots)
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("a wrong passphrase shows an error and no data", story.wrong_passphrase),
+            ("the right passphrase opens the investigator's cases", story.unlock_investigator),
+            ("the investigator creates a case", story.create_case),
+            ("the investigator publishes a brief and syncs it", story.publish_brief),
+            ("the volunteer syncs and sees the brief", story.volunteer_sees_brief),
+            ("the volunteer submits a photo (a real JPEG)", story.volunteer_submits),
+            ("sync delivers the submission to the endpoint", story.volunteer_delivers),
+            ("the investigator syncs, reviews and accepts it", story.investigator_accepts),
+            ("the accepted photo is evidence in the case", story.evidence_in_case),
+            ("the investigator sets a 1-minute idle lock in Settings", story.set_idle_lock),
+            ("the volunteer sees 'accepted' and a verified receipt", story.volunteer_sees_accepted),
+            ("the idle window locks itself and shows no data", story.idle_lock),
+            ("after the lock a wrong passphrase is refused, the right one reopens", story.reopen_after_lock),
+        ]
+        broken = ""
+        for name, step in steps:
+            if broken:
+                print(f"SKIP {name} (after the failure of: {broken})", flush=True)
+                failed.append(name)
+                continue
+            t = time.monotonic()
+            try:
+                step()
+                passed.append(name)
+                print(f"ok   {name} ({time.monotonic() - t:.1f} s)", flush=True)
+            except (AssertionError, Timeout, WebDriverError, RuntimeError) as e:
+                failed.append(name)
+                broken = name
+                print(f"FAIL {name} ({time.monotonic() - t:.1f} s)\n     {e}", flush=True)
+                traceback.print_exc(limit=4)
+                for w in windows:
+                    save_failure(w, artifacts)
+    except KeyboardInterrupt as e:
+        failed.append(f"interrupted ({e})")
+        print(f"FAIL interrupted: {e}", flush=True)
+    except (AssertionError, Timeout, WebDriverError, RuntimeError, OSError) as e:
+        failed.append(f"set-up: {e}")
+        print(f"FAIL set-up: {e}", flush=True)
+        traceback.print_exc(limit=6)
+        for w in windows:
+            save_failure(w, artifacts)
+        for f in sorted(artifacts.glob("*.log")):
+            print(f"--- {f.name} (last lines) ---\n" + "\n".join(f.read_text(errors="replace").splitlines()[-15:]), flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for w in windows:
+            if w.s.retried:
+                print(f"note: {w.who}: retried after a transport failure (see webdriver.Session.cmd): {', '.join(w.s.retried)}", flush=True)
+        for w in windows:
+            w.close()
+        procs.stop_all()
+        if os.environ.get("E2E_KEEP") == "1":
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if failed:
+        print(f"failure artifacts (screenshots, page sources, logs): {artifacts}", flush=True)
+    print(f"desktop e2e: {len(passed)} passed, {len(failed)} failed", flush=True)
+    return 1 if failed else 0
+
+
+def save_failure(w: Window, artifacts: Path) -> None:
+    """The window as it was at the failure: a screenshot and the page source."""
+    try:
+        w.s.screenshot(str(artifacts / f"failure-{w.who}.png"))
+        (artifacts / f"failure-{w.who}.html").write_text(w.s.source())
+    except (WebDriverError, OSError) as e:
+        print(f"     (could not save the {w.who} window: {e})", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
