@@ -112,13 +112,9 @@ pub fn run(a: &Args) -> Result<Vec<Section>> {
     let free = sys::free_bytes(&a.dir)?;
     let avail = if kind.tmpfs { sys::meminfo_kib("MemAvailable").map(|k| k * 1024).unwrap_or(0) } else { u64::MAX };
     if free.min(avail) < need {
-        bail!(
-            "{} has {} free (RAM available {}); this run needs {}",
-            a.dir.display(),
-            sys::human(free),
-            sys::human(avail),
-            sys::human(need)
-        );
+        // Only a tmpfs is bounded by RAM as well.
+        let ram = if kind.tmpfs { format!(" (RAM available {})", sys::human(avail)) } else { String::new() };
+        bail!("{} has {} free{ram}; this run needs {}", a.dir.display(), sys::human(free), sys::human(need));
     }
     if !sys::have("curl") {
         bail!("the peer is curl, which is not installed (apt-get install -y curl)");
