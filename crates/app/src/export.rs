@@ -50,7 +50,16 @@ pub fn case_bundle(store: &mut Store, case: Uuid, out: &Path, progress: &mut dyn
     check_out(out)?;
     let (agency, _, cred) = outbox::agency(store)?;
     outbox::export_pending(store, &agency, &cred)?;
-    let opts = ExportOptions { case, since: None, agency: &agency, credential: &cred, seal: true, own_only: false, bundle_id: None };
+    let opts = ExportOptions {
+        case,
+        since: None,
+        agency: &agency,
+        credential: &cred,
+        seal: true,
+        own_only: false,
+        bundle_id: None,
+        sync_point: None,
+    };
     let mut cancelled = false;
     let result = bundle::export(store, &opts, out, &mut |n| {
         let go = progress(n);

@@ -78,18 +78,31 @@ pub fn agency(store: &Store) -> Result<(AgencyPublic, EndpointRecord, SignedDoc)
 }
 
 /// Exports into the outbox, one sealed bundle per case, every event this profile recorded
-/// since its last export to `agency`. Files are named by a time-ordered id so that the outbox
+/// since sync's last complete pass to `agency` (a manual `bundle export` does not count). Files are named by a time-ordered id so that the outbox
 /// uploads in sequence order.
 pub fn export_pending(store: &mut Store, agency: &AgencyPublic, credential: &SignedDoc) -> Result<Vec<ExportSummary>> {
     let since = store.bundles_out(agency.agency_id)?.iter().filter_map(|b| b.upto).max().unwrap_or(0);
     let cases = store.cases_changed_since(since)?;
     let dir = outbox_dir(store.dir());
     fs::create_dir_all(&dir).map_err(|e| AppError::new("io", format!("cannot create {}: {e}; nothing was written", dir.display())))?;
+    // The next pass starts at this pass's start, recorded only with its last bundle: a pass
+    // that stops part-way (a full disk) leaves the point where it was, and redoes the rest.
+    let point = store.journal_records();
+    let last = cases.len().saturating_sub(1);
     let mut done = Vec::new();
-    for case in cases {
+    for (i, case) in cases.into_iter().enumerate() {
         let id = Uuid::now_v7();
         let out = dir.join(format!("{id}.{}", casebridge_sync::BUNDLE_EXTENSION));
-        let opts = ExportOptions { case, since: Some(since), agency, credential, seal: true, own_only: true, bundle_id: Some(id) };
+        let opts = ExportOptions {
+            case,
+            since: Some(since),
+            agency,
+            credential,
+            seal: true,
+            own_only: true,
+            bundle_id: Some(id),
+            sync_point: (i == last).then_some(point),
+        };
         done.push(bundle::export(store, &opts, &out, &mut |_| true)?);
     }
     Ok(done)

@@ -498,8 +498,16 @@ fn child(p: &PhaseArgs) -> Result<()> {
     let ((), phase) = sys::measure(|| {
         match &mut ready {
             Ready::Export { store, case, public, credential } => {
-                let opts =
-                    ExportOptions { case: *case, since: None, agency: public, credential, seal: true, own_only: false, bundle_id: None };
+                let opts = ExportOptions {
+                    case: *case,
+                    since: None,
+                    agency: public,
+                    credential,
+                    seal: true,
+                    own_only: false,
+                    bundle_id: None,
+                    sync_point: None,
+                };
                 bundle::export(store, &opts, &p.bundle, &mut |_| true).context("exporting")?;
             }
             Ready::Verify { agency, list } => {

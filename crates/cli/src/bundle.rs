@@ -148,8 +148,16 @@ fn export(ctx: &mut Ctx, a: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     let sizes: BTreeMap<String, u64> = store.case(case)?.evidence.iter().map(|e| (e.sha256.clone(), e.size)).collect();
     let pb = progress::bytes(sizes.values().sum());
     pb.set_message("exporting bundle");
-    let opts =
-        ExportOptions { case, since: a.since, agency: &agency, credential: &cred_doc, seal: !a.no_seal, own_only: false, bundle_id: None };
+    let opts = ExportOptions {
+        case,
+        since: a.since,
+        agency: &agency,
+        credential: &cred_doc,
+        seal: !a.no_seal,
+        own_only: false,
+        bundle_id: None,
+        sync_point: None,
+    };
     let result = bundle::export(&mut store, &opts, &a.out, &mut |n: u64| {
         pb.set_position(n);
         true

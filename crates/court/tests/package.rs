@@ -79,7 +79,16 @@ fn world() -> World {
     let bundle_path = tmp.path().join("submission.cbb");
     let sent = bundle::export(
         &mut volunteer,
-        &ExportOptions { case, since: None, agency: &public, credential: &cred, seal: true, own_only: false, bundle_id: None },
+        &ExportOptions {
+            case,
+            since: None,
+            agency: &public,
+            credential: &cred,
+            seal: true,
+            own_only: false,
+            bundle_id: None,
+            sync_point: None,
+        },
         &bundle_path,
         &mut |_| true,
     )

@@ -299,7 +299,16 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     let public = agency.public().clone();
     bundle::export(
         &mut volunteer,
-        &ExportOptions { case, since: None, agency: &public, credential: &cred, seal: true, own_only: false, bundle_id: None },
+        &ExportOptions {
+            case,
+            since: None,
+            agency: &public,
+            credential: &cred,
+            seal: true,
+            own_only: false,
+            bundle_id: None,
+            sync_point: None,
+        },
         &out,
         &mut |_| true,
     )

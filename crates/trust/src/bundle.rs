@@ -175,6 +175,11 @@ pub struct ExportOptions<'a> {
     pub own_only: bool,
     /// The bundle's id (sync names outbox files by it); a new time-ordered id when None.
     pub bundle_id: Option<Uuid>,
+    /// Sync's starting point to record with this export: every event before this journal
+    /// record has now been exported to the agency. Only sync sets it, and only on the last
+    /// bundle of a complete pass; a manual export (one case) or a pass that stopped part-way
+    /// never moves it, so sync never skips an event.
+    pub sync_point: Option<u64>,
 }
 
 /// Writes a case's events and evidence as one signed (and sealed) bundle. Never overwrites;
@@ -183,7 +188,6 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
     if out.exists() {
         return Err(TrustError::new(Reason::Io, format!("{} already exists; casebridge never overwrites files", out.display())));
     }
-    let upto = store.journal_records();
     let mut events = store.case_events(opts.case, opts.since)?;
     if opts.own_only {
         let me = store.whoami().member_id;
@@ -282,7 +286,7 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
         bundle_seq: manifest.seq,
         manifest_hash: manifest_hash.clone(),
         case_id: Some(opts.case),
-        upto: Some(upto),
+        upto: opts.sync_point,
     })?;
     Ok(ExportSummary {
         bundle_id: manifest.bundle_id,

@@ -158,6 +158,7 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
         seal: true,
         own_only: false,
         bundle_id: None,
+        sync_point: None,
     };
     bundle::export(&mut w.volunteer, &opts, &out, &mut |_| true).unwrap();
     assert_eq!(reason(w.verify(&out)), Reason::UnknownSigner);
@@ -175,6 +176,7 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
         seal: true,
         own_only: false,
         bundle_id: None,
+        sync_point: None,
     };
     bundle::export(&mut w.volunteer, &opts, &out, &mut |_| true).unwrap();
     assert_eq!(reason(w.verify(&out)), Reason::CredentialExpired);

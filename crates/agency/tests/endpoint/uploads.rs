@@ -16,7 +16,16 @@ use crate::harness::*;
 fn export(env: &Env, member: &mut Member, case: Uuid, own_only: bool, name: &str) -> (Uuid, Vec<u8>) {
     let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
     let out = env.tmp.path().join(name);
-    let opts = ExportOptions { case, since: None, agency: &public, credential: &member.credential, seal: true, own_only, bundle_id: None };
+    let opts = ExportOptions {
+        case,
+        since: None,
+        agency: &public,
+        credential: &member.credential,
+        seal: true,
+        own_only,
+        bundle_id: None,
+        sync_point: None,
+    };
     let summary = bundle::export(&mut member.store, &opts, &out, &mut |_| true).unwrap();
     (summary.bundle_id, std::fs::read(out).unwrap())
 }

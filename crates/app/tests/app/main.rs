@@ -5,6 +5,7 @@
 mod cases;
 mod extras;
 mod flow;
+mod outbox;
 mod session;
 
 use std::path::{Path, PathBuf};

@@ -87,7 +87,16 @@ impl World {
         let (_, cred) = profile::credential(&self.volunteer, &public).unwrap().unwrap();
         bundle::export(
             &mut self.volunteer,
-            &ExportOptions { case: self.case, since: None, agency: &public, credential: &cred, seal, own_only: false, bundle_id: None },
+            &ExportOptions {
+                case: self.case,
+                since: None,
+                agency: &public,
+                credential: &cred,
+                seal,
+                own_only: false,
+                bundle_id: None,
+                sync_point: None,
+            },
             &out,
             &mut |_| true,
         )

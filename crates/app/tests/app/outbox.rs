@@ -1,0 +1,63 @@
+//! Sync's starting point: what `export_pending` seals into the outbox.
+
+use casebridge_app::outbox;
+use casebridge_core::{KdfParams, NewCase, Passphrase, Role, Store};
+use casebridge_trust::bundle::{self, ExportOptions};
+use casebridge_trust::{profile, Agency};
+
+/// An investigator's store enrolled (offline) at a new agency: the store, the agency and the
+/// credential document.
+fn enrolled(tmp: &std::path::Path) -> (Store, Agency, casebridge_trust::SignedDoc) {
+    let agency_dir = tmp.join("agency");
+    let agency =
+        Agency::init(&agency_dir, "Polizei Berlin", &Passphrase::new("agency passphrase 1"), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let mut store = Store::create(
+        &tmp.join("profile"),
+        &Passphrase::new(crate::PASS),
+        "Vera Brandt",
+        Role::Investigator,
+        KdfParams::INSECURE_FOR_TESTS,
+    )
+    .unwrap();
+    let req = profile::request_credential(&store);
+    let (_, cred) = agency.issue(&req, Role::Investigator, None, chrono::Duration::days(30)).unwrap();
+    profile::install_credential(&mut store, &cred, Some(&Agency::public_file(&agency_dir).unwrap())).unwrap();
+    (store, agency, cred)
+}
+
+fn case(store: &mut Store, title: &str) -> uuid::Uuid {
+    store.create_case(NewCase { title: title.into(), ..Default::default() }).unwrap()
+}
+
+#[test]
+fn a_manual_export_of_one_case_never_makes_sync_skip_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut store, agency, cred) = enrolled(tmp.path());
+    let public = agency.public().clone();
+    let a = case(&mut store, "Bike thefts");
+    let first = outbox::export_pending(&mut store, &public, &cred).unwrap();
+    assert_eq!(first.len(), 1, "the first pass seals the one case");
+    assert!(outbox::export_pending(&mut store, &public, &cred).unwrap().is_empty(), "nothing new, nothing sealed");
+
+    // New work on two cases, then a manual export of case A only (as `bundle export` does).
+    store.add_note(a, "seen near the bridge").unwrap();
+    let b = case(&mut store, "Graffiti");
+    let out = tmp.path().join("a.cbb");
+    let opts = ExportOptions {
+        case: a,
+        since: None,
+        agency: &public,
+        credential: &cred,
+        seal: true,
+        own_only: false,
+        bundle_id: None,
+        sync_point: None,
+    };
+    bundle::export(&mut store, &opts, &out, &mut |_| true).unwrap();
+
+    // Sync still seals both cases' new events: the manual export did not move its point.
+    let next = outbox::export_pending(&mut store, &public, &cred).unwrap();
+    assert_eq!(next.len(), 2, "one bundle for each of the two changed cases ({a} and {b})");
+    assert!(next.iter().all(|s| s.events >= 1), "each carries its case's new events");
+    assert!(outbox::export_pending(&mut store, &public, &cred).unwrap().is_empty(), "and then the point moves past them");
+}
