@@ -3,13 +3,15 @@
 //! recording custody "received".
 
 use std::path::Path;
+use std::sync::RwLock;
 
 use casebridge_core::{FeedPage, Role, Store};
-use casebridge_trust::bundle::{self, Anchor, Opened, Verified};
+use casebridge_trust::bundle::{self, Anchor, BlobSink, Manifest, Opened, Verified};
 use casebridge_trust::{Reason, TrustError};
 use uuid::Uuid;
 
 use crate::api::ApiError;
+use crate::state::read;
 
 /// A store error as an HTTP error: refused input is the client's mistake (400), the rest is
 /// the endpoint's (500, logged).
@@ -30,40 +32,40 @@ pub(crate) fn content_access(store: &mut Store, sha256: &str, member: Uuid, role
     store.content_access(sha256, member, role).map_err(store_error)
 }
 
-/// Verifies the bundle at `path`, checks that `uploader` signed it and that it is the bundle
-/// `declared` when the upload began, runs the contribution policy, and imports it into
-/// `store`. Nothing is imported when a check refuses. A bundle already held is reported as a
-/// duplicate (its sender and id are checked all the same).
-pub(crate) fn open_bundle(
+/// The first half of opening an uploaded bundle, run without holding the store so that
+/// several uploads are verified at once: verifies the bundle at `path` (signature, credential,
+/// revocation, every event and blob), checks that `uploader` signed it and that it is the
+/// bundle `declared` when the upload began (before any content is stored), and stores its
+/// content into the agency store's objects. The store's lock is taken only for a moment, to
+/// read the sender's last bundle. A bundle already held verifies as a replay and stores
+/// nothing.
+pub(crate) fn verify_upload(
     path: &Path,
     anchor: &Anchor<'_>,
-    store: &mut Store,
+    store: &RwLock<Store>,
     uploader: Uuid,
     declared: Uuid,
-) -> Result<Opened, TrustError> {
-    let check = |sender: Uuid, bundle_id: Uuid| -> Result<(), TrustError> {
-        if sender != uploader {
+) -> Result<Verified, TrustError> {
+    let content = read(store).content_importer();
+    let replay = |m: &Manifest| -> Result<bool, TrustError> {
+        if m.sender != uploader {
             return Err(TrustError::new(Reason::WrongHolder, "the bundle was signed by another member; upload only your own bundles"));
         }
-        if bundle_id != declared {
+        if m.bundle_id != declared {
             return Err(TrustError::new(
                 Reason::ManifestInvalid,
-                format!("the bundle's id is {bundle_id}, not {declared} as declared when the upload began"),
+                format!("the bundle's id is {}, not {declared} as declared when the upload began", m.bundle_id),
             ));
         }
-        Ok(())
+        bundle::check_sequence(&read(store), m)
     };
-    let policy = |s: &Store, v: &Verified| -> Result<(), TrustError> {
-        check(v.manifest.sender, v.manifest.bundle_id)?;
-        bundle::contribution_policy(s, v)
-    };
-    let opened = bundle::open_into_checked(path, anchor, store, &policy, &mut |_| true)?;
-    // A replay skips the policy (nothing is imported); its sender and id still must match.
-    check(opened.sender, opened.bundle_id)?;
-    Ok(opened)
+    bundle::verify(path, anchor, BlobSink::Objects { content: &content, replay: &replay }, &mut |_| true)
 }
 
-/// Records custody "received by the agency endpoint" for the evidence an opened bundle brought.
-pub(crate) fn record_received(store: &mut Store, opened: &Opened) -> Result<(), ApiError> {
-    store.record_received(&opened.received).map_err(ApiError::internal)
+/// The second half, under the store's write lock: the sequence check again (a concurrent
+/// upload may have brought the bundle meanwhile: a duplicate), the contribution policy, and
+/// the bundle's events with custody "received by the agency endpoint" for the evidence it
+/// brought, in one durable append. Nothing is recorded when a check refuses.
+pub(crate) fn import_upload(store: &mut Store, verified: &Verified) -> Result<Opened, TrustError> {
+    bundle::import_verified(store, verified, &bundle::contribution_policy, true)
 }

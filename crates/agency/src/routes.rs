@@ -254,6 +254,7 @@ async fn upload_chunk(
 async fn upload_complete(State(st): State<Arc<AppState>>, member: Member, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UploadOutcome>> {
     let lock = st.upload_lock(id);
     let _g = lock.lock().await;
+    let _slot = Arc::clone(&st.complete_slots).acquire_owned().await.map_err(|_| ApiError::internal("the endpoint is shutting down"))?;
     blocking(move || complete_blocking(&st, &member, id)).await.map(Json)
 }
 
@@ -271,23 +272,27 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
     let part = uploads::part_path(&st.dir, id);
     let (list, _) = read(&st.revocation).clone();
     let anchor = Anchor { agency: &st.public, revocation: &list, sealing: Some(st.agency.sealing_identity()) };
-    let opened = {
-        let mut store = write(&st.store);
-        let opened = match backend::open_bundle(&part, &anchor, &mut store, member.id, meta.bundle_id) {
-            Ok(o) => o,
-            Err(e) if matches!(e.reason, Reason::Io | Reason::Store) => return Err(ApiError::internal(e)),
-            Err(e) => {
-                drop(store);
-                uploads::discard(&st.dir, id)?;
-                tracing::info!(member = %member.id, upload = %id, reason = e.reason.code(), "bundle refused");
-                // What this member may not contribute is a 403; a bundle that fails
-                // verification is a 422.
-                let status = if e.reason == Reason::Forbidden { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
-                return Err(ApiError::new(status, e.reason.code(), e.message));
-            }
-        };
-        backend::record_received(&mut store, &opened)?;
-        opened
+    // Refused: the upload is discarded. What this member may not contribute is a 403; a
+    // bundle that fails verification is a 422. The endpoint's own failures are a 500 and keep
+    // the upload, so completing again retries.
+    let refuse = |e: casebridge_trust::TrustError| -> ApiResult<UploadOutcome> {
+        if matches!(e.reason, Reason::Io | Reason::Store) {
+            return Err(ApiError::internal(e));
+        }
+        uploads::discard(&st.dir, id)?;
+        tracing::info!(member = %member.id, upload = %id, reason = e.reason.code(), "bundle refused");
+        let status = if e.reason == Reason::Forbidden { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+        Err(ApiError::new(status, e.reason.code(), e.message))
+    };
+    // Verify and store the content without the store's lock (uploads complete side by side),
+    // then take the write lock only to check and record the events.
+    let verified = match backend::verify_upload(&part, &anchor, &st.store, member.id, meta.bundle_id) {
+        Ok(v) => v,
+        Err(e) => return refuse(e),
+    };
+    let opened = match backend::import_upload(&mut write(&st.store), &verified) {
+        Ok(o) => o,
+        Err(e) => return refuse(e),
     };
     let o = &opened;
     let receipt = first_receipt(st, o).unwrap_or_else(|| {

@@ -123,6 +123,9 @@ pub struct AppState {
     pub(crate) limiter: Mutex<RateLimiter>,
     pub(crate) enrol_lock: tokio::sync::Mutex<()>,
     pub(crate) upload_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// Completes that may verify at once: one per CPU (at least two, so one can verify while
+    /// another records its events). More would only share the CPUs and hold more buffers.
+    pub(crate) complete_slots: Arc<tokio::sync::Semaphore>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) url: RwLock<String>,
     pub(crate) rng: SystemRandom,
@@ -174,6 +177,7 @@ impl AppState {
             limiter: Mutex::new(RateLimiter::default()),
             enrol_lock: tokio::sync::Mutex::new(()),
             upload_locks: Mutex::new(HashMap::new()),
+            complete_slots: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get().max(2)))),
             clock: options.clock,
             url: RwLock::new(options.url),
             rng: SystemRandom::new(),

@@ -124,6 +124,31 @@ impl Index {
         Ok(out)
     }
 
+    /// The value of the last key with `prefix` (in key order), opened.
+    pub fn last_with_prefix(&self, t: Table, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.tree(t).scan_prefix(prefix).next_back() {
+            None => Ok(None),
+            Some(kv) => {
+                let (k, v) = kv?;
+                let pt = self
+                    .open_value(t.name(), &k, &v)
+                    .map_err(|_| Error::IndexDamaged { what: format!("a {} record fails authentication", t.name()) })?;
+                Ok(Some(pt.to_vec()))
+            }
+        }
+    }
+
+    /// Empties a table (tests make an index as an older version left it).
+    #[cfg(test)]
+    pub fn clear(&self, t: Table) -> Result<()> {
+        Ok(self.tree(t).clear()?)
+    }
+
+    /// True when a table holds nothing.
+    pub fn is_empty(&self, t: Table) -> bool {
+        self.tree(t).is_empty()
+    }
+
     /// Every record with `prefix`, opened and parsed, in key order.
     pub fn scan_json<T: serde::de::DeserializeOwned>(&self, t: Table, prefix: &[u8]) -> Result<Vec<T>> {
         self.scan_prefix(t, prefix)?
@@ -161,17 +186,25 @@ impl Index {
         }
     }
 
-    /// Commits an overlay's writes and the new meta state atomically.
+    /// Commits an overlay's writes and the new meta state atomically, in one transaction over
+    /// the trees written and `meta` (a transaction over every tree costs more than the writes
+    /// of a small batch).
     pub fn commit(&self, writes: &BTreeMap<(Table, Vec<u8>), Vec<u8>>, meta: &MetaState) -> Result<()> {
+        let mut touched: Vec<Table> = Vec::new();
         let mut sealed: Vec<(usize, Vec<u8>, Vec<u8>)> = Vec::with_capacity(writes.len() + 1);
-        let order: Vec<Table> = Table::ALL.to_vec();
         for ((t, k), v) in writes {
-            let idx = order.iter().position(|x| x == t).expect("known table");
+            let idx = match touched.iter().position(|x| x == t) {
+                Some(i) => i,
+                None => {
+                    touched.push(*t);
+                    touched.len() - 1
+                }
+            };
             sealed.push((idx, k.clone(), self.seal(t.name(), k, v)?));
         }
         let meta_json = serde_json::to_vec(meta).expect("meta serializes");
         let meta_sealed = self.seal(META_TREE, META_STATE, &meta_json)?;
-        let mut trees: Vec<&sled::Tree> = order.iter().map(|t| self.tree(*t)).collect();
+        let mut trees: Vec<&sled::Tree> = touched.iter().map(|t| self.tree(*t)).collect();
         trees.push(&self.meta);
         let meta_idx = trees.len() - 1;
         trees

@@ -44,6 +44,9 @@ pub enum Table {
     BundlesOut,
     /// bundle id -> [`BundleRecord`] (bundles this store imported)
     BundlesIn,
+    /// sender id || agency id || seq (BE) -> [`BundleRecord`] (the same bundles by sender, so
+    /// the sequence check of an incoming bundle is one lookup, whatever the store holds)
+    BundlesInBySender,
     /// bundle id -> [`TrustRecord`] (receipts for bundles this profile sent)
     Receipts,
     /// derivative id -> [`ProvenanceRecord`]
@@ -68,7 +71,7 @@ pub enum Table {
 
 impl Table {
     /// Every projection table.
-    pub const ALL: [Table; 22] = [
+    pub const ALL: [Table; 23] = [
         Table::Members,
         Table::Cases,
         Table::Evidence,
@@ -81,6 +84,7 @@ impl Table {
         Table::Revocations,
         Table::BundlesOut,
         Table::BundlesIn,
+        Table::BundlesInBySender,
         Table::Receipts,
         Table::Provenance,
         Table::Access,
@@ -108,6 +112,7 @@ impl Table {
             Table::Revocations => "revocations",
             Table::BundlesOut => "bundles_out",
             Table::BundlesIn => "bundles_in",
+            Table::BundlesInBySender => "bundles_in_by_sender",
             Table::Receipts => "receipts",
             Table::Provenance => "provenance",
             Table::Access => "access",
@@ -474,6 +479,16 @@ pub fn chain_key(author: Uuid, seq: u64) -> Vec<u8> {
     k
 }
 
+/// Key of [`Table::BundlesInBySender`]: sender || agency || seq (BE), so a sender's bundles to
+/// one agency sort by sequence.
+pub fn bundles_in_by_sender_key(sender: Uuid, agency: Uuid, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(40);
+    k.extend_from_slice(sender.as_bytes());
+    k.extend_from_slice(agency.as_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
 fn put_trust(t: &mut dyn Tables, table: Table, key: Vec<u8>, rec: TrustRecord, keep_higher_version: bool) -> Result<()> {
     let cur: Option<TrustRecord> = get_json(t, table, &key)?;
     let replace = match &cur {
@@ -649,6 +664,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
                 at: b.at,
                 upto: None,
             };
+            put_json(t, Table::BundlesInBySender, bundles_in_by_sender_key(*sender, *agency_id, *seq), &rec)?;
             put_json(t, Table::BundlesIn, bundle_id.as_bytes().to_vec(), &rec)?;
         }
         EventKind::BriefPublished { case_id, brief_id, title, text, area, from, until, audience } => {

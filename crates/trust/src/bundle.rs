@@ -30,7 +30,7 @@ use crate::credential::{now, Credential};
 use crate::doc::SignedDoc;
 use crate::error::{io_err, Reason, Result, TrustError};
 use crate::revocation::RevocationList;
-use casebridge_core::{CustodyAction, EventKind, Role, SignedEvent, Store};
+use casebridge_core::{ContentImporter, CustodyAction, EventKind, Role, SignedEvent, Store};
 
 /// Magic of a plain bundle stream.
 pub const BUNDLE_MAGIC: &[u8; 8] = b"CBBUNDLE";
@@ -337,6 +337,16 @@ pub enum BlobSink<'a> {
     Check,
     /// Store into a profile store (open); content is kept only if its hash matches.
     Store(&'a mut Store),
+    /// Store into a profile store's objects without holding the store (the endpoint's first
+    /// half of [`open_into_checked`], see [`import_verified`]); content is kept only if its
+    /// hash matches. `replay` says whether the store already imported a bundle (see
+    /// [`check_sequence`]): then nothing is stored.
+    Objects {
+        /// Where content goes.
+        content: &'a ContentImporter,
+        /// The sequence check against the store, run after the manifest is verified.
+        replay: &'a dyn Fn(&Manifest) -> Result<bool>,
+    },
 }
 
 fn read_exact_or(r: &mut dyn Read, buf: &mut [u8], sealed: bool) -> Result<()> {
@@ -594,7 +604,11 @@ fn verify_plain(
             return Err(TrustError::new(Reason::EventInvalid, format!("event {i} is a local trust event and may not travel")));
         }
         if let EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
-            let held = matches!(&sink, BlobSink::Store(s) if s.has_content(&object.sha256));
+            let held = match &sink {
+                BlobSink::Check => false,
+                BlobSink::Store(s) => s.has_content(&object.sha256),
+                BlobSink::Objects { content, .. } => content.has_content(&object.sha256),
+            };
             if !blob_set.contains(&object.sha256) && !held {
                 return Err(TrustError::new(
                     Reason::BlobMissing,
@@ -605,14 +619,15 @@ fn verify_plain(
         events.push(ev);
     }
 
-    let mut replay = false;
-    if let BlobSink::Store(store) = &sink {
-        if check_sequence(store, &manifest)? {
-            // Already imported: verify the rest (a damaged copy must not pass as a duplicate)
-            // but store nothing.
-            replay = true;
-            sink = BlobSink::Check;
-        }
+    let replay = match &sink {
+        BlobSink::Check => false,
+        BlobSink::Store(store) => check_sequence(store, &manifest)?,
+        BlobSink::Objects { replay, .. } => replay(&manifest)?,
+    };
+    if replay {
+        // Already imported: verify the rest (a damaged copy must not pass as a duplicate) but
+        // store nothing.
+        sink = BlobSink::Check;
     }
 
     // Blobs.
@@ -643,6 +658,7 @@ fn verify_plain(
                 }
             }
             BlobSink::Store(store) => store.import_content(&mut br, &b.sha256, b.size, &mut prog).map_err(TrustError::from),
+            BlobSink::Objects { content, .. } => content.import_content(&mut br, &b.sha256, b.size, &mut prog).map_err(TrustError::from),
         };
         if let Some(f) = br.failure.take() {
             return Err(f);
@@ -697,19 +713,15 @@ pub struct Opened {
 
 /// Checks a manifest against what the store already received from that sender. Returns true
 /// for a replay (the bundle id is already imported); refuses a sequence rollback and a bundle
-/// that does not link to the sender's previous one.
-fn check_sequence(store: &Store, m: &Manifest) -> Result<bool> {
-    let mut last: BTreeMap<u64, casebridge_core::BundleRecord> = BTreeMap::new();
-    for b in store.bundles_in()? {
-        if b.bundle_id == m.bundle_id {
-            return Ok(true);
-        }
-        if b.sender == m.sender && b.agency_id == m.recipient_agency {
-            last.insert(b.seq, b);
-        }
+/// that does not link to the sender's previous one. Two index lookups, whatever the store
+/// holds.
+pub fn check_sequence(store: &Store, m: &Manifest) -> Result<bool> {
+    if store.bundle_in(m.bundle_id)?.is_some() {
+        return Ok(true);
     }
-    if let Some((seq, rec)) = last.last_key_value() {
-        if m.seq <= *seq {
+    if let Some(rec) = store.last_bundle_in(m.sender, m.recipient_agency)? {
+        let seq = rec.seq;
+        if m.seq <= seq {
             return Err(TrustError::new(
                 Reason::SequenceRollback,
                 format!("bundle sequence {} from member {} is not after {} already received", m.seq, m.sender, seq),
@@ -747,22 +759,32 @@ pub fn open_into_checked(
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Opened> {
     let v = verify(path, anchor, BlobSink::Store(store), progress)?;
-    if v.replay {
-        let m = &v.manifest;
-        return Ok(Opened {
-            bundle_id: m.bundle_id,
-            sender: m.sender,
-            seq: m.seq,
-            manifest_hash: v.manifest_hash.clone(),
-            events_added: 0,
-            events: m.events.len() as u64,
-            blobs: m.blobs.len() as u64,
-            outcome: "duplicate".into(),
-            received: Vec::new(),
-        });
-    }
-    policy(store, &v)?;
+    import_verified(store, &v, policy, false)
+}
+
+/// The second half of an open whose first half was [`verify`] with [`BlobSink::Objects`] (or
+/// [`BlobSink::Store`]) into the same store: under the store's write lock, the sequence check
+/// again (another open may have imported the bundle meanwhile: then it is a duplicate), the
+/// `policy`, and the events, in one durable append. With `record_received`, custody
+/// "received" by this store is recorded in that append for the evidence a volunteer's bundle
+/// brings (the endpoint's custody step). A refusal records nothing.
+pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, record_received: bool) -> Result<Opened> {
     let m = &v.manifest;
+    let duplicate = || Opened {
+        bundle_id: m.bundle_id,
+        sender: m.sender,
+        seq: m.seq,
+        manifest_hash: v.manifest_hash.clone(),
+        events_added: 0,
+        events: m.events.len() as u64,
+        blobs: m.blobs.len() as u64,
+        outcome: "duplicate".into(),
+        received: Vec::new(),
+    };
+    if v.replay || check_sequence(store, m)? {
+        return Ok(duplicate());
+    }
+    policy(store, v)?;
     let mut received = Vec::new();
     if v.credential.role == Role::Volunteer {
         for ev in &v.events {
@@ -787,7 +809,8 @@ pub fn open_into_checked(
         events_added: m.events.len() as u64,
         blobs: m.blobs.len() as u64,
     });
-    let added = store.import_events(&v.events, local)?;
+    let added =
+        if record_received { store.import_events_received(&v.events, local, &received)? } else { store.import_events(&v.events, local)? };
     Ok(Opened {
         bundle_id: m.bundle_id,
         sender: m.sender,

@@ -36,7 +36,7 @@ async fn upload(env: &Env, token: &str, bundle_id: Uuid, bytes: &[u8]) -> reqwes
     let put = env
         .put(&format!("/v1/uploads/{}?offset={}", state.upload_id, state.received), token, bytes[state.received as usize..].to_vec())
         .await;
-    assert_eq!(put.status(), StatusCode::OK);
+    assert_eq!(put.status(), StatusCode::OK, "{}", put.text().await.unwrap_or_default());
     env.client.post(env.url(&format!("/v1/uploads/{}/complete", state.upload_id))).bearer_auth(token).send().await.unwrap()
 }
 
@@ -210,4 +210,91 @@ async fn a_bundle_that_fails_verification_is_refused_and_discarded() {
     let again: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: 10 }).await).await;
     assert_eq!(again.received, 0);
     env.stop().await;
+}
+
+/// Completes verify and store content side by side and take the store only to record events:
+/// many volunteers completing at once each get their bundles recorded exactly once, in order,
+/// with one custody "received" per item, and the agency store checks clean afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volunteers_completing_at_once_are_each_recorded_once() {
+    const VOLUNTEERS: usize = 6;
+    const BUNDLES: usize = 3;
+    let mut env = Env::start().await;
+    let mut inv = env.enrol(Role::Investigator).await;
+    let inv_token = env.login(&inv).await;
+    let case = inv.store.create_case(NewCase { title: "Arson, Wedding".into(), ..Default::default() }).unwrap();
+    let brief =
+        inv.store.publish_brief(NewBrief { case, title: "Smoke at 2am".into(), text: "Any footage".into(), ..Default::default() }).unwrap();
+    let (b, bytes) = export(&env, &mut inv, case, false, "inv.cbb");
+    assert_eq!(ok::<UploadOutcome>(upload(&env, &inv_token, b, &bytes).await).await.outcome, "accepted");
+
+    // Each volunteer prepares its bundles before any is uploaded: one submission per bundle.
+    let mut prepared = Vec::new();
+    let mut items = std::collections::BTreeSet::new();
+    for v in 0..VOLUNTEERS {
+        let mut vol = env.enrol(Role::Volunteer).await;
+        let token = env.login(&vol).await;
+        vol.store.import_events(&feed_events(&env, &token).await, vec![]).unwrap();
+        let mut bundles = Vec::new();
+        for n in 0..BUNDLES {
+            let photo = env.tmp.path().join(format!("v{v}-{n}.jpg"));
+            std::fs::write(&photo, format!("volunteer {v} photo {n}").repeat(5000)).unwrap();
+            let s = vol.store.submit(brief, &[photo], &SubmitOptions::default(), &mut |_| true).unwrap();
+            items.extend(s.items.iter().map(|i| i.evidence_id));
+            bundles.push(export(&env, &mut vol, case, true, &format!("v{v}-{n}.cbb")));
+        }
+        prepared.push((token, bundles));
+    }
+
+    // All at once; each volunteer's own bundles in order, as the sync engine sends them.
+    let env_ref = &env;
+    let outcomes = futures_util::future::join_all(prepared.iter().map(|(token, bundles)| async move {
+        let mut out = Vec::new();
+        for (id, bytes) in bundles {
+            let done: UploadOutcome = ok(upload(env_ref, token, *id, bytes).await).await;
+            out.push((*id, done));
+        }
+        out
+    }))
+    .await;
+    let root = casebridge_trust::Agency::read_public(&env.dir).unwrap().0.root_key_bytes().unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for (id, done) in outcomes.into_iter().flatten() {
+        assert_eq!(done.outcome, "accepted", "bundle {id}");
+        let receipt = Receipt::verify(&SignedDoc::parse(&B64.decode(&done.receipt).unwrap()).unwrap(), &root, env.agency_id).unwrap();
+        assert_eq!(receipt.bundle_id, id);
+        assert!(ids.insert(id), "one receipt per bundle");
+    }
+    assert_eq!(ids.len(), VOLUNTEERS * BUNDLES);
+
+    // Completing one again answers the same outcome and records nothing more.
+    let (token, bundles) = &prepared[0];
+    let (first_id, first_bytes) = &bundles[0];
+    let state: UploadState =
+        ok(env.post("/v1/uploads", token, &UploadBegin { bundle_id: *first_id, size: first_bytes.len() as u64 }).await).await;
+    assert!(state.complete);
+    let again = env.client.post(env.url(&format!("/v1/uploads/{}/complete", state.upload_id))).bearer_auth(token).send().await.unwrap();
+    let again: UploadOutcome = ok(again).await;
+    assert_eq!((again.outcome.as_str(), again.bundle_id, Some(again.receipt)), ("accepted", *first_id, state.receipt));
+
+    // The investigator sees every submission once and one custody "received" per item.
+    let events = feed_events(&env, &inv_token).await;
+    let submissions = events.iter().filter(|e| matches!(e.body().kind, EventKind::SubmissionMade { .. })).count();
+    assert_eq!(submissions, VOLUNTEERS * BUNDLES);
+    let mut received: Vec<Uuid> = events
+        .iter()
+        .filter_map(|e| match &e.body().kind {
+            EventKind::CustodyRecorded { evidence_id, action: casebridge_core::CustodyAction::Received, .. } => Some(*evidence_id),
+            _ => None,
+        })
+        .collect();
+    received.sort();
+    assert_eq!(received, items.iter().copied().collect::<Vec<_>>(), "custody 'received' once per item");
+
+    // The agency store is whole: journal, index (with the by-sender table) and every object.
+    env.stop().await;
+    let mut store =
+        casebridge_core::Store::open(&env.dir.join(casebridge_agency::STORE_DIR), &casebridge_core::Passphrase::new(AGENCY_PASS)).unwrap();
+    let report = store.check(true, &mut |_| {}).unwrap();
+    assert!(report.ok, "{:?}", report.problems);
 }

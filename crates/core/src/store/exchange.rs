@@ -78,15 +78,40 @@ impl Store {
 
     /// True when content with this SHA-256 (hex) is held.
     pub fn has_content(&self, sha256: &str) -> bool {
-        decode_sha(sha256).map(|s| self.objects.path_of(&s).exists()).unwrap_or(false)
+        self.content_importer().has_content(sha256)
     }
 
     /// Stores incoming content that must have SHA-256 `sha256` (hex) and `size`; nothing is
     /// kept when it does not match.
     pub fn import_content(&mut self, src: &mut dyn std::io::Read, sha256: &str, size: u64, progress: &mut dyn Progress) -> Result<()> {
-        let sha = decode_sha(sha256).map_err(|_| Error::invalid("content hash", "not 64 hex digits"))?;
-        self.objects.import_expecting(src, Some((sha, size)), progress)?;
-        Ok(())
+        self.content_importer().import_content(src, sha256, size, progress)
+    }
+
+    /// A handle that stores incoming content into this store's objects without borrowing the
+    /// store (like [`Store::detached_signer`]): the endpoint verifies and stores several
+    /// uploaded bundles at once and takes the store only to record their events. Objects are
+    /// content-named and write-once, so concurrent imports (even of the same content) are safe;
+    /// content no event names yet is an unreferenced object, as after a failed open.
+    pub fn content_importer(&self) -> ContentImporter {
+        ContentImporter(std::sync::Arc::clone(&self.objects))
+    }
+
+    /// The bundle with this id, if this store imported it.
+    pub fn bundle_in(&self, bundle_id: Uuid) -> Result<Option<projection::BundleRecord>> {
+        get_json(&mut IndexReader(&self.index), Table::BundlesIn, bundle_id.as_bytes())
+    }
+
+    /// The bundle with the highest sequence number this store imported from `sender` to
+    /// `agency` (one index lookup).
+    pub fn last_bundle_in(&self, sender: Uuid, agency: Uuid) -> Result<Option<projection::BundleRecord>> {
+        let mut prefix = sender.as_bytes().to_vec();
+        prefix.extend_from_slice(agency.as_bytes());
+        match self.index.last_with_prefix(Table::BundlesInBySender, &prefix)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|_| Error::IndexDamaged { what: "a bundles_in_by_sender record does not parse".into() }),
+        }
     }
 
     /// Imports events signed by other members (already signature-checked, e.g. from a verified
@@ -96,6 +121,18 @@ impl Store {
     /// that is not held, refuses the whole import and nothing is written. Returns how many
     /// events were added.
     pub fn import_events(&mut self, events: &[SignedEvent], local: Vec<EventKind>) -> Result<u64> {
+        self.import_events_received(events, local, &[])
+    }
+
+    /// [`Store::import_events`], also recording custody "received" by this profile for the
+    /// evidence `received` (id, SHA-256 hex) in the same durable append: the endpoint's open
+    /// of a volunteer's bundle costs one journal write, not two.
+    pub fn import_events_received(
+        &mut self,
+        events: &[SignedEvent],
+        mut local: Vec<EventKind>,
+        received: &[(Uuid, String)],
+    ) -> Result<u64> {
         if local.iter().any(|k| !k.is_local()) {
             return Err(Error::invalid("event", "only trust and exchange events can be recorded this way"));
         }
@@ -168,6 +205,12 @@ impl Store {
         // Journal order: by author and sequence, so each member's events stay in chain order.
         new.sort_by_key(|e| (e.body().author, e.body().seq));
         let added = new.len() as u64;
+        local.extend(received.iter().map(|(id, sha)| EventKind::CustodyRecorded {
+            evidence_id: *id,
+            action: crate::model::CustodyAction::Received,
+            reason: None,
+            sha256: sha.clone(),
+        }));
         self.commit(new, local)?;
         Ok(added)
     }
@@ -198,6 +241,31 @@ impl Store {
     }
 }
 
+/// Stores incoming content into a profile's objects; see [`Store::content_importer`].
+#[derive(Clone)]
+pub struct ContentImporter(std::sync::Arc<ObjectStore>);
+
+impl ContentImporter {
+    /// True when content with this SHA-256 (hex) is held.
+    pub fn has_content(&self, sha256: &str) -> bool {
+        decode_sha(sha256).map(|s| self.0.path_of(&s).exists()).unwrap_or(false)
+    }
+
+    /// Stores incoming content that must have SHA-256 `sha256` (hex) and `size`; nothing is
+    /// kept when it does not match.
+    pub fn import_content(&self, src: &mut dyn std::io::Read, sha256: &str, size: u64, progress: &mut dyn Progress) -> Result<()> {
+        let sha = decode_sha(sha256).map_err(|_| Error::invalid("content hash", "not 64 hex digits"))?;
+        self.0.import_expecting(src, Some((sha, size)), progress)?;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ContentImporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContentImporter").finish_non_exhaustive()
+    }
+}
+
 /// Signs `context || message` with a profile's identity key; see [`Store::detached_signer`].
 #[derive(Clone)]
 pub struct DetachedSigner(std::sync::Arc<Identity>);
@@ -212,5 +280,66 @@ impl DetachedSigner {
 impl std::fmt::Debug for DetachedSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DetachedSigner").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{KdfParams, Passphrase};
+
+    fn imported(bundle_id: Uuid, agency_id: Uuid, sender: Uuid, seq: u64) -> EventKind {
+        EventKind::BundleImported {
+            bundle_id,
+            agency_id,
+            sender,
+            bundle_seq: seq,
+            manifest_hash: format!("{seq:064x}"),
+            events_added: 1,
+            blobs: 0,
+        }
+    }
+
+    /// The sequence check's lookups: by id, and the sender's last bundle to one agency, also
+    /// in a store whose index predates the by-sender table (filled once when it opens).
+    #[test]
+    fn bundles_in_by_sender_answer_the_last_and_are_filled_for_older_stores() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("s");
+        let pass = Passphrase::new("a passphrase for tests");
+        let mut store = Store::create(&dir, &pass, "Endpoint", Role::Supervisor, KdfParams::INSECURE_FOR_TESTS).unwrap();
+        let (agency, other_agency) = (Uuid::now_v7(), Uuid::now_v7());
+        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let ids: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
+        // Out of order on purpose: the table sorts by sequence, not by arrival.
+        for (id, sender, ag, seq) in [
+            (ids[0], alice, agency, 1),
+            (ids[1], alice, agency, 3),
+            (ids[2], alice, agency, 2),
+            (ids[3], bob, agency, 7),
+            (ids[4], alice, other_agency, 9),
+        ] {
+            store.record_local(imported(id, ag, sender, seq)).unwrap();
+        }
+        let last = |s: &Store, who: Uuid, ag: Uuid| s.last_bundle_in(who, ag).unwrap().map(|r| (r.bundle_id, r.seq));
+        let expect = |s: &Store| {
+            assert_eq!(last(s, alice, agency), Some((ids[1], 3)));
+            assert_eq!(last(s, bob, agency), Some((ids[3], 7)));
+            assert_eq!(last(s, alice, other_agency), Some((ids[4], 9)));
+            assert_eq!(last(s, bob, other_agency), None);
+            assert_eq!(s.bundle_in(ids[2]).unwrap().map(|r| (r.sender, r.seq)), Some((alice, 2)));
+            assert_eq!(s.bundle_in(Uuid::now_v7()).unwrap(), None);
+        };
+        expect(&store);
+
+        // An index made before the table existed: empty it, as such a store has it.
+        store.index.clear(Table::BundlesInBySender).unwrap();
+        assert!(store.index.is_empty(Table::BundlesInBySender));
+        assert_eq!(store.last_bundle_in(alice, agency).unwrap(), None);
+        drop(store);
+        let mut store = Store::open(&dir, &pass).unwrap();
+        expect(&store);
+        let report = store.check(false, &mut |_| {}).unwrap();
+        assert!(report.ok, "{:?}", report.problems);
     }
 }

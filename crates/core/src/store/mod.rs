@@ -41,7 +41,7 @@ mod exchange;
 mod views;
 
 pub use briefs::*;
-pub use exchange::DetachedSigner;
+pub use exchange::{ContentImporter, DetachedSigner};
 pub use views::*;
 
 /// One profile's store, open and unlocked. Holds the store's lock until dropped.
@@ -55,7 +55,7 @@ pub struct Store {
     journal: Journal,
     journal_damaged: Option<u64>,
     index: Index,
-    objects: ObjectStore,
+    objects: std::sync::Arc<ObjectStore>,
     state: MetaState,
     /// Start offsets of journal records (and the end), filled lazily by the feed.
     positions: Vec<u64>,
@@ -250,7 +250,7 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        let objects = ObjectStore::new(dir, master.derive(purpose::OBJECT_WRAP), master.derive(purpose::OBJECT_NAME));
+        let objects = std::sync::Arc::new(ObjectStore::new(dir, master.derive(purpose::OBJECT_WRAP), master.derive(purpose::OBJECT_NAME)));
         objects.clean_tmp()?;
         let mut store = Store {
             dir: dir.to_path_buf(),
@@ -268,7 +268,24 @@ impl Store {
             content_index: None,
         };
         store.catch_up()?;
+        store.backfill_bundles_by_sender()?;
         Ok(store)
+    }
+
+    /// Stores made before [`Table::BundlesInBySender`] existed hold their imported bundles only
+    /// by id: fill the by-sender table from them once, so the sequence check of the next bundle
+    /// sees every earlier one. (A rebuild fills it from the journal.)
+    fn backfill_bundles_by_sender(&mut self) -> Result<()> {
+        if !self.index.is_empty(Table::BundlesInBySender) || self.index.is_empty(Table::BundlesIn) {
+            return Ok(());
+        }
+        let mut writes = BTreeMap::new();
+        for (_, v) in self.index.scan_prefix(Table::BundlesIn, &[])? {
+            let rec: projection::BundleRecord =
+                serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a bundles_in record does not parse".into() })?;
+            writes.insert((Table::BundlesInBySender, projection::bundles_in_by_sender_key(rec.sender, rec.agency_id, rec.seq)), v);
+        }
+        self.index.commit(&writes, &self.state)
     }
 
     /// Brings the index up to the end of the journal: reads (and verifies) only the records
