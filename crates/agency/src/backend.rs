@@ -47,19 +47,37 @@ pub(crate) fn verify_upload(
     declared: Uuid,
 ) -> Result<Verified, TrustError> {
     let content = read(store).content_importer();
-    let replay = |m: &Manifest| -> Result<bool, TrustError> {
-        if m.sender != uploader {
-            return Err(TrustError::new(Reason::WrongHolder, "the bundle was signed by another member; upload only your own bundles"));
-        }
-        if m.bundle_id != declared {
-            return Err(TrustError::new(
-                Reason::ManifestInvalid,
-                format!("the bundle's id is {}, not {declared} as declared when the upload began", m.bundle_id),
-            ));
-        }
-        bundle::check_sequence(&read(store), m)
-    };
+    let replay = |m: &Manifest| upload_check(store, m, uploader, declared);
     bundle::verify(path, anchor, BlobSink::Objects { content: &content, replay: &replay }, &mut |_| true)
+}
+
+/// [`verify_upload`] over any reader of the bundle's bytes (the early verifier's, which follows
+/// the upload as its chunks arrive).
+pub(crate) fn verify_upload_stream<R: std::io::BufRead>(
+    input: R,
+    anchor: &Anchor<'_>,
+    store: &RwLock<Store>,
+    uploader: Uuid,
+    declared: Uuid,
+) -> Result<Verified, TrustError> {
+    let content = read(store).content_importer();
+    let replay = |m: &Manifest| upload_check(store, m, uploader, declared);
+    bundle::verify_stream(input, anchor, BlobSink::Objects { content: &content, replay: &replay }, &mut |_| true)
+}
+
+/// Right after the manifest's signature: the bundle is the uploader's own and the one declared
+/// when the upload began (before any content is stored); then the sequence check.
+fn upload_check(store: &RwLock<Store>, m: &Manifest, uploader: Uuid, declared: Uuid) -> Result<bool, TrustError> {
+    if m.sender != uploader {
+        return Err(TrustError::new(Reason::WrongHolder, "the bundle was signed by another member; upload only your own bundles"));
+    }
+    if m.bundle_id != declared {
+        return Err(TrustError::new(
+            Reason::ManifestInvalid,
+            format!("the bundle's id is {}, not {declared} as declared when the upload began", m.bundle_id),
+        ));
+    }
+    bundle::check_sequence(&read(store), m)
 }
 
 /// The second half, under the store's write lock: the sequence check again (a concurrent

@@ -48,6 +48,7 @@ pub mod admin;
 mod api;
 mod backend;
 mod clock;
+mod early;
 mod error;
 mod fsutil;
 pub mod invites;

@@ -214,7 +214,12 @@ async fn upload_chunk(
     // The body streams through a small channel to a blocking writer: receiving and writing
     // overlap, and no chunk is ever held whole in memory.
     let (tx, mut rx) = tokio::sync::mpsc::channel(CHUNK_PIECES);
-    let writer = tokio::task::spawn_blocking(move || uploads::put_chunk(&st.dir, member.id, id, q.offset, &mut rx));
+    let st2 = Arc::clone(&st);
+    let writer = tokio::task::spawn_blocking(move || {
+        let state = uploads::put_chunk(&st2.dir, member.id, id, q.offset, &mut rx)?;
+        st2.early.chunk_received(&st2, member.id, id, q.offset, state.received, state.size);
+        Ok(state)
+    });
     let mut stream = body.into_data_stream();
     let mut read = 0usize;
     let mut refused = None;
@@ -286,7 +291,8 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
     };
     // Verify and store the content without the store's lock (uploads complete side by side),
     // then take the write lock only to check and record the events.
-    let verified = match backend::verify_upload(&part, &anchor, &st.store, member.id, meta.bundle_id) {
+    let early = st.early.take(id);
+    let verified = match early.unwrap_or_else(|| backend::verify_upload(&part, &anchor, &st.store, member.id, meta.bundle_id)) {
         Ok(v) => v,
         Err(e) => return refuse(e),
     };

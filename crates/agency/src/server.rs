@@ -260,6 +260,7 @@ async fn run(listeners: Listeners, state: Arc<AppState>, mut stop: watch::Receiv
     }
     drop((app, admin_app));
     let _ = fsutil::remove_if_exists(&dir.join(SERVE_FILE));
+    state.early.cancel_all();
     release(state).await;
     tracing::info!("agency endpoint stopped");
     Ok(())

@@ -126,6 +126,8 @@ pub struct AppState {
     /// Completes that may verify at once: one per CPU (at least two, so one can verify while
     /// another records its events). More would only share the CPUs and hold more buffers.
     pub(crate) complete_slots: Arc<tokio::sync::Semaphore>,
+    /// Large uploads verified while their chunks arrive.
+    pub(crate) early: crate::early::Early,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) url: RwLock<String>,
     pub(crate) rng: SystemRandom,
@@ -178,6 +180,7 @@ impl AppState {
             enrol_lock: tokio::sync::Mutex::new(()),
             upload_locks: Mutex::new(HashMap::new()),
             complete_slots: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get().max(2)))),
+            early: crate::early::Early::default(),
             clock: options.clock,
             url: RwLock::new(options.url),
             rng: SystemRandom::new(),

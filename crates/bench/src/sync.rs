@@ -1263,7 +1263,7 @@ fn load_section(a: &Args, kind: &sys::FsKind, size: u64, f: &LoadFigures) -> Sec
     let solo_part = |v: &[Duration]| format!("alone: median {}", ms(median(v)));
     s.row(vec!["  of which the PUT".into(), part(&f.puts), solo_part(&f.solo_puts), "–".into(), "–".into()]);
     s.row(vec![
-        "  of which complete (verify + open into the agency store, one at a time)".into(),
+        "  of which complete (verify + open into the agency store)".into(),
         part(&f.completes),
         solo_part(&f.solo_completes),
         "–".into(),

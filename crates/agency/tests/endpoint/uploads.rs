@@ -298,3 +298,129 @@ async fn volunteers_completing_at_once_are_each_recorded_once() {
     let report = store.check(true, &mut |_| {}).unwrap();
     assert!(report.ok, "{:?}", report.problems);
 }
+
+/// Sealed content files in the agency store (objects are named by a keyed hash, so only their
+/// number can be told from outside).
+fn agency_objects(env: &Env) -> usize {
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| if e.path().is_dir() { count(&e.path()) } else { 1 }).sum()).unwrap_or(0)
+    }
+    count(&env.dir.join(casebridge_agency::STORE_DIR).join("objects"))
+}
+
+/// An investigator's sealed case bundle carrying `size` bytes of evidence; returns the bundle
+/// (id, bytes), the case and the content.
+fn large_bundle(env: &mut Env, inv: &mut Member, size: usize, name: &str) -> (Uuid, Vec<u8>, Uuid, Vec<u8>) {
+    let case = inv.store.create_case(NewCase { title: format!("Case {name}"), ..Default::default() }).unwrap();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ name.len() as u64;
+    let content: Vec<u8> = (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let file = env.tmp.path().join(format!("{name}.bin"));
+    std::fs::write(&file, &content).unwrap();
+    inv.store.add_evidence(case, &file, &Default::default(), &mut |_| true).unwrap();
+    let (id, bytes) = export(env, inv, case, false, name);
+    (id, bytes, case, content)
+}
+
+/// Sends `bytes[from..to]` in PUTs of `chunk` bytes; returns the last state.
+async fn put_range(env: &Env, token: &str, upload: Uuid, bytes: &[u8], from: usize, to: usize, chunk: usize) -> UploadState {
+    let mut at = from;
+    let mut state = None;
+    while at < to {
+        let end = (at + chunk).min(to);
+        state = Some(ok::<UploadState>(env.put(&format!("/v1/uploads/{upload}?offset={at}"), token, bytes[at..end].to_vec()).await).await);
+        at = end;
+    }
+    state.unwrap()
+}
+
+/// A large bundle is verified while its chunks arrive: its content is stored before complete
+/// is asked; a wrong chunk on the way changes nothing; complete records it, and the content
+/// comes back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_bundle_is_verified_while_it_arrives() {
+    let mut env = Env::start().await;
+    let mut inv = env.enrol(Role::Investigator).await;
+    let token = env.login(&inv).await;
+    let (bundle_id, bytes, _, content) = large_bundle(&mut env, &mut inv, 20 << 20, "big.cbb");
+    let sha = casebridge_core::to_hex(&casebridge_core::sha256(&content));
+    let before = agency_objects(&env);
+    let begun: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: bytes.len() as u64 }).await).await;
+    let id = begun.upload_id;
+    let half = bytes.len() / 2;
+    put_range(&env, &token, id, &bytes, 0, half, 4 << 20).await;
+    // A chunk at the wrong offset is refused and moves nothing.
+    let code = expect_error(env.put(&format!("/v1/uploads/{id}?offset=3"), &token, vec![0; 1000]).await, StatusCode::CONFLICT).await;
+    assert_eq!(code, "offset_mismatch");
+    put_range(&env, &token, id, &bytes, half, bytes.len(), 4 << 20).await;
+    // The content is stored before complete: the early verifier has read every byte.
+    let mut waited = 0;
+    while agency_objects(&env) == before && waited < 300 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(agency_objects(&env), before + 1, "the content was stored while the upload arrived");
+    let done: UploadOutcome =
+        ok(env.client.post(env.url(&format!("/v1/uploads/{id}/complete"))).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!((done.outcome.as_str(), done.bundle_id), ("accepted", bundle_id));
+    let got = env.get(&format!("/v1/content/{sha}"), &token).await;
+    assert_eq!(got.status(), StatusCode::OK);
+    assert!(got.bytes().await.unwrap().as_ref() == content.as_slice(), "the content comes back whole");
+    env.stop().await;
+    let mut store =
+        casebridge_core::Store::open(&env.dir.join(casebridge_agency::STORE_DIR), &casebridge_core::Passphrase::new(AGENCY_PASS)).unwrap();
+    let report = store.check(true, &mut |_| {}).unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+}
+
+/// A large bundle altered in transit fails when verified early just as it would at complete:
+/// 422, the upload discarded, nothing recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_bundle_altered_in_transit_is_refused() {
+    let mut env = Env::start().await;
+    let mut inv = env.enrol(Role::Investigator).await;
+    let token = env.login(&inv).await;
+    let (bundle_id, mut bytes, case, _) = large_bundle(&mut env, &mut inv, 18 << 20, "altered.cbb");
+    let at = bytes.len() * 2 / 3;
+    bytes[at] ^= 0x40;
+    let begun: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: bytes.len() as u64 }).await).await;
+    put_range(&env, &token, begun.upload_id, &bytes, 0, bytes.len(), 4 << 20).await;
+    let resp = env.client.post(env.url(&format!("/v1/uploads/{}/complete", begun.upload_id))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY).await, "seal_damaged");
+    assert!(!env.dir.join("uploads").join(format!("{}.part", begun.upload_id)).exists());
+    let events = feed_events(&env, &token).await;
+    assert!(events.iter().all(|e| e.body().kind.case_id() != Some(case)), "nothing of the case was recorded");
+    env.stop().await;
+}
+
+/// Shutting down while a large upload is half verified lets go of the store at once; after a
+/// restart the upload resumes and completes (verified from the file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_verified_upload_survives_a_restart() {
+    let mut env = Env::start().await;
+    let mut inv = env.enrol(Role::Investigator).await;
+    let token = env.login(&inv).await;
+    let (bundle_id, bytes, _, _) = large_bundle(&mut env, &mut inv, 20 << 20, "restart.cbb");
+    let begun: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: bytes.len() as u64 }).await).await;
+    let half = bytes.len() / 2;
+    put_range(&env, &token, begun.upload_id, &bytes, 0, half, 4 << 20).await;
+    let started = std::time::Instant::now();
+    env.stop().await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "shutdown waited {:?}", started.elapsed());
+    let server = start_server(&env.dir, env.clock.clone()).await;
+    env.url = server.url().to_string();
+    env.server = Some(server);
+    let token = env.login(&inv).await;
+    let resumed: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: bytes.len() as u64 }).await).await;
+    assert_eq!(resumed.received, half as u64);
+    put_range(&env, &token, begun.upload_id, &bytes, half, bytes.len(), 4 << 20).await;
+    let resp = env.client.post(env.url(&format!("/v1/uploads/{}/complete", begun.upload_id))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(ok::<UploadOutcome>(resp).await.outcome, "accepted");
+    env.stop().await;
+}
