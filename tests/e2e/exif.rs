@@ -1,66 +1,13 @@
 //! What the content says, not what the name says: the media type is sniffed from the bytes,
 //! and a JPEG's EXIF capture time, GPS position and camera are extracted. The JPEG is built
-//! by hand here (SOI, an APP1 "Exif" segment holding a little-endian TIFF, EOI).
+//! with `casebridge_core::exif_write` (SOI, an APP1 "Exif" segment holding a little-endian
+//! TIFF, EOI).
 
+use casebridge_core::exif_write::{ascii, ifd, jpeg_with_tiff, long, rationals, tiff};
 use chrono::DateTime;
 use serde_json::Value;
 
 use crate::harness::{s, str_field, Profile};
-
-const ASCII: u16 = 2;
-const LONG: u16 = 4;
-const RATIONAL: u16 = 5;
-
-struct Entry {
-    tag: u16,
-    typ: u16,
-    count: u32,
-    data: Vec<u8>,
-}
-
-fn ascii(tag: u16, text: &str) -> Entry {
-    let mut data = text.as_bytes().to_vec();
-    data.push(0);
-    Entry { tag, typ: ASCII, count: data.len() as u32, data }
-}
-
-fn long(tag: u16, v: u32) -> Entry {
-    Entry { tag, typ: LONG, count: 1, data: v.to_le_bytes().to_vec() }
-}
-
-fn rationals(tag: u16, values: &[(u32, u32)]) -> Entry {
-    let data = values.iter().flat_map(|(n, d)| n.to_le_bytes().into_iter().chain(d.to_le_bytes())).collect();
-    Entry { tag, typ: RATIONAL, count: values.len() as u32, data }
-}
-
-/// One IFD placed at `start` (an offset from the TIFF header): entries sorted by tag, values
-/// over 4 bytes placed right after the IFD, no next IFD.
-fn ifd(mut entries: Vec<Entry>, start: u32) -> Vec<u8> {
-    entries.sort_by_key(|e| e.tag);
-    let table_len = 2 + 12 * entries.len() as u32 + 4;
-    let mut out = Vec::new();
-    let mut extra = Vec::new();
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    for e in &entries {
-        out.extend_from_slice(&e.tag.to_le_bytes());
-        out.extend_from_slice(&e.typ.to_le_bytes());
-        out.extend_from_slice(&e.count.to_le_bytes());
-        if e.data.len() <= 4 {
-            let mut v = e.data.clone();
-            v.resize(4, 0);
-            out.extend_from_slice(&v);
-        } else {
-            out.extend_from_slice(&(start + table_len + extra.len() as u32).to_le_bytes());
-            extra.extend_from_slice(&e.data);
-            if extra.len() % 2 == 1 {
-                extra.push(0);
-            }
-        }
-    }
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&extra);
-    out
-}
 
 /// A JPEG carrying Make, Model, DateTimeOriginal (and OffsetTimeOriginal when given) and a
 /// GPS position in degrees, minutes and (ten-thousandths of) seconds.
@@ -91,18 +38,8 @@ fn jpeg_with_exif(
     // Sizes do not depend on the pointer values: lay out once to find the offsets.
     let exif_at = 8 + ifd(ifd0(0, 0), 8).len() as u32;
     let gps_at = exif_at + ifd(exif(), exif_at).len() as u32;
-    let mut tiff = b"II\x2A\x00".to_vec();
-    tiff.extend_from_slice(&8u32.to_le_bytes());
-    tiff.extend_from_slice(&ifd(ifd0(exif_at, gps_at), 8));
-    tiff.extend_from_slice(&ifd(exif(), exif_at));
-    tiff.extend_from_slice(&ifd(gps(), gps_at));
-
-    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE1];
-    jpeg.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
-    jpeg.extend_from_slice(b"Exif\0\0");
-    jpeg.extend_from_slice(&tiff);
-    jpeg.extend_from_slice(&[0xFF, 0xD9]);
-    jpeg
+    let tiff = tiff(&[ifd(ifd0(exif_at, gps_at), 8), ifd(exif(), exif_at), ifd(gps(), gps_at)]);
+    jpeg_with_tiff(&tiff).expect("a small TIFF fits in one segment")
 }
 
 fn degrees(d: u32, m: u32, s_e4: u32) -> f64 {

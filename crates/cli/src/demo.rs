@@ -32,6 +32,7 @@ use std::sync::Arc;
 use casebridge_agency::{admin, ServeConfig};
 use casebridge_app::import::{import_files, Checked};
 use casebridge_app::{BriefInput, GeoPoint, ReviewDecision, Role, Session, SubmitInput};
+use casebridge_core::exif_write::{ascii, ifd, long, rationals, splice_exif, tiff};
 use casebridge_core::{EvidenceOptions, KdfParams, Passphrase};
 use casebridge_protocol::{InviteRequest, InviteResponse};
 use casebridge_trust::Agency;
@@ -700,7 +701,7 @@ fn photo(spec: &Spec, number: usize, taken: &str, offset: &str) -> Result<Vec<u8
         .encode_image(&img)
         .map_err(|e| CliError::Usage(format!("internal: the demo photo could not be encoded: {e}")))?;
     let tiff = exif_tiff(taken, offset, spec.lat, spec.lon);
-    splice_exif(&jpeg, &tiff)
+    splice_exif(&jpeg, &tiff).ok_or_else(|| CliError::Usage("internal: the demo photo is not a JPEG or its EXIF is too large".into()))
 }
 
 fn scene(spec: &Spec, number: usize) -> image::RgbImage {
@@ -836,61 +837,6 @@ fn seven_segment(img: &mut image::RgbImage, x: u32, y: u32, digit: u8, c: [u8; 3
 
 // ----- EXIF -----------------------------------------------------------------------------------------------
 
-const ASCII: u16 = 2;
-const LONG: u16 = 4;
-const RATIONAL: u16 = 5;
-
-struct Entry {
-    tag: u16,
-    typ: u16,
-    count: u32,
-    data: Vec<u8>,
-}
-
-fn ascii(tag: u16, text: &str) -> Entry {
-    let mut data = text.as_bytes().to_vec();
-    data.push(0);
-    Entry { tag, typ: ASCII, count: data.len() as u32, data }
-}
-
-fn long(tag: u16, v: u32) -> Entry {
-    Entry { tag, typ: LONG, count: 1, data: v.to_le_bytes().to_vec() }
-}
-
-fn rationals(tag: u16, values: &[(u32, u32)]) -> Entry {
-    let data = values.iter().flat_map(|(n, d)| n.to_le_bytes().into_iter().chain(d.to_le_bytes())).collect();
-    Entry { tag, typ: RATIONAL, count: values.len() as u32, data }
-}
-
-/// One IFD placed at `start` (an offset from the TIFF header): entries sorted by tag, values
-/// over 4 bytes right after the table, no next IFD.
-fn ifd(mut entries: Vec<Entry>, start: u32) -> Vec<u8> {
-    entries.sort_by_key(|e| e.tag);
-    let table_len = 2 + 12 * entries.len() as u32 + 4;
-    let mut out = Vec::new();
-    let mut extra = Vec::new();
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    for e in &entries {
-        out.extend_from_slice(&e.tag.to_le_bytes());
-        out.extend_from_slice(&e.typ.to_le_bytes());
-        out.extend_from_slice(&e.count.to_le_bytes());
-        if e.data.len() <= 4 {
-            let mut v = e.data.clone();
-            v.resize(4, 0);
-            out.extend_from_slice(&v);
-        } else {
-            out.extend_from_slice(&(start + table_len + extra.len() as u32).to_le_bytes());
-            extra.extend_from_slice(&e.data);
-            if extra.len() % 2 == 1 {
-                extra.push(0);
-            }
-        }
-    }
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&extra);
-    out
-}
-
 /// Degrees as (degrees, minutes, ten-thousandths of seconds) rationals.
 fn dms(v: f64) -> [(u32, u32); 3] {
     let v = v.abs();
@@ -917,25 +863,7 @@ fn exif_tiff(taken: &str, offset: &str, lat: f64, lon: f64) -> Vec<u8> {
     // Sizes do not depend on the pointer values: lay out once to find the offsets.
     let exif_at = 8 + ifd(ifd0(0, 0), 8).len() as u32;
     let gps_at = exif_at + ifd(exif(), exif_at).len() as u32;
-    let mut t = b"II\x2A\x00".to_vec();
-    t.extend_from_slice(&8u32.to_le_bytes());
-    t.extend_from_slice(&ifd(ifd0(exif_at, gps_at), 8));
-    t.extend_from_slice(&ifd(exif(), exif_at));
-    t.extend_from_slice(&ifd(gps(), gps_at));
-    t
-}
-
-/// `jpeg` with an APP1 "Exif" segment holding `tiff` right after SOI.
-fn splice_exif(jpeg: &[u8], tiff: &[u8]) -> Result<Vec<u8>> {
-    let (Some([0xFF, 0xD8]), Ok(len)) = (jpeg.get(..2), u16::try_from(2 + 6 + tiff.len())) else {
-        return Err(CliError::Usage("internal: the demo photo is not a JPEG or its EXIF is too large".into()));
-    };
-    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(b"Exif\0\0");
-    out.extend_from_slice(tiff);
-    out.extend_from_slice(&jpeg[2..]);
-    Ok(out)
+    tiff(&[ifd(ifd0(exif_at, gps_at), 8), ifd(exif(), exif_at), ifd(gps(), gps_at)])
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@
 mod crypto;
 mod error;
 mod event;
+pub mod exif_write;
 mod format;
 mod index;
 mod journal;

@@ -4,7 +4,7 @@
 //! provenance names the original, and the original is untouched. Bad input adds nothing.
 //!
 //! The image crate cannot write EXIF into a JPEG, so the test images are encoded by it and an
-//! APP1 "Exif" segment, built by hand (a little-endian TIFF as in tests/e2e/exif.rs), is
+//! APP1 "Exif" segment (a little-endian TIFF made with `casebridge_core::exif_write`) is
 //! spliced in right after SOI.
 
 #![allow(clippy::unwrap_used)]
@@ -12,6 +12,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
+use casebridge_core::exif_write::{ascii, ifd, long, rationals, short, splice_exif, tiff, undefined};
 use casebridge_core::{sha256, to_hex, CustodyAction, EvidenceOptions, KdfParams, NewCase, Passphrase, Role, Store};
 use casebridge_court::redact::{redact, RedactError, RedactOptions, Region};
 use image::{DynamicImage, GenericImageView, ImageEncoder, RgbImage};
@@ -19,81 +20,16 @@ use uuid::Uuid;
 
 const PASS: &str = "correct horse battery staple";
 
-// ----- a hand-built EXIF block ------------------------------------------------------------------
-
-const ASCII: u16 = 2;
-const SHORT: u16 = 3;
-const LONG: u16 = 4;
-const RATIONAL: u16 = 5;
-const UNDEFINED: u16 = 7;
+// ----- an EXIF block ---------------------------------------------------------------------------
 
 const MAKE: &str = "Casebridge Optics";
 const MODEL: &str = "CB-1000";
 const SERIAL: &str = "SN-0042-7731-XQ";
 const MAKER_NOTE: &[u8] = b"CBMAKERNOTE:owner=Erika Mustermann;lens=77";
 
-struct Entry {
-    tag: u16,
-    typ: u16,
-    count: u32,
-    data: Vec<u8>,
-}
-
-fn ascii(tag: u16, text: &str) -> Entry {
-    let mut data = text.as_bytes().to_vec();
-    data.push(0);
-    Entry { tag, typ: ASCII, count: data.len() as u32, data }
-}
-
-fn short(tag: u16, v: u16) -> Entry {
-    Entry { tag, typ: SHORT, count: 1, data: v.to_le_bytes().to_vec() }
-}
-
-fn long(tag: u16, v: u32) -> Entry {
-    Entry { tag, typ: LONG, count: 1, data: v.to_le_bytes().to_vec() }
-}
-
-fn undefined(tag: u16, bytes: &[u8]) -> Entry {
-    Entry { tag, typ: UNDEFINED, count: bytes.len() as u32, data: bytes.to_vec() }
-}
-
-fn rationals(tag: u16, values: &[(u32, u32)]) -> Entry {
-    let data = values.iter().flat_map(|(n, d)| n.to_le_bytes().into_iter().chain(d.to_le_bytes())).collect();
-    Entry { tag, typ: RATIONAL, count: values.len() as u32, data }
-}
-
-/// One IFD placed at `start` (an offset from the TIFF header): entries sorted by tag, values
-/// over 4 bytes right after the IFD, no next IFD.
-fn ifd(mut entries: Vec<Entry>, start: u32) -> Vec<u8> {
-    entries.sort_by_key(|e| e.tag);
-    let table_len = 2 + 12 * entries.len() as u32 + 4;
-    let mut out = Vec::new();
-    let mut extra = Vec::new();
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    for e in &entries {
-        out.extend_from_slice(&e.tag.to_le_bytes());
-        out.extend_from_slice(&e.typ.to_le_bytes());
-        out.extend_from_slice(&e.count.to_le_bytes());
-        if e.data.len() <= 4 {
-            let mut v = e.data.clone();
-            v.resize(4, 0);
-            out.extend_from_slice(&v);
-        } else {
-            out.extend_from_slice(&(start + table_len + extra.len() as u32).to_le_bytes());
-            extra.extend_from_slice(&e.data);
-            if extra.len() % 2 == 1 {
-                extra.push(0);
-            }
-        }
-    }
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&extra);
-    out
-}
-
 /// A TIFF block: Make, Model (and Orientation when given) in IFD0; DateTimeOriginal,
 /// BodySerialNumber and a MakerNote in the Exif IFD; 52°31'12.3456" N 13°24'17.8344" E.
-fn tiff(orientation: Option<u16>) -> Vec<u8> {
+fn exif_block(orientation: Option<u16>) -> Vec<u8> {
     let ifd0 = |exif_at: u32, gps_at: u32| {
         let mut v = vec![ascii(0x010F, MAKE), ascii(0x0110, MODEL), long(0x8769, exif_at), long(0x8825, gps_at)];
         if let Some(o) = orientation {
@@ -112,23 +48,12 @@ fn tiff(orientation: Option<u16>) -> Vec<u8> {
     };
     let exif_at = 8 + ifd(ifd0(0, 0), 8).len() as u32;
     let gps_at = exif_at + ifd(exif(), exif_at).len() as u32;
-    let mut t = b"II\x2A\x00".to_vec();
-    t.extend_from_slice(&8u32.to_le_bytes());
-    t.extend_from_slice(&ifd(ifd0(exif_at, gps_at), 8));
-    t.extend_from_slice(&ifd(exif(), exif_at));
-    t.extend_from_slice(&ifd(gps(), gps_at));
-    t
+    tiff(&[ifd(ifd0(exif_at, gps_at), 8), ifd(exif(), exif_at), ifd(gps(), gps_at)])
 }
 
 /// `jpeg` with an APP1 "Exif" segment holding `tiff` spliced in right after SOI.
-fn splice_exif(jpeg: &[u8], tiff: &[u8]) -> Vec<u8> {
-    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "not a JPEG");
-    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
-    out.extend_from_slice(&u16::try_from(2 + 6 + tiff.len()).unwrap().to_be_bytes());
-    out.extend_from_slice(b"Exif\0\0");
-    out.extend_from_slice(tiff);
-    out.extend_from_slice(&jpeg[2..]);
-    out
+fn with_exif(jpeg: &[u8], tiff: &[u8]) -> Vec<u8> {
+    splice_exif(jpeg, tiff).expect("a JPEG and a small TIFF")
 }
 
 // ----- test pictures ----------------------------------------------------------------------------
@@ -263,7 +188,7 @@ fn detail(img: &DynamicImage, r: &Region) -> f64 {
 #[test]
 fn a_redacted_jpeg_has_no_exif_an_unreadable_region_and_signed_provenance() {
     let mut f = fixture(Role::Investigator);
-    let original_bytes = splice_exif(&jpeg_of(&picture()), &tiff(None));
+    let original_bytes = with_exif(&jpeg_of(&picture()), &exif_block(None));
     let original = f.import("IMG_0042.JPG", &original_bytes);
     let before = f.store.evidence(original).unwrap();
     assert_eq!(before.media_type, "image/jpeg");
@@ -355,7 +280,7 @@ fn a_redacted_jpeg_has_no_exif_an_unreadable_region_and_signed_provenance() {
 #[test]
 fn metadata_alone_can_be_stripped_and_is_always_stripped() {
     let mut f = fixture(Role::Investigator);
-    let original_bytes = splice_exif(&jpeg_of(&picture()), &tiff(None));
+    let original_bytes = with_exif(&jpeg_of(&picture()), &exif_block(None));
     let original = f.import("photo.txt", &original_bytes);
 
     // Strip only: the pixels stay (up to re-encoding), the metadata goes.
@@ -384,7 +309,7 @@ fn metadata_alone_can_be_stripped_and_is_always_stripped() {
 #[test]
 fn a_png_with_exif_gives_a_png_without() {
     let mut f = fixture(Role::Supervisor);
-    let bytes = png_with_exif(&picture(), tiff(None));
+    let bytes = png_with_exif(&picture(), exif_block(None));
     assert!(exif_of(&bytes).is_some_and(|x| has(&x, exif::Tag::BodySerialNumber)), "the PNG carries EXIF");
     let original = f.import("scan.png", &bytes);
     let added = redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: None }).unwrap();
@@ -408,7 +333,7 @@ fn a_png_with_exif_gives_a_png_without() {
 #[test]
 fn a_sideways_photo_is_turned_upright() {
     let mut f = fixture(Role::Investigator);
-    let original = f.import("side.jpg", &splice_exif(&jpeg_of(&picture()), &tiff(Some(6))));
+    let original = f.import("side.jpg", &with_exif(&jpeg_of(&picture()), &exif_block(Some(6))));
     let added = redact(&mut f.store, original, &RedactOptions { strip_metadata: true, ..Default::default() }).unwrap();
     let copy = image::load_from_memory(&f.content(added.id)).unwrap();
     assert_eq!(copy.dimensions(), (H, W), "rotated 90 degrees clockwise");
@@ -425,7 +350,7 @@ fn a_sideways_photo_is_turned_upright() {
 #[test]
 fn bad_input_gives_a_clear_error_and_adds_nothing() {
     let mut f = fixture(Role::Investigator);
-    let original = f.import("IMG_0042.JPG", &splice_exif(&jpeg_of(&picture()), &tiff(None)));
+    let original = f.import("IMG_0042.JPG", &with_exif(&jpeg_of(&picture()), &exif_block(None)));
 
     // A region outside the image, or reaching past an edge; a good region before a bad one
     // does not get a copy made either.
@@ -465,7 +390,7 @@ fn bad_input_gives_a_clear_error_and_adds_nothing() {
 #[test]
 fn a_volunteers_redaction_is_in_the_custody_trail_not_the_access_log() {
     let mut f = fixture(Role::Volunteer);
-    let original = f.import("IMG_0042.JPG", &splice_exif(&jpeg_of(&picture()), &tiff(None)));
+    let original = f.import("IMG_0042.JPG", &with_exif(&jpeg_of(&picture()), &exif_block(None)));
     redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: Some("bystanders".into()) })
         .unwrap();
     assert_eq!(f.store.custody(original).unwrap().last().unwrap().action, CustodyAction::Redacted);
