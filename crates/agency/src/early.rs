@@ -24,7 +24,7 @@ use casebridge_trust::{Reason, TrustError};
 use uuid::Uuid;
 
 use crate::backend;
-use crate::state::{lock, read, AppState};
+use crate::state::{cpu_slots, lock, read, AppState};
 use crate::uploads;
 
 /// Bundles at least this large are verified while they arrive; smaller ones (a photo, a
@@ -57,10 +57,6 @@ struct JobState {
     result: Option<Result<Verified, TrustError>>,
 }
 
-fn slots() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
-}
-
 impl Early {
     /// After a chunk of `id` was acknowledged: starts a verifier when the upload just began
     /// (`received` covers its first chunk) and is large, else tells the running one how far it
@@ -73,7 +69,7 @@ impl Early {
             job.changed.notify_all();
             return;
         }
-        if offset != 0 || size < MIN_SIZE || received >= size || jobs.len() >= slots() {
+        if offset != 0 || size < MIN_SIZE || received >= size || jobs.len() >= cpu_slots() {
             return;
         }
         let job = Arc::new(Job::default());
@@ -85,10 +81,18 @@ impl Early {
             let run = std::panic::AssertUnwindSafe(|| verify(&st, &job, member, id, size));
             let mut result = std::panic::catch_unwind(run)
                 .unwrap_or_else(|_| Err(TrustError::new(Reason::Io, "the early verifier stopped unexpectedly")));
-            let mut s = lock(&job.state);
-            if s.read_failed || s.cancelled {
+            let stopped = {
+                let s = lock(&job.state);
+                s.read_failed || s.cancelled
+            };
+            if stopped {
                 result = Err(TrustError::new(Reason::Io, "the early verification did not read the whole upload"));
             }
+            if matches!(&result, Err(e) if e.reason == Reason::Io) {
+                // Cancelled, idle or unreadable: a `complete` verifies from the file.
+                st.early.forget(id, &job);
+            }
+            let mut s = lock(&job.state);
             s.result = Some(result);
             drop(s);
             job.changed.notify_all();
@@ -137,16 +141,7 @@ fn verify(st: &Arc<AppState>, job: &Arc<Job>, member: Uuid, id: Uuid, size: u64)
     let reader = Tail { file, pos: 0, size, job: Arc::clone(job) };
     let (list, _) = read(&st.revocation).clone();
     let anchor = Anchor { agency: &st.public, revocation: &list, sealing: Some(st.agency.sealing_identity()) };
-    let result = backend::verify_upload_stream(BufReader::with_capacity(256 * 1024, reader), &anchor, &st.store, member, meta.bundle_id);
-    let stopped = {
-        let s = lock(&job.state);
-        s.cancelled || s.read_failed
-    };
-    if stopped || matches!(&result, Err(e) if e.reason == Reason::Io) {
-        // Cancelled, idle or unreadable: a `complete` verifies from the file.
-        st.early.forget(id, job);
-    }
-    result
+    backend::verify_upload_stream(BufReader::with_capacity(256 * 1024, reader), &anchor, &st.store, member, meta.bundle_id)
 }
 
 /// Reads an upload's `.part` file up to the acknowledged bytes, waiting for more.

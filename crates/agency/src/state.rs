@@ -123,14 +123,20 @@ pub struct AppState {
     pub(crate) limiter: Mutex<RateLimiter>,
     pub(crate) enrol_lock: tokio::sync::Mutex<()>,
     pub(crate) upload_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
-    /// Completes that may verify at once: one per CPU (at least two, so one can verify while
-    /// another records its events). More would only share the CPUs and hold more buffers.
+    /// Completes that may verify at once ([`cpu_slots`]); more would only share the CPUs and
+    /// hold more buffers.
     pub(crate) complete_slots: Arc<tokio::sync::Semaphore>,
     /// Large uploads verified while their chunks arrive.
     pub(crate) early: crate::early::Early,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) url: RwLock<String>,
     pub(crate) rng: SystemRandom,
+}
+
+/// How many bundle verifications may run at once (completes, early verifiers): one per CPU, at
+/// least two so one can verify while another records its events.
+pub(crate) fn cpu_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
 /// Locks a mutex; a poisoned lock (a panic elsewhere) still gives its data, which every
@@ -179,7 +185,7 @@ impl AppState {
             limiter: Mutex::new(RateLimiter::default()),
             enrol_lock: tokio::sync::Mutex::new(()),
             upload_locks: Mutex::new(HashMap::new()),
-            complete_slots: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get().max(2)))),
+            complete_slots: Arc::new(tokio::sync::Semaphore::new(cpu_slots())),
             early: crate::early::Early::default(),
             clock: options.clock,
             url: RwLock::new(options.url),

@@ -30,6 +30,19 @@ fn export(env: &Env, member: &mut Member, case: Uuid, own_only: bool, name: &str
     (summary.bundle_id, std::fs::read(out).unwrap())
 }
 
+/// Asks the endpoint to complete an upload.
+async fn complete(env: &Env, token: &str, upload: Uuid) -> reqwest::Response {
+    env.client.post(env.url(&format!("/v1/uploads/{upload}/complete"))).bearer_auth(token).send().await.unwrap()
+}
+
+/// After the server stopped: the agency store is whole (journal, index, every object).
+fn assert_agency_store_whole(env: &Env) {
+    let dir = env.dir.join(casebridge_agency::STORE_DIR);
+    let mut store = casebridge_core::Store::open(&dir, &casebridge_core::Passphrase::new(AGENCY_PASS)).unwrap();
+    let report = store.check(true, &mut |_| {}).unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+}
+
 /// Uploads in one go; returns the outcome.
 async fn upload(env: &Env, token: &str, bundle_id: Uuid, bytes: &[u8]) -> reqwest::Response {
     let state: UploadState = ok(env.post("/v1/uploads", token, &UploadBegin { bundle_id, size: bytes.len() as u64 }).await).await;
@@ -37,7 +50,7 @@ async fn upload(env: &Env, token: &str, bundle_id: Uuid, bytes: &[u8]) -> reqwes
         .put(&format!("/v1/uploads/{}?offset={}", state.upload_id, state.received), token, bytes[state.received as usize..].to_vec())
         .await;
     assert_eq!(put.status(), StatusCode::OK, "{}", put.text().await.unwrap_or_default());
-    env.client.post(env.url(&format!("/v1/uploads/{}/complete", state.upload_id))).bearer_auth(token).send().await.unwrap()
+    complete(env, token, state.upload_id).await
 }
 
 async fn feed_events(env: &Env, token: &str) -> Vec<SignedEvent> {
@@ -80,13 +93,12 @@ async fn an_upload_resumes_completes_once_and_answers_a_receipt() {
     let code = expect_error(env.put(&format!("/v1/uploads/{id}?offset=0"), &token, bytes[..10].to_vec()).await, StatusCode::CONFLICT).await;
     assert_eq!(code, "offset_mismatch");
     // Completing early is refused.
-    let early = env.client.post(env.url(&format!("/v1/uploads/{id}/complete"))).bearer_auth(&token).send().await.unwrap();
+    let early = complete(&env, &token, id).await;
     assert_eq!(expect_error(early, StatusCode::CONFLICT).await, "upload_incomplete");
 
     let put: UploadState = ok(env.put(&format!("/v1/uploads/{id}?offset={half}"), &token, bytes[half..].to_vec()).await).await;
     assert_eq!(put.received, size);
-    let done: UploadOutcome =
-        ok(env.client.post(env.url(&format!("/v1/uploads/{id}/complete"))).bearer_auth(&token).send().await.unwrap()).await;
+    let done: UploadOutcome = ok(complete(&env, &token, id).await).await;
     assert_eq!(done.bundle_id, bundle_id);
     assert_eq!(done.outcome, "accepted");
     assert!(done.events_added >= 2);
@@ -100,8 +112,7 @@ async fn an_upload_resumes_completes_once_and_answers_a_receipt() {
     Receipt::verify(&receipt_doc, &public.root_key_bytes().unwrap(), public.agency_id).unwrap();
 
     // Completing again, and beginning again, give the same receipt.
-    let again: UploadOutcome =
-        ok(env.client.post(env.url(&format!("/v1/uploads/{id}/complete"))).bearer_auth(&token).send().await.unwrap()).await;
+    let again: UploadOutcome = ok(complete(&env, &token, id).await).await;
     assert_eq!(again, done);
     let state: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size }).await).await;
     assert!(state.complete);
@@ -273,7 +284,7 @@ async fn volunteers_completing_at_once_are_each_recorded_once() {
     let state: UploadState =
         ok(env.post("/v1/uploads", token, &UploadBegin { bundle_id: *first_id, size: first_bytes.len() as u64 }).await).await;
     assert!(state.complete);
-    let again = env.client.post(env.url(&format!("/v1/uploads/{}/complete", state.upload_id))).bearer_auth(token).send().await.unwrap();
+    let again = complete(&env, token, state.upload_id).await;
     let again: UploadOutcome = ok(again).await;
     assert_eq!((again.outcome.as_str(), again.bundle_id, Some(again.receipt)), ("accepted", *first_id, state.receipt));
 
@@ -293,10 +304,7 @@ async fn volunteers_completing_at_once_are_each_recorded_once() {
 
     // The agency store is whole: journal, index (with the by-sender table) and every object.
     env.stop().await;
-    let mut store =
-        casebridge_core::Store::open(&env.dir.join(casebridge_agency::STORE_DIR), &casebridge_core::Passphrase::new(AGENCY_PASS)).unwrap();
-    let report = store.check(true, &mut |_| {}).unwrap();
-    assert!(report.ok, "{:?}", report.problems);
+    assert_agency_store_whole(&env);
 }
 
 /// Sealed content files in the agency store (objects are named by a keyed hash, so only their
@@ -366,17 +374,13 @@ async fn a_large_bundle_is_verified_while_it_arrives() {
         waited += 1;
     }
     assert_eq!(agency_objects(&env), before + 1, "the content was stored while the upload arrived");
-    let done: UploadOutcome =
-        ok(env.client.post(env.url(&format!("/v1/uploads/{id}/complete"))).bearer_auth(&token).send().await.unwrap()).await;
+    let done: UploadOutcome = ok(complete(&env, &token, id).await).await;
     assert_eq!((done.outcome.as_str(), done.bundle_id), ("accepted", bundle_id));
     let got = env.get(&format!("/v1/content/{sha}"), &token).await;
     assert_eq!(got.status(), StatusCode::OK);
     assert!(got.bytes().await.unwrap().as_ref() == content.as_slice(), "the content comes back whole");
     env.stop().await;
-    let mut store =
-        casebridge_core::Store::open(&env.dir.join(casebridge_agency::STORE_DIR), &casebridge_core::Passphrase::new(AGENCY_PASS)).unwrap();
-    let report = store.check(true, &mut |_| {}).unwrap();
-    assert!(report.ok, "{:?}", report.problems);
+    assert_agency_store_whole(&env);
 }
 
 /// A large bundle altered in transit fails when verified early just as it would at complete:
@@ -391,7 +395,7 @@ async fn a_large_bundle_altered_in_transit_is_refused() {
     bytes[at] ^= 0x40;
     let begun: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: bytes.len() as u64 }).await).await;
     put_range(&env, &token, begun.upload_id, &bytes, 0, bytes.len(), 4 << 20).await;
-    let resp = env.client.post(env.url(&format!("/v1/uploads/{}/complete", begun.upload_id))).bearer_auth(&token).send().await.unwrap();
+    let resp = complete(&env, &token, begun.upload_id).await;
     assert_eq!(expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY).await, "seal_damaged");
     assert!(!env.dir.join("uploads").join(format!("{}.part", begun.upload_id)).exists());
     let events = feed_events(&env, &token).await;
@@ -419,7 +423,7 @@ async fn a_half_verified_upload_survives_a_restart() {
     let resumed: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: bytes.len() as u64 }).await).await;
     assert_eq!(resumed.received, half as u64);
     put_range(&env, &token, begun.upload_id, &bytes, half, bytes.len(), 4 << 20).await;
-    let resp = env.client.post(env.url(&format!("/v1/uploads/{}/complete", begun.upload_id))).bearer_auth(&token).send().await.unwrap();
+    let resp = complete(&env, &token, begun.upload_id).await;
     assert_eq!(ok::<UploadOutcome>(resp).await.outcome, "accepted");
     env.stop().await;
 }

@@ -363,16 +363,7 @@ impl Store {
         if items.is_empty() {
             return Ok(());
         }
-        let kinds = items
-            .iter()
-            .map(|(id, sha)| EventKind::CustodyRecorded {
-                evidence_id: *id,
-                action: CustodyAction::Received,
-                reason: None,
-                sha256: sha.clone(),
-            })
-            .collect();
-        self.record(kinds)?;
+        self.record(received_custody(items).collect())?;
         Ok(())
     }
 
@@ -636,4 +627,14 @@ impl Store {
     pub fn endpoints(&self) -> Result<Vec<projection::EndpointRecord>> {
         self.index.scan_json(Table::Endpoints, &[])
     }
+}
+
+/// Custody `received` by this profile for submitted items (evidence id, SHA-256 hex).
+pub(super) fn received_custody(items: &[(Uuid, String)]) -> impl Iterator<Item = EventKind> + '_ {
+    items.iter().map(|(id, sha)| EventKind::CustodyRecorded {
+        evidence_id: *id,
+        action: CustodyAction::Received,
+        reason: None,
+        sha256: sha.clone(),
+    })
 }

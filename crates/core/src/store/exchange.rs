@@ -205,12 +205,7 @@ impl Store {
         // Journal order: by author and sequence, so each member's events stay in chain order.
         new.sort_by_key(|e| (e.body().author, e.body().seq));
         let added = new.len() as u64;
-        local.extend(received.iter().map(|(id, sha)| EventKind::CustodyRecorded {
-            evidence_id: *id,
-            action: crate::model::CustodyAction::Received,
-            reason: None,
-            sha256: sha.clone(),
-        }));
+        local.extend(super::briefs::received_custody(received));
         self.commit(new, local)?;
         Ok(added)
     }
