@@ -60,13 +60,18 @@ pub(crate) fn verify_upload_stream<R: std::io::BufRead>(
     declared: Uuid,
 ) -> Result<Verified, TrustError> {
     let content = read(store).content_importer();
-    let replay = |m: &Manifest| upload_check(store, m, uploader, declared);
+    // The manifest is the uploader's own, then the sequence, the contribution policy and the
+    // creations, all before any content is stored: a refused bundle leaves nothing behind.
+    let replay = |v: &Verified| {
+        upload_check(&v.manifest, uploader, declared)?;
+        bundle::precheck(&read(store), v, &bundle::contribution_policy)
+    };
     bundle::verify_stream(input, anchor, BlobSink::Objects { content: &content, replay: &replay }, &mut |_| true)
 }
 
 /// Right after the manifest's signature: the bundle is the uploader's own and the one declared
-/// when the upload began (before any content is stored); then the sequence check.
-fn upload_check(store: &RwLock<Store>, m: &Manifest, uploader: Uuid, declared: Uuid) -> Result<bool, TrustError> {
+/// when the upload began (before any content is stored).
+fn upload_check(m: &Manifest, uploader: Uuid, declared: Uuid) -> Result<(), TrustError> {
     if m.sender != uploader {
         return Err(TrustError::new(Reason::WrongHolder, "the bundle was signed by another member; upload only your own bundles"));
     }
@@ -76,7 +81,7 @@ fn upload_check(store: &RwLock<Store>, m: &Manifest, uploader: Uuid, declared: U
             format!("the bundle's id is {}, not {declared} as declared when the upload began", m.bundle_id),
         ));
     }
-    bundle::check_sequence(&read(store), m)
+    Ok(())
 }
 
 /// The second half, under the store's write lock: the sequence check again (a concurrent

@@ -140,7 +140,8 @@ fn verify(st: &Arc<AppState>, job: &Arc<Job>, member: Uuid, id: Uuid, size: u64)
     let file = File::open(&part).map_err(|e| io(format!("opening the upload: {e}")))?;
     let reader = Tail { file, pos: 0, size, job: Arc::clone(job) };
     let (list, _) = read(&st.revocation).clone();
-    let anchor = Anchor { agency: &st.public, revocation: &list, sealing: Some(st.agency.sealing_identity()) };
+    let issued = read(&st.issued).clone();
+    let anchor = Anchor::new(&st.public, &list, Some(st.agency.sealing_identity())).at(st.now()).issued(&issued);
     backend::verify_upload_stream(BufReader::with_capacity(256 * 1024, reader), &anchor, &st.store, member, meta.bundle_id)
 }
 

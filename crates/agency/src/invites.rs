@@ -8,7 +8,7 @@ use std::path::Path;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use casebridge_core::Role;
-use casebridge_protocol::{InviteCode, InviteRequest, InviteResponse};
+use casebridge_protocol::{InviteCode, InviteRequest, InviteResponse, OldKeys};
 use casebridge_trust::Agency;
 use chrono::{DateTime, Duration, FixedOffset};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -48,6 +48,13 @@ pub struct InviteRecord {
     pub used_at: Option<DateTime<FixedOffset>>,
     /// Who enrolled with it.
     pub member_id: Option<Uuid>,
+    /// An invite for an existing member (a new device or a lost key): only this member id may
+    /// enrol with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_member: Option<Uuid>,
+    /// With `for_member`: what enrolment does with the member's earlier keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_keys: Option<OldKeys>,
 }
 
 fn path_of(dir: &Path, id: Uuid) -> std::path::PathBuf {
@@ -93,6 +100,22 @@ pub(crate) fn create(
     if valid_for_secs == 0 || valid_for_secs > MAX_VALIDITY_SECS {
         return Err(AgencyError::Invalid("a credential is valid for 1 second to 10 years".into()));
     }
+    match (req.member, req.old_keys) {
+        (Some(member), Some(_)) => {
+            if !Agency::read_issued(dir)?.iter().any(|c| c.member_id == member) {
+                return Err(AgencyError::Invalid(format!(
+                    "no credential was ever issued to member {member}; an invite for a new member names no member id"
+                )));
+            }
+        }
+        (Some(_), None) => {
+            return Err(AgencyError::Invalid(
+                "an invite for an existing member says what happens to their earlier keys: old_keys keep or revoke".into(),
+            ))
+        }
+        (None, Some(_)) => return Err(AgencyError::Invalid("old_keys applies only to an invite for an existing member".into())),
+        (None, None) => {}
+    }
     let url = req.url.as_deref().unwrap_or(url_default).trim().trim_end_matches('/').to_string();
     if !url.starts_with("https://") || url.len() <= "https://".len() {
         return Err(AgencyError::Invalid(format!("the endpoint address {url:?} is not an https:// address")));
@@ -112,6 +135,8 @@ pub(crate) fn create(
         valid_for_secs,
         used_at: None,
         member_id: None,
+        for_member: req.member,
+        old_keys: req.old_keys,
     };
     fsutil::private_dir(&dir.join(INVITES_DIR))?;
     save(dir, &record)?;

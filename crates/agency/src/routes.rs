@@ -12,8 +12,8 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use casebridge_protocol::{
-    auth_message, Challenge, ChallengeRequest, ChunkQuery, Document, EnrolRequest, EnrolResponse, Feed, FeedQuery, Health, Session,
-    SessionRequest, UploadBegin, UploadOutcome, UploadState, AUTH_CONTEXT, MAX_FEED_PAGE, MAX_JSON_BODY,
+    auth_message, Challenge, ChallengeRequest, ChunkQuery, Document, EnrolRequest, EnrolResponse, Feed, FeedQuery, Health, OldKeys,
+    Session, SessionRequest, UploadBegin, UploadOutcome, UploadState, AUTH_CONTEXT, MAX_FEED_PAGE, MAX_JSON_BODY,
 };
 use casebridge_trust::bundle::Anchor;
 use casebridge_trust::{Agency, CredentialRequest, Reason, Receipt, SignedDoc, CREDENTIAL_REQUEST};
@@ -92,10 +92,17 @@ fn enrol_blocking(st: &AppState, req: EnrolRequest) -> ApiResult<EnrolResponse> 
     let request: CredentialRequest =
         doc.open(CREDENTIAL_REQUEST, Some(&key)).map_err(|e| ApiError::bad_request(format!("the credential request: {}", e.message)))?;
     if read(&st.revocation).0.find(request.member_id, &request.key).is_some() {
-        return Err(ApiError::forbidden("forbidden", "this member or key was revoked by the agency"));
+        return Err(ApiError::forbidden("key_revoked", "this key was revoked by the agency; enrol with a new profile key"));
     }
     let valid_for = Duration::seconds(i64::try_from(invite.valid_for_secs).unwrap_or(i64::MAX));
-    let (cred, cred_doc) = st.agency.issue(&doc, invite.role, Some(&invite.name), valid_for).map_err(|e| match e.reason {
+    // A member id belongs to the first key that enrolled with it; an invite made for an
+    // existing member is the only way to bind another key to it.
+    let issued = match invite.for_member {
+        None => st.agency.issue(&doc, invite.role, Some(&invite.name), valid_for),
+        Some(member) => st.agency.issue_for_member(&doc, member, invite.role, Some(&invite.name), valid_for),
+    };
+    let (cred, cred_doc) = issued.map_err(|e| match e.reason {
+        Reason::MemberIdTaken => ApiError::forbidden("member_id_taken", e.message),
         Reason::KeyMismatch | Reason::ManifestInvalid | Reason::BadSignature => ApiError::bad_request(e.message),
         _ => ApiError::internal(e),
     })?;
@@ -103,6 +110,17 @@ fn enrol_blocking(st: &AppState, req: EnrolRequest) -> ApiResult<EnrolResponse> 
     invite.member_id = Some(cred.member_id);
     invites::save(&st.dir, &invite)?;
     write(&st.issued).push(cred.clone());
+    if invite.old_keys == Some(OldKeys::Revoke) {
+        let old: Vec<String> =
+            read(&st.issued).iter().filter(|c| c.member_id == cred.member_id && c.key != cred.key).map(|c| c.key.clone()).collect();
+        if !old.is_empty() {
+            st.agency
+                .revoke_keys(cred.member_id, old, Some("replaced by a new key (invite for this member)".into()))
+                .map_err(ApiError::internal)?;
+            let current = Agency::read_revocation(&st.dir).map_err(ApiError::internal)?;
+            st.set_revocation(current);
+        }
+    }
     let public = Agency::public_file(&st.dir).map_err(ApiError::internal)?;
     let public = serde_json::to_vec_pretty(&public).map_err(ApiError::internal)?;
     tracing::info!(member = %cred.member_id, invite = %invite.invite_id, role = cred.role.as_str(), "member enrolled");
@@ -276,7 +294,8 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
     }
     let part = uploads::part_path(&st.dir, id);
     let (list, _) = read(&st.revocation).clone();
-    let anchor = Anchor { agency: &st.public, revocation: &list, sealing: Some(st.agency.sealing_identity()) };
+    let issued = read(&st.issued).clone();
+    let anchor = Anchor::new(&st.public, &list, Some(st.agency.sealing_identity())).at(st.now()).issued(&issued);
     // Refused: the upload is discarded. What this member may not contribute is a 403; a
     // bundle that fails verification is a 422. The endpoint's own failures are a 500 and keep
     // the upload, so completing again retries.
@@ -296,6 +315,14 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
         Ok(v) => v,
         Err(e) => return refuse(e),
     };
+    // Only bundles sealed to this agency: an unsealed one would have sat on the endpoint's
+    // disk as plaintext evidence (put_chunk refuses it at its first bytes already).
+    if !verified.sealed {
+        return refuse(casebridge_trust::TrustError::new(
+            Reason::NotSealed,
+            "the bundle is not sealed to this agency; the endpoint accepts only sealed bundles",
+        ));
+    }
     let opened = match backend::import_upload(&mut write(&st.store), &verified) {
         Ok(o) => o,
         Err(e) => return refuse(e),

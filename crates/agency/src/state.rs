@@ -236,11 +236,15 @@ impl AppState {
         (cred.valid_at(now) && revocation.0.find(cred.member_id, &cred.key).is_none()).then(|| cred.clone())
     }
 
-    /// Replaces the in-memory revocation list (after a revoke) and ends the member's sessions.
+    /// Replaces the in-memory revocation list (after a revoke) and ends the sessions opened
+    /// with a revoked key.
     pub(crate) fn set_revocation(&self, list: (RevocationList, SignedDoc)) {
-        let revoked: Vec<Uuid> = list.0.entries.iter().map(|e| e.member_id).collect();
+        let revoked: Vec<Uuid> = {
+            let issued = read(&self.issued);
+            issued.iter().filter(|c| list.0.find(c.member_id, &c.key).is_some()).map(|c| c.serial).collect()
+        };
         *write(&self.revocation) = list;
-        lock(&self.auth).sessions.retain(|_, s| !revoked.contains(&s.member));
+        lock(&self.auth).sessions.retain(|_, s| !revoked.contains(&s.serial));
     }
 
     /// The per-upload lock (uploads of one id are handled one request at a time).

@@ -191,9 +191,24 @@ pub(crate) fn put_chunk(
                 if bytes.is_empty() {
                     continue;
                 }
-                let end = meta.received.saturating_add(len).saturating_add(bytes.len() as u64);
+                let start = meta.received.saturating_add(len);
+                let end = start.saturating_add(bytes.len() as u64);
                 if end > meta.size {
                     return Err(beyond(end, meta.size));
+                }
+                // A bundle sealed to the agency starts with the age header: anything else would
+                // sit on this disk as plaintext evidence, so it is refused before a byte is kept.
+                let magic = casebridge_trust::bundle::AGE_MAGIC;
+                if start < magic.len() as u64 {
+                    let from = start as usize;
+                    let n = (magic.len() - from).min(bytes.len());
+                    if bytes[..n] != magic[from..from + n] {
+                        return Err(ApiError::new(
+                            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                            "not_sealed",
+                            "the bundle is not sealed to this agency; the endpoint accepts only sealed bundles (nothing was kept)",
+                        ));
+                    }
                 }
                 let f = match file.as_mut() {
                     Some(f) => f,

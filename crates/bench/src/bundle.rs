@@ -511,11 +511,11 @@ fn child(p: &PhaseArgs) -> Result<()> {
                 bundle::export(store, &opts, &p.bundle, &mut |_| true).context("exporting")?;
             }
             Ready::Verify { agency, list } => {
-                let anchor = Anchor { agency: agency.public(), revocation: list, sealing: Some(agency.sealing_identity()) };
+                let anchor = Anchor::new(agency.public(), list, Some(agency.sealing_identity()));
                 bundle::verify(&p.bundle, &anchor, BlobSink::Check, &mut |_| true).context("verifying")?;
             }
             Ready::Open { agency, list, store } => {
-                let anchor = Anchor { agency: agency.public(), revocation: list, sealing: Some(agency.sealing_identity()) };
+                let anchor = Anchor::new(agency.public(), list, Some(agency.sealing_identity()));
                 let opened = bundle::open_into(&p.bundle, &anchor, store, &mut |_| true).context("opening")?;
                 if opened.outcome != "accepted" || opened.events_added == 0 {
                     bail!("the bundle was not imported (outcome {}, {} events added)", opened.outcome, opened.events_added);

@@ -419,6 +419,8 @@ async fn invite(agency: &Path, name: &str) -> Result<String> {
         expires_in_secs: 24 * 3600,
         url: None,
         valid_for_secs: Some(30 * 24 * 3600),
+        member: None,
+        old_keys: None,
     };
     let answer = admin::call(agency, "POST", "/admin/invite", Some(serde_json::to_value(&req)?))
         .await

@@ -281,7 +281,8 @@ fn verify(ctx: &mut Ctx, a: &VerifyArgs, out: &mut dyn Write) -> Result<()> {
         (Some(dir), _) => {
             let agency = unlock(ctx, dir)?;
             let (list, _) = agency.current_revocation()?;
-            let anchor = Anchor { agency: agency.public(), revocation: &list, sealing: Some(agency.sealing_identity()) };
+            let issued = agency.issued()?;
+            let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity())).at(now()).issued(&issued);
             (check_bundle(&a.file, &anchor), agency.public().clone())
         }
         (None, public_file) => {
@@ -293,7 +294,7 @@ fn verify(ctx: &mut Ctx, a: &VerifyArgs, out: &mut dyn Write) -> Result<()> {
             let (_, public, list) = files::read_public(public_file)?;
             // Without the agency's own current list, a stale one may miss a revocation.
             let result = list.check_fresh(now()).and_then(|()| {
-                let anchor = Anchor { agency: &public, revocation: &list, sealing: None };
+                let anchor = Anchor::new(&public, &list, None);
                 check_bundle(&a.file, &anchor)
             });
             (result, public)
@@ -380,7 +381,10 @@ fn open(ctx: &mut Ctx, a: &OpenArgs, out: &mut dyn Write) -> Result<()> {
     let file = AgencyPublicFile { agency: agency.public_doc().clone(), revocation: list_doc };
     profile::pin_agency(&mut store, &file)?;
 
-    let anchor = Anchor { agency: agency.public(), revocation: &list, sealing: Some(agency.sealing_identity()) };
+    // The same rules as the endpoint: the agency's clock and its own record of the
+    // credentials it issued decide, not what the bundle embeds.
+    let issued = agency.issued()?;
+    let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity())).at(now()).issued(&issued);
     let pb = progress::spinner("importing bundle");
     let result = bundle::open_into(&a.file, &anchor, &mut store, &mut |n: u64| {
         pb.set_position(n);

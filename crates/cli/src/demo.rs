@@ -344,7 +344,15 @@ fn create(dir: &Path, listen: SocketAddr, kdf: KdfParams) -> Result<Manifest> {
 
 /// Invites a member through the running endpoint's admin socket; returns the code.
 fn invite(rt: &tokio::runtime::Runtime, agency: &Path, role: casebridge_protocol::Role, name: &str) -> Result<String> {
-    let req = InviteRequest { role, name: name.into(), expires_in_secs: 3600, url: None, valid_for_secs: Some(365 * 86_400) };
+    let req = InviteRequest {
+        role,
+        name: name.into(),
+        expires_in_secs: 3600,
+        url: None,
+        valid_for_secs: Some(365 * 86_400),
+        member: None,
+        old_keys: None,
+    };
     let body = serde_json::to_value(&req).map_err(|e| CliError::Sync(e.to_string()))?;
     let answer = rt
         .block_on(admin::call(agency, "POST", "/admin/invite", Some(body)))

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use casebridge_agency::{admin, read_serve_info, ServeConfig, DEFAULT_LISTEN};
-use casebridge_protocol::{InviteRequest, InviteResponse, RevokeRequest, RevokeResponse, Role};
+use casebridge_protocol::{InviteRequest, InviteResponse, OldKeys, RevokeRequest, RevokeResponse, Role};
 use casebridge_trust::parse_duration;
 use clap::Args;
 use serde::Serialize;
@@ -113,9 +113,29 @@ pub struct InviteArgs {
     /// How long the credential issued at enrolment is valid
     #[arg(long, value_name = "DURATION", default_value = "365d")]
     pub valid_for: String,
+    /// An invite for an existing member (a new device or a lost key): only this member id may
+    /// enrol with it, with a new key. Requires --old-key
+    #[arg(long, value_name = "ID")]
+    pub member: Option<Uuid>,
+    /// With --member: `revoke` the member's earlier keys when the new key enrols (a lost or
+    /// stolen device) or `keep` them (a second device)
+    #[arg(long, value_name = "keep|revoke", requires = "member")]
+    pub old_key: Option<String>,
     /// Print JSON (the code is still on the last line of stdout)
     #[arg(long)]
     pub json: bool,
+}
+
+fn old_keys(a: &InviteArgs) -> Result<Option<OldKeys>> {
+    match (a.member, a.old_key.as_deref().map(|s| s.trim().to_ascii_lowercase())) {
+        (None, _) => Ok(None),
+        (Some(_), None) => Err(CliError::Usage(
+            "an invite for an existing member says what happens to their earlier keys: add --old-key revoke (a lost device) or --old-key keep (a second device)".into(),
+        )),
+        (Some(_), Some(k)) if k == "keep" => Ok(Some(OldKeys::Keep)),
+        (Some(_), Some(k)) if k == "revoke" => Ok(Some(OldKeys::Revoke)),
+        (Some(_), Some(k)) => Err(CliError::Usage(format!("invalid --old-key '{k}': use keep or revoke"))),
+    }
 }
 
 fn role(s: &str) -> Result<Role> {
@@ -150,6 +170,8 @@ pub fn invite(_ctx: &mut Ctx, a: &InviteArgs, out: &mut dyn Write) -> Result<()>
         expires_in_secs: seconds("--expires", &a.expires)?,
         url: a.url.clone(),
         valid_for_secs: Some(seconds("--valid-for", &a.valid_for)?),
+        member: a.member,
+        old_keys: old_keys(a)?,
     };
     if !a.dir.join("agency.json").exists() {
         return Err(CliError::Usage(format!(

@@ -167,6 +167,26 @@ pub enum Error {
         what: String,
     },
 
+    /// An imported event would create a record (evidence, submission, brief, case, note,
+    /// derivation) whose id another event already created: records are created once.
+    #[error("{what} already exists; a second creation with the same id is refused (nothing was imported)")]
+    RecordExists {
+        /// The record (kind and id).
+        what: String,
+    },
+
+    /// An imported event's hybrid clock is further ahead of this store's clock than
+    /// [`crate::MAX_CLOCK_SKEW_MS`] allows (a wrong clock, or an attempt to saturate ours).
+    #[error("{what} is dated {ahead_secs} s ahead of this device's clock (at most {max_secs} s are accepted); check the sender's clock (nothing was imported)")]
+    ClockSkew {
+        /// Whose event (member and sequence).
+        what: String,
+        /// How far ahead, in seconds.
+        ahead_secs: u64,
+        /// The bound, in seconds.
+        max_secs: u64,
+    },
+
     /// The operation was cancelled; nothing was committed.
     #[error("cancelled; nothing was changed")]
     Cancelled,
@@ -214,6 +234,8 @@ impl Error {
             Error::WouldOverwrite { .. } => "would_overwrite",
             Error::HashMismatch => "hash_mismatch",
             Error::ChainConflict { .. } => "chain_conflict",
+            Error::RecordExists { .. } => "record_exists",
+            Error::ClockSkew { .. } => "clock_skew",
             Error::Cancelled => "cancelled",
             Error::Io { .. } => "io",
             Error::Index(_) => "index",

@@ -54,6 +54,11 @@ mod store;
 
 pub use crypto::{sha256, to_hex, verify_signature, KdfParams, Passphrase, MIN_PASSPHRASE_CHARS};
 pub use error::{Error, Result};
+
+/// How far ahead of this device's clock an imported event's hybrid clock may be, in
+/// milliseconds (one hour): enough for clocks that drift, never enough to drag every store's
+/// clock towards `u64::MAX`.
+pub const MAX_CLOCK_SKEW_MS: u64 = 3_600_000;
 pub use event::{fingerprint, EventBody, Hlc, SignedEvent};
 pub use format::{CHUNK_SIZE, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, JOURNAL_FILE, LOCK_FILE, OBJECTS_DIR, TMP_DIR};
 pub use index::CACHE_CAPACITY;

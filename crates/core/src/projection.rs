@@ -568,6 +568,48 @@ fn lww<T>(rec_stamps: &mut BTreeMap<String, Stamp>, field: &str, stamp: Stamp, s
 }
 
 /// Applies one verified event.
+/// The record an event creates, as `(what, table, key)`: records are created once, so an
+/// import refuses an event whose record another event already created (see
+/// [`existing_creation`]). `None` for events that only edit, link or append.
+pub fn creation(kind: &EventKind) -> Option<(String, Table, Vec<u8>)> {
+    Some(match kind {
+        EventKind::EvidenceAdded { evidence_id, .. } => {
+            (format!("evidence {evidence_id}"), Table::Evidence, evidence_id.as_bytes().to_vec())
+        }
+        EventKind::EvidenceDerived { evidence_id, .. } => {
+            (format!("derivation of evidence {evidence_id}"), Table::Provenance, evidence_id.as_bytes().to_vec())
+        }
+        EventKind::SubmissionMade { submission_id, .. } => {
+            (format!("submission {submission_id}"), Table::Submissions, submission_id.as_bytes().to_vec())
+        }
+        EventKind::BriefPublished { brief_id, .. } => (format!("brief {brief_id}"), Table::Briefs, brief_id.as_bytes().to_vec()),
+        EventKind::CaseCreated { case_id, .. } => (format!("case {case_id}"), Table::Cases, case_id.as_bytes().to_vec()),
+        EventKind::NoteAdded { case_id, note_id, .. } => (format!("note {note_id}"), Table::Notes, note_key(*case_id, *note_id)),
+        _ => return None,
+    })
+}
+
+/// When `kind` creates a record that already exists in `t` (made by another event), what it
+/// is; also when a submission lists an item that already belongs to another submission.
+/// Briefs and cases count as created only once their creating event was applied (a
+/// withdrawal or an edit that arrived first leaves a placeholder).
+pub fn existing_creation(t: &mut dyn Tables, kind: &EventKind) -> Result<Option<String>> {
+    if let EventKind::SubmissionMade { items, .. } = kind {
+        for item in items {
+            if t.get(Table::EvidenceSubmission, item.as_bytes())?.is_some() {
+                return Ok(Some(format!("evidence {item} in another submission")));
+            }
+        }
+    }
+    let Some((what, table, key)) = creation(kind) else { return Ok(None) };
+    let exists = match table {
+        Table::Briefs => get_json::<BriefRecord>(t, table, &key)?.is_some_and(|r| r.published),
+        Table::Cases => get_json::<CaseRecord>(t, table, &key)?.is_some_and(|r| r.created),
+        _ => t.get(table, &key)?.is_some(),
+    };
+    Ok(exists.then_some(what))
+}
+
 pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
     let b = ev.body();
     let stamp: Stamp = (b.hlc, b.author);

@@ -96,7 +96,7 @@ fn world() -> World {
 
     // The agency opens it into the investigator's store and signs a receipt for the volunteer.
     let list = agency.current_revocation().unwrap().0;
-    let anchor = Anchor { agency: agency.public(), revocation: &list, sealing: Some(agency.sealing_identity()) };
+    let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity()));
     let opened = bundle::open_into(&bundle_path, &anchor, &mut investigator, &mut |_| true).unwrap();
     assert_eq!(opened.outcome, "accepted");
     let receipt = Receipt {

@@ -314,7 +314,7 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     )
     .unwrap();
     let list = agency.current_revocation().unwrap().0;
-    let anchor = Anchor { agency: agency.public(), revocation: &list, sealing: Some(agency.sealing_identity()) };
+    let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity()));
     let opened = bundle::open_into(&out, &anchor, &mut investigator, &mut |_| true).unwrap();
     let receipt = casebridge_trust::Receipt {
         agency_id: public.agency_id,

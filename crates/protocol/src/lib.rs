@@ -249,6 +249,23 @@ pub struct InviteRequest {
     pub url: Option<String>,
     /// Seconds the issued credential stays valid (default 365 days).
     pub valid_for_secs: Option<u64>,
+    /// An invite for an existing member (a new device or a lost key): the enrolment must name
+    /// this member id, and gets a credential for its new key. `None`: a new member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<Uuid>,
+    /// With `member`: what happens to the member's earlier keys at enrolment (required then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_keys: Option<OldKeys>,
+}
+
+/// What an invite for an existing member does with the member's earlier keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OldKeys {
+    /// The earlier keys stay valid (a second device).
+    Keep,
+    /// The earlier keys are revoked when the new key enrols (a lost or stolen device).
+    Revoke,
 }
 
 /// Admin: an invite.

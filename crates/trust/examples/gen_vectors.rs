@@ -75,11 +75,14 @@ fn main() {
     let g = Gen { out };
 
     let century = chrono::Duration::days(36500);
+    // The sender of case bundles is an investigator: a volunteer may send only submissions to
+    // briefs (the contribution policy, checked on every open; see volunteer-case-events.vec).
     let mut vol =
-        Store::create(&t.join("vol"), &Passphrase::new(PASS), "Vera Volunteer", Role::Volunteer, KdfParams::INSECURE_FOR_TESTS).unwrap();
-    let cred = enrol(&mut vol, &agency, &agency_dir, Role::Volunteer, century);
+        Store::create(&t.join("vol"), &Passphrase::new(PASS), "Ida Investigator", Role::Investigator, KdfParams::INSECURE_FOR_TESTS)
+            .unwrap();
+    let cred = enrol(&mut vol, &agency, &agency_dir, Role::Investigator, century);
     let req = profile::request_credential(&vol);
-    let (_, other_cred) = other.issue(&req, Role::Volunteer, None, century).unwrap();
+    let (_, other_cred) = other.issue(&req, Role::Investigator, None, century).unwrap();
     let case = vol.create_case(NewCase { title: "Sighting near the canal".into(), ..Default::default() }).unwrap();
     vol.add_note(case, "two people, one bicycle").unwrap();
     for (i, len) in [3000, 2000].into_iter().enumerate() {
@@ -95,7 +98,7 @@ fn main() {
     g.write(
         "valid.vec",
         "accept",
-        "a well-formed bundle, signed by an enrolled volunteer and sealed to this agency",
+        "a well-formed bundle, signed by an enrolled investigator and sealed to this agency",
         &[("action", "open")],
         &valid,
     );
@@ -157,7 +160,7 @@ fn main() {
     let foreign = export(&mut vol, &agency, &other_cred, case, true, t, "foreign");
     g.write("unknown-signer.vec", "reject unknown_signer", "the sender's credential was issued by another agency", &[], &foreign);
 
-    let (_, short) = agency.issue(&req, Role::Volunteer, None, chrono::Duration::seconds(1)).unwrap();
+    let (_, short) = agency.issue(&req, Role::Investigator, None, chrono::Duration::seconds(1)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1200));
     let expired = export(&mut vol, &agency, &short, case, true, t, "expired");
     g.write(
@@ -213,6 +216,21 @@ fn main() {
         "sequence 3 does not name the hash of sequence 2 as its predecessor",
         &[("action", "open"), ("setup", "open valid.vec; open sequence-2.vec")],
         &seal_to(&agency, &join(&bad3)),
+    );
+
+    // A volunteer's bundle of case events (not a submission to a brief): refused on open.
+    let mut volunteer =
+        Store::create(&t.join("volunteer"), &Passphrase::new(PASS), "Vera Volunteer", Role::Volunteer, KdfParams::INSECURE_FOR_TESTS)
+            .unwrap();
+    let volunteer_cred = enrol(&mut volunteer, &agency, &agency_dir, Role::Volunteer, century);
+    let vcase = volunteer.create_case(NewCase { title: "My own case".into(), ..Default::default() }).unwrap();
+    let vbundle = export(&mut volunteer, &agency, &volunteer_cred, vcase, true, t, "volunteer-case");
+    g.write(
+        "volunteer-case-events.vec",
+        "reject forbidden",
+        "a volunteer may send only submissions to briefs; this bundle carries a case of its own (the contribution policy applies to every open)",
+        &[("action", "open")],
+        &vbundle,
     );
 
     // Revocation: a second volunteer enrolled, then revoked.

@@ -289,12 +289,62 @@ impl Agency {
         Ok((fresh, doc))
     }
 
-    /// Issues a credential for a member's signed request.
+    /// Issues a credential for a member's signed request. A member id belongs to the first key
+    /// that enrolled with it: a request naming an id already issued to another key is refused
+    /// ([`Reason::MemberIdTaken`]), as is a key already enrolled under another id. A new key
+    /// for an existing member goes through [`Agency::issue_for_member`].
     pub fn issue(&self, request: &SignedDoc, role: Role, name: Option<&str>, valid_for: Duration) -> Result<(Credential, SignedDoc)> {
+        self.issue_checked(request, None, role, name, valid_for)
+    }
+
+    /// Issues a credential to the existing member `member` for the (possibly new) key of the
+    /// request, which must name that member: a new device or a lost key, through an invite
+    /// made for that member. Earlier keys stay valid unless revoked ([`Agency::revoke_keys`]).
+    pub fn issue_for_member(
+        &self,
+        request: &SignedDoc,
+        member: Uuid,
+        role: Role,
+        name: Option<&str>,
+        valid_for: Duration,
+    ) -> Result<(Credential, SignedDoc)> {
+        self.issue_checked(request, Some(member), role, name, valid_for)
+    }
+
+    fn issue_checked(
+        &self,
+        request: &SignedDoc,
+        rebind: Option<Uuid>,
+        role: Role,
+        name: Option<&str>,
+        valid_for: Duration,
+    ) -> Result<(Credential, SignedDoc)> {
         let key = request.signer()?;
         let req: CredentialRequest = request.open(CREDENTIAL_REQUEST, Some(&key))?;
         if req.key != hex::encode(&key) {
             return Err(TrustError::new(Reason::KeyMismatch, "the request names a different key than the one that signed it"));
+        }
+        if let Some(member) = rebind {
+            if req.member_id != member {
+                return Err(TrustError::new(
+                    Reason::MemberIdTaken,
+                    format!("this invite is for member {member}; the request names member {}", req.member_id),
+                ));
+            }
+        }
+        for c in self.issued()? {
+            if c.member_id == req.member_id && c.key != req.key && rebind.is_none() {
+                return Err(TrustError::new(
+                    Reason::MemberIdTaken,
+                    format!(
+                        "member id {} is already enrolled with another key; a new device needs an invite made for that member (agency invite --member)",
+                        req.member_id
+                    ),
+                ));
+            }
+            if c.key == req.key && c.member_id != req.member_id {
+                return Err(TrustError::new(Reason::MemberIdTaken, "this key is already enrolled under another member id"));
+            }
         }
         let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(&req.name).to_string();
         let issued_at = now();
@@ -340,6 +390,12 @@ impl Agency {
         if keys.is_empty() {
             return Err(TrustError::new(Reason::Store, format!("no credential was issued to member {member}; see the issued/ folder")));
         }
+        self.revoke_keys(member, keys, reason)
+    }
+
+    /// Revokes the keys `keys` (hex) of `member` (a lost device): publishes the next list
+    /// version. The member's other keys stay valid.
+    pub fn revoke_keys(&self, member: Uuid, keys: Vec<String>, reason: Option<String>) -> Result<RevocationList> {
         let (list, _) = Self::read_revocation(&self.dir)?;
         let mut entries = list.entries.clone();
         for key in keys {

@@ -50,7 +50,8 @@ pub const MAX_EVENTS: usize = 2_000_000;
 pub const CHUNK_SIZE: u32 = 1024 * 1024;
 /// Signature context of the manifest.
 pub const MANIFEST_CONTEXT: &[u8] = b"casebridge/v1/bundle-manifest\x00";
-const AGE_MAGIC: &[u8] = b"age-encryption.org/v1";
+/// The first bytes of a sealed bundle (the age format's header line).
+pub const AGE_MAGIC: &[u8] = b"age-encryption.org/v1";
 const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A blob entry of the manifest.
@@ -301,7 +302,8 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
 }
 
 /// What a reader trusts: the agency (pinned identity), its revocation list, and optionally
-/// its sealing key to open sealed bundles.
+/// its sealing key to open sealed bundles, its own clock and its record of the credentials it
+/// issued (the agency opening a bundle has both; see [`Anchor::at`] and [`Anchor::issued`]).
 pub struct Anchor<'a> {
     /// The recipient agency.
     pub agency: &'a AgencyPublic,
@@ -309,6 +311,34 @@ pub struct Anchor<'a> {
     pub revocation: &'a RevocationList,
     /// Its sealing identity, to open sealed bundles.
     pub sealing: Option<&'a age::x25519::Identity>,
+    /// The receiver's clock: when set, the sender's credential must be valid *now* (not at
+    /// the `created_at` the sender chose). `None`: judged at `created_at` (a reader that is
+    /// not the agency, checking what was true when the bundle was made).
+    pub now: Option<DateTime<FixedOffset>>,
+    /// Every credential the agency issued. When set: the sender's role is the one of the
+    /// newest credential the agency issued for the sender's key and valid at `now` (not the
+    /// embedded one, which may be older), and every event's author must hold a credential
+    /// for the key that signed it.
+    pub issued: Option<&'a [Credential]>,
+}
+
+impl<'a> Anchor<'a> {
+    /// An anchor judging credentials at signing time, without the agency's records.
+    pub fn new(agency: &'a AgencyPublic, revocation: &'a RevocationList, sealing: Option<&'a age::x25519::Identity>) -> Anchor<'a> {
+        Anchor { agency, revocation, sealing, now: None, issued: None }
+    }
+
+    /// Judges the sender's credential at the receiver's clock `now`.
+    pub fn at(mut self, now: DateTime<FixedOffset>) -> Anchor<'a> {
+        self.now = Some(now);
+        self
+    }
+
+    /// Uses the agency's record of the credentials it issued (see [`Anchor::issued`]).
+    pub fn issued(mut self, issued: &'a [Credential]) -> Anchor<'a> {
+        self.issued = Some(issued);
+        self
+    }
 }
 
 /// A verified bundle.
@@ -329,14 +359,18 @@ pub struct Verified {
     /// Opening only: the store already holds this bundle (nothing was stored; the whole
     /// bundle was still verified).
     pub replay: bool,
+    /// Indexes of events signed by a key on the revocation list: refused unless already held.
+    pub revoked_events: Vec<usize>,
 }
 
 /// What the reader does with each blob's bytes.
 pub enum BlobSink<'a> {
     /// Hash only (verify).
     Check,
-    /// Store into a profile store (open); content is kept only if its hash matches.
-    Store(&'a mut Store),
+    /// Store into a profile store (open); content is kept only if its hash matches. The
+    /// sequence check and the policy run on the verified manifest and events before any
+    /// content is stored, so a refused bundle leaves nothing behind.
+    Store(&'a mut Store, Policy<'a>),
     /// Store into a profile store's objects without holding the store (the endpoint's first
     /// half of [`open_into_checked`], see [`import_verified`]); content is kept only if its
     /// hash matches. `replay` says whether the store already imported a bundle (see
@@ -344,8 +378,10 @@ pub enum BlobSink<'a> {
     Objects {
         /// Where content goes.
         content: &'a ContentImporter,
-        /// The sequence check against the store, run after the manifest is verified.
-        replay: &'a dyn Fn(&Manifest) -> Result<bool>,
+        /// The sequence check and the policy against the store, run on the verified manifest
+        /// and events (no content yet: `bytes` is 0) before any content is stored. Returns
+        /// whether the bundle is a replay.
+        replay: &'a dyn Fn(&Verified) -> Result<bool>,
     },
 }
 
@@ -576,12 +612,15 @@ fn verify_plain(
     if credential.key != manifest.sender_key || credential.member_id != manifest.sender {
         return Err(TrustError::new(Reason::KeyMismatch, "the credential belongs to another member or key than the sender"));
     }
-    if !credential.valid_at(manifest.created_at) {
+    // Judged at the receiver's clock when it has one: the sender chooses `created_at`.
+    let judged_at = anchor.now.unwrap_or(manifest.created_at);
+    if !credential.valid_at(judged_at) {
+        let when = if anchor.now.is_some() { "is not valid now" } else { "was not valid when the bundle was signed" };
         return Err(TrustError::new(
             Reason::CredentialExpired,
             format!(
-                "the credential was not valid when the bundle was signed ({}; valid {} to {})",
-                manifest.created_at.to_rfc3339(),
+                "the credential {when} ({}; valid {} to {})",
+                judged_at.to_rfc3339(),
                 credential.not_before.to_rfc3339(),
                 credential.not_after.to_rfc3339()
             ),
@@ -593,9 +632,29 @@ fn verify_plain(
             format!("the sender {} was revoked at {}", manifest.sender, r.revoked_at.to_rfc3339()),
         ));
     }
+    // The agency's own record decides the sender's role: the newest credential it issued for
+    // this member and key that is valid now. An embedded credential from an earlier role (an
+    // investigator since made a volunteer) carries no rights.
+    let credential = match anchor.issued {
+        None => credential,
+        Some(issued) => issued
+            .iter()
+            .filter(|c| c.member_id == manifest.sender && c.key == manifest.sender_key && c.valid_at(judged_at))
+            .max_by_key(|c| (c.issued_at, c.serial))
+            .cloned()
+            .ok_or_else(|| {
+                TrustError::new(
+                    Reason::UnknownSigner,
+                    format!("the agency holds no current credential for member {} and the key that signed", manifest.sender),
+                )
+            })?,
+    };
+    let staff = credential.role != Role::Volunteer;
 
-    // Events: every signature, no local events, evidence only with its content.
+    // Events: every signature, no local events, every author credentialed for the key that
+    // signed, evidence only with its content.
     let mut events = Vec::with_capacity(manifest.events.len());
+    let mut revoked_events = Vec::new();
     for (i, e) in manifest.events.iter().enumerate() {
         let env = B64.decode(e).map_err(|_| TrustError::new(Reason::EventInvalid, format!("event {i} is not base64")))?;
         let ev = SignedEvent::from_envelope(env)
@@ -603,12 +662,28 @@ fn verify_plain(
         if ev.body().kind.is_local() {
             return Err(TrustError::new(Reason::EventInvalid, format!("event {i} is a local trust event and may not travel")));
         }
+        let b = ev.body();
+        if let Some(issued) = anchor.issued {
+            if !issued.iter().any(|c| c.member_id == b.author && c.key == b.key) {
+                return Err(TrustError::new(
+                    Reason::AuthorNotCredentialed,
+                    format!("event {i} (member {} event {}) is signed by a key the agency never issued to that member", b.author, b.seq),
+                ));
+            }
+        }
+        if anchor.revocation.find(b.author, &b.key).is_some() {
+            revoked_events.push(i);
+        }
         if let EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
-            let held = match &sink {
-                BlobSink::Check => false,
-                BlobSink::Store(s) => s.has_content(&object.sha256),
-                BlobSink::Objects { content, .. } => content.has_content(&object.sha256),
-            };
+            // Only staff may name content the receiver already holds without carrying it: a
+            // volunteer's claim on a hash must come with its bytes, and the refusal is the
+            // same whether or not the receiver holds that hash (no oracle).
+            let held = staff
+                && match &sink {
+                    BlobSink::Check => false,
+                    BlobSink::Store(s, _) => s.has_content(&object.sha256),
+                    BlobSink::Objects { content, .. } => content.has_content(&object.sha256),
+                };
             if !blob_set.contains(&object.sha256) && !held {
                 return Err(TrustError::new(
                     Reason::BlobMissing,
@@ -619,11 +694,13 @@ fn verify_plain(
         events.push(ev);
     }
 
+    let mut verified = Verified { manifest, manifest_hash, credential, events, sealed, bytes: 0, replay: false, revoked_events };
     let replay = match &sink {
         BlobSink::Check => false,
-        BlobSink::Store(store) => check_sequence(store, &manifest)?,
-        BlobSink::Objects { replay, .. } => replay(&manifest)?,
+        BlobSink::Store(store, policy) => precheck(store, &verified, *policy)?,
+        BlobSink::Objects { replay, .. } => replay(&verified)?,
     };
+    let manifest = &verified.manifest;
     if replay {
         // Already imported: verify the rest (a damaged copy must not pass as a duplicate) but
         // store nothing.
@@ -657,7 +734,7 @@ fn verify_plain(
                     Ok(())
                 }
             }
-            BlobSink::Store(store) => store.import_content(&mut br, &b.sha256, b.size, &mut prog).map_err(TrustError::from),
+            BlobSink::Store(store, _) => store.import_content(&mut br, &b.sha256, b.size, &mut prog).map_err(TrustError::from),
             BlobSink::Objects { content, .. } => content.import_content(&mut br, &b.sha256, b.size, &mut prog).map_err(TrustError::from),
         };
         if let Some(f) = br.failure.take() {
@@ -683,7 +760,57 @@ fn verify_plain(
         Ok(_) => return Err(TrustError::new(Reason::TrailingData, "bytes follow the end of the bundle")),
         Err(e) => return Err(stream_err(e, sealed)),
     }
-    Ok(Verified { manifest, manifest_hash, credential, events, sealed, bytes: total, replay })
+    verified.bytes = total;
+    verified.replay = replay;
+    Ok(verified)
+}
+
+/// What is decided on a verified manifest and its events before any content is stored (and
+/// decided again, under the store's lock, before the events are imported): the sequence check
+/// (true: a replay, nothing more to check), the `policy`, events of revoked keys, and that
+/// every record the bundle creates is new. Call it from a [`BlobSink::Objects`] `replay`
+/// closure so that a refused bundle stores nothing.
+pub fn precheck(store: &Store, v: &Verified, policy: Policy<'_>) -> Result<bool> {
+    if check_sequence(store, &v.manifest)? {
+        return Ok(true);
+    }
+    policy(store, v)?;
+    check_held_revoked(store, v)?;
+    check_creations(store, v)?;
+    Ok(false)
+}
+
+/// Records are created once: an event creating a record whose id another event already took
+/// (a leaked evidence or submission id) is refused. (The store's import checks it again.)
+fn check_creations(store: &Store, v: &Verified) -> Result<()> {
+    for ev in &v.events {
+        if store.holds_event(ev)? {
+            continue;
+        }
+        if let Some(what) = store.existing_creation(&ev.body().kind)? {
+            return Err(TrustError::new(
+                Reason::RecordExists,
+                format!("{what} already exists; a second creation with the same id is refused"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Events signed by a revoked key are refused unless the store already holds them (a revoked
+/// member's earlier work travels on in others' bundles; nothing new of theirs does).
+fn check_held_revoked(store: &Store, v: &Verified) -> Result<()> {
+    for &i in &v.revoked_events {
+        let ev = &v.events[i];
+        if !store.holds_event(ev)? {
+            let b = ev.body();
+            return Err(TrustError::new(
+                Reason::SignerRevoked,
+                format!("event {i} (member {} event {}) is signed by a revoked key and is not already held", b.author, b.seq),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Outcome of [`open_into`].
@@ -738,19 +865,21 @@ pub fn check_sequence(store: &Store, m: &Manifest) -> Result<bool> {
 }
 
 /// Verifies a bundle and imports it into `store` (an agency-side profile) in one streaming
-/// pass. Replay and rollback are refused after the manifest is verified and before any content
-/// is stored. Idempotent: a bundle already imported adds nothing and reports outcome
-/// "duplicate". If a later check fails, content already streamed stays only as unreferenced
-/// objects (reported by `check` as orphans); no event is recorded.
+/// pass, under the same rules as the endpoint: [`contribution_policy`], and custody
+/// "received" for the evidence a volunteer's bundle brings. Replay, rollback and the policy
+/// are checked once the manifest and its events are verified, before any content is stored.
+/// Idempotent: a bundle already imported adds nothing and reports outcome "duplicate". If a
+/// later check fails (a blob that does not match its hash), content already streamed stays
+/// only as unreferenced objects (reported by `check` as orphans); no event is recorded.
 pub fn open_into(path: &Path, anchor: &Anchor<'_>, store: &mut Store, progress: &mut dyn FnMut(u64) -> bool) -> Result<Opened> {
-    open_into_checked(path, anchor, store, &|_, _| Ok(()), progress)
+    open_into_checked(path, anchor, store, &contribution_policy, progress)
 }
 
 /// A rule run on a verified bundle before anything it carries is recorded.
 pub type Policy<'a> = &'a dyn Fn(&Store, &Verified) -> Result<()>;
 
-/// [`open_into`] with a `policy` run after the whole bundle is verified and before its events
-/// are imported (the endpoint passes [`contribution_policy`]). A refusal records nothing.
+/// [`open_into`] with another `policy`, run on the verified manifest and events before any
+/// content is stored and again before the events are imported. A refusal records nothing.
 pub fn open_into_checked(
     path: &Path,
     anchor: &Anchor<'_>,
@@ -758,8 +887,8 @@ pub fn open_into_checked(
     policy: Policy<'_>,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Opened> {
-    let v = verify(path, anchor, BlobSink::Store(store), progress)?;
-    import_verified(store, &v, policy, false)
+    let v = verify(path, anchor, BlobSink::Store(store, policy), progress)?;
+    import_verified(store, &v, policy, true)
 }
 
 /// The second half of an open whose first half was [`verify`] with [`BlobSink::Objects`] (or
@@ -785,11 +914,14 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         return Ok(duplicate());
     }
     policy(store, v)?;
+    check_held_revoked(store, v)?;
     let mut received = Vec::new();
     if v.credential.role == Role::Volunteer {
+        let carried: BTreeSet<&str> = m.blobs.iter().map(|b| b.sha256.as_str()).collect();
         for ev in &v.events {
             if let EventKind::EvidenceAdded { evidence_id, object, .. } = &ev.body().kind {
-                if ev.body().author == m.sender && !store.holds_event(ev)? {
+                // Received: the bytes came in this bundle, from this sender.
+                if ev.body().author == m.sender && carried.contains(object.sha256.as_str()) && !store.holds_event(ev)? {
                     received.push((*evidence_id, object.sha256.clone()));
                 }
             }
@@ -836,6 +968,16 @@ pub fn contribution_policy(store: &Store, v: &Verified) -> Result<()> {
         return Ok(());
     }
     let forbidden = |msg: String| TrustError::new(Reason::Forbidden, msg);
+    // The evidence this sender adds in this very bundle: the only items a submission may list.
+    let own_new: BTreeSet<Uuid> = v
+        .events
+        .iter()
+        .filter(|ev| ev.body().author == sender)
+        .filter_map(|ev| match &ev.body().kind {
+            EventKind::EvidenceAdded { evidence_id, .. } => Some(*evidence_id),
+            _ => None,
+        })
+        .collect();
     let mut submitted: BTreeSet<Uuid> = BTreeSet::new();
     let mut cases: BTreeMap<Uuid, Uuid> = BTreeMap::new();
     for ev in &v.events {
@@ -856,8 +998,22 @@ pub fn contribution_policy(store: &Store, v: &Verified) -> Result<()> {
             if brief.case_id != *case_id {
                 return Err(forbidden(format!("submission to brief {brief_id} names another case")));
             }
+            if items.is_empty() {
+                return Err(TrustError::new(Reason::SubmissionItemInvalid, format!("submission to brief {brief_id} lists no items")));
+            }
             for i in items {
-                submitted.insert(*i);
+                if !own_new.contains(i) {
+                    return Err(TrustError::new(
+                        Reason::SubmissionItemInvalid,
+                        format!("submission to brief {brief_id} lists item {i}, which is not evidence this bundle's sender adds in it"),
+                    ));
+                }
+                if !submitted.insert(*i) {
+                    return Err(TrustError::new(
+                        Reason::SubmissionItemInvalid,
+                        format!("item {i} is listed by two submissions in one bundle"),
+                    ));
+                }
                 cases.insert(*i, *case_id);
             }
         }

@@ -67,6 +67,19 @@ pub enum Reason {
     Store,
     /// The sender may not contribute these events (access rules of the endpoint).
     Forbidden,
+    /// A credential request names a member id already bound to another key.
+    MemberIdTaken,
+    /// An event's author holds no credential of this agency for the key that signed it.
+    AuthorNotCredentialed,
+    /// An event creates a record (evidence, submission, brief, case, note) whose id is already
+    /// taken by another event.
+    RecordExists,
+    /// An event's clock is further ahead of the receiver's than the bounded skew allows.
+    ClockSkew,
+    /// A submission lists items that are not evidence the sender added in the same bundle.
+    SubmissionItemInvalid,
+    /// The endpoint accepts only bundles sealed to its agency.
+    NotSealed,
 }
 
 impl Reason {
@@ -103,6 +116,12 @@ impl Reason {
             Reason::Io => "io",
             Reason::Store => "store",
             Reason::Forbidden => "forbidden",
+            Reason::MemberIdTaken => "member_id_taken",
+            Reason::AuthorNotCredentialed => "author_not_credentialed",
+            Reason::RecordExists => "record_exists",
+            Reason::ClockSkew => "clock_skew",
+            Reason::SubmissionItemInvalid => "submission_item_invalid",
+            Reason::NotSealed => "not_sealed",
         }
     }
 }
@@ -136,6 +155,8 @@ impl From<casebridge_core::Error> for TrustError {
         let reason = match &e {
             casebridge_core::Error::ChainConflict { .. } => Reason::ChainConflict,
             casebridge_core::Error::HashMismatch => Reason::BlobHashMismatch,
+            casebridge_core::Error::RecordExists { .. } => Reason::RecordExists,
+            casebridge_core::Error::ClockSkew { .. } => Reason::ClockSkew,
             casebridge_core::Error::Io { .. } => Reason::Io,
             _ => Reason::Store,
         };

@@ -58,7 +58,7 @@ fn every_bit_flip_of_header_signature_and_manifest_is_rejected() {
     let pl = split(&p);
     let covered = 112 + pl.manifest.len();
     let list = w.revocation();
-    let anchor = Anchor { agency: w.agency.public(), revocation: &list, sealing: None };
+    let anchor = Anchor::new(w.agency.public(), &list, None);
     let mut q = p.clone();
     for bit in 0..covered * 8 {
         q[bit / 8] ^= 1 << (bit % 8);
@@ -75,7 +75,7 @@ fn sampled_flips_of_the_sealed_file_are_rejected() {
     let b = w.export("sealed.cbb", true);
     let s = std::fs::read(&b).unwrap();
     let list = w.revocation();
-    let anchor = Anchor { agency: w.agency.public(), revocation: &list, sealing: Some(w.agency.sealing_identity()) };
+    let anchor = Anchor::new(w.agency.public(), &list, Some(w.agency.sealing_identity()));
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     let mut q = s.clone();
     for _ in 0..1000 {
@@ -133,7 +133,7 @@ fn wrong_recipient_and_resealed_bundles_are_rejected() {
     // Sealed to A, presented to B.
     let f = write(&w, "to-a.cbb", &sealed);
     let list = w.other.current_revocation().unwrap().0;
-    let anchor_b = Anchor { agency: w.other.public(), revocation: &list, sealing: Some(w.other.sealing_identity()) };
+    let anchor_b = Anchor::new(w.other.public(), &list, Some(w.other.sealing_identity()));
     assert_eq!(reason(bundle::verify(&f, &anchor_b, bundle::BlobSink::Check, &mut |_| true)), Reason::SealedToOtherAgency);
     // Opened by A, re-sealed to B: the signed manifest still names A.
     let resealed = seal_to(&w.other, &unseal(&w.agency, &sealed));
@@ -146,7 +146,7 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
     let mut w = world();
     // Credential from another agency presented to this one.
     let other_dir = w.path("other");
-    let req = profile::request_credential(&w.volunteer);
+    let req = profile::request_credential(&w.sender);
     let (_, foreign_cred) = w.other.issue(&req, Role::Volunteer, None, chrono::Duration::days(1)).unwrap();
     let public = w.agency.public().clone();
     let out = w.path("foreign.cbb");
@@ -160,7 +160,7 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
         bundle_id: None,
         sync_point: None,
     };
-    bundle::export(&mut w.volunteer, &opts, &out, &mut |_| true).unwrap();
+    bundle::export(&mut w.sender, &opts, &out, &mut |_| true).unwrap();
     assert_eq!(reason(w.verify(&out)), Reason::UnknownSigner);
     let _ = other_dir;
 
@@ -178,13 +178,13 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
         bundle_id: None,
         sync_point: None,
     };
-    bundle::export(&mut w.volunteer, &opts, &out, &mut |_| true).unwrap();
+    bundle::export(&mut w.sender, &opts, &out, &mut |_| true).unwrap();
     assert_eq!(reason(w.verify(&out)), Reason::CredentialExpired);
 
     // Revoked signer.
     let good = w.export("good.cbb", true);
     w.verify(&good).unwrap();
-    w.agency.revoke(w.volunteer.whoami().member_id, Some("left the programme".into())).unwrap();
+    w.agency.revoke(w.sender.whoami().member_id, Some("left the programme".into())).unwrap();
     assert_eq!(reason(w.verify(&good)), Reason::SignerRevoked);
 }
 
@@ -200,7 +200,7 @@ fn sequence_rollback_and_broken_chain_are_rejected() {
     // A bundle 3 that claims another predecessor.
     let p3 = std::fs::read(w.export("b3.cbb", false)).unwrap();
     let mut pl = split(&p3);
-    resign(&w.volunteer, &mut pl, |m| m.prev_bundle = "11".repeat(32));
+    resign(&w.sender, &mut pl, |m| m.prev_bundle = "11".repeat(32));
     let f = write(&w, "b3-bad.cbb", &join(&pl));
     assert_eq!(reason(w.open(&f)), Reason::ChainBroken);
 }
@@ -210,7 +210,7 @@ fn declared_sizes_are_bounded_before_allocation() {
     let mut w = world();
     let p = std::fs::read(w.export("plain.cbb", false)).unwrap();
     let mut pl = split(&p);
-    resign(&w.volunteer, &mut pl, |m| {
+    resign(&w.sender, &mut pl, |m| {
         m.blobs[0].size = 1 << 62;
         m.blobs[0].chunks = (1u64 << 62).div_ceil(1 << 20);
     });
@@ -233,7 +233,7 @@ fn tampered_blob_and_missing_blob_are_rejected() {
     let f = write(&w, "tampered.cbb", &join(&Plain { rest: unframe(&fr, &tail), ..split(&p) }));
     assert_eq!(reason(w.verify(&f)), Reason::BlobHashMismatch);
     let mut pl = split(&p);
-    resign(&w.volunteer, &mut pl, |m| {
+    resign(&w.sender, &mut pl, |m| {
         m.blobs.remove(1);
     });
     let (fr, tail) = frames(&pl.rest);
@@ -247,7 +247,7 @@ fn revocation_lists_never_roll_back() {
     let mut w = world();
     let agency_dir = w.path("agency");
     let old = Agency::public_file(&agency_dir).unwrap();
-    w.agency.revoke(w.volunteer.whoami().member_id, None).unwrap();
+    w.agency.revoke(w.sender.whoami().member_id, None).unwrap();
     let new = Agency::public_file(&agency_dir).unwrap();
     profile::pin_agency(&mut w.investigator, &new).unwrap();
     let err = profile::pin_agency(&mut w.investigator, &old).unwrap_err();
@@ -274,12 +274,12 @@ fn receipts_verify_and_are_kept_by_the_sender() {
         blobs: opened.blobs,
     };
     let doc = w.agency.sign_receipt(&receipt).unwrap();
-    let r = profile::store_receipt(&mut w.volunteer, &doc).unwrap();
+    let r = profile::store_receipt(&mut w.sender, &doc).unwrap();
     assert_eq!(r.bundle_id, opened.bundle_id);
-    let list = profile::receipts(&w.volunteer).unwrap();
+    let list = profile::receipts(&w.sender).unwrap();
     assert_eq!(list.len(), 1);
     assert!(list[0].verified);
     // A receipt signed by another agency is refused.
     let forged = w.other.sign_receipt(&receipt).unwrap();
-    assert_eq!(profile::store_receipt(&mut w.volunteer, &forged).unwrap_err().reason, Reason::UnknownSigner);
+    assert_eq!(profile::store_receipt(&mut w.sender, &forged).unwrap_err().reason, Reason::UnknownSigner);
 }

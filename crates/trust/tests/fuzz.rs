@@ -28,14 +28,14 @@ fn fixture() -> &'static std::sync::Mutex<Fixture> {
         let plain = std::fs::read(world.export("plain.cbb", false)).unwrap();
         let sealed = std::fs::read(world.export("sealed.cbb", true)).unwrap();
         let public = world.agency.public().clone();
-        let (_, cred) = casebridge_trust::profile::credential(&world.volunteer, &public).unwrap().unwrap();
+        let (_, cred) = casebridge_trust::profile::credential(&world.sender, &public).unwrap().unwrap();
         std::sync::Mutex::new(Fixture { world, plain, sealed, credential: cred.to_bytes() })
     })
 }
 
 fn verify_bytes(f: &Fixture, bytes: &[u8]) {
     let list = f.world.revocation();
-    let anchor = Anchor { agency: f.world.agency.public(), revocation: &list, sealing: Some(f.world.agency.sealing_identity()) };
+    let anchor = Anchor::new(f.world.agency.public(), &list, Some(f.world.agency.sealing_identity()));
     let _ = bundle::verify_stream(bytes, &anchor, bundle::BlobSink::Check, &mut |_| true);
 }
 

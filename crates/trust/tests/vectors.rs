@@ -77,7 +77,7 @@ impl Holder {
 
     fn run(&mut self, action: &str, name: &str, body: &[u8]) -> String {
         let (list, _) = self.agency.current_revocation().unwrap();
-        let anchor = Anchor { agency: self.agency.public(), revocation: &list, sealing: Some(self.agency.sealing_identity()) };
+        let anchor = Anchor::new(self.agency.public(), &list, Some(self.agency.sealing_identity()));
         let outcome = match action {
             "verify" => bundle::verify_stream(body, &anchor, bundle::BlobSink::Check, &mut |_| true).map(|_| "accept".to_string()),
             "open" => {

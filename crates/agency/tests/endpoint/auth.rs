@@ -96,7 +96,7 @@ async fn a_revoke_through_the_admin_socket_takes_effect_on_the_next_request() {
     let doc = casebridge_trust::SignedDoc::parse(&base64::engine::general_purpose::STANDARD.decode(doc.document).unwrap()).unwrap();
     let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
     let list = casebridge_trust::RevocationList::verify(&doc, &public.root_key_bytes().unwrap(), public.agency_id).unwrap();
-    assert!(list.find(member.id, "").is_some());
+    assert!(list.find(member.id, &hex::encode(member.store.public_key())).is_some());
 
     // Unknown members and bad requests are JSON errors.
     let unknown = RevokeRequest { member_id: Uuid::new_v4(), reason: None };

@@ -17,7 +17,7 @@ async fn bad_input_table() {
     let big: UploadState =
         ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id: Uuid::now_v7(), size: 4 * MAX_CHUNK as u64 }).await).await;
     // A body without a Content-Length (chunked): counted as it streams.
-    let pieces = (0..9).map(|_| Ok::<_, std::io::Error>(vec![0u8; MAX_CHUNK / 8]));
+    let pieces = (0..9).map(|i| Ok::<_, std::io::Error>(if i == 0 { sealed_junk(MAX_CHUNK / 8) } else { vec![0u8; MAX_CHUNK / 8] }));
     let unsized_body = reqwest::Body::wrap_stream(futures_util::stream::iter(pieces));
     let c = &env.client;
     let u = |p: &str| env.url(p);
@@ -105,6 +105,15 @@ async fn bad_input_table() {
             "bad_request",
         ),
         (
+            "chunk that is not a sealed bundle",
+            c.put(u(&format!("/v1/uploads/{id}?offset=0")))
+                .bearer_auth(&token)
+                .header("content-type", "application/octet-stream")
+                .body(vec![1u8; 10]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_sealed",
+        ),
+        (
             "chunk beyond the size",
             c.put(u(&format!("/v1/uploads/{id}?offset=0")))
                 .bearer_auth(&token)
@@ -124,7 +133,7 @@ async fn bad_input_table() {
             c.put(u(&format!("/v1/uploads/{id}?offset=0")))
                 .bearer_auth(&token)
                 .header("content-type", "application/octet-stream")
-                .body(vec![0u8; MAX_CHUNK + 1]),
+                .body(sealed_junk(MAX_CHUNK + 1)),
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
         ),

@@ -74,8 +74,15 @@ async fn a_malformed_credential_request_is_refused_without_using_the_invite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invites_made_in_process_carry_the_pins_and_work() {
     let mut env = Env::start().await;
-    let req =
-        InviteRequest { role: WireRole::Volunteer, name: "Offline".into(), expires_in_secs: 600, url: None, valid_for_secs: Some(86_400) };
+    let req = InviteRequest {
+        role: WireRole::Volunteer,
+        name: "Offline".into(),
+        expires_in_secs: 600,
+        url: None,
+        valid_for_secs: Some(86_400),
+        member: None,
+        old_keys: None,
+    };
     let answer = admin::create_invite(&env.dir, &req, &env.url).unwrap();
     let code = InviteCode::decode(&answer.code).unwrap();
     let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();

@@ -155,7 +155,15 @@ impl Env {
 
     /// An invite made through the admin socket; returns the secret.
     pub async fn invite(&self, role: casebridge_protocol::Role, expires_in_secs: u64) -> String {
-        let req = InviteRequest { role, name: "Test Member".into(), expires_in_secs, url: None, valid_for_secs: None };
+        let req = InviteRequest {
+            role,
+            name: "Test Member".into(),
+            expires_in_secs,
+            url: None,
+            valid_for_secs: None,
+            member: None,
+            old_keys: None,
+        };
         let answer = admin::call(&self.dir, "POST", "/admin/invite", Some(serde_json::to_value(&req).unwrap())).await.unwrap().unwrap();
         let answer: InviteResponse = serde_json::from_value(answer).unwrap();
         let code = InviteCode::decode(&answer.code).unwrap();
@@ -249,6 +257,16 @@ impl Env {
             .await
             .unwrap()
     }
+}
+
+/// `len` bytes that begin like a bundle sealed to the agency (the age header line) and are
+/// junk after it: the endpoint keeps them as upload bytes (only sealed bundles are accepted)
+/// and refuses them when the upload completes.
+pub fn sealed_junk(len: usize) -> Vec<u8> {
+    let magic = casebridge_trust::bundle::AGE_MAGIC;
+    let mut out: Vec<u8> = magic.iter().copied().cycle().take(len.min(magic.len())).collect();
+    out.resize(len, 0);
+    out
 }
 
 /// Asserts the status and that the body is a JSON error; returns its code.

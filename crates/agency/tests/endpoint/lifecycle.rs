@@ -24,7 +24,7 @@ async fn shutdown_cleans_up_and_a_restart_keeps_state() {
     let token = env.login(&member).await;
     let bundle_id = Uuid::now_v7();
     let state: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: 20 }).await).await;
-    let _: UploadState = ok(env.put(&format!("/v1/uploads/{}?offset=0", state.upload_id), &token, vec![1; 8]).await).await;
+    let _: UploadState = ok(env.put(&format!("/v1/uploads/{}?offset=0", state.upload_id), &token, sealed_junk(8)).await).await;
 
     env.stop().await;
     assert!(read_serve_info(&env.dir).unwrap().is_none());
@@ -79,7 +79,8 @@ async fn shutdown_lets_a_request_in_flight_finish() {
             return None;
         }
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-        Some((Ok::<_, std::io::Error>(vec![i as u8; 1000]), i + 1))
+        let piece = if i == 0 { sealed_junk(1000) } else { vec![i as u8; 1000] };
+        Some((Ok::<_, std::io::Error>(piece), i + 1))
     });
     let request = env
         .client

@@ -210,10 +210,17 @@ async fn a_bundle_that_fails_verification_is_refused_and_discarded() {
     let mut env = Env::start().await;
     let inv = env.enrol(Role::Investigator).await;
     let token = env.login(&inv).await;
-    let garbage = vec![7u8; 5000];
+    // Bytes that are not sealed to the agency are refused at the first chunk, nothing kept.
+    let plain = vec![7u8; 5000];
+    let state: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id: Uuid::now_v7(), size: 5000 }).await).await;
+    let put = env.put(&format!("/v1/uploads/{}?offset=0", state.upload_id), &token, plain).await;
+    assert_eq!(expect_error(put, StatusCode::UNPROCESSABLE_ENTITY).await, "not_sealed");
+    assert!(!env.dir.join("uploads").join(format!("{}.part", state.upload_id)).exists());
+    // Sealed-looking junk is kept as upload bytes, refused at complete, and discarded.
+    let garbage = sealed_junk(5000);
     let bundle_id = Uuid::now_v7();
     let state: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: garbage.len() as u64 }).await).await;
-    assert_eq!(expect_error(upload(&env, &token, bundle_id, &garbage).await, StatusCode::UNPROCESSABLE_ENTITY).await, "not_a_bundle");
+    assert_eq!(expect_error(upload(&env, &token, bundle_id, &garbage).await, StatusCode::UNPROCESSABLE_ENTITY).await, "seal_damaged");
     assert!(!env.dir.join("uploads").join(format!("{}.part", state.upload_id)).exists());
     let code = expect_error(env.get(&format!("/v1/uploads/{}", state.upload_id), &token).await, StatusCode::NOT_FOUND).await;
     assert_eq!(code, "not_found");

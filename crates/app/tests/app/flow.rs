@@ -16,7 +16,15 @@ use crate::{file, unlocked, wait_for};
 const AGENCY_PASS: &str = "agency passphrase for tests";
 
 async fn invite(dir: &std::path::Path, role: casebridge_protocol::Role) -> String {
-    let req = InviteRequest { role, name: "Test Member".into(), expires_in_secs: 3600, url: None, valid_for_secs: None };
+    let req = InviteRequest {
+        role,
+        name: "Test Member".into(),
+        expires_in_secs: 3600,
+        url: None,
+        valid_for_secs: None,
+        member: None,
+        old_keys: None,
+    };
     let answer = admin::call(dir, "POST", "/admin/invite", Some(serde_json::to_value(&req).unwrap())).await.unwrap().unwrap();
     serde_json::from_value::<InviteResponse>(answer).unwrap().code
 }

@@ -138,6 +138,7 @@ impl Store {
         }
         let mut batch: BTreeMap<(Uuid, u64), &SignedEvent> = BTreeMap::new();
         let mut new = Vec::new();
+        let mut created = std::collections::BTreeSet::new();
         for ev in events {
             let b = ev.body();
             if b.kind.is_local() {
@@ -165,6 +166,25 @@ impl Store {
                     });
                 }
                 continue;
+            }
+            // Records are created once: a second creation under an id already taken (a leaked
+            // evidence or submission id) is refused, never applied over the first.
+            if let Some(what) = projection::existing_creation(&mut IndexReader(&self.index), &b.kind)? {
+                return Err(Error::RecordExists { what });
+            }
+            if let Some((what, _, key)) = projection::creation(&b.kind) {
+                if !created.insert(key) {
+                    return Err(Error::RecordExists { what: format!("{what} (created twice in one import)") });
+                }
+            }
+            // A foreign clock far ahead would drag this store's hybrid clock with it for good.
+            let limit = super::now_ms().saturating_add(crate::MAX_CLOCK_SKEW_MS);
+            if b.hlc.ms > limit {
+                return Err(Error::ClockSkew {
+                    what: format!("member {} event {}", b.author, b.seq),
+                    ahead_secs: (b.hlc.ms - limit + crate::MAX_CLOCK_SKEW_MS) / 1000,
+                    max_secs: crate::MAX_CLOCK_SKEW_MS / 1000,
+                });
             }
             if let EventKind::EvidenceAdded { object, .. } = &b.kind {
                 if !self.has_content(&object.sha256) {
@@ -208,6 +228,12 @@ impl Store {
         local.extend(super::briefs::received_custody(received));
         self.commit(new, local)?;
         Ok(added)
+    }
+
+    /// When `kind` would create a record another event already created: what it is (see
+    /// [`projection::existing_creation`]). Imports refuse such events.
+    pub fn existing_creation(&self, kind: &EventKind) -> Result<Option<String>> {
+        projection::existing_creation(&mut IndexReader(&self.index), kind)
     }
 
     /// A stored trust document by agency (pins, credentials, revocations) or bundle id (receipts).

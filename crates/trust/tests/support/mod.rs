@@ -16,7 +16,7 @@ pub struct World {
     pub tmp: tempfile::TempDir,
     pub agency: Agency,
     pub other: Agency,
-    pub volunteer: Store,
+    pub sender: Store,
     pub investigator: Store,
     pub case: uuid::Uuid,
 }
@@ -62,18 +62,18 @@ pub fn world() -> World {
     let tmp = tempfile::tempdir().unwrap();
     let agency = new_agency(&tmp.path().join("agency"), "Polizei Berlin (test)");
     let other = new_agency(&tmp.path().join("other"), "Other agency (test)");
-    let mut volunteer = new_store(&tmp.path().join("volunteer"), "Vol Unteer", Role::Volunteer);
+    let mut sender = new_store(&tmp.path().join("sender"), "Otto Officer", Role::Investigator);
     let mut investigator = new_store(&tmp.path().join("investigator"), "Inv Estigator", Role::Investigator);
-    enrol(&mut volunteer, &agency, &tmp.path().join("agency"), Role::Volunteer, chrono::Duration::days(365));
+    enrol(&mut sender, &agency, &tmp.path().join("agency"), Role::Investigator, chrono::Duration::days(365));
     profile::pin_agency(&mut investigator, &Agency::public_file(&tmp.path().join("agency")).unwrap()).unwrap();
-    let case = volunteer.create_case(NewCase { title: "Submission for brief 7".into(), ..Default::default() }).unwrap();
-    volunteer.add_note(case, "seen near the bridge").unwrap();
+    let case = sender.create_case(NewCase { title: "Submission for brief 7".into(), ..Default::default() }).unwrap();
+    sender.add_note(case, "seen near the bridge").unwrap();
     for (i, len) in [1024 * 1024 + 5, 300].into_iter().enumerate() {
         let p = tmp.path().join(format!("evidence{i}.bin"));
         std::fs::write(&p, bytes(len, i as u64 + 1)).unwrap();
-        volunteer.add_evidence(case, &p, &EvidenceOptions::default(), &mut |_| true).unwrap();
+        sender.add_evidence(case, &p, &EvidenceOptions::default(), &mut |_| true).unwrap();
     }
-    World { tmp, agency, other, volunteer, investigator, case }
+    World { tmp, agency, other, sender, investigator, case }
 }
 
 impl World {
@@ -84,9 +84,9 @@ impl World {
     pub fn export(&mut self, name: &str, seal: bool) -> PathBuf {
         let out = self.path(name);
         let public = self.agency.public().clone();
-        let (_, cred) = profile::credential(&self.volunteer, &public).unwrap().unwrap();
+        let (_, cred) = profile::credential(&self.sender, &public).unwrap().unwrap();
         bundle::export(
-            &mut self.volunteer,
+            &mut self.sender,
             &ExportOptions {
                 case: self.case,
                 since: None,
@@ -110,13 +110,13 @@ impl World {
 
     pub fn verify(&self, path: &Path) -> casebridge_trust::Result<bundle::Verified> {
         let list = self.revocation();
-        let anchor = Anchor { agency: self.agency.public(), revocation: &list, sealing: Some(self.agency.sealing_identity()) };
+        let anchor = Anchor::new(self.agency.public(), &list, Some(self.agency.sealing_identity()));
         bundle::verify(path, &anchor, bundle::BlobSink::Check, &mut |_| true)
     }
 
     pub fn open(&mut self, path: &Path) -> casebridge_trust::Result<bundle::Opened> {
         let list = self.revocation();
-        let anchor = Anchor { agency: self.agency.public(), revocation: &list, sealing: Some(self.agency.sealing_identity()) };
+        let anchor = Anchor::new(self.agency.public(), &list, Some(self.agency.sealing_identity()));
         bundle::open_into(path, &anchor, &mut self.investigator, &mut |_| true)
     }
 }
@@ -145,7 +145,7 @@ pub fn join(pl: &Plain) -> Vec<u8> {
     out
 }
 
-/// Re-signs a modified manifest with the volunteer's key (a sender crafting a malicious bundle).
+/// Re-signs a modified manifest with the sender's key (a sender crafting a malicious bundle).
 pub fn resign(store: &Store, pl: &mut Plain, edit: impl FnOnce(&mut Manifest)) {
     let mut m: Manifest = serde_json::from_slice(&pl.manifest).unwrap();
     edit(&mut m);
