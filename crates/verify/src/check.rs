@@ -724,15 +724,16 @@ impl<'a> Verifier<'a> {
         let created = parse_time(&m.created_at);
 
         let Some((root, agency_id, list)) = self.read_agency() else {
+            let why = if self.anchor.is_some() {
+                "the package has no agency.json that verifies with the agency root given"
+            } else {
+                "the package has no agency.json that verifies"
+            };
             for p in credential_files.iter().chain(&receipt_files) {
-                self.problem(5, file_subject(p), "cannot be checked: the package has no agency.json that verifies");
+                self.problem(5, file_subject(p), format!("cannot be checked: {why}"));
             }
             for id in &signers {
-                self.problem(
-                    5,
-                    format!("member {id}"),
-                    "cannot be tied to an agency: the package has no agency.json that verifies, so no credential can be checked",
-                );
+                self.problem(5, format!("member {id}"), format!("cannot be tied to the agency: {why}, so no credential can be checked"));
             }
             return;
         };
@@ -968,18 +969,17 @@ impl<'a> Verifier<'a> {
             return None;
         }
         let root_fingerprint = fingerprint(&identity.key);
-        if let Some(anchor) = self.anchor {
-            // Public values: a plain comparison leaks nothing.
-            if root_fingerprint != anchor.fingerprint() {
-                let msg = format!(
-                    "is the agency {} ({}) with root key fingerprint {root_fingerprint}, not the agency root {} given with --agency-root: \
-                     a look-alike agency, or another agency's package",
-                    id.name,
-                    id.agency_id,
-                    anchor.fingerprint()
-                );
-                self.problem(5, &subject, msg);
-            }
+        // Public values: a plain comparison leaks nothing.
+        let foreign = self.anchor.filter(|a| a.fingerprint() != root_fingerprint);
+        if let Some(anchor) = foreign {
+            let msg = format!(
+                "is the agency {} ({}) with root key fingerprint {root_fingerprint}, not the agency root {} given with --agency-root: \
+                 a look-alike agency, or another agency's package",
+                id.name,
+                id.agency_id,
+                anchor.fingerprint()
+            );
+            self.problem(5, &subject, msg);
         }
         let list = match open_doc(&file["revocation"], doc_type::REVOCATION_LIST, Some(&identity.key)) {
             Ok(d) => match d.parse::<RevocationList>() {
@@ -1006,6 +1006,10 @@ impl<'a> Verifier<'a> {
             revocation_issued_at: list.issued_at.clone(),
             revocation_expires_at: list.expires_at.clone(),
         });
+        // Shown in the summary, but nothing signed by another root vouches for anyone.
+        if foreign.is_some() {
+            return None;
+        }
         Some((identity.key, id.agency_id, list))
     }
 }

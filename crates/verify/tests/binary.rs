@@ -609,7 +609,14 @@ fn issue_12_a_look_alike_agency_with_a_credential_for_the_forgers_key_fails() {
         text.contains("agency       Test agency (0195f2a4-0000-7000-8000-00000000a9e0)"),
         "the look-alike names the real agency:\n{text}"
     );
-    assert_eq!(problem_subjects(&text), ["[check 5] file agency.json"], "{text}");
+    // Credentials signed by the look-alike's root vouch for no one.
+    for p in [format!("credentials/{INVESTIGATOR}.json"), format!("credentials/{VOLUNTEER}.json")] {
+        let line =
+            format!("[check 5] file {p}: cannot be checked: the package has no agency.json that verifies with the agency root given");
+        assert!(text.contains(&line), "{text}");
+    }
+    assert!(text.contains(&format!("[check 5] member {INVESTIGATOR}: cannot be tied to the agency")), "{text}");
+    assert!(problem_subjects(&text).iter().all(|s| s.starts_with("[check 5]")), "{text}");
 
     // Every check that looks only inside the package passes: unanchored, it is NOT ANCHORED...
     let (code, text) = verify_with(&dir, &[]);
