@@ -1,7 +1,8 @@
 //! `casebridge export court CASE --out DIR`: the court evidence package of a case
 //! (docs/FORMAT.md, "Court evidence package"), checked by hand with `sha256sum -c SHA256SUMS`
-//! or with the independent `casebridge-verify DIR`. The work is done by
-//! `casebridge_court::package`.
+//! or with the independent `casebridge-verify DIR --agency-root HEX`. The work is done by
+//! `casebridge_court::package`; this prints the agency root fingerprint HEX that the court
+//! should obtain from the agency out of band.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use crate::progress;
 #[derive(Subcommand, Debug)]
 pub enum ExportCommand {
     /// Write a case's court evidence package (signed manifest, events, originals, agency
-    /// documents) to a new directory that anyone can check with `casebridge-verify DIR`
+    /// documents) to a new directory that anyone can check with `casebridge-verify DIR --agency-root HEX`
     Court(CourtArgs),
 }
 
@@ -34,7 +35,7 @@ pub struct CourtArgs {
     /// Why the package is made (recorded in the case's access log)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
-    /// Print JSON: {package_id, case_id, files, items, events, bytes, credentials, receipts, agency_id, path}
+    /// Print JSON: {package_id, case_id, files, items, events, bytes, credentials, receipts, agency_id, agency_root_fingerprint, path}
     #[arg(long)]
     pub json: bool,
 }
@@ -97,7 +98,26 @@ fn court(ctx: &mut Ctx, a: &CourtArgs, out: &mut dyn Write) -> Result<()> {
     f.add("bytes", format!("{} ({})", s.bytes, output::size(s.bytes)));
     f.add("path", s.path.display().to_string());
     f.write(out)?;
-    writeln!(out, "check it with: casebridge-verify {}   (or: cd DIR && sha256sum -c SHA256SUMS)", s.path.display())?;
+    match &s.agency_root_fingerprint {
+        Some(fp) => {
+            writeln!(
+                out,
+                "agency root fingerprint: {fp} (obtain it from the agency out of band and pass it to casebridge-verify --agency-root)"
+            )?;
+            writeln!(
+                out,
+                "check it with: casebridge-verify {} --agency-root {fp}   (or: cd DIR && sha256sum -c SHA256SUMS)",
+                s.path.display()
+            )?;
+        }
+        None => {
+            writeln!(
+                out,
+                "agency root fingerprint: none (no agency pinned): casebridge-verify cannot anchor this package and will not report it VERIFIED"
+            )?;
+            writeln!(out, "check it with: casebridge-verify {}   (or: cd DIR && sha256sum -c SHA256SUMS)", s.path.display())?;
+        }
+    }
     Ok(())
 }
 
@@ -135,6 +155,29 @@ mod tests {
         assert!(e.to_string().contains("exists and is not empty"), "{e}");
         let text = run_in(&dir, &["export", "court", "BER-9", "--out", tmp.path().join("pkg2").to_str().unwrap()]).unwrap();
         assert!(text.contains("check it with: casebridge-verify"), "{text}");
+        assert!(text.contains("agency root fingerprint: none (no agency pinned)"), "{text}");
+        assert!(v["agency_root_fingerprint"].is_null(), "{json}");
         assert!(crate::Cli::try_parse_from(["casebridge", "export", "court", "BER-9"]).is_err(), "--out is required");
+
+        // With an agency pinned, the fingerprint the court must obtain from it is printed.
+        let agency_dir = tmp.path().join("agency");
+        let agency =
+            casebridge_trust::Agency::init(&agency_dir, "Test agency", &Passphrase::new(PASS), KdfParams::INSECURE_FOR_TESTS).unwrap();
+        let mut store = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+        casebridge_trust::profile::pin_agency(&mut store, &casebridge_trust::Agency::public_file(&agency_dir).unwrap()).unwrap();
+        drop(store);
+        let fp = agency.public().root_fingerprint();
+        let pkg3 = tmp.path().join("pkg3");
+        let text = run_in(&dir, &["export", "court", "BER-9", "--out", pkg3.to_str().unwrap()]).unwrap();
+        assert!(
+            text.contains(&format!(
+                "agency root fingerprint: {fp} (obtain it from the agency out of band and pass it to casebridge-verify --agency-root)\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&format!("check it with: casebridge-verify {} --agency-root {fp}", pkg3.display())), "{text}");
+        let json = run_in(&dir, &["export", "court", "BER-9", "--out", tmp.path().join("pkg4").to_str().unwrap(), "--json"]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["agency_root_fingerprint"], fp.as_str(), "{json}");
     }
 }

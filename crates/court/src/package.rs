@@ -1,6 +1,7 @@
 //! The court evidence package (docs/FORMAT.md, "Court evidence package"): a directory a third
 //! party can check by hand (`sha256sum -c SHA256SUMS`) and with the independent verifier
-//! (`casebridge-verify DIR`), without Casebridge's store or keys.
+//! (`casebridge-verify DIR --agency-root HEX`, HEX being the agency's root key fingerprint
+//! obtained from the agency), without Casebridge's store or keys.
 //!
 //! ```text
 //! DIR/
@@ -107,6 +108,10 @@ pub struct PackageSummary {
     pub receipts: usize,
     /// The agency whose public file is included, if any.
     pub agency_id: Option<Uuid>,
+    /// That agency's root key fingerprint (SHA-256 of its root public key, hex): the value the
+    /// court obtains from the agency out of band and passes to `casebridge-verify --agency-root`.
+    /// Without an agency the package cannot be anchored, and the verifier never says VERIFIED.
+    pub agency_root_fingerprint: Option<String>,
     /// The package directory.
     pub path: PathBuf,
 }
@@ -283,18 +288,22 @@ fn decode_doc(rec: &TrustRecord) -> Result<SignedDoc> {
     Ok(SignedDoc::parse(&bytes)?)
 }
 
-/// The agency whose public file goes into the package: the pinned agency this profile holds a
-/// credential from (else the first pinned), with the highest revocation list held.
-fn choose_agency(store: &Store) -> Result<Option<(AgencyPublic, AgencyPublicFile)>> {
-    let pinned = profile::pinned_all(store)?;
-    let mut chosen = None;
-    for a in &pinned {
+/// The agency a package of this profile is anchored to: of the `pinned` agencies, the one this
+/// profile holds a credential from, else the first. The court report names it too.
+pub fn package_agency(store: &Store, pinned: &[AgencyPublic]) -> Result<Option<AgencyPublic>> {
+    for a in pinned {
         if store.trust_document(Table::Credentials, a.agency_id)?.is_some() {
-            chosen = Some(a.clone());
-            break;
+            return Ok(Some(a.clone()));
         }
     }
-    let Some(agency) = chosen.or_else(|| pinned.first().cloned()) else { return Ok(None) };
+    Ok(pinned.first().cloned())
+}
+
+/// The agency whose public file goes into the package ([`package_agency`]), with the highest
+/// revocation list held.
+fn choose_agency(store: &Store) -> Result<Option<(AgencyPublic, AgencyPublicFile)>> {
+    let pinned = profile::pinned_all(store)?;
+    let Some(agency) = package_agency(store, &pinned)? else { return Ok(None) };
     let Some(pin) = store.trust_document(Table::Pins, agency.agency_id)? else { return Ok(None) };
     // Re-verified on the way out: a damaged list is an error, not a package that fails later.
     let Some((_, revocation)) = profile::held_revocation(store, &agency)? else { return Ok(None) };
@@ -314,6 +323,10 @@ fn readme(m: &Manifest, fingerprint: &str, agency: Option<&AgencyPublic>) -> Str
             format!("- Agency: {} ({}), root key fingerprint `{}`\n", a.name.replace(['\n', '\r'], " "), a.agency_id, a.root_fingerprint())
         }
         None => "- Agency: none (the exporter had pinned no agency; there is no agency.json)\n".into(),
+    };
+    let verify_command = match agency {
+        Some(a) => format!("casebridge-verify DIR --agency-root {}", a.root_fingerprint()),
+        None => "casebridge-verify DIR --agency-root FINGERPRINT".into(),
     };
     format!(
         r#"# Casebridge court evidence package
@@ -336,10 +349,13 @@ check the signatures (the manifest is signed, and SHA256SUMS is not).
 
 ## Verifying with casebridge-verify
 
-    casebridge-verify DIR
+    {verify_command}
 
-(`--json` for a machine-readable report). It needs only this directory: no Casebridge store,
-no network, no private key. It checks (docs/FORMAT.md, "Court evidence package"):
+where the fingerprint is the agency's root key fingerprint obtained from the agency itself, out
+of band (the one written above comes from this package, which anyone can rewrite: compare it,
+do not trust it). `--json` gives a machine-readable report. It needs only this directory and
+that fingerprint: no Casebridge store, no network, no private key. It checks (docs/FORMAT.md,
+"Court evidence package"):
 
 1. `manifest.json` is signed by the key it names, the exporter's;
 2. every file has the size and SHA-256 the manifest lists, no file is missing or added, and
@@ -348,12 +364,16 @@ no network, no private key. It checks (docs/FORMAT.md, "Court evidence package")
    form an unbroken, unforked hash chain;
 4. every original hashes to the value recorded when it was added, and every custody entry
    names that same hash;
-5. with `agency.json`: the agency identity is self-signed, the revocation list, credentials and
-   receipts are signed by its root key, each credential binds the key that signed that
-   member's events; events of revoked keys are flagged.
+5. `agency.json` is signed by the root key with the given fingerprint; the revocation list,
+   credentials and receipts are signed by that root key; every author of events and the
+   exporter hold a credential here that binds the key they signed with and was valid when they
+   signed; nothing is signed after its key was revoked.
 
-It prints a summary and ends with `VERIFIED` or `FAILED: N problem(s)`, one line per problem;
-the exit code is 0 or 1. The output is the same wherever the package is checked.
+It prints a summary and ends with `VERIFIED` (exit code 0) or `FAILED: N problem(s)`, one line
+per problem (exit code 1). Without `--agency-root` it runs every check but ends with
+`NOT ANCHORED: pass --agency-root <fingerprint>` (exit code 3), never `VERIFIED`: everything in
+this directory can be re-signed by whoever made it, and only the agency's fingerprint, from
+outside, ties it to the agency. The output is the same wherever the package is checked.
 
 ## Files
 
@@ -373,6 +393,7 @@ the exit code is 0 or 1. The output is the same wherever the package is checked.
         case = m.case.id,
         member = m.exporter.member_id,
         fp = fingerprint,
+        verify_command = verify_command,
     )
 }
 
@@ -556,7 +577,8 @@ fn write_package(
         bytes: staging.files.values().map(|(_, s)| *s).sum(),
         credentials,
         receipts,
-        agency_id: agency.map(|(a, _)| a.agency_id),
+        agency_id: agency.as_ref().map(|(a, _)| a.agency_id),
+        agency_root_fingerprint: agency.as_ref().map(|(a, _)| a.root_fingerprint()),
         path: staging.root.clone(),
     })
 }

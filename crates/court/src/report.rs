@@ -529,6 +529,7 @@ fn compose(
          public keys alone. This file's own SHA-256 is printed by casebridge when the report is written; keep it with the file."
             .into(),
     ));
+    anchor(&mut b, store, &agencies);
     b.push(Block::Para(
         "Volunteers are shown under a pseudonym for this case (\"Volunteer\" and the first 8 hex digits of the SHA-256 of their \
          member id and the case id) unless a disclosure of their identity is recorded for this case; police members are shown by \
@@ -773,6 +774,43 @@ fn custody_entry(n: usize, cv: &CustodyView, people: &People<'_>, key: Option<St
         f.push(mono("Signing key", k));
     }
     Block::Entry { title: format!("{n}. {} · {}", time(&cv.at), cv.action.as_str()), fields: f }
+}
+
+/// The agency root fingerprint the court package of this case is anchored to (the agency
+/// `casebridge export court` would put in it), for `casebridge-verify --agency-root`.
+fn anchor(b: &mut Vec<Block>, store: &Store, agencies: &casebridge_trust::Result<Vec<AgencyPublic>>) {
+    let chosen = match agencies {
+        Ok(pinned) => crate::package::package_agency(store, pinned),
+        Err(_) => {
+            b.push(Block::Alert(
+                "The pinned agencies could not be read, so the agency root fingerprint to check the court evidence package \
+                 against is not shown here; obtain it from the agency."
+                    .into(),
+            ));
+            return;
+        }
+    };
+    match chosen {
+        Ok(Some(a)) => {
+            b.push(Block::Para(format!(
+                "The court evidence package is anchored to the agency {}: check it with casebridge-verify DIR --agency-root \
+                 FINGERPRINT, where FINGERPRINT is the agency's root key fingerprint obtained from the agency out of band. It must \
+                 equal the one below; without it the verifier does not report the package VERIFIED.",
+                a.name
+            )));
+            b.push(Block::Fields(vec![mono("Agency root fingerprint", a.root_fingerprint())]));
+        }
+        Ok(None) => b.push(Block::Para(
+            "This profile has pinned no agency, so its court evidence package carries no agency file and cannot be anchored to \
+             an agency root key: casebridge-verify will not report it VERIFIED."
+                .into(),
+        )),
+        Err(_) => b.push(Block::Alert(
+            "The agency of the court evidence package could not be determined (a stored credential could not be read); obtain \
+             the agency root fingerprint from the agency."
+                .into(),
+        )),
+    }
 }
 
 /// The public keys needed to verify: every author of the case's events, this profile, and the

@@ -1,7 +1,8 @@
 //! The court evidence package end to end: a real store with two authors (a volunteer's
 //! submission imported through a sealed bundle, and the investigator's own work), exported by
 //! `casebridge_court::package` and checked by the independent verifier `casebridge_verify`.
-//! Every tampering names what it touched.
+//! Every tampering names what it touched. The verifier is anchored to the agency's real root
+//! fingerprint, as a court would run it (`casebridge-verify DIR --agency-root HEX`).
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use casebridge_core::{CustodyAction, EvidenceOptions, KdfParams, NewCase, Passph
 use casebridge_court::package::{export_package, PackageError};
 use casebridge_trust::bundle::{self, Anchor, ExportOptions};
 use casebridge_trust::{profile, Agency, Receipt, SignedDoc};
-use casebridge_verify::{verify_package, Report};
+use casebridge_verify::{verify_package, AgencyRoot, Report, NOT_ANCHORED_LINE};
 use uuid::Uuid;
 
 const PASS: &str = "correct horse battery staple";
@@ -130,6 +131,16 @@ fn world() -> World {
 }
 
 impl World {
+    /// The agency's root fingerprint, as the court obtains it from the agency.
+    fn root(&self) -> AgencyRoot {
+        self.agency.public().root_fingerprint().parse().unwrap()
+    }
+
+    /// The package checked against the agency's real root.
+    fn verify(&self, dir: &Path) -> Report {
+        verify_package(dir, Some(&self.root()))
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
     }
@@ -191,7 +202,7 @@ fn event_type(path: &Path) -> String {
 fn a_package_verifies_by_hand_and_with_the_verifier() {
     let mut w = world();
     let pkg = w.export("package");
-    let r = verify_package(&pkg);
+    let r = w.verify(&pkg);
     assert_verified(&r);
 
     let me = w.investigator.whoami().clone();
@@ -269,7 +280,7 @@ fn the_output_directory_must_be_new_or_empty() {
     let empty = w.path("empty");
     std::fs::create_dir(&empty).unwrap();
     export_package(&mut w.investigator, w.case, &empty, None).unwrap();
-    assert_verified(&verify_package(&empty));
+    assert_verified(&w.verify(&empty));
     let unknown = w.path("unknown");
     let e = export_package(&mut w.investigator, Uuid::now_v7(), &unknown, None).unwrap_err();
     assert!(e.to_string().contains("no case matches"), "{e}");
@@ -286,7 +297,7 @@ fn a_flipped_byte_in_an_original_names_the_item_and_the_file() {
     let mut b = std::fs::read(&p).unwrap();
     b[1000] ^= 0x01;
     std::fs::write(&p, b).unwrap();
-    let r = verify_package(&bad);
+    let r = w.verify(&bad);
     assert_names(&r, 4, &format!("item {id}"));
     assert_names(&r, 2, &format!("file originals/{id}"));
     assert!(r.problems.iter().all(|p| p.subject.contains(&id.to_string())), "{}", r.to_text());
@@ -303,19 +314,19 @@ fn a_deleted_file_is_named() {
     let bad = copy(&w, &pkg, "deleted-original");
     let id = w.items[2];
     std::fs::remove_file(bad.join("originals").join(id.to_string())).unwrap();
-    let r = verify_package(&bad);
+    let r = w.verify(&bad);
     assert_names(&r, 2, &format!("file originals/{id}"));
     assert_names(&r, 4, &format!("item {id}"));
 
     let bad = copy(&w, &pkg, "deleted-event");
     std::fs::remove_file(bad.join("events/000003.event")).unwrap();
-    let r = verify_package(&bad);
+    let r = w.verify(&bad);
     assert_names(&r, 2, "file events/000003.event");
     assert_names(&r, 3, "event events/000003.event");
 
     let bad = copy(&w, &pkg, "deleted-sums");
     std::fs::remove_file(bad.join("SHA256SUMS")).unwrap();
-    assert_names(&verify_package(&bad), 2, "file SHA256SUMS");
+    assert_names(&w.verify(&bad), 2, "file SHA256SUMS");
 }
 
 #[test]
@@ -333,7 +344,7 @@ fn swapped_custody_events_are_named() {
     let (ba, bb) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
     std::fs::write(a, &bb).unwrap();
     std::fs::write(b, &ba).unwrap();
-    let r = verify_package(&bad);
+    let r = w.verify(&bad);
     let name = |p: &Path| format!("event events/{}", p.file_name().unwrap().to_str().unwrap());
     let text = assert_names(&r, 3, &name(a));
     assert_names(&r, 3, &name(b));
@@ -347,7 +358,7 @@ fn a_credential_of_another_member_is_named() {
     let bad = copy(&w, &pkg, "swapped-credential");
     let me = w.investigator.whoami().member_id;
     std::fs::write(bad.join("credentials").join(format!("{me}.json")), w.volunteer_cred.to_bytes()).unwrap();
-    let r = verify_package(&bad);
+    let r = w.verify(&bad);
     let text = assert_names(&r, 5, &format!("member {me}"));
     assert!(text.contains(&w.volunteer.whoami().member_id.to_string()), "{text}");
 
@@ -368,7 +379,7 @@ fn a_credential_of_another_member_is_named() {
     );
     let (_, forged) = w.agency.issue(&req, Role::Investigator, None, chrono::Duration::days(1)).unwrap();
     std::fs::write(bad.join("credentials").join(format!("{me}.json")), forged.to_bytes()).unwrap();
-    let text = assert_names(&verify_package(&bad), 5, &format!("member {me}"));
+    let text = assert_names(&w.verify(&bad), 5, &format!("member {me}"));
     assert!(text.contains("belongs to another key"), "{text}");
 }
 
@@ -386,7 +397,7 @@ fn a_modified_manifest_fails_its_signature() {
     assert_ne!(body, edited);
     doc["body"] = b64.encode(edited).into();
     std::fs::write(&p, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
-    let r = verify_package(&bad);
+    let r = w.verify(&bad);
     let text = assert_names(&r, 1, "file manifest.json");
     assert!(text.contains("signature does not verify"), "{text}");
     assert!(r.case.is_none(), "nothing of an unverified manifest is reported");
@@ -399,7 +410,7 @@ fn an_added_file_is_named() {
     let bad = copy(&w, &pkg, "extra");
     std::fs::write(bad.join("notes.txt"), b"planted").unwrap();
     std::fs::write(bad.join("originals").join(Uuid::now_v7().to_string()), b"planted").unwrap();
-    let r = verify_package(&bad);
+    let r = w.verify(&bad);
     let text = assert_names(&r, 2, "file notes.txt");
     assert_eq!(r.problems.len(), 2, "{text}");
 }
@@ -411,7 +422,7 @@ fn the_report_is_the_same_wherever_the_package_is_checked() {
     let a = copy(&w, &pkg, "here");
     let b = w.path("somewhere/else/entirely");
     copy_dir(&pkg, &b);
-    let (ra, rb) = (verify_package(&a), verify_package(&b));
+    let (ra, rb) = (w.verify(&a), w.verify(&b));
     assert_verified(&ra);
     assert_eq!(ra.to_text(), rb.to_text());
     assert_eq!(serde_json::to_string(&ra).unwrap(), serde_json::to_string(&rb).unwrap());
@@ -421,7 +432,7 @@ fn the_report_is_the_same_wherever_the_package_is_checked() {
     for d in [&a, &b] {
         std::fs::write(d.join("extra"), b"x").unwrap();
     }
-    assert_eq!(verify_package(&a).to_text(), verify_package(&b).to_text());
+    assert_eq!(w.verify(&a).to_text(), w.verify(&b).to_text());
 }
 
 #[test]
@@ -432,7 +443,7 @@ fn events_of_a_revoked_key_are_flagged() {
     let (_, doc) = w.agency.current_revocation().unwrap();
     profile::store_revocation(&mut w.investigator, w.agency.public(), &doc).unwrap();
     let pkg = w.export("package");
-    let r = verify_package(&pkg);
+    let r = w.verify(&pkg);
     assert_verified(&r);
     assert_eq!(r.agency.as_ref().unwrap().revocation_version, 2);
     let m = r.members.iter().find(|m| m.member_id == vol.to_string()).unwrap();
@@ -452,7 +463,7 @@ fn the_senders_package_carries_the_receipt_for_its_bundle() {
     let out = w.path("volunteer-package");
     let s = export_package(&mut w.volunteer, w.case, &out, None).unwrap();
     assert_eq!((s.items, s.receipts, s.credentials), (2, 1, 1));
-    let r = verify_package(&out);
+    let r = w.verify(&out);
     assert_verified(&r);
     assert_eq!(r.receipts.len(), 1);
     assert_eq!(r.receipts[0].bundle_id, w.bundle_id.to_string());
@@ -465,11 +476,64 @@ fn the_senders_package_carries_the_receipt_for_its_bundle() {
     let doc = SignedDoc::parse(&std::fs::read(&rec_path).unwrap()).unwrap();
     let receipt: Receipt = serde_json::from_slice(&base64_decode(&doc.body)).unwrap();
     std::fs::write(&rec_path, other.sign_receipt(&receipt).unwrap().to_bytes()).unwrap();
-    let text = assert_names(&verify_package(&bad), 5, &format!("file receipts/{}.json", w.bundle_id));
+    let text = assert_names(&w.verify(&bad), 5, &format!("file receipts/{}.json", w.bundle_id));
     assert!(text.contains("not signed by the expected key"), "{text}");
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+#[test]
+fn issue_12_the_package_is_anchored_to_the_agency_root() {
+    let mut w = world();
+    let out = w.path("anchored");
+    let s = export_package(&mut w.investigator, w.case, &out, None).unwrap();
+    let real = w.agency.public().root_fingerprint();
+    // The exporter says which fingerprint the court must obtain from the agency.
+    assert_eq!(s.agency_root_fingerprint.as_deref(), Some(real.as_str()));
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains(&format!("casebridge-verify DIR --agency-root {real}")), "{readme}");
+    assert_verified(&w.verify(&out));
+
+    // Without the anchor every check runs, and the report is never VERIFIED.
+    let r = verify_package(&out, None);
+    assert!(!r.verified && !r.anchored && r.problems.is_empty(), "{}", r.to_text());
+    assert_eq!(r.verdict, "NOT ANCHORED");
+    assert_eq!(r.to_text().lines().last(), Some(NOT_ANCHORED_LINE));
+
+    // Against another agency's root (same kind of agency, another key) it fails, naming agency.json.
+    let other =
+        Agency::init(&w.path("other"), "Polizei Berlin (test)", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let r = verify_package(&out, Some(&other.public().root_fingerprint().parse().unwrap()));
+    let text = assert_names(&r, 5, "file agency.json");
+    assert!(text.contains(&format!("root key fingerprint {real}, not the agency root {}", other.public().root_fingerprint())), "{text}");
+}
+
+#[test]
+fn issue_12_a_package_stripped_of_its_agency_documents_and_resigned_fails() {
+    // The exporter (holding their real key) removes agency.json, credentials/ and receipts/,
+    // re-signs the manifest and recomputes SHA256SUMS: internally consistent, tied to nothing.
+    let mut w = world();
+    let out = w.path("sender");
+    export_package(&mut w.volunteer, w.case, &out, None).unwrap();
+    let bad = copy(&w, &out, "stripped");
+    std::fs::remove_file(bad.join("agency.json")).unwrap();
+    std::fs::remove_dir_all(bad.join("credentials")).unwrap();
+    std::fs::remove_dir_all(bad.join("receipts")).unwrap();
+    let doc = SignedDoc::parse(&std::fs::read(bad.join("manifest.json")).unwrap()).unwrap();
+    let mut m: casebridge_court::package::Manifest = serde_json::from_slice(&base64_decode(&doc.body)).unwrap();
+    m.files.retain(|f| bad.join(&f.path).is_file());
+    let sums: String = m.files.iter().map(|f| format!("{}  {}\n", f.sha256, f.path)).collect();
+    std::fs::write(bad.join("SHA256SUMS"), sums).unwrap();
+    let resigned =
+        SignedDoc::sign_with(casebridge_court::package::COURT_PACKAGE, &m, w.volunteer.public_key(), |b| w.volunteer.sign_detached(b"", b));
+    std::fs::write(bad.join("manifest.json"), resigned.to_bytes()).unwrap();
+
+    let r = w.verify(&bad);
+    let text = assert_names(&r, 5, "file agency.json");
+    assert!(text.contains("file agency.json: is missing"), "{text}");
+    assert_names(&r, 5, &format!("member {}", w.volunteer.whoami().member_id));
+    assert!(r.problems.iter().all(|p| p.check == 5), "only the tie to the agency is missing:\n{text}");
 }

@@ -340,6 +340,9 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     assert!(!text.contains(&vid.to_string()), "the volunteer's member id leaks");
     assert!(text.contains(&format!("Credential of {alias}")), "the volunteer's vetting is shown under the pseudonym");
     assert!(text.contains(&agency.public().root_fingerprint()), "the pinned agency's root key fingerprint is shown");
+    // Issue 12: the verification section names the fingerprint to pass to casebridge-verify.
+    assert!(text.contains("Agency root fingerprint") && text.contains("--agency-root"), "{text}");
+    assert_eq!(text.matches(&agency.public().root_fingerprint()).count(), 2, "in the verification section and under the keys");
     assert!(text.contains(&volunteer.whoami().fingerprint), "the signing key of the volunteer's events is shown");
 
     // With a disclosure recorded, the investigator's report names the volunteer as vetted.

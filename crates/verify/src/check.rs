@@ -13,6 +13,7 @@ use crate::report::{
     AgencyInfo, CaseInfo, Counts, CredentialInfo, CustodyInfo, ExporterInfo, ItemInfo, MemberInfo, PackageInfo, Problem, ReceiptInfo,
     Report, RevokedInfo,
 };
+use crate::AgencyRoot;
 
 /// The manifest file.
 pub const MANIFEST: &str = "manifest.json";
@@ -143,6 +144,8 @@ enum Found {
 /// The verifier's working state.
 struct Verifier<'a> {
     dir: &'a Path,
+    /// The agency root the package must chain to, when given.
+    anchor: Option<&'a AgencyRoot>,
     found: BTreeMap<String, Found>,
     problems: BTreeSet<Problem>,
     flags: BTreeSet<String>,
@@ -330,6 +333,9 @@ impl<'a> Verifier<'a> {
         }
         if m.exporter.key != hex::encode(&doc.key) {
             self.problem(1, &subject, "names an exporter key that is not the key that signed it");
+        }
+        if parse_time(&m.created_at).is_none() {
+            self.problem(1, &subject, "has a created_at that is not an RFC 3339 time");
         }
         Some((m, doc.key))
     }
@@ -711,10 +717,23 @@ impl<'a> Verifier<'a> {
         self.report.counts.credentials = credential_files.len();
         self.report.counts.receipts = receipt_files.len();
 
-        let agency = if self.found.contains_key(AGENCY) { self.read_agency() } else { None };
-        let Some((root, agency_id, list)) = agency else {
+        // Everyone who signed something in the package must be tied to the agency: every author
+        // of events, and the exporter (who signed the manifest).
+        let mut signers: BTreeSet<String> = members.keys().cloned().collect();
+        signers.insert(m.exporter.member_id.clone());
+        let created = parse_time(&m.created_at);
+
+        let Some((root, agency_id, list)) = self.read_agency() else {
+            let why = if self.anchor.is_some() {
+                "the package has no agency.json that verifies with the agency root given"
+            } else {
+                "the package has no agency.json that verifies"
+            };
             for p in credential_files.iter().chain(&receipt_files) {
-                self.problem(5, file_subject(p), "cannot be checked: the package has no agency.json that verifies");
+                self.problem(5, file_subject(p), format!("cannot be checked: {why}"));
+            }
+            for id in &signers {
+                self.problem(5, format!("member {id}"), format!("cannot be tied to the agency: {why}, so no credential can be checked"));
             }
             return;
         };
@@ -746,7 +765,8 @@ impl<'a> Verifier<'a> {
                 continue;
             }
             let mut signing: BTreeSet<String> = author_keys.get(stem.as_str()).cloned().unwrap_or_default();
-            if m.exporter.member_id == stem {
+            let exporter = m.exporter.member_id == stem;
+            if exporter {
                 signing.insert(m.exporter.key.clone());
             }
             if signing.is_empty() {
@@ -762,61 +782,106 @@ impl<'a> Verifier<'a> {
                 self.problem(5, &member, msg);
                 continue;
             }
-            // Events dated outside the credential's validity are worth a look, not a failure.
-            let (nb, na) = (parse_time(&c.not_before), parse_time(&c.not_after));
-            let outside = events
+            // Every event, and the manifest, must be dated within the credential's validity.
+            let (Some(nb), Some(na)) = (parse_time(&c.not_before), parse_time(&c.not_after)) else {
+                self.problem(5, &subject, "has a validity (not_before, not_after) that is not RFC 3339 times");
+                continue;
+            };
+            let outside: Vec<&(String, Event)> = events
                 .iter()
                 .filter(|(_, e)| e.author == stem)
-                .filter(|(_, e)| {
-                    let t = parse_time(&e.at);
-                    t.is_some() && (nb.is_some_and(|nb| t < Some(nb)) || na.is_some_and(|na| t > Some(na)))
-                })
-                .count();
-            if outside > 0 {
-                self.flag(format!(
-                    "member {stem}: {outside} event(s) are dated outside their credential's validity ({} to {})",
-                    c.not_before, c.not_after
-                ));
+                .filter(|(_, e)| parse_time(&e.at).is_some_and(|t| t < nb || t > na))
+                .collect();
+            if let Some((first, ev)) = outside.first() {
+                self.problem(
+                    5,
+                    &member,
+                    format!(
+                        "{} event(s) are dated outside the validity of their credential {path} ({} to {}), the first {first} at {}",
+                        outside.len(),
+                        c.not_before,
+                        c.not_after,
+                        ev.at
+                    ),
+                );
+            }
+            if exporter && created.is_some_and(|t| t < nb || t > na) {
+                self.problem(
+                    5,
+                    &member,
+                    format!(
+                        "exported the package at {}, outside the validity of their credential {path} ({} to {})",
+                        m.created_at, c.not_before, c.not_after
+                    ),
+                );
             }
             if let Some(info) = members.get_mut(&stem) {
                 info.credential =
                     Some(CredentialInfo { name: c.name, role: c.role, serial: c.serial, not_before: c.not_before, not_after: c.not_after });
             }
         }
+        // A signer without a credential file at all (a file that is there but does not check out
+        // has its own problem above).
+        for id in &signers {
+            let path = format!("credentials/{id}.json");
+            if !self.found.contains_key(&path) {
+                self.problem(
+                    5,
+                    format!("member {id}"),
+                    format!("has no credential in the package ({path} is missing): nothing ties their signatures to the agency"),
+                );
+            }
+        }
 
-        // Revocations: flag the events of revoked keys with the revocation time.
+        // Revocations (an entry applies to its member and to its key, as the agency means it):
+        // nothing may be dated at or after the revocation; an earlier revocation is flagged.
         for r in &list.entries {
-            let who: Vec<String> = members
+            let Some(revoked) = parse_time(&r.revoked_at) else {
+                let msg = format!("the revocation of member {} has a revoked_at that is not an RFC 3339 time", r.member_id);
+                self.problem(5, file_subject(AGENCY), msg);
+                continue;
+            };
+            let reason = r.reason.as_ref().map(|x| format!(" ({x})")).unwrap_or_default();
+            let exporter_hit = m.exporter.member_id == r.member_id || m.exporter.key == r.key;
+            let who: BTreeSet<String> = members
                 .keys()
-                .filter(|id| {
-                    **id == r.member_id
-                        || author_keys.get(id.as_str()).is_some_and(|ks| ks.contains(&r.key))
-                        || (**id == m.exporter.member_id && m.exporter.key == r.key)
-                })
+                .filter(|id| **id == r.member_id || author_keys.get(id.as_str()).is_some_and(|ks| ks.contains(&r.key)))
                 .cloned()
+                .chain(exporter_hit.then(|| m.exporter.member_id.clone()))
                 .collect();
             for id in who {
-                let revoked = parse_time(&r.revoked_at);
-                let after = events
+                let after: Vec<&String> = events
                     .iter()
                     .filter(|(_, e)| e.author == id)
-                    .filter(|(_, e)| match (parse_time(&e.at), revoked) {
-                        (Some(t), Some(rv)) => t >= rv,
-                        _ => false,
-                    })
-                    .count();
-                self.flag(format!(
-                    "member {id}: key {} was revoked at {}{}; {after} of their event(s) in the package are dated after that",
-                    short_fp(&r.key),
-                    r.revoked_at,
-                    r.reason.as_ref().map(|x| format!(" ({x})")).unwrap_or_default()
-                ));
+                    .filter(|(_, e)| parse_time(&e.at).is_some_and(|t| t >= revoked))
+                    .map(|(file, _)| file)
+                    .collect();
+                let member = format!("member {id}");
+                let key = short_fp(&r.key);
+                if let Some(first) = after.first() {
+                    let msg = format!(
+                        "key {key} was revoked at {}{reason}; {} of their event(s) are dated at or after that, the first {first}",
+                        r.revoked_at,
+                        after.len()
+                    );
+                    self.problem(5, &member, msg);
+                } else {
+                    self.flag(format!(
+                        "member {id}: key {key} was revoked at {}{reason}; none of their event(s) in the package are dated after that",
+                        r.revoked_at
+                    ));
+                }
+                if id == m.exporter.member_id && created.is_some_and(|t| t >= revoked) {
+                    let msg = format!("exported the package at {}, after key {key} was revoked at {}{reason}", m.created_at, r.revoked_at);
+                    self.problem(5, &member, msg);
+                }
                 if let Some(info) = members.get_mut(&id) {
-                    info.revoked = Some(RevokedInfo { revoked_at: r.revoked_at.clone(), reason: r.reason.clone(), events_after: after });
+                    info.revoked =
+                        Some(RevokedInfo { revoked_at: r.revoked_at.clone(), reason: r.reason.clone(), events_after: after.len() });
                 }
             }
         }
-        if let (Some(exp), Some(created)) = (parse_time(&list.expires_at), parse_time(&m.created_at)) {
+        if let (Some(exp), Some(created)) = (parse_time(&list.expires_at), created) {
             if exp < created {
                 self.flag(format!(
                     "the revocation list (version {}) expired at {}, before the package was created at {}: later revocations are not shown",
@@ -871,9 +936,14 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// agency.json: the self-signed identity and the revocation list signed by its root key.
+    /// agency.json: the self-signed identity, whose root key must be the anchor's when one is
+    /// given, and the revocation list signed by that root key.
     fn read_agency(&mut self) -> Option<(Vec<u8>, String, RevocationList)> {
         let subject = file_subject(AGENCY);
+        if !self.found.contains_key(AGENCY) {
+            self.problem(5, &subject, "is missing: without the agency's public file nothing ties the package's authors to an agency");
+            return None;
+        }
         let bytes = self.read_found(5, &subject, AGENCY, 2 * format::MAX_DOC_LEN)?;
         let parsed = serde_json::from_slice::<Value>(&bytes).ok().filter(|v| v.get("agency").is_some() && v.get("revocation").is_some());
         let Some(file) = parsed else {
@@ -898,6 +968,19 @@ impl<'a> Verifier<'a> {
             self.problem(5, &subject, "the agency identity is not signed by the root key it names");
             return None;
         }
+        let root_fingerprint = fingerprint(&identity.key);
+        // Public values: a plain comparison leaks nothing.
+        let foreign = self.anchor.filter(|a| a.fingerprint() != root_fingerprint);
+        if let Some(anchor) = foreign {
+            let msg = format!(
+                "is the agency {} ({}) with root key fingerprint {root_fingerprint}, not the agency root {} given with --agency-root: \
+                 a look-alike agency, or another agency's package",
+                id.name,
+                id.agency_id,
+                anchor.fingerprint()
+            );
+            self.problem(5, &subject, msg);
+        }
         let list = match open_doc(&file["revocation"], doc_type::REVOCATION_LIST, Some(&identity.key)) {
             Ok(d) => match d.parse::<RevocationList>() {
                 Ok(l) => l,
@@ -918,11 +1001,15 @@ impl<'a> Verifier<'a> {
         self.report.agency = Some(AgencyInfo {
             agency_id: id.agency_id.clone(),
             name: id.name,
-            root_fingerprint: fingerprint(&identity.key),
+            root_fingerprint,
             revocation_version: list.version,
             revocation_issued_at: list.issued_at.clone(),
             revocation_expires_at: list.expires_at.clone(),
         });
+        // Shown in the summary, but nothing signed by another root vouches for anyone.
+        if foreign.is_some() {
+            return None;
+        }
         Some((identity.key, id.agency_id, list))
     }
 }
@@ -936,8 +1023,9 @@ fn short_fp(key_hex: &str) -> String {
 }
 
 /// Runs every check on the package in `dir`.
-pub fn verify(dir: &Path) -> Report {
-    let mut v = Verifier { dir, found: BTreeMap::new(), problems: BTreeSet::new(), flags: BTreeSet::new(), report: Report::default() };
+pub fn verify(dir: &Path, anchor: Option<&AgencyRoot>) -> Report {
+    let mut v =
+        Verifier { dir, anchor, found: BTreeMap::new(), problems: BTreeSet::new(), flags: BTreeSet::new(), report: Report::default() };
     v.walk("", 0);
 
     let manifest = v.check_manifest();
@@ -998,8 +1086,15 @@ pub fn verify(dir: &Path) -> Report {
     let mut report = v.report;
     report.flags = v.flags.into_iter().collect();
     report.problems = v.problems.into_iter().collect();
-    report.verified = report.problems.is_empty();
-    report.verdict = if report.verified { "VERIFIED".into() } else { "FAILED".into() };
+    report.anchored = anchor.is_some();
+    report.agency_root = anchor.map(|a| a.fingerprint().to_string());
+    report.verified = report.problems.is_empty() && report.anchored;
+    report.verdict = match (report.problems.is_empty(), report.anchored) {
+        (false, _) => "FAILED",
+        (true, false) => "NOT ANCHORED",
+        (true, true) => "VERIFIED",
+    }
+    .into();
     report
 }
 

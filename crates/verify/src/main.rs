@@ -1,26 +1,39 @@
-//! `casebridge-verify DIR`: checks a Casebridge court evidence package and prints a
-//! deterministic report ending with `VERIFIED` or `FAILED: N problem(s)`.
+//! `casebridge-verify DIR --agency-root HEX`: checks a Casebridge court evidence package against
+//! the agency's root key fingerprint and prints a deterministic report ending with `VERIFIED`,
+//! `FAILED: N problem(s)`, or (no `--agency-root`) `NOT ANCHORED: pass --agency-root <fingerprint>`.
 //!
 //! Exit codes: 0 verified, 1 failed, 2 usage errors (no DIR, an unknown option, a DIR that is
-//! not a directory: nothing was checked).
+//! not a directory, an `--agency-root` that is not 64 hex digits: nothing was checked), 3 not
+//! anchored (every check passed, but without `--agency-root` nothing ties the package to the
+//! real agency).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: casebridge-verify [--json] DIR
+use casebridge_verify::AgencyRoot;
+
+const USAGE: &str = "usage: casebridge-verify [--json] --agency-root FINGERPRINT DIR
 
 Checks the Casebridge court evidence package in DIR (docs/FORMAT.md, \"Court evidence package\"):
 the signed manifest, every file's SHA-256, every event's signature and chain, every item's hash
-and custody, and the agency's credentials, revocations and receipts. Prints a report ending with
-VERIFIED or FAILED: N problem(s).
+and custody, and that every signer holds a credential of the agency whose root key has
+FINGERPRINT, valid and not revoked when they signed. Prints a report ending with VERIFIED or
+FAILED: N problem(s).
+
+Everything inside a package can be re-signed by whoever made it: only FINGERPRINT, obtained
+from the agency out of band (`casebridge agency show` at the agency prints it as its root
+fingerprint), ties the package to the real agency. Without --agency-root every check still
+runs, but the report ends with NOT ANCHORED: pass --agency-root <fingerprint>, never VERIFIED.
 
 options:
-  --json     print the report as JSON
-  --help     print this help
-  --version  print the version
+  --agency-root FINGERPRINT  the SHA-256 of the agency's root public key, 64 hex digits
+  --json                     print the report as JSON (verdict, verified, anchored, agency_root, ...)
+  --help                     print this help
+  --version                  print the version
 
-exit codes: 0 verified, 1 failed, 2 usage error (nothing was checked)
+exit codes: 0 verified, 1 failed, 2 usage error (nothing was checked),
+            3 not anchored (no problem found, but no --agency-root given)
 ";
 
 fn usage_error(msg: &str) -> ExitCode {
@@ -31,8 +44,28 @@ fn usage_error(msg: &str) -> ExitCode {
 fn main() -> ExitCode {
     let mut json = false;
     let mut dir: Option<PathBuf> = None;
+    let mut root: Option<AgencyRoot> = None;
     let mut only_paths = false;
-    for arg in std::env::args_os().skip(1) {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        let root_value = match arg.to_str() {
+            Some("--agency-root") if !only_paths => match args.next() {
+                Some(v) => Some(v),
+                None => return usage_error("--agency-root needs the agency's root key fingerprint"),
+            },
+            Some(s) if !only_paths => s.strip_prefix("--agency-root=").map(std::ffi::OsString::from),
+            _ => None,
+        };
+        if let Some(v) = root_value {
+            if root.is_some() {
+                return usage_error("give --agency-root once");
+            }
+            match v.to_str().map(str::parse::<AgencyRoot>) {
+                Some(Ok(r)) => root = Some(r),
+                _ => return usage_error(&format!("--agency-root {}: {}", v.to_string_lossy(), casebridge_verify::BadAgencyRoot)),
+            }
+            continue;
+        }
         match arg.to_str() {
             Some("--") if !only_paths => only_paths = true,
             Some("--json") if !only_paths => json = true,
@@ -53,7 +86,7 @@ fn main() -> ExitCode {
     if !dir.is_dir() {
         return usage_error(&format!("{} is not a directory", dir.display()));
     }
-    let report = casebridge_verify::verify_package(&dir);
+    let report = casebridge_verify::verify_package(&dir, root.as_ref());
     let text = if json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => s + "\n",
@@ -69,9 +102,11 @@ fn main() -> ExitCode {
     if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
         // The reader went away; the exit code still carries the verdict.
     }
-    if report.verified {
-        ExitCode::SUCCESS
-    } else {
+    if !report.problems.is_empty() {
         ExitCode::from(1)
+    } else if !report.anchored {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -181,13 +181,22 @@ pub struct Counts {
     pub receipts: usize,
 }
 
+/// The last line of a report without problems that was not anchored to an agency root.
+pub const NOT_ANCHORED_LINE: &str = "NOT ANCHORED: pass --agency-root <fingerprint>";
+
 /// The verifier's report.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
-    /// `VERIFIED` or `FAILED`.
+    /// `VERIFIED` (anchored, no problem), `FAILED` (a problem) or `NOT ANCHORED` (no problem,
+    /// but no agency root was given, so nothing ties the package to the real agency).
     pub verdict: String,
-    /// True when no problem was found.
+    /// True when the package was anchored and no problem was found.
     pub verified: bool,
+    /// True when the checks ran against an agency root fingerprint given from outside the
+    /// package ([`crate::AgencyRoot`]).
+    pub anchored: bool,
+    /// The agency root fingerprint given, lowercase hex.
+    pub agency_root: Option<String>,
     /// Package id and creation time (from a verified manifest).
     pub package: Option<PackageInfo>,
     /// The case.
@@ -224,8 +233,8 @@ fn clean(s: &str) -> String {
 }
 
 impl Report {
-    /// The report as text: a summary, then `VERIFIED` or `FAILED: N problem(s)` and one line
-    /// per problem.
+    /// The report as text: a summary, then `VERIFIED`, or `FAILED: N problem(s)` and one line
+    /// per problem, or (no problem, not anchored) [`NOT_ANCHORED_LINE`].
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let mut line = |k: &str, v: String| {
@@ -255,6 +264,10 @@ impl Report {
                 );
             }
             None => line("agency", "none (no agency.json, or it does not verify)".into()),
+        }
+        match &self.agency_root {
+            Some(fp) => line("anchor", format!("agency root fingerprint {fp} (given with --agency-root)")),
+            None => line("anchor", "none: no agency root fingerprint was given, so nothing ties the package to the agency".into()),
         }
         let c = &self.counts;
         line("events", format!("{} from {} member(s)", c.events, c.members));
@@ -333,8 +346,10 @@ impl Report {
             }
         }
         s.push('\n');
-        if self.problems.is_empty() {
+        if self.problems.is_empty() && self.anchored {
             s.push_str("VERIFIED\n");
+        } else if self.problems.is_empty() {
+            let _ = writeln!(s, "{NOT_ANCHORED_LINE}");
         } else {
             let _ = writeln!(s, "FAILED: {} problem(s)", self.problems.len());
             for p in &self.problems {
