@@ -27,6 +27,19 @@ pub(crate) fn feed(store: &mut Store, member: Uuid, role: Role, after: u64, limi
     store.feed(member, role, after, limit).map_err(store_error)
 }
 
+/// The credentials the agency store holds for the authors of `events` (each once, base64 as
+/// kept: the embedded credential of the author's last bundle received).
+pub(crate) fn author_credentials(store: &Store, events: &[casebridge_core::SignedEvent]) -> Result<Vec<String>, ApiError> {
+    let authors: std::collections::BTreeSet<Uuid> = events.iter().map(|e| e.body().author).collect();
+    let mut out = Vec::new();
+    for author in authors {
+        if let Some(rec) = store.trust_document(casebridge_core::Table::MemberCredentials, author).map_err(store_error)? {
+            out.push(rec.document);
+        }
+    }
+    Ok(out)
+}
+
 /// The size of content `sha256` when `member` may fetch it and it is held.
 pub(crate) fn content_access(store: &mut Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>, ApiError> {
     store.content_access(sha256, member, role).map_err(store_error)

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use casebridge_core::Role;
 use casebridge_protocol::{
     auth_message, Challenge, ChallengeRequest, ChunkQuery, Document, EnrolRequest, EnrolResponse, Feed, FeedQuery, Health, OldKeys,
     Session, SessionRequest, UploadBegin, UploadOutcome, UploadState, AUTH_CONTEXT, MAX_FEED_PAGE, MAX_JSON_BODY,
@@ -375,7 +376,14 @@ async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQ
     let limit = q.limit.unwrap_or(MAX_FEED_PAGE).clamp(1, MAX_FEED_PAGE);
     blocking(move || {
         let page = backend::feed(&mut write(&st.store), member.id, member.role, after, limit)?;
-        Ok(Feed { events: page.events.iter().map(|e| B64.encode(e.envelope())).collect(), cursor: page.cursor, more: page.more })
+        let credentials =
+            if member.role == Role::Volunteer { Vec::new() } else { backend::author_credentials(&read(&st.store), &page.events)? };
+        Ok(Feed {
+            events: page.events.iter().map(|e| B64.encode(e.envelope())).collect(),
+            cursor: page.cursor,
+            more: page.more,
+            credentials,
+        })
     })
     .await
     .map(Json)

@@ -147,8 +147,14 @@ async fn round_inner(
                     }
                 }
             }
+            let mut credentials = Vec::with_capacity(feed.credentials.len());
+            for c in &feed.credentials {
+                let bytes = B64.decode(c).map_err(|_| AppError::new("protocol", "the feed sent a credential that is not base64"))?;
+                credentials.push(casebridge_trust::SignedDoc::parse(&bytes)?);
+            }
             pulled += events.len();
             imported += store.with(|s| Ok(s.import_events(&events, Vec::new())?))?;
+            store.with(|s| Ok(casebridge_trust::profile::store_member_credentials(s, &agency, &credentials)?))?;
             state.cursor = feed.cursor;
             state.save(dir)?;
             Ok(())

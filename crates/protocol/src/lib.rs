@@ -234,6 +234,11 @@ pub struct Feed {
     pub cursor: u64,
     /// True when more events follow this page.
     pub more: bool,
+    /// Staff only: the credentials the agency holds for the authors of these events (base64
+    /// signed documents), so that a case exported for court carries every author's
+    /// credential. Volunteers are sent none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<String>,
 }
 
 /// Admin: make an invite (`agency invite`).

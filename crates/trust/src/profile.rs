@@ -115,6 +115,29 @@ pub fn install_credential(store: &mut Store, cred_doc: &SignedDoc, agency_file: 
     Ok(cred)
 }
 
+/// Keeps other members' credentials from `agency` (a staff feed sends those of the authors it
+/// serves), each verified against the pinned agency's root first; documents already held are
+/// skipped and the rest recorded as `member_credential_stored`. Returns how many were new.
+/// A court package built from this store then carries every author's credential.
+pub fn store_member_credentials(store: &mut Store, agency: &AgencyPublic, docs: &[SignedDoc]) -> Result<usize> {
+    let root = agency.root_key_bytes()?;
+    let mut added = 0;
+    for doc in docs {
+        let cred = Credential::verify(doc, &root, agency.agency_id)?;
+        let encoded = B64.encode(doc.to_bytes());
+        if store.trust_document(Table::MemberCredentials, cred.member_id)?.is_some_and(|r| r.document == encoded) {
+            continue;
+        }
+        store.record_local(EventKind::MemberCredentialStored {
+            agency_id: agency.agency_id,
+            member_id: cred.member_id,
+            credential: encoded,
+        })?;
+        added += 1;
+    }
+    Ok(added)
+}
+
 /// The installed credential for an agency.
 pub fn credential(store: &Store, agency: &AgencyPublic) -> Result<Option<(Credential, SignedDoc)>> {
     match store.trust_document(Table::Credentials, agency.agency_id)? {

@@ -325,6 +325,17 @@ async fn a_submission_may_list_only_the_senders_new_evidence() {
     let (id, bytes) = Bundle::new(w.vol.id, &w.vol.credential, events, vec![photo]).write(&w.vol.store, &w.public);
     let done: UploadOutcome = ok(upload(&w.env, &w.vol_token, id, &bytes).await).await;
     assert_eq!(done.outcome, "accepted");
+    // Staff get the submitter's credential with its events (court packages need it); a
+    // volunteer's feed carries no one's credential.
+    let page: Feed = ok(w.env.get("/v1/feed?after=0", &w.inv_token).await).await;
+    let creds: Vec<SignedDoc> = page.credentials.iter().map(|c| SignedDoc::parse(&B64.decode(c).unwrap()).unwrap()).collect();
+    let ids: Vec<Uuid> = creds
+        .iter()
+        .map(|d| casebridge_trust::Credential::verify(d, &w.public.root_key_bytes().unwrap(), w.public.agency_id).unwrap().member_id)
+        .collect();
+    assert!(ids.contains(&w.vol.id), "{ids:?}");
+    let page: Feed = ok(w.env.get("/v1/feed?after=0", &w.vol_token).await).await;
+    assert!(page.credentials.is_empty());
     w.env.stop().await;
     agency_store(&w.env);
 }
