@@ -416,7 +416,8 @@ fn agency_init_through_the_cli() {
     })
     .fails_with("at least 10");
     assert!(!short.join("agency.json").exists());
-    // Signing needs the agency passphrase; listing issued credentials (public data) does not.
+    // Signing needs the agency passphrase, and so does listing issued credentials (they carry
+    // members' names and are sealed at rest).
     p.cmd_with(&["agency", "revoke", "--dir", s(&dir), "0190a0a0-0000-7000-8000-000000000000"], |c| {
         c.env_remove("CASEBRIDGE_AGENCY_PASSPHRASE");
     })
@@ -424,7 +425,7 @@ fn agency_init_through_the_cli() {
     p.cmd_with(&["agency", "issued", "--dir", s(&dir)], |c| {
         c.env_remove("CASEBRIDGE_AGENCY_PASSPHRASE");
     })
-    .ok();
+    .fails_with("CASEBRIDGE_AGENCY_PASSPHRASE");
 
     // The passphrase file works too.
     let pass_file = p.write_file("agency-pass", format!("{AGENCY_PASS}\n").as_bytes());
