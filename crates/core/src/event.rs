@@ -310,6 +310,8 @@ mod tests {
         let signed = SignedEvent::sign(&id, b).unwrap();
         let read_back = SignedEvent::from_envelope(signed.envelope().to_vec()).unwrap();
         assert_eq!(signed.body(), read_back.body());
+        let EventKind::EvidenceAdded { extracted, .. } = &read_back.body().kind else { panic!("kind") };
+        assert_eq!(extracted.location.map(|p| p.lon), Some(lon), "the journal keeps the exact longitude");
     }
 
     /// RFC 8032 §7.1 test 2 through ring's verifier as we call it.

@@ -128,7 +128,7 @@ fn dms(parts: impl Iterator<Item = Option<f64>>) -> Option<f64> {
 /// "52°22'12.34\"", optionally with the hemisphere letter at either end. Returns the
 /// unsigned degrees and that letter.
 fn ascii_degrees(text: &[u8]) -> Option<(f64, Option<u8>)> {
-    let text = std::str::from_utf8(text).ok()?;
+    let text = std::str::from_utf8(text).ok()?.trim_end_matches('\0');
     let mut parts: Vec<&str> =
         text.split(|c: char| c == ',' || c == '°' || c == '\'' || c == '"' || c.is_whitespace()).filter(|p| !p.is_empty()).collect();
     let mut hemisphere = None;
@@ -179,5 +179,34 @@ mod tests {
         assert_eq!(sniff_media_type("Zeugin sagt aus: größer".as_bytes()), "text/plain");
         assert_eq!(sniff_media_type(&[0, 1, 2, 3, 0xfe]), "application/octet-stream");
         assert_eq!(sniff_media_type(b""), "application/octet-stream");
+    }
+
+    #[track_caller]
+    fn text(t: &str) -> Option<(f64, Option<u8>)> {
+        ascii_degrees(t.as_bytes())
+    }
+
+    #[track_caller]
+    fn close(got: Option<(f64, Option<u8>)>, want: f64, hemisphere: Option<u8>) {
+        let (v, h) = got.unwrap_or_else(|| panic!("not read; expected {want}"));
+        assert!((v - want).abs() < 1e-12, "got {v}, expected {want}");
+        assert_eq!(h, hemisphere);
+    }
+
+    /// GPS as ASCII text, the way some HTC phones write it (issue 12).
+    #[test]
+    fn reads_gps_written_as_text() {
+        let dms = 52.0 + 22.0 / 60.0 + 12.34 / 3600.0;
+        close(text("52/1,22/1,1234/100"), dms, None);
+        close(text("52/1, 22/1, 1234/100"), dms, None);
+        close(text("52 22 12.34"), dms, None);
+        close(text("52°22'12.34\""), dms, None);
+        close(text("52,22.2057"), 52.0 + 22.2057 / 60.0, None);
+        close(text("52.370094"), 52.370094, None);
+        close(text("  4 53 42.96 W\0"), 4.0 + 53.0 / 60.0 + 42.96 / 3600.0, Some(b'W'));
+        close(text("s 33 52 10"), 33.0 + 52.0 / 60.0 + 10.0 / 3600.0, Some(b'S'));
+        for bad in ["", "N", "52/0,22/1,0/1", "a b c", "-52 22 12", "1 2 3 4", "inf", "NaN 1 2", "52/1,,x"] {
+            assert_eq!(text(bad), None, "{bad:?} must not be read");
+        }
     }
 }
