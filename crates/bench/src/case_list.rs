@@ -83,6 +83,7 @@ pub fn run(a: &Args) -> Result<Section> {
     let store = Store::open(&store_dir, &passphrase()).context("opening the big store")?;
     sys::settle();
     let (list_first, list, evidence) = time_list(&store, runs, a.cases)?;
+    let (detail, lookup) = time_lookups(&store, runs)?;
     drop(store);
     let peer_store = Store::open(&peer_dir, &passphrase())?;
     let (list_empty_first, list_empty, _) = time_list(&peer_store, runs, 1)?;
@@ -120,6 +121,9 @@ pub fn run(a: &Args) -> Result<Section> {
         ms_spread(&list),
         ms_spread(&list_empty),
     ]);
+
+    s.row(vec!["`Store::case(id)` of the newest case (its items and notes)".into(), ms_spread(&detail), "–".into()]);
+    s.row(vec!["`resolve_evidence` by a 28-character id prefix".into(), ms_spread(&lookup), "–".into()]);
 
     match cli_binary(a.cli.as_deref()) {
         Some(bin) => {
@@ -176,6 +180,24 @@ fn time_list(store: &Store, runs: usize, cases: usize) -> Result<(Sample, Vec<Sa
     }
     let first = samples.remove(0);
     Ok((first, samples, evidence))
+}
+
+/// Times `runs` calls of `case(id)` on the newest case and of `resolve_evidence` on a unique
+/// prefix of one of its items.
+fn time_lookups(store: &Store, runs: usize) -> Result<(Vec<Sample>, Vec<Sample>)> {
+    let newest = store.list_cases(&CaseFilter::default())?.first().map(|c| c.id).context("no case")?;
+    let item = store.case(newest)?.evidence.first().map(|e| e.id).context("no evidence")?;
+    let prefix = item.hyphenated().to_string()[..28].to_string();
+    let (mut detail, mut lookup) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        detail.push(sys::measure(|| Ok(store.case(newest)?))?.1);
+        let (found, sample) = sys::measure(|| Ok(store.resolve_evidence(&prefix)?))?;
+        if found != item {
+            bail!("resolve_evidence({prefix}) found another item");
+        }
+        lookup.push(sample);
+    }
+    Ok((detail, lookup))
 }
 
 /// `median (min–max); CPU median` in milliseconds.

@@ -76,6 +76,28 @@ impl SecretKey {
         out.copy_from_slice(tag.as_ref());
         out
     }
+
+    /// An HMAC-SHA-256 key for many short messages (the index's keyed sled keys).
+    pub(crate) fn mac(&self) -> MacKey {
+        MacKey(hmac::Key::new(hmac::HMAC_SHA256, self.expose_secret()))
+    }
+}
+
+/// An HMAC-SHA-256 key ready for use. Like [`AeadKey`], it holds `ring`'s expanded key and has
+/// no way to print or export it.
+pub(crate) struct MacKey(hmac::Key);
+
+impl MacKey {
+    /// HMAC-SHA-256 over the concatenation of `parts` (no allocation).
+    pub(crate) fn sign(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.0);
+        for p in parts {
+            ctx.update(p);
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
 }
 
 /// A passphrase typed by a person. Zeroized on drop; never printed.

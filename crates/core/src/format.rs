@@ -78,6 +78,8 @@ pub mod purpose {
     pub const JOURNAL: &[u8] = b"casebridge/v1/key/journal";
     /// Seals index values.
     pub const INDEX: &[u8] = b"casebridge/v1/key/index";
+    /// Keys index keys: HMAC-SHA-256 of each key component (docs/FORMAT.md, "Index keys").
+    pub const INDEX_KEY: &[u8] = b"casebridge/v1/key/index-key";
     /// Wraps per-item object keys.
     pub const OBJECT_WRAP: &[u8] = b"casebridge/v1/key/object-wrap";
     /// Names objects: HMAC of the content hash.

@@ -8,7 +8,8 @@
 //!   - the **journal** (system of record): an append-only file of signed, hash-chained events,
 //!     each sealed with AES-256-GCM and fsynced before a change is reported;
 //!   - the **index** (sled): the current state, a deterministic projection of the journal,
-//!     every value sealed with its tree name and key as associated data; rebuildable;
+//!     every value sealed with its tree name and key as associated data, every key a keyed
+//!     hash of the ids in it (no ids, links or times on disk); rebuildable;
 //!   - the **objects**: evidence contents in write-once files, streamed in sealed chunks and
 //!     named by a keyed hash of their SHA-256.
 //! - [`SignedEvent`] / [`EventKind`]: the events; [`projection::apply`] the rules that turn

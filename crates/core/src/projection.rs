@@ -18,6 +18,8 @@ use crate::event::{Hlc, SignedEvent};
 use crate::model::{Area, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ReviewDecision, Role};
 
 /// The logical tables of the projection. Their names are part of each value's associated data.
+/// The keys below are logical keys; the index stores each under a keyed physical key (no id,
+/// time or actor in the clear, docs/FORMAT.md "Index").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Table {
     /// member id -> [`MemberRecord`]
@@ -44,8 +46,9 @@ pub enum Table {
     BundlesOut,
     /// bundle id -> [`BundleRecord`] (bundles this store imported)
     BundlesIn,
-    /// sender id || agency id || seq (BE) -> [`BundleRecord`] (the same bundles by sender, so
-    /// the sequence check of an incoming bundle is one lookup, whatever the store holds)
+    /// sender id || agency id -> [`BundleRecord`] (the sender's bundle to that agency with the
+    /// highest sequence number, so the sequence check of an incoming bundle is one lookup,
+    /// whatever the store holds)
     BundlesInBySender,
     /// bundle id -> [`TrustRecord`] (receipts for bundles this profile sent)
     Receipts,
@@ -479,14 +482,23 @@ pub fn chain_key(author: Uuid, seq: u64) -> Vec<u8> {
     k
 }
 
-/// Key of [`Table::BundlesInBySender`]: sender || agency || seq (BE), so a sender's bundles to
-/// one agency sort by sequence.
-pub fn bundles_in_by_sender_key(sender: Uuid, agency: Uuid, seq: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(40);
-    k.extend_from_slice(sender.as_bytes());
-    k.extend_from_slice(agency.as_bytes());
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
+/// Key of [`Table::BundlesInBySender`]: sender || agency. The record there is the bundle with
+/// the highest sequence number (ties: the larger bundle id), so the sequence check of an
+/// incoming bundle is one lookup, and no sequence number is part of a key (index keys are keyed
+/// and carry no order).
+pub fn bundles_in_by_sender_key(sender: Uuid, agency: Uuid) -> Vec<u8> {
+    [sender.as_bytes().as_slice(), agency.as_bytes()].concat()
+}
+
+/// Keeps `rec` in [`Table::BundlesInBySender`] if it is the sender's latest bundle to its agency
+/// (a maximum: the same in any arrival order).
+pub fn put_last_bundle_in(t: &mut dyn Tables, rec: &BundleRecord) -> Result<()> {
+    let key = bundles_in_by_sender_key(rec.sender, rec.agency_id);
+    let cur: Option<BundleRecord> = get_json(t, Table::BundlesInBySender, &key)?;
+    if cur.is_none_or(|c| (rec.seq, rec.bundle_id) > (c.seq, c.bundle_id)) {
+        put_json(t, Table::BundlesInBySender, key, rec)?;
+    }
+    Ok(())
 }
 
 fn put_trust(t: &mut dyn Tables, table: Table, key: Vec<u8>, rec: TrustRecord, keep_higher_version: bool) -> Result<()> {
@@ -706,7 +718,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
                 at: b.at,
                 upto: None,
             };
-            put_json(t, Table::BundlesInBySender, bundles_in_by_sender_key(*sender, *agency_id, *seq), &rec)?;
+            put_last_bundle_in(t, &rec)?;
             put_json(t, Table::BundlesIn, bundle_id.as_bytes().to_vec(), &rec)?;
         }
         EventKind::BriefPublished { case_id, brief_id, title, text, area, from, until, audience } => {

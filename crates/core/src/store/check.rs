@@ -84,7 +84,10 @@ impl Store {
         let mut bad = Vec::new();
         let index_model = self.index.dump(&mut |t, k, msg| bad.push((t, k, msg)));
         for (t, k, msg) in bad {
-            problems.push(Problem { code: "index_value_damaged".into(), item: describe_key(t, &k), message: msg.to_string() });
+            // Its logical key is inside the damaged value: name the table and the keyed key; the
+            // comparison below names the record the index now lacks.
+            let item = format!("a {} record (index key {})", t.name(), hex::encode(&k));
+            problems.push(Problem { code: "index_value_damaged".into(), item, message: msg.to_string() });
         }
         report.index_records = index_model.map.len();
         match self.index.meta() {

@@ -104,14 +104,7 @@ impl Store {
     /// The bundle with the highest sequence number this store imported from `sender` to
     /// `agency` (one index lookup).
     pub fn last_bundle_in(&self, sender: Uuid, agency: Uuid) -> Result<Option<projection::BundleRecord>> {
-        let mut prefix = sender.as_bytes().to_vec();
-        prefix.extend_from_slice(agency.as_bytes());
-        match self.index.last_with_prefix(Table::BundlesInBySender, &prefix)? {
-            None => Ok(None),
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|_| Error::IndexDamaged { what: "a bundles_in_by_sender record does not parse".into() }),
-        }
+        get_json(&mut IndexReader(&self.index), Table::BundlesInBySender, &projection::bundles_in_by_sender_key(sender, agency))
     }
 
     /// Imports events signed by other members (already signature-checked, e.g. from a verified

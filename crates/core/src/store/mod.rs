@@ -38,6 +38,8 @@ mod briefs;
 mod check;
 mod court;
 mod exchange;
+#[cfg(test)]
+mod index_upgrade;
 mod views;
 
 pub use briefs::*;
@@ -190,8 +192,8 @@ impl Store {
     /// Deletes the index and rebuilds it from the journal.
     pub fn rebuild(dir: &Path, passphrase: &Passphrase) -> Result<(Store, RebuildReport)> {
         let store = Self::open_with(dir, passphrase, true)?;
-        let cases = store.index.keys(Table::Cases)?.len();
-        let evidence = store.index.keys(Table::Evidence)?.len();
+        let cases = store.index.len(Table::Cases);
+        let evidence = store.index.len(Table::Evidence);
         let report = RebuildReport { events: store.state.records, cases, evidence };
         Ok((store, report))
     }
@@ -234,7 +236,7 @@ impl Store {
         if rebuild && index_dir.exists() {
             fs::remove_dir_all(&index_dir).map_err(Error::io("removing", &index_dir))?;
         }
-        let index = match Index::open(&index_dir, master.derive(purpose::INDEX).aead()) {
+        let index = match Index::open(&index_dir, &master) {
             Ok(index) => index,
             // sled's own files are unreadable (sled 0.34 can be left so by a SIGKILL mid-write,
             // spacejam/sled#1509). The index is only a projection of the authenticated journal:
@@ -246,7 +248,7 @@ impl Store {
                 }
                 fs::rename(&index_dir, &aside).map_err(Error::io("moving aside", &index_dir))?;
                 format::sync_dir(dir)?;
-                Index::open(&index_dir, master.derive(purpose::INDEX).aead())?
+                Index::open(&index_dir, &master)?
             }
             Err(e) => return Err(e),
         };
@@ -279,13 +281,11 @@ impl Store {
         if !self.index.is_empty(Table::BundlesInBySender) || self.index.is_empty(Table::BundlesIn) {
             return Ok(());
         }
-        let mut writes = BTreeMap::new();
-        for (_, v) in self.index.scan_prefix(Table::BundlesIn, &[])? {
-            let rec: projection::BundleRecord =
-                serde_json::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "a bundles_in record does not parse".into() })?;
-            writes.insert((Table::BundlesInBySender, projection::bundles_in_by_sender_key(rec.sender, rec.agency_id, rec.seq)), v);
+        let mut overlay = Overlay { index: &self.index, writes: BTreeMap::new() };
+        for rec in self.index.scan_json::<projection::BundleRecord>(Table::BundlesIn, &[])? {
+            projection::put_last_bundle_in(&mut overlay, &rec)?;
         }
-        self.index.commit(&writes, &self.state)
+        self.index.commit(&overlay.writes, &self.state)
     }
 
     /// Brings the index up to the end of the journal: reads (and verifies) only the records
@@ -588,31 +588,20 @@ impl Store {
             self.case_record(id)?;
             return Ok(id);
         }
-        let keys = self.index.keys(Table::Cases)?;
+        // Index keys are keyed: a prefix or a reference is found by opening the case records.
+        let cases: Vec<CaseRecord> = self.index.scan_json::<CaseRecord>(Table::Cases, &[])?.into_iter().filter(|c| c.created).collect();
         let lower = q.to_ascii_lowercase();
         if lower.len() >= 4 && lower.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            let matches: Vec<Uuid> = keys
-                .iter()
-                .filter_map(|k| Uuid::from_slice(k).ok())
-                .filter(|id| id.to_string().starts_with(&lower))
-                .filter(|id| self.case_record(*id).is_ok())
-                .collect();
+            let matches: Vec<Uuid> = cases.iter().map(|c| c.id).filter(|id| id.to_string().starts_with(&lower)).collect();
             match matches.len() {
                 1 => return Ok(matches[0]),
                 0 => {}
                 n => return Err(Error::AmbiguousCase { query: q.to_string(), count: n }),
             }
         }
-        // By reference (decrypts case records).
-        let mut found = Vec::new();
-        for k in keys {
-            let Ok(id) = Uuid::from_slice(&k) else { continue };
-            if let Ok(c) = self.case_record(id) {
-                if c.reference.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(q)) {
-                    found.push(id);
-                }
-            }
-        }
+        // By reference.
+        let found: Vec<Uuid> =
+            cases.iter().filter(|c| c.reference.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(q))).map(|c| c.id).collect();
         match found.len() {
             1 => Ok(found[0]),
             0 => Err(Error::UnknownCase { query: q.to_string() }),
