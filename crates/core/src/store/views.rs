@@ -180,6 +180,8 @@ pub struct CustodyView {
     pub sha256: String,
     /// Hash of the signed event that records it.
     pub event_hash: String,
+    /// Custody `received` only: what the recipient read from the content it held.
+    pub observed: Option<crate::model::Observed>,
 }
 
 /// One event in the log.
