@@ -9,6 +9,7 @@
 mod harness;
 
 mod forge;
+mod metadata;
 
 use std::path::Path;
 
