@@ -1121,6 +1121,91 @@ fn trust(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casebridge_core::{Claimed, Extracted};
+
+    fn at(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    fn canon() -> Option<Camera> {
+        Some(Camera { make: Some("Canon".into()), model: Some("EOS R6".into()) })
+    }
+
+    /// An item whose submitter stated `stated` and claimed `claimed`.
+    fn item(stated: Extracted, claimed: Claimed) -> EvidenceView {
+        EvidenceView {
+            id: Uuid::from_u128(1),
+            case_id: Uuid::from_u128(2),
+            sha256: "00".repeat(32),
+            size: 1,
+            media_type: "image/jpeg".into(),
+            original_name: "p.jpg".into(),
+            captured_at: None,
+            location: None,
+            camera: None,
+            description: None,
+            claimed,
+            extracted: stated,
+            contributor: Uuid::from_u128(3),
+            contributor_name: None,
+            added_at: at("2026-03-14T12:00:00+01:00"),
+            derived_from: None,
+        }
+    }
+
+    /// The photo's real EXIF, as the agency read it.
+    fn real() -> Observed {
+        Observed {
+            media_type: "image/jpeg".into(),
+            extracted: Extracted {
+                captured_at: Some(at("2026-03-14T23:41:05+01:00")),
+                location: Some(GeoPoint::new(53.5453, 9.9666).unwrap()),
+                camera: canon(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_statement_within_the_tolerances_is_not_flagged() {
+        let o = real();
+        // The same instant in another zone, 59 s off, and about 40 m away.
+        let stated = Extracted { captured_at: Some(at("2026-03-14T22:41:05+00:00")), ..o.extracted.clone() };
+        let claimed =
+            Claimed { captured_at: Some(at("2026-03-14T23:42:04+01:00")), location: Some(GeoPoint::new(53.54566, 9.9666).unwrap()) };
+        assert!(distance_m(&o.extracted.location.unwrap(), &claimed.location.unwrap()) < PLACE_TOLERANCE_M);
+        assert_eq!(metadata_mismatches(&item(stated, claimed), &o), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_difference_beyond_the_tolerances_is_flagged() {
+        let o = real();
+        let none = Claimed { captured_at: None, location: None };
+        let flagged = |stated: Extracted, claimed: Claimed, media: &str, what: &str| {
+            let mut e = item(stated, claimed);
+            e.media_type = media.into();
+            let m = metadata_mismatches(&e, &o);
+            assert_eq!(m.len(), 1, "{what}: {m:?}");
+            assert!(m[0].starts_with(what), "{m:?}");
+        };
+        let honest = || o.extracted.clone();
+        flagged(honest(), Claimed { captured_at: Some(at("2026-03-14T23:42:06+01:00")), location: None }, "image/jpeg", "capture time");
+        flagged(honest(), Claimed { captured_at: None, location: Some(GeoPoint::new(53.5459, 9.9666).unwrap()) }, "image/jpeg", "place");
+        flagged(Extracted { camera: None, ..honest() }, none.clone(), "image/jpeg", "camera");
+        flagged(
+            Extracted { camera: Some(Camera { make: Some("Apple".into()), model: None }), ..honest() },
+            none.clone(),
+            "image/jpeg",
+            "camera",
+        );
+        flagged(honest(), none.clone(), "image/png", "media type");
+        // Stating EXIF the content does not hold is flagged; claiming a time without EXIF is not.
+        let mut bare = o.clone();
+        bare.extracted = Extracted::default();
+        let e = item(Extracted::default(), Claimed { captured_at: Some(at("2026-01-01T00:00:00Z")), location: None });
+        assert!(metadata_mismatches(&e, &bare).is_empty());
+        let e = item(Extracted { captured_at: Some(at("2026-01-01T00:00:00Z")), ..Extracted::default() }, none);
+        assert_eq!(metadata_mismatches(&e, &bare).len(), 1);
+    }
 
     #[test]
     fn pseudonyms_differ_between_cases_and_are_stable() {
