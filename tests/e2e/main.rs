@@ -21,7 +21,7 @@ mod crash;
 mod demo;
 /// A real `agency serve` process and a fault-injecting TCP proxy.
 mod endpoint;
-/// Media type sniffed from content; EXIF time, place and camera.
+/// Media type sniffed from content; EXIF time, place and camera, also from real phone photos.
 mod exif;
 /// `casebridge init` through the real CLI, then `whoami`.
 mod init;

@@ -1,5 +1,7 @@
-//! The trust layer through the real CLI: an agency enrols a volunteer, the volunteer sends a
+//! The trust layer through the real CLI: an agency enrols a field officer, the officer sends a
 //! case as a sealed bundle, an investigator's store imports it, and a signed receipt goes back.
+//! A volunteer's bundle of case events is refused on open (the endpoint's contribution policy
+//! applies offline too).
 //! Then the rejections, each with its reason code on stderr (and in `--json`).
 //!
 //! Agencies are created in-process with cheap KDF parameters (the CLI reads them from the key
@@ -25,12 +27,11 @@ fn new_agency(dir: &Path, name: &str) {
     });
 }
 
-/// A profile whose store was created with the volunteer role.
-fn volunteer() -> Profile {
+/// A profile whose store was created with `role`.
+fn profile(name: &str, role: Role) -> Profile {
     let p = Profile::empty();
     in_process(|| {
-        let store = Store::create(&p.store, &Passphrase::new(PASS), "Mila Jansen", Role::Volunteer, KdfParams::INSECURE_FOR_TESTS)
-            .expect("create volunteer store");
+        let store = Store::create(&p.store, &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).expect("create store");
         drop(store);
     });
     p
@@ -59,8 +60,8 @@ fn fails_with_code<'a>(out: &'a Output, code: &str) -> &'a Output {
     out
 }
 
-/// An enrolled volunteer with a case holding two evidence items, and the agency they are
-/// enrolled with.
+/// An enrolled field officer (an investigator's profile on a laptop) with a case holding two
+/// evidence items, and the agency they are enrolled with.
 struct World {
     vol: Profile,
     agency: PathBuf,
@@ -72,7 +73,7 @@ struct World {
 }
 
 fn world() -> World {
-    let vol = volunteer();
+    let vol = profile("Mila Jansen", Role::Investigator);
     let agency = vol.path("agency");
     new_agency(&agency, "Polizei Berlin (test)");
     let public = vol.path("agency-public.json");
@@ -83,9 +84,9 @@ fn world() -> World {
     let cred = vol.path("credential.json");
     let issued = json(
         &vol,
-        &["agency", "issue", "--dir", s(&agency), s(&req), "--role", "volunteer", "--valid-for", "30d", "--out", s(&cred), "--json"],
+        &["agency", "issue", "--dir", s(&agency), s(&req), "--role", "investigator", "--valid-for", "30d", "--out", s(&cred), "--json"],
     );
-    assert_eq!(str_field(&issued, "role"), "volunteer");
+    assert_eq!(str_field(&issued, "role"), "investigator");
     assert_eq!(str_field(&issued, "status"), "valid");
     run(&vol, &["credential", "install", s(&cred), "--agency-public", s(&public)]).ok();
     let member = str_field(&vol.json(&["whoami", "--json"]), "member_id");
@@ -120,11 +121,11 @@ fn case_shas(p: &Profile, case: &str) -> Vec<String> {
 }
 
 #[test]
-fn a_volunteer_bundle_reaches_the_investigator_and_a_receipt_comes_back() {
+fn a_field_officers_bundle_reaches_the_investigator_and_a_receipt_comes_back() {
     let w = world();
     let shown = json(&w.vol, &["credential", "show", "--json"]);
     assert_eq!(shown.as_array().map(Vec::len), Some(1), "{shown}");
-    assert_eq!(str_field(&shown[0], "role"), "volunteer");
+    assert_eq!(str_field(&shown[0], "role"), "investigator");
     assert_eq!(str_field(&shown[0], "status"), "valid");
     assert_eq!(str_field(&shown[0], "agency_name"), "Polizei Berlin (test)");
 
@@ -147,7 +148,7 @@ fn a_volunteer_bundle_reaches_the_investigator_and_a_receipt_comes_back() {
     assert_eq!(v["bundle_id"], summary["bundle_id"], "{v}");
     assert_eq!(str_field(&v, "sender"), w.member);
     assert_eq!(str_field(&v, "sender_name"), "Mila Jansen");
-    assert_eq!(str_field(&v, "role"), "volunteer");
+    assert_eq!(str_field(&v, "role"), "investigator");
     assert_eq!(str_field(&v, "case_id"), w.case);
     assert_eq!(v["seq"], 1);
     assert_eq!(v["manifest_hash"], summary["manifest_hash"], "{v}");
@@ -217,6 +218,31 @@ fn a_volunteer_bundle_reaches_the_investigator_and_a_receipt_comes_back() {
     assert_eq!(list[0]["bundle_id"], summary["bundle_id"]);
     // Not on the investigator's profile: it sent no bundle.
     inv.cmd(&["receipt", "import", s(&receipt)]).fails();
+}
+
+#[test]
+fn a_volunteers_bundle_of_case_events_is_refused_when_opened() {
+    let w = world();
+    let vol = profile("Vera Volunteer", Role::Volunteer);
+    let req = vol.path("request.json");
+    run(&vol, &["credential", "request", "--out", s(&req)]).ok();
+    let cred = vol.path("credential.json");
+    run(&vol, &["agency", "issue", "--dir", s(&w.agency), s(&req), "--role", "volunteer", "--out", s(&cred)]).ok();
+    run(&vol, &["credential", "install", s(&cred), "--agency-public", s(&w.public)]).ok();
+    let case = vol.new_case("A case of my own");
+    vol.cmd(&["note", "add", &case, "I decide what the police investigate"]).ok();
+    let bundle = vol.path("vol.cbb");
+    run(&vol, &["bundle", "export", "--case", &case, "--to", s(&w.public), "--out", s(&bundle)]).ok();
+    let inv = Profile::new();
+    let out = run(&vol, &["bundle", "open", s(&bundle), "--agency-dir", s(&w.agency), "--into", s(&inv.store)]);
+    fails_with_code(&out, "forbidden");
+    assert!(out.stderr.contains("case_created"), "{out}");
+    assert_eq!(inv.json(&["case", "list", "--json"]).as_array().map(Vec::len), Some(0));
+    inv.check_ok();
+    // Control: the officer's bundle of the same kind of events opens.
+    let (officer, _) = w.export("officer.cbb", &[]);
+    let opened = json(&w.vol, &["bundle", "open", s(&officer), "--agency-dir", s(&w.agency), "--into", s(&inv.store), "--json"]);
+    assert_eq!(opened["outcome"], "accepted", "{opened}");
 }
 
 #[test]
@@ -318,7 +344,7 @@ fn revoked_signers_and_rolled_back_revocation_lists_are_refused() {
     fails_with_code(&run(&inv, &["bundle", "open", s(&bundle), "--agency-dir", s(&w.agency)]), "revocation_rollback");
     fs::write(&list, current).unwrap();
 
-    // The revoked volunteer learns it from the new public file before sending anything.
+    // The revoked officer learns it from the new public file before sending anything.
     w.vol.cmd(&["agency", "pin", s(&newer)]).ok();
     let out = w.vol.cmd(&["bundle", "export", "--case", &w.case, "--to", s(&newer), "--out", s(&w.vol.path("b2.cbb"))]);
     out.fails_with("is revoked");
@@ -416,7 +442,8 @@ fn agency_init_through_the_cli() {
     })
     .fails_with("at least 10");
     assert!(!short.join("agency.json").exists());
-    // Signing needs the agency passphrase; listing issued credentials (public data) does not.
+    // Signing needs the agency passphrase, and so does listing issued credentials (they carry
+    // members' names and are sealed at rest).
     p.cmd_with(&["agency", "revoke", "--dir", s(&dir), "0190a0a0-0000-7000-8000-000000000000"], |c| {
         c.env_remove("CASEBRIDGE_AGENCY_PASSPHRASE");
     })
@@ -424,7 +451,7 @@ fn agency_init_through_the_cli() {
     p.cmd_with(&["agency", "issued", "--dir", s(&dir)], |c| {
         c.env_remove("CASEBRIDGE_AGENCY_PASSPHRASE");
     })
-    .ok();
+    .fails_with("CASEBRIDGE_AGENCY_PASSPHRASE");
 
     // The passphrase file works too.
     let pass_file = p.write_file("agency-pass", format!("{AGENCY_PASS}\n").as_bytes());

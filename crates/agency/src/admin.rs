@@ -7,6 +7,7 @@
 //! | `POST /admin/invite` | [`InviteRequest`] | [`InviteResponse`] |
 //! | `POST /admin/revoke` | [`RevokeRequest`] | [`RevokeResponse`] |
 //! | `GET /admin/status` | | [`AdminStatus`] |
+//! | `GET /admin/issued` | | every credential issued (sealed at rest: read by the unlocked endpoint) |
 //!
 //! A revoke through the socket updates the endpoint's revocation list in memory, so it takes
 //! effect on the next request.
@@ -93,6 +94,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/admin/invite", post(invite_route))
         .route("/admin/revoke", post(revoke_route))
         .route("/admin/status", get(status_route))
+        .route("/admin/issued", get(issued_route))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
@@ -119,6 +121,10 @@ async fn revoke_route(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<Rev
     })
     .await
     .map(Json)
+}
+
+async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_trust::Credential>> {
+    Json(read(&st.issued).clone())
 }
 
 async fn status_route(State(st): State<Arc<AppState>>) -> Json<AdminStatus> {

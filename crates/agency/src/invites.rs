@@ -1,6 +1,9 @@
-//! Invites: one file per invite in `AGENCY/invites/<invite_id>.json`, holding the SHA-256 of
+//! Invites: one file per invite in `AGENCY/invites/<invite_id>.inv`, holding the SHA-256 of
 //! the one-time secret (never the secret), the role and name the credential will carry, the
-//! expiry, and once used when and by which member. Written atomically and fsynced.
+//! expiry, and once used when and by which member. Sealed to the agency's own sealing key
+//! (`casebridge_trust::seal_at_rest`: writing needs no passphrase, reading needs the agency
+//! unlocked), written atomically and fsynced. Files of older versions (`.json`, in the clear)
+//! are still read and are sealed when next saved.
 
 use std::fs;
 use std::path::Path;
@@ -57,8 +60,11 @@ pub struct InviteRecord {
     pub old_keys: Option<OldKeys>,
 }
 
+/// File extension of a sealed invite.
+const SEALED_EXT: &str = "inv";
+
 fn path_of(dir: &Path, id: Uuid) -> std::path::PathBuf {
-    dir.join(INVITES_DIR).join(format!("{id}.json"))
+    dir.join(INVITES_DIR).join(format!("{id}.{SEALED_EXT}"))
 }
 
 /// Converts the wire role.
@@ -100,21 +106,16 @@ pub(crate) fn create(
     if valid_for_secs == 0 || valid_for_secs > MAX_VALIDITY_SECS {
         return Err(AgencyError::Invalid("a credential is valid for 1 second to 10 years".into()));
     }
+    // Whether the member exists is checked at enrolment (issued credentials are sealed and
+    // this may run without the passphrase).
     match (req.member, req.old_keys) {
-        (Some(member), Some(_)) => {
-            if !Agency::read_issued(dir)?.iter().any(|c| c.member_id == member) {
-                return Err(AgencyError::Invalid(format!(
-                    "no credential was ever issued to member {member}; an invite for a new member names no member id"
-                )));
-            }
-        }
+        (Some(_), Some(_)) | (None, None) => {}
         (Some(_), None) => {
             return Err(AgencyError::Invalid(
                 "an invite for an existing member says what happens to their earlier keys: old_keys keep or revoke".into(),
             ))
         }
         (None, Some(_)) => return Err(AgencyError::Invalid("old_keys applies only to an invite for an existing member".into())),
-        (None, None) => {}
     }
     let url = req.url.as_deref().unwrap_or(url_default).trim().trim_end_matches('/').to_string();
     if !url.starts_with("https://") || url.len() <= "https://".len() {
@@ -144,14 +145,19 @@ pub(crate) fn create(
     Ok(InviteResponse { invite_id: record.invite_id, code: code.encode(), expires_at })
 }
 
-/// Writes an invite record durably.
+/// Writes an invite record durably, sealed to the agency's sealing key.
 pub(crate) fn save(dir: &Path, record: &InviteRecord) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(record).map_err(|e| AgencyError::Internal(format!("invite record: {e}")))?;
-    fsutil::write_atomic(&path_of(dir, record.invite_id), &bytes)
+    let bytes = zeroize::Zeroizing::new(serde_json::to_vec(record).map_err(|e| AgencyError::Internal(format!("invite record: {e}")))?);
+    let (public, _) = Agency::read_public(dir)?;
+    let sealed = casebridge_trust::seal_at_rest(&public.recipient()?, &bytes)?;
+    fsutil::write_atomic(&path_of(dir, record.invite_id), &sealed)?;
+    // An older version's file in the clear goes once the sealed one is durable.
+    fsutil::remove_if_exists(&dir.join(INVITES_DIR).join(format!("{}.json", record.invite_id)))?;
+    Ok(())
 }
 
-/// Every invite, oldest first.
-pub fn list(dir: &Path) -> Result<Vec<InviteRecord>> {
+/// Every invite, oldest first (`identity`: the agency's sealing identity).
+pub fn list(dir: &Path, identity: &age::x25519::Identity) -> Result<Vec<InviteRecord>> {
     let folder = dir.join(INVITES_DIR);
     let entries = match fs::read_dir(&folder) {
         Ok(e) => e,
@@ -161,11 +167,19 @@ pub fn list(dir: &Path) -> Result<Vec<InviteRecord>> {
     let mut out = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
-            continue;
-        }
         let bytes = fs::read(&path).map_err(AgencyError::io("reading", &path))?;
-        match serde_json::from_slice::<InviteRecord>(&bytes) {
+        let plain = match path.extension().and_then(|e| e.to_str()) {
+            Some(SEALED_EXT) => match casebridge_trust::open_at_rest(identity, &bytes) {
+                Ok(p) => p,
+                Err(_) => {
+                    tracing::warn!(file = %path.display(), "skipping an invite file that does not open with the agency key");
+                    continue;
+                }
+            },
+            Some("json") => zeroize::Zeroizing::new(bytes),
+            _ => continue,
+        };
+        match serde_json::from_slice::<InviteRecord>(&plain) {
             Ok(r) => out.push(r),
             Err(_) => tracing::warn!(file = %path.display(), "skipping an invite file that does not parse"),
         }
@@ -175,10 +189,10 @@ pub fn list(dir: &Path) -> Result<Vec<InviteRecord>> {
 }
 
 /// The invite whose secret is `secret`. Every record's digest is compared in constant time.
-pub(crate) fn find_by_secret(dir: &Path, secret: &str) -> Result<Option<InviteRecord>> {
+pub(crate) fn find_by_secret(dir: &Path, identity: &age::x25519::Identity, secret: &str) -> Result<Option<InviteRecord>> {
     let digest = casebridge_core::sha256(secret.trim().as_bytes());
     let mut found = None;
-    for record in list(dir)? {
+    for record in list(dir, identity)? {
         let Ok(stored) = hex::decode(&record.secret_sha256) else { continue };
         #[allow(deprecated)]
         let equal = ring::constant_time::verify_slices_are_equal(&stored, &digest).is_ok();

@@ -74,7 +74,7 @@ fn enrol_blocking(st: &AppState, req: EnrolRequest) -> ApiResult<EnrolResponse> 
     if let Some(secs) = lock(&st.limiter).locked(now) {
         return Err(ApiError::rate_limited(format!("too many wrong invite codes; try again in {secs} seconds")));
     }
-    let Some(mut invite) = invites::find_by_secret(&st.dir, &req.invite_secret)? else {
+    let Some(mut invite) = invites::find_by_secret(&st.dir, st.agency.sealing_identity(), &req.invite_secret)? else {
         lock(&st.limiter).failure(now);
         return Err(ApiError::forbidden(
             "invite_unknown",
@@ -104,6 +104,7 @@ fn enrol_blocking(st: &AppState, req: EnrolRequest) -> ApiResult<EnrolResponse> 
     };
     let (cred, cred_doc) = issued.map_err(|e| match e.reason {
         Reason::MemberIdTaken => ApiError::forbidden("member_id_taken", e.message),
+        Reason::UnknownMember => ApiError::forbidden("unknown_member", e.message),
         Reason::KeyMismatch | Reason::ManifestInvalid | Reason::BadSignature => ApiError::bad_request(e.message),
         _ => ApiError::internal(e),
     })?;
@@ -214,11 +215,11 @@ async fn upload_begin(State(st): State<Arc<AppState>>, member: Member, ApiJson(r
     let lock = st.upload_lock(id);
     let _g = lock.lock().await;
     let now = st.now();
-    blocking(move || uploads::begin(&st.dir, member.id, req.bundle_id, req.size, now)).await.map(Json)
+    blocking(move || uploads::begin(&st.agency, member.id, req.bundle_id, req.size, now)).await.map(Json)
 }
 
 async fn upload_status(State(st): State<Arc<AppState>>, member: Member, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UploadState>> {
-    blocking(move || uploads::load(&st.dir, id, member.id).map(|m| m.state())).await.map(Json)
+    blocking(move || uploads::load(&st.agency, id, member.id).map(|m| m.state())).await.map(Json)
 }
 
 async fn upload_chunk(
@@ -235,7 +236,7 @@ async fn upload_chunk(
     let (tx, mut rx) = tokio::sync::mpsc::channel(CHUNK_PIECES);
     let st2 = Arc::clone(&st);
     let writer = tokio::task::spawn_blocking(move || {
-        let state = uploads::put_chunk(&st2.dir, member.id, id, q.offset, &mut rx)?;
+        let state = uploads::put_chunk(&st2.agency, member.id, id, q.offset, &mut rx)?;
         st2.early.chunk_received(&st2, member.id, id, q.offset, state.received, state.size);
         Ok(state)
     });
@@ -283,7 +284,7 @@ async fn upload_complete(State(st): State<Arc<AppState>>, member: Member, ApiPat
 }
 
 fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<UploadOutcome> {
-    let mut meta = uploads::load(&st.dir, id, member.id)?;
+    let mut meta = uploads::load(&st.agency, id, member.id)?;
     if let Some(done) = meta.outcome() {
         return Ok(done);
     }
@@ -351,7 +352,7 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
         receipt: B64.encode(receipt.to_bytes()),
         completed_at: st.now(),
     });
-    uploads::save(&st.dir, &meta)?;
+    uploads::save(&st.agency, &meta)?;
     crate::fsutil::remove_if_exists(&part)?;
     tracing::info!(member = %member.id, upload = %id, bundle = %o.bundle_id, outcome = %o.outcome, events = o.events_added, "bundle received");
     meta.outcome().ok_or_else(|| ApiError::internal("upload state lost its outcome"))

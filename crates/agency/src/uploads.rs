@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::api::ApiError;
 use crate::error::AgencyError;
 use crate::fsutil;
+use casebridge_trust::Agency;
 
 /// Folder of uploads inside the agency directory.
 pub const UPLOADS_DIR: &str = "uploads";
@@ -76,8 +77,10 @@ pub(crate) fn upload_id(member: Uuid, bundle: Uuid) -> Uuid {
     uuid::Builder::from_random_bytes(b).into_uuid()
 }
 
+/// The upload's state file, sealed to the agency's sealing key (member, bundle, sizes and the
+/// receipt are never readable at rest).
 pub(crate) fn meta_path(dir: &Path, id: Uuid) -> PathBuf {
-    dir.join(UPLOADS_DIR).join(format!("{id}.json"))
+    dir.join(UPLOADS_DIR).join(format!("{id}.state"))
 }
 
 pub(crate) fn part_path(dir: &Path, id: Uuid) -> PathBuf {
@@ -89,23 +92,27 @@ fn not_found(id: Uuid) -> ApiError {
 }
 
 /// Reads an upload's state; another member's upload is "not found".
-pub(crate) fn load(dir: &Path, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
-    let path = meta_path(dir, id);
+pub(crate) fn load(agency: &Agency, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
+    let path = meta_path(agency.dir(), id);
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found(id)),
         Err(e) => return Err(AgencyError::io("reading", &path)(e).into()),
     };
-    let meta: UploadMeta = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+    let plain = casebridge_trust::open_at_rest(agency.sealing_identity(), &bytes)
+        .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+    let meta: UploadMeta = serde_json::from_slice(&plain).map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
     if meta.member != member {
         return Err(not_found(id));
     }
     Ok(meta)
 }
 
-pub(crate) fn save(dir: &Path, meta: &UploadMeta) -> Result<(), ApiError> {
-    let bytes = serde_json::to_vec_pretty(meta).map_err(|e| ApiError::internal(format!("upload state: {e}")))?;
-    Ok(fsutil::write_atomic(&meta_path(dir, meta.upload_id), &bytes)?)
+pub(crate) fn save(agency: &Agency, meta: &UploadMeta) -> Result<(), ApiError> {
+    let bytes = serde_json::to_vec(meta).map_err(|e| ApiError::internal(format!("upload state: {e}")))?;
+    let sealed =
+        casebridge_trust::seal_at_rest(&agency.public().recipient().map_err(ApiError::internal)?, &bytes).map_err(ApiError::internal)?;
+    Ok(fsutil::write_atomic(&meta_path(agency.dir(), meta.upload_id), &sealed)?)
 }
 
 /// Removes an upload's files (after a bundle failed verification).
@@ -116,7 +123,13 @@ pub(crate) fn discard(dir: &Path, id: Uuid) -> Result<(), ApiError> {
 }
 
 /// Begins an upload or returns the state of the one already begun for this bundle.
-pub(crate) fn begin(dir: &Path, member: Uuid, bundle_id: Uuid, size: u64, now: DateTime<FixedOffset>) -> Result<UploadState, ApiError> {
+pub(crate) fn begin(
+    agency: &Agency,
+    member: Uuid,
+    bundle_id: Uuid,
+    size: u64,
+    now: DateTime<FixedOffset>,
+) -> Result<UploadState, ApiError> {
     if size == 0 {
         return Err(ApiError::bad_request("a bundle is never empty; send its size in bytes"));
     }
@@ -128,7 +141,7 @@ pub(crate) fn begin(dir: &Path, member: Uuid, bundle_id: Uuid, size: u64, now: D
         ));
     }
     let id = upload_id(member, bundle_id);
-    match load(dir, id, member) {
+    match load(agency, id, member) {
         Ok(meta) if meta.size != size && meta.completed.is_none() => Err(ApiError::conflict(
             "size_mismatch",
             format!("upload {id} of this bundle began with size {}, not {size}; a bundle's size does not change", meta.size),
@@ -136,7 +149,7 @@ pub(crate) fn begin(dir: &Path, member: Uuid, bundle_id: Uuid, size: u64, now: D
         Ok(meta) => Ok(meta.state()),
         Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => {
             let meta = UploadMeta { upload_id: id, member, bundle_id, size, received: 0, created_at: now, completed: None };
-            save(dir, &meta)?;
+            save(agency, &meta)?;
             Ok(meta.state())
         }
         Err(e) => Err(e),
@@ -160,13 +173,13 @@ pub(crate) enum Piece {
 /// chunk). Refusals (wrong offset, past the size, already complete) come before any byte is
 /// written.
 pub(crate) fn put_chunk(
-    dir: &Path,
+    agency: &Agency,
     member: Uuid,
     id: Uuid,
     offset: u64,
     pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
 ) -> Result<UploadState, ApiError> {
-    let mut meta = load(dir, id, member)?;
+    let mut meta = load(agency, id, member)?;
     if meta.completed.is_some() {
         return Err(ApiError::conflict("upload_complete", format!("upload {id} is already complete")));
     }
@@ -181,7 +194,7 @@ pub(crate) fn put_chunk(
     }
     let beyond =
         |end: u64, size: u64| ApiError::conflict("beyond_size", format!("the chunk ends at byte {end} but the bundle has {size} bytes"));
-    let path = part_path(dir, id);
+    let path = part_path(agency.dir(), id);
     let io = |e: std::io::Error| ApiError::from(AgencyError::io("writing", &path)(e));
     let mut file: Option<fs::File> = None;
     let mut len = 0u64;
@@ -233,6 +246,6 @@ pub(crate) fn put_chunk(
     };
     f.sync_all().map_err(io)?;
     meta.received += len;
-    save(dir, &meta)?;
+    save(agency, &meta)?;
     Ok(meta.state())
 }

@@ -334,9 +334,16 @@ fn revoke(ctx: &mut Ctx, a: &RevokeArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn issued(_ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
-    // Public data only: credentials and the list are verified with the public root key.
-    let creds = Agency::read_issued(&a.dir)?;
+fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
+    // Issued credentials (members' names) are sealed at rest: the running endpoint answers over
+    // its admin socket; without one, the agency is unlocked here.
+    Agency::read_public(&a.dir)?;
+    let rt = crate::endpoint::runtime()?;
+    let answer = rt.block_on(casebridge_agency::admin::call(&a.dir, "GET", "/admin/issued", None)).map_err(crate::endpoint::agency_err)?;
+    let creds: Vec<casebridge_trust::Credential> = match answer {
+        Some(v) => serde_json::from_value(v).map_err(|e| CliError::Sync(format!("the endpoint answered unexpected credentials: {e}")))?,
+        None => unlock(ctx, &a.dir)?.issued()?,
+    };
     let (list, _) = Agency::read_revocation(&a.dir)?;
     let t = now();
     let views: Vec<CredentialView<'_>> =

@@ -22,7 +22,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(casebridge_app::sync::runtime()?)
 }
 
-fn agency_err(e: casebridge_agency::AgencyError) -> CliError {
+pub(crate) fn agency_err(e: casebridge_agency::AgencyError) -> CliError {
     CliError::Sync(e.to_string())
 }
 

@@ -84,8 +84,16 @@ pub struct SignedEvent {
 
 impl SignedEvent {
     /// Signs `body` with `identity`.
+    ///
+    /// The event keeps the body *as its signed bytes say*, parsed back, never the value it
+    /// was made from: the author's index is built from this body at once, while `check`,
+    /// `store rebuild` and every peer build theirs from the bytes, so the two must be the same
+    /// value even where serialization is not an exact round trip (issue 12: a GPS longitude
+    /// such as -122.26416666666667 came back one ULP off, and `check` reported every such
+    /// photo as `index_record_differs`).
     pub(crate) fn sign(identity: &Identity, body: EventBody) -> Result<SignedEvent> {
         let bytes = serde_json::to_vec(&body).map_err(|_| Error::corrupt("event body could not be serialized"))?;
+        let body: EventBody = serde_json::from_slice(&bytes).map_err(|_| Error::corrupt("event body does not parse back"))?;
         let sig = identity.pair.sign(&bytes);
         let mut envelope = Vec::with_capacity(1 + PK_LEN + SIG_LEN + bytes.len());
         envelope.push(ENVELOPE_VERSION);
@@ -273,6 +281,37 @@ mod tests {
         head.advance(&e1).unwrap();
         head.advance(&e2).unwrap();
         assert!(head.advance(&e3_bad).is_err(), "wrong link accepted");
+    }
+
+    /// Issue 12: the author applies the event `sign` returns to its index at once, while
+    /// `check`, `store rebuild` and peers apply the event read back from the journal. Both must
+    /// be the same value. The position is an iPhone 4S's (37, 1222/25, 0) N, (122, 317/20, 0) W as `metadata`
+    /// computes it: -122.26416666666667, 17 significant digits, which serde_json without
+    /// `float_roundtrip` parsed back as -122.26416666666668.
+    #[test]
+    fn signed_body_is_what_its_bytes_say() {
+        let (id, _) = Identity::generate().unwrap();
+        let lon = -(122.0 + (317.0 / 20.0) / 60.0 + 0.0 / 3600.0);
+        let mut b = body(&id, 1, GENESIS_PREV);
+        b.kind = EventKind::EvidenceAdded {
+            evidence_id: Uuid::nil(),
+            case_id: Uuid::nil(),
+            object: crate::model::ObjectRef { sha256: "00".repeat(32), size: 1 },
+            media_type: "image/jpeg".into(),
+            original_name: "IMG_0001.JPG".into(),
+            claimed_captured_at: None,
+            claimed_location: None,
+            extracted: crate::model::Extracted {
+                location: Some(crate::model::GeoPoint::new(37.0 + (1222.0 / 25.0) / 60.0, lon).unwrap()),
+                ..Default::default()
+            },
+            description: None,
+        };
+        let signed = SignedEvent::sign(&id, b).unwrap();
+        let read_back = SignedEvent::from_envelope(signed.envelope().to_vec()).unwrap();
+        assert_eq!(signed.body(), read_back.body());
+        let EventKind::EvidenceAdded { extracted, .. } = &read_back.body().kind else { panic!("kind") };
+        assert_eq!(extracted.location.map(|p| p.lon), Some(lon), "the journal keeps the exact longitude");
     }
 
     /// RFC 8032 §7.1 test 2 through ring's verifier as we call it.

@@ -111,21 +111,68 @@ fn captured_at(exif: &exif::Exif) -> Option<DateTime<FixedOffset>> {
     offset.from_local_datetime(&naive).single()
 }
 
+/// A GPS latitude or longitude in degrees, signed by its reference (`S` or `W` negative).
 fn gps_coord(exif: &exif::Exif, tag: Tag, ref_tag: Tag, negative: u8) -> Option<f64> {
     let field = exif.get_field(tag, In::PRIMARY)?;
-    let Value::Rational(r) = &field.value else { return None };
-    if r.len() < 3 || r.iter().any(|x| x.denom == 0) {
-        return None;
+    let (v, text_ref) = match &field.value {
+        Value::Rational(r) => (dms(r.iter().map(|x| (x.denom != 0).then(|| x.to_f64())))?, None),
+        Value::Ascii(a) => ascii_degrees(a.first()?)?,
+        _ => return None,
+    };
+    let hemisphere = match exif.get_field(ref_tag, In::PRIMARY).map(|f| &f.value) {
+        Some(Value::Ascii(a)) => a.first().and_then(|s| s.iter().find(|b| !b.is_ascii_whitespace())).copied(),
+        _ => text_ref,
+    };
+    Some(if hemisphere.map(|b| b.to_ascii_uppercase()) == Some(negative) { -v } else { v })
+}
+
+/// Degrees from one to three parts (degrees, minutes, seconds), each finite and not negative;
+/// `None` for any part that could not be read.
+fn dms(parts: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let mut v = 0.0;
+    let mut n = 0;
+    for (part, scale) in parts.zip([1.0, 60.0, 3600.0]) {
+        let x = part?;
+        if !(x.is_finite() && x >= 0.0) {
+            return None;
+        }
+        v += x / scale;
+        n += 1;
     }
-    let mut v = r[0].to_f64() + r[1].to_f64() / 60.0 + r[2].to_f64() / 3600.0;
-    if let Some(rf) = exif.get_field(ref_tag, In::PRIMARY) {
-        if let Value::Ascii(a) = &rf.value {
-            if a.first().and_then(|s| s.first()) == Some(&negative) {
-                v = -v;
+    (n > 0).then_some(v)
+}
+
+/// A coordinate written as ASCII text instead of three rationals, as some phones (HTC among
+/// them) do: "52/1,22/1,1234/100", "52 22 12.34", "52,22.2057", "52.370093" or
+/// "52°22'12.34\"", optionally with the hemisphere letter at either end. Returns the
+/// unsigned degrees and that letter.
+fn ascii_degrees(text: &[u8]) -> Option<(f64, Option<u8>)> {
+    let text = std::str::from_utf8(text).ok()?.trim_end_matches('\0');
+    let mut parts: Vec<&str> =
+        text.split(|c: char| c == ',' || c == '°' || c == '\'' || c == '"' || c.is_whitespace()).filter(|p| !p.is_empty()).collect();
+    let mut hemisphere = None;
+    for at in [parts.len().wrapping_sub(1), 0] {
+        if let Some(&[b]) = parts.get(at).map(|p| p.as_bytes()) {
+            if b"NSEWnsew".contains(&b) {
+                hemisphere = Some(b.to_ascii_uppercase());
+                parts.remove(at);
+                break;
             }
         }
     }
-    Some(v)
+    if parts.len() > 3 {
+        return None;
+    }
+    let part = |p: &str| -> Option<f64> {
+        match p.split_once('/') {
+            Some((n, d)) => {
+                let (n, d) = (n.trim().parse::<f64>().ok()?, d.trim().parse::<f64>().ok()?);
+                (d != 0.0).then(|| n / d)
+            }
+            None => p.parse::<f64>().ok(),
+        }
+    };
+    Some((dms(parts.into_iter().map(part))?, hemisphere))
 }
 
 fn gps(exif: &exif::Exif) -> Option<GeoPoint> {
@@ -151,5 +198,34 @@ mod tests {
         assert_eq!(sniff_media_type("Zeugin sagt aus: größer".as_bytes()), "text/plain");
         assert_eq!(sniff_media_type(&[0, 1, 2, 3, 0xfe]), "application/octet-stream");
         assert_eq!(sniff_media_type(b""), "application/octet-stream");
+    }
+
+    #[track_caller]
+    fn text(t: &str) -> Option<(f64, Option<u8>)> {
+        ascii_degrees(t.as_bytes())
+    }
+
+    #[track_caller]
+    fn close(got: Option<(f64, Option<u8>)>, want: f64, hemisphere: Option<u8>) {
+        let (v, h) = got.unwrap_or_else(|| panic!("not read; expected {want}"));
+        assert!((v - want).abs() < 1e-12, "got {v}, expected {want}");
+        assert_eq!(h, hemisphere);
+    }
+
+    /// GPS as ASCII text, the way some HTC phones write it (issue 12).
+    #[test]
+    fn reads_gps_written_as_text() {
+        let dms = 52.0 + 22.0 / 60.0 + 12.34 / 3600.0;
+        close(text("52/1,22/1,1234/100"), dms, None);
+        close(text("52/1, 22/1, 1234/100"), dms, None);
+        close(text("52 22 12.34"), dms, None);
+        close(text("52°22'12.34\""), dms, None);
+        close(text("52,22.2057"), 52.0 + 22.2057 / 60.0, None);
+        close(text("52.370094"), 52.370094, None);
+        close(text("  4 53 42.96 W\0"), 4.0 + 53.0 / 60.0 + 42.96 / 3600.0, Some(b'W'));
+        close(text("s 33 52 10"), 33.0 + 52.0 / 60.0 + 10.0 / 3600.0, Some(b'S'));
+        for bad in ["", "N", "52/0,22/1,0/1", "a b c", "-52 22 12", "1 2 3 4", "inf", "NaN 1 2", "52/1,,x"] {
+            assert_eq!(text(bad), None, "{bad:?} must not be read");
+        }
     }
 }

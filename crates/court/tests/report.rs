@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use casebridge_core::{EvidenceOptions, GeoPoint, KdfParams, NewCase, Passphrase, Role, Store};
+use casebridge_core::{EvidenceOptions, GeoPoint, KdfParams, NewBrief, NewCase, Passphrase, Role, Store, SubmitOptions};
 use casebridge_court::report::{self, Format, ReportError, ReportOptions};
 use casebridge_trust::bundle::{self, Anchor, ExportOptions};
 use casebridge_trust::{profile, Agency};
@@ -291,10 +291,17 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     profile::install_credential(&mut volunteer, &cred, Some(&public_file)).unwrap();
     profile::pin_agency(&mut investigator, &public_file).unwrap();
 
-    let case = volunteer.create_case(NewCase { title: "Submission for brief 7".into(), ..Default::default() }).unwrap();
+    // The investigator's case and brief reach the volunteer (as the feed brings them); the
+    // volunteer answers the brief with a photo.
+    let case = investigator.create_case(NewCase { title: "Bike thefts, Mitte".into(), ..Default::default() }).unwrap();
+    let brief = investigator
+        .publish_brief(NewBrief { case, title: "Photos of the bridge".into(), text: "Last night".into(), ..Default::default() })
+        .unwrap();
+    volunteer.import_events(&investigator.case_events(case, None).unwrap(), Vec::new()).unwrap();
     let photo = tmp.path().join("photo.jpg");
     jpeg(&photo);
-    let added = volunteer.add_evidence(case, &photo, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    let submitted = volunteer.submit(brief, &[photo], &SubmitOptions::default(), &mut |_| true).unwrap();
+    let added = &submitted.items[0];
     let out = tmp.path().join("b.cbb");
     let public = agency.public().clone();
     bundle::export(
@@ -305,7 +312,7 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
             agency: &public,
             credential: &cred,
             seal: true,
-            own_only: false,
+            own_only: true,
             bundle_id: None,
             sync_point: None,
         },

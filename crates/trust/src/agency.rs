@@ -6,7 +6,9 @@
 //!   agency.json        signed document "agency-identity" (self-signed by the root key)
 //!   keys.cbk           key file (Argon2id + AES-256-GCM, label "agency-keys"): root PKCS#8 + age X25519 identity
 //!   revocation.json    the current signed revocation list (version 1 at init, empty)
-//!   issued/SERIAL.json credentials issued (audit trail)
+//!   issued/SERIAL.cred credentials issued (audit trail), sealed to the agency's own sealing
+//!                      key (age): names are never readable at rest; older SERIAL.json files
+//!                      are sealed when the agency is next unlocked
 //!   receipts/ID.json   receipts signed for bundles opened
 //!   lock               flock while a command changes the directory
 //! ```
@@ -145,6 +147,34 @@ fn lock(dir: &Path) -> Result<File> {
     }
 }
 
+/// File extension of a sealed issued credential.
+const ISSUED_EXT: &str = "cred";
+
+/// Seals `plain` to an agency's own sealing key (age, X25519 + ChaCha20-Poly1305): what the
+/// agency directory keeps at rest (issued credentials, invites, upload state). Needs only the
+/// public key, so files can be written without the passphrase; reading them needs the agency
+/// unlocked ([`open_at_rest`]).
+pub fn seal_at_rest(recipient: &age::x25519::Recipient, plain: &[u8]) -> Result<Vec<u8>> {
+    let enc = age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+        .map_err(|_| TrustError::new(Reason::Store, "could not seal to the agency key"))?;
+    let mut out = Vec::with_capacity(plain.len() + 256);
+    let mut w = enc.wrap_output(&mut out).map_err(|e| TrustError::new(Reason::Io, format!("sealing: {e}")))?;
+    w.write_all(plain).map_err(|e| TrustError::new(Reason::Io, format!("sealing: {e}")))?;
+    w.finish().map_err(|e| TrustError::new(Reason::Io, format!("sealing: {e}")))?;
+    Ok(out)
+}
+
+/// Opens what [`seal_at_rest`] sealed. A file altered or sealed to another key fails with
+/// [`Reason::SealDamaged`].
+pub fn open_at_rest(identity: &age::x25519::Identity, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let damaged = || TrustError::new(Reason::SealDamaged, "a sealed agency file fails authentication (altered, or sealed to another key)");
+    let dec = age::Decryptor::new_buffered(sealed).map_err(|_| damaged())?;
+    let mut r = dec.decrypt(std::iter::once(identity as &dyn age::Identity)).map_err(|_| damaged())?;
+    let mut out = Zeroizing::new(Vec::new());
+    std::io::Read::read_to_end(&mut r, &mut out).map_err(|_| damaged())?;
+    Ok(out)
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("new");
     {
@@ -252,7 +282,32 @@ impl Agency {
         if hex::encode(root.public_key().as_ref()) != public.root_key || sealing.to_public().to_string() != public.sealing_recipient {
             return Err(TrustError::new(Reason::Store, "agency keys do not match agency.json"));
         }
-        Ok(Agency { dir: dir.to_path_buf(), _lock, public, public_doc, root, sealing })
+        let agency = Agency { dir: dir.to_path_buf(), _lock, public, public_doc, root, sealing };
+        agency.seal_legacy_issued()?;
+        Ok(agency)
+    }
+
+    /// Seals issued credentials an older version kept as plain `issued/SERIAL.json`.
+    fn seal_legacy_issued(&self) -> Result<()> {
+        let issued = self.dir.join("issued");
+        let Ok(entries) = fs::read_dir(&issued) else { return Ok(()) };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let bytes = fs::read(&path).map_err(io_err("reading", &path))?;
+            let sealed = seal_at_rest(&self.public.recipient()?, &bytes)?;
+            write_atomic(&path.with_extension(ISSUED_EXT), &sealed)?;
+            fs::remove_file(&path).map_err(io_err("removing", &path))?;
+        }
+        File::open(&issued).and_then(|d| d.sync_all()).map_err(io_err("syncing", &issued))?;
+        Ok(())
+    }
+
+    /// The agency directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The public identity.
@@ -332,7 +387,16 @@ impl Agency {
                 ));
             }
         }
-        for c in self.issued()? {
+        let issued = self.issued()?;
+        if let Some(member) = rebind {
+            if !issued.iter().any(|c| c.member_id == member) {
+                return Err(TrustError::new(
+                    Reason::UnknownMember,
+                    format!("no credential was ever issued to member {member}; a new member enrols with an ordinary invite"),
+                ));
+            }
+        }
+        for c in issued {
             if c.member_id == req.member_id && c.key != req.key && rebind.is_none() {
                 return Err(TrustError::new(
                     Reason::MemberIdTaken,
@@ -361,24 +425,25 @@ impl Agency {
             issued_at,
         };
         let doc = SignedDoc::sign(CREDENTIAL, &cred, &self.root);
-        write_atomic(&self.dir.join("issued").join(format!("{}.json", cred.serial)), &doc.to_bytes())?;
+        let sealed = seal_at_rest(&self.public.recipient()?, &doc.to_bytes())?;
+        write_atomic(&self.dir.join("issued").join(format!("{}.{ISSUED_EXT}", cred.serial)), &sealed)?;
         Ok((cred, doc))
     }
 
-    /// Every credential issued.
+    /// Every credential issued, each unsealed and verified with the root key.
     pub fn issued(&self) -> Result<Vec<Credential>> {
-        Self::read_issued(&self.dir)
-    }
-
-    /// Every credential issued, read and verified with the public root key (no passphrase).
-    pub fn read_issued(dir: &Path) -> Result<Vec<Credential>> {
-        let (public, _) = Self::read_public(dir)?;
-        let root = public.root_key_bytes()?;
+        let root = self.public.root_key_bytes()?;
         let mut out = Vec::new();
-        let issued = dir.join("issued");
+        let issued = self.dir.join("issued");
         for entry in fs::read_dir(&issued).map_err(io_err("reading", &issued))?.flatten() {
-            let doc = SignedDoc::parse(&fs::read(entry.path()).map_err(io_err("reading", &entry.path()))?)?;
-            out.push(Credential::verify(&doc, &root, public.agency_id)?);
+            let path = entry.path();
+            let bytes = fs::read(&path).map_err(io_err("reading", &path))?;
+            let doc = match path.extension().and_then(|e| e.to_str()) {
+                Some(ISSUED_EXT) => SignedDoc::parse(&open_at_rest(&self.sealing, &bytes)?)?,
+                Some("json") => SignedDoc::parse(&bytes)?,
+                _ => continue,
+            };
+            out.push(Credential::verify(&doc, &root, self.public.agency_id)?);
         }
         out.sort_by_key(|c| c.serial);
         Ok(out)

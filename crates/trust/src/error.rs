@@ -80,6 +80,8 @@ pub enum Reason {
     SubmissionItemInvalid,
     /// The endpoint accepts only bundles sealed to its agency.
     NotSealed,
+    /// An invite for an existing member names a member the agency never issued a credential to.
+    UnknownMember,
 }
 
 impl Reason {
@@ -122,6 +124,7 @@ impl Reason {
             Reason::ClockSkew => "clock_skew",
             Reason::SubmissionItemInvalid => "submission_item_invalid",
             Reason::NotSealed => "not_sealed",
+            Reason::UnknownMember => "unknown_member",
         }
     }
 }

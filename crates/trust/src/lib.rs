@@ -30,7 +30,7 @@ pub mod profile;
 mod receipt;
 mod revocation;
 
-pub use agency::{verify_identity, Agency, AgencyPublic, AgencyPublicFile, AGENCY_IDENTITY};
+pub use agency::{open_at_rest, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, AGENCY_IDENTITY};
 pub use credential::{now, parse_duration, Credential, CredentialRequest, CREDENTIAL, CREDENTIAL_REQUEST};
 pub use doc::{fingerprint, SignedDoc, MAX_DOC_LEN};
 pub use error::{Reason, Result, TrustError};

@@ -212,14 +212,14 @@ async fn enrolling_under_another_members_id_is_refused() {
     }
     w.env.stop().await;
     // One credential per victim id, for the victim's key only.
-    let issued = Agency::read_issued(&w.env.dir).unwrap();
+    let agency = Agency::open(&w.env.dir, &Passphrase::new(AGENCY_PASS)).unwrap();
+    let issued = agency.issued().unwrap();
     for (victim, key) in [(w.vol.id, w.vol.store.public_key()), (w.inv.id, w.inv.store.public_key())] {
         let theirs: Vec<_> = issued.iter().filter(|c| c.member_id == victim).collect();
         assert_eq!(theirs.len(), 1);
         assert_eq!(theirs[0].key, hex::encode(key));
     }
     // Offline issuing binds ids the same way.
-    let agency = Agency::open(&w.env.dir, &Passphrase::new(AGENCY_PASS)).unwrap();
     let doc = SignedDoc::parse(&B64.decode(request_as(&attacker, w.vol.id)).unwrap()).unwrap();
     let err = agency.issue(&doc, Role::Volunteer, None, chrono::Duration::days(1)).unwrap_err();
     assert_eq!(err.reason.code(), "member_id_taken");

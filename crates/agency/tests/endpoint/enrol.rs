@@ -1,7 +1,7 @@
 //! Enrolment with invite codes: one use, expiry, rate limiting of wrong codes.
 
 use casebridge_agency::{admin, invites, RATE_MAX_FAILURES, RATE_WINDOW_SECS};
-use casebridge_core::Role;
+use casebridge_core::{Passphrase, Role};
 use casebridge_protocol::{EnrolRequest, InviteCode, InviteRequest, Role as WireRole};
 use reqwest::StatusCode;
 
@@ -11,16 +11,12 @@ use crate::harness::*;
 async fn enrolment_issues_a_credential_that_installs_and_uses_the_invite_once() {
     let mut env = Env::start().await;
     let member = env.enrol(Role::Volunteer).await;
-    let issued = casebridge_trust::Agency::read_issued(&env.dir).unwrap();
+    // The running endpoint lists what it issued over its admin socket (sealed at rest).
+    let issued = admin::call(&env.dir, "GET", "/admin/issued", None).await.unwrap().unwrap();
+    let issued: Vec<casebridge_trust::Credential> = serde_json::from_value(issued).unwrap();
     let cred = issued.iter().find(|c| c.member_id == member.id).unwrap();
     assert_eq!(cred.role, Role::Volunteer);
     assert_eq!(cred.name, "Test Member", "the invite's name wins over the request's");
-    let used: Vec<_> = invites::list(&env.dir).unwrap().into_iter().filter(|i| i.used_at.is_some()).collect();
-    assert_eq!(used.len(), 1);
-    assert_eq!(used[0].member_id, Some(member.id));
-    // Nothing secret is kept in the invite file.
-    let file = std::fs::read_to_string(env.dir.join("invites").join(format!("{}.json", used[0].invite_id))).unwrap();
-    assert!(file.contains("secret_sha256"));
 
     // The same code again.
     let secret = env.invite(WireRole::Investigator, 3600).await;
@@ -29,6 +25,23 @@ async fn enrolment_issues_a_credential_that_installs_and_uses_the_invite_once() 
     let other = env.new_store(Role::Investigator);
     assert_eq!(expect_error(env.enrol_request(&secret, &other).await, StatusCode::FORBIDDEN).await, "invite_used");
     env.stop().await;
+
+    let agency = casebridge_trust::Agency::open(&env.dir, &Passphrase::new(AGENCY_PASS)).unwrap();
+    let used: Vec<_> = invites::list(&env.dir, agency.sealing_identity()).unwrap().into_iter().filter(|i| i.used_at.is_some()).collect();
+    assert_eq!(used.len(), 2);
+    assert_eq!(used[0].member_id, Some(member.id));
+    // Invite files, issued credentials and upload state are sealed: no member name, role or
+    // member id is readable in them.
+    for sub in ["invites", "issued", "uploads"] {
+        for entry in std::fs::read_dir(env.dir.join(sub)).unwrap().flatten() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            assert!(bytes.starts_with(b"age-encryption.org/v1"), "{} is not sealed", entry.path().display());
+            let text = String::from_utf8_lossy(&bytes);
+            for needle in ["Test Member", "volunteer", "secret_sha256", &member.id.to_string()] {
+                assert!(!text.contains(needle), "{} shows {needle}", entry.path().display());
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
