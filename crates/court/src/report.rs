@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use casebridge_core::metadata::OBSERVE_MAX_BYTES;
 use casebridge_core::{
     fingerprint, sha256, to_hex, Camera, CaseDetail, CustodyAction, CustodyView, EventKind, EvidenceView, GeoPoint, Observed, Progress,
     Role, SignedEvent, Store, Table,
@@ -771,7 +772,11 @@ pub(crate) fn metadata_mismatches(e: &EvidenceView, o: &Observed) -> Vec<String>
             }
         }
     }
+    // The agency reads EXIF only from images it can hold in memory: for larger ones its
+    // "none" means "not read", which is no contradiction.
+    let exif_read = !o.media_type.starts_with("image/") || e.size <= OBSERVE_MAX_BYTES;
     match (ours.captured_at, theirs.captured_at) {
+        (None, Some(_)) if !exif_read => {}
         (None, Some(t)) => {
             out.push(format!("capture time: the content holds no EXIF time; the submitter's software reported {}", time(&t)))
         }
@@ -788,11 +793,12 @@ pub(crate) fn metadata_mismatches(e: &EvidenceView, o: &Observed) -> Vec<String>
         }
     }
     match (ours.location, theirs.location) {
+        (None, Some(_)) if !exif_read => {}
         (None, Some(p)) => out.push(format!("place: the content holds no EXIF GPS; the submitter's software reported {}", place(&p))),
         (Some(p), None) => out.push(format!("place: the content's EXIF GPS says {}; the submitter's software reported none", place(&p))),
         _ => {}
     }
-    if ours.camera != theirs.camera {
+    if ours.camera != theirs.camera && (exif_read || ours.camera.is_some()) {
         let name = |c: &Option<Camera>| c.as_ref().map(camera_name).filter(|n| !n.is_empty()).unwrap_or_else(|| "none".into());
         out.push(format!(
             "camera: the content's EXIF says {}, the submitter's software reported {}",
@@ -821,6 +827,12 @@ fn metadata_section(b: &mut Vec<Block>, e: &EvidenceView, custody: &[CustodyView
                 ),
             )];
             f.push(field("Media type (agency)", format!("{} (sniffed from the bytes)", o.media_type)));
+            if o.media_type.starts_with("image/") && e.size > OBSERVE_MAX_BYTES {
+                f.push(field(
+                    "EXIF (agency)",
+                    format!("not read: the image is larger than {} MiB", OBSERVE_MAX_BYTES / (1024 * 1024)),
+                ));
+            }
             f.push(field("Capture time (agency)", x.captured_at.as_ref().map(|t| format!("{} (EXIF)", time(t))).unwrap_or_else(none_in_content)));
             f.push(field("Place (agency)", x.location.as_ref().map(|p| format!("{} (EXIF GPS)", place(p))).unwrap_or_else(none_in_content)));
             f.push(field(
@@ -1203,8 +1215,11 @@ mod tests {
         bare.extracted = Extracted::default();
         let e = item(Extracted::default(), Claimed { captured_at: Some(at("2026-01-01T00:00:00Z")), location: None });
         assert!(metadata_mismatches(&e, &bare).is_empty());
-        let e = item(Extracted { captured_at: Some(at("2026-01-01T00:00:00Z")), ..Extracted::default() }, none);
-        assert_eq!(metadata_mismatches(&e, &bare).len(), 1);
+        let mut e = item(Extracted { captured_at: Some(at("2026-01-01T00:00:00Z")), camera: canon(), ..Extracted::default() }, none);
+        assert_eq!(metadata_mismatches(&e, &bare).len(), 2);
+        // An image too large for the agency to read its EXIF: its "none" contradicts nothing.
+        e.size = OBSERVE_MAX_BYTES + 1;
+        assert_eq!(metadata_mismatches(&e, &bare), Vec::<String>::new());
     }
 
     #[test]
