@@ -536,5 +536,13 @@ fn the_report_flags_a_claimed_time_and_place_the_photos_exif_contradicts() {
     let r = casebridge_verify::verify_package(&pkg, Some(&root));
     assert!(r.verified, "expected VERIFIED:\n{}", r.to_text());
     let it = r.items.iter().find(|i| i.evidence_id == item.to_string()).unwrap();
-    assert!(it.custody.iter().any(|c| c.action == "received"), "{:?}", it.custody);
+    let received = it.custody.iter().find(|c| c.action == "received").expect("custody received in the package");
+    let seen = received.observed.as_ref().expect("the verifier reads what the agency read");
+    assert_eq!((seen.media_type.as_str(), seen.camera.as_deref()), ("image/jpeg", Some("Canon EOS R6")));
+    assert_eq!(seen.captured_at.as_deref(), Some("2026-03-14T09:30:00+01:00"));
+    assert!(
+        r.to_text().contains("read from the content by the recipient: image/jpeg; EXIF time 2026-03-14T09:30:00+01:00"),
+        "{}",
+        r.to_text()
+    );
 }
