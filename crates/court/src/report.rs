@@ -828,13 +828,16 @@ fn metadata_section(b: &mut Vec<Block>, e: &EvidenceView, custody: &[CustodyView
             )];
             f.push(field("Media type (agency)", format!("{} (sniffed from the bytes)", o.media_type)));
             if o.media_type.starts_with("image/") && e.size > OBSERVE_MAX_BYTES {
-                f.push(field(
-                    "EXIF (agency)",
-                    format!("not read: the image is larger than {} MiB", OBSERVE_MAX_BYTES / (1024 * 1024)),
-                ));
+                f.push(field("EXIF (agency)", format!("not read: the image is larger than {} MiB", OBSERVE_MAX_BYTES / (1024 * 1024))));
             }
-            f.push(field("Capture time (agency)", x.captured_at.as_ref().map(|t| format!("{} (EXIF)", time(t))).unwrap_or_else(none_in_content)));
-            f.push(field("Place (agency)", x.location.as_ref().map(|p| format!("{} (EXIF GPS)", place(p))).unwrap_or_else(none_in_content)));
+            f.push(field(
+                "Capture time (agency)",
+                x.captured_at.as_ref().map(|t| format!("{} (EXIF)", time(t))).unwrap_or_else(none_in_content),
+            ));
+            f.push(field(
+                "Place (agency)",
+                x.location.as_ref().map(|p| format!("{} (EXIF GPS)", place(p))).unwrap_or_else(none_in_content),
+            ));
             f.push(field(
                 "Camera (agency)",
                 x.camera.as_ref().map(|c| format!("{} (EXIF)", camera_name(c))).unwrap_or_else(none_in_content),
@@ -842,7 +845,9 @@ fn metadata_section(b: &mut Vec<Block>, e: &EvidenceView, custody: &[CustodyView
             b.push(Block::Fields(f));
         }
         None => b.push(Block::Para(format!(
-            "Not read by the agency: no custody entry of the agency records what the content of {me} says (evidence added by              police staff, or received before agencies recorded their own reading). The values below are the contributor's              statement only."
+            "Not read by the agency: no custody entry signed by police staff records what the content of {me} says (evidence \
+             added by police staff, received before agencies recorded their own reading, or received by a member this store \
+             does not know as police staff). The values below are the contributor's statement only."
         ))),
     }
     let mut f = vec![field("Media type (stated)", format!("{} (sniffed by the submitter's software)", e.media_type))];
@@ -867,11 +872,13 @@ fn metadata_section(b: &mut Vec<Block>, e: &EvidenceView, custody: &[CustodyView
         let diffs = metadata_mismatches(e, o);
         if diffs.is_empty() {
             b.push(Block::Para(format!(
-                "The agency's reading and the submitter's statement agree (times within {TIME_TOLERANCE_SECS} s, places within                  {PLACE_TOLERANCE_M:.0} m, same camera and media type)."
+                "The agency's reading and the submitter's statement agree (times within {TIME_TOLERANCE_SECS} s, places within \
+                 {PLACE_TOLERANCE_M:.0} m, same camera and media type)."
             )));
         } else {
             b.push(Block::Alert(format!(
-                "METADATA MISMATCH: what the submitter stated about {me} differs from what the agency read from the content on                  receipt: {}.",
+                "METADATA MISMATCH: what the submitter stated about {me} differs from what the agency read from the content on \
+                 receipt: {}.",
                 diffs.join("; ")
             )));
         }

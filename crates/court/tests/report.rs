@@ -528,6 +528,7 @@ fn the_report_flags_a_claimed_time_and_place_the_photos_exif_contradicts() {
     // The volunteer's own client read the same EXIF: that part agrees and is not flagged.
     assert!(!flag.contains("camera:") && !flag.contains("media type:"), "{flag}");
     assert_eq!(html.matches("METADATA MISMATCH").count(), 1);
+    assert!(!flag.contains("  "), "one space between words: {flag}");
 
     // The court package with the new custody field verifies independently.
     let pkg = tmp.path().join("package");
