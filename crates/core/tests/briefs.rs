@@ -221,3 +221,18 @@ fn a_store_reads_the_content_it_holds_as_the_file_says() {
     // Content not held is an error, not an empty reading.
     assert!(s.observe_content(&"ab".repeat(32), 10).is_err());
 }
+
+/// Custody events written before `observed` existed still parse, and events without it are
+/// written byte for byte as before (the field is left out, not `null`): old signatures hold.
+#[test]
+fn custody_without_observed_parses_and_is_written_as_before() {
+    let old = r#"{"type":"custody_recorded","evidence_id":"0190b5a0-0000-7000-8000-000000000001","action":"received","reason":null,"sha256":"ab"}"#;
+    let kind: EventKind = serde_json::from_str(old).unwrap();
+    assert!(matches!(&kind, EventKind::CustodyRecorded { observed: None, action: CustodyAction::Received, .. }));
+    assert_eq!(serde_json::to_string(&kind).unwrap(), old);
+    let new = r#"{"type":"custody_recorded","evidence_id":"0190b5a0-0000-7000-8000-000000000001","action":"received","reason":null,"sha256":"ab","observed":{"media_type":"image/jpeg","extracted":{"captured_at":"2026-03-14T09:30:00+01:00","location":{"lat":52.5298,"lon":13.4015},"camera":{"make":"Canon","model":"EOS R6"}}}}"#;
+    let kind: EventKind = serde_json::from_str(new).unwrap();
+    let EventKind::CustodyRecorded { observed: Some(o), .. } = &kind else { panic!("{kind:?}") };
+    assert_eq!(o.extracted.camera.as_ref().and_then(|c| c.make.as_deref()), Some("Canon"));
+    assert_eq!(serde_json::to_string(&kind).unwrap(), new);
+}
