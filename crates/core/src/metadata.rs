@@ -62,6 +62,25 @@ pub fn extract(path: &Path, media_type: &str) -> Extracted {
     Extracted { captured_at: captured_at(&exif), location: gps(&exif), camera: camera(&exif) }
 }
 
+/// Images larger than this are not read into memory for [`extract_from`] by the recipient's
+/// observation of received content (their media type is still sniffed).
+pub const OBSERVE_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Bytes of a content's head that [`sniff_media_type`] looks at.
+pub const SNIFF_BYTES: usize = SNIFF_LEN;
+
+/// [`extract`] over content already in memory or any seekable reader (e.g. decrypted from a
+/// store's objects): never needs a plaintext file.
+pub fn extract_from<R: std::io::BufRead + std::io::Seek>(mut reader: R, media_type: &str) -> Extracted {
+    if !media_type.starts_with("image/") {
+        return Extracted::default();
+    }
+    let Ok(exif) = exif::Reader::new().read_from_container(&mut reader) else {
+        return Extracted::default();
+    };
+    Extracted { captured_at: captured_at(&exif), location: gps(&exif), camera: camera(&exif) }
+}
+
 fn ascii(exif: &exif::Exif, tag: Tag) -> Option<String> {
     let field = exif.get_field(tag, In::PRIMARY)?;
     match &field.value {

@@ -185,6 +185,19 @@ pub struct Extracted {
     pub camera: Option<Camera>,
 }
 
+/// What the recipient of an item (the agency endpoint) read from the content it holds when it
+/// recorded custody `received`: the media type sniffed from the bytes and, for images, the EXIF
+/// metadata. Unlike `evidence_added`'s `media_type` and `extracted`, which the contributor's own
+/// software computed (a claim), this is signed by the recipient, who read the bytes itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    /// Media type sniffed from the content held.
+    pub media_type: String,
+    /// EXIF metadata read from the content held (empty for non-images, images without EXIF,
+    /// and images larger than [`crate::metadata::OBSERVE_MAX_BYTES`]).
+    pub extracted: Extracted,
+}
+
 /// A custody action (DESIGN.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -325,6 +338,10 @@ pub enum EventKind {
         reason: Option<String>,
         /// The item's SHA-256 at that moment, hex.
         sha256: String,
+        /// Custody `received` only: what the recipient read from the content it holds. Absent
+        /// on every other action and on events recorded before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        observed: Option<Observed>,
     },
     /// A derivative of an evidence item was made (e.g. a redacted copy for volunteers or the
     /// public). The derivative is itself added by an `evidence_added` event in the same

@@ -264,6 +264,10 @@ pub struct CustodyRecord {
     pub seq: u64,
     /// SHA-256 of the signed event body, hex.
     pub event_hash: String,
+    /// Custody `received` only: what the recipient read from the content it held (absent in
+    /// records written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<crate::model::Observed>,
 }
 
 /// One event held, by author and sequence number.
@@ -845,7 +849,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             t.put(Table::CaseEvidence, case_evidence_key(*case_id, *evidence_id), Vec::new())?;
             touch_case(t, *case_id, b.at)?;
         }
-        EventKind::CustodyRecorded { evidence_id, action, reason, sha256 } => {
+        EventKind::CustodyRecorded { evidence_id, action, reason, sha256, observed } => {
             let rec = CustodyRecord {
                 evidence_id: *evidence_id,
                 action: *action,
@@ -856,6 +860,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
                 at: b.at,
                 seq: b.seq,
                 event_hash: crate::crypto::to_hex(&ev.hash()),
+                observed: observed.clone(),
             };
             put_json(t, Table::Custody, custody_key(*evidence_id, b.hlc, b.author, b.seq), &rec)?;
         }

@@ -112,6 +112,11 @@ fn brief_submit_review_round_trip_with_access_rules() {
     assert_eq!(agency.submissions().unwrap().len(), 2, "agency holds both submissions");
     let items: Vec<(Uuid, String)> = sub.items.iter().map(|i| (i.evidence_id, i.sha256.clone())).collect();
     agency.record_received(&items).unwrap();
+    // Custody "received" carries what the agency read from the content it holds (issue 12).
+    let got = agency.custody(sub.items[0].evidence_id).unwrap();
+    let received = got.iter().find(|c| c.action == casebridge_core::CustodyAction::Received).unwrap();
+    let seen = received.observed.as_ref().expect("the agency's reading");
+    assert_eq!((seen.media_type.as_str(), &seen.extracted), ("text/plain", &casebridge_core::Extracted::default()));
     all(&mut agency, &mut inv);
     assert_eq!(inv.submissions().unwrap().len(), 2);
     assert!(inv.evidence(sub.items[0].evidence_id).is_ok());
@@ -181,4 +186,53 @@ fn feed_pages_and_cursor() {
     inv.add_note(case, "late").unwrap();
     assert_eq!(inv.feed(me, Role::Investigator, cursor, 10).unwrap().events.len(), 1);
     assert!(inv.feed(me, Role::Volunteer, 0, 1000).unwrap().events.is_empty());
+}
+
+/// The recipient's own reading of content it holds (issue 12): equal to reading the file, for
+/// real phone photos; only the head of large non-images is read; nothing is written unsealed.
+#[test]
+fn a_store_reads_the_content_it_holds_as_the_file_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = store(&tmp, "agency", Role::Supervisor);
+    let photos = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors/photos");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&photos).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("jpg") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let sha = casebridge_core::to_hex(&casebridge_core::sha256(&bytes));
+        s.import_content(&mut bytes.as_slice(), &sha, bytes.len() as u64, &mut |_| true).unwrap();
+        let seen = s.observe_content(&sha, bytes.len() as u64).unwrap();
+        let media = casebridge_core::metadata::sniff_media_type(&casebridge_core::metadata::read_head(&path).unwrap());
+        assert_eq!(seen.media_type, media);
+        assert_eq!(seen.extracted, casebridge_core::metadata::extract(&path, &media), "{}", path.display());
+        assert!(seen.extracted.location.is_some(), "{}: the vectors carry GPS", path.display());
+        n += 1;
+    }
+    assert_eq!(n, 3);
+    // A large non-image: sniffed from its head, no EXIF looked for.
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let sha = casebridge_core::to_hex(&casebridge_core::sha256(&big));
+    s.import_content(&mut big.as_slice(), &sha, big.len() as u64, &mut |_| true).unwrap();
+    let seen = s.observe_content(&sha, big.len() as u64).unwrap();
+    assert_eq!((seen.media_type.as_str(), seen.extracted), ("application/octet-stream", casebridge_core::Extracted::default()));
+    // Content not held is an error, not an empty reading.
+    assert!(s.observe_content(&"ab".repeat(32), 10).is_err());
+}
+
+/// Custody events written before `observed` existed still parse, and events without it are
+/// written byte for byte as before (the field is left out, not `null`): old signatures hold.
+#[test]
+fn custody_without_observed_parses_and_is_written_as_before() {
+    let old = r#"{"type":"custody_recorded","evidence_id":"0190b5a0-0000-7000-8000-000000000001","action":"received","reason":null,"sha256":"ab"}"#;
+    let kind: EventKind = serde_json::from_str(old).unwrap();
+    assert!(matches!(&kind, EventKind::CustodyRecorded { observed: None, action: CustodyAction::Received, .. }));
+    assert_eq!(serde_json::to_string(&kind).unwrap(), old);
+    let new = r#"{"type":"custody_recorded","evidence_id":"0190b5a0-0000-7000-8000-000000000001","action":"received","reason":null,"sha256":"ab","observed":{"media_type":"image/jpeg","extracted":{"captured_at":"2026-03-14T09:30:00+01:00","location":{"lat":52.5298,"lon":13.4015},"camera":{"make":"Canon","model":"EOS R6"}}}}"#;
+    let kind: EventKind = serde_json::from_str(new).unwrap();
+    let EventKind::CustodyRecorded { observed: Some(o), .. } = &kind else { panic!("{kind:?}") };
+    assert_eq!(o.extracted.camera.as_ref().and_then(|c| c.make.as_deref()), Some("Canon"));
+    assert_eq!(serde_json::to_string(&kind).unwrap(), new);
 }

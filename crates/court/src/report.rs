@@ -32,8 +32,10 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use casebridge_core::metadata::OBSERVE_MAX_BYTES;
 use casebridge_core::{
-    fingerprint, sha256, to_hex, CaseDetail, CustodyView, EventKind, EvidenceView, GeoPoint, Progress, Role, SignedEvent, Store, Table,
+    fingerprint, sha256, to_hex, Camera, CaseDetail, CustodyAction, CustodyView, EventKind, EvidenceView, GeoPoint, Observed, Progress,
+    Role, SignedEvent, Store, Table,
 };
 use casebridge_trust::{AgencyPublic, Credential, SignedDoc};
 use chrono::{DateTime, FixedOffset, Local};
@@ -592,22 +594,7 @@ fn compose(
         }
         f.push(field("Contributor", people.get(e.contributor).label));
         f.push(field("Added", time(&e.added_at)));
-        f.push(field("Claimed capture time", e.claimed.captured_at.as_ref().map(time).unwrap_or_else(|| "none claimed".into())));
-        f.push(field("Claimed place", e.claimed.location.as_ref().map(place).unwrap_or_else(|| "none claimed".into())));
-        f.push(field(
-            "Extracted capture time",
-            e.extracted.captured_at.as_ref().map(|t| format!("{} (EXIF)", time(t))).unwrap_or_else(|| "none in the content".into()),
-        ));
-        f.push(field(
-            "Extracted place",
-            e.extracted.location.as_ref().map(|p| format!("{} (EXIF GPS)", place(p))).unwrap_or_else(|| "none in the content".into()),
-        ));
-        if let Some(cam) = &e.extracted.camera {
-            let name = [cam.make.as_deref(), cam.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-            if !name.is_empty() {
-                f.push(field("Camera", format!("{name} (EXIF)")));
-            }
-        }
+        let custody = store.custody(e.id)?;
         f.push(field(
             "Content check",
             if intact {
@@ -617,6 +604,7 @@ fn compose(
             },
         ));
         b.push(Block::Fields(f));
+        metadata_section(&mut b, e, &custody, &people, &me);
 
         if let Some(p) = &e.derived_from {
             b.push(Block::Label(format!("{me} is a derivative (provenance)")));
@@ -646,7 +634,6 @@ fn compose(
         }
 
         b.push(Block::Label(format!("Custody trail of {me}")));
-        let custody = store.custody(e.id)?;
         if custody.is_empty() {
             b.push(Block::Para("No custody entries are held.".into()));
         }
@@ -734,6 +721,170 @@ fn compose(
     Ok(Composed { doc: Doc { title: format!("Court report {reference}"), footer, blocks: b }, items, damaged })
 }
 
+// ----- what the content says: the agency's own reading against the submitter's statement ---
+
+/// Capture times further apart than this are flagged.
+pub const TIME_TOLERANCE_SECS: i64 = 60;
+
+/// Capture places further apart than this are flagged.
+pub const PLACE_TOLERANCE_M: f64 = 50.0;
+
+/// Great-circle distance in metres (haversine, mean Earth radius).
+fn distance_m(a: &GeoPoint, b: &GeoPoint) -> f64 {
+    const R: f64 = 6_371_008.8;
+    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dla = la2 - la1;
+    let dlo = (b.lon - a.lon).to_radians();
+    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
+    2.0 * R * h.sqrt().min(1.0).asin()
+}
+
+fn camera_name(c: &Camera) -> String {
+    [c.make.as_deref(), c.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")
+}
+
+/// The custody "received" that carries the agency's own reading of the content: recorded by
+/// police staff (the agency endpoint's store is a supervisor), not by the contributor. The
+/// first one, as the content was when it first reached the agency.
+fn agency_observation<'c>(e: &EvidenceView, custody: &'c [CustodyView], people: &People<'_>) -> Option<(&'c CustodyView, &'c Observed)> {
+    custody.iter().find_map(|cv| {
+        let staff = matches!(people.get(cv.actor).role, Some(Role::Investigator | Role::Supervisor));
+        let o = cv.observed.as_ref()?;
+        (cv.action == CustodyAction::Received && cv.actor != e.contributor && staff && cv.sha256 == e.sha256).then_some((cv, o))
+    })
+}
+
+/// Where the agency's reading and the submitter's statement differ: one line each.
+pub(crate) fn metadata_mismatches(e: &EvidenceView, o: &Observed) -> Vec<String> {
+    let mut out = Vec::new();
+    let theirs = &e.extracted;
+    let ours = &o.extracted;
+    if o.media_type != e.media_type {
+        out.push(format!("media type: the content is {}, the submitter stated {}", o.media_type, e.media_type));
+    }
+    let times =
+        [("the submitter's claimed capture time", e.claimed.captured_at), ("the submitter's software's EXIF time", theirs.captured_at)];
+    for (what, t) in times {
+        if let (Some(ours), Some(t)) = (ours.captured_at, t) {
+            let secs = (ours - t).num_seconds().abs();
+            if secs > TIME_TOLERANCE_SECS {
+                out.push(format!("capture time: the content's EXIF says {}, {what} is {} ({secs} s apart)", time(&ours), time(&t)));
+            }
+        }
+    }
+    // The agency reads EXIF only from images it can hold in memory: for larger ones its
+    // "none" means "not read", which is no contradiction.
+    let exif_read = !o.media_type.starts_with("image/") || e.size <= OBSERVE_MAX_BYTES;
+    match (ours.captured_at, theirs.captured_at) {
+        (None, Some(_)) if !exif_read => {}
+        (None, Some(t)) => {
+            out.push(format!("capture time: the content holds no EXIF time; the submitter's software reported {}", time(&t)))
+        }
+        (Some(t), None) => out.push(format!("capture time: the content's EXIF says {}; the submitter's software reported none", time(&t))),
+        _ => {}
+    }
+    let places = [("the submitter's claimed place", e.claimed.location), ("the submitter's software's EXIF GPS", theirs.location)];
+    for (what, p) in places {
+        if let (Some(ours), Some(p)) = (ours.location, p) {
+            let d = distance_m(&ours, &p);
+            if d > PLACE_TOLERANCE_M {
+                out.push(format!("place: the content's EXIF GPS says {}, {what} is {} ({d:.0} m apart)", place(&ours), place(&p)));
+            }
+        }
+    }
+    match (ours.location, theirs.location) {
+        (None, Some(_)) if !exif_read => {}
+        (None, Some(p)) => out.push(format!("place: the content holds no EXIF GPS; the submitter's software reported {}", place(&p))),
+        (Some(p), None) => out.push(format!("place: the content's EXIF GPS says {}; the submitter's software reported none", place(&p))),
+        _ => {}
+    }
+    if ours.camera != theirs.camera && (exif_read || ours.camera.is_some()) {
+        let name = |c: &Option<Camera>| c.as_ref().map(camera_name).filter(|n| !n.is_empty()).unwrap_or_else(|| "none".into());
+        out.push(format!(
+            "camera: the content's EXIF says {}, the submitter's software reported {}",
+            name(&ours.camera),
+            name(&theirs.camera)
+        ));
+    }
+    out
+}
+
+/// The item's capture time, place, camera and media type twice: as the agency read them from
+/// the content on receipt (signed by the agency), and as the submitter stated them (their
+/// claims, and what their own software reported reading), with a flag where they differ.
+fn metadata_section(b: &mut Vec<Block>, e: &EvidenceView, custody: &[CustodyView], people: &People<'_>, me: &str) {
+    let none_in_content = || "none in the content".to_string();
+    b.push(Block::Label(format!("Capture time, place and camera of {me}")));
+    match agency_observation(e, custody, people) {
+        Some((cv, o)) => {
+            let x = &o.extracted;
+            let mut f = vec![field(
+                "Read by",
+                format!(
+                    "{}, on receipt, {}: read from the content the agency holds, signed in its custody entry",
+                    people.get(cv.actor).label,
+                    time(&cv.at)
+                ),
+            )];
+            f.push(field("Media type (agency)", format!("{} (sniffed from the bytes)", o.media_type)));
+            if o.media_type.starts_with("image/") && e.size > OBSERVE_MAX_BYTES {
+                f.push(field("EXIF (agency)", format!("not read: the image is larger than {} MiB", OBSERVE_MAX_BYTES / (1024 * 1024))));
+            }
+            f.push(field(
+                "Capture time (agency)",
+                x.captured_at.as_ref().map(|t| format!("{} (EXIF)", time(t))).unwrap_or_else(none_in_content),
+            ));
+            f.push(field(
+                "Place (agency)",
+                x.location.as_ref().map(|p| format!("{} (EXIF GPS)", place(p))).unwrap_or_else(none_in_content),
+            ));
+            f.push(field(
+                "Camera (agency)",
+                x.camera.as_ref().map(|c| format!("{} (EXIF)", camera_name(c))).unwrap_or_else(none_in_content),
+            ));
+            b.push(Block::Fields(f));
+        }
+        None => b.push(Block::Para(format!(
+            "Not read by the agency: no custody entry signed by police staff records what the content of {me} says (evidence \
+             added by police staff, received before agencies recorded their own reading, or received by a member this store \
+             does not know as police staff). The values below are the contributor's statement only."
+        ))),
+    }
+    let mut f = vec![field("Media type (stated)", format!("{} (sniffed by the submitter's software)", e.media_type))];
+    f.push(field("Claimed capture time", e.claimed.captured_at.as_ref().map(time).unwrap_or_else(|| "none claimed".into())));
+    f.push(field("Claimed place", e.claimed.location.as_ref().map(place).unwrap_or_else(|| "none claimed".into())));
+    let reported = |v: Option<String>| v.unwrap_or_else(|| "none reported".into());
+    f.push(field(
+        "Capture time (stated EXIF)",
+        reported(e.extracted.captured_at.as_ref().map(|t| format!("{} (EXIF, as read by the submitter's software)", time(t)))),
+    ));
+    f.push(field(
+        "Place (stated EXIF)",
+        reported(e.extracted.location.as_ref().map(|p| format!("{} (EXIF GPS, as read by the submitter's software)", place(p)))),
+    ));
+    f.push(field(
+        "Camera (stated EXIF)",
+        reported(e.extracted.camera.as_ref().map(|c| format!("{} (EXIF, as read by the submitter's software)", camera_name(c)))),
+    ));
+    b.push(Block::Label(format!("Stated by the submitter of {me}")));
+    b.push(Block::Fields(f));
+    if let Some((_, o)) = agency_observation(e, custody, people) {
+        let diffs = metadata_mismatches(e, o);
+        if diffs.is_empty() {
+            b.push(Block::Para(format!(
+                "The agency's reading and the submitter's statement agree (times within {TIME_TOLERANCE_SECS} s, places within \
+                 {PLACE_TOLERANCE_M:.0} m, same camera and media type)."
+            )));
+        } else {
+            b.push(Block::Alert(format!(
+                "METADATA MISMATCH: what the submitter stated about {me} differs from what the agency read from the content on \
+                 receipt: {}.",
+                diffs.join("; ")
+            )));
+        }
+    }
+}
+
 fn header(b: &mut Vec<Block>, c: &CaseDetail, people: &People<'_>, store: &Store, opts: &ReportOptions, now: DateTime<FixedOffset>) {
     b.push(Block::Heading("Case".into()));
     let mut f = vec![field("Reference", c.reference.clone().unwrap_or_else(|| "none".into()))];
@@ -769,6 +920,14 @@ fn custody_entry(n: usize, cv: &CustodyView, people: &People<'_>, key: Option<St
         f.push(field("Reason", r));
     }
     f.push(mono("Item SHA-256", cv.sha256.clone()));
+    if let Some(o) = &cv.observed {
+        let x = &o.extracted;
+        let mut read = vec![o.media_type.clone()];
+        read.extend(x.captured_at.as_ref().map(|t| format!("EXIF time {}", time(t))));
+        read.extend(x.location.as_ref().map(|p| format!("EXIF GPS {:.6}, {:.6}", p.lat, p.lon)));
+        read.extend(x.camera.as_ref().map(|c| format!("camera {}", camera_name(c))));
+        f.push(field("Read from the content", read.join("; ")));
+    }
     f.push(mono("Event SHA-256", cv.event_hash.clone()));
     if let Some(k) = key {
         f.push(mono("Signing key", k));
@@ -981,6 +1140,94 @@ fn trust(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casebridge_core::{Claimed, Extracted};
+
+    fn at(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    fn canon() -> Option<Camera> {
+        Some(Camera { make: Some("Canon".into()), model: Some("EOS R6".into()) })
+    }
+
+    /// An item whose submitter stated `stated` and claimed `claimed`.
+    fn item(stated: Extracted, claimed: Claimed) -> EvidenceView {
+        EvidenceView {
+            id: Uuid::from_u128(1),
+            case_id: Uuid::from_u128(2),
+            sha256: "00".repeat(32),
+            size: 1,
+            media_type: "image/jpeg".into(),
+            original_name: "p.jpg".into(),
+            captured_at: None,
+            location: None,
+            camera: None,
+            description: None,
+            claimed,
+            extracted: stated,
+            contributor: Uuid::from_u128(3),
+            contributor_name: None,
+            added_at: at("2026-03-14T12:00:00+01:00"),
+            derived_from: None,
+        }
+    }
+
+    /// The photo's real EXIF, as the agency read it.
+    fn real() -> Observed {
+        Observed {
+            media_type: "image/jpeg".into(),
+            extracted: Extracted {
+                captured_at: Some(at("2026-03-14T23:41:05+01:00")),
+                location: Some(GeoPoint::new(53.5453, 9.9666).unwrap()),
+                camera: canon(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_statement_within_the_tolerances_is_not_flagged() {
+        let o = real();
+        // The same instant in another zone, 59 s off, and about 40 m away.
+        let stated = Extracted { captured_at: Some(at("2026-03-14T22:41:05+00:00")), ..o.extracted.clone() };
+        let claimed =
+            Claimed { captured_at: Some(at("2026-03-14T23:42:04+01:00")), location: Some(GeoPoint::new(53.54566, 9.9666).unwrap()) };
+        assert!(distance_m(&o.extracted.location.unwrap(), &claimed.location.unwrap()) < PLACE_TOLERANCE_M);
+        assert_eq!(metadata_mismatches(&item(stated, claimed), &o), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_difference_beyond_the_tolerances_is_flagged() {
+        let o = real();
+        let none = Claimed { captured_at: None, location: None };
+        let flagged = |stated: Extracted, claimed: Claimed, media: &str, what: &str| {
+            let mut e = item(stated, claimed);
+            e.media_type = media.into();
+            let m = metadata_mismatches(&e, &o);
+            assert_eq!(m.len(), 1, "{what}: {m:?}");
+            assert!(m[0].starts_with(what), "{m:?}");
+        };
+        let honest = || o.extracted.clone();
+        flagged(honest(), Claimed { captured_at: Some(at("2026-03-14T23:42:06+01:00")), location: None }, "image/jpeg", "capture time");
+        flagged(honest(), Claimed { captured_at: None, location: Some(GeoPoint::new(53.5459, 9.9666).unwrap()) }, "image/jpeg", "place");
+        flagged(Extracted { camera: None, ..honest() }, none.clone(), "image/jpeg", "camera");
+        flagged(
+            Extracted { camera: Some(Camera { make: Some("Apple".into()), model: None }), ..honest() },
+            none.clone(),
+            "image/jpeg",
+            "camera",
+        );
+        flagged(honest(), none.clone(), "image/png", "media type");
+        // Stating EXIF the content does not hold is flagged; claiming a time without EXIF is not.
+        let mut bare = o.clone();
+        bare.extracted = Extracted::default();
+        let e = item(Extracted::default(), Claimed { captured_at: Some(at("2026-01-01T00:00:00Z")), location: None });
+        assert!(metadata_mismatches(&e, &bare).is_empty());
+        let mut e = item(Extracted { captured_at: Some(at("2026-01-01T00:00:00Z")), camera: canon(), ..Extracted::default() }, none);
+        assert_eq!(metadata_mismatches(&e, &bare).len(), 2);
+        // An image too large for the agency to read its EXIF: its "none" contradicts nothing.
+        e.size = OBSERVE_MAX_BYTES + 1;
+        assert_eq!(metadata_mismatches(&e, &bare), Vec::<String>::new());
+    }
 
     #[test]
     fn pseudonyms_differ_between_cases_and_are_stable() {

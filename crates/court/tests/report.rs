@@ -433,3 +433,117 @@ fn figures_for_a_case_of_twenty_six_items() {
         }
     }
 }
+
+/// Issue 12, part 6: a volunteer's submission reaches the agency through the real clients (a
+/// brief, `submit`, a sealed bundle opened under the endpoint's rules). The agency reads the
+/// photo it received itself and signs what it read in its custody "received"; the report sets
+/// that beside what the volunteer stated and flags the claimed time and place, which are far
+/// from the photo's EXIF. The court package of the case still verifies with the independent
+/// verifier, which reads the new field as part of the custody event.
+#[test]
+fn the_report_flags_a_claimed_time_and_place_the_photos_exif_contradicts() {
+    use casebridge_core::exif_write::{ascii, ifd, long, rationals, splice_exif, tiff};
+    use casebridge_core::{CustodyAction, NewBrief, SubmitOptions};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let agency_dir = tmp.path().join("agency");
+    let agency =
+        Agency::init(&agency_dir, "Polizei Berlin (test)", &Passphrase::new("agency pass for tests"), KdfParams::INSECURE_FOR_TESTS)
+            .unwrap();
+    let public_file = Agency::public_file(&agency_dir).unwrap();
+    let mut volunteer = new_store(&tmp.path().join("volunteer"), "Mia Keller", Role::Volunteer);
+    let mut investigator = new_store(&tmp.path().join("investigator"), "Vera Brandt", Role::Investigator);
+    let mut creds = Vec::new();
+    for (store, role) in [(&mut volunteer, Role::Volunteer), (&mut investigator, Role::Investigator)] {
+        let (_, cred) = agency.issue(&profile::request_credential(store), role, None, chrono::Duration::days(365)).unwrap();
+        profile::install_credential(store, &cred, Some(&public_file)).unwrap();
+        creds.push(cred);
+    }
+    let case = investigator.create_case(NewCase { title: "Bike thefts".into(), ..Default::default() }).unwrap();
+    let brief =
+        investigator.publish_brief(NewBrief { case, title: "Photos".into(), text: "of the racks".into(), ..Default::default() }).unwrap();
+    let events = investigator.case_events(case, None).unwrap();
+    volunteer.import_events(&events, vec![]).unwrap();
+
+    // A real JPEG whose EXIF says: Canon EOS R6, 2026-03-14 09:30:00 +01:00, Rosenthaler Platz.
+    let ifd0 =
+        |exif_at: u32, gps_at: u32| vec![ascii(0x010F, "Canon"), ascii(0x0110, "EOS R6"), long(0x8769, exif_at), long(0x8825, gps_at)];
+    let exif = || vec![ascii(0x9003, "2026:03:14 09:30:00"), ascii(0x9011, "+01:00")];
+    let gps = || {
+        vec![
+            ascii(0x0001, "N"),
+            rationals(0x0002, &[(52, 1), (31, 1), (472_800, 10_000)]),
+            ascii(0x0003, "E"),
+            rationals(0x0004, &[(13, 1), (24, 1), (54_000, 10_000)]),
+        ]
+    };
+    let exif_at = 8 + ifd(ifd0(0, 0), 8).len() as u32;
+    let gps_at = exif_at + ifd(exif(), exif_at).len() as u32;
+    let t = tiff(&[ifd(ifd0(exif_at, gps_at), 8), ifd(exif(), exif_at), ifd(gps(), gps_at)]);
+    let plain = tmp.path().join("plain.jpg");
+    jpeg(&plain);
+    let photo = tmp.path().join("rack.jpg");
+    std::fs::write(&photo, splice_exif(&std::fs::read(&plain).unwrap(), &t).unwrap()).unwrap();
+
+    // The volunteer claims a time a week later and a place in Munich.
+    let opts = SubmitOptions {
+        description: None,
+        captured_at: Some(chrono::DateTime::parse_from_rfc3339("2026-03-21T18:00:00+01:00").unwrap()),
+        location: Some(GeoPoint::new(48.1372, 11.5755).unwrap()),
+    };
+    let sub = volunteer.submit(brief, &[photo], &opts, &mut |_| true).unwrap();
+    let item = sub.items[0].evidence_id;
+    let out = tmp.path().join("submission.cbb");
+    let public = agency.public().clone();
+    let export = ExportOptions {
+        case,
+        since: None,
+        agency: &public,
+        credential: &creds[0],
+        seal: true,
+        own_only: true,
+        bundle_id: None,
+        sync_point: None,
+    };
+    bundle::export(&mut volunteer, &export, &out, &mut |_| true).unwrap();
+    let list = agency.current_revocation().unwrap().0;
+    let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity()));
+    let opened = bundle::open_into(&out, &anchor, &mut investigator, &mut |_| true).unwrap();
+    assert_eq!(opened.outcome, "accepted");
+
+    // The investigator's store read the photo itself on receipt.
+    let custody = investigator.custody(item).unwrap();
+    let received = custody.iter().find(|c| c.action == CustodyAction::Received).expect("custody received");
+    let seen = received.observed.as_ref().expect("what the receiver read");
+    assert_eq!(seen.media_type, "image/jpeg");
+    assert_eq!(seen.extracted.captured_at, Some(chrono::DateTime::parse_from_rfc3339("2026-03-14T09:30:00+01:00").unwrap()));
+    assert_eq!(seen.extracted.camera.as_ref().and_then(|c| c.model.as_deref()), Some("EOS R6"));
+
+    let opts = ReportOptions { format: Format::Html, reason: None };
+    let html = String::from_utf8(report::render(&mut investigator, case, &opts, &mut |_| true).unwrap().bytes).unwrap();
+    let flag = &html[html.find("METADATA MISMATCH").expect("the claims are flagged")..];
+    let flag = &flag[..flag.find("</").unwrap()];
+    assert!(flag.contains("2026-03-14 09:30:00 +01:00") && flag.contains("2026-03-21 18:00:00 +01:00"), "{flag}");
+    assert!(flag.contains("place:") && flag.contains("m apart"), "{flag}");
+    // The volunteer's own client read the same EXIF: that part agrees and is not flagged.
+    assert!(!flag.contains("camera:") && !flag.contains("media type:"), "{flag}");
+    assert_eq!(html.matches("METADATA MISMATCH").count(), 1);
+    assert!(!flag.contains("  "), "one space between words: {flag}");
+
+    // The court package with the new custody field verifies independently.
+    let pkg = tmp.path().join("package");
+    casebridge_court::package::export_package(&mut investigator, case, &pkg, None).unwrap();
+    let root = agency.public().root_fingerprint().parse().unwrap();
+    let r = casebridge_verify::verify_package(&pkg, Some(&root));
+    assert!(r.verified, "expected VERIFIED:\n{}", r.to_text());
+    let it = r.items.iter().find(|i| i.evidence_id == item.to_string()).unwrap();
+    let received = it.custody.iter().find(|c| c.action == "received").expect("custody received in the package");
+    let seen = received.observed.as_ref().expect("the verifier reads what the agency read");
+    assert_eq!((seen.media_type.as_str(), seen.camera.as_deref()), ("image/jpeg", Some("Canon EOS R6")));
+    assert_eq!(seen.captured_at.as_deref(), Some("2026-03-14T09:30:00+01:00"));
+    assert!(
+        r.to_text().contains("read from the content by the recipient: image/jpeg; EXIF time 2026-03-14T09:30:00+01:00"),
+        "{}",
+        r.to_text()
+    );
+}

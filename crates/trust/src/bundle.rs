@@ -30,7 +30,7 @@ use crate::credential::{now, Credential};
 use crate::doc::SignedDoc;
 use crate::error::{io_err, Reason, Result, TrustError};
 use crate::revocation::RevocationList;
-use casebridge_core::{ContentImporter, CustodyAction, EventKind, Role, SignedEvent, Store};
+use casebridge_core::{ContentImporter, CustodyAction, EventKind, Observed, Role, SignedEvent, Store};
 
 /// Magic of a plain bundle stream.
 pub const BUNDLE_MAGIC: &[u8; 8] = b"CBBUNDLE";
@@ -361,6 +361,11 @@ pub struct Verified {
     pub replay: bool,
     /// Indexes of events signed by a key on the revocation list: refused unless already held.
     pub revoked_events: Vec<usize>,
+    /// Opening a volunteer's bundle only: what the receiving store read from each content the
+    /// bundle brought, once stored (by SHA-256 hex; see [`ContentImporter::observe`]). Read
+    /// here, in the first half of an open, so [`import_verified`] records it in custody
+    /// "received" without reading content under the store's write lock.
+    pub observed: BTreeMap<String, Observed>,
 }
 
 /// What the reader does with each blob's bytes.
@@ -694,7 +699,17 @@ fn verify_plain(
         events.push(ev);
     }
 
-    let mut verified = Verified { manifest, manifest_hash, credential, events, sealed, bytes: 0, replay: false, revoked_events };
+    let mut verified = Verified {
+        manifest,
+        manifest_hash,
+        credential,
+        events,
+        sealed,
+        bytes: 0,
+        replay: false,
+        revoked_events,
+        observed: BTreeMap::new(),
+    };
     let replay = match &sink {
         BlobSink::Check => false,
         BlobSink::Store(store, policy) => precheck(store, &verified, *policy)?,
@@ -762,7 +777,52 @@ fn verify_plain(
     }
     verified.bytes = total;
     verified.replay = replay;
+    let content = match &sink {
+        BlobSink::Check => None,
+        BlobSink::Store(store, _) => Some(store.content_importer()),
+        BlobSink::Objects { content, .. } => Some((*content).clone()),
+    };
+    if let Some(content) = content {
+        verified.observed = observe_received(&verified, &content);
+    }
     Ok(verified)
+}
+
+/// The evidence a volunteer's bundle brings with its content (evidence id, SHA-256 hex, size):
+/// what the receiving store records custody "received" for.
+fn brought(v: &Verified) -> Vec<(Uuid, String, u64)> {
+    if v.credential.role != Role::Volunteer {
+        return Vec::new();
+    }
+    let m = &v.manifest;
+    let carried: BTreeSet<&str> = m.blobs.iter().map(|b| b.sha256.as_str()).collect();
+    v.events
+        .iter()
+        .filter(|ev| ev.body().author == m.sender)
+        .filter_map(|ev| match &ev.body().kind {
+            EventKind::EvidenceAdded { evidence_id, object, .. } if carried.contains(object.sha256.as_str()) => {
+                Some((*evidence_id, object.sha256.clone(), object.size))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// What the receiving store reads itself from the content a volunteer's bundle brought (the
+/// submitter's `media_type` and `extracted` are claims; this is the agency's own reading).
+/// Content that cannot be read is left out: its custody "received" then carries no
+/// observation, and the court report says so.
+pub fn observe_received(v: &Verified, content: &ContentImporter) -> BTreeMap<String, Observed> {
+    let mut out = BTreeMap::new();
+    for (_, sha, size) in brought(v) {
+        if out.contains_key(&sha) {
+            continue;
+        }
+        if let Ok(o) = content.observe(&sha, size) {
+            out.insert(sha, o);
+        }
+    }
+    out
 }
 
 /// What is decided on a verified manifest and its events before any content is stored (and
@@ -896,7 +956,8 @@ pub fn open_into_checked(
 /// again (another open may have imported the bundle meanwhile: then it is a duplicate), the
 /// `policy`, and the events, in one durable append. With `record_received`, custody
 /// "received" by this store is recorded in that append for the evidence a volunteer's bundle
-/// brings (the endpoint's custody step). A refusal records nothing.
+/// brings (the endpoint's custody step), each with what this store read from the content
+/// ([`Verified::observed`]). A refusal records nothing.
 pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, record_received: bool) -> Result<Opened> {
     let m = &v.manifest;
     let duplicate = || Opened {
@@ -927,6 +988,13 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
             }
         }
     }
+    // Normally read in the first half (`verify`); a `Verified` made otherwise is read here.
+    let mut observed = v.observed.clone();
+    if record_received && received.iter().any(|(_, sha)| !observed.contains_key(sha)) {
+        for (sha, o) in observe_received(v, &store.content_importer()) {
+            observed.entry(sha).or_insert(o);
+        }
+    }
     let mut local = vec![EventKind::MemberCredentialStored {
         agency_id: m.recipient_agency,
         member_id: m.sender,
@@ -941,8 +1009,11 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         events_added: m.events.len() as u64,
         blobs: m.blobs.len() as u64,
     });
-    let added =
-        if record_received { store.import_events_received(&v.events, local, &received)? } else { store.import_events(&v.events, local)? };
+    let added = if record_received {
+        store.import_events_received(&v.events, local, &received, &observed)?
+    } else {
+        store.import_events(&v.events, local)?
+    };
     Ok(Opened {
         bundle_id: m.bundle_id,
         sender: m.sender,

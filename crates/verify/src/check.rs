@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::format::{self, doc_type, fingerprint, is_hex_digest, is_uuid, open_doc, open_envelope, parse_time, Event};
 use crate::report::{
-    AgencyInfo, CaseInfo, Counts, CredentialInfo, CustodyInfo, ExporterInfo, ItemInfo, MemberInfo, PackageInfo, Problem, ReceiptInfo,
-    Report, RevokedInfo,
+    AgencyInfo, CaseInfo, Counts, CredentialInfo, CustodyInfo, ExporterInfo, ItemInfo, MemberInfo, ObservedInfo, PackageInfo, Problem,
+    ReceiptInfo, Report, RevokedInfo,
 };
 use crate::AgencyRoot;
 
@@ -665,7 +665,8 @@ impl<'a> Verifier<'a> {
                         Some(_) => {}
                     }
                     if let Some(item) = items.get_mut(&id) {
-                        item.custody.push(CustodyInfo { action, at: ev.at.clone(), by: ev.author.clone(), event: file.clone() });
+                        let observed = ObservedInfo::from_event(&ev.body);
+                        item.custody.push(CustodyInfo { action, at: ev.at.clone(), by: ev.author.clone(), event: file.clone(), observed });
                     }
                 }
                 "evidence_derived" => {

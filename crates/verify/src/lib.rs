@@ -62,8 +62,8 @@ mod report;
 use std::path::Path;
 
 pub use report::{
-    AgencyInfo, CaseInfo, Counts, CredentialInfo, CustodyInfo, ExporterInfo, ItemInfo, MemberInfo, PackageInfo, Problem, ReceiptInfo,
-    Report, RevokedInfo, NOT_ANCHORED_LINE,
+    AgencyInfo, CaseInfo, Counts, CredentialInfo, CustodyInfo, ExporterInfo, ItemInfo, MemberInfo, ObservedInfo, PackageInfo, Problem,
+    ReceiptInfo, Report, RevokedInfo, NOT_ANCHORED_LINE,
 };
 
 /// Verifies the court evidence package in `dir`, anchored to `agency_root` when given. Never

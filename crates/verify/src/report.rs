@@ -124,6 +124,38 @@ pub struct CustodyInfo {
     pub by: String,
     /// The event file.
     pub event: String,
+    /// Custody `received` only: what the recipient read from the content (`observed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<ObservedInfo>,
+}
+
+/// What the recipient of an item read from its content when it recorded custody `received`
+/// (docs/FORMAT.md, `observed`), as the event states it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ObservedInfo {
+    /// Media type sniffed from the bytes.
+    pub media_type: String,
+    /// EXIF capture time (RFC 3339), if the content holds one.
+    pub captured_at: Option<String>,
+    /// EXIF GPS position, `LAT, LON`, if the content holds one.
+    pub location: Option<String>,
+    /// EXIF camera make and model, if the content names one.
+    pub camera: Option<String>,
+}
+
+impl ObservedInfo {
+    /// The `observed` field of a custody event, when it has the documented shape.
+    pub fn from_event(body: &serde_json::Value) -> Option<Self> {
+        let o = body.get("observed")?;
+        let media_type = o.get("media_type")?.as_str()?.to_string();
+        let x = o.get("extracted");
+        let field = |k: &str| x.and_then(|x| x.get(k)).filter(|v| !v.is_null());
+        let captured_at = field("captured_at").and_then(|v| v.as_str()).map(str::to_string);
+        let location = field("location").and_then(|l| Some(format!("{}, {}", l.get("lat")?.as_f64()?, l.get("lon")?.as_f64()?)));
+        let camera = field("camera")
+            .map(|c| [c.get("make"), c.get("model")].into_iter().flatten().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" "));
+        Some(ObservedInfo { media_type, captured_at, location, camera })
+    }
 }
 
 /// One evidence item.
@@ -321,6 +353,17 @@ impl Report {
                 }
                 for cu in &it.custody {
                     let _ = writeln!(s, "    custody {} {} by {} ({})", clean(&cu.action), clean(&cu.at), clean(&cu.by), clean(&cu.event));
+                    if let Some(o) = &cu.observed {
+                        let none = || "none".to_string();
+                        let _ = writeln!(
+                            s,
+                            "      read from the content by the recipient: {}; EXIF time {}; GPS {}; camera {}",
+                            clean(&o.media_type),
+                            clean(&o.captured_at.clone().unwrap_or_else(none)),
+                            clean(&o.location.clone().unwrap_or_else(none)),
+                            clean(&o.camera.clone().unwrap_or_else(none)),
+                        );
+                    }
                 }
             }
         }

@@ -9,6 +9,7 @@
 mod harness;
 
 mod forge;
+mod metadata;
 
 use std::path::Path;
 
@@ -126,7 +127,13 @@ fn submission(w: &World, evidence: Uuid, sha: &str, size: u64, items: Vec<Uuid>,
             extracted: Extracted::default(),
             description: None,
         },
-        EventKind::CustodyRecorded { evidence_id: evidence, action: CustodyAction::Submitted, reason: None, sha256: sha.into() },
+        EventKind::CustodyRecorded {
+            evidence_id: evidence,
+            action: CustodyAction::Submitted,
+            reason: None,
+            sha256: sha.into(),
+            observed: None,
+        },
         EventKind::SubmissionMade { case_id: w.case, brief_id: w.brief, submission_id, items, description: None },
     ]
 }

@@ -307,7 +307,13 @@ impl Store {
                 extracted,
                 description: clean_optional(opts.description.clone()),
             });
-            kinds.push(EventKind::CustodyRecorded { evidence_id: id, action: CustodyAction::Submitted, reason: None, sha256: sha });
+            kinds.push(EventKind::CustodyRecorded {
+                evidence_id: id,
+                action: CustodyAction::Submitted,
+                reason: None,
+                sha256: sha,
+                observed: None,
+            });
         }
         let submission = Uuid::now_v7();
         kinds.push(EventKind::SubmissionMade {
@@ -351,6 +357,7 @@ impl Store {
                     action: CustodyAction::Accepted,
                     reason: reason.clone(),
                     sha256: e.sha256,
+                    observed: None,
                 });
             }
         }
@@ -358,12 +365,20 @@ impl Store {
         self.submission(submission)
     }
 
-    /// Records that the endpoint received submitted items (custody `received`).
+    /// Records that the endpoint received submitted items (custody `received`), each with what
+    /// this store reads from the content it holds (see [`ContentImporter::observe`]).
     pub fn record_received(&mut self, items: &[(Uuid, String)]) -> Result<()> {
         if items.is_empty() {
             return Ok(());
         }
-        self.record(received_custody(items).collect())?;
+        let observed: BTreeMap<String, crate::model::Observed> = items
+            .iter()
+            .filter_map(|(id, sha)| {
+                let size = self.evidence_record(*id).ok()?.size;
+                Some((sha.clone(), self.observe_content(sha, size).ok()?))
+            })
+            .collect();
+        self.record(received_custody(items, &observed).collect())?;
         Ok(())
     }
 
@@ -629,12 +644,17 @@ impl Store {
     }
 }
 
-/// Custody `received` by this profile for submitted items (evidence id, SHA-256 hex).
-pub(super) fn received_custody(items: &[(Uuid, String)]) -> impl Iterator<Item = EventKind> + '_ {
+/// Custody `received` by this profile for submitted items (evidence id, SHA-256 hex), with what
+/// this profile read from each content (by SHA-256 hex) when it did.
+pub(super) fn received_custody<'a>(
+    items: &'a [(Uuid, String)],
+    observed: &'a BTreeMap<String, crate::model::Observed>,
+) -> impl Iterator<Item = EventKind> + 'a {
     items.iter().map(|(id, sha)| EventKind::CustodyRecorded {
         evidence_id: *id,
         action: CustodyAction::Received,
         reason: None,
         sha256: sha.clone(),
+        observed: observed.get(sha).cloned(),
     })
 }

@@ -46,6 +46,7 @@ impl Store {
                 action: CustodyAction::Imported,
                 reason: Some(format!("derived from {original}")),
                 sha256: sha.clone(),
+                observed: None,
             },
             EventKind::EvidenceDerived {
                 evidence_id: id,
@@ -59,6 +60,7 @@ impl Store {
                 action: CustodyAction::Redacted,
                 reason: Some(format!("derivative {id}: {ops}")),
                 sha256: orig.sha256.clone(),
+                observed: None,
             },
         ])?;
         Ok(AddedEvidence { id, sha256: sha, size: stored.size, media_type: media_type.to_string() })

@@ -87,6 +87,11 @@ impl Store {
         self.content_importer().import_content(src, sha256, size, progress)
     }
 
+    /// What this store reads from content it holds (see [`ContentImporter::observe`]).
+    pub fn observe_content(&self, sha256: &str, size: u64) -> Result<crate::model::Observed> {
+        self.content_importer().observe(sha256, size)
+    }
+
     /// A handle that stores incoming content into this store's objects without borrowing the
     /// store (like [`Store::detached_signer`]): the endpoint verifies and stores several
     /// uploaded bundles at once and takes the store only to record their events. Objects are
@@ -114,17 +119,20 @@ impl Store {
     /// that is not held, refuses the whole import and nothing is written. Returns how many
     /// events were added.
     pub fn import_events(&mut self, events: &[SignedEvent], local: Vec<EventKind>) -> Result<u64> {
-        self.import_events_received(events, local, &[])
+        self.import_events_received(events, local, &[], &BTreeMap::new())
     }
 
     /// [`Store::import_events`], also recording custody "received" by this profile for the
     /// evidence `received` (id, SHA-256 hex) in the same durable append: the endpoint's open
-    /// of a volunteer's bundle costs one journal write, not two.
+    /// of a volunteer's bundle costs one journal write, not two. Each received custody carries
+    /// what this store read from the content (`observed`, by SHA-256 hex; see
+    /// [`ContentImporter::observe`]), read before the caller took the store's write lock.
     pub fn import_events_received(
         &mut self,
         events: &[SignedEvent],
         mut local: Vec<EventKind>,
         received: &[(Uuid, String)],
+        observed: &BTreeMap<String, crate::model::Observed>,
     ) -> Result<u64> {
         if local.iter().any(|k| !k.is_local()) {
             return Err(Error::invalid("event", "only trust and exchange events can be recorded this way"));
@@ -218,7 +226,7 @@ impl Store {
         // Journal order: by author and sequence, so each member's events stay in chain order.
         new.sort_by_key(|e| (e.body().author, e.body().seq));
         let added = new.len() as u64;
-        local.extend(super::briefs::received_custody(received));
+        local.extend(super::briefs::received_custody(received, observed));
         self.commit(new, local)?;
         Ok(added)
     }
@@ -270,6 +278,69 @@ impl ContentImporter {
     pub fn import_content(&self, src: &mut dyn std::io::Read, sha256: &str, size: u64, progress: &mut dyn Progress) -> Result<()> {
         let sha = decode_sha(sha256).map_err(|_| Error::invalid("content hash", "not 64 hex digits"))?;
         self.0.import_expecting(src, Some((sha, size)), progress)?;
+        Ok(())
+    }
+}
+
+impl ContentImporter {
+    /// What this store itself reads from the content it holds with this SHA-256 (hex) and
+    /// size: the media type sniffed from the bytes and, for images up to
+    /// [`metadata::OBSERVE_MAX_BYTES`], the EXIF metadata. The content is decrypted into memory
+    /// only (never to a file); for other content only its head is read. Needs no lock on the
+    /// store. Errors when the content is not held or fails authentication.
+    pub fn observe(&self, sha256: &str, size: u64) -> Result<crate::model::Observed> {
+        let sha = decode_sha(sha256).map_err(|_| Error::invalid("content hash", "not 64 hex digits"))?;
+        let mut sink = ObserveSink { buf: Vec::new(), size, keep_all: false, stopped: false };
+        match self.0.read(&sha, size, &mut sink, &mut |_| true) {
+            Ok(()) => {}
+            // Stopped after the head on purpose: every chunk read was authenticated.
+            Err(_) if sink.stopped => {}
+            Err(e) => return Err(e),
+        }
+        let head = &sink.buf[..sink.buf.len().min(metadata::SNIFF_BYTES)];
+        let media_type = metadata::sniff_media_type(head);
+        let extracted = if sink.stopped {
+            crate::model::Extracted::default()
+        } else {
+            metadata::extract_from(std::io::Cursor::new(&sink.buf), &media_type)
+        };
+        Ok(crate::model::Observed { media_type, extracted })
+    }
+}
+
+/// Collects a content's head, then the rest only when the head says it is an image small enough
+/// to read for EXIF; otherwise stops the read.
+struct ObserveSink {
+    buf: Vec<u8>,
+    size: u64,
+    keep_all: bool,
+    stopped: bool,
+}
+
+impl std::io::Write for ObserveSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.keep_all {
+            self.buf.extend_from_slice(data);
+            return Ok(data.len());
+        }
+        let take = (metadata::SNIFF_BYTES - self.buf.len()).min(data.len());
+        self.buf.extend_from_slice(&data[..take]);
+        if self.buf.len() < metadata::SNIFF_BYTES {
+            return Ok(data.len());
+        }
+        let image = metadata::sniff_media_type(&self.buf).starts_with("image/");
+        if image && self.size <= metadata::OBSERVE_MAX_BYTES {
+            self.keep_all = true;
+            self.buf.reserve(usize::try_from(self.size).unwrap_or(0).saturating_sub(self.buf.len()));
+            self.buf.extend_from_slice(&data[take..]);
+            Ok(data.len())
+        } else {
+            self.stopped = true;
+            Err(std::io::Error::other("head read"))
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }

@@ -495,7 +495,13 @@ impl Store {
                 extracted,
                 description: clean_optional(opts.description.clone()),
             },
-            EventKind::CustodyRecorded { evidence_id: id, action: CustodyAction::Imported, reason: None, sha256: sha.clone() },
+            EventKind::CustodyRecorded {
+                evidence_id: id,
+                action: CustodyAction::Imported,
+                reason: None,
+                sha256: sha.clone(),
+                observed: None,
+            },
         ])?;
         Ok(AddedEvidence { id, sha256: sha, size: stored.size, media_type })
     }
@@ -530,6 +536,7 @@ impl Store {
             action: CustodyAction::Exported,
             reason: clean_optional(reason),
             sha256: rec.sha256.clone(),
+            observed: None,
         }])?;
         Ok(Exported { id, path: out.to_path_buf(), sha256: rec.sha256, size: rec.size })
     }
@@ -544,6 +551,7 @@ impl Store {
             action: CustodyAction::Verified,
             reason: None,
             sha256: rec.sha256,
+            observed: None,
         }])?;
         Ok(())
     }
@@ -742,6 +750,7 @@ impl Store {
                 reason: c.reason,
                 sha256: c.sha256,
                 event_hash: c.event_hash,
+                observed: c.observed,
             });
         }
         Ok(out)

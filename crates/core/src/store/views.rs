@@ -180,6 +180,10 @@ pub struct CustodyView {
     pub sha256: String,
     /// Hash of the signed event that records it.
     pub event_hash: String,
+    /// Custody `received` only: what the recipient read from the content it held (left out
+    /// of JSON when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<crate::model::Observed>,
 }
 
 /// One event in the log.
