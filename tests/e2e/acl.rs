@@ -177,3 +177,25 @@ fn access_matrix() {
     }
     ep.stop();
 }
+
+/// Issue 12: a member id belongs to the key that enrolled with it. An invite for an existing
+/// member (a new device) must say what happens to the old key, and another profile cannot
+/// use it to take that member's id.
+#[test]
+fn an_invite_for_an_existing_member_binds_only_that_member() {
+    let admin = Profile::empty();
+    let agency = admin.root().join("agency");
+    new_agency(&agency);
+    let _ep = Endpoint::start(&agency);
+    let vol = member(Role::Volunteer, "Mila");
+    vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", &[])]).ok();
+    let id = str_field(&vol.json(&["whoami", "--json"]), "member_id");
+    run(&admin, &["agency", "invite", "--dir", s(&agency), "--role", "volunteer", "--name", "Mila, new phone", "--member", &id])
+        .fails_with("--old-key");
+    let code = invite(&admin, &agency, "volunteer", &["--member", &id, "--old-key", "keep"]);
+    // Another profile (its own member id) cannot enrol with it.
+    let other = member(Role::Volunteer, "Mallory");
+    other.cmd(&["enrol", &code]).fails_with("this invite is for member");
+    // Control: an ordinary invite enrols that profile under its own id.
+    other.cmd(&["enrol", &invite(&admin, &agency, "volunteer", &[])]).ok();
+}
