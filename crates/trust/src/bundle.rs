@@ -660,6 +660,9 @@ fn verify_plain(
     // signed, evidence only with its content.
     let mut events = Vec::with_capacity(manifest.events.len());
     let mut revoked_events = Vec::new();
+    // (member, key) pairs the agency issued credentials for: one lookup per event.
+    let credentialed: Option<std::collections::HashSet<(Uuid, &str)>> =
+        anchor.issued.map(|issued| issued.iter().map(|c| (c.member_id, c.key.as_str())).collect());
     for (i, e) in manifest.events.iter().enumerate() {
         let env = B64.decode(e).map_err(|_| TrustError::new(Reason::EventInvalid, format!("event {i} is not base64")))?;
         let ev = SignedEvent::from_envelope(env)
@@ -668,8 +671,8 @@ fn verify_plain(
             return Err(TrustError::new(Reason::EventInvalid, format!("event {i} is a local trust event and may not travel")));
         }
         let b = ev.body();
-        if let Some(issued) = anchor.issued {
-            if !issued.iter().any(|c| c.member_id == b.author && c.key == b.key) {
+        if let Some(credentialed) = &credentialed {
+            if !credentialed.contains(&(b.author, b.key.as_str())) {
                 return Err(TrustError::new(
                     Reason::AuthorNotCredentialed,
                     format!("event {i} (member {} event {}) is signed by a key the agency never issued to that member", b.author, b.seq),
