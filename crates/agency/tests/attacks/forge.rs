@@ -22,21 +22,10 @@ pub fn now_ms() -> u64 {
     u64::try_from(Utc::now().timestamp_millis()).unwrap()
 }
 
-/// Signs `kind` as `author` with the key of `signer` (which need not be `author`'s).
-pub fn event(signer: &Store, author: Uuid, seq: u64, hlc_ms: u64, kind: EventKind) -> SignedEvent {
-    let body = EventBody {
-        v: BODY_VERSION,
-        author,
-        key: hex::encode(signer.public_key()),
-        seq,
-        prev: ZERO_HASH.into(),
-        hlc: Hlc { ms: hlc_ms, c: 0 },
-        at: Utc::now().fixed_offset(),
-        device: Uuid::new_v4(),
-        kind,
-    };
-    let bytes = serde_json::to_vec(&body).unwrap();
-    // An event signature has no context: the profile key signs the body bytes alone.
+/// Signs `body` with the key of `signer` (an event signature has no context: the profile key
+/// signs the body bytes alone) and wraps it in the envelope.
+fn seal_event(signer: &Store, body: &EventBody) -> SignedEvent {
+    let bytes = serde_json::to_vec(body).unwrap();
     let sig = signer.sign_detached(b"", &bytes);
     let mut envelope = vec![ENVELOPE_VERSION];
     envelope.extend_from_slice(signer.public_key());
@@ -45,29 +34,33 @@ pub fn event(signer: &Store, author: Uuid, seq: u64, hlc_ms: u64, kind: EventKin
     SignedEvent::from_envelope(envelope).unwrap()
 }
 
+fn body(signer: &Store, author: Uuid, seq: u64, prev: String, hlc: Hlc, kind: EventKind) -> EventBody {
+    EventBody {
+        v: BODY_VERSION,
+        author,
+        key: hex::encode(signer.public_key()),
+        seq,
+        prev,
+        hlc,
+        at: Utc::now().fixed_offset(),
+        device: Uuid::new_v4(),
+        kind,
+    }
+}
+
+/// Signs `kind` as `author` with the key of `signer` (which need not be `author`'s).
+pub fn event(signer: &Store, author: Uuid, seq: u64, hlc_ms: u64, kind: EventKind) -> SignedEvent {
+    seal_event(signer, &body(signer, author, seq, ZERO_HASH.into(), Hlc { ms: hlc_ms, c: 0 }, kind))
+}
+
 /// A chain of events by `signer`'s member, from `first_seq`, each linked to the one before.
 pub fn chain(signer: &Store, first_seq: u64, kinds: Vec<EventKind>) -> Vec<SignedEvent> {
     let author = signer.whoami().member_id;
     let mut out: Vec<SignedEvent> = Vec::new();
     for (i, kind) in kinds.into_iter().enumerate() {
-        let body = EventBody {
-            v: BODY_VERSION,
-            author,
-            key: hex::encode(signer.public_key()),
-            seq: first_seq + i as u64,
-            prev: out.last().map_or_else(|| ZERO_HASH.to_string(), |e| casebridge_core::to_hex(&e.hash())),
-            hlc: Hlc { ms: now_ms(), c: i as u32 },
-            at: Utc::now().fixed_offset(),
-            device: Uuid::new_v4(),
-            kind,
-        };
-        let bytes = serde_json::to_vec(&body).unwrap();
-        let sig = signer.sign_detached(b"", &bytes);
-        let mut envelope = vec![ENVELOPE_VERSION];
-        envelope.extend_from_slice(signer.public_key());
-        envelope.extend_from_slice(&sig);
-        envelope.extend_from_slice(&bytes);
-        out.push(SignedEvent::from_envelope(envelope).unwrap());
+        let prev = out.last().map_or_else(|| ZERO_HASH.to_string(), |e| casebridge_core::to_hex(&e.hash()));
+        let hlc = Hlc { ms: now_ms(), c: i as u32 };
+        out.push(seal_event(signer, &body(signer, author, first_seq + i as u64, prev, hlc, kind)));
     }
     out
 }

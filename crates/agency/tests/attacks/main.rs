@@ -22,7 +22,7 @@ use casebridge_core::{
 use casebridge_protocol::{
     EnrolRequest, EnrolResponse, Feed, InviteCode, InviteRequest, InviteResponse, OldKeys, UploadBegin, UploadOutcome, UploadState,
 };
-use casebridge_trust::bundle::{self, Anchor, ExportOptions};
+use casebridge_trust::bundle::{self, Anchor};
 use casebridge_trust::{Agency, AgencyPublic, CredentialRequest, SignedDoc, CREDENTIAL_REQUEST};
 use reqwest::StatusCode;
 use uuid::Uuid;
@@ -63,29 +63,12 @@ async fn world() -> World {
         .publish_brief(NewBrief { case, title: "Photos of the harbour".into(), text: "Last night".into(), ..Default::default() })
         .unwrap();
     let (public, _) = Agency::read_public(&env.dir).unwrap();
-    let (id, bytes) = export(&env, &mut inv, case, "inv.cbb");
+    let (id, bytes) = export_case(&env, &mut inv, case, true, "inv.cbb");
     let done: UploadOutcome = ok(upload(&env, &inv_token, id, &bytes).await).await;
     assert_eq!(done.outcome, "accepted");
     let events = feed(&env, &vol_token).await;
     vol.store.import_events(&events, vec![]).unwrap();
     World { env, inv, inv_token, vol, vol_token, case, brief, staff_evidence: added.id, staff_sha: added.sha256, public }
-}
-
-fn export(env: &Env, member: &mut Member, case: Uuid, name: &str) -> (Uuid, Vec<u8>) {
-    let (public, _) = Agency::read_public(&env.dir).unwrap();
-    let out = env.tmp.path().join(name);
-    let opts = ExportOptions {
-        case,
-        since: None,
-        agency: &public,
-        credential: &member.credential,
-        seal: true,
-        own_only: true,
-        bundle_id: None,
-        sync_point: None,
-    };
-    let s = bundle::export(&mut member.store, &opts, &out, &mut |_| true).unwrap();
-    (s.bundle_id, std::fs::read(out).unwrap())
 }
 
 /// Begin, one chunk, complete: the endpoint's answer to complete (or to the chunk, when the
@@ -529,7 +512,7 @@ async fn an_offline_bundle_open_applies_the_endpoints_policy_and_custody() {
     let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity())).at(chrono::Utc::now().fixed_offset()).issued(&issued);
     let mut desk = w.env.new_store(Role::Investigator);
     // The investigator's bundle first (the desk holds the case and the brief).
-    let (_, inv_bytes) = export(&w.env, &mut w.inv, w.case, "inv-offline.cbb");
+    let (_, inv_bytes) = export_case(&w.env, &mut w.inv, w.case, true, "inv-offline.cbb");
     let inv_path = w.env.tmp.path().join("inv-again.cbb");
     std::fs::write(&inv_path, inv_bytes).unwrap();
     // (A second export is a new bundle of the same events: sequence 2 from the investigator.)

@@ -259,6 +259,24 @@ impl Env {
     }
 }
 
+/// Exports the member's case as a sealed bundle; returns (bundle id, bytes).
+pub fn export_case(env: &Env, member: &mut Member, case: Uuid, own_only: bool, name: &str) -> (Uuid, Vec<u8>) {
+    let (public, _) = Agency::read_public(&env.dir).unwrap();
+    let out = env.tmp.path().join(name);
+    let opts = casebridge_trust::bundle::ExportOptions {
+        case,
+        since: None,
+        agency: &public,
+        credential: &member.credential,
+        seal: true,
+        own_only,
+        bundle_id: None,
+        sync_point: None,
+    };
+    let summary = casebridge_trust::bundle::export(&mut member.store, &opts, &out, &mut |_| true).unwrap();
+    (summary.bundle_id, std::fs::read(out).unwrap())
+}
+
 /// `len` bytes that begin like a bundle sealed to the agency (the age header line) and are
 /// junk after it: the endpoint keeps them as upload bytes (only sealed bundles are accepted)
 /// and refuses them when the upload completes.

@@ -5,30 +5,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use casebridge_core::{EventKind, NewBrief, NewCase, Role, SignedEvent, SubmitOptions};
 use casebridge_protocol::{Feed, UploadBegin, UploadOutcome, UploadState};
-use casebridge_trust::bundle::{self, ExportOptions};
 use casebridge_trust::{profile, Receipt, SignedDoc};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::harness::*;
-
-/// Exports the member's case as a sealed bundle; returns (bundle id, bytes).
-fn export(env: &Env, member: &mut Member, case: Uuid, own_only: bool, name: &str) -> (Uuid, Vec<u8>) {
-    let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
-    let out = env.tmp.path().join(name);
-    let opts = ExportOptions {
-        case,
-        since: None,
-        agency: &public,
-        credential: &member.credential,
-        seal: true,
-        own_only,
-        bundle_id: None,
-        sync_point: None,
-    };
-    let summary = bundle::export(&mut member.store, &opts, &out, &mut |_| true).unwrap();
-    (summary.bundle_id, std::fs::read(out).unwrap())
-}
 
 /// Asks the endpoint to complete an upload.
 async fn complete(env: &Env, token: &str, upload: Uuid) -> reqwest::Response {
@@ -74,7 +55,7 @@ async fn an_upload_resumes_completes_once_and_answers_a_receipt() {
     let token = env.login(&inv).await;
     let case = inv.store.create_case(NewCase { title: "Bike thefts".into(), ..Default::default() }).unwrap();
     inv.store.add_note(case, "white van seen twice").unwrap();
-    let (bundle_id, bytes) = export(&env, &mut inv, case, false, "b1.cbb");
+    let (bundle_id, bytes) = export_case(&env, &mut inv, case, false, "b1.cbb");
     let size = bytes.len() as u64;
     let half = bytes.len() / 2;
 
@@ -156,7 +137,7 @@ async fn a_volunteer_answers_a_brief_through_the_endpoint() {
             ..Default::default()
         })
         .unwrap();
-    let (b1, bytes) = export(&env, &mut inv, case, false, "inv1.cbb");
+    let (b1, bytes) = export_case(&env, &mut inv, case, false, "inv1.cbb");
     let done: UploadOutcome = ok(upload(&env, &inv_token, b1, &bytes).await).await;
     assert_eq!(done.outcome, "accepted");
 
@@ -172,7 +153,7 @@ async fn a_volunteer_answers_a_brief_through_the_endpoint() {
     std::fs::write(&photo, &content).unwrap();
     let submission = vol.store.submit(brief, &[photo], &SubmitOptions::default(), &mut |_| true).unwrap();
     let sha = submission.items[0].sha256.clone();
-    let (b2, bytes) = export(&env, &mut vol, case, true, "vol1.cbb");
+    let (b2, bytes) = export_case(&env, &mut vol, case, true, "vol1.cbb");
     let done: UploadOutcome = ok(upload(&env, &vol_token, b2, &bytes).await).await;
     assert_eq!(done.outcome, "accepted");
 
@@ -200,7 +181,7 @@ async fn a_volunteer_answers_a_brief_through_the_endpoint() {
 
     // A volunteer may not upload a case of their own making.
     let own = nosy.store.create_case(NewCase { title: "My own case".into(), ..Default::default() }).unwrap();
-    let (b3, bytes) = export(&env, &mut nosy, own, true, "nosy.cbb");
+    let (b3, bytes) = export_case(&env, &mut nosy, own, true, "nosy.cbb");
     assert_eq!(expect_error(upload(&env, &nosy_token, b3, &bytes).await, StatusCode::FORBIDDEN).await, "forbidden");
     env.stop().await;
 }
@@ -243,7 +224,7 @@ async fn volunteers_completing_at_once_are_each_recorded_once() {
     let case = inv.store.create_case(NewCase { title: "Arson, Wedding".into(), ..Default::default() }).unwrap();
     let brief =
         inv.store.publish_brief(NewBrief { case, title: "Smoke at 2am".into(), text: "Any footage".into(), ..Default::default() }).unwrap();
-    let (b, bytes) = export(&env, &mut inv, case, false, "inv.cbb");
+    let (b, bytes) = export_case(&env, &mut inv, case, false, "inv.cbb");
     assert_eq!(ok::<UploadOutcome>(upload(&env, &inv_token, b, &bytes).await).await.outcome, "accepted");
 
     // Each volunteer prepares its bundles before any is uploaded: one submission per bundle.
@@ -259,7 +240,7 @@ async fn volunteers_completing_at_once_are_each_recorded_once() {
             std::fs::write(&photo, format!("volunteer {v} photo {n}").repeat(5000)).unwrap();
             let s = vol.store.submit(brief, &[photo], &SubmitOptions::default(), &mut |_| true).unwrap();
             items.extend(s.items.iter().map(|i| i.evidence_id));
-            bundles.push(export(&env, &mut vol, case, true, &format!("v{v}-{n}.cbb")));
+            bundles.push(export_case(&env, &mut vol, case, true, &format!("v{v}-{n}.cbb")));
         }
         prepared.push((token, bundles));
     }
@@ -339,7 +320,7 @@ fn large_bundle(env: &mut Env, inv: &mut Member, size: usize, name: &str) -> (Uu
     let file = env.tmp.path().join(format!("{name}.bin"));
     std::fs::write(&file, &content).unwrap();
     inv.store.add_evidence(case, &file, &Default::default(), &mut |_| true).unwrap();
-    let (id, bytes) = export(env, inv, case, false, name);
+    let (id, bytes) = export_case(env, inv, case, false, name);
     (id, bytes, case, content)
 }
 
