@@ -376,9 +376,10 @@ async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQ
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(MAX_FEED_PAGE).clamp(1, MAX_FEED_PAGE);
     blocking(move || {
-        let page = backend::feed(&mut write(&st.store), member.id, member.role, after, limit)?;
-        let credentials =
-            if member.role == Role::Volunteer { Vec::new() } else { backend::author_credentials(&read(&st.store), &page.events)? };
+        let mut store = write(&st.store);
+        let page = backend::feed(&mut store, member.id, member.role, after, limit)?;
+        let credentials = if member.role == Role::Volunteer { Vec::new() } else { backend::author_credentials(&store, &page.events)? };
+        drop(store);
         Ok(Feed {
             events: page.events.iter().map(|e| B64.encode(e.envelope())).collect(),
             cursor: page.cursor,

@@ -791,9 +791,10 @@ fn verify_plain(
     Ok(verified)
 }
 
-/// The evidence a volunteer's bundle brings with its content (evidence id, SHA-256 hex, size):
-/// what the receiving store records custody "received" for.
-fn brought(v: &Verified) -> Vec<(Uuid, String, u64)> {
+/// The evidence a volunteer's bundle brings with its content (its event, evidence id, SHA-256
+/// hex, size): what the receiving store records custody "received" for (the events it does not
+/// hold yet).
+fn brought(v: &Verified) -> Vec<(&SignedEvent, Uuid, String, u64)> {
     if v.credential.role != Role::Volunteer {
         return Vec::new();
     }
@@ -804,7 +805,7 @@ fn brought(v: &Verified) -> Vec<(Uuid, String, u64)> {
         .filter(|ev| ev.body().author == m.sender)
         .filter_map(|ev| match &ev.body().kind {
             EventKind::EvidenceAdded { evidence_id, object, .. } if carried.contains(object.sha256.as_str()) => {
-                Some((*evidence_id, object.sha256.clone(), object.size))
+                Some((ev, *evidence_id, object.sha256.clone(), object.size))
             }
             _ => None,
         })
@@ -817,7 +818,7 @@ fn brought(v: &Verified) -> Vec<(Uuid, String, u64)> {
 /// observation, and the court report says so.
 pub fn observe_received(v: &Verified, content: &ContentImporter) -> BTreeMap<String, Observed> {
     let mut out = BTreeMap::new();
-    for (_, sha, size) in brought(v) {
+    for (_, _, sha, size) in brought(v) {
         if out.contains_key(&sha) {
             continue;
         }
@@ -979,16 +980,11 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
     }
     policy(store, v)?;
     check_held_revoked(store, v)?;
+    // Received: the bytes came in this bundle, from this sender, and the item is new here.
     let mut received = Vec::new();
-    if v.credential.role == Role::Volunteer {
-        let carried: BTreeSet<&str> = m.blobs.iter().map(|b| b.sha256.as_str()).collect();
-        for ev in &v.events {
-            if let EventKind::EvidenceAdded { evidence_id, object, .. } = &ev.body().kind {
-                // Received: the bytes came in this bundle, from this sender.
-                if ev.body().author == m.sender && carried.contains(object.sha256.as_str()) && !store.holds_event(ev)? {
-                    received.push((*evidence_id, object.sha256.clone()));
-                }
-            }
+    for (ev, evidence_id, sha, _) in brought(v) {
+        if !store.holds_event(ev)? {
+            received.push((evidence_id, sha));
         }
     }
     // Normally read in the first half (`verify`); a `Verified` made otherwise is read here.

@@ -52,11 +52,12 @@ impl RevocationList {
         Ok(l)
     }
 
-    /// The entry revoking `key` (hex) of `member`, if any. An entry revokes one key: revoking
-    /// a member lists every key issued to them, and a member re-admitted through an invite made
-    /// for them (`agency invite --member`) enrols a new key that no entry names.
-    pub fn find(&self, member: Uuid, key_hex: &str) -> Option<&Revoked> {
-        self.entries.iter().find(|r| r.key == key_hex && r.member_id == member).or_else(|| self.entries.iter().find(|r| r.key == key_hex))
+    /// The entry revoking `key` (hex), if any. An entry revokes one key: revoking a member
+    /// lists every key issued to them, and a member re-admitted through an invite made for them
+    /// (`agency invite --member`) enrols a new key that no entry names. (`_member` is not
+    /// needed: the agency binds a key to one member id.)
+    pub fn find(&self, _member: Uuid, key_hex: &str) -> Option<&Revoked> {
+        self.entries.iter().find(|r| r.key == key_hex)
     }
 
     /// Refuses a list older than `highest_seen`.

@@ -140,6 +140,7 @@ impl Store {
         let mut batch: BTreeMap<(Uuid, u64), &SignedEvent> = BTreeMap::new();
         let mut new = Vec::new();
         let mut created = std::collections::BTreeSet::new();
+        let now = super::now_ms();
         for ev in events {
             let b = ev.body();
             if b.kind.is_local() {
@@ -179,11 +180,10 @@ impl Store {
                 }
             }
             // A foreign clock far ahead would drag this store's hybrid clock with it for good.
-            let limit = super::now_ms().saturating_add(crate::MAX_CLOCK_SKEW_MS);
-            if b.hlc.ms > limit {
+            if b.hlc.ms > now.saturating_add(crate::MAX_CLOCK_SKEW_MS) {
                 return Err(Error::ClockSkew {
                     what: format!("member {} event {}", b.author, b.seq),
-                    ahead_secs: (b.hlc.ms - limit + crate::MAX_CLOCK_SKEW_MS) / 1000,
+                    ahead_secs: (b.hlc.ms - now) / 1000,
                     max_secs: crate::MAX_CLOCK_SKEW_MS / 1000,
                 });
             }
