@@ -32,7 +32,7 @@ use std::sync::Arc;
 use casebridge_agency::{admin, ServeConfig};
 use casebridge_app::import::{import_files, Checked};
 use casebridge_app::{BriefInput, GeoPoint, ReviewDecision, Role, Session, SubmitInput};
-use casebridge_core::exif_write::{ascii, ifd, long, rationals, splice_exif, tiff};
+use casebridge_core::exif_write::{ascii, dms, ifd, long, rationals, splice_exif, tiff};
 use casebridge_core::{EvidenceOptions, KdfParams, Passphrase};
 use casebridge_protocol::{InviteRequest, InviteResponse};
 use casebridge_trust::Agency;
@@ -844,15 +844,6 @@ fn seven_segment(img: &mut image::RgbImage, x: u32, y: u32, digit: u8, c: [u8; 3
 }
 
 // ----- EXIF -----------------------------------------------------------------------------------------------
-
-/// Degrees as (degrees, minutes, ten-thousandths of seconds) rationals.
-fn dms(v: f64) -> [(u32, u32); 3] {
-    let v = v.abs();
-    let d = v.trunc();
-    let m = ((v - d) * 60.0).trunc();
-    let s = ((v - d) * 60.0 - m) * 60.0;
-    [(d as u32, 1), (m as u32, 1), ((s * 10_000.0).round() as u32, 10_000)]
-}
 
 /// A little-endian TIFF block: Make and Model; DateTimeOriginal and OffsetTimeOriginal; GPS.
 fn exif_tiff(taken: &str, offset: &str, lat: f64, lon: f64) -> Vec<u8> {

@@ -55,6 +55,16 @@ pub fn undefined(tag: u16, bytes: &[u8]) -> Entry {
     Entry { tag, typ: UNDEFINED, count: bytes.len() as u32, data: bytes.to_vec() }
 }
 
+/// A coordinate's absolute value as GPS (degrees, minutes, ten-thousandths of seconds)
+/// rationals, the way cameras write GPSLatitude and GPSLongitude (the sign goes in the ref tag).
+pub fn dms(v: f64) -> [(u32, u32); 3] {
+    let v = v.abs();
+    let d = v.trunc();
+    let m = ((v - d) * 60.0).trunc();
+    let s = ((v - d) * 60.0 - m) * 60.0;
+    [(d as u32, 1), (m as u32, 1), ((s * 10_000.0).round() as u32, 10_000)]
+}
+
 /// Rationals `(numerator, denominator)` (GPS degrees, minutes, seconds).
 pub fn rationals(tag: u16, values: &[(u32, u32)]) -> Entry {
     let data = values.iter().flat_map(|(n, d)| n.to_le_bytes().into_iter().chain(d.to_le_bytes())).collect();

@@ -3,21 +3,12 @@
 //! it received itself, signs what it read in its custody "received", and the court report sets
 //! the two side by side and flags where they differ.
 
-use casebridge_core::exif_write::{ascii, ifd, jpeg_with_tiff, long, rationals, tiff};
+use casebridge_core::exif_write::{ascii, dms, ifd, jpeg_with_tiff, long, rationals, tiff};
 use casebridge_core::{Camera, CustodyAction, EventKind, Extracted, GeoPoint};
 use casebridge_court::report::{self, Format, ReportOptions};
 use chrono::{DateTime, FixedOffset};
 
 use super::*;
-
-/// Degrees as (degrees, minutes, ten-thousandths of seconds) rationals.
-fn dms(v: f64) -> [(u32, u32); 3] {
-    let v = v.abs();
-    let d = v.trunc();
-    let m = ((v - d) * 60.0).trunc();
-    let s = ((v - d) * 60.0 - m) * 60.0;
-    [(d as u32, 1), (m as u32, 1), ((s * 10_000.0).round() as u32, 10_000)]
-}
 
 /// A JPEG whose EXIF says: taken at `taken` (`YYYY:MM:DD HH:MM:SS`) with offset `offset`, at
 /// `at`, by `make` `model`. `salt` makes the bytes unique.
