@@ -50,12 +50,21 @@ pub struct ServeConfig {
     pub kdf: KdfParams,
     /// The clock (tests inject one).
     pub clock: Arc<dyn Clock>,
+    /// The limits (`AGENCY/limits.json` over the defaults: [`crate::Limits::load`]).
+    pub limits: crate::limits::Limits,
 }
 
 impl ServeConfig {
     /// Production settings for `dir`, listening on `listen`.
     pub fn new(dir: impl Into<PathBuf>, listen: SocketAddr, passphrase: Passphrase) -> ServeConfig {
-        ServeConfig { dir: dir.into(), listen, passphrase, kdf: KdfParams::INTERACTIVE, clock: Arc::new(SystemClock) }
+        ServeConfig {
+            dir: dir.into(),
+            listen,
+            passphrase,
+            kdf: KdfParams::INTERACTIVE,
+            clock: Arc::new(SystemClock),
+            limits: crate::limits::Limits::default(),
+        }
     }
 }
 
@@ -139,13 +148,13 @@ fn url_of(addr: SocketAddr) -> String {
 /// store, listens on `config.listen` (TLS) and `AGENCY/admin.sock`, and writes
 /// `AGENCY/serve.json`. Returns once listening.
 pub async fn serve(config: ServeConfig) -> Result<Server> {
-    let ServeConfig { dir, listen, passphrase, kdf, clock } = config;
+    let ServeConfig { dir, listen, passphrase, kdf, clock, limits } = config;
     let opened = {
         let dir = dir.clone();
         tokio::task::spawn_blocking(move || -> Result<_> {
             tls::ensure_certificate(&dir, &passphrase, kdf)?;
             let tls_config = tls::server_config(&dir, &passphrase)?;
-            let state = AppState::open(&dir, &passphrase, StateOptions { store_kdf: kdf, clock, url: String::new() })?;
+            let state = AppState::open(&dir, &passphrase, StateOptions { store_kdf: kdf, clock, url: String::new(), limits })?;
             Ok((tls_config, state))
         })
         .await
@@ -211,7 +220,7 @@ async fn run(listeners: Listeners, state: Arc<AppState>, mut stop: watch::Receiv
             }
             accepted = tcp.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if conns.len() >= MAX_CONNECTIONS {
+                    if conns.len() >= state.limits.max_connections {
                         tracing::warn!(%peer, "too many connections; closing a new one");
                         continue;
                     }

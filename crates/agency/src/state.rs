@@ -39,12 +39,19 @@ pub struct StateOptions {
     pub clock: Arc<dyn Clock>,
     /// The address put into invite codes by default (`https://HOST:PORT`).
     pub url: String,
+    /// The endpoint's limits.
+    pub limits: crate::limits::Limits,
 }
 
 impl StateOptions {
     /// Production options: interactive KDF, system clock.
     pub fn new(url: impl Into<String>) -> StateOptions {
-        StateOptions { store_kdf: KdfParams::INTERACTIVE, clock: Arc::new(SystemClock), url: url.into() }
+        StateOptions {
+            store_kdf: KdfParams::INTERACTIVE,
+            clock: Arc::new(SystemClock),
+            url: url.into(),
+            limits: crate::limits::Limits::default(),
+        }
     }
 }
 
@@ -129,6 +136,8 @@ pub struct AppState {
     /// Large uploads verified while their chunks arrive.
     pub(crate) early: crate::early::Early,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The limits served under.
+    pub(crate) limits: crate::limits::Limits,
     pub(crate) url: RwLock<String>,
     pub(crate) rng: SystemRandom,
 }
@@ -188,6 +197,7 @@ impl AppState {
             complete_slots: Arc::new(tokio::sync::Semaphore::new(cpu_slots())),
             early: crate::early::Early::default(),
             clock: options.clock,
+            limits: options.limits,
             url: RwLock::new(options.url),
             rng: SystemRandom::new(),
         })

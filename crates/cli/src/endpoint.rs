@@ -40,11 +40,14 @@ pub struct ServeArgs {
 /// Runs `agency serve` until SIGINT or SIGTERM; then stops accepting, finishes requests in
 /// flight and closes the store.
 pub fn serve(ctx: &mut Ctx, a: &ServeArgs, out: &mut dyn Write) -> Result<()> {
+    let limits = casebridge_agency::Limits::load(&a.dir).map_err(agency_err)?;
     let pass = ctx.pass.agency(&a.dir)?;
     init_logging();
     let rt = runtime()?;
     rt.block_on(async {
-        let server = casebridge_agency::serve(ServeConfig::new(&a.dir, a.listen, pass)).await.map_err(agency_err)?;
+        let mut config = ServeConfig::new(&a.dir, a.listen, pass);
+        config.limits = limits;
+        let server = casebridge_agency::serve(config).await.map_err(agency_err)?;
         let info = read_serve_info(&a.dir).ok().flatten();
         writeln!(out, "serving agency {} on {}", a.dir.display(), server.url())?;
         if let Some(i) = info {
