@@ -57,6 +57,12 @@ pub struct AdminStatus {
     pub credentials: usize,
     /// Sessions open now.
     pub sessions: usize,
+    /// TLS connections open now.
+    #[serde(default)]
+    pub connections: usize,
+    /// Of them, connections that have not carried an authenticated request.
+    #[serde(default)]
+    pub connections_unauthenticated: usize,
 }
 
 /// Makes an invite without a running endpoint (the TLS certificate must exist). `url_default`
@@ -129,6 +135,7 @@ async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_tr
 
 async fn status_route(State(st): State<Arc<AppState>>) -> Json<AdminStatus> {
     let (sessions, credentials) = st.counts();
+    let (connections, connections_unauthenticated) = st.conns.counts();
     Json(AdminStatus {
         agency_id: st.agency_id(),
         name: st.public.name.clone(),
@@ -138,6 +145,8 @@ async fn status_route(State(st): State<Arc<AppState>>) -> Json<AdminStatus> {
         revocation_version: read(&st.revocation).0.version,
         credentials,
         sessions,
+        connections,
+        connections_unauthenticated,
     })
 }
 

@@ -112,6 +112,17 @@ impl From<tokio::task::JoinError> for ApiError {
 /// Handler result.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
+/// How long a JSON request body may take to arrive (a request extension the server sets from
+/// its limits).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BodyTimeout(pub std::time::Duration);
+
+impl Default for BodyTimeout {
+    fn default() -> BodyTimeout {
+        BodyTimeout(crate::limits::Limits::default().body_timeout())
+    }
+}
+
 /// A JSON request body; a malformed body, a wrong content type or an oversized body is
 /// answered with a JSON error.
 pub(crate) struct ApiJson<T>(pub T);
@@ -120,9 +131,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(r) => Err(ApiError::from_rejection(r.status(), r.body_text())),
+        let limit = req.extensions().get::<BodyTimeout>().copied().unwrap_or_default().0;
+        match tokio::time::timeout(limit, Json::<T>::from_request(req, state)).await {
+            Ok(Ok(Json(v))) => Ok(ApiJson(v)),
+            Ok(Err(r)) => Err(ApiError::from_rejection(r.status(), r.body_text())),
+            Err(_) => Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the request body did not arrive whole within {} seconds", limit.as_secs()),
+            )),
         }
     }
 }

@@ -23,7 +23,7 @@ fn store_error(e: casebridge_core::Error) -> ApiError {
 }
 
 /// The events after `after` that `member` with `role` may see.
-pub(crate) fn feed(store: &mut Store, member: Uuid, role: Role, after: u64, limit: usize) -> Result<FeedPage, ApiError> {
+pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: usize) -> Result<FeedPage, ApiError> {
     store.feed(member, role, after, limit).map_err(store_error)
 }
 
@@ -41,7 +41,7 @@ pub(crate) fn author_credentials(store: &Store, events: &[casebridge_core::Signe
 }
 
 /// The size of content `sha256` when `member` may fetch it and it is held.
-pub(crate) fn content_access(store: &mut Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>, ApiError> {
+pub(crate) fn content_access(store: &Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>, ApiError> {
     store.content_access(sha256, member, role).map_err(store_error)
 }
 

@@ -48,6 +48,7 @@ pub mod admin;
 mod api;
 mod backend;
 mod clock;
+mod conns;
 mod early;
 mod error;
 mod fsutil;
@@ -65,8 +66,8 @@ pub use api::ApiError;
 pub use clock::{Clock, SystemClock};
 pub use error::{AgencyError, Result};
 pub use limits::{Limits, LIMITS_FILE};
-pub use server::{read_serve_info, serve, ServeConfig, ServeInfo, Server, ShutdownHandle, DEFAULT_LISTEN, MAX_CONNECTIONS, SERVE_FILE};
-pub use state::{AppState, StateOptions, CHALLENGE_TTL_SECS, RATE_MAX_FAILURES, RATE_WINDOW_SECS, SESSION_TTL_SECS, STORE_DIR};
+pub use server::{read_serve_info, serve, ServeConfig, ServeInfo, Server, ShutdownHandle, DEFAULT_LISTEN, SERVE_FILE};
+pub use state::{AppState, StateOptions, CHALLENGE_TTL_SECS, SESSION_TTL_SECS, STORE_DIR};
 pub use uploads::UPLOADS_DIR;
 
 /// The `/v1` service over `state`: every route of docs/ENDPOINT.md, JSON errors for unknown

@@ -25,9 +25,7 @@ use uuid::Uuid;
 use crate::api::{self, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, OctetBody};
 use crate::backend;
 use crate::invites::{self, wire_role};
-use crate::state::{
-    blocking, lock, read, write, AppState, Member, Pending, SessionEntry, CHALLENGE_TTL_SECS, MAX_PENDING, SESSION_TTL_SECS,
-};
+use crate::state::{blocking, lock, read, write, AppState, Member, Pending, SessionEntry, Source, CHALLENGE_TTL_SECS, SESSION_TTL_SECS};
 use crate::uploads;
 
 /// Body pieces in flight between the request and the chunk writer (each at most one read of
@@ -61,26 +59,56 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 // ----- enrolment ---------------------------------------------------------------------------
 
-async fn enrol(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<EnrolRequest>) -> ApiResult<Json<EnrolResponse>> {
+async fn enrol(State(st): State<Arc<AppState>>, source: Source, ApiJson(req): ApiJson<EnrolRequest>) -> ApiResult<Json<EnrolResponse>> {
+    st.unauthenticated_request(source)?;
     // One enrolment at a time: an invite can never be used twice, and attempts queued behind
     // a wrong code see the lock it may have set.
     let _guard = st.enrol_lock.lock().await;
     let st2 = st.clone();
-    blocking(move || enrol_blocking(&st2, req)).await.map(Json)
+    blocking(move || enrol_blocking(&st2, source, req)).await.map(Json)
 }
 
-fn enrol_blocking(st: &AppState, req: EnrolRequest) -> ApiResult<EnrolResponse> {
+/// Enrols with a valid invite. Wrong codes count against the source address; a valid code
+/// refused (used, expired, a bad request, a member id that is not the requester's) counts
+/// against the source and that invite: neither limit ever stops another address or invite.
+fn enrol_blocking(st: &AppState, source: Source, req: EnrolRequest) -> ApiResult<EnrolResponse> {
     let now = st.now();
-    if let Some(secs) = lock(&st.limiter).locked(now) {
-        return Err(ApiError::rate_limited(format!("too many wrong invite codes; try again in {secs} seconds")));
+    if let Some(secs) = lock(&st.enrol_by_source).locked(&source.0, now) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "enrol_locked",
+            format!("too many refused enrolments from your address; try again in {secs} seconds"),
+        ));
     }
-    let Some(mut invite) = invites::find_by_secret(&st.dir, st.agency.sealing_identity(), &req.invite_secret)? else {
-        lock(&st.limiter).failure(now);
+    let Some(invite) = invites::find_by_secret(&st.dir, st.agency.sealing_identity(), &req.invite_secret)? else {
+        lock(&st.enrol_by_source).failure(source.0, now);
         return Err(ApiError::forbidden(
             "invite_unknown",
             "this invite code is not known; check that it was copied whole, or ask for a new one",
         ));
     };
+    if let Some(secs) = lock(&st.enrol_by_invite).locked(&invite.invite_id, now) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "invite_locked",
+            format!("too many refused enrolments with this invite; try again in {secs} seconds"),
+        ));
+    }
+    let invite_id = invite.invite_id;
+    enrol_with(st, invite, req, now).inspect_err(|e| {
+        if e.status().is_client_error() {
+            lock(&st.enrol_by_source).failure(source.0, now);
+            lock(&st.enrol_by_invite).failure(invite_id, now);
+        }
+    })
+}
+
+fn enrol_with(
+    st: &AppState,
+    mut invite: invites::InviteRecord,
+    req: EnrolRequest,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> ApiResult<EnrolResponse> {
     if invite.used_at.is_some() {
         return Err(ApiError::forbidden("invite_used", "this invite code was already used; ask the agency for a new one"));
     }
@@ -133,7 +161,8 @@ fn enrol_blocking(st: &AppState, req: EnrolRequest) -> ApiResult<EnrolResponse> 
 
 const UNKNOWN_MEMBER: &str = "no valid credential for this member and key (unknown, expired or revoked)";
 
-async fn challenge(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<ChallengeRequest>) -> ApiResult<Json<Challenge>> {
+async fn challenge(State(st): State<Arc<AppState>>, source: Source, ApiJson(req): ApiJson<ChallengeRequest>) -> ApiResult<Json<Challenge>> {
+    st.unauthenticated_request(source)?;
     let now = st.now();
     let key_hex = req.key.trim().to_ascii_lowercase();
     let key = hex::decode(&key_hex).ok().filter(|k| k.len() == 32).ok_or_else(|| ApiError::bad_request("key is not 32 bytes of hex"))?;
@@ -155,15 +184,16 @@ async fn challenge(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<Challe
     {
         let mut auth = lock(&st.auth);
         auth.prune(now);
-        if auth.challenges.len() >= MAX_PENDING {
-            return Err(ApiError::rate_limited("too many authentications in progress; try again in a minute"));
-        }
+        // A member's own challenges are capped: a new one replaces their oldest, so someone who
+        // read a member's id and key can keep at most that many open, and never lock them out.
+        make_room(&mut auth.challenges, st.limits.challenges_per_member, |c| (c.member == req.member_id).then_some(c.expires_at));
         auth.challenges.insert(challenge_id, Pending { member: req.member_id, serial, key, nonce, expires_at });
     }
     Ok(Json(Challenge { challenge_id, nonce: hex::encode(nonce), agency_id: st.agency_id(), expires_at }))
 }
 
-async fn session(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<SessionRequest>) -> ApiResult<Json<Session>> {
+async fn session(State(st): State<Arc<AppState>>, source: Source, ApiJson(req): ApiJson<SessionRequest>) -> ApiResult<Json<Session>> {
+    st.unauthenticated_request(source)?;
     let now = st.now();
     // Single use: the challenge is gone whatever the outcome.
     let pending = lock(&st.auth).challenges.remove(&req.challenge_id);
@@ -183,13 +213,30 @@ async fn session(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<SessionR
     {
         let mut auth = lock(&st.auth);
         auth.prune(now);
-        if auth.sessions.len() >= MAX_PENDING {
-            return Err(ApiError::rate_limited("too many sessions open; try again later"));
-        }
+        // A member's sessions are capped: a new one ends their oldest.
+        make_room(&mut auth.sessions, st.limits.sessions_per_member, |s| (s.member == pending.member).then_some(s.expires_at));
         auth.sessions
             .insert(casebridge_core::sha256(token.as_bytes()), SessionEntry { member: pending.member, serial: pending.serial, expires_at });
     }
     Ok(Json(Session { token: token.to_string(), role, expires_at }))
+}
+
+/// Removes the oldest entries of one member (those `of` gives an expiry for) until fewer
+/// than `cap` are left.
+fn make_room<K: Copy + Eq + std::hash::Hash, V>(
+    map: &mut std::collections::HashMap<K, V>,
+    cap: usize,
+    of: impl Fn(&V) -> Option<chrono::DateTime<chrono::FixedOffset>>,
+) {
+    let mut mine: Vec<(chrono::DateTime<chrono::FixedOffset>, K)> = map.iter().filter_map(|(k, v)| of(v).map(|t| (t, *k))).collect();
+    if mine.len() < cap {
+        return;
+    }
+    mine.sort_by_key(|(t, _)| *t);
+    let excess = mine.len() + 1 - cap;
+    for (_, k) in mine.iter().take(excess) {
+        map.remove(k);
+    }
 }
 
 async fn revocation(State(st): State<Arc<AppState>>) -> ApiResult<Json<Document>> {
@@ -243,7 +290,23 @@ async fn upload_chunk(
     let mut stream = body.into_data_stream();
     let mut read = 0usize;
     let mut refused = None;
-    while let Some(piece) = stream.next().await {
+    // A chunk must keep coming (a piece every idle timeout) and arrive whole at the minimum rate.
+    let deadline = tokio::time::Instant::now() + st.limits.transfer_deadline(OctetBody::LIMIT as u64);
+    let idle = st.limits.idle_timeout();
+    loop {
+        let next = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + idle), stream.next()).await;
+        let piece = match next {
+            Ok(Some(piece)) => piece,
+            Ok(None) => break,
+            Err(_) => {
+                refused = Some(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    "the chunk arrived too slowly; send it again on a faster connection or in smaller chunks",
+                ));
+                break;
+            }
+        };
         let piece = match piece {
             Ok(b) => b,
             Err(_) => {
@@ -376,8 +439,8 @@ async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQ
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(MAX_FEED_PAGE).clamp(1, MAX_FEED_PAGE);
     blocking(move || {
-        let mut store = write(&st.store);
-        let page = backend::feed(&mut store, member.id, member.role, after, limit)?;
+        let store = read(&st.store);
+        let page = backend::feed(&store, member.id, member.role, after, limit)?;
         let credentials = if member.role == Role::Volunteer { Vec::new() } else { backend::author_credentials(&store, &page.events)? };
         drop(store);
         Ok(Feed {
@@ -391,12 +454,13 @@ async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQ
     .map(Json)
 }
 
-/// How long a download may stall (the client not reading) before it is abandoned, so a slow
-/// client cannot hold the store for long.
-const STALL_SECS: u64 = 60;
 /// Bytes per piece sent down the stream.
 const PIECE: usize = 256 * 1024;
 
+/// Sends content to a member. The store is held only to check access and take a handle on its
+/// objects; the bytes are read and sent without it, so a slow reader delays nobody. The whole
+/// response must be read within [`crate::Limits::transfer_deadline`] of its size (and the
+/// connection's watchdog cuts a reader slower than the minimum rate sooner).
 async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): ApiPath<String>) -> ApiResult<Response> {
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request("the content hash must be 64 hex digits (SHA-256)"));
@@ -404,20 +468,25 @@ async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): 
     let sha = sha.to_ascii_lowercase();
     let st2 = st.clone();
     let sha2 = sha.clone();
-    let size = blocking(move || backend::content_access(&mut write(&st2.store), &sha2, member.id, member.role)).await?;
+    let (size, objects) = blocking(move || {
+        let store = read(&st2.store);
+        let size = backend::content_access(&store, &sha2, member.id, member.role)?;
+        Ok((size, store.content_importer()))
+    })
+    .await?;
     let size = size.ok_or_else(|| ApiError::not_found("no content with this hash is available to you"))?;
+    let deadline = tokio::time::Instant::now() + st.limits.transfer_deadline(size);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let store = read(&st.store);
-        let mut sink = ChannelWriter { tx: tx.clone(), handle, buf: Vec::with_capacity(PIECE) };
-        let result = store
+        let mut sink = ChannelWriter { tx: tx.clone(), handle, buf: Vec::with_capacity(PIECE), deadline };
+        let result = objects
             .read_content(&sha, size, &mut sink, &mut |_| true)
             .map_err(|e| e.to_string())
             .and_then(|()| sink.flush().map_err(|e| e.to_string()));
         if let Err(e) = result {
             tracing::warn!(member = %member.id, error = %e, "content download ended early");
-            let _ = tx.blocking_send(Err(std::io::Error::other("the content could not be read")));
+            let _ = tx.blocking_send(Err(std::io::Error::other("the content could not be sent")));
         }
     });
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
@@ -428,11 +497,13 @@ async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): 
         .into_response())
 }
 
-/// A `Write` that hands pieces to the response stream, waiting (bounded) for the client.
+/// A `Write` that hands pieces to the response stream, waiting for the client no later than
+/// the response's deadline.
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
     handle: tokio::runtime::Handle,
     buf: Vec<u8>,
+    deadline: tokio::time::Instant,
 }
 
 impl ChannelWriter {
@@ -441,11 +512,11 @@ impl ChannelWriter {
             return Ok(());
         }
         let piece = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE)));
-        let sent = self.handle.block_on(tokio::time::timeout(std::time::Duration::from_secs(STALL_SECS), self.tx.send(Ok(piece))));
+        let sent = self.handle.block_on(tokio::time::timeout_at(self.deadline, self.tx.send(Ok(piece))));
         match sent {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")),
-            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading")),
+            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client read slower than the minimum rate")),
         }
     }
 }

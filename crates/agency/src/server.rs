@@ -19,21 +19,18 @@ use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
 use crate::admin::ADMIN_SOCKET;
+use crate::api::BodyTimeout;
 use crate::clock::{Clock, SystemClock};
+use crate::conns::{self, Conn, Tracked};
 use crate::error::{AgencyError, Result};
-use crate::state::{AppState, StateOptions};
+use crate::limits::Limits;
+use crate::state::{AppState, Peer, StateOptions};
 use crate::{fsutil, tls};
 
 /// Where `serve` listens unless told otherwise.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8443);
 /// The file naming the running endpoint's address, inside the agency directory.
 pub const SERVE_FILE: &str = "serve.json";
-/// Most connections served at once; more are closed on accept.
-pub const MAX_CONNECTIONS: usize = 512;
-/// A TLS handshake must finish within this.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Request headers must arrive within this.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// On shutdown, requests in flight get this long to finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -220,18 +217,32 @@ async fn run(listeners: Listeners, state: Arc<AppState>, mut stop: watch::Receiv
             }
             accepted = tcp.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if conns.len() >= state.limits.max_connections {
-                        tracing::warn!(%peer, "too many connections; closing a new one");
-                        continue;
-                    }
-                    let (acceptor, app, stop) = (acceptor.clone(), app.clone(), stop.clone());
-                    conns.spawn(async move {
-                        let _ = stream.set_nodelay(true);
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                            Ok(Ok(tls)) => serve_connection(tls, app, stop).await,
-                            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    let ticket = match state.conns.admit(peer) {
+                        Ok(t) => t,
+                        Err(why) => {
+                            tracing::debug!(%peer, ?why, "connection refused on accept");
+                            continue;
                         }
+                    };
+                    let (acceptor, app, stop, limits) = (acceptor.clone(), app.clone(), stop.clone(), state.limits.clone());
+                    conns.spawn(async move {
+                        let conn = Arc::clone(&ticket.conn);
+                        let _ = stream.set_nodelay(true);
+                        let work = async {
+                            match tokio::time::timeout(limits.handshake_timeout(), acceptor.accept(stream)).await {
+                                Ok(Ok(tls)) => {
+                                    let io = Tracked::new(tls, Arc::clone(&conn));
+                                    serve_connection(io, app, stop, Some((Arc::clone(&conn), peer)), &limits).await;
+                                }
+                                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        };
+                        tokio::select! {
+                            () = work => {}
+                            why = conns::watch(&conn, &limits) => tracing::debug!(%peer, ?why, "connection closed by the endpoint"),
+                        }
+                        drop(ticket);
                     });
                 }
                 Err(e) => {
@@ -246,8 +257,8 @@ async fn run(listeners: Listeners, state: Arc<AppState>, mut stop: watch::Receiv
                         tracing::warn!("refused an admin connection from another user");
                         continue;
                     }
-                    let (app, stop) = (admin_app.clone(), stop.clone());
-                    conns.spawn(serve_connection(stream, app, stop));
+                    let (app, stop, limits) = (admin_app.clone(), stop.clone(), state.limits.clone());
+                    conns.spawn(async move { serve_connection(stream, app, stop, None, &limits).await });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting an admin connection failed");
@@ -292,18 +303,31 @@ async fn release(mut state: Arc<AppState>) {
 }
 
 /// Serves HTTP/1.1 on one connection until it closes, or until shutdown (then in-flight
-/// requests finish and the connection closes).
-async fn serve_connection<I>(io: I, app: Router, mut stop: watch::Receiver<bool>)
+/// requests finish and the connection closes). A TCP connection's requests carry its
+/// [`Conn`] and peer address (for limits and for marking it a member's); each request counts
+/// as busy until its handler answers.
+async fn serve_connection<I>(io: I, app: Router, mut stop: watch::Receiver<bool>, tcp: Option<(Arc<Conn>, SocketAddr)>, limits: &Limits)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let body_timeout = BodyTimeout(limits.body_timeout());
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let mut app = app.clone();
-        async move { app.call(req).await }
+        req.extensions_mut().insert(body_timeout);
+        let busy = tcp.as_ref().map(|(conn, peer)| {
+            req.extensions_mut().insert(Arc::clone(conn));
+            req.extensions_mut().insert(Peer(*peer));
+            Busy::new(Arc::clone(conn))
+        });
+        async move {
+            let response = app.call(req).await;
+            drop(busy);
+            response
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(limits.header_timeout())
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {
@@ -318,5 +342,21 @@ where
                 tracing::debug!(error = %e, "connection ended with an error during shutdown");
             }
         }
+    }
+}
+
+/// A request being handled on a connection (the watchdog does not call it idle meanwhile).
+struct Busy(Arc<Conn>);
+
+impl Busy {
+    fn new(conn: Arc<Conn>) -> Busy {
+        conn.busy.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Busy(conn)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }

@@ -1,5 +1,5 @@
 //! The endpoint's state: the unlocked agency, its case store, the issued credentials and
-//! revocation list in memory, challenges and sessions, the enrolment rate limiter.
+//! revocation list in memory, challenges and sessions, the per-source limiters.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -24,12 +24,6 @@ pub const STORE_DIR: &str = "store";
 pub const CHALLENGE_TTL_SECS: i64 = 60;
 /// How long a session token is accepted.
 pub const SESSION_TTL_SECS: i64 = 15 * 60;
-/// Wrong invite codes (from anyone) within [`RATE_WINDOW_SECS`] that lock enrolment.
-pub const RATE_MAX_FAILURES: usize = 5;
-/// The window in which wrong codes are counted, and how long enrolment stays locked.
-pub const RATE_WINDOW_SECS: i64 = 60;
-/// Most challenges (and, separately, sessions) held at once; beyond it new ones are refused.
-pub const MAX_PENDING: usize = 10_000;
 
 /// Options for [`AppState::open`].
 pub struct StateOptions {
@@ -84,35 +78,83 @@ impl AuthState {
     }
 }
 
-/// Counts wrong invite codes from anyone; after [`RATE_MAX_FAILURES`] within
-/// [`RATE_WINDOW_SECS`], enrolment is refused for [`RATE_WINDOW_SECS`].
+/// Failures counted per key (a source address, an invite): a key with `max` failures within
+/// `window` is locked for `window`. Keys without recent failures are forgotten, so an attacker
+/// with many addresses grows the table only for as long as their failures count.
+pub(crate) struct FailureLimiter<K> {
+    max: usize,
+    window: Duration,
+    entries: HashMap<K, Failures>,
+}
+
 #[derive(Default)]
-pub(crate) struct RateLimiter {
-    failures: VecDeque<DateTime<FixedOffset>>,
+struct Failures {
+    at: VecDeque<DateTime<FixedOffset>>,
     locked_until: Option<DateTime<FixedOffset>>,
 }
 
-impl RateLimiter {
-    /// Seconds until enrolment opens again, when locked.
-    pub(crate) fn locked(&mut self, now: DateTime<FixedOffset>) -> Option<i64> {
-        match self.locked_until {
-            Some(until) if now < until => Some((until - now).num_seconds().max(1)),
-            Some(_) => {
-                self.locked_until = None;
-                None
-            }
-            None => None,
+impl<K: std::hash::Hash + Eq + Clone> FailureLimiter<K> {
+    pub(crate) fn new(max: u32, window_secs: u64) -> FailureLimiter<K> {
+        FailureLimiter {
+            max: usize::try_from(max).unwrap_or(usize::MAX),
+            window: Duration::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX / 1000)),
+            entries: HashMap::new(),
         }
     }
 
-    pub(crate) fn failure(&mut self, now: DateTime<FixedOffset>) {
-        let window = Duration::seconds(RATE_WINDOW_SECS);
-        self.failures.retain(|t| now - *t < window);
-        self.failures.push_back(now);
-        if self.failures.len() >= RATE_MAX_FAILURES {
-            self.failures.clear();
-            self.locked_until = Some(now + window);
+    /// Seconds until `key` may try again, when locked.
+    pub(crate) fn locked(&mut self, key: &K, now: DateTime<FixedOffset>) -> Option<i64> {
+        let until = self.entries.get(key)?.locked_until?;
+        (now < until).then(|| (until - now).num_seconds().max(1))
+    }
+
+    /// Counts a failure of `key`.
+    pub(crate) fn failure(&mut self, key: K, now: DateTime<FixedOffset>) {
+        if self.entries.len() >= 4096 {
+            let window = self.window;
+            self.entries.retain(|_, f| f.locked_until.is_some_and(|u| now < u) || f.at.back().is_some_and(|t| now - *t < window));
         }
+        let window = self.window;
+        let f = self.entries.entry(key).or_default();
+        f.at.retain(|t| now - *t < window);
+        f.at.push_back(now);
+        if f.at.len() >= self.max {
+            f.at.clear();
+            f.locked_until = Some(now + window);
+        }
+    }
+}
+
+/// Requests without a session, per source address: a token bucket of
+/// `unauthenticated_per_source_per_min` tokens refilled over a minute.
+pub(crate) struct RequestLimiter {
+    per_min: f64,
+    buckets: HashMap<std::net::IpAddr, (f64, DateTime<FixedOffset>)>,
+}
+
+impl RequestLimiter {
+    pub(crate) fn new(per_min: u32) -> RequestLimiter {
+        RequestLimiter { per_min: f64::from(per_min), buckets: HashMap::new() }
+    }
+
+    /// Takes a token for `source`, or says in how many seconds one is there.
+    pub(crate) fn take(&mut self, source: std::net::IpAddr, now: DateTime<FixedOffset>) -> std::result::Result<(), i64> {
+        let per_min = self.per_min;
+        let refill = |tokens: f64, since: DateTime<FixedOffset>| {
+            let secs = (now - since).num_milliseconds().max(0) as f64 / 1000.0;
+            (tokens + secs * per_min / 60.0).min(per_min)
+        };
+        if self.buckets.len() >= 4096 {
+            self.buckets.retain(|_, (tokens, since)| refill(*tokens, *since) < per_min);
+        }
+        let (tokens, since) = self.buckets.entry(source).or_insert((per_min, now));
+        let available = refill(*tokens, *since);
+        if available < 1.0 {
+            return Err((((1.0 - available) * 60.0 / per_min).ceil() as i64).max(1));
+        }
+        *tokens = available - 1.0;
+        *since = now;
+        Ok(())
     }
 }
 
@@ -127,7 +169,14 @@ pub struct AppState {
     pub(crate) revocation: RwLock<(RevocationList, SignedDoc)>,
     pub(crate) issued: RwLock<Vec<Credential>>,
     pub(crate) auth: Mutex<AuthState>,
-    pub(crate) limiter: Mutex<RateLimiter>,
+    /// Wrong invite codes and refused enrolments, by source address.
+    pub(crate) enrol_by_source: Mutex<FailureLimiter<std::net::IpAddr>>,
+    /// Refused enrolments with a valid code, by invite.
+    pub(crate) enrol_by_invite: Mutex<FailureLimiter<Uuid>>,
+    /// Requests without a session, by source address.
+    pub(crate) unauthenticated: Mutex<RequestLimiter>,
+    /// The open connections.
+    pub(crate) conns: Arc<crate::conns::ConnTable>,
     pub(crate) enrol_lock: tokio::sync::Mutex<()>,
     pub(crate) upload_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     /// Completes that may verify at once ([`cpu_slots`]); more would only share the CPUs and
@@ -191,7 +240,10 @@ impl AppState {
             revocation: RwLock::new(revocation),
             issued: RwLock::new(issued),
             auth: Mutex::new(AuthState::default()),
-            limiter: Mutex::new(RateLimiter::default()),
+            enrol_by_source: Mutex::new(FailureLimiter::new(options.limits.enrol_failures_per_source, options.limits.enrol_window_secs)),
+            enrol_by_invite: Mutex::new(FailureLimiter::new(options.limits.enrol_failures_per_invite, options.limits.enrol_window_secs)),
+            unauthenticated: Mutex::new(RequestLimiter::new(options.limits.unauthenticated_per_source_per_min)),
+            conns: crate::conns::ConnTable::new(options.limits.clone()),
             enrol_lock: tokio::sync::Mutex::new(()),
             upload_locks: Mutex::new(HashMap::new()),
             complete_slots: Arc::new(tokio::sync::Semaphore::new(cpu_slots())),
@@ -303,7 +355,38 @@ impl FromRequestParts<Arc<AppState>> for Member {
         if let Some(slot) = parts.extensions.get::<LogMember>() {
             slot.set(session.member);
         }
+        if let Some(conn) = parts.extensions.get::<Arc<crate::conns::Conn>>() {
+            conn.authenticated(&state.conns);
+        }
         Ok(Member { id: session.member, role: cred.role })
+    }
+}
+
+/// The address a request came from, as limits count it ([`crate::conns::source_of`]); the
+/// unspecified address for a router driven without a connection (tests).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Source(pub std::net::IpAddr);
+
+/// The peer of the connection a request came on (a request extension set by the server).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Peer(pub std::net::SocketAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> std::result::Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<Peer>().map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
+        Ok(Source(crate::conns::source_of(ip)))
+    }
+}
+
+impl AppState {
+    /// Takes one of `source`'s requests without a session, or refuses with 429.
+    pub(crate) fn unauthenticated_request(&self, source: Source) -> std::result::Result<(), ApiError> {
+        let taken = lock(&self.unauthenticated).take(source.0, self.now());
+        taken.map_err(|secs| {
+            ApiError::rate_limited(format!("too many requests without a session from your address; try again in {secs} seconds"))
+        })
     }
 }
 

@@ -89,20 +89,20 @@ impl Journal {
 
     /// Reads the records from byte offset `start` (record number `start_index`) to the end.
     /// Never modifies the file.
-    pub fn scan_from(&mut self, start: u64, start_index: u64) -> Result<Scan> {
+    pub fn scan_from(&self, start: u64, start_index: u64) -> Result<Scan> {
         let file_len = self.file.metadata().map_err(Error::io("reading", &self.path))?.len();
         self.scan_bounded(start, start_index, file_len, usize::MAX)
     }
 
     /// Reads at most `max` records from byte offset `start` (record number `start_index`),
-    /// never past byte `end`. Never modifies the file.
-    pub fn scan_bounded(&mut self, start: u64, start_index: u64, end: u64, max: usize) -> Result<Scan> {
+    /// never past byte `end`. Never modifies the file, and reads at explicit offsets, so scans
+    /// need no exclusive access (the endpoint's feed reads while other readers do).
+    pub fn scan_bounded(&self, start: u64, start_index: u64, end: u64, max: usize) -> Result<Scan> {
         let file_len = self.file.metadata().map_err(Error::io("reading", &self.path))?.len().min(end);
         if start > file_len || start < JOURNAL_HEADER_LEN {
             return Err(Error::IndexDamaged { what: "the index is ahead of the journal (was the journal truncated?)".into() });
         }
-        self.file.seek(SeekFrom::Start(start)).map_err(Error::io("reading", &self.path))?;
-        let mut reader = std::io::BufReader::with_capacity(256 * 1024, &mut self.file);
+        let mut reader = std::io::BufReader::with_capacity(256 * 1024, ReadAt { file: &self.file, pos: start });
         let mut pos = start;
         let mut records = Vec::new();
         let mut scan = Scan { records: Vec::new(), good_end: pos, torn_tail: false, damaged_at: None };
@@ -200,6 +200,23 @@ impl Journal {
         self.end += buf.len() as u64;
         self.len += plaintexts.len() as u64;
         Ok(ends)
+    }
+}
+
+/// Reads a file from an offset with positioned reads (the file's own cursor is untouched).
+struct ReadAt<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.pos)?;
+        #[cfg(windows)]
+        let n = std::os::windows::fs::FileExt::seek_read(self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use casebridge_agency::{admin, serve, Clock, ServeConfig, Server};
+use casebridge_agency::{admin, serve, Clock, Limits, ServeConfig, Server};
 use casebridge_core::{KdfParams, Passphrase, Role, Store};
 use casebridge_protocol::{
     auth_message, Challenge, ChallengeRequest, EnrolRequest, EnrolResponse, ErrorBody, InviteCode, InviteRequest, InviteResponse, Session,
@@ -91,14 +91,7 @@ impl ServerCertVerifier for Pinned {
 
 /// A reqwest client that trusts only the certificate with fingerprint `fp`.
 pub fn pinned_client(fp: &str) -> reqwest::Client {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned { fp: fp.to_string(), provider }))
-        .with_no_client_auth();
-    reqwest::Client::builder().use_preconfigured_tls(config).build().unwrap()
+    reqwest::Client::builder().use_preconfigured_tls((*pinned_tls(fp)).clone()).build().unwrap()
 }
 
 pub struct Env {
@@ -124,19 +117,41 @@ pub fn new_agency(dir: &Path) {
 }
 
 pub async fn start_server(dir: &Path, clock: Arc<TestClock>) -> Server {
+    start_server_with(dir, clock, Limits::default()).await
+}
+
+pub async fn start_server_with(dir: &Path, clock: Arc<TestClock>, limits: Limits) -> Server {
     let mut config = ServeConfig::new(dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new(AGENCY_PASS));
     config.kdf = KdfParams::INSECURE_FOR_TESTS;
     config.clock = clock;
+    config.limits = limits;
     serve(config).await.unwrap()
+}
+
+/// The TLS client configuration of [`pinned_client`], for raw connections.
+pub fn pinned_tls(fp: &str) -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned { fp: fp.to_string(), provider }))
+        .with_no_client_auth();
+    Arc::new(config)
 }
 
 impl Env {
     pub async fn start() -> Env {
+        Env::start_with(Limits::default()).await
+    }
+
+    /// An endpoint serving under `limits`.
+    pub async fn start_with(limits: Limits) -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("agency");
         new_agency(&dir);
         let clock = Arc::new(TestClock::default());
-        let server = start_server(&dir, clock.clone()).await;
+        let server = start_server_with(&dir, clock.clone(), limits).await;
         let url = server.url().to_string();
         let fp = casebridge_agency::tls::cert_fingerprint(&dir).unwrap();
         let (public, _) = Agency::read_public(&dir).unwrap();
@@ -147,6 +162,22 @@ impl Env {
         if let Some(s) = self.server.take() {
             s.shutdown().await.unwrap();
         }
+    }
+
+    /// A client like `self.client` whose connections come from `ip` (another loopback
+    /// address: an attacker, or a member on another machine).
+    pub fn client_from(&self, ip: &str) -> reqwest::Client {
+        let fp = casebridge_agency::tls::cert_fingerprint(&self.dir).unwrap();
+        reqwest::Client::builder()
+            .use_preconfigured_tls((*pinned_tls(&fp)).clone())
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    /// The endpoint's address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().expect("the server runs").local_addr()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod abuse;
 mod auth;
 mod bad_input;
 mod basics;

@@ -494,13 +494,12 @@ impl Store {
 
     /// The feed for `member`: the events after journal record `after` that they may see
     /// ([`Store::visible_to`]), scanning at most `limit` records. The cursor is a record index.
-    pub fn feed(&mut self, member: Uuid, role: Role, after: u64, limit: usize) -> Result<FeedPage> {
+    pub fn feed(&self, member: Uuid, role: Role, after: u64, limit: usize) -> Result<FeedPage> {
         let total = self.state.records;
         if after > total {
             return Err(Error::invalid("cursor", format!("{after} is beyond the feed's end ({total})")));
         }
-        self.extend_positions()?;
-        let start = self.positions[usize::try_from(after).map_err(|_| Error::invalid("cursor", "too large"))?];
+        let start = self.position(after, "cursor")?;
         let limit = limit.max(1);
         let scan = self.journal.scan_bounded(start, after, self.state.end, limit)?;
         if let Some(at) = scan.damaged_at {
@@ -518,39 +517,47 @@ impl Store {
         Ok(FeedPage { events, cursor, more: cursor < total })
     }
 
-    /// Brings the cache of record start offsets up to the journal's length.
-    fn extend_positions(&mut self) -> Result<()> {
-        if self.positions.is_empty() {
-            self.positions.push(format::JOURNAL_HEADER_LEN);
+    /// The start offset of journal record `record` (at most the journal's length), bringing the
+    /// cache of record start offsets up to the journal's length first. `what` names the
+    /// argument in the error for a position that does not fit in memory.
+    fn position(&self, record: u64, what: &'static str) -> Result<u64> {
+        let mut positions = super::guard(&self.positions);
+        if positions.is_empty() {
+            positions.push(format::JOURNAL_HEADER_LEN);
         }
-        let known = self.positions.len() as u64 - 1;
+        let known = positions.len() as u64 - 1;
         if known < self.state.records {
-            let from = *self.positions.last().unwrap_or(&format::JOURNAL_HEADER_LEN);
+            let from = *positions.last().unwrap_or(&format::JOURNAL_HEADER_LEN);
             let scan = self.journal.scan_bounded(from, known, self.state.end, usize::MAX)?;
             if let Some(at) = scan.damaged_at {
                 return Err(Error::JournalDamaged { record: at });
             }
-            self.positions.extend(scan.records.iter().map(|(_, end)| *end));
+            positions.extend(scan.records.iter().map(|(_, end)| *end));
         }
-        Ok(())
+        let i = usize::try_from(record).map_err(|_| Error::invalid(what, "too large"))?;
+        positions.get(i).copied().ok_or_else(|| Error::invalid(what, format!("{record} is beyond the journal's end")))
     }
 
     /// Whether `member` may fetch the content with this SHA-256, and its size when held:
     /// staff any item held; a volunteer only the items of their own submissions.
-    pub fn content_access(&mut self, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>> {
+    pub fn content_access(&self, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>> {
         let sha = sha256.trim().to_ascii_lowercase();
         if decode_sha(&sha).is_err() {
             return Err(Error::invalid("content hash", "not 64 hex digits"));
         }
-        if self.content_index.is_none() {
-            let mut ci: BTreeMap<String, Uuid> = BTreeMap::new();
-            for e in self.index.scan_json::<EvidenceRecord>(Table::Evidence, &[])? {
-                let slot = ci.entry(e.sha256).or_insert(e.id);
-                *slot = (*slot).min(e.id);
+        let found = {
+            let mut content_index = super::guard(&self.content_index);
+            if content_index.is_none() {
+                let mut ci: BTreeMap<String, Uuid> = BTreeMap::new();
+                for e in self.index.scan_json::<EvidenceRecord>(Table::Evidence, &[])? {
+                    let slot = ci.entry(e.sha256).or_insert(e.id);
+                    *slot = (*slot).min(e.id);
+                }
+                *content_index = Some(ci);
             }
-            self.content_index = Some(ci);
-        }
-        let Some(id) = self.content_index.as_ref().and_then(|ci| ci.get(&sha)).copied() else {
+            content_index.as_ref().and_then(|ci| ci.get(&sha)).copied()
+        };
+        let Some(id) = found else {
             return Ok(None);
         };
         let e = self.evidence_record(id)?;
@@ -586,10 +593,9 @@ impl Store {
 
     /// The cases in which this profile recorded events at or after journal record `since`
     /// (what sync must export).
-    pub fn cases_changed_since(&mut self, since: u64) -> Result<Vec<Uuid>> {
+    pub fn cases_changed_since(&self, since: u64) -> Result<Vec<Uuid>> {
         let since = since.min(self.state.records);
-        self.extend_positions()?;
-        let start = self.positions[usize::try_from(since).map_err(|_| Error::invalid("position", "too large"))?];
+        let start = self.position(since, "position")?;
         let scan = self.journal.scan_bounded(start, since, self.state.end, usize::MAX)?;
         if let Some(at) = scan.damaged_at {
             return Err(Error::JournalDamaged { record: at });

@@ -268,6 +268,14 @@ impl Store {
 pub struct ContentImporter(std::sync::Arc<ObjectStore>);
 
 impl ContentImporter {
+    /// Streams the content with SHA-256 `sha256` (hex) and `size` into `sink`, authenticated
+    /// and re-hashed on the way, like [`Store::read_content`] but without borrowing the store:
+    /// the endpoint sends content to a slow reader while other members' requests use the
+    /// store. Objects are write-once, so a read never sees a half-written one.
+    pub fn read_content(&self, sha256: &str, size: u64, sink: &mut dyn Write, progress: &mut dyn Progress) -> Result<()> {
+        self.0.read(&decode_sha(sha256)?, size, sink, progress)
+    }
+
     /// True when content with this SHA-256 (hex) is held.
     pub fn has_content(&self, sha256: &str) -> bool {
         decode_sha(sha256).map(|s| self.0.path_of(&s).exists()).unwrap_or(false)

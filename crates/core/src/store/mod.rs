@@ -60,11 +60,17 @@ pub struct Store {
     objects: std::sync::Arc<ObjectStore>,
     state: MetaState,
     /// Start offsets of journal records (and the end), filled lazily by the feed.
-    positions: Vec<u64>,
+    positions: std::sync::Mutex<Vec<u64>>,
     /// Content SHA-256 (hex) -> the smallest evidence id naming it, built in memory on first
     /// use by the endpoint and kept up to date as events are applied. Never on disk: an index
     /// key would reveal the hash (sled keys are not sealed).
-    content_index: Option<BTreeMap<String, Uuid>>,
+    content_index: std::sync::Mutex<Option<BTreeMap<String, Uuid>>>,
+}
+
+/// Locks one of the store's in-memory caches; a poisoned lock (a panic elsewhere) still gives
+/// the cache, which is only ever extended whole.
+fn guard<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn now() -> DateTime<FixedOffset> {
@@ -266,8 +272,8 @@ impl Store {
             index,
             objects,
             state: MetaState::default(),
-            positions: Vec::new(),
-            content_index: None,
+            positions: std::sync::Mutex::new(Vec::new()),
+            content_index: std::sync::Mutex::new(None),
         };
         store.catch_up()?;
         store.backfill_bundles_by_sender()?;
@@ -341,7 +347,8 @@ impl Store {
         for ev in batch {
             projection::apply(&mut overlay, ev)?;
             hlc = hlc.max(ev.body().hlc);
-            if let (Some(ci), EventKind::EvidenceAdded { evidence_id, object, .. }) = (self.content_index.as_mut(), &ev.body().kind) {
+            if let (Some(ci), EventKind::EvidenceAdded { evidence_id, object, .. }) = (guard(&self.content_index).as_mut(), &ev.body().kind)
+            {
                 let slot = ci.entry(object.sha256.clone()).or_insert(*evidence_id);
                 *slot = (*slot).min(*evidence_id);
             }
