@@ -32,7 +32,9 @@ use crate::pin;
 use crate::{Result, SyncError, Transport};
 
 /// Time allowed to open a connection.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub /// How long an idle connection is kept for reuse (below the endpoint's idle timeout).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for one request, answer included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// A session token is renewed this long before the server says it expires.
@@ -92,6 +94,9 @@ impl Pinned {
             // for other traffic must not swallow the agency's address (often a LAN address).
             .no_proxy()
             .connect_timeout(CONNECT_TIMEOUT)
+            // The endpoint closes a connection idle for its idle timeout (60 s by default):
+            // let go of idle ones sooner, so a request is never sent on one it just closed.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .read_timeout(REQUEST_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("casebridge-sync/", env!("CARGO_PKG_VERSION")))
