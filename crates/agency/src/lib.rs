@@ -17,7 +17,8 @@
 //! AGENCY/tls/cert.der, tls/key.cbk   the endpoint certificate and its sealed key
 //! AGENCY/store/                      the endpoint's case store (a casebridge-core Store)
 //! AGENCY/invites/ID.json             invites (secret digests, never secrets)
-//! AGENCY/uploads/ID.part, ID.json    uploads in progress and their state
+//! AGENCY/uploads/ID.part, ID.state   uploads in progress and their sealed state (kept a while
+//!                                    after completing or expiring: see [`gc`])
 //! AGENCY/serve.json                  {url, pid, cert_fp} while serving
 //! AGENCY/admin.sock                  the admin socket while serving (mode 0600)
 //! ```
@@ -51,6 +52,7 @@ mod clock;
 mod early;
 mod error;
 mod fsutil;
+pub mod gc;
 pub mod invites;
 pub mod limits;
 mod routes;
@@ -64,6 +66,7 @@ use std::sync::Arc;
 pub use api::ApiError;
 pub use clock::{Clock, SystemClock};
 pub use error::{AgencyError, Result};
+pub use gc::{collect_offline, GcReport};
 pub use limits::{Limits, LIMITS_FILE};
 pub use server::{read_serve_info, serve, ServeConfig, ServeInfo, Server, ShutdownHandle, DEFAULT_LISTEN, MAX_CONNECTIONS, SERVE_FILE};
 pub use state::{AppState, StateOptions, CHALLENGE_TTL_SECS, RATE_MAX_FAILURES, RATE_WINDOW_SECS, SESSION_TTL_SECS, STORE_DIR};
