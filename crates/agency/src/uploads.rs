@@ -351,9 +351,13 @@ struct Tracked {
 }
 
 impl Tracked {
-    /// The member's open uploads: how many, and the bytes they declare.
-    fn usage(&self, member: Uuid) -> (usize, u64) {
-        self.open.get(&member).map_or((0, 0), |o| (o.len(), o.values().fold(0u64, |a, s| a.saturating_add(*s))))
+    /// The member's open uploads at `now`: how many, and the bytes they declare. Uploads with
+    /// no chunk for `expiry` have expired (the cleanup removes them when it comes by) and
+    /// count no more.
+    fn usage(&self, member: Uuid, now: DateTime<FixedOffset>, expiry: chrono::Duration) -> (usize, u64) {
+        let Some(open) = self.open.get(&member) else { return (0, 0) };
+        let live = open.iter().filter(|(id, _)| self.records.get(id).is_none_or(|r| now - r.since <= expiry));
+        live.fold((0, 0u64), |(n, bytes), (_, size)| (n + 1, bytes.saturating_add(*size)))
     }
 
     fn forget(&mut self, id: Uuid) {
@@ -447,7 +451,7 @@ impl Tracker {
     /// cannot pass the quota together.
     pub(crate) fn reserve(&self, meta: &UploadMeta, limits: &Limits) -> Result<(), ApiError> {
         let mut t = self.inner();
-        let (count, pending) = t.usage(meta.member);
+        let (count, pending) = t.usage(meta.member, meta.created_at, expiry(limits));
         let expiry = duration_text(limits.upload_expiry_secs);
         if count >= limits.max_open_uploads_per_member {
             return Err(ApiError::new(

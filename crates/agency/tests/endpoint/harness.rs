@@ -124,19 +124,29 @@ pub fn new_agency(dir: &Path) {
 }
 
 pub async fn start_server(dir: &Path, clock: Arc<TestClock>) -> Server {
+    start_server_with(dir, clock, casebridge_agency::Limits::default()).await
+}
+
+pub async fn start_server_with(dir: &Path, clock: Arc<TestClock>, limits: casebridge_agency::Limits) -> Server {
     let mut config = ServeConfig::new(dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new(AGENCY_PASS));
     config.kdf = KdfParams::INSECURE_FOR_TESTS;
     config.clock = clock;
+    config.limits = limits;
     serve(config).await.unwrap()
 }
 
 impl Env {
     pub async fn start() -> Env {
+        Env::start_with(casebridge_agency::Limits::default()).await
+    }
+
+    /// An endpoint serving under `limits`.
+    pub async fn start_with(limits: casebridge_agency::Limits) -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("agency");
         new_agency(&dir);
         let clock = Arc::new(TestClock::default());
-        let server = start_server(&dir, clock.clone()).await;
+        let server = start_server_with(&dir, clock.clone(), limits).await;
         let url = server.url().to_string();
         let fp = casebridge_agency::tls::cert_fingerprint(&dir).unwrap();
         let (public, _) = Agency::read_public(&dir).unwrap();
@@ -307,4 +317,10 @@ pub async fn ok<T: DeserializeOwned>(resp: reqwest::Response) -> T {
 
 pub fn json(v: &impl serde::Serialize) -> Value {
     serde_json::to_value(v).unwrap()
+}
+
+/// One cleanup now, through the admin socket (`POST /admin/gc`).
+pub async fn gc(env: &Env) -> casebridge_agency::GcReport {
+    let answer = admin::call(&env.dir, "POST", "/admin/gc", None).await.unwrap().expect("the endpoint is running");
+    serde_json::from_value(answer).unwrap()
 }
