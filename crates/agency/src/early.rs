@@ -74,11 +74,8 @@ impl Early {
         if offset != 0 || size < MIN_SIZE || received >= size || jobs.len() >= cpu_slots() {
             return;
         }
-        let job = Arc::new(Job {
-            state: Mutex::default(),
-            changed: Condvar::new(),
-            verifying: Mutex::new(Some(st.uploads.verifying.begin())),
-        });
+        let job =
+            Arc::new(Job { state: Mutex::default(), changed: Condvar::new(), verifying: Mutex::new(Some(st.uploads.verifying.begin())) });
         lock(&job.state).received = received;
         jobs.insert(id, Arc::clone(&job));
         drop(jobs);

@@ -9,7 +9,7 @@
 //! `max_pending_bytes_per_member` bytes together (one upload alone may always declare up to
 //! `max_bundle_bytes`); resuming an upload is never refused. An upload that receives no chunk
 //! for `upload_expiry_secs` expires: its bytes are removed and its state becomes a tombstone
-//! that answers `410 upload_expired` for another `upload_expiry_secs`. A completed upload's
+//! that answers `404 upload_expired` for another `upload_expiry_secs`. A completed upload's
 //! state (the outcome and receipt a repeated `complete` answers) is kept for
 //! `upload_expiry_secs` after completion. [`Tracker`] holds what the quotas and the cleanup
 //! need in memory, rebuilt from the folder at start.
@@ -133,10 +133,11 @@ fn not_found(id: Uuid) -> ApiError {
     ApiError::not_found(format!("no upload {id}; begin one with POST /v1/uploads"))
 }
 
-/// `410 upload_expired`.
+/// `404 upload_expired`: a 404 (the upload is not there any more) with its own code, so that a
+/// client that begins again on a 404 for an upload it knows (ours does) starts over.
 fn expired(id: Uuid, limits: &Limits) -> ApiError {
     ApiError::new(
-        StatusCode::GONE,
+        StatusCode::NOT_FOUND,
         "upload_expired",
         format!(
             "upload {id} expired: no chunk arrived for {} and the endpoint removed the bytes it had received; \
@@ -186,7 +187,7 @@ fn read_meta(agency: &Agency, id: Uuid) -> Result<Option<UploadMeta>, ApiError> 
     Ok(Some(meta))
 }
 
-/// Reads an upload that may still be used: an expired one is `410 upload_expired`, and one
+/// Reads an upload that may still be used: an expired one is `404 upload_expired`, and one
 /// whose last chunk is older than `upload_expiry_secs` expires now (the cleanup may not have
 /// come by yet), with the same answer.
 pub(crate) fn live(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {

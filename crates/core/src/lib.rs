@@ -75,5 +75,6 @@ pub use store::{
     Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,
 };
 pub use store::{
-    BriefView, ContentImporter, DetachedSigner, FeedPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView, SubmitOptions,
+    BriefView, ContentImporter, DetachedSigner, FeedPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView,
+    SubmitOptions,
 };

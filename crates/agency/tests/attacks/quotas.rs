@@ -147,7 +147,7 @@ async fn beginning_uploads_past_the_quota_is_refused() {
 }
 
 /// An upload left without a chunk for upload_expiry_secs expires: a later chunk, status or
-/// complete is `410 upload_expired` and its bytes are gone; beginning again starts from zero.
+/// complete is `404 upload_expired` and its bytes are gone; beginning again starts from zero.
 /// The cleanup expires the ones nobody asks about, frees their quota, and removes the records
 /// after a while; a completed upload answers its outcome again until then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,11 +171,11 @@ async fn an_abandoned_upload_expires() {
     env.clock.advance(120);
     let token = env.login(&vol).await;
     let put = env.put(&format!("/v1/uploads/{}?offset=1000", u1.upload_id), &token, junk[1000..].to_vec()).await;
-    let message = refused(put, StatusCode::GONE, "upload_expired").await;
+    let message = refused(put, StatusCode::NOT_FOUND, "upload_expired").await;
     assert!(message.contains("begin it again"), "{message}");
     assert!(!upload_file(&env, u1.upload_id, "part").exists(), "the expired upload's bytes are removed");
-    refused(env.get(&format!("/v1/uploads/{}", u1.upload_id), &token).await, StatusCode::GONE, "upload_expired").await;
-    refused(complete(&env, &token, u1.upload_id).await, StatusCode::GONE, "upload_expired").await;
+    refused(env.get(&format!("/v1/uploads/{}", u1.upload_id), &token).await, StatusCode::NOT_FOUND, "upload_expired").await;
+    refused(complete(&env, &token, u1.upload_id).await, StatusCode::NOT_FOUND, "upload_expired").await;
     let fresh: UploadState = ok(begin(&env, &token, b1, 2000).await).await;
     assert_eq!((fresh.upload_id, fresh.received), (u1.upload_id, 0));
 
@@ -187,7 +187,7 @@ async fn an_abandoned_upload_expires() {
     let report = gc(&env).await;
     assert_eq!((report.uploads_expired, report.upload_bytes), (1, 1000), "{report:?}");
     assert!(!upload_file(&env, u2.upload_id, "part").exists());
-    refused(env.get(&format!("/v1/uploads/{}", u2.upload_id), &token).await, StatusCode::GONE, "upload_expired").await;
+    refused(env.get(&format!("/v1/uploads/{}", u2.upload_id), &token).await, StatusCode::NOT_FOUND, "upload_expired").await;
 
     // A completed upload answers its outcome again for an expiry after completing; then its
     // record goes (as do tombstones), and beginning again uploads anew: a duplicate of the
