@@ -218,9 +218,7 @@ async fn upload_begin(State(st): State<Arc<AppState>>, member: Member, ApiJson(r
 }
 
 async fn upload_status(State(st): State<Arc<AppState>>, member: Member, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UploadState>> {
-    let lock = st.upload_lock(id);
-    let _g = lock.lock().await;
-    blocking(move || uploads::live(&st, id, member.id).map(|m| m.state())).await.map(Json)
+    blocking(move || uploads::peek(&st, id, member.id).map(|m| m.state())).await.map(Json)
 }
 
 async fn upload_chunk(

@@ -158,7 +158,7 @@ pub(crate) fn duration_text(secs: u64) -> String {
 
 /// `upload_expiry_secs` as a chrono duration.
 pub(crate) fn expiry(limits: &Limits) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(limits.upload_expiry_secs).unwrap_or(i64::MAX / 2_000))
+    i64::try_from(limits.upload_expiry_secs).ok().and_then(chrono::Duration::try_seconds).unwrap_or(chrono::Duration::MAX)
 }
 
 /// Reads an upload's state; another member's upload is "not found".
@@ -197,6 +197,16 @@ pub(crate) fn live(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, 
     }
     if meta.is_open() && is_stale(&meta, st.now(), &st.limits) {
         expire(st, &meta)?;
+        return Err(expired(id, &st.limits));
+    }
+    Ok(meta)
+}
+
+/// [`live`] without changing anything (no lock needed): an upload past its expiry is
+/// answered `upload_expired` and left for the cleanup or the next chunk to remove.
+pub(crate) fn peek(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
+    let meta = load(&st.agency, id, member)?;
+    if meta.expired_at.is_some() || is_stale(&meta, st.now(), &st.limits) {
         return Err(expired(id, &st.limits));
     }
     Ok(meta)

@@ -317,3 +317,83 @@ fn the_report_is_json() {
         assert!(v.get(key).is_some(), "{key}");
     }
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped. `None` where mounting is not
+/// permitted (not root, or no CAP_SYS_ADMIN in a container).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Fills the disk but for `free` bytes with a file `filler`.
+    fn fill(&self, free: u64) {
+        use std::io::Write;
+        let path = self.path().join("filler");
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        let block = vec![0u8; 1 << 20];
+        while f.write_all(&block).is_ok() {}
+        let len = std::fs::metadata(&path).unwrap().len();
+        f.set_len(len.saturating_sub(free)).unwrap();
+    }
+
+    fn make_room(&self) {
+        std::fs::remove_file(self.path().join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// A disk that really fills up while a complete stores the bundle's content (ENOSPC from the
+/// kernel, through the bundle reader and the store): 507 `insufficient_storage`, the upload
+/// kept; once there is room, completing again records it and the store checks clean. Needs a
+/// small tmpfs, so root: skipped (with a note) where mounting is not permitted; the /dev/full
+/// test above covers the 507 path everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_fills_during_complete_is_507_and_damages_nothing() {
+    let Some(disk) = SmallDisk::mount("48m") else {
+        eprintln!("skipped: mounting a small tmpfs is not permitted here (needs root); a_full_disk_is_507_and_damages_nothing covers 507");
+        return;
+    };
+    let mut env = Env::start_at(tempfile::tempdir().unwrap(), disk.path().join("agency"), limits()).await;
+    let mut inv = env.enrol(Role::Investigator).await;
+    let token = env.login(&inv).await;
+    let case = inv.store.create_case(NewCase { title: "Disk full".into(), ..Default::default() }).unwrap();
+    let file = env.tmp.path().join("evidence.bin");
+    std::fs::write(&file, noise(1536 << 10, 11)).unwrap();
+    inv.store.add_evidence(case, &file, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    let (bundle, bytes) = export_case(&env, &mut inv, case, false, "full.cbb");
+    let begun: UploadState = ok(begin(&env, &token, bundle, bytes.len() as u64).await).await;
+    let id = begun.upload_id;
+    ok::<UploadState>(env.put(&format!("/v1/uploads/{id}?offset=0"), &token, bytes.clone()).await).await;
+
+    // Room for small writes, not for the content.
+    disk.fill(256 << 10);
+    let message = refused(complete(&env, &token, id).await, StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage").await;
+    assert!(message.contains("try again later"), "{message}");
+    let state: UploadState = ok(env.get(&format!("/v1/uploads/{id}"), &token).await).await;
+    assert_eq!((state.received, state.complete), (bytes.len() as u64, false), "the upload is kept");
+    disk.make_room();
+    let done: UploadOutcome = ok(complete(&env, &token, id).await).await;
+    assert_eq!(done.outcome, "accepted");
+    env.stop().await;
+    assert_store_clean(&env);
+}

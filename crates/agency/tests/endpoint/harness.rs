@@ -144,6 +144,11 @@ impl Env {
     pub async fn start_with(limits: casebridge_agency::Limits) -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("agency");
+        Env::start_at(tmp, dir, limits).await
+    }
+
+    /// An endpoint serving a new agency at `dir` under `limits` (member stores in `tmp`).
+    pub async fn start_at(tmp: tempfile::TempDir, dir: PathBuf, limits: casebridge_agency::Limits) -> Env {
         new_agency(&dir);
         let clock = Arc::new(TestClock::default());
         let server = start_server_with(&dir, clock.clone(), limits).await;
