@@ -11,6 +11,9 @@
 //! - [`tls`]: the certificate ([`tls::ensure_certificate`], [`tls::cert_fingerprint`]).
 //! - [`admin`]: invites and revocation, in-process or through the running endpoint's Unix
 //!   socket ([`admin::call`]).
+//! - [`gc`]: the cleanup that goes with the per-member upload quotas (expired uploads, orphan
+//!   content) run every `gc_interval_secs` while serving, on `POST /admin/gc`, or
+//!   [`collect_offline`] (`casebridge agency gc`), reporting a [`GcReport`].
 //!
 //! ## Layout of the agency directory (what this crate adds)
 //! ```text

@@ -125,7 +125,7 @@ async fn beginning_uploads_past_the_quota_is_refused() {
     let other = env.enrol(Role::Volunteer).await;
     let other_token = env.login(&other).await;
     refused(begin(&env, &other_token, Uuid::now_v7(), (2 << 20) + 1).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
-    let big: UploadState = ok(begin(&env, &other_token, Uuid::now_v7(), 1536 << 10).await).await;
+    ok::<UploadState>(begin(&env, &other_token, Uuid::now_v7(), 1536 << 10).await).await;
     let message = refused(begin(&env, &other_token, Uuid::now_v7(), 1000).await, StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded").await;
     assert!(message.contains("complete them"), "{message}");
 
@@ -135,7 +135,6 @@ async fn beginning_uploads_past_the_quota_is_refused() {
     refused(complete(&env, &token, begun[1].upload_id).await, StatusCode::UNPROCESSABLE_ENTITY, "seal_damaged").await;
     ok::<UploadState>(begin(&env, &token, ids[3], 1000).await).await;
     refused(begin(&env, &token, Uuid::now_v7(), 1000).await, StatusCode::TOO_MANY_REQUESTS, "too_many_uploads").await;
-    drop(big);
 
     // The control: an honest member uploads as before.
     let mut inv = env.enrol(Role::Investigator).await;
