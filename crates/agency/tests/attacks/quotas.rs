@@ -396,3 +396,57 @@ async fn a_disk_that_fills_during_complete_is_507_and_damages_nothing() {
     env.stop().await;
     assert_store_clean(&env);
 }
+
+/// Content a verification in progress has stored is named by no event yet: however old the
+/// cleanup's clock says it is, the cleanup spares it while that upload is being verified, and
+/// the upload completes with its content whole. (A large bundle is verified while it arrives:
+/// its content is stored long before `complete`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_of_an_upload_being_verified_is_never_collected() {
+    let mut env = Env::start_with(Limits { max_bundle_bytes: 64 << 20, max_pending_bytes_per_member: 64 << 20, ..limits() }).await;
+    let mut inv = env.enrol(Role::Investigator).await;
+    let case = inv.store.create_case(NewCase { title: "Large".into(), ..Default::default() }).unwrap();
+    let file = env.tmp.path().join("large.bin");
+    let content = noise(20 << 20, 5);
+    std::fs::write(&file, &content).unwrap();
+    inv.store.add_evidence(case, &file, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    let (bundle, bytes) = export_case(&env, &mut inv, case, false, "large.cbb");
+    let token = env.login(&inv).await;
+    let begun: UploadState = ok(begin(&env, &token, bundle, bytes.len() as u64).await).await;
+    let id = begun.upload_id;
+    let put = |token: String, from: usize, to: usize| {
+        let (env, bytes) = (&env, &bytes);
+        async move {
+            let mut at = from;
+            while at < to {
+                let end = (at + (4 << 20)).min(to);
+                ok::<UploadState>(env.put(&format!("/v1/uploads/{id}?offset={at}"), &token, bytes[at..end].to_vec()).await).await;
+                at = end;
+            }
+        }
+    };
+    let half = bytes.len() / 2;
+    put(token, 0, half).await;
+    // Chunks keep coming (within the expiry of each other), while the clock moves on.
+    env.clock.advance(HOUR - 600);
+    let token = env.login(&inv).await;
+    put(token, half, bytes.len()).await;
+    let mut waited = 0;
+    while objects(&env).is_empty() && waited < 300 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(objects(&env).len(), 1, "the early verifier stored the content before complete");
+    env.clock.advance(HOUR - 600);
+    let report = gc(&env).await;
+    assert_eq!((report.orphan_objects, report.orphans_kept, report.uploads_expired), (0, 1, 0), "{report:?}");
+    let token = env.login(&inv).await;
+    let done: UploadOutcome = ok(complete(&env, &token, id).await).await;
+    assert_eq!(done.outcome, "accepted");
+    let sha = casebridge_core::to_hex(&casebridge_core::sha256(&content));
+    let got = env.get(&format!("/v1/content/{sha}"), &token).await;
+    assert_eq!(got.status(), StatusCode::OK);
+    assert!(got.bytes().await.unwrap().as_ref() == content.as_slice(), "the content comes back whole");
+    env.stop().await;
+    assert_store_clean(&env);
+}
