@@ -180,7 +180,14 @@ fn read_meta(agency: &Agency, id: Uuid) -> Result<Option<UploadMeta>, ApiError> 
     };
     let plain = casebridge_trust::open_at_rest(agency.sealing_identity(), &bytes)
         .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
-    let meta: UploadMeta = serde_json::from_slice(&plain).map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+    let mut meta: UploadMeta = serde_json::from_slice(&plain).map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+    if meta.last_chunk_at.is_none() && meta.received > 0 {
+        // A state written before the last chunk's time was kept: the state is rewritten with
+        // every chunk, so its file's time is when the last one came.
+        if let Ok(modified) = fs::metadata(&path).and_then(|m| m.modified()) {
+            meta.last_chunk_at = Some(DateTime::<chrono::Utc>::from(modified).fixed_offset());
+        }
+    }
     if meta.upload_id != id {
         return Err(ApiError::internal(format!("{}: the state names another upload", path.display())));
     }
