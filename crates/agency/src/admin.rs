@@ -8,6 +8,7 @@
 //! | `POST /admin/revoke` | [`RevokeRequest`] | [`RevokeResponse`] |
 //! | `GET /admin/status` | | [`AdminStatus`] |
 //! | `GET /admin/issued` | | every credential issued (sealed at rest: read by the unlocked endpoint) |
+//! | `POST /admin/gc` | | [`crate::GcReport`]: one cleanup now (expired uploads, orphan objects) |
 //!
 //! A revoke through the socket updates the endpoint's revocation list in memory, so it takes
 //! effect on the next request.
@@ -101,6 +102,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/admin/revoke", post(revoke_route))
         .route("/admin/status", get(status_route))
         .route("/admin/issued", get(issued_route))
+        .route("/admin/gc", post(gc_route))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
@@ -127,6 +129,10 @@ async fn revoke_route(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<Rev
     })
     .await
     .map(Json)
+}
+
+async fn gc_route(State(st): State<Arc<AppState>>) -> ApiResult<Json<crate::gc::GcReport>> {
+    blocking(move || crate::gc::collect(&st)).await.map(Json)
 }
 
 async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_trust::Credential>> {

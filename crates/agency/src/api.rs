@@ -65,6 +65,18 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the endpoint failed to answer; the failure is in its log")
     }
 
+    /// 507 `insufficient_storage`: the endpoint's disk is full. The cause is logged; what the
+    /// request would have stored was not kept, and what was stored before is unharmed.
+    pub(crate) fn insufficient_storage(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "the disk is full");
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            "the endpoint's disk is full: nothing of this request was kept and what you sent before is safe; \
+             try again later (the agency has been told in its log)",
+        )
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -107,6 +119,17 @@ impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> ApiError {
         ApiError::internal(format!("a worker task failed: {e}"))
     }
+}
+
+/// True for "no space left on device" and "disk quota exceeded".
+pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(28 | 122))
+}
+
+/// True when an error's text carries a full disk's OS error (errors from the bundle reader
+/// and the store arrive as text; on Linux they end in "(os error 28)" or "(os error 122)").
+pub(crate) fn is_disk_full_text(text: &str) -> bool {
+    text.contains("(os error 28)") || text.contains("(os error 122)")
 }
 
 /// Handler result.

@@ -40,10 +40,12 @@ pub(crate) struct Early {
     jobs: Mutex<HashMap<Uuid, Arc<Job>>>,
 }
 
-#[derive(Default)]
 struct Job {
     state: Mutex<JobState>,
     changed: Condvar,
+    /// Registers the verification until its result is taken (or the job is dropped), so the
+    /// orphan collection spares the content it stores.
+    verifying: Mutex<Option<crate::gc::VerifyingGuard>>,
 }
 
 #[derive(Default)]
@@ -72,7 +74,8 @@ impl Early {
         if offset != 0 || size < MIN_SIZE || received >= size || jobs.len() >= cpu_slots() {
             return;
         }
-        let job = Arc::new(Job::default());
+        let job =
+            Arc::new(Job { state: Mutex::default(), changed: Condvar::new(), verifying: Mutex::new(Some(st.uploads.verifying.begin())) });
         lock(&job.state).received = received;
         jobs.insert(id, Arc::clone(&job));
         drop(jobs);
@@ -104,16 +107,27 @@ impl Early {
 
     /// What the verifier of `id` found, waiting for it to finish (all bytes are acknowledged
     /// when `complete` asks). `None` when there was none, or it stopped without an answer that
-    /// holds (cancelled, I/O): then verify from the file.
-    pub(crate) fn take(&self, id: Uuid) -> Option<Result<Verified, TrustError>> {
-        let job = lock(&self.jobs).remove(&id)?;
+    /// holds (cancelled, I/O): then verify from the file. With it, the verifier's registration
+    /// (hold it until the events are recorded: the content it stored is not yet named).
+    pub(crate) fn take(&self, id: Uuid) -> (Option<Result<Verified, TrustError>>, Option<crate::gc::VerifyingGuard>) {
+        let Some(job) = lock(&self.jobs).remove(&id) else { return (None, None) };
         let mut s = lock(&job.state);
         while s.result.is_none() {
             s = job.changed.wait(s).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        match s.result.take() {
+        let guard = lock(&job.verifying).take();
+        let result = match s.result.take() {
             Some(Err(e)) if matches!(e.reason, Reason::Io | Reason::Store) => None,
             other => other,
+        };
+        (result, guard)
+    }
+
+    /// Stops and forgets the verifier of `id`, if any (its upload expired or was discarded).
+    pub(crate) fn discard(&self, id: Uuid) {
+        if let Some(job) = lock(&self.jobs).remove(&id) {
+            lock(&job.state).cancelled = true;
+            job.changed.notify_all();
         }
     }
 

@@ -11,13 +11,17 @@
 //! - [`tls`]: the certificate ([`tls::ensure_certificate`], [`tls::cert_fingerprint`]).
 //! - [`admin`]: invites and revocation, in-process or through the running endpoint's Unix
 //!   socket ([`admin::call`]).
+//! - [`gc`]: the cleanup that goes with the per-member upload quotas (expired uploads, orphan
+//!   content) run every `gc_interval_secs` while serving, on `POST /admin/gc`, or
+//!   [`collect_offline`] (`casebridge agency gc`), reporting a [`GcReport`].
 //!
 //! ## Layout of the agency directory (what this crate adds)
 //! ```text
 //! AGENCY/tls/cert.der, tls/key.cbk   the endpoint certificate and its sealed key
 //! AGENCY/store/                      the endpoint's case store (a casebridge-core Store)
 //! AGENCY/invites/ID.json             invites (secret digests, never secrets)
-//! AGENCY/uploads/ID.part, ID.json    uploads in progress and their state
+//! AGENCY/uploads/ID.part, ID.state   uploads in progress and their sealed state (kept a while
+//!                                    after completing or expiring: see [`gc`])
 //! AGENCY/serve.json                  {url, pid, cert_fp} while serving
 //! AGENCY/admin.sock                  the admin socket while serving (mode 0600)
 //! ```
@@ -52,6 +56,7 @@ mod conns;
 mod early;
 mod error;
 mod fsutil;
+pub mod gc;
 pub mod invites;
 pub mod limits;
 mod routes;
@@ -65,6 +70,7 @@ use std::sync::Arc;
 pub use api::ApiError;
 pub use clock::{Clock, SystemClock};
 pub use error::{AgencyError, Result};
+pub use gc::{collect_offline, GcReport};
 pub use limits::{Limits, LIMITS_FILE};
 pub use server::{read_serve_info, serve, ServeConfig, ServeInfo, Server, ShutdownHandle, DEFAULT_LISTEN, SERVE_FILE};
 pub use state::{AppState, StateOptions, CHALLENGE_TTL_SECS, SESSION_TTL_SECS, STORE_DIR};

@@ -57,15 +57,21 @@ pub struct Limits {
     pub challenges_per_member: usize,
     /// Sessions one member may hold; a new one ends the oldest.
     pub sessions_per_member: usize,
-    /// Uploads one member may have begun and not completed.
+    /// Uploads one member may have begun and not completed; beginning another is refused
+    /// with 429 `too_many_uploads` (resuming one never is).
     pub max_open_uploads_per_member: usize,
-    /// Bytes one member's open uploads may declare in total.
+    /// Bytes one member's open uploads may declare in total; beginning one that would go over
+    /// is refused with 429 `quota_exceeded` (one upload alone may always declare up to
+    /// `max_bundle_bytes`).
     pub max_pending_bytes_per_member: u64,
-    /// The largest bundle one upload may declare.
+    /// The largest bundle one upload may declare (413 `too_large`).
     pub max_bundle_bytes: u64,
-    /// An upload that receives no chunk for this long expires; its files are removed.
+    /// An upload that receives no chunk for this long expires: its bytes are removed and it
+    /// answers 404 `upload_expired` for as long again. Also how long a completed upload's
+    /// outcome is kept, and the age below which content no event names is never removed.
     pub upload_expiry_secs: u64,
-    /// How often the endpoint expires stale uploads and collects orphan objects.
+    /// How often the running endpoint expires stale uploads and collects orphan objects
+    /// (`casebridge agency gc` does it on demand).
     pub gc_interval_secs: u64,
 }
 

@@ -261,12 +261,11 @@ async fn upload_begin(State(st): State<Arc<AppState>>, member: Member, ApiJson(r
     let id = uploads::upload_id(member.id, req.bundle_id);
     let lock = st.upload_lock(id);
     let _g = lock.lock().await;
-    let now = st.now();
-    blocking(move || uploads::begin(&st.agency, member.id, req.bundle_id, req.size, now)).await.map(Json)
+    blocking(move || uploads::begin(&st, member.id, req.bundle_id, req.size)).await.map(Json)
 }
 
 async fn upload_status(State(st): State<Arc<AppState>>, member: Member, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UploadState>> {
-    blocking(move || uploads::load(&st.agency, id, member.id).map(|m| m.state())).await.map(Json)
+    blocking(move || uploads::peek(&st, id, member.id).map(|m| m.state())).await.map(Json)
 }
 
 async fn upload_chunk(
@@ -283,7 +282,7 @@ async fn upload_chunk(
     let (tx, mut rx) = tokio::sync::mpsc::channel(CHUNK_PIECES);
     let st2 = Arc::clone(&st);
     let writer = tokio::task::spawn_blocking(move || {
-        let state = uploads::put_chunk(&st2.agency, member.id, id, q.offset, &mut rx)?;
+        let state = uploads::put_chunk(&st2, member.id, id, q.offset, &mut rx)?;
         st2.early.chunk_received(&st2, member.id, id, q.offset, state.received, state.size);
         Ok(state)
     });
@@ -347,7 +346,7 @@ async fn upload_complete(State(st): State<Arc<AppState>>, member: Member, ApiPat
 }
 
 fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<UploadOutcome> {
-    let mut meta = uploads::load(&st.agency, id, member.id)?;
+    let mut meta = uploads::live(st, id, member.id)?;
     if let Some(done) = meta.outcome() {
         return Ok(done);
     }
@@ -366,16 +365,22 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
     // the upload, so completing again retries.
     let refuse = |e: casebridge_trust::TrustError| -> ApiResult<UploadOutcome> {
         if matches!(e.reason, Reason::Io | Reason::Store) {
+            if api::is_disk_full_text(&e.message) {
+                return Err(ApiError::insufficient_storage(e));
+            }
             return Err(ApiError::internal(e));
         }
-        uploads::discard(&st.dir, id)?;
+        uploads::discard(st, id)?;
         tracing::info!(member = %member.id, upload = %id, reason = e.reason.code(), "bundle refused");
         let status = if e.reason == Reason::Forbidden { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
         Err(ApiError::new(status, e.reason.code(), e.message))
     };
     // Verify and store the content without the store's lock (uploads complete side by side),
     // then take the write lock only to check and record the events.
-    let early = st.early.take(id);
+    // Registered until the events are recorded: the content stored meanwhile is named by no
+    // event yet, and the orphan collection must spare it (see crate::gc).
+    let _verifying = st.uploads.verifying.begin();
+    let (early, _early_verifying) = st.early.take(id);
     let verified = match early.unwrap_or_else(|| backend::verify_upload(&part, &anchor, &st.store, member.id, meta.bundle_id)) {
         Ok(v) => v,
         Err(e) => return refuse(e),
@@ -415,7 +420,7 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
         receipt: B64.encode(receipt.to_bytes()),
         completed_at: st.now(),
     });
-    uploads::save(&st.agency, &meta)?;
+    uploads::record(st, &meta)?;
     crate::fsutil::remove_if_exists(&part)?;
     tracing::info!(member = %member.id, upload = %id, bundle = %o.bundle_id, outcome = %o.outcome, events = o.events_added, "bundle received");
     meta.outcome().ok_or_else(|| ApiError::internal("upload state lost its outcome"))

@@ -170,6 +170,8 @@ pub async fn serve(config: ServeConfig) -> Result<Server> {
     let (stop, stop_rx) = watch::channel(false);
     let acceptor = TlsAcceptor::from(tls_config);
     tracing::info!(url = %url, agency = %state.agency_id(), "agency endpoint listening");
+    // Cleanup (expired uploads, orphan objects) every `gc_interval_secs`; ends with the server.
+    tokio::spawn(crate::gc::run_periodically(Arc::clone(&state), stop_rx.clone()));
     let task = tokio::spawn(run(Listeners { tcp: listener, admin, admin_uid, acceptor }, state, stop_rx));
     Ok(Server { local_addr, url, stop, task })
 }

@@ -179,6 +179,8 @@ pub struct AppState {
     pub(crate) conns: Arc<crate::conns::ConnTable>,
     pub(crate) enrol_lock: tokio::sync::Mutex<()>,
     pub(crate) upload_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// The uploads known (quotas, cleanup) and the verifications in progress.
+    pub(crate) uploads: crate::uploads::Tracker,
     /// Completes that may verify at once ([`cpu_slots`]); more would only share the CPUs and
     /// hold more buffers.
     pub(crate) complete_slots: Arc<tokio::sync::Semaphore>,
@@ -231,6 +233,7 @@ impl AppState {
         for sub in [crate::invites::INVITES_DIR, crate::uploads::UPLOADS_DIR] {
             crate::fsutil::private_dir(&dir.join(sub))?;
         }
+        let uploads = crate::uploads::Tracker::load(&agency)?;
         Ok(AppState {
             dir: dir.to_path_buf(),
             agency,
@@ -246,6 +249,7 @@ impl AppState {
             conns: crate::conns::ConnTable::new(options.limits.clone()),
             enrol_lock: tokio::sync::Mutex::new(()),
             upload_locks: Mutex::new(HashMap::new()),
+            uploads,
             complete_slots: Arc::new(tokio::sync::Semaphore::new(cpu_slots())),
             early: crate::early::Early::default(),
             clock: options.clock,
@@ -401,6 +405,7 @@ impl From<AgencyError> for ApiError {
     fn from(e: AgencyError) -> ApiError {
         match e {
             AgencyError::Invalid(m) => ApiError::bad_request(m),
+            AgencyError::Io { ref source, .. } if crate::api::is_disk_full(source) => ApiError::insufficient_storage(e),
             e => ApiError::internal(e),
         }
     }

@@ -1,15 +1,29 @@
 //! Resumable uploads of sealed bundles: `AGENCY/uploads/<upload_id>.part` holds the bytes
-//! received so far and `<upload_id>.json` the state (member, bundle id, size, bytes durably
-//! received, and once complete the outcome and receipt). A chunk is fsynced before the state
-//! says it was received, so `received` never covers bytes that could be lost.
+//! received so far and `<upload_id>.state` the state, sealed to the agency (member, bundle id,
+//! size, bytes durably received, when the last chunk came, and once complete the outcome and
+//! receipt). A chunk is fsynced before the state says it was received, so `received` never
+//! covers bytes that could be lost.
+//!
+//! Quotas and cleanup (docs/ENDPOINT.md, "Quotas and cleanup"): a member may have at most
+//! `max_open_uploads_per_member` uploads begun and not completed, declaring at most
+//! `max_pending_bytes_per_member` bytes together (one upload alone may always declare up to
+//! `max_bundle_bytes`); resuming an upload is never refused. An upload that receives no chunk
+//! for `upload_expiry_secs` expires: its bytes are removed and its state becomes a tombstone
+//! that answers `404 upload_expired` for another `upload_expiry_secs`. A completed upload's
+//! state (the outcome and receipt a repeated `complete` answers) is kept for
+//! `upload_expiry_secs` after completion. [`Tracker`] holds what the quotas and the cleanup
+//! need in memory, rebuilt from the folder at start.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use axum::body::Bytes;
-use casebridge_protocol::{UploadOutcome, UploadState, MAX_BUNDLE};
+use axum::http::StatusCode;
+use casebridge_protocol::{UploadOutcome, UploadState};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,6 +31,8 @@ use uuid::Uuid;
 use crate::api::ApiError;
 use crate::error::AgencyError;
 use crate::fsutil;
+use crate::limits::Limits;
+use crate::state::{lock, AppState};
 use casebridge_trust::Agency;
 
 /// Folder of uploads inside the agency directory.
@@ -32,6 +48,12 @@ pub(crate) struct UploadMeta {
     pub received: u64,
     pub created_at: DateTime<FixedOffset>,
     pub completed: Option<Completed>,
+    /// When the last chunk was acknowledged (none yet: `created_at` counts).
+    #[serde(default)]
+    pub last_chunk_at: Option<DateTime<FixedOffset>>,
+    /// Set when the upload expired: its bytes are gone and this record is a tombstone.
+    #[serde(default)]
+    pub expired_at: Option<DateTime<FixedOffset>>,
 }
 
 /// What completing answered (answered again on a repeat).
@@ -46,6 +68,26 @@ pub(crate) struct Completed {
 }
 
 impl UploadMeta {
+    /// Begun and neither completed nor expired: counts against the member's quotas.
+    pub(crate) fn is_open(&self) -> bool {
+        self.completed.is_none() && self.expired_at.is_none()
+    }
+
+    /// When the upload last moved (its last chunk, or its beginning).
+    pub(crate) fn last_activity(&self) -> DateTime<FixedOffset> {
+        self.last_chunk_at.unwrap_or(self.created_at)
+    }
+
+    /// What the cleanup goes by: the phase and since when it holds.
+    fn record(&self) -> Record {
+        let (phase, since) = match (&self.completed, self.expired_at) {
+            (_, Some(at)) => (Phase::Expired, at),
+            (Some(c), None) => (Phase::Completed, c.completed_at),
+            (None, None) => (Phase::Open, self.last_activity()),
+        };
+        Record { member: self.member, size: self.size, phase, since }
+    }
+
     pub(crate) fn state(&self) -> UploadState {
         UploadState {
             upload_id: self.upload_id,
@@ -91,21 +133,95 @@ fn not_found(id: Uuid) -> ApiError {
     ApiError::not_found(format!("no upload {id}; begin one with POST /v1/uploads"))
 }
 
+/// `404 upload_expired`: a 404 (the upload is not there any more) with its own code, so that a
+/// client that begins again on a 404 for an upload it knows (ours does) starts over.
+fn expired(id: Uuid, limits: &Limits) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "upload_expired",
+        format!(
+            "upload {id} expired: no chunk arrived for {} and the endpoint removed the bytes it had received; \
+             begin it again with POST /v1/uploads and send the bundle from the start",
+            duration_text(limits.upload_expiry_secs)
+        ),
+    )
+}
+
+/// `3600` → "1 hour", `86400` → "24 hours", `90` → "90 seconds".
+pub(crate) fn duration_text(secs: u64) -> String {
+    match secs {
+        s if s % 3600 == 0 => format!("{} hour{}", s / 3600, if s == 3600 { "" } else { "s" }),
+        s if s % 60 == 0 => format!("{} minute{}", s / 60, if s == 60 { "" } else { "s" }),
+        s => format!("{s} second{}", if s == 1 { "" } else { "s" }),
+    }
+}
+
+/// `upload_expiry_secs` as a chrono duration.
+pub(crate) fn expiry(limits: &Limits) -> chrono::Duration {
+    i64::try_from(limits.upload_expiry_secs).ok().and_then(chrono::Duration::try_seconds).unwrap_or(chrono::Duration::MAX)
+}
+
 /// Reads an upload's state; another member's upload is "not found".
 pub(crate) fn load(agency: &Agency, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
-    let path = meta_path(agency.dir(), id);
-    let bytes = match fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found(id)),
-        Err(e) => return Err(AgencyError::io("reading", &path)(e).into()),
-    };
-    let plain = casebridge_trust::open_at_rest(agency.sealing_identity(), &bytes)
-        .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
-    let meta: UploadMeta = serde_json::from_slice(&plain).map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+    let meta = read_meta(agency, id)?.ok_or_else(|| not_found(id))?;
     if meta.member != member {
         return Err(not_found(id));
     }
     Ok(meta)
+}
+
+/// Reads and opens a state file (`None` when there is none).
+fn read_meta(agency: &Agency, id: Uuid) -> Result<Option<UploadMeta>, ApiError> {
+    let path = meta_path(agency.dir(), id);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(AgencyError::io("reading", &path)(e).into()),
+    };
+    let plain = casebridge_trust::open_at_rest(agency.sealing_identity(), &bytes)
+        .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+    let mut meta: UploadMeta = serde_json::from_slice(&plain).map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+    if meta.last_chunk_at.is_none() && meta.received > 0 {
+        // A state written before the last chunk's time was kept: the state is rewritten with
+        // every chunk, so its file's time is when the last one came.
+        if let Ok(modified) = fs::metadata(&path).and_then(|m| m.modified()) {
+            meta.last_chunk_at = Some(DateTime::<chrono::Utc>::from(modified).fixed_offset());
+        }
+    }
+    if meta.upload_id != id {
+        return Err(ApiError::internal(format!("{}: the state names another upload", path.display())));
+    }
+    Ok(Some(meta))
+}
+
+/// Reads an upload that may still be used: an expired one is `404 upload_expired`, and one
+/// whose last chunk is older than `upload_expiry_secs` expires now (the cleanup may not have
+/// come by yet), with the same answer.
+pub(crate) fn live(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
+    let meta = load(&st.agency, id, member)?;
+    if meta.expired_at.is_some() {
+        return Err(expired(id, &st.limits));
+    }
+    if meta.is_open() && is_stale(&meta, st.now(), &st.limits) {
+        expire(st, &meta)?;
+        return Err(expired(id, &st.limits));
+    }
+    Ok(meta)
+}
+
+/// [`live`] without changing anything (no lock needed): an upload past its expiry is
+/// answered `upload_expired` and left for the cleanup or the next chunk to remove.
+pub(crate) fn peek(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
+    let meta = load(&st.agency, id, member)?;
+    if meta.expired_at.is_some() || is_stale(&meta, st.now(), &st.limits) {
+        return Err(expired(id, &st.limits));
+    }
+    Ok(meta)
+}
+
+/// An open upload with no chunk for `upload_expiry_secs`.
+pub(crate) fn is_stale(meta: &UploadMeta, now: DateTime<FixedOffset>, limits: &Limits) -> bool {
+    meta.is_open() && now - meta.last_activity() > expiry(limits)
 }
 
 pub(crate) fn save(agency: &Agency, meta: &UploadMeta) -> Result<(), ApiError> {
@@ -115,44 +231,276 @@ pub(crate) fn save(agency: &Agency, meta: &UploadMeta) -> Result<(), ApiError> {
     Ok(fsutil::write_atomic(&meta_path(agency.dir(), meta.upload_id), &sealed)?)
 }
 
-/// Removes an upload's files (after a bundle failed verification).
-pub(crate) fn discard(dir: &Path, id: Uuid) -> Result<(), ApiError> {
-    fsutil::remove_if_exists(&part_path(dir, id))?;
-    fsutil::remove_if_exists(&meta_path(dir, id))?;
-    Ok(fsutil::sync_dir(&dir.join(UPLOADS_DIR))?)
+/// Saves a state and tells the tracker.
+pub(crate) fn record(st: &AppState, meta: &UploadMeta) -> Result<(), ApiError> {
+    save(&st.agency, meta)?;
+    st.uploads.set(meta);
+    Ok(())
 }
 
-/// Begins an upload or returns the state of the one already begun for this bundle.
-pub(crate) fn begin(
-    agency: &Agency,
-    member: Uuid,
-    bundle_id: Uuid,
-    size: u64,
-    now: DateTime<FixedOffset>,
-) -> Result<UploadState, ApiError> {
+/// Removes an upload's files (after a bundle failed verification) and forgets it.
+pub(crate) fn discard(st: &AppState, id: Uuid) -> Result<(), ApiError> {
+    st.early.discard(id);
+    fsutil::remove_if_exists(&part_path(&st.dir, id))?;
+    fsutil::remove_if_exists(&meta_path(&st.dir, id))?;
+    st.uploads.forget(id);
+    Ok(fsutil::sync_dir(&st.dir.join(UPLOADS_DIR))?)
+}
+
+/// Expires an open upload: its early verifier (if any) stops, its state becomes a tombstone
+/// and its bytes are removed. Returns the bytes freed. On a disk too full for the tombstone,
+/// the state goes too (the upload is then simply unknown). The caller holds the upload's lock.
+pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<u64, ApiError> {
+    let id = meta.upload_id;
+    st.early.discard(id);
+    let part = part_path(&st.dir, id);
+    let freed = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let mut tomb = meta.clone();
+    tomb.expired_at = Some(st.now());
+    tomb.received = 0;
+    // The tombstone first: a state that says "received N" never outlives its bytes.
+    if record(st, &tomb).is_err() {
+        fsutil::remove_if_exists(&meta_path(&st.dir, id))?;
+        st.uploads.forget(id);
+    }
+    fsutil::remove_if_exists(&part)?;
+    fsutil::sync_dir(&st.dir.join(UPLOADS_DIR))?;
+    tracing::info!(member = %meta.member, upload = %id, bytes = freed, "upload expired");
+    Ok(freed)
+}
+
+/// Removes a record that has served its time (a completed upload's, a tombstone). The caller
+/// holds the upload's lock.
+pub(crate) fn remove_record(st: &AppState, id: Uuid) -> Result<(), ApiError> {
+    fsutil::remove_if_exists(&part_path(&st.dir, id))?;
+    fsutil::remove_if_exists(&meta_path(&st.dir, id))?;
+    st.uploads.forget(id);
+    Ok(fsutil::sync_dir(&st.dir.join(UPLOADS_DIR))?)
+}
+
+/// Begins an upload or returns the state of the one already begun for this bundle (never
+/// refused by the quotas: resuming is always allowed). A new upload must fit the member's
+/// quotas and `max_bundle_bytes`.
+pub(crate) fn begin(st: &AppState, member: Uuid, bundle_id: Uuid, size: u64) -> Result<UploadState, ApiError> {
     if size == 0 {
         return Err(ApiError::bad_request("a bundle is never empty; send its size in bytes"));
     }
-    if size > MAX_BUNDLE {
+    let id = upload_id(member, bundle_id);
+    let now = st.now();
+    let mut tombstone = match load(&st.agency, id, member) {
+        Ok(meta) if meta.is_open() && is_stale(&meta, now, &st.limits) => {
+            // Resuming an upload that has expired: it starts over.
+            expire(st, &meta)?;
+            read_meta(&st.agency, id)?
+        }
+        Ok(meta) if meta.expired_at.is_some() => Some(meta),
+        Ok(meta) if meta.size != size && meta.completed.is_none() => {
+            return Err(ApiError::conflict(
+                "size_mismatch",
+                format!("upload {id} of this bundle began with size {}, not {size}; a bundle's size does not change", meta.size),
+            ))
+        }
+        Ok(meta) => return Ok(meta.state()),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => None,
+        Err(e) => return Err(e),
+    };
+    let max = st.limits.max_bundle_bytes;
+    if size > max {
         return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            format!("the bundle is {size} bytes; the endpoint accepts bundles up to {MAX_BUNDLE} bytes"),
+            format!("the bundle is {size} bytes; the endpoint accepts bundles up to {max} bytes"),
         ));
     }
-    let id = upload_id(member, bundle_id);
-    match load(agency, id, member) {
-        Ok(meta) if meta.size != size && meta.completed.is_none() => Err(ApiError::conflict(
-            "size_mismatch",
-            format!("upload {id} of this bundle began with size {}, not {size}; a bundle's size does not change", meta.size),
-        )),
-        Ok(meta) => Ok(meta.state()),
-        Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => {
-            let meta = UploadMeta { upload_id: id, member, bundle_id, size, received: 0, created_at: now, completed: None };
-            save(agency, &meta)?;
-            Ok(meta.state())
+    let meta = UploadMeta {
+        upload_id: id,
+        member,
+        bundle_id,
+        size,
+        received: 0,
+        created_at: now,
+        completed: None,
+        last_chunk_at: None,
+        expired_at: None,
+    };
+    st.uploads.reserve(&meta, &st.limits)?;
+    if let Err(e) = save(&st.agency, &meta) {
+        match tombstone.take() {
+            Some(t) => st.uploads.set(&t),
+            None => st.uploads.forget(id),
         }
-        Err(e) => Err(e),
+        return Err(e);
+    }
+    Ok(meta.state())
+}
+
+/// What the cleanup goes by, per upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub member: Uuid,
+    pub size: u64,
+    pub phase: Phase,
+    /// Open: the last activity; completed: when; expired: when.
+    pub since: DateTime<FixedOffset>,
+}
+
+/// Where an upload is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Open,
+    Completed,
+    Expired,
+}
+
+/// The uploads known, in memory: each upload's [`Record`] and each member's open uploads
+/// (id → declared size), so a quota check is one lookup, never a scan of the folder. Kept in
+/// step with the state files by every change to them; rebuilt from the folder at start.
+#[derive(Default)]
+pub(crate) struct Tracker {
+    inner: Mutex<Tracked>,
+    /// Verifications in progress, which the orphan collection spares.
+    pub verifying: crate::gc::Verifying,
+}
+
+#[derive(Default)]
+struct Tracked {
+    records: HashMap<Uuid, Record>,
+    open: HashMap<Uuid, BTreeMap<Uuid, u64>>,
+}
+
+impl Tracked {
+    /// The member's open uploads at `now`: how many, and the bytes they declare. Uploads with
+    /// no chunk for `expiry` have expired (the cleanup removes them when it comes by) and
+    /// count no more.
+    fn usage(&self, member: Uuid, now: DateTime<FixedOffset>, expiry: chrono::Duration) -> (usize, u64) {
+        let Some(open) = self.open.get(&member) else { return (0, 0) };
+        let live = open.iter().filter(|(id, _)| self.records.get(id).is_none_or(|r| now - r.since <= expiry));
+        live.fold((0, 0u64), |(n, bytes), (_, size)| (n + 1, bytes.saturating_add(*size)))
+    }
+
+    fn forget(&mut self, id: Uuid) {
+        if let Some(old) = self.records.remove(&id) {
+            if let Some(open) = self.open.get_mut(&old.member) {
+                open.remove(&id);
+                if open.is_empty() {
+                    self.open.remove(&old.member);
+                }
+            }
+        }
+    }
+
+    fn set(&mut self, id: Uuid, rec: Record) {
+        self.forget(id);
+        if rec.phase == Phase::Open {
+            self.open.entry(rec.member).or_default().insert(id, rec.size);
+        }
+        self.records.insert(id, rec);
+    }
+}
+
+impl Tracker {
+    /// Reads every state file in the agency's uploads folder. Leftovers are removed: bytes
+    /// without an open upload (of an upload completed, expired or discarded by a run that
+    /// stopped half-way) and unfinished state writes. A state file that cannot be read is left
+    /// alone and logged.
+    pub(crate) fn load(agency: &Agency) -> crate::error::Result<Tracker> {
+        let dir = agency.dir().join(UPLOADS_DIR);
+        let tracker = Tracker::default();
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(tracker),
+            Err(e) => return Err(AgencyError::io("reading", &dir)(e)),
+        };
+        let mut parts = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(AgencyError::io("reading", &dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".new") {
+                fsutil::remove_if_exists(&entry.path())?;
+                continue;
+            }
+            if let Some(id) = name.strip_suffix(".part").and_then(|s| Uuid::parse_str(s).ok()) {
+                parts.push(id);
+                continue;
+            }
+            let Some(id) = name.strip_suffix(".state").and_then(|s| Uuid::parse_str(s).ok()) else { continue };
+            match read_meta(agency, id) {
+                Ok(Some(meta)) => tracker.set(&meta),
+                Ok(None) => {}
+                Err(_) => tracing::warn!(upload = %id, "an upload state file cannot be read; it is left as it is"),
+            }
+        }
+        for id in parts {
+            // Kept: the bytes of an open upload, or of one whose state could not be read.
+            let keep = match tracker.record(id) {
+                Some(r) => r.phase == Phase::Open,
+                None => meta_path(agency.dir(), id).exists(),
+            };
+            if !keep {
+                fsutil::remove_if_exists(&part_path(agency.dir(), id))?;
+            }
+        }
+        fsutil::sync_dir(&dir)?;
+        Ok(tracker)
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Tracked> {
+        lock(&self.inner)
+    }
+
+    /// Records (or updates) an upload from its state.
+    pub(crate) fn set(&self, meta: &UploadMeta) {
+        self.inner().set(meta.upload_id, meta.record());
+    }
+
+    /// Forgets an upload whose files are gone.
+    pub(crate) fn forget(&self, id: Uuid) {
+        self.inner().forget(id);
+    }
+
+    fn record(&self, id: Uuid) -> Option<Record> {
+        self.inner().records.get(&id).copied()
+    }
+
+    /// Counts a new upload against its member's quotas, or refuses it: `429 too_many_uploads`
+    /// when the member has `max_open_uploads_per_member` open; `429 quota_exceeded` (temporary: the sync client retries it, never sets the bundle aside) when the
+    /// open ones and this one together declare more than `max_pending_bytes_per_member` (an
+    /// upload alone always fits). Check and count are one step, so uploads begun at once
+    /// cannot pass the quota together.
+    pub(crate) fn reserve(&self, meta: &UploadMeta, limits: &Limits) -> Result<(), ApiError> {
+        let mut t = self.inner();
+        let (count, pending) = t.usage(meta.member, meta.created_at, expiry(limits));
+        let expiry = duration_text(limits.upload_expiry_secs);
+        if count >= limits.max_open_uploads_per_member {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_uploads",
+                format!(
+                    "you have {count} uploads begun and not completed, the most this endpoint allows; complete them (or \
+                     wait: an upload that receives nothing for {expiry} expires) before beginning another"
+                ),
+            ));
+        }
+        if count > 0 && pending.saturating_add(meta.size) > limits.max_pending_bytes_per_member {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                format!(
+                    "your uploads begun and not completed declare {pending} bytes; with this one's {} that is more than the \
+                     {} bytes this endpoint holds for one member; complete them (or wait: an upload that receives nothing \
+                     for {expiry} expires) before beginning this one",
+                    meta.size, limits.max_pending_bytes_per_member
+                ),
+            ));
+        }
+        t.set(meta.upload_id, meta.record());
+        Ok(())
+    }
+
+    /// Uploads whose record has served its time at `now`: open ones with no chunk for
+    /// `expiry`, completed ones and tombstones older than `expiry`.
+    pub(crate) fn due(&self, now: DateTime<FixedOffset>, expiry: chrono::Duration) -> Vec<(Uuid, Record)> {
+        self.inner().records.iter().filter(|(_, r)| now - r.since > expiry).map(|(id, r)| (*id, *r)).collect()
     }
 }
 
@@ -173,13 +521,13 @@ pub(crate) enum Piece {
 /// chunk). Refusals (wrong offset, past the size, already complete) come before any byte is
 /// written.
 pub(crate) fn put_chunk(
-    agency: &Agency,
+    st: &AppState,
     member: Uuid,
     id: Uuid,
     offset: u64,
     pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
 ) -> Result<UploadState, ApiError> {
-    let mut meta = load(agency, id, member)?;
+    let mut meta = live(st, id, member)?;
     if meta.completed.is_some() {
         return Err(ApiError::conflict("upload_complete", format!("upload {id} is already complete")));
     }
@@ -194,7 +542,7 @@ pub(crate) fn put_chunk(
     }
     let beyond =
         |end: u64, size: u64| ApiError::conflict("beyond_size", format!("the chunk ends at byte {end} but the bundle has {size} bytes"));
-    let path = part_path(agency.dir(), id);
+    let path = part_path(&st.dir, id);
     let io = |e: std::io::Error| ApiError::from(AgencyError::io("writing", &path)(e));
     let mut file: Option<fs::File> = None;
     let mut len = 0u64;
@@ -246,6 +594,7 @@ pub(crate) fn put_chunk(
     };
     f.sync_all().map_err(io)?;
     meta.received += len;
-    save(agency, &meta)?;
+    meta.last_chunk_at = Some(st.now());
+    record(st, &meta)?;
     Ok(meta.state())
 }

@@ -41,6 +41,9 @@ pub enum AgencyCommand {
     Serve(crate::endpoint::ServeArgs),
     /// Make a one-time invite code for a new member (printed alone on the last line)
     Invite(crate::endpoint::InviteArgs),
+    /// Clean up the endpoint's directory now: expire abandoned uploads and remove content no
+    /// event names (through the running endpoint, or directly when none runs)
+    Gc(DirArgs),
 }
 
 /// Arguments of `agency init`.
@@ -144,6 +147,7 @@ pub fn run(ctx: &mut Ctx, cmd: &AgencyCommand, out: &mut dyn Write) -> Result<()
         AgencyCommand::Issued(a) => issued(ctx, a, out),
         AgencyCommand::Serve(a) => crate::endpoint::serve(ctx, a, out),
         AgencyCommand::Invite(a) => crate::endpoint::invite(ctx, a, out),
+        AgencyCommand::Gc(a) => crate::endpoint::gc(ctx, a, out),
         AgencyCommand::Pin(a) => pin(ctx, a, out),
     }
 }

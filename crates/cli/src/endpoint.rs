@@ -227,6 +227,51 @@ pub fn invite(_ctx: &mut Ctx, a: &InviteArgs, out: &mut dyn Write) -> Result<()>
     Ok(())
 }
 
+/// Runs `agency gc --dir A`: one cleanup (docs/ENDPOINT.md, "Quotas and cleanup"). While the
+/// endpoint serves the directory it holds the agency and its store, so it is asked over its
+/// admin socket; otherwise the agency is unlocked here (which also keeps an endpoint from
+/// starting meanwhile) under the limits of `A/limits.json`.
+pub fn gc(ctx: &mut Ctx, a: &crate::agency::DirArgs, out: &mut dyn Write) -> Result<()> {
+    #[derive(Serialize)]
+    struct View {
+        /// `endpoint` (through the running endpoint) or `direct`.
+        via: &'static str,
+        #[serde(flatten)]
+        report: casebridge_agency::GcReport,
+    }
+    let limits = casebridge_agency::Limits::load(&a.dir).map_err(agency_err)?;
+    let rt = runtime()?;
+    let view = match rt.block_on(admin::call(&a.dir, "POST", "/admin/gc", None)).map_err(agency_err)? {
+        Some(v) => View {
+            via: "endpoint",
+            report: serde_json::from_value(v).map_err(|e| CliError::Sync(format!("unexpected answer from the endpoint: {e}")))?,
+        },
+        None => {
+            // A missing agency is reported before any passphrase is asked for.
+            casebridge_trust::Agency::read_public(&a.dir)?;
+            let pass = ctx.pass.agency(&a.dir)?;
+            View { via: "direct", report: casebridge_agency::collect_offline(&a.dir, &pass, limits).map_err(agency_err)? }
+        }
+    };
+    if a.json {
+        return output::json(out, &view);
+    }
+    let r = &view.report;
+    let mut f = Fields::default();
+    f.add("cleaned", if view.via == "endpoint" { "by the running endpoint" } else { "directly (no endpoint running)" });
+    f.add("expired uploads", format!("{} removed ({})", r.uploads_expired, output::size(r.upload_bytes)));
+    f.add("upload records", format!("{} removed (completed or expired over an expiry ago)", r.records_removed));
+    f.add("orphan content", format!("{} objects removed ({})", r.orphan_objects, output::size(r.orphan_bytes)));
+    if r.orphans_kept > 0 {
+        f.add("kept", format!("{} recent objects no event names yet (an upload may be about to name them)", r.orphans_kept));
+    }
+    if r.uploads_busy > 0 {
+        f.add("skipped", format!("{} uploads in use by a request (the next cleanup sees them)", r.uploads_busy));
+    }
+    f.write(out)?;
+    Ok(())
+}
+
 /// `agency revoke` through the running endpoint, if it runs: Some(answer), else None.
 pub fn revoke_via_endpoint(dir: &Path, member: Uuid, reason: Option<String>) -> Result<Option<RevokeResponse>> {
     let rt = runtime()?;

@@ -74,4 +74,7 @@ pub use store::{
     AddedEvidence, CaseDetail, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions, EvidenceView,
     Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,
 };
-pub use store::{BriefView, ContentImporter, DetachedSigner, FeedPage, NewBrief, SubmissionItem, SubmissionView, SubmitOptions};
+pub use store::{
+    BriefView, ContentImporter, DetachedSigner, FeedPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView,
+    SubmitOptions,
+};

@@ -10,11 +10,19 @@
 //! Import runs on two threads: the caller's thread reads page-aligned chunks and hashes
 //! them; a second thread seals each chunk in place and writes it. Three buffers circulate,
 //! so memory stays flat (about 3 MiB) whatever the file size.
+//!
+//! Objects no event names (content of a bundle refused after it was stored, or of an upload
+//! abandoned mid-way) can be collected ([`crate::Store::remove_orphan_objects`]). Collection
+//! goes by the object file's modification time, so every import that finds its content already
+//! held (and [`ObjectStore::hold`]) sets that time to now: content a verification in progress
+//! counts on is never older than the verification. One lock orders those refreshes, the final
+//! rename of a new object and each removal, so none of them can pass another.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use aligned_vec::{AVec, ConstAlign};
 use ring::digest;
@@ -57,6 +65,20 @@ pub(crate) struct ObjectStore {
     tmp: PathBuf,
     wrap_key: SecretKey,
     name_key: SecretKey,
+    /// Orders refreshes and renames ([`ObjectStore::hold`], the end of an import) against
+    /// removals ([`ObjectStore::remove_if_older`]).
+    gc: Mutex<()>,
+}
+
+/// An object file as found on disk.
+#[derive(Clone, Debug)]
+pub(crate) struct ObjectFile {
+    /// The keyed name (hex, as [`ObjectStore::name_of`]).
+    pub name: String,
+    /// Bytes on disk (sealed).
+    pub size: u64,
+    /// Last written, or last found held by an import.
+    pub modified: SystemTime,
 }
 
 enum Msg {
@@ -65,7 +87,29 @@ enum Msg {
 
 impl ObjectStore {
     pub fn new(store_dir: &Path, wrap_key: SecretKey, name_key: SecretKey) -> ObjectStore {
-        ObjectStore { root: store_dir.join(OBJECTS_DIR), tmp: store_dir.join(TMP_DIR), wrap_key, name_key }
+        ObjectStore { root: store_dir.join(OBJECTS_DIR), tmp: store_dir.join(TMP_DIR), wrap_key, name_key, gc: Mutex::new(()) }
+    }
+
+    fn gc_lock(&self) -> MutexGuard<'_, ()> {
+        self.gc.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn path_of_name(&self, name: &str) -> Option<PathBuf> {
+        (name.len() > 2 && name.is_char_boundary(2)).then(|| self.root.join(&name[..2]).join(&name[2..]))
+    }
+
+    /// True when content `sha256` is held; then its modification time is set to now, so that a
+    /// collection of unreferenced objects (which spares recent ones) keeps it for whoever is
+    /// about to name it. The refresh is best effort: an object whose time cannot be set is
+    /// still reported held.
+    pub fn hold(&self, sha256: &[u8; 32]) -> bool {
+        let path = self.path_of(sha256);
+        let _g = self.gc_lock();
+        if !path.exists() {
+            return false;
+        }
+        touch(&path);
+        true
     }
 
     /// The keyed file name of a content hash.
@@ -117,7 +161,7 @@ impl ObjectStore {
     /// only kept if the content matches it; otherwise nothing is stored.
     pub fn import_expecting(&self, src: &mut dyn Read, expected: Option<([u8; 32], u64)>, progress: &mut dyn Progress) -> Result<Stored> {
         if let Some((sha, size)) = expected {
-            if self.path_of(&sha).exists() {
+            if self.hold(&sha) {
                 // Already held: verify the incoming bytes without writing them again.
                 let mut ctx = digest::Context::new(&digest::SHA256);
                 let mut buf = vec![0u8; 256 * 1024];
@@ -274,14 +318,19 @@ impl ObjectStore {
         }
 
         let final_path = self.path_of(&hash);
-        if final_path.exists() {
-            // Same content already stored: write-once means the existing file stays.
-            fs::remove_file(tmp_path).map_err(Error::io("removing", tmp_path))?;
-            return Ok(Stored { sha256: hash, size, deduplicated: true });
-        }
         let parent = final_path.parent().expect("object path has a parent");
-        fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
-        fs::rename(tmp_path, &final_path).map_err(Error::io("storing", parent))?;
+        {
+            let _g = self.gc_lock();
+            if final_path.exists() {
+                // Same content already stored: write-once means the existing file stays.
+                touch(&final_path);
+                drop(_g);
+                fs::remove_file(tmp_path).map_err(Error::io("removing", tmp_path))?;
+                return Ok(Stored { sha256: hash, size, deduplicated: true });
+            }
+            fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
+            fs::rename(tmp_path, &final_path).map_err(Error::io("storing", parent))?;
+        }
         sync_dir(parent)?;
         sync_dir(&self.root)?;
         Ok(Stored { sha256: hash, size, deduplicated: false })
@@ -360,6 +409,72 @@ impl ObjectStore {
         Ok(())
     }
 
+    /// Every object file present, with its size and modification time.
+    pub fn files(&self) -> Result<Vec<ObjectFile>> {
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io("reading", &self.root)(e)),
+        };
+        for d in rd {
+            let d = d.map_err(Error::io("reading", &self.root))?;
+            let prefix = d.file_name().to_string_lossy().into_owned();
+            let inner = match fs::read_dir(d.path()) {
+                Ok(inner) => inner,
+                Err(_) => continue,
+            };
+            for f in inner {
+                let f = f.map_err(Error::io("reading", &self.root))?;
+                let Ok(meta) = f.metadata() else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                let modified = meta.modified().map_err(Error::io("reading", &self.root))?;
+                out.push(ObjectFile { name: format!("{prefix}{}", f.file_name().to_string_lossy()), size: meta.len(), modified });
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Removes the object file `name` when it was last modified before `cutoff` (checked under
+    /// the lock an import takes to refresh or place an object). Returns the bytes freed, or
+    /// `None` when it is gone or too recent. The caller syncs the directories afterwards.
+    pub fn remove_if_older(&self, name: &str, cutoff: SystemTime) -> Result<Option<u64>> {
+        let Some(path) = self.path_of_name(name) else { return Ok(None) };
+        let _g = self.gc_lock();
+        let meta = match fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("reading", &self.root)(e)),
+        };
+        let modified = meta.modified().map_err(Error::io("reading", &self.root))?;
+        if modified >= cutoff {
+            return Ok(None);
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("removing", &self.root)(e)),
+        }
+    }
+
+    /// Makes removals in the object directories durable.
+    pub fn sync_dirs(&self) -> Result<()> {
+        let rd = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("reading", &self.root)(e)),
+        };
+        for d in rd.flatten() {
+            if d.path().is_dir() {
+                sync_dir(&d.path())?;
+            }
+        }
+        sync_dir(&self.root)
+    }
+
     /// Names of every object file present (for orphan reports).
     pub fn list(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -375,6 +490,13 @@ impl ObjectStore {
         }
         out.sort();
         out
+    }
+}
+
+/// Sets a file's modification time to now (best effort: see [`ObjectStore::hold`]).
+fn touch(path: &Path) {
+    if let Ok(f) = File::open(path) {
+        let _ = f.set_modified(SystemTime::now());
     }
 }
 

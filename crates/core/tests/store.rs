@@ -243,3 +243,57 @@ fn unreadable_sled_files_are_set_aside_and_the_index_rebuilt_from_the_journal() 
     assert_eq!(cases[0].title, "first");
     assert!(dir.join("index.damaged").is_dir(), "the damaged index is kept aside, not deleted");
 }
+
+/// Sets the modification time of every object file `secs` into the past (objects are named
+/// by a keyed hash, so a test can only reach all of them).
+fn age_objects(dir: &Path, secs: u64) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    for d in fs::read_dir(dir.join(casebridge_core::OBJECTS_DIR)).unwrap().flatten() {
+        for f in fs::read_dir(d.path()).unwrap().flatten() {
+            fs::File::open(f.path()).unwrap().set_modified(then).unwrap();
+        }
+    }
+}
+
+/// Content no evidence names (stored by an import whose events never came) is listed as an
+/// orphan and removed once older than the cutoff; content evidence names is never removed;
+/// content found held again by an import is young again. `check` is clean afterwards.
+#[test]
+fn unreferenced_objects_are_listed_and_removed_when_old() {
+    let (_t, dir) = new_store();
+    let mut s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+    let case = s.list_cases(&CaseFilter::default()).unwrap()[0].id;
+    let file = dir.parent().unwrap().join("kept.txt");
+    fs::write(&file, b"named by evidence").unwrap();
+    s.add_evidence(case, &file, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    let orphan: &[u8] = b"stored by a refused bundle";
+    let sha = casebridge_core::to_hex(&casebridge_core::sha256(orphan));
+    s.import_content(&mut &orphan[..], &sha, orphan.len() as u64, &mut |_| true).unwrap();
+    let found = s.orphan_objects().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(s.check(false, &mut |_| {}).unwrap().orphan_objects, 1);
+
+    // Young: kept.
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let sweep = s.remove_orphan_objects(hour_ago).unwrap();
+    assert_eq!((sweep.removed, sweep.kept, sweep.kept_bytes), (0, 1, found[0].size));
+
+    // Old, but found held again by an import: young again, kept.
+    age_objects(&dir, 2 * 3600);
+    assert!(s.content_importer().has_content(&sha));
+    let sweep = s.remove_orphan_objects(hour_ago).unwrap();
+    assert_eq!((sweep.removed, sweep.kept), (0, 1));
+    age_objects(&dir, 2 * 3600);
+    s.import_content(&mut &orphan[..], &sha, orphan.len() as u64, &mut |_| true).unwrap();
+    assert_eq!(s.remove_orphan_objects(hour_ago).unwrap().removed, 0);
+
+    // Old: removed; the evidence's content stays, however old.
+    age_objects(&dir, 2 * 3600);
+    let sweep = s.remove_orphan_objects(hour_ago).unwrap();
+    assert_eq!((sweep.removed, sweep.removed_bytes, sweep.kept), (1, found[0].size, 0));
+    assert!(!s.has_content(&sha));
+    assert!(s.orphan_objects().unwrap().is_empty());
+    let report = s.check(true, &mut |_| {}).unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+    assert_eq!((report.orphan_objects, report.objects_checked), (0, 1));
+}

@@ -31,10 +31,10 @@ use zeroize::Zeroizing;
 use crate::pin;
 use crate::{Result, SyncError, Transport};
 
-/// Time allowed to open a connection.
-pub /// How long an idle connection is kept for reuse (below the endpoint's idle timeout).
+/// How long an idle connection is kept for reuse (below the endpoint's idle timeout).
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed to open a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for one request, answer included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// A session token is renewed this long before the server says it expires.

@@ -10,6 +10,7 @@ mod harness;
 
 mod forge;
 mod metadata;
+mod quotas;
 
 use std::path::Path;
 

@@ -149,6 +149,11 @@ impl Env {
     pub async fn start_with(limits: Limits) -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("agency");
+        Env::start_at(tmp, dir, limits).await
+    }
+
+    /// An endpoint serving a new agency at `dir` under `limits` (member stores in `tmp`).
+    pub async fn start_at(tmp: tempfile::TempDir, dir: PathBuf, limits: casebridge_agency::Limits) -> Env {
         new_agency(&dir);
         let clock = Arc::new(TestClock::default());
         let server = start_server_with(&dir, clock.clone(), limits).await;
@@ -338,4 +343,10 @@ pub async fn ok<T: DeserializeOwned>(resp: reqwest::Response) -> T {
 
 pub fn json(v: &impl serde::Serialize) -> Value {
     serde_json::to_value(v).unwrap()
+}
+
+/// One cleanup now, through the admin socket (`POST /admin/gc`).
+pub async fn gc(env: &Env) -> casebridge_agency::GcReport {
+    let answer = admin::call(&env.dir, "POST", "/admin/gc", None).await.unwrap().expect("the endpoint is running");
+    serde_json::from_value(answer).unwrap()
 }

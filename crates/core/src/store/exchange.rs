@@ -78,7 +78,7 @@ impl Store {
 
     /// True when content with this SHA-256 (hex) is held.
     pub fn has_content(&self, sha256: &str) -> bool {
-        self.content_importer().has_content(sha256)
+        decode_sha(sha256).map(|s| self.objects.path_of(&s).exists()).unwrap_or(false)
     }
 
     /// Stores incoming content that must have SHA-256 `sha256` (hex) and `size`; nothing is
@@ -276,9 +276,12 @@ impl ContentImporter {
         self.0.read(&decode_sha(sha256)?, size, sink, progress)
     }
 
-    /// True when content with this SHA-256 (hex) is held.
+    /// True when content with this SHA-256 (hex) is held. A verification asks this before it
+    /// names held content without carrying it: the object's time is refreshed so that a
+    /// collection of unreferenced objects spares it until the events naming it are recorded
+    /// (see [`Store::remove_orphan_objects`]).
     pub fn has_content(&self, sha256: &str) -> bool {
-        decode_sha(sha256).map(|s| self.0.path_of(&s).exists()).unwrap_or(false)
+        decode_sha(sha256).map(|s| self.0.hold(&s)).unwrap_or(false)
     }
 
     /// Stores incoming content that must have SHA-256 `sha256` (hex) and `size`; nothing is

@@ -38,12 +38,14 @@ mod briefs;
 mod check;
 mod court;
 mod exchange;
+mod gc;
 #[cfg(test)]
 mod index_upgrade;
 mod views;
 
 pub use briefs::*;
 pub use exchange::{ContentImporter, DetachedSigner};
+pub use gc::{OrphanObject, OrphanSweep};
 pub use views::*;
 
 /// One profile's store, open and unlocked. Holds the store's lock until dropped.
