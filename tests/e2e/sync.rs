@@ -332,3 +332,47 @@ fn a_refused_bundle_is_set_aside_and_sync_goes_on() {
     assert_eq!(ids, [accepted_sub.as_str()], "{subs}");
     w.endpoint.stop();
 }
+
+/// Issue 13: a push that fails for a while (here every upload connection is cut) still lets
+/// the feed come down; the round fails, the bundle waits in the outbox, and goes up later.
+#[test]
+fn a_failing_push_still_pulls_the_feed() {
+    let admin = Profile::empty();
+    let agency = admin.root().join("agency");
+    new_agency(&agency);
+    let endpoint = Endpoint::start(&agency);
+    let proxy = Proxy::start(endpoint.addr);
+    let url = proxy.url();
+    let inv = member(Role::Investigator, "Vera");
+    inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera", &[])]).ok();
+    let case = inv.new_case("c");
+    let brief_a = inv.cmd(&["brief", "publish", &case, "--title", "A", "--body", "b"]).ok().stdout.trim().to_string();
+    sync(&inv);
+    let vol = member(Role::Volunteer, "Mila");
+    vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila", &["--url", &url])]).ok();
+    sync(&vol);
+    let clip = vol.random_file("clip.mp4", 2_000_000, 5);
+    vol.cmd(&["submit", &brief_a, s(&clip)]).ok();
+    let brief_b = inv.cmd(&["brief", "publish", &case, "--title", "B", "--body", "b"]).ok().stdout.trim().to_string();
+    sync(&inv);
+
+    // Every connection of the volunteer is cut after 100 kB upstream: a chunk never arrives
+    // whole, the small feed requests do.
+    proxy.set_default(Faults { cut_after: Some(100_000), delay: Duration::ZERO });
+    let out = vol.cmd(&["sync"]);
+    out.fails();
+    assert!(out.stderr.contains("stays in the outbox"), "{out}");
+    let briefs = vol.json(&["brief", "list", "--json"]);
+    let ids: Vec<&str> = briefs.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&brief_b.as_str()), "the feed was pulled although the push failed\n{briefs}");
+    let status = vol.json(&["sync", "status", "--json"]);
+    assert_eq!(status["pending"], 1, "{status}");
+    assert!(status["last_error"].as_str().is_some_and(|e| e.contains("stays in the outbox")), "{status}");
+    assert!(status["refused"].as_array().unwrap().is_empty(), "a transient failure sets nothing aside\n{status}");
+
+    // The link heals: the bundle goes up.
+    proxy.set_default(Faults { cut_after: None, delay: Duration::ZERO });
+    assert_eq!(sync(&vol)["uploaded"], 1);
+    drop(proxy);
+    endpoint.stop();
+}

@@ -126,7 +126,7 @@ async fn round_inner(
     r.receipts = receipts;
     // A push that failed (a bundle stays in the outbox) still lets the feed come down, so
     // this profile keeps up with the agency; the round fails after the pull. Not when it was
-    // cancelled, nor when the endpoint cannot be reached or trusted at all.
+    // cancelled, nor when the endpoint cannot be trusted or addressed at all.
     let push_error = match pushed {
         Ok(pushed) => {
             r.uploaded = pushed.len();
@@ -161,14 +161,15 @@ async fn round_inner(
     Ok(r)
 }
 
-/// Whether the feed is still worth pulling after the push failed with `e`: not when the
-/// round was cancelled, nor when the endpoint could not be reached (the pull would only wait
-/// out the same backoff again) or presented the wrong certificate.
+/// Whether the feed is still worth pulling after the push failed with `e`: always, unless the
+/// round was cancelled or the endpoint cannot be trusted or addressed at all (its certificate
+/// is not the pinned one, the address is unusable). A connection that broke under an upload
+/// may still carry the small feed requests, so news still comes in on a poor link.
 fn worth_pulling_after(e: &SyncError) -> bool {
     match e {
         SyncError::Bundle { error, .. } => worth_pulling_after(error),
         SyncError::GaveUp { last, .. } => worth_pulling_after(last),
-        SyncError::Cancelled | SyncError::Connection { .. } | SyncError::CertificateMismatch { .. } | SyncError::Config { .. } => false,
+        SyncError::Cancelled | SyncError::CertificateMismatch { .. } | SyncError::Config { .. } => false,
         _ => true,
     }
 }
