@@ -260,7 +260,7 @@ fn a_refused_bundle_is_set_aside_and_the_desktop_shows_why() {
 
     // The feed was pulled: B is there; a submission to it goes through.
     let briefs: Vec<String> = vol.session.briefs_list(false).unwrap().iter().map(|b| b.id.to_string()).collect();
-    assert_eq!(briefs, [brief_b.clone()]);
+    assert_eq!(briefs, std::slice::from_ref(&brief_b));
     let accepted = submit(&brief_b, 2);
     let (report, _) = sync(&vol.session, &vol.events);
     assert_eq!((report.uploaded, report.refused), (1, 0), "{report:?}");
