@@ -127,12 +127,12 @@ pub fn export_pending(store: &mut Store, agency: &AgencyPublic, credential: &Sig
     let last = cases.len().saturating_sub(1);
     let mut done = Vec::new();
     let outbox = Outbox::at(&dir);
+    let me = store.whoami().member_id;
     for (i, case) in cases.into_iter().enumerate() {
         let id = Uuid::now_v7();
         let out = dir.join(format!("{id}.{}", casebridge_sync::BUNDLE_EXTENSION));
         // What the bundle carries is noted first (its sender cannot open it once sealed), so
         // that a refusal can name the submissions it refused.
-        let me = store.whoami().member_id;
         let mine: Vec<SignedEvent> = store.case_events(case, Some(since))?.into_iter().filter(|e| e.body().author == me).collect();
         let mut note = carried(&mine, case);
         let _ = outbox.write_carried(id, &note);
