@@ -257,3 +257,122 @@ fn a_restarted_endpoint_loses_nothing() {
     assert_eq!(w.inv.json(&["brief", "list", "--json"]).as_array().unwrap().len(), 1);
     again.stop();
 }
+
+/// Issue 13, "sync always makes progress": a bundle the endpoint refuses for good (the brief
+/// it answers was withdrawn before it arrived) is set aside with the endpoint's reason; the
+/// feed is still pulled, so the volunteer sees the next brief and can answer it.
+#[test]
+fn a_refused_bundle_is_set_aside_and_sync_goes_on() {
+    let w = world(None);
+    let (inv, vol) = (&w.inv, &w.vol);
+
+    // The volunteer answers brief A; before they sync, the investigator withdraws A and
+    // publishes B.
+    let photo = vol.random_file("photo.jpg", 120_000, 11);
+    let refused_sub = str_field(&vol.json(&["submit", &w.brief, s(&photo), "--json"]), "id");
+    inv.cmd(&["brief", "withdraw", &w.brief]).ok();
+    let brief_b = inv
+        .cmd(&["brief", "publish", &w.case, "--title", "Doorbell cameras wanted", "--body", "Main St, Friday night"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    sync(inv);
+
+    // The volunteer's sync: the bundle is refused (403, the brief was withdrawn) and set aside;
+    // the feed is pulled all the same.
+    let r = sync(vol);
+    assert_eq!(r["uploaded"], 0, "{r}");
+    assert_eq!(r["refused"], 1, "{r}");
+    let status = vol.json(&["sync", "status", "--json"]);
+    assert_eq!(status["pending"], 0, "the refused bundle left the outbox\n{status}");
+    let refused = status["refused"].as_array().unwrap_or_else(|| panic!("sync status --json has `refused`\n{status}"));
+    assert_eq!(refused.len(), 1, "{status}");
+    let entry = &refused[0];
+    for key in ["bundle_id", "code", "message", "refused_at"] {
+        assert!(entry.get(key).is_some_and(|v| !v.is_null()), "a refused entry has {key}\n{status}");
+    }
+    assert_eq!(entry["code"], "forbidden", "{status}");
+    assert!(entry["message"].as_str().unwrap().contains("withdrawn"), "{status}");
+    assert_eq!(entry["status"], 403, "{status}");
+    assert_eq!(entry["submissions"][0], refused_sub.as_str(), "it names the submission it carried\n{status}");
+    let bundle_id = str_field(entry, "bundle_id");
+    let dir = vol.store.join("sync").join("refused");
+    assert!(dir.join(format!("{bundle_id}.cbb")).is_file(), "the bundle is kept under sync/refused/");
+    let reason: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{bundle_id}.json"))).unwrap()).unwrap();
+    assert_eq!(reason["code"], "forbidden");
+    assert_eq!(reason["bundle_id"], bundle_id.as_str());
+    let text = vol.cmd(&["sync", "status"]).ok().stdout.clone();
+    assert!(text.contains(&bundle_id) && text.contains("withdrawn"), "sync status lists the refused bundle\n{text}");
+
+    // The volunteer sees the submission refused by the agency, with the reason.
+    let mine = vol.json(&["review", "show", &refused_sub, "--json"]);
+    assert_eq!(mine["state"], "refused", "{mine}");
+    assert!(mine["refused"]["message"].as_str().unwrap().contains("withdrawn"), "{mine}");
+    let shown = vol.cmd(&["review", "show", &refused_sub]).ok().stdout.clone();
+    assert!(shown.contains("refused by the agency: ") && shown.contains("withdrawn"), "{shown}");
+    let listed = vol.cmd(&["review", "list"]).ok().stdout.clone();
+    assert!(listed.contains("refused by the agency"), "{listed}");
+
+    // The feed was pulled: brief B is there, A is gone; a submission to B goes through.
+    let briefs = vol.json(&["brief", "list", "--json"]);
+    let ids: Vec<&str> = briefs.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [brief_b.as_str()], "{briefs}");
+    let photo2 = vol.random_file("photo2.jpg", 90_000, 12);
+    let accepted_sub = str_field(&vol.json(&["submit", &brief_b, s(&photo2), "--json"]), "id");
+    let r = sync(vol);
+    assert_eq!(r["uploaded"], 1, "{r}");
+    assert_eq!(r["refused"], 0, "{r}");
+    assert_eq!(vol.json(&["sync", "status", "--json"])["refused"].as_array().unwrap().len(), 1, "the record stays");
+
+    // The investigator sees the new submission, not the refused one.
+    sync(inv);
+    let subs = inv.json(&["review", "list", "--json"]);
+    let ids: Vec<&str> = subs.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [accepted_sub.as_str()], "{subs}");
+    w.endpoint.stop();
+}
+
+/// Issue 13: a push that fails for a while (here every upload connection is cut) still lets
+/// the feed come down; the round fails, the bundle waits in the outbox, and goes up later.
+#[test]
+fn a_failing_push_still_pulls_the_feed() {
+    let admin = Profile::empty();
+    let agency = admin.root().join("agency");
+    new_agency(&agency);
+    let endpoint = Endpoint::start(&agency);
+    let proxy = Proxy::start(endpoint.addr);
+    let url = proxy.url();
+    let inv = member(Role::Investigator, "Vera");
+    inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera", &[])]).ok();
+    let case = inv.new_case("c");
+    let brief_a = inv.cmd(&["brief", "publish", &case, "--title", "A", "--body", "b"]).ok().stdout.trim().to_string();
+    sync(&inv);
+    let vol = member(Role::Volunteer, "Mila");
+    vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila", &["--url", &url])]).ok();
+    sync(&vol);
+    let clip = vol.random_file("clip.mp4", 2_000_000, 5);
+    vol.cmd(&["submit", &brief_a, s(&clip)]).ok();
+    let brief_b = inv.cmd(&["brief", "publish", &case, "--title", "B", "--body", "b"]).ok().stdout.trim().to_string();
+    sync(&inv);
+
+    // Every connection of the volunteer is cut after 100 kB upstream: a chunk never arrives
+    // whole, the small feed requests do.
+    proxy.set_default(Faults { cut_after: Some(100_000), delay: Duration::ZERO });
+    let out = vol.cmd(&["sync"]);
+    out.fails();
+    assert!(out.stderr.contains("stays in the outbox"), "{out}");
+    let briefs = vol.json(&["brief", "list", "--json"]);
+    let ids: Vec<&str> = briefs.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&brief_b.as_str()), "the feed was pulled although the push failed\n{briefs}");
+    let status = vol.json(&["sync", "status", "--json"]);
+    assert_eq!(status["pending"], 1, "{status}");
+    assert!(status["last_error"].as_str().is_some_and(|e| e.contains("stays in the outbox")), "{status}");
+    assert!(status["refused"].as_array().unwrap().is_empty(), "a transient failure sets nothing aside\n{status}");
+
+    // The link heals: the bundle goes up.
+    proxy.set_default(Faults { cut_after: None, delay: Duration::ZERO });
+    assert_eq!(sync(&vol)["uploaded"], 1);
+    drop(proxy);
+    endpoint.stop();
+}

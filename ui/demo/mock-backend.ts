@@ -130,6 +130,7 @@ const status: SyncStatus = {
   cursor: 42,
   online: true,
   running: false,
+  refused: [],
 };
 
 const info = (): AppInfo => ({

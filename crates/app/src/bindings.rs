@@ -51,6 +51,8 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         ReviewDecision,
         ReceiptView,
         SyncStatus,
+        RefusedBundle,
+        AgencyRefusal,
         SyncEvent,
         UploadOutcome,
         RoundReport,

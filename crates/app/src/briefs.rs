@@ -1,5 +1,6 @@
 //! Briefs, submissions, reviews and receipts: the loop between investigators and volunteers.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use casebridge_core::{NewBrief, Store, SubmitOptions};
@@ -10,7 +11,7 @@ use uuid::Uuid;
 use crate::cases::parse_id;
 use crate::error::{io_reason, AppError, Result};
 use crate::outbox;
-use crate::views::{Area, BriefView, GeoPoint, ReceiptView, ReviewDecision, SubmissionView};
+use crate::views::{AgencyRefusal, Area, BriefView, GeoPoint, ReceiptView, ReviewDecision, SubmissionView};
 
 /// Parses an RFC 3339 time with an offset (`field` names it in the error).
 pub fn parse_time(field: &str, s: &str) -> Result<DateTime<FixedOffset>> {
@@ -75,9 +76,33 @@ pub fn withdraw(store: &mut Store, id: &str) -> Result<()> {
     Ok(store.withdraw_brief(id)?)
 }
 
-/// Submissions, newest first (volunteers: their own).
+/// Submissions, newest first (volunteers: their own). A submission whose bundle the agency
+/// refused for good is marked so (state `refused`, with the agency's reason in `refused`).
 pub fn submissions(store: &Store) -> Result<Vec<SubmissionView>> {
-    Ok(store.submissions()?.into_iter().map(Into::into).collect())
+    let mut refusals = outbox::refused_submissions(store.dir())?;
+    Ok(store
+        .submissions()?
+        .into_iter()
+        .map(|mut s| {
+            let refused = take_refusal(&mut s, &mut refusals);
+            SubmissionView { refused, ..s.into() }
+        })
+        .collect())
+}
+
+/// If the agency refused the bundle that carried `view` (per `refusals`, from
+/// [`outbox::refused_submissions`]), marks it `refused` (its undecided items too) and returns
+/// the refusal. A submission with a decision is left alone: the agency decided on it, so it
+/// has it.
+pub fn take_refusal(view: &mut casebridge_core::SubmissionView, refusals: &mut BTreeMap<Uuid, AgencyRefusal>) -> Option<AgencyRefusal> {
+    let refusal = refusals.remove(&view.id).filter(|_| view.state == "pending")?;
+    view.state = "refused".into();
+    for item in &mut view.items {
+        if item.state == "pending" {
+            item.state = "refused".into();
+        }
+    }
+    Some(refusal)
 }
 
 /// Decides on a submission (investigators): all its items, or only `items` (evidence ids).

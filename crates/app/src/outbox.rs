@@ -2,16 +2,19 @@
 //! (`STORE/sync/outbox/*.cbb`). Sync (and a volunteer's submission) exports into it whatever
 //! this profile recorded since its last export, one bundle per case, uploaded in order.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use casebridge_core::{EndpointRecord, Store};
+use casebridge_core::{EndpointRecord, EventKind, SignedEvent, Store};
+use casebridge_sync::{Carried, Outbox};
 use casebridge_trust::bundle::{self, ExportOptions, ExportSummary};
 use casebridge_trust::{now, profile, AgencyPublic, Credential, RevocationList, SignedDoc};
 use chrono::{DateTime, FixedOffset};
 use uuid::Uuid;
 
 use crate::error::{AppError, Result};
+use crate::views::AgencyRefusal;
 
 /// The sync directory of a store: `STORE/sync` (state file and outbox; no secrets).
 pub fn sync_dir(store_dir: &Path) -> PathBuf {
@@ -21,6 +24,39 @@ pub fn sync_dir(store_dir: &Path) -> PathBuf {
 /// The outbox directory of a store.
 pub fn outbox_dir(store_dir: &Path) -> PathBuf {
     sync_dir(store_dir).join(casebridge_sync::OUTBOX_DIR)
+}
+
+/// The directory of bundles the agency refused for good: `STORE/sync/refused`.
+pub fn refused_dir(store_dir: &Path) -> PathBuf {
+    sync_dir(store_dir).join(casebridge_sync::REFUSED_DIR)
+}
+
+/// The bundles of this store the agency refused for good, oldest refusal first.
+pub fn refused(store_dir: &Path) -> Result<Vec<casebridge_sync::Refused>> {
+    Ok(casebridge_sync::Outbox::at(outbox_dir(store_dir)).with_refused_dir(refused_dir(store_dir)).refused()?)
+}
+
+/// For each submission carried by a bundle the agency refused: that refusal.
+pub fn refused_submissions(store_dir: &Path) -> Result<BTreeMap<Uuid, AgencyRefusal>> {
+    let mut out = BTreeMap::new();
+    for r in refused(store_dir)? {
+        for id in &r.carried.submissions {
+            out.insert(*id, AgencyRefusal::from(&r));
+        }
+    }
+    Ok(out)
+}
+
+/// What the events `events` bring, noted next to their bundle.
+fn carried(events: &[SignedEvent], case: Uuid) -> Carried {
+    let submissions = events
+        .iter()
+        .filter_map(|e| match &e.body().kind {
+            EventKind::SubmissionMade { submission_id, .. } => Some(*submission_id),
+            _ => None,
+        })
+        .collect();
+    Carried { case_id: Some(case), submissions, ..Carried::default() }
 }
 
 /// A credential's standing at `t`: `valid`, `revoked`, `not yet valid` or `expired`.
@@ -90,9 +126,16 @@ pub fn export_pending(store: &mut Store, agency: &AgencyPublic, credential: &Sig
     let point = store.journal_records();
     let last = cases.len().saturating_sub(1);
     let mut done = Vec::new();
+    let outbox = Outbox::at(&dir);
+    let me = store.whoami().member_id;
     for (i, case) in cases.into_iter().enumerate() {
         let id = Uuid::now_v7();
         let out = dir.join(format!("{id}.{}", casebridge_sync::BUNDLE_EXTENSION));
+        // What the bundle carries is noted first (its sender cannot open it once sealed), so
+        // that a refusal can name the submissions it refused.
+        let mine: Vec<SignedEvent> = store.case_events(case, Some(since))?.into_iter().filter(|e| e.body().author == me).collect();
+        let mut note = carried(&mine, case);
+        let _ = outbox.write_carried(id, &note);
         let opts = ExportOptions {
             case,
             since: Some(since),
@@ -103,7 +146,20 @@ pub fn export_pending(store: &mut Store, agency: &AgencyPublic, credential: &Sig
             bundle_id: Some(id),
             sync_point: (i == last).then_some(point),
         };
-        done.push(bundle::export(store, &opts, &out, &mut |_| true)?);
+        let exported = bundle::export(store, &opts, &out, &mut |_| true);
+        let summary = match exported {
+            Ok(summary) => summary,
+            Err(e) => {
+                let _ = fs::remove_file(outbox.carried_path(id));
+                return Err(e.into());
+            }
+        };
+        note.seq = Some(summary.seq);
+        note.events = summary.events as u64;
+        note.blobs = summary.blobs as u64;
+        // The note only informs: failing to write it never fails the export.
+        let _ = outbox.write_carried(id, &note);
+        done.push(summary);
     }
     Ok(done)
 }

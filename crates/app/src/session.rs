@@ -589,6 +589,7 @@ impl Session {
             last_error: s.last_error,
             last_attempt: s.last_attempt,
             cursor: s.cursor,
+            refused: s.refused.into_iter().map(Into::into).collect(),
         })
     }
 

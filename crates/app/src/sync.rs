@@ -3,6 +3,10 @@
 //! see (the feed, with content streamed straight into the store), then refresh the revocation
 //! list. The outcome is kept in the sync state file for [`status`].
 //!
+//! Sync always makes progress: a bundle the agency refuses for good is set aside into
+//! `STORE/sync/refused/` with the reason (listed by [`status`]) and the next one goes up; a
+//! push that fails otherwise still lets the feed come down before the round fails.
+//!
 //! The store is reached through a [`StoreHandle`], one operation at a time, so the UI keeps
 //! working during a round and locking the profile stops the round between two operations.
 
@@ -14,7 +18,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use casebridge_core::{EventKind, SignedEvent};
 use casebridge_protocol::Feed;
-use casebridge_sync::{Auth, Engine, Event, HttpTransport, Outbox, SyncState, SystemClock, Transport, OUTBOX_DIR};
+use casebridge_sync::{Auth, Engine, Event, HttpTransport, Outbox, SyncError, SyncState, SystemClock, Transport};
 use casebridge_trust::{profile, SignedDoc};
 use tokio_util::io::SyncIoBridge;
 
@@ -91,12 +95,17 @@ async fn round_inner(
     let transport = HttpTransport::new(&endpoint.url, &endpoint.cert_sha256, auth)?;
     let engine = Engine::new(transport, SystemClock).with_cancel(Arc::clone(&cancel));
 
-    // Up: the outbox, oldest first; each receipt is verified and kept.
-    let outbox = Outbox::open(dir.join(OUTBOX_DIR))?;
+    // Up: the outbox, oldest first; each receipt is verified and kept. A bundle the agency
+    // refuses for good is set aside (STORE/sync/refused/) and the next one goes up.
+    let outbox = Outbox::in_sync_dir(dir)?;
     let mut receipt_error: Option<AppError> = None;
     let mut receipts = 0usize;
+    let mut refused = 0usize;
     let pushed = engine
         .push(&outbox, &mut |ev: Event| {
+            if let Event::Refused { .. } = &ev {
+                refused += 1;
+            }
             if let Event::Uploaded { outcome, .. } = &ev {
                 let kept = B64
                     .decode(&outcome.receipt)
@@ -113,13 +122,76 @@ async fn round_inner(
             on_event(&ev);
         })
         .await;
-    r.uploaded = pushed?.len();
+    r.refused = refused;
     r.receipts = receipts;
-    if let Some(e) = receipt_error {
+    // A push that failed (a bundle stays in the outbox) still lets the feed come down, so
+    // this profile keeps up with the agency; the round fails after the pull. Not when it was
+    // cancelled, nor when the endpoint cannot be trusted or addressed at all.
+    let push_error = match pushed {
+        Ok(pushed) => {
+            r.uploaded = pushed.len();
+            None
+        }
+        Err(e) if !worth_pulling_after(&e) => return Err(e.into()),
+        Err(e) => Some(AppError::from(e)),
+    };
+    if let Some(e) = push_error.or(receipt_error) {
+        // The push's failure is the round's; a pull that failed as well adds nothing new.
+        let _ = pull(store, dir, state, &engine, &cancel, &agency, on_event).await;
         return Err(e);
     }
+    let pulled = pull(store, dir, state, &engine, &cancel, &agency, on_event).await?;
+    r.pulled = pulled.pulled;
+    r.imported = pulled.imported;
+    r.content_fetched = pulled.fetched;
+    r.cursor = pulled.cursor;
 
-    // Down: the feed after the cursor; content first, then the events, then the cursor.
+    // The newest revocation list, so this profile refuses what the agency revoked. A failure
+    // here does not fail the round: the list is fetched again next time.
+    if !cancel.load(Ordering::SeqCst) {
+        if let Ok(doc) = engine.transport().revocation().await {
+            if let Ok(bytes) = B64.decode(&doc.document) {
+                if let Ok(doc) = SignedDoc::parse(&bytes) {
+                    // A list older than one held is refused (never rolled back); that is fine.
+                    let _ = store.with(|s| Ok(profile::store_revocation(s, &agency, &doc)?));
+                }
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// Whether the feed is still worth pulling after the push failed with `e`: always, unless the
+/// round was cancelled or the endpoint cannot be trusted or addressed at all (its certificate
+/// is not the pinned one, the address is unusable). A connection that broke under an upload
+/// may still carry the small feed requests, so news still comes in on a poor link.
+fn worth_pulling_after(e: &SyncError) -> bool {
+    match e {
+        SyncError::Bundle { error, .. } => worth_pulling_after(error),
+        SyncError::GaveUp { last, .. } => worth_pulling_after(last),
+        SyncError::Cancelled | SyncError::CertificateMismatch { .. } | SyncError::Config { .. } => false,
+        _ => true,
+    }
+}
+
+/// What a pull brought.
+struct Pulled {
+    pulled: usize,
+    imported: u64,
+    fetched: usize,
+    cursor: u64,
+}
+
+/// Down: the feed after the cursor; content first, then the events, then the cursor.
+async fn pull(
+    store: &StoreHandle,
+    dir: &Path,
+    state: &mut SyncState,
+    engine: &Engine<HttpTransport, SystemClock>,
+    cancel: &Arc<AtomicBool>,
+    agency: &casebridge_trust::AgencyPublic,
+    on_event: &mut (dyn FnMut(&Event) + Send),
+) -> Result<Pulled> {
     let handle = tokio::runtime::Handle::current();
     let mut pulled = 0usize;
     let mut imported = 0u64;
@@ -127,7 +199,6 @@ async fn round_inner(
     let start = state.cursor;
     let cursor = {
         let transport = engine.transport();
-        let cancel = &cancel;
         let mut on_page = |feed: Feed| -> Result<()> {
             let mut events = Vec::with_capacity(feed.events.len());
             for e in &feed.events {
@@ -154,31 +225,14 @@ async fn round_inner(
             }
             pulled += events.len();
             imported += store.with(|s| Ok(s.import_events(&events, Vec::new())?))?;
-            store.with(|s| Ok(casebridge_trust::profile::store_member_credentials(s, &agency, &credentials)?))?;
+            store.with(|s| Ok(casebridge_trust::profile::store_member_credentials(s, agency, &credentials)?))?;
             state.cursor = feed.cursor;
             state.save(dir)?;
             Ok(())
         };
         engine.pull::<AppError>(start, &mut on_page, &mut |ev| on_event(&ev)).await?
     };
-    r.pulled = pulled;
-    r.imported = imported;
-    r.content_fetched = fetched;
-    r.cursor = cursor;
-
-    // The newest revocation list, so this profile refuses what the agency revoked. A failure
-    // here does not fail the round: the list is fetched again next time.
-    if !cancel.load(Ordering::SeqCst) {
-        if let Ok(doc) = engine.transport().revocation().await {
-            if let Ok(bytes) = B64.decode(&doc.document) {
-                if let Ok(doc) = SignedDoc::parse(&bytes) {
-                    // A list older than one held is refused (never rolled back); that is fine.
-                    let _ = store.with(|s| Ok(profile::store_revocation(s, &agency, &doc)?));
-                }
-            }
-        }
-    }
-    Ok(r)
+    Ok(Pulled { pulled, imported, fetched, cursor })
 }
 
 /// Streams one item's content from the endpoint straight into the store: the bytes are

@@ -645,7 +645,8 @@ pub struct SubmissionItem {
     pub size: u64,
     /// SHA-256, hex.
     pub sha256: String,
-    /// `pending`, `accepted`, `rejected` or `info_requested`.
+    /// `pending`, `accepted`, `rejected` or `info_requested`; `refused` when the agency
+    /// refused the bundle that carried it.
     pub state: String,
     /// The reviewer's reason for the current state.
     pub reason: Option<String>,
@@ -685,7 +686,8 @@ pub struct SubmissionView {
     pub submitter: Uuid,
     /// When submitted.
     pub submitted_at: DateTime<FixedOffset>,
-    /// `pending`, `accepted`, `rejected`, `info_requested`, or `mixed` when items differ.
+    /// `pending`, `accepted`, `rejected`, `info_requested`, or `mixed` when items differ;
+    /// `refused` when the agency refused the bundle that carried it (see `refused`).
     pub state: String,
     /// The items.
     pub items: Vec<SubmissionItem>,
@@ -693,6 +695,28 @@ pub struct SubmissionView {
     pub description: Option<String>,
     /// Decisions, oldest first.
     pub decisions: Vec<Decision>,
+    /// Set when the agency refused the bundle that carried this submission (it never reached
+    /// the agency); `state` is then `refused`.
+    pub refused: Option<AgencyRefusal>,
+}
+
+/// The agency's refusal of the bundle that carried a submission, as the volunteer sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AgencyRefusal {
+    /// The bundle refused (kept in `STORE/sync/refused/`).
+    pub bundle_id: Uuid,
+    /// The endpoint's code (`forbidden`, ...).
+    pub code: String,
+    /// The endpoint's reason (e.g. `brief … was withdrawn`).
+    pub message: String,
+    /// When sync received the refusal.
+    pub refused_at: DateTime<Utc>,
+}
+
+impl From<&casebridge_sync::Refused> for AgencyRefusal {
+    fn from(r: &casebridge_sync::Refused) -> AgencyRefusal {
+        AgencyRefusal { bundle_id: r.bundle_id, code: r.code.clone(), message: r.message.clone(), refused_at: r.refused_at }
+    }
 }
 
 impl From<casebridge_core::SubmissionView> for SubmissionView {
@@ -732,6 +756,7 @@ impl From<casebridge_core::SubmissionView> for SubmissionView {
                     at: d.at,
                 })
                 .collect(),
+            refused: None,
         }
     }
 }
@@ -800,6 +825,45 @@ pub struct SyncStatus {
     pub online: bool,
     /// A sync is running now.
     pub running: bool,
+    /// Bundles the agency refused for good, set aside with the reason, oldest first.
+    pub refused: Vec<RefusedBundle>,
+}
+
+/// A bundle the agency refused for good; sync set it aside (`STORE/sync/refused/`) and went
+/// on with the next. Sending it again would be refused again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RefusedBundle {
+    /// The bundle.
+    pub bundle_id: Uuid,
+    /// The HTTP status of the refusal (0 when its record could not be read).
+    pub status: u16,
+    /// The endpoint's code (`forbidden`, `signature_invalid`, ...; `record_unreadable`).
+    pub code: String,
+    /// The endpoint's reason.
+    pub message: String,
+    /// When sync received the refusal.
+    pub refused_at: DateTime<Utc>,
+    /// The bundle's size in bytes.
+    pub size: u64,
+    /// The case it was about, when known.
+    pub case_id: Option<Uuid>,
+    /// The submissions it carried, when known.
+    pub submissions: Vec<Uuid>,
+}
+
+impl From<casebridge_sync::Refused> for RefusedBundle {
+    fn from(r: casebridge_sync::Refused) -> RefusedBundle {
+        RefusedBundle {
+            bundle_id: r.bundle_id,
+            status: r.status,
+            code: r.code,
+            message: r.message,
+            refused_at: r.refused_at,
+            size: r.size,
+            case_id: r.carried.case_id,
+            submissions: r.carried.submissions,
+        }
+    }
 }
 
 /// What one sync round did.
@@ -809,6 +873,8 @@ pub struct RoundReport {
     pub exported: usize,
     /// Bundles the agency stored.
     pub uploaded: usize,
+    /// Bundles the agency refused for good in this round (set aside; see `SyncStatus::refused`).
+    pub refused: usize,
     /// Receipts verified and kept.
     pub receipts: usize,
     /// Events received from the feed.
@@ -853,6 +919,17 @@ pub enum SyncEvent {
         bundle_id: Uuid,
         /// The agency's answer.
         outcome: UploadOutcome,
+    },
+    /// The agency refused a bundle for good; it was set aside and will not be sent again.
+    Refused {
+        /// The bundle.
+        bundle_id: Uuid,
+        /// The HTTP status of the refusal.
+        status: u16,
+        /// The endpoint's code.
+        code: String,
+        /// The endpoint's reason.
+        message: String,
     },
     /// A request failed in a way worth retrying; the next try follows after `after_ms`.
     Retrying {

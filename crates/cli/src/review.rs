@@ -3,8 +3,12 @@
 
 use std::io::Write;
 
+use std::collections::BTreeMap;
+
+use casebridge_app::AgencyRefusal;
 use casebridge_core::{ReviewDecision, SubmissionView};
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::context::Ctx;
@@ -29,7 +33,7 @@ pub enum ReviewCommand {
 /// Arguments of `review list`.
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// Only submissions in this state: pending, accepted, rejected, info_requested, mixed
+    /// Only submissions in this state: pending, accepted, rejected, info_requested, mixed, refused
     #[arg(long)]
     pub state: Option<String>,
     /// Print JSON: an array of {id, brief_id, case_id, submitted_at, state, items, ...}
@@ -72,6 +76,7 @@ pub fn run(ctx: &mut Ctx, cmd: &ReviewCommand, out: &mut dyn Write) -> Result<()
         ReviewCommand::Show(a) => {
             let store = ctx.open()?;
             let s = store.submission(store.resolve_submission(&a.submission)?)?;
+            let s = Listed::new(s, &mut casebridge_app::outbox::refused_submissions(store.dir())?);
             if a.json {
                 return output::json(out, &s);
             }
@@ -83,7 +88,32 @@ pub fn run(ctx: &mut Ctx, cmd: &ReviewCommand, out: &mut dyn Write) -> Result<()
     }
 }
 
-const STATES: [&str; 5] = ["pending", "accepted", "rejected", "info_requested", "mixed"];
+const STATES: [&str; 6] = ["pending", "accepted", "rejected", "info_requested", "mixed", "refused"];
+
+/// A submission as listed: the store's view, marked `refused` (with the agency's reason) when
+/// the agency refused the bundle that carried it (see `casebridge sync status`).
+#[derive(Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    view: SubmissionView,
+    /// The agency's refusal of the bundle that carried it, if it was refused.
+    refused: Option<AgencyRefusal>,
+}
+
+impl Listed {
+    fn new(mut view: SubmissionView, refusals: &mut BTreeMap<Uuid, AgencyRefusal>) -> Listed {
+        let refused = casebridge_app::briefs::take_refusal(&mut view, refusals);
+        Listed { view, refused }
+    }
+
+    /// The state for people: `refused by the agency: <reason>` for a refused one.
+    fn state_text(&self) -> String {
+        match &self.refused {
+            Some(r) => format!("refused by the agency: {}", output::line(&r.message)),
+            None => self.view.state.clone(),
+        }
+    }
+}
 
 fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     if let Some(s) = &a.state {
@@ -92,8 +122,13 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
         }
     }
     let store = ctx.open()?;
-    let subs: Vec<SubmissionView> =
-        store.submissions()?.into_iter().filter(|s| a.state.as_deref().is_none_or(|st| s.state == st)).collect();
+    let mut refusals = casebridge_app::outbox::refused_submissions(store.dir())?;
+    let subs: Vec<Listed> = store
+        .submissions()?
+        .into_iter()
+        .map(|s| Listed::new(s, &mut refusals))
+        .filter(|s| a.state.as_deref().is_none_or(|st| s.view.state == st))
+        .collect();
     if a.json {
         return output::json(out, &subs);
     }
@@ -102,11 +137,12 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
         return Ok(());
     }
     let mut t = Table::new(&["ID", "SUBMITTED", "STATE", "ITEMS", "BRIEF"]).right(3);
-    for s in &subs {
+    for l in &subs {
+        let s = &l.view;
         t.row(vec![
             s.id.to_string(),
             output::time(&s.submitted_at),
-            s.state.clone(),
+            l.state_text(),
             s.items.len().to_string(),
             s.brief_title.as_deref().map(output::line).unwrap_or_else(|| s.brief_id.to_string()),
         ]);
@@ -115,12 +151,24 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn show(s: &SubmissionView, out: &mut dyn Write) -> Result<()> {
+fn show(l: &Listed, out: &mut dyn Write) -> Result<()> {
+    let s = &l.view;
     let mut f = Fields::default();
     f.add("submission", s.id.to_string());
     f.add("brief", format!("{} ({})", s.brief_title.as_deref().map(output::line).unwrap_or_default(), s.brief_id));
     f.add("submitted", output::time(&s.submitted_at));
-    f.add("state", &s.state);
+    f.add("state", l.state_text());
+    if let Some(r) = &l.refused {
+        f.add(
+            "refused",
+            format!(
+                "bundle {} at {} ({}); submit again to a current brief",
+                r.bundle_id,
+                output::time(&r.refused_at.fixed_offset()),
+                r.code
+            ),
+        );
+    }
     if let Some(d) = &s.description {
         f.add("description", d);
     }

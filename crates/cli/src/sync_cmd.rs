@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::context::Ctx;
 use crate::error::{CliError, Result};
-use crate::output::{self, Fields};
+use crate::output::{self, Fields, Table};
 
 /// Arguments of `sync`.
 #[derive(Args, Debug)]
@@ -38,7 +38,7 @@ pub struct SyncArgs {
 /// The `sync` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum SyncSub {
-    /// Show pending bundles and bytes, last success and last error (no passphrase needed)
+    /// Show pending bundles, last success and error, and bundles the agency refused (no passphrase needed)
     Status(StatusArgs),
 }
 
@@ -82,6 +82,13 @@ pub fn run(ctx: &mut Ctx, a: &SyncArgs, out: &mut dyn Write) -> Result<()> {
                         "sync done: {} bundle(s) sent, {} event(s) received ({} new), {} item(s) of content fetched",
                         r.uploaded, r.pulled, r.imported, r.content_fetched
                     )?;
+                    if r.refused > 0 {
+                        writeln!(
+                            out,
+                            "{} bundle(s) refused by the agency and set aside (not sent again); `casebridge sync status` says why",
+                            r.refused
+                        )?;
+                    }
                 }
                 out.flush()?;
             }
@@ -129,6 +136,27 @@ fn status(ctx: &mut Ctx, a: &StatusArgs, out: &mut dyn Write) -> Result<()> {
     f.add("last attempt", when(&s.last_attempt));
     f.add("last error", s.last_error.as_deref().map(output::line).unwrap_or_else(|| "-".into()));
     f.add("feed cursor", s.cursor.to_string());
+    f.add("refused", format!("{} bundle(s) set aside", s.refused.len()));
     f.write(out)?;
+    if !s.refused.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Refused by the agency (kept in {}, never sent again):", casebridge_app::outbox::refused_dir(ctx.dir()).display())?;
+        let mut t = Table::new(&["BUNDLE", "REFUSED", "CODE", "CARRIED", "REASON"]);
+        for r in &s.refused {
+            let carried = match r.carried.submissions.len() {
+                0 => "-".to_string(),
+                1 => format!("submission {}", r.carried.submissions[0]),
+                n => format!("{n} submissions"),
+            };
+            t.row(vec![
+                r.bundle_id.to_string(),
+                output::time(&r.refused_at.fixed_offset()),
+                r.code.clone(),
+                carried,
+                output::line(&r.message),
+            ]);
+        }
+        t.write(out)?;
+    }
     Ok(())
 }

@@ -146,9 +146,16 @@ impl<T: Transport, C: Clock> Engine<T, C> {
     }
 
     /// Uploads every pending bundle of `outbox`, oldest first, and moves each into `sent/`
-    /// once the agency has answered `Done`. Stops at the first bundle that fails (bundles are
-    /// sequenced, so later ones would be refused anyway); that bundle and the rest stay pending
-    /// and the error is [`SyncError::Bundle`] naming it (or [`SyncError::Cancelled`]).
+    /// once the agency has answered `Done`.
+    ///
+    /// A bundle the agency refuses for good ([`SyncError::is_refusal`]: e.g. 403 because the
+    /// brief it answers was withdrawn, 422 because it does not verify) is set aside with
+    /// [`Outbox::refuse`], reported as [`Event::Refused`], and the push goes on with the next
+    /// bundle (the agency accepts a gap in a sender's sequence; sending it again would only
+    /// be refused again). Any other failure stops the push at that bundle (bundles are
+    /// sequenced: a later one stored first would get the stuck one refused as a rollback);
+    /// it and the rest stay pending and the error is [`SyncError::Bundle`] naming it (or
+    /// [`SyncError::Cancelled`]). Returns the bundles stored.
     pub async fn push(&self, outbox: &Outbox, on_event: &mut (dyn FnMut(Event) + Send)) -> Result<Vec<Pushed>> {
         let mut pushed = Vec::new();
         for pending in outbox.pending()? {
@@ -156,6 +163,17 @@ impl<T: Transport, C: Clock> Engine<T, C> {
             let outcome = match self.upload(&pending, on_event).await {
                 Ok(outcome) => outcome,
                 Err(SyncError::Cancelled) => return Err(SyncError::Cancelled),
+                Err(e) if e.is_refusal() => {
+                    let refused = outbox.refuse(&pending, &e, self.clock.now())?;
+                    tracing::info!(bundle = %pending.bundle_id, status = refused.status, code = %refused.code, "bundle refused by the agency; set aside");
+                    on_event(Event::Refused {
+                        bundle_id: pending.bundle_id,
+                        status: refused.status,
+                        code: refused.code,
+                        message: refused.message,
+                    });
+                    continue;
+                }
                 Err(e) => return Err(SyncError::Bundle { bundle_id: pending.bundle_id, error: Box::new(e) }),
             };
             outbox.mark_sent(pending.bundle_id)?;

@@ -96,6 +96,13 @@ pub enum SyncError {
     /// The cancel flag was raised. An interrupted upload resumes where it stopped next time.
     #[error("sync was cancelled; an interrupted upload resumes where it stopped next time")]
     Cancelled,
+    /// Signing in to the endpoint (challenge and session) failed. Never a verdict on a bundle:
+    /// a bundle that could not be sent because of it stays in the outbox.
+    #[error("could not sign in to the agency endpoint: {error}")]
+    Authentication {
+        /// Why (the endpoint's answer, or the connection failure).
+        error: Box<SyncError>,
+    },
     /// One bundle of the outbox could not be uploaded; it stays in the outbox.
     #[error("bundle {bundle_id} was not uploaded and stays in the outbox: {error}")]
     Bundle {
@@ -112,7 +119,25 @@ impl SyncError {
     pub fn is_retryable(&self) -> bool {
         match self {
             SyncError::Connection { .. } => true,
-            SyncError::Server { status, .. } => *status >= 500 || *status == 429,
+            SyncError::Server { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            SyncError::Authentication { error } | SyncError::Bundle { error, .. } => error.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// True when the endpoint refused for good what was sent: an answer in 4xx that is not
+    /// about who is asking (401, 407), when (408 timeout, 425, 429 rate limiting), where the
+    /// request went (404 and 405: no such upload or route; the upload machine resynchronises
+    /// on 404) or a stale view (409, resynchronised). So 400, 403 (`forbidden`: e.g. the brief
+    /// was withdrawn), 410, 413 (`too_large`), 422 (verification failed, `not_sealed`, ...) and
+    /// the other 4xx. Sending the same bundle again would get the same answer, so the sync
+    /// engine sets it aside instead (see [`Outbox::refuse`](crate::Outbox::refuse)).
+    /// Failures while signing in ([`SyncError::Authentication`]), connection failures and 5xx
+    /// are never refusals.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            SyncError::Server { status, .. } => is_refusal_status(*status),
+            SyncError::Bundle { error, .. } => error.is_refusal(),
             _ => false,
         }
     }
@@ -122,13 +147,13 @@ impl SyncError {
         match self {
             SyncError::Server { status, .. } => Some(*status),
             SyncError::Conflict { .. } => Some(409),
-            SyncError::Bundle { error, .. } => error.status(),
+            SyncError::Authentication { error } | SyncError::Bundle { error, .. } => error.status(),
             _ => None,
         }
     }
 
     /// A stable machine-readable code, for JSON output and the desktop UI: the server's code
-    /// for server answers, otherwise one of `connection`, `certificate_mismatch`,
+    /// for server answers (also when signing in failed), otherwise one of `connection`, `certificate_mismatch`,
     /// `protocol`, `config`, `io`, `state_damaged`, `gave_up`, `cancelled`.
     pub fn code(&self) -> &str {
         match self {
@@ -141,7 +166,7 @@ impl SyncError {
             SyncError::StateDamaged { .. } => "state_damaged",
             SyncError::GaveUp { .. } => "gave_up",
             SyncError::Cancelled => "cancelled",
-            SyncError::Bundle { error, .. } => error.code(),
+            SyncError::Authentication { error } | SyncError::Bundle { error, .. } => error.code(),
         }
     }
 
@@ -156,6 +181,11 @@ impl SyncError {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> SyncError {
         SyncError::Io { action, path: path.into(), source }
     }
+}
+
+/// The classification of [`SyncError::is_refusal`] by HTTP status.
+pub fn is_refusal_status(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 401 | 404 | 405 | 407 | 408 | 409 | 425 | 429)
 }
 
 #[cfg(test)]
@@ -176,5 +206,40 @@ mod tests {
         assert!(!conflict.is_retryable());
         assert_eq!(conflict.status(), Some(409));
         assert!(!SyncError::CertificateMismatch { expected: "a".into(), presented: "b".into() }.is_retryable());
+    }
+
+    #[test]
+    fn only_answers_about_the_bundle_itself_are_refusals() {
+        let server = |status| SyncError::Server { status, code: "x".into(), message: "m".into() };
+        for status in [400, 403, 410, 413, 415, 422, 451] {
+            assert!(server(status).is_refusal(), "{status} refuses the bundle for good");
+            assert!(!server(status).is_retryable(), "{status} is not retried");
+        }
+        // Who is asking, when, where, a stale view, the endpoint's own failures.
+        for status in [401, 404, 405, 407, 408, 409, 425, 429, 500, 502, 503, 504, 200, 302] {
+            assert!(!server(status).is_refusal(), "{status} is not a refusal of the bundle");
+        }
+        assert!(server(408).is_retryable(), "a request timeout is retried");
+        let wrapped = SyncError::Bundle { bundle_id: Uuid::nil(), error: Box::new(server(422)) };
+        assert!(wrapped.is_refusal());
+        // Signing in failed: never a verdict on a bundle, whatever the status.
+        for status in [400, 401, 403] {
+            let auth = SyncError::Authentication { error: Box::new(server(status)) };
+            assert!(!auth.is_refusal(), "{status} while signing in");
+            assert_eq!(auth.status(), Some(status));
+            assert_eq!(auth.code(), "x");
+        }
+        assert!(SyncError::Authentication { error: Box::new(SyncError::Connection { message: "cut".into() }) }.is_retryable());
+        let conflict = SyncError::Conflict { code: "conflict".into(), message: "m".into(), state: None };
+        assert!(!conflict.is_refusal());
+        for other in [
+            SyncError::Connection { message: "cut".into() },
+            SyncError::Cancelled,
+            SyncError::protocol("p"),
+            SyncError::GaveUp { attempts: 8, last: Box::new(server(503)) },
+            SyncError::CertificateMismatch { expected: "a".into(), presented: "b".into() },
+        ] {
+            assert!(!other.is_refusal(), "{other:?}");
+        }
     }
 }

@@ -29,6 +29,18 @@ pub enum Event {
         /// The agency's answer, with its signed receipt.
         outcome: UploadOutcome,
     },
+    /// The agency refused a bundle for good (see [`SyncError::is_refusal`](crate::SyncError::is_refusal));
+    /// it was set aside into the refused directory and will not be sent again.
+    Refused {
+        /// The bundle.
+        bundle_id: Uuid,
+        /// The HTTP status of the refusal.
+        status: u16,
+        /// The endpoint's machine-readable code.
+        code: String,
+        /// The endpoint's message for people.
+        message: String,
+    },
     /// A request failed in a way worth retrying; the engine waits `after`, then tries again.
     Retrying {
         /// The bundle being uploaded, if the failure was during an upload.
@@ -81,5 +93,9 @@ mod tests {
         assert!(p.starts_with(r#"{"event":"progress""#), "{p}");
         let pulled = serde_json::to_value(Event::Pulled { events: 3, cursor: 9 }).unwrap();
         assert_eq!(pulled, serde_json::json!({"event": "pulled", "events": 3, "cursor": 9}));
+        let refused =
+            serde_json::to_value(Event::Refused { bundle_id: id, status: 403, code: "forbidden".into(), message: "m".into() }).unwrap();
+        assert_eq!(refused["event"], "refused");
+        assert_eq!(refused["code"], "forbidden");
     }
 }

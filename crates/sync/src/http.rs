@@ -4,7 +4,8 @@
 //!   SHA-256 fingerprint came with the invite code (see `pin.rs`).
 //! - Members authenticate with their key: `POST /v1/auth/challenge`, then `POST
 //!   /v1/auth/session` with the signature over `AUTH_CONTEXT || agency_id || nonce`. The bearer
-//!   token is cached until shortly before it expires; a 401 re-authenticates once.
+//!   token is cached until shortly before it expires; a 401 re-authenticates once. An error
+//!   answer while signing in becomes [`SyncError::Authentication`].
 //! - Error answers `{"error": {code, message}}` become [`SyncError::Server`] (or
 //!   [`SyncError::Conflict`] for 409, with the upload state when the answer carries one);
 //!   connection failures become [`SyncError::Connection`].
@@ -311,7 +312,12 @@ impl HttpTransport {
             return Ok(token.value.clone());
         }
         *session = None;
-        let token = self.authenticate().await?;
+        // An answer refusing to sign in is about this member, never about what it sends: it
+        // is marked so, and no bundle is set aside for it (see `SyncError::is_refusal`).
+        let token = self.authenticate().await.map_err(|e| match e {
+            e @ SyncError::Server { .. } => SyncError::Authentication { error: Box::new(e) },
+            e => e,
+        })?;
         let value = token.value.clone();
         *session = Some(token);
         Ok(value)

@@ -16,7 +16,9 @@
 //!   (reqwest + rustls, ring) pinned to the agency's certificate, authenticating with the
 //!   member key; [`SystemClock`] is tokio's.
 //! - [`Engine`]: drives the machine for each pending bundle of an [`Outbox`] ([`Engine::push`])
-//!   and pages the feed ([`Engine::pull`]), reporting [`Event`]s.
+//!   and pages the feed ([`Engine::pull`]), reporting [`Event`]s. A bundle the endpoint
+//!   refuses for good ([`SyncError::is_refusal`]) is set aside into `refused/` with the
+//!   reason ([`Refused`]) and the push goes on with the next one.
 //! - [`SyncState`] / [`status`]: the cursor and last outcome, kept in a small JSON file.
 //!
 //! ## Flow
@@ -31,7 +33,7 @@
 //! let auth = Auth { agency_id: uuid::Uuid::nil(), member_id: uuid::Uuid::nil(), key_hex: "…".into(), signer: Arc::new(sign) };
 //! let transport = HttpTransport::new("https://127.0.0.1:8443", "<cert sha-256 hex>", auth)?;
 //! let engine = Engine::new(transport, SystemClock);
-//! let outbox = Outbox::open(dir.join(casebridge_sync::OUTBOX_DIR))?;
+//! let outbox = Outbox::in_sync_dir(dir)?;
 //! let mut state = SyncState::load(dir)?;
 //!
 //! let pushed = engine.push(&outbox, &mut |event| println!("{}", serde_json::to_string(&event).unwrap_or_default())).await?;
@@ -66,10 +68,10 @@ mod state;
 mod transport;
 
 pub use engine::{Engine, EngineConfig, Pushed};
-pub use error::{Result, SyncError};
+pub use error::{is_refusal_status, Result, SyncError};
 pub use event::Event;
 pub use http::{enrol, health, Auth, HttpTransport, Signer, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 pub use machine::{seeded_rng, system_rng, Action, Input, RetryPolicy, Rng, Upload, MIN_CHUNK};
-pub use outbox::{Outbox, Pending, BUNDLE_EXTENSION, SENT_DIR};
+pub use outbox::{Carried, Outbox, Pending, Refused, BUNDLE_EXTENSION, REFUSED_DIR, SENT_DIR};
 pub use state::{status, Status, SyncState, OUTBOX_DIR, STATE_FILE};
 pub use transport::{Clock, SystemClock, Transport};

@@ -6,6 +6,8 @@
 //! DIR/state.json        SyncState: feed cursor, last success / error / attempt (no secrets)
 //! DIR/outbox/           pending <bundle_id>.cbb files
 //! DIR/outbox/sent/      bundles the agency has stored
+//! DIR/refused/          bundles the agency refused for good: <bundle_id>.cbb, and
+//!                       <bundle_id>.json saying why (Refused)
 //! ```
 //!
 //! The state file is replaced atomically (write a temporary file, fsync, rename, fsync the
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::outbox::{sync_dir, Outbox};
+use crate::outbox::{refused_in, sync_dir, Outbox, Refused, REFUSED_DIR};
 use crate::{Result, SyncError};
 
 /// The state file's name in a sync directory.
@@ -109,9 +111,14 @@ pub struct Status {
     pub last_attempt: Option<DateTime<Utc>>,
     /// The feed cursor.
     pub cursor: u64,
+    /// Bundles the agency refused for good and that were set aside, with the reason, oldest
+    /// refusal first.
+    #[serde(default)]
+    pub refused: Vec<Refused>,
 }
 
-/// The status of the sync directory `dir` (its `state.json` and `outbox/`). Reads only.
+/// The status of the sync directory `dir` (its `state.json`, `outbox/` and `refused/`). Reads
+/// only.
 pub fn status(dir: &Path) -> Result<Status> {
     let state = SyncState::load(dir)?;
     let pending = Outbox::at(dir.join(OUTBOX_DIR)).pending()?;
@@ -122,5 +129,6 @@ pub fn status(dir: &Path) -> Result<Status> {
         last_error: state.last_error,
         last_attempt: state.last_attempt,
         cursor: state.cursor,
+        refused: refused_in(&dir.join(REFUSED_DIR))?,
     })
 }

@@ -58,6 +58,7 @@ const STATE_LABELS: Record<string, string> = {
   under_review: 'Under review',
   accepted: 'Accepted',
   rejected: 'Rejected',
+  refused: 'Refused by the agency',
   info_requested: 'Information requested',
   mixed: 'Partly decided',
   open: 'Open',

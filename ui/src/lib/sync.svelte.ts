@@ -7,7 +7,7 @@ export interface SyncItem {
   bundle_id: string;
   done: number;
   total: number;
-  state: 'uploading' | 'uploaded' | 'retrying';
+  state: 'uploading' | 'uploaded' | 'retrying' | 'refused';
   note: string;
 }
 
@@ -55,6 +55,13 @@ export function applySyncEvent(e: SyncEvent): void {
       logLine(`Bundle ${e.bundle_id.slice(0, 8)} delivered (${e.outcome?.outcome ?? 'accepted'})`);
       break;
     }
+    case 'refused': {
+      const it = item(e.bundle_id);
+      it.state = 'refused';
+      it.note = `refused by the agency: ${e.message}`;
+      logLine(`Bundle ${e.bundle_id.slice(0, 8)} refused by the agency and set aside: ${e.message}`, 'error');
+      break;
+    }
     case 'retrying': {
       if (e.bundle_id) {
         const it = item(e.bundle_id);
@@ -75,8 +82,9 @@ export function applySyncDone(d: SyncDone): void {
   sync.running = false;
   sync.lastDoneError = d.ok ? null : (d.error?.message ?? 'Sync failed.');
   logLine(d.ok ? 'Sync finished' : `Sync failed: ${sync.lastDoneError}`, d.ok ? 'info' : 'error');
-  // Delivered items leave the list; failed ones stay visible.
-  sync.items = sync.items.filter((i) => i.state !== 'uploaded');
+  // Delivered and refused items leave the list (refused ones are listed from the status);
+  // failed ones stay visible.
+  sync.items = sync.items.filter((i) => i.state !== 'uploaded' && i.state !== 'refused');
   void refreshSyncStatus();
 }
 

@@ -202,10 +202,19 @@ export interface SubmissionItem {
   media_type: string;
   size: number;
   sha256: string;
-  /** `pending`, `accepted`, `rejected` or `info_requested`. */
+  /** `pending`, `accepted`, `rejected` or `info_requested`; `refused` when the agency refused the bundle that carried it. */
   state: string;
   reason: string | null;
   held: boolean;
+}
+
+/** The agency's refusal of the bundle that carried a submission. */
+export interface AgencyRefusal {
+  bundle_id: string;
+  code: string;
+  /** The endpoint's reason, e.g. "brief … was withdrawn". */
+  message: string;
+  refused_at: string;
 }
 
 /** One review decision on a submission. */
@@ -225,11 +234,13 @@ export interface SubmissionView {
   case_id: string;
   submitter: string;
   submitted_at: string;
-  /** `pending`, `accepted`, `rejected`, `info_requested`, or `mixed` when items differ. */
+  /** `pending`, `accepted`, `rejected`, `info_requested`, or `mixed` when items differ; `refused` when the agency refused the bundle that carried it. */
   state: string;
   items: SubmissionItem[];
   description: string | null;
   decisions: Decision[];
+  /** Set when the agency refused the bundle that carried this submission; `state` is then `refused`. */
+  refused?: AgencyRefusal | null;
 }
 
 export interface ReceiptView {
@@ -254,6 +265,22 @@ export interface SyncStatus {
   cursor: number;
   online: boolean;
   running: boolean;
+  /** Bundles the agency refused for good, set aside (never sent again) with the reason, oldest first. */
+  refused: RefusedBundle[];
+}
+
+/** A bundle the agency refused for good; sync set it aside and went on with the next. */
+export interface RefusedBundle {
+  bundle_id: string;
+  /** HTTP status of the refusal (0 when its record could not be read). */
+  status: number;
+  code: string;
+  message: string;
+  refused_at: string;
+  size: number;
+  case_id: string | null;
+  /** Submissions it carried, when known. */
+  submissions: string[];
 }
 
 /** Payload of the `job-progress` event. */
@@ -276,6 +303,7 @@ export interface JobDone {
 export type SyncEvent =
   | { event: 'progress'; bundle_id: string; done: number; total: number }
   | { event: 'uploaded'; bundle_id: string; outcome: UploadOutcome }
+  | { event: 'refused'; bundle_id: string; status: number; code: string; message: string }
   | { event: 'retrying'; bundle_id: string | null; attempt: number; after_ms: number; error: string }
   | { event: 'pulled'; events: number; cursor: number };
 
@@ -283,6 +311,8 @@ export type SyncEvent =
 export interface RoundReport {
   exported: number;
   uploaded: number;
+  /** Bundles the agency refused for good in this round (set aside). */
+  refused: number;
   receipts: number;
   pulled: number;
   imported: number;

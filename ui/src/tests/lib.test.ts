@@ -54,4 +54,16 @@ describe('sync state', () => {
     expect(sync.items).toHaveLength(0);
     expect(sync.running).toBe(false);
   });
+
+  it('marks a bundle the agency refused and logs the reason', () => {
+    resetSync();
+    applySyncEvent({ event: 'progress', bundle_id: 'b2', done: 100, total: 100 });
+    applySyncEvent({ event: 'refused', bundle_id: 'b2', status: 403, code: 'forbidden', message: 'brief x was withdrawn' });
+    expect(sync.items[0]).toMatchObject({ state: 'refused' });
+    expect(sync.items[0].note).toContain('brief x was withdrawn');
+    expect(sync.log[0]).toMatchObject({ kind: 'error' });
+    expect(sync.log[0].text).toContain('set aside');
+    applySyncDone({ ok: true, error: null, report: null });
+    expect(sync.items).toHaveLength(0);
+  });
 });

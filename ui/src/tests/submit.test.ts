@@ -103,4 +103,19 @@ describe('my submissions', () => {
     expect(screen.getAllByTestId('receipt-verified')).toHaveLength(1);
     expect(screen.getAllByTestId('receipt-unverified')).toHaveLength(1);
   });
+
+  it('shows a submission the agency refused, with the reason', async () => {
+    m.submissionsList.mockResolvedValue([
+      {
+        ...submission,
+        state: 'refused',
+        items: submission.items.map((i) => ({ ...i, state: 'refused' })),
+        refused: { bundle_id: 'bundle-3', code: 'forbidden', message: 'brief b1 was withdrawn', refused_at: '2026-03-02T09:07:00Z' },
+      },
+    ]);
+    m.receiptsList.mockResolvedValue([]);
+    render(MySubmissions);
+    await waitFor(() => expect(screen.getByTestId('submission-state')).toHaveTextContent('Refused by the agency'));
+    expect(screen.getByTestId('submission-refused')).toHaveTextContent('brief b1 was withdrawn');
+  });
 });

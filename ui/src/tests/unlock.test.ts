@@ -73,6 +73,7 @@ describe('unlock form', () => {
       cursor: 0,
       online: false,
       running: false,
+      refused: [],
     });
     const user = userEvent.setup();
     render(App);
@@ -100,6 +101,7 @@ describe('unlock form', () => {
       cursor: 0,
       online: true,
       running: false,
+      refused: [],
     });
     render(App);
     expect(await screen.findByText('Bike thefts Mitte')).toBeInTheDocument();

@@ -194,3 +194,79 @@ fn enrol_brief_submit_review_through_a_real_endpoint() {
     assert!(!status.running && status.last_error.is_some() && status.pending == 1, "{status:?}");
     assert!(inv.session.jobs().is_empty());
 }
+
+/// Issue 13, "sync always makes progress", as the desktop sees it: the volunteer's bundle is
+/// refused (the brief was withdrawn before it arrived); the round still succeeds and pulls the
+/// feed, the sync status lists the refused bundle with the reason, the submission shows as
+/// refused, and a new submission to the next brief goes through.
+#[test]
+fn a_refused_bundle_is_set_aside_and_the_desktop_shows_why() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let inv = unlocked(Role::Investigator);
+    let vol = unlocked(Role::Volunteer);
+    let agency_dir = inv.tmp.path().join("agency");
+    drop(Agency::init(&agency_dir, "Test Police", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap());
+    let mut config = ServeConfig::new(&agency_dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new(AGENCY_PASS));
+    config.kdf = KdfParams::INSECURE_FOR_TESTS;
+    let server = rt.block_on(serve(config)).unwrap();
+    let code = rt.block_on(invite(&agency_dir, casebridge_protocol::Role::Investigator));
+    rt.block_on(inv.session.enrol(&code)).unwrap();
+    let code = rt.block_on(invite(&agency_dir, casebridge_protocol::Role::Volunteer));
+    rt.block_on(vol.session.enrol(&code)).unwrap();
+
+    let case = inv.session.case_create("Bike thefts", None, None, vec![]).unwrap();
+    let publish = |title: &str| {
+        inv.session
+            .brief_publish(BriefInput { case_id: case.clone(), title: title.into(), body: "b".into(), ..Default::default() })
+            .unwrap()
+    };
+    let brief_a = publish("Footage wanted");
+    sync(&inv.session, &inv.events);
+    sync(&vol.session, &vol.events);
+
+    // The volunteer answers A; the investigator withdraws A and publishes B before the
+    // volunteer syncs.
+    let submit = |brief: &str, seed: u64| {
+        let photo = file(vol.tmp.path(), &format!("photo{seed}.jpg"), 50_000, seed);
+        vol.session.submit(SubmitInput { brief_id: brief.into(), paths: vec![photo], ..Default::default() }).unwrap()
+    };
+    let refused_sub = submit(&brief_a, 1);
+    inv.session.brief_withdraw(&brief_a).unwrap();
+    let brief_b = publish("Doorbell cameras wanted");
+    sync(&inv.session, &inv.events);
+
+    let (report, events) = sync(&vol.session, &vol.events);
+    assert_eq!((report.uploaded, report.refused), (0, 1), "{report:?}");
+    let refused_event = events.iter().find_map(|e| match e {
+        SyncEvent::Refused { status, code, message, .. } => Some((*status, code.clone(), message.clone())),
+        _ => None,
+    });
+    let (status, code, message) = refused_event.unwrap_or_else(|| panic!("a refused event: {events:?}"));
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+    assert!(message.contains("withdrawn"), "{message}");
+
+    let st = vol.session.sync_status().unwrap();
+    assert!(st.last_error.is_none() && st.pending == 0, "{st:?}");
+    assert_eq!(st.refused.len(), 1, "{st:?}");
+    assert_eq!((st.refused[0].status, st.refused[0].code.as_str()), (403, "forbidden"));
+    assert_eq!(st.refused[0].submissions, [refused_sub.id]);
+    let mine = vol.session.submissions_list().unwrap();
+    let shown = mine.iter().find(|s| s.id == refused_sub.id).unwrap();
+    assert_eq!(shown.state, "refused");
+    assert!(shown.items.iter().all(|i| i.state == "refused"));
+    let refusal = shown.refused.as_ref().unwrap();
+    assert_eq!(refusal.bundle_id, st.refused[0].bundle_id);
+    assert!(refusal.message.contains("withdrawn"), "{refusal:?}");
+
+    // The feed was pulled: B is there; a submission to it goes through.
+    let briefs: Vec<String> = vol.session.briefs_list(false).unwrap().iter().map(|b| b.id.to_string()).collect();
+    assert_eq!(briefs, std::slice::from_ref(&brief_b));
+    let accepted = submit(&brief_b, 2);
+    let (report, _) = sync(&vol.session, &vol.events);
+    assert_eq!((report.uploaded, report.refused), (1, 0), "{report:?}");
+    sync(&inv.session, &inv.events);
+    let ids: Vec<uuid::Uuid> = inv.session.submissions_list().unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(ids, [accepted.id]);
+    assert!(inv.session.submissions_list().unwrap()[0].refused.is_none());
+    rt.block_on(server.shutdown()).unwrap();
+}

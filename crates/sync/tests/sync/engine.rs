@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use casebridge_sync::{Engine, EngineConfig, Event, Outbox, RetryPolicy, SyncError};
+use casebridge_sync::{status, Carried, Clock as _, Engine, EngineConfig, Event, Outbox, RetryPolicy, SyncError, REFUSED_DIR};
 use uuid::Uuid;
 
 use crate::fake::{FakeAgency, FakeClock, Fault, Op};
@@ -66,32 +66,122 @@ async fn push_uploads_every_pending_bundle_in_order_and_moves_it_to_sent() {
 }
 
 #[tokio::test]
-async fn a_refused_bundle_stops_the_push_and_stays_pending_with_the_rest() {
+async fn a_refused_bundle_is_set_aside_with_its_reason_and_later_bundles_still_go_up() {
     let tmp = tempfile::tempdir().unwrap();
-    let outbox = Outbox::open(tmp.path()).unwrap();
+    let outbox = Outbox::in_sync_dir(tmp.path()).unwrap();
     let bundles = fill(&outbox, &[100, 100, 100]);
+    let submission = Uuid::now_v7();
+    let carried = Carried { case_id: Some(Uuid::nil()), seq: Some(2), events: 3, blobs: 1, submissions: vec![submission] };
+    outbox.write_carried(bundles[1].0, &carried).unwrap();
     let agency = FakeAgency::default();
     let clock = FakeClock::default();
     // The first bundle completes; the second is refused (422: the agency could not open it).
-    let e = engine(&agency, &clock)
+    let mut events = Vec::new();
+    let pushed = engine(&agency, &clock)
         .push(&outbox, &mut |e| {
-            if let Event::Uploaded { .. } = e {
-                agency.fault(Op::Complete, Fault::Status(422));
+            if let Event::Uploaded { bundle_id, .. } = &e {
+                if *bundle_id == bundles[0].0 {
+                    agency.fault(Op::Complete, Fault::Status(422));
+                }
             }
+            events.push(e);
         })
         .await
-        .unwrap_err();
-    match &e {
-        SyncError::Bundle { bundle_id, error } => {
-            assert_eq!(*bundle_id, bundles[1].0);
-            assert_eq!(error.status(), Some(422));
-        }
-        other => panic!("{other:?}"),
+        .unwrap();
+    assert_eq!(pushed.iter().map(|p| p.bundle_id).collect::<Vec<_>>(), [bundles[0].0, bundles[2].0], "the third still goes up");
+    assert!(sent(outbox.dir(), bundles[0].0) && sent(outbox.dir(), bundles[2].0));
+    assert!(outbox.pending().unwrap().is_empty(), "the refused bundle left the outbox");
+    assert!(!outbox.carried_path(bundles[1].0).exists(), "its note went with it");
+    let refused_dir = tmp.path().join(REFUSED_DIR);
+    assert_eq!(outbox.refused_dir(), refused_dir);
+    assert_eq!(std::fs::read(refused_dir.join(format!("{}.cbb", bundles[1].0))).unwrap(), bundles[1].1, "kept as it was");
+    let refused = outbox.refused().unwrap();
+    assert_eq!(refused.len(), 1);
+    let r = &refused[0];
+    assert_eq!((r.bundle_id, r.status, r.code.as_str(), r.message.as_str()), (bundles[1].0, 422, "status_422", "simulated"));
+    assert_eq!(r.refused_at, clock.now());
+    assert_eq!(r.size, 100);
+    assert_eq!(r.carried, carried, "what it carried, as far as the client knows");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(refused_dir.join(format!("{}.json", bundles[1].0))).unwrap()).unwrap();
+    assert_eq!(json["code"], "status_422");
+    assert_eq!(json["submissions"][0], submission.to_string());
+    assert_eq!(status(tmp.path()).unwrap().refused, refused, "sync status lists it");
+    let reported: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::Refused { .. })).collect();
+    assert_eq!(
+        reported,
+        [&Event::Refused { bundle_id: bundles[1].0, status: 422, code: "status_422".into(), message: "simulated".into() }]
+    );
+    // Order held: the refusal came between the two uploads.
+    let order: Vec<Uuid> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Uploaded { bundle_id, .. } | Event::Refused { bundle_id, .. } => Some(*bundle_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, bundles.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+
+    // Nothing is sent again: the next push has nothing to do.
+    assert!(engine(&agency, &clock).push(&outbox, &mut |_| {}).await.unwrap().is_empty());
+    assert_eq!(outbox.refused().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn every_permanent_refusal_is_set_aside_whatever_the_step() {
+    for (op, status) in [(Op::Begin, 403), (Op::Begin, 413), (Op::Put, 422), (Op::Put, 400), (Op::Complete, 403), (Op::Complete, 410)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let outbox = Outbox::in_sync_dir(tmp.path()).unwrap();
+        let bundles = fill(&outbox, &[2500, 100]);
+        let (agency, clock) = (FakeAgency::default(), FakeClock::default());
+        agency.fault(op, Fault::Status(status));
+        let pushed = engine(&agency, &clock).push(&outbox, &mut |_| {}).await.unwrap();
+        assert_eq!(pushed.iter().map(|p| p.bundle_id).collect::<Vec<_>>(), [bundles[1].0], "{op:?} {status}");
+        let refused = outbox.refused().unwrap();
+        assert_eq!(refused.iter().map(|r| (r.bundle_id, r.status)).collect::<Vec<_>>(), [(bundles[0].0, status)], "{op:?} {status}");
+        assert!(outbox.pending().unwrap().is_empty());
     }
-    assert!(e.to_string().contains(&bundles[1].0.to_string()) && e.to_string().contains("stays in the outbox"), "{e}");
-    assert!(sent(tmp.path(), bundles[0].0));
-    let pending: Vec<Uuid> = outbox.pending().unwrap().iter().map(|p| p.bundle_id).collect();
-    assert_eq!(pending, [bundles[1].0, bundles[2].0]);
+}
+
+#[tokio::test]
+async fn a_failure_that_is_not_a_refusal_stops_the_push_and_the_rest_stays_pending() {
+    // 401: who is asking; 404: no such upload or route; 408, 429, 503: try again later.
+    let policy = RetryPolicy::DEFAULT.max_attempts as usize;
+    for (status, times) in [(401, 1), (404, 1), (408, policy), (429, policy), (503, policy)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let outbox = Outbox::in_sync_dir(tmp.path()).unwrap();
+        let bundles = fill(&outbox, &[100, 100, 100]);
+        let agency = FakeAgency::default();
+        let clock = FakeClock::default();
+        let e = engine(&agency, &clock)
+            .push(&outbox, &mut |e| {
+                if let Event::Uploaded { bundle_id, .. } = &e {
+                    if *bundle_id == bundles[0].0 {
+                        agency.faults(Op::Begin, vec![Fault::Status(status); times]);
+                    }
+                }
+            })
+            .await
+            .unwrap_err();
+        match &e {
+            SyncError::Bundle { bundle_id, error } => {
+                assert_eq!(*bundle_id, bundles[1].0);
+                let last = match error.as_ref() {
+                    SyncError::GaveUp { last, .. } => last.as_ref(),
+                    e => e,
+                };
+                assert_eq!(last.status(), Some(status));
+            }
+            other => panic!("{status}: {other:?}"),
+        }
+        assert!(!e.is_refusal(), "{status}");
+        assert!(e.to_string().contains(&bundles[1].0.to_string()) && e.to_string().contains("stays in the outbox"), "{e}");
+        assert!(sent(outbox.dir(), bundles[0].0));
+        let pending: Vec<Uuid> = outbox.pending().unwrap().iter().map(|p| p.bundle_id).collect();
+        assert_eq!(pending, [bundles[1].0, bundles[2].0], "{status}: stopped, in order");
+        assert!(outbox.refused().unwrap().is_empty(), "{status} sets nothing aside");
+        assert!(!outbox.refused_dir().exists(), "{status}: no refused directory");
+    }
 }
 
 #[tokio::test]

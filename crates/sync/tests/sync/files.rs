@@ -1,6 +1,6 @@
 //! The outbox directory and the state file.
 
-use casebridge_sync::{status, Outbox, SyncError, SyncState, OUTBOX_DIR, STATE_FILE};
+use casebridge_sync::{status, Carried, Outbox, SyncError, SyncState, OUTBOX_DIR, STATE_FILE};
 use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 
@@ -107,4 +107,47 @@ fn status_reports_the_outbox_and_the_state() {
     assert_eq!(json["pending_bytes"], 2000);
     assert_eq!(json["last_success"], "2025-06-01T12:00:00Z");
     assert!(json["last_error"].is_null());
+}
+
+#[test]
+fn refused_records_are_listed_and_an_unreadable_one_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = Outbox::in_sync_dir(tmp.path()).unwrap();
+    assert!(outbox.refused().unwrap().is_empty(), "no refused directory yet: none");
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    std::fs::write(outbox.path_of(a), b"aaaa").unwrap();
+    let pending = outbox.pending().unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 3, 14, 9, 30, 0).unwrap();
+    let error = SyncError::Server { status: 403, code: "forbidden".into(), message: "brief x was withdrawn".into() };
+    let record = outbox.refuse(&pending[0], &error, at).unwrap();
+    assert_eq!((record.status, record.code.as_str(), record.refused_at, record.size), (403, "forbidden", at, 4));
+    assert_eq!(record.carried, Carried::default(), "no note: nothing known of what it carried");
+    // A damaged record and stray files next to it.
+    std::fs::write(outbox.refused_dir().join(format!("{b}.json")), b"{not json").unwrap();
+    std::fs::write(outbox.refused_dir().join("notes.txt"), b"stray").unwrap();
+    std::fs::write(outbox.refused_dir().join(format!("{b}.json.tmp")), b"partial").unwrap();
+    let listed = status(tmp.path()).unwrap().refused;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let damaged = listed.iter().find(|r| r.bundle_id == b).unwrap();
+    assert_eq!(damaged.code, "record_unreadable");
+    assert!(damaged.message.contains(&format!("{b}.json")), "{}", damaged.message);
+    assert_eq!(listed.iter().find(|r| r.bundle_id == a).unwrap(), &record);
+}
+
+#[test]
+fn a_bundle_that_goes_through_after_an_interrupted_refusal_loses_the_stale_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = Outbox::in_sync_dir(tmp.path()).unwrap();
+    let a = Uuid::now_v7();
+    std::fs::write(outbox.path_of(a), b"aaaa").unwrap();
+    outbox.write_carried(a, &Carried { events: 2, ..Carried::default() }).unwrap();
+    assert_eq!(outbox.carried(a).unwrap().events, 2);
+    // The record was written, then the process died before the bundle moved.
+    std::fs::create_dir_all(outbox.refused_dir()).unwrap();
+    let stale = outbox.refused_dir().join(format!("{a}.json"));
+    std::fs::write(&stale, b"{}").unwrap();
+    outbox.mark_sent(a).unwrap();
+    assert!(!stale.exists(), "the agency has it now: not refused");
+    assert!(outbox.dir().join("sent").join(format!("{a}.carried.json")).is_file(), "the note goes along to sent/");
+    assert!(outbox.refused().unwrap().is_empty());
 }

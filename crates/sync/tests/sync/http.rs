@@ -38,6 +38,8 @@ struct Agency {
     events: Vec<String>,
     content: HashMap<String, Vec<u8>>,
     forbid_feed: bool,
+    /// Answer the session request with 403 (a role that may not use the endpoint).
+    forbid_sessions: bool,
 }
 
 type Shared = Arc<Mutex<Agency>>;
@@ -97,6 +99,9 @@ fn router(shared: Shared) -> Router {
                 let sig = hex::decode(&req.signature).unwrap_or_default();
                 if ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &a.member_key).verify(&message, &sig).is_err() {
                     return error(StatusCode::UNAUTHORIZED, "unauthenticated", "bad signature");
+                }
+                if a.forbid_sessions {
+                    return error(StatusCode::FORBIDDEN, "forbidden", "this role cannot use the endpoint");
                 }
                 let token = Uuid::new_v4().to_string();
                 a.tokens.insert(token.clone());
@@ -310,6 +315,31 @@ async fn nothing_listening_is_a_retryable_connection_error() {
     assert!(matches!(e, SyncError::Connection { .. }), "{e:?}");
     assert!(e.is_retryable());
     assert!(e.to_string().contains(&addr.to_string()), "{e}");
+}
+
+#[tokio::test]
+async fn a_refusal_to_sign_in_is_not_a_refusal_of_the_bundle() {
+    let f = fixture().await;
+    f.shared.lock().unwrap().forbid_sessions = true;
+    let transport = HttpTransport::new(&f.url, &f.fingerprint, f.auth.clone()).unwrap();
+    let engine = Engine::new(transport, SystemClock);
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = Outbox::in_sync_dir(tmp.path()).unwrap();
+    let id = Uuid::now_v7();
+    std::fs::write(outbox.path_of(id), b"sealed bundle").unwrap();
+    let e = engine.push(&outbox, &mut |_| {}).await.unwrap_err();
+    match &e {
+        SyncError::Bundle { bundle_id, error } => {
+            assert_eq!(*bundle_id, id);
+            assert!(matches!(error.as_ref(), SyncError::Authentication { .. }), "{error:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!((e.status(), e.code()), (Some(403), "forbidden"));
+    assert!(!e.is_refusal() && !e.is_retryable(), "{e:?}");
+    assert!(e.to_string().contains("sign in") && e.to_string().contains("this role cannot use the endpoint"), "{e}");
+    assert_eq!(outbox.pending().unwrap().len(), 1, "the bundle stays in the outbox");
+    assert!(outbox.refused().unwrap().is_empty(), "nothing is set aside");
 }
 
 #[tokio::test]

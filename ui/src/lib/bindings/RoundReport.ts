@@ -13,6 +13,10 @@ exported: number,
  */
 uploaded: number, 
 /**
+ * Bundles the agency refused for good in this round (set aside; see `SyncStatus::refused`).
+ */
+refused: number, 
+/**
  * Receipts verified and kept.
  */
 receipts: number, 

@@ -25,7 +25,8 @@ size: number,
  */
 sha256: string, 
 /**
- * `pending`, `accepted`, `rejected` or `info_requested`.
+ * `pending`, `accepted`, `rejected` or `info_requested`; `refused` when the agency
+ * refused the bundle that carried it.
  */
 state: string, 
 /**

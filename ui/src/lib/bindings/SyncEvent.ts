@@ -24,7 +24,23 @@ bundle_id: string,
 /**
  * The agency's answer.
  */
-outcome: UploadOutcome, } | { "event": "retrying", 
+outcome: UploadOutcome, } | { "event": "refused", 
+/**
+ * The bundle.
+ */
+bundle_id: string, 
+/**
+ * The HTTP status of the refusal.
+ */
+status: number, 
+/**
+ * The endpoint's code.
+ */
+code: string, 
+/**
+ * The endpoint's reason.
+ */
+message: string, } | { "event": "retrying", 
 /**
  * The bundle being uploaded, if any.
  */
