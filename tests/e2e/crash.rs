@@ -220,11 +220,15 @@ impl Tally {
     }
 
     /// Prints the summary and asserts that kills landed both before and after the end of the
-    /// operation (a campaign whose delays are all too long or too short tests nothing).
+    /// operation (a campaign whose delays are all too long or too short tests nothing). With
+    /// delays up to 1.25 × typical, about 80 % of the points kill mid-way and 20 % after the
+    /// end; the bounds are loose enough never to fail by chance (0.8^60 < 2e-6).
     pub fn finish(self) {
         self.print();
         if self.points >= 20 {
             assert!(self.killed > 0, "path {}: no run was killed: the delays are too long to test anything", self.path);
+        }
+        if self.points >= 60 {
             assert!(self.acked > 0, "path {}: no run completed: the delays are too short to test acknowledged changes", self.path);
         }
     }
