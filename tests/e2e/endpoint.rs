@@ -122,6 +122,11 @@ impl Endpoint {
         assert!(status.success(), "the endpoint exited with {status} on SIGTERM; log:\n{}", self.log());
     }
 
+    /// The endpoint's process, for a caller that kills it at a moment of its choosing.
+    pub fn into_child(mut self) -> Child {
+        self.child.take().expect("running")
+    }
+
     /// SIGKILL: the endpoint gets no chance to clean up.
     pub fn kill(mut self) {
         let mut child = self.child.take().expect("running");

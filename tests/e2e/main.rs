@@ -15,7 +15,7 @@ mod access;
 mod acl;
 /// A second process gets "store is in use", promptly.
 mod concurrency;
-/// SIGKILL at random points never loses an acknowledged change.
+/// The crash campaign: SIGKILL at random points of every write path loses nothing acknowledged.
 mod crash;
 /// `casebridge demo`: every review state, receipts, idempotent, serves until SIGTERM.
 mod demo;
