@@ -392,6 +392,17 @@ fn machine_busy() -> Duration {
     Duration::from_millis(busy * 1000 / USER_HZ)
 }
 
+/// CPU time all CPUs spent in interrupts and softirqs since boot (/proc/stat `irq` +
+/// `softirq`): on loopback, much of TCP's work for every process. It is not charged to any
+/// process, so `Others` counts it as another process's.
+fn machine_irq() -> Duration {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else { return Duration::ZERO };
+    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let ticks = v.get(5).copied().unwrap_or(0) + v.get(6).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 1000 / USER_HZ)
+}
+
 /// An agency with its endpoint running, and an investigator (enrolled with the CLI) who has
 /// published a brief to every volunteer.
 struct World {
@@ -1045,6 +1056,8 @@ struct LoadFigures {
     rss_after_kib: u64,
     server_cpu: Duration,
     client_cpu: Duration,
+    /// Interrupt and softirq time of all CPUs during the timed phase.
+    irq: Duration,
     solo: Vec<Duration>,
     solo_puts: Vec<Duration>,
     solo_completes: Vec<Duration>,
@@ -1299,6 +1312,7 @@ fn load(rt: &tokio::runtime::Runtime, cli: &Cli, root: &Path, a: &Args, size: u6
     let hwm_before_kib = world.server.status_kib("VmHWM:").unwrap_or(0);
     let (server_cpu0, client_cpu0) = (world.server.cpu(), sys::cpu_self());
     let attack_cpu0 = attacker.as_ref().map(|at| at.cpu()).unwrap_or_default();
+    let irq0 = machine_irq();
     let pile0 = attacker.as_ref().map(|at| PileSnap::of(&at.pile)).unwrap_or_default();
     let window_start = Instant::now();
     let t = Instant::now();
@@ -1315,6 +1329,7 @@ fn load(rt: &tokio::runtime::Runtime, cli: &Cli, root: &Path, a: &Args, size: u6
     let window_end = Instant::now();
     let (server_cpu, client_cpu) = (world.server.cpu().saturating_sub(server_cpu0), sys::cpu_self().saturating_sub(client_cpu0));
     let attack_cpu = attacker.as_ref().map(|at| at.cpu()).unwrap_or_default().saturating_sub(attack_cpu0);
+    let irq = machine_irq().saturating_sub(irq0);
     let pile1 = attacker.as_ref().map(|at| PileSnap::of(&at.pile)).unwrap_or_default();
     others.close(window, &world.server);
     let _ = stop_sampling.send(true);
@@ -1423,6 +1438,7 @@ fn load(rt: &tokio::runtime::Runtime, cli: &Cli, root: &Path, a: &Args, size: u6
         rss_after_kib,
         server_cpu,
         client_cpu,
+        irq,
         solo: solo_lat,
         solo_puts,
         solo_completes,
@@ -1567,7 +1583,12 @@ fn load_section(a: &Args, kind: &sys::FsKind, size: u64, f: &LoadFigures) -> Sec
     ]);
     s.row(vec![
         "CPU during the timed phase".into(),
-        format!("endpoint {:.1} s, volunteers' process {:.1} s", f.server_cpu.as_secs_f64(), f.client_cpu.as_secs_f64()),
+        format!(
+            "endpoint {:.1} s, volunteers' process {:.1} s; interrupts and softirqs (loopback TCP, all processes) {:.1} s",
+            f.server_cpu.as_secs_f64(),
+            f.client_cpu.as_secs_f64(),
+            f.irq.as_secs_f64()
+        ),
         format!(
             "available: {:.1} s ({} CPUs × wall)",
             f.wall.as_secs_f64() * std::thread::available_parallelism().map(usize::from).unwrap_or(1) as f64,
@@ -1805,6 +1826,14 @@ fn compare_section(a: &Args, plain: &LoadFigures, attacked: &LoadFigures) -> Sec
             attacked.client_cpu.as_secs_f64(),
             attacked.attack.as_ref().map(|at| at.cpu_window.as_secs_f64()).unwrap_or(0.0)
         ),
+        "–".into(),
+        "–".into(),
+        "–".into(),
+    ]);
+    s.row(vec![
+        "interrupts and softirqs during the timed phase (all CPUs; loopback TCP for every process; counted in the disturbance)".into(),
+        format!("{:.2} s", plain.irq.as_secs_f64()),
+        format!("{:.2} s", attacked.irq.as_secs_f64()),
         "–".into(),
         "–".into(),
         "–".into(),
