@@ -1787,7 +1787,7 @@ fn compare_section(a: &Args, plain: &LoadFigures, attacked: &LoadFigures) -> Sec
         "throughput".into(),
         format!("{tp:.1} bundles/s"),
         format!("{ta:.1} bundles/s"),
-        format!("{slower:.2}x slower"),
+        format!("{slower:.2}x (without ÷ under attack)"),
         "≤ 1.5x slower".into(),
         verdict(slower),
     ]);
@@ -1796,7 +1796,7 @@ fn compare_section(a: &Args, plain: &LoadFigures, attacked: &LoadFigures) -> Sec
             name.into(),
             ms(p(plain, q)),
             ms(p(attacked, q)),
-            ratio(lat_ratio(q)),
+            format!("{} (under attack ÷ without)", ratio(lat_ratio(q))),
             if goal { "≤ 1.5x".into() } else { "–".into() },
             if goal { verdict(lat_ratio(q)) } else { "–".into() },
         ]);
