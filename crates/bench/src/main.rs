@@ -11,6 +11,7 @@
 //!
 //! Build and run in release: `cargo run --release -p casebridge-bench -- all`.
 
+mod attack;
 mod bundle;
 mod case_list;
 mod import;
