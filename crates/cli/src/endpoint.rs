@@ -45,6 +45,7 @@ pub fn serve(ctx: &mut Ctx, a: &ServeArgs, out: &mut dyn Write) -> Result<()> {
     init_logging();
     let rt = runtime()?;
     rt.block_on(async {
+        let signals = StopSignals::install();
         let mut config = ServeConfig::new(&a.dir, a.listen, pass);
         config.limits = limits;
         let server = casebridge_agency::serve(config).await.map_err(agency_err)?;
@@ -56,7 +57,7 @@ pub fn serve(ctx: &mut Ctx, a: &ServeArgs, out: &mut dyn Write) -> Result<()> {
         out.flush()?;
         let stop = server.shutdown_handle();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             stop.shutdown();
         });
         server.wait().await.map_err(agency_err)?;
@@ -65,24 +66,33 @@ pub fn serve(ctx: &mut Ctx, a: &ServeArgs, out: &mut dyn Write) -> Result<()> {
     })
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, caught from the moment this is made (before the endpoint says it
+/// listens: a stop sent right after start-up is a graceful shutdown, not a kill).
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals { streams: signal(SignalKind::interrupt()).and_then(|i| Ok((i, signal(SignalKind::terminate())?))).ok() }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.streams {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
