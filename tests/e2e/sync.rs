@@ -376,3 +376,23 @@ fn a_failing_push_still_pulls_the_feed() {
     drop(proxy);
     endpoint.stop();
 }
+
+#[test]
+fn agency_gc_reports_what_it_removed_and_limits_json_is_checked_by_name() {
+    let admin = Profile::empty();
+    let dir = admin.root().join("agency");
+    new_agency(&dir);
+    let dirs = s(&dir);
+    // No endpoint running: the command cleans the directory itself.
+    let out = run(&admin, &["agency", "gc", "--dir", dirs, "--json"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(v["via"], "direct");
+    assert_eq!(v["orphan_objects"], 0);
+    assert_eq!(v["uploads_expired"], 0);
+    // A limits file with a misspelt field stops `agency serve` before it listens, naming it.
+    std::fs::write(dir.join("limits.json"), br#"{"max_conections_per_source": 4}"#).unwrap();
+    let out = run(&admin, &["agency", "serve", "--dir", dirs, "--listen", "127.0.0.1:0"]);
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("max_conections_per_source"), "{}", out.stderr);
+}

@@ -59,6 +59,21 @@ fn carried(events: &[SignedEvent], case: Uuid) -> Carried {
     Carried { case_id: Some(case), submissions, ..Carried::default() }
 }
 
+/// Removes outbox bundles this store never recorded as exported: an export killed after its
+/// file was moved into place but before `bundle_exported` was recorded. Uploading one would
+/// take its sequence number, and the same events, exported again with that number (the
+/// export point did not move), would then be refused as a rollback on every later sync.
+fn drop_unrecorded(outbox: &Outbox, recorded: &[casebridge_core::projection::BundleRecord]) -> Result<()> {
+    let known: std::collections::HashSet<Uuid> = recorded.iter().map(|b| b.bundle_id).collect();
+    for p in outbox.pending()? {
+        if !known.contains(&p.bundle_id) {
+            fs::remove_file(&p.path).map_err(|e| AppError::new("io", format!("cannot remove {}: {e}", p.path.display())))?;
+            let _ = fs::remove_file(outbox.carried_path(p.bundle_id));
+        }
+    }
+    Ok(())
+}
+
 /// A credential's standing at `t`: `valid`, `revoked`, `not yet valid` or `expired`.
 pub fn credential_status(c: &Credential, list: Option<&RevocationList>, t: DateTime<FixedOffset>) -> &'static str {
     if list.is_some_and(|l| l.find(c.member_id, &c.key).is_some()) {
@@ -117,10 +132,12 @@ pub fn agency(store: &Store) -> Result<(AgencyPublic, EndpointRecord, SignedDoc)
 /// since sync's last complete pass to `agency` (a manual `bundle export` does not count). Files are named by a time-ordered id so that the outbox
 /// uploads in sequence order.
 pub fn export_pending(store: &mut Store, agency: &AgencyPublic, credential: &SignedDoc) -> Result<Vec<ExportSummary>> {
-    let since = store.bundles_out(agency.agency_id)?.iter().filter_map(|b| b.upto).max().unwrap_or(0);
+    let recorded = store.bundles_out(agency.agency_id)?;
+    let since = recorded.iter().filter_map(|b| b.upto).max().unwrap_or(0);
     let cases = store.cases_changed_since(since)?;
     let dir = outbox_dir(store.dir());
     fs::create_dir_all(&dir).map_err(|e| AppError::new("io", format!("cannot create {}: {e}; nothing was written", dir.display())))?;
+    drop_unrecorded(&Outbox::at(&dir), &recorded)?;
     // The next pass starts at this pass's start, recorded only with its last bundle: a pass
     // that stops part-way (a full disk) leaves the point where it was, and redoes the rest.
     let point = store.journal_records();

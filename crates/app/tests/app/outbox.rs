@@ -61,3 +61,25 @@ fn a_manual_export_of_one_case_never_makes_sync_skip_another() {
     assert!(next.iter().all(|s| s.events >= 1), "each carries its case's new events");
     assert!(outbox::export_pending(&mut store, &public, &cred).unwrap().is_empty(), "and then the point moves past them");
 }
+
+#[test]
+fn a_bundle_left_by_an_export_killed_before_its_record_is_dropped_not_uploaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut store, agency, cred) = enrolled(tmp.path());
+    let public = agency.public().clone();
+    case(&mut store, "Bike thefts");
+    let first = outbox::export_pending(&mut store, &public, &cred).unwrap();
+    assert_eq!(first.len(), 1);
+    let dir = outbox::outbox_dir(store.dir());
+    let recorded = dir.join(format!("{}.{}", first[0].bundle_id, casebridge_sync::BUNDLE_EXTENSION));
+    assert!(recorded.is_file());
+    // The crash campaign's case: the file was moved into place, the process killed before
+    // `bundle_exported` was recorded (the export point did not move).
+    let orphan_id = uuid::Uuid::now_v7();
+    let orphan = dir.join(format!("{orphan_id}.{}", casebridge_sync::BUNDLE_EXTENSION));
+    std::fs::copy(&recorded, &orphan).unwrap();
+    let next = outbox::export_pending(&mut store, &public, &cred).unwrap();
+    assert!(next.is_empty(), "nothing new to seal");
+    assert!(!orphan.exists(), "the unrecorded bundle was dropped: uploading it would take a sequence number the store reuses");
+    assert!(recorded.is_file(), "a recorded bundle waiting for upload stays");
+}
