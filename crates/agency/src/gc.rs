@@ -3,13 +3,13 @@
 //! the agency store that no event names (content of a bundle refused after it was stored, of
 //! an upload abandoned while it was verified early).
 //!
-//! Runs every `gc_interval_secs` while the endpoint serves ([`run_periodically`]), on
+//! Runs every `gc_interval_secs` while the endpoint serves (`run_periodically`), on
 //! `POST /admin/gc` through the admin socket, and without an endpoint through
 //! [`collect_offline`] (`casebridge agency gc --dir A`).
 //!
 //! An object is removed only when no evidence record names it, and it was last written (or
 //! last found held by an import) before the cutoff: `upload_expiry_secs` ago, and before the
-//! start of every verification in progress ([`Verifying`]), less [`SPARE`]. A verification
+//! start of every verification in progress (`Verifying`), less [`SPARE`]. A verification
 //! stores content before its events are recorded; every object it stores or relies on is
 //! younger than its start, so none is removed under it. The store's read lock is held while
 //! the references are read and the objects removed, so no event is recorded meanwhile.
