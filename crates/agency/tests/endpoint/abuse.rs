@@ -15,11 +15,15 @@ use crate::harness::*;
 
 /// A TLS connection to the endpoint from `from` (a loopback address), as a raw stream.
 async fn raw_tls(env: &Env, from: &str) -> std::io::Result<TlsStream<TcpStream>> {
+    connect_from(&casebridge_agency::tls::cert_fingerprint(&env.dir).unwrap(), env.addr(), from).await
+}
+
+/// A TLS connection to `addr` from `from`, pinned to the certificate `fp`.
+async fn connect_from(fp: &str, addr: std::net::SocketAddr, from: &str) -> std::io::Result<TlsStream<TcpStream>> {
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.bind(format!("{from}:0").parse().unwrap())?;
-    let tcp = socket.connect(env.addr()).await?;
-    let fp = casebridge_agency::tls::cert_fingerprint(&env.dir).unwrap();
-    let connector = tokio_rustls::TlsConnector::from(pinned_tls(&fp));
+    let tcp = socket.connect(addr).await?;
+    let connector = tokio_rustls::TlsConnector::from(pinned_tls(fp));
     connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await
 }
 
@@ -34,11 +38,7 @@ async fn pile(env: &Env, from: &str, n: usize) -> Vec<TlsStream<TcpStream>> {
     for _ in 0..n {
         let (fp, addr, from) = (casebridge_agency::tls::cert_fingerprint(&env.dir).unwrap(), env.addr(), from.to_string());
         tasks.spawn(async move {
-            let socket = tokio::net::TcpSocket::new_v4().ok()?;
-            socket.bind(format!("{from}:0").parse().unwrap()).ok()?;
-            let tcp = socket.connect(addr).await.ok()?;
-            let connector = tokio_rustls::TlsConnector::from(pinned_tls(&fp));
-            let mut tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.ok()?;
+            let mut tls = connect_from(&fp, addr, &from).await.ok()?;
             tls.write_all(PARTIAL_ENROL).await.ok()?;
             tls.flush().await.ok()?;
             Some(tls)
