@@ -15,6 +15,10 @@
 //!   content) run every `gc_interval_secs` while serving, on `POST /admin/gc`, or
 //!   [`collect_offline`] (`casebridge agency gc`), reporting a [`GcReport`].
 //!
+//! - [`Limits`]: every limit against slow, flooding or greedy clients (connections per
+//!   source address with a share reserved for members, timeouts, minimum rates, per-source and
+//!   per-invite enrolment limits, per-member caps and quotas).
+//!
 //! ## Layout of the agency directory (what this crate adds)
 //! ```text
 //! AGENCY/tls/cert.der, tls/key.cbk   the endpoint certificate and its sealed key
@@ -22,6 +26,7 @@
 //! AGENCY/invites/ID.json             invites (secret digests, never secrets)
 //! AGENCY/uploads/ID.part, ID.state   uploads in progress and their sealed state (kept a while
 //!                                    after completing or expiring: see [`gc`])
+//! AGENCY/limits.json                 optional: the endpoint's limits ([`Limits`]) over defaults
 //! AGENCY/serve.json                  {url, pid, cert_fp} while serving
 //! AGENCY/admin.sock                  the admin socket while serving (mode 0600)
 //! ```
