@@ -53,6 +53,12 @@ pub struct Limits {
     pub enrol_window_secs: u64,
 
     // ----- per member
+    /// Downloads (`GET /v1/content`) one member may have in progress; more are refused with
+    /// 429 `too_many_downloads`.
+    pub downloads_per_member: usize,
+    /// Downloads sent at once by the whole endpoint (each holds a thread while it reads the
+    /// content); more wait for a slot without holding one.
+    pub max_downloads: usize,
     /// Authentication challenges one member may have open; a new one replaces the oldest.
     pub challenges_per_member: usize,
     /// Sessions one member may hold; a new one ends the oldest.
@@ -90,6 +96,8 @@ impl Default for Limits {
             enrol_failures_per_source: 5,
             enrol_failures_per_invite: 5,
             enrol_window_secs: 60,
+            downloads_per_member: 4,
+            max_downloads: 64,
             challenges_per_member: 8,
             sessions_per_member: 8,
             max_open_uploads_per_member: 8,
@@ -118,7 +126,9 @@ impl Limits {
 
     /// Refuses limits that would make the endpoint unusable, naming the field.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        let positive: [(&str, u64); 17] = [
+        let positive: [(&str, u64); 19] = [
+            ("downloads_per_member", self.downloads_per_member as u64),
+            ("max_downloads", self.max_downloads as u64),
             ("max_connections", self.max_connections as u64),
             ("max_connections_per_source", self.max_connections_per_source as u64),
             ("handshake_timeout_secs", self.handshake_timeout_secs),

@@ -480,10 +480,15 @@ async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): 
     })
     .await?;
     let size = size.ok_or_else(|| ApiError::not_found("no content with this hash is available to you"))?;
+    // A member's downloads are capped; the endpoint's are queued for a slot (each holds a
+    // thread while it reads), waiting without holding one.
+    let download = st.begin_download(member.id)?;
+    let slot = Arc::clone(&st.download_slots).acquire_owned().await.map_err(|_| ApiError::internal("the endpoint is shutting down"))?;
     let deadline = tokio::time::Instant::now() + st.limits.transfer_deadline(size);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        let _held = (download, slot);
         let mut sink = ChannelWriter { tx: tx.clone(), handle, buf: Vec::with_capacity(PIECE), deadline };
         let result = objects
             .read_content(&sha, size, &mut sink, &mut |_| true)

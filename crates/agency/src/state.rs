@@ -177,6 +177,10 @@ pub struct AppState {
     pub(crate) unauthenticated: Mutex<RequestLimiter>,
     /// The open connections.
     pub(crate) conns: Arc<crate::conns::ConnTable>,
+    /// Downloads in progress, by member.
+    pub(crate) downloads: Arc<Mutex<HashMap<Uuid, usize>>>,
+    /// Downloads the endpoint sends at once ([`crate::Limits::max_downloads`]).
+    pub(crate) download_slots: Arc<tokio::sync::Semaphore>,
     pub(crate) enrol_lock: tokio::sync::Mutex<()>,
     pub(crate) upload_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     /// The uploads known (quotas, cleanup) and the verifications in progress.
@@ -247,6 +251,8 @@ impl AppState {
             enrol_by_invite: Mutex::new(FailureLimiter::new(options.limits.enrol_failures_per_invite, options.limits.enrol_window_secs)),
             unauthenticated: Mutex::new(RequestLimiter::new(options.limits.unauthenticated_per_source_per_min)),
             conns: crate::conns::ConnTable::new(options.limits.clone()),
+            downloads: Arc::new(Mutex::new(HashMap::new())),
+            download_slots: Arc::new(tokio::sync::Semaphore::new(options.limits.max_downloads)),
             enrol_lock: tokio::sync::Mutex::new(()),
             upload_locks: Mutex::new(HashMap::new()),
             uploads,
@@ -391,6 +397,41 @@ impl AppState {
         taken.map_err(|secs| {
             ApiError::rate_limited(format!("too many requests without a session from your address; try again in {secs} seconds"))
         })
+    }
+}
+
+/// One of a member's downloads in progress; given back when dropped.
+pub(crate) struct Download {
+    member: Uuid,
+    table: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+impl AppState {
+    /// Counts a download of `member`, or refuses with 429 `too_many_downloads`.
+    pub(crate) fn begin_download(&self, member: Uuid) -> std::result::Result<Download, ApiError> {
+        let mut table = lock(&self.downloads);
+        let n = table.entry(member).or_default();
+        if *n >= self.limits.downloads_per_member {
+            return Err(ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_downloads",
+                format!("you have {n} downloads in progress; finish one before starting another"),
+            ));
+        }
+        *n += 1;
+        Ok(Download { member, table: Arc::clone(&self.downloads) })
+    }
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        let mut table = lock(&self.table);
+        if let Some(n) = table.get_mut(&self.member) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                table.remove(&self.member);
+            }
+        }
     }
 }
 

@@ -335,3 +335,43 @@ async fn a_client_that_stops_reading_is_cut_off_and_idle_or_slow_bodies_are_clos
     assert!(answer.contains("\"body_timeout\""), "{answer}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_stalled_downloads_are_capped_and_give_their_place_back() {
+    let limits = Limits { downloads_per_member: 1, idle_timeout_secs: 3600, ..Limits::default() };
+    let mut env = Env::start_with(limits).await;
+    let mut member = env.enrol(Role::Investigator).await;
+    let other = env.enrol(Role::Investigator).await;
+    let sha = upload_large_item(&env, &mut member, 24 << 20).await;
+    let token = env.login(&member).await;
+    // Each stalled download holds a thread of the endpoint: a member may not pile them up.
+    let mut stalled = env.get(&format!("/v1/content/{sha}"), &token).await;
+    assert_eq!(stalled.status(), StatusCode::OK);
+    let _ = stalled.chunk().await.unwrap();
+    let code = expect_error(
+        env.client_from("127.0.0.2").get(env.url(&format!("/v1/content/{sha}"))).bearer_auth(&token).send().await.unwrap(),
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
+    assert_eq!(code, "too_many_downloads");
+    // Another member is not affected.
+    let other_token = env.login(&other).await;
+    let whole = env.get(&format!("/v1/content/{sha}"), &other_token).await.bytes().await.unwrap();
+    assert_eq!(casebridge_core::to_hex(&casebridge_core::sha256(&whole)), sha);
+    // The member lets go of the stalled one: its place comes back (as soon as the endpoint
+    // sees the response dropped).
+    drop(stalled);
+    let mut status = StatusCode::TOO_MANY_REQUESTS;
+    for _ in 0..100 {
+        let resp = env.client_from("127.0.0.3").get(env.url(&format!("/v1/content/{sha}"))).bearer_auth(&token).send().await.unwrap();
+        status = resp.status();
+        if status == StatusCode::OK {
+            let got = resp.bytes().await.unwrap();
+            assert_eq!(casebridge_core::to_hex(&casebridge_core::sha256(&got)), sha);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "the dropped download never gave its place back");
+    env.stop().await;
+}
