@@ -80,7 +80,7 @@ async fn upload(env: &Env, token: &str, bundle_id: Uuid, bytes: &[u8]) -> reqwes
     if put.status() != StatusCode::OK {
         return put;
     }
-    env.client.post(env.url(&format!("/v1/uploads/{}/complete", state.upload_id))).bearer_auth(token).send().await.unwrap()
+    complete(env, token, state.upload_id).await
 }
 
 async fn feed(env: &Env, token: &str) -> Vec<SignedEvent> {

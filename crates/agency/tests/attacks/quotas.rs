@@ -30,10 +30,6 @@ async fn begin(env: &Env, token: &str, bundle_id: Uuid, size: u64) -> reqwest::R
     env.post("/v1/uploads", token, &UploadBegin { bundle_id, size }).await
 }
 
-async fn complete(env: &Env, token: &str, upload: Uuid) -> reqwest::Response {
-    env.client.post(env.url(&format!("/v1/uploads/{upload}/complete"))).bearer_auth(token).send().await.unwrap()
-}
-
 fn upload_file(env: &Env, id: Uuid, ext: &str) -> PathBuf {
     env.dir.join(casebridge_agency::UPLOADS_DIR).join(format!("{id}.{ext}"))
 }
@@ -61,19 +57,6 @@ fn assert_store_clean(env: &Env) {
     let report = store.check(true, &mut |_| {}).unwrap();
     assert!(report.ok, "{:?}", report.problems);
     assert_eq!(report.orphan_objects, 0);
-}
-
-/// `len` bytes no bundle ever holds (a pseudo-random stream seeded by `seed`).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// A sealed bundle of a new case with two 300 KiB files, altered near its end: the first

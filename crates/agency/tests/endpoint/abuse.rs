@@ -75,8 +75,7 @@ async fn member_round(env: &Env, member: &mut Member, name: &str) -> UploadOutco
     let (bundle_id, bytes) = export_case(env, member, case, false, name);
     let state: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: bytes.len() as u64 }).await).await;
     let _: UploadState = ok(env.put(&format!("/v1/uploads/{}?offset=0", state.upload_id), &token, bytes).await).await;
-    let done = env.client.post(env.url(&format!("/v1/uploads/{}/complete", state.upload_id))).bearer_auth(&token).send().await.unwrap();
-    ok(done).await
+    ok(complete(env, &token, state.upload_id).await).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,29 +233,14 @@ async fn challenges_and_sessions_are_capped_per_member_and_never_lock_the_member
 async fn upload_large_item(env: &Env, member: &mut Member, len: usize) -> String {
     let case = member.store.create_case(NewCase { title: "Large item".into(), ..Default::default() }).unwrap();
     let file = env.tmp.path().join("large.bin");
-    let mut bytes = vec![0u8; len];
-    let mut x = 0x2545_f491_4f6c_dd1d_u64;
-    for b in bytes.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let bytes = noise(len, 0x2545_f491_4f6c_dd1d);
     std::fs::write(&file, &bytes).unwrap();
     member.store.add_evidence(case, &file, &Default::default(), &mut |_| true).unwrap();
     let token = env.login(member).await;
     let (bundle_id, bundle) = export_case(env, member, case, false, "large");
     let state: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: bundle.len() as u64 }).await).await;
-    let chunk = casebridge_protocol::MAX_CHUNK;
-    let mut offset = 0;
-    while offset < bundle.len() {
-        let end = (offset + chunk).min(bundle.len());
-        let _: UploadState =
-            ok(env.put(&format!("/v1/uploads/{}?offset={offset}", state.upload_id), &token, bundle[offset..end].to_vec()).await).await;
-        offset = end;
-    }
-    let done = env.client.post(env.url(&format!("/v1/uploads/{}/complete", state.upload_id))).bearer_auth(&token).send().await.unwrap();
-    let _: UploadOutcome = ok(done).await;
+    let _ = put_range(env, &token, state.upload_id, &bundle, 0, bundle.len(), casebridge_protocol::MAX_CHUNK).await;
+    let _: UploadOutcome = ok(complete(env, &token, state.upload_id).await).await;
     casebridge_core::to_hex(&casebridge_core::sha256(&bytes))
 }
 

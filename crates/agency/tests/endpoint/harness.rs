@@ -11,7 +11,7 @@ use casebridge_agency::{admin, serve, Clock, Limits, ServeConfig, Server};
 use casebridge_core::{KdfParams, Passphrase, Role, Store};
 use casebridge_protocol::{
     auth_message, Challenge, ChallengeRequest, EnrolRequest, EnrolResponse, ErrorBody, InviteCode, InviteRequest, InviteResponse, Session,
-    SessionRequest, AUTH_CONTEXT,
+    SessionRequest, UploadState, AUTH_CONTEXT,
 };
 use casebridge_trust::{profile, Agency, AgencyPublicFile, SignedDoc};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -349,4 +349,34 @@ pub fn json(v: &impl serde::Serialize) -> Value {
 pub async fn gc(env: &Env) -> casebridge_agency::GcReport {
     let answer = admin::call(&env.dir, "POST", "/admin/gc", None).await.unwrap().expect("the endpoint is running");
     serde_json::from_value(answer).unwrap()
+}
+
+/// `len` bytes no bundle ever holds (a pseudo-random stream seeded by `seed`).
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Asks the endpoint to complete an upload.
+pub async fn complete(env: &Env, token: &str, upload: Uuid) -> reqwest::Response {
+    env.client.post(env.url(&format!("/v1/uploads/{upload}/complete"))).bearer_auth(token).send().await.unwrap()
+}
+
+/// Sends `bytes[from..to]` in PUTs of `chunk` bytes; returns the last state.
+pub async fn put_range(env: &Env, token: &str, upload: Uuid, bytes: &[u8], from: usize, to: usize, chunk: usize) -> UploadState {
+    let mut at = from;
+    let mut state = None;
+    while at < to {
+        let end = (at + chunk).min(to);
+        state = Some(ok::<UploadState>(env.put(&format!("/v1/uploads/{upload}?offset={at}"), token, bytes[at..end].to_vec()).await).await);
+        at = end;
+    }
+    state.unwrap()
 }

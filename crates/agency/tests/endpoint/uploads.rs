@@ -11,11 +11,6 @@ use uuid::Uuid;
 
 use crate::harness::*;
 
-/// Asks the endpoint to complete an upload.
-async fn complete(env: &Env, token: &str, upload: Uuid) -> reqwest::Response {
-    env.client.post(env.url(&format!("/v1/uploads/{upload}/complete"))).bearer_auth(token).send().await.unwrap()
-}
-
 /// After the server stopped: the agency store is whole (journal, index, every object).
 fn assert_agency_store_whole(env: &Env) {
     let dir = env.dir.join(casebridge_agency::STORE_DIR);
@@ -308,32 +303,12 @@ fn agency_objects(env: &Env) -> usize {
 /// (id, bytes), the case and the content.
 fn large_bundle(env: &mut Env, inv: &mut Member, size: usize, name: &str) -> (Uuid, Vec<u8>, Uuid, Vec<u8>) {
     let case = inv.store.create_case(NewCase { title: format!("Case {name}"), ..Default::default() }).unwrap();
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ name.len() as u64;
-    let content: Vec<u8> = (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let content = noise(size, name.len() as u64);
     let file = env.tmp.path().join(format!("{name}.bin"));
     std::fs::write(&file, &content).unwrap();
     inv.store.add_evidence(case, &file, &Default::default(), &mut |_| true).unwrap();
     let (id, bytes) = export_case(env, inv, case, false, name);
     (id, bytes, case, content)
-}
-
-/// Sends `bytes[from..to]` in PUTs of `chunk` bytes; returns the last state.
-async fn put_range(env: &Env, token: &str, upload: Uuid, bytes: &[u8], from: usize, to: usize, chunk: usize) -> UploadState {
-    let mut at = from;
-    let mut state = None;
-    while at < to {
-        let end = (at + chunk).min(to);
-        state = Some(ok::<UploadState>(env.put(&format!("/v1/uploads/{upload}?offset={at}"), token, bytes[at..end].to_vec()).await).await);
-        at = end;
-    }
-    state.unwrap()
 }
 
 /// A large bundle is verified while its chunks arrive: its content is stored before complete
