@@ -241,10 +241,7 @@ pub(crate) fn record(st: &AppState, meta: &UploadMeta) -> Result<(), ApiError> {
 /// Removes an upload's files (after a bundle failed verification) and forgets it.
 pub(crate) fn discard(st: &AppState, id: Uuid) -> Result<(), ApiError> {
     st.early.discard(id);
-    fsutil::remove_if_exists(&part_path(&st.dir, id))?;
-    fsutil::remove_if_exists(&meta_path(&st.dir, id))?;
-    st.uploads.forget(id);
-    Ok(fsutil::sync_dir(&st.dir.join(UPLOADS_DIR))?)
+    remove_record(st, id)
 }
 
 /// Expires an open upload: its early verifier (if any) stops, its state becomes a tombstone

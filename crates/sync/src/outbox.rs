@@ -310,7 +310,7 @@ fn parse_record_name(name: &str) -> Option<Uuid> {
 }
 
 /// Writes `value` as JSON to `dir/name` atomically (temporary file, fsync, rename).
-fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
+pub(crate) fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     let json = serde_json::to_vec_pretty(value).map_err(|e| SyncError::protocol(format!("cannot encode {name}: {e}")))?;

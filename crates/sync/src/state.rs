@@ -14,13 +14,12 @@
 //! directory), so a crash leaves either the old or the new state, never a torn one.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::outbox::{refused_in, sync_dir, Outbox, Refused, REFUSED_DIR};
+use crate::outbox::{refused_in, sync_dir, write_json, Outbox, Refused, REFUSED_DIR};
 use crate::{Result, SyncError};
 
 /// The state file's name in a sync directory.
@@ -65,17 +64,7 @@ impl SyncState {
     /// Writes the state of `dir` atomically (creating `dir` if needed).
     pub fn save(&self, dir: &Path) -> Result<()> {
         fs::create_dir_all(dir).map_err(|e| SyncError::io("create", dir, e))?;
-        let path = SyncState::path(dir);
-        let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-        let json = serde_json::to_vec_pretty(self).map_err(|e| SyncError::protocol(format!("cannot encode the sync state: {e}")))?;
-        let write = || -> std::io::Result<()> {
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(&json)?;
-            file.write_all(b"\n")?;
-            file.sync_all()
-        };
-        write().map_err(|e| SyncError::io("write", &tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| SyncError::io("replace", &path, e))?;
+        write_json(dir, STATE_FILE, self)?;
         sync_dir(dir)
     }
 
