@@ -5,7 +5,7 @@ use std::path::Path;
 
 use casebridge_core::metadata;
 
-use crate::error::{io_reason, AppError, Result};
+use crate::error::{AppError, ErrorCode, Result, io_reason};
 use crate::views::FileMeta;
 
 /// Most files one call reads.
@@ -26,7 +26,7 @@ pub fn file_metadata(paths: &[String]) -> Result<Vec<FileMeta>> {
 }
 
 fn bad(path: &Path, reason: impl std::fmt::Display) -> AppError {
-    AppError::new("bad_file", format!("cannot read {}: {reason}", path.display()))
+    AppError::new(ErrorCode::BadFile, format!("cannot read {}: {reason}", path.display()))
 }
 
 fn one(given: &str) -> Result<FileMeta> {
@@ -48,7 +48,7 @@ fn one(given: &str) -> Result<FileMeta> {
     Ok(FileMeta {
         path: given.to_string(),
         captured_at: extracted.captured_at,
-        location: extracted.location.map(Into::into),
+        location: extracted.location,
         media_type,
         size: meta.len(),
     })

@@ -64,7 +64,7 @@ pub mod views;
 
 pub use briefs::{BriefInput, SubmitInput};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{AppError, Result};
+pub use error::{AppError, ErrorCode, Result};
 pub use handle::StoreHandle;
 pub use session::{default_store_dir, Session, LOCKOUT_MINUTES, MAX_FAILED_ATTEMPTS, STORE_ENV, SYNC_JOB};
 pub use strength::passphrase_strength;

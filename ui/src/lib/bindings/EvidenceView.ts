@@ -6,7 +6,7 @@ import type { GeoPoint } from "./GeoPoint";
 import type { Provenance } from "./Provenance";
 
 /**
- * An evidence item.
+ * An evidence item as shown to the user.
  */
 export type EvidenceView = { 
 /**
@@ -26,7 +26,7 @@ sha256: string,
  */
 size: number, 
 /**
- * Media type, sniffed from the content.
+ * Media type (sniffed).
  */
 media_type: string, 
 /**
@@ -70,11 +70,6 @@ contributor_name: string | null,
  */
 added_at: string, 
 /**
- * For a derivative: its provenance.
+ * For a derivative (e.g. a redacted copy): its provenance.
  */
-derived_from: Provenance | null, 
-/**
- * For an item a volunteer submitted: where its review stands (`pending`, `accepted`,
- * `rejected` or `info_requested`); `null` for an item imported by police staff.
- */
-review_state: string | null, };
+derived_from: Provenance | null, };
