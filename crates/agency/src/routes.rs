@@ -13,8 +13,8 @@ use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use casebridge_core::Role;
 use casebridge_protocol::{
-    auth_message, BundleOutcome, Challenge, ChallengeRequest, ChunkQuery, Document, EnrolRequest, EnrolResponse, Feed, FeedQuery, Health, OldKeys,
-    Session, SessionRequest, UploadBegin, UploadOutcome, UploadState, AUTH_CONTEXT, MAX_FEED_PAGE, MAX_JSON_BODY,
+    auth_message, BundleOutcome, Challenge, ChallengeRequest, ChunkQuery, Document, EnrolRequest, EnrolResponse, Feed, FeedQuery, Health,
+    OldKeys, Session, SessionRequest, UploadBegin, UploadOutcome, UploadState, AUTH_CONTEXT, MAX_FEED_PAGE, MAX_JSON_BODY,
 };
 use casebridge_trust::bundle::Anchor;
 use casebridge_trust::{Agency, CredentialRequest, Reason, Receipt, SignedDoc, CREDENTIAL_REQUEST};

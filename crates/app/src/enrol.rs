@@ -35,7 +35,8 @@ pub async fn enrol(store: &StoreHandle, code: &str) -> Result<Enrolled> {
         let base = AppError::from(e);
         AppError::new(base.code, format!("enrolment at {} failed: {}", code.url, base.message))
     })?;
-    let bad = |what: &str| AppError::new(ErrorCode::Protocol, format!("the endpoint's answer is not valid ({what}); nothing was installed"));
+    let bad =
+        |what: &str| AppError::new(ErrorCode::Protocol, format!("the endpoint's answer is not valid ({what}); nothing was installed"));
     let file_bytes = B64.decode(&answer.agency).map_err(|_| bad("agency file"))?;
     let file: AgencyPublicFile = serde_json::from_slice(&file_bytes).map_err(|_| bad("agency file"))?;
     let (public, _) = file.verify()?;

@@ -257,7 +257,10 @@ impl AppError {
 
     /// The profile has not enrolled at an agency endpoint.
     pub fn not_enrolled() -> AppError {
-        AppError::new(ErrorCode::NotEnrolled, "this profile is not enrolled at an agency endpoint: enrol with the invite code the agency gave you")
+        AppError::new(
+            ErrorCode::NotEnrolled,
+            "this profile is not enrolled at an agency endpoint: enrol with the invite code the agency gave you",
+        )
     }
 
     /// Work was cancelled on request.

@@ -28,7 +28,10 @@ pub fn check_out(out: &Path) -> Result<()> {
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        return Err(AppError::new(ErrorCode::BadFile, format!("cannot write {}: the folder {} does not exist", out.display(), dir.display())));
+        return Err(AppError::new(
+            ErrorCode::BadFile,
+            format!("cannot write {}: the folder {} does not exist", out.display(), dir.display()),
+        ));
     }
     Ok(())
 }

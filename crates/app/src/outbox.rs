@@ -103,7 +103,9 @@ pub fn agency(store: &Store) -> Result<(AgencyPublic, EndpointRecord, SignedDoc)
     let why = match cred.status(list.as_ref(), now()) {
         CredentialStatus::Valid => None,
         CredentialStatus::Revoked => Some("is revoked".to_string()),
-        s @ (CredentialStatus::NotYetValid | CredentialStatus::Expired) => Some(format!("is {s}: it is valid from {} to {}", cred.not_before.to_rfc3339(), cred.not_after.to_rfc3339())),
+        s @ (CredentialStatus::NotYetValid | CredentialStatus::Expired) => {
+            Some(format!("is {s}: it is valid from {} to {}", cred.not_before.to_rfc3339(), cred.not_after.to_rfc3339()))
+        }
     };
     if let Some(why) = why {
         return Err(AppError::new(
@@ -122,7 +124,8 @@ pub fn export_pending(store: &mut Store, agency: &AgencyPublic, credential: &Sig
     let since = recorded.iter().filter_map(|b| b.upto).max().unwrap_or(0);
     let cases = store.cases_changed_since(since)?;
     let dir = outbox_dir(store.dir());
-    fs::create_dir_all(&dir).map_err(|e| AppError::new(ErrorCode::Io, format!("cannot create {}: {e}; nothing was written", dir.display())))?;
+    fs::create_dir_all(&dir)
+        .map_err(|e| AppError::new(ErrorCode::Io, format!("cannot create {}: {e}; nothing was written", dir.display())))?;
     drop_unrecorded(&Outbox::at(&dir), &recorded)?;
     // The next pass starts at this pass's start, recorded only with its last bundle: a pass
     // that stops part-way (a full disk) leaves the point where it was, and redoes the rest.

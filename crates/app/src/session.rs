@@ -23,8 +23,9 @@ use crate::settings::{Settings, MAX_IDLE_LOCK_SECS, MIN_IDLE_LOCK_SECS};
 use crate::strength;
 use crate::sync;
 use crate::views::{
-    AppEvent, AppInfo, BriefView, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView, Emitter, Enrolled, EvidenceItem, FileMeta, JobDone,
-    JobProgress, Locked, Preview, ReceiptView, ReviewDecision, Role, Strength, Submission, SyncDone, SyncStatus, Thumbnail, WhoAmI,
+    AppEvent, AppInfo, BriefView, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView, Emitter, Enrolled, EvidenceItem, FileMeta,
+    JobDone, JobProgress, Locked, Preview, ReceiptView, ReviewDecision, Role, Strength, Submission, SyncDone, SyncStatus, Thumbnail,
+    WhoAmI,
 };
 
 /// Wrong passphrases in a row before unlocking is paused.
@@ -45,9 +46,9 @@ pub fn default_store_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(STORE_ENV).filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
-    dirs::data_dir()
-        .map(|d| d.join("casebridge"))
-        .ok_or_else(|| AppError::new(ErrorCode::NoDataDir, "cannot find a data directory for this user: set CASEBRIDGE_STORE to a directory"))
+    dirs::data_dir().map(|d| d.join("casebridge")).ok_or_else(|| {
+        AppError::new(ErrorCode::NoDataDir, "cannot find a data directory for this user: set CASEBRIDGE_STORE to a directory")
+    })
 }
 
 struct Inner {

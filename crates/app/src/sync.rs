@@ -220,7 +220,8 @@ async fn pull(
             }
             let mut credentials = Vec::with_capacity(feed.credentials.len());
             for c in &feed.credentials {
-                let bytes = B64.decode(c).map_err(|_| AppError::new(ErrorCode::Protocol, "the feed sent a credential that is not base64"))?;
+                let bytes =
+                    B64.decode(c).map_err(|_| AppError::new(ErrorCode::Protocol, "the feed sent a credential that is not base64"))?;
                 credentials.push(casebridge_trust::SignedDoc::parse(&bytes)?);
             }
             pulled += events.len();

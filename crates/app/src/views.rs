@@ -399,3 +399,81 @@ impl AppEvent {
 
 /// Where background work reports: the desktop shell emits to the window, tests collect.
 pub type Emitter = std::sync::Arc<dyn Fn(AppEvent) + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    /// Reads `json` as `T` and writes it again: the text must come back byte for byte (field
+    /// order, `null`s), as the desktop contract had it before the views were defined once.
+    fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(json: &str) {
+        let compact: serde_json::Value = serde_json::from_str(json).unwrap();
+        let compact = serde_json::to_string(&compact).unwrap();
+        let value: T = serde_json::from_str(&compact).unwrap();
+        assert_eq!(serde_json::to_string(&value).unwrap(), compact);
+    }
+
+    const EVIDENCE: &str = r#"{"id":"0190c1d2-7a00-7000-8000-00000000e001","case_id":"0190c1d2-7a00-7000-8000-00000000c001",
+        "sha256":"aa","size":3,"media_type":"image/jpeg","original_name":"a.jpg","captured_at":null,"location":{"lat":52.5,"lon":13.4},
+        "camera":null,"description":null,"claimed":{"captured_at":null,"location":null},
+        "extracted":{"captured_at":"2026-03-01T22:14:00+01:00","location":null,"camera":{"make":"Google","model":null}},
+        "contributor":"0190c1d2-7a00-7000-8000-00000000f001","contributor_name":null,"added_at":"2026-03-02T09:10:00+01:00",
+        "derived_from":null,"review_state":"info_requested"}"#;
+
+    #[test]
+    fn evidence_items_read_as_before() {
+        round_trip::<EvidenceItem>(EVIDENCE);
+        round_trip::<EvidenceItem>(&EVIDENCE.replace(r#""info_requested""#, "null"));
+    }
+
+    #[test]
+    fn cases_read_as_before() {
+        let case = format!(
+            r#"{{"id":"0190c1d2-7a00-7000-8000-00000000c001","reference":null,"title":"T","summary":null,"status":"active","tags":["a"],
+            "created_by":null,"created_at":null,"updated_at":"2026-03-02T11:30:00+01:00","evidence_count":1,"evidence":[{EVIDENCE}],
+            "notes":[],"team":[{{"member_id":"0190c1d2-7a00-7000-8000-00000000f001","name":null,"acted":["opened"]}}]}}"#
+        );
+        round_trip::<CaseView>(&case);
+    }
+
+    #[test]
+    fn submissions_read_as_before() {
+        let refused = r#"{"bundle_id":"0190c1d2-7a00-7000-8000-00000000d001","code":"forbidden","message":"brief withdrawn",
+            "refused_at":"2026-03-02T10:41:00Z"}"#;
+        let submission = |state: &str, refused: &str| {
+            format!(
+                r#"{{"id":"0190c1d2-7a00-7000-8000-00000000a001","brief_id":"0190c1d2-7a00-7000-8000-00000000b001",
+            "brief_title":null,"case_id":"0190c1d2-7a00-7000-8000-00000000c001","submitter":"0190c1d2-7a00-7000-8000-00000000f001",
+            "submitted_at":"2026-03-02T10:40:00+01:00","state":"{state}","items":[{{"evidence_id":"0190c1d2-7a00-7000-8000-00000000e001",
+            "name":"a.jpg","media_type":"image/jpeg","size":3,"sha256":"aa","state":"{state}","reason":null,"held":true}}],
+            "description":null,"decisions":[],"refused":{refused}}}"#
+            )
+        };
+        round_trip::<Submission>(&submission("refused", refused));
+        round_trip::<Submission>(&submission("pending", "null"));
+    }
+
+    #[test]
+    fn receipts_and_custody_read_as_before() {
+        round_trip::<ReceiptView>(
+            r#"{"agency_id":"0190c1d2-7a00-7000-8000-00000000a001","bundle_id":"0190c1d2-7a00-7000-8000-00000000d001","manifest_hash":"ab",
+            "sender":"0190c1d2-7a00-7000-8000-00000000f001","seq":2,"received_at":"2026-03-02T10:41:00+01:00","outcome":"duplicate",
+            "events":3,"blobs":1,"verified":true}"#,
+        );
+        round_trip::<CustodyView>(
+            r#"{"at":"2026-03-02T10:41:00+01:00","action":"viewed","actor":"0190c1d2-7a00-7000-8000-00000000f001","actor_name":null,
+            "device":"0190c1d2-7a00-7000-8000-00000000f002","reason":"thumbnail","sha256":"aa","event_hash":"bb"}"#,
+        );
+    }
+
+    #[test]
+    fn error_codes_are_their_words() {
+        let known = AppError::new(ErrorCode::NotEnrolled, "m");
+        assert_eq!(serde_json::to_string(&known).unwrap(), r#"{"code":"not_enrolled","message":"m"}"#);
+        let passed_on: AppError = serde_json::from_str(r#"{"code":"invite_used","message":"m"}"#).unwrap();
+        assert_eq!(passed_on.code, ErrorCode::Other("invite_used".into()));
+        assert_eq!(serde_json::to_string(&passed_on).unwrap(), r#"{"code":"invite_used","message":"m"}"#);
+        assert_eq!(ErrorCode::from_code("wrong_passphrase"), ErrorCode::WrongPassphrase);
+    }
+}

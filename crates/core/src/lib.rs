@@ -64,15 +64,17 @@ pub use event::{fingerprint, EventBody, Hlc, SignedEvent};
 pub use format::{CHUNK_SIZE, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, JOURNAL_FILE, LOCK_FILE, OBJECTS_DIR, TMP_DIR};
 pub use index::CACHE_CAPACITY;
 pub use keyfile::{read_keyfile, write_keyfile};
-pub use model::{Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Observed, ReviewDecision, ReviewState, Role};
+pub use model::{
+    Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Observed, ReviewDecision, ReviewState, Role,
+};
 pub use objects::Progress;
 pub use projection::{
     AccessRecord, BriefRecord, BundleRecord, DisclosureRecord, EndpointRecord, MemberRecord, ProvenanceRecord, ReviewRecord,
     SubmissionRecord, Table, TrustRecord,
 };
 pub use store::{
-    AddedEvidence, CaseDetail, CaseDetailOf, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions, EvidenceView,
-    Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,
+    AddedEvidence, CaseDetail, CaseDetailOf, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions,
+    EvidenceView, Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,
 };
 pub use store::{
     BriefView, ContentImporter, DetachedSigner, FeedPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView,

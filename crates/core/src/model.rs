@@ -174,8 +174,14 @@ pub enum ReviewState {
 
 impl ReviewState {
     /// Every state, in the order [`ReviewState::as_str`] names them.
-    pub const ALL: [ReviewState; 6] =
-        [ReviewState::Pending, ReviewState::Accepted, ReviewState::Rejected, ReviewState::InfoRequested, ReviewState::Mixed, ReviewState::Refused];
+    pub const ALL: [ReviewState; 6] = [
+        ReviewState::Pending,
+        ReviewState::Accepted,
+        ReviewState::Rejected,
+        ReviewState::InfoRequested,
+        ReviewState::Mixed,
+        ReviewState::Refused,
+    ];
 
     /// The lowercase name used on the command line and in JSON.
     pub fn as_str(self) -> &'static str {
