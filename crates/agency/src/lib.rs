@@ -51,6 +51,7 @@
 //! The client side (crates/sync), the command line (crates/cli), the bundle format and access
 //! rules themselves (casebridge-trust, casebridge-core).
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod admin;

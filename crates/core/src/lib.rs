@@ -37,6 +37,7 @@
 //! Bundles, credentials and sync (later crates), any network code, any UI.
 //! See docs/FORMAT.md for byte layouts and docs/ARCHITECTURE.md for the map.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod crypto;

@@ -626,6 +626,7 @@ pub fn existing_creation(t: &mut dyn Tables, kind: &EventKind) -> Result<Option<
     Ok(exists.then_some(what))
 }
 
+/// Applies one verified event to the tables (the rules of the module doc).
 pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
     let b = ev.body();
     let stamp: Stamp = (b.hlc, b.author);
