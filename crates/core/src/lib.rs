@@ -52,6 +52,8 @@ mod model;
 mod objects;
 pub mod projection;
 mod store;
+#[cfg(test)]
+mod wire_tests;
 
 pub use crypto::{sha256, to_hex, verify_signature, KdfParams, Passphrase, MIN_PASSPHRASE_CHARS};
 pub use error::{Error, Result};
@@ -64,7 +66,9 @@ pub use event::{fingerprint, EventBody, Hlc, SignedEvent};
 pub use format::{CHUNK_SIZE, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, JOURNAL_FILE, LOCK_FILE, OBJECTS_DIR, TMP_DIR};
 pub use index::CACHE_CAPACITY;
 pub use keyfile::{read_keyfile, write_keyfile};
-pub use model::{Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Observed, ReviewDecision, Role};
+pub use model::{
+    Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Observed, ProfileEvent, ReviewDecision, Role,
+};
 pub use objects::Progress;
 pub use projection::{
     AccessRecord, BriefRecord, BundleRecord, DisclosureRecord, EndpointRecord, MemberRecord, ProvenanceRecord, ReviewRecord,

@@ -636,7 +636,7 @@ impl Store {
         if cert_sha256.len() != 64 || !cert_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::invalid("certificate fingerprint", "not 64 hex digits"));
         }
-        self.record_local(EventKind::EndpointSet {
+        self.record_local(ProfileEvent::EndpointSet {
             agency_id: agency,
             url: url.to_string(),
             cert_sha256: cert_sha256.to_ascii_lowercase(),

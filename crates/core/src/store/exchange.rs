@@ -22,13 +22,11 @@ impl Store {
         DetachedSigner(std::sync::Arc::clone(&self.identity))
     }
 
-    /// Records events about this profile's trust and exchange state (pinned agencies,
-    /// credentials, revocation lists, bundles, receipts). Case events are refused here.
-    pub fn record_local(&mut self, kind: EventKind) -> Result<SignedEvent> {
-        if !kind.is_local() {
-            return Err(Error::invalid("event", "only trust and exchange events can be recorded this way"));
-        }
-        let mut evs = self.record(vec![kind])?;
+    /// Records an event of this profile's own bookkeeping (pinned agencies, credentials,
+    /// revocation lists, endpoints, bundles, receipts): only a [`ProfileEvent`] can be
+    /// recorded this way, never a case event.
+    pub fn record_local(&mut self, kind: ProfileEvent) -> Result<SignedEvent> {
+        let mut evs = self.record(vec![kind.into()])?;
         evs.pop().ok_or_else(|| Error::corrupt("internal: no event recorded"))
     }
 
@@ -118,7 +116,7 @@ impl Store {
     /// sequence, different content), or does not link to a held neighbour, or names content
     /// that is not held, refuses the whole import and nothing is written. Returns how many
     /// events were added.
-    pub fn import_events(&mut self, events: &[SignedEvent], local: Vec<EventKind>) -> Result<u64> {
+    pub fn import_events(&mut self, events: &[SignedEvent], local: Vec<ProfileEvent>) -> Result<u64> {
         self.import_events_received(events, local, &[], &BTreeMap::new())
     }
 
@@ -130,13 +128,10 @@ impl Store {
     pub fn import_events_received(
         &mut self,
         events: &[SignedEvent],
-        mut local: Vec<EventKind>,
+        local: Vec<ProfileEvent>,
         received: &[(Uuid, String)],
         observed: &BTreeMap<String, crate::model::Observed>,
     ) -> Result<u64> {
-        if local.iter().any(|k| !k.is_local()) {
-            return Err(Error::invalid("event", "only trust and exchange events can be recorded this way"));
-        }
         let mut batch: BTreeMap<(Uuid, u64), &SignedEvent> = BTreeMap::new();
         let mut new = Vec::new();
         let mut created = std::collections::BTreeSet::new();
@@ -226,8 +221,9 @@ impl Store {
         // Journal order: by author and sequence, so each member's events stay in chain order.
         new.sort_by_key(|e| (e.body().author, e.body().seq));
         let added = new.len() as u64;
-        local.extend(super::briefs::received_custody(received, observed));
-        self.commit(new, local)?;
+        let mut own: Vec<EventKind> = local.into_iter().map(EventKind::from).collect();
+        own.extend(super::briefs::received_custody(received, observed));
+        self.commit(new, own)?;
         Ok(added)
     }
 
@@ -384,8 +380,8 @@ mod tests {
     use super::*;
     use crate::crypto::{KdfParams, Passphrase};
 
-    fn imported(bundle_id: Uuid, agency_id: Uuid, sender: Uuid, seq: u64) -> EventKind {
-        EventKind::BundleImported {
+    fn imported(bundle_id: Uuid, agency_id: Uuid, sender: Uuid, seq: u64) -> ProfileEvent {
+        ProfileEvent::BundleImported {
             bundle_id,
             agency_id,
             sender,

@@ -17,7 +17,7 @@ use crate::format::{self, purpose, Header, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, 
 use crate::index::{Index, MetaState, Overlay};
 use crate::journal::Journal;
 use crate::metadata;
-use crate::model::{CaseStatus, CustodyAction, EventKind, GeoPoint, ObjectRef, Role};
+use crate::model::{CaseStatus, CustodyAction, EventKind, GeoPoint, ObjectRef, ProfileEvent, Role};
 use crate::objects::{ObjectStore, Progress};
 use crate::projection::{self, get_json, CaseRecord, CustodyRecord, EvidenceRecord, MemberRecord, NoteRecord, Table};
 
