@@ -74,11 +74,12 @@ pub use projection::{
     AccessRecord, BriefRecord, BundleRecord, DisclosureRecord, EndpointRecord, MemberRecord, ProvenanceRecord, ReviewRecord,
     SubmissionRecord, Table, TrustRecord,
 };
+pub use store::Records;
 pub use store::{
     AddedEvidence, CaseDetail, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions, EvidenceView,
     Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,
 };
 pub use store::{
-    BriefView, ContentImporter, DetachedSigner, FeedPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView,
+    BriefView, ContentImporter, DetachedSigner, EventPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView,
     SubmitOptions,
 };

@@ -26,6 +26,11 @@ impl Role {
             Role::Volunteer => "volunteer",
         }
     }
+
+    /// Police staff (investigators and supervisors), as opposed to volunteers.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Investigator | Role::Supervisor)
+    }
 }
 
 impl std::str::FromStr for Role {

@@ -416,6 +416,13 @@ pub struct BriefRecord {
     pub withdrawn: bool,
 }
 
+impl BriefRecord {
+    /// Whether the brief, published, asks `member`: its audience names them or is everyone.
+    pub fn is_addressed_to(&self, member: Uuid) -> bool {
+        self.published && (self.audience.is_empty() || self.audience.contains(&member))
+    }
+}
+
 /// A submission (its decisions are in [`Table::Reviews`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SubmissionRecord {

@@ -39,13 +39,17 @@ mod check;
 mod court;
 mod exchange;
 mod gc;
+mod history;
 #[cfg(test)]
 mod index_upgrade;
+mod records;
 mod views;
 
 pub use briefs::*;
 pub use exchange::{ContentImporter, DetachedSigner};
 pub use gc::{OrphanObject, OrphanSweep};
+pub use history::EventPage;
+pub use records::Records;
 pub use views::*;
 
 /// One profile's store, open and unlocked. Holds the store's lock until dropped.
@@ -61,7 +65,7 @@ pub struct Store {
     index: Index,
     objects: std::sync::Arc<ObjectStore>,
     state: MetaState,
-    /// Start offsets of journal records (and the end), filled lazily by the feed.
+    /// Start offsets of journal records (and the end), filled lazily by position reads.
     positions: std::sync::Mutex<Vec<u64>>,
     /// Content SHA-256 (hex) -> the smallest evidence id naming it, built in memory on first
     /// use by the endpoint and kept up to date as events are applied. Never on disk: an index
@@ -452,7 +456,7 @@ impl Store {
             None => None,
         };
         if title.is_none() && edit.summary.is_none() && edit.status.is_none() && edit.reference.is_none() {
-            return Err(Error::invalid("edit", "nothing to change: give --title, --summary, --status or --reference"));
+            return Err(Error::invalid("edit", "nothing to change: give a new title, summary, status or reference"));
         }
         self.record(vec![EventKind::CaseEdited {
             case_id: case,
