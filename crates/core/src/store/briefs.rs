@@ -431,28 +431,6 @@ impl Store {
         out.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at).then(b.id.cmp(&a.id)));
         Ok(out)
     }
-
-    /// Records where an agency's endpoint is and the certificate it must present.
-    pub fn set_endpoint(&mut self, agency: Uuid, url: &str, cert_sha256: &str) -> Result<()> {
-        let url = url.trim().trim_end_matches('/');
-        if !url.starts_with("https://") {
-            return Err(Error::invalid("endpoint", format!("'{url}' is not an https:// address")));
-        }
-        if cert_sha256.len() != 64 || !cert_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::invalid("certificate fingerprint", "not 64 hex digits"));
-        }
-        self.record_local(ProfileEvent::EndpointSet {
-            agency_id: agency,
-            url: url.to_string(),
-            cert_sha256: cert_sha256.to_ascii_lowercase(),
-        })?;
-        Ok(())
-    }
-
-    /// The endpoints this profile knows (one per agency).
-    pub fn endpoints(&self) -> Result<Vec<projection::EndpointRecord>> {
-        self.index.scan_json(Table::Endpoints, &[])
-    }
 }
 
 /// Custody `received` by this profile for submitted items (evidence id, SHA-256 hex), with what

@@ -1,6 +1,7 @@
-//! The journal read by position: pages of the events after a record (the agency endpoint
-//! filters these into each member's feed), the cases this profile changed since a position
-//! (what sync exports), and whether an exact event is held. Positions are journal record
+//! The journal read as history: every event as a log (of the store or of one case), pages of
+//! the events after a record (the agency endpoint filters these into each member's feed), the
+//! cases this profile changed since a position (what sync exports), and whether an exact
+//! event is held. Positions are journal record
 //! indexes; the start offset of each record is cached in memory as it is first needed.
 
 use super::*;
@@ -106,5 +107,40 @@ impl Store {
             cases.extend(case);
         }
         Ok(cases.into_iter().collect())
+    }
+
+    /// Every event, oldest first, optionally only those of one case (including custody of its
+    /// evidence). Reads and verifies the whole journal.
+    pub fn log(&mut self, case: Option<Uuid>) -> Result<Vec<LogEntry>> {
+        if let Some(c) = case {
+            self.case_record(c)?;
+        }
+        let scan = self.journal.scan_from(format::JOURNAL_HEADER_LEN, 0)?;
+        let mut ev_case: BTreeMap<Uuid, Uuid> = BTreeMap::new();
+        let mut out = Vec::new();
+        for (rec, _) in scan.records {
+            let ev = SignedEvent::from_envelope(rec.plaintext.to_vec())?;
+            let b = ev.body();
+            if let EventKind::EvidenceAdded { evidence_id, case_id, .. } = &b.kind {
+                ev_case.insert(*evidence_id, *case_id);
+            }
+            let case_id = b.kind.case_id().or_else(|| b.kind.evidence_id().and_then(|e| ev_case.get(&e).copied()));
+            if case.is_some() && case != case_id {
+                continue;
+            }
+            out.push(LogEntry {
+                index: rec.index,
+                author: b.author,
+                author_name: self.member_name(b.author),
+                seq: b.seq,
+                at: b.at,
+                kind: b.kind.name().to_string(),
+                summary: b.kind.summary(),
+                case_id,
+                evidence_id: b.kind.evidence_id(),
+                hash: to_hex(&ev.hash()),
+            });
+        }
+        Ok(out)
     }
 }
