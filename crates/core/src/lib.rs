@@ -12,8 +12,11 @@
 //!     hash of the ids in it (no ids, links or times on disk); rebuildable;
 //!   - the **objects**: evidence contents in write-once files, streamed in sealed chunks and
 //!     named by a keyed hash of their SHA-256.
-//! - [`SignedEvent`] / [`EventKind`]: the events; [`projection::apply`] the rules that turn
-//!   them into state.
+//! - [`SignedEvent`] / [`EventKind`]: the events (the case history, and this profile's own
+//!   bookkeeping apart as [`ProfileEvent`]); [`projection::apply`] the rules that turn them into
+//!   state.
+//! - [`Records`] and [`Store::events_after`]: the records and the journal as held, for rules
+//!   that live above the store (who may see what at the agency endpoint is casebridge-agency's).
 //! - [`Passphrase`], [`KdfParams`]: unlocking (Argon2id).
 //!
 //! ## Flow
