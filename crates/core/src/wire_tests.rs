@@ -1,0 +1,135 @@
+//! The journal's wire format of every event kind, pinned literally.
+//!
+//! Events are signed as the exact bytes of their serialized body, and peers, bundles, the
+//! independent verifier (crates/verify) and docs/FORMAT.md all read those bytes. The Rust types
+//! may be arranged as the code needs (issue 14 moved this profile's bookkeeping into
+//! [`ProfileEvent`]), but the bytes may not change: one event of each kind must read from, and
+//! write back to, exactly the JSON below (the JSON written before that move).
+
+use chrono::DateTime;
+use uuid::Uuid;
+
+use crate::event::{EventBody, Hlc};
+use crate::model::{EventKind, ProfileEvent};
+
+const A: &str = "00000000-0000-0000-0000-00000000000a";
+const B: &str = "00000000-0000-0000-0000-00000000000b";
+const C: &str = "00000000-0000-0000-0000-00000000000c";
+const SHA: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// The body fields every event has, before the kind's own (`type` first).
+fn head() -> String {
+    format!(
+        r#"{{"v":1,"author":"{A}","key":"{SHA}","seq":7,"prev":"{SHA}","hlc":{{"ms":1773477000000,"c":2}},"at":"2026-03-14T09:30:00+01:00","device":"{B}","#
+    )
+}
+
+/// Each kind's own fields, as written on the wire.
+fn kinds() -> Vec<String> {
+    vec![
+        r#""type":"profile_created","name":"Vera","role":"investigator""#.to_string(),
+        format!(
+            r#""type":"case_created","case_id":"{C}","reference":"BER-2026-000123","title":"Bikes","summary":null,"tags":["theft"],"status":"open""#
+        ),
+        format!(r#""type":"case_edited","case_id":"{C}","status":"active""#),
+        format!(r#""type":"note_added","case_id":"{C}","note_id":"{A}","text":"a note""#),
+        format!(
+            r#""type":"evidence_added","evidence_id":"{A}","case_id":"{C}","object":{{"sha256":"{SHA}","size":12}},"media_type":"image/jpeg","original_name":"p.jpg","claimed_captured_at":"2026-03-14T09:30:00+01:00","claimed_location":{{"lat":52.52,"lon":13.405}},"extracted":{{"captured_at":null,"location":null,"camera":{{"make":"Apple","model":null}}}},"description":null"#
+        ),
+        format!(
+            r#""type":"custody_recorded","evidence_id":"{A}","action":"received","reason":null,"sha256":"{SHA}","observed":{{"media_type":"text/plain","extracted":{{"captured_at":null,"location":null,"camera":null}}}}"#
+        ),
+        format!(
+            r#""type":"evidence_derived","evidence_id":"{A}","original_id":"{B}","original_sha256":"{SHA}","sha256":"{SHA}","operations":["strip-metadata"]"#
+        ),
+        format!(r#""type":"access_recorded","case_id":"{C}","evidence_id":null,"action":"viewed","reason":"review""#),
+        format!(r#""type":"disclosure_recorded","case_id":"{C}","member_id":"{A}","reason":"court order""#),
+        format!(r#""type":"agency_pinned","agency_id":"{B}","public":"cHVibGlj""#),
+        format!(r#""type":"credential_installed","agency_id":"{B}","member_id":"{A}","credential":"Y3JlZA==""#),
+        format!(r#""type":"member_credential_stored","agency_id":"{B}","member_id":"{C}","credential":"Y3JlZA==""#),
+        format!(r#""type":"revocation_stored","agency_id":"{B}","version":3,"list":"bGlzdA==""#),
+        format!(
+            r#""type":"bundle_exported","bundle_id":"{A}","agency_id":"{B}","bundle_seq":4,"manifest_hash":"{SHA}","case_id":"{C}","upto":17"#
+        ),
+        format!(
+            r#""type":"bundle_imported","bundle_id":"{A}","agency_id":"{B}","sender":"{C}","bundle_seq":4,"manifest_hash":"{SHA}","events_added":5,"blobs":1"#
+        ),
+        format!(r#""type":"endpoint_set","agency_id":"{B}","url":"https://agency.example:8443","cert_sha256":"{SHA}""#),
+        format!(r#""type":"receipt_stored","bundle_id":"{A}","receipt":"cmVjZWlwdA==""#),
+        format!(
+            r#""type":"brief_published","case_id":"{C}","brief_id":"{A}","title":"Footage","text":"Dashcams","area":{{"lat":52.52,"lon":13.405,"radius_m":500.0}},"until":"2026-03-15T00:00:00+01:00","audience":[]"#
+        ),
+        format!(r#""type":"brief_withdrawn","case_id":"{C}","brief_id":"{A}""#),
+        format!(
+            r#""type":"submission_made","case_id":"{C}","brief_id":"{A}","submission_id":"{B}","items":["{A}"],"description":"balcony""#
+        ),
+        format!(
+            r#""type":"review_decided","case_id":"{C}","submission_id":"{B}","items":[],"decision":"info_requested","reason":"which day?""#
+        ),
+    ]
+}
+
+fn body_json(kind: &str) -> String {
+    format!("{}{kind}}}", head())
+}
+
+/// Every kind reads from its JSON and writes back the very same bytes.
+#[test]
+fn every_event_kind_round_trips_to_the_same_bytes() {
+    let kinds = kinds();
+    assert_eq!(kinds.len(), 21, "one of each event kind");
+    for kind in &kinds {
+        let json = body_json(kind);
+        let body: EventBody = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(serde_json::to_string(&body).unwrap(), json);
+        let name = kind.split('"').nth(3).unwrap();
+        assert_eq!(body.kind.name(), name);
+    }
+}
+
+/// The profile's bookkeeping reads as [`EventKind::Profile`], the case history as the rest.
+#[test]
+fn profile_bookkeeping_reads_apart_from_case_history() {
+    let local = [
+        "agency_pinned",
+        "credential_installed",
+        "member_credential_stored",
+        "revocation_stored",
+        "bundle_exported",
+        "bundle_imported",
+        "endpoint_set",
+        "receipt_stored",
+    ];
+    for kind in kinds() {
+        let body: EventBody = serde_json::from_str(&body_json(&kind)).unwrap();
+        let is_profile = matches!(body.kind, EventKind::Profile(_));
+        assert_eq!(is_profile, local.contains(&body.kind.name()), "{}", body.kind.name());
+        assert_eq!(body.kind.is_local(), is_profile);
+    }
+}
+
+/// A profile event made in code writes the same bytes as the literal (the writing side).
+#[test]
+fn a_profile_event_made_in_code_writes_the_literal_bytes() {
+    let (a, b): (Uuid, Uuid) = (A.parse().unwrap(), B.parse().unwrap());
+    let body = EventBody {
+        v: 1,
+        author: a,
+        key: SHA.into(),
+        seq: 7,
+        prev: SHA.into(),
+        hlc: Hlc { ms: 1_773_477_000_000, c: 2 },
+        at: DateTime::parse_from_rfc3339("2026-03-14T09:30:00+01:00").unwrap(),
+        device: b,
+        kind: ProfileEvent::EndpointSet { agency_id: b, url: "https://agency.example:8443".into(), cert_sha256: SHA.into() }.into(),
+    };
+    let expected =
+        body_json(&format!(r#""type":"endpoint_set","agency_id":"{B}","url":"https://agency.example:8443","cert_sha256":"{SHA}""#));
+    assert_eq!(serde_json::to_string(&body).unwrap(), expected);
+}
+
+/// An unknown kind is refused, as before (it matches no case event and no profile event).
+#[test]
+fn an_unknown_kind_is_refused() {
+    assert!(serde_json::from_str::<EventBody>(&body_json(r#""type":"case_deleted","case_id":"x""#)).is_err());
+}
