@@ -133,3 +133,76 @@ fn a_profile_event_made_in_code_writes_the_literal_bytes() {
 fn an_unknown_kind_is_refused() {
     assert!(serde_json::from_str::<EventBody>(&body_json(r#""type":"case_deleted","case_id":"x""#)).is_err());
 }
+
+/// Which kind an event is, as a number: an exhaustive match, so a kind added to [`EventKind`]
+/// or [`ProfileEvent`] does not compile until it is numbered here, and then
+/// [`every_kind_has_its_literal`] fails until it has its JSON in [`kinds`], and
+/// [`every_kind_is_written_in_format_md`] until docs/FORMAT.md describes it.
+fn kind_number(kind: &EventKind) -> usize {
+    match kind {
+        EventKind::ProfileCreated { .. } => 0,
+        EventKind::CaseCreated { .. } => 1,
+        EventKind::CaseEdited { .. } => 2,
+        EventKind::NoteAdded { .. } => 3,
+        EventKind::EvidenceAdded { .. } => 4,
+        EventKind::CustodyRecorded { .. } => 5,
+        EventKind::EvidenceDerived { .. } => 6,
+        EventKind::AccessRecorded { .. } => 7,
+        EventKind::DisclosureRecorded { .. } => 8,
+        EventKind::BriefPublished { .. } => 9,
+        EventKind::BriefWithdrawn { .. } => 10,
+        EventKind::SubmissionMade { .. } => 11,
+        EventKind::ReviewDecided { .. } => 12,
+        EventKind::Profile(p) => match p {
+            ProfileEvent::AgencyPinned { .. } => 13,
+            ProfileEvent::CredentialInstalled { .. } => 14,
+            ProfileEvent::MemberCredentialStored { .. } => 15,
+            ProfileEvent::RevocationStored { .. } => 16,
+            ProfileEvent::BundleExported { .. } => 17,
+            ProfileEvent::BundleImported { .. } => 18,
+            ProfileEvent::EndpointSet { .. } => 19,
+            ProfileEvent::ReceiptStored { .. } => 20,
+        },
+    }
+}
+
+/// How many kinds [`kind_number`] numbers.
+const KIND_COUNT: usize = 21;
+
+#[test]
+fn every_kind_has_its_literal() {
+    let mut seen = [false; KIND_COUNT];
+    for kind in kinds() {
+        let body: EventBody = serde_json::from_str(&body_json(&kind)).unwrap();
+        seen[kind_number(&body.kind)] = true;
+    }
+    let missing: Vec<usize> = (0..KIND_COUNT).filter(|n| !seen[*n]).collect();
+    assert!(missing.is_empty(), "event kinds numbered {missing:?} have no literal JSON in kinds()");
+}
+
+/// docs/FORMAT.md's table of event kinds has a row for every kind, naming each of its fields.
+#[test]
+fn every_kind_is_written_in_format_md() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/FORMAT.md")).unwrap();
+    let section = doc.split("\n## Events\n").nth(1).and_then(|s| s.split("\n## ").next()).expect("FORMAT.md has a section '## Events'");
+    // The table of kinds: the rows under its header, up to the first line that is not a row.
+    let table = section.split("\n| type | fields |\n").nth(1).expect("FORMAT.md \"Events\" has the table `| type | fields |`");
+    let events: String = table.lines().take_while(|l| l.starts_with('|')).collect::<Vec<_>>().join("\n");
+    let mut rows = 0;
+    for kind in kinds() {
+        let value: serde_json::Value = serde_json::from_str(&format!("{{{kind}}}")).unwrap();
+        let name = value["type"].as_str().unwrap();
+        let row = events
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")) || l.starts_with(&format!("| `{name}` (*local*) |")))
+            .unwrap_or_else(|| panic!("docs/FORMAT.md \"Events\" has no row for the event kind `{name}`"));
+        rows += 1;
+        for field in value.as_object().unwrap().keys().filter(|k| *k != "type") {
+            // `field` alone, or `field {sub, fields}` for an object.
+            let named = row.contains(&format!("`{field}`")) || row.contains(&format!("`{field} {{"));
+            assert!(named, "docs/FORMAT.md \"Events\": the row of `{name}` does not name its field `{field}`");
+        }
+    }
+    let documented = events.lines().filter(|l| l.starts_with("| `")).count();
+    assert_eq!(documented, rows, "docs/FORMAT.md \"Events\" has rows for kinds the code does not have");
+}
