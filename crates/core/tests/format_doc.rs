@@ -91,11 +91,7 @@ fn every_file_of_a_store_is_in_the_directory_layout() {
     assert!(seen.len() >= 6, "the store has only {seen:?}");
     for path in &seen {
         assert!(
-            layout.lines().any(|l| l
-                .trim_start()
-                .split_whitespace()
-                .next()
-                .is_some_and(|first| first == path || first.starts_with(path.as_str()))),
+            layout.lines().any(|l| l.split_whitespace().next().is_some_and(|first| first == path || first.starts_with(path.as_str()))),
             "{path} is in a new store but not in FORMAT.md \"Directory layout\""
         );
     }
