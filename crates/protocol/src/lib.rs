@@ -11,6 +11,7 @@
 //!
 //! See docs/ENDPOINT.md for the routes and the access rules.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -100,6 +101,11 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Volunteer => "volunteer",
         }
+    }
+
+    /// Police staff (investigators and supervisors), as opposed to volunteers.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Investigator | Role::Supervisor)
     }
 }
 
