@@ -1,15 +1,17 @@
 //! Briefs, submissions, reviews and receipts: the loop between investigators and volunteers.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use casebridge_core::{NewBrief, Store, SubmitOptions};
-use casebridge_trust::profile;
+use casebridge_trust::bundle::ExportSummary;
+use casebridge_trust::{profile, AgencyPublic};
 use chrono::{DateTime, FixedOffset};
 use uuid::Uuid;
 
 use crate::cases::parse_id;
-use crate::error::{io_reason, AppError, Result};
+use crate::error::{AppError, Result};
+use crate::files::Checked;
 use crate::outbox;
 use crate::views::{AgencyRefusal, Area, BriefView, GeoPoint, ReceiptView, ReviewDecision, SubmissionView};
 
@@ -119,19 +121,6 @@ pub fn decide(
     Ok(store.review(id, decision.into(), &items, reason)?.into())
 }
 
-/// Checks that `path` is a regular, readable file; returns its size.
-pub fn check_file(path: &Path) -> Result<u64> {
-    let meta = std::fs::metadata(path).map_err(|e| AppError::bad_file(path, io_reason(&e)))?;
-    if meta.is_dir() {
-        return Err(AppError::bad_file(path, "it is a directory"));
-    }
-    if !meta.is_file() {
-        return Err(AppError::bad_file(path, "it is not a regular file"));
-    }
-    std::fs::File::open(path).map_err(|e| AppError::bad_file(path, io_reason(&e)))?;
-    Ok(meta.len())
-}
-
 /// What a volunteer says about a submission.
 #[derive(Clone, Debug, Default)]
 pub struct SubmitInput {
@@ -157,15 +146,37 @@ pub fn submit(store: &mut Store, s: SubmitInput, progress: &mut dyn FnMut(u64) -
     if s.paths.is_empty() {
         return Err(AppError::invalid("files", "choose at least one file to submit"));
     }
-    for p in &s.paths {
-        check_file(p)?;
-    }
-    let brief = store.resolve_brief(s.brief_id.trim())?;
-    let (agency, _, cred) = outbox::agency(store)?;
+    let files = Checked::new(s.paths)?;
     let opts = SubmitOptions { description: s.description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()), captured_at, location };
-    let submission = store.submit(brief, &s.paths, &opts, &mut |n: u64| progress(n))?;
-    outbox::export_pending(store, &agency, &cred)?;
-    Ok(submission.into())
+    Ok(submit_files(store, &s.brief_id, &files, &opts, progress)?.submission.into())
+}
+
+/// A submission made: the store's view of it, and the sealed bundles now in the outbox for
+/// the agency this profile enrolled at.
+#[derive(Debug)]
+pub struct Submitted {
+    /// The submission.
+    pub submission: casebridge_core::SubmissionView,
+    /// The bundles put into the outbox (sync uploads them).
+    pub outbox: Vec<ExportSummary>,
+    /// The agency they are sealed to.
+    pub agency: AgencyPublic,
+}
+
+/// [`submit`] with its inputs parsed: answers `brief` (id or unique id prefix) with `files`.
+/// Enrolment (a valid credential) is checked before anything is recorded.
+pub fn submit_files(
+    store: &mut Store,
+    brief: &str,
+    files: &Checked,
+    opts: &SubmitOptions,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Submitted> {
+    let brief = store.resolve_brief(brief.trim())?;
+    let (agency, _, cred) = outbox::agency(store)?;
+    let submission = store.submit(brief, &files.paths, opts, &mut |n: u64| progress(n))?;
+    let outbox = outbox::export_pending(store, &agency, &cred)?;
+    Ok(Submitted { submission, outbox, agency })
 }
 
 /// The receipts this profile keeps, each verified again.

@@ -45,12 +45,14 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod access;
 pub mod bindings;
 pub mod briefs;
 pub mod cases;
 mod clock;
 pub mod enrol;
 mod error;
+pub mod evidence;
 pub mod export;
 pub mod files;
 mod handle;

@@ -1,6 +1,8 @@
-//! The CLI's one error type. Every message says what was wrong and what to do; the core's
-//! messages already do, so they pass through unchanged. So do the trust layer's, which end
-//! with their reason code in brackets (`... [signer_revoked]`) for scripts and tests.
+//! The CLI's one error type. Every message says what was wrong and what to do. The layers
+//! below (casebridge-core, casebridge-app) say what was wrong in words any front end can show;
+//! the advice that names a `casebridge` command or flag is the CLI's, added here by error code
+//! ([`hint`]). The trust layer's messages pass through unchanged; they end with their reason
+//! code in brackets (`... [signer_revoked]`) for scripts and tests.
 
 use std::io;
 use std::path::PathBuf;
@@ -8,8 +10,8 @@ use std::path::PathBuf;
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// An error of the store; its message is shown as is.
-    #[error(transparent)]
+    /// An error of the store; its message is shown with the CLI's hint for its code.
+    #[error("{}", hinted(.0.code(), &.0.to_string()))]
     Core(#[from] casebridge_core::Error),
 
     /// An error of the trust layer; its message (ending with `[reason_code]`) is shown as is.
@@ -150,8 +152,9 @@ pub enum CliError {
         copy: PathBuf,
     },
 
-    /// An error of the shared use cases (casebridge-app); its message is shown as is.
-    #[error("{}", .0.message)]
+    /// An error of the shared use cases (casebridge-app); its message is shown with the CLI's
+    /// hint for its code.
+    #[error("{}", hinted(&.0.code, &.0.message))]
     App(casebridge_app::AppError),
 
     /// An argument combination or value that clap cannot check.
@@ -169,15 +172,6 @@ pub enum CliError {
         value: String,
     },
 
-    /// A file given to `evidence add` cannot be imported; checked before anything is imported.
-    #[error("cannot import {path}: {reason}; nothing was imported")]
-    BadFile {
-        /// The file as the user gave it.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-
     /// An import failed after some files were already imported (and committed).
     #[error("{source} ({done} of {total} files were imported before this error and are listed on stdout)")]
     PartialImport {
@@ -187,15 +181,6 @@ pub enum CliError {
         total: usize,
         /// What went wrong with the next file.
         source: Box<CliError>,
-    },
-
-    /// `evidence verify` found damaged content.
-    #[error("evidence {id} is damaged: {what}; run `casebridge check --read-data` for a full report")]
-    Damaged {
-        /// The evidence id.
-        id: uuid::Uuid,
-        /// What is wrong (no content).
-        what: String,
     },
 
     /// `check` found problems (already printed).
@@ -215,6 +200,34 @@ impl CliError {
     /// worth an error message.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// What to do next, naming the `casebridge` command that helps, for an error `code` of the
+/// layers below with `message`.
+pub fn hint(code: &str, message: &str) -> Option<&'static str> {
+    Some(match code {
+        "no_store" => ": create one with `casebridge init --name NAME`",
+        "corruption" | "damaged" => "; run `casebridge check --read-data` for a full report",
+        "index_damaged" => "; run `casebridge store rebuild` to rebuild it from the journal",
+        "journal_damaged" => ". Run `casebridge check` and restore the store from a backup",
+        "index" => "; if it persists run `casebridge store rebuild`",
+        "unknown_case" => ": use an id or reference from `casebridge case list`",
+        "unknown_evidence" => ": use an id from `casebridge evidence list CASE`",
+        "not_found" if message.starts_with("no brief ") => ": use an id from `casebridge brief list`",
+        "not_found" if message.starts_with("no submission ") => {
+            ": use an id from `casebridge review list` (investigators) or `casebridge submission list` (volunteers)"
+        }
+        _ => return None,
+    })
+}
+
+/// `message` with the [`hint`] for `code`. A message that already carries the hint (from a
+/// layer that still gives its own) keeps the one it has.
+fn hinted(code: &str, message: &str) -> String {
+    match hint(code, message) {
+        Some(h) if !message.contains(h.trim_start_matches([':', ';', '.', ' '])) => format!("{message}{h}"),
+        _ => message.to_string(),
     }
 }
 

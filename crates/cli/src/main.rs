@@ -20,7 +20,6 @@ mod evidence;
 mod files;
 mod log;
 mod note;
-mod outbox;
 mod output;
 mod pass;
 mod passphrase;
