@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use casebridge_core::{NewBrief, Store, SubmitOptions};
 use casebridge_trust::bundle::ExportSummary;
-use casebridge_trust::{profile, AgencyPublic};
+use casebridge_trust::AgencyPublic;
 use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::cases::parse_id;
@@ -39,7 +40,17 @@ pub fn parse_audience(values: &[String]) -> Result<Vec<Uuid>> {
 
 /// The briefs this profile holds (volunteers: those addressed to them), newest first.
 pub fn list(store: &Store, include_withdrawn: bool) -> Result<Vec<BriefView>> {
-    Ok(store.briefs(include_withdrawn)?.into_iter().map(Into::into).collect())
+    Ok(held(store, include_withdrawn)?.into_iter().map(Into::into).collect())
+}
+
+/// [`list`], as the store has them.
+pub fn held(store: &Store, include_withdrawn: bool) -> Result<Vec<casebridge_core::BriefView>> {
+    Ok(store.briefs(include_withdrawn)?)
+}
+
+/// One brief (id or unique id prefix).
+pub fn show(store: &Store, id: &str) -> Result<casebridge_core::BriefView> {
+    Ok(store.brief(store.resolve_brief(id.trim())?)?)
 }
 
 /// What a new brief says.
@@ -68,28 +79,56 @@ pub fn publish(store: &mut Store, b: BriefInput) -> Result<Uuid> {
     let from = parse_opt_time("from", b.from.as_deref())?;
     let until = parse_opt_time("until", b.until.as_deref())?;
     let audience = parse_audience(&b.audience)?;
-    let case = store.resolve_case(b.case_id.trim())?;
-    Ok(store.publish_brief(NewBrief { case, title: b.title, text: b.body, area, from, until, audience })?)
+    publish_on(store, &b.case_id, NewBrief { case: Uuid::nil(), title: b.title, text: b.body, area, from, until, audience })
+}
+
+/// [`publish`] with its inputs parsed: publishes `brief` on `case` (id, unique id prefix or
+/// reference), which replaces `brief.case`; returns its id.
+pub fn publish_on(store: &mut Store, case: &str, brief: NewBrief) -> Result<Uuid> {
+    let case = store.resolve_case(case.trim())?;
+    Ok(store.publish_brief(NewBrief { case, ..brief })?)
 }
 
 /// Withdraws a brief (investigators); volunteers stop seeing it after their next sync.
-pub fn withdraw(store: &mut Store, id: &str) -> Result<()> {
+/// Returns its id.
+pub fn withdraw(store: &mut Store, id: &str) -> Result<Uuid> {
     let id = store.resolve_brief(id.trim())?;
-    Ok(store.withdraw_brief(id)?)
+    store.withdraw_brief(id)?;
+    Ok(id)
 }
 
 /// Submissions, newest first (volunteers: their own). A submission whose bundle the agency
 /// refused for good is marked so (state `refused`, with the agency's reason in `refused`).
 pub fn submissions(store: &Store) -> Result<Vec<SubmissionView>> {
+    Ok(marked(store)?.into_iter().map(|m| SubmissionView { refused: m.refused, ..m.view.into() }).collect())
+}
+
+/// A submission as the store holds it, marked `refused` (with the agency's reason) when the
+/// agency refused the bundle that carried it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Marked {
+    /// The submission (state `refused` when refused).
+    #[serde(flatten)]
+    pub view: casebridge_core::SubmissionView,
+    /// The agency's refusal of the bundle that carried it, if it was refused.
+    pub refused: Option<AgencyRefusal>,
+}
+
+/// [`submissions`], as the store has them, each [`Marked`].
+pub fn marked(store: &Store) -> Result<Vec<Marked>> {
     let mut refusals = outbox::refused_submissions(store.dir())?;
-    Ok(store
-        .submissions()?
-        .into_iter()
-        .map(|mut s| {
-            let refused = take_refusal(&mut s, &mut refusals);
-            SubmissionView { refused, ..s.into() }
-        })
-        .collect())
+    Ok(store.submissions()?.into_iter().map(|view| mark(view, &mut refusals)).collect())
+}
+
+/// One submission (id or unique id prefix), [`Marked`].
+pub fn submission(store: &Store, id: &str) -> Result<Marked> {
+    let view = store.submission(store.resolve_submission(id.trim())?)?;
+    Ok(mark(view, &mut outbox::refused_submissions(store.dir())?))
+}
+
+fn mark(mut view: casebridge_core::SubmissionView, refusals: &mut BTreeMap<Uuid, AgencyRefusal>) -> Marked {
+    let refused = take_refusal(&mut view, refusals);
+    Marked { view, refused }
 }
 
 /// If the agency refused the bundle that carried `view` (per `refusals`, from
@@ -116,9 +155,21 @@ pub fn decide(
     reason: Option<String>,
 ) -> Result<SubmissionView> {
     let items: Vec<Uuid> = items.iter().map(|i| parse_id("item", i)).collect::<Result<_>>()?;
-    let id = store.resolve_submission(submission_id.trim())?;
     let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    Ok(store.review(id, decision.into(), &items, reason)?.into())
+    Ok(review(store, submission_id, decision.into(), &items, reason)?.into())
+}
+
+/// [`decide`] with its inputs parsed: decides on a submission (id or unique id prefix), all
+/// its items or only `items`.
+pub fn review(
+    store: &mut Store,
+    submission: &str,
+    decision: casebridge_core::ReviewDecision,
+    items: &[Uuid],
+    reason: Option<String>,
+) -> Result<casebridge_core::SubmissionView> {
+    let id = store.resolve_submission(submission.trim())?;
+    Ok(store.review(id, decision, items, reason)?)
 }
 
 /// What a volunteer says about a submission.
@@ -181,5 +232,5 @@ pub fn submit_files(
 
 /// The receipts this profile keeps, each verified again.
 pub fn receipts(store: &Store) -> Result<Vec<ReceiptView>> {
-    Ok(profile::receipts(store)?.into_iter().map(Into::into).collect())
+    Ok(crate::receipts::held(store)?.into_iter().map(Into::into).collect())
 }

@@ -58,6 +58,7 @@ pub mod files;
 mod handle;
 pub mod import;
 pub mod outbox;
+pub mod receipts;
 mod session;
 pub mod settings;
 mod strength;

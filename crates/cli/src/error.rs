@@ -215,9 +215,7 @@ pub fn hint(code: &str, message: &str) -> Option<&'static str> {
         "unknown_case" => ": use an id or reference from `casebridge case list`",
         "unknown_evidence" => ": use an id from `casebridge evidence list CASE`",
         "not_found" if message.starts_with("no brief ") => ": use an id from `casebridge brief list`",
-        "not_found" if message.starts_with("no submission ") => {
-            ": use an id from `casebridge review list` (investigators) or `casebridge submission list` (volunteers)"
-        }
+        "not_found" if message.starts_with("no submission ") => ": use an id from `casebridge review list`",
         _ => return None,
     })
 }

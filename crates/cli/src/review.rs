@@ -3,12 +3,9 @@
 
 use std::io::Write;
 
-use std::collections::BTreeMap;
-
-use casebridge_app::AgencyRefusal;
-use casebridge_core::{ReviewDecision, SubmissionView};
+use casebridge_app::briefs::{self, Marked};
+use casebridge_core::ReviewDecision;
 use clap::{Args, Subcommand};
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::context::Ctx;
@@ -74,9 +71,7 @@ pub fn run(ctx: &mut Ctx, cmd: &ReviewCommand, out: &mut dyn Write) -> Result<()
     match cmd {
         ReviewCommand::List(a) => list(ctx, a, out),
         ReviewCommand::Show(a) => {
-            let store = ctx.open()?;
-            let s = store.submission(store.resolve_submission(&a.submission)?)?;
-            let s = Listed::new(s, &mut casebridge_app::outbox::refused_submissions(store.dir())?);
+            let s = briefs::submission(&ctx.open()?, &a.submission)?;
             if a.json {
                 return output::json(out, &s);
             }
@@ -90,28 +85,12 @@ pub fn run(ctx: &mut Ctx, cmd: &ReviewCommand, out: &mut dyn Write) -> Result<()
 
 const STATES: [&str; 6] = ["pending", "accepted", "rejected", "info_requested", "mixed", "refused"];
 
-/// A submission as listed: the store's view, marked `refused` (with the agency's reason) when
-/// the agency refused the bundle that carried it (see `casebridge sync status`).
-#[derive(Serialize)]
-struct Listed {
-    #[serde(flatten)]
-    view: SubmissionView,
-    /// The agency's refusal of the bundle that carried it, if it was refused.
-    refused: Option<AgencyRefusal>,
-}
-
-impl Listed {
-    fn new(mut view: SubmissionView, refusals: &mut BTreeMap<Uuid, AgencyRefusal>) -> Listed {
-        let refused = casebridge_app::briefs::take_refusal(&mut view, refusals);
-        Listed { view, refused }
-    }
-
-    /// The state for people: `refused by the agency: <reason>` for a refused one.
-    fn state_text(&self) -> String {
-        match &self.refused {
-            Some(r) => format!("refused by the agency: {}", output::line(&r.message)),
-            None => self.view.state.clone(),
-        }
+/// The state for people: `refused by the agency: <reason>` for a submission the agency refused
+/// (see `casebridge sync status`).
+fn state_text(m: &Marked) -> String {
+    match &m.refused {
+        Some(r) => format!("refused by the agency: {}", output::line(&r.message)),
+        None => m.view.state.clone(),
     }
 }
 
@@ -121,14 +100,8 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
             return Err(CliError::Usage(format!("invalid --state '{s}': use one of {}", STATES.join(", "))));
         }
     }
-    let store = ctx.open()?;
-    let mut refusals = casebridge_app::outbox::refused_submissions(store.dir())?;
-    let subs: Vec<Listed> = store
-        .submissions()?
-        .into_iter()
-        .map(|s| Listed::new(s, &mut refusals))
-        .filter(|s| a.state.as_deref().is_none_or(|st| s.view.state == st))
-        .collect();
+    let subs: Vec<Marked> =
+        briefs::marked(&ctx.open()?)?.into_iter().filter(|s| a.state.as_deref().is_none_or(|st| s.view.state == st)).collect();
     if a.json {
         return output::json(out, &subs);
     }
@@ -142,7 +115,7 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
         t.row(vec![
             s.id.to_string(),
             output::time(&s.submitted_at),
-            l.state_text(),
+            state_text(l),
             s.items.len().to_string(),
             s.brief_title.as_deref().map(output::line).unwrap_or_else(|| s.brief_id.to_string()),
         ]);
@@ -151,13 +124,13 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn show(l: &Listed, out: &mut dyn Write) -> Result<()> {
+fn show(l: &Marked, out: &mut dyn Write) -> Result<()> {
     let s = &l.view;
     let mut f = Fields::default();
     f.add("submission", s.id.to_string());
     f.add("brief", format!("{} ({})", s.brief_title.as_deref().map(output::line).unwrap_or_default(), s.brief_id));
     f.add("submitted", output::time(&s.submitted_at));
-    f.add("state", l.state_text());
+    f.add("state", state_text(l));
     if let Some(r) = &l.refused {
         f.add(
             "refused",
@@ -194,9 +167,7 @@ fn decide(ctx: &mut Ctx, a: &DecideArgs, decision: ReviewDecision, out: &mut dyn
         .iter()
         .map(|i| Uuid::parse_str(i.trim()).map_err(|_| CliError::Usage(format!("invalid --item '{i}': give an evidence id"))))
         .collect::<Result<_>>()?;
-    let mut store = ctx.open()?;
-    let id = store.resolve_submission(&a.submission)?;
-    let s = store.review(id, decision, &items, a.reason.clone())?;
+    let s = briefs::review(&mut ctx.open()?, &a.submission, decision, &items, a.reason.clone())?;
     if a.json {
         return output::json(out, &s);
     }
