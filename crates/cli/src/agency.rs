@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use casebridge_core::{KdfParams, Role};
-use casebridge_trust::{now, parse_duration, profile, Agency, AgencyPublic, Credential, Reason, RevocationList};
+use casebridge_trust::{now, parse_duration, Agency, AgencyPublic, Credential, Reason, RevocationList};
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -378,11 +378,7 @@ fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
 
 fn pin(ctx: &mut Ctx, a: &PinArgs, out: &mut dyn Write) -> Result<()> {
     let (file, _, _) = files::read_public(&a.file)?;
-    let mut store = ctx.open()?;
-    let (public, _) = profile::pin_agency(&mut store, &file)?;
-    // The list held now: the file's, or a newer one held before.
-    let held = profile::held_revocation(&store, &public)?.map(|(l, _)| l);
-    let list = held.unwrap_or(file.verify()?.1);
+    let (public, list) = casebridge_app::agencies::pin(&mut ctx.open()?, &file)?;
     let view = AgencyView::new(&public, &list, None);
     if a.json {
         return output::json(out, &view);

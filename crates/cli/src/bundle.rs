@@ -6,11 +6,12 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use casebridge_app::bundle::Received;
 use casebridge_app::credentials::Unusable;
 use casebridge_app::export::{self, ExportError, ToAgency};
 use casebridge_core::Role;
 use casebridge_trust::bundle::{self, Anchor, BlobSink, Opened, Verified};
-use casebridge_trust::{now, profile, AgencyPublicFile, Reason, Receipt, TrustError};
+use casebridge_trust::{now, Reason, TrustError};
 use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 use uuid::Uuid;
@@ -357,38 +358,16 @@ fn open(ctx: &mut Ctx, a: &OpenArgs, out: &mut dyn Write) -> Result<()> {
     let agency = unlock(ctx, &a.agency_dir)?;
     let (list, list_doc) = agency.current_revocation()?;
     let mut store = ctx.open()?;
-    // Pin the agency if this store has not yet, and keep its current list: a list older than
-    // one this store has seen (an agency directory restored from an old copy) is refused.
-    let file = AgencyPublicFile { agency: agency.public_doc().clone(), revocation: list_doc };
-    profile::pin_agency(&mut store, &file)?;
-
-    // The same rules as the endpoint: the agency's clock and its own record of the
-    // credentials it issued decide, not what the bundle embeds.
-    let issued = agency.issued()?;
-    let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity())).at(now()).issued(&issued);
     let pb = progress::spinner("importing bundle");
-    let result = bundle::open_into(&a.file, &anchor, &mut store, &mut |n: u64| {
+    let result = casebridge_app::bundle::open_into(&mut store, &agency, (&list, &list_doc), &a.file, &mut |n: u64| {
         pb.set_position(n);
         true
     });
     pb.finish_and_clear();
-    let opened = result?;
-
+    let Received { opened, receipt } = result?;
     let mut receipt_err = None;
     let mut written = None;
-    if opened.outcome == "accepted" {
-        let receipt = Receipt {
-            agency_id: agency.public().agency_id,
-            bundle_id: opened.bundle_id,
-            manifest_hash: opened.manifest_hash.clone(),
-            sender: opened.sender,
-            seq: opened.seq,
-            received_at: now(),
-            outcome: opened.outcome.clone(),
-            events: opened.events,
-            blobs: opened.blobs,
-        };
-        let doc = agency.sign_receipt(&receipt)?;
+    if let Some(doc) = receipt {
         match files::write_new(&receipt_path, &doc.to_bytes()) {
             Ok(()) => written = Some(receipt_path.clone()),
             Err(e) => receipt_err = Some(e),
