@@ -69,7 +69,7 @@ pub enum Unusable {
         /// Its standing now.
         status: &'static str,
         /// The credential.
-        credential: Credential,
+        credential: Box<Credential>,
         /// The version of the revocation list held (0: none).
         list_version: u64,
     },
@@ -90,6 +90,6 @@ pub fn usable(store: &Store, agency: &AgencyPublic) -> std::result::Result<(Cred
     let list = profile::held_revocation(store, agency)?.map(|(l, _)| l);
     match credential_status(&credential, list.as_ref(), now()) {
         "valid" => Ok((credential, doc)),
-        status => Err(Unusable::NotValid { status, credential, list_version: list.map_or(0, |l| l.version) }),
+        status => Err(Unusable::NotValid { status, credential: Box::new(credential), list_version: list.map_or(0, |l| l.version) }),
     }
 }

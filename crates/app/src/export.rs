@@ -89,7 +89,7 @@ pub enum ExportError {
     /// advice, rather than by the agency.
     Credential {
         /// The agency.
-        agency: AgencyPublic,
+        agency: Box<AgencyPublic>,
         /// Why not.
         why: Unusable,
     },
@@ -143,7 +143,7 @@ pub fn to_agency(
     let cred_doc = match credentials::usable(store, &agency) {
         Ok((_, doc)) => doc,
         Err(Unusable::Trust(e)) => return Err(e.into()),
-        Err(why) => return Err(ExportError::Credential { agency, why }),
+        Err(why) => return Err(ExportError::Credential { agency: Box::new(agency), why }),
     };
     // The content's total, each object once.
     let sizes: BTreeMap<String, u64> = store.case(case)?.evidence.iter().map(|e| (e.sha256.clone(), e.size)).collect();

@@ -39,7 +39,20 @@ pub fn import_files(
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(ImportProgress<'_>),
 ) -> Result<Vec<AddedEvidence>> {
-    import_each(store, case, files, opts, cancel, on_progress, &mut |_, _| {}).map_err(ImportFailure::into_error)
+    import_each(store, Import { case, files, opts, cancel }, on_progress, &mut |_, _| {}).map_err(ImportFailure::into_error)
+}
+
+/// One import: the files, where they go, and the flag that cancels it.
+#[derive(Clone, Copy, Debug)]
+pub struct Import<'a> {
+    /// The case the items join.
+    pub case: Uuid,
+    /// The files, checked.
+    pub files: &'a Checked,
+    /// Description and claims, applied to every item.
+    pub opts: &'a EvidenceOptions,
+    /// Set to stop after the file in progress is abandoned.
+    pub cancel: &'a AtomicBool,
 }
 
 /// An import that stopped: the error of the file that failed, and the items imported (and
@@ -78,13 +91,11 @@ impl ImportFailure {
 /// committed; a failure keeps the items imported before it ([`ImportFailure::done`]).
 pub fn import_each(
     store: &StoreHandle,
-    case: Uuid,
-    files: &Checked,
-    opts: &EvidenceOptions,
-    cancel: &AtomicBool,
+    job: Import<'_>,
     on_progress: &mut dyn FnMut(ImportProgress<'_>),
     on_added: &mut dyn FnMut(usize, &AddedEvidence),
 ) -> std::result::Result<Vec<AddedEvidence>, ImportFailure> {
+    let Import { case, files, opts, cancel } = job;
     let total = files.total();
     let count = files.paths.len();
     let mut done: Vec<AddedEvidence> = Vec::with_capacity(count);

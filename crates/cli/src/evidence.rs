@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use casebridge_app::evidence;
-use casebridge_app::import::{self, Checked, ImportFailure};
+use casebridge_app::import::{self, Checked, Import, ImportFailure};
 use casebridge_app::StoreHandle;
 use casebridge_core::{AddedEvidence, EvidenceOptions, EvidenceView, GeoPoint};
 use chrono::{DateTime, FixedOffset};
@@ -160,10 +160,7 @@ fn add(ctx: &mut Ctx, a: &AddArgs, out: &mut dyn Write) -> Result<()> {
     let mut shown = usize::MAX;
     let result = import::import_each(
         &handle,
-        case,
-        &files,
-        &opts,
-        &stop,
+        Import { case, files: &files, opts: &opts, cancel: &stop },
         &mut |p| {
             if p.item != shown {
                 shown = p.item;
