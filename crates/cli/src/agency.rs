@@ -342,10 +342,9 @@ fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
     // Issued credentials (members' names) are sealed at rest: the running endpoint answers over
     // its admin socket; without one, the agency is unlocked here.
     Agency::read_public(&a.dir)?;
-    let rt = crate::endpoint::runtime()?;
-    let answer = rt.block_on(casebridge_agency::admin::call(&a.dir, "GET", "/admin/issued", None)).map_err(crate::endpoint::agency_err)?;
+    let answer = crate::endpoint::ask_endpoint(&a.dir, "GET", "/admin/issued", None, "the endpoint answered unexpected credentials")?;
     let creds: Vec<casebridge_trust::Credential> = match answer {
-        Some(v) => serde_json::from_value(v).map_err(|e| CliError::Sync(format!("the endpoint answered unexpected credentials: {e}")))?,
+        Some(creds) => creds,
         None => unlock(ctx, &a.dir)?.issued()?,
     };
     let (list, _) = Agency::read_revocation(&a.dir)?;
