@@ -73,8 +73,8 @@ pub fn access_log(store: &Store, case: &str) -> Result<Vec<AccessEntry>> {
 /// court material for `case` (id, unique id prefix or reference), on the legal basis
 /// `reason`. Returns the case and the member.
 ///
-/// Errors: `invalid_input` for a volunteer, `unknown_member` when this store does not know
-/// the member; nothing is recorded then.
+/// Errors: `invalid_input` for a volunteer, `not_found` when this store does not know the
+/// member; nothing is recorded then.
 pub fn disclose(store: &mut Store, case: &str, member: Uuid, reason: &str) -> Result<(Uuid, MemberRecord)> {
     if !is_police_staff(store) {
         return Err(casebridge_core::Error::Invalid {
@@ -85,7 +85,7 @@ pub fn disclose(store: &mut Store, case: &str, member: Uuid, reason: &str) -> Re
     }
     let case = store.resolve_case(case)?;
     let Some(who) = store.member(member)? else {
-        return Err(AppError::new("unknown_member", format!("invalid member: {member} is not known to this store; nothing was recorded")));
+        return Err(AppError::new("not_found", format!("no member {member} is known to this store; nothing was recorded")));
     };
     store.record_disclosure(case, member, reason)?;
     Ok((case, who))

@@ -42,7 +42,7 @@ pub fn export(
 }
 
 /// Re-hashes an item's content and records custody `verified`; returns the item. Content
-/// that fails its hash or its authentication fails with `damaged`, naming the item.
+/// that fails its hash or its authentication fails with `corruption`, naming the item.
 pub fn verify(store: &mut Store, id: &str, progress: &mut dyn FnMut(u64, u64) -> bool) -> Result<EvidenceView> {
     let id = store.resolve_evidence(id)?;
     let e = store.evidence(id)?;
@@ -59,7 +59,7 @@ fn damaged(id: uuid::Uuid, e: Error) -> AppError {
         Error::Corruption { what } => what,
         other => return other.into(),
     };
-    AppError::new("damaged", format!("evidence {id} is damaged: {what}"))
+    AppError::new("corruption", format!("evidence {id} is damaged: {what}"))
 }
 
 /// An item's custody trail, oldest first.

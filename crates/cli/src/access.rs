@@ -74,7 +74,8 @@ pub fn disclose(ctx: &mut Ctx, a: &DiscloseArgs, out: &mut dyn Write) -> Result<
     })?;
     let mut store = ctx.open()?;
     let (case, who) = access::disclose(&mut store, &a.case, member, &a.reason).map_err(|e| match e.code.as_str() {
-        "unknown_member" => CliError::from(Error::Invalid {
+        // The only record disclose looks up by id (the case it resolves reports `unknown_case`).
+        "not_found" => CliError::from(Error::Invalid {
             field: "member",
             reason: format!(
                 "{member} is not known to this store: use the contributor id shown by `casebridge evidence show ID`; nothing was recorded"

@@ -208,7 +208,7 @@ impl CliError {
 pub fn hint(code: &str, message: &str) -> Option<&'static str> {
     Some(match code {
         "no_store" => ": create one with `casebridge init --name NAME`",
-        "corruption" | "damaged" => "; run `casebridge check --read-data` for a full report",
+        "corruption" => "; run `casebridge check --read-data` for a full report",
         "index_damaged" => "; run `casebridge store rebuild` to rebuild it from the journal",
         "journal_damaged" => ". Run `casebridge check` and restore the store from a backup",
         "index" => "; if it persists run `casebridge store rebuild`",
@@ -251,5 +251,24 @@ impl From<casebridge_app::AppError> for CliError {
 impl From<casebridge_sync::SyncError> for CliError {
     fn from(e: casebridge_sync::SyncError) -> CliError {
         CliError::Sync(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_the_command_once() {
+        // A message of the layers below, which name no command, gets the CLI's hint.
+        let e = CliError::App(casebridge_app::AppError::new("unknown_case", "no case matches 'x'"));
+        assert_eq!(e.to_string(), "no case matches 'x': use an id or reference from `casebridge case list`");
+        let e = CliError::App(casebridge_app::AppError::new("corruption", "evidence 1 is damaged: its content fails authentication"));
+        assert!(e.to_string().ends_with("damaged: its content fails authentication; run `casebridge check --read-data` for a full report"));
+        // A message that carries the hint already keeps one.
+        let e = CliError::from(casebridge_core::Error::UnknownCase { query: "x".into() });
+        assert_eq!(e.to_string().matches("`casebridge case list`").count(), 1, "{e}");
+        // Codes without a hint pass through.
+        assert_eq!(CliError::App(casebridge_app::AppError::new("locked", "m")).to_string(), "m");
     }
 }
