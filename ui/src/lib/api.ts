@@ -143,11 +143,14 @@ export const syncNow = () => call<void>('sync_now');
 
 // ----- events --------------------------------------------------------------------------------------------
 
-function on<T>(event: string, handler: (payload: T) => void): () => void {
-  if (!isTauri()) return () => {};
+/**
+ * Turns Tauri's asynchronous subscription into a synchronous unsubscribe: called before the
+ * subscription is in place, it unsubscribes as soon as it is. A failed subscription is silent.
+ */
+function unsubscriber(subscribed: Promise<UnlistenFn>): () => void {
   let unlisten: UnlistenFn | null = null;
   let gone = false;
-  listen<T>(event, (e) => handler(e.payload))
+  subscribed
     .then((u) => {
       if (gone) u();
       else unlisten = u;
@@ -159,6 +162,11 @@ function on<T>(event: string, handler: (payload: T) => void): () => void {
   };
 }
 
+function on<T>(event: string, handler: (payload: T) => void): () => void {
+  if (!isTauri()) return () => {};
+  return unsubscriber(listen<T>(event, (e) => handler(e.payload)));
+}
+
 export const onLocked = (handler: (e: Locked | null) => void) => on<Locked | null>('locked', handler);
 export const onSyncEvent = (handler: (e: SyncEvent) => void) => on<SyncEvent>('sync-event', handler);
 export const onSyncDone = (handler: (e: SyncDone) => void) => on<SyncDone>('sync-done', handler);
@@ -168,10 +176,8 @@ export const onJobDone = (handler: (e: JobDone) => void) => on<JobDone>('job-don
 /** Files dropped on the window (the shell gives real paths); `hovering` is true while a drag is over it. */
 export function onFileDrop(handlers: { drop: (paths: string[]) => void; hovering?: (over: boolean) => void }): () => void {
   if (!isTauri()) return () => {};
-  let unlisten: UnlistenFn | null = null;
-  let gone = false;
-  getCurrentWebview()
-    .onDragDropEvent((e) => {
+  return unsubscriber(
+    getCurrentWebview().onDragDropEvent((e) => {
       const p = e.payload;
       if (p.type === 'enter' || p.type === 'over') handlers.hovering?.(true);
       else if (p.type === 'leave') handlers.hovering?.(false);
@@ -179,14 +185,6 @@ export function onFileDrop(handlers: { drop: (paths: string[]) => void; hovering
         handlers.hovering?.(false);
         if (p.paths.length > 0) handlers.drop(p.paths);
       }
-    })
-    .then((u) => {
-      if (gone) u();
-      else unlisten = u;
-    })
-    .catch(() => {});
-  return () => {
-    gone = true;
-    unlisten?.();
-  };
+    }),
+  );
 }
