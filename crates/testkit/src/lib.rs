@@ -9,7 +9,8 @@
 //!   so a failing test sees the same content again.
 //! - [`fixtures`]: member stores and agency directories with the cheap test KDF, and a member
 //!   enrolled offline (a credential issued by the agency and installed in the store).
-//! - [`endpoint`]: an agency endpoint served in-process on 127.0.0.1:0 with a clock tests move,
+//! - [`files`]: copying directories.
+//! - `endpoint` (feature `endpoint`): an agency endpoint served in-process on 127.0.0.1:0 with a clock tests move,
 //!   invites through its admin socket, and HTTP and TLS clients pinned to its certificate.
 //!
 //! Helpers panic with a message instead of returning errors: a failed setup is a failed test.
@@ -28,5 +29,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bytes;
+#[cfg(feature = "endpoint")]
 pub mod endpoint;
+pub mod files;
 pub mod fixtures;

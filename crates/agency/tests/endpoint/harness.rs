@@ -12,9 +12,8 @@ use casebridge_protocol::{
     auth_message, Challenge, ChallengeRequest, EnrolRequest, EnrolResponse, ErrorBody, InviteCode, Session, SessionRequest, UploadState,
     AUTH_CONTEXT,
 };
-pub use casebridge_testkit::bytes::noise;
 use casebridge_testkit::endpoint::serve_config;
-pub use casebridge_testkit::endpoint::{pinned_client, pinned_tls, TestClock};
+pub use casebridge_testkit::endpoint::{pinned_client, TestClock};
 pub use casebridge_testkit::fixtures::AGENCY_PASS;
 use casebridge_trust::{profile, Agency, AgencyPublicFile, SignedDoc};
 use chrono::Duration;
@@ -22,6 +21,10 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
+
+// Re-exported for the suites; each target that includes this file uses a part of them.
+#[allow(unused_imports)]
+pub use casebridge_testkit::bytes::noise;
 
 pub const MEMBER_PASS: &str = "member passphrase for tests";
 
