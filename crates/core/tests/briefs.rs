@@ -4,15 +4,11 @@
 
 use std::path::PathBuf;
 
-use casebridge_core::{
-    Area, CustodyAction, EventKind, KdfParams, NewBrief, NewCase, Passphrase, ReviewDecision, Role, SignedEvent, Store, SubmitOptions,
-};
+use casebridge_core::{Area, CustodyAction, EventKind, NewBrief, NewCase, ReviewDecision, Role, SignedEvent, Store, SubmitOptions};
 use uuid::Uuid;
 
-const PASS: &str = "correct horse battery staple";
-
 fn store(tmp: &tempfile::TempDir, name: &str, role: Role) -> Store {
-    Store::create(&tmp.path().join(name), &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).unwrap()
+    casebridge_testkit::fixtures::new_store(&tmp.path().join(name), name, role)
 }
 
 /// Moves every event `to` may see from `from` into `to`, content first (as sync does).
