@@ -3,7 +3,7 @@
 //! **Dev-only.** Crates name it in `[dev-dependencies]` and nowhere else: it turns on the cheap
 //! `test-kdf` parameters of core and trust, which no production build may carry (the bench
 //! stays off it for the same reason; it pins certificates with
-//! [`casebridge_sync::pinned_client_config`], as this kit does).
+//! `casebridge_sync::pinned_client_config`, as this kit does).
 //!
 //! - [`bytes`]: seeded pseudo-random bytes (xorshift64), the same stream for the same seed,
 //!   so a failing test sees the same content again.
