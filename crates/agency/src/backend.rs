@@ -1,15 +1,16 @@
 //! The endpoint's calls into the agency store and the bundle reader, in one place: the
-//! feed, content access, opening an uploaded bundle under the contribution policy and
+//! feed and content access (under the rules of [`crate::access`]), opening an uploaded bundle under the contribution policy and
 //! recording custody "received".
 
 use std::path::Path;
 use std::sync::RwLock;
 
-use casebridge_core::{FeedPage, Role, Store};
+use casebridge_core::{EventPage, Role, Store};
 use casebridge_trust::bundle::{self, Anchor, BlobSink, Manifest, Opened, Verified};
 use casebridge_trust::{Reason, TrustError};
 use uuid::Uuid;
 
+use crate::access;
 use crate::api::ApiError;
 use crate::state::read;
 
@@ -23,8 +24,8 @@ fn store_error(e: casebridge_core::Error) -> ApiError {
 }
 
 /// The events after `after` that `member` with `role` may see.
-pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: usize) -> Result<FeedPage, ApiError> {
-    store.feed(member, role, after, limit).map_err(store_error)
+pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: usize) -> Result<EventPage, ApiError> {
+    access::feed(store, member, role, after, limit).map_err(store_error)
 }
 
 /// The credentials the agency store holds for the authors of `events` (each once, base64 as
@@ -42,7 +43,7 @@ pub(crate) fn author_credentials(store: &Store, events: &[casebridge_core::Signe
 
 /// The size of content `sha256` when `member` may fetch it and it is held.
 pub(crate) fn content_access(store: &Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>, ApiError> {
-    store.content_access(sha256, member, role).map_err(store_error)
+    access::content_access(store, sha256, member, role).map_err(store_error)
 }
 
 /// The first half of opening an uploaded bundle, run without holding the store so that

@@ -48,11 +48,14 @@
 //! ```
 //!
 //! ## Not here
-//! The client side (crates/sync), the command line (crates/cli), the bundle format and access
-//! rules themselves (casebridge-trust, casebridge-core).
+//! The client side (crates/sync), the command line (crates/cli), the bundle format and the
+//! contribution policy (casebridge-trust). Who may see what is the endpoint's own rule (the
+//! private `access` module).
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod access;
 pub mod admin;
 mod api;
 mod backend;

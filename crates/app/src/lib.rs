@@ -43,6 +43,7 @@
 //! Printing (the CLI), windows and events on the wire (src-tauri), the store itself
 //! (casebridge-core), the network protocol (casebridge-sync).
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod bindings;

@@ -26,7 +26,10 @@ pub fn run(ctx: &mut Ctx, a: &CheckArgs, out: &mut dyn Write) -> Result<()> {
     let pb = if a.read_data { progress::spinner("re-hashing evidence") } else { indicatif::ProgressBar::hidden() };
     let report = store.check(a.read_data, &mut |done| pb.set_position(done));
     pb.finish_and_clear();
-    let report = report?;
+    let mut report = report?;
+    for p in &mut report.problems {
+        p.message = crate::error::cli_words(&p.code, std::mem::take(&mut p.message));
+    }
     if a.json {
         output::json(out, &report)?;
     } else {

@@ -1,6 +1,8 @@
-//! The CLI's one error type. Every message says what was wrong and what to do; the core's
-//! messages already do, so they pass through unchanged. So do the trust layer's, which end
-//! with their reason code in brackets (`... [signer_revoked]`) for scripts and tests.
+//! The CLI's one error type. Every message says what was wrong and what to do. The core's
+//! messages already do, in the product's words for every front end ("rebuild the index");
+//! the CLI puts its own commands and flags in their place ([`cli_words`]: "run `casebridge
+//! store rebuild`"). The trust layer's messages pass through unchanged; they end with their
+//! reason code in brackets (`... [signer_revoked]`) for scripts and tests.
 
 use std::io;
 use std::path::PathBuf;
@@ -8,8 +10,8 @@ use std::path::PathBuf;
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// An error of the store; its message is shown as is.
-    #[error(transparent)]
+    /// An error of the store; its message is shown with the CLI's words for its advice.
+    #[error("{}", cli_words(.0.code(), .0.to_string()))]
     Core(#[from] casebridge_core::Error),
 
     /// An error of the trust layer; its message (ending with `[reason_code]`) is shown as is.
@@ -150,8 +152,9 @@ pub enum CliError {
         copy: PathBuf,
     },
 
-    /// An error of the shared use cases (casebridge-app); its message is shown as is.
-    #[error("{}", .0.message)]
+    /// An error of the shared use cases (casebridge-app); its message is shown with the CLI's
+    /// words for the store's advice (a store error reaches the CLI this way too).
+    #[error("{}", cli_words(&.0.code, .0.message.clone()))]
     App(casebridge_app::AppError),
 
     /// An argument combination or value that clap cannot check.
@@ -218,6 +221,52 @@ impl CliError {
     }
 }
 
+/// The advice of the store's messages in the CLI's words, by error (or check problem) code:
+/// (code, the store's advice ending its message, what the CLI says instead). The store says
+/// what to do in product words, since the desktop shows its messages too; here the CLI names
+/// the command or flag that does it. A longer advice comes before any advice it ends with.
+const CLI_WORDS: &[(&str, &str, &str)] = &[
+    ("no_store", "create a profile there first", "create one with `casebridge init --name NAME`"),
+    (
+        "corruption",
+        "run a full check of the store (reading all evidence) for a report",
+        "run `casebridge check --read-data` for a full report",
+    ),
+    ("index_damaged", "rebuild the index from the journal", "run `casebridge store rebuild` to rebuild it from the journal"),
+    ("journal_damaged", "Check the store and restore it from a backup", "Run `casebridge check` and restore the store from a backup"),
+    ("index", "if it persists, rebuild the index", "if it persists run `casebridge store rebuild`"),
+    ("index_behind", "rebuild the index", "run `casebridge store rebuild`"),
+    ("unknown_case", "use an id or reference from the list of cases", "use an id or reference from `casebridge case list`"),
+    ("unknown_evidence", "use an id from the case's evidence list", "use an id from `casebridge evidence list CASE`"),
+    ("not_found", "use an id from the list of briefs", "use an id from `casebridge brief list`"),
+    (
+        "not_found",
+        "use an id from the submissions to review (investigators) or your own submissions (volunteers)",
+        "use an id from `casebridge review list` (investigators) or `casebridge submission list` (volunteers)",
+    ),
+    ("not_found", "use an id from the submissions to review", "use an id from `casebridge review list`"),
+    ("invalid_input", "say what information is needed", "say what information is needed (--reason TEXT)"),
+    (
+        "invalid_input",
+        "nothing to change: give a new title, summary, status or reference",
+        "nothing to change: give --title, --summary, --status or --reference",
+    ),
+    ("not_allowed", "investigators add evidence to the case itself", "investigators add evidence with `casebridge evidence add`"),
+];
+
+/// `message` (of an error or check problem with `code`) with the CLI's words for the store's
+/// advice that ends it ([`CLI_WORDS`]); other messages as they are.
+pub fn cli_words(code: &str, message: String) -> String {
+    for (c, store, cli) in CLI_WORDS {
+        if *c == code {
+            if let Some(problem) = message.strip_suffix(store) {
+                return format!("{problem}{cli}");
+            }
+        }
+    }
+    message
+}
+
 /// Result alias of the CLI.
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
 
@@ -240,5 +289,90 @@ impl From<casebridge_app::AppError> for CliError {
 impl From<casebridge_sync::SyncError> for CliError {
     fn from(e: casebridge_sync::SyncError) -> CliError {
         CliError::Sync(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use casebridge_core::Error;
+
+    use super::*;
+
+    /// The CLI prints the store's errors exactly as it did when the store named the commands
+    /// itself (issue 14 moved the commands here); the store's own words name none.
+    #[test]
+    fn store_errors_read_as_before_on_the_command_line() {
+        let path = PathBuf::from("/s");
+        let cases: Vec<(Error, &str)> = vec![
+            (Error::NoStore { path: path.clone() }, "no store at /s: create one with `casebridge init --name NAME`"),
+            (Error::Corruption { what: "x".into() }, "store damaged: x; run `casebridge check --read-data` for a full report"),
+            (
+                Error::IndexDamaged { what: "x".into() },
+                "the index is damaged (x); run `casebridge store rebuild` to rebuild it from the journal",
+            ),
+            (
+                Error::JournalDamaged { record: 3 },
+                "the journal is damaged at record 3; new changes are refused. Run `casebridge check` and restore the store from a backup",
+            ),
+            (Error::UnknownCase { query: "q".into() }, "no case matches 'q': use an id or reference from `casebridge case list`"),
+            (Error::UnknownEvidence { query: "q".into() }, "no evidence item matches 'q': use an id from `casebridge evidence list CASE`"),
+            (
+                Error::Index(sled::Error::Unsupported("x".into())),
+                "index error: Unsupported: x; if it persists run `casebridge store rebuild`",
+            ),
+        ];
+        for (e, before) in cases {
+            let store = e.to_string();
+            assert!(!store.contains("casebridge ") && !store.contains("--"), "the store's words name no command: {store}");
+            assert_eq!(CliError::from(e).to_string(), before);
+        }
+    }
+
+    /// Messages made inside the store (briefs, reviews, cases, check) the same way.
+    #[test]
+    fn store_advice_made_in_use_cases_reads_as_before() {
+        let cases = [
+            ("not_found", "no brief matches 'q': use an id from the list of briefs", "no brief matches 'q': use an id from `casebridge brief list`"),
+            (
+                "not_found",
+                "no submission matches 'q': use an id from the submissions to review (investigators) or your own submissions (volunteers)",
+                "no submission matches 'q': use an id from `casebridge review list` (investigators) or `casebridge submission list` (volunteers)",
+            ),
+            (
+                "not_found",
+                "no submission matches 'q': use an id from the submissions to review",
+                "no submission matches 'q': use an id from `casebridge review list`",
+            ),
+            (
+                "invalid_input",
+                "invalid reason: say what information is needed",
+                "invalid reason: say what information is needed (--reason TEXT)",
+            ),
+            (
+                "invalid_input",
+                "invalid edit: nothing to change: give a new title, summary, status or reference",
+                "invalid edit: nothing to change: give --title, --summary, --status or --reference",
+            ),
+            (
+                "not_allowed",
+                "submitting to a brief: only volunteers submit; investigators add evidence to the case itself",
+                "submitting to a brief: only volunteers submit; investigators add evidence with `casebridge evidence add`",
+            ),
+            (
+                "index_behind",
+                "the index has not applied the whole journal; rebuild the index",
+                "the index has not applied the whole journal; run `casebridge store rebuild`",
+            ),
+        ];
+        for (code, store, before) in cases {
+            assert_eq!(cli_words(code, store.to_string()), before);
+        }
+        // An error that reaches the CLI through the shared use cases reads the same.
+        let app = casebridge_app::AppError::from(Error::UnknownCase { query: "q".into() });
+        assert_eq!(CliError::from(app).to_string(), "no case matches 'q': use an id or reference from `casebridge case list`");
+        // Other messages, and advice under another code, are left as they are.
+        assert_eq!(cli_words("invalid_input", "rebuild the index".into()), "rebuild the index");
     }
 }

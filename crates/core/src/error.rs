@@ -4,6 +4,10 @@
 //! no titles, notes, file names of evidence, hashes of evidence or key material. Paths that
 //! appear are paths the *user* gave us (a file to import, a place to export to) or the store
 //! directory itself, never names derived from evidence.
+//!
+//! Messages are product text for every caller, the desktop as much as the command line: they
+//! say what to do in the product's words ("run a full check", "rebuild the index"), never as a
+//! command or a flag of one front end. The CLI adds its commands to them (crates/cli/src/error.rs).
 
 use std::path::PathBuf;
 
@@ -32,7 +36,7 @@ pub enum Error {
     },
 
     /// There is no store at the path.
-    #[error("no store at {path}: create one with `casebridge init --name NAME`")]
+    #[error("no store at {path}: create a profile there first")]
     NoStore {
         /// The directory that was expected to hold a store.
         path: PathBuf,
@@ -64,23 +68,21 @@ pub enum Error {
     },
 
     /// A file of the store is damaged: its bytes do not parse or fail authentication.
-    #[error("store damaged: {what}; run `casebridge check --read-data` for a full report")]
+    #[error("store damaged: {what}; run a full check of the store (reading all evidence) for a report")]
     Corruption {
         /// What is damaged (a description with no plaintext).
         what: String,
     },
 
     /// The index (sled) is damaged or out of step; it can be rebuilt from the journal.
-    #[error("the index is damaged ({what}); run `casebridge store rebuild` to rebuild it from the journal")]
+    #[error("the index is damaged ({what}); rebuild the index from the journal")]
     IndexDamaged {
         /// What failed.
         what: String,
     },
 
     /// The journal is damaged, so new changes are refused until it is repaired.
-    #[error(
-        "the journal is damaged at record {record}; new changes are refused. Run `casebridge check` and restore the store from a backup"
-    )]
+    #[error("the journal is damaged at record {record}; new changes are refused. Check the store and restore it from a backup")]
     JournalDamaged {
         /// The first damaged record (0-based).
         record: u64,
@@ -91,7 +93,7 @@ pub enum Error {
     Crypto,
 
     /// No case matches the given id or reference.
-    #[error("no case matches '{query}': use an id or reference from `casebridge case list`")]
+    #[error("no case matches '{query}': use an id or reference from the list of cases")]
     UnknownCase {
         /// What the user typed.
         query: String,
@@ -107,7 +109,7 @@ pub enum Error {
     },
 
     /// No evidence item matches the given id.
-    #[error("no evidence item matches '{query}': use an id from `casebridge evidence list CASE`")]
+    #[error("no evidence item matches '{query}': use an id from the case's evidence list")]
     UnknownEvidence {
         /// What the user typed.
         query: String,
@@ -204,7 +206,7 @@ pub enum Error {
     },
 
     /// sled reported an error.
-    #[error("index error: {0}; if it persists run `casebridge store rebuild`")]
+    #[error("index error: {0}; if it persists, rebuild the index")]
     Index(#[from] sled::Error),
 }
 

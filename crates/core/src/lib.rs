@@ -12,8 +12,11 @@
 //!     hash of the ids in it (no ids, links or times on disk); rebuildable;
 //!   - the **objects**: evidence contents in write-once files, streamed in sealed chunks and
 //!     named by a keyed hash of their SHA-256.
-//! - [`SignedEvent`] / [`EventKind`]: the events; [`projection::apply`] the rules that turn
-//!   them into state.
+//! - [`SignedEvent`] / [`EventKind`]: the events (the case history, and this profile's own
+//!   bookkeeping apart as [`ProfileEvent`]); [`projection::apply`] the rules that turn them into
+//!   state.
+//! - [`Records`] and [`Store::events_after`]: the records and the journal as held, for rules
+//!   that live above the store (who may see what at the agency endpoint is casebridge-agency's).
 //! - [`Passphrase`], [`KdfParams`]: unlocking (Argon2id).
 //!
 //! ## Flow
@@ -37,6 +40,7 @@
 //! Bundles, credentials and sync (later crates), any network code, any UI.
 //! See docs/FORMAT.md for byte layouts and docs/ARCHITECTURE.md for the map.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod crypto;
@@ -52,6 +56,8 @@ mod model;
 mod objects;
 pub mod projection;
 mod store;
+#[cfg(test)]
+mod wire_tests;
 
 pub use crypto::{sha256, to_hex, verify_signature, KdfParams, Passphrase, MIN_PASSPHRASE_CHARS};
 pub use error::{Error, Result};
@@ -64,17 +70,20 @@ pub use event::{fingerprint, EventBody, Hlc, SignedEvent};
 pub use format::{CHUNK_SIZE, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, JOURNAL_FILE, LOCK_FILE, OBJECTS_DIR, TMP_DIR};
 pub use index::CACHE_CAPACITY;
 pub use keyfile::{read_keyfile, write_keyfile};
-pub use model::{Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Observed, ReviewDecision, Role};
+pub use model::{
+    Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Observed, ProfileEvent, ReviewDecision, Role,
+};
 pub use objects::Progress;
 pub use projection::{
     AccessRecord, BriefRecord, BundleRecord, DisclosureRecord, EndpointRecord, MemberRecord, ProvenanceRecord, ReviewRecord,
     SubmissionRecord, Table, TrustRecord,
 };
+pub use store::Records;
 pub use store::{
     AddedEvidence, CaseDetail, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions, EvidenceView,
     Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,
 };
 pub use store::{
-    BriefView, ContentImporter, DetachedSigner, FeedPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView,
+    BriefView, ContentImporter, DetachedSigner, EventPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView,
     SubmitOptions,
 };

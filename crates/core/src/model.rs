@@ -26,6 +26,11 @@ impl Role {
             Role::Volunteer => "volunteer",
         }
     }
+
+    /// Police staff (investigators and supervisors), as opposed to volunteers.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Investigator | Role::Supervisor)
+    }
 }
 
 impl std::str::FromStr for Role {
@@ -252,7 +257,9 @@ pub struct ObjectRef {
     pub size: u64,
 }
 
-/// The kinds of events. Payloads carry everything the projection needs. Field names must not
+/// The kinds of events: the case history that travels in bundles, and this profile's own
+/// bookkeeping in [`EventKind::Profile`] ([`ProfileEvent`]), which never does. Payloads carry
+/// everything the projection needs. Field names must not
 /// repeat those of [`crate::EventBody`] (`v`, `author`, `key`, `seq`, `prev`, `hlc`, `at`,
 /// `device`): the payload is flattened into the body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -380,6 +387,79 @@ pub enum EventKind {
         /// Why (the legal basis).
         reason: String,
     },
+    /// An investigator asked volunteers for help on a case: a brief.
+    BriefPublished {
+        /// Case the brief belongs to.
+        case_id: Uuid,
+        /// Brief id.
+        brief_id: Uuid,
+        /// Title.
+        title: String,
+        /// What is asked, for volunteers.
+        text: String,
+        /// Where to look.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        area: Option<Area>,
+        /// Time window start (of what is asked for).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<DateTime<FixedOffset>>,
+        /// Time window end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<DateTime<FixedOffset>>,
+        /// The volunteers addressed; empty means every volunteer of the agency.
+        audience: Vec<Uuid>,
+    },
+    /// A brief was withdrawn: volunteers no longer see it.
+    BriefWithdrawn {
+        /// Case.
+        case_id: Uuid,
+        /// Brief id.
+        brief_id: Uuid,
+    },
+    /// A volunteer submitted evidence in answer to a brief. The items are added by
+    /// `evidence_added` events in the same append, just before this one.
+    SubmissionMade {
+        /// The brief's case.
+        case_id: Uuid,
+        /// The brief answered.
+        brief_id: Uuid,
+        /// Submission id.
+        submission_id: Uuid,
+        /// Evidence ids submitted.
+        items: Vec<Uuid>,
+        /// The volunteer's description.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+    /// An investigator decided on a submission (all its items, or those listed).
+    ReviewDecided {
+        /// Case.
+        case_id: Uuid,
+        /// Submission.
+        submission_id: Uuid,
+        /// Items decided; empty means every item of the submission.
+        items: Vec<Uuid>,
+        /// The decision.
+        decision: ReviewDecision,
+        /// Why (shown to the volunteer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// This profile's own bookkeeping (its trust and exchange state), kept apart from case
+    /// history: never put in a bundle. Untagged here, so each keeps its own `type` on the
+    /// wire (`agency_pinned`, ...) exactly as when these were variants of this enum.
+    #[serde(untagged)]
+    Profile(ProfileEvent),
+}
+
+/// A profile's bookkeeping of its own trust and exchange state: pinned agencies, credentials,
+/// revocation lists, endpoints, bundles sent and received, receipts. These events stay in the
+/// profile's journal and are never put in a bundle; the case history is the rest of
+/// [`EventKind`]. On the wire each is an event like any other (`type` = `agency_pinned`, ...).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ProfileEvent {
     /// This profile pinned an agency's public identity (a signed document, base64).
     AgencyPinned {
         /// Agency id.
@@ -466,64 +546,6 @@ pub enum EventKind {
         /// The signed receipt, base64.
         receipt: String,
     },
-    /// An investigator asked volunteers for help on a case: a brief.
-    BriefPublished {
-        /// Case the brief belongs to.
-        case_id: Uuid,
-        /// Brief id.
-        brief_id: Uuid,
-        /// Title.
-        title: String,
-        /// What is asked, for volunteers.
-        text: String,
-        /// Where to look.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        area: Option<Area>,
-        /// Time window start (of what is asked for).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        from: Option<DateTime<FixedOffset>>,
-        /// Time window end.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        until: Option<DateTime<FixedOffset>>,
-        /// The volunteers addressed; empty means every volunteer of the agency.
-        audience: Vec<Uuid>,
-    },
-    /// A brief was withdrawn: volunteers no longer see it.
-    BriefWithdrawn {
-        /// Case.
-        case_id: Uuid,
-        /// Brief id.
-        brief_id: Uuid,
-    },
-    /// A volunteer submitted evidence in answer to a brief. The items are added by
-    /// `evidence_added` events in the same append, just before this one.
-    SubmissionMade {
-        /// The brief's case.
-        case_id: Uuid,
-        /// The brief answered.
-        brief_id: Uuid,
-        /// Submission id.
-        submission_id: Uuid,
-        /// Evidence ids submitted.
-        items: Vec<Uuid>,
-        /// The volunteer's description.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        description: Option<String>,
-    },
-    /// An investigator decided on a submission (all its items, or those listed).
-    ReviewDecided {
-        /// Case.
-        case_id: Uuid,
-        /// Submission.
-        submission_id: Uuid,
-        /// Items decided; empty means every item of the submission.
-        items: Vec<Uuid>,
-        /// The decision.
-        decision: ReviewDecision,
-        /// Why (shown to the volunteer).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
 }
 
 impl EventKind {
@@ -539,18 +561,11 @@ impl EventKind {
             EventKind::EvidenceDerived { .. } => "evidence_derived",
             EventKind::AccessRecorded { .. } => "access_recorded",
             EventKind::DisclosureRecorded { .. } => "disclosure_recorded",
-            EventKind::AgencyPinned { .. } => "agency_pinned",
-            EventKind::CredentialInstalled { .. } => "credential_installed",
-            EventKind::MemberCredentialStored { .. } => "member_credential_stored",
-            EventKind::RevocationStored { .. } => "revocation_stored",
-            EventKind::BundleExported { .. } => "bundle_exported",
-            EventKind::EndpointSet { .. } => "endpoint_set",
-            EventKind::BundleImported { .. } => "bundle_imported",
-            EventKind::ReceiptStored { .. } => "receipt_stored",
             EventKind::BriefPublished { .. } => "brief_published",
             EventKind::BriefWithdrawn { .. } => "brief_withdrawn",
             EventKind::SubmissionMade { .. } => "submission_made",
             EventKind::ReviewDecided { .. } => "review_decided",
+            EventKind::Profile(p) => p.name(),
         }
     }
 
@@ -582,20 +597,10 @@ impl EventKind {
         }
     }
 
-    /// True for events about this profile's own trust and exchange state. They stay in the
+    /// True for this profile's own bookkeeping ([`ProfileEvent`]). Such events stay in the
     /// profile's journal and are never put in a bundle.
     pub fn is_local(&self) -> bool {
-        matches!(
-            self,
-            EventKind::AgencyPinned { .. }
-                | EventKind::CredentialInstalled { .. }
-                | EventKind::MemberCredentialStored { .. }
-                | EventKind::RevocationStored { .. }
-                | EventKind::BundleExported { .. }
-                | EventKind::EndpointSet { .. }
-                | EventKind::BundleImported { .. }
-                | EventKind::ReceiptStored { .. }
-        )
+        matches!(self, EventKind::Profile(_))
     }
 
     /// A one-line human summary (shown by `casebridge log`, which runs after unlock).
@@ -630,16 +635,6 @@ impl EventKind {
                 None => format!("access: {action} case"),
             },
             EventKind::DisclosureRecorded { member_id, .. } => format!("identity of {member_id} may be disclosed"),
-            EventKind::AgencyPinned { agency_id, .. } => format!("agency {agency_id} pinned"),
-            EventKind::CredentialInstalled { agency_id, .. } => format!("credential from agency {agency_id} installed"),
-            EventKind::MemberCredentialStored { member_id, .. } => format!("credential of member {member_id} kept"),
-            EventKind::RevocationStored { agency_id, version, .. } => format!("revocation list v{version} of agency {agency_id} stored"),
-            EventKind::BundleExported { bundle_id, bundle_seq, .. } => format!("bundle {bundle_id} exported (sequence {bundle_seq})"),
-            EventKind::EndpointSet { url, .. } => format!("agency endpoint set to {url}"),
-            EventKind::BundleImported { bundle_id, events_added, blobs, .. } => {
-                format!("bundle {bundle_id} imported ({events_added} events, {blobs} blobs)")
-            }
-            EventKind::ReceiptStored { bundle_id, .. } => format!("receipt for bundle {bundle_id} stored"),
             EventKind::BriefPublished { title, .. } => format!("brief published: {title}"),
             EventKind::BriefWithdrawn { brief_id, .. } => format!("brief {brief_id} withdrawn"),
             EventKind::SubmissionMade { items, .. } => format!("submission of {} item(s)", items.len()),
@@ -650,6 +645,45 @@ impl EventKind {
                     format!("review: {} item(s) {}", items.len(), decision.as_str())
                 }
             }
+            EventKind::Profile(p) => p.summary(),
         }
+    }
+}
+
+impl ProfileEvent {
+    /// Short machine name (`agency_pinned`, ...): the event's `type` on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProfileEvent::AgencyPinned { .. } => "agency_pinned",
+            ProfileEvent::CredentialInstalled { .. } => "credential_installed",
+            ProfileEvent::MemberCredentialStored { .. } => "member_credential_stored",
+            ProfileEvent::RevocationStored { .. } => "revocation_stored",
+            ProfileEvent::BundleExported { .. } => "bundle_exported",
+            ProfileEvent::EndpointSet { .. } => "endpoint_set",
+            ProfileEvent::BundleImported { .. } => "bundle_imported",
+            ProfileEvent::ReceiptStored { .. } => "receipt_stored",
+        }
+    }
+
+    /// A one-line human summary (shown by `casebridge log`, which runs after unlock).
+    pub fn summary(&self) -> String {
+        match self {
+            ProfileEvent::AgencyPinned { agency_id, .. } => format!("agency {agency_id} pinned"),
+            ProfileEvent::CredentialInstalled { agency_id, .. } => format!("credential from agency {agency_id} installed"),
+            ProfileEvent::MemberCredentialStored { member_id, .. } => format!("credential of member {member_id} kept"),
+            ProfileEvent::RevocationStored { agency_id, version, .. } => format!("revocation list v{version} of agency {agency_id} stored"),
+            ProfileEvent::BundleExported { bundle_id, bundle_seq, .. } => format!("bundle {bundle_id} exported (sequence {bundle_seq})"),
+            ProfileEvent::EndpointSet { url, .. } => format!("agency endpoint set to {url}"),
+            ProfileEvent::BundleImported { bundle_id, events_added, blobs, .. } => {
+                format!("bundle {bundle_id} imported ({events_added} events, {blobs} blobs)")
+            }
+            ProfileEvent::ReceiptStored { bundle_id, .. } => format!("receipt for bundle {bundle_id} stored"),
+        }
+    }
+}
+
+impl From<ProfileEvent> for EventKind {
+    fn from(p: ProfileEvent) -> EventKind {
+        EventKind::Profile(p)
     }
 }

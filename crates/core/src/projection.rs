@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::{Hlc, SignedEvent};
-use crate::model::{Area, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ReviewDecision, Role};
+use crate::model::{Area, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ProfileEvent, ReviewDecision, Role};
 
 /// The logical tables of the projection. Their names are part of each value's associated data.
 /// The keys below are logical keys; the index stores each under a keyed physical key (no id,
@@ -416,6 +416,13 @@ pub struct BriefRecord {
     pub withdrawn: bool,
 }
 
+impl BriefRecord {
+    /// Whether the brief, published, asks `member`: its audience names them or is everyone.
+    pub fn is_addressed_to(&self, member: Uuid) -> bool {
+        self.published && (self.audience.is_empty() || self.audience.contains(&member))
+    }
+}
+
 /// A submission (its decisions are in [`Table::Reviews`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SubmissionRecord {
@@ -626,6 +633,7 @@ pub fn existing_creation(t: &mut dyn Tables, kind: &EventKind) -> Result<Option<
     Ok(exists.then_some(what))
 }
 
+/// Applies one verified event to the tables (the rules of the module doc).
 pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
     let b = ev.body();
     let stamp: Stamp = (b.hlc, b.author);
@@ -673,26 +681,26 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             let rec = DisclosureRecord { case_id: *case_id, member_id: *member_id, reason: reason.clone(), by: b.author, at: b.at };
             put_json(t, Table::Disclosures, [case_id.as_bytes().as_slice(), member_id.as_bytes()].concat(), &rec)?;
         }
-        EventKind::AgencyPinned { agency_id, public } => {
+        EventKind::Profile(ProfileEvent::AgencyPinned { agency_id, public }) => {
             put_trust(t, Table::Pins, agency_id.as_bytes().to_vec(), trust(public, 0, None), false)?;
         }
-        EventKind::CredentialInstalled { agency_id, member_id, credential } => {
+        EventKind::Profile(ProfileEvent::CredentialInstalled { agency_id, member_id, credential }) => {
             put_trust(t, Table::Credentials, agency_id.as_bytes().to_vec(), trust(credential, 0, Some(*member_id)), false)?;
         }
-        EventKind::MemberCredentialStored { member_id, credential, .. } => {
+        EventKind::Profile(ProfileEvent::MemberCredentialStored { member_id, credential, .. }) => {
             put_trust(t, Table::MemberCredentials, member_id.as_bytes().to_vec(), trust(credential, 0, Some(*member_id)), false)?;
         }
-        EventKind::RevocationStored { agency_id, version, list } => {
+        EventKind::Profile(ProfileEvent::RevocationStored { agency_id, version, list }) => {
             put_trust(t, Table::Revocations, agency_id.as_bytes().to_vec(), trust(list, *version, None), true)?;
         }
-        EventKind::ReceiptStored { bundle_id, receipt } => {
+        EventKind::Profile(ProfileEvent::ReceiptStored { bundle_id, receipt }) => {
             put_trust(t, Table::Receipts, bundle_id.as_bytes().to_vec(), trust(receipt, 0, None), false)?;
         }
-        EventKind::EndpointSet { agency_id, url, cert_sha256 } => {
+        EventKind::Profile(ProfileEvent::EndpointSet { agency_id, url, cert_sha256 }) => {
             let rec = EndpointRecord { agency_id: *agency_id, url: url.clone(), cert_sha256: cert_sha256.clone() };
             put_json(t, Table::Endpoints, agency_id.as_bytes().to_vec(), &rec)?;
         }
-        EventKind::BundleExported { bundle_id, agency_id, bundle_seq: seq, manifest_hash, case_id, upto } => {
+        EventKind::Profile(ProfileEvent::BundleExported { bundle_id, agency_id, bundle_seq: seq, manifest_hash, case_id, upto }) => {
             let rec = BundleRecord {
                 bundle_id: *bundle_id,
                 agency_id: *agency_id,
@@ -709,7 +717,15 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             key.extend_from_slice(&seq.to_be_bytes());
             put_json(t, Table::BundlesOut, key, &rec)?;
         }
-        EventKind::BundleImported { bundle_id, agency_id, sender, bundle_seq: seq, manifest_hash, events_added, blobs } => {
+        EventKind::Profile(ProfileEvent::BundleImported {
+            bundle_id,
+            agency_id,
+            sender,
+            bundle_seq: seq,
+            manifest_hash,
+            events_added,
+            blobs,
+        }) => {
             let rec = BundleRecord {
                 bundle_id: *bundle_id,
                 agency_id: *agency_id,

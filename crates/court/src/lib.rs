@@ -5,6 +5,7 @@
 //! (`redact`). Everything reads through `casebridge_core::Store`; nothing here touches the
 //! network, and no plaintext evidence is written anywhere but the output the user asked for.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod package;

@@ -38,6 +38,7 @@
 //! })?;
 //! # Ok::<(), casebridge_demo::DemoError>(())
 //! ```
+#![warn(missing_docs)]
 
 mod error;
 mod manifest;

@@ -11,6 +11,7 @@
 //!
 //! See docs/ENDPOINT.md for the routes and the access rules.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -55,6 +55,7 @@
 //! CLI), the server (casebridge-agency), and any persistence of secrets: the session token
 //! lives in memory only and the state file holds no secret.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod engine;

@@ -26,6 +26,7 @@
 //! fixtures::enrol_offline(&mut store, &agency, &tmp.path().join("agency"), Role::Investigator, chrono::Duration::days(30));
 //! std::fs::write(tmp.path().join("photo.bin"), bytes::pseudo_random(4096, 7)).unwrap();
 //! ```
+#![warn(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bytes;

@@ -30,7 +30,7 @@ use crate::credential::{now, Credential};
 use crate::doc::SignedDoc;
 use crate::error::{io_err, Reason, Result, TrustError};
 use crate::revocation::RevocationList;
-use casebridge_core::{ContentImporter, CustodyAction, EventKind, Observed, Role, SignedEvent, Store};
+use casebridge_core::{ContentImporter, CustodyAction, EventKind, Observed, ProfileEvent, Role, SignedEvent, Store};
 
 /// Magic of a plain bundle stream.
 pub const BUNDLE_MAGIC: &[u8; 8] = b"CBBUNDLE";
@@ -281,7 +281,7 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
         return Err(TrustError::new(Reason::Io, format!("{} appeared while exporting; nothing was overwritten", out.display())));
     }
     fs::rename(&partial, out).map_err(io_err("writing", out))?;
-    store.record_local(EventKind::BundleExported {
+    store.record_local(ProfileEvent::BundleExported {
         bundle_id: manifest.bundle_id,
         agency_id: opts.agency.agency_id,
         bundle_seq: manifest.seq,
@@ -994,12 +994,12 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
             observed.entry(sha).or_insert(o);
         }
     }
-    let mut local = vec![EventKind::MemberCredentialStored {
+    let mut local = vec![ProfileEvent::MemberCredentialStored {
         agency_id: m.recipient_agency,
         member_id: m.sender,
         credential: B64.encode(m.credential.to_bytes()),
     }];
-    local.push(EventKind::BundleImported {
+    local.push(ProfileEvent::BundleImported {
         bundle_id: m.bundle_id,
         agency_id: m.recipient_agency,
         sender: m.sender,

@@ -19,6 +19,7 @@
 //! ## Not here
 //! Network transport (crates/sync, crates/agency), the store itself (casebridge-core).
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod agency;

@@ -12,7 +12,7 @@ use crate::doc::SignedDoc;
 use crate::error::{Reason, Result, TrustError};
 use crate::receipt::Receipt;
 use crate::revocation::RevocationList;
-use casebridge_core::{EventKind, Store, Table};
+use casebridge_core::{ProfileEvent, Store, Table};
 
 /// A signed request for a credential, made with the profile's identity key.
 pub fn request_credential(store: &Store) -> SignedDoc {
@@ -57,7 +57,7 @@ pub fn pin_agency(store: &mut Store, file: &AgencyPublicFile) -> Result<(AgencyP
         }
         Some(_) => {}
         None => {
-            store.record_local(EventKind::AgencyPinned { agency_id: public.agency_id, public: B64.encode(file.agency.to_bytes()) })?;
+            store.record_local(ProfileEvent::AgencyPinned { agency_id: public.agency_id, public: B64.encode(file.agency.to_bytes()) })?;
         }
     }
     store_revocation(store, &public, &file.revocation)?;
@@ -82,7 +82,7 @@ pub fn store_revocation(store: &mut Store, agency: &AgencyPublic, doc: &SignedDo
     let held = held_revocation(store, agency)?.map(|(l, _)| l.version);
     list.check_not_rolled_back(held)?;
     if held.is_none_or(|h| list.version > h) {
-        store.record_local(EventKind::RevocationStored {
+        store.record_local(ProfileEvent::RevocationStored {
             agency_id: agency.agency_id,
             version: list.version,
             list: B64.encode(doc.to_bytes()),
@@ -107,7 +107,7 @@ pub fn install_credential(store: &mut Store, cred_doc: &SignedDoc, agency_file: 
     if cred.key != me.public_key || cred.member_id != me.member_id {
         return Err(TrustError::new(Reason::WrongHolder, "the credential was issued to another profile (member id or key differs)"));
     }
-    store.record_local(EventKind::CredentialInstalled {
+    store.record_local(ProfileEvent::CredentialInstalled {
         agency_id: agency.agency_id,
         member_id: cred.member_id,
         credential: B64.encode(cred_doc.to_bytes()),
@@ -128,7 +128,7 @@ pub fn store_member_credentials(store: &mut Store, agency: &AgencyPublic, docs: 
         if store.trust_document(Table::MemberCredentials, cred.member_id)?.is_some_and(|r| r.document == encoded) {
             continue;
         }
-        store.record_local(EventKind::MemberCredentialStored {
+        store.record_local(ProfileEvent::MemberCredentialStored {
             agency_id: agency.agency_id,
             member_id: cred.member_id,
             credential: encoded,
@@ -179,7 +179,7 @@ pub fn store_receipt(store: &mut Store, doc: &SignedDoc) -> Result<Receipt> {
             "the receipt is for a bundle this profile has not sent (bundle id, sequence or manifest hash differ)",
         ));
     }
-    store.record_local(EventKind::ReceiptStored { bundle_id: r.bundle_id, receipt: B64.encode(doc.to_bytes()) })?;
+    store.record_local(ProfileEvent::ReceiptStored { bundle_id: r.bundle_id, receipt: B64.encode(doc.to_bytes()) })?;
     Ok(r)
 }
 

@@ -53,6 +53,7 @@
 //! No network, no store, no private keys, no current time (a stale revocation list is judged
 //! against the package's creation time).
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod check;

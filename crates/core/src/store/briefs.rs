@@ -1,5 +1,6 @@
-//! Briefs, submissions and reviews: the loop between investigators and volunteers, and the
-//! rules of who sees what (the agency endpoint's feed and content access).
+//! Briefs, submissions and reviews: the loop between investigators and volunteers. (Who may
+//! see what at the agency endpoint is the endpoint's rule: crates/agency/src/access.rs, over
+//! [`Store::records`] and [`Store::events_after`].)
 
 use super::*;
 use crate::model::{Area, ReviewDecision};
@@ -108,46 +109,26 @@ pub struct SubmissionView {
     pub decisions: Vec<ReviewRecord>,
 }
 
-/// A page of the feed (see [`Store::feed`]).
-#[derive(Clone, Debug)]
-pub struct FeedPage {
-    /// Events the member may see, oldest first.
-    pub events: Vec<SignedEvent>,
-    /// Record index to continue after.
-    pub cursor: u64,
-    /// More records follow.
-    pub more: bool,
-}
-
-fn is_staff(role: Role) -> bool {
-    matches!(role, Role::Investigator | Role::Supervisor)
-}
-
-fn addressed(brief: &BriefRecord, member: Uuid) -> bool {
-    brief.published && (brief.audience.is_empty() || brief.audience.contains(&member))
-}
+/// Where a valid brief id is found (`NotFound`'s hint, in product words).
+const BRIEF_HINT: &str = "use an id from the list of briefs";
+/// Where a valid submission id is found.
+const SUBMISSION_HINT: &str = "use an id from the submissions to review (investigators) or your own submissions (volunteers)";
+/// Where a valid id of a submission to review is found.
+const REVIEW_HINT: &str = "use an id from the submissions to review";
 
 impl Store {
     fn brief_record(&self, id: Uuid) -> Result<BriefRecord> {
         let rec: Option<BriefRecord> = get_json(&mut IndexReader(&self.index), Table::Briefs, id.as_bytes())?;
-        rec.filter(|b| b.published).ok_or_else(|| Error::NotFound {
-            what: "brief",
-            query: id.to_string(),
-            hint: "use an id from `casebridge brief list`",
-        })
+        rec.filter(|b| b.published).ok_or_else(|| Error::NotFound { what: "brief", query: id.to_string(), hint: BRIEF_HINT })
     }
 
     fn submission_record(&self, id: Uuid) -> Result<SubmissionRecord> {
         let rec: Option<SubmissionRecord> = get_json(&mut IndexReader(&self.index), Table::Submissions, id.as_bytes())?;
-        rec.ok_or_else(|| Error::NotFound {
-            what: "submission",
-            query: id.to_string(),
-            hint: "use an id from `casebridge review list` (investigators) or `casebridge submission list` (volunteers)",
-        })
+        rec.ok_or_else(|| Error::NotFound { what: "submission", query: id.to_string(), hint: SUBMISSION_HINT })
     }
 
     fn require_staff(&self, what: &str) -> Result<()> {
-        if is_staff(self.me.role) {
+        if self.me.role.is_staff() {
             Ok(())
         } else {
             Err(Error::NotAllowed { what: format!("{what}: only investigators and supervisors may do this (this profile is a volunteer)") })
@@ -162,7 +143,7 @@ impl Store {
         let text = clean_required("body", &new.text)?;
         if let (Some(f), Some(u)) = (new.from, new.until) {
             if u < f {
-                return Err(Error::invalid("time window", format!("--until {u} is before --from {f}")));
+                return Err(Error::invalid("time window", format!("it ends ({u}) before it starts ({f})")));
             }
         }
         let mut audience = new.audience.clone();
@@ -213,12 +194,12 @@ impl Store {
     /// it (the endpoint filters); `include_withdrawn` keeps withdrawn ones.
     pub fn briefs(&self, include_withdrawn: bool) -> Result<Vec<BriefView>> {
         let me = self.me.member_id;
-        let volunteer = !is_staff(self.me.role);
+        let volunteer = !self.me.role.is_staff();
         let mut out: Vec<BriefView> = self
             .index
             .scan_json::<BriefRecord>(Table::Briefs, &[])?
             .into_iter()
-            .filter(|b| b.published && (include_withdrawn || !b.withdrawn) && (!volunteer || addressed(b, me)))
+            .filter(|b| b.published && (include_withdrawn || !b.withdrawn) && (!volunteer || b.is_addressed_to(me)))
             .map(Self::brief_view)
             .collect();
         out.sort_by(|a, b| b.published_at.cmp(&a.published_at).then(b.id.cmp(&a.id)));
@@ -250,23 +231,23 @@ impl Store {
 
     /// Resolves a brief by full id or unique id prefix.
     pub fn resolve_brief(&self, query: &str) -> Result<Uuid> {
-        let id = self.resolve_in(Table::Briefs, "brief", "use an id from `casebridge brief list`", query)?;
+        let id = self.resolve_in(Table::Briefs, "brief", BRIEF_HINT, query)?;
         self.brief_record(id)?;
         Ok(id)
     }
 
     /// Resolves a submission by full id or unique id prefix.
     pub fn resolve_submission(&self, query: &str) -> Result<Uuid> {
-        self.resolve_in(Table::Submissions, "submission", "use an id from `casebridge review list`", query)
+        self.resolve_in(Table::Submissions, "submission", REVIEW_HINT, query)
     }
 
     /// Submits files in answer to a brief (volunteers): each file becomes an evidence item of
     /// the brief's case with custody `submitted`, and a `submission_made` event lists them, all
     /// in one durable append. Nothing is recorded if any file cannot be read.
     pub fn submit(&mut self, brief: Uuid, files: &[PathBuf], opts: &SubmitOptions, progress: &mut dyn Progress) -> Result<SubmissionView> {
-        if is_staff(self.me.role) {
+        if self.me.role.is_staff() {
             return Err(Error::NotAllowed {
-                what: "submitting to a brief: only volunteers submit; investigators add evidence with `casebridge evidence add`".into(),
+                what: "submitting to a brief: only volunteers submit; investigators add evidence to the case itself".into(),
             });
         }
         if let Some(at) = self.journal_damaged {
@@ -339,7 +320,7 @@ impl Store {
         }
         let reason = clean_optional(reason);
         if decision == ReviewDecision::InfoRequested && reason.is_none() {
-            return Err(Error::invalid("reason", "say what information is needed (--reason TEXT)"));
+            return Err(Error::invalid("reason", "say what information is needed"));
         }
         let mut kinds = vec![EventKind::ReviewDecided {
             case_id: s.case_id,
@@ -449,204 +430,6 @@ impl Store {
         }
         out.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at).then(b.id.cmp(&a.id)));
         Ok(out)
-    }
-
-    /// The submission an evidence item came with, if any.
-    pub fn submission_of(&self, evidence: Uuid) -> Result<Option<SubmissionRecord>> {
-        match self.index.get(Table::EvidenceSubmission, evidence.as_bytes())? {
-            Some(v) => {
-                let id =
-                    Uuid::from_slice(&v).map_err(|_| Error::IndexDamaged { what: "an evidence_submission value is malformed".into() })?;
-                Ok(get_json(&mut IndexReader(&self.index), Table::Submissions, id.as_bytes())?)
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// Whether `member` (with `role`) may see `ev` (the endpoint's access rules):
-    /// investigators and supervisors every case event; a volunteer the briefs addressed to
-    /// them (and their withdrawal), and the review decisions and the `received`/`accepted`
-    /// custody of their own submissions. Never local events, never another volunteer's
-    /// events, never internal case data. A member's own events are not sent back.
-    pub fn visible_to(&self, ev: &SignedEvent, member: Uuid, role: Role) -> Result<bool> {
-        let b = ev.body();
-        if b.kind.is_local() || b.author == member {
-            return Ok(false);
-        }
-        if is_staff(role) {
-            return Ok(true);
-        }
-        Ok(match &b.kind {
-            EventKind::BriefPublished { brief_id, .. } | EventKind::BriefWithdrawn { brief_id, .. } => {
-                let rec: Option<BriefRecord> = get_json(&mut IndexReader(&self.index), Table::Briefs, brief_id.as_bytes())?;
-                rec.is_some_and(|r| addressed(&r, member))
-            }
-            EventKind::ReviewDecided { submission_id, .. } => {
-                let rec: Option<SubmissionRecord> = get_json(&mut IndexReader(&self.index), Table::Submissions, submission_id.as_bytes())?;
-                rec.is_some_and(|s| s.submitter == member)
-            }
-            EventKind::CustodyRecorded { evidence_id, action: CustodyAction::Received | CustodyAction::Accepted, .. } => {
-                self.submission_of(*evidence_id)?.is_some_and(|s| s.submitter == member)
-            }
-            _ => false,
-        })
-    }
-
-    /// The feed for `member`: the events after journal record `after` that they may see
-    /// ([`Store::visible_to`]), scanning at most `limit` records. The cursor is a record index.
-    pub fn feed(&self, member: Uuid, role: Role, after: u64, limit: usize) -> Result<FeedPage> {
-        let total = self.state.records;
-        if after > total {
-            return Err(Error::invalid("cursor", format!("{after} is beyond the feed's end ({total})")));
-        }
-        let start = self.position(after, "cursor")?;
-        let limit = limit.max(1);
-        let scan = self.journal.scan_bounded(start, after, self.state.end, limit)?;
-        if let Some(at) = scan.damaged_at {
-            return Err(Error::JournalDamaged { record: at });
-        }
-        let mut events = Vec::new();
-        let mut cursor = after;
-        for (rec, _) in scan.records {
-            let ev = SignedEvent::from_envelope(rec.plaintext.to_vec())?;
-            cursor = rec.index + 1;
-            if self.visible_to(&ev, member, role)? {
-                events.push(ev);
-            }
-        }
-        Ok(FeedPage { events, cursor, more: cursor < total })
-    }
-
-    /// The start offset of journal record `record` (at most the journal's length), bringing the
-    /// cache of record start offsets up to the journal's length first. `what` names the
-    /// argument in the error for a position that does not fit in memory.
-    fn position(&self, record: u64, what: &'static str) -> Result<u64> {
-        let mut positions = super::guard(&self.positions);
-        if positions.is_empty() {
-            positions.push(format::JOURNAL_HEADER_LEN);
-        }
-        let known = positions.len() as u64 - 1;
-        if known < self.state.records {
-            let from = *positions.last().unwrap_or(&format::JOURNAL_HEADER_LEN);
-            let scan = self.journal.scan_bounded(from, known, self.state.end, usize::MAX)?;
-            if let Some(at) = scan.damaged_at {
-                return Err(Error::JournalDamaged { record: at });
-            }
-            positions.extend(scan.records.iter().map(|(_, end)| *end));
-        }
-        let i = usize::try_from(record).map_err(|_| Error::invalid(what, "too large"))?;
-        positions.get(i).copied().ok_or_else(|| Error::invalid(what, format!("{record} is beyond the journal's end")))
-    }
-
-    /// Whether `member` may fetch the content with this SHA-256, and its size when held:
-    /// staff any item held; a volunteer only the items of their own submissions.
-    pub fn content_access(&self, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>> {
-        let sha = sha256.trim().to_ascii_lowercase();
-        if decode_sha(&sha).is_err() {
-            return Err(Error::invalid("content hash", "not 64 hex digits"));
-        }
-        let found = {
-            let mut content_index = super::guard(&self.content_index);
-            if content_index.is_none() {
-                let mut ci: BTreeMap<String, Uuid> = BTreeMap::new();
-                for e in self.index.scan_json::<EvidenceRecord>(Table::Evidence, &[])? {
-                    let slot = ci.entry(e.sha256).or_insert(e.id);
-                    *slot = (*slot).min(e.id);
-                }
-                *content_index = Some(ci);
-            }
-            content_index.as_ref().and_then(|ci| ci.get(&sha)).copied()
-        };
-        let Some(id) = found else {
-            return Ok(None);
-        };
-        let e = self.evidence_record(id)?;
-        if !self.has_content(&e.sha256) {
-            return Ok(None);
-        }
-        if is_staff(role) {
-            return Ok(Some(e.size));
-        }
-        // The same content may have come with several items: any of the member's own counts.
-        let own = self
-            .index
-            .scan_json::<SubmissionRecord>(Table::Submissions, &[])?
-            .into_iter()
-            .filter(|s| s.submitter == member)
-            .flat_map(|s| s.items)
-            .any(|i| self.evidence_record(i).is_ok_and(|r| r.sha256 == e.sha256));
-        Ok(own.then_some(e.size))
-    }
-
-    /// True when this exact event is held.
-    pub fn holds_event(&self, ev: &SignedEvent) -> Result<bool> {
-        let b = ev.body();
-        let held: Option<projection::ChainRecord> =
-            get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, b.seq))?;
-        Ok(held.is_some_and(|h| h.hash == to_hex(&ev.hash())))
-    }
-
-    /// How many records the journal holds (a position for `case_events`' `since`).
-    pub fn journal_records(&self) -> u64 {
-        self.state.records
-    }
-
-    /// The cases in which this profile recorded events at or after journal record `since`
-    /// (what sync must export).
-    pub fn cases_changed_since(&self, since: u64) -> Result<Vec<Uuid>> {
-        let since = since.min(self.state.records);
-        let start = self.position(since, "position")?;
-        let scan = self.journal.scan_bounded(start, since, self.state.end, usize::MAX)?;
-        if let Some(at) = scan.damaged_at {
-            return Err(Error::JournalDamaged { record: at });
-        }
-        let me = self.me.member_id;
-        let mut evidence_case: BTreeMap<Uuid, Uuid> = BTreeMap::new();
-        let mut cases = std::collections::BTreeSet::new();
-        for (rec, _) in scan.records {
-            let ev = SignedEvent::from_envelope(rec.plaintext.to_vec())?;
-            let b = ev.body();
-            if let EventKind::EvidenceAdded { evidence_id, case_id, .. } = &b.kind {
-                evidence_case.insert(*evidence_id, *case_id);
-            }
-            if b.author != me || b.kind.is_local() {
-                continue;
-            }
-            let case = match b.kind.case_id() {
-                Some(c) => Some(c),
-                None => match b.kind.evidence_id() {
-                    Some(e) => match evidence_case.get(&e) {
-                        Some(c) => Some(*c),
-                        None => self.evidence_record(e).ok().map(|r| r.case_id),
-                    },
-                    None => None,
-                },
-            };
-            cases.extend(case);
-        }
-        Ok(cases.into_iter().collect())
-    }
-
-    /// Records where an agency's endpoint is and the certificate it must present.
-    pub fn set_endpoint(&mut self, agency: Uuid, url: &str, cert_sha256: &str) -> Result<()> {
-        let url = url.trim().trim_end_matches('/');
-        if !url.starts_with("https://") {
-            return Err(Error::invalid("endpoint", format!("'{url}' is not an https:// address")));
-        }
-        if cert_sha256.len() != 64 || !cert_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::invalid("certificate fingerprint", "not 64 hex digits"));
-        }
-        self.record_local(EventKind::EndpointSet {
-            agency_id: agency,
-            url: url.to_string(),
-            cert_sha256: cert_sha256.to_ascii_lowercase(),
-        })?;
-        Ok(())
-    }
-
-    /// The endpoints this profile knows (one per agency).
-    pub fn endpoints(&self) -> Result<Vec<projection::EndpointRecord>> {
-        self.index.scan_json(Table::Endpoints, &[])
     }
 }
 

@@ -95,7 +95,7 @@ impl Store {
             Ok(_) => problems.push(Problem {
                 code: "index_behind".into(),
                 item: "index state".into(),
-                message: "the index has not applied the whole journal; run `casebridge store rebuild`".into(),
+                message: "the index has not applied the whole journal; rebuild the index".into(),
             }),
             Err(e) => problems.push(Problem { code: "index_value_damaged".into(), item: "index state".into(), message: e.detail() }),
         }

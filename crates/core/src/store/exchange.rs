@@ -1,4 +1,6 @@
-//! Exchange with other members and agencies: signing, content transfer, foreign events, trust documents.
+//! Exchange with other members and agencies: signing, the events of a case going out, content
+//! transfer, and foreign events coming in (used by bundles, casebridge-trust, and sync). What
+//! this profile records about its exchanges is its bookkeeping (`profile.rs`).
 
 use super::*;
 
@@ -20,16 +22,6 @@ impl Store {
     /// borrowing the store: sync authenticates with it while the store is busy importing.
     pub fn detached_signer(&self) -> DetachedSigner {
         DetachedSigner(std::sync::Arc::clone(&self.identity))
-    }
-
-    /// Records events about this profile's trust and exchange state (pinned agencies,
-    /// credentials, revocation lists, bundles, receipts). Case events are refused here.
-    pub fn record_local(&mut self, kind: EventKind) -> Result<SignedEvent> {
-        if !kind.is_local() {
-            return Err(Error::invalid("event", "only trust and exchange events can be recorded this way"));
-        }
-        let mut evs = self.record(vec![kind])?;
-        evs.pop().ok_or_else(|| Error::corrupt("internal: no event recorded"))
     }
 
     /// The events that make up a case, oldest first: the case, its notes, evidence and the
@@ -101,24 +93,13 @@ impl Store {
         ContentImporter(std::sync::Arc::clone(&self.objects))
     }
 
-    /// The bundle with this id, if this store imported it.
-    pub fn bundle_in(&self, bundle_id: Uuid) -> Result<Option<projection::BundleRecord>> {
-        get_json(&mut IndexReader(&self.index), Table::BundlesIn, bundle_id.as_bytes())
-    }
-
-    /// The bundle with the highest sequence number this store imported from `sender` to
-    /// `agency` (one index lookup).
-    pub fn last_bundle_in(&self, sender: Uuid, agency: Uuid) -> Result<Option<projection::BundleRecord>> {
-        get_json(&mut IndexReader(&self.index), Table::BundlesInBySender, &projection::bundles_in_by_sender_key(sender, agency))
-    }
-
     /// Imports events signed by other members (already signature-checked, e.g. from a verified
     /// bundle) and then records this profile's `local` events, all in one durable append.
     /// Events already held are skipped. An event that contradicts one held (same author and
     /// sequence, different content), or does not link to a held neighbour, or names content
     /// that is not held, refuses the whole import and nothing is written. Returns how many
     /// events were added.
-    pub fn import_events(&mut self, events: &[SignedEvent], local: Vec<EventKind>) -> Result<u64> {
+    pub fn import_events(&mut self, events: &[SignedEvent], local: Vec<ProfileEvent>) -> Result<u64> {
         self.import_events_received(events, local, &[], &BTreeMap::new())
     }
 
@@ -130,13 +111,10 @@ impl Store {
     pub fn import_events_received(
         &mut self,
         events: &[SignedEvent],
-        mut local: Vec<EventKind>,
+        local: Vec<ProfileEvent>,
         received: &[(Uuid, String)],
         observed: &BTreeMap<String, crate::model::Observed>,
     ) -> Result<u64> {
-        if local.iter().any(|k| !k.is_local()) {
-            return Err(Error::invalid("event", "only trust and exchange events can be recorded this way"));
-        }
         let mut batch: BTreeMap<(Uuid, u64), &SignedEvent> = BTreeMap::new();
         let mut new = Vec::new();
         let mut created = std::collections::BTreeSet::new();
@@ -226,8 +204,9 @@ impl Store {
         // Journal order: by author and sequence, so each member's events stay in chain order.
         new.sort_by_key(|e| (e.body().author, e.body().seq));
         let added = new.len() as u64;
-        local.extend(super::briefs::received_custody(received, observed));
-        self.commit(new, local)?;
+        let mut own: Vec<EventKind> = local.into_iter().map(EventKind::from).collect();
+        own.extend(super::briefs::received_custody(received, observed));
+        self.commit(new, own)?;
         Ok(added)
     }
 
@@ -235,31 +214,6 @@ impl Store {
     /// [`projection::existing_creation`]). Imports refuse such events.
     pub fn existing_creation(&self, kind: &EventKind) -> Result<Option<String>> {
         projection::existing_creation(&mut IndexReader(&self.index), kind)
-    }
-
-    /// A stored trust document by agency (pins, credentials, revocations) or bundle id (receipts).
-    pub fn trust_document(&self, table: Table, id: Uuid) -> Result<Option<projection::TrustRecord>> {
-        get_json(&mut IndexReader(&self.index), table, id.as_bytes())
-    }
-
-    /// Every stored trust document of one table, by key order.
-    pub fn trust_documents(&self, table: Table) -> Result<Vec<projection::TrustRecord>> {
-        self.index.scan_json(table, &[])
-    }
-
-    /// The last bundle this profile exported to `agency` (highest sequence).
-    pub fn last_bundle_out(&self, agency: Uuid) -> Result<Option<projection::BundleRecord>> {
-        Ok(self.bundles_out(agency)?.pop())
-    }
-
-    /// Every bundle this profile exported to `agency`, by sequence.
-    pub fn bundles_out(&self, agency: Uuid) -> Result<Vec<projection::BundleRecord>> {
-        self.index.scan_json(Table::BundlesOut, agency.as_bytes())
-    }
-
-    /// Every bundle this store imported.
-    pub fn bundles_in(&self) -> Result<Vec<projection::BundleRecord>> {
-        self.index.scan_json(Table::BundlesIn, &[])
     }
 }
 
@@ -376,66 +330,5 @@ impl DetachedSigner {
 impl std::fmt::Debug for DetachedSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DetachedSigner").finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::crypto::{KdfParams, Passphrase};
-
-    fn imported(bundle_id: Uuid, agency_id: Uuid, sender: Uuid, seq: u64) -> EventKind {
-        EventKind::BundleImported {
-            bundle_id,
-            agency_id,
-            sender,
-            bundle_seq: seq,
-            manifest_hash: format!("{seq:064x}"),
-            events_added: 1,
-            blobs: 0,
-        }
-    }
-
-    /// The sequence check's lookups: by id, and the sender's last bundle to one agency, also
-    /// in a store whose index predates the by-sender table (filled once when it opens).
-    #[test]
-    fn bundles_in_by_sender_answer_the_last_and_are_filled_for_older_stores() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("s");
-        let pass = Passphrase::new("a passphrase for tests");
-        let mut store = Store::create(&dir, &pass, "Endpoint", Role::Supervisor, KdfParams::INSECURE_FOR_TESTS).unwrap();
-        let (agency, other_agency) = (Uuid::now_v7(), Uuid::now_v7());
-        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
-        let ids: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
-        // Out of order on purpose: the table sorts by sequence, not by arrival.
-        for (id, sender, ag, seq) in [
-            (ids[0], alice, agency, 1),
-            (ids[1], alice, agency, 3),
-            (ids[2], alice, agency, 2),
-            (ids[3], bob, agency, 7),
-            (ids[4], alice, other_agency, 9),
-        ] {
-            store.record_local(imported(id, ag, sender, seq)).unwrap();
-        }
-        let last = |s: &Store, who: Uuid, ag: Uuid| s.last_bundle_in(who, ag).unwrap().map(|r| (r.bundle_id, r.seq));
-        let expect = |s: &Store| {
-            assert_eq!(last(s, alice, agency), Some((ids[1], 3)));
-            assert_eq!(last(s, bob, agency), Some((ids[3], 7)));
-            assert_eq!(last(s, alice, other_agency), Some((ids[4], 9)));
-            assert_eq!(last(s, bob, other_agency), None);
-            assert_eq!(s.bundle_in(ids[2]).unwrap().map(|r| (r.sender, r.seq)), Some((alice, 2)));
-            assert_eq!(s.bundle_in(Uuid::now_v7()).unwrap(), None);
-        };
-        expect(&store);
-
-        // An index made before the table existed: empty it, as such a store has it.
-        store.index.clear(Table::BundlesInBySender).unwrap();
-        assert!(store.index.is_empty(Table::BundlesInBySender));
-        assert_eq!(store.last_bundle_in(alice, agency).unwrap(), None);
-        drop(store);
-        let mut store = Store::open(&dir, &pass).unwrap();
-        expect(&store);
-        let report = store.check(false, &mut |_| {}).unwrap();
-        assert!(report.ok, "{:?}", report.problems);
     }
 }

@@ -1,4 +1,21 @@
 //! [`Store`]: one profile's encrypted case store.
+//!
+//! This file holds the store itself: creating, opening and rebuilding it, catching the index
+//! up with the journal, and recording events (the one path by which anything is written). The
+//! rest of `Store`'s methods are grouped by concern, one file each:
+//!
+//! | file          | what it holds                                                              |
+//! |---------------|----------------------------------------------------------------------------|
+//! | `cases`       | cases and notes: open, edit, find, list, detail                            |
+//! | `evidence`    | evidence items: import, export, re-hash, find, list, chain of custody      |
+//! | `briefs`      | briefs, submissions and reviews (investigators and volunteers)             |
+//! | `court`       | derivatives, the access log, disclosures, members (court material)         |
+//! | `exchange`    | signing, case events out, content and foreign events in (bundles, sync)    |
+//! | `profile`     | this profile's bookkeeping: trust documents, endpoints, bundles, receipts  |
+//! | `history`     | the journal read as history: the log, pages after a position, changes      |
+//! | `records`     | [`Records`]: records as held, for rules above the store (the endpoint's)   |
+//! | `check`, `gc` | maintenance: the full check, orphan objects                                |
+//! | `views`       | the types the queries return                                               |
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -17,7 +34,7 @@ use crate::format::{self, purpose, Header, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, 
 use crate::index::{Index, MetaState, Overlay};
 use crate::journal::Journal;
 use crate::metadata;
-use crate::model::{CaseStatus, CustodyAction, EventKind, GeoPoint, ObjectRef, Role};
+use crate::model::{CaseStatus, CustodyAction, EventKind, GeoPoint, ObjectRef, ProfileEvent, Role};
 use crate::objects::{ObjectStore, Progress};
 use crate::projection::{self, get_json, CaseRecord, CustodyRecord, EvidenceRecord, MemberRecord, NoteRecord, Table};
 
@@ -35,17 +52,24 @@ struct ProfileSecret {
 }
 
 mod briefs;
+mod cases;
 mod check;
 mod court;
+mod evidence;
 mod exchange;
 mod gc;
+mod history;
 #[cfg(test)]
 mod index_upgrade;
+mod profile;
+mod records;
 mod views;
 
 pub use briefs::*;
 pub use exchange::{ContentImporter, DetachedSigner};
 pub use gc::{OrphanObject, OrphanSweep};
+pub use history::EventPage;
+pub use records::Records;
 pub use views::*;
 
 /// One profile's store, open and unlocked. Holds the store's lock until dropped.
@@ -61,7 +85,7 @@ pub struct Store {
     index: Index,
     objects: std::sync::Arc<ObjectStore>,
     state: MetaState,
-    /// Start offsets of journal records (and the end), filled lazily by the feed.
+    /// Start offsets of journal records (and the end), filled lazily by position reads.
     positions: std::sync::Mutex<Vec<u64>>,
     /// Content SHA-256 (hex) -> the smallest evidence id naming it, built in memory on first
     /// use by the endpoint and kept up to date as events are applied. Never on disk: an index
@@ -428,143 +452,6 @@ impl Store {
         self.header.kdf_params
     }
 
-    /// Creates a case; returns its id.
-    pub fn create_case(&mut self, new: NewCase) -> Result<Uuid> {
-        let title = clean_required("title", &new.title)?;
-        let id = Uuid::now_v7();
-        let tags: Vec<String> = new.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
-        self.record(vec![EventKind::CaseCreated {
-            case_id: id,
-            reference: clean_optional(new.reference),
-            title,
-            summary: clean_optional(new.summary),
-            tags,
-            status: CaseStatus::Open,
-        }])?;
-        Ok(id)
-    }
-
-    /// Edits a case.
-    pub fn edit_case(&mut self, case: Uuid, edit: CaseEdit) -> Result<()> {
-        self.case_record(case)?;
-        let title = match edit.title {
-            Some(t) => Some(clean_required("title", &t)?),
-            None => None,
-        };
-        if title.is_none() && edit.summary.is_none() && edit.status.is_none() && edit.reference.is_none() {
-            return Err(Error::invalid("edit", "nothing to change: give --title, --summary, --status or --reference"));
-        }
-        self.record(vec![EventKind::CaseEdited {
-            case_id: case,
-            title,
-            summary: edit.summary,
-            status: edit.status,
-            reference: edit.reference,
-        }])?;
-        Ok(())
-    }
-
-    /// Adds a note; returns its id.
-    pub fn add_note(&mut self, case: Uuid, text: &str) -> Result<Uuid> {
-        self.case_record(case)?;
-        let text = clean_required("note", text)?;
-        let id = Uuid::now_v7();
-        self.record(vec![EventKind::NoteAdded { case_id: case, note_id: id, text }])?;
-        Ok(id)
-    }
-
-    /// Imports a file as evidence: streams it into a sealed object, then records
-    /// `evidence_added` and a custody entry `imported` in one durable journal append.
-    pub fn add_evidence(&mut self, case: Uuid, path: &Path, opts: &EvidenceOptions, progress: &mut dyn Progress) -> Result<AddedEvidence> {
-        if let Some(at) = self.journal_damaged {
-            return Err(Error::JournalDamaged { record: at });
-        }
-        self.case_record(case)?;
-        let meta = fs::metadata(path).map_err(Error::io("reading", path))?;
-        if !meta.is_file() {
-            return Err(Error::invalid("file", format!("{} is not a regular file", path.display())));
-        }
-        let head = metadata::read_head(path).map_err(Error::io("reading", path))?;
-        let media_type = metadata::sniff_media_type(&head);
-        let extracted = metadata::extract(path, &media_type);
-        let mut file = File::open(path).map_err(Error::io("reading", path))?;
-        let stored = self.objects.import(&mut file, progress)?;
-        let sha = to_hex(&stored.sha256);
-        let id = Uuid::now_v7();
-        let original_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        self.record(vec![
-            EventKind::EvidenceAdded {
-                evidence_id: id,
-                case_id: case,
-                object: ObjectRef { sha256: sha.clone(), size: stored.size },
-                media_type: media_type.clone(),
-                original_name,
-                claimed_captured_at: opts.captured_at,
-                claimed_location: opts.location,
-                extracted,
-                description: clean_optional(opts.description.clone()),
-            },
-            EventKind::CustodyRecorded {
-                evidence_id: id,
-                action: CustodyAction::Imported,
-                reason: None,
-                sha256: sha.clone(),
-                observed: None,
-            },
-        ])?;
-        Ok(AddedEvidence { id, sha256: sha, size: stored.size, media_type })
-    }
-
-    /// Writes an item's original bytes to `out` (never overwriting), re-checking the hash on
-    /// the way, and records custody `exported`.
-    pub fn export_evidence(&mut self, id: Uuid, out: &Path, reason: Option<String>, progress: &mut dyn Progress) -> Result<Exported> {
-        if let Some(at) = self.journal_damaged {
-            return Err(Error::JournalDamaged { record: at });
-        }
-        let rec = self.evidence_record(id)?;
-        let sha = decode_sha(&rec.sha256)?;
-        let mut f = match OpenOptions::new().write(true).create_new(true).open(out) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::WouldOverwrite { path: out.to_path_buf() }),
-            Err(e) => return Err(Error::io("creating", out)(e)),
-        };
-        let result = (|| {
-            let mut w = std::io::BufWriter::with_capacity(1024 * 1024, &mut f);
-            self.objects.read(&sha, rec.size, &mut w, progress)?;
-            w.flush().map_err(Error::io("writing", out))?;
-            drop(w);
-            f.sync_all().map_err(Error::io("syncing", out))
-        })();
-        if let Err(e) = result {
-            drop(f);
-            let _ = fs::remove_file(out);
-            return Err(e);
-        }
-        self.record(vec![EventKind::CustodyRecorded {
-            evidence_id: id,
-            action: CustodyAction::Exported,
-            reason: clean_optional(reason),
-            sha256: rec.sha256.clone(),
-            observed: None,
-        }])?;
-        Ok(Exported { id, path: out.to_path_buf(), sha256: rec.sha256, size: rec.size })
-    }
-
-    /// Re-hashes an item's content and records custody `verified` when it is intact.
-    pub fn verify_evidence(&mut self, id: Uuid, progress: &mut dyn Progress) -> Result<()> {
-        let rec = self.evidence_record(id)?;
-        let sha = decode_sha(&rec.sha256)?;
-        self.objects.read(&sha, rec.size, &mut std::io::sink(), progress)?;
-        self.record(vec![EventKind::CustodyRecorded {
-            evidence_id: id,
-            action: CustodyAction::Verified,
-            reason: None,
-            sha256: rec.sha256,
-            observed: None,
-        }])?;
-        Ok(())
-    }
-
     /// Changes the passphrase: only the wrapped master key changes, written atomically
     /// (old or new passphrase opens the store whatever happens).
     pub fn change_passphrase(&mut self, new: &Passphrase, kdf: KdfParams) -> Result<()> {
@@ -581,223 +468,11 @@ impl Store {
         Ok(())
     }
 
-    // ----- queries -------------------------------------------------------------------------
-
-    fn case_record(&self, id: Uuid) -> Result<CaseRecord> {
-        let rec: Option<CaseRecord> = get_json(&mut IndexReader(&self.index), Table::Cases, id.as_bytes())?;
-        rec.filter(|c| c.created).ok_or_else(|| Error::UnknownCase { query: id.to_string() })
-    }
-
-    fn evidence_record(&self, id: Uuid) -> Result<EvidenceRecord> {
-        let rec: Option<EvidenceRecord> = get_json(&mut IndexReader(&self.index), Table::Evidence, id.as_bytes())?;
-        rec.ok_or_else(|| Error::UnknownEvidence { query: id.to_string() })
-    }
+    // ----- shared by the queries of every concern ---------------------------------------------
 
     fn member_name(&self, id: Uuid) -> Option<String> {
         let rec: Option<MemberRecord> = get_json(&mut IndexReader(&self.index), Table::Members, id.as_bytes()).ok().flatten();
         rec.map(|m| m.name)
-    }
-
-    /// Resolves a case by full id, unique id prefix, or agency reference.
-    pub fn resolve_case(&self, query: &str) -> Result<Uuid> {
-        let q = query.trim();
-        if let Ok(id) = Uuid::parse_str(q) {
-            self.case_record(id)?;
-            return Ok(id);
-        }
-        // Index keys are keyed: a prefix or a reference is found by opening the case records.
-        let cases: Vec<CaseRecord> = self.index.scan_json::<CaseRecord>(Table::Cases, &[])?.into_iter().filter(|c| c.created).collect();
-        let lower = q.to_ascii_lowercase();
-        if lower.len() >= 4 && lower.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            let matches: Vec<Uuid> = cases.iter().map(|c| c.id).filter(|id| id.to_string().starts_with(&lower)).collect();
-            match matches.len() {
-                1 => return Ok(matches[0]),
-                0 => {}
-                n => return Err(Error::AmbiguousCase { query: q.to_string(), count: n }),
-            }
-        }
-        // By reference.
-        let found: Vec<Uuid> =
-            cases.iter().filter(|c| c.reference.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(q))).map(|c| c.id).collect();
-        match found.len() {
-            1 => Ok(found[0]),
-            0 => Err(Error::UnknownCase { query: q.to_string() }),
-            n => Err(Error::AmbiguousCase { query: q.to_string(), count: n }),
-        }
-    }
-
-    /// Resolves an evidence item by full id or unique id prefix.
-    pub fn resolve_evidence(&self, query: &str) -> Result<Uuid> {
-        let q = query.trim().to_ascii_lowercase();
-        if let Ok(id) = Uuid::parse_str(&q) {
-            self.evidence_record(id).map_err(|_| Error::UnknownEvidence { query: query.to_string() })?;
-            return Ok(id);
-        }
-        if q.len() < 4 || !q.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            return Err(Error::UnknownEvidence { query: query.to_string() });
-        }
-        let matches: Vec<Uuid> = self
-            .index
-            .keys(Table::Evidence)?
-            .iter()
-            .filter_map(|k| Uuid::from_slice(k).ok())
-            .filter(|id| id.to_string().starts_with(&q))
-            .collect();
-        match matches.len() {
-            1 => Ok(matches[0]),
-            0 => Err(Error::UnknownEvidence { query: query.to_string() }),
-            n => Err(Error::AmbiguousEvidence { query: query.to_string(), count: n }),
-        }
-    }
-
-    /// Cases, most recently changed first.
-    pub fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>> {
-        let needle = filter.search.as_ref().map(|s| s.to_lowercase());
-        let mut out = Vec::new();
-        for c in self.index.scan_json::<CaseRecord>(Table::Cases, &[])? {
-            if !c.created || filter.status.is_some_and(|s| s != c.status) {
-                continue;
-            }
-            if let Some(n) = &needle {
-                let hay = [Some(c.title.as_str()), c.summary.as_deref(), c.reference.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .chain(c.tags.iter().map(String::as_str))
-                    .any(|s| s.to_lowercase().contains(n.as_str()));
-                if !hay {
-                    continue;
-                }
-            }
-            let evidence_count = self.index.count_prefix(Table::CaseEvidence, c.id.as_bytes());
-            out.push(CaseSummary {
-                id: c.id,
-                reference: c.reference,
-                title: c.title,
-                status: c.status,
-                updated_at: c.updated_at,
-                evidence_count,
-            });
-        }
-        out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
-        Ok(out)
-    }
-
-    /// A case with its evidence and notes.
-    pub fn case(&self, id: Uuid) -> Result<CaseDetail> {
-        let c = self.case_record(id)?;
-        let evidence = self.list_evidence(id)?;
-        let mut notes: Vec<NoteView> = Vec::new();
-        for n in self.index.scan_json::<NoteRecord>(Table::Notes, id.as_bytes())? {
-            notes.push(NoteView { id: n.id, text: n.text, author: n.author, author_name: self.member_name(n.author), at: n.at });
-        }
-        notes.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
-        Ok(CaseDetail {
-            id: c.id,
-            reference: c.reference,
-            title: c.title,
-            summary: c.summary,
-            status: c.status,
-            tags: c.tags,
-            created_by: c.created_by,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-            evidence_count: evidence.len(),
-            evidence,
-            notes,
-        })
-    }
-
-    fn view(&self, e: EvidenceRecord) -> EvidenceView {
-        EvidenceView {
-            id: e.id,
-            case_id: e.case_id,
-            sha256: e.sha256,
-            size: e.size,
-            media_type: e.media_type,
-            original_name: e.original_name,
-            captured_at: e.claimed_captured_at.or(e.extracted.captured_at),
-            location: e.claimed_location.or(e.extracted.location),
-            camera: e.extracted.camera.clone(),
-            description: e.description,
-            claimed: Claimed { captured_at: e.claimed_captured_at, location: e.claimed_location },
-            extracted: e.extracted,
-            contributor_name: self.member_name(e.contributor),
-            derived_from: get_json(&mut IndexReader(&self.index), Table::Provenance, e.id.as_bytes()).ok().flatten(),
-            contributor: e.contributor,
-            added_at: e.added_at,
-        }
-    }
-
-    /// One evidence item.
-    pub fn evidence(&self, id: Uuid) -> Result<EvidenceView> {
-        Ok(self.view(self.evidence_record(id)?))
-    }
-
-    /// A case's evidence, oldest first.
-    pub fn list_evidence(&self, case: Uuid) -> Result<Vec<EvidenceView>> {
-        self.case_record(case)?;
-        let mut out = Vec::new();
-        for k in self.index.scan_prefix(Table::CaseEvidence, case.as_bytes())? {
-            let ev = Uuid::from_slice(&k.0[16..]).map_err(|_| Error::IndexDamaged { what: "a case_evidence key is malformed".into() })?;
-            out.push(self.view(self.evidence_record(ev)?));
-        }
-        out.sort_by(|a, b| a.added_at.cmp(&b.added_at).then(a.id.cmp(&b.id)));
-        Ok(out)
-    }
-
-    /// An item's custody trail, in order.
-    pub fn custody(&self, id: Uuid) -> Result<Vec<CustodyView>> {
-        self.evidence_record(id)?;
-        let mut out = Vec::new();
-        for c in self.index.scan_json::<CustodyRecord>(Table::Custody, id.as_bytes())? {
-            out.push(CustodyView {
-                at: c.at,
-                action: c.action,
-                actor_name: self.member_name(c.actor),
-                actor: c.actor,
-                device: c.device,
-                reason: c.reason,
-                sha256: c.sha256,
-                event_hash: c.event_hash,
-                observed: c.observed,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Every event, oldest first, optionally only those of one case (including custody of its
-    /// evidence). Reads and verifies the whole journal.
-    pub fn log(&mut self, case: Option<Uuid>) -> Result<Vec<LogEntry>> {
-        if let Some(c) = case {
-            self.case_record(c)?;
-        }
-        let scan = self.journal.scan_from(format::JOURNAL_HEADER_LEN, 0)?;
-        let mut ev_case: BTreeMap<Uuid, Uuid> = BTreeMap::new();
-        let mut out = Vec::new();
-        for (rec, _) in scan.records {
-            let ev = SignedEvent::from_envelope(rec.plaintext.to_vec())?;
-            let b = ev.body();
-            if let EventKind::EvidenceAdded { evidence_id, case_id, .. } = &b.kind {
-                ev_case.insert(*evidence_id, *case_id);
-            }
-            let case_id = b.kind.case_id().or_else(|| b.kind.evidence_id().and_then(|e| ev_case.get(&e).copied()));
-            if case.is_some() && case != case_id {
-                continue;
-            }
-            out.push(LogEntry {
-                index: rec.index,
-                author: b.author,
-                author_name: self.member_name(b.author),
-                seq: b.seq,
-                at: b.at,
-                kind: b.kind.name().to_string(),
-                summary: b.kind.summary(),
-                case_id,
-                evidence_id: b.kind.evidence_id(),
-                hash: to_hex(&ev.hash()),
-            });
-        }
-        Ok(out)
     }
 }
 

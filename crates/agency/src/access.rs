@@ -1,0 +1,76 @@
+//! Who may see what at the endpoint: the feed filter and the content-access rule. The store
+//! offers the records and the journal as they are ([`Store::records`], [`Store::events_after`]);
+//! the policy over them is the endpoint's and lives here.
+//!
+//! - Investigators and supervisors see every case event and may fetch any content held.
+//! - A volunteer sees the briefs addressed to them (and their withdrawal), and the review
+//!   decisions and the `received`/`accepted` custody of their own submissions, and may fetch
+//!   only the content of their own submissions.
+//! - Nobody is sent a profile's own bookkeeping ([`casebridge_core::ProfileEvent`]) or their
+//!   own events back.
+//!
+//! Every rule reads through `&Store`: the endpoint runs them under its store's read lock.
+
+use casebridge_core::{CustodyAction, EventKind, EventPage, Result, Role, SignedEvent, Store};
+use uuid::Uuid;
+
+/// Whether `member` (with `role`) may see `ev` (see the module doc).
+pub(crate) fn visible_to(store: &Store, ev: &SignedEvent, member: Uuid, role: Role) -> Result<bool> {
+    let b = ev.body();
+    if b.kind.is_local() || b.author == member {
+        return Ok(false);
+    }
+    if role.is_staff() {
+        return Ok(true);
+    }
+    let records = store.records();
+    Ok(match &b.kind {
+        EventKind::BriefPublished { brief_id, .. } | EventKind::BriefWithdrawn { brief_id, .. } => {
+            records.brief(*brief_id)?.is_some_and(|r| r.is_addressed_to(member))
+        }
+        EventKind::ReviewDecided { submission_id, .. } => records.submission(*submission_id)?.is_some_and(|s| s.submitter == member),
+        EventKind::CustodyRecorded { evidence_id, action: CustodyAction::Received | CustodyAction::Accepted, .. } => {
+            records.submission_of(*evidence_id)?.is_some_and(|s| s.submitter == member)
+        }
+        _ => false,
+    })
+}
+
+/// The feed for `member`: the events after journal record `after` that they may see
+/// ([`visible_to`]), reading at most `limit` records. The cursor is a record index.
+pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: usize) -> Result<EventPage> {
+    let mut page = store.events_after(after, limit)?;
+    let mut visible = Vec::with_capacity(page.events.len());
+    for ev in page.events {
+        if visible_to(store, &ev, member, role)? {
+            visible.push(ev);
+        }
+    }
+    page.events = visible;
+    Ok(page)
+}
+
+/// Whether `member` may fetch the content with this SHA-256, and its size when it is held:
+/// staff any item held; a volunteer only the items of their own submissions.
+pub(crate) fn content_access(store: &Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>> {
+    let records = store.records();
+    let Some(e) = records.evidence_with_content(sha256)? else {
+        return Ok(None);
+    };
+    if !store.has_content(&e.sha256) {
+        return Ok(None);
+    }
+    if role.is_staff() {
+        return Ok(Some(e.size));
+    }
+    // The same content may have come with several items: any of the member's own counts.
+    let own = records
+        .submissions_by(member)?
+        .into_iter()
+        .flat_map(|s| s.items)
+        .any(|i| matches!(records.evidence(i), Ok(Some(r)) if r.sha256 == e.sha256));
+    Ok(own.then_some(e.size))
+}
+
+#[cfg(test)]
+mod tests;

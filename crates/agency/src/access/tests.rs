@@ -1,0 +1,190 @@
+//! Briefs, submissions, reviews and the feed's access rules, across real stores: an
+//! investigator, two volunteers and an agency-side store that relays events between them
+//! under the endpoint's rules (moved here from crates/core/tests/briefs.rs with the rules).
+
+use std::path::PathBuf;
+
+use super::{content_access, feed};
+use casebridge_core::{
+    Area, CustodyAction, EventKind, KdfParams, NewBrief, NewCase, Passphrase, ReviewDecision, Role, SignedEvent, Store, SubmitOptions,
+};
+use uuid::Uuid;
+
+const PASS: &str = "correct horse battery staple";
+
+fn store(tmp: &tempfile::TempDir, name: &str, role: Role) -> Store {
+    Store::create(&tmp.path().join(name), &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).unwrap()
+}
+
+/// Moves every event `to` may see from `from` into `to`, content first (as sync does).
+fn relay(from: &mut Store, to: &mut Store, role: Role) -> usize {
+    let me = to.whoami().member_id;
+    let page = feed(from, me, role, 0, 100_000).unwrap();
+    for ev in &page.events {
+        if let EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
+            if !to.has_content(&object.sha256) {
+                let mut buf = Vec::new();
+                from.read_content(&object.sha256, object.size, &mut buf, &mut |_| true).unwrap();
+                to.import_content(&mut buf.as_slice(), &object.sha256, object.size, &mut |_| true).unwrap();
+            }
+        }
+    }
+    to.import_events(&page.events, vec![]).unwrap();
+    page.events.len()
+}
+
+fn all(from: &mut Store, to: &mut Store) {
+    relay(from, to, Role::Investigator);
+}
+
+#[test]
+fn brief_submit_review_round_trip_with_access_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut inv = store(&tmp, "inv", Role::Investigator);
+    let mut agency = store(&tmp, "agency", Role::Supervisor);
+    let mut vol = store(&tmp, "vol", Role::Volunteer);
+    let mut other = store(&tmp, "other", Role::Volunteer);
+    let (v_id, o_id) = (vol.whoami().member_id, other.whoami().member_id);
+
+    let case = inv
+        .create_case(NewCase {
+            title: "Bike thefts".into(),
+            summary: Some("internal: suspect is a neighbour".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    inv.add_note(case, "internal note").unwrap();
+    let area: Area = "52.52,13.405,500".parse().unwrap();
+    let open = inv
+        .publish_brief(NewBrief {
+            case,
+            title: "Footage wanted".into(),
+            text: "Dashcams on Main St".into(),
+            area: Some(area),
+            ..Default::default()
+        })
+        .unwrap();
+    let only_other = inv
+        .publish_brief(NewBrief { case, title: "For other only".into(), text: "x".into(), audience: vec![o_id], ..Default::default() })
+        .unwrap();
+    all(&mut inv, &mut agency);
+
+    // The volunteer sees the open brief only: no case, no note, no other brief.
+    let n = relay(&mut agency, &mut vol, Role::Volunteer);
+    assert_eq!(n, 1, "only the brief addressed to everyone reaches the volunteer");
+    let briefs = vol.briefs(false).unwrap();
+    assert_eq!(briefs.len(), 1);
+    assert_eq!(briefs[0].id, open);
+    assert_eq!(briefs[0].area, Some(area));
+    assert!(vol.list_cases(&Default::default()).unwrap().is_empty(), "no internal case data reaches a volunteer");
+    assert!(vol.brief(only_other).is_err());
+    relay(&mut agency, &mut other, Role::Volunteer);
+    assert_eq!(other.briefs(false).unwrap().len(), 2);
+
+    // Submissions: volunteers only, to a brief held.
+    let dir = tmp.path().join("files");
+    std::fs::create_dir(&dir).unwrap();
+    let files: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("p{i}.jpg"))).collect();
+    for (i, f) in files.iter().enumerate() {
+        std::fs::write(f, format!("photo {i}").repeat(100)).unwrap();
+    }
+    assert_eq!(inv.submit(open, &files, &SubmitOptions::default(), &mut |_| true).unwrap_err().code(), "not_allowed");
+    let sub = vol
+        .submit(open, &files, &SubmitOptions { description: Some("from my balcony".into()), ..Default::default() }, &mut |_| true)
+        .unwrap();
+    assert_eq!(sub.state, "pending");
+    assert_eq!(sub.items.len(), 2);
+    let other_file = dir.join("other.jpg");
+    std::fs::write(&other_file, b"another volunteer's photo").unwrap();
+    let other_sub = other.submit(only_other, &[other_file], &SubmitOptions::default(), &mut |_| true).unwrap();
+
+    // The volunteers' own events reach the agency (sync does this with bundles), then the investigator.
+    for (src, id) in [(&mut vol, v_id), (&mut other, o_id)] {
+        let evs: Vec<SignedEvent> = src.case_events(case, None).unwrap().into_iter().filter(|e| e.body().author == id).collect();
+        for e in &evs {
+            if let EventKind::EvidenceAdded { object, .. } = &e.body().kind {
+                let mut buf = Vec::new();
+                src.read_content(&object.sha256, object.size, &mut buf, &mut |_| true).unwrap();
+                agency.import_content(&mut buf.as_slice(), &object.sha256, object.size, &mut |_| true).unwrap();
+            }
+        }
+        agency.import_events(&evs, vec![]).unwrap();
+    }
+    assert_eq!(agency.submissions().unwrap().len(), 2, "agency holds both submissions");
+    let items: Vec<(Uuid, String)> = sub.items.iter().map(|i| (i.evidence_id, i.sha256.clone())).collect();
+    agency.record_received(&items).unwrap();
+    // Custody "received" carries what the agency read from the content it holds (issue 12).
+    let got = agency.custody(sub.items[0].evidence_id).unwrap();
+    let received = got.iter().find(|c| c.action == casebridge_core::CustodyAction::Received).unwrap();
+    let seen = received.observed.as_ref().expect("the agency's reading");
+    assert_eq!((seen.media_type.as_str(), &seen.extracted), ("text/plain", &casebridge_core::Extracted::default()));
+    all(&mut agency, &mut inv);
+    assert_eq!(inv.submissions().unwrap().len(), 2);
+    assert!(inv.evidence(sub.items[0].evidence_id).is_ok());
+
+    // Content access: staff anything held; a volunteer only their own.
+    let sha = &sub.items[0].sha256;
+    assert!(content_access(&agency, sha, v_id, Role::Volunteer).unwrap().is_some());
+    assert_eq!(content_access(&agency, sha, o_id, Role::Volunteer).unwrap(), None);
+    assert!(content_access(&agency, sha, Uuid::nil(), Role::Investigator).unwrap().is_some());
+    assert!(content_access(&agency, "zz", v_id, Role::Volunteer).is_err());
+
+    // Review: one item accepted, the other rejected with a reason.
+    assert!(vol.review(sub.id, ReviewDecision::Accepted, &[], None).is_err());
+    assert!(inv.review(sub.id, ReviewDecision::InfoRequested, &[], None).is_err(), "asking for info needs a reason");
+    inv.review(sub.id, ReviewDecision::Accepted, &[sub.items[0].evidence_id], None).unwrap();
+    let after = inv.review(sub.id, ReviewDecision::Rejected, &[sub.items[1].evidence_id], Some("blurred".into())).unwrap();
+    assert_eq!(after.state, "mixed");
+    inv.review(other_sub.id, ReviewDecision::Rejected, &[], Some("not relevant".into())).unwrap();
+    let custody: Vec<CustodyAction> = inv.custody(sub.items[0].evidence_id).unwrap().iter().map(|c| c.action).collect();
+    assert_eq!(custody, vec![CustodyAction::Submitted, CustodyAction::Received, CustodyAction::Accepted]);
+    all(&mut inv, &mut agency);
+
+    // The volunteer sees both states and the reason, and nothing of the other volunteer.
+    relay(&mut agency, &mut vol, Role::Volunteer);
+    let mine = vol.submission(sub.id).unwrap();
+    assert_eq!(mine.items[0].state, "accepted");
+    assert_eq!(mine.items[1].state, "rejected");
+    assert_eq!(mine.items[1].reason.as_deref(), Some("blurred"));
+    assert_eq!(vol.submissions().unwrap().len(), 1, "never another volunteer's submissions");
+    assert!(vol.submission(other_sub.id).is_err());
+    assert_eq!(vol.custody(sub.items[0].evidence_id).unwrap().len(), 3);
+
+    // Withdrawal reaches the volunteer and stops submissions.
+    inv.withdraw_brief(open).unwrap();
+    assert!(inv.withdraw_brief(open).is_err());
+    all(&mut inv, &mut agency);
+    relay(&mut agency, &mut vol, Role::Volunteer);
+    assert!(vol.briefs(false).unwrap().is_empty());
+    assert!(vol.submit(open, &files, &SubmitOptions::default(), &mut |_| true).is_err());
+}
+
+#[test]
+fn feed_pages_and_cursor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut inv = store(&tmp, "inv", Role::Investigator);
+    let case = inv.create_case(NewCase { title: "c".into(), ..Default::default() }).unwrap();
+    for i in 0..25 {
+        inv.add_note(case, &format!("n{i}")).unwrap();
+    }
+    let me = Uuid::nil();
+    let mut cursor = 0;
+    let mut seen = 0;
+    loop {
+        let page = feed(&inv, me, Role::Investigator, cursor, 10).unwrap();
+        seen += page.events.len();
+        assert!(page.cursor > cursor);
+        cursor = page.cursor;
+        if !page.more {
+            break;
+        }
+    }
+    // profile_created + case + 25 notes (the feed of another member: nil is not the author).
+    assert_eq!(seen, 27);
+    assert!(feed(&inv, me, Role::Investigator, cursor, 10).unwrap().events.is_empty());
+    assert_eq!(feed(&inv, me, Role::Investigator, cursor + 1, 10).unwrap_err().code(), "invalid_input");
+    // New events after the cursor appear on the next pull; a volunteer sees none of them.
+    inv.add_note(case, "late").unwrap();
+    assert_eq!(feed(&inv, me, Role::Investigator, cursor, 10).unwrap().events.len(), 1);
+    assert!(feed(&inv, me, Role::Volunteer, 0, 1000).unwrap().events.is_empty());
+}

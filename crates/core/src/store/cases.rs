@@ -1,0 +1,140 @@
+//! Cases and their notes: opening, editing, finding and listing cases, and a case's detail.
+
+use super::*;
+
+impl Store {
+    /// Creates a case; returns its id.
+    pub fn create_case(&mut self, new: NewCase) -> Result<Uuid> {
+        let title = clean_required("title", &new.title)?;
+        let id = Uuid::now_v7();
+        let tags: Vec<String> = new.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+        self.record(vec![EventKind::CaseCreated {
+            case_id: id,
+            reference: clean_optional(new.reference),
+            title,
+            summary: clean_optional(new.summary),
+            tags,
+            status: CaseStatus::Open,
+        }])?;
+        Ok(id)
+    }
+
+    /// Edits a case.
+    pub fn edit_case(&mut self, case: Uuid, edit: CaseEdit) -> Result<()> {
+        self.case_record(case)?;
+        let title = match edit.title {
+            Some(t) => Some(clean_required("title", &t)?),
+            None => None,
+        };
+        if title.is_none() && edit.summary.is_none() && edit.status.is_none() && edit.reference.is_none() {
+            return Err(Error::invalid("edit", "nothing to change: give a new title, summary, status or reference"));
+        }
+        self.record(vec![EventKind::CaseEdited {
+            case_id: case,
+            title,
+            summary: edit.summary,
+            status: edit.status,
+            reference: edit.reference,
+        }])?;
+        Ok(())
+    }
+
+    /// Adds a note; returns its id.
+    pub fn add_note(&mut self, case: Uuid, text: &str) -> Result<Uuid> {
+        self.case_record(case)?;
+        let text = clean_required("note", text)?;
+        let id = Uuid::now_v7();
+        self.record(vec![EventKind::NoteAdded { case_id: case, note_id: id, text }])?;
+        Ok(id)
+    }
+
+    pub(super) fn case_record(&self, id: Uuid) -> Result<CaseRecord> {
+        let rec: Option<CaseRecord> = get_json(&mut IndexReader(&self.index), Table::Cases, id.as_bytes())?;
+        rec.filter(|c| c.created).ok_or_else(|| Error::UnknownCase { query: id.to_string() })
+    }
+
+    /// Resolves a case by full id, unique id prefix, or agency reference.
+    pub fn resolve_case(&self, query: &str) -> Result<Uuid> {
+        let q = query.trim();
+        if let Ok(id) = Uuid::parse_str(q) {
+            self.case_record(id)?;
+            return Ok(id);
+        }
+        // Index keys are keyed: a prefix or a reference is found by opening the case records.
+        let cases: Vec<CaseRecord> = self.index.scan_json::<CaseRecord>(Table::Cases, &[])?.into_iter().filter(|c| c.created).collect();
+        let lower = q.to_ascii_lowercase();
+        if lower.len() >= 4 && lower.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let matches: Vec<Uuid> = cases.iter().map(|c| c.id).filter(|id| id.to_string().starts_with(&lower)).collect();
+            match matches.len() {
+                1 => return Ok(matches[0]),
+                0 => {}
+                n => return Err(Error::AmbiguousCase { query: q.to_string(), count: n }),
+            }
+        }
+        // By reference.
+        let found: Vec<Uuid> =
+            cases.iter().filter(|c| c.reference.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(q))).map(|c| c.id).collect();
+        match found.len() {
+            1 => Ok(found[0]),
+            0 => Err(Error::UnknownCase { query: q.to_string() }),
+            n => Err(Error::AmbiguousCase { query: q.to_string(), count: n }),
+        }
+    }
+
+    /// Cases, most recently changed first.
+    pub fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>> {
+        let needle = filter.search.as_ref().map(|s| s.to_lowercase());
+        let mut out = Vec::new();
+        for c in self.index.scan_json::<CaseRecord>(Table::Cases, &[])? {
+            if !c.created || filter.status.is_some_and(|s| s != c.status) {
+                continue;
+            }
+            if let Some(n) = &needle {
+                let hay = [Some(c.title.as_str()), c.summary.as_deref(), c.reference.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .chain(c.tags.iter().map(String::as_str))
+                    .any(|s| s.to_lowercase().contains(n.as_str()));
+                if !hay {
+                    continue;
+                }
+            }
+            let evidence_count = self.index.count_prefix(Table::CaseEvidence, c.id.as_bytes());
+            out.push(CaseSummary {
+                id: c.id,
+                reference: c.reference,
+                title: c.title,
+                status: c.status,
+                updated_at: c.updated_at,
+                evidence_count,
+            });
+        }
+        out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
+        Ok(out)
+    }
+
+    /// A case with its evidence and notes.
+    pub fn case(&self, id: Uuid) -> Result<CaseDetail> {
+        let c = self.case_record(id)?;
+        let evidence = self.list_evidence(id)?;
+        let mut notes: Vec<NoteView> = Vec::new();
+        for n in self.index.scan_json::<NoteRecord>(Table::Notes, id.as_bytes())? {
+            notes.push(NoteView { id: n.id, text: n.text, author: n.author, author_name: self.member_name(n.author), at: n.at });
+        }
+        notes.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
+        Ok(CaseDetail {
+            id: c.id,
+            reference: c.reference,
+            title: c.title,
+            summary: c.summary,
+            status: c.status,
+            tags: c.tags,
+            created_by: c.created_by,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            evidence_count: evidence.len(),
+            evidence,
+            notes,
+        })
+    }
+}
