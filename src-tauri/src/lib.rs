@@ -20,8 +20,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use casebridge_app::{
-    AppError, AppEvent, AppInfo, Area, BriefInput, BriefView, CaseDetail, CaseSort, CaseStatus, CaseSummary, CustodyView, Emitter,
-    Enrolled, EvidenceView, FileMeta, GeoPoint, Preview, ReceiptView, ReviewDecision, Role, Session, Strength, SubmissionView, SubmitInput,
+    cases, AppError, AppEvent, AppInfo, Area, BriefInput, BriefView, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView, Emitter,
+    Enrolled, EvidenceItem, FileMeta, GeoPoint, Preview, ReceiptView, ReviewDecision, Role, Session, Strength, Submission, SubmitInput,
     SyncStatus, Thumbnail, WhoAmI,
 };
 use tauri::{Emitter as _, Manager, Runtime, State};
@@ -106,7 +106,7 @@ async fn cases_list(
     status: Option<String>,
     sort: Option<CaseSort>,
 ) -> Res<Vec<CaseSummary>> {
-    blocking(&state, move |s| s.cases_list(search.as_deref(), status.as_deref(), sort.unwrap_or_default())).await
+    blocking(&state, move |s| s.cases_list(search.as_deref(), cases::parse_status(status.as_deref())?, sort.unwrap_or_default())).await
 }
 
 #[tauri::command]
@@ -121,7 +121,7 @@ async fn case_create(
 }
 
 #[tauri::command]
-async fn case_get(state: State<'_, AppState>, id: String) -> Res<CaseDetail> {
+async fn case_get(state: State<'_, AppState>, id: String) -> Res<CaseView> {
     blocking(&state, move |s| s.case_get(&id)).await
 }
 
@@ -141,7 +141,7 @@ async fn note_add(state: State<'_, AppState>, case_id: String, text: String) -> 
 }
 
 #[tauri::command]
-async fn evidence_list(state: State<'_, AppState>, case_id: String) -> Res<Vec<EvidenceView>> {
+async fn evidence_list(state: State<'_, AppState>, case_id: String) -> Res<Vec<EvidenceItem>> {
     blocking(&state, move |s| s.evidence_list(&case_id)).await
 }
 
@@ -204,7 +204,7 @@ async fn brief_withdraw(state: State<'_, AppState>, id: String) -> Res<()> {
 }
 
 #[tauri::command]
-async fn submissions_list(state: State<'_, AppState>) -> Res<Vec<SubmissionView>> {
+async fn submissions_list(state: State<'_, AppState>) -> Res<Vec<Submission>> {
     blocking(&state, |s| s.submissions_list()).await
 }
 
@@ -215,7 +215,7 @@ async fn review_decide(
     decision: ReviewDecision,
     items: Option<Vec<String>>,
     reason: Option<String>,
-) -> Res<SubmissionView> {
+) -> Res<Submission> {
     blocking(&state, move |s| s.review_decide(&submission_id, decision, &items.unwrap_or_default(), reason)).await
 }
 
@@ -229,7 +229,7 @@ async fn submit(
     description: Option<String>,
     captured_at: Option<String>,
     location: Option<GeoPoint>,
-) -> Res<SubmissionView> {
+) -> Res<Submission> {
     let input = SubmitInput { brief_id, paths: paths.into_iter().map(Into::into).collect(), description, captured_at, location };
     blocking(&state, move |s| s.submit(input)).await
 }

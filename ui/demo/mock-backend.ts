@@ -2,7 +2,7 @@
 // Never part of ui/dist. URL query: ?role=investigator|volunteer&locked=1&fresh=1
 import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
-import type { AppInfo, BriefView, CaseDetail, SubmissionView, WhoAmI, ReceiptView, SyncStatus } from '../src/lib/types';
+import type { AppInfo, BriefView, CaseView, Submission, WhoAmI, ReceiptView, SyncStatus } from '../src/lib/bindings';
 
 const q = new URLSearchParams(location.search);
 const role = (q.get('role') ?? 'investigator') as WhoAmI['role'];
@@ -36,9 +36,10 @@ const ev = (i: number, name: string, mt: string, size: number) => ({
   contributor_name: i === 3 ? 'Volunteer 7f3a' : 'Dana Weber',
   added_at: '2026-03-02T09:10:00+01:00',
   derived_from: null,
+  review_state: null,
 });
 
-const detail: CaseDetail = {
+const detail: CaseView = {
   id: 'c1',
   reference: 'BER-2026-000123',
   title: 'Depot fire, Rummelsburg',
@@ -55,6 +56,7 @@ const detail: CaseDetail = {
     ev(3, 'bridge-witness.jpg', 'image/jpeg', 2_100_224),
   ],
   notes: [{ id: 'n1', text: 'Fire brigade report requested. Arrival 22:31.', author: who.member_id, author_name: 'Dana Weber', at: '2026-03-02T10:00:00+01:00' }],
+  team: [],
 };
 
 const briefs: BriefView[] = [
@@ -86,7 +88,7 @@ const briefs: BriefView[] = [
   },
 ];
 
-const subs: SubmissionView[] = [
+const subs: Submission[] = [
   {
     id: 's1',
     brief_id: 'b1',
@@ -101,6 +103,7 @@ const subs: SubmissionView[] = [
     ],
     description: 'Taken from the Rummelsburg bridge. Two people running towards the tram stop.',
     decisions: [],
+    refused: null,
   },
   {
     id: 's2',
@@ -113,6 +116,7 @@ const subs: SubmissionView[] = [
     items: [{ evidence_id: '0190c1d2-7a00-7000-8000-00000000e003', name: 'listing.png', media_type: 'image/png', size: 412_000, sha256: 'ef'.repeat(32), state: 'accepted', reason: null, held: true }],
     description: 'Screenshot of the listing.',
     decisions: [],
+    refused: null,
   },
 ];
 

@@ -67,25 +67,6 @@ fn path_of(dir: &Path, id: Uuid) -> std::path::PathBuf {
     dir.join(INVITES_DIR).join(format!("{id}.{SEALED_EXT}"))
 }
 
-/// Converts the wire role.
-pub(crate) fn core_role(r: casebridge_protocol::Role) -> Role {
-    match r {
-        casebridge_protocol::Role::Investigator => Role::Investigator,
-        casebridge_protocol::Role::Supervisor => Role::Supervisor,
-        casebridge_protocol::Role::Volunteer => Role::Volunteer,
-    }
-}
-
-/// Converts to the wire role (`None` for a role the wire does not know yet).
-pub(crate) fn wire_role(r: Role) -> Option<casebridge_protocol::Role> {
-    match r {
-        Role::Investigator => Some(casebridge_protocol::Role::Investigator),
-        Role::Supervisor => Some(casebridge_protocol::Role::Supervisor),
-        Role::Volunteer => Some(casebridge_protocol::Role::Volunteer),
-        _ => None,
-    }
-}
-
 /// Makes an invite: writes its record and returns the code (which carries the secret; it is
 /// shown once and never stored). `url_default` is used when the request names no URL.
 pub(crate) fn create(
@@ -129,7 +110,7 @@ pub(crate) fn create(
     let record = InviteRecord {
         invite_id: Uuid::now_v7(),
         secret_sha256: casebridge_core::to_hex(&casebridge_core::sha256(secret.as_bytes())),
-        role: core_role(req.role),
+        role: req.role,
         name: name.to_string(),
         created_at: now,
         expires_at,

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
-use casebridge_protocol::{UploadOutcome, UploadState};
+use casebridge_protocol::{BundleOutcome, UploadOutcome, UploadState};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -60,7 +60,7 @@ pub(crate) struct UploadMeta {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Completed {
     pub bundle_id: Uuid,
-    pub outcome: String,
+    pub outcome: BundleOutcome,
     pub events_added: u64,
     /// The signed receipt, base64.
     pub receipt: String,
@@ -101,7 +101,7 @@ impl UploadMeta {
     pub(crate) fn outcome(&self) -> Option<UploadOutcome> {
         self.completed.as_ref().map(|c| UploadOutcome {
             bundle_id: c.bundle_id,
-            outcome: c.outcome.clone(),
+            outcome: c.outcome,
             events_added: c.events_added,
             receipt: c.receipt.clone(),
         })

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use casebridge_core::{NewBrief, Store, SubmitOptions};
+use casebridge_core::{NewBrief, ReviewState, Store, SubmitOptions};
 use casebridge_trust::profile;
 use chrono::{DateTime, FixedOffset};
 use uuid::Uuid;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::cases::parse_id;
 use crate::error::{io_reason, AppError, Result};
 use crate::outbox;
-use crate::views::{AgencyRefusal, Area, BriefView, GeoPoint, ReceiptView, ReviewDecision, SubmissionView};
+use crate::views::{AgencyRefusal, Area, BriefView, GeoPoint, ReceiptView, ReviewDecision, Submission};
 
 /// Parses an RFC 3339 time with an offset (`field` names it in the error).
 pub fn parse_time(field: &str, s: &str) -> Result<DateTime<FixedOffset>> {
@@ -37,7 +37,7 @@ pub fn parse_audience(values: &[String]) -> Result<Vec<Uuid>> {
 
 /// The briefs this profile holds (volunteers: those addressed to them), newest first.
 pub fn list(store: &Store, include_withdrawn: bool) -> Result<Vec<BriefView>> {
-    Ok(store.briefs(include_withdrawn)?.into_iter().map(Into::into).collect())
+    Ok(store.briefs(include_withdrawn)?)
 }
 
 /// What a new brief says.
@@ -62,7 +62,7 @@ pub struct BriefInput {
 /// Publishes a brief on a case (investigators); returns its id. Every input is checked before
 /// anything is recorded. Sync sends it.
 pub fn publish(store: &mut Store, b: BriefInput) -> Result<Uuid> {
-    let area = b.area.map(Area::to_core).transpose()?;
+    let area = b.area.map(|a| Area::new(a.lat, a.lon, a.radius_m)).transpose()?;
     let from = parse_opt_time("from", b.from.as_deref())?;
     let until = parse_opt_time("until", b.until.as_deref())?;
     let audience = parse_audience(&b.audience)?;
@@ -78,14 +78,14 @@ pub fn withdraw(store: &mut Store, id: &str) -> Result<()> {
 
 /// Submissions, newest first (volunteers: their own). A submission whose bundle the agency
 /// refused for good is marked so (state `refused`, with the agency's reason in `refused`).
-pub fn submissions(store: &Store) -> Result<Vec<SubmissionView>> {
+pub fn submissions(store: &Store) -> Result<Vec<Submission>> {
     let mut refusals = outbox::refused_submissions(store.dir())?;
     Ok(store
         .submissions()?
         .into_iter()
         .map(|mut s| {
             let refused = take_refusal(&mut s, &mut refusals);
-            SubmissionView { refused, ..s.into() }
+            Submission { submission: s, refused }
         })
         .collect())
 }
@@ -95,11 +95,11 @@ pub fn submissions(store: &Store) -> Result<Vec<SubmissionView>> {
 /// the refusal. A submission with a decision is left alone: the agency decided on it, so it
 /// has it.
 pub fn take_refusal(view: &mut casebridge_core::SubmissionView, refusals: &mut BTreeMap<Uuid, AgencyRefusal>) -> Option<AgencyRefusal> {
-    let refusal = refusals.remove(&view.id).filter(|_| view.state == "pending")?;
-    view.state = "refused".into();
+    let refusal = refusals.remove(&view.id).filter(|_| view.state == ReviewState::Pending)?;
+    view.state = ReviewState::Refused;
     for item in &mut view.items {
-        if item.state == "pending" {
-            item.state = "refused".into();
+        if item.state == ReviewState::Pending {
+            item.state = ReviewState::Refused;
         }
     }
     Some(refusal)
@@ -112,11 +112,11 @@ pub fn decide(
     decision: ReviewDecision,
     items: &[String],
     reason: Option<String>,
-) -> Result<SubmissionView> {
+) -> Result<Submission> {
     let items: Vec<Uuid> = items.iter().map(|i| parse_id("item", i)).collect::<Result<_>>()?;
     let id = store.resolve_submission(submission_id.trim())?;
     let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    Ok(store.review(id, decision.into(), &items, reason)?.into())
+    Ok(store.review(id, decision, &items, reason)?.into())
 }
 
 /// Checks that `path` is a regular, readable file; returns its size.
@@ -151,9 +151,9 @@ pub struct SubmitInput {
 /// signed, sealed bundle goes into the outbox for sync to upload. Enrolment and every file
 /// are checked before anything is recorded. `progress` sees bytes done and may return false
 /// to cancel (nothing is recorded then).
-pub fn submit(store: &mut Store, s: SubmitInput, progress: &mut dyn FnMut(u64) -> bool) -> Result<SubmissionView> {
+pub fn submit(store: &mut Store, s: SubmitInput, progress: &mut dyn FnMut(u64) -> bool) -> Result<Submission> {
     let captured_at = parse_opt_time("captured_at", s.captured_at.as_deref())?;
-    let location = s.location.map(GeoPoint::to_core).transpose()?;
+    let location = s.location.map(|p| GeoPoint::new(p.lat, p.lon)).transpose()?;
     if s.paths.is_empty() {
         return Err(AppError::invalid("files", "choose at least one file to submit"));
     }
@@ -170,5 +170,5 @@ pub fn submit(store: &mut Store, s: SubmitInput, progress: &mut dyn FnMut(u64) -
 
 /// The receipts this profile keeps, each verified again.
 pub fn receipts(store: &Store) -> Result<Vec<ReceiptView>> {
-    Ok(profile::receipts(store)?.into_iter().map(Into::into).collect())
+    Ok(profile::receipts(store)?)
 }

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use casebridge_core::{CaseEdit, CaseFilter, NewCase, Role, Store};
+use casebridge_core::{CaseDetailOf, CaseEdit, CaseFilter, NewCase, ReviewState, Role, Store, SubmissionView};
 use uuid::Uuid;
 
 use crate::error::{AppError, Result};
-use crate::views::{CaseDetail, CaseMember, CaseSort, CaseStatus, CaseSummary, CustodyView, EvidenceView, Preview, Thumbnail};
+use crate::views::{CaseMember, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView, EvidenceItem, Preview, Thumbnail};
 
 /// Largest preview the UI may ask for: the content travels base64 in one IPC message.
 pub const MAX_PREVIEW_BYTES: u64 = 64 * 1024 * 1024;
@@ -33,12 +33,16 @@ pub fn log_access(store: &mut Store, case: Uuid, evidence: Option<Uuid>, action:
     Ok(())
 }
 
+/// Parses the case list's status filter as the UI sends it: blank is no filter.
+pub fn parse_status(status: Option<&str>) -> Result<Option<CaseStatus>> {
+    Ok(status.map(str::trim).filter(|s| !s.is_empty()).map(str::parse).transpose()?)
+}
+
 /// The case list: optionally only cases whose title, summary, reference or tags contain
 /// `search` (any case), only those with `status`, in the order `sort`.
-pub fn list(store: &Store, search: Option<&str>, status: Option<&str>, sort: CaseSort) -> Result<Vec<CaseSummary>> {
-    let status = status.map(str::trim).filter(|s| !s.is_empty()).map(str::parse).transpose()?;
+pub fn list(store: &Store, search: Option<&str>, status: Option<CaseStatus>, sort: CaseSort) -> Result<Vec<CaseSummary>> {
     let search = search.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    let mut cases: Vec<CaseSummary> = store.list_cases(&CaseFilter { status, search })?.into_iter().map(Into::into).collect();
+    let mut cases: Vec<CaseSummary> = store.list_cases(&CaseFilter { status, search })?;
     match sort {
         // The store's own order: most recently changed first.
         CaseSort::Updated => {}
@@ -55,35 +59,37 @@ pub fn create(store: &mut Store, title: &str, summary: Option<String>, reference
 }
 
 /// A case with its evidence and notes; police staff's view is recorded in its access log.
-pub fn get(store: &mut Store, id: &str) -> Result<CaseDetail> {
+pub fn get(store: &mut Store, id: &str) -> Result<CaseView> {
     let id = parse_id("case id", id)?;
     let detail = store.case(id)?;
     log_access(store, id, None, "viewed", None)?;
-    let submissions: Vec<casebridge_core::SubmissionView> = store.submissions()?.into_iter().filter(|s| s.case_id == id).collect();
-    let mut out: CaseDetail = detail.into();
+    let submissions: Vec<SubmissionView> = store.submissions()?.into_iter().filter(|s| s.case_id == id).collect();
     let states = review_states(&submissions);
-    for e in &mut out.evidence {
-        e.review_state = states.get(&e.id).cloned();
-    }
-    out.team = team(store, &out, &submissions);
-    Ok(out)
+    let case = detail.map_evidence(|items| with_review_states(items, &states));
+    let team = team(store, &case, &submissions);
+    Ok(CaseView { case, team })
 }
 
 /// Sets a case's status (the store's `case_edited` event; the store has no event for tags, so
 /// they are set when the case is opened).
 pub fn set_status(store: &mut Store, case_id: &str, status: CaseStatus) -> Result<()> {
     let case = parse_id("case id", case_id)?;
-    Ok(store.edit_case(case, CaseEdit { status: Some(status.into()), ..CaseEdit::default() })?)
+    Ok(store.edit_case(case, CaseEdit { status: Some(status), ..CaseEdit::default() })?)
 }
 
 /// Each submitted item's review state, by evidence id.
-fn review_states(submissions: &[casebridge_core::SubmissionView]) -> HashMap<Uuid, String> {
-    submissions.iter().flat_map(|s| s.items.iter().map(|i| (i.evidence_id, i.state.clone()))).collect()
+fn review_states(submissions: &[SubmissionView]) -> HashMap<Uuid, ReviewState> {
+    submissions.iter().flat_map(|s| s.items.iter().map(|i| (i.evidence_id, i.state))).collect()
+}
+
+/// The store's items with their review states (none for an item no submission carried).
+fn with_review_states(items: Vec<casebridge_core::EvidenceView>, states: &HashMap<Uuid, ReviewState>) -> Vec<EvidenceItem> {
+    items.into_iter().map(|evidence| EvidenceItem { review_state: states.get(&evidence.id).copied(), evidence }).collect()
 }
 
 /// Who acted on a case, first action first: who opened it, wrote notes, added or submitted
 /// evidence, and decided on submissions.
-fn team(store: &Store, case: &CaseDetail, submissions: &[casebridge_core::SubmissionView]) -> Vec<CaseMember> {
+fn team(store: &Store, case: &CaseDetailOf<EvidenceItem>, submissions: &[SubmissionView]) -> Vec<CaseMember> {
     let mut acts: Vec<(Uuid, Option<String>, &'static str)> = Vec::new();
     if let Some(by) = case.created_by {
         acts.push((by, None, "opened"));
@@ -93,7 +99,7 @@ fn team(store: &Store, case: &CaseDetail, submissions: &[casebridge_core::Submis
     }
     for e in &case.evidence {
         let act = if e.review_state.is_some() { "submitted" } else { "added_evidence" };
-        acts.push((e.contributor, e.contributor_name.clone(), act));
+        acts.push((e.evidence.contributor, e.evidence.contributor_name.clone(), act));
     }
     for d in submissions.iter().flat_map(|s| s.decisions.iter()) {
         acts.push((d.by, None, "reviewed"));
@@ -134,21 +140,19 @@ pub fn add_note(store: &mut Store, case_id: &str, text: &str) -> Result<Uuid> {
 }
 
 /// A case's evidence, oldest first.
-pub fn evidence_list(store: &Store, case_id: &str) -> Result<Vec<EvidenceView>> {
+pub fn evidence_list(store: &Store, case_id: &str) -> Result<Vec<EvidenceItem>> {
     let case = parse_id("case id", case_id)?;
-    let mut items: Vec<EvidenceView> = store.list_evidence(case)?.into_iter().map(Into::into).collect();
-    let submissions: Vec<casebridge_core::SubmissionView> = store.submissions()?.into_iter().filter(|s| s.case_id == case).collect();
-    let states = review_states(&submissions);
-    for e in &mut items {
-        e.review_state = states.get(&e.id).cloned();
-    }
-    Ok(items)
+    let items = store.list_evidence(case)?;
+    let submissions: Vec<SubmissionView> = store.submissions()?.into_iter().filter(|s| s.case_id == case).collect();
+    Ok(with_review_states(items, &review_states(&submissions)))
 }
 
 /// An item's custody trail.
 pub fn custody(store: &Store, id: &str) -> Result<Vec<CustodyView>> {
     let id = parse_id("evidence id", id)?;
-    Ok(store.custody(id)?.into_iter().map(Into::into).collect())
+    // The desktop contract does not carry what the agency observed (`observed`, custody
+    // `received` only); the court report shows it.
+    Ok(store.custody(id)?.into_iter().map(|c| CustodyView { observed: None, ..c }).collect())
 }
 
 /// An item's content for display, when it is at most `max_bytes` long (and at most

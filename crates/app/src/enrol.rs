@@ -5,13 +5,13 @@ use base64::Engine as _;
 use casebridge_protocol::{EnrolRequest, InviteCode};
 use casebridge_trust::{profile, AgencyPublicFile, SignedDoc};
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::handle::StoreHandle;
 use crate::views::Enrolled;
 
 /// Parses an invite code (`cbinv1.…`); the error (`invalid_invite`) says what is wrong with it.
 pub fn parse_invite(code: &str) -> Result<InviteCode> {
-    InviteCode::decode(code).map_err(|why| AppError::new("invalid_invite", why))
+    InviteCode::decode(code).map_err(|why| AppError::new(ErrorCode::InvalidInvite, why))
 }
 
 /// Enrols the profile in `store` with an invite `code`: sends this profile's signed
@@ -35,13 +35,14 @@ pub async fn enrol(store: &StoreHandle, code: &str) -> Result<Enrolled> {
         let base = AppError::from(e);
         AppError::new(base.code, format!("enrolment at {} failed: {}", code.url, base.message))
     })?;
-    let bad = |what: &str| AppError::new("protocol", format!("the endpoint's answer is not valid ({what}); nothing was installed"));
+    let bad =
+        |what: &str| AppError::new(ErrorCode::Protocol, format!("the endpoint's answer is not valid ({what}); nothing was installed"));
     let file_bytes = B64.decode(&answer.agency).map_err(|_| bad("agency file"))?;
     let file: AgencyPublicFile = serde_json::from_slice(&file_bytes).map_err(|_| bad("agency file"))?;
     let (public, _) = file.verify()?;
     if public.root_fingerprint() != code.agency_fp {
         return Err(AppError::new(
-            "agency_mismatch",
+            ErrorCode::AgencyMismatch,
             format!(
                 "the endpoint at {} answered for agency {} whose key fingerprint is not the one in the invite code; nothing was installed",
                 code.url, public.name
@@ -56,7 +57,7 @@ pub async fn enrol(store: &StoreHandle, code: &str) -> Result<Enrolled> {
             agency_id: public.agency_id,
             agency: public.name.clone(),
             member_id: cred.member_id,
-            role: cred.role.into(),
+            role: cred.role,
             endpoint: code.url.clone(),
             valid_until: cred.not_after,
         })

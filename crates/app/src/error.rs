@@ -16,9 +16,224 @@ use ts_rs::TS;
 #[error("{message}")]
 pub struct AppError {
     /// Stable machine-readable code.
-    pub code: String,
+    pub code: ErrorCode,
     /// What was wrong and what to do, for people.
     pub message: String,
+}
+
+/// Declares [`ErrorCode`] from one list of variants and their words, so each word is written
+/// once: serde's names, [`ErrorCode::as_str`] and [`ErrorCode::from_code`] all come from it.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $word:literal, )*) => {
+        /// The stable machine code of an [`AppError`]: serialised as its snake_case word, a
+        /// TypeScript union of those words for the UI.
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$doc])* #[serde(rename = $word)] $variant, )*
+            /// A code this build does not name: an agency endpoint's own code that the sync
+            /// client passes on (`invite_used`, `too_many_downloads`, ...), as it came.
+            #[serde(untagged)]
+            Other(String),
+        }
+
+        impl ErrorCode {
+            /// The code's word, as serialised.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( ErrorCode::$variant => $word, )*
+                    ErrorCode::Other(code) => code,
+                }
+            }
+
+            /// The code a lower layer names by its word (the store's, the trust layer's and the
+            /// sync client's `code()`); a word this build does not name is kept as it is.
+            pub fn from_code(code: &str) -> ErrorCode {
+                match code {
+                    $( $word => ErrorCode::$variant, )*
+                    other => ErrorCode::Other(other.to_string()),
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // This crate's own.
+    /// The profile is locked: unlock it first.
+    Locked = "locked",
+    /// Too many wrong passphrases: unlocking is paused for a while.
+    LockedOut = "locked_out",
+    /// The profile is not enrolled at an agency endpoint.
+    NotEnrolled = "not_enrolled",
+    /// The profile is enrolled at more than one agency; sync supports one.
+    MultipleAgencies = "multiple_agencies",
+    /// The profile holds no credential from its agency.
+    NoCredential = "no_credential",
+    /// The profile's credential is revoked, expired or not yet valid.
+    CredentialNotValid = "credential_not_valid",
+    /// The endpoint answered for another agency than the invite code names.
+    AgencyMismatch = "agency_mismatch",
+    /// An invite code that cannot be read.
+    InvalidInvite = "invalid_invite",
+    /// No job with this id is running.
+    UnknownJob = "unknown_job",
+    /// A file the user chose cannot be read, imported or written.
+    BadFile = "bad_file",
+    /// The file to write exists already.
+    Exists = "exists",
+    /// Another job holds what this one needs.
+    Busy = "busy",
+    /// This system names no data directory for the profile.
+    NoDataDir = "no_data_dir",
+    /// The app's settings file cannot be read.
+    SettingsDamaged = "settings_damaged",
+    /// An internal failure (a thread or runtime that could not start).
+    Internal = "internal",
+    // The store's (`casebridge_core::Error::code`).
+    /// Store: `wrong_passphrase`.
+    WrongPassphrase = "wrong_passphrase",
+    /// Store: `passphrase_too_short`.
+    PassphraseTooShort = "passphrase_too_short",
+    /// Store: `store_in_use`.
+    StoreInUse = "store_in_use",
+    /// Store: `no_store`.
+    NoStore = "no_store",
+    /// Store: `already_exists`.
+    AlreadyExists = "already_exists",
+    /// Store: `not_empty`.
+    NotEmpty = "not_empty",
+    /// Store: `unsupported_version`.
+    UnsupportedVersion = "unsupported_version",
+    /// Store: `corruption`.
+    Corruption = "corruption",
+    /// Store: `index_damaged`.
+    IndexDamaged = "index_damaged",
+    /// Store: `journal_damaged`.
+    JournalDamaged = "journal_damaged",
+    /// Store: `crypto`.
+    Crypto = "crypto",
+    /// Store: `unknown_case`.
+    UnknownCase = "unknown_case",
+    /// Store: `ambiguous_case`.
+    AmbiguousCase = "ambiguous_case",
+    /// Store: `unknown_evidence`.
+    UnknownEvidence = "unknown_evidence",
+    /// Store: `ambiguous_evidence`.
+    AmbiguousEvidence = "ambiguous_evidence",
+    /// Store: `invalid_input`.
+    InvalidInput = "invalid_input",
+    /// Store: `not_found`.
+    NotFound = "not_found",
+    /// Store: `not_allowed`.
+    NotAllowed = "not_allowed",
+    /// Store: `would_overwrite`.
+    WouldOverwrite = "would_overwrite",
+    /// Store: `hash_mismatch`.
+    HashMismatch = "hash_mismatch",
+    /// Store: `chain_conflict`.
+    ChainConflict = "chain_conflict",
+    /// Store: `record_exists`.
+    RecordExists = "record_exists",
+    /// Store: `clock_skew`.
+    ClockSkew = "clock_skew",
+    /// Store: `cancelled`.
+    Cancelled = "cancelled",
+    /// Store: `io`.
+    Io = "io",
+    /// Store: `index`.
+    Index = "index",
+    // The trust layer's reasons (`casebridge_trust::Reason::code`).
+    /// Trust layer: `not_a_bundle`.
+    NotABundle = "not_a_bundle",
+    /// Trust layer: `sealed_to_other_agency`.
+    SealedToOtherAgency = "sealed_to_other_agency",
+    /// Trust layer: `seal_damaged`.
+    SealDamaged = "seal_damaged",
+    /// Trust layer: `recipient_mismatch`.
+    RecipientMismatch = "recipient_mismatch",
+    /// Trust layer: `declared_size_too_large`.
+    DeclaredSizeTooLarge = "declared_size_too_large",
+    /// Trust layer: `bad_signature`.
+    BadSignature = "bad_signature",
+    /// Trust layer: `manifest_invalid`.
+    ManifestInvalid = "manifest_invalid",
+    /// Trust layer: `unknown_signer`.
+    UnknownSigner = "unknown_signer",
+    /// Trust layer: `key_mismatch`.
+    KeyMismatch = "key_mismatch",
+    /// Trust layer: `credential_expired`.
+    CredentialExpired = "credential_expired",
+    /// Trust layer: `signer_revoked`.
+    SignerRevoked = "signer_revoked",
+    /// Trust layer: `revocation_list_expired`.
+    RevocationListExpired = "revocation_list_expired",
+    /// Trust layer: `revocation_rollback`.
+    RevocationRollback = "revocation_rollback",
+    /// Trust layer: `event_invalid`.
+    EventInvalid = "event_invalid",
+    /// Trust layer: `blob_missing`.
+    BlobMissing = "blob_missing",
+    /// Trust layer: `chunk_out_of_order`.
+    ChunkOutOfOrder = "chunk_out_of_order",
+    /// Trust layer: `chunk_invalid`.
+    ChunkInvalid = "chunk_invalid",
+    /// Trust layer: `blob_hash_mismatch`.
+    BlobHashMismatch = "blob_hash_mismatch",
+    /// Trust layer: `truncated`.
+    Truncated = "truncated",
+    /// Trust layer: `trailing_data`.
+    TrailingData = "trailing_data",
+    /// Trust layer: `replay`.
+    Replay = "replay",
+    /// Trust layer: `sequence_rollback`.
+    SequenceRollback = "sequence_rollback",
+    /// Trust layer: `chain_broken`.
+    ChainBroken = "chain_broken",
+    /// Trust layer: `wrong_holder`.
+    WrongHolder = "wrong_holder",
+    /// Trust layer: `sealing_key_required`.
+    SealingKeyRequired = "sealing_key_required",
+    /// Trust layer: `store`.
+    Store = "store",
+    /// Trust layer: `forbidden`.
+    Forbidden = "forbidden",
+    /// Trust layer: `member_id_taken`.
+    MemberIdTaken = "member_id_taken",
+    /// Trust layer: `author_not_credentialed`.
+    AuthorNotCredentialed = "author_not_credentialed",
+    /// Trust layer: `submission_item_invalid`.
+    SubmissionItemInvalid = "submission_item_invalid",
+    /// Trust layer: `not_sealed`.
+    NotSealed = "not_sealed",
+    /// Trust layer: `unknown_member`.
+    UnknownMember = "unknown_member",
+    // The sync client's (`casebridge_sync::SyncError::code`).
+    /// Sync client: `connection`.
+    Connection = "connection",
+    /// Sync client: `certificate_mismatch`.
+    CertificateMismatch = "certificate_mismatch",
+    /// Sync client: `protocol`.
+    Protocol = "protocol",
+    /// Sync client: `config`.
+    Config = "config",
+    /// Sync client: `state_damaged`.
+    StateDamaged = "state_damaged",
+    /// Sync client: `gave_up`.
+    GaveUp = "gave_up",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A code compares equal to its word (what the JSON carries).
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// Result alias of this crate.
@@ -26,66 +241,69 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 impl AppError {
     /// An error with `code` and `message`.
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> AppError {
-        AppError { code: code.into(), message: message.into() }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
+        AppError { code, message: message.into() }
     }
 
     /// The profile is locked: unlock it first.
     pub fn locked() -> AppError {
-        AppError::new("locked", "the profile is locked: unlock it with your passphrase")
+        AppError::new(ErrorCode::Locked, "the profile is locked: unlock it with your passphrase")
     }
 
     /// There is no profile in the store directory yet.
     pub fn no_profile(dir: &std::path::Path) -> AppError {
-        AppError::new("no_store", format!("there is no profile at {} yet: create one first", dir.display()))
+        AppError::new(ErrorCode::NoStore, format!("there is no profile at {} yet: create one first", dir.display()))
     }
 
     /// The profile has not enrolled at an agency endpoint.
     pub fn not_enrolled() -> AppError {
-        AppError::new("not_enrolled", "this profile is not enrolled at an agency endpoint: enrol with the invite code the agency gave you")
+        AppError::new(
+            ErrorCode::NotEnrolled,
+            "this profile is not enrolled at an agency endpoint: enrol with the invite code the agency gave you",
+        )
     }
 
     /// Work was cancelled on request.
     pub fn cancelled(what: impl Into<String>) -> AppError {
-        AppError::new("cancelled", what)
+        AppError::new(ErrorCode::Cancelled, what)
     }
 
     /// A value given by the caller is not acceptable (same code as the store's own).
     pub fn invalid(field: &str, reason: impl std::fmt::Display) -> AppError {
-        AppError::new("invalid_input", format!("invalid {field}: {reason}"))
+        AppError::new(ErrorCode::InvalidInput, format!("invalid {field}: {reason}"))
     }
 
     /// No job with this id is running.
     pub fn unknown_job(job: &str) -> AppError {
-        AppError::new("unknown_job", format!("no job '{job}' is running (it may have finished already)"))
+        AppError::new(ErrorCode::UnknownJob, format!("no job '{job}' is running (it may have finished already)"))
     }
 
     /// A file the user chose cannot be read or imported; nothing was imported.
     pub fn bad_file(path: &std::path::Path, reason: impl std::fmt::Display) -> AppError {
-        AppError::new("bad_file", format!("cannot import {}: {reason}; nothing was imported", path.display()))
+        AppError::new(ErrorCode::BadFile, format!("cannot import {}: {reason}; nothing was imported", path.display()))
     }
 
     /// An internal failure (a thread or runtime that could not start, a task that stopped).
     pub fn internal(what: impl std::fmt::Display) -> AppError {
-        AppError::new("internal", format!("{what}; try again, and report it if it persists"))
+        AppError::new(ErrorCode::Internal, format!("{what}; try again, and report it if it persists"))
     }
 }
 
 impl From<casebridge_core::Error> for AppError {
     fn from(e: casebridge_core::Error) -> AppError {
-        AppError::new(e.code(), e.to_string())
+        AppError::new(ErrorCode::from_code(e.code()), e.to_string())
     }
 }
 
 impl From<casebridge_trust::TrustError> for AppError {
     fn from(e: casebridge_trust::TrustError) -> AppError {
-        AppError::new(e.reason.code(), e.message)
+        AppError::new(ErrorCode::from_code(e.reason.code()), e.message)
     }
 }
 
 impl From<casebridge_sync::SyncError> for AppError {
     fn from(e: casebridge_sync::SyncError) -> AppError {
-        AppError::new(e.code(), e.to_string())
+        AppError::new(ErrorCode::from_code(e.code()), e.to_string())
     }
 }
 

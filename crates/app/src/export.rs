@@ -8,7 +8,7 @@ use casebridge_core::Store;
 use casebridge_trust::bundle::{self, ExportOptions, ExportSummary};
 use uuid::Uuid;
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::outbox;
 
 /// Checks, before any work, that `out` can be written: it must not exist (nothing is ever
@@ -19,7 +19,7 @@ pub fn check_out(out: &Path) -> Result<()> {
     }
     if out.exists() || out.symlink_metadata().is_ok() {
         return Err(AppError::new(
-            "exists",
+            ErrorCode::Exists,
             format!("{} already exists; casebridge never overwrites files: choose another name", out.display()),
         ));
     }
@@ -28,7 +28,10 @@ pub fn check_out(out: &Path) -> Result<()> {
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        return Err(AppError::new("bad_file", format!("cannot write {}: the folder {} does not exist", out.display(), dir.display())));
+        return Err(AppError::new(
+            ErrorCode::BadFile,
+            format!("cannot write {}: the folder {} does not exist", out.display(), dir.display()),
+        ));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use casebridge_core::metadata;
 
-use crate::error::{io_reason, AppError, Result};
+use crate::error::{io_reason, AppError, ErrorCode, Result};
 use crate::views::FileMeta;
 
 /// Most files one call reads.
@@ -26,7 +26,7 @@ pub fn file_metadata(paths: &[String]) -> Result<Vec<FileMeta>> {
 }
 
 fn bad(path: &Path, reason: impl std::fmt::Display) -> AppError {
-    AppError::new("bad_file", format!("cannot read {}: {reason}", path.display()))
+    AppError::new(ErrorCode::BadFile, format!("cannot read {}: {reason}", path.display()))
 }
 
 fn one(given: &str) -> Result<FileMeta> {
@@ -45,11 +45,5 @@ fn one(given: &str) -> Result<FileMeta> {
     let media_type = metadata::sniff_media_type(&head);
     let readable = media_type.starts_with("image/") && (media_type != "image/tiff" || meta.len() <= MAX_TIFF_BYTES);
     let extracted = if readable { metadata::extract(path, &media_type) } else { casebridge_core::Extracted::default() };
-    Ok(FileMeta {
-        path: given.to_string(),
-        captured_at: extracted.captured_at,
-        location: extracted.location.map(Into::into),
-        media_type,
-        size: meta.len(),
-    })
+    Ok(FileMeta { path: given.to_string(), captured_at: extracted.captured_at, location: extracted.location, media_type, size: meta.len() })
 }

@@ -7,7 +7,7 @@ use casebridge_core::{AddedEvidence, Error, EvidenceOptions};
 use uuid::Uuid;
 
 use crate::briefs::check_file;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::handle::StoreHandle;
 
 /// Where an import stands, for progress reports.
@@ -97,7 +97,7 @@ pub fn import_files(
 
 /// The error for a failure after `kept` of `count` files were imported (and committed).
 fn partial(e: AppError, kept: usize, count: usize) -> AppError {
-    if e.code == "cancelled" {
+    if e.code == ErrorCode::Cancelled {
         return AppError::cancelled(format!(
             "import cancelled: {kept} of {count} files were imported and are kept; the file in progress was not imported"
         ));

@@ -13,8 +13,12 @@
 //!   a time, empty while locked.
 //! - [`AppError`]: `{code, message}`, the one error shape; it maps from the store's, the trust
 //!   layer's and the sync client's errors.
-//! - The views in [`views`]: what the use cases return, with TypeScript twins generated into
-//!   `ui/src/lib/bindings/` ([`bindings`]).
+//! - The views in [`views`]: what the use cases return. Each type is defined once, where it
+//!   lives (the store's views, trust receipts, sync events, the wire `Role`), and re-exported
+//!   there; [`views`] adds only what this layer computes (an item's review state, a case's team,
+//!   a submission's refusal). Their TypeScript twins are generated into `ui/src/lib/bindings/`
+//!   ([`bindings`]), which the UI imports.
+//! - [`ErrorCode`]: the typed code of an [`AppError`], serialised as its snake_case word.
 //! - Library functions the CLI shares: [`sync::round`] (export, push with receipts kept, pull
 //!   with content streamed into the store, revocation refresh, state file), [`enrol::enrol`],
 //!   [`outbox::agency`] and [`outbox::export_pending`], [`import::import_files`],
@@ -65,7 +69,7 @@ pub mod views;
 
 pub use briefs::{BriefInput, SubmitInput};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{AppError, Result};
+pub use error::{AppError, ErrorCode, Result};
 pub use handle::StoreHandle;
 pub use session::{default_store_dir, Session, LOCKOUT_MINUTES, MAX_FAILED_ATTEMPTS, STORE_ENV, SYNC_JOB};
 pub use strength::passphrase_strength;

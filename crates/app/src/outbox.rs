@@ -9,11 +9,10 @@ use std::path::{Path, PathBuf};
 use casebridge_core::{EndpointRecord, EventKind, SignedEvent, Store};
 use casebridge_sync::{Carried, Outbox};
 use casebridge_trust::bundle::{self, ExportOptions, ExportSummary};
-use casebridge_trust::{now, profile, AgencyPublic, Credential, RevocationList, SignedDoc};
-use chrono::{DateTime, FixedOffset};
+use casebridge_trust::{now, profile, AgencyPublic, CredentialStatus, SignedDoc};
 use uuid::Uuid;
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::views::AgencyRefusal;
 
 /// The sync directory of a store: `STORE/sync` (state file and outbox; no secrets).
@@ -67,24 +66,11 @@ fn drop_unrecorded(outbox: &Outbox, recorded: &[casebridge_core::projection::Bun
     let known: std::collections::HashSet<Uuid> = recorded.iter().map(|b| b.bundle_id).collect();
     for p in outbox.pending()? {
         if !known.contains(&p.bundle_id) {
-            fs::remove_file(&p.path).map_err(|e| AppError::new("io", format!("cannot remove {}: {e}", p.path.display())))?;
+            fs::remove_file(&p.path).map_err(|e| AppError::new(ErrorCode::Io, format!("cannot remove {}: {e}", p.path.display())))?;
             let _ = fs::remove_file(outbox.carried_path(p.bundle_id));
         }
     }
     Ok(())
-}
-
-/// A credential's standing at `t`: `valid`, `revoked`, `not yet valid` or `expired`.
-pub fn credential_status(c: &Credential, list: Option<&RevocationList>, t: DateTime<FixedOffset>) -> &'static str {
-    if list.is_some_and(|l| l.find(c.member_id, &c.key).is_some()) {
-        "revoked"
-    } else if t < c.not_before {
-        "not yet valid"
-    } else if t > c.not_after {
-        "expired"
-    } else {
-        "valid"
-    }
 }
 
 /// The endpoint this profile enrolled at, if any (`multiple_agencies` when there are several).
@@ -93,7 +79,7 @@ pub fn endpoint(store: &Store) -> Result<Option<EndpointRecord>> {
     match endpoints.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one.clone())),
-        _ => Err(AppError::new("multiple_agencies", "this profile is enrolled at more than one agency; sync supports one")),
+        _ => Err(AppError::new(ErrorCode::MultipleAgencies, "this profile is enrolled at more than one agency; sync supports one")),
     }
 }
 
@@ -106,7 +92,7 @@ pub fn agency(store: &Store) -> Result<(AgencyPublic, EndpointRecord, SignedDoc)
     let agency = profile::pinned(store, endpoint.agency_id)?.ok_or_else(AppError::not_enrolled)?;
     let Some((cred, cred_doc)) = profile::credential(store, &agency)? else {
         return Err(AppError::new(
-            "no_credential",
+            ErrorCode::NoCredential,
             format!(
                 "this profile has no credential from agency {} ({}): enrol again with a new invite code from the agency",
                 agency.name, agency.agency_id
@@ -114,14 +100,16 @@ pub fn agency(store: &Store) -> Result<(AgencyPublic, EndpointRecord, SignedDoc)
         ));
     };
     let list = profile::held_revocation(store, &agency)?.map(|(l, _)| l);
-    let why = match credential_status(&cred, list.as_ref(), now()) {
-        "valid" => None,
-        "revoked" => Some("is revoked".to_string()),
-        s => Some(format!("is {s}: it is valid from {} to {}", cred.not_before.to_rfc3339(), cred.not_after.to_rfc3339())),
+    let why = match cred.status(list.as_ref(), now()) {
+        CredentialStatus::Valid => None,
+        CredentialStatus::Revoked => Some("is revoked".to_string()),
+        s @ (CredentialStatus::NotYetValid | CredentialStatus::Expired) => {
+            Some(format!("is {s}: it is valid from {} to {}", cred.not_before.to_rfc3339(), cred.not_after.to_rfc3339()))
+        }
     };
     if let Some(why) = why {
         return Err(AppError::new(
-            "credential_not_valid",
+            ErrorCode::CredentialNotValid,
             format!("the credential from agency {} {why}; ask the agency for a new one", agency.name),
         ));
     }
@@ -136,7 +124,8 @@ pub fn export_pending(store: &mut Store, agency: &AgencyPublic, credential: &Sig
     let since = recorded.iter().filter_map(|b| b.upto).max().unwrap_or(0);
     let cases = store.cases_changed_since(since)?;
     let dir = outbox_dir(store.dir());
-    fs::create_dir_all(&dir).map_err(|e| AppError::new("io", format!("cannot create {}: {e}; nothing was written", dir.display())))?;
+    fs::create_dir_all(&dir)
+        .map_err(|e| AppError::new(ErrorCode::Io, format!("cannot create {}: {e}; nothing was written", dir.display())))?;
     drop_unrecorded(&Outbox::at(&dir), &recorded)?;
     // The next pass starts at this pass's start, recorded only with its last bundle: a pass
     // that stops part-way (a full disk) leaves the point where it was, and redoes the rest.

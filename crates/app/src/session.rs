@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::briefs::{self, BriefInput, SubmitInput};
 use crate::cases;
 use crate::clock::{Clock, SystemClock};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::export;
 use crate::files;
 use crate::handle::StoreHandle;
@@ -23,9 +23,9 @@ use crate::settings::{Settings, MAX_IDLE_LOCK_SECS, MIN_IDLE_LOCK_SECS};
 use crate::strength;
 use crate::sync;
 use crate::views::{
-    AppEvent, AppInfo, BriefView, CaseDetail, CaseSort, CaseStatus, CaseSummary, CustodyView, Emitter, Enrolled, EvidenceView, FileMeta,
-    JobDone, JobProgress, Locked, Preview, ReceiptView, ReviewDecision, Role, Strength, SubmissionView, SyncDone, SyncEvent, SyncStatus,
-    Thumbnail, WhoAmI,
+    AppEvent, AppInfo, BriefView, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView, Emitter, Enrolled, EvidenceItem, FileMeta,
+    JobDone, JobProgress, Locked, Preview, ReceiptView, ReviewDecision, Role, Strength, Submission, SyncDone, SyncStatus, Thumbnail,
+    WhoAmI,
 };
 
 /// Wrong passphrases in a row before unlocking is paused.
@@ -46,9 +46,9 @@ pub fn default_store_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(STORE_ENV).filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
-    dirs::data_dir()
-        .map(|d| d.join("casebridge"))
-        .ok_or_else(|| AppError::new("no_data_dir", "cannot find a data directory for this user: set CASEBRIDGE_STORE to a directory"))
+    dirs::data_dir().map(|d| d.join("casebridge")).ok_or_else(|| {
+        AppError::new(ErrorCode::NoDataDir, "cannot find a data directory for this user: set CASEBRIDGE_STORE to a directory")
+    })
 }
 
 struct Inner {
@@ -163,7 +163,7 @@ impl Session {
         }
         match Settings::load(&self.dir) {
             Ok(s) => Ok(s),
-            Err(e) if e.code == "settings_damaged" => {
+            Err(e) if e.code == ErrorCode::SettingsDamaged => {
                 let s = Settings {
                     failed_attempts: MAX_FAILED_ATTEMPTS,
                     locked_out_until: Some(self.now() + Duration::minutes(LOCKOUT_MINUTES)),
@@ -187,7 +187,7 @@ impl Session {
         self.check_idle();
         let settings = self.settings()?;
         let (whoami, enrolled) = if self.store.is_open() {
-            self.store.with(|s| Ok((Some(WhoAmI::from(s.whoami())), outbox::endpoint(s).map(|e| e.is_some()).unwrap_or(false))))?
+            self.store.with(|s| Ok((Some(s.whoami().clone()), outbox::endpoint(s).map(|e| e.is_some()).unwrap_or(false))))?
         } else {
             (None, false)
         };
@@ -210,8 +210,8 @@ impl Session {
     pub fn profile_create(&self, name: &str, role: Role, passphrase: String) -> Result<WhoAmI> {
         let pass = Passphrase::new(passphrase);
         let _gate = guard(&self.unlock_gate);
-        let store = Store::create(&self.dir, &pass, name, role.into(), self.kdf)?;
-        let me = WhoAmI::from(store.whoami());
+        let store = Store::create(&self.dir, &pass, name, role, self.kdf)?;
+        let me = store.whoami().clone();
         self.store.put(store);
         let idle = guard(&self.inner).idle_lock_secs;
         Settings { idle_lock_secs: idle, ..Settings::default() }.save(&self.dir)?;
@@ -227,7 +227,7 @@ impl Session {
         let _gate = guard(&self.unlock_gate);
         if self.store.is_open() {
             self.touch_now();
-            return self.store.with(|s| Ok(WhoAmI::from(s.whoami())));
+            return self.store.with(|s| Ok(s.whoami().clone()));
         }
         if !self.profile_exists() {
             return Err(casebridge_core::Error::NoStore { path: self.dir.clone() }.into());
@@ -249,7 +249,7 @@ impl Session {
                     settings.failed_attempts = 0;
                     settings.save(&self.dir)?;
                 }
-                let me = WhoAmI::from(store.whoami());
+                let me = store.whoami().clone();
                 self.store.put(store);
                 self.touch_now();
                 Ok(me)
@@ -265,7 +265,7 @@ impl Session {
                 settings.save(&self.dir)?;
                 let left = MAX_FAILED_ATTEMPTS - settings.failed_attempts;
                 Err(AppError::new(
-                    "wrong_passphrase",
+                    ErrorCode::WrongPassphrase,
                     format!(
                         "wrong passphrase: the profile was not unlocked. {left} {} left before unlocking is paused for {LOCKOUT_MINUTES} minutes",
                         if left == 1 { "try" } else { "tries" }
@@ -348,7 +348,7 @@ impl Session {
     // ----- cases --------------------------------------------------------------------------------
 
     /// The case list.
-    pub fn cases_list(&self, search: Option<&str>, status: Option<&str>, sort: CaseSort) -> Result<Vec<CaseSummary>> {
+    pub fn cases_list(&self, search: Option<&str>, status: Option<CaseStatus>, sort: CaseSort) -> Result<Vec<CaseSummary>> {
         self.with_store(|s| cases::list(s, search, status, sort))
     }
 
@@ -358,7 +358,7 @@ impl Session {
     }
 
     /// A case with its evidence and notes (police staff's view is logged).
-    pub fn case_get(&self, id: &str) -> Result<CaseDetail> {
+    pub fn case_get(&self, id: &str) -> Result<CaseView> {
         self.with_store(|s| cases::get(s, id))
     }
 
@@ -373,7 +373,7 @@ impl Session {
     }
 
     /// A case's evidence.
-    pub fn evidence_list(&self, case_id: &str) -> Result<Vec<EvidenceView>> {
+    pub fn evidence_list(&self, case_id: &str) -> Result<Vec<EvidenceItem>> {
         self.with_store(|s| cases::evidence_list(s, case_id))
     }
 
@@ -479,7 +479,7 @@ impl Session {
         let flag = Arc::new(AtomicBool::new(false));
         let mut jobs = guard(&self.jobs);
         if jobs.contains_key(job) {
-            return Err(AppError::new("busy", format!("job '{job}' is already running")));
+            return Err(AppError::new(ErrorCode::Busy, format!("job '{job}' is already running")));
         }
         jobs.insert(job.to_string(), Arc::clone(&flag));
         Ok(flag)
@@ -526,7 +526,7 @@ impl Session {
     }
 
     /// Submissions, newest first.
-    pub fn submissions_list(&self) -> Result<Vec<SubmissionView>> {
+    pub fn submissions_list(&self) -> Result<Vec<Submission>> {
         self.with_store(|s| briefs::submissions(s))
     }
 
@@ -537,14 +537,14 @@ impl Session {
         decision: ReviewDecision,
         items: &[String],
         reason: Option<String>,
-    ) -> Result<SubmissionView> {
+    ) -> Result<Submission> {
         self.with_store(|s| briefs::decide(s, submission_id, decision, items, reason))
     }
 
     // ----- volunteers ---------------------------------------------------------------------------
 
     /// A volunteer answers a brief (and a sealed bundle goes into the outbox).
-    pub fn submit(&self, input: SubmitInput) -> Result<SubmissionView> {
+    pub fn submit(&self, input: SubmitInput) -> Result<Submission> {
         self.with_store(|s| briefs::submit(s, input, &mut |_| true))
     }
 
@@ -616,9 +616,7 @@ impl Session {
         let spawned = std::thread::Builder::new().name("casebridge-sync".into()).spawn(move || {
             let result = sync::runtime().and_then(|rt| {
                 rt.block_on(sync::round(&me.store, &me.dir, cancel, &mut |ev| {
-                    if let Some(ev) = SyncEvent::from_sync(ev) {
-                        me.emit(AppEvent::Sync(ev));
-                    }
+                    me.emit(AppEvent::Sync(ev.clone()));
                 }))
             });
             {
@@ -626,7 +624,7 @@ impl Session {
                 inner.sync_running = false;
                 match &result {
                     Ok(_) => inner.online = Some(true),
-                    Err(e) if e.code == "connection" || e.code == "gave_up" => inner.online = Some(false),
+                    Err(e) if matches!(e.code, ErrorCode::Connection | ErrorCode::GaveUp) => inner.online = Some(false),
                     // Anything else says nothing new about the network.
                     Err(_) => {}
                 }
@@ -649,7 +647,7 @@ impl Session {
 
 fn locked_out(until: DateTime<Utc>) -> AppError {
     AppError::new(
-        "locked_out",
+        ErrorCode::LockedOut,
         format!(
             "too many wrong passphrases ({MAX_FAILED_ATTEMPTS} in a row): unlocking is paused until {} UTC; then try again",
             until.format("%Y-%m-%d %H:%M:%S")

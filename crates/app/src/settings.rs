@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 
 /// The file's name in the store directory.
 pub const SETTINGS_FILE: &str = "app.json";
@@ -64,12 +64,12 @@ impl Settings {
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 AppError::new(
-                    "settings_damaged",
+                    ErrorCode::SettingsDamaged,
                     format!("the app settings file {} is damaged ({e}); delete it to start from the defaults", path.display()),
                 )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(e) => Err(AppError::new("io", format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(AppError::new(ErrorCode::Io, format!("cannot read {}: {e}", path.display()))),
         }
     }
 
@@ -88,6 +88,6 @@ impl Settings {
             // The rename is durable once the directory is synced.
             fs::File::open(dir)?.sync_all()
         };
-        write().map_err(|e| AppError::new("io", format!("cannot write {}: {e}", path.display())))
+        write().map_err(|e| AppError::new(ErrorCode::Io, format!("cannot write {}: {e}", path.display())))
     }
 }

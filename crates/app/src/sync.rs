@@ -22,7 +22,7 @@ use casebridge_sync::{Auth, Engine, Event, HttpTransport, Outbox, SyncError, Syn
 use casebridge_trust::{profile, SignedDoc};
 use tokio_util::io::SyncIoBridge;
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::handle::StoreHandle;
 use crate::outbox::{self, sync_dir};
 use crate::views::RoundReport;
@@ -55,7 +55,7 @@ pub async fn round(
     on_event: &mut (dyn FnMut(&Event) + Send),
 ) -> Result<RoundReport> {
     let dir = sync_dir(store_dir);
-    std::fs::create_dir_all(&dir).map_err(|e| AppError::new("io", format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| AppError::new(ErrorCode::Io, format!("cannot create {}: {e}", dir.display())))?;
     let mut state = SyncState::load(&dir)?;
     state.record_attempt(chrono::Utc::now());
     state.save(&dir)?;
@@ -109,7 +109,7 @@ async fn round_inner(
             if let Event::Uploaded { outcome, .. } = &ev {
                 let kept = B64
                     .decode(&outcome.receipt)
-                    .map_err(|_| AppError::new("protocol", "the endpoint sent a receipt that is not base64"))
+                    .map_err(|_| AppError::new(ErrorCode::Protocol, "the endpoint sent a receipt that is not base64"))
                     .and_then(|b| Ok(SignedDoc::parse(&b)?))
                     .and_then(|doc| store.with(|s| Ok(profile::store_receipt(s, &doc)?)));
                 match kept {
@@ -202,7 +202,7 @@ async fn pull(
         let mut on_page = |feed: Feed| -> Result<()> {
             let mut events = Vec::with_capacity(feed.events.len());
             for e in &feed.events {
-                let bytes = B64.decode(e).map_err(|_| AppError::new("protocol", "the feed sent an event that is not base64"))?;
+                let bytes = B64.decode(e).map_err(|_| AppError::new(ErrorCode::Protocol, "the feed sent an event that is not base64"))?;
                 events.push(SignedEvent::from_envelope(bytes)?);
             }
             for ev in &events {
@@ -220,7 +220,8 @@ async fn pull(
             }
             let mut credentials = Vec::with_capacity(feed.credentials.len());
             for c in &feed.credentials {
-                let bytes = B64.decode(c).map_err(|_| AppError::new("protocol", "the feed sent a credential that is not base64"))?;
+                let bytes =
+                    B64.decode(c).map_err(|_| AppError::new(ErrorCode::Protocol, "the feed sent a credential that is not base64"))?;
                 credentials.push(casebridge_trust::SignedDoc::parse(&bytes)?);
             }
             pulled += events.len();

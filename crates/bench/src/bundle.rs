@@ -517,7 +517,7 @@ fn child(p: &PhaseArgs) -> Result<()> {
             Ready::Open { agency, list, store } => {
                 let anchor = Anchor::new(agency.public(), list, Some(agency.sealing_identity()));
                 let opened = bundle::open_into(&p.bundle, &anchor, store, &mut |_| true).context("opening")?;
-                if opened.outcome != "accepted" || opened.events_added == 0 {
+                if opened.outcome != casebridge_protocol::BundleOutcome::Accepted || opened.events_added == 0 {
                     bail!("the bundle was not imported (outcome {}, {} events added)", opened.outcome, opened.events_added);
                 }
             }

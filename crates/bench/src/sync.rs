@@ -770,7 +770,7 @@ fn upload(rt: &tokio::runtime::Runtime, cli: &Cli, root: &Path, kind: &sys::FsKi
         let total = t.elapsed();
         let (server_cpu, client_cpu) = (world.server.cpu().saturating_sub(server_cpu0), sys::cpu_self().saturating_sub(client_cpu0));
         let marks = engine.transport().take();
-        if outcome.outcome != "accepted" {
+        if outcome.outcome != casebridge_protocol::BundleOutcome::Accepted {
             bail!("the endpoint answered {:?} for the large bundle", outcome.outcome);
         }
         check_receipt(&world.public, &outcome, p.bundle_id, member)?;
@@ -1155,7 +1155,7 @@ fn upload_large_item(rt: &tokio::runtime::Runtime, world: &World, dir: &Path) ->
     rt.block_on(warm_up(&v.transport))?;
     for u in rt.block_on(upload_all(Arc::new(v))) {
         match u.result {
-            Ok(o) if o.outcome == "accepted" => {}
+            Ok(o) if o.outcome == casebridge_protocol::BundleOutcome::Accepted => {}
             Ok(o) => bail!("the large item's bundle came back {}", o.outcome),
             Err(e) => bail!("the large item's bundle failed: {e}"),
         }
@@ -1354,16 +1354,18 @@ fn load(rt: &tokio::runtime::Runtime, cli: &Cli, root: &Path, a: &Args, size: u6
         }
         for u in ups {
             match &u.result {
-                Ok(o) if o.outcome == "accepted" => match check_receipt(&world.public, o, u.bundle_id, v.member) {
-                    Ok(()) => {
-                        receipts_ok += 1;
-                        distinct.insert(u.bundle_id);
-                        latencies.push(u.latency);
-                        puts.push(u.put);
-                        completes.push(u.complete);
+                Ok(o) if o.outcome == casebridge_protocol::BundleOutcome::Accepted => {
+                    match check_receipt(&world.public, o, u.bundle_id, v.member) {
+                        Ok(()) => {
+                            receipts_ok += 1;
+                            distinct.insert(u.bundle_id);
+                            latencies.push(u.latency);
+                            puts.push(u.put);
+                            completes.push(u.complete);
+                        }
+                        Err(e) => failures.push(format!("bundle {}: {e}", u.bundle_id)),
                     }
-                    Err(e) => failures.push(format!("bundle {}: {e}", u.bundle_id)),
-                },
+                }
                 Ok(o) => failures.push(format!("bundle {}: outcome {}", u.bundle_id, o.outcome)),
                 Err(e) => failures.push(format!("bundle {}: {e}", u.bundle_id)),
             }
@@ -1391,7 +1393,7 @@ fn load(rt: &tokio::runtime::Runtime, cli: &Cli, root: &Path, a: &Args, size: u6
     let (mut solo_puts, mut solo_completes) = (Vec::new(), Vec::new());
     for u in &solo_ups {
         match &u.result {
-            Ok(o) if o.outcome == "accepted" => {
+            Ok(o) if o.outcome == casebridge_protocol::BundleOutcome::Accepted => {
                 solo_lat.push(u.latency);
                 solo_puts.push(u.put);
                 solo_completes.push(u.complete);

@@ -8,14 +8,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use casebridge_core::{KdfParams, Role};
-use casebridge_trust::{now, parse_duration, profile, Agency, AgencyPublic, Credential, Reason, RevocationList};
+use casebridge_trust::{now, parse_duration, profile, Agency, AgencyPublic, Credential, CredentialStatus, Reason, RevocationList};
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::context::Ctx;
-use crate::credential::status;
 use crate::error::{CliError, Result};
 use crate::files;
 use crate::output::{self, Fields, Table};
@@ -263,14 +262,14 @@ pub struct CredentialView<'a> {
     #[serde(flatten)]
     pub credential: &'a Credential,
     /// valid, expired, not yet valid or revoked.
-    pub status: &'static str,
+    pub status: CredentialStatus,
     /// Where it was written (`agency issue`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
 }
 
 fn issue(ctx: &mut Ctx, a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
-    let role: Role = a.role.parse()?;
+    let role: Role = a.role.parse().map_err(casebridge_core::Error::from)?;
     let valid_for = parse_duration(&a.valid_for).map_err(|_| CliError::ValidFor { value: a.valid_for.clone() })?;
     files::refuse_existing(&a.out)?;
     let request = files::read_doc(&a.request)?;
@@ -281,7 +280,7 @@ fn issue(ctx: &mut Ctx, a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
         _ => CliError::Document { path: a.request.clone(), source },
     })?;
     files::write_new(&a.out, &doc.to_bytes())?;
-    let view = CredentialView { credential: &cred, status: "valid", path: Some(a.out.display().to_string()) };
+    let view = CredentialView { credential: &cred, status: CredentialStatus::Valid, path: Some(a.out.display().to_string()) };
     if a.json {
         return output::json(out, &view);
     }
@@ -351,7 +350,7 @@ fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
     let (list, _) = Agency::read_revocation(&a.dir)?;
     let t = now();
     let views: Vec<CredentialView<'_>> =
-        creds.iter().map(|c| CredentialView { credential: c, status: status(c, Some(&list), t), path: None }).collect();
+        creds.iter().map(|c| CredentialView { credential: c, status: c.status(Some(&list), t), path: None }).collect();
     if a.json {
         return output::json(out, &views);
     }
@@ -368,7 +367,7 @@ fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
             c.serial.to_string(),
             output::time(&c.not_before),
             output::time(&c.not_after),
-            v.status.into(),
+            v.status.as_str().into(),
             c.name.clone(),
         ]);
     }

@@ -8,15 +8,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use casebridge_core::Role;
+use casebridge_protocol::BundleOutcome;
 use casebridge_trust::bundle::{self, Anchor, BlobSink, ExportOptions, Opened, Verified};
-use casebridge_trust::{now, profile, AgencyPublicFile, Reason, Receipt, TrustError};
+use casebridge_trust::{now, profile, AgencyPublicFile, CredentialStatus, Reason, Receipt, TrustError};
 use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::agency::unlock;
 use crate::context::Ctx;
-use crate::credential::status;
 use crate::error::{io_reason, CliError, Result};
 use crate::files;
 use crate::output::{self, Fields, Table};
@@ -135,9 +135,9 @@ fn export(ctx: &mut Ctx, a: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     };
     // Refuse here what the agency would refuse, with advice instead of a rejected bundle.
     let list = profile::held_revocation(&store, &agency)?.map(|(l, _)| l);
-    let why = match status(&cred, list.as_ref(), now()) {
-        "valid" => None,
-        "revoked" => Some(format!("is revoked (revocation list version {})", list.map_or(0, |l| l.version))),
+    let why = match cred.status(list.as_ref(), now()) {
+        CredentialStatus::Valid => None,
+        CredentialStatus::Revoked => Some(format!("is revoked (revocation list version {})", list.map_or(0, |l| l.version))),
         s => Some(format!("is {s}: it is valid from {} to {}", output::time(&cred.not_before), output::time(&cred.not_after))),
     };
     if let Some(why) = why {
@@ -395,7 +395,7 @@ fn open(ctx: &mut Ctx, a: &OpenArgs, out: &mut dyn Write) -> Result<()> {
 
     let mut receipt_err = None;
     let mut written = None;
-    if opened.outcome == "accepted" {
+    if opened.outcome == BundleOutcome::Accepted {
         let receipt = Receipt {
             agency_id: agency.public().agency_id,
             bundle_id: opened.bundle_id,
@@ -403,7 +403,7 @@ fn open(ctx: &mut Ctx, a: &OpenArgs, out: &mut dyn Write) -> Result<()> {
             sender: opened.sender,
             seq: opened.seq,
             received_at: now(),
-            outcome: opened.outcome.clone(),
+            outcome: opened.outcome,
             events: opened.events,
             blobs: opened.blobs,
         };
@@ -417,7 +417,7 @@ fn open(ctx: &mut Ctx, a: &OpenArgs, out: &mut dyn Write) -> Result<()> {
     if a.json {
         output::json(out, &OpenReport { opened: &opened, receipt: written.as_ref().map(|p| p.display().to_string()) })?;
     } else {
-        if opened.outcome == "accepted" {
+        if opened.outcome == BundleOutcome::Accepted {
             writeln!(out, "accepted bundle {}", opened.bundle_id)?;
         } else {
             writeln!(out, "duplicate: bundle {} was already imported; nothing was added", opened.bundle_id)?;
@@ -431,7 +431,7 @@ fn open(ctx: &mut Ctx, a: &OpenArgs, out: &mut dyn Write) -> Result<()> {
         f.add("store", ctx.dir().display().to_string());
         let receipt = match &written {
             Some(p) => p.display().to_string(),
-            None if opened.outcome == "accepted" => "not written (see the error)".into(),
+            None if opened.outcome == BundleOutcome::Accepted => "not written (see the error)".into(),
             None => "none (the first import's receipt stands)".into(),
         };
         f.add("receipt", receipt);

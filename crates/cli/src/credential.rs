@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use casebridge_trust::{now, profile, Credential};
+use casebridge_trust::{now, profile, Credential, CredentialStatus};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -64,10 +64,6 @@ pub fn run(ctx: &mut Ctx, cmd: &CredentialCommand, out: &mut dyn Write) -> Resul
     }
 }
 
-/// A credential's status at a time: `valid`, `revoked`, `not yet valid` or `expired` (the
-/// shared use case's rule, so the CLI and the desktop say the same).
-pub use casebridge_app::outbox::credential_status as status;
-
 fn request(ctx: &mut Ctx, a: &RequestArgs, out: &mut dyn Write) -> Result<()> {
     files::refuse_existing(&a.out)?;
     let store = ctx.open()?;
@@ -91,7 +87,7 @@ struct Installed<'a> {
     agency_name: String,
     #[serde(flatten)]
     credential: &'a Credential,
-    status: &'static str,
+    status: CredentialStatus,
 }
 
 fn install(ctx: &mut Ctx, a: &InstallArgs, out: &mut dyn Write) -> Result<()> {
@@ -105,13 +101,13 @@ fn install(ctx: &mut Ctx, a: &InstallArgs, out: &mut dyn Write) -> Result<()> {
         Some(p) => profile::held_revocation(&store, p)?.map(|(l, _)| l),
         None => None,
     };
-    let view = Installed { agency_name: name.clone(), credential: &cred, status: status(&cred, list.as_ref(), now()) };
+    let view = Installed { agency_name: name.clone(), credential: &cred, status: cred.status(list.as_ref(), now()) };
     if a.json {
         return output::json(out, &view);
     }
     writeln!(out, "installed a credential from agency {} ({})", output::line(&name), cred.agency_id)?;
     let mut f = credential_fields(&cred, None);
-    f.add("status", view.status);
+    f.add("status", view.status.as_str());
     f.write(out)?;
     Ok(())
 }
@@ -128,7 +124,7 @@ fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
     }
     let views: Vec<Installed<'_>> = held
         .iter()
-        .map(|(name, cred, list)| Installed { agency_name: name.clone(), credential: cred, status: status(cred, list.as_ref(), t) })
+        .map(|(name, cred, list)| Installed { agency_name: name.clone(), credential: cred, status: cred.status(list.as_ref(), t) })
         .collect();
     if a.json {
         return output::json(out, &views);
@@ -145,7 +141,7 @@ fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
             writeln!(out)?;
         }
         let mut f = credential_fields(v.credential, Some(format!("{} ({})", v.agency_name, v.credential.agency_id)));
-        f.add("status", v.status);
+        f.add("status", v.status.as_str());
         f.write(out)?;
     }
     Ok(())

@@ -154,7 +154,7 @@ pub enum CliError {
 
     /// An error of the shared use cases (casebridge-app); its message is shown with the CLI's
     /// words for the store's advice (a store error reaches the CLI this way too).
-    #[error("{}", cli_words(&.0.code, .0.message.clone()))]
+    #[error("{}", cli_words(.0.code.as_str(), .0.message.clone()))]
     App(casebridge_app::AppError),
 
     /// An argument combination or value that clap cannot check.

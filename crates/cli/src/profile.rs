@@ -43,7 +43,7 @@ struct Profile<'a> {
 /// Creates a store.
 pub fn init(ctx: &mut Ctx, args: &InitArgs, out: &mut dyn Write) -> Result<()> {
     // Everything that can be checked without the passphrase is checked before asking for it.
-    let role: Role = args.role.parse()?;
+    let role: Role = args.role.parse().map_err(casebridge_core::Error::from)?;
     if args.name.trim().is_empty() {
         return Err(Error::Invalid { field: "name", reason: "it is empty; give the name people will see".into() }.into());
     }

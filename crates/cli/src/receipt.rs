@@ -84,7 +84,7 @@ fn fields(r: &Receipt, agency: &str) -> Fields {
     f.add("sender", r.sender.to_string());
     f.add("sequence", r.seq.to_string());
     f.add("received at", output::time(&r.received_at));
-    f.add("outcome", &r.outcome);
+    f.add("outcome", r.outcome.as_str());
     f.add("events", r.events.to_string());
     f.add("blobs", r.blobs.to_string());
     f
@@ -147,7 +147,7 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
             output::time(&r.received_at),
             r.bundle_id.to_string(),
             r.seq.to_string(),
-            r.outcome.clone(),
+            r.outcome.to_string(),
             r.events.to_string(),
             r.blobs.to_string(),
             if v.verified { "yes" } else { "NO" }.into(),

@@ -110,7 +110,7 @@ impl Listed {
     fn state_text(&self) -> String {
         match &self.refused {
             Some(r) => format!("refused by the agency: {}", output::line(&r.message)),
-            None => self.view.state.clone(),
+            None => self.view.state.to_string(),
         }
     }
 }
@@ -127,7 +127,7 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
         .submissions()?
         .into_iter()
         .map(|s| Listed::new(s, &mut refusals))
-        .filter(|s| a.state.as_deref().is_none_or(|st| s.view.state == st))
+        .filter(|s| a.state.as_deref().is_none_or(|st| s.view.state.as_str() == st))
         .collect();
     if a.json {
         return output::json(out, &subs);
@@ -178,7 +178,7 @@ fn show(l: &Listed, out: &mut dyn Write) -> Result<()> {
     for i in &s.items {
         t.row(vec![
             i.evidence_id.to_string(),
-            i.state.clone(),
+            i.state.to_string(),
             output::size(i.size),
             output::line(&i.name),
             i.reason.as_deref().map(output::line).unwrap_or_else(|| "-".into()),

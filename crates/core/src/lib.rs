@@ -71,7 +71,8 @@ pub use format::{CHUNK_SIZE, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, JOURNAL_FILE, 
 pub use index::CACHE_CAPACITY;
 pub use keyfile::{read_keyfile, write_keyfile};
 pub use model::{
-    Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Observed, ProfileEvent, ReviewDecision, Role,
+    Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Observed, ProfileEvent, ReviewDecision,
+    ReviewState, Role,
 };
 pub use objects::Progress;
 pub use projection::{
@@ -80,8 +81,8 @@ pub use projection::{
 };
 pub use store::Records;
 pub use store::{
-    AddedEvidence, CaseDetail, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions, EvidenceView,
-    Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,
+    AddedEvidence, CaseDetail, CaseDetailOf, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions,
+    EvidenceView, Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, WhoAmI,
 };
 pub use store::{
     BriefView, ContentImporter, DetachedSigner, EventPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView,

@@ -4,49 +4,19 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A member's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Role {
-    /// Police investigator.
-    Investigator,
-    /// Supervisor or agency admin.
-    Supervisor,
-    /// Vetted citizen volunteer.
-    Volunteer,
-}
+/// A member's role: the wire vocabulary's one definition (credentials and the endpoint use the
+/// same type), re-exported here because signed events and the store name it too.
+pub use casebridge_protocol::Role;
 
-impl Role {
-    /// The lowercase name used on the command line and in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Investigator => "investigator",
-            Role::Supervisor => "supervisor",
-            Role::Volunteer => "volunteer",
-        }
-    }
-
-    /// Police staff (investigators and supervisors), as opposed to volunteers.
-    pub fn is_staff(self) -> bool {
-        matches!(self, Role::Investigator | Role::Supervisor)
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> crate::Result<Self> {
-        match s {
-            "investigator" => Ok(Role::Investigator),
-            "supervisor" => Ok(Role::Supervisor),
-            "volunteer" => Ok(Role::Volunteer),
-            _ => Err(crate::Error::invalid("role", format!("'{s}' is not one of investigator, supervisor, volunteer"))),
-        }
+impl From<casebridge_protocol::UnknownRole> for crate::Error {
+    fn from(e: casebridge_protocol::UnknownRole) -> crate::Error {
+        crate::Error::invalid("role", e.to_string())
     }
 }
 
 /// A case's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatus {
     /// Opened, not yet worked.
@@ -86,6 +56,7 @@ impl std::str::FromStr for CaseStatus {
 
 /// A point on Earth (WGS 84 degrees).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GeoPoint {
     /// Latitude, -90..=90.
     pub lat: f64,
@@ -121,6 +92,7 @@ impl std::str::FromStr for GeoPoint {
 
 /// A circular area on Earth: where a brief asks volunteers to look.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Area {
     /// Centre latitude, -90..=90.
     pub lat: f64,
@@ -140,6 +112,14 @@ impl std::str::FromStr for Area {
         };
         let p: GeoPoint = format!("{lat},{lon}").parse().map_err(|e: crate::Error| crate::Error::invalid("area", e.to_string()))?;
         let radius_m: f64 = r.parse().map_err(|_| crate::Error::invalid("area", format!("radius '{r}' is not a number of metres")))?;
+        Area::new(p.lat, p.lon, radius_m)
+    }
+}
+
+impl Area {
+    /// Validates ranges: the centre as [`GeoPoint::new`], the radius > 0 and at most 1,000 km.
+    pub fn new(lat: f64, lon: f64, radius_m: f64) -> crate::Result<Self> {
+        let p = GeoPoint::new(lat, lon).map_err(|e| crate::Error::invalid("area", e.to_string()))?;
         if !(radius_m.is_finite() && radius_m > 0.0 && radius_m <= 1_000_000.0) {
             return Err(crate::Error::invalid("area", format!("radius {radius_m} m is outside 0..1,000,000 m")));
         }
@@ -149,6 +129,7 @@ impl std::str::FromStr for Area {
 
 /// An investigator's decision on submitted evidence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewDecision {
     /// The evidence joins the case.
@@ -170,8 +151,70 @@ impl ReviewDecision {
     }
 }
 
+/// Where the review of submitted evidence stands: an item's state, or a submission's (the
+/// state its items share, [`ReviewState::Mixed`] when they differ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    /// Not decided yet.
+    Pending,
+    /// The evidence joins the case.
+    Accepted,
+    /// The evidence is not used.
+    Rejected,
+    /// The volunteer was asked for more information.
+    InfoRequested,
+    /// A submission whose items are in different states.
+    Mixed,
+    /// The agency refused the bundle that carried it, so it never reached the agency (set by
+    /// the sender's client, which holds the refusal; the store itself never computes it).
+    Refused,
+}
+
+impl ReviewState {
+    /// Every state, in the order [`ReviewState::as_str`] names them.
+    pub const ALL: [ReviewState; 6] = [
+        ReviewState::Pending,
+        ReviewState::Accepted,
+        ReviewState::Rejected,
+        ReviewState::InfoRequested,
+        ReviewState::Mixed,
+        ReviewState::Refused,
+    ];
+
+    /// The lowercase name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewState::Pending => "pending",
+            ReviewState::Accepted => "accepted",
+            ReviewState::Rejected => "rejected",
+            ReviewState::InfoRequested => "info_requested",
+            ReviewState::Mixed => "mixed",
+            ReviewState::Refused => "refused",
+        }
+    }
+}
+
+impl From<ReviewDecision> for ReviewState {
+    fn from(d: ReviewDecision) -> ReviewState {
+        match d {
+            ReviewDecision::Accepted => ReviewState::Accepted,
+            ReviewDecision::Rejected => ReviewState::Rejected,
+            ReviewDecision::InfoRequested => ReviewState::InfoRequested,
+        }
+    }
+}
+
+impl std::fmt::Display for ReviewState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Camera make and model from EXIF.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Camera {
     /// EXIF Make.
     pub make: Option<String>,
@@ -181,6 +224,7 @@ pub struct Camera {
 
 /// Metadata extracted from the content at import.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Extracted {
     /// EXIF DateTimeOriginal (with OffsetTimeOriginal when present; else read as UTC).
     pub captured_at: Option<DateTime<FixedOffset>>,
@@ -195,6 +239,7 @@ pub struct Extracted {
 /// metadata. Unlike `evidence_added`'s `media_type` and `extracted`, which the contributor's own
 /// software computed (a claim), this is signed by the recipient, who read the bytes itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Observed {
     /// Media type sniffed from the content held.
     pub media_type: String,
@@ -205,6 +250,7 @@ pub struct Observed {
 
 /// A custody action (DESIGN.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CustodyAction {

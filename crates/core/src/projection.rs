@@ -333,6 +333,8 @@ pub struct EndpointRecord {
 
 /// Provenance of a derivative.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "Provenance"))]
 pub struct ProvenanceRecord {
     /// Derivative id.
     pub evidence_id: Uuid,
@@ -444,6 +446,8 @@ pub struct SubmissionRecord {
 
 /// One review decision.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "Decision"))]
 pub struct ReviewRecord {
     /// Submission.
     pub submission_id: Uuid,

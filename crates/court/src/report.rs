@@ -1125,7 +1125,7 @@ fn trust(
                 field("Agency", agency),
                 mono("Manifest SHA-256", r.receipt.manifest_hash.clone()),
                 field("Received", time(&r.receipt.received_at)),
-                field("Outcome", &r.receipt.outcome),
+                field("Outcome", r.receipt.outcome.as_str()),
                 field("Carried", format!("{} events, {} files", r.receipt.events, r.receipt.blobs)),
                 field(
                     "Signature",

@@ -78,7 +78,7 @@ fn world() -> World {
     let list = agency.current_revocation().unwrap().0;
     let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity()));
     let opened = bundle::open_into(&bundle_path, &anchor, &mut investigator, &mut |_| true).unwrap();
-    assert_eq!(opened.outcome, "accepted");
+    assert_eq!(opened.outcome.as_str(), "accepted");
     let receipt = Receipt {
         agency_id: public.agency_id,
         bundle_id: opened.bundle_id,
@@ -86,7 +86,7 @@ fn world() -> World {
         sender: opened.sender,
         seq: opened.seq,
         received_at: casebridge_trust::now(),
-        outcome: opened.outcome.clone(),
+        outcome: opened.outcome,
         events: opened.events,
         blobs: opened.blobs,
     };
@@ -435,7 +435,7 @@ fn the_senders_package_carries_the_receipt_for_its_bundle() {
     assert_verified(&r);
     assert_eq!(r.receipts.len(), 1);
     assert_eq!(r.receipts[0].bundle_id, w.bundle_id.to_string());
-    assert_eq!(r.receipts[0].outcome, "accepted");
+    assert_eq!(r.receipts[0].outcome.as_str(), "accepted");
 
     // A receipt signed by another agency is refused.
     let bad = copy(&w, &out, "forged-receipt");

@@ -324,7 +324,7 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
         sender: opened.sender,
         seq: opened.seq,
         received_at: casebridge_trust::now(),
-        outcome: opened.outcome.clone(),
+        outcome: opened.outcome,
         events: opened.events,
         blobs: opened.blobs,
     };
@@ -503,7 +503,7 @@ fn the_report_flags_a_claimed_time_and_place_the_photos_exif_contradicts() {
     let list = agency.current_revocation().unwrap().0;
     let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity()));
     let opened = bundle::open_into(&out, &anchor, &mut investigator, &mut |_| true).unwrap();
-    assert_eq!(opened.outcome, "accepted");
+    assert_eq!(opened.outcome.as_str(), "accepted");
 
     // The investigator's store read the photo itself on receipt.
     let custody = investigator.custody(item).unwrap();

@@ -182,7 +182,7 @@ mod tests {
             assert_eq!(inv.briefs(false).unwrap().len(), 2);
             // The photos' EXIF was read: capture time and place, for the investigator's own
             // photos and the volunteer's alike.
-            let case = subs.iter().find(|s| s.state == "accepted").unwrap().case_id;
+            let case = subs.iter().find(|s| s.state.as_str() == "accepted").unwrap().case_id;
             let ev = inv.list_evidence(case).unwrap();
             assert!(ev.len() >= 4, "{ev:?}");
             assert!(ev.iter().all(|e| e.captured_at.is_some() && e.location.is_some() && e.media_type == "image/jpeg"), "{ev:?}");
@@ -192,7 +192,10 @@ mod tests {
             let receipts = casebridge_trust::profile::receipts(&vol).unwrap();
             assert_eq!(receipts.len(), m.summary.receipts);
             let subs = vol.submissions().unwrap();
-            assert!(subs.iter().any(|s| s.state == "rejected" && s.items.iter().any(|i| i.reason.is_some())), "the volunteer sees reasons");
+            assert!(
+                subs.iter().any(|s| s.state.as_str() == "rejected" && s.items.iter().any(|i| i.reason.is_some())),
+                "the volunteer sees reasons"
+            );
         }
         // Again: nothing is created, the manifest is the same.
         let again = prepare_dir(&dir).unwrap();

@@ -209,8 +209,8 @@ fn play(rt: &tokio::runtime::Runtime, agency: &Path, photos: &Photos, inv: &Sess
     sync(rt, vol)?;
 
     let subs = inv.submissions_list()?;
-    let count = |state: &str| subs.iter().filter(|s| s.state == state).count();
-    let pending_ok = subs.iter().any(|s| s.id.to_string() == s_pending && s.state == "pending");
+    let count = |state: &str| subs.iter().filter(|s| s.state.as_str() == state).count();
+    let pending_ok = subs.iter().any(|s| s.id.to_string() == s_pending && s.state == casebridge_core::ReviewState::Pending);
     if !pending_ok {
         return Err(DemoError::Internal("the pending demo submission is missing".into()));
     }

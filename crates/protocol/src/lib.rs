@@ -78,26 +78,79 @@ pub struct Health {
     pub version: String,
 }
 
-/// The member roles, as credentials name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// A member's role: the one definition, used by credentials, signed events, the store
+/// (`casebridge_core::Role` is this type) and the UI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Role {
     /// Police investigator.
     Investigator,
-    /// Police supervisor.
+    /// Police supervisor or agency admin.
     Supervisor,
     /// Vetted citizen volunteer.
     Volunteer,
 }
 
 impl Role {
-    /// The lowercase name.
+    /// The lowercase name used on the command line and in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Investigator => "investigator",
             Role::Supervisor => "supervisor",
             Role::Volunteer => "volunteer",
         }
+    }
+
+    /// Police staff (investigators and supervisors), as opposed to volunteers.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Investigator | Role::Supervisor)
+    }
+}
+
+/// A word that names no [`Role`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not one of investigator, supervisor, volunteer")]
+pub struct UnknownRole(pub String);
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, UnknownRole> {
+        match s {
+            "investigator" => Ok(Role::Investigator),
+            "supervisor" => Ok(Role::Supervisor),
+            "volunteer" => Ok(Role::Volunteer),
+            _ => Err(UnknownRole(s.to_string())),
+        }
+    }
+}
+
+/// What the agency did with a bundle it received: stored it, or found it already held (nothing
+/// added). Carried by [`UploadOutcome`] and by the agency's signed receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum BundleOutcome {
+    /// Verified and stored.
+    Accepted,
+    /// Already held: nothing was added.
+    Duplicate,
+}
+
+impl BundleOutcome {
+    /// The lowercase name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BundleOutcome::Accepted => "accepted",
+            BundleOutcome::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl std::fmt::Display for BundleOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -206,11 +259,12 @@ pub struct ChunkQuery {
 
 /// `POST /v1/uploads/{id}/complete`: the bundle was verified and stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UploadOutcome {
     /// The bundle.
     pub bundle_id: Uuid,
-    /// "accepted" (stored) or "duplicate" (already held).
-    pub outcome: String,
+    /// Stored, or already held.
+    pub outcome: BundleOutcome,
     /// Events the agency store added.
     pub events_added: u64,
     /// The agency's signed receipt, base64.
@@ -369,6 +423,7 @@ impl InviteCode {
         ErrorDetail,
         Health,
         Role,
+        BundleOutcome,
         EnrolRequest,
         EnrolResponse,
         ChallengeRequest,

@@ -10,6 +10,8 @@ use uuid::Uuid;
 /// A progress report. Serialised with an `"event"` tag, e.g.
 /// `{"event":"progress","bundle_id":"…","done":4194304,"total":9000000}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "SyncEvent"))]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
@@ -49,6 +51,7 @@ pub enum Event {
         attempt: u32,
         /// The pause before the next attempt (serialised as `after_ms`).
         #[serde(rename = "after_ms", with = "millis")]
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         after: Duration,
         /// What failed.
         error: String,

@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use casebridge_protocol::{UploadBegin, UploadOutcome, UploadState, MAX_CHUNK};
+use casebridge_protocol::{BundleOutcome, UploadBegin, UploadOutcome, UploadState, MAX_CHUNK};
 use uuid::Uuid;
 
 use crate::{Event, SyncError};
@@ -289,7 +289,7 @@ impl Upload {
             return match state.receipt {
                 // The server finished this bundle before (our earlier run did not hear the answer).
                 Some(receipt) => {
-                    self.finish(UploadOutcome { bundle_id: self.bundle_id, outcome: "duplicate".into(), events_added: 0, receipt })
+                    self.finish(UploadOutcome { bundle_id: self.bundle_id, outcome: BundleOutcome::Duplicate, events_added: 0, receipt })
                 }
                 None => {
                     self.fail(SyncError::protocol(format!("the endpoint says bundle {} is complete but sent no receipt", self.bundle_id)))

@@ -31,6 +31,7 @@ use crate::doc::SignedDoc;
 use crate::error::{io_err, Reason, Result, TrustError};
 use crate::revocation::RevocationList;
 use casebridge_core::{ContentImporter, CustodyAction, EventKind, Observed, ProfileEvent, Role, SignedEvent, Store};
+use casebridge_protocol::BundleOutcome;
 
 /// Magic of a plain bundle stream.
 pub const BUNDLE_MAGIC: &[u8; 8] = b"CBBUNDLE";
@@ -894,8 +895,8 @@ pub struct Opened {
     pub events: u64,
     /// Blobs carried.
     pub blobs: u64,
-    /// "accepted" or "duplicate".
-    pub outcome: String,
+    /// Stored, or already held.
+    pub outcome: BundleOutcome,
     /// Evidence a volunteer submitted that this bundle brought (id, SHA-256): the endpoint
     /// records custody `received` for them.
     #[serde(default)]
@@ -972,7 +973,7 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         events_added: 0,
         events: m.events.len() as u64,
         blobs: m.blobs.len() as u64,
-        outcome: "duplicate".into(),
+        outcome: BundleOutcome::Duplicate,
         received: Vec::new(),
     };
     if v.replay || check_sequence(store, m)? {
@@ -1021,7 +1022,7 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         events_added: added,
         events: m.events.len() as u64,
         blobs: m.blobs.len() as u64,
-        outcome: "accepted".into(),
+        outcome: BundleOutcome::Accepted,
         received,
     })
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::doc::SignedDoc;
 use crate::error::{Reason, Result, TrustError};
+use crate::revocation::RevocationList;
 use casebridge_core::Role;
 
 /// Document type of a credential.
@@ -27,6 +28,42 @@ pub struct CredentialRequest {
     pub key: String,
     /// When the request was made.
     pub created_at: DateTime<FixedOffset>,
+}
+
+/// A credential's standing at a moment (see [`Credential::status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum CredentialStatus {
+    /// Within its validity and not revoked.
+    #[serde(rename = "valid")]
+    Valid,
+    /// On the agency's revocation list.
+    #[serde(rename = "revoked")]
+    Revoked,
+    /// Before its `not_before`.
+    #[serde(rename = "not yet valid")]
+    NotYetValid,
+    /// After its `not_after`.
+    #[serde(rename = "expired")]
+    Expired,
+}
+
+impl CredentialStatus {
+    /// The words shown to people and in JSON: `valid`, `revoked`, `not yet valid`, `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialStatus::Valid => "valid",
+            CredentialStatus::Revoked => "revoked",
+            CredentialStatus::NotYetValid => "not yet valid",
+            CredentialStatus::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for CredentialStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The agency's statement.
@@ -55,6 +92,19 @@ pub struct Credential {
 }
 
 impl Credential {
+    /// The credential's standing at `t` against the agency's revocation list, when one is held.
+    pub fn status(&self, list: Option<&RevocationList>, t: DateTime<FixedOffset>) -> CredentialStatus {
+        if list.is_some_and(|l| l.find(self.member_id, &self.key).is_some()) {
+            CredentialStatus::Revoked
+        } else if t < self.not_before {
+            CredentialStatus::NotYetValid
+        } else if t > self.not_after {
+            CredentialStatus::Expired
+        } else {
+            CredentialStatus::Valid
+        }
+    }
+
     /// True when valid at `t`.
     pub fn valid_at(&self, t: DateTime<FixedOffset>) -> bool {
         self.not_before <= t && t <= self.not_after

@@ -32,7 +32,7 @@ mod receipt;
 mod revocation;
 
 pub use agency::{open_at_rest, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, AGENCY_IDENTITY};
-pub use credential::{now, parse_duration, Credential, CredentialRequest, CREDENTIAL, CREDENTIAL_REQUEST};
+pub use credential::{now, parse_duration, Credential, CredentialRequest, CredentialStatus, CREDENTIAL, CREDENTIAL_REQUEST};
 pub use doc::{fingerprint, SignedDoc, MAX_DOC_LEN};
 pub use error::{Reason, Result, TrustError};
 pub use receipt::{Receipt, RECEIPT};

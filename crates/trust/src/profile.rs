@@ -151,6 +151,7 @@ pub fn credential(store: &Store, agency: &AgencyPublic) -> Result<Option<(Creden
 
 /// A receipt as listed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReceiptView {
     /// The receipt.
     #[serde(flatten)]

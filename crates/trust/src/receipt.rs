@@ -1,6 +1,7 @@
 //! Receipts: the agency's signed statement "we received bundle B with manifest hash H at time T
 //! with this outcome". The sender keeps them as proof of what the police received and when.
 
+use casebridge_protocol::BundleOutcome;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -13,6 +14,7 @@ pub const RECEIPT: &str = "receipt";
 
 /// The statement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Receipt {
     /// Agency.
     pub agency_id: Uuid,
@@ -26,8 +28,8 @@ pub struct Receipt {
     pub seq: u64,
     /// When received.
     pub received_at: DateTime<FixedOffset>,
-    /// "accepted" (stored) or "duplicate" (already held; nothing added).
-    pub outcome: String,
+    /// `accepted` (stored) or `duplicate` (already held; nothing added).
+    pub outcome: BundleOutcome,
     /// Events the bundle carried.
     pub events: u64,
     /// Blobs the bundle carried.

@@ -30,7 +30,7 @@ fn valid_sealed_bundle_verifies_opens_and_replays_as_a_no_op() {
     assert_eq!(v.manifest.blobs.len(), 2);
     assert_eq!(v.manifest.seq, 1);
     let opened = w.open(&b).unwrap();
-    assert_eq!(opened.outcome, "accepted");
+    assert_eq!(opened.outcome.as_str(), "accepted");
     assert!(opened.events_added >= 6, "{opened:?}");
     let cases = w.investigator.list_cases(&CaseFilter::default()).unwrap();
     assert_eq!(cases.len(), 1);
@@ -44,7 +44,7 @@ fn valid_sealed_bundle_verifies_opens_and_replays_as_a_no_op() {
     assert_eq!(casebridge_core::to_hex(&casebridge_core::sha256(&out)), ev.sha256);
     // Replay: a no-op, never a duplicate.
     let again = w.open(&b).unwrap();
-    assert_eq!(again.outcome, "duplicate");
+    assert_eq!(again.outcome.as_str(), "duplicate");
     assert_eq!(again.events_added, 0);
     assert_eq!(w.investigator.case(cases[0].id).unwrap().evidence.len(), 2);
     assert!(w.investigator.check(true, &mut |_| {}).unwrap().ok);
@@ -267,7 +267,7 @@ fn receipts_verify_and_are_kept_by_the_sender() {
         sender: opened.sender,
         seq: opened.seq,
         received_at: casebridge_trust::now(),
-        outcome: opened.outcome.clone(),
+        outcome: opened.outcome,
         events: opened.events,
         blobs: opened.blobs,
     };

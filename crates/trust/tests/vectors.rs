@@ -73,10 +73,10 @@ impl Holder {
                 let path = self.tmp.path().join(name);
                 fs::write(&path, body).unwrap();
                 bundle::open_into(&path, &anchor, &mut self.store, &mut |_| true).map(|o| {
-                    if o.outcome == "accepted" {
+                    if o.outcome.as_str() == "accepted" {
                         "accept".into()
                     } else {
-                        o.outcome
+                        o.outcome.to_string()
                     }
                 })
             }

@@ -13,13 +13,13 @@ import type {
   AppInfo,
   Area,
   BriefView,
-  CaseDetail,
+  CaseView,
   CaseSort,
   CaseStatus,
   CaseSummary,
   CustodyView,
   Enrolled,
-  EvidenceView,
+  EvidenceItem,
   FileMeta,
   GeoPoint,
   JobDone,
@@ -30,13 +30,13 @@ import type {
   ReviewDecision,
   Role,
   Strength,
-  SubmissionView,
+  Submission,
   SyncDone,
   SyncEvent,
   SyncStatus,
   Thumbnail,
   WhoAmI,
-} from './types';
+} from './bindings';
 
 /** Turns whatever a failed call threw into an `AppError`. */
 export function toAppError(e: unknown): AppError {
@@ -78,12 +78,12 @@ export const enrol = (code: string) => call<Enrolled>('enrol', { code });
 
 // ----- cases ---------------------------------------------------------------------------------------
 
-export const casesList = (search: string | null, status: string | null, sort: CaseSort) => call<CaseSummary[]>('cases_list', { search, status, sort });
+export const casesList = (search: string | null, status: CaseStatus | null, sort: CaseSort) => call<CaseSummary[]>('cases_list', { search, status, sort });
 export const caseCreate = (title: string, summary: string | null, reference: string | null, tags: string[]) =>
   call<string>('case_create', { title, summary, reference, tags });
-export const caseGet = (id: string) => call<CaseDetail>('case_get', { id });
+export const caseGet = (id: string) => call<CaseView>('case_get', { id });
 export const noteAdd = (caseId: string, text: string) => call<string>('note_add', { caseId, text });
-export const evidenceList = (caseId: string) => call<EvidenceView[]>('evidence_list', { caseId });
+export const evidenceList = (caseId: string) => call<EvidenceItem[]>('evidence_list', { caseId });
 export const evidenceCustody = (id: string) => call<CustodyView[]>('evidence_custody', { id });
 export const evidenceImport = (caseId: string, paths: string[]) => call<string>('evidence_import', { caseId, paths });
 export const jobCancel = (job: string) => call<void>('job_cancel', { job });
@@ -124,14 +124,14 @@ export const briefPublish = (
   audience: string[],
 ) => call<string>('brief_publish', { caseId, title, body, area, from, until, audience });
 export const briefWithdraw = (id: string) => call<void>('brief_withdraw', { id });
-export const submissionsList = () => call<SubmissionView[]>('submissions_list');
+export const submissionsList = () => call<Submission[]>('submissions_list');
 export const reviewDecide = (submissionId: string, decision: ReviewDecision, items: string[], reason: string | null) =>
-  call<SubmissionView>('review_decide', { submissionId, decision, items, reason });
+  call<Submission>('review_decide', { submissionId, decision, items, reason });
 
 // ----- volunteers -------------------------------------------------------------------------------------
 
 export const submit = (briefId: string, paths: string[], description: string | null, capturedAt: string | null, location: GeoPoint | null) =>
-  call<SubmissionView>('submit', { briefId, paths, description, capturedAt, location });
+  call<Submission>('submit', { briefId, paths, description, capturedAt, location });
 export const receiptsList = () => call<ReceiptView[]>('receipts_list');
 export const conductAccepted = () => call<boolean>('conduct_accepted');
 export const acceptConduct = () => call<void>('accept_conduct');

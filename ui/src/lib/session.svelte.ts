@@ -1,5 +1,5 @@
 // Application state shared across screens: who is signed in, where the user is, toasts.
-import type { AppInfo, WhoAmI } from './types';
+import type { AppInfo, WhoAmI } from './bindings';
 
 export type Route =
   | { name: 'cases' }

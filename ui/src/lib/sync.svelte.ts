@@ -1,7 +1,7 @@
 // Background sync as the UI sees it: the shell's status, per-bundle progress, recent events.
 // Nothing here waits on sync; events update the state as they arrive.
 import * as api from './api';
-import type { SyncDone, SyncEvent, SyncStatus } from './types';
+import type { SyncDone, SyncEvent, SyncStatus } from './bindings';
 
 export interface SyncItem {
   bundle_id: string;

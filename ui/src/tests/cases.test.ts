@@ -2,7 +2,7 @@ import { describe, it, expect, vi, beforeEach } from 'vitest';
 import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { cases } from './fixtures';
-import type { CaseSummary } from '../lib/types';
+import type { CaseSummary } from '../lib/bindings';
 
 vi.mock('../lib/api', async (orig) => (await import('./mock-api')).mockApi(orig));
 import * as api from '../lib/api';

@@ -4,7 +4,7 @@ import { describe, it, expect, vi, beforeEach } from 'vitest';
 import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { brief } from './fixtures';
-import type { CaseDetail, EvidenceView, JobDone, JobProgress } from '../lib/types';
+import type { CaseView as CaseViewData, EvidenceItem, JobDone, JobProgress } from '../lib/bindings';
 
 vi.mock('../lib/api', async (orig) => (await import('./mock-api')).mockApi(orig));
 import * as api from '../lib/api';
@@ -15,7 +15,7 @@ import CaseView from '../screens/CaseView.svelte';
 
 const m = vi.mocked(api);
 
-function item(id: string, over: Partial<EvidenceView> = {}): EvidenceView {
+function item(id: string, over: Partial<EvidenceItem> = {}): EvidenceItem {
   return {
     id,
     case_id: 'c1',
@@ -38,7 +38,7 @@ function item(id: string, over: Partial<EvidenceView> = {}): EvidenceView {
   };
 }
 
-const detail: CaseDetail = {
+const detail: CaseViewData = {
   id: 'c1',
   reference: 'BER-2026-000123',
   title: 'Bike thefts Mitte',

@@ -1,4 +1,4 @@
-import type { AppInfo, CaseSummary, SubmissionView, WhoAmI, BriefView } from '../lib/types';
+import type { AppInfo, CaseSummary, Submission, WhoAmI, BriefView } from '../lib/bindings';
 
 export const investigator: WhoAmI = {
   member_id: '0190a000-0000-7000-8000-000000000001',
@@ -28,7 +28,7 @@ export const cases: CaseSummary[] = [
   { id: 'c2', reference: null, title: 'Arson at the depot', status: 'closed', updated_at: '2026-02-01T10:00:00+01:00', evidence_count: 0 },
 ];
 
-export const submission: SubmissionView = {
+export const submission: Submission = {
   id: 's1',
   brief_id: 'b1',
   brief_title: 'Witnesses to the depot fire',
@@ -41,6 +41,7 @@ export const submission: SubmissionView = {
   ],
   description: 'Smoke seen from the bridge',
   decisions: [],
+  refused: null,
 };
 
 export const brief: BriefView = {

@@ -2,7 +2,7 @@ import { describe, it, expect, vi, beforeEach } from 'vitest';
 import { render, screen, fireEvent, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { brief } from './fixtures';
-import type { BriefView, EvidenceView } from '../lib/types';
+import type { BriefView, EvidenceItem } from '../lib/bindings';
 
 vi.mock('../lib/api', async (orig) => (await import('./mock-api')).mockApi(orig));
 import * as api from '../lib/api';
@@ -16,7 +16,7 @@ import { metresToPixels, TILE_SETTING_KEY } from '../lib/geo';
 
 const m = vi.mocked(api);
 
-function evidence(id: string, name: string, location: { lat: number; lon: number } | null): EvidenceView {
+function evidence(id: string, name: string, location: { lat: number; lon: number } | null): EvidenceItem {
   return {
     id,
     case_id: 'c1',
@@ -31,7 +31,7 @@ function evidence(id: string, name: string, location: { lat: number; lon: number
     claimed: { captured_at: null, location: null },
     extracted: { captured_at: null, location: null, camera: null },
     contributor: 'm1',
-  } as unknown as EvidenceView;
+  } as unknown as EvidenceItem;
 }
 
 beforeEach(() => {

@@ -92,7 +92,7 @@ fn brief_submit_review_round_trip_with_access_rules() {
     let sub = vol
         .submit(open, &files, &SubmitOptions { description: Some("from my balcony".into()), ..Default::default() }, &mut |_| true)
         .unwrap();
-    assert_eq!(sub.state, "pending");
+    assert_eq!(sub.state.as_str(), "pending");
     assert_eq!(sub.items.len(), 2);
     let other_file = dir.join("other.jpg");
     std::fs::write(&other_file, b"another volunteer's photo").unwrap();
@@ -134,7 +134,7 @@ fn brief_submit_review_round_trip_with_access_rules() {
     assert!(inv.review(sub.id, ReviewDecision::InfoRequested, &[], None).is_err(), "asking for info needs a reason");
     inv.review(sub.id, ReviewDecision::Accepted, &[sub.items[0].evidence_id], None).unwrap();
     let after = inv.review(sub.id, ReviewDecision::Rejected, &[sub.items[1].evidence_id], Some("blurred".into())).unwrap();
-    assert_eq!(after.state, "mixed");
+    assert_eq!(after.state.as_str(), "mixed");
     inv.review(other_sub.id, ReviewDecision::Rejected, &[], Some("not relevant".into())).unwrap();
     let custody: Vec<CustodyAction> = inv.custody(sub.items[0].evidence_id).unwrap().iter().map(|c| c.action).collect();
     assert_eq!(custody, vec![CustodyAction::Submitted, CustodyAction::Received, CustodyAction::Accepted]);
@@ -143,8 +143,8 @@ fn brief_submit_review_round_trip_with_access_rules() {
     // The volunteer sees both states and the reason, and nothing of the other volunteer.
     relay(&mut agency, &mut vol, Role::Volunteer);
     let mine = vol.submission(sub.id).unwrap();
-    assert_eq!(mine.items[0].state, "accepted");
-    assert_eq!(mine.items[1].state, "rejected");
+    assert_eq!(mine.items[0].state.as_str(), "accepted");
+    assert_eq!(mine.items[1].state.as_str(), "rejected");
     assert_eq!(mine.items[1].reason.as_deref(), Some("blurred"));
     assert_eq!(vol.submissions().unwrap().len(), 1, "never another volunteer's submissions");
     assert!(vol.submission(other_sub.id).is_err());

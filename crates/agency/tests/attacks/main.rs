@@ -66,7 +66,7 @@ async fn world() -> World {
     let (public, _) = Agency::read_public(&env.dir).unwrap();
     let (id, bytes) = export_case(&env, &mut inv, case, true, "inv.cbb");
     let done: UploadOutcome = ok(upload(&env, &inv_token, id, &bytes).await).await;
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
     let events = feed(&env, &vol_token).await;
     vol.store.import_events(&events, vec![]).unwrap();
     World { env, inv, inv_token, vol, vol_token, case, brief, staff_evidence: added.id, staff_sha: added.sha256, public }
@@ -315,7 +315,7 @@ async fn a_submission_may_list_only_the_senders_new_evidence() {
     let events = chain(&w.vol.store, 100, submission(&w, mine, &sha(&photo), photo.len() as u64, vec![mine], Uuid::now_v7()));
     let (id, bytes) = Bundle::new(w.vol.id, &w.vol.credential, events, vec![photo]).write(&w.vol.store, &w.public);
     let done: UploadOutcome = ok(upload(&w.env, &w.vol_token, id, &bytes).await).await;
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
     // Staff get the submitter's credential with its events (court packages need it); a
     // volunteer's feed carries no one's credential.
     let page: Feed = ok(w.env.get("/v1/feed?after=0", &w.inv_token).await).await;
@@ -350,7 +350,7 @@ async fn a_record_is_created_once_per_id() {
     let events = chain(&w.vol.store, 100, submission(&w, mine, &sha(&photo), photo.len() as u64, vec![mine], sub));
     let (id, bytes) = Bundle::new(w.vol.id, &w.vol.credential, events, vec![photo.clone()]).write(&w.vol.store, &w.public);
     let done: UploadOutcome = ok(upload(&w.env, &w.vol_token, id, &bytes).await).await;
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
     let other = b"other photo bytes".to_vec();
     let again = Uuid::now_v7();
     let events = chain(&w.vol.store, 200, submission(&w, again, &sha(&other), other.len() as u64, vec![again], sub));
@@ -459,7 +459,7 @@ async fn an_event_from_the_far_future_is_refused() {
     b.prev = "ab".repeat(32);
     let (id, bytes) = b.write(&w.inv.store, &w.public);
     let done: UploadOutcome = ok(upload(&w.env, &w.inv_token, id, &bytes).await).await;
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
     w.env.stop().await;
     agency_store(&w.env);
 }
@@ -484,7 +484,7 @@ async fn an_unsealed_bundle_is_refused_before_a_byte_is_kept() {
     b.seal = true;
     let (id, bytes) = b.write(&w.vol.store, &w.public);
     let done: UploadOutcome = ok(upload(&w.env, &w.vol_token, id, &bytes).await).await;
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
     w.env.stop().await;
 }
 
@@ -518,7 +518,7 @@ async fn an_offline_bundle_open_applies_the_endpoints_policy_and_custody() {
     std::fs::write(&inv_path, inv_bytes).unwrap();
     // (A second export is a new bundle of the same events: sequence 2 from the investigator.)
     let opened = bundle::open_into(&inv_path, &anchor, &mut desk, &mut |_| true).unwrap();
-    assert_eq!(opened.outcome, "accepted");
+    assert_eq!(opened.outcome.as_str(), "accepted");
 
     // Attack: a volunteer's USB bundle carrying a review decision on its own submission.
     let photo = b"offline photo".to_vec();
@@ -547,7 +547,7 @@ async fn an_offline_bundle_open_applies_the_endpoints_policy_and_custody() {
     let (_, bytes) = Bundle::new(w.vol.id, &w.vol.credential, chain(&w.vol.store, 100, kinds), vec![photo]).write(&w.vol.store, &w.public);
     std::fs::write(&path, bytes).unwrap();
     let opened = bundle::open_into(&path, &anchor, &mut desk, &mut |_| true).unwrap();
-    assert_eq!(opened.outcome, "accepted");
+    assert_eq!(opened.outcome.as_str(), "accepted");
     assert_eq!(opened.received.len(), 1);
     let custody = desk.custody(ev).unwrap();
     assert!(custody.iter().any(|c| c.action == CustodyAction::Received), "{custody:?}");

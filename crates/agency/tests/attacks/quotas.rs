@@ -124,7 +124,7 @@ async fn beginning_uploads_past_the_quota_is_refused() {
     let inv_token = env.login(&inv).await;
     let case = inv.store.create_case(NewCase { title: "Bike thefts".into(), ..Default::default() }).unwrap();
     let (id, bytes) = export_case(&env, &mut inv, case, false, "honest.cbb");
-    assert_eq!(ok::<UploadOutcome>(upload(&env, &inv_token, id, &bytes).await).await.outcome, "accepted");
+    assert_eq!(ok::<UploadOutcome>(upload(&env, &inv_token, id, &bytes).await).await.outcome.as_str(), "accepted");
     env.stop().await;
 }
 
@@ -210,7 +210,7 @@ async fn content_of_refused_bundles_is_collected() {
     std::fs::write(&kept, &kept_content).unwrap();
     inv.store.add_evidence(case, &kept, &EvidenceOptions::default(), &mut |_| true).unwrap();
     let (id, bytes) = export_case(&env, &mut inv, case, false, "kept.cbb");
-    assert_eq!(ok::<UploadOutcome>(upload(&env, &token, id, &bytes).await).await.outcome, "accepted");
+    assert_eq!(ok::<UploadOutcome>(upload(&env, &token, id, &bytes).await).await.outcome.as_str(), "accepted");
     let held = objects(&env).len();
 
     let (id, bytes) = refused_after_storing(&mut env, &mut inv, "refused1.cbb", 1);
@@ -286,7 +286,7 @@ async fn a_full_disk_is_507_and_damages_nothing() {
     assert_eq!(state.received, half as u64, "the refused chunk counts for nothing");
     ok::<UploadState>(env.put(&format!("/v1/uploads/{id}?offset={half}"), &token, bytes[half..].to_vec()).await).await;
     let done: UploadOutcome = ok(complete(&env, &token, id).await).await;
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
     env.stop().await;
     assert_store_clean(&env);
 }
@@ -375,7 +375,7 @@ async fn a_disk_that_fills_during_complete_is_507_and_damages_nothing() {
     assert_eq!((state.received, state.complete), (bytes.len() as u64, false), "the upload is kept");
     disk.make_room();
     let done: UploadOutcome = ok(complete(&env, &token, id).await).await;
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
     env.stop().await;
     assert_store_clean(&env);
 }
@@ -425,7 +425,7 @@ async fn content_of_an_upload_being_verified_is_never_collected() {
     assert_eq!((report.orphan_objects, report.orphans_kept, report.uploads_expired), (0, 1, 0), "{report:?}");
     let token = env.login(&inv).await;
     let done: UploadOutcome = ok(complete(&env, &token, id).await).await;
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
     let sha = casebridge_core::to_hex(&casebridge_core::sha256(&content));
     let got = env.get(&format!("/v1/content/{sha}"), &token).await;
     assert_eq!(got.status(), StatusCode::OK);

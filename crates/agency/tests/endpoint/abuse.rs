@@ -87,7 +87,7 @@ async fn six_hundred_partial_bodies_from_one_address_do_not_lock_out_a_member() 
     let per_source = Limits::default().max_connections_per_source;
     assert!(held.len() <= per_source, "one address holds {} connections; at most {per_source} allowed", held.len());
     let outcome = member_round(&env, &mut member, "under-attack").await;
-    assert_eq!(outcome.outcome, "accepted");
+    assert_eq!(outcome.outcome.as_str(), "accepted");
     assert!(still_open(&mut held).await > 0, "the attacker's admitted connections were still open while the member synced");
     env.stop().await;
 }
@@ -109,7 +109,7 @@ async fn half_sent_connections_from_many_addresses_give_way_to_a_member() {
         limits.unauthenticated_connections()
     );
     let outcome = member_round(&env, &mut member, "crowded").await;
-    assert_eq!(outcome.outcome, "accepted");
+    assert_eq!(outcome.outcome.as_str(), "accepted");
     let status = admin::call(&env.dir, "GET", "/admin/status", None).await.unwrap().unwrap();
     let status: admin::AdminStatus = serde_json::from_value(status).unwrap();
     assert!(status.connections_unauthenticated <= limits.unauthenticated_connections());
@@ -270,7 +270,7 @@ async fn a_slow_reader_of_a_large_item_delays_no_one() {
         (outcome, whole)
     };
     let (outcome, whole) = tokio::time::timeout(guard, meanwhile).await.expect("another member's sync waited behind a slow reader");
-    assert_eq!(outcome.outcome, "accepted");
+    assert_eq!(outcome.outcome.as_str(), "accepted");
     assert_eq!(casebridge_core::to_hex(&casebridge_core::sha256(&whole)), sha);
     // ...all while the slow download is still in progress: it resumes and ends whole.
     while let Some(piece) = download.chunk().await.unwrap() {

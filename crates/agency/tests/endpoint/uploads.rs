@@ -76,7 +76,7 @@ async fn an_upload_resumes_completes_once_and_answers_a_receipt() {
     assert_eq!(put.received, size);
     let done: UploadOutcome = ok(complete(&env, &token, id).await).await;
     assert_eq!(done.bundle_id, bundle_id);
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
     assert!(done.events_added >= 2);
     assert!(!env.dir.join("uploads").join(format!("{id}.part")).exists(), "the part file is gone once complete");
 
@@ -134,7 +134,7 @@ async fn a_volunteer_answers_a_brief_through_the_endpoint() {
         .unwrap();
     let (b1, bytes) = export_case(&env, &mut inv, case, false, "inv1.cbb");
     let done: UploadOutcome = ok(upload(&env, &inv_token, b1, &bytes).await).await;
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
 
     // The volunteer's feed holds the brief and nothing internal.
     let events = feed_events(&env, &vol_token).await;
@@ -150,7 +150,7 @@ async fn a_volunteer_answers_a_brief_through_the_endpoint() {
     let sha = submission.items[0].sha256.clone();
     let (b2, bytes) = export_case(&env, &mut vol, case, true, "vol1.cbb");
     let done: UploadOutcome = ok(upload(&env, &vol_token, b2, &bytes).await).await;
-    assert_eq!(done.outcome, "accepted");
+    assert_eq!(done.outcome.as_str(), "accepted");
 
     // Content by hash: the submitter and staff may fetch it; another volunteer may not
     // (and learns nothing about whether it exists).
@@ -220,7 +220,7 @@ async fn volunteers_completing_at_once_are_each_recorded_once() {
     let brief =
         inv.store.publish_brief(NewBrief { case, title: "Smoke at 2am".into(), text: "Any footage".into(), ..Default::default() }).unwrap();
     let (b, bytes) = export_case(&env, &mut inv, case, false, "inv.cbb");
-    assert_eq!(ok::<UploadOutcome>(upload(&env, &inv_token, b, &bytes).await).await.outcome, "accepted");
+    assert_eq!(ok::<UploadOutcome>(upload(&env, &inv_token, b, &bytes).await).await.outcome.as_str(), "accepted");
 
     // Each volunteer prepares its bundles before any is uploaded: one submission per bundle.
     let mut prepared = Vec::new();
@@ -254,7 +254,7 @@ async fn volunteers_completing_at_once_are_each_recorded_once() {
     let root = casebridge_trust::Agency::read_public(&env.dir).unwrap().0.root_key_bytes().unwrap();
     let mut ids = std::collections::BTreeSet::new();
     for (id, done) in outcomes.into_iter().flatten() {
-        assert_eq!(done.outcome, "accepted", "bundle {id}");
+        assert_eq!(done.outcome.as_str(), "accepted", "bundle {id}");
         let receipt = Receipt::verify(&SignedDoc::parse(&B64.decode(&done.receipt).unwrap()).unwrap(), &root, env.agency_id).unwrap();
         assert_eq!(receipt.bundle_id, id);
         assert!(ids.insert(id), "one receipt per bundle");
@@ -387,6 +387,6 @@ async fn a_half_verified_upload_survives_a_restart() {
     assert_eq!(resumed.received, half as u64);
     put_range(&env, &token, begun.upload_id, &bytes, half, bytes.len(), 4 << 20).await;
     let resp = complete(&env, &token, begun.upload_id).await;
-    assert_eq!(ok::<UploadOutcome>(resp).await.outcome, "accepted");
+    assert_eq!(ok::<UploadOutcome>(resp).await.outcome.as_str(), "accepted");
     env.stop().await;
 }

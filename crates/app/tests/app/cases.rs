@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use casebridge_app::import::{import_files, Checked};
-use casebridge_app::{AppEvent, CaseSort, JobDone, Role, Session};
+use casebridge_app::{AppEvent, CaseSort, CaseStatus, JobDone, Role, Session};
 use casebridge_core::EvidenceOptions;
 
 use crate::{file, session_at, unlocked, wait_for};
@@ -27,9 +27,9 @@ fn cases_are_created_listed_sorted_searched_and_shown() {
     let found = s.cases_list(Some("VAN"), None, CaseSort::Updated).unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].reference.as_deref(), Some("BER-2026-000123"));
-    assert_eq!(s.cases_list(Some("  "), Some("open"), CaseSort::Title).unwrap().len(), 3, "a blank search is no search");
-    assert!(s.cases_list(None, Some("closed"), CaseSort::Updated).unwrap().is_empty());
-    assert_eq!(s.cases_list(None, Some("shut"), CaseSort::Updated).unwrap_err().code, "invalid_input");
+    assert_eq!(s.cases_list(Some("  "), Some(CaseStatus::Open), CaseSort::Title).unwrap().len(), 3, "a blank search is no search");
+    assert!(s.cases_list(None, Some(CaseStatus::Closed), CaseSort::Updated).unwrap().is_empty());
+    assert_eq!(casebridge_app::cases::parse_status(Some("shut")).unwrap_err().code, "invalid_input");
 
     let detail = s.case_get(&a).unwrap();
     assert_eq!((detail.title.as_str(), detail.tags.as_slice()), ("Bike thefts, Mitte", ["bikes".to_string()].as_slice()));

@@ -87,7 +87,7 @@ fn the_status_of_a_case_is_edited_through_the_store_event() {
     s.case_set_status(&id, CaseStatus::Closed).unwrap();
     let detail = s.case_get(&id).unwrap();
     assert_eq!((detail.status, detail.tags.as_slice()), (CaseStatus::Closed, ["bikes".to_string()].as_slice()));
-    assert_eq!(s.cases_list(None, Some("closed"), casebridge_app::CaseSort::Updated).unwrap().len(), 1);
+    assert_eq!(s.cases_list(None, Some(casebridge_app::CaseStatus::Closed), casebridge_app::CaseSort::Updated).unwrap().len(), 1);
     assert_eq!(s.case_set_status("nope", CaseStatus::Open).unwrap_err().code, "invalid_input");
     assert_eq!(s.case_set_status(&uuid::Uuid::nil().to_string(), CaseStatus::Open).unwrap_err().code, "unknown_case");
     // Who acted: the one investigator, who opened it.

@@ -112,14 +112,14 @@ fn enrol_brief_submit_review_through_a_real_endpoint() {
     assert_eq!(subs.len(), 1);
     assert!(subs[0].items[0].held);
     let decided = inv.session.review_decide(&subs[0].id.to_string(), ReviewDecision::Accepted, &[], Some("useful".into())).unwrap();
-    assert_eq!(decided.state, "accepted");
+    assert_eq!(decided.state.as_str(), "accepted");
 
     // The evidence list carries the review state; the case's team is who acted on it.
     let items = inv.session.evidence_list(&case).unwrap();
     assert_eq!(items.len(), 1);
-    assert_eq!(items[0].review_state.as_deref(), Some("accepted"));
+    assert_eq!(items[0].review_state.map(casebridge_app::ReviewState::as_str), Some("accepted"));
     let detail = inv.session.case_get(&case).unwrap();
-    assert_eq!(detail.evidence[0].review_state.as_deref(), Some("accepted"));
+    assert_eq!(detail.evidence[0].review_state.map(casebridge_app::ReviewState::as_str), Some("accepted"));
     let acted = |who: uuid::Uuid| detail.team.iter().find(|m| m.member_id == who).map(|m| m.acted.clone()).unwrap_or_default();
     let inv_id = inv.session.app_info().unwrap().whoami.unwrap().member_id;
     assert_eq!(acted(inv_id), ["opened", "reviewed"]);
@@ -158,7 +158,7 @@ fn enrol_brief_submit_review_through_a_real_endpoint() {
     // The volunteer sees the decision.
     sync(&vol.session, &vol.events);
     let mine = vol.session.submissions_list().unwrap();
-    assert_eq!(mine[0].state, "accepted");
+    assert_eq!(mine[0].state.as_str(), "accepted");
     assert_eq!(mine[0].decisions.len(), 1);
     let status = vol.session.sync_status().unwrap();
     assert!(status.online && !status.running && status.last_error.is_none() && status.pending == 0, "{status:?}");
@@ -235,8 +235,8 @@ fn a_refused_bundle_is_set_aside_and_the_desktop_shows_why() {
     assert_eq!(st.refused[0].submissions, [refused_sub.id]);
     let mine = vol.session.submissions_list().unwrap();
     let shown = mine.iter().find(|s| s.id == refused_sub.id).unwrap();
-    assert_eq!(shown.state, "refused");
-    assert!(shown.items.iter().all(|i| i.state == "refused"));
+    assert_eq!(shown.state.as_str(), "refused");
+    assert!(shown.items.iter().all(|i| i.state.as_str() == "refused"));
     let refusal = shown.refused.as_ref().unwrap();
     assert_eq!(refusal.bundle_id, st.refused[0].bundle_id);
     assert!(refusal.message.contains("withdrawn"), "{refusal:?}");

@@ -3,7 +3,7 @@
 //! [`Store::records`] and [`Store::events_after`].)
 
 use super::*;
-use crate::model::{Area, ReviewDecision};
+use crate::model::{Area, ReviewDecision, ReviewState};
 use crate::projection::{BriefRecord, ReviewRecord, SubmissionRecord};
 
 /// A brief to publish.
@@ -27,6 +27,7 @@ pub struct NewBrief {
 
 /// A brief as members see it. `body` is the brief's text.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BriefView {
     /// Brief id.
     pub id: Uuid,
@@ -65,6 +66,7 @@ pub struct SubmitOptions {
 
 /// One submitted item and its review state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SubmissionItem {
     /// Evidence id.
     pub evidence_id: Uuid,
@@ -76,8 +78,9 @@ pub struct SubmissionItem {
     pub size: u64,
     /// SHA-256, hex.
     pub sha256: String,
-    /// `pending`, `accepted`, `rejected` or `info_requested`.
-    pub state: String,
+    /// `pending`, `accepted`, `rejected` or `info_requested` (`refused` when the sender's client
+    /// holds the agency's refusal of the bundle that carried it).
+    pub state: ReviewState,
     /// The reviewer's reason for the current state.
     pub reason: Option<String>,
     /// Whether the content is held in this store.
@@ -86,6 +89,7 @@ pub struct SubmissionItem {
 
 /// A submission and where its review stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SubmissionView {
     /// Submission id.
     pub id: Uuid,
@@ -100,7 +104,7 @@ pub struct SubmissionView {
     /// When submitted.
     pub submitted_at: DateTime<FixedOffset>,
     /// `pending`, `accepted`, `rejected`, `info_requested`, or `mixed` when items differ.
-    pub state: String,
+    pub state: ReviewState,
     /// The items.
     pub items: Vec<SubmissionItem>,
     /// The volunteer's description.
@@ -373,8 +377,8 @@ impl Store {
                 .iter()
                 .rev()
                 .find(|d| d.items.is_empty() || d.items.contains(item))
-                .map(|d| (d.decision.as_str().to_string(), d.reason.clone()))
-                .unwrap_or_else(|| ("pending".to_string(), None));
+                .map(|d| (ReviewState::from(d.decision), d.reason.clone()))
+                .unwrap_or((ReviewState::Pending, None));
             match self.evidence_record(*item) {
                 Ok(e) => items.push(SubmissionItem {
                     evidence_id: *item,
@@ -398,13 +402,13 @@ impl Store {
                 }),
             }
         }
-        let mut states: Vec<&str> = items.iter().map(|i| i.state.as_str()).collect();
+        let mut states: Vec<ReviewState> = items.iter().map(|i| i.state).collect();
         states.sort_unstable();
         states.dedup();
         let state = match states.as_slice() {
-            [] => "pending".to_string(),
-            [one] => one.to_string(),
-            _ => "mixed".to_string(),
+            [] => ReviewState::Pending,
+            [one] => *one,
+            _ => ReviewState::Mixed,
         };
         let brief_title = self.brief_record(s.brief_id).ok().map(|b| b.title);
         Ok(SubmissionView {

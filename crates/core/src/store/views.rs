@@ -4,6 +4,7 @@ use super::*;
 
 /// Who this profile is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WhoAmI {
     /// Member id.
     pub member_id: Uuid,
@@ -56,6 +57,7 @@ pub struct CaseFilter {
 
 /// One line of the case list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CaseSummary {
     /// Case id.
     pub id: Uuid,
@@ -73,6 +75,7 @@ pub struct CaseSummary {
 
 /// An evidence item as shown to the user.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EvidenceView {
     /// Evidence id.
     pub id: Uuid,
@@ -110,6 +113,7 @@ pub struct EvidenceView {
 
 /// A contributor's claims about an item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Claimed {
     /// Claimed capture time.
     pub captured_at: Option<DateTime<FixedOffset>>,
@@ -119,6 +123,7 @@ pub struct Claimed {
 
 /// A note as shown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NoteView {
     /// Note id.
     pub id: Uuid,
@@ -132,9 +137,15 @@ pub struct NoteView {
     pub at: DateTime<FixedOffset>,
 }
 
-/// A case with everything in it.
+/// A case with everything in it, as the store shows it.
+pub type CaseDetail = CaseDetailOf<EvidenceView>;
+
+/// A case with everything in it, each evidence item shown as `E`: the store's [`EvidenceView`]
+/// ([`CaseDetail`]), or a caller's view of it with more to say (the desktop adds each item's
+/// review state).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CaseDetail {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CaseDetailOf<E> {
     /// Case id.
     pub id: Uuid,
     /// Agency reference.
@@ -156,13 +167,34 @@ pub struct CaseDetail {
     /// Evidence count.
     pub evidence_count: usize,
     /// Evidence, oldest first.
-    pub evidence: Vec<EvidenceView>,
+    pub evidence: Vec<E>,
     /// Notes, oldest first.
     pub notes: Vec<NoteView>,
 }
 
+impl<E> CaseDetailOf<E> {
+    /// The same case with its evidence list shown as `f` makes it.
+    pub fn map_evidence<F>(self, f: impl FnOnce(Vec<E>) -> Vec<F>) -> CaseDetailOf<F> {
+        CaseDetailOf {
+            id: self.id,
+            reference: self.reference,
+            title: self.title,
+            summary: self.summary,
+            status: self.status,
+            tags: self.tags,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            evidence_count: self.evidence_count,
+            evidence: f(self.evidence),
+            notes: self.notes,
+        }
+    }
+}
+
 /// A custody entry as shown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CustodyView {
     /// Time with timezone.
     pub at: DateTime<FixedOffset>,

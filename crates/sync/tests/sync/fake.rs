@@ -137,7 +137,7 @@ impl FakeAgency {
             }
             let outcome = up.outcome.get_or_insert_with(|| UploadOutcome {
                 bundle_id: up.bundle_id,
-                outcome: "accepted".into(),
+                outcome: casebridge_protocol::BundleOutcome::Accepted,
                 events_added: 1,
                 receipt: format!("receipt-{}", up.bundle_id),
             });

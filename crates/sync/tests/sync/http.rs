@@ -164,7 +164,7 @@ fn router(shared: Shared) -> Router {
                 let bundle_id = up.0;
                 let outcome = up.3.get_or_insert_with(|| UploadOutcome {
                     bundle_id,
-                    outcome: "accepted".into(),
+                    outcome: casebridge_protocol::BundleOutcome::Accepted,
                     events_added: 2,
                     receipt: format!("receipt-{bundle_id}"),
                 });

@@ -66,7 +66,7 @@ fn uploads_in_chunks_and_reports_progress_after_each() {
     let mut m = machine(data.len(), RetryPolicy::DEFAULT, seeded_rng(1));
     let run = drive(&mut m, &agency, &data);
     let outcome = run.result.unwrap();
-    assert_eq!(outcome.outcome, "accepted");
+    assert_eq!(outcome.outcome.as_str(), "accepted");
     assert_eq!(agency.data_of(m.bundle_id()), data);
     assert_eq!(agency.puts(), [(0, 1000), (1000, 1000), (2000, 1000), (3000, 500)]);
     let done: Vec<u64> = run
@@ -312,7 +312,7 @@ fn a_lost_complete_answer_ends_as_done_with_the_first_receipt() {
     let mut m = machine(data.len(), RetryPolicy::DEFAULT, seeded_rng(9));
     let run = drive(&mut m, &agency, &data);
     let outcome = run.result.unwrap();
-    assert_eq!(outcome.outcome, "duplicate", "the begin after the cut found it complete");
+    assert_eq!(outcome.outcome.as_str(), "duplicate", "the begin after the cut found it complete");
     assert_eq!(outcome.receipt, format!("receipt-{}", m.bundle_id()));
     assert_eq!(agency.puts().len(), 2, "nothing re-sent");
 }
@@ -342,7 +342,12 @@ fn answers_that_contradict_the_bundle_fail_clearly() {
     m.start();
     let state = UploadState { upload_id, received: 0, size: 3000, complete: false, receipt: None };
     m.handle(Input::State(state));
-    let other = UploadOutcome { bundle_id: Uuid::new_v4(), outcome: "accepted".into(), events_added: 1, receipt: "r".into() };
+    let other = UploadOutcome {
+        bundle_id: Uuid::new_v4(),
+        outcome: casebridge_protocol::BundleOutcome::Accepted,
+        events_added: 1,
+        receipt: "r".into(),
+    };
     assert!(matches!(m.handle(Input::Outcome(other)), Action::Failed(SyncError::Protocol { .. })), "an outcome while putting");
 }
 

@@ -2,7 +2,7 @@
 import type { GeoPoint } from "./GeoPoint";
 
 /**
- * What the contributor claimed about an item.
+ * A contributor's claims about an item.
  */
 export type Claimed = { 
 /**

@@ -2,7 +2,7 @@
 import type { ReviewDecision } from "./ReviewDecision";
 
 /**
- * A review decision on a submission.
+ * One review decision.
  */
 export type Decision = { 
 /**

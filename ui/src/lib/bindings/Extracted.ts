@@ -3,11 +3,11 @@ import type { Camera } from "./Camera";
 import type { GeoPoint } from "./GeoPoint";
 
 /**
- * What the content says about itself (EXIF), read at import.
+ * Metadata extracted from the content at import.
  */
 export type Extracted = { 
 /**
- * EXIF capture time.
+ * EXIF DateTimeOriginal (with OffsetTimeOriginal when present; else read as UTC).
  */
 captured_at: string | null, 
 /**

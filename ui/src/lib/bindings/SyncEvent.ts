@@ -2,7 +2,8 @@
 import type { UploadOutcome } from "./UploadOutcome";
 
 /**
- * A sync progress report: the sync crate's `Event`, same JSON (`{"event": "progress", ...}`).
+ * A progress report. Serialised with an `"event"` tag, e.g.
+ * `{"event":"progress","bundle_id":"…","done":4194304,"total":9000000}`.
  */
 export type SyncEvent = { "event": "progress", 
 /**
@@ -10,7 +11,7 @@ export type SyncEvent = { "event": "progress",
  */
 bundle_id: string, 
 /**
- * Bytes the agency has.
+ * Bytes the server has.
  */
 done: number, 
 /**
@@ -22,7 +23,7 @@ total: number, } | { "event": "uploaded",
  */
 bundle_id: string, 
 /**
- * The agency's answer.
+ * The agency's answer, with its signed receipt.
  */
 outcome: UploadOutcome, } | { "event": "refused", 
 /**
@@ -34,23 +35,23 @@ bundle_id: string,
  */
 status: number, 
 /**
- * The endpoint's code.
+ * The endpoint's machine-readable code.
  */
 code: string, 
 /**
- * The endpoint's reason.
+ * The endpoint's message for people.
  */
 message: string, } | { "event": "retrying", 
 /**
- * The bundle being uploaded, if any.
+ * The bundle being uploaded, if the failure was during an upload.
  */
 bundle_id: string | null, 
 /**
- * Consecutive failures so far.
+ * Consecutive failures without progress so far.
  */
 attempt: number, 
 /**
- * The pause before the next try, in milliseconds.
+ * The pause before the next attempt (serialised as `after_ms`).
  */
 after_ms: number, 
 /**

@@ -4,11 +4,17 @@ import type { Claimed } from "./Claimed";
 import type { Extracted } from "./Extracted";
 import type { GeoPoint } from "./GeoPoint";
 import type { Provenance } from "./Provenance";
+import type { ReviewState } from "./ReviewState";
 
 /**
- * An evidence item.
+ * An evidence item as the desktop shows it: the store's view and where its review stands.
  */
-export type EvidenceView = { 
+export type EvidenceItem = { 
+/**
+ * For an item a volunteer submitted: where its review stands (`pending`, `accepted`,
+ * `rejected` or `info_requested`); `null` for an item imported by police staff.
+ */
+review_state: ReviewState | null, 
 /**
  * Evidence id.
  */
@@ -26,7 +32,7 @@ sha256: string,
  */
 size: number, 
 /**
- * Media type, sniffed from the content.
+ * Media type (sniffed).
  */
 media_type: string, 
 /**
@@ -70,11 +76,6 @@ contributor_name: string | null,
  */
 added_at: string, 
 /**
- * For a derivative: its provenance.
+ * For a derivative (e.g. a redacted copy): its provenance.
  */
-derived_from: Provenance | null, 
-/**
- * For an item a volunteer submitted: where its review stands (`pending`, `accepted`,
- * `rejected` or `info_requested`); `null` for an item imported by police staff.
- */
-review_state: string | null, };
+derived_from: Provenance | null, };
