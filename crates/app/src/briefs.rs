@@ -1,15 +1,17 @@
 //! Briefs, submissions, reviews and receipts: the loop between investigators and volunteers.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use casebridge_core::{NewBrief, ReviewState, Store, SubmitOptions};
-use casebridge_trust::profile;
+use casebridge_trust::bundle::ExportSummary;
+use casebridge_trust::AgencyPublic;
 use chrono::{DateTime, FixedOffset};
 use uuid::Uuid;
 
 use crate::cases::parse_id;
-use crate::error::{io_reason, AppError, Result};
+use crate::error::{AppError, Result};
+use crate::files::Checked;
 use crate::outbox;
 use crate::views::{AgencyRefusal, Area, BriefView, GeoPoint, ReceiptView, ReviewDecision, Submission};
 
@@ -40,6 +42,11 @@ pub fn list(store: &Store, include_withdrawn: bool) -> Result<Vec<BriefView>> {
     Ok(store.briefs(include_withdrawn)?)
 }
 
+/// One brief (id or unique id prefix).
+pub fn show(store: &Store, id: &str) -> Result<BriefView> {
+    Ok(store.brief(store.resolve_brief(id.trim())?)?)
+}
+
 /// What a new brief says.
 #[derive(Clone, Debug, Default)]
 pub struct BriefInput {
@@ -66,28 +73,40 @@ pub fn publish(store: &mut Store, b: BriefInput) -> Result<Uuid> {
     let from = parse_opt_time("from", b.from.as_deref())?;
     let until = parse_opt_time("until", b.until.as_deref())?;
     let audience = parse_audience(&b.audience)?;
-    let case = store.resolve_case(b.case_id.trim())?;
-    Ok(store.publish_brief(NewBrief { case, title: b.title, text: b.body, area, from, until, audience })?)
+    publish_on(store, &b.case_id, NewBrief { case: Uuid::nil(), title: b.title, text: b.body, area, from, until, audience })
+}
+
+/// [`publish`] with its inputs parsed: publishes `brief` on `case` (id, unique id prefix or
+/// reference), which replaces `brief.case`; returns its id.
+pub fn publish_on(store: &mut Store, case: &str, brief: NewBrief) -> Result<Uuid> {
+    let case = store.resolve_case(case.trim())?;
+    Ok(store.publish_brief(NewBrief { case, ..brief })?)
 }
 
 /// Withdraws a brief (investigators); volunteers stop seeing it after their next sync.
-pub fn withdraw(store: &mut Store, id: &str) -> Result<()> {
+/// Returns its id.
+pub fn withdraw(store: &mut Store, id: &str) -> Result<Uuid> {
     let id = store.resolve_brief(id.trim())?;
-    Ok(store.withdraw_brief(id)?)
+    store.withdraw_brief(id)?;
+    Ok(id)
 }
 
 /// Submissions, newest first (volunteers: their own). A submission whose bundle the agency
 /// refused for good is marked so (state `refused`, with the agency's reason in `refused`).
 pub fn submissions(store: &Store) -> Result<Vec<Submission>> {
     let mut refusals = outbox::refused_submissions(store.dir())?;
-    Ok(store
-        .submissions()?
-        .into_iter()
-        .map(|mut s| {
-            let refused = take_refusal(&mut s, &mut refusals);
-            Submission { submission: s, refused }
-        })
-        .collect())
+    Ok(store.submissions()?.into_iter().map(|view| mark(view, &mut refusals)).collect())
+}
+
+/// One submission (id or unique id prefix), marked as [`submissions`] marks them.
+pub fn submission(store: &Store, id: &str) -> Result<Submission> {
+    let view = store.submission(store.resolve_submission(id.trim())?)?;
+    Ok(mark(view, &mut outbox::refused_submissions(store.dir())?))
+}
+
+fn mark(mut submission: casebridge_core::SubmissionView, refusals: &mut BTreeMap<Uuid, AgencyRefusal>) -> Submission {
+    let refused = take_refusal(&mut submission, refusals);
+    Submission { submission, refused }
 }
 
 /// If the agency refused the bundle that carried `view` (per `refusals`, from
@@ -114,22 +133,21 @@ pub fn decide(
     reason: Option<String>,
 ) -> Result<Submission> {
     let items: Vec<Uuid> = items.iter().map(|i| parse_id("item", i)).collect::<Result<_>>()?;
-    let id = store.resolve_submission(submission_id.trim())?;
     let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    Ok(store.review(id, decision, &items, reason)?.into())
+    Ok(review(store, submission_id, decision, &items, reason)?.into())
 }
 
-/// Checks that `path` is a regular, readable file; returns its size.
-pub fn check_file(path: &Path) -> Result<u64> {
-    let meta = std::fs::metadata(path).map_err(|e| AppError::bad_file(path, io_reason(&e)))?;
-    if meta.is_dir() {
-        return Err(AppError::bad_file(path, "it is a directory"));
-    }
-    if !meta.is_file() {
-        return Err(AppError::bad_file(path, "it is not a regular file"));
-    }
-    std::fs::File::open(path).map_err(|e| AppError::bad_file(path, io_reason(&e)))?;
-    Ok(meta.len())
+/// [`decide`] with its inputs parsed: decides on a submission (id or unique id prefix), all
+/// its items or only `items`.
+pub fn review(
+    store: &mut Store,
+    submission: &str,
+    decision: casebridge_core::ReviewDecision,
+    items: &[Uuid],
+    reason: Option<String>,
+) -> Result<casebridge_core::SubmissionView> {
+    let id = store.resolve_submission(submission.trim())?;
+    Ok(store.review(id, decision, items, reason)?)
 }
 
 /// What a volunteer says about a submission.
@@ -157,18 +175,40 @@ pub fn submit(store: &mut Store, s: SubmitInput, progress: &mut dyn FnMut(u64) -
     if s.paths.is_empty() {
         return Err(AppError::invalid("files", "choose at least one file to submit"));
     }
-    for p in &s.paths {
-        check_file(p)?;
-    }
-    let brief = store.resolve_brief(s.brief_id.trim())?;
-    let (agency, _, cred) = outbox::agency(store)?;
+    let files = Checked::new(s.paths)?;
     let opts = SubmitOptions { description: s.description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()), captured_at, location };
-    let submission = store.submit(brief, &s.paths, &opts, &mut |n: u64| progress(n))?;
-    outbox::export_pending(store, &agency, &cred)?;
-    Ok(submission.into())
+    Ok(submit_files(store, &s.brief_id, &files, &opts, progress)?.submission.into())
+}
+
+/// A submission made: the store's view of it, and the sealed bundles now in the outbox for
+/// the agency this profile enrolled at.
+#[derive(Debug)]
+pub struct Submitted {
+    /// The submission.
+    pub submission: casebridge_core::SubmissionView,
+    /// The bundles put into the outbox (sync uploads them).
+    pub outbox: Vec<ExportSummary>,
+    /// The agency they are sealed to.
+    pub agency: AgencyPublic,
+}
+
+/// [`submit`] with its inputs parsed: answers `brief` (id or unique id prefix) with `files`.
+/// Enrolment (a valid credential) is checked before anything is recorded.
+pub fn submit_files(
+    store: &mut Store,
+    brief: &str,
+    files: &Checked,
+    opts: &SubmitOptions,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Submitted> {
+    let brief = store.resolve_brief(brief.trim())?;
+    let (agency, _, cred) = outbox::agency(store)?;
+    let submission = store.submit(brief, &files.paths, opts, &mut |n: u64| progress(n))?;
+    let outbox = outbox::export_pending(store, &agency, &cred)?;
+    Ok(Submitted { submission, outbox, agency })
 }
 
 /// The receipts this profile keeps, each verified again.
 pub fn receipts(store: &Store) -> Result<Vec<ReceiptView>> {
-    Ok(profile::receipts(store)?)
+    Ok(crate::receipts::held(store)?)
 }

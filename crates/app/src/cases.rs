@@ -4,9 +4,10 @@ use std::collections::HashMap;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use casebridge_core::{CaseDetailOf, CaseEdit, CaseFilter, NewCase, ReviewState, Role, Store, SubmissionView};
+use casebridge_core::{CaseDetailOf, CaseEdit, CaseFilter, NewCase, ReviewState, Store, SubmissionView};
 use uuid::Uuid;
 
+use crate::access::log_access;
 use crate::error::{AppError, Result};
 use crate::views::{CaseMember, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView, EvidenceItem, Preview, Thumbnail};
 
@@ -18,21 +19,6 @@ pub fn parse_id(field: &str, s: &str) -> Result<Uuid> {
     Uuid::parse_str(s.trim()).map_err(|_| AppError::invalid(field, format!("'{s}' is not an id")))
 }
 
-/// True for the roles whose accesses are logged: investigators and supervisors.
-pub fn is_police_staff(store: &Store) -> bool {
-    matches!(store.whoami().role, Role::Investigator | Role::Supervisor)
-}
-
-/// Records an access by police staff (`viewed`, `exported`, ...) to a case or one of its items
-/// (LED 2016/680 Art. 25); does nothing for a volunteer. Called before material is shown, so
-/// nothing is shown unlogged.
-pub fn log_access(store: &mut Store, case: Uuid, evidence: Option<Uuid>, action: &str, reason: Option<&str>) -> Result<()> {
-    if is_police_staff(store) {
-        store.record_access(case, evidence, action, reason.map(str::to_string))?;
-    }
-    Ok(())
-}
-
 /// Parses the case list's status filter as the UI sends it: blank is no filter.
 pub fn parse_status(status: Option<&str>) -> Result<Option<CaseStatus>> {
     Ok(status.map(str::trim).filter(|s| !s.is_empty()).map(str::parse).transpose()?)
@@ -42,7 +28,7 @@ pub fn parse_status(status: Option<&str>) -> Result<Option<CaseStatus>> {
 /// `search` (any case), only those with `status`, in the order `sort`.
 pub fn list(store: &Store, search: Option<&str>, status: Option<CaseStatus>, sort: CaseSort) -> Result<Vec<CaseSummary>> {
     let search = search.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    let mut cases: Vec<CaseSummary> = store.list_cases(&CaseFilter { status, search })?;
+    let mut cases: Vec<CaseSummary> = matching(store, &CaseFilter { status, search })?;
     match sort {
         // The store's own order: most recently changed first.
         CaseSort::Updated => {}
@@ -75,6 +61,34 @@ pub fn get(store: &mut Store, id: &str) -> Result<CaseView> {
 pub fn set_status(store: &mut Store, case_id: &str, status: CaseStatus) -> Result<()> {
     let case = parse_id("case id", case_id)?;
     Ok(store.edit_case(case, CaseEdit { status: Some(status), ..CaseEdit::default() })?)
+}
+
+/// Cases as the store lists them, most recently changed first: those with `filter`'s status
+/// and text.
+pub fn matching(store: &Store, filter: &CaseFilter) -> Result<Vec<casebridge_core::CaseSummary>> {
+    Ok(store.list_cases(filter)?)
+}
+
+/// A case by id, unique id prefix or agency reference, with its evidence and notes as the
+/// store holds them; police staff's view is recorded (with `reason`) in its access log.
+pub fn show(store: &mut Store, case: &str, reason: Option<&str>) -> Result<casebridge_core::CaseDetail> {
+    let id = store.resolve_case(case)?;
+    let detail = store.case(id)?;
+    log_access(store, id, None, "viewed", reason)?;
+    Ok(detail)
+}
+
+/// Changes a case (by id, unique id prefix or agency reference); returns its id.
+pub fn edit(store: &mut Store, case: &str, edit: CaseEdit) -> Result<Uuid> {
+    let id = store.resolve_case(case)?;
+    store.edit_case(id, edit)?;
+    Ok(id)
+}
+
+/// Adds a note to a case (by id, unique id prefix or agency reference); returns its id.
+pub fn note(store: &mut Store, case: &str, text: &str) -> Result<Uuid> {
+    let case = store.resolve_case(case)?;
+    Ok(store.add_note(case, text)?)
 }
 
 /// Each submitted item's review state, by evidence id.

@@ -1,13 +1,18 @@
-//! Exporting a case to a bundle file: the same signed (and sealed) bundle `casebridge bundle
-//! export` writes, through the same writer ([`casebridge_trust::bundle::export`]), addressed to
-//! the agency this profile enrolled at.
+//! Exporting a case to a bundle file, signed by this profile and (normally) sealed to an
+//! agency, through the one bundle writer ([`casebridge_trust::bundle::export`]): the whole case
+//! to the agency this profile enrolled at ([`case_bundle`], the desktop's), or to an agency
+//! named by its public file, from a journal position on ([`to_agency`], the command line's).
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use casebridge_core::Store;
 use casebridge_trust::bundle::{self, ExportOptions, ExportSummary};
+use casebridge_trust::{profile, AgencyPublic, AgencyPublicFile, Reason, TrustError};
 use uuid::Uuid;
 
+use crate::credentials::{self, Unusable};
 use crate::error::{AppError, ErrorCode, Result};
 use crate::outbox;
 
@@ -74,4 +79,88 @@ pub fn case_bundle(store: &mut Store, case: Uuid, out: &Path, progress: &mut dyn
         Err(_) if cancelled => Err(AppError::cancelled(format!("export cancelled: {} was not written", out.display()))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Why a bundle could not be exported to an agency ([`to_agency`]).
+#[derive(Debug)]
+pub enum ExportError {
+    /// The store refused (an unknown case, ...).
+    Store(casebridge_core::Error),
+    /// The trust layer refused (another key under a pinned agency id, a write that failed, ...).
+    Trust(TrustError),
+    /// This profile's credential from the agency cannot be used now: refused here, with
+    /// advice, rather than by the agency.
+    Credential {
+        /// The agency.
+        agency: Box<AgencyPublic>,
+        /// Why not.
+        why: Unusable,
+    },
+}
+
+impl From<casebridge_core::Error> for ExportError {
+    fn from(e: casebridge_core::Error) -> ExportError {
+        ExportError::Store(e)
+    }
+}
+
+impl From<TrustError> for ExportError {
+    fn from(e: TrustError) -> ExportError {
+        ExportError::Trust(e)
+    }
+}
+
+/// What a bundle export to an agency is asked to carry.
+#[derive(Clone, Copy, Debug)]
+pub struct ToAgency<'a> {
+    /// The case (id, unique id prefix or agency reference).
+    pub case: &'a str,
+    /// The recipient agency's public file: pinned on first use, and it must match the pin.
+    pub agency: &'a AgencyPublicFile,
+    /// Only events at or after this journal position.
+    pub since: Option<u64>,
+    /// Seal the bundle to the agency (else anyone holding it can read it).
+    pub seal: bool,
+}
+
+/// Writes a case's events (from `since`) and evidence as one bundle to the new file `out`,
+/// signed by this profile and sealed to the agency of `to.agency`, which is pinned if it is
+/// not yet (and must be the pinned one). `progress` sees `(done, total)` content bytes, the
+/// total being a bound. Returns the summary and the agency.
+pub fn to_agency(
+    store: &mut Store,
+    to: ToAgency<'_>,
+    out: &Path,
+    progress: &mut dyn FnMut(u64, u64) -> bool,
+) -> std::result::Result<(ExportSummary, AgencyPublic), ExportError> {
+    let case = store.resolve_case(to.case)?;
+    // pin_agency refuses other keys under a pinned agency id; a list older than one held does
+    // not matter for sending.
+    if let Err(e) = profile::pin_agency(store, to.agency) {
+        if e.reason != Reason::RevocationRollback {
+            return Err(e.into());
+        }
+    }
+    let (public, _) = to.agency.verify()?;
+    let agency = profile::pinned(store, public.agency_id)?.unwrap_or(public);
+    let cred_doc = match credentials::usable(store, &agency) {
+        Ok((_, doc)) => doc,
+        Err(Unusable::Trust(e)) => return Err(e.into()),
+        Err(why) => return Err(ExportError::Credential { agency: Box::new(agency), why }),
+    };
+    // The content's total, each object once.
+    let sizes: BTreeMap<String, u64> = store.case(case)?.evidence.iter().map(|e| (e.sha256.clone(), e.size)).collect();
+    let total = sizes.values().fold(0u64, |a, b| a.saturating_add(*b));
+    let opts = ExportOptions {
+        case,
+        since: to.since,
+        agency: &agency,
+        credential: &cred_doc,
+        seal: to.seal,
+        own_only: false,
+        bundle_id: None,
+        sync_point: None,
+    };
+    let summary = bundle::export(store, &opts, out, &mut |n: u64| progress(n, total))?;
+    Ok((summary, agency))
 }

@@ -1,12 +1,54 @@
-//! Files on this computer, before they are imported or submitted: what they say about
-//! themselves (media type, EXIF capture time and place), so a form can prefill its fields.
+//! Files on this computer, before they are imported or submitted: the one check that each is
+//! a regular, readable file ([`Checked`], used by import and submission alike), and what they
+//! say about themselves (media type, EXIF capture time and place), so a form can prefill its
+//! fields.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use casebridge_core::metadata;
 
 use crate::error::{io_reason, AppError, ErrorCode, Result};
 use crate::views::FileMeta;
+
+/// Checks that `path` is a regular, readable file; returns its size (error `bad_file`
+/// naming it otherwise).
+pub fn check_file(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(|e| AppError::bad_file(path, io_reason(&e)))?;
+    if meta.is_dir() {
+        return Err(AppError::bad_file(path, "it is a directory"));
+    }
+    if !meta.is_file() {
+        return Err(AppError::bad_file(path, "it is not a regular file"));
+    }
+    std::fs::File::open(path).map_err(|e| AppError::bad_file(path, io_reason(&e)))?;
+    Ok(meta.len())
+}
+
+/// Files checked for import or submission: each a regular, readable file; with their sizes.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// The files, in order.
+    pub paths: Vec<PathBuf>,
+    /// Their sizes, in order.
+    pub sizes: Vec<u64>,
+}
+
+impl Checked {
+    /// Checks every file before anything is imported (error `bad_file` naming the first bad
+    /// one; `invalid_input` for an empty list).
+    pub fn new(paths: Vec<PathBuf>) -> Result<Checked> {
+        if paths.is_empty() {
+            return Err(AppError::invalid("files", "choose at least one file to import"));
+        }
+        let sizes = paths.iter().map(|p| check_file(p)).collect::<Result<Vec<u64>>>()?;
+        Ok(Checked { paths, sizes })
+    }
+
+    /// Total bytes.
+    pub fn total(&self) -> u64 {
+        self.sizes.iter().fold(0u64, |a, b| a.saturating_add(*b))
+    }
+}
 
 /// Most files one call reads.
 pub const MAX_FILES: usize = 1000;

@@ -1,14 +1,14 @@
 //! Importing files into a case, one item at a time, with progress and cancel.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use casebridge_core::{AddedEvidence, Error, EvidenceOptions};
 use uuid::Uuid;
 
-use crate::briefs::check_file;
 use crate::error::{AppError, ErrorCode, Result};
 use crate::handle::StoreHandle;
+
+pub use crate::files::Checked;
 
 /// Where an import stands, for progress reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,32 +21,6 @@ pub struct ImportProgress<'a> {
     pub done: u64,
     /// Bytes of the whole import.
     pub total: u64,
-}
-
-/// Files checked for import: each a regular, readable file; with their total size.
-#[derive(Clone, Debug)]
-pub struct Checked {
-    /// The files, in order.
-    pub paths: Vec<PathBuf>,
-    /// Their sizes, in order.
-    pub sizes: Vec<u64>,
-}
-
-impl Checked {
-    /// Checks every file before anything is imported (error `bad_file` naming the first bad
-    /// one; `invalid_input` for an empty list).
-    pub fn new(paths: Vec<PathBuf>) -> Result<Checked> {
-        if paths.is_empty() {
-            return Err(AppError::invalid("files", "choose at least one file to import"));
-        }
-        let sizes = paths.iter().map(|p| check_file(p)).collect::<Result<Vec<u64>>>()?;
-        Ok(Checked { paths, sizes })
-    }
-
-    /// Total bytes.
-    pub fn total(&self) -> u64 {
-        self.sizes.iter().fold(0u64, |a, b| a.saturating_add(*b))
-    }
 }
 
 /// Imports `files` into `case`, one item per file, each atomically (content sealed, then the
@@ -65,6 +39,63 @@ pub fn import_files(
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(ImportProgress<'_>),
 ) -> Result<Vec<AddedEvidence>> {
+    import_each(store, Import { case, files, opts, cancel }, on_progress, &mut |_, _| {}).map_err(ImportFailure::into_error)
+}
+
+/// One import: the files, where they go, and the flag that cancels it.
+#[derive(Clone, Copy, Debug)]
+pub struct Import<'a> {
+    /// The case the items join.
+    pub case: Uuid,
+    /// The files, checked.
+    pub files: &'a Checked,
+    /// Description and claims, applied to every item.
+    pub opts: &'a EvidenceOptions,
+    /// Set to stop after the file in progress is abandoned.
+    pub cancel: &'a AtomicBool,
+}
+
+/// An import that stopped: the error of the file that failed, and the items imported (and
+/// committed) before it.
+#[derive(Debug)]
+pub struct ImportFailure {
+    /// What went wrong with the file in progress (`cancelled` when it was cancelled).
+    pub error: AppError,
+    /// The items imported before it, in order: they are kept.
+    pub done: Vec<AddedEvidence>,
+    /// How many files were asked for.
+    pub count: usize,
+}
+
+impl ImportFailure {
+    /// The error as one message, saying how many files were imported and kept.
+    pub fn into_error(self) -> AppError {
+        let kept = self.done.len();
+        let count = self.count;
+        if self.error.code == ErrorCode::Cancelled {
+            return AppError::cancelled(format!(
+                "import cancelled: {kept} of {count} files were imported and are kept; the file in progress was not imported"
+            ));
+        }
+        if kept == 0 {
+            return self.error;
+        }
+        AppError::new(
+            self.error.code,
+            format!("{} ({kept} of {count} files were imported before this error and are kept)", self.error.message),
+        )
+    }
+}
+
+/// [`import_files`], calling `on_added` with each file's index and item as soon as it is
+/// committed; a failure keeps the items imported before it ([`ImportFailure::done`]).
+pub fn import_each(
+    store: &StoreHandle,
+    job: Import<'_>,
+    on_progress: &mut dyn FnMut(ImportProgress<'_>),
+    on_added: &mut dyn FnMut(usize, &AddedEvidence),
+) -> std::result::Result<Vec<AddedEvidence>, ImportFailure> {
+    let Import { case, files, opts, cancel } = job;
     let total = files.total();
     let count = files.paths.len();
     let mut done: Vec<AddedEvidence> = Vec::with_capacity(count);
@@ -85,25 +116,13 @@ pub fn import_files(
         match result {
             Ok(added) => {
                 base = base.saturating_add(added.size);
+                on_added(item, &added);
                 done.push(added);
             }
-            Err(e) => return Err(partial(e, done.len(), count)),
+            Err(error) => return Err(ImportFailure { error, done, count }),
         }
     }
     let last = files.paths.last().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     on_progress(ImportProgress { item: count.saturating_sub(1), name: &last, done: total, total });
     Ok(done)
-}
-
-/// The error for a failure after `kept` of `count` files were imported (and committed).
-fn partial(e: AppError, kept: usize, count: usize) -> AppError {
-    if e.code == ErrorCode::Cancelled {
-        return AppError::cancelled(format!(
-            "import cancelled: {kept} of {count} files were imported and are kept; the file in progress was not imported"
-        ));
-    }
-    if kept == 0 {
-        return e;
-    }
-    AppError::new(e.code, format!("{} ({kept} of {count} files were imported before this error and are kept)", e.message))
 }

@@ -19,12 +19,18 @@
 //!   a submission's refusal). Their TypeScript twins are generated into `ui/src/lib/bindings/`
 //!   ([`bindings`]), which the UI imports.
 //! - [`ErrorCode`]: the typed code of an [`AppError`], serialised as its snake_case word.
-//! - Library functions the CLI shares: [`sync::round`] (export, push with receipts kept, pull
-//!   with content streamed into the store, revocation refresh, state file), [`enrol::enrol`],
-//!   [`outbox::agency`] and [`outbox::export_pending`], [`import::import_files`],
-//!   [`export::case_bundle`] (a case as one sealed bundle file, through the same bundle writer
-//!   as `casebridge bundle export`), [`files::file_metadata`] (EXIF time and place of files
-//!   before they are submitted).
+//! - The use-case modules, free functions over a [`casebridge_core::Store`] that both front
+//!   ends call ([`Session`] wraps them for the desktop; the CLI calls them after parsing its
+//!   arguments): [`cases`], [`evidence`] and [`import`] (with [`files::Checked`], the one
+//!   check of files before import or submission), [`access`] (the access-log rule), [`briefs`]
+//!   (briefs, submissions, review), [`receipts`], [`credentials`] and [`agencies`],
+//!   [`export`] and [`outbox`] (bundles out), [`bundle`] (bundles in, at the agency),
+//!   [`court`] (report, package, redaction), [`profile`] (create, passphrase, check, rebuild,
+//!   log), [`sync::round`] and [`enrol::enrol`]. Functions that take what a person types
+//!   (an id prefix, a reference) resolve it with the store; the desktop's, which take exact
+//!   ids, parse them first. They return the store's (or the trust and court crates') own
+//!   types. Their messages never name a command-line command or flag: such hints are the
+//!   CLI's.
 //!
 //! ## Flow
 //! ```
@@ -50,17 +56,25 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod access;
+pub mod agencies;
 pub mod bindings;
 pub mod briefs;
+pub mod bundle;
 pub mod cases;
 mod clock;
+pub mod court;
+pub mod credentials;
 pub mod enrol;
 mod error;
+pub mod evidence;
 pub mod export;
 pub mod files;
 mod handle;
 pub mod import;
 pub mod outbox;
+pub mod profile;
+pub mod receipts;
 mod session;
 pub mod settings;
 mod strength;

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use casebridge_core::{EndpointRecord, EventKind, SignedEvent, Store};
 use casebridge_sync::{Carried, Outbox};
 use casebridge_trust::bundle::{self, ExportOptions, ExportSummary};
-use casebridge_trust::{now, profile, AgencyPublic, CredentialStatus, SignedDoc};
+use casebridge_trust::{profile, AgencyPublic, CredentialStatus, SignedDoc};
 use uuid::Uuid;
 
+use crate::credentials::{self, Unusable};
 use crate::error::{AppError, ErrorCode, Result};
 use crate::views::AgencyRefusal;
 
@@ -90,30 +91,27 @@ pub fn endpoint(store: &Store) -> Result<Option<EndpointRecord>> {
 pub fn agency(store: &Store) -> Result<(AgencyPublic, EndpointRecord, SignedDoc)> {
     let endpoint = endpoint(store)?.ok_or_else(AppError::not_enrolled)?;
     let agency = profile::pinned(store, endpoint.agency_id)?.ok_or_else(AppError::not_enrolled)?;
-    let Some((cred, cred_doc)) = profile::credential(store, &agency)? else {
-        return Err(AppError::new(
-            ErrorCode::NoCredential,
-            format!(
-                "this profile has no credential from agency {} ({}): enrol again with a new invite code from the agency",
-                agency.name, agency.agency_id
-            ),
-        ));
-    };
-    let list = profile::held_revocation(store, &agency)?.map(|(l, _)| l);
-    let why = match cred.status(list.as_ref(), now()) {
-        CredentialStatus::Valid => None,
-        CredentialStatus::Revoked => Some("is revoked".to_string()),
-        s @ (CredentialStatus::NotYetValid | CredentialStatus::Expired) => {
-            Some(format!("is {s}: it is valid from {} to {}", cred.not_before.to_rfc3339(), cred.not_after.to_rfc3339()))
+    let why = match credentials::usable(store, &agency) {
+        Ok((_, cred_doc)) => return Ok((agency, endpoint, cred_doc)),
+        Err(Unusable::Trust(e)) => return Err(e.into()),
+        Err(Unusable::Missing) => {
+            return Err(AppError::new(
+                ErrorCode::NoCredential,
+                format!(
+                    "this profile has no credential from agency {} ({}): enrol again with a new invite code from the agency",
+                    agency.name, agency.agency_id
+                ),
+            ))
+        }
+        Err(Unusable::NotValid { status: CredentialStatus::Revoked, .. }) => "is revoked".to_string(),
+        Err(Unusable::NotValid { status, credential: c, .. }) => {
+            format!("is {status}: it is valid from {} to {}", c.not_before.to_rfc3339(), c.not_after.to_rfc3339())
         }
     };
-    if let Some(why) = why {
-        return Err(AppError::new(
-            ErrorCode::CredentialNotValid,
-            format!("the credential from agency {} {why}; ask the agency for a new one", agency.name),
-        ));
-    }
-    Ok((agency, endpoint, cred_doc))
+    Err(AppError::new(
+        ErrorCode::CredentialNotValid,
+        format!("the credential from agency {} {why}; ask the agency for a new one", agency.name),
+    ))
 }
 
 /// Exports into the outbox, one sealed bundle per case, every event this profile recorded

@@ -522,7 +522,7 @@ impl Session {
 
     /// Withdraws a brief.
     pub fn brief_withdraw(&self, id: &str) -> Result<()> {
-        self.with_store(|s| briefs::withdraw(s, id))
+        self.with_store(|s| briefs::withdraw(s, id)).map(|_| ())
     }
 
     /// Submissions, newest first.

@@ -7,30 +7,14 @@
 
 use std::io::Write;
 
-use casebridge_core::{AccessRecord, Error, Role, Store};
-use chrono::{DateTime, FixedOffset};
+use casebridge_app::access;
+use casebridge_core::Error;
 use clap::Args;
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::context::Ctx;
-use crate::error::Result;
+use crate::error::{CliError, Result};
 use crate::output::{self, Table};
-
-/// True for the roles whose accesses are logged: investigators and supervisors.
-pub fn is_police_staff(store: &Store) -> bool {
-    matches!(store.whoami().role, Role::Investigator | Role::Supervisor)
-}
-
-/// Records an access by police staff (`viewed`, `exported`, ...) to a case or one of its items;
-/// does nothing for a volunteer. Called before the material is shown, so nothing is shown
-/// unlogged.
-pub fn log(store: &mut Store, case: Uuid, evidence: Option<Uuid>, action: &str, reason: Option<&str>) -> Result<()> {
-    if is_police_staff(store) {
-        store.record_access(case, evidence, action, reason.map(str::to_string))?;
-    }
-    Ok(())
-}
 
 /// Arguments of `case access-log`.
 #[derive(Args, Debug)]
@@ -57,38 +41,9 @@ pub struct DiscloseArgs {
     pub reason: String,
 }
 
-/// One access-log entry as printed in JSON.
-#[derive(Serialize)]
-struct Entry {
-    at: DateTime<FixedOffset>,
-    actor: Uuid,
-    actor_name: Option<String>,
-    device: Uuid,
-    action: String,
-    case_id: Uuid,
-    evidence_id: Option<Uuid>,
-    reason: Option<String>,
-}
-
-fn entry(store: &Store, a: AccessRecord) -> Result<Entry> {
-    let actor_name = store.member(a.actor)?.map(|m| m.name);
-    Ok(Entry {
-        at: a.at,
-        actor: a.actor,
-        actor_name,
-        device: a.device,
-        action: a.action,
-        case_id: a.case_id,
-        evidence_id: a.evidence_id,
-        reason: a.reason,
-    })
-}
-
 /// `case access-log CASE`: who, when, what, which item, why; oldest first.
 pub fn access_log(ctx: &mut Ctx, a: &AccessLogArgs, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open()?;
-    let case = store.resolve_case(&a.case)?;
-    let entries = store.access_log(case)?.into_iter().map(|r| entry(&store, r)).collect::<Result<Vec<_>>>()?;
+    let entries = access::access_log(&ctx.open()?, &a.case)?;
     if a.json {
         return output::json(out, &entries);
     }
@@ -118,24 +73,16 @@ pub fn disclose(ctx: &mut Ctx, a: &DiscloseArgs, out: &mut dyn Write) -> Result<
         reason: format!("'{}' is not a member id: use the contributor id shown by `casebridge evidence show ID`", a.member),
     })?;
     let mut store = ctx.open()?;
-    if !is_police_staff(&store) {
-        return Err(Error::Invalid {
-            field: "role",
-            reason: "only investigators and supervisors can record a disclosure; nothing was recorded".into(),
-        }
-        .into());
-    }
-    let case = store.resolve_case(&a.case)?;
-    let Some(who) = store.member(member)? else {
-        return Err(Error::Invalid {
+    let (case, who) = access::disclose(&mut store, &a.case, member, &a.reason).map_err(|e| match e.code.as_str() {
+        // The only record disclose looks up by id (the case it resolves reports `unknown_case`).
+        "not_found" => CliError::from(Error::Invalid {
             field: "member",
             reason: format!(
                 "{member} is not known to this store: use the contributor id shown by `casebridge evidence show ID`; nothing was recorded"
             ),
-        }
-        .into());
-    };
-    store.record_disclosure(case, member, &a.reason)?;
+        }),
+        _ => e.into(),
+    })?;
     writeln!(out, "recorded: the identity of {} ({member}) may be disclosed in court material for case {case}", output::line(&who.name))?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use casebridge_core::{KdfParams, Role};
-use casebridge_trust::{now, parse_duration, profile, Agency, AgencyPublic, Credential, CredentialStatus, Reason, RevocationList};
+use casebridge_trust::{now, parse_duration, Agency, AgencyPublic, Credential, CredentialStatus, Reason, RevocationList};
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -341,10 +341,9 @@ fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
     // Issued credentials (members' names) are sealed at rest: the running endpoint answers over
     // its admin socket; without one, the agency is unlocked here.
     Agency::read_public(&a.dir)?;
-    let rt = crate::endpoint::runtime()?;
-    let answer = rt.block_on(casebridge_agency::admin::call(&a.dir, "GET", "/admin/issued", None)).map_err(crate::endpoint::agency_err)?;
+    let answer = crate::endpoint::ask_endpoint(&a.dir, "GET", "/admin/issued", None, "the endpoint answered unexpected credentials")?;
     let creds: Vec<casebridge_trust::Credential> = match answer {
-        Some(v) => serde_json::from_value(v).map_err(|e| CliError::Sync(format!("the endpoint answered unexpected credentials: {e}")))?,
+        Some(creds) => creds,
         None => unlock(ctx, &a.dir)?.issued()?,
     };
     let (list, _) = Agency::read_revocation(&a.dir)?;
@@ -377,11 +376,7 @@ fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
 
 fn pin(ctx: &mut Ctx, a: &PinArgs, out: &mut dyn Write) -> Result<()> {
     let (file, _, _) = files::read_public(&a.file)?;
-    let mut store = ctx.open()?;
-    let (public, _) = profile::pin_agency(&mut store, &file)?;
-    // The list held now: the file's, or a newer one held before.
-    let held = profile::held_revocation(&store, &public)?.map(|(l, _)| l);
-    let list = held.unwrap_or(file.verify()?.1);
+    let (public, list) = casebridge_app::agencies::pin(&mut ctx.open()?, &file)?;
     let view = AgencyView::new(&public, &list, None);
     if a.json {
         return output::json(out, &view);

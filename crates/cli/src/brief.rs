@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use casebridge_app::briefs;
 use casebridge_core::{Area, BriefView, NewBrief};
 use clap::{Args, Subcommand};
 use uuid::Uuid;
@@ -86,9 +87,7 @@ pub fn run(ctx: &mut Ctx, cmd: &BriefCommand, out: &mut dyn Write) -> Result<()>
     match cmd {
         BriefCommand::Publish(a) => publish(ctx, a, out),
         BriefCommand::Withdraw(a) => {
-            let mut store = ctx.open()?;
-            let id = store.resolve_brief(&a.brief)?;
-            store.withdraw_brief(id)?;
+            let id = briefs::withdraw(&mut ctx.open()?, &a.brief)?;
             writeln!(out, "brief {id} withdrawn; run `casebridge sync` to tell volunteers")?;
             Ok(())
         }
@@ -114,9 +113,8 @@ fn publish(ctx: &mut Ctx, a: &PublishArgs, out: &mut dyn Write) -> Result<()> {
     let from = a.from.as_deref().map(|s| parse_captured_at(s).map_err(|_| window_err("--from", s))).transpose()?;
     let until = a.until.as_deref().map(|s| parse_captured_at(s).map_err(|_| window_err("--until", s))).transpose()?;
     let audience = audience(&a.audience)?;
-    let mut store = ctx.open()?;
-    let case = store.resolve_case(&a.case)?;
-    let id = store.publish_brief(NewBrief { case, title: a.title.clone(), text: a.body.clone(), area, from, until, audience })?;
+    let brief = NewBrief { case: Uuid::nil(), title: a.title.clone(), text: a.body.clone(), area, from, until, audience };
+    let id = briefs::publish_on(&mut ctx.open()?, &a.case, brief)?;
     writeln!(out, "{id}")?;
     Ok(())
 }
@@ -138,17 +136,16 @@ fn window(b: &BriefView) -> String {
 }
 
 fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open()?;
-    let briefs = store.briefs(a.all)?;
+    let held = briefs::list(&ctx.open()?, a.all)?;
     if a.json {
-        return output::json(out, &briefs);
+        return output::json(out, &held);
     }
-    if briefs.is_empty() {
+    if held.is_empty() {
         writeln!(out, "no briefs: run `casebridge sync` to fetch new ones")?;
         return Ok(());
     }
     let mut t = Table::new(&["ID", "PUBLISHED", "AREA", "WINDOW", "TITLE"]);
-    for b in &briefs {
+    for b in &held {
         let title = if b.withdrawn { format!("{} (withdrawn)", output::line(&b.title)) } else { output::line(&b.title) };
         t.row(vec![b.id.to_string(), output::opt_time(b.published_at.as_ref()), area(&b.area), window(b), title]);
     }
@@ -158,7 +155,7 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
 
 fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
     let store = ctx.open()?;
-    let b = store.brief(store.resolve_brief(&a.brief)?)?;
+    let b = briefs::show(&store, &a.brief)?;
     if a.json {
         return output::json(out, &b);
     }

@@ -1,16 +1,18 @@
 //! `casebridge bundle ...`: export a case as a signed bundle sealed to an agency, verify a
 //! bundle offline, and open one into an agency-side profile store with a signed receipt.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use casebridge_app::bundle::Received;
+use casebridge_app::credentials::Unusable;
+use casebridge_app::export::{self, ExportError, ToAgency};
 use casebridge_core::Role;
 use casebridge_protocol::BundleOutcome;
-use casebridge_trust::bundle::{self, Anchor, BlobSink, ExportOptions, Opened, Verified};
-use casebridge_trust::{now, profile, AgencyPublicFile, CredentialStatus, Reason, Receipt, TrustError};
+use casebridge_trust::bundle::{self, Anchor, BlobSink, Opened, Verified};
+use casebridge_trust::{now, CredentialStatus, Reason, TrustError};
 use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 use uuid::Uuid;
@@ -118,52 +120,14 @@ fn check_readable(path: &Path) -> Result<()> {
 
 fn export(ctx: &mut Ctx, a: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     files::refuse_existing(&a.out)?;
-    let (file, public, _) = files::read_public(&a.to)?;
+    let (file, _, _) = files::read_public(&a.to)?;
     let mut store = ctx.open()?;
-    let case = store.resolve_case(&a.case)?;
-
-    // The agency must be the pinned one (pinned now if it is not yet). pin_agency refuses other
-    // keys under a pinned agency id; a list older than one held does not matter for sending.
-    if let Err(e) = profile::pin_agency(&mut store, &file) {
-        if e.reason != Reason::RevocationRollback {
-            return Err(e.into());
-        }
-    }
-    let agency = profile::pinned(&store, public.agency_id)?.unwrap_or(public);
-    let Some((cred, cred_doc)) = profile::credential(&store, &agency)? else {
-        return Err(CliError::NoCredential { agency: agency.name.clone(), agency_id: agency.agency_id });
-    };
-    // Refuse here what the agency would refuse, with advice instead of a rejected bundle.
-    let list = profile::held_revocation(&store, &agency)?.map(|(l, _)| l);
-    let why = match cred.status(list.as_ref(), now()) {
-        CredentialStatus::Valid => None,
-        CredentialStatus::Revoked => Some(format!("is revoked (revocation list version {})", list.map_or(0, |l| l.version))),
-        s => Some(format!("is {s}: it is valid from {} to {}", output::time(&cred.not_before), output::time(&cred.not_after))),
-    };
-    if let Some(why) = why {
-        return Err(CliError::CredentialNotValid { agency: agency.name.clone(), why });
-    }
-
-    // The bar's total: the case's content (a bound: --since may carry less).
-    let sizes: BTreeMap<String, u64> = store.case(case)?.evidence.iter().map(|e| (e.sha256.clone(), e.size)).collect();
-    let pb = progress::bytes(sizes.values().sum());
+    let pb = progress::bytes(0);
     pb.set_message("exporting bundle");
-    let opts = ExportOptions {
-        case,
-        since: a.since,
-        agency: &agency,
-        credential: &cred_doc,
-        seal: !a.no_seal,
-        own_only: false,
-        bundle_id: None,
-        sync_point: None,
-    };
-    let result = bundle::export(&mut store, &opts, &a.out, &mut |n: u64| {
-        pb.set_position(n);
-        true
-    });
+    let to = ToAgency { case: &a.case, agency: &file, since: a.since, seal: !a.no_seal };
+    let result = export::to_agency(&mut store, to, &a.out, &mut progress::track(&pb));
     pb.finish_and_clear();
-    let summary = result?;
+    let (summary, agency) = result.map_err(export_error)?;
     if a.json {
         return output::json(out, &summary);
     }
@@ -179,6 +143,25 @@ fn export(ctx: &mut Ctx, a: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     f.add("file", summary.path.display().to_string());
     f.write(out)?;
     Ok(())
+}
+
+/// Why the export failed, with the CLI's advice for a credential that cannot be used.
+fn export_error(e: ExportError) -> CliError {
+    match e {
+        ExportError::Store(e) => e.into(),
+        ExportError::Trust(e) => e.into(),
+        ExportError::Credential { agency, why } => match why {
+            Unusable::Trust(e) => e.into(),
+            Unusable::Missing => CliError::NoCredential { agency: agency.name, agency_id: agency.agency_id },
+            Unusable::NotValid { status: CredentialStatus::Revoked, list_version, .. } => {
+                CliError::CredentialNotValid { agency: agency.name, why: format!("is revoked (revocation list version {list_version})") }
+            }
+            Unusable::NotValid { status, credential: c, .. } => CliError::CredentialNotValid {
+                agency: agency.name,
+                why: format!("is {status}: it is valid from {} to {}", output::time(&c.not_before), output::time(&c.not_after)),
+            },
+        },
+    }
 }
 
 // ----- verify ----------------------------------------------------------------------------------
@@ -376,38 +359,16 @@ fn open(ctx: &mut Ctx, a: &OpenArgs, out: &mut dyn Write) -> Result<()> {
     let agency = unlock(ctx, &a.agency_dir)?;
     let (list, list_doc) = agency.current_revocation()?;
     let mut store = ctx.open()?;
-    // Pin the agency if this store has not yet, and keep its current list: a list older than
-    // one this store has seen (an agency directory restored from an old copy) is refused.
-    let file = AgencyPublicFile { agency: agency.public_doc().clone(), revocation: list_doc };
-    profile::pin_agency(&mut store, &file)?;
-
-    // The same rules as the endpoint: the agency's clock and its own record of the
-    // credentials it issued decide, not what the bundle embeds.
-    let issued = agency.issued()?;
-    let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity())).at(now()).issued(&issued);
     let pb = progress::spinner("importing bundle");
-    let result = bundle::open_into(&a.file, &anchor, &mut store, &mut |n: u64| {
+    let result = casebridge_app::bundle::open_into(&mut store, &agency, (&list, &list_doc), &a.file, &mut |n: u64| {
         pb.set_position(n);
         true
     });
     pb.finish_and_clear();
-    let opened = result?;
-
+    let Received { opened, receipt } = result?;
     let mut receipt_err = None;
     let mut written = None;
-    if opened.outcome == BundleOutcome::Accepted {
-        let receipt = Receipt {
-            agency_id: agency.public().agency_id,
-            bundle_id: opened.bundle_id,
-            manifest_hash: opened.manifest_hash.clone(),
-            sender: opened.sender,
-            seq: opened.seq,
-            received_at: now(),
-            outcome: opened.outcome,
-            events: opened.events,
-            blobs: opened.blobs,
-        };
-        let doc = agency.sign_receipt(&receipt)?;
+    if let Some(doc) = receipt {
         match files::write_new(&receipt_path, &doc.to_bytes()) {
             Ok(()) => written = Some(receipt_path.clone()),
             Err(e) => receipt_err = Some(e),

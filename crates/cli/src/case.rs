@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use casebridge_core::{CaseDetail, CaseEdit, CaseFilter, CaseStatus, NewCase};
+use casebridge_app::cases;
+use casebridge_core::{CaseDetail, CaseEdit, CaseFilter, CaseStatus};
 use clap::{ArgGroup, Args, Subcommand};
 
 use crate::context::Ctx;
@@ -106,21 +107,14 @@ pub fn run(ctx: &mut Ctx, cmd: &CaseCommand, out: &mut dyn Write) -> Result<()> 
 }
 
 fn new(ctx: &mut Ctx, a: &NewArgs, out: &mut dyn Write) -> Result<()> {
-    let mut store = ctx.open()?;
-    let id = store.create_case(NewCase {
-        title: a.title.clone(),
-        summary: a.summary.clone(),
-        reference: a.reference.clone(),
-        tags: a.tags.clone(),
-    })?;
+    let id = cases::create(&mut ctx.open()?, &a.title, a.summary.clone(), a.reference.clone(), a.tags.clone())?;
     writeln!(out, "{id}")?;
     Ok(())
 }
 
 fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     let status = a.status.as_deref().map(str::parse::<CaseStatus>).transpose()?;
-    let store = ctx.open()?;
-    let cases = store.list_cases(&CaseFilter { status, search: a.search.clone() })?;
+    let cases = cases::matching(&ctx.open()?, &CaseFilter { status, search: a.search.clone() })?;
     if a.json {
         return output::json(out, &cases);
     }
@@ -145,10 +139,7 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
-    let mut store = ctx.open()?;
-    let id = store.resolve_case(&a.case)?;
-    let detail = store.case(id)?;
-    crate::access::log(&mut store, id, None, "viewed", a.reason.as_deref())?;
+    let detail = cases::show(&mut ctx.open()?, &a.case, a.reason.as_deref())?;
     if a.json {
         return output::json(out, &detail);
     }
@@ -189,9 +180,8 @@ fn write_detail(c: &CaseDetail, out: &mut dyn Write) -> Result<()> {
 
 fn edit(ctx: &mut Ctx, a: &EditArgs, out: &mut dyn Write) -> Result<()> {
     let status = a.status.as_deref().map(str::parse::<CaseStatus>).transpose()?;
-    let mut store = ctx.open()?;
-    let id = store.resolve_case(&a.case)?;
-    store.edit_case(id, CaseEdit { title: a.title.clone(), summary: a.summary.clone(), status, reference: a.reference.clone() })?;
+    let edit = CaseEdit { title: a.title.clone(), summary: a.summary.clone(), status, reference: a.reference.clone() };
+    let id = cases::edit(&mut ctx.open()?, &a.case, edit)?;
     writeln!(out, "updated case {id}")?;
     Ok(())
 }

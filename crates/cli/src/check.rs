@@ -24,7 +24,7 @@ pub struct CheckArgs {
 pub fn run(ctx: &mut Ctx, a: &CheckArgs, out: &mut dyn Write) -> Result<()> {
     let mut store = ctx.open()?;
     let pb = if a.read_data { progress::spinner("re-hashing evidence") } else { indicatif::ProgressBar::hidden() };
-    let report = store.check(a.read_data, &mut |done| pb.set_position(done));
+    let report = casebridge_app::profile::check(&mut store, a.read_data, &mut |done| pb.set_position(done));
     pb.finish_and_clear();
     let mut report = report?;
     for p in &mut report.problems {

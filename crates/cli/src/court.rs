@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use casebridge_court::package::{self, PackageError};
+use casebridge_court::package::PackageError;
 use clap::{Args, Subcommand};
 
 use crate::context::Ctx;
@@ -73,14 +73,9 @@ fn check_out(path: &Path) -> Result<()> {
 fn court(ctx: &mut Ctx, a: &CourtArgs, out: &mut dyn Write) -> Result<()> {
     check_out(&a.out)?;
     let mut store = ctx.open()?;
-    let case = store.resolve_case(&a.case)?;
-    let total: u64 = store.list_evidence(case)?.iter().map(|e| e.size).sum();
-    let pb = progress::bytes(total);
+    let pb = progress::bytes(0);
     pb.set_message("writing the court package");
-    let result = package::export_package_with(&mut store, case, &a.out, a.reason.clone(), &mut |n: u64| {
-        pb.set_position(n);
-        true
-    });
+    let result = casebridge_app::court::package(&mut store, &a.case, &a.out, a.reason.clone(), &mut progress::track(&pb));
     pb.finish_and_clear();
     let s = result.map_err(cli_error)?;
     if a.json {

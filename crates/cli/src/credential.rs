@@ -4,9 +4,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use casebridge_trust::{now, profile, Credential, CredentialStatus};
+use casebridge_app::credentials;
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
 use crate::agency::credential_fields;
 use crate::context::Ctx;
@@ -67,7 +66,7 @@ pub fn run(ctx: &mut Ctx, cmd: &CredentialCommand, out: &mut dyn Write) -> Resul
 fn request(ctx: &mut Ctx, a: &RequestArgs, out: &mut dyn Write) -> Result<()> {
     files::refuse_existing(&a.out)?;
     let store = ctx.open()?;
-    let doc = profile::request_credential(&store);
+    let doc = credentials::request(&store);
     files::write_new(&a.out, &doc.to_bytes())?;
     let me = store.whoami();
     writeln!(out, "wrote a credential request to {}", a.out.display())?;
@@ -81,51 +80,23 @@ fn request(ctx: &mut Ctx, a: &RequestArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// An installed credential as printed.
-#[derive(Serialize)]
-struct Installed<'a> {
-    agency_name: String,
-    #[serde(flatten)]
-    credential: &'a Credential,
-    status: CredentialStatus,
-}
-
 fn install(ctx: &mut Ctx, a: &InstallArgs, out: &mut dyn Write) -> Result<()> {
     let doc = files::read_doc(&a.credential)?;
     let public = a.agency_public.as_deref().map(files::read_public).transpose()?;
-    let mut store = ctx.open()?;
-    let cred = profile::install_credential(&mut store, &doc, public.as_ref().map(|(f, _, _)| f))?;
-    let agency = profile::pinned(&store, cred.agency_id)?;
-    let name = agency.as_ref().map(|p| p.name.clone()).unwrap_or_default();
-    let list = match &agency {
-        Some(p) => profile::held_revocation(&store, p)?.map(|(l, _)| l),
-        None => None,
-    };
-    let view = Installed { agency_name: name.clone(), credential: &cred, status: cred.status(list.as_ref(), now()) };
+    let view = credentials::install(&mut ctx.open()?, &doc, public.as_ref().map(|(f, _, _)| f))?;
     if a.json {
         return output::json(out, &view);
     }
-    writeln!(out, "installed a credential from agency {} ({})", output::line(&name), cred.agency_id)?;
-    let mut f = credential_fields(&cred, None);
+    let cred = &view.credential;
+    writeln!(out, "installed a credential from agency {} ({})", output::line(&view.agency_name), cred.agency_id)?;
+    let mut f = credential_fields(cred, None);
     f.add("status", view.status.as_str());
     f.write(out)?;
     Ok(())
 }
 
 fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open()?;
-    let t = now();
-    let mut held = Vec::new();
-    for agency in profile::pinned_all(&store)? {
-        if let Some((cred, _)) = profile::credential(&store, &agency)? {
-            let list = profile::held_revocation(&store, &agency)?.map(|(l, _)| l);
-            held.push((agency.name.clone(), cred, list));
-        }
-    }
-    let views: Vec<Installed<'_>> = held
-        .iter()
-        .map(|(name, cred, list)| Installed { agency_name: name.clone(), credential: cred, status: cred.status(list.as_ref(), t) })
-        .collect();
+    let views = credentials::held(&ctx.open()?)?;
     if a.json {
         return output::json(out, &views);
     }
@@ -140,7 +111,7 @@ fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
         if i > 0 {
             writeln!(out)?;
         }
-        let mut f = credential_fields(v.credential, Some(format!("{} ({})", v.agency_name, v.credential.agency_id)));
+        let mut f = credential_fields(&v.credential, Some(format!("{} ({})", v.agency_name, v.credential.agency_id)));
         f.add("status", v.status.as_str());
         f.write(out)?;
     }

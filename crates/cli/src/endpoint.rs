@@ -26,6 +26,28 @@ pub(crate) fn agency_err(e: casebridge_agency::AgencyError) -> CliError {
     CliError::Sync(e.to_string())
 }
 
+/// A request body for the admin socket.
+fn json_body(body: &impl Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(body).map_err(|e| CliError::Sync(e.to_string()))
+}
+
+/// Asks the endpoint serving `dir`, when one runs, over its admin socket (`method path` with
+/// `body`): Some(its answer), or None when no endpoint runs (the caller then works on the
+/// directory itself). An answer that is not a `T` fails with `unexpected: <why>`.
+pub(crate) fn ask_endpoint<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+    unexpected: &str,
+) -> Result<Option<T>> {
+    let rt = runtime()?;
+    match rt.block_on(admin::call(dir, method, path, body)).map_err(agency_err)? {
+        Some(v) => Ok(Some(serde_json::from_value(v).map_err(|e| CliError::Sync(format!("{unexpected}: {e}")))?)),
+        None => Ok(None),
+    }
+}
+
 /// Arguments of `agency serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -192,11 +214,9 @@ pub fn invite(_ctx: &mut Ctx, a: &InviteArgs, out: &mut dyn Write) -> Result<()>
             a.dir.display()
         )));
     }
-    let rt = runtime()?;
-    let body = serde_json::to_value(&req).map_err(|e| CliError::Sync(e.to_string()))?;
-    let answer = rt.block_on(admin::call(&a.dir, "POST", "/admin/invite", Some(body))).map_err(agency_err)?;
+    let answer = ask_endpoint(&a.dir, "POST", "/admin/invite", Some(json_body(&req)?), "the endpoint answered an unexpected invite")?;
     let resp: InviteResponse = match answer {
-        Some(v) => serde_json::from_value(v).map_err(|e| CliError::Sync(format!("the endpoint answered an unexpected invite: {e}")))?,
+        Some(resp) => resp,
         None => {
             let Some(url) = a.url.as_deref() else {
                 return Err(CliError::Usage(
@@ -250,12 +270,8 @@ pub fn gc(ctx: &mut Ctx, a: &crate::agency::DirArgs, out: &mut dyn Write) -> Res
         report: casebridge_agency::GcReport,
     }
     let limits = casebridge_agency::Limits::load(&a.dir).map_err(agency_err)?;
-    let rt = runtime()?;
-    let view = match rt.block_on(admin::call(&a.dir, "POST", "/admin/gc", None)).map_err(agency_err)? {
-        Some(v) => View {
-            via: "endpoint",
-            report: serde_json::from_value(v).map_err(|e| CliError::Sync(format!("unexpected answer from the endpoint: {e}")))?,
-        },
+    let view = match ask_endpoint(&a.dir, "POST", "/admin/gc", None, "unexpected answer from the endpoint")? {
+        Some(report) => View { via: "endpoint", report },
         None => {
             // A missing agency is reported before any passphrase is asked for.
             casebridge_trust::Agency::read_public(&a.dir)?;
@@ -284,12 +300,8 @@ pub fn gc(ctx: &mut Ctx, a: &crate::agency::DirArgs, out: &mut dyn Write) -> Res
 
 /// `agency revoke` through the running endpoint, if it runs: Some(answer), else None.
 pub fn revoke_via_endpoint(dir: &Path, member: Uuid, reason: Option<String>) -> Result<Option<RevokeResponse>> {
-    let rt = runtime()?;
-    let body = serde_json::to_value(RevokeRequest { member_id: member, reason }).map_err(|e| CliError::Sync(e.to_string()))?;
-    match rt.block_on(admin::call(dir, "POST", "/admin/revoke", Some(body))).map_err(agency_err)? {
-        Some(v) => Ok(Some(serde_json::from_value(v).map_err(|e| CliError::Sync(format!("unexpected answer from the endpoint: {e}")))?)),
-        None => Ok(None),
-    }
+    let body = json_body(&RevokeRequest { member_id: member, reason })?;
+    ask_endpoint(dir, "POST", "/admin/revoke", Some(body), "unexpected answer from the endpoint")
 }
 
 /// Arguments of `enrol`.

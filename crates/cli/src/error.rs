@@ -1,7 +1,8 @@
 //! The CLI's one error type. Every message says what was wrong and what to do. The core's
 //! messages already do, in the product's words for every front end ("rebuild the index");
 //! the CLI puts its own commands and flags in their place ([`cli_words`]: "run `casebridge
-//! store rebuild`"). The trust layer's messages pass through unchanged; they end with their
+//! store rebuild`"), and adds its hint to a message of the use cases that gives no advice
+//! ([`hint`]). The trust layer's messages pass through unchanged; they end with their
 //! reason code in brackets (`... [signer_revoked]`) for scripts and tests.
 
 use std::io;
@@ -172,15 +173,6 @@ pub enum CliError {
         value: String,
     },
 
-    /// A file given to `evidence add` cannot be imported; checked before anything is imported.
-    #[error("cannot import {path}: {reason}; nothing was imported")]
-    BadFile {
-        /// The file as the user gave it.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-
     /// An import failed after some files were already imported (and committed).
     #[error("{source} ({done} of {total} files were imported before this error and are listed on stdout)")]
     PartialImport {
@@ -190,15 +182,6 @@ pub enum CliError {
         total: usize,
         /// What went wrong with the next file.
         source: Box<CliError>,
-    },
-
-    /// `evidence verify` found damaged content.
-    #[error("evidence {id} is damaged: {what}; run `casebridge check --read-data` for a full report")]
-    Damaged {
-        /// The evidence id.
-        id: uuid::Uuid,
-        /// What is wrong (no content).
-        what: String,
     },
 
     /// `check` found problems (already printed).
@@ -264,7 +247,28 @@ pub fn cli_words(code: &str, message: String) -> String {
             }
         }
     }
-    message
+    // A message of the use cases that gives no advice gets the CLI's hint for its code.
+    match hint(code, &message) {
+        Some(h) if !message.contains(h.trim_start_matches([':', ';', '.', ' '])) => format!("{message}{h}"),
+        _ => message,
+    }
+}
+
+/// What to do next, naming the `casebridge` command that helps, for an error `code` of the
+/// layers below with `message`.
+pub fn hint(code: &str, message: &str) -> Option<&'static str> {
+    Some(match code {
+        "no_store" => ": create one with `casebridge init --name NAME`",
+        "corruption" => "; run `casebridge check --read-data` for a full report",
+        "index_damaged" => "; run `casebridge store rebuild` to rebuild it from the journal",
+        "journal_damaged" => ". Run `casebridge check` and restore the store from a backup",
+        "index" => "; if it persists run `casebridge store rebuild`",
+        "unknown_case" => ": use an id or reference from `casebridge case list`",
+        "unknown_evidence" => ": use an id from `casebridge evidence list CASE`",
+        "not_found" if message.starts_with("no brief ") => ": use an id from `casebridge brief list`",
+        "not_found" if message.starts_with("no submission ") => ": use an id from `casebridge review list`",
+        _ => return None,
+    })
 }
 
 /// Result alias of the CLI.
@@ -374,5 +378,22 @@ mod tests {
         assert_eq!(CliError::from(app).to_string(), "no case matches 'q': use an id or reference from `casebridge case list`");
         // Other messages, and advice under another code, are left as they are.
         assert_eq!(cli_words("invalid_input", "rebuild the index".into()), "rebuild the index");
+    }
+
+    #[test]
+    fn hints_name_the_command_once() {
+        // A message of the layers below, which name no command, gets the CLI's hint.
+        let e = CliError::App(casebridge_app::AppError::new(casebridge_app::ErrorCode::UnknownCase, "no case matches 'x'"));
+        assert_eq!(e.to_string(), "no case matches 'x': use an id or reference from `casebridge case list`");
+        let e = CliError::App(casebridge_app::AppError::new(
+            casebridge_app::ErrorCode::Corruption,
+            "evidence 1 is damaged: its content fails authentication",
+        ));
+        assert!(e.to_string().ends_with("damaged: its content fails authentication; run `casebridge check --read-data` for a full report"));
+        // A message that carries the hint already keeps one.
+        let e = CliError::from(casebridge_core::Error::UnknownCase { query: "x".into() });
+        assert_eq!(e.to_string().matches("`casebridge case list`").count(), 1, "{e}");
+        // Codes without a hint pass through.
+        assert_eq!(CliError::App(casebridge_app::AppError::new(casebridge_app::ErrorCode::Locked, "m")).to_string(), "m");
     }
 }

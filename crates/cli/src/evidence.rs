@@ -1,17 +1,21 @@
 //! `casebridge evidence ...`: import, list, show, export and verify evidence, and read its
 //! custody trail.
 
-use std::fs::{self, File};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use casebridge_core::{AddedEvidence, Error, EvidenceOptions, EvidenceView, GeoPoint};
+use casebridge_app::evidence;
+use casebridge_app::import::{self, Checked, Import, ImportFailure};
+use casebridge_app::StoreHandle;
+use casebridge_core::{AddedEvidence, EvidenceOptions, EvidenceView, GeoPoint};
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::context::Ctx;
-use crate::error::{io_reason, CliError, Result};
+use crate::error::{CliError, Result};
+use crate::files;
 use crate::output::{self, Fields, Table};
 use crate::progress;
 
@@ -131,20 +135,6 @@ pub fn parse_captured_at(s: &str) -> Result<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s.trim()).map_err(|_| CliError::CapturedAt { value: s.to_string() })
 }
 
-/// Checks that `path` is a regular, readable file; returns its size.
-fn check_file(path: &Path) -> Result<u64> {
-    let bad = |reason: String| CliError::BadFile { path: path.to_path_buf(), reason };
-    let meta = fs::metadata(path).map_err(|e| bad(io_reason(&e)))?;
-    if meta.is_dir() {
-        return Err(bad("it is a directory".into()));
-    }
-    if !meta.is_file() {
-        return Err(bad("it is not a regular file".into()));
-    }
-    File::open(path).map_err(|e| bad(io_reason(&e)))?;
-    Ok(meta.len())
-}
-
 /// One imported file as printed in JSON.
 #[derive(Serialize)]
 struct Added<'a> {
@@ -158,60 +148,64 @@ fn add(ctx: &mut Ctx, a: &AddArgs, out: &mut dyn Write) -> Result<()> {
     // Every input is checked before the store is opened, so a typo costs nothing.
     let captured_at = a.captured_at.as_deref().map(parse_captured_at).transpose()?;
     let location = a.location.as_deref().map(str::parse::<GeoPoint>).transpose()?;
-    let mut total = 0u64;
-    for f in &a.files {
-        total = total.saturating_add(check_file(f)?);
-    }
+    let files = Checked::new(a.files.clone())?;
     let opts = EvidenceOptions { description: a.description.clone(), captured_at, location };
 
-    let mut store = ctx.open()?;
-    let case = store.resolve_case(&a.case)?;
-    let pb = progress::bytes(total);
-    let mut done: Vec<(AddedEvidence, &Path)> = Vec::with_capacity(a.files.len());
-    let mut base = 0u64;
-    for (i, path) in a.files.iter().enumerate() {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        pb.set_message(format!("[{}/{}] {}", i + 1, a.files.len(), output::line(&name)));
-        let result = store.add_evidence(case, path, &opts, &mut |n: u64| {
-            pb.set_position(base.saturating_add(n));
-            true
-        });
-        let added = match result {
-            Ok(added) => added,
-            Err(e) => {
-                pb.finish_and_clear();
-                return Err(partial(done, a, out, e.into()));
+    let handle = StoreHandle::new(ctx.open()?);
+    let case = handle.with(|s| Ok(s.resolve_case(&a.case)?))?;
+    let pb = progress::bytes(files.total());
+    // A line that cannot be written stops the import after the file in progress.
+    let stop = AtomicBool::new(false);
+    let mut write_error: Option<std::io::Error> = None;
+    let mut shown = usize::MAX;
+    let result = import::import_each(
+        &handle,
+        Import { case, files: &files, opts: &opts, cancel: &stop },
+        &mut |p| {
+            if p.item != shown {
+                shown = p.item;
+                pb.set_message(format!("[{}/{}] {}", p.item + 1, a.files.len(), output::line(p.name)));
             }
-        };
-        base = base.saturating_add(added.size);
-        if !a.json {
-            pb.suspend(|| writeln!(out, "{}  {}  {}", added.id, added.sha256, output::line(&path.display().to_string())))?;
-        }
-        done.push((added, path));
-    }
+            pb.set_position(p.done);
+        },
+        &mut |i, added| {
+            if a.json || write_error.is_some() {
+                return;
+            }
+            let line = || writeln!(out, "{}  {}  {}", added.id, added.sha256, output::line(&a.files[i].display().to_string()));
+            if let Err(e) = pb.suspend(line) {
+                write_error = Some(e);
+                stop.store(true, Ordering::SeqCst);
+            }
+        },
+    );
     pb.finish_and_clear();
-    if a.json {
-        output::json(out, &json_added(&done))?;
+    if let Some(e) = write_error {
+        return Err(e.into());
     }
-    Ok(())
+    match result {
+        Ok(done) if a.json => output::json(out, &json_added(&done, &a.files)),
+        Ok(_) => Ok(()),
+        Err(failure) => Err(partial(failure, a, out)),
+    }
 }
 
-fn json_added<'a>(done: &'a [(AddedEvidence, &Path)]) -> Vec<Added<'a>> {
-    done.iter().map(|(added, path)| Added { added, path: path.display().to_string() }).collect()
+fn json_added<'a>(done: &'a [AddedEvidence], paths: &[PathBuf]) -> Vec<Added<'a>> {
+    done.iter().zip(paths).map(|(added, path)| Added { added, path: path.display().to_string() }).collect()
 }
 
-/// The error for a failure after `done` files were imported: in JSON mode those are still
+/// The error for a failure after some files were imported: in JSON mode those are still
 /// printed, because they are committed and a script needs their ids.
-fn partial(done: Vec<(AddedEvidence, &Path)>, a: &AddArgs, out: &mut dyn Write, e: CliError) -> CliError {
-    if done.is_empty() {
-        return e;
+fn partial(f: ImportFailure, a: &AddArgs, out: &mut dyn Write) -> CliError {
+    if f.done.is_empty() {
+        return f.error.into();
     }
     if a.json {
-        if let Err(w) = output::json(out, &json_added(&done)) {
+        if let Err(w) = output::json(out, &json_added(&f.done, &a.files)) {
             return w;
         }
     }
-    CliError::PartialImport { done: done.len(), total: a.files.len(), source: Box::new(e) }
+    CliError::PartialImport { done: f.done.len(), total: a.files.len(), source: Box::new(f.error.into()) }
 }
 
 // ----- list / show ---------------------------------------------------------------------------
@@ -227,9 +221,7 @@ pub fn table_row(t: &mut Table, e: &EvidenceView) {
 }
 
 fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open()?;
-    let case = store.resolve_case(&a.case)?;
-    let items = store.list_evidence(case)?;
+    let items = evidence::list(&ctx.open()?, &a.case)?;
     if a.json {
         return output::json(out, &items);
     }
@@ -250,10 +242,7 @@ fn place(p: &GeoPoint) -> String {
 }
 
 fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
-    let mut store = ctx.open()?;
-    let id = store.resolve_evidence(&a.id)?;
-    let e = store.evidence(id)?;
-    crate::access::log(&mut store, e.case_id, Some(id), "viewed", a.reason.as_deref())?;
+    let e = evidence::show(&mut ctx.open()?, &a.id, a.reason.as_deref())?;
     if a.json {
         return output::json(out, &e);
     }
@@ -299,22 +288,13 @@ fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
 fn export(ctx: &mut Ctx, a: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     // Refuse an existing target before asking for the passphrase (the core checks again,
     // atomically, when it creates the file).
-    if fs::symlink_metadata(&a.out).is_ok() {
-        return Err(Error::WouldOverwrite { path: a.out.clone() }.into());
-    }
+    files::refuse_existing(&a.out)?;
     let mut store = ctx.open()?;
-    let id = store.resolve_evidence(&a.id)?;
-    let size = store.evidence(id)?.size;
-    let pb = progress::bytes(size);
+    let pb = progress::bytes(0);
     pb.set_message("exporting");
-    let result = store.export_evidence(id, &a.out, a.reason.clone(), &mut |n: u64| {
-        pb.set_position(n);
-        true
-    });
+    let result = evidence::export(&mut store, &a.id, &a.out, a.reason.as_deref(), &mut progress::track(&pb));
     pb.finish_and_clear();
     let exported = result?;
-    let case = store.evidence(id)?.case_id;
-    crate::access::log(&mut store, case, Some(id), "exported", a.reason.as_deref())?;
     if a.json {
         return output::json(out, &exported);
     }
@@ -333,38 +313,20 @@ struct Verified {
 
 fn verify(ctx: &mut Ctx, a: &IdArgs, out: &mut dyn Write) -> Result<()> {
     let mut store = ctx.open()?;
-    let id = store.resolve_evidence(&a.id)?;
-    let e = store.evidence(id)?;
-    let pb = progress::bytes(e.size);
+    let pb = progress::bytes(0);
     pb.set_message("verifying");
-    let result = store.verify_evidence(id, &mut |n: u64| {
-        pb.set_position(n);
-        true
-    });
+    let result = evidence::verify(&mut store, &a.id, &mut progress::track(&pb));
     pb.finish_and_clear();
-    result.map_err(|err| damaged(id, err))?;
+    let e = result?;
     if a.json {
-        return output::json(out, &Verified { id, sha256: e.sha256, size: e.size, ok: true });
+        return output::json(out, &Verified { id: e.id, sha256: e.sha256, size: e.size, ok: true });
     }
-    writeln!(out, "ok  {id}  {}  intact; custody \"verified\" recorded", e.sha256)?;
+    writeln!(out, "ok  {}  {}  intact; custody \"verified\" recorded", e.id, e.sha256)?;
     Ok(())
 }
 
-/// Content that fails its hash or its authentication is reported as damage to this item
-/// (the core's hash-mismatch text speaks of a partial output, which `verify` has none of).
-fn damaged(id: uuid::Uuid, e: Error) -> CliError {
-    match e {
-        Error::HashMismatch => CliError::Damaged { id, what: "its content does not match its recorded SHA-256".into() },
-        Error::Crypto => CliError::Damaged { id, what: "its content fails authentication".into() },
-        Error::Corruption { what } => CliError::Damaged { id, what },
-        other => other.into(),
-    }
-}
-
 fn custody(ctx: &mut Ctx, a: &IdArgs, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open()?;
-    let id = store.resolve_evidence(&a.id)?;
-    let trail = store.custody(id)?;
+    let trail = evidence::custody(&ctx.open()?, &a.id)?;
     if a.json {
         return output::json(out, &trail);
     }

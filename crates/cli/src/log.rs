@@ -22,9 +22,7 @@ pub struct LogArgs {
 
 /// Prints the log.
 pub fn run(ctx: &mut Ctx, a: &LogArgs, out: &mut dyn Write) -> Result<()> {
-    let mut store = ctx.open()?;
-    let case = a.case.as_deref().map(|q| store.resolve_case(q)).transpose()?;
-    let entries = store.log(case)?;
+    let entries = casebridge_app::profile::log(&mut ctx.open()?, a.case.as_deref())?;
     if a.json {
         return output::json(out, &entries);
     }

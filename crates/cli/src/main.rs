@@ -3,6 +3,13 @@
 //! This file is glue: it parses the arguments, resolves the global options into a [`Ctx`],
 //! runs one command module (one per noun) and maps errors to exit codes:
 //! 0 success, 1 any error (printed to stderr as `error: <message>`), 2 usage errors (clap).
+//!
+//! A command module is a thin shell over the use cases of `casebridge_app`, which the desktop
+//! shell calls too: it parses its arguments, asks for passphrases, opens the store, calls one
+//! use case, and prints text or JSON. Advice naming `casebridge` commands and flags is added
+//! here ([`error::hint`]). The agency operator's commands (`agency ...`, `bundle verify`,
+//! `receipt verify`) call the agency crate and the trust library directly: they work on an
+//! agency directory, not on a profile, and the desktop has none of them.
 
 mod access;
 mod agency;
@@ -20,7 +27,6 @@ mod evidence;
 mod files;
 mod log;
 mod note;
-mod outbox;
 mod output;
 mod pass;
 mod passphrase;

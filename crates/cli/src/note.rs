@@ -29,9 +29,7 @@ pub struct AddArgs {
 pub fn run(ctx: &mut Ctx, cmd: &NoteCommand, out: &mut dyn Write) -> Result<()> {
     match cmd {
         NoteCommand::Add(a) => {
-            let mut store = ctx.open()?;
-            let case = store.resolve_case(&a.case)?;
-            let id = store.add_note(case, &a.text)?;
+            let id = casebridge_app::cases::note(&mut ctx.open()?, &a.case, &a.text)?;
             writeln!(out, "{id}")?;
             Ok(())
         }

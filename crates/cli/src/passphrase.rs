@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use casebridge_core::{KdfParams, Store};
+use casebridge_core::KdfParams;
 use clap::Subcommand;
 
 use crate::context::Ctx;
@@ -24,9 +24,7 @@ pub fn run(ctx: &mut Ctx, cmd: &PassphraseCommand, out: &mut dyn Write) -> Resul
             // touches nothing, not even the index. A wrong old passphrase then fails on unlock.
             let old = ctx.passphrase()?;
             let new = ctx.pass.replacement()?;
-            new.check_policy()?;
-            let mut store = Store::open(ctx.dir(), &old)?;
-            store.change_passphrase(&new, KdfParams::INTERACTIVE)?;
+            casebridge_app::profile::change_passphrase(ctx.dir(), &old, &new, KdfParams::INTERACTIVE)?;
             writeln!(out, "passphrase changed for {}; only the new passphrase opens it now", ctx.dir().display())?;
             Ok(())
         }

@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use casebridge_core::{Error, KdfParams, Role, Store, WhoAmI, HEADER_FILE};
+use casebridge_app::profile;
+use casebridge_core::{KdfParams, Role, WhoAmI};
 use clap::Args;
 use serde::Serialize;
 
@@ -44,14 +45,9 @@ struct Profile<'a> {
 pub fn init(ctx: &mut Ctx, args: &InitArgs, out: &mut dyn Write) -> Result<()> {
     // Everything that can be checked without the passphrase is checked before asking for it.
     let role: Role = args.role.parse().map_err(casebridge_core::Error::from)?;
-    if args.name.trim().is_empty() {
-        return Err(Error::Invalid { field: "name", reason: "it is empty; give the name people will see".into() }.into());
-    }
-    if ctx.dir().join(HEADER_FILE).exists() {
-        return Err(Error::AlreadyExists { path: ctx.store_dir.clone() }.into());
-    }
+    profile::check_new(ctx.dir(), &args.name)?;
     let pass = ctx.pass.for_new_store(&ctx.store_dir)?;
-    let store = Store::create(&ctx.store_dir, &pass, &args.name, role, KdfParams::INTERACTIVE)?;
+    let store = profile::create(&ctx.store_dir, &pass, &args.name, role, KdfParams::INTERACTIVE)?;
     let me = store.whoami();
     if args.json {
         return output::json(out, &Profile { me, store: ctx.dir().display().to_string() });

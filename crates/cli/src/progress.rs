@@ -39,3 +39,12 @@ pub fn spinner(msg: &'static str) -> ProgressBar {
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
 }
+
+/// A progress callback of the shared use cases (`(done, total)` bytes) that moves `pb`.
+pub fn track(pb: &ProgressBar) -> impl FnMut(u64, u64) -> bool + '_ {
+    |done, total| {
+        pb.set_length(total);
+        pb.set_position(done);
+        true
+    }
+}

@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use casebridge_trust::{profile, Receipt};
+use casebridge_app::receipts;
+use casebridge_trust::Receipt;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -117,12 +118,10 @@ fn verify(a: &VerifyArgs, out: &mut dyn Write) -> Result<()> {
 
 fn import(ctx: &mut Ctx, a: &ImportArgs, out: &mut dyn Write) -> Result<()> {
     let doc = files::read_doc(&a.file)?;
-    let mut store = ctx.open()?;
-    let r = profile::store_receipt(&mut store, &doc)?;
+    let (r, name) = receipts::keep(&mut ctx.open()?, &doc)?;
     if a.json {
         return output::json(out, &r);
     }
-    let name = profile::pinned(&store, r.agency_id)?.map(|p| p.name).unwrap_or_default();
     writeln!(out, "kept the receipt for bundle {}", r.bundle_id)?;
     fields(&r, &format!("{name} ({})", r.agency_id)).write(out)?;
     Ok(())
@@ -130,17 +129,17 @@ fn import(ctx: &mut Ctx, a: &ImportArgs, out: &mut dyn Write) -> Result<()> {
 
 fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     let store = ctx.open()?;
-    let receipts = profile::receipts(&store)?;
+    let held = receipts::held(&store)?;
     if a.json {
-        return output::json(out, &receipts);
+        return output::json(out, &held);
     }
-    if receipts.is_empty() {
+    if held.is_empty() {
         writeln!(out, "no receipts yet: keep the one an agency returns with `casebridge receipt import FILE`")?;
         return Ok(());
     }
-    let names: Vec<_> = profile::pinned_all(&store)?.into_iter().map(|p| (p.agency_id, p.name)).collect();
+    let names = receipts::agency_names(&store)?;
     let mut t = Table::new(&["RECEIVED", "BUNDLE", "SEQ", "OUTCOME", "EVENTS", "BLOBS", "VERIFIED", "AGENCY"]).right(2).right(4).right(5);
-    for v in &receipts {
+    for v in &held {
         let r = &v.receipt;
         let agency = names.iter().find(|(id, _)| *id == r.agency_id).map_or_else(|| r.agency_id.to_string(), |(_, n)| n.clone());
         t.row(vec![

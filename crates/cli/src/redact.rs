@@ -4,8 +4,9 @@
 
 use std::io::Write;
 
+use casebridge_app::court;
 use casebridge_core::Error;
-use casebridge_court::redact::{redact, RedactError, RedactOptions, Region};
+use casebridge_court::redact::{RedactError, RedactOptions, Region};
 use clap::{ArgGroup, Args};
 use serde::Serialize;
 use uuid::Uuid;
@@ -64,12 +65,8 @@ fn cli_error(e: RedactError) -> CliError {
 
 /// Runs `evidence redact`.
 pub fn run(ctx: &mut Ctx, a: &RedactArgs, out: &mut dyn Write) -> Result<()> {
-    let mut store = ctx.open()?;
-    let original = store.resolve_evidence(&a.id)?;
     let opts = RedactOptions { strip_metadata: a.strip_metadata, regions: a.blur.clone(), reason: a.reason.clone() };
-    let added = redact(&mut store, original, &opts).map_err(cli_error)?;
-    let view = store.evidence(added.id)?;
-    let prov = view.derived_from.ok_or_else(|| Error::Corruption { what: format!("derivative {} has no provenance record", added.id) })?;
+    let (added, prov, name) = court::redact(&mut ctx.open()?, &a.id, &opts).map_err(cli_error)?;
     if a.json {
         return output::json(
             out,
@@ -84,7 +81,7 @@ pub fn run(ctx: &mut Ctx, a: &RedactArgs, out: &mut dyn Write) -> Result<()> {
             },
         );
     }
-    writeln!(out, "{}  {}  {}", added.id, added.sha256, output::line(&view.original_name))?;
+    writeln!(out, "{}  {}  {}", added.id, added.sha256, output::line(&name))?;
     writeln!(out, "derived from {}  {}", prov.original_id, prov.original_sha256)?;
     writeln!(out, "operations: {}", prov.operations.join("; "))?;
     if !a.strip_metadata {

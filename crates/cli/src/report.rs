@@ -5,8 +5,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use casebridge_app::court;
 use casebridge_core::Error;
-use casebridge_court::report::{self, Format, ReportError, ReportOptions};
+use casebridge_court::report::{Format, ReportError, ReportOptions};
 use clap::Args;
 
 use crate::context::Ctx;
@@ -54,15 +55,10 @@ pub fn run(ctx: &mut Ctx, a: &ReportArgs, out: &mut dyn Write) -> Result<()> {
         return Err(Error::WouldOverwrite { path: a.out.clone() }.into());
     }
     let mut store = ctx.open()?;
-    let case = store.resolve_case(&a.case)?;
-    let total: u64 = store.list_evidence(case)?.iter().map(|e| e.size).sum();
-    let pb = progress::bytes(total);
+    let pb = progress::bytes(0);
     pb.set_message("checking evidence for the report");
     let opts = ReportOptions { format: if a.html { Format::Html } else { Format::Pdf }, reason: a.reason.clone() };
-    let result = report::write(&mut store, case, &a.out, &opts, &mut |n: u64| {
-        pb.set_position(n);
-        true
-    });
+    let result = court::report(&mut store, &a.case, &a.out, &opts, &mut progress::track(&pb));
     pb.finish_and_clear();
     let written = result.map_err(cli_error)?;
     if !written.damaged.is_empty() {

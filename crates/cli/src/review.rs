@@ -3,12 +3,10 @@
 
 use std::io::Write;
 
-use std::collections::BTreeMap;
-
-use casebridge_app::AgencyRefusal;
-use casebridge_core::{ReviewDecision, SubmissionView};
+use casebridge_app::briefs;
+use casebridge_app::Submission;
+use casebridge_core::ReviewDecision;
 use clap::{Args, Subcommand};
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::context::Ctx;
@@ -74,9 +72,7 @@ pub fn run(ctx: &mut Ctx, cmd: &ReviewCommand, out: &mut dyn Write) -> Result<()
     match cmd {
         ReviewCommand::List(a) => list(ctx, a, out),
         ReviewCommand::Show(a) => {
-            let store = ctx.open()?;
-            let s = store.submission(store.resolve_submission(&a.submission)?)?;
-            let s = Listed::new(s, &mut casebridge_app::outbox::refused_submissions(store.dir())?);
+            let s = briefs::submission(&ctx.open()?, &a.submission)?;
             if a.json {
                 return output::json(out, &s);
             }
@@ -90,28 +86,12 @@ pub fn run(ctx: &mut Ctx, cmd: &ReviewCommand, out: &mut dyn Write) -> Result<()
 
 const STATES: [&str; 6] = ["pending", "accepted", "rejected", "info_requested", "mixed", "refused"];
 
-/// A submission as listed: the store's view, marked `refused` (with the agency's reason) when
-/// the agency refused the bundle that carried it (see `casebridge sync status`).
-#[derive(Serialize)]
-struct Listed {
-    #[serde(flatten)]
-    view: SubmissionView,
-    /// The agency's refusal of the bundle that carried it, if it was refused.
-    refused: Option<AgencyRefusal>,
-}
-
-impl Listed {
-    fn new(mut view: SubmissionView, refusals: &mut BTreeMap<Uuid, AgencyRefusal>) -> Listed {
-        let refused = casebridge_app::briefs::take_refusal(&mut view, refusals);
-        Listed { view, refused }
-    }
-
-    /// The state for people: `refused by the agency: <reason>` for a refused one.
-    fn state_text(&self) -> String {
-        match &self.refused {
-            Some(r) => format!("refused by the agency: {}", output::line(&r.message)),
-            None => self.view.state.to_string(),
-        }
+/// The state for people: `refused by the agency: <reason>` for a submission the agency refused
+/// (see `casebridge sync status`).
+fn state_text(m: &Submission) -> String {
+    match &m.refused {
+        Some(r) => format!("refused by the agency: {}", output::line(&r.message)),
+        None => m.submission.state.to_string(),
     }
 }
 
@@ -121,13 +101,9 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
             return Err(CliError::Usage(format!("invalid --state '{s}': use one of {}", STATES.join(", "))));
         }
     }
-    let store = ctx.open()?;
-    let mut refusals = casebridge_app::outbox::refused_submissions(store.dir())?;
-    let subs: Vec<Listed> = store
-        .submissions()?
+    let subs: Vec<Submission> = briefs::submissions(&ctx.open()?)?
         .into_iter()
-        .map(|s| Listed::new(s, &mut refusals))
-        .filter(|s| a.state.as_deref().is_none_or(|st| s.view.state.as_str() == st))
+        .filter(|s| a.state.as_deref().is_none_or(|st| s.submission.state.as_str() == st))
         .collect();
     if a.json {
         return output::json(out, &subs);
@@ -138,11 +114,11 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     }
     let mut t = Table::new(&["ID", "SUBMITTED", "STATE", "ITEMS", "BRIEF"]).right(3);
     for l in &subs {
-        let s = &l.view;
+        let s = &l.submission;
         t.row(vec![
             s.id.to_string(),
             output::time(&s.submitted_at),
-            l.state_text(),
+            state_text(l),
             s.items.len().to_string(),
             s.brief_title.as_deref().map(output::line).unwrap_or_else(|| s.brief_id.to_string()),
         ]);
@@ -151,13 +127,13 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn show(l: &Listed, out: &mut dyn Write) -> Result<()> {
-    let s = &l.view;
+fn show(l: &Submission, out: &mut dyn Write) -> Result<()> {
+    let s = &l.submission;
     let mut f = Fields::default();
     f.add("submission", s.id.to_string());
     f.add("brief", format!("{} ({})", s.brief_title.as_deref().map(output::line).unwrap_or_default(), s.brief_id));
     f.add("submitted", output::time(&s.submitted_at));
-    f.add("state", l.state_text());
+    f.add("state", state_text(l));
     if let Some(r) = &l.refused {
         f.add(
             "refused",
@@ -194,9 +170,7 @@ fn decide(ctx: &mut Ctx, a: &DecideArgs, decision: ReviewDecision, out: &mut dyn
         .iter()
         .map(|i| Uuid::parse_str(i.trim()).map_err(|_| CliError::Usage(format!("invalid --item '{i}': give an evidence id"))))
         .collect::<Result<_>>()?;
-    let mut store = ctx.open()?;
-    let id = store.resolve_submission(&a.submission)?;
-    let s = store.review(id, decision, &items, a.reason.clone())?;
+    let s = briefs::review(&mut ctx.open()?, &a.submission, decision, &items, a.reason.clone())?;
     if a.json {
         return output::json(out, &s);
     }

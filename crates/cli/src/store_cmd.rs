@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use casebridge_core::Store;
 use clap::{Args, Subcommand};
 
 use crate::context::Ctx;
@@ -29,7 +28,7 @@ pub fn run(ctx: &mut Ctx, cmd: &StoreCommand, out: &mut dyn Write) -> Result<()>
     match cmd {
         StoreCommand::Rebuild(a) => {
             let pass = ctx.passphrase()?;
-            let (_store, report) = Store::rebuild(&ctx.store_dir, &pass)?;
+            let report = casebridge_app::profile::rebuild(&ctx.store_dir, &pass)?;
             if a.json {
                 return output::json(out, &report);
             }

@@ -5,15 +5,17 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use casebridge_app::briefs;
+use casebridge_app::files::Checked;
 use casebridge_core::{GeoPoint, SubmitOptions};
 use clap::Args;
 use serde::Serialize;
 
 use crate::context::Ctx;
-use crate::error::{io_reason, CliError, Result};
+use crate::error::Result;
 use crate::evidence::parse_captured_at;
 use crate::output::{self, Fields};
-use crate::{outbox, progress};
+use crate::progress;
 
 /// Arguments of `submit`.
 #[derive(Args, Debug)]
@@ -47,31 +49,21 @@ struct Submitted {
 
 /// Runs `submit`.
 pub fn run(ctx: &mut Ctx, a: &SubmitArgs, out: &mut dyn Write) -> Result<()> {
+    // Every input is checked before the store is opened.
     let captured_at = a.captured_at.as_deref().map(parse_captured_at).transpose()?;
     let location = a.location.as_deref().map(str::parse::<GeoPoint>).transpose()?;
-    let mut total = 0u64;
-    for f in &a.files {
-        let meta = std::fs::metadata(f).map_err(|e| CliError::BadFile { path: f.clone(), reason: io_reason(&e) })?;
-        if !meta.is_file() {
-            return Err(CliError::BadFile { path: f.clone(), reason: "it is not a regular file".into() });
-        }
-        total = total.saturating_add(meta.len());
-    }
+    let files = Checked::new(a.files.clone())?;
     let mut store = ctx.open()?;
-    let brief = store.resolve_brief(&a.brief)?;
-    // Enrolment is checked before anything is recorded.
-    let (agency, _, cred) = outbox::agency(&store)?;
-    let pb = progress::bytes(total);
+    let pb = progress::bytes(files.total());
     pb.set_message("sealing your submission");
     let opts = SubmitOptions { description: a.description.clone(), captured_at, location };
-    let result = store.submit(brief, &a.files, &opts, &mut |n: u64| {
+    let result = briefs::submit_files(&mut store, &a.brief, &files, &opts, &mut |n: u64| {
         pb.set_position(n);
         true
     });
     pb.finish_and_clear();
-    let submission = result?;
-    let bundles = outbox::export_pending(&mut store, &agency, &cred)?;
-    let outbox: Vec<PathBuf> = bundles.iter().map(|b| b.path.clone()).collect();
+    let briefs::Submitted { submission, outbox, agency } = result?;
+    let outbox: Vec<PathBuf> = outbox.iter().map(|b| b.path.clone()).collect();
     if a.json {
         return output::json(out, &Submitted { submission, outbox });
     }
