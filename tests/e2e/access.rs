@@ -3,19 +3,8 @@
 
 use serde_json::Value;
 
-use crate::harness::{in_process, s, str_field, Profile, PASS};
-use casebridge_core::{KdfParams, Passphrase, Role, Store};
-
-/// A profile whose store was created with the volunteer role.
-fn volunteer() -> Profile {
-    let p = Profile::empty();
-    in_process(|| {
-        let store = Store::create(&p.store, &Passphrase::new(PASS), "Mila Jansen", Role::Volunteer, KdfParams::INSECURE_FOR_TESTS)
-            .expect("create volunteer store");
-        drop(store);
-    });
-    p
-}
+use crate::harness::{s, str_field, Profile};
+use casebridge_core::Role;
 
 fn access_log(p: &Profile, case: &str) -> Vec<Value> {
     p.json(&["case", "access-log", case, "--json"]).as_array().expect("access-log --json prints an array").clone()
@@ -70,7 +59,7 @@ fn an_investigators_views_and_exports_are_logged_with_the_reason() {
 
 #[test]
 fn a_volunteers_views_are_not_logged() {
-    let p = volunteer();
+    let p = Profile::with_role("Mila Jansen", Role::Volunteer);
     let case = p.new_case("My sighting");
     let (id, _) = p.add_evidence(&case, &p.write_file("note.txt", b"white van\n"));
     p.cmd(&["evidence", "show", &id, "--reason", "curious"]).ok();

@@ -11,13 +11,12 @@ use casebridge_protocol::UploadBegin;
 use casebridge_sync::{Auth, HttpTransport, SyncError, Transport};
 use uuid::Uuid;
 
-use crate::endpoint::{member, new_agency, run, Endpoint};
+use crate::endpoint::{self, member, new_agency, run, Endpoint};
 use crate::harness::{in_process, s, str_field, Profile, PASS};
 
+/// An invite for a member named "Member".
 fn invite(admin: &Profile, dir: &std::path::Path, role: &str, extra: &[&str]) -> String {
-    let mut args = vec!["agency", "invite", "--dir", s(dir), "--role", role, "--name", "Member"];
-    args.extend_from_slice(extra);
-    run(admin, &args).ok().stdout.lines().last().unwrap().trim().to_string()
+    endpoint::invite(admin, dir, role, "Member", extra)
 }
 
 /// The real client for profile `p`, signing with its key (the store stays open in-process).

@@ -9,30 +9,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use casebridge_core::{KdfParams, Passphrase, Role, Store};
-use casebridge_trust::Agency;
+use casebridge_core::Role;
 
-use crate::harness::{in_process, spawn, Output, Profile, BIN, PASS};
-
-/// The agency passphrase of test agencies.
-pub const AGENCY_PASS: &str = "agency passphrase for tests";
+pub use crate::harness::AGENCY_PASS;
+use crate::harness::{agency_at, s, spawn, Output, Profile, BIN};
 
 /// Creates an agency directory in-process (cheap KDF).
 pub fn new_agency(dir: &Path) {
-    in_process(|| {
-        let a = Agency::init(dir, "Test Police", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).expect("create agency");
-        drop(a);
-    });
+    agency_at(dir, "Test Police");
 }
 
 /// A profile created in-process with `role`.
 pub fn member(role: Role, name: &str) -> Profile {
-    let p = Profile::empty();
-    in_process(|| {
-        let s = Store::create(&p.store, &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).expect("create store");
-        drop(s);
-    });
-    p
+    Profile::with_role(name, role)
 }
 
 /// Runs the binary for `p` with the agency passphrase set.
@@ -40,6 +29,18 @@ pub fn run(p: &Profile, args: &[&str]) -> Output {
     p.cmd_with(args, |c| {
         c.env("CASEBRIDGE_AGENCY_PASSPHRASE", AGENCY_PASS);
     })
+}
+
+/// Makes an invite on the running endpoint of the agency at `dir` and returns the code (the
+/// last line of stdout).
+pub fn invite(admin: &Profile, dir: &Path, role: &str, name: &str, extra: &[&str]) -> String {
+    let mut args = vec!["agency", "invite", "--dir", s(dir), "--role", role, "--name", name];
+    args.extend_from_slice(extra);
+    let out = run(admin, &args);
+    out.ok();
+    let code = out.stdout.lines().last().unwrap_or_default().trim().to_string();
+    assert!(code.starts_with("cbinv1."), "the invite code is alone on the last line\n{out}");
+    code
 }
 
 /// A running `casebridge agency serve`; stopped with SIGTERM (or killed) on drop.

@@ -14,12 +14,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::RwLock;
 use std::time::{Duration, Instant, SystemTime};
 
-use casebridge_core::{KdfParams, Passphrase, Role, Store};
+use casebridge_core::Role;
+pub use casebridge_testkit::files::copy_dir;
+use casebridge_testkit::fixtures::{new_agency, new_store};
 use serde_json::Value;
 use tempfile::TempDir;
 
+/// The agency passphrase of test agencies.
+pub use casebridge_testkit::fixtures::AGENCY_PASS;
 /// The passphrase of every test profile.
-pub const PASS: &str = "correct horse battery staple";
+pub use casebridge_testkit::fixtures::PASS;
 /// A passphrase that is long enough but wrong.
 pub const WRONG_PASS: &str = "incorrect donkey battery staple";
 /// The display name of test profiles.
@@ -234,12 +238,13 @@ pub struct Profile {
 impl Profile {
     /// A profile with a fresh store.
     pub fn new() -> Profile {
+        Profile::with_role(NAME, Role::Investigator)
+    }
+
+    /// A profile whose store was created (in-process, then closed) for `name` with `role`.
+    pub fn with_role(name: &str, role: Role) -> Profile {
         let p = Profile::empty();
-        in_process(|| {
-            let store = Store::create(&p.store, &Passphrase::new(PASS), NAME, Role::Investigator, KdfParams::INSECURE_FOR_TESTS)
-                .expect("create test store");
-            drop(store);
-        });
+        in_process(|| drop(new_store(&p.store, name, role)));
         p
     }
 
@@ -367,6 +372,12 @@ pub fn populate(p: &Profile) -> Populated {
     p.cmd(&["evidence", "export", &evidence[0].0, "--out", s(&out)]).ok();
     fs::remove_file(&out).expect("remove export");
     Populated { cases: vec![a, b], evidence }
+}
+
+/// Creates an agency directory named `name` in-process (cheap KDF, [`AGENCY_PASS`]), then
+/// closes it.
+pub fn agency_at(dir: &Path, name: &str) {
+    in_process(|| drop(new_agency(dir, name)));
 }
 
 // ----- files ----------------------------------------------------------------------------------
@@ -525,20 +536,6 @@ pub fn flip_bit(path: &Path, bit: u64) {
     f.seek(SeekFrom::Start(bit / 8)).expect("seek");
     f.write_all(&b).expect("write byte");
     f.sync_all().expect("sync");
-}
-
-/// Recursively copies a directory.
-pub fn copy_dir(src: &Path, dst: &Path) {
-    fs::create_dir_all(dst).expect("create copy dir");
-    for entry in fs::read_dir(src).expect("read_dir") {
-        let entry = entry.expect("dir entry");
-        let to = dst.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &to);
-        } else {
-            fs::copy(entry.path(), &to).expect("copy file");
-        }
-    }
 }
 
 /// The object files of a store, sorted.

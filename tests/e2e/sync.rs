@@ -7,19 +7,8 @@ use std::time::Duration;
 use casebridge_core::Role;
 use serde_json::Value;
 
-use crate::endpoint::{member, new_agency, run, Endpoint, Faults, Proxy};
+use crate::endpoint::{invite, member, new_agency, run, Endpoint, Faults, Proxy};
 use crate::harness::{s, str_field, Profile};
-
-/// Makes an invite on the running endpoint and returns the code (the last line of stdout).
-fn invite(admin: &Profile, dir: &std::path::Path, role: &str, name: &str, extra: &[&str]) -> String {
-    let mut args = vec!["agency", "invite", "--dir", s(dir), "--role", role, "--name", name];
-    args.extend_from_slice(extra);
-    let out = run(admin, &args);
-    out.ok();
-    let code = out.stdout.lines().last().unwrap_or_default().trim().to_string();
-    assert!(code.starts_with("cbinv1."), "the invite code is alone on the last line\n{out}");
-    code
-}
 
 fn sync(p: &Profile) -> Value {
     let out = p.cmd(&["sync", "--json"]);

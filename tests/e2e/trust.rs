@@ -8,41 +8,13 @@
 //! file, so every unlock is cheap); one test runs the real `agency init`.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use casebridge_core::{KdfParams, Passphrase, Role, Store};
-use casebridge_trust::Agency;
+use casebridge_core::Role;
 use serde_json::Value;
 
-use crate::harness::{file_sha256, flip_bit, in_process, is_uuid, s, str_field, Output, Profile, PASS};
-
-/// The passphrase of every test agency.
-const AGENCY_PASS: &str = "agency passphrase for tests";
-
-/// Creates an agency directory in-process (cheap KDF), then closes it.
-fn new_agency(dir: &Path, name: &str) {
-    in_process(|| {
-        let agency = Agency::init(dir, name, &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).expect("create test agency");
-        drop(agency);
-    });
-}
-
-/// A profile whose store was created with `role`.
-fn profile(name: &str, role: Role) -> Profile {
-    let p = Profile::empty();
-    in_process(|| {
-        let store = Store::create(&p.store, &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).expect("create store");
-        drop(store);
-    });
-    p
-}
-
-/// Runs the binary for `p` with the agency passphrase in the environment.
-fn run(p: &Profile, args: &[&str]) -> Output {
-    p.cmd_with(args, |c| {
-        c.env("CASEBRIDGE_AGENCY_PASSPHRASE", AGENCY_PASS);
-    })
-}
+use crate::endpoint::{run, AGENCY_PASS};
+use crate::harness::{agency_at, file_sha256, flip_bit, is_uuid, s, str_field, Output, Profile};
 
 /// Runs, asserts success, parses stdout as one JSON document.
 #[track_caller]
@@ -73,9 +45,9 @@ struct World {
 }
 
 fn world() -> World {
-    let vol = profile("Mila Jansen", Role::Investigator);
+    let vol = Profile::with_role("Mila Jansen", Role::Investigator);
     let agency = vol.path("agency");
-    new_agency(&agency, "Polizei Berlin (test)");
+    agency_at(&agency, "Polizei Berlin (test)");
     let public = vol.path("agency-public.json");
     run(&vol, &["agency", "export-public", "--dir", s(&agency), "--out", s(&public)]).ok();
 
@@ -202,7 +174,7 @@ fn a_field_officers_bundle_reaches_the_investigator_and_a_receipt_comes_back() {
 
     // Against another agency's key it is rejected, with the verdict in JSON too.
     let other = w.vol.path("other-agency");
-    new_agency(&other, "Other agency (test)");
+    agency_at(&other, "Other agency (test)");
     let other_public = w.vol.path("other-public.json");
     run(&w.vol, &["agency", "export-public", "--dir", s(&other), "--out", s(&other_public)]).ok();
     let out = run(&w.vol, &["receipt", "verify", s(&receipt), "--agency-public", s(&other_public), "--json"]);
@@ -223,7 +195,7 @@ fn a_field_officers_bundle_reaches_the_investigator_and_a_receipt_comes_back() {
 #[test]
 fn a_volunteers_bundle_of_case_events_is_refused_when_opened() {
     let w = world();
-    let vol = profile("Vera Volunteer", Role::Volunteer);
+    let vol = Profile::with_role("Vera Volunteer", Role::Volunteer);
     let req = vol.path("request.json");
     run(&vol, &["credential", "request", "--out", s(&req)]).ok();
     let cred = vol.path("credential.json");
@@ -252,7 +224,7 @@ fn other_agencies_damaged_bundles_and_public_only_verification() {
 
     // Sealed to this agency, presented to another.
     let other = w.vol.path("other-agency");
-    new_agency(&other, "Other agency (test)");
+    agency_at(&other, "Other agency (test)");
     let out = run(&w.vol, &["bundle", "verify", s(&bundle), "--agency-dir", s(&other)]);
     fails_with_code(&out, "sealed_to_other_agency");
     assert!(out.stdout.starts_with("REJECTED sealed_to_other_agency: "), "{out}");
@@ -356,7 +328,7 @@ fn export_needs_a_credential_and_nothing_overwrites() {
     // A profile without a credential.
     let p = Profile::new();
     let agency = p.path("agency");
-    new_agency(&agency, "Polizei Berlin (test)");
+    agency_at(&agency, "Polizei Berlin (test)");
     let public = p.path("agency-public.json");
     run(&p, &["agency", "export-public", "--dir", s(&agency), "--out", s(&public)]).ok();
     let case = p.new_case("No credential");

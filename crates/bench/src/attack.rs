@@ -22,10 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use casebridge_protocol::{Challenge, ChallengeRequest, Session, SessionRequest, AUTH_CONTEXT};
 use casebridge_sync::Signer;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -52,60 +49,10 @@ pub struct Target {
     pub cert_fp: String,
 }
 
-/// A certificate verifier that trusts only the certificate with the pinned fingerprint.
-#[derive(Debug)]
-struct Pinned {
-    fp: String,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        if casebridge_core::to_hex(&casebridge_core::sha256(end_entity)).eq_ignore_ascii_case(&self.fp) {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("the certificate does not match the pinned fingerprint".into()))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
+/// A TLS client configuration that trusts only the endpoint's certificate (the sync client's
+/// own pinning).
 fn pinned_tls(fp: &str) -> Result<Arc<rustls::ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned { fp: fp.to_string(), provider }))
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(Arc::new(casebridge_sync::pinned_client_config(fp)?))
 }
 
 /// A TLS connection to the endpoint from the loopback address `from`.

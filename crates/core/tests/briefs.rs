@@ -4,12 +4,10 @@
 //! crates/agency/src/access/tests.rs.)
 #![allow(clippy::unwrap_used)]
 
-use casebridge_core::{CustodyAction, EventKind, KdfParams, Passphrase, Role, Store};
-
-const PASS: &str = "correct horse battery staple";
+use casebridge_core::{CustodyAction, EventKind, Role, Store};
 
 fn store(tmp: &tempfile::TempDir, name: &str, role: Role) -> Store {
-    Store::create(&tmp.path().join(name), &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).unwrap()
+    casebridge_testkit::fixtures::new_store(&tmp.path().join(name), name, role)
 }
 
 /// The recipient's own reading of content it holds (issue 12): equal to reading the file, for

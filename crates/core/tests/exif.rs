@@ -8,11 +8,10 @@
 #![allow(clippy::unwrap_used)]
 
 use casebridge_core::exif_write::{ascii, ifd, jpeg_with_tiff, long, rationals, short, tiff, Entry};
-use casebridge_core::{EvidenceOptions, EvidenceView, GeoPoint, KdfParams, NewCase, Passphrase, Role, Store};
+use casebridge_core::{EvidenceOptions, EvidenceView, GeoPoint, NewCase, Passphrase, Role, Store};
+use casebridge_testkit::fixtures::{new_store, PASS};
 use proptest::prelude::*;
 use uuid::Uuid;
-
-const PASS: &str = "correct horse battery staple";
 
 /// How a coordinate is written.
 #[derive(Debug, Clone)]
@@ -178,7 +177,7 @@ fn run(photos: Vec<Photo>) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("p");
     let pass = Passphrase::new(PASS);
-    let mut s = Store::create(&dir, &pass, "Tester", Role::Investigator, KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let mut s = new_store(&dir, "Tester", Role::Investigator);
     let case = s.create_case(NewCase { title: "Photos".into(), ..Default::default() }).unwrap();
     let mut ids = Vec::new();
     for (i, p) in photos.iter().enumerate() {

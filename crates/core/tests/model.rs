@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use casebridge_core::{CaseEdit, CaseFilter, CaseStatus, EvidenceOptions, KdfParams, NewCase, Passphrase, Role, Store, CHUNK_SIZE};
+use casebridge_core::{CaseEdit, CaseFilter, CaseStatus, EvidenceOptions, NewCase, Passphrase, Role, Store, CHUNK_SIZE};
+use casebridge_testkit::bytes::{xorshift_bytes, GOLDEN};
+use casebridge_testkit::fixtures::{new_store, PASS};
 use proptest::prelude::*;
 use uuid::Uuid;
-
-const PASS: &str = "correct horse battery staple";
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -58,15 +58,7 @@ struct Model {
 const STATUSES: [CaseStatus; 4] = [CaseStatus::Open, CaseStatus::Active, CaseStatus::Suspended, CaseStatus::Closed];
 
 fn content(len: usize, seed: u8) -> Vec<u8> {
-    let mut x = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(len as u64 + 1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    xorshift_bytes(u64::from(seed).wrapping_mul(GOLDEN).wrapping_add(len as u64 + 1), len)
 }
 
 fn compare(store: &Store, model: &Model) {
@@ -92,7 +84,7 @@ fn run(ops: Vec<Op>) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("p");
     let pass = Passphrase::new(PASS);
-    let mut store = Some(Store::create(&dir, &pass, "Model Tester", Role::Investigator, KdfParams::INSECURE_FOR_TESTS).unwrap());
+    let mut store = Some(new_store(&dir, "Model Tester", Role::Investigator));
     let mut model = Model::default();
     let files: PathBuf = tmp.path().join("files");
     std::fs::create_dir(&files).unwrap();

@@ -6,13 +6,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use casebridge_core::{CaseFilter, Error, EvidenceOptions, KdfParams, NewCase, Passphrase, Role, Store, JOURNAL_DIR, JOURNAL_FILE};
-
-const PASS: &str = "correct horse battery staple";
+use casebridge_testkit::fixtures::{new_store as create_store, PASS};
 
 fn new_store() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("p");
-    let mut s = Store::create(&dir, &Passphrase::new(PASS), "Tester", Role::Investigator, KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let mut s = create_store(&dir, "Tester", Role::Investigator);
     s.create_case(NewCase { title: "first".into(), ..Default::default() }).unwrap();
     (tmp, dir)
 }
@@ -203,7 +202,7 @@ fn importing_more_events_than_one_index_batch_keeps_every_event() {
     let shm = std::path::Path::new("/dev/shm");
     let tmp = if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() };
     let pass = Passphrase::new(PASS);
-    let mut b = Store::create(&tmp.path().join("b"), &pass, "Sender", Role::Volunteer, KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let mut b = create_store(&tmp.path().join("b"), "Sender", Role::Volunteer);
     let case = b.create_case(NewCase { title: "many notes".into(), ..Default::default() }).unwrap();
     for i in 0..4500 {
         b.add_note(case, &format!("note {i}")).unwrap();
@@ -211,7 +210,7 @@ fn importing_more_events_than_one_index_batch_keeps_every_event() {
     let events = b.case_events(case, None).unwrap();
     assert_eq!(events.len(), 4501);
     let dir = tmp.path().join("a");
-    let mut a = Store::create(&dir, &pass, "Receiver", Role::Investigator, KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let mut a = create_store(&dir, "Receiver", Role::Investigator);
     assert_eq!(a.import_events(&events, vec![]).unwrap(), 4501);
     assert_eq!(a.case(case).unwrap().notes.len(), 4500);
     assert!(a.check(false, &mut |_| {}).unwrap().ok);

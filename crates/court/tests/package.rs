@@ -8,15 +8,18 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use casebridge_core::{CustodyAction, EvidenceOptions, KdfParams, NewCase, Passphrase, Role, Store};
+use casebridge_core::{CustodyAction, EvidenceOptions, NewCase, Role, Store};
 use casebridge_court::package::{export_package, PackageError};
+use casebridge_testkit::bytes::pseudo_random as bytes;
+use casebridge_testkit::files::copy_dir;
+use casebridge_testkit::fixtures::{enrol_offline, new_agency, new_store};
 use casebridge_trust::bundle::{self, Anchor, ExportOptions};
 use casebridge_trust::{profile, Agency, Receipt, SignedDoc};
 use casebridge_verify::{verify_package, AgencyRoot, Report, NOT_ANCHORED_LINE};
 use uuid::Uuid;
 
-const PASS: &str = "correct horse battery staple";
-const AGENCY_PASS: &str = "agency passphrase for tests";
+/// How long the officers' credentials are valid.
+const YEAR: chrono::Duration = chrono::Duration::days(365);
 
 struct World {
     tmp: tempfile::TempDir,
@@ -31,38 +34,14 @@ struct World {
     items: Vec<Uuid>,
 }
 
-fn new_store(dir: &Path, name: &str, role: Role) -> Store {
-    Store::create(dir, &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).unwrap()
-}
-
-fn enrol(store: &mut Store, agency: &Agency, agency_dir: &Path, role: Role) -> SignedDoc {
-    let req = profile::request_credential(store);
-    let (_, cred) = agency.issue(&req, role, None, chrono::Duration::days(365)).unwrap();
-    profile::install_credential(store, &cred, Some(&Agency::public_file(agency_dir).unwrap())).unwrap();
-    cred
-}
-
-/// Deterministic pseudo-random bytes.
-fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn world() -> World {
     let tmp = tempfile::tempdir().unwrap();
     let agency_dir = tmp.path().join("agency");
-    let agency = Agency::init(&agency_dir, "Polizei Berlin (test)", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let agency = new_agency(&agency_dir, "Polizei Berlin (test)");
     let mut officer = new_store(&tmp.path().join("officer"), "Off Icer", Role::Investigator);
     let mut investigator = new_store(&tmp.path().join("investigator"), "Inv Estigator", Role::Investigator);
-    let officer_cred = enrol(&mut officer, &agency, &agency_dir, Role::Investigator);
-    enrol(&mut investigator, &agency, &agency_dir, Role::Investigator);
+    let officer_cred = enrol_offline(&mut officer, &agency, &agency_dir, Role::Investigator, YEAR);
+    enrol_offline(&mut investigator, &agency, &agency_dir, Role::Investigator, YEAR);
 
     // The field officer's case: a note, two files, sent as a sealed bundle.
     let case = officer
@@ -151,19 +130,6 @@ impl World {
         assert_eq!(s.path, out);
         assert_eq!(s.items, 4);
         out
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
     }
 }
 
@@ -473,7 +439,7 @@ fn the_senders_package_carries_the_receipt_for_its_bundle() {
 
     // A receipt signed by another agency is refused.
     let bad = copy(&w, &out, "forged-receipt");
-    let other = Agency::init(&w.path("other"), "Other", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let other = new_agency(&w.path("other"), "Other");
     let rec_path = bad.join("receipts").join(format!("{}.json", w.bundle_id));
     let doc = SignedDoc::parse(&std::fs::read(&rec_path).unwrap()).unwrap();
     let receipt: Receipt = serde_json::from_slice(&base64_decode(&doc.body)).unwrap();
@@ -506,8 +472,7 @@ fn issue_12_the_package_is_anchored_to_the_agency_root() {
     assert_eq!(r.to_text().lines().last(), Some(NOT_ANCHORED_LINE));
 
     // Against another agency's root (same kind of agency, another key) it fails, naming agency.json.
-    let other =
-        Agency::init(&w.path("other"), "Polizei Berlin (test)", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let other = new_agency(&w.path("other"), "Polizei Berlin (test)");
     let r = verify_package(&out, Some(&other.public().root_fingerprint().parse().unwrap()));
     let text = assert_names(&r, 5, "file agency.json");
     assert!(text.contains(&format!("root key fingerprint {real}, not the agency root {}", other.public().root_fingerprint())), "{text}");

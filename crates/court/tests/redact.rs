@@ -13,12 +13,11 @@ use std::io::Cursor;
 use std::path::Path;
 
 use casebridge_core::exif_write::{ascii, ifd, long, rationals, short, splice_exif, tiff, undefined};
-use casebridge_core::{sha256, to_hex, CustodyAction, EvidenceOptions, KdfParams, NewCase, Passphrase, Role, Store};
+use casebridge_core::{sha256, to_hex, CustodyAction, EvidenceOptions, NewCase, Passphrase, Role, Store};
 use casebridge_court::redact::{redact, RedactError, RedactOptions, Region};
+use casebridge_testkit::fixtures::{new_store, PASS};
 use image::{DynamicImage, GenericImageView, ImageEncoder, RgbImage};
 use uuid::Uuid;
-
-const PASS: &str = "correct horse battery staple";
 
 // ----- an EXIF block ---------------------------------------------------------------------------
 
@@ -112,7 +111,7 @@ struct Fixture {
 fn fixture(role: Role) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("profile");
-    let mut store = Store::create(&dir, &Passphrase::new(PASS), "Det. Insp. Vera Brandt", role, KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let mut store = new_store(&dir, "Det. Insp. Vera Brandt", role);
     let case = store.create_case(NewCase { title: "Hit and run, Mitte".into(), ..Default::default() }).unwrap();
     Fixture { _tmp: tmp, dir, store, case }
 }

@@ -9,15 +9,10 @@ use std::process::Command;
 
 use casebridge_core::{EvidenceOptions, GeoPoint, KdfParams, NewBrief, NewCase, Passphrase, Role, Store, SubmitOptions};
 use casebridge_court::report::{self, Format, ReportError, ReportOptions};
+use casebridge_testkit::fixtures::{new_agency, new_store};
 use casebridge_trust::bundle::{self, Anchor, ExportOptions};
 use casebridge_trust::{profile, Agency};
 use uuid::Uuid;
-
-const PASS: &str = "correct horse battery staple";
-
-fn new_store(dir: &Path, name: &str, role: Role) -> Store {
-    Store::create(dir, &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).unwrap()
-}
 
 /// A real 640x480 JPEG: a colour gradient.
 fn jpeg(path: &Path) {
@@ -281,8 +276,7 @@ fn a_volunteer_appears_under_a_pseudonym_until_a_disclosure_is_recorded() {
 #[test]
 fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report() {
     let tmp = tempfile::tempdir().unwrap();
-    let agency_pass = Passphrase::new("agency passphrase for tests");
-    let agency = Agency::init(&tmp.path().join("agency"), "Polizei Berlin (test)", &agency_pass, KdfParams::INSECURE_FOR_TESTS).unwrap();
+    let agency = new_agency(&tmp.path().join("agency"), "Polizei Berlin (test)");
     let public_file = Agency::public_file(&tmp.path().join("agency")).unwrap();
     let mut volunteer = new_store(&tmp.path().join("volunteer"), "Mia Keller", Role::Volunteer);
     let mut investigator = new_store(&tmp.path().join("investigator"), "Vera Brandt", Role::Investigator);

@@ -87,7 +87,7 @@ struct Pinned {
 impl Pinned {
     fn new(url: &str, cert_fp: &str) -> Result<Pinned> {
         let base = check_url(url)?;
-        let tls = pin::client_config(pin::parse_fingerprint(cert_fp)?)?;
+        let tls = pin::pinned_client_config(cert_fp)?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .https_only(true)

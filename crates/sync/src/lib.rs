@@ -74,5 +74,6 @@ pub use event::Event;
 pub use http::{enrol, health, Auth, HttpTransport, Signer, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 pub use machine::{seeded_rng, system_rng, Action, Input, RetryPolicy, Rng, Upload, MIN_CHUNK};
 pub use outbox::{Carried, Outbox, Pending, Refused, BUNDLE_EXTENSION, REFUSED_DIR, SENT_DIR};
+pub use pin::pinned_client_config;
 pub use state::{status, Status, SyncState, OUTBOX_DIR, STATE_FILE};
 pub use transport::{Clock, SystemClock, Transport};

@@ -104,6 +104,14 @@ pub(crate) fn client_config(fingerprint: [u8; 32]) -> Result<rustls::ClientConfi
     Ok(config)
 }
 
+/// A rustls client configuration that trusts exactly the certificate whose SHA-256 is the hex
+/// fingerprint `cert_fp` (as an invite code carries it): the verifier [`crate::HttpTransport`]
+/// uses, for callers that open their own connections to an endpoint (raw TLS streams, another
+/// HTTP client), so that none of them needs a verifier of its own.
+pub fn pinned_client_config(cert_fp: &str) -> Result<rustls::ClientConfig> {
+    client_config(parse_fingerprint(cert_fp)?)
+}
+
 /// Finds our pin rejection anywhere in an error's chain (rustls errors travel inside
 /// `io::Error`s, whose `source()` skips the wrapped error, so those are opened explicitly).
 pub(crate) fn find_mismatch(err: &(dyn std::error::Error + 'static)) -> Option<PinMismatch> {

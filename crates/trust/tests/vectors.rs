@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use casebridge_core::{KdfParams, Passphrase, Role, Store};
+use casebridge_testkit::files::copy_dir;
 use casebridge_trust::bundle::{self, Anchor};
 use casebridge_trust::{profile, Agency, AgencyPublicFile};
 
@@ -34,18 +35,6 @@ fn load(path: &Path) -> Vector {
         .collect();
     let body = B64.decode(body.lines().collect::<String>()).unwrap();
     Vector { name: path.file_name().unwrap().to_string_lossy().into_owned(), fields, body }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 struct Holder {

@@ -16,11 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use casebridge_core::{KdfParams, Passphrase, Role, Store};
+use casebridge_core::{KdfParams, Passphrase, Role};
+use casebridge_testkit::fixtures::create_store;
 use serde_json::Value;
 
 use super::{delay, log_summaries, missing, run_killed, start, time, Campaign, Tally, Violation, ROUND};
-use crate::endpoint::{member, new_agency, run, Endpoint, AGENCY_PASS};
+use crate::endpoint::{invite, member, new_agency, run, Endpoint, AGENCY_PASS};
 use crate::harness::{in_process, s, spawn, str_field, Output, Profile, Rng, BIN};
 
 const MB: u64 = 1_000_000;
@@ -45,12 +46,6 @@ pub struct World {
     pub brief: String,
 }
 
-fn invite(admin: &Profile, dir: &Path, role: &str, name: &str) -> String {
-    let out = run(admin, &["agency", "invite", "--dir", s(dir), "--role", role, "--name", name]);
-    out.ok();
-    out.stdout.lines().last().unwrap_or_default().trim().to_string()
-}
-
 impl World {
     /// Sets it all up. The endpoint's store is created here with cheap KDF parameters (the
     /// endpoint creates it with the production ones on first start), so every open is cheap.
@@ -63,25 +58,17 @@ impl World {
             // restart costs what the endpoint does, not a production key derivation.
             casebridge_agency::tls::ensure_certificate(&agency, &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS)
                 .expect("create the endpoint certificate");
-            let st = Store::create(
-                &agency.join("store"),
-                &Passphrase::new(AGENCY_PASS),
-                "Test Police endpoint",
-                Role::Supervisor,
-                KdfParams::INSECURE_FOR_TESTS,
-            )
-            .expect("create the endpoint store");
-            drop(st);
+            drop(create_store(&agency.join("store"), AGENCY_PASS, "Test Police endpoint", Role::Supervisor));
         });
         let endpoint = Endpoint::start(&agency);
         let addr = endpoint.addr.to_string();
         let inv = member(Role::Investigator, "Vera Brandt");
-        inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera Brandt")]).ok();
+        inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera Brandt", &[])]).ok();
         let case = inv.new_case("Bike thefts, Mitte");
         let brief = inv.cmd(&["brief", "publish", &case, "--title", "Dashcam footage", "--body", "Main St"]).ok().stdout.trim().to_string();
         inv.cmd(&["sync"]).ok();
         let vol = member(Role::Volunteer, "Mila Jansen");
-        vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila Jansen")]).ok();
+        vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila Jansen", &[])]).ok();
         vol.cmd(&["sync"]).ok();
         World { admin, agency, endpoint: Some(endpoint), addr, inv, vol, case, brief }
     }

@@ -5,6 +5,7 @@
 use casebridge_agency::{admin, Limits};
 use casebridge_core::{NewCase, Role};
 use casebridge_protocol::{Feed, Role as WireRole, UploadBegin, UploadOutcome, UploadState};
+use casebridge_testkit::endpoint::pinned_tls;
 use reqwest::StatusCode;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

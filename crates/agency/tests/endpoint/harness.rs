@@ -2,97 +2,31 @@
 //! reqwest client pinned to the endpoint's certificate, and enrolled members.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use casebridge_agency::{admin, serve, Clock, Limits, ServeConfig, Server};
-use casebridge_core::{KdfParams, Passphrase, Role, Store};
+use casebridge_agency::{admin, serve, Limits, Server};
+use casebridge_core::{Passphrase, Role, Store};
 use casebridge_protocol::{
-    auth_message, Challenge, ChallengeRequest, EnrolRequest, EnrolResponse, ErrorBody, InviteCode, InviteRequest, InviteResponse, Session,
-    SessionRequest, UploadState, AUTH_CONTEXT,
+    auth_message, Challenge, ChallengeRequest, EnrolRequest, EnrolResponse, ErrorBody, InviteCode, Session, SessionRequest, UploadState,
+    AUTH_CONTEXT,
 };
+use casebridge_testkit::endpoint::serve_config;
+pub use casebridge_testkit::endpoint::{pinned_client, TestClock};
+pub use casebridge_testkit::fixtures::AGENCY_PASS;
 use casebridge_trust::{profile, Agency, AgencyPublicFile, SignedDoc};
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::Duration;
 use reqwest::StatusCode;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
 
-pub const AGENCY_PASS: &str = "agency passphrase for tests";
+// Re-exported for the suites; each target that includes this file uses a part of them.
+#[allow(unused_imports)]
+pub use casebridge_testkit::bytes::noise;
+
 pub const MEMBER_PASS: &str = "member passphrase for tests";
-
-/// A clock that tests move forward.
-#[derive(Default)]
-pub struct TestClock(AtomicI64);
-
-impl TestClock {
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<FixedOffset> {
-        Utc::now().fixed_offset() + Duration::seconds(self.0.load(Ordering::SeqCst))
-    }
-}
-
-/// Accepts exactly the certificate with this SHA-256 (what sync clients do).
-#[derive(Debug)]
-pub struct Pinned {
-    fp: String,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if casebridge_core::to_hex(&casebridge_core::sha256(end_entity)) == self.fp {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("the certificate does not match the pinned fingerprint".into()))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// A reqwest client that trusts only the certificate with fingerprint `fp`.
-pub fn pinned_client(fp: &str) -> reqwest::Client {
-    reqwest::Client::builder().use_preconfigured_tls((*pinned_tls(fp)).clone()).build().unwrap()
-}
 
 pub struct Env {
     pub tmp: tempfile::TempDir,
@@ -113,7 +47,7 @@ pub struct Member {
 }
 
 pub fn new_agency(dir: &Path) {
-    drop(Agency::init(dir, "Test Police", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap());
+    drop(casebridge_testkit::fixtures::new_agency(dir, "Test Police"));
 }
 
 pub async fn start_server(dir: &Path, clock: Arc<TestClock>) -> Server {
@@ -121,23 +55,10 @@ pub async fn start_server(dir: &Path, clock: Arc<TestClock>) -> Server {
 }
 
 pub async fn start_server_with(dir: &Path, clock: Arc<TestClock>, limits: Limits) -> Server {
-    let mut config = ServeConfig::new(dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new(AGENCY_PASS));
-    config.kdf = KdfParams::INSECURE_FOR_TESTS;
+    let mut config = serve_config(dir);
     config.clock = clock;
     config.limits = limits;
     serve(config).await.unwrap()
-}
-
-/// The TLS client configuration of [`pinned_client`], for raw connections.
-pub fn pinned_tls(fp: &str) -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned { fp: fp.to_string(), provider }))
-        .with_no_client_auth();
-    Arc::new(config)
 }
 
 impl Env {
@@ -172,12 +93,7 @@ impl Env {
     /// A client like `self.client` whose connections come from `ip` (another loopback
     /// address: an attacker, or a member on another machine).
     pub fn client_from(&self, ip: &str) -> reqwest::Client {
-        let fp = casebridge_agency::tls::cert_fingerprint(&self.dir).unwrap();
-        reqwest::Client::builder()
-            .use_preconfigured_tls((*pinned_tls(&fp)).clone())
-            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
-            .build()
-            .unwrap()
+        casebridge_testkit::endpoint::pinned_client_from(&casebridge_agency::tls::cert_fingerprint(&self.dir).unwrap(), ip)
     }
 
     /// The endpoint's address.
@@ -191,17 +107,7 @@ impl Env {
 
     /// An invite made through the admin socket; returns the secret.
     pub async fn invite(&self, role: casebridge_protocol::Role, expires_in_secs: u64) -> String {
-        let req = InviteRequest {
-            role,
-            name: "Test Member".into(),
-            expires_in_secs,
-            url: None,
-            valid_for_secs: None,
-            member: None,
-            old_keys: None,
-        };
-        let answer = admin::call(&self.dir, "POST", "/admin/invite", Some(serde_json::to_value(&req).unwrap())).await.unwrap().unwrap();
-        let answer: InviteResponse = serde_json::from_value(answer).unwrap();
+        let answer = casebridge_testkit::endpoint::invite(&self.dir, role, expires_in_secs).await;
         let code = InviteCode::decode(&answer.code).unwrap();
         assert_eq!(code.url, self.url);
         code.secret
@@ -211,8 +117,7 @@ impl Env {
     pub fn new_store(&mut self, role: Role) -> Store {
         self.members += 1;
         let dir = self.tmp.path().join(format!("member{}", self.members));
-        Store::create(&dir, &Passphrase::new(MEMBER_PASS), &format!("Member {}", self.members), role, KdfParams::INSECURE_FOR_TESTS)
-            .unwrap()
+        casebridge_testkit::fixtures::create_store(&dir, MEMBER_PASS, &format!("Member {}", self.members), role)
     }
 
     pub async fn enrol_request(&self, secret: &str, store: &Store) -> reqwest::Response {
@@ -349,19 +254,6 @@ pub fn json(v: &impl serde::Serialize) -> Value {
 pub async fn gc(env: &Env) -> casebridge_agency::GcReport {
     let answer = admin::call(&env.dir, "POST", "/admin/gc", None).await.unwrap().expect("the endpoint is running");
     serde_json::from_value(answer).unwrap()
-}
-
-/// `len` bytes no bundle ever holds (a pseudo-random stream seeded by `seed`).
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// Asks the endpoint to complete an upload.

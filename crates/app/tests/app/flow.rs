@@ -5,28 +5,15 @@
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
-use casebridge_agency::{admin, serve, ServeConfig};
+use casebridge_agency::serve;
 use casebridge_app::{AppEvent, BriefInput, ReviewDecision, Role, RoundReport, Session, SubmitInput, SyncEvent};
-use casebridge_core::{KdfParams, Passphrase};
-use casebridge_protocol::{InviteRequest, InviteResponse};
-use casebridge_trust::Agency;
+use casebridge_testkit::endpoint::serve_config;
+use casebridge_testkit::fixtures::new_agency;
 
 use crate::{file, unlocked, wait_for};
 
-const AGENCY_PASS: &str = "agency passphrase for tests";
-
 async fn invite(dir: &std::path::Path, role: casebridge_protocol::Role) -> String {
-    let req = InviteRequest {
-        role,
-        name: "Test Member".into(),
-        expires_in_secs: 3600,
-        url: None,
-        valid_for_secs: None,
-        member: None,
-        old_keys: None,
-    };
-    let answer = admin::call(dir, "POST", "/admin/invite", Some(serde_json::to_value(&req).unwrap())).await.unwrap().unwrap();
-    serde_json::from_value::<InviteResponse>(answer).unwrap().code
+    casebridge_testkit::endpoint::invite(dir, role, 3600).await.code
 }
 
 /// Runs a sync round through the session's job and returns its report and events.
@@ -51,10 +38,8 @@ fn enrol_brief_submit_review_through_a_real_endpoint() {
     let inv = unlocked(Role::Investigator);
     let vol = unlocked(Role::Volunteer);
     let agency_dir = inv.tmp.path().join("agency");
-    drop(Agency::init(&agency_dir, "Test Police", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap());
-    let mut config = ServeConfig::new(&agency_dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new(AGENCY_PASS));
-    config.kdf = KdfParams::INSECURE_FOR_TESTS;
-    let server = rt.block_on(serve(config)).unwrap();
+    drop(new_agency(&agency_dir, "Test Police"));
+    let server = rt.block_on(serve(serve_config(&agency_dir))).unwrap();
 
     // Sync before enrolling says what to do.
     inv.session.sync_now().unwrap();
@@ -205,10 +190,8 @@ fn a_refused_bundle_is_set_aside_and_the_desktop_shows_why() {
     let inv = unlocked(Role::Investigator);
     let vol = unlocked(Role::Volunteer);
     let agency_dir = inv.tmp.path().join("agency");
-    drop(Agency::init(&agency_dir, "Test Police", &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap());
-    let mut config = ServeConfig::new(&agency_dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new(AGENCY_PASS));
-    config.kdf = KdfParams::INSECURE_FOR_TESTS;
-    let server = rt.block_on(serve(config)).unwrap();
+    drop(new_agency(&agency_dir, "Test Police"));
+    let server = rt.block_on(serve(serve_config(&agency_dir))).unwrap();
     let code = rt.block_on(invite(&agency_dir, casebridge_protocol::Role::Investigator));
     rt.block_on(inv.session.enrol(&code)).unwrap();
     let code = rt.block_on(invite(&agency_dir, casebridge_protocol::Role::Volunteer));

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use casebridge_app::{AppEvent, ManualClock, Role, Session};
 use casebridge_core::KdfParams;
 
-pub const PASS: &str = "correct horse battery staple";
+pub use casebridge_testkit::fixtures::PASS;
 
 /// A session on a temp store, with a hand-moved clock and its events on a channel.
 pub struct Env {
@@ -66,17 +66,4 @@ pub fn wait_for<T>(rx: &Receiver<AppEvent>, mut pick: impl FnMut(AppEvent) -> Op
 }
 
 /// Writes a file of `len` pseudo-random bytes (seeded) and returns its path.
-pub fn file(dir: &Path, name: &str, len: usize, seed: u64) -> PathBuf {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut bytes = Vec::with_capacity(len);
-    while bytes.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        bytes.extend_from_slice(&x.to_le_bytes());
-    }
-    bytes.truncate(len);
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
+pub use casebridge_testkit::bytes::write_file as file;

@@ -1,27 +1,18 @@
 //! Sync's starting point: what `export_pending` seals into the outbox.
 
 use casebridge_app::outbox;
-use casebridge_core::{KdfParams, NewCase, Passphrase, Role, Store};
+use casebridge_core::{NewCase, Role, Store};
+use casebridge_testkit::fixtures::{enrol_offline, new_agency, new_store};
 use casebridge_trust::bundle::{self, ExportOptions};
-use casebridge_trust::{profile, Agency};
+use casebridge_trust::Agency;
 
 /// An investigator's store enrolled (offline) at a new agency: the store, the agency and the
 /// credential document.
 fn enrolled(tmp: &std::path::Path) -> (Store, Agency, casebridge_trust::SignedDoc) {
     let agency_dir = tmp.join("agency");
-    let agency =
-        Agency::init(&agency_dir, "Polizei Berlin", &Passphrase::new("agency passphrase 1"), KdfParams::INSECURE_FOR_TESTS).unwrap();
-    let mut store = Store::create(
-        &tmp.join("profile"),
-        &Passphrase::new(crate::PASS),
-        "Vera Brandt",
-        Role::Investigator,
-        KdfParams::INSECURE_FOR_TESTS,
-    )
-    .unwrap();
-    let req = profile::request_credential(&store);
-    let (_, cred) = agency.issue(&req, Role::Investigator, None, chrono::Duration::days(30)).unwrap();
-    profile::install_credential(&mut store, &cred, Some(&Agency::public_file(&agency_dir).unwrap())).unwrap();
+    let agency = new_agency(&agency_dir, "Polizei Berlin");
+    let mut store = new_store(&tmp.join("profile"), "Vera Brandt", Role::Investigator);
+    let cred = enrol_offline(&mut store, &agency, &agency_dir, Role::Investigator, chrono::Duration::days(30));
     (store, agency, cred)
 }
 

@@ -4,13 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-use casebridge_core::{EvidenceOptions, KdfParams, NewCase, Passphrase, Role, Store};
+use casebridge_core::{EvidenceOptions, NewCase, Role, Store};
+// Re-exported for the suites and the vector generator; each uses a part of them.
+#[allow(unused_imports)]
+pub use casebridge_testkit::bytes::pseudo_random as bytes;
+#[allow(unused_imports)]
+pub use casebridge_testkit::fixtures::{enrol_offline as enrol, new_agency, new_store, AGENCY_PASS, PASS};
 use casebridge_trust::bundle::{self, Anchor, ExportOptions, Manifest, MANIFEST_CONTEXT};
 use casebridge_trust::profile;
-use casebridge_trust::{Agency, AgencyPublicFile, RevocationList, SignedDoc};
-
-pub const PASS: &str = "correct horse battery staple";
-pub const AGENCY_PASS: &str = "agency passphrase for tests";
+use casebridge_trust::{Agency, RevocationList};
 
 pub struct World {
     pub tmp: tempfile::TempDir,
@@ -19,43 +21,6 @@ pub struct World {
     pub sender: Store,
     pub investigator: Store,
     pub case: uuid::Uuid,
-}
-
-pub fn pass() -> Passphrase {
-    Passphrase::new(PASS)
-}
-
-pub fn new_store(dir: &Path, name: &str, role: Role) -> Store {
-    Store::create(dir, &pass(), name, role, KdfParams::INSECURE_FOR_TESTS).unwrap()
-}
-
-pub fn new_agency(dir: &Path, name: &str) -> Agency {
-    Agency::init(dir, name, &Passphrase::new(AGENCY_PASS), KdfParams::INSECURE_FOR_TESTS).unwrap()
-}
-
-pub fn public_file(agency: &Agency, dir: &Path) -> AgencyPublicFile {
-    let _ = agency;
-    Agency::public_file(dir).unwrap()
-}
-
-pub fn enrol(store: &mut Store, agency: &Agency, agency_dir: &Path, role: Role, valid_for: chrono::Duration) -> SignedDoc {
-    let req = profile::request_credential(store);
-    let (_, cred) = agency.issue(&req, role, None, valid_for).unwrap();
-    profile::install_credential(store, &cred, Some(&public_file(agency, agency_dir))).unwrap();
-    cred
-}
-
-/// Deterministic pseudo-random bytes.
-pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 pub fn world() -> World {
