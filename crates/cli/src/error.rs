@@ -15,8 +15,9 @@ pub enum CliError {
     #[error("{}", cli_words(.0.code(), .0.to_string()))]
     Core(#[from] casebridge_core::Error),
 
-    /// An error of the trust layer; its message (ending with `[reason_code]`) is shown as is.
-    #[error(transparent)]
+    /// An error of the trust layer; its message (ending with `[reason_code]`) is shown with the
+    /// CLI's words for its advice ([`trust_words`]).
+    #[error("{}", trust_words(.0))]
     Trust(#[from] casebridge_trust::TrustError),
 
     /// A bundle or receipt was judged and rejected (the verdict is already on stdout).
@@ -254,6 +255,24 @@ pub fn cli_words(code: &str, message: String) -> String {
     }
 }
 
+/// The advice of the trust layer's messages in the CLI's words, by reason code: (reason, the
+/// trust layer's advice ending its message, what the CLI says instead).
+const TRUST_CLI_WORDS: &[(&str, &str, &str)] = &[
+    ("unknown_signer", "give the agency's public file with it", "pass --agency-public FILE"),
+    ("store", "create the agency there first", "create one with `casebridge agency init`"),
+];
+
+/// A trust error as `message [reason]`, its advice in the CLI's words ([`TRUST_CLI_WORDS`]).
+fn trust_words(e: &casebridge_trust::TrustError) -> String {
+    let reason = e.reason.code();
+    let message = TRUST_CLI_WORDS
+        .iter()
+        .filter(|(r, _, _)| *r == reason)
+        .find_map(|(_, trust, cli)| e.message.strip_suffix(trust).map(|problem| format!("{problem}{cli}")))
+        .unwrap_or_else(|| e.message.clone());
+    format!("{message} [{reason}]")
+}
+
 /// What to do next, naming the `casebridge` command that helps, for an error `code` of the
 /// layers below with `message`.
 pub fn hint(code: &str, message: &str) -> Option<&'static str> {
@@ -378,6 +397,25 @@ mod tests {
         assert_eq!(CliError::from(app).to_string(), "no case matches 'q': use an id or reference from `casebridge case list`");
         // Other messages, and advice under another code, are left as they are.
         assert_eq!(cli_words("invalid_input", "rebuild the index".into()), "rebuild the index");
+    }
+
+    /// The trust layer's advice reads on the command line as before it was put in product words.
+    #[test]
+    fn trust_errors_read_as_before_on_the_command_line() {
+        use casebridge_trust::{Reason, TrustError};
+        let e = TrustError::new(
+            Reason::UnknownSigner,
+            "the credential is not signed by a pinned agency: give the agency's public file with it",
+        );
+        assert_eq!(
+            CliError::from(e).to_string(),
+            "the credential is not signed by a pinned agency: pass --agency-public FILE [unknown_signer]"
+        );
+        let e = TrustError::new(Reason::Store, "no agency at /a: create the agency there first");
+        assert_eq!(CliError::from(e).to_string(), "no agency at /a: create one with `casebridge agency init` [store]");
+        // Other messages as they are.
+        let e = TrustError::new(Reason::Store, "create the agency there first, or not");
+        assert_eq!(CliError::from(e).to_string(), "create the agency there first, or not [store]");
     }
 
     #[test]

@@ -59,6 +59,12 @@ struct Redacted {
 fn cli_error(e: RedactError) -> CliError {
     match e {
         RedactError::Store(e) => e.into(),
+        // The court crate says what to ask for in product words; the CLI names its flags.
+        RedactError::NothingToDo => Error::Invalid {
+            field: "redaction",
+            reason: "nothing to redact: ask for --strip-metadata, --blur X,Y,W,H or both; nothing was added".into(),
+        }
+        .into(),
         other => Error::Invalid { field: "redaction", reason: other.to_string() }.into(),
     }
 }

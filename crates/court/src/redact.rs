@@ -105,7 +105,7 @@ pub struct RedactOptions {
 #[non_exhaustive]
 pub enum RedactError {
     /// Neither metadata stripping nor a blur region was asked for.
-    #[error("nothing to redact: ask for --strip-metadata, --blur X,Y,W,H or both; nothing was added")]
+    #[error("nothing to redact: ask for metadata stripping, regions to blur, or both; nothing was added")]
     NothingToDo,
 
     /// A blur region is not `X,Y,W,H` in whole pixels with a width and height above 0.

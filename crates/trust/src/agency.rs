@@ -240,7 +240,7 @@ impl Agency {
         let path = dir.join("agency.json");
         let bytes = fs::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
-                TrustError::new(Reason::Store, format!("no agency at {}: create one with `casebridge agency init`", dir.display()))
+                TrustError::new(Reason::Store, format!("no agency at {}: create the agency there first", dir.display()))
             }
             _ => io_err("reading", &path)(e),
         })?;

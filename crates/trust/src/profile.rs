@@ -100,7 +100,7 @@ pub fn install_credential(store: &mut Store, cred_doc: &SignedDoc, agency_file: 
     // Which agency? Read the unverified body only to find the pinned key to verify with.
     let key = cred_doc.signer()?;
     let agency = pinned_all(store)?.into_iter().find(|a| a.root_key_bytes().map(|k| k == key).unwrap_or(false)).ok_or_else(|| {
-        TrustError::new(Reason::UnknownSigner, "the credential is not signed by a pinned agency: pass --agency-public FILE")
+        TrustError::new(Reason::UnknownSigner, "the credential is not signed by a pinned agency: give the agency's public file with it")
     })?;
     let cred = Credential::verify(cred_doc, &agency.root_key_bytes()?, agency.agency_id)?;
     let me = store.whoami();
