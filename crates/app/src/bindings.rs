@@ -57,7 +57,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         ReceiptView,
         BundleOutcome,
         SyncStatus,
-        RefusedBundle,
+        Refused,
         AgencyRefusal,
         SyncEvent,
         UploadOutcome,

@@ -583,13 +583,7 @@ impl Session {
         Ok(SyncStatus {
             online: inner.online.unwrap_or(s.last_error.is_none() && s.last_success.is_some()),
             running: inner.sync_running,
-            pending: s.pending,
-            pending_bytes: s.pending_bytes,
-            last_success: s.last_success,
-            last_error: s.last_error,
-            last_attempt: s.last_attempt,
-            cursor: s.cursor,
-            refused: s.refused.into_iter().map(Into::into).collect(),
+            status: s,
         })
     }
 

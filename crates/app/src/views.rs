@@ -24,6 +24,8 @@ pub use casebridge_core::{
 pub use casebridge_core::{BriefView, EvidenceView};
 pub use casebridge_protocol::{BundleOutcome, UploadOutcome};
 pub use casebridge_sync::Event as SyncEvent;
+/// A bundle the agency refused for good (the sync client's record of it, `STORE/sync/refused/`).
+pub use casebridge_sync::Refused;
 pub use casebridge_trust::profile::ReceiptView;
 pub use casebridge_trust::{CredentialStatus, Receipt};
 
@@ -227,63 +229,24 @@ impl From<&casebridge_sync::Refused> for AgencyRefusal {
 
 // ----- sync -----------------------------------------------------------------------------------------
 
-/// Where sync stands.
+/// Where sync stands, as the desktop shows it: the sync client's status (outbox, last
+/// round, cursor, refused bundles) and what the session knows besides.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SyncStatus {
-    /// Bundles waiting in the outbox.
-    pub pending: usize,
-    /// Their total size.
-    pub pending_bytes: u64,
-    /// When a sync last finished without error.
-    pub last_success: Option<DateTime<Utc>>,
-    /// The last sync's error, if it failed.
-    pub last_error: Option<String>,
-    /// When a sync was last started.
-    pub last_attempt: Option<DateTime<Utc>>,
-    /// The feed cursor.
-    pub cursor: u64,
+    /// The sync client's status (`STORE/sync`, readable without the passphrase).
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub status: casebridge_sync::Status,
     /// The last sync reached the agency endpoint.
     pub online: bool,
     /// A sync is running now.
     pub running: bool,
-    /// Bundles the agency refused for good, set aside with the reason, oldest first.
-    pub refused: Vec<RefusedBundle>,
 }
 
-/// A bundle the agency refused for good; sync set it aside (`STORE/sync/refused/`) and went
-/// on with the next. Sending it again would be refused again.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct RefusedBundle {
-    /// The bundle.
-    pub bundle_id: Uuid,
-    /// The HTTP status of the refusal (0 when its record could not be read).
-    pub status: u16,
-    /// The endpoint's code (`forbidden`, `signature_invalid`, ...; `record_unreadable`).
-    pub code: String,
-    /// The endpoint's reason.
-    pub message: String,
-    /// When sync received the refusal.
-    pub refused_at: DateTime<Utc>,
-    /// The bundle's size in bytes.
-    pub size: u64,
-    /// The case it was about, when known.
-    pub case_id: Option<Uuid>,
-    /// The submissions it carried, when known.
-    pub submissions: Vec<Uuid>,
-}
-
-impl From<casebridge_sync::Refused> for RefusedBundle {
-    fn from(r: casebridge_sync::Refused) -> RefusedBundle {
-        RefusedBundle {
-            bundle_id: r.bundle_id,
-            status: r.status,
-            code: r.code,
-            message: r.message,
-            refused_at: r.refused_at,
-            size: r.size,
-            case_id: r.carried.case_id,
-            submissions: r.carried.submissions,
-        }
+impl std::ops::Deref for SyncStatus {
+    type Target = casebridge_sync::Status;
+    fn deref(&self) -> &casebridge_sync::Status {
+        &self.status
     }
 }
 
@@ -451,6 +414,25 @@ mod tests {
         };
         round_trip::<Submission>(&submission("refused", refused));
         round_trip::<Submission>(&submission("pending", "null"));
+    }
+
+    /// The desktop's sync status is the sync client's status plus what the session knows: every
+    /// field the UI read before (when it was a copy of the client's) is still there, and a
+    /// refused bundle now carries the whole record the client keeps.
+    #[test]
+    fn sync_status_keeps_every_field_it_had() {
+        let json = r#"{"pending":1,"pending_bytes":2048,"last_success":null,"last_error":"offline","last_attempt":"2026-03-02T10:41:00Z",
+            "cursor":7,"refused":[{"bundle_id":"0190c1d2-7a00-7000-8000-00000000d001","status":403,"code":"forbidden","message":"m",
+            "refused_at":"2026-03-02T10:41:00Z","size":9,"case_id":null,"seq":2,"events":3,"blobs":1,"submissions":[]}],
+            "online":false,"running":true}"#;
+        round_trip::<SyncStatus>(json);
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        for key in ["pending", "pending_bytes", "last_success", "last_error", "last_attempt", "cursor", "online", "running", "refused"] {
+            assert!(value.get(key).is_some(), "{key}");
+        }
+        for key in ["bundle_id", "status", "code", "message", "refused_at", "size", "case_id", "submissions"] {
+            assert!(value["refused"][0].get(key).is_some(), "refused.{key}");
+        }
     }
 
     #[test]

@@ -39,6 +39,7 @@ const RECORD_EXTENSION: &str = "json";
 /// What a bundle carries, as far as the client knows: its writer notes it when it seals the
 /// bundle (the sender cannot open a bundle sealed to the agency). Every field may be missing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Carried {
     /// The case the bundle is about.
     #[serde(default)]
@@ -59,6 +60,7 @@ pub struct Carried {
 
 /// A bundle the endpoint refused for good, and why: `refused/<bundle_id>.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Refused {
     /// The bundle (kept as `refused/<bundle_id>.cbb`).
     pub bundle_id: Uuid,
@@ -77,6 +79,7 @@ pub struct Refused {
     /// What the bundle carried, as far as the client knows (flattened: `case_id`, `seq`,
     /// `events`, `blobs`, `submissions`).
     #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
     pub carried: Carried,
 }
 

@@ -87,6 +87,8 @@ impl SyncState {
 
 /// What `sync status` reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "SyncState"))]
 pub struct Status {
     /// Bundles waiting in the outbox.
     pub pending: usize,

@@ -232,7 +232,7 @@ fn a_refused_bundle_is_set_aside_and_the_desktop_shows_why() {
     assert!(st.last_error.is_none() && st.pending == 0, "{st:?}");
     assert_eq!(st.refused.len(), 1, "{st:?}");
     assert_eq!((st.refused[0].status, st.refused[0].code.as_str()), (403, "forbidden"));
-    assert_eq!(st.refused[0].submissions, [refused_sub.id]);
+    assert_eq!(st.refused[0].carried.submissions, [refused_sub.id]);
     let mine = vol.session.submissions_list().unwrap();
     let shown = mine.iter().find(|s| s.id == refused_sub.id).unwrap();
     assert_eq!(shown.state.as_str(), "refused");

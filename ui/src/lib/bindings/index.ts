@@ -30,7 +30,7 @@ export type { Observed } from './Observed';
 export type { Preview } from './Preview';
 export type { Provenance } from './Provenance';
 export type { ReceiptView } from './ReceiptView';
-export type { RefusedBundle } from './RefusedBundle';
+export type { Refused } from './Refused';
 export type { ReviewDecision } from './ReviewDecision';
 export type { ReviewState } from './ReviewState';
 export type { Role } from './Role';
