@@ -66,6 +66,8 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         JobDone,
         SyncDone,
         Locked,
+        LockReason,
+        Act,
         CaseMember,
         FileMeta,
         Thumbnail,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::access::log_access;
 use crate::error::{AppError, Result};
-use crate::views::{CaseMember, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView, EvidenceItem, Preview, Thumbnail};
+use crate::views::{Act, CaseMember, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView, EvidenceItem, Preview, Thumbnail};
 
 /// Largest preview the UI may ask for: the content travels base64 in one IPC message.
 pub const MAX_PREVIEW_BYTES: u64 = 64 * 1024 * 1024;
@@ -104,19 +104,19 @@ fn with_review_states(items: Vec<casebridge_core::EvidenceView>, states: &HashMa
 /// Who acted on a case, first action first: who opened it, wrote notes, added or submitted
 /// evidence, and decided on submissions.
 fn team(store: &Store, case: &CaseDetailOf<EvidenceItem>, submissions: &[SubmissionView]) -> Vec<CaseMember> {
-    let mut acts: Vec<(Uuid, Option<String>, &'static str)> = Vec::new();
+    let mut acts: Vec<(Uuid, Option<String>, Act)> = Vec::new();
     if let Some(by) = case.created_by {
-        acts.push((by, None, "opened"));
+        acts.push((by, None, Act::Opened));
     }
     for n in &case.notes {
-        acts.push((n.author, n.author_name.clone(), "noted"));
+        acts.push((n.author, n.author_name.clone(), Act::Noted));
     }
     for e in &case.evidence {
-        let act = if e.review_state.is_some() { "submitted" } else { "added_evidence" };
+        let act = if e.review_state.is_some() { Act::Submitted } else { Act::AddedEvidence };
         acts.push((e.evidence.contributor, e.evidence.contributor_name.clone(), act));
     }
     for d in submissions.iter().flat_map(|s| s.decisions.iter()) {
-        acts.push((d.by, None, "reviewed"));
+        acts.push((d.by, None, Act::Reviewed));
     }
     let mut team: Vec<CaseMember> = Vec::new();
     for (member_id, name, act) in acts {
@@ -131,8 +131,8 @@ fn team(store: &Store, case: &CaseDetailOf<EvidenceItem>, submissions: &[Submiss
         if m.name.is_none() {
             m.name = name;
         }
-        if !m.acted.iter().any(|a| a == act) {
-            m.acted.push(act.to_string());
+        if !m.acted.contains(&act) {
+            m.acted.push(act);
         }
     }
     for m in &mut team {

@@ -24,8 +24,8 @@ use crate::strength;
 use crate::sync;
 use crate::views::{
     AppEvent, AppInfo, BriefView, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView, Emitter, Enrolled, EvidenceItem, FileMeta,
-    JobDone, JobProgress, Locked, Preview, ReceiptView, ReviewDecision, Role, Strength, Submission, SyncDone, SyncStatus, Thumbnail,
-    WhoAmI,
+    JobDone, JobProgress, LockReason, Locked, Preview, ReceiptView, ReviewDecision, Role, Strength, Submission, SyncDone, SyncStatus,
+    Thumbnail, WhoAmI,
 };
 
 /// Wrong passphrases in a row before unlocking is paused.
@@ -280,7 +280,7 @@ impl Session {
     /// sync stops at its next step with `locked`.
     pub fn lock(&self) {
         if self.store.close() {
-            self.emit(AppEvent::Locked(Locked { reason: "manual".into() }));
+            self.emit(AppEvent::Locked(Locked { reason: LockReason::Manual }));
         }
     }
 
@@ -322,7 +322,7 @@ impl Session {
             self.now() - inner.last_activity >= idle
         };
         if expired && self.store.close() {
-            self.emit(AppEvent::Locked(Locked { reason: "idle".into() }));
+            self.emit(AppEvent::Locked(Locked { reason: LockReason::Idle }));
             return true;
         }
         false

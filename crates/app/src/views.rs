@@ -142,9 +142,24 @@ pub struct CaseMember {
     pub member_id: Uuid,
     /// Name, when known to this store.
     pub name: Option<String>,
-    /// What they did: `opened`, `noted`, `added_evidence`, `submitted`, `reviewed` (each once,
-    /// in the order first done).
-    pub acted: Vec<String>,
+    /// What they did, each once, in the order first done.
+    pub acted: Vec<Act>,
+}
+
+/// What a member did on a case (the case team's summary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Act {
+    /// Opened the case.
+    Opened,
+    /// Wrote notes.
+    Noted,
+    /// Imported evidence into the case (police staff).
+    AddedEvidence,
+    /// Submitted evidence in answer to a brief (volunteers).
+    Submitted,
+    /// Decided on submissions.
+    Reviewed,
 }
 
 /// What a file on this computer says about itself, read before it is imported or submitted
@@ -315,8 +330,38 @@ pub struct SyncDone {
 /// `locked`: the profile was locked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Locked {
-    /// `idle` (no activity for the idle time) or `manual`.
-    pub reason: String,
+    /// Why.
+    pub reason: LockReason,
+}
+
+/// The words of a typed state, for display and for comparing with the word.
+macro_rules! words {
+    ($t:ty { $($v:ident => $w:literal),* $(,)? }) => {
+        impl $t {
+            /// The word it is written as.
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$t>::$v => $w),* }
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, word: &&str) -> bool {
+                self.as_str() == *word
+            }
+        }
+    };
+}
+
+words!(Act { Opened => "opened", Noted => "noted", AddedEvidence => "added_evidence", Submitted => "submitted", Reviewed => "reviewed" });
+words!(LockReason { Idle => "idle", Manual => "manual" });
+
+/// Why the profile was locked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum LockReason {
+    /// No activity for the idle time.
+    Idle,
+    /// The user locked it.
+    Manual,
 }
 
 /// Everything the background side reports. The desktop shell emits each as a Tauri event named
@@ -433,6 +478,19 @@ mod tests {
         for key in ["bundle_id", "status", "code", "message", "refused_at", "size", "case_id", "submissions"] {
             assert!(value["refused"][0].get(key).is_some(), "refused.{key}");
         }
+    }
+
+    /// The words `as_str` gives are the words serde writes.
+    #[test]
+    fn acts_and_lock_reasons_are_their_words() {
+        let acts = [Act::Opened, Act::Noted, Act::AddedEvidence, Act::Submitted, Act::Reviewed];
+        for a in acts {
+            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{}\"", a.as_str()));
+        }
+        for r in [LockReason::Idle, LockReason::Manual] {
+            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.as_str()));
+        }
+        assert_eq!(serde_json::to_string(&Locked { reason: LockReason::Idle }).unwrap(), r#"{"reason":"idle"}"#);
     }
 
     #[test]

@@ -2,6 +2,7 @@ import { describe, it, expect, vi, beforeEach } from 'vitest';
 import { render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { info, investigator, cases } from './fixtures';
+import type { Locked } from '../lib/bindings';
 
 vi.mock('../lib/api', async (orig) => (await import('./mock-api')).mockApi(orig));
 import * as api from '../lib/api';
@@ -85,7 +86,7 @@ describe('unlock form', () => {
   });
 
   it('locks again and forgets the screen when the shell says locked', async () => {
-    let fire: (e: { reason: string } | null) => void = () => {};
+    let fire: (e: Locked | null) => void = () => {};
     m.onLocked.mockImplementation((h) => {
       fire = h;
       return () => {};

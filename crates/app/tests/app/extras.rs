@@ -93,7 +93,8 @@ fn the_status_of_a_case_is_edited_through_the_store_event() {
     // Who acted: the one investigator, who opened it.
     let team = &detail.team;
     assert_eq!(team.len(), 1);
-    assert_eq!((team[0].name.as_deref(), team[0].acted.as_slice()), (Some("Vera Brandt"), ["opened".to_string()].as_slice()));
+    assert_eq!(team[0].name.as_deref(), Some("Vera Brandt"));
+    assert_eq!(team[0].acted, ["opened"]);
     s.lock();
     assert_eq!(s.case_set_status(&id, CaseStatus::Open).unwrap_err().code, "locked");
 }
