@@ -104,6 +104,23 @@ impl Campaign {
     }
 }
 
+/// Runs path `name`'s share of the campaign's kill points in rounds of at most `round`
+/// (`body(n, first, rng, tally)`: `n` kill points numbered from `first`), then reports its
+/// tally (and fails on any violation).
+pub fn run_path(name: &'static str, round: usize, mut body: impl FnMut(usize, usize, &mut Rng, &mut Tally)) {
+    let campaign = Campaign::from_env();
+    let total = campaign.share(name);
+    let mut rng = campaign.rng(name);
+    let mut tally = Tally::new(name, &campaign);
+    let mut done = 0;
+    while done < total {
+        let n = round.min(total - done);
+        body(n, done, &mut rng, &mut tally);
+        done += n;
+    }
+    tally.finish();
+}
+
 // ----- one path's tally -----------------------------------------------------------------------
 
 /// What one path did, printed as one `crash campaign:` line; violations fail the test.
@@ -363,17 +380,7 @@ struct Model {
 }
 
 fn local_path(name: &'static str, op: Local) {
-    let campaign = Campaign::from_env();
-    let total = campaign.share(name);
-    let mut rng = campaign.rng(name);
-    let mut tally = Tally::new(name, &campaign);
-    let mut done = 0;
-    while done < total {
-        let n = ROUND.min(total - done);
-        local_round(op, n, done, &mut rng, &mut tally);
-        done += n;
-    }
-    tally.finish();
+    run_path(name, ROUND, |n, first, rng, tally| local_round(op, n, first, rng, tally));
 }
 
 fn local_round(op: Local, n: usize, first: usize, rng: &mut Rng, tally: &mut Tally) {
@@ -659,17 +666,7 @@ fn rebuild() {
 /// verifies).
 #[test]
 fn export() {
-    let campaign = Campaign::from_env();
-    let total = campaign.share("export");
-    let mut rng = campaign.rng("export");
-    let mut tally = Tally::new("export", &campaign);
-    let mut done = 0;
-    while done < total {
-        let n = ROUND.min(total - done);
-        net::export_round(n, done, &mut rng, &mut tally);
-        done += n;
-    }
-    tally.finish();
+    run_path("export", ROUND, net::export_round);
 }
 
 // ----- review --------------------------------------------------------------------------------
@@ -679,17 +676,7 @@ fn export() {
 /// the custody trail has an `accepted` entry exactly for each accept that took effect.
 #[test]
 fn review() {
-    let campaign = Campaign::from_env();
-    let total = campaign.share("review");
-    let mut rng = campaign.rng("review");
-    let mut tally = Tally::new("review", &campaign);
-    let mut done = 0;
-    while done < total {
-        let n = (ROUND * 2).min(total - done);
-        net::review_round(n, done, &mut rng, &mut tally);
-        done += n;
-    }
-    tally.finish();
+    run_path("review", ROUND * 2, net::review_round);
 }
 
 /// Shared by the network paths: a set difference as a readable list.

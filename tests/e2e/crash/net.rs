@@ -20,7 +20,7 @@ use casebridge_core::{KdfParams, Passphrase, Role};
 use casebridge_testkit::fixtures::create_store;
 use serde_json::Value;
 
-use super::{delay, log_summaries, missing, run_killed, start, time, Campaign, Tally, Violation, ROUND};
+use super::{delay, log_summaries, missing, run_killed, run_path, start, time, Tally, Violation, ROUND};
 use crate::endpoint::{invite, member, new_agency, run, Endpoint, AGENCY_PASS};
 use crate::harness::{in_process, s, spawn, str_field, Output, Profile, Rng, BIN};
 
@@ -178,17 +178,7 @@ fn restart() {
 }
 
 fn net_path(name: &'static str) {
-    let campaign = Campaign::from_env();
-    let total = campaign.share(name);
-    let mut rng = campaign.rng(name);
-    let mut tally = Tally::new(name, &campaign);
-    let mut done = 0;
-    while done < total {
-        let n = ROUND.min(total - done);
-        net_round(name, n, done, &mut rng, &mut tally);
-        done += n;
-    }
-    tally.finish();
+    run_path(name, ROUND, |n, first, rng, tally| net_round(name, n, first, rng, tally));
 }
 
 /// Starts `agency serve` without waiting for it to listen.
