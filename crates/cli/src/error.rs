@@ -241,12 +241,8 @@ const CLI_WORDS: &[(&str, &str, &str)] = &[
 /// `message` (of an error or check problem with `code`) with the CLI's words for the store's
 /// advice that ends it ([`CLI_WORDS`]); other messages as they are.
 pub fn cli_words(code: &str, message: String) -> String {
-    for (c, store, cli) in CLI_WORDS {
-        if *c == code {
-            if let Some(problem) = message.strip_suffix(store) {
-                return format!("{problem}{cli}");
-            }
-        }
+    if let Some(swapped) = swap_advice(CLI_WORDS, code, &message) {
+        return swapped;
     }
     // A message of the use cases that gives no advice gets the CLI's hint for its code.
     match hint(code, &message) {
@@ -265,12 +261,17 @@ const TRUST_CLI_WORDS: &[(&str, &str, &str)] = &[
 /// A trust error as `message [reason]`, its advice in the CLI's words ([`TRUST_CLI_WORDS`]).
 fn trust_words(e: &casebridge_trust::TrustError) -> String {
     let reason = e.reason.code();
-    let message = TRUST_CLI_WORDS
-        .iter()
-        .filter(|(r, _, _)| *r == reason)
-        .find_map(|(_, trust, cli)| e.message.strip_suffix(trust).map(|problem| format!("{problem}{cli}")))
-        .unwrap_or_else(|| e.message.clone());
+    let message = swap_advice(TRUST_CLI_WORDS, reason, &e.message).unwrap_or_else(|| e.message.clone());
     format!("{message} [{reason}]")
+}
+
+/// `message` with the advice ending it replaced by the CLI's words, per `table` of (code, the
+/// layer's advice, the CLI's words); `None` when no entry for `code` ends the message.
+fn swap_advice(table: &[(&str, &str, &str)], code: &str, message: &str) -> Option<String> {
+    table
+        .iter()
+        .filter(|(c, _, _)| *c == code)
+        .find_map(|(_, advice, cli)| message.strip_suffix(advice).map(|problem| format!("{problem}{cli}")))
 }
 
 /// What to do next, naming the `casebridge` command that helps, for an error `code` of the
