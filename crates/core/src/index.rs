@@ -103,26 +103,31 @@ fn upgrade(db: &sled::Db) -> Result<()> {
     Ok(())
 }
 
+/// Opens sled with `config`, waiting for a lock a dropped `Db` of this process still holds.
+///
+/// sled takes its own file lock and releases it only when its background threads have let go
+/// of the database, which can be a moment after a previous `Store` in this process was dropped.
+/// The store's flock already keeps other processes out, so waiting briefly here is safe.
+pub(crate) fn open_waiting(config: sled::Config) -> Result<sled::Db> {
+    let mut attempt = 0;
+    loop {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
+            .map_err(|_| Error::IndexDamaged { what: "sled could not read its files".into() })?;
+        match r {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if attempt < 200 && e.to_string().contains("could not acquire lock") => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(Error::IndexDamaged { what: format!("sled: {e}") }),
+        }
+    }
+}
+
 impl Index {
     /// Opens (or creates) the index in `dir` with the subkeys of the store's `master` key.
     pub fn open(dir: &Path, master: &SecretKey) -> Result<Index> {
-        // sled takes its own file lock and releases it only when its background threads have
-        // let go of the database, which can be a moment after a previous `Store` in this process
-        // was dropped. The store's flock already keeps other processes out, so waiting briefly
-        // here is safe.
-        let mut attempt = 0;
-        let db = loop {
-            let r = std::panic::catch_unwind(|| sled::Config::new().path(dir).cache_capacity(CACHE_CAPACITY).open())
-                .map_err(|_| Error::IndexDamaged { what: "sled could not read its files".into() })?;
-            match r {
-                Ok(db) => break db,
-                Err(sled::Error::Io(e)) if attempt < 200 && e.to_string().contains("could not acquire lock") => {
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(e) => return Err(Error::IndexDamaged { what: format!("sled: {e}") }),
-            }
-        };
+        let db = open_waiting(sled::Config::new().path(dir).cache_capacity(CACHE_CAPACITY))?;
         upgrade(&db)?;
         let mut trees = HashMap::new();
         for t in Table::ALL {
@@ -309,7 +314,7 @@ impl Index {
 #[cfg(test)]
 pub(crate) fn write_v1_for_tests(dir: &Path, master: &SecretKey, tables: &MemTables, meta: &MetaState) -> Result<()> {
     let key = master.derive(purpose::INDEX).aead();
-    let db = sled::Config::new().path(dir).open()?;
+    let db = open_waiting(sled::Config::new().path(dir))?;
     for ((t, k), v) in &tables.map {
         db.open_tree(t.name())?.insert(k.as_slice(), key.seal(&value_aad(t.name(), k), v)?)?;
     }

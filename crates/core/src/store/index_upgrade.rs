@@ -13,7 +13,7 @@ const PASS: &str = "correct horse battery staple";
 
 /// Every raw sled key of the index at `dir`, with its tree name.
 fn raw_keys(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let db = sled::open(dir).unwrap();
+    let db = crate::index::open_waiting(sled::Config::new().path(dir)).unwrap();
     let mut out = Vec::new();
     for name in db.tree_names() {
         for k in db.open_tree(&name).unwrap().iter().keys() {
@@ -63,7 +63,7 @@ fn an_index_of_format_1_is_rebuilt_on_open_and_keeps_no_plaintext_key() {
     assert!(!holds(&new, case) && !holds(&new, ev), "a key still holds an id after the upgrade");
     let version = new.iter().any(|(t, k)| t == "meta" && k == b"version");
     assert!(version, "the upgraded index records its version");
-    let db = sled::open(&index_dir).unwrap();
+    let db = crate::index::open_waiting(sled::Config::new().path(&index_dir)).unwrap();
     assert_eq!(db.open_tree("meta").unwrap().get(b"version").unwrap().unwrap().as_ref(), INDEX_FORMAT_VERSION.to_be_bytes());
 }
 
@@ -76,7 +76,7 @@ fn an_index_of_an_unknown_version_is_rebuilt_too() {
     let case = store.create_case(crate::NewCase { title: "Burglary".into(), ..Default::default() }).unwrap();
     drop(store);
     {
-        let db = sled::open(dir.join(INDEX_DIR)).unwrap();
+        let db = crate::index::open_waiting(sled::Config::new().path(dir.join(INDEX_DIR))).unwrap();
         db.open_tree("meta").unwrap().insert(b"version", &99u32.to_be_bytes()).unwrap();
         // A record this version could not read: it must be gone after the rebuild.
         db.open_tree("cases").unwrap().insert(b"junk", b"junk").unwrap();
