@@ -10,6 +10,8 @@
 //! - [`fixtures`]: member stores and agency directories with the cheap test KDF, and a member
 //!   enrolled offline (a credential issued by the agency and installed in the store).
 //! - [`files`]: copying directories.
+//! - `services` (feature `services`): PostgreSQL, SeaweedFS (S3) and HAProxy on 127.0.0.1 for
+//!   the cluster agency's tests, a database and a bucket per test.
 //! - `endpoint` (feature `endpoint`): an agency endpoint served in-process on 127.0.0.1:0 with a clock tests move,
 //!   invites through its admin socket, and HTTP and TLS clients pinned to its certificate.
 //!
@@ -34,3 +36,5 @@ pub mod bytes;
 pub mod endpoint;
 pub mod files;
 pub mod fixtures;
+#[cfg(feature = "services")]
+pub mod services;
