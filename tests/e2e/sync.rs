@@ -385,3 +385,49 @@ fn agency_gc_reports_what_it_removed_and_limits_json_is_checked_by_name() {
     assert_ne!(out.code, Some(0));
     assert!(out.stderr.contains("max_conections_per_source"), "{}", out.stderr);
 }
+
+#[test]
+fn agency_check_verifies_the_whole_agency_and_names_what_was_tampered_with() {
+    let w = world(None);
+    let photo = w.vol.random_file("photo.jpg", 200_000, 9);
+    w.vol.cmd(&["submit", &w.brief, s(&photo), "--description", "from the corner"]).ok();
+    assert_eq!(sync(&w.vol)["uploaded"], 1);
+    let dir = s(&w.agency);
+
+    // Through the running endpoint: everything verifies.
+    let out = run(&w.admin, &["agency", "check", "--dir", dir, "--read-data", "--json"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(v["via"], "endpoint");
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["credentials"], 2, "{v}");
+    assert!(v["receipts"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["store"]["objects_checked"].as_u64().unwrap() >= 1, "{v}");
+    w.endpoint.stop();
+
+    // Directly: the same answer.
+    let v = serde_json::from_str::<Value>(run(&w.admin, &["agency", "check", "--dir", dir, "--json"]).stdout.trim()).unwrap();
+    assert_eq!((v["via"].as_str(), v["ok"].as_bool()), (Some("direct"), Some(true)), "{v}");
+
+    // A receipt filed under another bundle's name, and one that is not signed by the agency.
+    let receipts = w.agency.join("receipts");
+    let first = std::fs::read_dir(&receipts).unwrap().flatten().next().unwrap().path();
+    std::fs::copy(&first, receipts.join(format!("{}.json", uuid::Uuid::now_v7()))).unwrap();
+    let mut forged = std::fs::read(&first).unwrap();
+    let last = forged.len() - 3;
+    forged[last] ^= 1;
+    std::fs::write(receipts.join(format!("{}.json", uuid::Uuid::now_v7())), forged).unwrap();
+    // One bit of one content object flipped: only --read-data sees it.
+    let object = crate::harness::object_files(&w.agency.join("store")).into_iter().max_by_key(|p| p.metadata().unwrap().len()).unwrap();
+    crate::harness::flip_bit(&object, 8 * 5000);
+
+    let out = run(&w.admin, &["agency", "check", "--dir", dir, "--read-data", "--json"]);
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    let codes: Vec<&str> = v["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"receipt_misfiled"), "{v}");
+    assert!(codes.contains(&"receipt_invalid"), "{v}");
+    assert!(codes.iter().any(|c| c.starts_with("object")), "the flipped object is named\n{v}");
+    let text = run(&w.admin, &["agency", "check", "--dir", dir]);
+    assert!(text.stdout.contains("NOT OK"), "{}", text.stdout);
+}

@@ -9,6 +9,7 @@
 //! | `GET /admin/status` | | [`AdminStatus`] |
 //! | `GET /admin/issued` | | every credential issued (sealed at rest: read by the unlocked endpoint) |
 //! | `POST /admin/gc` | | [`crate::GcReport`]: one cleanup now (expired uploads, orphan objects) |
+//! | `POST /admin/check` | [`CheckRequest`] | [`crate::AgencyCheck`]: the whole agency checked (store write lock held meanwhile) |
 //!
 //! A revoke through the socket updates the endpoint's revocation list in memory, so it takes
 //! effect on the next request.
@@ -103,6 +104,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/admin/status", get(status_route))
         .route("/admin/issued", get(issued_route))
         .route("/admin/gc", post(gc_route))
+        .route("/admin/check", post(check_route))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
@@ -133,6 +135,18 @@ async fn revoke_route(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<Rev
 
 async fn gc_route(State(st): State<Arc<AppState>>) -> ApiResult<Json<crate::gc::GcReport>> {
     blocking(move || crate::gc::collect(&st)).await.map(Json)
+}
+
+/// The body of `POST /admin/check`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct CheckRequest {
+    /// Re-hash every object (slow: reads all content).
+    #[serde(default)]
+    pub read_data: bool,
+}
+
+async fn check_route(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<CheckRequest>) -> ApiResult<Json<crate::check::AgencyCheck>> {
+    blocking(move || crate::check::check(&st, req.read_data)).await.map(Json)
 }
 
 async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_trust::Credential>> {

@@ -15,6 +15,10 @@
 //!   content) run every `gc_interval_secs` while serving, on `POST /admin/gc`, or
 //!   [`collect_offline`] (`casebridge agency gc`), reporting a [`GcReport`].
 //!
+//! - [`check`]: `casebridge agency check`: the store's journal, signatures, index and objects,
+//!   orphans, credentials and receipts ([`AgencyCheck`]), through the running endpoint
+//!   (`POST /admin/check`) or [`check_offline`].
+//!
 //! - [`Limits`]: every limit against slow, flooding or greedy clients (connections per
 //!   source address with a share reserved for members, timeouts, minimum rates, per-source and
 //!   per-invite enrolment limits, per-member caps and quotas).
@@ -59,6 +63,7 @@ mod access;
 pub mod admin;
 mod api;
 mod backend;
+pub mod check;
 mod clock;
 mod conns;
 mod early;
@@ -76,6 +81,7 @@ mod uploads;
 use std::sync::Arc;
 
 pub use api::ApiError;
+pub use check::{check_offline, AgencyCheck};
 pub use clock::{Clock, SystemClock};
 pub use error::{AgencyError, Result};
 pub use gc::{collect_offline, GcReport};

@@ -43,6 +43,24 @@ pub enum AgencyCommand {
     /// Clean up the endpoint's directory now: expire abandoned uploads and remove content no
     /// event names (through the running endpoint, or directly when none runs)
     Gc(DirArgs),
+    /// Check the whole agency: the store's journal chain, signatures, index and (with
+    /// --read-data) every object's hash, orphan objects, issued credentials and receipts;
+    /// exit 1 when anything is wrong (through the running endpoint, or directly)
+    Check(AgencyCheckArgs),
+}
+
+/// Arguments of `agency check`.
+#[derive(Args, Debug)]
+pub struct AgencyCheckArgs {
+    /// The agency directory
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Also re-hash every object (reads all content)
+    #[arg(long)]
+    pub read_data: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `agency init`.
@@ -147,6 +165,7 @@ pub fn run(ctx: &mut Ctx, cmd: &AgencyCommand, out: &mut dyn Write) -> Result<()
         AgencyCommand::Serve(a) => crate::endpoint::serve(ctx, a, out),
         AgencyCommand::Invite(a) => crate::endpoint::invite(ctx, a, out),
         AgencyCommand::Gc(a) => crate::endpoint::gc(ctx, a, out),
+        AgencyCommand::Check(a) => crate::endpoint::check(ctx, a, out),
         AgencyCommand::Pin(a) => pin(ctx, a, out),
     }
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::context::Ctx;
 use crate::error::{CliError, Result};
-use crate::output::{self, Fields};
+use crate::output::{self, Fields, Table};
 
 /// A multi-threaded tokio runtime for one command.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -296,6 +296,60 @@ pub fn gc(ctx: &mut Ctx, a: &crate::agency::DirArgs, out: &mut dyn Write) -> Res
     }
     f.write(out)?;
     Ok(())
+}
+
+/// Runs `agency check` (through the running endpoint, or directly when none runs); fails
+/// (exit 1) after printing the report when anything is wrong.
+pub fn check(ctx: &mut Ctx, a: &crate::agency::AgencyCheckArgs, out: &mut dyn Write) -> Result<()> {
+    #[derive(Serialize)]
+    struct View {
+        /// `endpoint` (through the running endpoint) or `direct`.
+        via: &'static str,
+        #[serde(flatten)]
+        report: casebridge_agency::AgencyCheck,
+    }
+    let body = serde_json::json!({ "read_data": a.read_data });
+    let view = match ask_endpoint(&a.dir, "POST", "/admin/check", Some(body), "unexpected answer from the endpoint")? {
+        Some(report) => View { via: "endpoint", report },
+        None => {
+            casebridge_trust::Agency::read_public(&a.dir)?;
+            let pass = ctx.pass.agency(&a.dir)?;
+            View { via: "direct", report: casebridge_agency::check_offline(&a.dir, &pass, a.read_data).map_err(agency_err)? }
+        }
+    };
+    let r = &view.report;
+    if a.json {
+        output::json(out, &view)?;
+    } else {
+        let s = &r.store;
+        let mut f = Fields::default();
+        f.add("checked", if view.via == "endpoint" { "through the running endpoint" } else { "directly (no endpoint running)" });
+        f.add("journal events", format!("{} from {} authors, chains and signatures verified", s.events, s.authors));
+        f.add("index records", s.index_records.to_string());
+        if a.read_data {
+            f.add("content re-hashed", format!("{} objects, {}", s.objects_checked, output::size(s.bytes_checked)));
+        } else {
+            f.add("content re-hashed", "no (use --read-data to re-hash every object)");
+        }
+        f.add("orphan objects", format!("{} ({}; `agency gc` removes them)", r.orphan_objects, output::size(r.orphan_bytes)));
+        f.add("credentials", format!("{} verified with the root key", r.credentials));
+        f.add("receipts", format!("{} verified with the root key", r.receipts));
+        f.add("problems", r.problems.len().to_string());
+        f.write(out)?;
+        if !r.problems.is_empty() {
+            let mut t = Table::new(&[]).indent(2);
+            for p in &r.problems {
+                t.row(vec![p.code.clone(), format!("{}: {}", p.item, p.message)]);
+            }
+            t.write(out)?;
+        }
+        writeln!(out, "{}", if r.ok { "ok" } else { "NOT OK" })?;
+    }
+    if r.ok {
+        Ok(())
+    } else {
+        Err(CliError::CheckFailed { count: r.problems.len().max(1) })
+    }
 }
 
 /// `agency revoke` through the running endpoint, if it runs: Some(answer), else None.
