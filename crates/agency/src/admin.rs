@@ -71,7 +71,7 @@ pub struct AdminStatus {
 /// goes into the code when the request names no URL.
 pub fn create_invite(dir: &Path, req: &InviteRequest, url_default: &str) -> Result<InviteResponse> {
     let cert_fp = crate::tls::cert_fingerprint(dir)?;
-    invites::create(dir, req, url_default, &cert_fp, SystemClock.now())
+    invites::create(dir, &casebridge_trust::LocalRecords::new(dir), req, url_default, &cert_fp, SystemClock.now())
 }
 
 /// Revokes a member without a running endpoint (unlocks the agency: fails while it serves).
@@ -113,7 +113,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn invite_route(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<InviteRequest>) -> ApiResult<Json<InviteResponse>> {
-    blocking(move || Ok(invites::create(&st.dir, &req, &st.url(), &st.cert_fp, st.now())?)).await.map(Json)
+    blocking(move || Ok(invites::create(&st.dir, st.agency.records(), &req, &st.url(), &st.cert_fp, st.now())?)).await.map(Json)
 }
 
 async fn revoke_route(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<RevokeRequest>) -> ApiResult<Json<RevokeResponse>> {
@@ -123,7 +123,7 @@ async fn revoke_route(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<Rev
             return Err(ApiError::not_found(format!("no credential was issued to member {}", req.member_id)));
         }
         st.agency.revoke(req.member_id, req.reason.clone()).map_err(ApiError::internal)?;
-        let current = Agency::read_revocation(&st.dir).map_err(ApiError::internal)?;
+        let current = st.agency.current_revocation().map_err(ApiError::internal)?;
         let answer = revoke_response(&current.0);
         st.set_revocation(current);
         tracing::info!(member = %req.member_id, version = answer.version, "member revoked");

@@ -132,6 +132,16 @@ pub(crate) fn is_disk_full_text(text: &str) -> bool {
     text.contains("(os error 28)") || text.contains("(os error 122)")
 }
 
+/// An agency record store's failure (casebridge-trust's errors carry I/O failures as text): a
+/// full disk is 507, anything else the endpoint's own failure (500).
+pub(crate) fn records_error(e: casebridge_trust::TrustError) -> ApiError {
+    if is_disk_full_text(&e.message) {
+        ApiError::insufficient_storage(e.message)
+    } else {
+        ApiError::internal(e)
+    }
+}
+
 /// Handler result.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 

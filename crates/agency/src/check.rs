@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use casebridge_core::{CheckReport, Passphrase, Problem};
-use casebridge_trust::{Agency, Receipt, SignedDoc};
+use casebridge_trust::{Agency, Receipt, SignedDoc, RECEIPTS_FOLDER};
 use serde::{Deserialize, Serialize};
 
 use crate::api::ApiError;
@@ -54,7 +54,7 @@ pub(crate) fn check(st: &AppState, read_data: bool) -> std::result::Result<Agenc
         Ok(issued) => out.credentials = issued.len(),
         Err(e) => out.problems.push(problem("credential_invalid", "issued/", &e.message)),
     }
-    if let Err(e) = Agency::read_revocation(&st.dir) {
+    if let Err(e) = Agency::revocation_in(st.agency.records(), &st.public) {
         out.problems.push(problem("revocation_invalid", "revocation.json", &e.message));
     }
     check_receipts(st, &mut out);
@@ -69,17 +69,21 @@ fn problem(code: &str, item: &str, message: &str) -> Problem {
 /// Every receipt on file verifies with the root key, for this agency, and is filed under its
 /// own bundle's id.
 fn check_receipts(st: &AppState, out: &mut AgencyCheck) {
-    let dir = st.dir.join("receipts");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    let records = st.agency.records();
+    let names = match records.list(RECEIPTS_FOLDER) {
+        Ok(n) => n,
+        Err(e) => return out.problems.push(problem("receipts_unreadable", RECEIPTS_FOLDER, &e.message)),
+    };
     let root = match st.public.root_key_bytes() {
         Ok(r) => r,
         Err(e) => return out.problems.push(problem("agency_invalid", "agency.json", &e.message)),
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let item = format!("receipts/{name}");
-        let verified = std::fs::read(entry.path())
-            .map_err(|e| e.to_string())
+    for name in names {
+        let item = format!("{RECEIPTS_FOLDER}/{name}");
+        let verified = records
+            .read(&item)
+            .map_err(|e| e.message)
+            .and_then(|b| b.ok_or_else(|| "gone while checking".to_string()))
             .and_then(|b| SignedDoc::parse(&b).map_err(|e| e.message))
             .and_then(|d| Receipt::verify(&d, &root, st.public.agency_id).map_err(|e| e.message));
         match verified {

@@ -5,21 +5,19 @@
 //! unlocked), written atomically and fsynced. Files of older versions (`.json`, in the clear)
 //! are still read and are sealed when next saved.
 
-use std::fs;
 use std::path::Path;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use casebridge_core::Role;
 use casebridge_protocol::{InviteCode, InviteRequest, InviteResponse, OldKeys};
-use casebridge_trust::Agency;
+use casebridge_trust::{Agency, AgencyPublic, RecordStore};
 use chrono::{DateTime, Duration, FixedOffset};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{AgencyError, Result};
-use crate::fsutil;
 
 /// Folder of the invite files inside the agency directory.
 pub const INVITES_DIR: &str = "invites";
@@ -63,14 +61,15 @@ pub struct InviteRecord {
 /// File extension of a sealed invite.
 const SEALED_EXT: &str = "inv";
 
-fn path_of(dir: &Path, id: Uuid) -> std::path::PathBuf {
-    dir.join(INVITES_DIR).join(format!("{id}.{SEALED_EXT}"))
+fn name_of(id: Uuid) -> String {
+    format!("{INVITES_DIR}/{id}.{SEALED_EXT}")
 }
 
 /// Makes an invite: writes its record and returns the code (which carries the secret; it is
 /// shown once and never stored). `url_default` is used when the request names no URL.
 pub(crate) fn create(
     dir: &Path,
+    records: &dyn RecordStore,
     req: &InviteRequest,
     url_default: &str,
     cert_fp: &str,
@@ -120,65 +119,112 @@ pub(crate) fn create(
         for_member: req.member,
         old_keys: req.old_keys,
     };
-    fsutil::private_dir(&dir.join(INVITES_DIR))?;
-    save(dir, &record)?;
+    save(records, &public, &record)?;
     let code = InviteCode { url, agency_fp: public.root_fingerprint(), cert_fp: cert_fp.to_string(), secret: secret.to_string() };
     Ok(InviteResponse { invite_id: record.invite_id, code: code.encode(), expires_at })
 }
 
 /// Writes an invite record durably, sealed to the agency's sealing key.
-pub(crate) fn save(dir: &Path, record: &InviteRecord) -> Result<()> {
-    let bytes = zeroize::Zeroizing::new(serde_json::to_vec(record).map_err(|e| AgencyError::Internal(format!("invite record: {e}")))?);
-    let (public, _) = Agency::read_public(dir)?;
-    let sealed = casebridge_trust::seal_at_rest(&public.recipient()?, &bytes)?;
-    fsutil::write_atomic(&path_of(dir, record.invite_id), &sealed)?;
+pub(crate) fn save(records: &dyn RecordStore, public: &AgencyPublic, record: &InviteRecord) -> Result<()> {
+    records.write(&name_of(record.invite_id), &seal(public, record)?)?;
     // An older version's file in the clear goes once the sealed one is durable.
-    fsutil::remove_if_exists(&dir.join(INVITES_DIR).join(format!("{}.json", record.invite_id)))?;
+    records.remove(&format!("{INVITES_DIR}/{}.json", record.invite_id))?;
     Ok(())
 }
 
-/// Every invite, oldest first (`identity`: the agency's sealing identity).
-pub fn list(dir: &Path, identity: &age::x25519::Identity) -> Result<Vec<InviteRecord>> {
-    let folder = dir.join(INVITES_DIR);
-    let entries = match fs::read_dir(&folder) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(AgencyError::io("reading", &folder)(e)),
-    };
-    let mut out = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let bytes = fs::read(&path).map_err(AgencyError::io("reading", &path))?;
-        let plain = match path.extension().and_then(|e| e.to_str()) {
-            Some(SEALED_EXT) => match casebridge_trust::open_at_rest(identity, &bytes) {
-                Ok(p) => p,
-                Err(_) => {
-                    tracing::warn!(file = %path.display(), "skipping an invite file that does not open with the agency key");
-                    continue;
-                }
-            },
-            Some("json") => zeroize::Zeroizing::new(bytes),
-            _ => continue,
-        };
-        match serde_json::from_slice::<InviteRecord>(&plain) {
-            Ok(r) => out.push(r),
-            Err(_) => tracing::warn!(file = %path.display(), "skipping an invite file that does not parse"),
+fn seal(public: &AgencyPublic, record: &InviteRecord) -> Result<Vec<u8>> {
+    let bytes = zeroize::Zeroizing::new(serde_json::to_vec(record).map_err(|e| AgencyError::Internal(format!("invite record: {e}")))?);
+    Ok(casebridge_trust::seal_at_rest(&public.recipient()?, &bytes)?)
+}
+
+/// Claims `found` for an enrolment: writes `record` (its state once used) unless another
+/// enrolment (on another replica) changed the invite meanwhile (`None` then, nothing written).
+/// The claim comes before the credential is issued, so two enrolments racing on one invite
+/// never both get a credential; [`Claim::release`] gives the invite back when issuing fails.
+pub(crate) fn claim(records: &dyn RecordStore, public: &AgencyPublic, found: &Found, record: &InviteRecord) -> Result<Option<Claim>> {
+    let sealed = seal(public, record)?;
+    let won = if found.name.ends_with(".json") {
+        // A record of an older version, in the clear: it is replaced by a sealed one.
+        let won = records.create(&name_of(record.invite_id), &sealed)?;
+        if won {
+            records.remove(&found.name)?;
         }
+        won
+    } else {
+        records.replace(&found.name, &found.raw, &sealed)?
+    };
+    Ok(won.then(|| Claim { name: name_of(record.invite_id), held: sealed, before: (found.name.clone(), found.raw.clone()) }))
+}
+
+/// An invite claimed by one enrolment.
+pub(crate) struct Claim {
+    name: String,
+    held: Vec<u8>,
+    before: (String, Vec<u8>),
+}
+
+impl Claim {
+    /// Gives the invite back as it was (issuing the credential failed).
+    pub(crate) fn release(self, records: &dyn RecordStore) -> Result<()> {
+        if self.before.0 == self.name {
+            records.replace(&self.name, &self.held, &self.before.1)?;
+        } else {
+            records.write(&self.before.0, &self.before.1)?;
+            records.remove(&self.name)?;
+        }
+        Ok(())
     }
+}
+
+/// An invite as found, with the record's name and bytes as stored (for [`save_used`]).
+pub(crate) struct Found {
+    pub record: InviteRecord,
+    name: String,
+    raw: Vec<u8>,
+}
+
+/// Every invite in `records`, oldest first (records that do not open or parse are skipped
+/// and logged).
+pub fn list(records: &dyn RecordStore, identity: &age::x25519::Identity) -> Result<Vec<InviteRecord>> {
+    let mut out: Vec<InviteRecord> = list_found(records, identity)?.into_iter().map(|f| f.record).collect();
     out.sort_by_key(|r| r.invite_id);
     Ok(out)
 }
 
+fn list_found(records: &dyn RecordStore, identity: &age::x25519::Identity) -> Result<Vec<Found>> {
+    let mut out = Vec::new();
+    for file in records.list(INVITES_DIR)? {
+        let name = format!("{INVITES_DIR}/{file}");
+        let Some(bytes) = records.read(&name)? else { continue };
+        let plain = match file.rsplit_once('.').map(|(_, ext)| ext) {
+            Some(SEALED_EXT) => match casebridge_trust::open_at_rest(identity, &bytes) {
+                Ok(p) => p,
+                Err(_) => {
+                    tracing::warn!(record = %name, "skipping an invite record that does not open with the agency key");
+                    continue;
+                }
+            },
+            Some("json") => zeroize::Zeroizing::new(bytes.clone()),
+            _ => continue,
+        };
+        match serde_json::from_slice::<InviteRecord>(&plain) {
+            Ok(record) => out.push(Found { record, name, raw: bytes }),
+            Err(_) => tracing::warn!(record = %name, "skipping an invite record that does not parse"),
+        }
+    }
+    Ok(out)
+}
+
 /// The invite whose secret is `secret`. Every record's digest is compared in constant time.
-pub(crate) fn find_by_secret(dir: &Path, identity: &age::x25519::Identity, secret: &str) -> Result<Option<InviteRecord>> {
+pub(crate) fn find_by_secret(records: &dyn RecordStore, identity: &age::x25519::Identity, secret: &str) -> Result<Option<Found>> {
     let digest = casebridge_core::sha256(secret.trim().as_bytes());
     let mut found = None;
-    for record in list(dir, identity)? {
-        let Ok(stored) = hex::decode(&record.secret_sha256) else { continue };
+    for f in list_found(records, identity)? {
+        let Ok(stored) = hex::decode(&f.record.secret_sha256) else { continue };
         #[allow(deprecated)]
         let equal = ring::constant_time::verify_slices_are_equal(&stored, &digest).is_ok();
         if equal && found.is_none() {
-            found = Some(record);
+            found = Some(f);
         }
     }
     Ok(found)

@@ -80,21 +80,21 @@ fn enrol_blocking(st: &AppState, source: Source, req: EnrolRequest) -> ApiResult
             format!("too many refused enrolments from your address; try again in {secs} seconds"),
         ));
     }
-    let Some(invite) = invites::find_by_secret(&st.dir, st.agency.sealing_identity(), &req.invite_secret)? else {
+    let Some(invite) = invites::find_by_secret(st.agency.records(), st.agency.sealing_identity(), &req.invite_secret)? else {
         lock(&st.enrol_by_source).failure(source.0, now);
         return Err(ApiError::forbidden(
             "invite_unknown",
             "this invite code is not known; check that it was copied whole, or ask for a new one",
         ));
     };
-    if let Some(secs) = lock(&st.enrol_by_invite).locked(&invite.invite_id, now) {
+    if let Some(secs) = lock(&st.enrol_by_invite).locked(&invite.record.invite_id, now) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "invite_locked",
             format!("too many refused enrolments with this invite; try again in {secs} seconds"),
         ));
     }
-    let invite_id = invite.invite_id;
+    let invite_id = invite.record.invite_id;
     enrol_with(st, invite, req, now).inspect_err(|e| {
         if e.status().is_client_error() {
             lock(&st.enrol_by_source).failure(source.0, now);
@@ -105,12 +105,14 @@ fn enrol_blocking(st: &AppState, source: Source, req: EnrolRequest) -> ApiResult
 
 fn enrol_with(
     st: &AppState,
-    mut invite: invites::InviteRecord,
+    found: invites::Found,
     req: EnrolRequest,
     now: chrono::DateTime<chrono::FixedOffset>,
 ) -> ApiResult<EnrolResponse> {
+    let mut invite = found.record.clone();
+    let used = || ApiError::forbidden("invite_used", "this invite code was already used; ask the agency for a new one");
     if invite.used_at.is_some() {
-        return Err(ApiError::forbidden("invite_used", "this invite code was already used; ask the agency for a new one"));
+        return Err(used());
     }
     if now > invite.expires_at {
         return Err(ApiError::forbidden("invite_expired", "this invite code has expired; ask the agency for a new one"));
@@ -124,21 +126,31 @@ fn enrol_with(
         return Err(ApiError::forbidden("key_revoked", "this key was revoked by the agency; enrol with a new profile key"));
     }
     let valid_for = Duration::seconds(i64::try_from(invite.valid_for_secs).unwrap_or(i64::MAX));
+    // The invite is claimed first: of two enrolments racing on it (on two replicas), one
+    // claims it and the other is refused before any credential exists for its key.
+    invite.used_at = Some(now);
+    invite.member_id = Some(invite.for_member.unwrap_or(request.member_id));
+    let Some(claim) = invites::claim(st.agency.records(), &st.public, &found, &invite)? else {
+        return Err(used());
+    };
     // A member id belongs to the first key that enrolled with it; an invite made for an
     // existing member is the only way to bind another key to it.
     let issued = match invite.for_member {
         None => st.agency.issue(&doc, invite.role, Some(&invite.name), valid_for),
         Some(member) => st.agency.issue_for_member(&doc, member, invite.role, Some(&invite.name), valid_for),
     };
-    let (cred, cred_doc) = issued.map_err(|e| match e.reason {
-        Reason::MemberIdTaken => ApiError::forbidden("member_id_taken", e.message),
-        Reason::UnknownMember => ApiError::forbidden("unknown_member", e.message),
-        Reason::KeyMismatch | Reason::ManifestInvalid | Reason::BadSignature => ApiError::bad_request(e.message),
-        _ => ApiError::internal(e),
-    })?;
-    invite.used_at = Some(now);
-    invite.member_id = Some(cred.member_id);
-    invites::save(&st.dir, &invite)?;
+    let (cred, cred_doc) = match issued {
+        Ok(issued) => issued,
+        Err(e) => {
+            claim.release(st.agency.records())?;
+            return Err(match e.reason {
+                Reason::MemberIdTaken => ApiError::forbidden("member_id_taken", e.message),
+                Reason::UnknownMember => ApiError::forbidden("unknown_member", e.message),
+                Reason::KeyMismatch | Reason::ManifestInvalid | Reason::BadSignature => ApiError::bad_request(e.message),
+                _ => ApiError::internal(e),
+            });
+        }
+    };
     write(&st.issued).push(cred.clone());
     if invite.old_keys == Some(OldKeys::Revoke) {
         let old: Vec<String> =
@@ -147,11 +159,11 @@ fn enrol_with(
             st.agency
                 .revoke_keys(cred.member_id, old, Some("replaced by a new key (invite for this member)".into()))
                 .map_err(ApiError::internal)?;
-            let current = Agency::read_revocation(&st.dir).map_err(ApiError::internal)?;
+            let current = st.agency.current_revocation().map_err(ApiError::internal)?;
             st.set_revocation(current);
         }
     }
-    let public = Agency::public_file(&st.dir).map_err(ApiError::internal)?;
+    let public = Agency::public_file_in(&st.dir, st.agency.records()).map_err(ApiError::internal)?;
     let public = serde_json::to_vec_pretty(&public).map_err(ApiError::internal)?;
     tracing::info!(member = %cred.member_id, invite = %invite.invite_id, role = cred.role.as_str(), "member enrolled");
     Ok(EnrolResponse { member_id: cred.member_id, credential: B64.encode(cred_doc.to_bytes()), agency: B64.encode(public) })
@@ -431,8 +443,7 @@ fn first_receipt(st: &AppState, o: &casebridge_trust::bundle::Opened) -> Option<
     if o.outcome != BundleOutcome::Duplicate {
         return None;
     }
-    let path = st.dir.join("receipts").join(format!("{}.json", o.bundle_id));
-    let doc = SignedDoc::parse(&std::fs::read(path).ok()?).ok()?;
+    let doc = st.agency.receipt_on_file(o.bundle_id).ok()??;
     let root = st.public.root_key_bytes().ok()?;
     let r = Receipt::verify(&doc, &root, st.agency_id()).ok()?;
     (r.sender == o.sender && r.manifest_hash == o.manifest_hash).then_some(Ok(doc))

@@ -447,6 +447,7 @@ impl From<AgencyError> for ApiError {
         match e {
             AgencyError::Invalid(m) => ApiError::bad_request(m),
             AgencyError::Io { ref source, .. } if crate::api::is_disk_full(source) => ApiError::insufficient_storage(e),
+            AgencyError::Trust(t) => crate::api::records_error(t),
             e => ApiError::internal(e),
         }
     }

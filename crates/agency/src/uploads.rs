@@ -119,10 +119,15 @@ pub(crate) fn upload_id(member: Uuid, bundle: Uuid) -> Uuid {
     uuid::Builder::from_random_bytes(b).into_uuid()
 }
 
-/// The upload's state file, sealed to the agency's sealing key (member, bundle, sizes and the
-/// receipt are never readable at rest).
+/// The upload's state record (a file in the embedded agency), sealed to the agency's sealing
+/// key (member, bundle, sizes and the receipt are never readable at rest).
+pub(crate) fn meta_name(id: Uuid) -> String {
+    format!("{UPLOADS_DIR}/{id}.state")
+}
+
+/// The upload's state file in the embedded agency (tests reach for it).
 pub(crate) fn meta_path(dir: &Path, id: Uuid) -> PathBuf {
-    dir.join(UPLOADS_DIR).join(format!("{id}.state"))
+    dir.join(meta_name(id))
 }
 
 pub(crate) fn part_path(dir: &Path, id: Uuid) -> PathBuf {
@@ -172,15 +177,12 @@ pub(crate) fn load(agency: &Agency, id: Uuid, member: Uuid) -> Result<UploadMeta
 
 /// Reads and opens a state file (`None` when there is none).
 fn read_meta(agency: &Agency, id: Uuid) -> Result<Option<UploadMeta>, ApiError> {
-    let path = meta_path(agency.dir(), id);
-    let bytes = match fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(AgencyError::io("reading", &path)(e).into()),
-    };
-    let plain = casebridge_trust::open_at_rest(agency.sealing_identity(), &bytes)
-        .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
-    let mut meta: UploadMeta = serde_json::from_slice(&plain).map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+    let name = meta_name(id);
+    let path = agency.dir().join(&name);
+    let Some(bytes) = agency.records().read(&name).map_err(crate::api::records_error)? else { return Ok(None) };
+    let plain =
+        casebridge_trust::open_at_rest(agency.sealing_identity(), &bytes).map_err(|e| ApiError::internal(format!("{name}: {e}")))?;
+    let mut meta: UploadMeta = serde_json::from_slice(&plain).map_err(|e| ApiError::internal(format!("{name}: {e}")))?;
     if meta.last_chunk_at.is_none() && meta.received > 0 {
         // A state written before the last chunk's time was kept: the state is rewritten with
         // every chunk, so its file's time is when the last one came.
@@ -189,7 +191,7 @@ fn read_meta(agency: &Agency, id: Uuid) -> Result<Option<UploadMeta>, ApiError> 
         }
     }
     if meta.upload_id != id {
-        return Err(ApiError::internal(format!("{}: the state names another upload", path.display())));
+        return Err(ApiError::internal(format!("{name}: the state names another upload")));
     }
     Ok(Some(meta))
 }
@@ -228,7 +230,7 @@ pub(crate) fn save(agency: &Agency, meta: &UploadMeta) -> Result<(), ApiError> {
     let bytes = serde_json::to_vec(meta).map_err(|e| ApiError::internal(format!("upload state: {e}")))?;
     let sealed =
         casebridge_trust::seal_at_rest(&agency.public().recipient().map_err(ApiError::internal)?, &bytes).map_err(ApiError::internal)?;
-    Ok(fsutil::write_atomic(&meta_path(agency.dir(), meta.upload_id), &sealed)?)
+    agency.records().write(&meta_name(meta.upload_id), &sealed).map_err(crate::api::records_error)
 }
 
 /// Saves a state and tells the tracker.
@@ -257,7 +259,7 @@ pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<u64, ApiError> 
     tomb.received = 0;
     // The tombstone first: a state that says "received N" never outlives its bytes.
     if record(st, &tomb).is_err() {
-        fsutil::remove_if_exists(&meta_path(&st.dir, id))?;
+        st.agency.records().remove(&meta_name(id)).map_err(crate::api::records_error)?;
         st.uploads.forget(id);
     }
     fsutil::remove_if_exists(&part)?;
@@ -270,7 +272,7 @@ pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<u64, ApiError> 
 /// holds the upload's lock.
 pub(crate) fn remove_record(st: &AppState, id: Uuid) -> Result<(), ApiError> {
     fsutil::remove_if_exists(&part_path(&st.dir, id))?;
-    fsutil::remove_if_exists(&meta_path(&st.dir, id))?;
+    st.agency.records().remove(&meta_name(id)).map_err(crate::api::records_error)?;
     st.uploads.forget(id);
     Ok(fsutil::sync_dir(&st.dir.join(UPLOADS_DIR))?)
 }
@@ -401,14 +403,21 @@ impl Tracker {
     /// stopped half-way) and unfinished state writes. A state file that cannot be read is left
     /// alone and logged.
     pub(crate) fn load(agency: &Agency) -> crate::error::Result<Tracker> {
-        let dir = agency.dir().join(UPLOADS_DIR);
         let tracker = Tracker::default();
+        for name in agency.records().list(UPLOADS_DIR)? {
+            let Some(id) = name.strip_suffix(".state").and_then(|s| Uuid::parse_str(s).ok()) else { continue };
+            match read_meta(agency, id) {
+                Ok(Some(meta)) => tracker.set(&meta),
+                Ok(None) => {}
+                Err(_) => tracing::warn!(upload = %id, "an upload state cannot be read; it is left as it is"),
+            }
+        }
+        let dir = agency.dir().join(UPLOADS_DIR);
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(tracker),
             Err(e) => return Err(AgencyError::io("reading", &dir)(e)),
         };
-        let mut parts = Vec::new();
         for entry in rd {
             let entry = entry.map_err(AgencyError::io("reading", &dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -416,25 +425,14 @@ impl Tracker {
                 fsutil::remove_if_exists(&entry.path())?;
                 continue;
             }
-            if let Some(id) = name.strip_suffix(".part").and_then(|s| Uuid::parse_str(s).ok()) {
-                parts.push(id);
-                continue;
-            }
-            let Some(id) = name.strip_suffix(".state").and_then(|s| Uuid::parse_str(s).ok()) else { continue };
-            match read_meta(agency, id) {
-                Ok(Some(meta)) => tracker.set(&meta),
-                Ok(None) => {}
-                Err(_) => tracing::warn!(upload = %id, "an upload state file cannot be read; it is left as it is"),
-            }
-        }
-        for id in parts {
+            let Some(id) = name.strip_suffix(".part").and_then(|s| Uuid::parse_str(s).ok()) else { continue };
             // Kept: the bytes of an open upload, or of one whose state could not be read.
             let keep = match tracker.record(id) {
                 Some(r) => r.phase == Phase::Open,
                 None => meta_path(agency.dir(), id).exists(),
             };
             if !keep {
-                fsutil::remove_if_exists(&part_path(agency.dir(), id))?;
+                fsutil::remove_if_exists(&entry.path())?;
             }
         }
         fsutil::sync_dir(&dir)?;

@@ -31,6 +31,7 @@ use crate::credential::{now, Credential, CredentialRequest, CREDENTIAL, CREDENTI
 use crate::doc::{fingerprint, SignedDoc};
 use crate::error::{io_err, Reason, Result, TrustError};
 use crate::receipt::{Receipt, RECEIPT};
+use crate::records::{write_atomic, LocalRecords, RecordStore};
 use crate::revocation::{RevocationList, Revoked, LIST_VALIDITY_DAYS, REVOCATION_LIST};
 use casebridge_core::{KdfParams, Passphrase, Role};
 
@@ -128,7 +129,10 @@ struct Keys {
 /// An agency directory, unlocked.
 pub struct Agency {
     dir: PathBuf,
-    _lock: File,
+    /// The agency directory's lock (none for a cluster agency: its records are shared through
+    /// the database, and its replicas and admin commands run at once).
+    _lock: Option<File>,
+    records: std::sync::Arc<dyn RecordStore>,
     public: AgencyPublic,
     public_doc: SignedDoc,
     root: Ed25519KeyPair,
@@ -149,6 +153,12 @@ fn lock(dir: &Path) -> Result<File> {
 
 /// File extension of a sealed issued credential.
 const ISSUED_EXT: &str = "cred";
+/// The records of issued credentials (`issued/SERIAL.cred`, sealed).
+pub const ISSUED_FOLDER: &str = "issued";
+/// The record of the current revocation list.
+pub const REVOCATION_RECORD: &str = "revocation.json";
+/// The records of receipts (`receipts/BUNDLE.json`).
+pub const RECEIPTS_FOLDER: &str = "receipts";
 
 /// Seals `plain` to an agency's own sealing key (age, X25519 + ChaCha20-Poly1305): what the
 /// agency directory keeps at rest (issued credentials, invites, upload state). Needs only the
@@ -173,20 +183,6 @@ pub fn open_at_rest(identity: &age::x25519::Identity, sealed: &[u8]) -> Result<Z
     let mut out = Zeroizing::new(Vec::new());
     std::io::Read::read_to_end(&mut r, &mut out).map_err(|_| damaged())?;
     Ok(out)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("new");
-    {
-        let mut f = File::create(&tmp).map_err(io_err("writing", &tmp))?;
-        f.write_all(bytes).map_err(io_err("writing", &tmp))?;
-        f.sync_all().map_err(io_err("syncing", &tmp))?;
-    }
-    fs::rename(&tmp, path).map_err(io_err("writing", path))?;
-    if let Some(d) = path.parent() {
-        File::open(d).and_then(|d| d.sync_all()).map_err(io_err("syncing", d))?;
-    }
-    Ok(())
 }
 
 impl Agency {
@@ -222,7 +218,8 @@ impl Agency {
             created_at: now(),
         };
         let public_doc = SignedDoc::sign(AGENCY_IDENTITY, &public, &root);
-        let agency = Agency { dir: dir.to_path_buf(), _lock, public, public_doc, root, sealing };
+        let records: std::sync::Arc<dyn RecordStore> = std::sync::Arc::new(LocalRecords::new(dir));
+        let agency = Agency { dir: dir.to_path_buf(), _lock: Some(_lock), records, public, public_doc, root, sealing };
         agency.write_revocation(&RevocationList {
             agency_id: agency.public.agency_id,
             version: 1,
@@ -248,25 +245,58 @@ impl Agency {
         Ok((verify_identity(&doc)?, doc))
     }
 
-    /// Reads the current revocation list (no passphrase needed).
+    /// Reads the current revocation list of the embedded agency in `dir` (no passphrase
+    /// needed).
     pub fn read_revocation(dir: &Path) -> Result<(RevocationList, SignedDoc)> {
         let (public, _) = Self::read_public(dir)?;
-        let path = dir.join("revocation.json");
-        let doc = SignedDoc::parse(&fs::read(&path).map_err(io_err("reading", &path))?)?;
+        Self::revocation_in(&LocalRecords::new(dir), &public)
+    }
+
+    /// Reads and verifies the current revocation list in `records` (no passphrase needed).
+    pub fn revocation_in(records: &dyn RecordStore, public: &AgencyPublic) -> Result<(RevocationList, SignedDoc)> {
+        let bytes = records
+            .read(REVOCATION_RECORD)?
+            .ok_or_else(|| TrustError::new(Reason::Store, "the agency has no revocation list (revocation.json is missing)"))?;
+        let doc = SignedDoc::parse(&bytes)?;
         Ok((RevocationList::verify(&doc, &public.root_key_bytes()?, public.agency_id)?, doc))
     }
 
-    /// The public file members pin.
+    /// The public file members pin, of the embedded agency in `dir`.
     pub fn public_file(dir: &Path) -> Result<AgencyPublicFile> {
-        let (_, agency) = Self::read_public(dir)?;
-        let (_, revocation) = Self::read_revocation(dir)?;
+        Self::public_file_in(dir, &LocalRecords::new(dir))
+    }
+
+    /// The public file members pin: the identity in `dir`, the revocation list in `records`.
+    pub fn public_file_in(dir: &Path, records: &dyn RecordStore) -> Result<AgencyPublicFile> {
+        let (public, agency) = Self::read_public(dir)?;
+        let (_, revocation) = Self::revocation_in(records, &public)?;
         Ok(AgencyPublicFile { agency, revocation })
     }
 
-    /// Unlocks the agency directory.
+    /// Unlocks the agency directory (holding its lock), its records as files in it.
     pub fn open(dir: &Path, passphrase: &Passphrase) -> Result<Agency> {
-        let (public, public_doc) = Self::read_public(dir)?;
         let _lock = lock(dir)?;
+        Self::unlock(dir, passphrase, Some(_lock), std::sync::Arc::new(LocalRecords::new(dir)))
+    }
+
+    /// Unlocks a cluster agency: the keys in `dir`, the records in `records` (the cluster's
+    /// database). Takes no lock: replicas and admin commands share the records.
+    pub fn open_shared(dir: &Path, passphrase: &Passphrase, records: std::sync::Arc<dyn RecordStore>) -> Result<Agency> {
+        Self::unlock(dir, passphrase, None, records)
+    }
+
+    /// The records this agency keeps (files in its directory, or the cluster's database).
+    pub fn records(&self) -> &dyn RecordStore {
+        self.records.as_ref()
+    }
+
+    /// The records, shared.
+    pub fn records_arc(&self) -> std::sync::Arc<dyn RecordStore> {
+        self.records.clone()
+    }
+
+    fn unlock(dir: &Path, passphrase: &Passphrase, _lock: Option<File>, records: std::sync::Arc<dyn RecordStore>) -> Result<Agency> {
+        let (public, public_doc) = Self::read_public(dir)?;
         let payload = casebridge_core::read_keyfile(&dir.join("keys.cbk"), KEYS_LABEL, passphrase).map_err(|e| match e {
             casebridge_core::Error::WrongPassphrase => {
                 TrustError::new(Reason::Store, "wrong agency passphrase: the agency keys could not be unlocked (nothing was changed)")
@@ -282,26 +312,20 @@ impl Agency {
         if hex::encode(root.public_key().as_ref()) != public.root_key || sealing.to_public().to_string() != public.sealing_recipient {
             return Err(TrustError::new(Reason::Store, "agency keys do not match agency.json"));
         }
-        let agency = Agency { dir: dir.to_path_buf(), _lock, public, public_doc, root, sealing };
+        let agency = Agency { dir: dir.to_path_buf(), _lock, records, public, public_doc, root, sealing };
         agency.seal_legacy_issued()?;
         Ok(agency)
     }
 
     /// Seals issued credentials an older version kept as plain `issued/SERIAL.json`.
     fn seal_legacy_issued(&self) -> Result<()> {
-        let issued = self.dir.join("issued");
-        let Ok(entries) = fs::read_dir(&issued) else { return Ok(()) };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
-            let bytes = fs::read(&path).map_err(io_err("reading", &path))?;
+        for name in self.records.list(ISSUED_FOLDER)? {
+            let Some(serial) = name.strip_suffix(".json") else { continue };
+            let Some(bytes) = self.records.read(&format!("{ISSUED_FOLDER}/{name}"))? else { continue };
             let sealed = seal_at_rest(&self.public.recipient()?, &bytes)?;
-            write_atomic(&path.with_extension(ISSUED_EXT), &sealed)?;
-            fs::remove_file(&path).map_err(io_err("removing", &path))?;
+            self.records.write(&format!("{ISSUED_FOLDER}/{serial}.{ISSUED_EXT}"), &sealed)?;
+            self.records.remove(&format!("{ISSUED_FOLDER}/{name}"))?;
         }
-        File::open(&issued).and_then(|d| d.sync_all()).map_err(io_err("syncing", &issued))?;
         Ok(())
     }
 
@@ -327,21 +351,41 @@ impl Agency {
 
     fn write_revocation(&self, list: &RevocationList) -> Result<SignedDoc> {
         let doc = SignedDoc::sign(REVOCATION_LIST, list, &self.root);
-        write_atomic(&self.dir.join("revocation.json"), &doc.to_bytes())?;
+        self.records.write(REVOCATION_RECORD, &doc.to_bytes())?;
         Ok(doc)
     }
 
     /// The current list; when it has expired, a fresh one (next version, same entries) is
     /// signed first, so an unlocked agency never decides on a stale list.
     pub fn current_revocation(&self) -> Result<(RevocationList, SignedDoc)> {
-        let (list, doc) = Self::read_revocation(&self.dir)?;
+        let (list, doc) = Self::revocation_in(self.records.as_ref(), &self.public)?;
         if now() <= list.expires_at {
             return Ok((list, doc));
         }
-        let fresh =
-            RevocationList { version: list.version + 1, issued_at: now(), expires_at: now() + Duration::days(LIST_VALIDITY_DAYS), ..list };
-        let doc = self.write_revocation(&fresh)?;
-        Ok((fresh, doc))
+        self.next_revocation(|list| list.entries.clone())?;
+        Self::revocation_in(self.records.as_ref(), &self.public)
+    }
+
+    /// Signs the next list version with the entries `entries` makes from the current list,
+    /// replacing the current one only if no other writer (another replica of a cluster
+    /// agency) replaced it meanwhile; on such a race it starts again from the newer list, so
+    /// no revocation is ever lost.
+    fn next_revocation(&self, entries: impl Fn(&RevocationList) -> Vec<Revoked>) -> Result<RevocationList> {
+        for _ in 0..64 {
+            let (list, doc) = Self::revocation_in(self.records.as_ref(), &self.public)?;
+            let next = RevocationList {
+                agency_id: list.agency_id,
+                version: list.version + 1,
+                issued_at: now(),
+                expires_at: now() + Duration::days(LIST_VALIDITY_DAYS),
+                entries: entries(&list),
+            };
+            let signed = SignedDoc::sign(REVOCATION_LIST, &next, &self.root);
+            if self.records.replace(REVOCATION_RECORD, &doc.to_bytes(), &signed.to_bytes())? {
+                return Ok(next);
+            }
+        }
+        Err(TrustError::new(Reason::Store, "the revocation list kept changing under this writer; try again"))
     }
 
     /// Issues a credential for a member's signed request. A member id belongs to the first key
@@ -426,7 +470,7 @@ impl Agency {
         };
         let doc = SignedDoc::sign(CREDENTIAL, &cred, &self.root);
         let sealed = seal_at_rest(&self.public.recipient()?, &doc.to_bytes())?;
-        write_atomic(&self.dir.join("issued").join(format!("{}.{ISSUED_EXT}", cred.serial)), &sealed)?;
+        self.records.write(&format!("{ISSUED_FOLDER}/{}.{ISSUED_EXT}", cred.serial), &sealed)?;
         Ok((cred, doc))
     }
 
@@ -434,11 +478,9 @@ impl Agency {
     pub fn issued(&self) -> Result<Vec<Credential>> {
         let root = self.public.root_key_bytes()?;
         let mut out = Vec::new();
-        let issued = self.dir.join("issued");
-        for entry in fs::read_dir(&issued).map_err(io_err("reading", &issued))?.flatten() {
-            let path = entry.path();
-            let bytes = fs::read(&path).map_err(io_err("reading", &path))?;
-            let doc = match path.extension().and_then(|e| e.to_str()) {
+        for name in self.records.list(ISSUED_FOLDER)? {
+            let Some(bytes) = self.records.read(&format!("{ISSUED_FOLDER}/{name}"))? else { continue };
+            let doc = match name.rsplit_once('.').map(|(_, ext)| ext) {
                 Some(ISSUED_EXT) => SignedDoc::parse(&open_at_rest(&self.sealing, &bytes)?)?,
                 Some("json") => SignedDoc::parse(&bytes)?,
                 _ => continue,
@@ -461,28 +503,29 @@ impl Agency {
     /// Revokes the keys `keys` (hex) of `member` (a lost device): publishes the next list
     /// version. The member's other keys stay valid.
     pub fn revoke_keys(&self, member: Uuid, keys: Vec<String>, reason: Option<String>) -> Result<RevocationList> {
-        let (list, _) = Self::read_revocation(&self.dir)?;
-        let mut entries = list.entries.clone();
-        for key in keys {
-            if !entries.iter().any(|e| e.key == key) {
-                entries.push(Revoked { member_id: member, key, revoked_at: now(), reason: reason.clone() });
+        self.next_revocation(|list| {
+            let mut entries = list.entries.clone();
+            for key in &keys {
+                if !entries.iter().any(|e| &e.key == key) {
+                    entries.push(Revoked { member_id: member, key: key.clone(), revoked_at: now(), reason: reason.clone() });
+                }
             }
-        }
-        let next = RevocationList {
-            agency_id: list.agency_id,
-            version: list.version + 1,
-            issued_at: now(),
-            expires_at: now() + Duration::days(LIST_VALIDITY_DAYS),
-            entries,
-        };
-        self.write_revocation(&next)?;
-        Ok(next)
+            entries
+        })
     }
 
     /// Signs and files a receipt.
     pub fn sign_receipt(&self, receipt: &Receipt) -> Result<SignedDoc> {
         let doc = SignedDoc::sign(RECEIPT, receipt, &self.root);
-        write_atomic(&self.dir.join("receipts").join(format!("{}.json", receipt.bundle_id)), &doc.to_bytes())?;
+        self.records.write(&format!("{RECEIPTS_FOLDER}/{}.json", receipt.bundle_id), &doc.to_bytes())?;
         Ok(doc)
+    }
+
+    /// The receipt on file for `bundle`, as signed when it first arrived.
+    pub fn receipt_on_file(&self, bundle: Uuid) -> Result<Option<SignedDoc>> {
+        match self.records.read(&format!("{RECEIPTS_FOLDER}/{bundle}.json"))? {
+            Some(bytes) => Ok(Some(SignedDoc::parse(&bytes)?)),
+            None => Ok(None),
+        }
     }
 }

@@ -29,11 +29,16 @@ mod doc;
 mod error;
 pub mod profile;
 mod receipt;
+pub mod records;
 mod revocation;
 
-pub use agency::{open_at_rest, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, AGENCY_IDENTITY};
+pub use agency::{
+    open_at_rest, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, AGENCY_IDENTITY, ISSUED_FOLDER, RECEIPTS_FOLDER,
+    REVOCATION_RECORD,
+};
 pub use credential::{now, parse_duration, Credential, CredentialRequest, CredentialStatus, CREDENTIAL, CREDENTIAL_REQUEST};
 pub use doc::{fingerprint, SignedDoc, MAX_DOC_LEN};
 pub use error::{Reason, Result, TrustError};
 pub use receipt::{Receipt, RECEIPT};
+pub use records::{LocalRecords, RecordStore};
 pub use revocation::{RevocationList, Revoked, LIST_VALIDITY_DAYS, REVOCATION_LIST};

@@ -27,7 +27,8 @@ async fn enrolment_issues_a_credential_that_installs_and_uses_the_invite_once() 
     env.stop().await;
 
     let agency = casebridge_trust::Agency::open(&env.dir, &Passphrase::new(AGENCY_PASS)).unwrap();
-    let used: Vec<_> = invites::list(&env.dir, agency.sealing_identity()).unwrap().into_iter().filter(|i| i.used_at.is_some()).collect();
+    let used: Vec<_> =
+        invites::list(agency.records(), agency.sealing_identity()).unwrap().into_iter().filter(|i| i.used_at.is_some()).collect();
     assert_eq!(used.len(), 2);
     assert_eq!(used[0].member_id, Some(member.id));
     // Invite files, issued credentials and upload state are sealed: no member name, role or
