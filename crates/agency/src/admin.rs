@@ -154,7 +154,7 @@ async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_tr
 }
 
 async fn status_route(State(st): State<Arc<AppState>>) -> Json<AdminStatus> {
-    let (sessions, credentials) = st.counts();
+    let (sessions, credentials) = st.counts().await.unwrap_or_default();
     let (connections, connections_unauthenticated) = st.conns.counts();
     Json(AdminStatus {
         agency_id: st.agency_id(),

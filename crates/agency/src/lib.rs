@@ -74,6 +74,7 @@ pub mod invites;
 pub mod limits;
 mod routes;
 mod server;
+mod sessions;
 mod state;
 pub mod tls;
 mod uploads;

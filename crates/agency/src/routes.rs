@@ -25,7 +25,8 @@ use uuid::Uuid;
 use crate::api::{self, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, OctetBody};
 use crate::backend;
 use crate::invites;
-use crate::state::{blocking, lock, read, write, AppState, Member, Pending, SessionEntry, Source, CHALLENGE_TTL_SECS, SESSION_TTL_SECS};
+use crate::sessions::{Pending, SessionEntry};
+use crate::state::{blocking, lock, read, write, AppState, Member, Source, CHALLENGE_TTL_SECS, SESSION_TTL_SECS};
 use crate::uploads;
 
 /// Body pieces in flight between the request and the chunk writer (each at most one read of
@@ -193,14 +194,9 @@ async fn challenge(State(st): State<Arc<AppState>>, source: Source, ApiJson(req)
     let nonce = st.random::<32>()?;
     let challenge_id = uuid::Builder::from_random_bytes(st.random::<16>()?).into_uuid();
     let expires_at = now + Duration::seconds(CHALLENGE_TTL_SECS);
-    {
-        let mut auth = lock(&st.auth);
-        auth.prune(now);
-        // A member's own challenges are capped: a new one replaces their oldest, so someone who
-        // read a member's id and key can keep at most that many open, and never lock them out.
-        make_room(&mut auth.challenges, st.limits.challenges_per_member, |c| (c.member == req.member_id).then_some(c.expires_at));
-        auth.challenges.insert(challenge_id, Pending { member: req.member_id, serial, key, nonce, expires_at });
-    }
+    // A member's own challenges are capped (sessions.rs).
+    let pending = Pending { member: req.member_id, serial, key, nonce, expires_at };
+    st.sessions.put_challenge(challenge_id, pending, st.limits.challenges_per_member, now).await?;
     Ok(Json(Challenge { challenge_id, nonce: hex::encode(nonce), agency_id: st.agency_id(), expires_at }))
 }
 
@@ -208,7 +204,7 @@ async fn session(State(st): State<Arc<AppState>>, source: Source, ApiJson(req): 
     st.unauthenticated_request(source)?;
     let now = st.now();
     // Single use: the challenge is gone whatever the outcome.
-    let pending = lock(&st.auth).challenges.remove(&req.challenge_id);
+    let pending = st.sessions.take_challenge(req.challenge_id).await?;
     let pending = pending
         .filter(|p| now <= p.expires_at)
         .ok_or_else(|| ApiError::unauthenticated("the challenge is unknown, expired or already answered; ask for a new one"))?;
@@ -222,33 +218,10 @@ async fn session(State(st): State<Arc<AppState>>, source: Source, ApiJson(req): 
     let role = cred.role;
     let token = zeroize::Zeroizing::new(URL_SAFE_NO_PAD.encode(st.random::<32>()?));
     let expires_at = now + Duration::seconds(SESSION_TTL_SECS);
-    {
-        let mut auth = lock(&st.auth);
-        auth.prune(now);
-        // A member's sessions are capped: a new one ends their oldest.
-        make_room(&mut auth.sessions, st.limits.sessions_per_member, |s| (s.member == pending.member).then_some(s.expires_at));
-        auth.sessions
-            .insert(casebridge_core::sha256(token.as_bytes()), SessionEntry { member: pending.member, serial: pending.serial, expires_at });
-    }
+    // A member's sessions are capped: a new one ends their oldest.
+    let entry = SessionEntry { member: pending.member, serial: pending.serial, expires_at };
+    st.sessions.put_session(casebridge_core::sha256(token.as_bytes()), entry, st.limits.sessions_per_member, now).await?;
     Ok(Json(Session { token: token.to_string(), role, expires_at }))
-}
-
-/// Removes the oldest entries of one member (those `of` gives an expiry for) until fewer
-/// than `cap` are left.
-fn make_room<K: Copy + Eq + std::hash::Hash, V>(
-    map: &mut std::collections::HashMap<K, V>,
-    cap: usize,
-    of: impl Fn(&V) -> Option<chrono::DateTime<chrono::FixedOffset>>,
-) {
-    let mut mine: Vec<(chrono::DateTime<chrono::FixedOffset>, K)> = map.iter().filter_map(|(k, v)| of(v).map(|t| (t, *k))).collect();
-    if mine.len() < cap {
-        return;
-    }
-    mine.sort_by_key(|(t, _)| *t);
-    let excess = mine.len() + 1 - cap;
-    for (_, k) in mine.iter().take(excess) {
-        map.remove(k);
-    }
 }
 
 async fn revocation(State(st): State<Arc<AppState>>) -> ApiResult<Json<Document>> {

@@ -49,35 +49,6 @@ impl StateOptions {
     }
 }
 
-pub(crate) struct Pending {
-    pub member: Uuid,
-    pub serial: Uuid,
-    pub key: Vec<u8>,
-    pub nonce: [u8; 32],
-    pub expires_at: DateTime<FixedOffset>,
-}
-
-#[derive(Clone)]
-pub(crate) struct SessionEntry {
-    pub member: Uuid,
-    pub serial: Uuid,
-    pub expires_at: DateTime<FixedOffset>,
-}
-
-#[derive(Default)]
-pub(crate) struct AuthState {
-    pub challenges: HashMap<Uuid, Pending>,
-    /// Keyed by SHA-256 of the token: the tokens themselves are never kept.
-    pub sessions: HashMap<[u8; 32], SessionEntry>,
-}
-
-impl AuthState {
-    pub(crate) fn prune(&mut self, now: DateTime<FixedOffset>) {
-        self.challenges.retain(|_, c| c.expires_at >= now);
-        self.sessions.retain(|_, s| s.expires_at >= now);
-    }
-}
-
 /// Failures counted per key (a source address, an invite): a key with `max` failures within
 /// `window` is locked for `window`. Keys without recent failures are forgotten, so an attacker
 /// with many addresses grows the table only for as long as their failures count.
@@ -168,7 +139,8 @@ pub struct AppState {
     pub(crate) store: RwLock<Store>,
     pub(crate) revocation: RwLock<(RevocationList, SignedDoc)>,
     pub(crate) issued: RwLock<Vec<Credential>>,
-    pub(crate) auth: Mutex<AuthState>,
+    /// Challenges and sessions (in memory, or the cluster's database).
+    pub(crate) sessions: crate::sessions::Sessions,
     /// Wrong invite codes and refused enrolments, by source address.
     pub(crate) enrol_by_source: Mutex<FailureLimiter<std::net::IpAddr>>,
     /// Refused enrolments with a valid code, by invite.
@@ -246,7 +218,7 @@ impl AppState {
             store: RwLock::new(store),
             revocation: RwLock::new(revocation),
             issued: RwLock::new(issued),
-            auth: Mutex::new(AuthState::default()),
+            sessions: crate::sessions::Sessions::default(),
             enrol_by_source: Mutex::new(FailureLimiter::new(options.limits.enrol_failures_per_source, options.limits.enrol_window_secs)),
             enrol_by_invite: Mutex::new(FailureLimiter::new(options.limits.enrol_failures_per_invite, options.limits.enrol_window_secs)),
             unauthenticated: Mutex::new(RequestLimiter::new(options.limits.unauthenticated_per_source_per_min)),
@@ -316,7 +288,7 @@ impl AppState {
             issued.iter().filter(|c| list.0.find(c.member_id, &c.key).is_some()).map(|c| c.serial).collect()
         };
         *write(&self.revocation) = list;
-        lock(&self.auth).sessions.retain(|_, s| !revoked.contains(&s.serial));
+        self.sessions.end_of(&revoked);
     }
 
     /// The per-upload lock (uploads of one id are handled one request at a time).
@@ -324,11 +296,9 @@ impl AppState {
         lock(&self.upload_locks).entry(id).or_default().clone()
     }
 
-    /// Counts of what is held in memory (for `GET /admin/status`).
-    pub(crate) fn counts(&self) -> (usize, usize) {
-        let mut auth = lock(&self.auth);
-        auth.prune(self.now());
-        (auth.sessions.len(), read(&self.issued).len())
+    /// Sessions open and credentials issued (for `GET /admin/status`).
+    pub(crate) async fn counts(&self) -> Result<(usize, usize), ApiError> {
+        Ok((self.sessions.count(self.now()).await?, read(&self.issued).len()))
     }
 }
 
@@ -355,11 +325,11 @@ impl FromRequestParts<Arc<AppState>> for Member {
         };
         let digest = casebridge_core::sha256(token.as_bytes());
         let now = state.now();
-        let session = lock(&state.auth).sessions.get(&digest).cloned();
+        let session = state.sessions.session(&digest).await?;
         let expired = || ApiError::unauthenticated("the session is unknown or has expired; authenticate again");
         let session = session.filter(|s| now <= s.expires_at).ok_or_else(expired)?;
         let Some(cred) = state.usable_credential(session.serial, now) else {
-            lock(&state.auth).sessions.remove(&digest);
+            state.sessions.end(&digest).await?;
             return Err(ApiError::unauthenticated("the member's credential has expired or was revoked"));
         };
         if let Some(slot) = parts.extensions.get::<LogMember>() {

@@ -1,0 +1,151 @@
+//! Challenges and sessions: in memory for the embedded agency, in the database for a cluster
+//! agency (so a challenge asked of one replica is answered on another and a token works on
+//! every replica). Session tokens are kept only as their SHA-256.
+//!
+//! A member's open challenges and sessions are capped: a new one replaces their oldest, so
+//! someone who read a member's id and key can keep at most that many challenges open, and
+//! never lock the member out.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, FixedOffset};
+use uuid::Uuid;
+
+use crate::api::ApiError;
+use crate::state::lock;
+
+/// A challenge asked and not yet answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub member: Uuid,
+    pub serial: Uuid,
+    pub key: Vec<u8>,
+    pub nonce: [u8; 32],
+    pub expires_at: DateTime<FixedOffset>,
+}
+
+/// A session: the member and the credential it was opened with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SessionEntry {
+    pub member: Uuid,
+    pub serial: Uuid,
+    pub expires_at: DateTime<FixedOffset>,
+}
+
+#[derive(Default)]
+pub(crate) struct AuthState {
+    challenges: HashMap<Uuid, Pending>,
+    /// Keyed by SHA-256 of the token: the tokens themselves are never kept.
+    sessions: HashMap<[u8; 32], SessionEntry>,
+}
+
+impl AuthState {
+    fn prune(&mut self, now: DateTime<FixedOffset>) {
+        self.challenges.retain(|_, c| c.expires_at >= now);
+        self.sessions.retain(|_, s| s.expires_at >= now);
+    }
+}
+
+/// Where challenges and sessions live.
+pub(crate) enum Sessions {
+    /// In this process (the embedded agency).
+    Memory(Mutex<AuthState>),
+}
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions::Memory(Mutex::default())
+    }
+}
+
+impl Sessions {
+    /// Keeps a challenge (at most `cap` per member: a member's oldest goes first).
+    pub(crate) async fn put_challenge(&self, id: Uuid, p: Pending, cap: usize, now: DateTime<FixedOffset>) -> Result<(), ApiError> {
+        match self {
+            Sessions::Memory(m) => {
+                let mut auth = lock(m);
+                auth.prune(now);
+                make_room(&mut auth.challenges, cap, |c| (c.member == p.member).then_some(c.expires_at));
+                auth.challenges.insert(id, p);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes a challenge: it is gone whatever the outcome (single use, on every replica).
+    pub(crate) async fn take_challenge(&self, id: Uuid) -> Result<Option<Pending>, ApiError> {
+        match self {
+            Sessions::Memory(m) => Ok(lock(m).challenges.remove(&id)),
+        }
+    }
+
+    /// Keeps a session under the SHA-256 of its token (at most `cap` per member).
+    pub(crate) async fn put_session(
+        &self,
+        digest: [u8; 32],
+        s: SessionEntry,
+        cap: usize,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), ApiError> {
+        match self {
+            Sessions::Memory(m) => {
+                let mut auth = lock(m);
+                auth.prune(now);
+                make_room(&mut auth.sessions, cap, |e| (e.member == s.member).then_some(e.expires_at));
+                auth.sessions.insert(digest, s);
+                Ok(())
+            }
+        }
+    }
+
+    /// The session of a token's digest.
+    pub(crate) async fn session(&self, digest: &[u8; 32]) -> Result<Option<SessionEntry>, ApiError> {
+        match self {
+            Sessions::Memory(m) => Ok(lock(m).sessions.get(digest).cloned()),
+        }
+    }
+
+    /// Ends one session.
+    pub(crate) async fn end(&self, digest: &[u8; 32]) -> Result<(), ApiError> {
+        match self {
+            Sessions::Memory(m) => {
+                lock(m).sessions.remove(digest);
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the sessions opened with any of `serials` (after a revocation). Every request
+    /// checks its credential anyway; this only frees them sooner.
+    pub(crate) fn end_of(&self, serials: &[Uuid]) {
+        match self {
+            Sessions::Memory(m) => lock(m).sessions.retain(|_, s| !serials.contains(&s.serial)),
+        }
+    }
+
+    /// Sessions open now (for `GET /admin/status`).
+    pub(crate) async fn count(&self, now: DateTime<FixedOffset>) -> Result<usize, ApiError> {
+        match self {
+            Sessions::Memory(m) => {
+                let mut auth = lock(m);
+                auth.prune(now);
+                Ok(auth.sessions.len())
+            }
+        }
+    }
+}
+
+/// Removes the oldest entries of one member (those `of` gives an expiry for) until fewer
+/// than `cap` are left.
+fn make_room<K: Copy + Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>, cap: usize, of: impl Fn(&V) -> Option<DateTime<FixedOffset>>) {
+    let mut mine: Vec<(DateTime<FixedOffset>, K)> = map.iter().filter_map(|(k, v)| of(v).map(|t| (t, *k))).collect();
+    if mine.len() < cap {
+        return;
+    }
+    mine.sort_by_key(|(t, _)| *t);
+    let excess = mine.len() + 1 - cap;
+    for (_, k) in mine.iter().take(excess) {
+        map.remove(k);
+    }
+}
