@@ -10,3 +10,18 @@
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod records;
+
+/// What went wrong with the database, for a message: the kind of failure and the server's
+/// words, never the connection string (it may hold a password).
+pub fn describe_sqlx(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => format!("the database refused: {}", d.message()),
+        sqlx::Error::Io(io) => format!("the database could not be reached: {io}"),
+        sqlx::Error::PoolTimedOut => "no database connection was free in time (the database is slow or down)".into(),
+        sqlx::Error::PoolClosed => "the database connection pool is closed".into(),
+        sqlx::Error::Tls(t) => format!("TLS to the database failed: {t}"),
+        other => format!("database error: {other}"),
+    }
+}
