@@ -71,6 +71,7 @@ mod error;
 mod fsutil;
 pub mod gc;
 pub mod invites;
+mod limiters;
 pub mod limits;
 mod routes;
 mod server;

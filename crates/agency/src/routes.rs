@@ -25,8 +25,9 @@ use uuid::Uuid;
 use crate::api::{self, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, OctetBody};
 use crate::backend;
 use crate::invites;
+use crate::limiters::Counted;
 use crate::sessions::{Pending, SessionEntry};
-use crate::state::{blocking, lock, read, write, AppState, Member, Source, CHALLENGE_TTL_SECS, SESSION_TTL_SECS};
+use crate::state::{blocking, read, write, AppState, Member, Source, CHALLENGE_TTL_SECS, SESSION_TTL_SECS};
 use crate::uploads;
 
 /// Body pieces in flight between the request and the chunk writer (each at most one read of
@@ -61,47 +62,52 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 // ----- enrolment ---------------------------------------------------------------------------
 
 async fn enrol(State(st): State<Arc<AppState>>, source: Source, ApiJson(req): ApiJson<EnrolRequest>) -> ApiResult<Json<EnrolResponse>> {
-    st.unauthenticated_request(source)?;
-    // One enrolment at a time: an invite can never be used twice, and attempts queued behind
-    // a wrong code see the lock it may have set.
+    st.unauthenticated_request(source).await?;
+    // One enrolment at a time in this process: attempts queued behind a wrong code see the
+    // lock it may have set. (An invite is never used twice, on any replica: it is claimed
+    // with a compare-and-swap before a credential is issued.)
     let _guard = st.enrol_lock.lock().await;
-    let st2 = st.clone();
-    blocking(move || enrol_blocking(&st2, source, req)).await.map(Json)
+    enrol_limited(&st, source, req).await.map(Json)
 }
 
 /// Enrols with a valid invite. Wrong codes count against the source address; a valid code
 /// refused (used, expired, a bad request, a member id that is not the requester's) counts
 /// against the source and that invite: neither limit ever stops another address or invite.
-fn enrol_blocking(st: &AppState, source: Source, req: EnrolRequest) -> ApiResult<EnrolResponse> {
+async fn enrol_limited(st: &Arc<AppState>, source: Source, req: EnrolRequest) -> ApiResult<EnrolResponse> {
     let now = st.now();
-    if let Some(secs) = lock(&st.enrol_by_source).locked(&source.0, now) {
+    if let Some(secs) = st.limiters.locked(Counted::EnrolSource(source.0), now).await? {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "enrol_locked",
             format!("too many refused enrolments from your address; try again in {secs} seconds"),
         ));
     }
-    let Some(invite) = invites::find_by_secret(st.agency.records(), st.agency.sealing_identity(), &req.invite_secret)? else {
-        lock(&st.enrol_by_source).failure(source.0, now);
+    let (st2, secret) = (st.clone(), req.invite_secret.clone());
+    let found = blocking(move || Ok(invites::find_by_secret(st2.agency.records(), st2.agency.sealing_identity(), &secret)?)).await?;
+    let Some(invite) = found else {
+        st.limiters.failure(Counted::EnrolSource(source.0), now).await?;
         return Err(ApiError::forbidden(
             "invite_unknown",
             "this invite code is not known; check that it was copied whole, or ask for a new one",
         ));
     };
-    if let Some(secs) = lock(&st.enrol_by_invite).locked(&invite.record.invite_id, now) {
+    let invite_id = invite.record.invite_id;
+    if let Some(secs) = st.limiters.locked(Counted::EnrolInvite(invite_id), now).await? {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "invite_locked",
             format!("too many refused enrolments with this invite; try again in {secs} seconds"),
         ));
     }
-    let invite_id = invite.record.invite_id;
-    enrol_with(st, invite, req, now).inspect_err(|e| {
+    let st2 = st.clone();
+    let result = blocking(move || enrol_with(&st2, invite, req, now)).await;
+    if let Err(e) = &result {
         if e.status().is_client_error() {
-            lock(&st.enrol_by_source).failure(source.0, now);
-            lock(&st.enrol_by_invite).failure(invite_id, now);
+            st.limiters.failure(Counted::EnrolSource(source.0), now).await?;
+            st.limiters.failure(Counted::EnrolInvite(invite_id), now).await?;
         }
-    })
+    }
+    result
 }
 
 fn enrol_with(
@@ -175,7 +181,7 @@ fn enrol_with(
 const UNKNOWN_MEMBER: &str = "no valid credential for this member and key (unknown, expired or revoked)";
 
 async fn challenge(State(st): State<Arc<AppState>>, source: Source, ApiJson(req): ApiJson<ChallengeRequest>) -> ApiResult<Json<Challenge>> {
-    st.unauthenticated_request(source)?;
+    st.unauthenticated_request(source).await?;
     let now = st.now();
     let key_hex = req.key.trim().to_ascii_lowercase();
     let key = hex::decode(&key_hex).ok().filter(|k| k.len() == 32).ok_or_else(|| ApiError::bad_request("key is not 32 bytes of hex"))?;
@@ -201,7 +207,7 @@ async fn challenge(State(st): State<Arc<AppState>>, source: Source, ApiJson(req)
 }
 
 async fn session(State(st): State<Arc<AppState>>, source: Source, ApiJson(req): ApiJson<SessionRequest>) -> ApiResult<Json<Session>> {
-    st.unauthenticated_request(source)?;
+    st.unauthenticated_request(source).await?;
     let now = st.now();
     // Single use: the challenge is gone whatever the outcome.
     let pending = st.sessions.take_challenge(req.challenge_id).await?;

@@ -141,12 +141,8 @@ pub struct AppState {
     pub(crate) issued: RwLock<Vec<Credential>>,
     /// Challenges and sessions (in memory, or the cluster's database).
     pub(crate) sessions: crate::sessions::Sessions,
-    /// Wrong invite codes and refused enrolments, by source address.
-    pub(crate) enrol_by_source: Mutex<FailureLimiter<std::net::IpAddr>>,
-    /// Refused enrolments with a valid code, by invite.
-    pub(crate) enrol_by_invite: Mutex<FailureLimiter<Uuid>>,
-    /// Requests without a session, by source address.
-    pub(crate) unauthenticated: Mutex<RequestLimiter>,
+    /// Limits on refused enrolments and on requests without a session.
+    pub(crate) limiters: crate::limiters::Limiters,
     /// The open connections.
     pub(crate) conns: Arc<crate::conns::ConnTable>,
     /// Downloads in progress, by member.
@@ -219,9 +215,7 @@ impl AppState {
             revocation: RwLock::new(revocation),
             issued: RwLock::new(issued),
             sessions: crate::sessions::Sessions::default(),
-            enrol_by_source: Mutex::new(FailureLimiter::new(options.limits.enrol_failures_per_source, options.limits.enrol_window_secs)),
-            enrol_by_invite: Mutex::new(FailureLimiter::new(options.limits.enrol_failures_per_invite, options.limits.enrol_window_secs)),
-            unauthenticated: Mutex::new(RequestLimiter::new(options.limits.unauthenticated_per_source_per_min)),
+            limiters: crate::limiters::Limiters::memory(&options.limits),
             conns: crate::conns::ConnTable::new(options.limits.clone()),
             downloads: Arc::new(Mutex::new(HashMap::new())),
             download_slots: Arc::new(tokio::sync::Semaphore::new(options.limits.max_downloads)),
@@ -362,8 +356,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
 
 impl AppState {
     /// Takes one of `source`'s requests without a session, or refuses with 429.
-    pub(crate) fn unauthenticated_request(&self, source: Source) -> std::result::Result<(), ApiError> {
-        let taken = lock(&self.unauthenticated).take(source.0, self.now());
+    pub(crate) async fn unauthenticated_request(&self, source: Source) -> std::result::Result<(), ApiError> {
+        let taken = self.limiters.take(source.0, self.now()).await?;
         taken.map_err(|secs| {
             ApiError::rate_limited(format!("too many requests without a session from your address; try again in {secs} seconds"))
         })
