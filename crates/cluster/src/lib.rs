@@ -10,3 +10,5 @@
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod db;
