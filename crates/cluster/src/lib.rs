@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod db;
 pub mod records;
 
 /// What went wrong with the database, for a message: the kind of failure and the server's
