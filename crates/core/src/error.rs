@@ -205,6 +205,19 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The place the sealed objects live (a bucket, a directory) failed: unreachable, refused
+    /// the credentials, or answered in a way a store cannot use.
+    #[error("{action} {object} in the object store failed: {reason}")]
+    ObjectStorage {
+        /// What was being done ("reading", "storing", "listing", ...).
+        action: &'static str,
+        /// Which object (`object <keyed name>`, never a content hash) or `objects` for the
+        /// whole store.
+        object: String,
+        /// Why (the backend's words; never content, never a secret).
+        reason: String,
+    },
+
     /// sled reported an error.
     #[error("index error: {0}; if it persists, rebuild the index")]
     Index(#[from] sled::Error),
@@ -240,6 +253,7 @@ impl Error {
             Error::ClockSkew { .. } => "clock_skew",
             Error::Cancelled => "cancelled",
             Error::Io { .. } => "io",
+            Error::ObjectStorage { .. } => "object_storage",
             Error::Index(_) => "index",
         }
     }
@@ -256,6 +270,13 @@ impl Error {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { action, path, source }
+    }
+
+    /// An [`Error::ObjectStorage`] about object `name` (a keyed name; empty for the whole
+    /// store), for [`crate::ObjectBackend`] implementations.
+    pub fn objects(action: &'static str, name: &str, reason: impl std::fmt::Display) -> Error {
+        let object = if name.is_empty() { "objects".to_string() } else { format!("object {name}") };
+        Error::ObjectStorage { action, object, reason: reason.to_string() }
     }
 
     pub(crate) fn corrupt(what: impl Into<String>) -> Error {

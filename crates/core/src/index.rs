@@ -228,6 +228,22 @@ impl Index {
         self.tree(t).iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect()
     }
 
+    /// Empties the index, so that the journal is replayed from its start. The format version
+    /// goes first and comes back last, so a crash midway leaves an index the next open wipes
+    /// again (see [`upgrade`]) rather than a partly emptied one.
+    pub fn reset(&self) -> Result<()> {
+        self.meta.remove(META_VERSION)?;
+        self.db.flush()?;
+        for t in self.trees.values() {
+            t.clear()?;
+        }
+        self.meta.clear()?;
+        self.db.flush()?;
+        self.meta.insert(META_VERSION, &INDEX_FORMAT_VERSION.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     pub fn meta(&self) -> Result<Option<MetaState>> {
         match self.meta.get(META_STATE)? {
             None => Ok(None),

@@ -13,6 +13,12 @@
 //! authentication, is *damage*, never cut: without the complement, one flipped bit in a length
 //! in the middle of the journal would look like a torn tail and everything after it would be
 //! cut (found by the end-to-end tamper test).
+//!
+//! Copies of one store (the cluster agency's replicas) mirror each other's journals byte for
+//! byte: [`Journal::frames`] hands out records as framed, and [`Journal::open_frame`] checks a
+//! frame made by another copy at the position it is to take here before
+//! [`Journal::append_frames`] writes it. The associated data binds store and position, so a
+//! record of another store, or one moved, repeated or dropped, fails there.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -191,15 +197,76 @@ impl Journal {
             buf.extend_from_slice(&sealed);
             ends.push(self.end + buf.len() as u64);
         }
+        self.write_at_end(&buf, plaintexts.len() as u64)?;
+        Ok(ends)
+    }
+
+    /// Writes `buf` (`records` whole records) after the last record, durably, in one write.
+    fn write_at_end(&mut self, buf: &[u8], records: u64) -> Result<()> {
         self.file.seek(SeekFrom::Start(self.end)).map_err(Error::io("writing", &self.path))?;
-        if let Err(e) = self.file.write_all(&buf).and_then(|_| self.file.sync_data()) {
+        if let Err(e) = self.file.write_all(buf).and_then(|_| self.file.sync_data()) {
             // Leave the file as it was: a partial append would be a torn tail anyway.
             let _ = self.file.set_len(self.end);
             return Err(Error::io("writing", &self.path)(e));
         }
         self.end += buf.len() as u64;
-        self.len += plaintexts.len() as u64;
-        Ok(ends)
+        self.len += records;
+        Ok(())
+    }
+
+    /// At most `max` records from byte offset `start` (record number `start_index`), never past
+    /// byte `end`, each exactly as framed in the file (`LEN || NOT_LEN || NONCE || CIPHERTEXT ||
+    /// TAG`). Each is authenticated on the way; a damaged record is an error.
+    pub fn frames(&self, start: u64, start_index: u64, end: u64, max: usize) -> Result<Vec<Vec<u8>>> {
+        let scan = self.scan_bounded(start, start_index, end, max)?;
+        if let (Some(at), true) = (scan.damaged_at, scan.records.len() < max) {
+            return Err(Error::JournalDamaged { record: at });
+        }
+        let mut out = Vec::with_capacity(scan.records.len());
+        let mut reader = ReadAt { file: &self.file, pos: start };
+        for (_, rec_end) in &scan.records {
+            let mut frame = vec![0u8; (rec_end - reader.pos) as usize];
+            reader.read_exact(&mut frame).map_err(Error::io("reading", &self.path))?;
+            out.push(frame);
+        }
+        Ok(out)
+    }
+
+    /// Opens `frame`, a record as framed by a copy of this journal, as record `index` of this
+    /// one: its plaintext, or why it cannot take that place (never anything of its content).
+    pub fn open_frame(&self, frame: &[u8], index: u64) -> std::result::Result<zeroize::Zeroizing<Vec<u8>>, &'static str> {
+        if frame.len() < RECORD_HEADER_LEN as usize {
+            return Err("it is shorter than a record header");
+        }
+        let len = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes"));
+        let not_len = u32::from_le_bytes(frame[4..8].try_into().expect("4 bytes"));
+        if len != !not_len {
+            return Err("its length fields disagree");
+        }
+        if frame.len() as u64 != RECORD_HEADER_LEN + u64::from(len) {
+            return Err("its size is not the size its header declares");
+        }
+        if (len as usize) < NONCE_LEN + TAG_LEN || len > JOURNAL_RECORD_MAX {
+            return Err("its declared length is out of range");
+        }
+        self.key.open(&record_aad(&self.store_id, index, len), &frame[RECORD_HEADER_LEN as usize..]).map_err(|_| {
+            "it fails authentication at this position (altered, out of order, repeated, or from another store)"
+        })
+    }
+
+    /// Appends records framed by a copy of this journal, each already checked with
+    /// [`Journal::open_frame`] at the position it takes; durable when this returns.
+    pub fn append_frames(&mut self, frames: &[Vec<u8>]) -> Result<()> {
+        self.write_at_end(&frames.concat(), frames.len() as u64)
+    }
+
+    /// Drops every record after the first `records`, which end at byte `end`: the file is cut
+    /// there and synced.
+    pub fn truncate(&mut self, records: u64, end: u64) -> Result<()> {
+        self.file.set_len(end).map_err(Error::io("truncating", &self.path))?;
+        self.file.sync_all().map_err(Error::io("syncing", &self.path))?;
+        self.set_position(records, end);
+        Ok(())
     }
 }
 

@@ -17,11 +17,18 @@
 //! held (and [`ObjectStore::hold`]) sets that time to now: content a verification in progress
 //! counts on is never older than the verification. One lock orders those refreshes, the final
 //! rename of a new object and each removal, so none of them can pass another.
+//!
+//! Where the sealed object files live is an [`ObjectBackend`]: [`FileObjects`] (the store's
+//! `objects/` directory, the default) or another place a store is opened with
+//! ([`crate::Store::open_with`]), such as the cluster agency's S3 bucket. Sealing, chunking,
+//! naming and the temp files stay here; a backend only publishes a finished sealed temp file
+//! under its keyed name, streams a name back, lists, refreshes and removes names. A backend
+//! sees sealed bytes and keyed names only.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use aligned_vec::{AVec, ConstAlign};
@@ -59,26 +66,213 @@ impl<F: FnMut(u64) -> bool> Progress for F {
     }
 }
 
-/// The object directory of one store.
-pub(crate) struct ObjectStore {
+/// Where a store's sealed object files live.
+///
+/// Objects are content-addressed and write-once: a name, once published, always holds a
+/// sealing of the same content, so a backend never needs to replace one. Names are the keyed
+/// names the store makes (64 lowercase hex digits); a backend may refuse anything else.
+/// Errors name the object and what failed ([`Error::ObjectStorage`]), never content.
+///
+/// Calls are synchronous and may block on I/O: the store calls them from the thread that asked
+/// for the work (an import, an export, a check).
+pub trait ObjectBackend: Send + Sync {
+    /// Publishes the finished sealed file `sealed` (in the store's temp directory) as object
+    /// `name`, atomically: a reader sees the whole object or none. When `name` is already held,
+    /// the held object stays (its time is refreshed as by [`ObjectBackend::touch`]) and the
+    /// result is `false`; a new object gives `true`. On success the temp file is consumed
+    /// (moved or removed); the new object is durable when this returns.
+    fn publish(&self, sealed: &Path, name: &str) -> Result<bool>;
+
+    /// Opens object `name` for streamed reading from its first byte: its length in bytes and a
+    /// reader. `None` when no such object is held.
+    fn open(&self, name: &str) -> Result<Option<(u64, Box<dyn Read + Send>)>>;
+
+    /// True when object `name` is held.
+    fn exists(&self, name: &str) -> Result<bool>;
+
+    /// When object `name` is held, sets its modification time to now (so that a collection
+    /// of unreferenced objects spares it) and returns `true`; `false` when it is not held.
+    fn touch(&self, name: &str) -> Result<bool>;
+
+    /// Every object held, with its sealed size and modification time, sorted by name.
+    fn list(&self) -> Result<Vec<ObjectEntry>>;
+
+    /// Removes object `name` when it was last modified before `cutoff`. Returns the bytes
+    /// freed, or `None` when it is gone or too recent. The check and the removal are ordered
+    /// against [`ObjectBackend::touch`] and [`ObjectBackend::publish`] as far as the backend can
+    /// (see each backend's documentation).
+    fn remove_if_older(&self, name: &str, cutoff: SystemTime) -> Result<Option<u64>>;
+
+    /// Makes earlier removals durable (a backend whose removals are durable at once: nothing).
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// One object as listed by an [`ObjectBackend`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectEntry {
+    /// The keyed name (64 hex digits, never the content hash).
+    pub name: String,
+    /// Sealed bytes held.
+    pub size: u64,
+    /// Last written, or last refreshed by [`ObjectBackend::touch`].
+    pub modified: SystemTime,
+}
+
+/// The default [`ObjectBackend`]: the store's `objects/` directory, one file per object at
+/// `objects/NN/REST` (`NN` the first two hex digits of the keyed name). Publishing renames
+/// the temp file into place and fsyncs both directories; one lock orders refreshes, renames
+/// and removals, so none of them can pass another.
+pub struct FileObjects {
     root: PathBuf,
-    tmp: PathBuf,
-    wrap_key: SecretKey,
-    name_key: SecretKey,
-    /// Orders refreshes and renames ([`ObjectStore::hold`], the end of an import) against
-    /// removals ([`ObjectStore::remove_if_older`]).
+    /// Orders refreshes and renames ([`ObjectBackend::touch`], [`ObjectBackend::publish`])
+    /// against removals ([`ObjectBackend::remove_if_older`]).
     gc: Mutex<()>,
 }
 
-/// An object file as found on disk.
-#[derive(Clone, Debug)]
-pub(crate) struct ObjectFile {
-    /// The keyed name (hex, as [`ObjectStore::name_of`]).
-    pub name: String,
-    /// Bytes on disk (sealed).
-    pub size: u64,
-    /// Last written, or last found held by an import.
-    pub modified: SystemTime,
+impl FileObjects {
+    /// The objects of the store in `store_dir` (its `objects/` directory).
+    pub fn new(store_dir: &Path) -> FileObjects {
+        FileObjects { root: store_dir.join(OBJECTS_DIR), gc: Mutex::new(()) }
+    }
+
+    fn gc_lock(&self) -> MutexGuard<'_, ()> {
+        self.gc.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The path of object `name`; `None` for a name that could reach outside the directory.
+    /// (Names are otherwise taken as listed, so a stray file is still reported and collected.)
+    fn path_of_name(&self, name: &str) -> Option<PathBuf> {
+        let plain = name.len() > 2 && name.is_char_boundary(2) && !name.contains(['/', '\\']) && !name.contains("..");
+        plain.then(|| self.root.join(&name[..2]).join(&name[2..]))
+    }
+
+    fn path_or_err(&self, action: &'static str, name: &str) -> Result<PathBuf> {
+        self.path_of_name(name).ok_or_else(|| Error::objects(action, name, "not an object name"))
+    }
+}
+
+impl ObjectBackend for FileObjects {
+    fn publish(&self, sealed: &Path, name: &str) -> Result<bool> {
+        let final_path = self.path_or_err("storing", name)?;
+        let parent = final_path.parent().expect("object path has a parent");
+        {
+            let _g = self.gc_lock();
+            if final_path.exists() {
+                // Same content already stored: write-once means the existing file stays.
+                touch(&final_path);
+                drop(_g);
+                fs::remove_file(sealed).map_err(Error::io("removing", sealed))?;
+                return Ok(false);
+            }
+            fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
+            fs::rename(sealed, &final_path).map_err(Error::io("storing", parent))?;
+        }
+        sync_dir(parent)?;
+        sync_dir(&self.root)?;
+        Ok(true)
+    }
+
+    fn open(&self, name: &str) -> Result<Option<(u64, Box<dyn Read + Send>)>> {
+        let path = self.path_or_err("reading", name)?;
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("reading", &self.root)(e)),
+        };
+        let len = f.metadata().map_err(Error::io("reading", &self.root))?.len();
+        Ok(Some((len, Box::new(f))))
+    }
+
+    fn exists(&self, name: &str) -> Result<bool> {
+        Ok(self.path_of_name(name).is_some_and(|p| p.exists()))
+    }
+
+    fn touch(&self, name: &str) -> Result<bool> {
+        let Some(path) = self.path_of_name(name) else { return Ok(false) };
+        let _g = self.gc_lock();
+        if !path.exists() {
+            return Ok(false);
+        }
+        touch(&path);
+        Ok(true)
+    }
+
+    fn list(&self) -> Result<Vec<ObjectEntry>> {
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io("reading", &self.root)(e)),
+        };
+        for d in rd {
+            let d = d.map_err(Error::io("reading", &self.root))?;
+            let prefix = d.file_name().to_string_lossy().into_owned();
+            let inner = match fs::read_dir(d.path()) {
+                Ok(inner) => inner,
+                Err(_) => continue,
+            };
+            for f in inner {
+                let f = f.map_err(Error::io("reading", &self.root))?;
+                let Ok(meta) = f.metadata() else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                let modified = meta.modified().map_err(Error::io("reading", &self.root))?;
+                out.push(ObjectEntry { name: format!("{prefix}{}", f.file_name().to_string_lossy()), size: meta.len(), modified });
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn remove_if_older(&self, name: &str, cutoff: SystemTime) -> Result<Option<u64>> {
+        let Some(path) = self.path_of_name(name) else { return Ok(None) };
+        let _g = self.gc_lock();
+        let meta = match fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("reading", &self.root)(e)),
+        };
+        let modified = meta.modified().map_err(Error::io("reading", &self.root))?;
+        if modified >= cutoff {
+            return Ok(None);
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("removing", &self.root)(e)),
+        }
+    }
+
+    fn sync(&self) -> Result<()> {
+        let rd = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("reading", &self.root)(e)),
+        };
+        for d in rd.flatten() {
+            if d.path().is_dir() {
+                sync_dir(&d.path())?;
+            }
+        }
+        sync_dir(&self.root)
+    }
+}
+
+impl std::fmt::Debug for FileObjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileObjects").field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+/// The objects of one store: sealing and naming here, the sealed files in a backend.
+pub(crate) struct ObjectStore {
+    tmp: PathBuf,
+    backend: Arc<dyn ObjectBackend>,
+    wrap_key: SecretKey,
+    name_key: SecretKey,
 }
 
 enum Msg {
@@ -86,41 +280,28 @@ enum Msg {
 }
 
 impl ObjectStore {
-    pub fn new(store_dir: &Path, wrap_key: SecretKey, name_key: SecretKey) -> ObjectStore {
-        ObjectStore { root: store_dir.join(OBJECTS_DIR), tmp: store_dir.join(TMP_DIR), wrap_key, name_key, gc: Mutex::new(()) }
-    }
-
-    fn gc_lock(&self) -> MutexGuard<'_, ()> {
-        self.gc.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn path_of_name(&self, name: &str) -> Option<PathBuf> {
-        (name.len() > 2 && name.is_char_boundary(2)).then(|| self.root.join(&name[..2]).join(&name[2..]))
+    /// The objects of the store in `store_dir` (temp files in its `tmp/`), held in `backend`.
+    pub fn new(store_dir: &Path, backend: Arc<dyn ObjectBackend>, wrap_key: SecretKey, name_key: SecretKey) -> ObjectStore {
+        ObjectStore { tmp: store_dir.join(TMP_DIR), backend, wrap_key, name_key }
     }
 
     /// True when content `sha256` is held; then its modification time is set to now, so that a
     /// collection of unreferenced objects (which spares recent ones) keeps it for whoever is
     /// about to name it. The refresh is best effort: an object whose time cannot be set is
-    /// still reported held.
+    /// still reported held. A backend that cannot answer counts as not holding it (the content
+    /// is then carried again, never lost).
     pub fn hold(&self, sha256: &[u8; 32]) -> bool {
-        let path = self.path_of(sha256);
-        let _g = self.gc_lock();
-        if !path.exists() {
-            return false;
-        }
-        touch(&path);
-        true
+        self.backend.touch(&self.name_of(sha256)).unwrap_or(false)
+    }
+
+    /// True when content `sha256` is held (without refreshing its time).
+    pub fn exists(&self, sha256: &[u8; 32]) -> Result<bool> {
+        self.backend.exists(&self.name_of(sha256))
     }
 
     /// The keyed file name of a content hash.
     pub fn name_of(&self, sha256: &[u8; 32]) -> String {
         to_hex(&self.name_key.hmac(sha256))
-    }
-
-    /// Path of the object holding content `sha256`.
-    pub fn path_of(&self, sha256: &[u8; 32]) -> PathBuf {
-        let name = self.name_of(sha256);
-        self.root.join(&name[..2]).join(&name[2..])
     }
 
     /// Removes leftover temp files (sealed bytes of imports that never finished).
@@ -317,36 +498,22 @@ impl ObjectStore {
             }
         }
 
-        let final_path = self.path_of(&hash);
-        let parent = final_path.parent().expect("object path has a parent");
-        {
-            let _g = self.gc_lock();
-            if final_path.exists() {
-                // Same content already stored: write-once means the existing file stays.
-                touch(&final_path);
-                drop(_g);
-                fs::remove_file(tmp_path).map_err(Error::io("removing", tmp_path))?;
-                return Ok(Stored { sha256: hash, size, deduplicated: true });
-            }
-            fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
-            fs::rename(tmp_path, &final_path).map_err(Error::io("storing", parent))?;
-        }
-        sync_dir(parent)?;
-        sync_dir(&self.root)?;
-        Ok(Stored { sha256: hash, size, deduplicated: false })
+        let new = self.backend.publish(tmp_path, &self.name_of(&hash))?;
+        Ok(Stored { sha256: hash, size, deduplicated: !new })
     }
 
     /// Streams the plaintext of object `sha256` into `sink`, authenticating every chunk, and
     /// checks the size and SHA-256 at the end. Nothing unauthenticated is ever handed out.
     pub fn read(&self, sha256: &[u8; 32], expected_size: u64, sink: &mut dyn Write, progress: &mut dyn Progress) -> Result<()> {
-        let path = self.path_of(sha256);
-        let mut f = File::open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::corrupt("evidence object file is missing"),
-            _ => Error::io("reading", &self.root)(e),
-        })?;
-        let file_len = f.metadata().map_err(Error::io("reading", &self.root))?.len();
+        let name = self.name_of(sha256);
+        let Some((file_len, mut f)) = self.backend.open(&name)? else {
+            return Err(Error::corrupt("evidence object file is missing"));
+        };
+        if file_len < OBJECT_HEADER_LEN as u64 {
+            return Err(Error::corrupt("evidence object header is truncated"));
+        }
         let mut header = [0u8; OBJECT_HEADER_LEN];
-        f.read_exact(&mut header).map_err(|_| Error::corrupt("evidence object header is truncated"))?;
+        f.read_exact(&mut header).map_err(|e| Error::objects("reading", &name, e))?;
         if &header[..8] != OBJECT_MAGIC {
             return Err(Error::corrupt("evidence object has a bad magic"));
         }
@@ -383,7 +550,7 @@ impl ObjectStore {
                 return Err(Error::corrupt(format!("evidence object is truncated at chunk {index}")));
             }
             let take = remaining.min(sealed_chunk as u64) as usize;
-            f.read_exact(&mut buf[..take]).map_err(Error::io("reading", &self.root))?;
+            f.read_exact(&mut buf[..take]).map_err(|e| Error::objects("reading", &name, e))?;
             pos += take as u64;
             let last = pos == file_len;
             let n = key
@@ -409,87 +576,20 @@ impl ObjectStore {
         Ok(())
     }
 
-    /// Every object file present, with its size and modification time.
-    pub fn files(&self) -> Result<Vec<ObjectFile>> {
-        let mut out = Vec::new();
-        let rd = match fs::read_dir(&self.root) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io("reading", &self.root)(e)),
-        };
-        for d in rd {
-            let d = d.map_err(Error::io("reading", &self.root))?;
-            let prefix = d.file_name().to_string_lossy().into_owned();
-            let inner = match fs::read_dir(d.path()) {
-                Ok(inner) => inner,
-                Err(_) => continue,
-            };
-            for f in inner {
-                let f = f.map_err(Error::io("reading", &self.root))?;
-                let Ok(meta) = f.metadata() else { continue };
-                if !meta.is_file() {
-                    continue;
-                }
-                let modified = meta.modified().map_err(Error::io("reading", &self.root))?;
-                out.push(ObjectFile { name: format!("{prefix}{}", f.file_name().to_string_lossy()), size: meta.len(), modified });
-            }
-        }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+    /// Every object present, with its size and modification time.
+    pub fn files(&self) -> Result<Vec<ObjectEntry>> {
+        self.backend.list()
     }
 
-    /// Removes the object file `name` when it was last modified before `cutoff` (checked under
-    /// the lock an import takes to refresh or place an object). Returns the bytes freed, or
-    /// `None` when it is gone or too recent. The caller syncs the directories afterwards.
+    /// Removes object `name` when it was last modified before `cutoff` (see
+    /// [`ObjectBackend::remove_if_older`]). The caller syncs afterwards ([`ObjectStore::sync`]).
     pub fn remove_if_older(&self, name: &str, cutoff: SystemTime) -> Result<Option<u64>> {
-        let Some(path) = self.path_of_name(name) else { return Ok(None) };
-        let _g = self.gc_lock();
-        let meta = match fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io("reading", &self.root)(e)),
-        };
-        let modified = meta.modified().map_err(Error::io("reading", &self.root))?;
-        if modified >= cutoff {
-            return Ok(None);
-        }
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(Some(meta.len())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("removing", &self.root)(e)),
-        }
+        self.backend.remove_if_older(name, cutoff)
     }
 
-    /// Makes removals in the object directories durable.
-    pub fn sync_dirs(&self) -> Result<()> {
-        let rd = match fs::read_dir(&self.root) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io("reading", &self.root)(e)),
-        };
-        for d in rd.flatten() {
-            if d.path().is_dir() {
-                sync_dir(&d.path())?;
-            }
-        }
-        sync_dir(&self.root)
-    }
-
-    /// Names of every object file present (for orphan reports).
-    pub fn list(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Ok(rd) = fs::read_dir(&self.root) {
-            for d in rd.flatten() {
-                let prefix = d.file_name().to_string_lossy().into_owned();
-                if let Ok(inner) = fs::read_dir(d.path()) {
-                    for f in inner.flatten() {
-                        out.push(format!("{prefix}{}", f.file_name().to_string_lossy()));
-                    }
-                }
-            }
-        }
-        out.sort();
-        out
+    /// Makes removals durable.
+    pub fn sync(&self) -> Result<()> {
+        self.backend.sync()
     }
 }
 
@@ -528,7 +628,12 @@ mod tests {
 
     fn store(dir: &Path) -> ObjectStore {
         let k = SecretKey::random().unwrap();
-        ObjectStore::new(dir, k.derive(b"w"), k.derive(b"n"))
+        ObjectStore::new(dir, Arc::new(FileObjects::new(dir)), k.derive(b"w"), k.derive(b"n"))
+    }
+
+    fn path_of(dir: &Path, os: &ObjectStore, sha256: &[u8; 32]) -> PathBuf {
+        let name = os.name_of(sha256);
+        dir.join(OBJECTS_DIR).join(&name[..2]).join(&name[2..])
     }
 
     fn roundtrip(len: usize) {
@@ -543,7 +648,8 @@ mod tests {
         assert_eq!(out, data);
         // Nothing left in tmp, and the file name is not the content hash.
         assert_eq!(fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0);
-        assert!(!os.path_of(&st.sha256).to_string_lossy().contains(&to_hex(&st.sha256)));
+        assert!(path_of(dir.path(), &os, &st.sha256).exists());
+        assert!(!path_of(dir.path(), &os, &st.sha256).to_string_lossy().contains(&to_hex(&st.sha256)));
     }
 
     #[test]
@@ -560,7 +666,7 @@ mod tests {
         let os = store(dir.path());
         let data = vec![7u8; CHUNK_SIZE as usize * 2 + 5];
         let st = os.import(&mut &data[..], &mut |_| true).unwrap();
-        let p = os.path_of(&st.sha256);
+        let p = path_of(dir.path(), &os, &st.sha256);
         let full = fs::read(&p).unwrap();
         let cut = OBJECT_HEADER_LEN + 2 * (CHUNK_SIZE as usize + TAG_LEN);
         fs::write(&p, &full[..cut]).unwrap();
@@ -576,6 +682,6 @@ mod tests {
         let err = os.import(&mut &data[..], &mut |done| done < CHUNK_SIZE as u64 * 2).unwrap_err();
         assert!(matches!(err, Error::Cancelled));
         assert_eq!(fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0);
-        assert!(os.list().is_empty());
+        assert!(os.files().unwrap().is_empty());
     }
 }

@@ -143,7 +143,7 @@ impl Store {
         for e in &evidence {
             let Ok(sha) = decode_sha(&e.sha256) else { continue };
             referenced.insert(self.objects.name_of(&sha));
-            if !self.objects.path_of(&sha).exists() {
+            if !self.objects.exists(&sha)? {
                 problems.push(Problem {
                     code: "object_missing".into(),
                     item: format!("evidence {}", e.id),
@@ -169,7 +169,7 @@ impl Store {
                 }
             }
         }
-        report.orphan_objects = self.objects.list().iter().filter(|n| !referenced.contains(*n)).count();
+        report.orphan_objects = self.objects.files()?.iter().filter(|f| !referenced.contains(&f.name)).count();
         report.ok = problems.is_empty();
         report.problems = problems;
         Ok(report)

@@ -70,7 +70,7 @@ impl Store {
 
     /// True when content with this SHA-256 (hex) is held.
     pub fn has_content(&self, sha256: &str) -> bool {
-        decode_sha(sha256).map(|s| self.objects.path_of(&s).exists()).unwrap_or(false)
+        decode_sha(sha256).ok().and_then(|s| self.objects.exists(&s).ok()).unwrap_or(false)
     }
 
     /// Stores incoming content that must have SHA-256 `sha256` (hex) and `size`; nothing is

@@ -85,7 +85,7 @@ impl Store {
             }
         }
         if sweep.removed > 0 {
-            self.objects.sync_dirs()?;
+            self.objects.sync()?;
         }
         Ok(sweep)
     }

@@ -42,7 +42,7 @@ impl Store {
     /// The start offset of journal record `record` (at most the journal's length), bringing the
     /// cache of record start offsets up to the journal's length first. `what` names the
     /// argument in the error for a position that does not fit in memory.
-    fn position(&self, record: u64, what: &'static str) -> Result<u64> {
+    pub(super) fn position(&self, record: u64, what: &'static str) -> Result<u64> {
         let mut positions = super::guard(&self.positions);
         if positions.is_empty() {
             positions.push(format::JOURNAL_HEADER_LEN);

@@ -15,6 +15,7 @@
 //! | `history`     | the journal read as history: the log, pages after a position, changes      |
 //! | `records`     | [`Records`]: records as held, for rules above the store (the endpoint's)   |
 //! | `check`, `gc` | maintenance: the full check, orphan objects                                |
+//! | `mirror`      | the journal copied between copies of one store, record for record          |
 //! | `views`       | the types the queries return                                               |
 
 use std::collections::BTreeMap;
@@ -35,7 +36,7 @@ use crate::index::{Index, MetaState, Overlay};
 use crate::journal::Journal;
 use crate::metadata;
 use crate::model::{CaseStatus, CustodyAction, EventKind, GeoPoint, ObjectRef, ProfileEvent, Role};
-use crate::objects::{ObjectStore, Progress};
+use crate::objects::{FileObjects, ObjectBackend, ObjectStore, Progress};
 use crate::projection::{self, get_json, CaseRecord, CustodyRecord, EvidenceRecord, MemberRecord, NoteRecord, Table};
 
 /// Events applied to the index per transaction during catch-up and rebuild.
@@ -59,6 +60,7 @@ mod evidence;
 mod exchange;
 mod gc;
 mod history;
+mod mirror;
 #[cfg(test)]
 mod index_upgrade;
 mod profile;
@@ -125,6 +127,26 @@ impl Store {
     /// Creates a new store in `dir` (which must not exist or be empty) with a fresh master key
     /// and identity, then opens it. The directory appears complete or not at all.
     pub fn create(dir: &Path, passphrase: &Passphrase, name: &str, role: Role, kdf: KdfParams) -> Result<Store> {
+        Self::create_dir(dir, passphrase, name, role, kdf)?;
+        Self::open(dir, passphrase)
+    }
+
+    /// Like [`Store::create`], but the store's objects live in `objects` (see
+    /// [`Store::open_with`]). The directory is laid out as by [`Store::create`].
+    pub fn create_with(
+        dir: &Path,
+        passphrase: &Passphrase,
+        name: &str,
+        role: Role,
+        kdf: KdfParams,
+        objects: std::sync::Arc<dyn ObjectBackend>,
+    ) -> Result<Store> {
+        Self::create_dir(dir, passphrase, name, role, kdf)?;
+        Self::open_with(dir, passphrase, objects)
+    }
+
+    /// Makes the store directory of [`Store::create`], complete or not at all.
+    fn create_dir(dir: &Path, passphrase: &Passphrase, name: &str, role: Role, kdf: KdfParams) -> Result<()> {
         passphrase.check_policy()?;
         let name = name.trim();
         if name.is_empty() {
@@ -160,7 +182,7 @@ impl Store {
             return Err(Error::io("creating", dir)(e));
         }
         format::sync_dir(&parent)?;
-        Self::open(dir, passphrase)
+        Ok(())
     }
 
     fn create_in(dir: &Path, passphrase: &Passphrase, name: &str, role: Role, kdf: KdfParams) -> Result<()> {
@@ -218,19 +240,36 @@ impl Store {
 
     /// Opens and unlocks the store in `dir`. A wrong passphrase changes nothing on disk.
     pub fn open(dir: &Path, passphrase: &Passphrase) -> Result<Store> {
-        Self::open_with(dir, passphrase, false)
+        Self::open_inner(dir, passphrase, None, false)
+    }
+
+    /// Opens and unlocks the store in `dir` with its sealed objects in `objects` instead of
+    /// its `objects/` directory (the cluster agency keeps them in a bucket). Everything else,
+    /// the journal, the index and the lock, is in `dir` as always. The backend sees sealed
+    /// bytes under keyed names only.
+    pub fn open_with(dir: &Path, passphrase: &Passphrase, objects: std::sync::Arc<dyn ObjectBackend>) -> Result<Store> {
+        Self::open_inner(dir, passphrase, Some(objects), false)
     }
 
     /// Deletes the index and rebuilds it from the journal.
     pub fn rebuild(dir: &Path, passphrase: &Passphrase) -> Result<(Store, RebuildReport)> {
-        let store = Self::open_with(dir, passphrase, true)?;
+        let store = Self::open_inner(dir, passphrase, None, true)?;
         let cases = store.index.len(Table::Cases);
         let evidence = store.index.len(Table::Evidence);
         let report = RebuildReport { events: store.state.records, cases, evidence };
         Ok((store, report))
     }
 
-    fn open_with(dir: &Path, passphrase: &Passphrase, rebuild: bool) -> Result<Store> {
+    /// Like [`Store::rebuild`], with the store's objects in `objects` (see [`Store::open_with`]).
+    pub fn rebuild_with(dir: &Path, passphrase: &Passphrase, objects: std::sync::Arc<dyn ObjectBackend>) -> Result<(Store, RebuildReport)> {
+        let store = Self::open_inner(dir, passphrase, Some(objects), true)?;
+        let cases = store.index.len(Table::Cases);
+        let evidence = store.index.len(Table::Evidence);
+        let report = RebuildReport { events: store.state.records, cases, evidence };
+        Ok((store, report))
+    }
+
+    fn open_inner(dir: &Path, passphrase: &Passphrase, objects: Option<std::sync::Arc<dyn ObjectBackend>>, rebuild: bool) -> Result<Store> {
         let header = Header::read(dir)?;
         let lock = lock_store(dir)?;
         let salt = Header::b64(&header.salt)?;
@@ -284,7 +323,9 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        let objects = std::sync::Arc::new(ObjectStore::new(dir, master.derive(purpose::OBJECT_WRAP), master.derive(purpose::OBJECT_NAME)));
+        let backend = objects.unwrap_or_else(|| std::sync::Arc::new(FileObjects::new(dir)));
+        let objects =
+            std::sync::Arc::new(ObjectStore::new(dir, backend, master.derive(purpose::OBJECT_WRAP), master.derive(purpose::OBJECT_NAME)));
         objects.clean_tmp()?;
         let mut store = Store {
             dir: dir.to_path_buf(),
