@@ -122,6 +122,11 @@ impl Db {
         Ok(Db { pool })
     }
 
+    /// The pool (for the agency's records, `crate::records`).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// [`Db::connect`], then [`Db::migrate`]: what a replica does at start.
     pub async fn open(url: &str) -> Result<Db, DbError> {
         let db = Db::connect(url).await?;
