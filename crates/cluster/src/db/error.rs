@@ -92,8 +92,8 @@ pub(crate) fn running(e: sqlx::Error, what: &'static str) -> DbError {
         _ => match code(&e).as_deref() {
             // connection exceptions, shutdowns, too many connections, the server starting up
             Some(c) if c.starts_with("08") || c.starts_with("57P") || c == "53300" => DbError::Unavailable,
-            // unique violation, serialisation failure, deadlock
-            Some("23505" | "40001" | "40P01") => DbError::Conflict { what },
+            // unique violation, serialisation failure, deadlock, a lock wait timed out
+            Some("23505" | "40001" | "40P01" | "55P03") => DbError::Conflict { what },
             _ => DbError::Other(e.to_string()),
         },
     }
@@ -111,6 +111,8 @@ pub(crate) fn connecting(e: sqlx::Error, opts: &sqlx::postgres::PgConnectOptions
     };
     match &e {
         sqlx::Error::Io(_) => DbError::Unreachable { host_port: host_port() },
+        // The server and the URL's sslmode disagree: sqlx's message says how.
+        sqlx::Error::Tls(_) => DbError::Other(e.to_string()),
         _ => match code(&e).as_deref() {
             Some("28P01" | "28000") => DbError::Auth { user: opts.get_username().to_string() },
             Some("3D000") => DbError::NoDatabase { name: opts.get_database().unwrap_or(opts.get_username()).to_string() },

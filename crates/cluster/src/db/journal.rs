@@ -8,6 +8,8 @@
 //! which drops its connection) rolls back and releases it, leaving nothing half recorded.
 //! Readers never take the lock: committed records are never changed.
 
+use std::time::Duration;
+
 use sqlx::{Postgres, Row, Transaction};
 
 use super::error::running;
@@ -19,8 +21,19 @@ pub const JOURNAL_LOCK: i64 = i64::from_be_bytes(*b"CbJrnl01");
 
 const WHAT: &str = "the journal";
 
+/// How long [`Db::lock_journal`] waits for another replica's append before giving up with
+/// [`DbError::Conflict`] (the endpoint answers "busy, retry"): an append takes milliseconds,
+/// so this much waiting means the holder is stuck.
+pub const JOURNAL_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// How long a holder of the lock may sit idle inside its transaction before PostgreSQL ends
+/// its session, rolling back and releasing the lock: a replica frozen (stopped, partitioned)
+/// while appending must not stop every other replica's intake. A replica killed outright
+/// loses its connection, which releases the lock at once.
+pub const JOURNAL_IDLE_LIMIT: Duration = Duration::from_secs(60);
+
 /// The journal's append lock: a transaction holding [`JOURNAL_LOCK`]. Read the tail with
-/// [`JournalLock::len`] / [`JournalLock::after`], append with [`JournalLock::append`], then
+/// [`JournalLock::next_seq`] / [`JournalLock::after`], append with [`JournalLock::append`], then
 /// [`JournalLock::commit`]. Dropped uncommitted, it rolls back.
 pub struct JournalLock {
     pub(super) tx: Transaction<'static, Postgres>,
@@ -36,8 +49,26 @@ impl Db {
     /// Waits for the journal's append lock (held by at most one appender in the whole
     /// cluster) and returns it.
     pub async fn lock_journal(&self) -> Result<JournalLock, DbError> {
+        self.lock_journal_within(JOURNAL_LOCK_WAIT).await
+    }
+
+    /// [`Db::lock_journal`], waiting at most `wait` (at least a millisecond) for the lock;
+    /// past that, [`DbError::Conflict`].
+    pub async fn lock_journal_within(&self, wait: Duration) -> Result<JournalLock, DbError> {
         let mut tx = self.pool.begin().await.map_err(|e| running(e, WHAT))?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(JOURNAL_LOCK).execute(&mut *tx).await.map_err(|e| running(e, WHAT))?;
+        // SET LOCAL takes no parameters: the values are integers of milliseconds we format.
+        let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
+        let idle_ms = JOURNAL_IDLE_LIMIT.as_millis();
+        sqlx::query(&format!("SET LOCAL lock_timeout = {wait_ms}")).execute(&mut *tx).await.map_err(|e| running(e, WHAT))?;
+        sqlx::query(&format!("SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| running(e, WHAT))?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(JOURNAL_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| running(e, "the journal's append lock (another replica held it too long)"))?;
         Ok(JournalLock { tx })
     }
 
@@ -53,8 +84,9 @@ impl Db {
 }
 
 impl JournalLock {
-    /// How many records the journal holds, this lock's own appends included.
-    pub async fn len(&mut self) -> Result<u64, DbError> {
+    /// The number the next record gets: how many records the journal holds, this lock's own
+    /// appends included.
+    pub async fn next_seq(&mut self) -> Result<u64, DbError> {
         len(&mut *self.tx).await
     }
 
@@ -68,7 +100,7 @@ impl JournalLock {
     /// [`DbError::Conflict`] unless `first_seq` is the journal's length (the caller chained
     /// onto a tail that is not the tail).
     pub async fn append(&mut self, first_seq: u64, records: &[Vec<u8>]) -> Result<(), DbError> {
-        let len = self.len().await?;
+        let len = self.next_seq().await?;
         if first_seq != len {
             return Err(DbError::Conflict { what: "the journal's next record number" });
         }

@@ -21,7 +21,7 @@
 //! use casebridge_cluster::db::Db;
 //! let db = Db::open("postgres://casebridge:PASSWORD@db.example:5432/casebridge").await?;
 //! let mut lock = db.lock_journal().await?; // serialised across every replica
-//! let next = lock.len().await?;
+//! let next = lock.next_seq().await?;
 //! lock.append(next, &[b"sealed record".to_vec()]).await?;
 //! lock.commit().await?;
 //! # Ok(()) }
@@ -51,7 +51,7 @@ use sqlx::{Connection, Row};
 use uuid::Uuid;
 
 pub use error::{redacted, DbError};
-pub use journal::JournalLock;
+pub use journal::{JournalLock, JOURNAL_IDLE_LIMIT, JOURNAL_LOCK, JOURNAL_LOCK_WAIT};
 pub use records::{Invite, Issued, Revocation};
 pub use uploads::{Upload, Usage};
 
