@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use casebridge_core::Passphrase;
 use casebridge_protocol::{ErrorBody, InviteRequest, InviteResponse, RevokeRequest, RevokeResponse, MAX_JSON_BODY};
-use casebridge_trust::{Agency, RevocationList};
+use casebridge_trust::RevocationList;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -71,13 +71,14 @@ pub struct AdminStatus {
 /// goes into the code when the request names no URL.
 pub fn create_invite(dir: &Path, req: &InviteRequest, url_default: &str) -> Result<InviteResponse> {
     let cert_fp = crate::tls::cert_fingerprint(dir)?;
-    invites::create(dir, &casebridge_trust::LocalRecords::new(dir), req, url_default, &cert_fp, SystemClock.now())
+    let records = crate::deployment::records(dir)?;
+    invites::create(dir, records.as_ref(), req, url_default, &cert_fp, SystemClock.now())
 }
 
 /// Revokes a member without a running endpoint (unlocks the agency: fails while it serves).
 pub fn revoke(dir: &Path, passphrase: &Passphrase, req: &RevokeRequest) -> Result<RevokeResponse> {
     check_reason(req)?;
-    let agency = Agency::open(dir, passphrase)?;
+    let agency = crate::deployment::open_agency(dir, passphrase)?;
     let list = agency.revoke(req.member_id, req.reason.clone())?;
     Ok(revoke_response(&list))
 }

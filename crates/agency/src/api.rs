@@ -65,6 +65,18 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the endpoint failed to answer; the failure is in its log")
     }
 
+    /// 503 `unavailable`: the cluster's database or object store cannot be reached or refused
+    /// for now (the cause is logged); nothing of the request was kept half, and the client
+    /// retries (`Retry-After`).
+    pub(crate) fn unavailable(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "storage unavailable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the agency's storage is unavailable for a moment: nothing of this request was kept half; try again shortly",
+        )
+    }
+
     /// 507 `insufficient_storage`: the endpoint's disk is full. The cause is logged; what the
     /// request would have stored was not kept, and what was stored before is unharmed.
     pub(crate) fn insufficient_storage(cause: impl std::fmt::Display) -> ApiError {
@@ -111,7 +123,11 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody::new(self.code, self.message))).into_response()
+        let mut response = (self.status, Json(ErrorBody::new(self.code, self.message))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        response
     }
 }
 
@@ -137,6 +153,8 @@ pub(crate) fn is_disk_full_text(text: &str) -> bool {
 pub(crate) fn records_error(e: casebridge_trust::TrustError) -> ApiError {
     if is_disk_full_text(&e.message) {
         ApiError::insufficient_storage(e.message)
+    } else if e.message.contains("in the cluster database") {
+        ApiError::unavailable(e.message)
     } else {
         ApiError::internal(e)
     }

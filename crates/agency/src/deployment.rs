@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use casebridge_cluster::db::Db;
 use casebridge_cluster::records::ClusterRecords;
-use casebridge_core::ObjectBackend;
+use casebridge_trust::RecordStore as _;
+use casebridge_cluster::objects::S3Objects;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AgencyError, Result};
@@ -92,8 +93,8 @@ pub struct Cluster {
     pub db: Db,
     /// The agency's records in it.
     pub records: Arc<ClusterRecords>,
-    /// The bucket.
-    pub objects: Arc<dyn ObjectBackend>,
+    /// The bucket (sealed objects, upload parts).
+    pub objects: Arc<S3Objects>,
     /// The runtime the synchronous calls (records, objects) run on.
     pub rt: tokio::runtime::Handle,
     /// This replica's local copy of the agency store.
@@ -116,9 +117,36 @@ impl Cluster {
     /// checks both: a wrong URL, password, bucket or key refuses here with its own message.
     pub fn connect(dir: &Path, config: &ClusterConfig, rt: &tokio::runtime::Handle) -> Result<Cluster> {
         let db = block_on(rt, Db::open(&config.database_url())).map_err(db_error)?;
-        let objects = crate::objects::open(&config.objects, rt)?;
+        let objects = S3Objects::from_env(&config.objects).map_err(|e| AgencyError::Unavailable(e.to_string()))?;
+        objects.check().map_err(|e| AgencyError::Unavailable(e.to_string()))?;
+        let objects = Arc::new(objects);
         let records = Arc::new(ClusterRecords::new(db.pool().clone(), rt.clone()));
         Ok(Cluster { db, records, objects, rt: rt.clone(), replica_dir: dir.join(REPLICA_DIR) })
+    }
+
+    /// Refuses a replica whose agency directory is not the agency this database holds (its
+    /// id or root key differs), naming both.
+    pub fn check_agency(&self, agency: &casebridge_trust::Agency) -> Result<()> {
+        let row = self.block_on(self.db.agency()).map_err(db_error)?.ok_or_else(|| {
+            AgencyError::Invalid("the cluster database holds no agency: create it with `casebridge agency init --database ...`".into())
+        })?;
+        let public = agency.public();
+        if row.id != public.agency_id || row.root_fingerprint != public.root_fingerprint() {
+            return Err(AgencyError::Invalid(format!(
+                "this agency directory is agency {} (root key {}), but the cluster database holds agency {} (root key {}): \
+                 copy the cluster's agency directory to this machine",
+                public.agency_id,
+                public.root_fingerprint(),
+                row.id,
+                row.root_fingerprint
+            )));
+        }
+        Ok(())
+    }
+
+    /// The bucket as the store's object backend.
+    pub fn object_backend(&self) -> Arc<dyn casebridge_core::ObjectBackend> {
+        self.objects.clone()
     }
 
     /// Runs `f` on the cluster's runtime from synchronous code.
@@ -146,6 +174,151 @@ mod tests {
         assert_eq!(parse_objects("s3://evidence-1/agency/a/").unwrap(), ("evidence-1".into(), "agency/a".into()));
         for bad in ["evidence", "s3://", "s3://Ev", "s3://ab", "s3://-abc", "s3://abc/../x", "https://abc", "s3://abc//x"] {
             assert!(parse_objects(bad).is_err(), "{bad} is refused");
+        }
+    }
+}
+
+/// The runtime the command line's cluster calls run on (one per process, made on first use):
+/// admin commands on a cluster agency reach the database without a running endpoint.
+fn command_runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RT.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| AgencyError::Internal(format!("starting a runtime: {e}")))?;
+    Ok(RT.get_or_init(|| rt))
+}
+
+/// The records of the agency in `dir`, whichever its deployment: its files, or (a cluster
+/// agency) its database, connected for this command. No passphrase needed.
+pub fn records(dir: &Path) -> Result<Arc<dyn casebridge_trust::RecordStore>> {
+    match ClusterConfig::load(dir)? {
+        None => Ok(Arc::new(casebridge_trust::LocalRecords::new(dir))),
+        Some(config) => {
+            let rt = command_runtime()?.handle();
+            let db = block_on(rt, Db::open(&config.database_url())).map_err(db_error)?;
+            Ok(Arc::new(ClusterRecords::new(db.pool().clone(), rt.clone())))
+        }
+    }
+}
+
+/// Unlocks the agency in `dir` for an admin command, whichever its deployment: the embedded
+/// agency with its directory's lock (fails while an endpoint serves it), a cluster agency
+/// with its database's records (a replica may serve meanwhile: the records are shared), after
+/// checking that the database holds this agency.
+pub fn open_agency(dir: &Path, passphrase: &casebridge_core::Passphrase) -> Result<casebridge_trust::Agency> {
+    match ClusterConfig::load(dir)? {
+        None => Ok(casebridge_trust::Agency::open(dir, passphrase)?),
+        Some(config) => {
+            let rt = command_runtime()?.handle();
+            let db = block_on(rt, Db::open(&config.database_url())).map_err(db_error)?;
+            let records = Arc::new(ClusterRecords::new(db.pool().clone(), rt.clone()));
+            let agency = casebridge_trust::Agency::open_shared(dir, passphrase, records)?;
+            let row = block_on(rt, db.agency()).map_err(db_error)?;
+            match row {
+                Some(row) if row.id == agency.public().agency_id && row.root_fingerprint == agency.public().root_fingerprint() => Ok(agency),
+                Some(row) => Err(AgencyError::Invalid(format!(
+                    "this agency directory is agency {}, but the cluster database holds agency {}",
+                    agency.public().agency_id,
+                    row.id
+                ))),
+                None => Err(AgencyError::Invalid("the cluster database holds no agency".into())),
+            }
+        }
+    }
+}
+
+/// What `agency init` for a cluster made.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterInit {
+    /// The database, its password replaced by `***`.
+    pub database: String,
+    /// `s3://BUCKET[/PREFIX]`.
+    pub objects: String,
+    /// The agency store's journal records written to the database.
+    pub journal_records: u64,
+}
+
+/// Creates a cluster agency: checks the database (reachable, migrated, holding no agency)
+/// and the bucket (reachable, the keys accepted, present) before anything is written; then
+/// makes the agency's keys and certificate in `dir`, moves its revocation list into the
+/// database, creates the endpoint's store (its objects in the bucket, its journal in the
+/// database, its local copy in `dir/replica`) and writes `cluster.json`. On a failure after
+/// the checks, `dir` is removed again (the database keeps nothing: the agency row and the
+/// journal are written last, in one transaction's reach).
+pub fn init_cluster(
+    dir: &Path,
+    name: &str,
+    passphrase: &casebridge_core::Passphrase,
+    kdf: casebridge_core::KdfParams,
+    config: &ClusterConfig,
+) -> Result<(casebridge_trust::Agency, ClusterInit)> {
+    parse_objects(&config.objects)?;
+    let rt = command_runtime()?.handle();
+    let db = block_on(rt, Db::open(&config.database_url())).map_err(db_error)?;
+    if let Some(row) = block_on(rt, db.agency()).map_err(db_error)? {
+        return Err(AgencyError::Invalid(format!(
+            "the database already holds agency {}; nothing was changed (use an empty database for a new agency)",
+            row.id
+        )));
+    }
+    if block_on(rt, db.journal_len()).map_err(db_error)? != 0 {
+        return Err(AgencyError::Invalid("the database already holds an agency journal; nothing was changed".into()));
+    }
+    let objects = S3Objects::from_env(&config.objects).map_err(|e| AgencyError::Unavailable(e.to_string()))?;
+    objects.check().map_err(|e| AgencyError::Unavailable(e.to_string()))?;
+    let objects: Arc<dyn casebridge_core::ObjectBackend> = Arc::new(objects);
+    let existed = dir.exists();
+    let made = (|| -> Result<(casebridge_trust::Agency, u64)> {
+        let local = casebridge_trust::Agency::init(dir, name, passphrase, kdf)?;
+        crate::tls::ensure_certificate(dir, passphrase, kdf)?;
+        let public = local.public().clone();
+        let records = Arc::new(ClusterRecords::new(db.pool().clone(), rt.clone()));
+        // The revocation list lives in the database from now on.
+        let list = casebridge_trust::LocalRecords::new(dir)
+            .read(casebridge_trust::REVOCATION_RECORD)?
+            .ok_or_else(|| AgencyError::Internal("the new agency has no revocation list".into()))?;
+        casebridge_trust::RecordStore::write(records.as_ref(), casebridge_trust::REVOCATION_RECORD, &list)?;
+        drop(local);
+        for leftover in [casebridge_trust::REVOCATION_RECORD] {
+            crate::fsutil::remove_if_exists(&dir.join(leftover))?;
+        }
+        for folder in [casebridge_trust::ISSUED_FOLDER, casebridge_trust::RECEIPTS_FOLDER] {
+            let _ = std::fs::remove_dir(dir.join(folder));
+        }
+        let replica = dir.join(REPLICA_DIR);
+        let store_name = format!("{} endpoint", public.name);
+        let store = casebridge_core::Store::create_with(&replica, passphrase, &store_name, casebridge_protocol::Role::Supervisor, kdf, objects)?;
+        let journal = store.raw_records(0, usize::MAX)?;
+        drop(store);
+        let seed = crate::follower::seed_of(&replica)?;
+        block_on(rt, async {
+            let mut lock = db.lock_journal().await?;
+            lock.append(0, &journal).await?;
+            lock.commit().await?;
+            db.init_agency(public.agency_id, &public.root_fingerprint(), &seed).await
+        })
+        .map_err(db_error)?;
+        config.save(dir)?;
+        let agency = casebridge_trust::Agency::open_shared(dir, passphrase, records)?;
+        Ok((agency, journal.len() as u64))
+    })();
+    match made {
+        Ok((agency, journal_records)) => Ok((
+            agency,
+            ClusterInit { database: casebridge_cluster::db::redacted(&config.database), objects: config.objects.clone(), journal_records },
+        )),
+        Err(e) => {
+            if existed {
+                tracing::warn!(dir = %dir.display(), "creating the cluster agency failed; the directory keeps what was made");
+            } else {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Err(e)
         }
     }
 }

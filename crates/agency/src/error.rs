@@ -28,6 +28,11 @@ pub enum AgencyError {
         source: std::io::Error,
     },
 
+    /// The cluster's database or object store cannot be used (unreachable, refused, a newer
+    /// schema, a bucket missing): the message names which and why, never a password.
+    #[error("{0}")]
+    Unavailable(String),
+
     /// The TLS certificate or key could not be made or loaded.
     #[error("TLS: {0}")]
     Tls(String),

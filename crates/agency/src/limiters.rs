@@ -31,6 +31,31 @@ pub(crate) enum Limiters {
         /// Requests without a session, by source address.
         unauthenticated: Mutex<RequestLimiter>,
     },
+    /// In the cluster's database, counted across every replica. Keys are keyed digests
+    /// (HMAC-SHA-256 under a key derived from the agency's sealing key) of what is counted:
+    /// the database never holds an address or an invite id.
+    Cluster {
+        /// The database.
+        db: casebridge_cluster::db::Db,
+        /// The key of the digests.
+        key: ring::hmac::Key,
+        /// The limits.
+        limits: Limits,
+    },
+}
+
+impl Counted {
+    fn digest(&self, key: &ring::hmac::Key) -> Vec<u8> {
+        let bytes = match self {
+            Counted::EnrolSource(ip) => [b"enrol-source:".as_slice(), ip.to_string().as_bytes()].concat(),
+            Counted::EnrolInvite(id) => [b"enrol-invite:".as_slice(), id.as_bytes()].concat(),
+        };
+        ring::hmac::sign(key, &bytes).as_ref().to_vec()
+    }
+}
+
+fn db_failed(e: casebridge_cluster::db::DbError) -> ApiError {
+    ApiError::unavailable(e)
 }
 
 impl Limiters {
@@ -50,6 +75,10 @@ impl Limiters {
                 Counted::EnrolSource(ip) => lock(by_source).locked(&ip, now),
                 Counted::EnrolInvite(id) => lock(by_invite).locked(&id, now),
             }),
+            Limiters::Cluster { db, key, .. } => {
+                let secs = db.locked(&what.digest(key), now.to_utc()).await.map_err(db_failed)?;
+                Ok(secs.map(|s| i64::try_from(s).unwrap_or(i64::MAX).max(1)))
+            }
         }
     }
 
@@ -63,6 +92,15 @@ impl Limiters {
                 }
                 Ok(())
             }
+            Limiters::Cluster { db, key, limits } => {
+                let max = match what {
+                    Counted::EnrolSource(_) => limits.enrol_failures_per_source,
+                    Counted::EnrolInvite(_) => limits.enrol_failures_per_invite,
+                };
+                let window = std::time::Duration::from_secs(limits.enrol_window_secs);
+                db.failure(&what.digest(key), max, window, now.to_utc()).await.map_err(db_failed)?;
+                Ok(())
+            }
         }
     }
 
@@ -71,6 +109,14 @@ impl Limiters {
     pub(crate) async fn take(&self, source: std::net::IpAddr, now: DateTime<FixedOffset>) -> Result<Result<(), i64>, ApiError> {
         match self {
             Limiters::Memory { unauthenticated, .. } => Ok(lock(unauthenticated).take(source, now)),
+            Limiters::Cluster { db, key, limits } => {
+                let digest = ring::hmac::sign(key, [b"session-less:".as_slice(), source.to_string().as_bytes()].concat().as_slice());
+                let wait = db.take_token(digest.as_ref(), limits.unauthenticated_per_source_per_min, now.to_utc()).await.map_err(db_failed)?;
+                Ok(match wait {
+                    None => Ok(()),
+                    Some(secs) => Err(i64::try_from(secs).unwrap_or(i64::MAX).max(1)),
+                })
+            }
         }
     }
 }

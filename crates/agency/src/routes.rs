@@ -129,6 +129,7 @@ fn enrol_with(
     let key = doc.signer().map_err(|e| ApiError::bad_request(format!("the credential request: {}", e.message)))?;
     let request: CredentialRequest =
         doc.open(CREDENTIAL_REQUEST, Some(&key)).map_err(|e| ApiError::bad_request(format!("the credential request: {}", e.message)))?;
+    st.refresh_credentials(false)?;
     if read(&st.revocation).0.find(request.member_id, &request.key).is_some() {
         return Err(ApiError::forbidden("key_revoked", "this key was revoked by the agency; enrol with a new profile key"));
     }
@@ -185,6 +186,15 @@ async fn challenge(State(st): State<Arc<AppState>>, source: Source, ApiJson(req)
     let now = st.now();
     let key_hex = req.key.trim().to_ascii_lowercase();
     let key = hex::decode(&key_hex).ok().filter(|k| k.len() == 32).ok_or_else(|| ApiError::bad_request("key is not 32 bytes of hex"))?;
+    if st.cluster.is_some() {
+        // Credentials issued and revoked on other replicas are taken up first.
+        let (st2, member, key) = (st.clone(), req.member_id, key_hex.clone());
+        blocking(move || {
+            let known = read(&st2.issued).iter().any(|c| c.member_id == member && c.key == key);
+            st2.refresh_credentials(!known)
+        })
+        .await?;
+    }
     let serial = {
         let issued = read(&st.issued);
         let revocation = read(&st.revocation);
@@ -210,7 +220,7 @@ async fn session(State(st): State<Arc<AppState>>, source: Source, ApiJson(req): 
     st.unauthenticated_request(source).await?;
     let now = st.now();
     // Single use: the challenge is gone whatever the outcome.
-    let pending = st.sessions.take_challenge(req.challenge_id).await?;
+    let pending = st.sessions.take_challenge(req.challenge_id, now).await?;
     let pending = pending
         .filter(|p| now <= p.expires_at)
         .ok_or_else(|| ApiError::unauthenticated("the challenge is unknown, expired or already answered; ask for a new one"))?;
@@ -274,7 +284,11 @@ async fn upload_chunk(
     let st2 = Arc::clone(&st);
     let writer = tokio::task::spawn_blocking(move || {
         let state = uploads::put_chunk(&st2, member.id, id, q.offset, &mut rx)?;
-        st2.early.chunk_received(&st2, member.id, id, q.offset, state.received, state.size);
+        // Early verification follows a part file on this machine; a cluster's chunks may
+        // arrive at any replica, so its uploads are verified whole at complete.
+        if st2.cluster.is_none() {
+            st2.early.chunk_received(&st2, member.id, id, q.offset, state.received, state.size);
+        }
         Ok(state)
     });
     let mut stream = body.into_data_stream();
@@ -372,7 +386,15 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
     // event yet, and the orphan collection must spare it (see crate::gc).
     let _verifying = st.uploads.verifying.begin();
     let (early, _early_verifying) = st.early.take(id);
-    let verified = match early.unwrap_or_else(|| backend::verify_upload(&part, &anchor, &st.store, member.id, meta.bundle_id)) {
+    let verify = || match &st.cluster {
+        None => backend::verify_upload(&part, &anchor, &st.store, member.id, meta.bundle_id),
+        Some(c) => {
+            let parts = c.objects.read_parts(id).map_err(|e| casebridge_trust::TrustError::new(Reason::Io, e.to_string()))?;
+            let input = std::io::BufReader::with_capacity(256 * 1024, parts);
+            backend::verify_upload_stream(input, &anchor, &st.store, member.id, meta.bundle_id)
+        }
+    };
+    let verified = match early.unwrap_or_else(verify) {
         Ok(v) => v,
         Err(e) => return refuse(e),
     };
@@ -384,26 +406,41 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
             "the bundle is not sealed to this agency; the endpoint accepts only sealed bundles",
         ));
     }
-    let opened = match backend::import_upload(&mut write(&st.store), &verified) {
-        Ok(o) => o,
-        Err(e) => return refuse(e),
+    let (opened, receipt) = match &st.cluster {
+        None => {
+            let opened = match backend::import_upload(&mut write(&st.store), &verified) {
+                Ok(o) => o,
+                Err(e) => return refuse(e),
+            };
+            let receipt = first_receipt(st, &opened).unwrap_or_else(|| st.agency.sign_receipt(&receipt_of(st, &opened)));
+            (opened, receipt.map_err(ApiError::internal)?)
+        }
+        Some(c) => {
+            // The events and the receipt are recorded in one database transaction, under the
+            // cluster's journal lock: a replica killed mid-complete leaves neither.
+            let mut store = write(&st.store);
+            let recorded = crate::follower::append(
+                c,
+                &mut store,
+                |s| {
+                    let opened = backend::import_upload(s, &verified).map_err(Failed::Refused)?;
+                    let receipt = match first_receipt(st, &opened) {
+                        Some(r) => r.map_err(|e| Failed::Api(ApiError::internal(e)))?,
+                        None => st.agency.sign_receipt_unfiled(&receipt_of(st, &opened)),
+                    };
+                    Ok((opened, receipt))
+                },
+                |(o, r)| vec![(casebridge_trust::receipt_record(o.bundle_id), r.to_bytes())],
+            );
+            drop(store);
+            match recorded {
+                Ok(done) => done,
+                Err(Failed::Refused(e)) => return refuse(e),
+                Err(Failed::Api(e)) => return Err(e),
+            }
+        }
     };
     let o = &opened;
-    let receipt = first_receipt(st, o).unwrap_or_else(|| {
-        let receipt = Receipt {
-            agency_id: st.agency_id(),
-            bundle_id: o.bundle_id,
-            manifest_hash: o.manifest_hash.clone(),
-            sender: o.sender,
-            seq: o.seq,
-            received_at: st.now(),
-            outcome: o.outcome,
-            events: o.events,
-            blobs: o.blobs,
-        };
-        st.agency.sign_receipt(&receipt)
-    });
-    let receipt = receipt.map_err(ApiError::internal)?;
     meta.completed = Some(uploads::Completed {
         bundle_id: o.bundle_id,
         outcome: o.outcome,
@@ -412,9 +449,40 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
         completed_at: st.now(),
     });
     uploads::record(st, &meta)?;
-    crate::fsutil::remove_if_exists(&part)?;
+    match &st.cluster {
+        None => crate::fsutil::remove_if_exists(&part)?,
+        Some(c) => c.objects.delete_parts(id).map_err(ApiError::unavailable)?,
+    }
     tracing::info!(member = %member.id, upload = %id, bundle = %o.bundle_id, outcome = %o.outcome, events = o.events_added, "bundle received");
     meta.outcome().ok_or_else(|| ApiError::internal("upload state lost its outcome"))
+}
+
+/// Why recording a completed upload failed on a cluster: the bundle was refused, or the
+/// endpoint (its database) failed.
+enum Failed {
+    Refused(casebridge_trust::TrustError),
+    Api(ApiError),
+}
+
+impl From<crate::error::AgencyError> for Failed {
+    fn from(e: crate::error::AgencyError) -> Failed {
+        Failed::Api(e.into())
+    }
+}
+
+/// The receipt for a bundle just opened.
+fn receipt_of(st: &AppState, o: &casebridge_trust::bundle::Opened) -> Receipt {
+    Receipt {
+        agency_id: st.agency_id(),
+        bundle_id: o.bundle_id,
+        manifest_hash: o.manifest_hash.clone(),
+        sender: o.sender,
+        seq: o.seq,
+        received_at: st.now(),
+        outcome: o.outcome,
+        events: o.events,
+        blobs: o.blobs,
+    }
 }
 
 /// For a bundle already held, the receipt signed when it first arrived (if it is on file).
@@ -434,7 +502,7 @@ async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQ
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(MAX_FEED_PAGE).clamp(1, MAX_FEED_PAGE);
     blocking(move || {
-        let store = read(&st.store);
+        let store = st.store_read()?;
         let page = backend::feed(&store, member.id, member.role, after, limit)?;
         let credentials = if member.role == Role::Volunteer { Vec::new() } else { backend::author_credentials(&store, &page.events)? };
         drop(store);
@@ -464,7 +532,7 @@ async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): 
     let st2 = st.clone();
     let sha2 = sha.clone();
     let (size, objects) = blocking(move || {
-        let store = read(&st2.store);
+        let store = st2.store_read()?;
         let size = backend::content_access(&store, &sha2, member.id, member.role)?;
         Ok((size, store.content_importer()))
     })

@@ -51,6 +51,46 @@ impl AuthState {
 pub(crate) enum Sessions {
     /// In this process (the embedded agency).
     Memory(Mutex<AuthState>),
+    /// In the cluster's database, sealed to the agency key (the database sees the token's
+    /// SHA-256 and an expiry, never a member, a key or a nonce). The per-member caps are not
+    /// kept there: challenges expire in a minute and requests without a session are limited
+    /// per source across the cluster.
+    Cluster(ClusterSessions),
+}
+
+/// The cluster's sessions: the database and the agency's sealing keys.
+pub(crate) struct ClusterSessions {
+    pub db: casebridge_cluster::db::Db,
+    pub recipient: age::x25519::Recipient,
+    pub identity: age::x25519::Identity,
+}
+
+/// A challenge or session as sealed in the database.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sealed {
+    member: Uuid,
+    serial: Uuid,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    nonce: String,
+    expires_at: DateTime<FixedOffset>,
+}
+
+impl ClusterSessions {
+    fn seal(&self, s: &Sealed) -> Result<Vec<u8>, ApiError> {
+        let plain = zeroize::Zeroizing::new(serde_json::to_vec(s).map_err(ApiError::internal)?);
+        casebridge_trust::seal_at_rest(&self.recipient, &plain).map_err(ApiError::internal)
+    }
+
+    fn open(&self, sealed: &[u8]) -> Result<Sealed, ApiError> {
+        let plain = casebridge_trust::open_at_rest(&self.identity, sealed).map_err(ApiError::internal)?;
+        serde_json::from_slice(&plain).map_err(ApiError::internal)
+    }
+}
+
+fn db_failed(e: casebridge_cluster::db::DbError) -> ApiError {
+    ApiError::unavailable(e)
 }
 
 impl Default for Sessions {
@@ -70,13 +110,30 @@ impl Sessions {
                 auth.challenges.insert(id, p);
                 Ok(())
             }
+            Sessions::Cluster(c) => {
+                let sealed = c.seal(&Sealed {
+                    member: p.member,
+                    serial: p.serial,
+                    key: hex::encode(&p.key),
+                    nonce: hex::encode(p.nonce),
+                    expires_at: p.expires_at,
+                })?;
+                c.db.insert_challenge(id, &sealed, p.expires_at.to_utc()).await.map_err(db_failed)
+            }
         }
     }
 
     /// Takes a challenge: it is gone whatever the outcome (single use, on every replica).
-    pub(crate) async fn take_challenge(&self, id: Uuid) -> Result<Option<Pending>, ApiError> {
+    pub(crate) async fn take_challenge(&self, id: Uuid, now: DateTime<FixedOffset>) -> Result<Option<Pending>, ApiError> {
         match self {
             Sessions::Memory(m) => Ok(lock(m).challenges.remove(&id)),
+            Sessions::Cluster(c) => {
+                let Some(sealed) = c.db.take_challenge(id, now.to_utc()).await.map_err(db_failed)? else { return Ok(None) };
+                let s = c.open(&sealed)?;
+                let nonce: [u8; 32] = hex::decode(&s.nonce).ok().and_then(|n| n.try_into().ok()).ok_or_else(|| ApiError::internal("a sealed challenge's nonce"))?;
+                let key = hex::decode(&s.key).map_err(|_| ApiError::internal("a sealed challenge's key"))?;
+                Ok(Some(Pending { member: s.member, serial: s.serial, key, nonce, expires_at: s.expires_at }))
+            }
         }
     }
 
@@ -96,13 +153,23 @@ impl Sessions {
                 auth.sessions.insert(digest, s);
                 Ok(())
             }
+            Sessions::Cluster(c) => {
+                let sealed =
+                    c.seal(&Sealed { member: s.member, serial: s.serial, key: String::new(), nonce: String::new(), expires_at: s.expires_at })?;
+                c.db.insert_session(&digest, &sealed, s.expires_at.to_utc()).await.map_err(db_failed)
+            }
         }
     }
 
     /// The session of a token's digest.
-    pub(crate) async fn session(&self, digest: &[u8; 32]) -> Result<Option<SessionEntry>, ApiError> {
+    pub(crate) async fn session(&self, digest: &[u8; 32], now: DateTime<FixedOffset>) -> Result<Option<SessionEntry>, ApiError> {
         match self {
             Sessions::Memory(m) => Ok(lock(m).sessions.get(digest).cloned()),
+            Sessions::Cluster(c) => {
+                let Some(sealed) = c.db.session(digest, now.to_utc()).await.map_err(db_failed)? else { return Ok(None) };
+                let s = c.open(&sealed)?;
+                Ok(Some(SessionEntry { member: s.member, serial: s.serial, expires_at: s.expires_at }))
+            }
         }
     }
 
@@ -113,6 +180,7 @@ impl Sessions {
                 lock(m).sessions.remove(digest);
                 Ok(())
             }
+            Sessions::Cluster(c) => c.db.delete_session(digest).await.map(|_| ()).map_err(db_failed),
         }
     }
 
@@ -121,6 +189,8 @@ impl Sessions {
     pub(crate) fn end_of(&self, serials: &[Uuid]) {
         match self {
             Sessions::Memory(m) => lock(m).sessions.retain(|_, s| !serials.contains(&s.serial)),
+            // Every request checks its session's credential against the current list.
+            Sessions::Cluster(_) => {}
         }
     }
 
@@ -131,6 +201,11 @@ impl Sessions {
                 let mut auth = lock(m);
                 auth.prune(now);
                 Ok(auth.sessions.len())
+            }
+            Sessions::Cluster(c) => {
+                c.db.delete_expired_sessions(now.to_utc()).await.map_err(db_failed)?;
+                c.db.delete_expired_challenges(now.to_utc()).await.map_err(db_failed)?;
+                Ok(c.db.session_count().await.map_err(db_failed)? as usize)
             }
         }
     }

@@ -143,6 +143,10 @@ pub struct AppState {
     pub(crate) sessions: crate::sessions::Sessions,
     /// Limits on refused enrolments and on requests without a session.
     pub(crate) limiters: crate::limiters::Limiters,
+    /// A cluster agency's database and bucket (none for the embedded agency).
+    pub(crate) cluster: Option<Arc<crate::deployment::Cluster>>,
+    /// When the issued credentials were last reloaded from a cluster's records.
+    pub(crate) refreshed: Mutex<Option<std::time::Instant>>,
     /// The open connections.
     pub(crate) conns: Arc<crate::conns::ConnTable>,
     /// Downloads in progress, by member.
@@ -185,25 +189,62 @@ pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The key of a cluster's limit digests: derived from the agency's sealing key, so the digests
+/// in the database say nothing to anyone without the agency's keys.
+fn limit_key(agency: &Agency) -> ring::hmac::Key {
+    use age::secrecy::ExposeSecret;
+    let secret = agency.sealing_identity().to_string();
+    let digest = casebridge_core::sha256([b"casebridge/v1/limit-key\x00".as_slice(), secret.expose_secret().as_bytes()].concat().as_slice());
+    ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &digest)
+}
+
 impl AppState {
     /// Unlocks the agency in `dir` (holding its lock), opens the endpoint's case store at
     /// `dir/store` (creating it on first start: `"<agency name> endpoint"`, supervisor), and loads
     /// the issued credentials and the current revocation list. The TLS certificate must exist
     /// ([`crate::tls::ensure_certificate`]). Blocking: run it off the async runtime.
     pub fn open(dir: &Path, passphrase: &Passphrase, options: StateOptions) -> Result<AppState> {
-        let agency = Agency::open(dir, passphrase)?;
-        let public = agency.public().clone();
         let cert_fp = crate::tls::cert_fingerprint(dir)?;
-        let store_dir = dir.join(STORE_DIR);
-        let store = if store_dir.join(casebridge_core::HEADER_FILE).exists() {
-            Store::open(&store_dir, passphrase)?
-        } else {
-            Store::create(&store_dir, passphrase, &format!("{} endpoint", public.name), Role::Supervisor, options.store_kdf)?
+        let (agency, store, cluster) = match crate::deployment::ClusterConfig::load(dir)? {
+            None => {
+                let agency = Agency::open(dir, passphrase)?;
+                let store_dir = dir.join(STORE_DIR);
+                let store = if store_dir.join(casebridge_core::HEADER_FILE).exists() {
+                    Store::open(&store_dir, passphrase)?
+                } else {
+                    let name = format!("{} endpoint", agency.public().name);
+                    Store::create(&store_dir, passphrase, &name, Role::Supervisor, options.store_kdf)?
+                };
+                (agency, store, None)
+            }
+            Some(config) => {
+                let rt = tokio::runtime::Handle::try_current()
+                    .map_err(|_| AgencyError::Internal("a cluster agency is opened from a tokio runtime's thread".into()))?;
+                let cluster = crate::deployment::Cluster::connect(dir, &config, &rt)?;
+                let agency = Agency::open_shared(dir, passphrase, cluster.records.clone())?;
+                cluster.check_agency(&agency)?;
+                let store = crate::follower::open(&cluster, passphrase)?;
+                (agency, store, Some(Arc::new(cluster)))
+            }
+        };
+        let public = agency.public().clone();
+        let (sessions, limiters) = match &cluster {
+            None => (crate::sessions::Sessions::default(), crate::limiters::Limiters::memory(&options.limits)),
+            Some(c) => (
+                crate::sessions::Sessions::Cluster(crate::sessions::ClusterSessions {
+                    db: c.db.clone(),
+                    recipient: public.recipient()?,
+                    identity: agency.sealing_identity().clone(),
+                }),
+                crate::limiters::Limiters::Cluster { db: c.db.clone(), key: limit_key(&agency), limits: options.limits.clone() },
+            ),
         };
         let revocation = agency.current_revocation()?;
         let issued = agency.issued()?;
-        for sub in [crate::invites::INVITES_DIR, crate::uploads::UPLOADS_DIR] {
-            crate::fsutil::private_dir(&dir.join(sub))?;
+        if cluster.is_none() {
+            for sub in [crate::invites::INVITES_DIR, crate::uploads::UPLOADS_DIR] {
+                crate::fsutil::private_dir(&dir.join(sub))?;
+            }
         }
         let uploads = crate::uploads::Tracker::load(&agency)?;
         Ok(AppState {
@@ -214,8 +255,10 @@ impl AppState {
             store: RwLock::new(store),
             revocation: RwLock::new(revocation),
             issued: RwLock::new(issued),
-            sessions: crate::sessions::Sessions::default(),
-            limiters: crate::limiters::Limiters::memory(&options.limits),
+            sessions,
+            limiters,
+            cluster,
+            refreshed: Mutex::new(None),
             conns: crate::conns::ConnTable::new(options.limits.clone()),
             downloads: Arc::new(Mutex::new(HashMap::new())),
             download_slots: Arc::new(tokio::sync::Semaphore::new(options.limits.max_downloads)),
@@ -258,6 +301,42 @@ impl AppState {
 
     pub(crate) fn now(&self) -> DateTime<FixedOffset> {
         self.clock.now()
+    }
+
+    /// The agency store for reading; a cluster replica's copy is caught up with the cluster's
+    /// journal first. Blocking.
+    pub(crate) fn store_read(&self) -> std::result::Result<RwLockReadGuard<'_, Store>, ApiError> {
+        if let Some(c) = &self.cluster {
+            crate::follower::catch_up_shared(c, &self.store)?;
+        }
+        Ok(read(&self.store))
+    }
+
+    /// A cluster agency: takes up what other replicas changed in the credentials issued (at
+    /// most once a second unless `force`) and, always, the current revocation list (a
+    /// revocation applies on every replica at the next request). Nothing for the embedded
+    /// agency, whose process makes every change itself. Blocking.
+    pub(crate) fn refresh_credentials(&self, force: bool) -> std::result::Result<(), ApiError> {
+        if self.cluster.is_none() {
+            return Ok(());
+        }
+        let list = self.agency.current_revocation().map_err(crate::api::records_error)?;
+        if list.1.to_bytes() != read(&self.revocation).1.to_bytes() {
+            self.set_revocation(list);
+        }
+        let due = {
+            let mut at = lock(&self.refreshed);
+            let due = force || at.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1));
+            if due {
+                *at = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if due {
+            let issued = self.agency.issued().map_err(crate::api::records_error)?;
+            *write(&self.issued) = issued;
+        }
+        Ok(())
     }
 
     pub(crate) fn random<const N: usize>(&self) -> std::result::Result<[u8; N], ApiError> {
@@ -319,9 +398,18 @@ impl FromRequestParts<Arc<AppState>> for Member {
         };
         let digest = casebridge_core::sha256(token.as_bytes());
         let now = state.now();
-        let session = state.sessions.session(&digest).await?;
+        let session = state.sessions.session(&digest, now).await?;
         let expired = || ApiError::unauthenticated("the session is unknown or has expired; authenticate again");
         let session = session.filter(|s| now <= s.expires_at).ok_or_else(expired)?;
+        if state.cluster.is_some() {
+            let st = Arc::clone(state);
+            let serial = session.serial;
+            blocking(move || {
+                let known = read(&st.issued).iter().any(|c| c.serial == serial);
+                st.refresh_credentials(!known)
+            })
+            .await?;
+        }
         let Some(cred) = state.usable_credential(session.serial, now) else {
             state.sessions.end(&digest).await?;
             return Err(ApiError::unauthenticated("the member's credential has expired or was revoked"));
@@ -412,6 +500,7 @@ impl From<AgencyError> for ApiError {
             AgencyError::Invalid(m) => ApiError::bad_request(m),
             AgencyError::Io { ref source, .. } if crate::api::is_disk_full(source) => ApiError::insufficient_storage(e),
             AgencyError::Trust(t) => crate::api::records_error(t),
+            AgencyError::Unavailable(m) => ApiError::unavailable(m),
             e => ApiError::internal(e),
         }
     }

@@ -253,7 +253,10 @@ pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<u64, ApiError> 
     let id = meta.upload_id;
     st.early.discard(id);
     let part = part_path(&st.dir, id);
-    let freed = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let freed = match &st.cluster {
+        None => fs::metadata(&part).map(|m| m.len()).unwrap_or(0),
+        Some(_) => meta.received,
+    };
     let mut tomb = meta.clone();
     tomb.expired_at = Some(st.now());
     tomb.received = 0;
@@ -262,8 +265,7 @@ pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<u64, ApiError> 
         st.agency.records().remove(&meta_name(id)).map_err(crate::api::records_error)?;
         st.uploads.forget(id);
     }
-    fsutil::remove_if_exists(&part)?;
-    fsutil::sync_dir(&st.dir.join(UPLOADS_DIR))?;
+    remove_parts(st, id)?;
     tracing::info!(member = %meta.member, upload = %id, bytes = freed, "upload expired");
     Ok(freed)
 }
@@ -271,10 +273,21 @@ pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<u64, ApiError> 
 /// Removes a record that has served its time (a completed upload's, a tombstone). The caller
 /// holds the upload's lock.
 pub(crate) fn remove_record(st: &AppState, id: Uuid) -> Result<(), ApiError> {
-    fsutil::remove_if_exists(&part_path(&st.dir, id))?;
+    remove_parts(st, id)?;
     st.agency.records().remove(&meta_name(id)).map_err(crate::api::records_error)?;
     st.uploads.forget(id);
-    Ok(fsutil::sync_dir(&st.dir.join(UPLOADS_DIR))?)
+    Ok(())
+}
+
+/// Removes the bytes received of an upload: its part file, or a cluster's parts in the bucket.
+fn remove_parts(st: &AppState, id: Uuid) -> Result<(), ApiError> {
+    match &st.cluster {
+        None => {
+            fsutil::remove_if_exists(&part_path(&st.dir, id))?;
+            Ok(fsutil::sync_dir(&st.dir.join(UPLOADS_DIR))?)
+        }
+        Some(c) => c.objects.delete_parts(id).map_err(ApiError::unavailable),
+    }
 }
 
 /// Begins an upload or returns the state of the one already begun for this bundle (never
@@ -540,6 +553,9 @@ pub(crate) fn put_chunk(
     let path = part_path(&st.dir, id);
     let io = |e: std::io::Error| ApiError::from(AgencyError::io("writing", &path)(e));
     let mut file: Option<fs::File> = None;
+    // A cluster's chunk goes to the bucket whole, as one part (a chunk is at most a request
+    // body's limit).
+    let mut part: Option<Vec<u8>> = st.cluster.as_ref().map(|_| Vec::new());
     let mut len = 0u64;
     loop {
         match pieces.blocking_recv() {
@@ -566,6 +582,11 @@ pub(crate) fn put_chunk(
                         ));
                     }
                 }
+                if let Some(buf) = part.as_mut() {
+                    buf.extend_from_slice(&bytes);
+                    len += bytes.len() as u64;
+                    continue;
+                }
                 let f = match file.as_mut() {
                     Some(f) => f,
                     None => {
@@ -584,10 +605,13 @@ pub(crate) fn put_chunk(
             None => break,
         }
     }
-    let Some(f) = file else {
-        return Ok(meta.state());
-    };
-    f.sync_all().map_err(io)?;
+    match (file, part, &st.cluster) {
+        (_, Some(buf), Some(c)) if !buf.is_empty() => {
+            c.objects.put_part(id, meta.received, Bytes::from(buf)).map_err(ApiError::unavailable)?;
+        }
+        (Some(f), _, _) => f.sync_all().map_err(io)?,
+        _ => return Ok(meta.state()),
+    }
     meta.received += len;
     meta.last_chunk_at = Some(st.now());
     record(st, &meta)?;

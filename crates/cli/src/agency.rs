@@ -72,6 +72,14 @@ pub struct InitArgs {
     /// The agency's name as members will see it
     #[arg(long)]
     pub name: String,
+    /// A cluster agency: its PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB; also
+    /// read from CASEBRIDGE_DATABASE_URL), with --objects
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// A cluster agency: its S3 bucket, s3://BUCKET[/PREFIX] (the endpoint and keys come from
+    /// AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
+    #[arg(long, value_name = "s3://BUCKET[/PREFIX]")]
+    pub objects: Option<String>,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
@@ -174,7 +182,7 @@ pub fn run(ctx: &mut Ctx, cmd: &AgencyCommand, out: &mut dyn Write) -> Result<()
 pub fn unlock(ctx: &mut Ctx, dir: &Path) -> Result<Agency> {
     Agency::read_public(dir)?;
     let pass = ctx.pass.agency(dir)?;
-    Ok(Agency::open(dir, &pass)?)
+    casebridge_agency::deployment::open_agency(dir, &pass).map_err(crate::endpoint::agency_err)
 }
 
 /// An agency as printed by `init`, `show` and `pin`.
@@ -238,23 +246,80 @@ fn init(ctx: &mut Ctx, a: &InitArgs, out: &mut dyn Write) -> Result<()> {
     if a.dir.join("agency.json").exists() {
         return Err(casebridge_core::Error::AlreadyExists { path: a.dir.clone() }.into());
     }
+    let cluster = cluster_config(a)?;
+    if let Some(config) = &cluster {
+        casebridge_agency::deployment::parse_objects(&config.objects).map_err(crate::endpoint::agency_err)?;
+    }
     let pass = ctx.pass.for_new_agency(&a.dir)?;
-    let agency = Agency::init(&a.dir, &a.name, &pass, KdfParams::INTERACTIVE)?;
-    // The endpoint's TLS certificate, which invite codes name and members pin.
-    casebridge_agency::tls::ensure_certificate(&a.dir, &pass, KdfParams::INTERACTIVE).map_err(|e| CliError::Sync(e.to_string()))?;
+    let (agency, made) = match &cluster {
+        None => {
+            let agency = Agency::init(&a.dir, &a.name, &pass, KdfParams::INTERACTIVE)?;
+            // The endpoint's TLS certificate, which invite codes name and members pin.
+            casebridge_agency::tls::ensure_certificate(&a.dir, &pass, KdfParams::INTERACTIVE).map_err(|e| CliError::Sync(e.to_string()))?;
+            (agency, None)
+        }
+        Some(config) => {
+            let (agency, made) = casebridge_agency::deployment::init_cluster(&a.dir, &a.name, &pass, KdfParams::INTERACTIVE, config)
+                .map_err(crate::endpoint::agency_err)?;
+            (agency, Some(made))
+        }
+    };
     let (list, _) = agency.current_revocation()?;
-    let view = AgencyView::new(agency.public(), &list, Some(&a.dir));
+    #[derive(Serialize)]
+    struct View<'a> {
+        #[serde(flatten)]
+        agency: AgencyView<'a>,
+        /// `embedded` or `cluster`.
+        deployment: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cluster: Option<casebridge_agency::deployment::ClusterInit>,
+    }
+    let view = View {
+        agency: AgencyView::new(agency.public(), &list, Some(&a.dir)),
+        deployment: if made.is_some() { "cluster" } else { "embedded" },
+        cluster: made,
+    };
     if a.json {
         return output::json(out, &view);
     }
     writeln!(out, "created agency at {}", a.dir.display())?;
-    view.fields(false).write(out)?;
+    let mut f = view.agency.fields(false);
+    if let Some(c) = &view.cluster {
+        f.add("database", &c.database);
+        f.add("objects", &c.objects);
+        f.add("replicas", format!("copy {} to each replica machine; run `agency serve` there", a.dir.display()));
+    }
+    f.write(out)?;
     Ok(())
+}
+
+/// The cluster configuration `agency init` was given: none for an embedded agency. The
+/// database comes from --database or CASEBRIDGE_DATABASE_URL, and makes a cluster only with
+/// --objects.
+fn cluster_config(a: &InitArgs) -> Result<Option<casebridge_agency::deployment::ClusterConfig>> {
+    let env = std::env::var(casebridge_agency::deployment::DATABASE_URL_ENV).ok().filter(|u| !u.trim().is_empty());
+    match (&a.objects, a.database.clone().or(env)) {
+        (None, _) if a.database.is_some() => Err(casebridge_core::Error::Invalid {
+            field: "database",
+            reason: "a cluster agency needs its object store too: add --objects s3://BUCKET[/PREFIX]".into(),
+        }
+        .into()),
+        (None, _) => Ok(None),
+        (Some(_), None) => Err(casebridge_core::Error::Invalid {
+            field: "objects",
+            reason: "a cluster agency needs its database too: add --database URL or set CASEBRIDGE_DATABASE_URL".into(),
+        }
+        .into()),
+        (Some(objects), Some(database)) => {
+            Ok(Some(casebridge_agency::deployment::ClusterConfig { database, objects: objects.trim().to_string() }))
+        }
+    }
 }
 
 fn show(a: &DirArgs, out: &mut dyn Write) -> Result<()> {
     let (public, _) = Agency::read_public(&a.dir)?;
-    let (list, _) = Agency::read_revocation(&a.dir)?;
+    let records = casebridge_agency::deployment::records(&a.dir).map_err(crate::endpoint::agency_err)?;
+    let (list, _) = Agency::revocation_in(records.as_ref(), &public)?;
     let view = AgencyView::new(&public, &list, Some(&a.dir));
     if a.json {
         return output::json(out, &view);
@@ -265,7 +330,8 @@ fn show(a: &DirArgs, out: &mut dyn Write) -> Result<()> {
 
 fn export_public(a: &ExportPublicArgs, out: &mut dyn Write) -> Result<()> {
     files::refuse_existing(&a.out)?;
-    let file = Agency::public_file(&a.dir)?;
+    let records = casebridge_agency::deployment::records(&a.dir).map_err(crate::endpoint::agency_err)?;
+    let file = Agency::public_file_in(&a.dir, records.as_ref())?;
     let (public, list) = file.verify()?;
     let bytes = serde_json::to_vec_pretty(&file).map_err(std::io::Error::from)?;
     files::write_new(&a.out, &bytes)?;

@@ -12,6 +12,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod db;
+pub mod objects;
 pub mod records;
 
 /// What went wrong with the database, for a message: the kind of failure and the server's

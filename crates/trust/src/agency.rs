@@ -160,6 +160,11 @@ pub const REVOCATION_RECORD: &str = "revocation.json";
 /// The records of receipts (`receipts/BUNDLE.json`).
 pub const RECEIPTS_FOLDER: &str = "receipts";
 
+/// The record name of the receipt for `bundle`.
+pub fn receipt_record(bundle: Uuid) -> String {
+    format!("{RECEIPTS_FOLDER}/{bundle}.json")
+}
+
 /// Seals `plain` to an agency's own sealing key (age, X25519 + ChaCha20-Poly1305): what the
 /// agency directory keeps at rest (issued credentials, invites, upload state). Needs only the
 /// public key, so files can be written without the passphrase; reading them needs the agency
@@ -516,14 +521,20 @@ impl Agency {
 
     /// Signs and files a receipt.
     pub fn sign_receipt(&self, receipt: &Receipt) -> Result<SignedDoc> {
-        let doc = SignedDoc::sign(RECEIPT, receipt, &self.root);
-        self.records.write(&format!("{RECEIPTS_FOLDER}/{}.json", receipt.bundle_id), &doc.to_bytes())?;
+        let doc = self.sign_receipt_unfiled(receipt);
+        self.records.write(&receipt_record(receipt.bundle_id), &doc.to_bytes())?;
         Ok(doc)
+    }
+
+    /// Signs a receipt without filing it (a cluster agency files it in the same database
+    /// transaction as the bundle's events, under [`receipt_record`]).
+    pub fn sign_receipt_unfiled(&self, receipt: &Receipt) -> SignedDoc {
+        SignedDoc::sign(RECEIPT, receipt, &self.root)
     }
 
     /// The receipt on file for `bundle`, as signed when it first arrived.
     pub fn receipt_on_file(&self, bundle: Uuid) -> Result<Option<SignedDoc>> {
-        match self.records.read(&format!("{RECEIPTS_FOLDER}/{bundle}.json"))? {
+        match self.records.read(&receipt_record(bundle))? {
             Some(bytes) => Ok(Some(SignedDoc::parse(&bytes)?)),
             None => Ok(None),
         }

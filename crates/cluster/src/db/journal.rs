@@ -84,6 +84,22 @@ impl Db {
 }
 
 impl JournalLock {
+    /// Writes one of the agency's records (`crate::records`, table `agency_records`) in this
+    /// lock's transaction: it is kept exactly when the journal records appended with it are
+    /// (a bundle's receipt with the bundle's events).
+    pub async fn put_record(&mut self, name: &str, value: &[u8]) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO agency_records (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| super::error::running(e, "an agency record"))?;
+        Ok(())
+    }
+
     /// The number the next record gets: how many records the journal holds, this lock's own
     /// appends included.
     pub async fn next_seq(&mut self) -> Result<u64, DbError> {

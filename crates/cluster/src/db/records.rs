@@ -235,6 +235,12 @@ impl Db {
             .map_err(|e| running(e, "the session"))
     }
 
+    /// Sessions held (expired ones included until [`Db::delete_expired_sessions`]).
+    pub async fn session_count(&self) -> Result<u64, DbError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&self.pool).await.map_err(|e| running(e, "sessions"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Ends the session under `digest`; whether there was one.
     pub async fn delete_session(&self, digest: &[u8]) -> Result<bool, DbError> {
         let n = sqlx::query("DELETE FROM sessions WHERE digest = $1")
