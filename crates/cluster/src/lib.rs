@@ -10,3 +10,4 @@
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
+pub mod objects;
