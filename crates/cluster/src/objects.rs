@@ -71,7 +71,9 @@ pub enum ObjectsError {
     },
 
     /// No answer from the endpoint (refused, timed out, name not resolved).
-    #[error("the object store at {endpoint} is unreachable (bucket {bucket}): {reason}; check AWS_ENDPOINT_URL and that the server is running")]
+    #[error(
+        "the object store at {endpoint} is unreachable (bucket {bucket}): {reason}; check AWS_ENDPOINT_URL and that the server is running"
+    )]
     Unreachable {
         /// The endpoint URL.
         endpoint: String,
@@ -82,7 +84,9 @@ pub enum ObjectsError {
     },
 
     /// The endpoint refused the credentials.
-    #[error("the object store at {endpoint} refused the credentials for bucket {bucket}: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
+    #[error(
+        "the object store at {endpoint} refused the credentials for bucket {bucket}: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )]
     Credentials {
         /// The endpoint URL.
         endpoint: String,
@@ -189,10 +193,8 @@ impl std::str::FromStr for S3Location {
         }
         let prefix = prefix.trim_end_matches('/');
         for seg in prefix.split('/').filter(|_| !prefix.is_empty()) {
-            let seg_ok = !seg.is_empty()
-                && seg != "."
-                && seg != ".."
-                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            let seg_ok =
+                !seg.is_empty() && seg != "." && seg != ".." && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
             if !seg_ok {
                 return Err(bad("the prefix is '/'-separated names of letters, digits, '-', '_' or '.'"));
             }
@@ -335,8 +337,8 @@ impl S3Objects {
             .with_client_options(ClientOptions::new().with_connect_timeout(Duration::from_secs(5)).with_timeout(Duration::from_secs(120)));
         let endpoint = match &config.endpoint {
             Some(url) => {
-                let parsed = url::Url::parse(url)
-                    .map_err(|_| ObjectsError::Config { what: format!("AWS_ENDPOINT_URL '{url}' is not a URL") })?;
+                let parsed =
+                    url::Url::parse(url).map_err(|_| ObjectsError::Config { what: format!("AWS_ENDPOINT_URL '{url}' is not a URL") })?;
                 match parsed.scheme() {
                     "http" => builder = builder.with_allow_http(true),
                     "https" => {}
@@ -464,7 +466,8 @@ impl S3Objects {
     /// The time of `key`, or `None` when it is not there.
     fn head(&self, key: Path) -> Result<Option<(u64, SystemTime)>, object_store::Error> {
         let store = Arc::clone(&self.store);
-        let r = self.run(async move { store.head(&key).await }).map_err(|e| object_store::Error::Generic { store: "S3", source: e.into() })?;
+        let r =
+            self.run(async move { store.head(&key).await }).map_err(|e| object_store::Error::Generic { store: "S3", source: e.into() })?;
         match r {
             Ok(meta) => Ok(Some((meta.size, meta.last_modified.into()))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -480,7 +483,10 @@ impl S3Objects {
 
     fn delete_key(&self, key: Path) -> Result<(), object_store::Error> {
         let store = Arc::clone(&self.store);
-        match self.run(async move { store.delete(&key).await }).map_err(|e| object_store::Error::Generic { store: "S3", source: e.into() })? {
+        match self
+            .run(async move { store.delete(&key).await })
+            .map_err(|e| object_store::Error::Generic { store: "S3", source: e.into() })?
+        {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -694,8 +700,7 @@ impl ObjectBackend for S3Objects {
 
     fn list(&self) -> casebridge_core::Result<Vec<ObjectEntry>> {
         let listing = |dir: &str| {
-            self.list_keys(self.key(dir))
-                .map_err(|e| CoreError::objects("listing", "", self.classify(&e, "listing", "objects".into())))
+            self.list_keys(self.key(dir)).map_err(|e| CoreError::objects("listing", "", self.classify(&e, "listing", "objects".into())))
         };
         let markers: BTreeMap<String, SystemTime> =
             listing("held")?.into_iter().filter_map(|m| Some((m.location.filename()?.to_string(), m.last_modified.into()))).collect();

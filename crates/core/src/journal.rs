@@ -249,9 +249,9 @@ impl Journal {
         if (len as usize) < NONCE_LEN + TAG_LEN || len > JOURNAL_RECORD_MAX {
             return Err("its declared length is out of range");
         }
-        self.key.open(&record_aad(&self.store_id, index, len), &frame[RECORD_HEADER_LEN as usize..]).map_err(|_| {
-            "it fails authentication at this position (altered, out of order, repeated, or from another store)"
-        })
+        self.key
+            .open(&record_aad(&self.store_id, index, len), &frame[RECORD_HEADER_LEN as usize..])
+            .map_err(|_| "it fails authentication at this position (altered, out of order, repeated, or from another store)")
     }
 
     /// Appends records framed by a copy of this journal, each already checked with

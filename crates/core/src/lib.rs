@@ -11,7 +11,12 @@
 //!     every value sealed with its tree name and key as associated data, every key a keyed
 //!     hash of the ids in it (no ids, links or times on disk); rebuildable;
 //!   - the **objects**: evidence contents in write-once files, streamed in sealed chunks and
-//!     named by a keyed hash of their SHA-256.
+//!     named by a keyed hash of their SHA-256, held by an [`ObjectBackend`]: the store's own
+//!     directory ([`FileObjects`]) unless the store is opened with another
+//!     ([`Store::open_with`]; the cluster agency's bucket).
+//! - The journal as a mirror ([`Store::raw_records`], [`Store::append_raw`],
+//!   [`Store::truncate_journal`]): copies of one store exchange journal records byte for byte
+//!   (the cluster agency's replicas follow the journal held in its database).
 //! - [`SignedEvent`] / [`EventKind`]: the events (the case history, and this profile's own
 //!   bookkeeping apart as [`ProfileEvent`]); [`projection::apply`] the rules that turn them into
 //!   state.

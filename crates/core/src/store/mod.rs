@@ -60,9 +60,9 @@ mod evidence;
 mod exchange;
 mod gc;
 mod history;
-mod mirror;
 #[cfg(test)]
 mod index_upgrade;
+mod mirror;
 mod profile;
 mod records;
 mod views;
