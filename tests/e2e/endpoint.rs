@@ -63,7 +63,13 @@ impl Endpoint {
 
     /// Starts the endpoint listening on `listen` and waits until it listens.
     pub fn start_at(dir: &Path, listen: &str) -> Endpoint {
+        Endpoint::start_with(dir, listen, &[])
+    }
+
+    /// [`Endpoint::start_at`] with more environment (a cluster agency's `AWS_*`).
+    pub fn start_with(dir: &Path, listen: &str, env: &[(&str, String)]) -> Endpoint {
         let mut c = Command::new(BIN);
+        c.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         c.args(["agency", "serve", "--dir"])
             .arg(dir)
             .args(["--listen", listen])

@@ -13,6 +13,8 @@ mod harness;
 mod access;
 /// The endpoint's access rules as a matrix over real HTTPS.
 mod acl;
+/// The cluster agency: PostgreSQL, an S3 bucket and two replicas behind HAProxy.
+mod cluster;
 /// A second process gets "store is in use", promptly.
 mod concurrency;
 /// The crash campaign: SIGKILL at random points of every write path loses nothing acknowledged.

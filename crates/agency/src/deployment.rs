@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use casebridge_cluster::db::Db;
+use casebridge_cluster::objects::S3Objects;
 use casebridge_cluster::records::ClusterRecords;
 use casebridge_trust::RecordStore as _;
-use casebridge_cluster::objects::S3Objects;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AgencyError, Result};
@@ -50,8 +50,7 @@ impl ClusterConfig {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(AgencyError::io("reading", &path)(e)),
         };
-        let config: ClusterConfig =
-            serde_json::from_slice(&bytes).map_err(|e| AgencyError::Invalid(format!("{}: {e}", path.display())))?;
+        let config: ClusterConfig = serde_json::from_slice(&bytes).map_err(|e| AgencyError::Invalid(format!("{}: {e}", path.display())))?;
         parse_objects(&config.objects)?;
         Ok(Some(config))
     }
@@ -220,7 +219,9 @@ pub fn open_agency(dir: &Path, passphrase: &casebridge_core::Passphrase) -> Resu
             let agency = casebridge_trust::Agency::open_shared(dir, passphrase, records)?;
             let row = block_on(rt, db.agency()).map_err(db_error)?;
             match row {
-                Some(row) if row.id == agency.public().agency_id && row.root_fingerprint == agency.public().root_fingerprint() => Ok(agency),
+                Some(row) if row.id == agency.public().agency_id && row.root_fingerprint == agency.public().root_fingerprint() => {
+                    Ok(agency)
+                }
                 Some(row) => Err(AgencyError::Invalid(format!(
                     "this agency directory is agency {}, but the cluster database holds agency {}",
                     agency.public().agency_id,
@@ -292,7 +293,8 @@ pub fn init_cluster(
         }
         let replica = dir.join(REPLICA_DIR);
         let store_name = format!("{} endpoint", public.name);
-        let store = casebridge_core::Store::create_with(&replica, passphrase, &store_name, casebridge_protocol::Role::Supervisor, kdf, objects)?;
+        let store =
+            casebridge_core::Store::create_with(&replica, passphrase, &store_name, casebridge_protocol::Role::Supervisor, kdf, objects)?;
         let journal = store.raw_records(0, usize::MAX)?;
         drop(store);
         let seed = crate::follower::seed_of(&replica)?;

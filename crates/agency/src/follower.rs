@@ -79,7 +79,8 @@ pub(crate) fn open(cluster: &Cluster, passphrase: &Passphrase) -> Result<Store> 
         AgencyError::Invalid("the cluster database holds no agency: create it with `casebridge agency init --database ...`".into())
     })?;
     let dir = &cluster.replica_dir;
-    let seed: Seed = serde_json::from_slice(&row.header).map_err(|_| AgencyError::Invalid("the cluster's store seed does not parse".into()))?;
+    let seed: Seed =
+        serde_json::from_slice(&row.header).map_err(|_| AgencyError::Invalid("the cluster's store seed does not parse".into()))?;
     let same_store = std::fs::read(dir.join(casebridge_core::HEADER_FILE)).ok().map(|h| B64.encode(h)) == Some(seed.header.clone());
     if !same_store {
         materialize(dir, &row.header)?;

@@ -111,7 +111,8 @@ impl Limiters {
             Limiters::Memory { unauthenticated, .. } => Ok(lock(unauthenticated).take(source, now)),
             Limiters::Cluster { db, key, limits } => {
                 let digest = ring::hmac::sign(key, [b"session-less:".as_slice(), source.to_string().as_bytes()].concat().as_slice());
-                let wait = db.take_token(digest.as_ref(), limits.unauthenticated_per_source_per_min, now.to_utc()).await.map_err(db_failed)?;
+                let wait =
+                    db.take_token(digest.as_ref(), limits.unauthenticated_per_source_per_min, now.to_utc()).await.map_err(db_failed)?;
                 Ok(match wait {
                     None => Ok(()),
                     Some(secs) => Err(i64::try_from(secs).unwrap_or(i64::MAX).max(1)),

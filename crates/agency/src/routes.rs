@@ -386,6 +386,11 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
     // event yet, and the orphan collection must spare it (see crate::gc).
     let _verifying = st.uploads.verifying.begin();
     let (early, _early_verifying) = st.early.take(id);
+    if let Some(c) = &st.cluster {
+        // The contribution policy's checks read the store: take up what other replicas
+        // recorded (a brief published through another one).
+        crate::follower::catch_up_shared(c, &st.store)?;
+    }
     let verify = || match &st.cluster {
         None => backend::verify_upload(&part, &anchor, &st.store, member.id, meta.bundle_id),
         Some(c) => {

@@ -130,7 +130,10 @@ impl Sessions {
             Sessions::Cluster(c) => {
                 let Some(sealed) = c.db.take_challenge(id, now.to_utc()).await.map_err(db_failed)? else { return Ok(None) };
                 let s = c.open(&sealed)?;
-                let nonce: [u8; 32] = hex::decode(&s.nonce).ok().and_then(|n| n.try_into().ok()).ok_or_else(|| ApiError::internal("a sealed challenge's nonce"))?;
+                let nonce: [u8; 32] = hex::decode(&s.nonce)
+                    .ok()
+                    .and_then(|n| n.try_into().ok())
+                    .ok_or_else(|| ApiError::internal("a sealed challenge's nonce"))?;
                 let key = hex::decode(&s.key).map_err(|_| ApiError::internal("a sealed challenge's key"))?;
                 Ok(Some(Pending { member: s.member, serial: s.serial, key, nonce, expires_at: s.expires_at }))
             }
@@ -154,8 +157,13 @@ impl Sessions {
                 Ok(())
             }
             Sessions::Cluster(c) => {
-                let sealed =
-                    c.seal(&Sealed { member: s.member, serial: s.serial, key: String::new(), nonce: String::new(), expires_at: s.expires_at })?;
+                let sealed = c.seal(&Sealed {
+                    member: s.member,
+                    serial: s.serial,
+                    key: String::new(),
+                    nonce: String::new(),
+                    expires_at: s.expires_at,
+                })?;
                 c.db.insert_session(&digest, &sealed, s.expires_at.to_utc()).await.map_err(db_failed)
             }
         }

@@ -194,7 +194,8 @@ pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 fn limit_key(agency: &Agency) -> ring::hmac::Key {
     use age::secrecy::ExposeSecret;
     let secret = agency.sealing_identity().to_string();
-    let digest = casebridge_core::sha256([b"casebridge/v1/limit-key\x00".as_slice(), secret.expose_secret().as_bytes()].concat().as_slice());
+    let digest =
+        casebridge_core::sha256([b"casebridge/v1/limit-key\x00".as_slice(), secret.expose_secret().as_bytes()].concat().as_slice());
     ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &digest)
 }
 

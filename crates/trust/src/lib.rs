@@ -33,8 +33,8 @@ pub mod records;
 mod revocation;
 
 pub use agency::{
-    open_at_rest, receipt_record, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, AGENCY_IDENTITY, ISSUED_FOLDER, RECEIPTS_FOLDER,
-    REVOCATION_RECORD,
+    open_at_rest, receipt_record, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, AGENCY_IDENTITY, ISSUED_FOLDER,
+    RECEIPTS_FOLDER, REVOCATION_RECORD,
 };
 pub use credential::{now, parse_duration, Credential, CredentialRequest, CredentialStatus, CREDENTIAL, CREDENTIAL_REQUEST};
 pub use doc::{fingerprint, SignedDoc, MAX_DOC_LEN};
