@@ -163,8 +163,27 @@ fn two_replicas_behind_haproxy_serve_the_whole_story() {
     for needle in ["Vera Brandt", "Mila Jansen", "Bike thefts", "Dashcam", "balcony", "Main St", video_sha.as_str()] {
         assert!(!dump.contains(needle), "the database holds {needle:?} in the clear");
     }
+    // A revocation made through one replica applies on both at the next request: the
+    // volunteer's next syncs (new connections, round robin) are refused wherever they land.
+    let vol_id = str_field(&vol.json(&["whoami", "--json"]), "member_id");
+    run_env(&c.admin, &["agency", "revoke", "--dir", s(&c.dirs[0]), &vol_id, "--reason", "left the programme"]).ok();
+    for _ in 0..2 {
+        let out = vol.cmd(&["sync", "--json"]);
+        assert!(!out.success(), "a revoked member's sync is refused on every replica\n{out}");
+    }
+
     drop(lb);
     for r in replicas {
         r.stop();
     }
+    // Without a running replica the admin commands go straight to the database.
+    let out = run_env(&c.admin, &["agency", "check", "--dir", s(&c.dirs[1]), "--json"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!((v["via"].as_str(), v["ok"].as_bool()), (Some("direct"), Some(true)), "{v}");
+    let issued = run_env(&c.admin, &["agency", "issued", "--dir", s(&c.dirs[1]), "--json"]);
+    issued.ok();
+    let issued = issued.json();
+    let status_of = |id: &str| issued.as_array().unwrap().iter().find(|c| c["member_id"] == id).unwrap()["status"].clone();
+    assert_eq!(status_of(&vol_id), "revoked", "{issued}");
 }

@@ -179,7 +179,7 @@ mod tests {
 
 /// The runtime the command line's cluster calls run on (one per process, made on first use):
 /// admin commands on a cluster agency reach the database without a running endpoint.
-fn command_runtime() -> Result<&'static tokio::runtime::Runtime> {
+pub(crate) fn command_runtime() -> Result<&'static tokio::runtime::Runtime> {
     static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     if let Some(rt) = RT.get() {
         return Ok(rt);

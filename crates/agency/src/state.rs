@@ -219,8 +219,12 @@ impl AppState {
                 (agency, store, None)
             }
             Some(config) => {
-                let rt = tokio::runtime::Handle::try_current()
-                    .map_err(|_| AgencyError::Internal("a cluster agency is opened from a tokio runtime's thread".into()))?;
+                // The endpoint's runtime (serve opens the state on its blocking pool), or the
+                // command line's own (`agency check`, `agency gc` without a running endpoint).
+                let rt = match tokio::runtime::Handle::try_current() {
+                    Ok(h) => h,
+                    Err(_) => crate::deployment::command_runtime()?.handle().clone(),
+                };
                 let cluster = crate::deployment::Cluster::connect(dir, &config, &rt)?;
                 let agency = Agency::open_shared(dir, passphrase, cluster.records.clone())?;
                 cluster.check_agency(&agency)?;

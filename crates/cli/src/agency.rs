@@ -316,10 +316,17 @@ fn cluster_config(a: &InitArgs) -> Result<Option<casebridge_agency::deployment::
     }
 }
 
+/// The current revocation list of the agency in `dir`, whichever its deployment (no
+/// passphrase needed).
+fn current_list(dir: &Path) -> Result<(RevocationList, casebridge_trust::SignedDoc)> {
+    let (public, _) = Agency::read_public(dir)?;
+    let records = casebridge_agency::deployment::records(dir).map_err(crate::endpoint::agency_err)?;
+    Ok(Agency::revocation_in(records.as_ref(), &public)?)
+}
+
 fn show(a: &DirArgs, out: &mut dyn Write) -> Result<()> {
     let (public, _) = Agency::read_public(&a.dir)?;
-    let records = casebridge_agency::deployment::records(&a.dir).map_err(crate::endpoint::agency_err)?;
-    let (list, _) = Agency::revocation_in(records.as_ref(), &public)?;
+    let (list, _) = current_list(&a.dir)?;
     let view = AgencyView::new(&public, &list, Some(&a.dir));
     if a.json {
         return output::json(out, &view);
@@ -404,7 +411,7 @@ fn revoke(ctx: &mut Ctx, a: &RevokeArgs, out: &mut dyn Write) -> Result<()> {
     // While the endpoint serves the directory, it holds the agency: ask it (the revocation
     // then takes effect on the next request).
     let r = if let Some(r) = crate::endpoint::revoke_via_endpoint(&a.dir, member, a.reason.clone())? {
-        let (list, _) = Agency::read_revocation(&a.dir)?;
+        let (list, _) = current_list(&a.dir)?;
         Revoked { member_id: member, version: r.version, count: r.revoked, expires_at: list.expires_at }
     } else {
         let agency = unlock(ctx, &a.dir)?;
@@ -431,7 +438,7 @@ fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
         Some(creds) => creds,
         None => unlock(ctx, &a.dir)?.issued()?,
     };
-    let (list, _) = Agency::read_revocation(&a.dir)?;
+    let (list, _) = current_list(&a.dir)?;
     let t = now();
     let views: Vec<CredentialView<'_>> =
         creds.iter().map(|c| CredentialView { credential: c, status: c.status(Some(&list), t), path: None }).collect();
