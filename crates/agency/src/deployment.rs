@@ -67,23 +67,13 @@ impl ClusterConfig {
     }
 }
 
-/// `s3://BUCKET[/PREFIX]` → (bucket, prefix without slashes at either end).
+/// `s3://BUCKET[/PREFIX]` → (bucket, prefix without slashes at either end), or a refusal
+/// naming what is wrong (casebridge-cluster's `S3Location` decides).
 pub fn parse_objects(location: &str) -> Result<(String, String)> {
-    let bad = || AgencyError::Invalid(format!("the object store {location:?} is not s3://BUCKET or s3://BUCKET/PREFIX"));
-    let rest = location.trim().strip_prefix("s3://").ok_or_else(bad)?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let valid_bucket = (3..=63).contains(&bucket.len())
-        && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && !bucket.starts_with(['-', '.'])
-        && !bucket.ends_with(['-', '.']);
-    if !valid_bucket {
-        return Err(bad());
-    }
-    let prefix = prefix.trim_matches('/');
-    if prefix.split('/').any(|p| p == "." || p == "..") || prefix.contains("//") {
-        return Err(bad());
-    }
-    Ok((bucket.to_string(), prefix.to_string()))
+    let l: casebridge_cluster::objects::S3Location = location.trim().parse().map_err(|e: casebridge_cluster::objects::ObjectsError| {
+        AgencyError::Invalid(e.to_string())
+    })?;
+    Ok((l.bucket, l.prefix))
 }
 
 /// A cluster agency's shared state, connected.
