@@ -9,7 +9,7 @@ use casebridge_core::Role;
 use casebridge_testkit::services::{self, Haproxy};
 use serde_json::Value;
 
-use crate::endpoint::{member, Endpoint, AGENCY_PASS};
+use crate::endpoint::{member, Endpoint, Faults, Proxy, AGENCY_PASS};
 use crate::harness::{s, str_field, Output, Profile};
 
 /// A cluster agency made by `agency init --database --objects`, its directory copied for a
@@ -186,4 +186,175 @@ fn two_replicas_behind_haproxy_serve_the_whole_story() {
     let issued = issued.json();
     let status_of = |id: &str| issued.as_array().unwrap().iter().find(|c| c["member_id"] == id).unwrap()["status"].clone();
     assert_eq!(status_of(&vol_id), "revoked", "{issued}");
+}
+
+fn invite_at(c: &Cluster, dir: &Path, role: &str, name: &str, url: &str) -> String {
+    let out = run_env(&c.admin, &["agency", "invite", "--dir", s(dir), "--role", role, "--name", name, "--url", url]);
+    out.ok();
+    out.stdout.lines().last().unwrap().trim().to_string()
+}
+
+fn check_clean(c: &Cluster, dir: &Path) -> Value {
+    let out = run_env(&c.admin, &["agency", "check", "--dir", s(dir), "--read-data", "--json"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    v
+}
+
+#[test]
+fn an_upload_begun_on_a_killed_replica_completes_on_the_other() {
+    let c = cluster();
+    let a = Endpoint::start_with(&c.dirs[0], "127.0.0.1:0", &env());
+    let b = Endpoint::start_with(&c.dirs[1], "127.0.0.1:0", &env());
+    // Members reach the agency through one address; behind it, replica A first.
+    let proxy = Proxy::start(a.addr);
+    let url = proxy.url();
+    let inv = member(Role::Investigator, "Vera Brandt");
+    inv.cmd(&["enrol", &invite_at(&c, &c.dirs[0], "investigator", "Vera Brandt", &url)]).ok();
+    let case = inv.new_case("c");
+    let brief = inv.cmd(&["brief", "publish", &case, "--title", "t", "--body", "b"]).ok().stdout.trim().to_string();
+    sync(&inv);
+    let vol = member(Role::Volunteer, "Mila Jansen");
+    vol.cmd(&["enrol", &invite_at(&c, &c.dirs[0], "volunteer", "Mila Jansen", &url)]).ok();
+    sync(&vol);
+    let size = 30_000_000u64;
+    let video = vol.random_file("video.mp4", size, 5);
+    vol.cmd(&["submit", &brief, s(&video)]).ok();
+
+    // The upload gets 14 MB into replica A, then every connection is cut: the sync stops
+    // with the bundle in the outbox. A is then killed (SIGKILL).
+    proxy.plan([Faults { cut_after: Some(14_000_000), delay: std::time::Duration::ZERO }]);
+    proxy.set_default(Faults { cut_after: Some(0), delay: std::time::Duration::ZERO });
+    let out = vol.cmd(&["sync"]);
+    assert!(!out.success(), "the cut sync fails\n{out}");
+    a.kill();
+
+    // The same address now leads to replica B, which resumes the upload where A left it.
+    proxy.set_upstream(b.addr);
+    proxy.set_default(Faults { cut_after: None, delay: std::time::Duration::ZERO });
+    let before = proxy.up_bytes.load(std::sync::atomic::Ordering::SeqCst);
+    let r = sync(&vol);
+    assert_eq!(r["uploaded"], 1, "{r}\n{}", b.log());
+    let sent = proxy.up_bytes.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(sent < size - 8_000_000, "B resumed the upload ({sent} bytes sent for a {size}-byte bundle)");
+
+    // One copy, one receipt, and the whole agency checks clean with every object re-hashed.
+    let r = sync(&inv);
+    assert_eq!(r["content_fetched"], 1, "{r}");
+    let list = inv.json(&["review", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    inv.cmd(&["evidence", "verify", list[0]["items"][0]["evidence_id"].as_str().unwrap()]).ok();
+    let receipts = vol.json(&["receipt", "list", "--json"]);
+    let submission_receipts = receipts.as_array().unwrap().iter().filter(|r| r["verified"] == true).count();
+    assert!(submission_receipts >= 1, "{receipts}");
+    let v = check_clean(&c, &c.dirs[1]);
+    assert_eq!(v["orphan_objects"], 0, "{v}");
+    drop(proxy);
+    b.stop();
+}
+
+#[test]
+fn replicas_completing_bundles_at_once_keep_one_chain() {
+    let c = cluster();
+    let replicas: Vec<Endpoint> = c.dirs.iter().map(|d| Endpoint::start_with(d, "127.0.0.1:0", &env())).collect();
+    let lb = Haproxy::start(&[replicas[0].addr, replicas[1].addr]);
+    let url = format!("https://{}", lb.addr);
+    let inv = member(Role::Investigator, "Vera Brandt");
+    inv.cmd(&["enrol", &invite_at(&c, &c.dirs[0], "investigator", "Vera Brandt", &url)]).ok();
+    let case = inv.new_case("c");
+    let brief = inv.cmd(&["brief", "publish", &case, "--title", "t", "--body", "b"]).ok().stdout.trim().to_string();
+    sync(&inv);
+    let volunteers: Vec<Profile> = (0..8)
+        .map(|i| {
+            let vol = member(Role::Volunteer, &format!("Volunteer {i}"));
+            vol.cmd(&["enrol", &invite_at(&c, &c.dirs[i % 2], "volunteer", &format!("Volunteer {i}"), &url)]).ok();
+            sync(&vol);
+            for n in 0..2 {
+                let photo = vol.random_file(&format!("photo{n}.jpg"), 200_000, (i * 10 + n) as u64);
+                vol.cmd(&["submit", &brief, s(&photo)]).ok();
+            }
+            vol
+        })
+        .collect();
+    // Every volunteer syncs at once: sixteen bundles complete on two replicas side by side.
+    let results: Vec<Value> = std::thread::scope(|scope| {
+        let handles: Vec<_> = volunteers.iter().map(|v| scope.spawn(move || sync(v))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &results {
+        assert_eq!(r["uploaded"], 2, "{r}");
+        assert_eq!(r["refused"], 0, "{r}");
+    }
+    let r = sync(&inv);
+    assert_eq!(r["content_fetched"], 16, "{r}");
+    assert_eq!(inv.json(&["review", "list", "--json"]).as_array().unwrap().len(), 16);
+    // One linear chain: each replica's copy checks clean (chains, signatures, objects), and
+    // both hold the same journal.
+    let a = check_clean(&c, &c.dirs[0]);
+    let b = check_clean(&c, &c.dirs[1]);
+    assert_eq!(a["store"]["events"], b["store"]["events"], "{a}\n{b}");
+    drop(lb);
+    for r in replicas {
+        r.stop();
+    }
+}
+
+#[test]
+fn an_embedded_agency_with_history_migrates_and_its_members_carry_on() {
+    // An embedded agency with history: a brief, a submission synced both ways, receipts.
+    let admin = Profile::empty();
+    let dir = admin.root().join("agency");
+    crate::endpoint::new_agency(&dir);
+    let endpoint = Endpoint::start(&dir);
+    let addr = endpoint.addr.to_string();
+    let inv = member(Role::Investigator, "Vera Brandt");
+    inv.cmd(&["enrol", &crate::endpoint::invite(&admin, &dir, "investigator", "Vera Brandt", &[])]).ok();
+    let case = inv.new_case("Bike thefts");
+    let brief = inv.cmd(&["brief", "publish", &case, "--title", "Footage wanted", "--body", "b"]).ok().stdout.trim().to_string();
+    sync(&inv);
+    let vol = member(Role::Volunteer, "Mila Jansen");
+    vol.cmd(&["enrol", &crate::endpoint::invite(&admin, &dir, "volunteer", "Mila Jansen", &[])]).ok();
+    sync(&vol);
+    let photo = vol.random_file("photo.jpg", 400_000, 3);
+    vol.cmd(&["submit", &brief, s(&photo)]).ok();
+    assert_eq!(sync(&vol)["uploaded"], 1);
+    assert_eq!(sync(&inv)["content_fetched"], 1);
+    endpoint.stop();
+
+    // Refused while the database is wrong; then moved into an empty database and bucket.
+    let database = services::fresh_database();
+    let bucket = services::fresh_bucket();
+    services::create_bucket(&bucket);
+    let objects = format!("s3://{bucket}/migrated");
+    let missing =
+        run_env(&admin, &["agency", "migrate", "--dir", s(&dir), "--database", &database, "--objects", "s3://no-such-bucket-here"]);
+    assert!(!missing.success(), "{missing}");
+    assert!(!dir.join("cluster.json").exists() && dir.join("store").exists(), "a refused migration changes nothing");
+    let out = run_env(&admin, &["agency", "migrate", "--dir", s(&dir), "--database", &database, "--objects", &objects, "--json"]);
+    out.ok();
+    let report = out.json();
+    assert!(report["objects_copied"].as_u64().unwrap() >= 1, "{report}");
+    assert!(report["journal_records"].as_u64().unwrap() >= 5, "{report}");
+    // A second migration into the same database is refused.
+    let again = admin.root().join("agency2");
+    crate::endpoint::new_agency(&again);
+    let refused = run_env(&admin, &["agency", "migrate", "--dir", s(&again), "--database", &database, "--objects", &objects]);
+    assert!(!refused.success() && refused.stderr.contains("already holds agency"), "{refused}");
+
+    // The same address, now a cluster replica: members carry on where they were.
+    let replica = Endpoint::start_with(&dir, &addr, &env());
+    let pulled_before = sync(&vol)["pulled"].clone();
+    assert_eq!(pulled_before, 0, "the volunteer's cursor continues: nothing old comes again");
+    let brief2 = inv.cmd(&["brief", "publish", &case, "--title", "More footage", "--body", "b"]).ok().stdout.trim().to_string();
+    sync(&inv);
+    sync(&vol);
+    let briefs = vol.json(&["brief", "list", "--json"]);
+    assert!(briefs.as_array().unwrap().iter().any(|b| b["id"] == brief2.as_str()), "{briefs}");
+    for r in vol.json(&["receipt", "list", "--json"]).as_array().unwrap() {
+        assert_eq!(r["verified"], true, "an earlier receipt still verifies: {r}");
+    }
+    let v = check_clean(&Cluster { admin: Profile::empty(), dirs: [dir.clone(), dir.clone()], database }, &dir);
+    assert!(v["receipts"].as_u64().unwrap() >= 2, "{v}");
+    replica.stop();
 }

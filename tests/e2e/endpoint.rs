@@ -191,6 +191,11 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// Sends new connections to `upstream` from now on.
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        *self.upstream.lock().unwrap() = upstream;
+    }
+
     /// Starts a proxy to `upstream`.
     pub fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");

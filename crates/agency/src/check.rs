@@ -41,6 +41,11 @@ pub struct AgencyCheck {
 /// The check over an open endpoint state.
 pub(crate) fn check(st: &AppState, read_data: bool) -> std::result::Result<AgencyCheck, ApiError> {
     let mut out = AgencyCheck::default();
+    if let Some(c) = &st.cluster {
+        // A replica checks the cluster's whole journal: its copy takes up every record first
+        // (each checked at its position as it is appended).
+        crate::follower::catch_up_shared(c, &st.store)?;
+    }
     {
         let mut store = write(&st.store);
         out.store = store.check(read_data, &mut |_| {}).map_err(ApiError::internal)?;

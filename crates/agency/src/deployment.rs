@@ -70,9 +70,8 @@ impl ClusterConfig {
 /// `s3://BUCKET[/PREFIX]` → (bucket, prefix without slashes at either end), or a refusal
 /// naming what is wrong (casebridge-cluster's `S3Location` decides).
 pub fn parse_objects(location: &str) -> Result<(String, String)> {
-    let l: casebridge_cluster::objects::S3Location = location.trim().parse().map_err(|e: casebridge_cluster::objects::ObjectsError| {
-        AgencyError::Invalid(e.to_string())
-    })?;
+    let l: casebridge_cluster::objects::S3Location =
+        location.trim().parse().map_err(|e: casebridge_cluster::objects::ObjectsError| AgencyError::Invalid(e.to_string()))?;
     Ok((l.bucket, l.prefix))
 }
 
@@ -275,9 +274,7 @@ pub fn init_cluster(
             .ok_or_else(|| AgencyError::Internal("the new agency has no revocation list".into()))?;
         casebridge_trust::RecordStore::write(records.as_ref(), casebridge_trust::REVOCATION_RECORD, &list)?;
         drop(local);
-        for leftover in [casebridge_trust::REVOCATION_RECORD] {
-            crate::fsutil::remove_if_exists(&dir.join(leftover))?;
-        }
+        crate::fsutil::remove_if_exists(&dir.join(casebridge_trust::REVOCATION_RECORD))?;
         for folder in [casebridge_trust::ISSUED_FOLDER, casebridge_trust::RECEIPTS_FOLDER] {
             let _ = std::fs::remove_dir(dir.join(folder));
         }
@@ -313,4 +310,131 @@ pub fn init_cluster(
             Err(e)
         }
     }
+}
+
+/// What `agency migrate` moved.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Migrated {
+    /// The database, its password replaced by `***`.
+    pub database: String,
+    /// `s3://BUCKET[/PREFIX]`.
+    pub objects: String,
+    /// Records moved (issued credentials, receipts, invites, the revocation list).
+    pub records: usize,
+    /// Sealed objects copied to the bucket.
+    pub objects_copied: usize,
+    /// Their bytes.
+    pub object_bytes: u64,
+    /// Journal records written to the database.
+    pub journal_records: u64,
+    /// Uploads in progress left behind (their members' clients begin them again).
+    pub uploads_left: usize,
+    /// Where the embedded agency's files were set aside (kept, no longer used).
+    pub set_aside: String,
+}
+
+/// The folder an embedded agency's files are set aside in by [`migrate`].
+pub const MIGRATED_DIR: &str = "embedded-before-migration";
+
+/// Moves the embedded agency in `dir` into a cluster: its records into the database, every
+/// sealed object into the bucket (same keyed names), the store's journal into the database
+/// (same records: members' feed cursors and every receipt stay valid), then `cluster.json`; the
+/// embedded files are set aside in `dir/embedded-before-migration/`. Refused, with nothing
+/// written, when the directory is already a cluster agency, an endpoint serves it (its lock),
+/// or the database already holds an agency or a journal. Uploads in progress are not moved:
+/// their clients begin them again.
+pub fn migrate(dir: &Path, passphrase: &casebridge_core::Passphrase, config: &ClusterConfig) -> Result<Migrated> {
+    if ClusterConfig::load(dir)?.is_some() {
+        return Err(AgencyError::Invalid(format!("{} is already a cluster agency; nothing was changed", dir.display())));
+    }
+    parse_objects(&config.objects)?;
+    let agency = casebridge_trust::Agency::open(dir, passphrase)?;
+    let store_dir = dir.join(crate::state::STORE_DIR);
+    let rt = command_runtime()?.handle();
+    let db = block_on(rt, Db::open(&config.database_url())).map_err(db_error)?;
+    if let Some(row) = block_on(rt, db.agency()).map_err(db_error)? {
+        return Err(AgencyError::Invalid(format!("the database already holds agency {}; nothing was changed", row.id)));
+    }
+    if block_on(rt, db.journal_len()).map_err(db_error)? != 0 {
+        return Err(AgencyError::Invalid("the database already holds an agency journal; nothing was changed".into()));
+    }
+    let bucket = S3Objects::from_env(&config.objects).map_err(|e| AgencyError::Unavailable(e.to_string()))?;
+    bucket.check().map_err(|e| AgencyError::Unavailable(e.to_string()))?;
+    // An agency that never served has no store yet: it is made as the first start would.
+    let store = if store_dir.join(casebridge_core::HEADER_FILE).exists() {
+        casebridge_core::Store::open(&store_dir, passphrase)?
+    } else {
+        let name = format!("{} endpoint", agency.public().name);
+        casebridge_core::Store::create(
+            &store_dir,
+            passphrase,
+            &name,
+            casebridge_protocol::Role::Supervisor,
+            casebridge_core::KdfParams::INTERACTIVE,
+        )?
+    };
+    let mut report = Migrated {
+        database: casebridge_cluster::db::redacted(&config.database),
+        objects: config.objects.clone(),
+        set_aside: dir.join(MIGRATED_DIR).display().to_string(),
+        ..Migrated::default()
+    };
+
+    // The records, byte for byte (sealed as they are).
+    let local = casebridge_trust::LocalRecords::new(dir);
+    let records = ClusterRecords::new(db.pool().clone(), rt.clone());
+    let mut names = vec![casebridge_trust::REVOCATION_RECORD.to_string()];
+    for folder in [casebridge_trust::ISSUED_FOLDER, casebridge_trust::RECEIPTS_FOLDER, crate::invites::INVITES_DIR] {
+        names.extend(local.list(folder)?.into_iter().map(|n| format!("{folder}/{n}")));
+    }
+    for name in &names {
+        if let Some(bytes) = local.read(name)? {
+            records.write(name, &bytes)?;
+            report.records += 1;
+        }
+    }
+    report.uploads_left = local.list(crate::uploads::UPLOADS_DIR)?.iter().filter(|n| n.ends_with(".state")).count();
+
+    // Every sealed object, under the same keyed name.
+    let from = casebridge_core::FileObjects::new(&store_dir);
+    let tmp = dir.join(".migrate-tmp");
+    crate::fsutil::private_dir(&tmp)?;
+    for entry in casebridge_core::ObjectBackend::list(&from)? {
+        let Some((len, mut reader)) = casebridge_core::ObjectBackend::open(&from, &entry.name)? else { continue };
+        let path = tmp.join(&entry.name);
+        let mut file = std::fs::File::create(&path).map_err(AgencyError::io("writing", &path))?;
+        std::io::copy(&mut reader, &mut file).map_err(AgencyError::io("copying", &path))?;
+        drop(file);
+        casebridge_core::ObjectBackend::publish(&bucket, &path, &entry.name)?;
+        report.objects_copied += 1;
+        report.object_bytes += len;
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    // The journal, record for record, and the agency row last.
+    let journal = store.raw_records(0, usize::MAX)?;
+    let seed = crate::follower::seed_of(&store_dir)?;
+    let public = agency.public().clone();
+    block_on(rt, async {
+        let mut lock = db.lock_journal().await?;
+        lock.append(0, &journal).await?;
+        lock.commit().await?;
+        db.init_agency(public.agency_id, &public.root_fingerprint(), &seed).await
+    })
+    .map_err(db_error)?;
+    report.journal_records = journal.len() as u64;
+    drop(store);
+    drop(agency);
+
+    // From here the directory is a cluster agency's: its embedded files are set aside.
+    config.save(dir)?;
+    let aside = dir.join(MIGRATED_DIR);
+    crate::fsutil::private_dir(&aside)?;
+    for name in [crate::state::STORE_DIR, "issued", "receipts", "invites", "uploads", "revocation.json"] {
+        let from = dir.join(name);
+        if from.exists() {
+            std::fs::rename(&from, aside.join(name)).map_err(AgencyError::io("setting aside", &from))?;
+        }
+    }
+    Ok(report)
 }

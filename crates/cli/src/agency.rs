@@ -47,6 +47,27 @@ pub enum AgencyCommand {
     /// --read-data) every object's hash, orphan objects, issued credentials and receipts;
     /// exit 1 when anything is wrong (through the running endpoint, or directly)
     Check(AgencyCheckArgs),
+    /// Move an embedded agency into a cluster (PostgreSQL and an S3 bucket): the same members
+    /// log in, every earlier receipt verifies, feeds continue from each member's cursor
+    Migrate(MigrateArgs),
+}
+
+/// Arguments of `agency migrate`.
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// The embedded agency's directory (no endpoint may serve it meanwhile)
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The cluster's PostgreSQL database (empty; also read from CASEBRIDGE_DATABASE_URL)
+    #[arg(long, value_name = "URL", env = "CASEBRIDGE_DATABASE_URL", hide_env_values = true)]
+    pub database: String,
+    /// The cluster's S3 bucket, s3://BUCKET[/PREFIX] (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION)
+    #[arg(long, value_name = "s3://BUCKET[/PREFIX]")]
+    pub objects: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `agency check`.
@@ -174,6 +195,7 @@ pub fn run(ctx: &mut Ctx, cmd: &AgencyCommand, out: &mut dyn Write) -> Result<()
         AgencyCommand::Invite(a) => crate::endpoint::invite(ctx, a, out),
         AgencyCommand::Gc(a) => crate::endpoint::gc(ctx, a, out),
         AgencyCommand::Check(a) => crate::endpoint::check(ctx, a, out),
+        AgencyCommand::Migrate(a) => migrate(ctx, a, out),
         AgencyCommand::Pin(a) => pin(ctx, a, out),
     }
 }
@@ -314,6 +336,30 @@ fn cluster_config(a: &InitArgs) -> Result<Option<casebridge_agency::deployment::
             Ok(Some(casebridge_agency::deployment::ClusterConfig { database, objects: objects.trim().to_string() }))
         }
     }
+}
+
+fn migrate(ctx: &mut Ctx, a: &MigrateArgs, out: &mut dyn Write) -> Result<()> {
+    let config = casebridge_agency::deployment::ClusterConfig { database: a.database.clone(), objects: a.objects.trim().to_string() };
+    casebridge_agency::deployment::parse_objects(&config.objects).map_err(crate::endpoint::agency_err)?;
+    Agency::read_public(&a.dir)?;
+    let pass = ctx.pass.agency(&a.dir)?;
+    let report = casebridge_agency::deployment::migrate(&a.dir, &pass, &config).map_err(crate::endpoint::agency_err)?;
+    if a.json {
+        return output::json(out, &report);
+    }
+    let mut f = Fields::default();
+    f.add("migrated", a.dir.display().to_string());
+    f.add("database", &report.database);
+    f.add("objects", format!("{} ({} objects, {})", report.objects, report.objects_copied, output::size(report.object_bytes)));
+    f.add("journal", format!("{} records", report.journal_records));
+    f.add("records", format!("{} (credentials, receipts, invites, revocation list)", report.records));
+    if report.uploads_left > 0 {
+        f.add("uploads", format!("{} in progress left behind: their members' clients begin them again", report.uploads_left));
+    }
+    f.add("set aside", &report.set_aside);
+    f.add("next", "copy the directory to each replica machine and run `agency serve` there");
+    f.write(out)?;
+    Ok(())
 }
 
 /// The current revocation list of the agency in `dir`, whichever its deployment (no
