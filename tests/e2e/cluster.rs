@@ -265,30 +265,30 @@ fn replicas_completing_bundles_at_once_keep_one_chain() {
     let case = inv.new_case("c");
     let brief = inv.cmd(&["brief", "publish", &case, "--title", "t", "--body", "b"]).ok().stdout.trim().to_string();
     sync(&inv);
-    let volunteers: Vec<Profile> = (0..8)
+    let volunteers: Vec<Profile> = (0..10)
         .map(|i| {
             let vol = member(Role::Volunteer, &format!("Volunteer {i}"));
             vol.cmd(&["enrol", &invite_at(&c, &c.dirs[i % 2], "volunteer", &format!("Volunteer {i}"), &url)]).ok();
             sync(&vol);
-            for n in 0..2 {
-                let photo = vol.random_file(&format!("photo{n}.jpg"), 200_000, (i * 10 + n) as u64);
+            for n in 0..5 {
+                let photo = vol.random_file(&format!("photo{n}.jpg"), 100_000, (i * 10 + n) as u64);
                 vol.cmd(&["submit", &brief, s(&photo)]).ok();
             }
             vol
         })
         .collect();
-    // Every volunteer syncs at once: sixteen bundles complete on two replicas side by side.
+    // Every volunteer syncs at once: fifty bundles complete on two replicas side by side.
     let results: Vec<Value> = std::thread::scope(|scope| {
         let handles: Vec<_> = volunteers.iter().map(|v| scope.spawn(move || sync(v))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for r in &results {
-        assert_eq!(r["uploaded"], 2, "{r}");
+        assert_eq!(r["uploaded"], 5, "{r}");
         assert_eq!(r["refused"], 0, "{r}");
     }
     let r = sync(&inv);
-    assert_eq!(r["content_fetched"], 16, "{r}");
-    assert_eq!(inv.json(&["review", "list", "--json"]).as_array().unwrap().len(), 16);
+    assert_eq!(r["content_fetched"], 50, "{r}");
+    assert_eq!(inv.json(&["review", "list", "--json"]).as_array().unwrap().len(), 50);
     // One linear chain: each replica's copy checks clean (chains, signatures, objects), and
     // both hold the same journal.
     let a = check_clean(&c, &c.dirs[0]);
@@ -357,4 +357,46 @@ fn an_embedded_agency_with_history_migrates_and_its_members_carry_on() {
     let v = check_clean(&Cluster { admin: Profile::empty(), dirs: [dir.clone(), dir.clone()], database }, &dir);
     assert!(v["receipts"].as_u64().unwrap() >= 2, "{v}");
     replica.stop();
+}
+
+#[test]
+fn a_replica_refuses_to_start_with_a_wrong_password_bucket_or_agency_naming_which() {
+    let c = cluster();
+    let dir = &c.dirs[1];
+    let start = |env: &[(&str, String)]| -> Output {
+        c.admin.cmd_with(&["agency", "serve", "--dir", s(dir), "--listen", "127.0.0.1:0"], |cmd| {
+            cmd.env("CASEBRIDGE_AGENCY_PASSPHRASE", AGENCY_PASS);
+            cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        })
+    };
+    // A wrong database password (CASEBRIDGE_DATABASE_URL overrides cluster.json): named, and
+    // the password is not printed.
+    let wrong = c.database.replace(":casebridge-test@", ":not-the-password@");
+    let mut e = env();
+    e.push(("CASEBRIDGE_DATABASE_URL", wrong));
+    let out = start(&e);
+    assert!(!out.success(), "{out}");
+    assert!(out.stderr.contains("refused user casebridge"), "{out}");
+    assert!(!out.stderr.contains("not-the-password") && !out.stderr.contains("casebridge-test@"), "{out}");
+    // An object store that does not answer: named with its address.
+    let mut e: Vec<(&str, String)> = env().into_iter().filter(|(k, _)| *k != "AWS_ENDPOINT_URL").collect();
+    e.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9".into()));
+    let out = start(&e);
+    assert!(!out.success(), "{out}");
+    assert!(out.stderr.contains("127.0.0.1:9"), "{out}");
+    // Wrong S3 keys: named, the secret not printed.
+    let mut e: Vec<(&str, String)> = env().into_iter().filter(|(k, _)| *k != "AWS_SECRET_ACCESS_KEY").collect();
+    e.push(("AWS_SECRET_ACCESS_KEY", "wrong-secret-value".into()));
+    let out = start(&e);
+    assert!(!out.success(), "{out}");
+    assert!(!out.stderr.contains("wrong-secret-value"), "{out}");
+    // Another agency's directory pointed at this cluster's database: refused, naming both.
+    let other = cluster();
+    std::fs::copy(dir.join("cluster.json"), other.dirs[1].join("cluster.json")).unwrap();
+    let out = other.admin.cmd_with(&["agency", "serve", "--dir", s(&other.dirs[1]), "--listen", "127.0.0.1:0"], |cmd| {
+        cmd.env("CASEBRIDGE_AGENCY_PASSPHRASE", AGENCY_PASS);
+        cmd.envs(env());
+    });
+    assert!(!out.success(), "{out}");
+    assert!(out.stderr.contains("but the cluster database holds agency"), "{out}");
 }

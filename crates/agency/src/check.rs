@@ -99,7 +99,7 @@ fn check_receipts(st: &AppState, out: &mut AgencyCheck) {
     }
 }
 
-/// [`check`] without a running endpoint: unlocks the agency in `dir` (holding its locks while
+/// The check without a running endpoint: unlocks the agency in `dir` (holding its locks while
 /// it checks).
 pub fn check_offline(dir: &Path, passphrase: &Passphrase, read_data: bool) -> Result<AgencyCheck> {
     if !dir.join(crate::state::STORE_DIR).join(casebridge_core::HEADER_FILE).exists() {

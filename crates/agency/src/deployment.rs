@@ -6,7 +6,7 @@
 //!   `agency serve` replicas, each with a copy of the directory, share the database (the
 //!   agency journal, its records, sessions, limits, upload states) and the bucket (sealed
 //!   objects, upload parts). Each replica keeps a local copy of the agency store, derived
-//!   from the journal in the database ([`crate::follower`]); losing it loses nothing.
+//!   from the journal in the database (the private `follower` module); losing it loses nothing.
 //!
 //! `CASEBRIDGE_DATABASE_URL` overrides the URL in `cluster.json` (so a password need not be
 //! in the file); the object store takes the standard `AWS_ENDPOINT_URL`,
