@@ -186,6 +186,20 @@ fn two_replicas_behind_haproxy_serve_the_whole_story() {
     let issued = issued.json();
     let status_of = |id: &str| issued.as_array().unwrap().iter().find(|c| c["member_id"] == id).unwrap()["status"].clone();
     assert_eq!(status_of(&vol_id), "revoked", "{issued}");
+    // The public file members pin carries the cluster's current list (the revocation above).
+    let show = run_env(&c.admin, &["agency", "show", "--dir", s(&c.dirs[1]), "--json"]);
+    show.ok();
+    let show = show.json();
+    assert!(show["revocation_version"].as_u64().unwrap() >= 2, "{show}");
+    let public = c.admin.root().join("agency-public.json");
+    run_env(&c.admin, &["agency", "export-public", "--dir", s(&c.dirs[0]), "--out", s(&public)]).ok();
+    let file: Value = serde_json::from_slice(&std::fs::read(&public).unwrap()).unwrap();
+    assert!(file.get("revocation").is_some(), "{file}");
+    // Cleanup without a replica running: nothing to remove, the agency still checks clean.
+    let gc = run_env(&c.admin, &["agency", "gc", "--dir", s(&c.dirs[0]), "--json"]);
+    gc.ok();
+    assert_eq!(gc.json()["via"], "direct");
+    check_clean(&c, &c.dirs[0]);
 }
 
 fn invite_at(c: &Cluster, dir: &Path, role: &str, name: &str, url: &str) -> String {
