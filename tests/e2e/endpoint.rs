@@ -185,6 +185,8 @@ pub struct Proxy {
     default: Arc<Mutex<Faults>>,
     /// Client-to-server bytes forwarded.
     pub up_bytes: Arc<AtomicU64>,
+    /// Server-to-client bytes forwarded.
+    pub down_bytes: Arc<AtomicU64>,
     /// Connections cut by the plan.
     pub cuts: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -206,14 +208,16 @@ impl Proxy {
             plan: Arc::default(),
             default: Arc::default(),
             up_bytes: Arc::default(),
+            down_bytes: Arc::default(),
             cuts: Arc::default(),
             stop: Arc::default(),
         };
-        let (up, plan, default, bytes, cuts, stop) = (
+        let (up, plan, default, bytes, down_bytes, cuts, stop) = (
             Arc::clone(&p.upstream),
             Arc::clone(&p.plan),
             Arc::clone(&p.default),
             Arc::clone(&p.up_bytes),
+            Arc::clone(&p.down_bytes),
             Arc::clone(&p.cuts),
             Arc::clone(&p.stop),
         );
@@ -229,11 +233,16 @@ impl Proxy {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
                 };
-                let (bytes, cuts) = (Arc::clone(&bytes), Arc::clone(&cuts));
-                std::thread::spawn(move || pipe_pair(client, server, faults, &bytes, &cuts));
+                let (bytes, down_bytes, cuts) = (Arc::clone(&bytes), Arc::clone(&down_bytes), Arc::clone(&cuts));
+                std::thread::spawn(move || pipe_pair(client, server, faults, &bytes, down_bytes, &cuts));
             }
         });
         p
+    }
+
+    /// Bytes forwarded so far, (client to server, server to client).
+    pub fn bytes(&self) -> (u64, u64) {
+        (self.up_bytes.load(Ordering::SeqCst), self.down_bytes.load(Ordering::SeqCst))
     }
 
     /// The URL members use.
@@ -259,9 +268,9 @@ impl Drop for Proxy {
     }
 }
 
-fn pipe_pair(client: TcpStream, server: TcpStream, faults: Faults, up_bytes: &AtomicU64, cuts: &AtomicU64) {
+fn pipe_pair(client: TcpStream, server: TcpStream, faults: Faults, up_bytes: &AtomicU64, down_bytes: Arc<AtomicU64>, cuts: &AtomicU64) {
     let (c2, s2) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
-    let down = std::thread::spawn(move || copy(s2, c2, None, Duration::ZERO, None));
+    let down = std::thread::spawn(move || copy(s2, c2, None, Duration::ZERO, Some(&down_bytes)));
     let cut = copy(client.try_clone().expect("clone"), server.try_clone().expect("clone"), faults.cut_after, faults.delay, Some(up_bytes));
     if cut {
         cuts.fetch_add(1, Ordering::SeqCst);
