@@ -270,18 +270,7 @@ fn an_upload_begun_on_a_killed_replica_completes_on_the_other() {
     // investigator's verification above goes up first, and the volunteer takes its news.
     sync(&inv);
     sync(&vol);
-    for p in [&vol, &inv] {
-        let (up, down) = proxy.bytes();
-        let r = sync(p);
-        assert_eq!((r["uploaded"].as_u64(), r["content_fetched"].as_u64()), (Some(0), Some(0)), "{r}");
-        let (up2, down2) = proxy.bytes();
-        assert!(
-            up2 - up < 64 * 1024 && down2 - down < 64 * 1024,
-            "a sync with nothing new moved {} bytes up, {} down",
-            up2 - up,
-            down2 - down
-        );
-    }
+    proxy.assert_sync_moves_no_content(&[&vol, &inv]);
     drop(proxy);
     b.stop();
 }

@@ -240,6 +240,25 @@ impl Proxy {
         p
     }
 
+    /// Asserts that a sync of each of `members`, with nothing new, moves no content either way
+    /// through this proxy (under 64 KiB each way: authentication and an empty feed page).
+    pub fn assert_sync_moves_no_content(&self, members: &[&Profile]) {
+        for p in members {
+            let (up, down) = self.bytes();
+            let out = p.cmd(&["sync", "--json"]);
+            out.ok();
+            let r: serde_json::Value = serde_json::from_str(out.stdout.lines().last().unwrap_or_default()).unwrap();
+            assert_eq!((r["uploaded"].as_u64(), r["content_fetched"].as_u64()), (Some(0), Some(0)), "{r}");
+            let (up2, down2) = self.bytes();
+            assert!(
+                up2 - up < 64 * 1024 && down2 - down < 64 * 1024,
+                "a sync with nothing new moved {} bytes up, {} down",
+                up2 - up,
+                down2 - down
+            );
+        }
+    }
+
     /// Bytes forwarded so far, (client to server, server to client).
     pub fn bytes(&self) -> (u64, u64) {
         (self.up_bytes.load(Ordering::SeqCst), self.down_bytes.load(Ordering::SeqCst))

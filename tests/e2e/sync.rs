@@ -209,18 +209,7 @@ fn cut_connections_resume_and_store_one_copy() {
     proxy.set_default(Faults { cut_after: None, delay: Duration::ZERO });
     sync(&inv);
     sync(&vol);
-    for p in [&vol, &inv] {
-        let (up, down) = proxy.bytes();
-        let r = sync(p);
-        assert_eq!((r["uploaded"].as_u64(), r["content_fetched"].as_u64()), (Some(0), Some(0)), "{r}");
-        let (up2, down2) = proxy.bytes();
-        assert!(
-            up2 - up < 64 * 1024 && down2 - down < 64 * 1024,
-            "a sync with nothing new moved {} bytes up, {} down",
-            up2 - up,
-            down2 - down
-        );
-    }
+    proxy.assert_sync_moves_no_content(&[&vol, &inv]);
     drop(proxy);
     endpoint.stop();
 }

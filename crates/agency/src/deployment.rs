@@ -222,6 +222,28 @@ pub fn open_agency(dir: &Path, passphrase: &casebridge_core::Passphrase) -> Resu
     }
 }
 
+/// Writes the agency store in `store_dir` into an empty cluster database: its journal, record
+/// for record, then the agency row with the store's seed (the row last: its presence marks a
+/// complete cluster). Returns the journal records written.
+fn seed_database(
+    db: &Db,
+    rt: &tokio::runtime::Handle,
+    public: &casebridge_trust::AgencyPublic,
+    store: &casebridge_core::Store,
+    store_dir: &Path,
+) -> Result<Vec<Vec<u8>>> {
+    let journal = store.raw_records(0, usize::MAX)?;
+    let seed = crate::follower::seed_of(store_dir)?;
+    block_on(rt, async {
+        let mut lock = db.lock_journal().await?;
+        lock.append(0, &journal).await?;
+        lock.commit().await?;
+        db.init_agency(public.agency_id, &public.root_fingerprint(), &seed).await
+    })
+    .map_err(db_error)?;
+    Ok(journal)
+}
+
 /// What `agency init` for a cluster made.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClusterInit {
@@ -282,16 +304,8 @@ pub fn init_cluster(
         let store_name = format!("{} endpoint", public.name);
         let store =
             casebridge_core::Store::create_with(&replica, passphrase, &store_name, casebridge_protocol::Role::Supervisor, kdf, objects)?;
-        let journal = store.raw_records(0, usize::MAX)?;
+        let journal = seed_database(&db, rt, &public, &store, &replica)?;
         drop(store);
-        let seed = crate::follower::seed_of(&replica)?;
-        block_on(rt, async {
-            let mut lock = db.lock_journal().await?;
-            lock.append(0, &journal).await?;
-            lock.commit().await?;
-            db.init_agency(public.agency_id, &public.root_fingerprint(), &seed).await
-        })
-        .map_err(db_error)?;
         config.save(dir)?;
         let agency = casebridge_trust::Agency::open_shared(dir, passphrase, records)?;
         Ok((agency, journal.len() as u64))
@@ -412,16 +426,7 @@ pub fn migrate(dir: &Path, passphrase: &casebridge_core::Passphrase, config: &Cl
     let _ = std::fs::remove_dir_all(&tmp);
 
     // The journal, record for record, and the agency row last.
-    let journal = store.raw_records(0, usize::MAX)?;
-    let seed = crate::follower::seed_of(&store_dir)?;
-    let public = agency.public().clone();
-    block_on(rt, async {
-        let mut lock = db.lock_journal().await?;
-        lock.append(0, &journal).await?;
-        lock.commit().await?;
-        db.init_agency(public.agency_id, &public.root_fingerprint(), &seed).await
-    })
-    .map_err(db_error)?;
+    let journal = seed_database(&db, rt, agency.public(), &store, &store_dir)?;
     report.journal_records = journal.len() as u64;
     drop(store);
     drop(agency);
