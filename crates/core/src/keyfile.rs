@@ -65,7 +65,13 @@ pub fn write_keyfile(path: &Path, label: &str, passphrase: &Passphrase, kdf: Kdf
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let tmp = dir.join(format!(".{}.new", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
     {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(Error::io("writing", &tmp))?;
+        let mut opts = OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        // Owner-only whatever the umask: the file is sealed, but who may even copy it is the
+        // owner's business.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp).map_err(Error::io("writing", &tmp))?;
         f.write_all(&bytes).map_err(Error::io("writing", &tmp))?;
         f.sync_all().map_err(Error::io("syncing", &tmp))?;
     }

@@ -205,7 +205,12 @@ impl Agency {
             return Err(TrustError::new(Reason::Store, format!("{} is not empty; choose an empty or new directory", dir.display())));
         }
         for sub in ["issued", "receipts"] {
-            fs::create_dir_all(dir.join(sub)).map_err(io_err("creating", dir))?;
+            // Owner-only whatever the umask (the directory and what `agency init` makes).
+            let mut builder = fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir.join(sub)).map_err(io_err("creating", dir))?;
         }
         let _lock = lock(dir)?;
         let rng = ring::rand::SystemRandom::new();
