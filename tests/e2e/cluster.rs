@@ -9,7 +9,7 @@ use casebridge_core::Role;
 use casebridge_testkit::services::{self, Haproxy};
 use serde_json::Value;
 
-use crate::endpoint::{member, Endpoint, Faults, Proxy, AGENCY_PASS};
+use crate::endpoint::{member, sync, Endpoint, Faults, Proxy, AGENCY_PASS};
 use crate::harness::{s, str_field, Output, Profile};
 
 /// A cluster agency made by `agency init --database --objects`, its directory copied for a
@@ -68,12 +68,6 @@ fn cluster() -> Cluster {
     Cluster { admin, dirs: [a, b], database }
 }
 
-fn sync(p: &Profile) -> Value {
-    let out = p.cmd(&["sync", "--json"]);
-    out.ok();
-    serde_json::from_str(out.stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("sync --json: {e}\n{out}"))
-}
-
 #[test]
 fn two_replicas_behind_haproxy_serve_the_whole_story() {
     let c = cluster();
@@ -83,13 +77,8 @@ fn two_replicas_behind_haproxy_serve_the_whole_story() {
 
     // Invites made on either replica's machine (through its running endpoint) name the
     // load balancer; members never learn which replica answers.
-    let invite = |dir: &Path, role: &str, name: &str| -> String {
-        let out = run_env(&c.admin, &["agency", "invite", "--dir", s(dir), "--role", role, "--name", name, "--url", &url]);
-        out.ok();
-        out.stdout.lines().last().unwrap().trim().to_string()
-    };
     let inv = member(Role::Investigator, "Vera Brandt");
-    inv.cmd(&["enrol", &invite(&c.dirs[0], "investigator", "Vera Brandt")]).ok();
+    inv.cmd(&["enrol", &invite_at(&c, &c.dirs[0], "investigator", "Vera Brandt", &url)]).ok();
     let case = inv.new_case("Bike thefts, Mitte");
     let brief = inv
         .cmd(&["brief", "publish", &case, "--title", "Dashcam footage wanted", "--body", "Main St, Friday", "--area", "52.52,13.405,500"])
@@ -99,7 +88,7 @@ fn two_replicas_behind_haproxy_serve_the_whole_story() {
         .to_string();
     sync(&inv);
     let vol = member(Role::Volunteer, "Mila Jansen");
-    vol.cmd(&["enrol", &invite(&c.dirs[1], "volunteer", "Mila Jansen")]).ok();
+    vol.cmd(&["enrol", &invite_at(&c, &c.dirs[1], "volunteer", "Mila Jansen", &url)]).ok();
     sync(&vol);
     let briefs = vol.json(&["brief", "list", "--json"]);
     assert_eq!(str_field(&briefs[0], "id"), brief, "the brief published through one replica reaches the volunteer\n{briefs}");

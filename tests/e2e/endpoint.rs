@@ -43,6 +43,14 @@ pub fn invite(admin: &Profile, dir: &Path, role: &str, name: &str, extra: &[&str
     code
 }
 
+/// Runs `sync --json` for `p`, asserts success and returns its last line (the summary).
+pub fn sync(p: &Profile) -> serde_json::Value {
+    let out = p.cmd(&["sync", "--json"]);
+    out.ok();
+    serde_json::from_str(out.stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("last line of sync --json is not JSON ({e})\n{out}"))
+}
+
 /// A running `casebridge agency serve`; stopped with SIGTERM (or killed) on drop.
 pub struct Endpoint {
     child: Option<Child>,
@@ -245,9 +253,7 @@ impl Proxy {
     pub fn assert_sync_moves_no_content(&self, members: &[&Profile]) {
         for p in members {
             let (up, down) = self.bytes();
-            let out = p.cmd(&["sync", "--json"]);
-            out.ok();
-            let r: serde_json::Value = serde_json::from_str(out.stdout.lines().last().unwrap_or_default()).unwrap();
+            let r = sync(p);
             assert_eq!((r["uploaded"].as_u64(), r["content_fetched"].as_u64()), (Some(0), Some(0)), "{r}");
             let (up2, down2) = self.bytes();
             assert!(

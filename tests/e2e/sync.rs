@@ -7,15 +7,8 @@ use std::time::Duration;
 use casebridge_core::Role;
 use serde_json::Value;
 
-use crate::endpoint::{invite, member, new_agency, run, Endpoint, Faults, Proxy};
+use crate::endpoint::{invite, member, new_agency, run, sync, Endpoint, Faults, Proxy};
 use crate::harness::{s, str_field, Profile};
-
-fn sync(p: &Profile) -> Value {
-    let out = p.cmd(&["sync", "--json"]);
-    out.ok();
-    serde_json::from_str(out.stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("last line of sync --json is not JSON ({e})\n{out}"))
-}
 
 fn first_id(v: &Value) -> String {
     str_field(&v.as_array().expect("array")[0], "id")

@@ -100,14 +100,60 @@ pub fn db_error(e: casebridge_cluster::db::DbError) -> AgencyError {
     AgencyError::Unavailable(e.to_string())
 }
 
+/// Connects to the database `config` names (migrating it), on `rt`.
+fn open_db(config: &ClusterConfig, rt: &tokio::runtime::Handle) -> Result<Db> {
+    block_on(rt, Db::open(&config.database_url())).map_err(db_error)
+}
+
+/// The bucket `config` names, checked: reachable, the keys accepted, present.
+fn open_bucket(config: &ClusterConfig) -> Result<S3Objects> {
+    let bucket = S3Objects::from_env(&config.objects).map_err(|e| AgencyError::Unavailable(e.to_string()))?;
+    bucket.check().map_err(|e| AgencyError::Unavailable(e.to_string()))?;
+    Ok(bucket)
+}
+
+/// The database `config` names, refused unless it holds no agency and no journal yet (what a
+/// new cluster agency, made or migrated, starts from).
+fn empty_db(config: &ClusterConfig, rt: &tokio::runtime::Handle) -> Result<Db> {
+    let db = open_db(config, rt)?;
+    if let Some(row) = block_on(rt, db.agency()).map_err(db_error)? {
+        return Err(AgencyError::Invalid(format!(
+            "the database already holds agency {}; nothing was changed (use an empty database for a new agency)",
+            row.id
+        )));
+    }
+    if block_on(rt, db.journal_len()).map_err(db_error)? != 0 {
+        return Err(AgencyError::Invalid("the database already holds an agency journal; nothing was changed".into()));
+    }
+    Ok(db)
+}
+
+/// Refuses an agency directory that is not the agency the database holds (its id or root key
+/// differs), naming both.
+fn check_agency(db: &Db, rt: &tokio::runtime::Handle, agency: &casebridge_trust::Agency) -> Result<()> {
+    let row = block_on(rt, db.agency()).map_err(db_error)?.ok_or_else(|| {
+        AgencyError::Invalid("the cluster database holds no agency: create it with `casebridge agency init --database ...`".into())
+    })?;
+    let public = agency.public();
+    if row.id != public.agency_id || row.root_fingerprint != public.root_fingerprint() {
+        return Err(AgencyError::Invalid(format!(
+            "this agency directory is agency {} (root key {}), but the cluster database holds agency {} (root key {}): \
+             copy the cluster's agency directory to this machine",
+            public.agency_id,
+            public.root_fingerprint(),
+            row.id,
+            row.root_fingerprint
+        )));
+    }
+    Ok(())
+}
+
 impl Cluster {
     /// Connects to the database (migrating it) and the bucket of `config`, on `rt`, and
     /// checks both: a wrong URL, password, bucket or key refuses here with its own message.
     pub fn connect(dir: &Path, config: &ClusterConfig, rt: &tokio::runtime::Handle) -> Result<Cluster> {
-        let db = block_on(rt, Db::open(&config.database_url())).map_err(db_error)?;
-        let objects = S3Objects::from_env(&config.objects).map_err(|e| AgencyError::Unavailable(e.to_string()))?;
-        objects.check().map_err(|e| AgencyError::Unavailable(e.to_string()))?;
-        let objects = Arc::new(objects);
+        let db = open_db(config, rt)?;
+        let objects = Arc::new(open_bucket(config)?);
         let records = Arc::new(ClusterRecords::new(db.pool().clone(), rt.clone()));
         Ok(Cluster { db, records, objects, rt: rt.clone(), replica_dir: dir.join(REPLICA_DIR) })
     }
@@ -115,21 +161,7 @@ impl Cluster {
     /// Refuses a replica whose agency directory is not the agency this database holds (its
     /// id or root key differs), naming both.
     pub fn check_agency(&self, agency: &casebridge_trust::Agency) -> Result<()> {
-        let row = self.block_on(self.db.agency()).map_err(db_error)?.ok_or_else(|| {
-            AgencyError::Invalid("the cluster database holds no agency: create it with `casebridge agency init --database ...`".into())
-        })?;
-        let public = agency.public();
-        if row.id != public.agency_id || row.root_fingerprint != public.root_fingerprint() {
-            return Err(AgencyError::Invalid(format!(
-                "this agency directory is agency {} (root key {}), but the cluster database holds agency {} (root key {}): \
-                 copy the cluster's agency directory to this machine",
-                public.agency_id,
-                public.root_fingerprint(),
-                row.id,
-                row.root_fingerprint
-            )));
-        }
-        Ok(())
+        check_agency(&self.db, &self.rt, agency)
     }
 
     /// The bucket as the store's object backend.
@@ -143,14 +175,7 @@ impl Cluster {
     }
 }
 
-/// Runs `f` on `rt` from synchronous code: a plain thread, a blocking-pool thread, or a worker
-/// of a multi-thread runtime (which is let block meanwhile).
-pub fn block_on<F: std::future::Future>(rt: &tokio::runtime::Handle, f: F) -> F::Output {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| rt.block_on(f)),
-        _ => rt.block_on(f),
-    }
-}
+pub use casebridge_cluster::block_on;
 
 #[cfg(test)]
 mod tests {
@@ -188,7 +213,7 @@ pub fn records(dir: &Path) -> Result<Arc<dyn casebridge_trust::RecordStore>> {
         None => Ok(Arc::new(casebridge_trust::LocalRecords::new(dir))),
         Some(config) => {
             let rt = command_runtime()?.handle();
-            let db = block_on(rt, Db::open(&config.database_url())).map_err(db_error)?;
+            let db = open_db(&config, rt)?;
             Ok(Arc::new(ClusterRecords::new(db.pool().clone(), rt.clone())))
         }
     }
@@ -203,21 +228,11 @@ pub fn open_agency(dir: &Path, passphrase: &casebridge_core::Passphrase) -> Resu
         None => Ok(casebridge_trust::Agency::open(dir, passphrase)?),
         Some(config) => {
             let rt = command_runtime()?.handle();
-            let db = block_on(rt, Db::open(&config.database_url())).map_err(db_error)?;
+            let db = open_db(&config, rt)?;
             let records = Arc::new(ClusterRecords::new(db.pool().clone(), rt.clone()));
             let agency = casebridge_trust::Agency::open_shared(dir, passphrase, records)?;
-            let row = block_on(rt, db.agency()).map_err(db_error)?;
-            match row {
-                Some(row) if row.id == agency.public().agency_id && row.root_fingerprint == agency.public().root_fingerprint() => {
-                    Ok(agency)
-                }
-                Some(row) => Err(AgencyError::Invalid(format!(
-                    "this agency directory is agency {}, but the cluster database holds agency {}",
-                    agency.public().agency_id,
-                    row.id
-                ))),
-                None => Err(AgencyError::Invalid("the cluster database holds no agency".into())),
-            }
+            check_agency(&db, rt, &agency)?;
+            Ok(agency)
         }
     }
 }
@@ -271,19 +286,8 @@ pub fn init_cluster(
 ) -> Result<(casebridge_trust::Agency, ClusterInit)> {
     parse_objects(&config.objects)?;
     let rt = command_runtime()?.handle();
-    let db = block_on(rt, Db::open(&config.database_url())).map_err(db_error)?;
-    if let Some(row) = block_on(rt, db.agency()).map_err(db_error)? {
-        return Err(AgencyError::Invalid(format!(
-            "the database already holds agency {}; nothing was changed (use an empty database for a new agency)",
-            row.id
-        )));
-    }
-    if block_on(rt, db.journal_len()).map_err(db_error)? != 0 {
-        return Err(AgencyError::Invalid("the database already holds an agency journal; nothing was changed".into()));
-    }
-    let objects = S3Objects::from_env(&config.objects).map_err(|e| AgencyError::Unavailable(e.to_string()))?;
-    objects.check().map_err(|e| AgencyError::Unavailable(e.to_string()))?;
-    let objects: Arc<dyn casebridge_core::ObjectBackend> = Arc::new(objects);
+    let db = empty_db(config, rt)?;
+    let objects: Arc<dyn casebridge_core::ObjectBackend> = Arc::new(open_bucket(config)?);
     let existed = dir.exists();
     let made = (|| -> Result<(casebridge_trust::Agency, u64)> {
         let local = casebridge_trust::Agency::init(dir, name, passphrase, kdf)?;
@@ -365,15 +369,8 @@ pub fn migrate(dir: &Path, passphrase: &casebridge_core::Passphrase, config: &Cl
     let agency = casebridge_trust::Agency::open(dir, passphrase)?;
     let store_dir = dir.join(crate::state::STORE_DIR);
     let rt = command_runtime()?.handle();
-    let db = block_on(rt, Db::open(&config.database_url())).map_err(db_error)?;
-    if let Some(row) = block_on(rt, db.agency()).map_err(db_error)? {
-        return Err(AgencyError::Invalid(format!("the database already holds agency {}; nothing was changed", row.id)));
-    }
-    if block_on(rt, db.journal_len()).map_err(db_error)? != 0 {
-        return Err(AgencyError::Invalid("the database already holds an agency journal; nothing was changed".into()));
-    }
-    let bucket = S3Objects::from_env(&config.objects).map_err(|e| AgencyError::Unavailable(e.to_string()))?;
-    bucket.check().map_err(|e| AgencyError::Unavailable(e.to_string()))?;
+    let db = empty_db(config, rt)?;
+    let bucket = open_bucket(config)?;
     // An agency that never served has no store yet: it is made as the first start would.
     let store = if store_dir.join(casebridge_core::HEADER_FILE).exists() {
         casebridge_core::Store::open(&store_dir, passphrase)?

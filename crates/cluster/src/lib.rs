@@ -15,6 +15,16 @@ pub mod db;
 pub mod objects;
 pub mod records;
 
+/// Runs `f` on `rt` from synchronous code: a plain thread, a blocking-pool thread, or a worker
+/// of a multi-thread runtime (which is let block meanwhile). What the agency's synchronous
+/// seams (its records, its store's copy) use to reach the database.
+pub fn block_on<F: std::future::Future>(rt: &tokio::runtime::Handle, f: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| rt.block_on(f)),
+        _ => rt.block_on(f),
+    }
+}
+
 /// What went wrong with the database, for a message: the kind of failure and the server's
 /// words, never the connection string (it may hold a password).
 pub fn describe_sqlx(e: &sqlx::Error) -> String {

@@ -526,7 +526,7 @@ impl S3Objects {
             let mut in_flight = std::collections::VecDeque::new();
             loop {
                 let mut buf = vec![0u8; MULTIPART_PART];
-                let n = read_full(&mut file, &mut buf).map_err(UploadError::Local)?;
+                let n = casebridge_core::read_full(&mut file, &mut buf).map_err(UploadError::Local)?;
                 if n == 0 {
                     break;
                 }
@@ -628,19 +628,6 @@ impl S3Objects {
 enum UploadError {
     Local(std::io::Error),
     Store(object_store::Error),
-}
-
-fn read_full(src: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match src.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// The first few hundred characters of an error text (S3 error bodies can be long).

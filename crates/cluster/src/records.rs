@@ -30,14 +30,7 @@ impl ClusterRecords {
     }
 
     fn run<F: std::future::Future>(&self, f: F) -> F::Output {
-        match tokio::runtime::Handle::try_current() {
-            // On a worker of a multi-thread runtime (an async task): let the worker block.
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| self.rt.block_on(f))
-            }
-            // A blocking-pool thread or a plain thread.
-            _ => self.rt.block_on(f),
-        }
+        crate::block_on(&self.rt, f)
     }
 }
 

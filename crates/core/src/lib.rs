@@ -79,7 +79,7 @@ pub use model::{
     Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Observed, ProfileEvent, ReviewDecision,
     ReviewState, Role,
 };
-pub use objects::{FileObjects, ObjectBackend, ObjectEntry, Progress};
+pub use objects::{read_full, FileObjects, ObjectBackend, ObjectEntry, Progress};
 pub use projection::{
     AccessRecord, BriefRecord, BundleRecord, DisclosureRecord, EndpointRecord, MemberRecord, ProvenanceRecord, ReviewRecord,
     SubmissionRecord, Table, TrustRecord,

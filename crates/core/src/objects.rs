@@ -608,8 +608,9 @@ fn chunk_nonce(prefix: [u8; 7], index: u32, last: bool) -> [u8; 12] {
     n
 }
 
-/// Reads until `buf` is full or EOF; returns bytes read.
-fn read_full(src: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Reads until `buf` is full or EOF; returns bytes read (a short count only at EOF, unlike
+/// one `read`; no error at EOF, unlike `read_exact`). Object backends read their parts with it.
+pub fn read_full(src: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match src.read(&mut buf[n..]) {
