@@ -46,20 +46,32 @@ pub fn run(ctx: &mut Ctx, a: &CheckArgs, out: &mut dyn Write) -> Result<()> {
             f.add("content re-hashed", "no (use --read-data to re-hash every item)");
         }
         f.add("orphan objects", format!("{} (left by interrupted imports; harmless)", report.orphan_objects));
-        f.add("problems", report.problems.len().to_string());
-        f.write(out)?;
-        if !report.problems.is_empty() {
-            let mut t = Table::new(&[]).indent(2);
-            for p in &report.problems {
-                t.row(vec![p.code.clone(), format!("{}: {}", p.item, p.message)]);
-            }
-            t.write(out)?;
-        }
-        writeln!(out, "{}", if report.ok { "ok" } else { "NOT OK" })?;
+        write_verdict(out, f, &report.problems, report.ok)?;
     }
-    if report.ok {
+    verdict(&report.problems, report.ok)
+}
+
+/// The end of a check's text report (the store's, the agency's): the fields with the count of
+/// problems, each problem by code, then `ok` or `NOT OK`.
+pub(crate) fn write_verdict(out: &mut dyn Write, mut f: Fields, problems: &[casebridge_core::Problem], ok: bool) -> Result<()> {
+    f.add("problems", problems.len().to_string());
+    f.write(out)?;
+    if !problems.is_empty() {
+        let mut t = Table::new(&[]).indent(2);
+        for p in problems {
+            t.row(vec![p.code.clone(), format!("{}: {}", p.item, p.message)]);
+        }
+        t.write(out)?;
+    }
+    writeln!(out, "{}", if ok { "ok" } else { "NOT OK" })?;
+    Ok(())
+}
+
+/// A check's outcome as the command's: exit 1 (`CheckFailed`) when anything is wrong.
+pub(crate) fn verdict(problems: &[casebridge_core::Problem], ok: bool) -> Result<()> {
+    if ok {
         Ok(())
     } else {
-        Err(CliError::CheckFailed { count: report.problems.len().max(1) })
+        Err(CliError::CheckFailed { count: problems.len().max(1) })
     }
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::context::Ctx;
 use crate::error::{CliError, Result};
-use crate::output::{self, Fields, Table};
+use crate::output::{self, Fields};
 
 /// A multi-threaded tokio runtime for one command.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -334,22 +334,9 @@ pub fn check(ctx: &mut Ctx, a: &crate::agency::AgencyCheckArgs, out: &mut dyn Wr
         f.add("orphan objects", format!("{} ({}; `agency gc` removes them)", r.orphan_objects, output::size(r.orphan_bytes)));
         f.add("credentials", format!("{} verified with the root key", r.credentials));
         f.add("receipts", format!("{} verified with the root key", r.receipts));
-        f.add("problems", r.problems.len().to_string());
-        f.write(out)?;
-        if !r.problems.is_empty() {
-            let mut t = Table::new(&[]).indent(2);
-            for p in &r.problems {
-                t.row(vec![p.code.clone(), format!("{}: {}", p.item, p.message)]);
-            }
-            t.write(out)?;
-        }
-        writeln!(out, "{}", if r.ok { "ok" } else { "NOT OK" })?;
+        crate::check::write_verdict(out, f, &r.problems, r.ok)?;
     }
-    if r.ok {
-        Ok(())
-    } else {
-        Err(CliError::CheckFailed { count: r.problems.len().max(1) })
-    }
+    crate::check::verdict(&r.problems, r.ok)
 }
 
 /// `agency revoke` through the running endpoint, if it runs: Some(answer), else None.
