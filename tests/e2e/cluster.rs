@@ -315,7 +315,7 @@ fn an_embedded_agency_with_history_migrates_and_its_members_carry_on() {
     // An embedded agency with history: a brief, a submission synced both ways, receipts.
     let admin = Profile::empty();
     let dir = admin.root().join("agency");
-    crate::endpoint::new_agency(&dir);
+    crate::harness::agency_at(&dir, "Test Police");
     let endpoint = Endpoint::start(&dir);
     let addr = endpoint.addr.to_string();
     let inv = member(Role::Investigator, "Vera Brandt");
@@ -348,7 +348,7 @@ fn an_embedded_agency_with_history_migrates_and_its_members_carry_on() {
     assert!(report["journal_records"].as_u64().unwrap() >= 5, "{report}");
     // A second migration into the same database is refused.
     let again = admin.root().join("agency2");
-    crate::endpoint::new_agency(&again);
+    crate::harness::agency_at(&again, "Test Police");
     let refused = run_env(&admin, &["agency", "migrate", "--dir", s(&again), "--database", &database, "--objects", &objects]);
     assert!(!refused.success() && refused.stderr.contains("already holds agency"), "{refused}");
 

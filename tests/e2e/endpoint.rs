@@ -12,11 +12,23 @@ use std::time::{Duration, Instant};
 use casebridge_core::Role;
 
 pub use crate::harness::AGENCY_PASS;
-use crate::harness::{agency_at, s, spawn, Output, Profile, BIN};
+use crate::harness::{in_process, s, spawn, Output, Profile, BIN};
 
-/// Creates an agency directory in-process (cheap KDF).
+/// Creates an agency in-process (cheap KDF), deployed as `CASEBRIDGE_TEST_DEPLOYMENT` says:
+/// an agency directory, or a cluster agency on its own database and bucket (scripts/test
+/// runs the suites that start agencies once per deployment).
 pub fn new_agency(dir: &Path) {
-    agency_at(dir, "Test Police");
+    in_process(|| drop(casebridge_testkit::deployment::new_agency(dir, "Test Police")));
+}
+
+/// The object store's environment a process serving or checking an agency of this test run
+/// takes: none for embedded agencies, the test S3 server's `AWS_*` for cluster agencies.
+pub fn deployment_env() -> Vec<(&'static str, String)> {
+    if casebridge_testkit::deployment::Deployment::current().is_cluster() {
+        casebridge_testkit::services::aws_env()
+    } else {
+        Vec::new()
+    }
 }
 
 /// A profile created in-process with `role`.
@@ -28,6 +40,7 @@ pub fn member(role: Role, name: &str) -> Profile {
 pub fn run(p: &Profile, args: &[&str]) -> Output {
     p.cmd_with(args, |c| {
         c.env("CASEBRIDGE_AGENCY_PASSPHRASE", AGENCY_PASS);
+        c.envs(deployment_env());
     })
 }
 
@@ -71,7 +84,8 @@ impl Endpoint {
 
     /// Starts the endpoint listening on `listen` and waits until it listens.
     pub fn start_at(dir: &Path, listen: &str) -> Endpoint {
-        Endpoint::start_with(dir, listen, &[])
+        let env = if casebridge_testkit::deployment::is_cluster_agency(dir) { casebridge_testkit::services::aws_env() } else { Vec::new() };
+        Endpoint::start_with(dir, listen, &env)
     }
 
     /// [`Endpoint::start_at`] with more environment (a cluster agency's `AWS_*`).

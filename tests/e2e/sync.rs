@@ -191,13 +191,7 @@ fn cut_connections_resume_and_store_one_copy() {
     assert_eq!(subs.as_array().unwrap().len(), 1);
     let item = subs[0]["items"][0]["evidence_id"].as_str().unwrap().to_string();
     inv.cmd(&["evidence", "verify", &item]).ok();
-    assert_eq!(
-        std::fs::read_dir(agency.join("uploads"))
-            .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "part"))
-            .count(),
-        0
-    );
+    assert_eq!(casebridge_testkit::deployment::uploads_with_bytes(&agency), 0, "no upload's bytes are left behind");
     // No byte twice: once both have synced what is new, a sync moves no content either way.
     proxy.set_default(Faults { cut_after: None, delay: Duration::ZERO });
     sync(&inv);
@@ -407,17 +401,22 @@ fn agency_check_verifies_the_whole_agency_and_names_what_was_tampered_with() {
     let v = serde_json::from_str::<Value>(run(&w.admin, &["agency", "check", "--dir", dir, "--json"]).stdout.trim()).unwrap();
     assert_eq!((v["via"].as_str(), v["ok"].as_bool()), (Some("direct"), Some(true)), "{v}");
 
-    // A receipt filed under another bundle's name, and one that is not signed by the agency.
-    let receipts = w.agency.join("receipts");
-    let first = std::fs::read_dir(&receipts).unwrap().flatten().next().unwrap().path();
-    std::fs::copy(&first, receipts.join(format!("{}.json", uuid::Uuid::now_v7()))).unwrap();
-    let mut forged = std::fs::read(&first).unwrap();
-    let last = forged.len() - 3;
-    forged[last] ^= 1;
-    std::fs::write(receipts.join(format!("{}.json", uuid::Uuid::now_v7())), forged).unwrap();
-    // One bit of one content object flipped: only --read-data sees it.
-    let object = crate::harness::object_files(&w.agency.join("store")).into_iter().max_by_key(|p| p.metadata().unwrap().len()).unwrap();
-    crate::harness::flip_bit(&object, 8 * 5000);
+    // A receipt filed under another bundle's name, and one that is not signed by the agency;
+    // one bit of one content object flipped (only --read-data sees it). In the agency's
+    // files, or (a cluster agency) in its database and bucket, as an operator could.
+    if casebridge_testkit::deployment::is_cluster_agency(&w.agency) {
+        tamper_cluster(&w.agency);
+    } else {
+        let receipts = w.agency.join("receipts");
+        let first = std::fs::read_dir(&receipts).unwrap().flatten().next().unwrap().path();
+        std::fs::copy(&first, receipts.join(format!("{}.json", uuid::Uuid::now_v7()))).unwrap();
+        let mut forged = std::fs::read(&first).unwrap();
+        let last = forged.len() - 3;
+        forged[last] ^= 1;
+        std::fs::write(receipts.join(format!("{}.json", uuid::Uuid::now_v7())), forged).unwrap();
+        let object = crate::harness::object_files(&w.agency.join("store")).into_iter().max_by_key(|p| p.metadata().unwrap().len()).unwrap();
+        crate::harness::flip_bit(&object, 8 * 5000);
+    }
 
     let out = run(&w.admin, &["agency", "check", "--dir", dir, "--read-data", "--json"]);
     assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
@@ -428,4 +427,27 @@ fn agency_check_verifies_the_whole_agency_and_names_what_was_tampered_with() {
     assert!(codes.iter().any(|c| c.starts_with("object")), "the flipped object is named\n{v}");
     let text = run(&w.admin, &["agency", "check", "--dir", dir]);
     assert!(text.stdout.contains("NOT OK"), "{}", text.stdout);
+}
+
+/// The tampering of `agency_check_verifies_the_whole_agency_and_names_what_was_tampered_with`
+/// on a cluster agency: a receipt row copied under another bundle's name and one with a byte
+/// of its signature changed (psql), and one bit of the largest object flipped in the bucket.
+fn tamper_cluster(agency: &std::path::Path) {
+    use casebridge_testkit::services;
+    let config = casebridge_agency::deployment::ClusterConfig::load(agency).unwrap().unwrap();
+    let first = "(SELECT value FROM agency_records WHERE name LIKE 'receipts/%' ORDER BY name LIMIT 1)";
+    let (misfiled, forged) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    services::psql(&config.database, &format!("INSERT INTO agency_records (name, value) VALUES ('receipts/{misfiled}.json', {first})"));
+    services::psql(
+        &config.database,
+        &format!(
+            "INSERT INTO agency_records (name, value) SELECT 'receipts/{forged}.json', \
+             set_byte(v, length(v) - 3, get_byte(v, length(v) - 3) # 1) FROM {first} AS r(v)"
+        ),
+    );
+    let (bucket, prefix) = casebridge_testkit::deployment::bucket_of(agency).unwrap();
+    let objects = services::bucket_objects(&bucket, &format!("{prefix}/objects/"));
+    let (key, mut bytes) = objects.into_iter().max_by_key(|(_, b)| b.len()).unwrap();
+    bytes[5000] ^= 1;
+    services::s3_put(&bucket, &key, &bytes);
 }

@@ -111,6 +111,7 @@ pub fn check_offline(dir: &Path, passphrase: &Passphrase, read_data: bool) -> Re
         clock: Arc::new(SystemClock),
         url: String::new(),
         limits: crate::limits::Limits::load(dir)?,
+        s3: None,
     };
     let state = AppState::open(dir, passphrase, options)?;
     check(&state, read_data).map_err(|e| AgencyError::Internal(e.to_string()))

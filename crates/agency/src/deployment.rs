@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use casebridge_cluster::db::Db;
+pub use casebridge_cluster::objects::S3Config;
 use casebridge_cluster::objects::S3Objects;
 use casebridge_cluster::records::ClusterRecords;
 use casebridge_trust::RecordStore as _;
@@ -31,7 +32,7 @@ pub const DATABASE_URL_ENV: &str = "CASEBRIDGE_DATABASE_URL";
 pub const REPLICA_DIR: &str = "replica";
 
 /// What `cluster.json` holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     /// `postgres://USER[:PASSWORD]@HOST:PORT/DATABASE` (the password may come from
@@ -39,6 +40,10 @@ pub struct ClusterConfig {
     pub database: String,
     /// `s3://BUCKET[/PREFIX]`.
     pub objects: String,
+    /// The object store's settings given in code (never written to the file): `None` reads
+    /// the standard `AWS_*` environment, as a deployment does.
+    #[serde(skip)]
+    pub s3: Option<S3Config>,
 }
 
 impl ClusterConfig {
@@ -107,7 +112,11 @@ fn open_db(config: &ClusterConfig, rt: &tokio::runtime::Handle) -> Result<Db> {
 
 /// The bucket `config` names, checked: reachable, the keys accepted, present.
 fn open_bucket(config: &ClusterConfig) -> Result<S3Objects> {
-    let bucket = S3Objects::from_env(&config.objects).map_err(|e| AgencyError::Unavailable(e.to_string()))?;
+    let bucket = match &config.s3 {
+        Some(s3) => S3Objects::new(&config.objects, s3),
+        None => S3Objects::from_env(&config.objects),
+    }
+    .map_err(|e| AgencyError::Unavailable(e.to_string()))?;
     bucket.check().map_err(|e| AgencyError::Unavailable(e.to_string()))?;
     Ok(bucket)
 }
@@ -170,7 +179,11 @@ impl Cluster {
     }
 
     /// Runs `f` on the cluster's runtime from synchronous code.
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+    pub fn block_on<F>(&self, f: F) -> F::Output
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
         block_on(&self.rt, f)
     }
 }
@@ -194,16 +207,12 @@ mod tests {
 /// The runtime the command line's cluster calls run on (one per process, made on first use):
 /// admin commands on a cluster agency reach the database without a running endpoint.
 pub(crate) fn command_runtime() -> Result<&'static tokio::runtime::Runtime> {
-    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    if let Some(rt) = RT.get() {
-        return Ok(rt);
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(|e| AgencyError::Internal(format!("starting a runtime: {e}")))?;
-    Ok(RT.get_or_init(|| rt))
+    // Made inside the cell's initialiser: threads that ask at once wait for one runtime (a
+    // runtime made and then dropped by the loser of a race would panic on an async thread).
+    static RT: std::sync::OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = std::sync::OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| AgencyError::Internal(format!("starting a runtime: {e}")))
 }
 
 /// The records of the agency in `dir`, whichever its deployment: its files, or (a cluster
@@ -215,6 +224,23 @@ pub fn records(dir: &Path) -> Result<Arc<dyn casebridge_trust::RecordStore>> {
             let rt = command_runtime()?.handle();
             let db = open_db(&config, rt)?;
             Ok(Arc::new(ClusterRecords::new(db.pool().clone(), rt.clone())))
+        }
+    }
+}
+
+/// The agency's own case store in `dir`, whichever its deployment, for an offline tool (no
+/// endpoint may serve an embedded agency meanwhile): the embedded agency's `store/`, or a
+/// cluster agency's local copy in `replica/`, made or caught up from the database first.
+/// `s3` gives the object store's settings in code (`None`: the `AWS_*` environment).
+pub fn open_store(dir: &Path, passphrase: &casebridge_core::Passphrase, s3: Option<S3Config>) -> Result<casebridge_core::Store> {
+    match ClusterConfig::load(dir)? {
+        None => Ok(casebridge_core::Store::open(&dir.join(crate::STORE_DIR), passphrase)?),
+        Some(mut config) => {
+            if s3.is_some() {
+                config.s3 = s3;
+            }
+            let cluster = Cluster::connect(dir, &config, command_runtime()?.handle())?;
+            crate::follower::open(&cluster, passphrase)
         }
     }
 }

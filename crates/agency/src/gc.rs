@@ -208,8 +208,13 @@ pub fn collect_offline(dir: &Path, passphrase: &Passphrase, limits: Limits) -> R
         drop(casebridge_trust::Agency::open(dir, passphrase)?);
         return Ok(GcReport::default());
     }
-    let options =
-        StateOptions { store_kdf: casebridge_core::KdfParams::INTERACTIVE, clock: Arc::new(SystemClock), url: String::new(), limits };
+    let options = StateOptions {
+        store_kdf: casebridge_core::KdfParams::INTERACTIVE,
+        clock: Arc::new(SystemClock),
+        url: String::new(),
+        limits,
+        s3: None,
+    };
     let state = AppState::open(dir, passphrase, options)?;
     collect(&state).map_err(|e| AgencyError::Internal(e.to_string()))
 }

@@ -49,6 +49,9 @@ pub struct ServeConfig {
     pub clock: Arc<dyn Clock>,
     /// The limits (`AGENCY/limits.json` over the defaults: [`crate::Limits::load`]).
     pub limits: crate::limits::Limits,
+    /// A cluster agency's object-store settings given in code (`None`: the standard `AWS_*`
+    /// environment, as `agency serve` reads it).
+    pub s3: Option<casebridge_cluster::objects::S3Config>,
 }
 
 impl ServeConfig {
@@ -61,6 +64,7 @@ impl ServeConfig {
             kdf: KdfParams::INTERACTIVE,
             clock: Arc::new(SystemClock),
             limits: crate::limits::Limits::default(),
+            s3: None,
         }
     }
 }
@@ -145,13 +149,13 @@ fn url_of(addr: SocketAddr) -> String {
 /// store, listens on `config.listen` (TLS) and `AGENCY/admin.sock`, and writes
 /// `AGENCY/serve.json`. Returns once listening.
 pub async fn serve(config: ServeConfig) -> Result<Server> {
-    let ServeConfig { dir, listen, passphrase, kdf, clock, limits } = config;
+    let ServeConfig { dir, listen, passphrase, kdf, clock, limits, s3 } = config;
     let opened = {
         let dir = dir.clone();
         tokio::task::spawn_blocking(move || -> Result<_> {
             tls::ensure_certificate(&dir, &passphrase, kdf)?;
             let tls_config = tls::server_config(&dir, &passphrase)?;
-            let state = AppState::open(&dir, &passphrase, StateOptions { store_kdf: kdf, clock, url: String::new(), limits })?;
+            let state = AppState::open(&dir, &passphrase, StateOptions { store_kdf: kdf, clock, url: String::new(), limits, s3 })?;
             Ok((tls_config, state))
         })
         .await

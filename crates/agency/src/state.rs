@@ -35,6 +35,9 @@ pub struct StateOptions {
     pub url: String,
     /// The endpoint's limits.
     pub limits: crate::limits::Limits,
+    /// A cluster agency's object-store settings given in code (`None`: the `AWS_*`
+    /// environment, as a deployment does).
+    pub s3: Option<casebridge_cluster::objects::S3Config>,
 }
 
 impl StateOptions {
@@ -45,6 +48,7 @@ impl StateOptions {
             clock: Arc::new(SystemClock),
             url: url.into(),
             limits: crate::limits::Limits::default(),
+            s3: None,
         }
     }
 }
@@ -218,7 +222,10 @@ impl AppState {
                 };
                 (agency, store, None)
             }
-            Some(config) => {
+            Some(mut config) => {
+                if options.s3.is_some() {
+                    config.s3 = options.s3.clone();
+                }
                 // The endpoint's runtime (serve opens the state on its blocking pool), or the
                 // command line's own (`agency check`, `agency gc` without a running endpoint).
                 let rt = match tokio::runtime::Handle::try_current() {

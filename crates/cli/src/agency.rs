@@ -333,13 +333,14 @@ fn cluster_config(a: &InitArgs) -> Result<Option<casebridge_agency::deployment::
         }
         .into()),
         (Some(objects), Some(database)) => {
-            Ok(Some(casebridge_agency::deployment::ClusterConfig { database, objects: objects.trim().to_string() }))
+            Ok(Some(casebridge_agency::deployment::ClusterConfig { database, objects: objects.trim().to_string(), s3: None }))
         }
     }
 }
 
 fn migrate(ctx: &mut Ctx, a: &MigrateArgs, out: &mut dyn Write) -> Result<()> {
-    let config = casebridge_agency::deployment::ClusterConfig { database: a.database.clone(), objects: a.objects.trim().to_string() };
+    let config =
+        casebridge_agency::deployment::ClusterConfig { database: a.database.clone(), objects: a.objects.trim().to_string(), s3: None };
     casebridge_agency::deployment::parse_objects(&config.objects).map_err(crate::endpoint::agency_err)?;
     Agency::read_public(&a.dir)?;
     let pass = ctx.pass.agency(&a.dir)?;

@@ -15,13 +15,30 @@ pub mod db;
 pub mod objects;
 pub mod records;
 
-/// Runs `f` on `rt` from synchronous code: a plain thread, a blocking-pool thread, or a worker
-/// of a multi-thread runtime (which is let block meanwhile). What the agency's synchronous
-/// seams (its records, its store's copy) use to reach the database.
-pub fn block_on<F: std::future::Future>(rt: &tokio::runtime::Handle, f: F) -> F::Output {
+/// Runs `f` on `rt` from synchronous code: a plain thread, a blocking-pool thread, a worker
+/// of a multi-thread runtime, or a current-thread runtime's thread ([`blocking`] says how).
+/// What the agency's synchronous seams (its records, its store's copy) use to reach the
+/// database.
+pub fn block_on<F>(rt: &tokio::runtime::Handle, f: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    blocking(|| rt.block_on(f))
+}
+
+/// Runs `f`, which blocks its thread, from anywhere: directly on a thread that no runtime
+/// drives; on a multi-thread runtime's worker, which is let block meanwhile
+/// (`block_in_place`); on a current-thread runtime's thread, which cannot block in place, on a
+/// scoped thread of its own.
+pub fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| rt.block_on(f)),
-        _ => rt.block_on(f),
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|s| match s.spawn(f).join() {
+            Ok(out) => out,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+        Err(_) => f(),
     }
 }
 

@@ -129,6 +129,7 @@ pub enum ObjectsError {
 }
 
 /// Where the object store is and who we are to it: the standard AWS variables.
+#[derive(Clone)]
 pub struct S3Config {
     /// `AWS_ENDPOINT_URL` (none: AWS itself).
     pub endpoint: Option<String>,
@@ -243,7 +244,8 @@ struct StreamReader {
 impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
-            match self.rx.blocking_recv() {
+            let rx = &mut self.rx;
+            match crate::blocking(|| rx.blocking_recv()) {
                 Some(Ok(b)) => self.current = b,
                 Some(Err(e)) => return Err(std::io::Error::other(e)),
                 None => return Ok(0),

@@ -29,7 +29,11 @@ impl ClusterRecords {
         ClusterRecords { pool, rt }
     }
 
-    fn run<F: std::future::Future>(&self, f: F) -> F::Output {
+    fn run<F>(&self, f: F) -> F::Output
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
         crate::block_on(&self.rt, f)
     }
 }

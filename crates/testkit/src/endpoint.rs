@@ -32,11 +32,16 @@ impl Clock for TestClock {
 }
 
 /// How to serve the agency at `dir` in a test: on 127.0.0.1:0, unlocked with [`AGENCY_PASS`],
-/// the endpoint's own store made with the cheap test KDF. Set the clock and limits on it
-/// before passing it to [`casebridge_agency::serve`].
+/// the endpoint's own store made with the cheap test KDF (a cluster agency's replica with the
+/// test S3 server's settings). Set the clock and limits on it before passing it to
+/// [`casebridge_agency::serve`].
 pub fn serve_config(dir: &Path) -> ServeConfig {
     let mut config = ServeConfig::new(dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new(AGENCY_PASS));
     config.kdf = KdfParams::INSECURE_FOR_TESTS;
+    #[cfg(feature = "cluster")]
+    if crate::deployment::is_cluster_agency(dir) {
+        config.s3 = Some(crate::deployment::s3_config());
+    }
     config
 }
 

@@ -12,6 +12,8 @@
 //! - [`files`]: copying directories.
 //! - `services` (feature `services`): PostgreSQL, SeaweedFS (S3) and HAProxy on 127.0.0.1 for
 //!   the cluster agency's tests, a database and a bucket per test.
+//! - `deployment` (feature `cluster`): the deployment a suite's agencies run as, embedded or
+//!   a cluster agency, picked for the test process by `CASEBRIDGE_TEST_DEPLOYMENT`.
 //! - `endpoint` (feature `endpoint`): an agency endpoint served in-process on 127.0.0.1:0 with a clock tests move,
 //!   invites through its admin socket, and HTTP and TLS clients pinned to its certificate.
 //!
@@ -32,6 +34,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bytes;
+#[cfg(feature = "cluster")]
+pub mod deployment;
 #[cfg(feature = "endpoint")]
 pub mod endpoint;
 pub mod files;

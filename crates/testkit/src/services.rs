@@ -188,3 +188,73 @@ impl Drop for Haproxy {
         let _ = self.child.wait();
     }
 }
+
+/// The keys in `bucket` under `prefix` ("" for all), listed with curl and the server's admin
+/// identity.
+pub fn bucket_keys(bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        // Parameters sorted and encoded as SigV4's canonical query wants them (curl signs the
+        // query as written; SeaweedFS refuses a signature over anything else).
+        let enc = |v: &str| v.replace('%', "%25").replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+        let mut query = String::from("?");
+        if let Some(t) = &token {
+            query.push_str(&format!("continuation-token={}&", enc(t)));
+        }
+        query.push_str(&format!("list-type=2&prefix={}", enc(prefix)));
+        let listing = String::from_utf8(s3_get(bucket, &query)).expect("a UTF-8 listing");
+        keys.extend(xml_values(&listing, "Key"));
+        token = xml_values(&listing, "NextContinuationToken").into_iter().next();
+        if token.is_none() {
+            return keys;
+        }
+    }
+}
+
+/// Every object in `bucket` under `prefix` ("" for all) with its bytes: what an operator
+/// with the bucket's keys sees.
+pub fn bucket_objects(bucket: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    bucket_keys(bucket, prefix).into_iter().map(|k| (k.clone(), s3_get(bucket, &format!("/{k}")))).collect()
+}
+
+/// Writes `bytes` as `key` in `bucket` (a test's tampering, as an operator with the bucket's
+/// keys could).
+pub fn s3_put(bucket: &str, key: &str, bytes: &[u8]) {
+    let s = services();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "-f", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", &format!("{}:{}", s.s3_access_key, s.s3_secret_key)])
+        .arg("-T")
+        .arg(file.path())
+        .arg(format!("{}/{bucket}/{key}", s.s3_endpoint))
+        .output()
+        .expect("running curl");
+    assert!(out.status.success(), "writing {bucket}/{key}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn s3_get(bucket: &str, path: &str) -> Vec<u8> {
+    let s = services();
+    let out = Command::new("curl")
+        .args(["-sS", "-f", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", &format!("{}:{}", s.s3_access_key, s.s3_secret_key)])
+        .arg(format!("{}/{bucket}{path}", s.s3_endpoint))
+        .output()
+        .expect("running curl");
+    assert!(out.status.success(), "reading {bucket}{path}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// The text of every `<tag>...</tag>` in `xml` (an S3 listing's keys need no more than this).
+fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    xml.split(&open).skip(1).filter_map(|rest| rest.split_once(&close)).map(|(v, _)| v.to_string()).collect()
+}
+
+/// The database at `database_url` as `pg_dump --data-only --inserts` prints it: what an
+/// operator with the database sees.
+pub fn database_dump(database_url: &str) -> String {
+    let out = Command::new("pg_dump").args(["--data-only", "--inserts", database_url]).output().expect("running pg_dump");
+    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -12,13 +12,10 @@ mod forge;
 mod metadata;
 mod quotas;
 
-use std::path::Path;
-
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use casebridge_core::{
-    CustodyAction, EventKind, EvidenceOptions, Extracted, NewBrief, NewCase, ObjectRef, Passphrase, ReviewDecision, Role, SignedEvent,
-    Store,
+    CustodyAction, EventKind, EvidenceOptions, Extracted, NewBrief, NewCase, ObjectRef, ReviewDecision, Role, SignedEvent, Store,
 };
 use casebridge_protocol::{
     EnrolRequest, EnrolResponse, Feed, InviteCode, InviteRequest, InviteResponse, OldKeys, UploadBegin, UploadOutcome, UploadState,
@@ -139,8 +136,7 @@ async fn refused(resp: reqwest::Response, status: StatusCode, code: &str) -> Str
 /// After the server stopped: the agency's store is whole and holds no orphan object (a
 /// refused bundle stored nothing); returns it.
 fn agency_store(env: &Env) -> Store {
-    let dir = env.dir.join(casebridge_agency::STORE_DIR);
-    let mut store = Store::open(&dir, &Passphrase::new(AGENCY_PASS)).unwrap();
+    let mut store = casebridge_testkit::deployment::open_store(&env.dir);
     let report = store.check(true, &mut |_| {}).unwrap();
     assert!(report.ok, "{:?}", report.problems);
     assert_eq!(report.orphan_objects, 0, "a refused bundle left content behind");
@@ -196,7 +192,7 @@ async fn enrolling_under_another_members_id_is_refused() {
     }
     w.env.stop().await;
     // One credential per victim id, for the victim's key only.
-    let agency = Agency::open(&w.env.dir, &Passphrase::new(AGENCY_PASS)).unwrap();
+    let agency = open_agency(&w.env.dir);
     let issued = agency.issued().unwrap();
     for (victim, key) in [(w.vol.id, w.vol.store.public_key()), (w.inv.id, w.inv.store.public_key())] {
         let theirs: Vec<_> = issued.iter().filter(|c| c.member_id == victim).collect();
@@ -476,9 +472,8 @@ async fn an_unsealed_bundle_is_refused_before_a_byte_is_kept() {
     b.seal = false;
     let (id, bytes) = b.write(&w.vol.store, &w.public);
     refused(upload(&w.env, &w.vol_token, id, &bytes).await, StatusCode::UNPROCESSABLE_ENTITY, "not_sealed").await;
-    for entry in walk(&w.env.dir) {
-        let data = std::fs::read(&entry).unwrap();
-        assert!(!data.windows(photo.len()).any(|x| x == photo.as_slice()), "{} holds the plaintext", entry.display());
+    for (place, data) in casebridge_testkit::deployment::stored_bytes(&w.env.dir) {
+        assert!(!data.windows(photo.len()).any(|x| x == photo.as_slice()), "{place} holds the plaintext");
     }
     // Control: sealed, accepted.
     b.seal = true;
@@ -488,26 +483,13 @@ async fn an_unsealed_bundle_is_refused_before_a_byte_is_kept() {
     w.env.stop().await;
 }
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else if p.is_file() {
-            out.push(p);
-        }
-    }
-    out
-}
-
 // ----- 4. offline open: the same policy ----------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_bundle_open_applies_the_endpoints_policy_and_custody() {
     let mut w = world().await;
     w.env.stop().await;
-    let agency = Agency::open(&w.env.dir, &Passphrase::new(AGENCY_PASS)).unwrap();
+    let agency = open_agency(&w.env.dir);
     let (list, _) = agency.current_revocation().unwrap();
     let issued = agency.issued().unwrap();
     let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity())).at(chrono::Utc::now().fixed_offset()).issued(&issued);

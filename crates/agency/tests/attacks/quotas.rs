@@ -3,7 +3,7 @@
 //! bundles refused after their content was stored), answered with its own reason code, next
 //! to the honest variant that still works; a full disk is answered 507 and damages nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use casebridge_agency::{GcReport, Limits};
 use casebridge_core::{EvidenceOptions, NewCase, Passphrase, Role};
@@ -30,30 +30,25 @@ async fn begin(env: &Env, token: &str, bundle_id: Uuid, size: u64) -> reqwest::R
     env.post("/v1/uploads", token, &UploadBegin { bundle_id, size }).await
 }
 
-fn upload_file(env: &Env, id: Uuid, ext: &str) -> PathBuf {
-    env.dir.join(casebridge_agency::UPLOADS_DIR).join(format!("{id}.{ext}"))
+/// Whether the agency keeps the upload's state record (a file, or a cluster database row).
+fn state_kept(env: &Env, id: Uuid) -> bool {
+    casebridge_testkit::deployment::upload_state_kept(&env.dir, id)
 }
 
-/// Content object files in the agency store.
-fn objects(env: &Env) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                walk(&e.path(), out);
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&env.dir.join(casebridge_agency::STORE_DIR).join(casebridge_core::OBJECTS_DIR), &mut out);
-    out
+/// Whether the agency keeps received bytes of the upload (a part file, or parts in the bucket).
+fn bytes_kept(env: &Env, id: Uuid) -> bool {
+    casebridge_testkit::deployment::upload_bytes_kept(&env.dir, id)
+}
+
+/// The sealed content objects the agency keeps (files, or keys in the cluster's bucket).
+fn objects(env: &Env) -> Vec<String> {
+    casebridge_testkit::deployment::object_names(&env.dir)
 }
 
 /// After the server stopped: the agency store checks clean (every object read back) and holds
 /// no unreferenced object.
 fn assert_store_clean(env: &Env) {
-    let mut store = casebridge_core::Store::open(&env.dir.join(casebridge_agency::STORE_DIR), &Passphrase::new(AGENCY_PASS)).unwrap();
+    let mut store = casebridge_testkit::deployment::open_store(&env.dir);
     let report = store.check(true, &mut |_| {}).unwrap();
     assert!(report.ok, "{:?}", report.problems);
     assert_eq!(report.orphan_objects, 0);
@@ -98,7 +93,7 @@ async fn beginning_uploads_past_the_quota_is_refused() {
     }
     let message = refused(begin(&env, &token, ids[3], 1000).await, StatusCode::TOO_MANY_REQUESTS, "too_many_uploads").await;
     assert!(message.contains("complete them"), "{message}");
-    assert!(!upload_file(&env, upload_id(vol.id, ids[3]), "state").exists(), "nothing was kept of the refused upload");
+    assert!(!state_kept(&env, upload_id(vol.id, ids[3])), "nothing was kept of the refused upload");
     // Resuming is never refused, at the quota or not.
     let again: UploadState = ok(begin(&env, &token, ids[0], 1000).await).await;
     assert_eq!(again.upload_id, begun[0].upload_id);
@@ -143,7 +138,7 @@ async fn an_abandoned_upload_expires() {
     ok::<UploadState>(env.put(&format!("/v1/uploads/{}?offset=0", u1.upload_id), &token, junk[..1000].to_vec()).await).await;
     let u2: UploadState = ok(begin(&env, &token, b2, 2000).await).await;
     ok::<UploadState>(env.put(&format!("/v1/uploads/{}?offset=0", u2.upload_id), &token, junk[..1000].to_vec()).await).await;
-    assert!(upload_file(&env, u1.upload_id, "part").exists());
+    assert!(bytes_kept(&env, u1.upload_id));
 
     // Nearly an expiry later the upload still resumes (sessions last less: log in again).
     env.clock.advance(HOUR - 60);
@@ -155,7 +150,7 @@ async fn an_abandoned_upload_expires() {
     let put = env.put(&format!("/v1/uploads/{}?offset=1000", u1.upload_id), &token, junk[1000..].to_vec()).await;
     let message = refused(put, StatusCode::NOT_FOUND, "upload_expired").await;
     assert!(message.contains("begin it again"), "{message}");
-    assert!(!upload_file(&env, u1.upload_id, "part").exists(), "the expired upload's bytes are removed");
+    assert!(!bytes_kept(&env, u1.upload_id), "the expired upload's bytes are removed");
     refused(env.get(&format!("/v1/uploads/{}", u1.upload_id), &token).await, StatusCode::NOT_FOUND, "upload_expired").await;
     refused(complete(&env, &token, u1.upload_id).await, StatusCode::NOT_FOUND, "upload_expired").await;
     let fresh: UploadState = ok(begin(&env, &token, b1, 2000).await).await;
@@ -168,7 +163,7 @@ async fn an_abandoned_upload_expires() {
     }
     let report = gc(&env).await;
     assert_eq!((report.uploads_expired, report.upload_bytes), (1, 1000), "{report:?}");
-    assert!(!upload_file(&env, u2.upload_id, "part").exists());
+    assert!(!bytes_kept(&env, u2.upload_id));
     refused(env.get(&format!("/v1/uploads/{}", u2.upload_id), &token).await, StatusCode::NOT_FOUND, "upload_expired").await;
 
     // A completed upload answers its outcome again for an expiry after completing; then its
@@ -187,7 +182,7 @@ async fn an_abandoned_upload_expires() {
     let inv_token = env.login(&inv).await;
     let report = gc(&env).await;
     assert!(report.records_removed >= 2, "the completed record and u2's tombstone: {report:?}");
-    assert!(!upload_file(&env, done_id, "state").exists() && !upload_file(&env, u2.upload_id, "state").exists());
+    assert!(!state_kept(&env, done_id) && !state_kept(&env, u2.upload_id));
     refused(complete(&env, &inv_token, done_id).await, StatusCode::NOT_FOUND, "not_found").await;
     let again: UploadOutcome = ok(upload(&env, &inv_token, id, &bytes).await).await;
     assert_eq!((again.outcome.as_str(), again.bundle_id), ("duplicate", first.bundle_id));
@@ -233,6 +228,14 @@ async fn content_of_refused_bundles_is_collected() {
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.unwrap().as_ref(), kept_content.as_slice());
 
+    if is_cluster() {
+        // The offline half ages object files by their modification time; a bucket's objects
+        // cannot be aged from outside, and `agency gc` without a replica runs the same
+        // cleanup as the one above.
+        env.stop().await;
+        assert_store_clean(&env);
+        return;
+    }
     // Without an endpoint: another refused bundle's content, made old, is removed offline.
     let (id, bytes) = refused_after_storing(&mut env, &mut inv, "refused2.cbb", 2);
     refused(upload(&env, &token, id, &bytes).await, StatusCode::UNPROCESSABLE_ENTITY, "seal_damaged").await;
@@ -254,6 +257,10 @@ async fn content_of_refused_bundles_is_collected() {
 /// once there is room the upload resumes and completes, the store checking clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_507_and_damages_nothing() {
+    if is_cluster() {
+        eprintln!("embedded only: a cluster agency keeps upload state in PostgreSQL, not in the directory's files");
+        return;
+    }
     let mut env = Env::start_with(limits()).await;
     let mut inv = env.enrol(Role::Investigator).await;
     let token = env.login(&inv).await;
@@ -272,7 +279,7 @@ async fn a_full_disk_is_507_and_damages_nothing() {
     disk_full();
     let message = refused(begin(&env, &token, bundle, size).await, StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage").await;
     assert!(message.contains("try again later"), "{message}");
-    assert!(!upload_file(&env, id, "state").exists());
+    assert!(!state_kept(&env, id));
     room();
     let begun: UploadState = ok(begin(&env, &token, bundle, size).await).await;
     let half = bytes.len() / 2;
@@ -414,6 +421,23 @@ async fn content_of_an_upload_being_verified_is_never_collected() {
     env.clock.advance(HOUR - 600);
     let token = env.login(&inv).await;
     put(token, half, bytes.len()).await;
+    if is_cluster() {
+        // A cluster does not verify while the upload arrives (replicas share no verifier): it
+        // falls back to verifying at complete, so nothing is stored before, nothing is
+        // collected, and complete stores the content whole.
+        assert!(objects(&env).is_empty(), "a cluster stores no content before complete");
+        env.clock.advance(HOUR - 600);
+        let report = gc(&env).await;
+        assert_eq!((report.orphan_objects, report.uploads_expired), (0, 0), "{report:?}");
+        assert!(bytes_kept(&env, id), "the cleanup keeps the parts of an upload in progress");
+        let token = env.login(&inv).await;
+        let done: UploadOutcome = ok(complete(&env, &token, id).await).await;
+        assert_eq!(done.outcome.as_str(), "accepted");
+        assert_eq!(objects(&env).len(), 1);
+        env.stop().await;
+        assert_store_clean(&env);
+        return;
+    }
     let mut waited = 0;
     while objects(&env).is_empty() && waited < 300 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -1,7 +1,7 @@
 //! Enrolment with invite codes: one use, expiry, rate limiting of wrong codes.
 
 use casebridge_agency::{admin, invites};
-use casebridge_core::{Passphrase, Role};
+use casebridge_core::Role;
 use casebridge_protocol::{EnrolRequest, InviteCode, InviteRequest, Role as WireRole};
 use reqwest::StatusCode;
 
@@ -26,23 +26,29 @@ async fn enrolment_issues_a_credential_that_installs_and_uses_the_invite_once() 
     assert_eq!(expect_error(env.enrol_request(&secret, &other).await, StatusCode::FORBIDDEN).await, "invite_used");
     env.stop().await;
 
-    let agency = casebridge_trust::Agency::open(&env.dir, &Passphrase::new(AGENCY_PASS)).unwrap();
+    let agency = open_agency(&env.dir);
     let used: Vec<_> =
         invites::list(agency.records(), agency.sealing_identity()).unwrap().into_iter().filter(|i| i.used_at.is_some()).collect();
     assert_eq!(used.len(), 2);
     assert_eq!(used[0].member_id, Some(member.id));
-    // Invite files, issued credentials and upload state are sealed: no member name, role or
-    // member id is readable in them.
+    // Invite records, issued credentials and upload state are sealed: no member name, role
+    // or member id is readable in them (files of an embedded agency, rows of a cluster's
+    // database: read through the deployment's record store).
+    let records = agency.records();
+    let mut seen = 0;
     for sub in ["invites", "issued", "uploads"] {
-        for entry in std::fs::read_dir(env.dir.join(sub)).unwrap().flatten() {
-            let bytes = std::fs::read(entry.path()).unwrap();
-            assert!(bytes.starts_with(b"age-encryption.org/v1"), "{} is not sealed", entry.path().display());
+        for name in records.list(sub).unwrap() {
+            let name = format!("{sub}/{name}");
+            let bytes = records.read(&name).unwrap().unwrap();
+            assert!(bytes.starts_with(b"age-encryption.org/v1"), "{name} is not sealed");
             let text = String::from_utf8_lossy(&bytes);
             for needle in ["Test Member", "volunteer", "secret_sha256", &member.id.to_string()] {
-                assert!(!text.contains(needle), "{} shows {needle}", entry.path().display());
+                assert!(!text.contains(needle), "{name} shows {needle}");
             }
+            seen += 1;
         }
     }
+    assert!(seen >= 3, "the invites and credentials are there to check ({seen} records)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

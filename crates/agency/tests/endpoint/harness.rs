@@ -7,7 +7,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use casebridge_agency::{admin, serve, Limits, Server};
-use casebridge_core::{Passphrase, Role, Store};
+use casebridge_core::{Role, Store};
 use casebridge_protocol::{
     auth_message, Challenge, ChallengeRequest, EnrolRequest, EnrolResponse, ErrorBody, InviteCode, Session, SessionRequest, UploadState,
     AUTH_CONTEXT,
@@ -46,8 +46,20 @@ pub struct Member {
     pub credential: SignedDoc,
 }
 
+/// A new agency at `dir`, deployed as `CASEBRIDGE_TEST_DEPLOYMENT` says (embedded, or a
+/// cluster agency on its own database and bucket): scripts/test runs these suites once each.
 pub fn new_agency(dir: &Path) {
-    drop(casebridge_testkit::fixtures::new_agency(dir, "Test Police"));
+    drop(casebridge_testkit::deployment::new_agency(dir, "Test Police"));
+}
+
+/// The agency at `dir`, unlocked for what an admin command does, whichever its deployment.
+pub fn open_agency(dir: &Path) -> Agency {
+    casebridge_testkit::deployment::open_agency(dir)
+}
+
+/// Whether this process's agencies are cluster agencies.
+pub fn is_cluster() -> bool {
+    casebridge_testkit::deployment::Deployment::current().is_cluster()
 }
 
 pub async fn start_server(dir: &Path, clock: Arc<TestClock>) -> Server {
@@ -147,7 +159,7 @@ impl Env {
     /// A member issued a credential by the agency directly (no server may be running).
     pub fn enrol_offline(&mut self) -> Uuid {
         let store = self.new_store(Role::Volunteer);
-        let agency = Agency::open(&self.dir, &Passphrase::new(AGENCY_PASS)).unwrap();
+        let agency = open_agency(&self.dir);
         let (cred, _) = agency.issue(&profile::request_credential(&store), Role::Volunteer, None, Duration::days(1)).unwrap();
         cred.member_id
     }

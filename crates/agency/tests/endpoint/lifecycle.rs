@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use casebridge_agency::{admin, read_serve_info, serve, ServeConfig};
-use casebridge_core::{KdfParams, Passphrase, Role};
+use casebridge_agency::{admin, read_serve_info, serve};
+use casebridge_core::{Passphrase, Role};
 use casebridge_protocol::{RevokeRequest, UploadBegin, UploadState};
 use reqwest::StatusCode;
 use uuid::Uuid;
@@ -37,14 +37,18 @@ async fn shutdown_cleans_up_and_a_restart_keeps_state() {
     let answer = admin::revoke(&env.dir, &pass, &RevokeRequest { member_id: other, reason: None }).unwrap();
     assert_eq!(answer.revoked, 1);
 
-    // Restart: same certificate, same store, the upload resumes, sessions do not survive.
+    // Restart: same certificate, same store, the upload resumes. Sessions of an embedded
+    // agency live in its process and do not survive; a cluster's live in its database (a
+    // token works on every replica) and do.
     let server = start_server(&env.dir, env.clock.clone()).await;
     env.url = server.url().to_string();
     env.server = Some(server);
-    assert_eq!(
-        expect_error(env.get(&format!("/v1/uploads/{}", state.upload_id), &token).await, StatusCode::UNAUTHORIZED).await,
-        "unauthenticated"
-    );
+    let old_session = env.get(&format!("/v1/uploads/{}", state.upload_id), &token).await;
+    if is_cluster() {
+        assert_eq!(ok::<UploadState>(old_session).await.received, 8);
+    } else {
+        assert_eq!(expect_error(old_session, StatusCode::UNAUTHORIZED).await, "unauthenticated");
+    }
     let token = env.login(&member).await;
     let resumed: UploadState = ok(env.post("/v1/uploads", &token, &UploadBegin { bundle_id, size: 20 }).await).await;
     assert_eq!(resumed.received, 8);
@@ -54,13 +58,12 @@ async fn shutdown_cleans_up_and_a_restart_keeps_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_on_the_same_directory_and_a_wrong_passphrase_are_refused() {
     let mut env = Env::start().await;
-    let mut config = ServeConfig::new(&env.dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new(AGENCY_PASS));
-    config.kdf = KdfParams::INSECURE_FOR_TESTS;
+    let config = casebridge_testkit::endpoint::serve_config(&env.dir);
     let err = serve(config).await.err().unwrap();
     assert!(err.to_string().contains("in use"), "{err}");
     env.stop().await;
-    let mut config = ServeConfig::new(&env.dir, "127.0.0.1:0".parse().unwrap(), Passphrase::new("not the passphrase"));
-    config.kdf = KdfParams::INSECURE_FOR_TESTS;
+    let mut config = casebridge_testkit::endpoint::serve_config(&env.dir);
+    config.passphrase = Passphrase::new("not the passphrase");
     config.clock = Arc::new(TestClock::default());
     let err = serve(config).await.err().unwrap();
     assert!(err.to_string().contains("wrong agency passphrase"), "{err}");
