@@ -451,3 +451,59 @@ fn tamper_cluster(agency: &std::path::Path) {
     bytes[5000] ^= 1;
     services::s3_put(&bucket, &key, &bytes);
 }
+
+/// No byte twice, first half (issue 15): a staff member's bundle does not carry content the
+/// agency already holds. The investigator adds, as its own evidence, the very file a
+/// volunteer submitted; the investigator's sync asks the agency first (`POST /v1/held`) and
+/// sends well under the file's size, counted on the wire. Controls in the same run: the
+/// volunteer's submission carried the whole file, and a new file of the investigator's is
+/// carried whole; the agency checks clean and serves the content to the investigator.
+#[test]
+fn a_staff_bundle_never_resends_content_the_agency_holds() {
+    let admin = Profile::empty();
+    let agency = admin.root().join("agency");
+    new_agency(&agency);
+    let endpoint = Endpoint::start(&agency);
+    let proxy = Proxy::start(endpoint.addr);
+    let url = proxy.url();
+    let inv = member(Role::Investigator, "Vera");
+    inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera", &["--url", &url])]).ok();
+    let case = inv.new_case("Dashcams");
+    let brief = inv.cmd(&["brief", "publish", &case, "--title", "t", "--body", "b"]).ok().stdout.trim().to_string();
+    sync(&inv);
+    let vol = member(Role::Volunteer, "Mila");
+    vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila", &["--url", &url])]).ok();
+    sync(&vol);
+
+    const SIZE: u64 = 12_000_000;
+    let clip = vol.random_file("clip.mp4", SIZE, 21);
+    vol.cmd(&["submit", &brief, s(&clip)]).ok();
+    let (up, _) = proxy.bytes();
+    assert_eq!(sync(&vol)["uploaded"], 1);
+    let carried = proxy.bytes().0 - up;
+    assert!(carried >= SIZE, "a volunteer always carries its own content ({carried} bytes up)");
+
+    // The same bytes, added by the investigator as its own evidence.
+    sync(&inv);
+    let copy = inv.path("same-clip.mp4");
+    std::fs::copy(&clip, &copy).unwrap();
+    inv.cmd(&["evidence", "add", &case, s(&copy)]).ok();
+    let (up, _) = proxy.bytes();
+    let r = sync(&inv);
+    assert_eq!(r["uploaded"], 1, "{r}");
+    let sent = proxy.bytes().0 - up;
+    assert!(sent < SIZE / 10, "the investigator's bundle re-sent content the agency holds: {sent} bytes up for a {SIZE}-byte file");
+
+    // Control: content the agency does not hold is carried whole.
+    let scan = inv.random_file("scan.bin", 3_000_000, 22);
+    inv.cmd(&["evidence", "add", &case, s(&scan)]).ok();
+    let (up, _) = proxy.bytes();
+    assert_eq!(sync(&inv)["uploaded"], 1);
+    let sent = proxy.bytes().0 - up;
+    assert!(sent >= 3_000_000, "new content is carried whole ({sent} bytes up)");
+
+    let out = run(&admin, &["agency", "check", "--dir", s(&agency), "--read-data", "--json"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    drop(proxy);
+    endpoint.stop();
+}

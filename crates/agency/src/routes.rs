@@ -48,6 +48,7 @@ pub(crate) fn v1() -> Router<Arc<AppState>> {
         .route("/v1/uploads/{id}/complete", post(upload_complete))
         .route("/v1/feed", get(feed))
         .route("/v1/content/{sha256}", get(content))
+        .route("/v1/held", post(held))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }
 
@@ -568,6 +569,44 @@ async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): 
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// Which of the asked contents the agency holds, for a staff member about to export ("no
+/// byte twice": their bundle then names those without carrying them, which the bundle check
+/// accepts from staff only). Staff may download any content the agency holds, so the answer
+/// tells them nothing they could not learn already; a volunteer is refused (`staff_only`)
+/// whatever they ask, so no volunteer can probe for a hash.
+async fn held(
+    State(st): State<Arc<AppState>>,
+    member: Member,
+    ApiJson(req): ApiJson<casebridge_protocol::HeldRequest>,
+) -> ApiResult<Json<casebridge_protocol::HeldResponse>> {
+    if !member.role.is_staff() {
+        return Err(ApiError::forbidden(
+            "staff_only",
+            "only staff may ask which content the agency holds; volunteers always send their own",
+        ));
+    }
+    if req.sha256.len() > casebridge_protocol::MAX_HELD_QUERY {
+        return Err(ApiError::bad_request(format!("ask about at most {} hashes at once", casebridge_protocol::MAX_HELD_QUERY)));
+    }
+    if let Some(bad) = req.sha256.iter().position(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(ApiError::bad_request(format!("hash {bad} is not 64 hex digits (SHA-256)")));
+    }
+    let asked: Vec<String> = req.sha256.iter().map(|h| h.to_ascii_lowercase()).collect();
+    let st2 = st.clone();
+    let held = blocking(move || {
+        let store = st2.store_read()?;
+        let mut out = Vec::new();
+        for sha in asked {
+            if backend::content_access(&store, &sha, member.id, member.role)?.is_some() && !out.contains(&sha) {
+                out.push(sha);
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(casebridge_protocol::HeldResponse { held }))
 }
 
 /// A `Write` that hands pieces to the response stream, waiting for the client no later than

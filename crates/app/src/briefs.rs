@@ -204,7 +204,7 @@ pub fn submit_files(
     let brief = store.resolve_brief(brief.trim())?;
     let (agency, _, cred) = outbox::agency(store)?;
     let submission = store.submit(brief, &files.paths, opts, &mut |n: u64| progress(n))?;
-    let outbox = outbox::export_pending(store, &agency, &cred)?;
+    let outbox = outbox::export_pending(store, &agency, &cred, None)?;
     Ok(Submitted { submission, outbox, agency })
 }
 

@@ -57,7 +57,7 @@ pub fn case_bytes(store: &Store, case: Uuid) -> Result<u64> {
 pub fn case_bundle(store: &mut Store, case: Uuid, out: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result<ExportSummary> {
     check_out(out)?;
     let (agency, _, cred) = outbox::agency(store)?;
-    outbox::export_pending(store, &agency, &cred)?;
+    outbox::export_pending(store, &agency, &cred, None)?;
     let opts = ExportOptions {
         case,
         since: None,
@@ -67,6 +67,7 @@ pub fn case_bundle(store: &mut Store, case: Uuid, out: &Path, progress: &mut dyn
         own_only: false,
         bundle_id: None,
         sync_point: None,
+        held: None,
     };
     let mut cancelled = false;
     let result = bundle::export(store, &opts, out, &mut |n| {
@@ -160,6 +161,7 @@ pub fn to_agency(
         own_only: false,
         bundle_id: None,
         sync_point: None,
+        held: None,
     };
     let summary = bundle::export(store, &opts, out, &mut |n: u64| progress(n, total))?;
     Ok((summary, agency))

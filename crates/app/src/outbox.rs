@@ -114,10 +114,41 @@ pub fn agency(store: &Store) -> Result<(AgencyPublic, EndpointRecord, SignedDoc)
     ))
 }
 
+/// The contents (SHA-256, hex) that the next [`export_pending`] would carry: those named by
+/// this profile's own `evidence_added` events since sync's last complete pass, held here.
+/// What a staff member asks the agency about before exporting ("no byte twice").
+pub fn pending_contents(store: &mut Store, agency: &AgencyPublic) -> Result<Vec<String>> {
+    let recorded = store.bundles_out(agency.agency_id)?;
+    let since = recorded.iter().filter_map(|b| b.upto).max().unwrap_or(0);
+    let me = store.whoami().member_id;
+    let mut out = std::collections::BTreeSet::new();
+    for case in store.cases_changed_since(since)? {
+        for ev in store.case_events(case, Some(since))? {
+            if ev.body().author != me {
+                continue;
+            }
+            if let casebridge_core::EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
+                if store.has_content(&object.sha256) {
+                    out.insert(object.sha256.clone());
+                }
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
 /// Exports into the outbox, one sealed bundle per case, every event this profile recorded
 /// since sync's last complete pass to `agency` (a manual `bundle export` does not count). Files are named by a time-ordered id so that the outbox
 /// uploads in sequence order.
-pub fn export_pending(store: &mut Store, agency: &AgencyPublic, credential: &SignedDoc) -> Result<Vec<ExportSummary>> {
+///
+/// `held` names contents the agency said it holds (a staff member asks first, `POST
+/// /v1/held`): the bundles name them without carrying their bytes.
+pub fn export_pending(
+    store: &mut Store,
+    agency: &AgencyPublic,
+    credential: &SignedDoc,
+    held: Option<&std::collections::BTreeSet<String>>,
+) -> Result<Vec<ExportSummary>> {
     let recorded = store.bundles_out(agency.agency_id)?;
     let since = recorded.iter().filter_map(|b| b.upto).max().unwrap_or(0);
     let cases = store.cases_changed_since(since)?;
@@ -149,6 +180,7 @@ pub fn export_pending(store: &mut Store, agency: &AgencyPublic, credential: &Sig
             own_only: true,
             bundle_id: Some(id),
             sync_point: (i == last).then_some(point),
+            held,
         };
         let exported = bundle::export(store, &opts, &out, &mut |_| true);
         let summary = match exported {

@@ -81,8 +81,6 @@ async fn round_inner(
     on_event: &mut (dyn FnMut(&Event) + Send),
 ) -> Result<RoundReport> {
     let (agency, endpoint, cred) = store.with(|s| outbox::agency(s))?;
-    let mut r = RoundReport { exported: store.with(|s| outbox::export_pending(s, &agency, &cred))?.len(), ..Default::default() };
-
     let (me, signer) = store.with(|s| Ok((s.whoami().clone(), s.detached_signer())))?;
     // The signer does not borrow the store: a re-authentication can happen while a content
     // import holds it.
@@ -93,6 +91,22 @@ async fn round_inner(
         signer: Arc::new(move |context: &[u8], message: &[u8]| signer.sign_detached(context, message)),
     };
     let transport = HttpTransport::new(&endpoint.url, &endpoint.cert_sha256, auth)?;
+    // No byte twice: staff ask which of the contents they are about to send the agency
+    // already holds, and their bundles name those without carrying them. (Volunteers always
+    // carry their own: the agency refuses a volunteer's bundle that does not.) An agency that
+    // cannot answer gets every content, as before.
+    let held = if me.role.is_staff() {
+        let wanted = store.with(|s| outbox::pending_contents(s, &agency))?;
+        if wanted.is_empty() {
+            None
+        } else {
+            transport.held(&wanted).await.ok().map(|h| h.into_iter().collect::<std::collections::BTreeSet<String>>())
+        }
+    } else {
+        None
+    };
+    let mut r =
+        RoundReport { exported: store.with(|s| outbox::export_pending(s, &agency, &cred, held.as_ref()))?.len(), ..Default::default() };
     let engine = Engine::new(transport, SystemClock).with_cancel(Arc::clone(&cancel));
 
     // Up: the outbox, oldest first; each receipt is verified and kept. A bundle the agency

@@ -507,6 +507,7 @@ fn child(p: &PhaseArgs) -> Result<()> {
                     own_only: false,
                     bundle_id: None,
                     sync_point: None,
+                    held: None,
                 };
                 bundle::export(store, &opts, &p.bundle, &mut |_| true).context("exporting")?;
             }

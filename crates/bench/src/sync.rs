@@ -519,7 +519,7 @@ async fn pull_into(transport: &HttpTransport, store: &mut Store) -> Result<()> {
 fn export_pending(store: &mut Store) -> Result<u64> {
     let (agency, _, cred) = casebridge_app::outbox::agency(store)?;
     let mut bytes = 0;
-    for done in casebridge_app::outbox::export_pending(store, &agency, &cred)? {
+    for done in casebridge_app::outbox::export_pending(store, &agency, &cred, None)? {
         bytes += fs::metadata(&done.path).with_context(|| format!("reading {}", done.path.display()))?.len();
     }
     Ok(bytes)

@@ -68,6 +68,7 @@ fn world() -> World {
             own_only: false,
             bundle_id: None,
             sync_point: None,
+            held: None,
         },
         &bundle_path,
         &mut |_| true,

@@ -309,6 +309,7 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
             own_only: true,
             bundle_id: None,
             sync_point: None,
+            held: None,
         },
         &out,
         &mut |_| true,
@@ -498,6 +499,7 @@ fn the_report_flags_a_claimed_time_and_place_the_photos_exif_contradicts() {
         own_only: true,
         bundle_id: None,
         sync_point: None,
+        held: None,
     };
     bundle::export(&mut volunteer, &export, &out, &mut |_| true).unwrap();
     let list = agency.current_revocation().unwrap().0;

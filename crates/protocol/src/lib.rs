@@ -226,6 +226,26 @@ pub struct Document {
     pub document: String,
 }
 
+/// Most hashes one `POST /v1/held` may ask about (the client asks in batches of this many;
+/// 500 hashes stay well inside the endpoint's JSON body limit).
+pub const MAX_HELD_QUERY: usize = 500;
+
+/// `POST /v1/held` (staff only): which of these contents does the agency already hold? A
+/// staff member's bundle then names them without carrying their bytes ("no byte twice").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeldRequest {
+    /// SHA-256 of each content, hex (at most [`MAX_HELD_QUERY`]).
+    pub sha256: Vec<String>,
+}
+
+/// The answer to [`HeldRequest`]: the asked hashes the agency holds (lower case), in the
+/// order asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeldResponse {
+    /// The hashes held.
+    pub held: Vec<String>,
+}
+
 /// `POST /v1/uploads`: begin (or resume) the upload of one sealed bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UploadBegin {
@@ -416,7 +436,8 @@ impl InviteCode {
         paths::upload_chunk,
         paths::upload_complete,
         paths::feed,
-        paths::content
+        paths::content,
+        paths::held
     ),
     components(schemas(
         ErrorBody,
@@ -434,7 +455,9 @@ impl InviteCode {
         UploadBegin,
         UploadState,
         UploadOutcome,
-        Feed
+        Feed,
+        HeldRequest,
+        HeldResponse
     )),
     modifiers(&BearerAuth)
 )]
@@ -505,6 +528,10 @@ mod paths {
     #[utoipa::path(get, path = "/v1/content/{sha256}", params(("sha256" = String, Path, description = "SHA-256 of the content, hex", pattern = "^[0-9a-fA-F]{64}$")), security(("bearer" = [])),
         responses((status = 200, description = "The content", content_type = "application/octet-stream"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
     pub fn content() {}
+
+    #[utoipa::path(post, path = "/v1/held", request_body = HeldRequest, security(("bearer" = [])),
+        responses((status = 200, body = HeldResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    pub fn held() {}
 }
 
 #[cfg(test)]

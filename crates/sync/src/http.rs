@@ -299,6 +299,19 @@ impl HttpTransport {
         &self.client.base
     }
 
+    /// `POST /v1/held` (staff only): which of `sha256` the agency already holds, asked in
+    /// batches of [`casebridge_protocol::MAX_HELD_QUERY`].
+    pub async fn held(&self, sha256: &[String]) -> Result<Vec<String>> {
+        let url = self.client.url("/v1/held");
+        let mut held = Vec::new();
+        for batch in sha256.chunks(casebridge_protocol::MAX_HELD_QUERY) {
+            let req = casebridge_protocol::HeldRequest { sha256: batch.to_vec() };
+            let answer: casebridge_protocol::HeldResponse = self.authed_json(|c| c.post(&url).json(&req)).await?;
+            held.extend(answer.held);
+        }
+        Ok(held)
+    }
+
     /// Forgets the cached session; the next request authenticates again.
     pub async fn sign_out(&self) {
         *self.session.lock().await = None;

@@ -50,7 +50,17 @@ fn export(store: &mut Store, agency: &Agency, cred: &SignedDoc, case: uuid::Uuid
     let public = agency.public().clone();
     bundle::export(
         store,
-        &ExportOptions { case, since: None, agency: &public, credential: cred, seal, own_only: false, bundle_id: None, sync_point: None },
+        &ExportOptions {
+            case,
+            since: None,
+            agency: &public,
+            credential: cred,
+            seal,
+            own_only: false,
+            bundle_id: None,
+            sync_point: None,
+            held: None,
+        },
         &out,
         &mut |_| true,
     )

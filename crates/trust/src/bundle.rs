@@ -182,6 +182,10 @@ pub struct ExportOptions<'a> {
     /// bundle of a complete pass; a manual export (one case) or a pass that stopped part-way
     /// never moves it, so sync never skips an event.
     pub sync_point: Option<u64>,
+    /// Contents the agency said it already holds (`POST /v1/held`): named by the bundle's
+    /// events, not carried ("no byte twice"). Only staff may send such a bundle; the agency
+    /// refuses one from a volunteer (`blob_missing`), whatever it holds.
+    pub held: Option<&'a BTreeSet<String>>,
 }
 
 /// Writes a case's events and evidence as one signed (and sealed) bundle. Never overwrites;
@@ -199,7 +203,8 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
     let mut seen = BTreeSet::new();
     for ev in &events {
         if let EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
-            if seen.insert(object.sha256.clone()) && store.has_content(&object.sha256) {
+            let held = opts.held.is_some_and(|h| h.contains(&object.sha256));
+            if seen.insert(object.sha256.clone()) && !held && store.has_content(&object.sha256) {
                 blobs.push(BlobEntry { sha256: object.sha256.clone(), size: object.size, chunks: chunks_for(object.size) });
             }
         }

@@ -157,6 +157,7 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
         own_only: false,
         bundle_id: None,
         sync_point: None,
+        held: None,
     };
     bundle::export(&mut w.sender, &opts, &out, &mut |_| true).unwrap();
     assert_eq!(reason(w.verify(&out)), Reason::UnknownSigner);
@@ -175,6 +176,7 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
         own_only: false,
         bundle_id: None,
         sync_point: None,
+        held: None,
     };
     bundle::export(&mut w.sender, &opts, &out, &mut |_| true).unwrap();
     assert_eq!(reason(w.verify(&out)), Reason::CredentialExpired);

@@ -534,3 +534,25 @@ async fn an_offline_bundle_open_applies_the_endpoints_policy_and_custody() {
     let custody = desk.custody(ev).unwrap();
     assert!(custody.iter().any(|c| c.action == CustodyAction::Received), "{custody:?}");
 }
+
+/// Asking which content the agency holds (`POST /v1/held`, "no byte twice") is for staff:
+/// a volunteer is refused `staff_only` whether or not the agency holds what it asks about (no
+/// oracle for a hash), and malformed questions are `bad_request`. Control: the investigator
+/// learns that the agency holds its staff file and not an unknown hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volunteer_cannot_ask_which_content_the_agency_holds() {
+    let w = world().await;
+    let unknown = sha(b"nothing the agency holds");
+    for asked in [vec![w.staff_sha.clone()], vec![unknown.clone()], vec![]] {
+        let resp = w.env.post("/v1/held", &w.vol_token, &casebridge_protocol::HeldRequest { sha256: asked }).await;
+        refused(resp, StatusCode::FORBIDDEN, "staff_only").await;
+    }
+    for bad in [vec!["xyz".to_string()], vec!["0".repeat(63)], vec![unknown.clone(); casebridge_protocol::MAX_HELD_QUERY + 1]] {
+        let resp = w.env.post("/v1/held", &w.inv_token, &casebridge_protocol::HeldRequest { sha256: bad }).await;
+        refused(resp, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+    let asked = vec![unknown, w.staff_sha.to_ascii_uppercase()];
+    let answer: casebridge_protocol::HeldResponse =
+        ok(w.env.post("/v1/held", &w.inv_token, &casebridge_protocol::HeldRequest { sha256: asked }).await).await;
+    assert_eq!(answer.held, vec![w.staff_sha.clone()]);
+}

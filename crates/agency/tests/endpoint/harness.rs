@@ -14,6 +14,7 @@ use casebridge_protocol::{
 };
 use casebridge_testkit::endpoint::serve_config;
 pub use casebridge_testkit::endpoint::{pinned_client, TestClock};
+#[allow(unused_imports)]
 pub use casebridge_testkit::fixtures::AGENCY_PASS;
 use casebridge_trust::{profile, Agency, AgencyPublicFile, SignedDoc};
 use chrono::Duration;
@@ -225,6 +226,7 @@ pub fn export_case(env: &Env, member: &mut Member, case: Uuid, own_only: bool, n
         own_only,
         bundle_id: None,
         sync_point: None,
+        held: None,
     };
     let summary = casebridge_trust::bundle::export(&mut member.store, &opts, &out, &mut |_| true).unwrap();
     (summary.bundle_id, std::fs::read(out).unwrap())

@@ -26,9 +26,9 @@ fn a_manual_export_of_one_case_never_makes_sync_skip_another() {
     let (mut store, agency, cred) = enrolled(tmp.path());
     let public = agency.public().clone();
     let a = case(&mut store, "Bike thefts");
-    let first = outbox::export_pending(&mut store, &public, &cred).unwrap();
+    let first = outbox::export_pending(&mut store, &public, &cred, None).unwrap();
     assert_eq!(first.len(), 1, "the first pass seals the one case");
-    assert!(outbox::export_pending(&mut store, &public, &cred).unwrap().is_empty(), "nothing new, nothing sealed");
+    assert!(outbox::export_pending(&mut store, &public, &cred, None).unwrap().is_empty(), "nothing new, nothing sealed");
 
     // New work on two cases, then a manual export of case A only (as `bundle export` does).
     store.add_note(a, "seen near the bridge").unwrap();
@@ -43,14 +43,15 @@ fn a_manual_export_of_one_case_never_makes_sync_skip_another() {
         own_only: false,
         bundle_id: None,
         sync_point: None,
+        held: None,
     };
     bundle::export(&mut store, &opts, &out, &mut |_| true).unwrap();
 
     // Sync still seals both cases' new events: the manual export did not move its point.
-    let next = outbox::export_pending(&mut store, &public, &cred).unwrap();
+    let next = outbox::export_pending(&mut store, &public, &cred, None).unwrap();
     assert_eq!(next.len(), 2, "one bundle for each of the two changed cases ({a} and {b})");
     assert!(next.iter().all(|s| s.events >= 1), "each carries its case's new events");
-    assert!(outbox::export_pending(&mut store, &public, &cred).unwrap().is_empty(), "and then the point moves past them");
+    assert!(outbox::export_pending(&mut store, &public, &cred, None).unwrap().is_empty(), "and then the point moves past them");
 }
 
 #[test]
@@ -59,7 +60,7 @@ fn a_bundle_left_by_an_export_killed_before_its_record_is_dropped_not_uploaded()
     let (mut store, agency, cred) = enrolled(tmp.path());
     let public = agency.public().clone();
     case(&mut store, "Bike thefts");
-    let first = outbox::export_pending(&mut store, &public, &cred).unwrap();
+    let first = outbox::export_pending(&mut store, &public, &cred, None).unwrap();
     assert_eq!(first.len(), 1);
     let dir = outbox::outbox_dir(store.dir());
     let recorded = dir.join(format!("{}.{}", first[0].bundle_id, casebridge_sync::BUNDLE_EXTENSION));
@@ -69,7 +70,7 @@ fn a_bundle_left_by_an_export_killed_before_its_record_is_dropped_not_uploaded()
     let orphan_id = uuid::Uuid::now_v7();
     let orphan = dir.join(format!("{orphan_id}.{}", casebridge_sync::BUNDLE_EXTENSION));
     std::fs::copy(&recorded, &orphan).unwrap();
-    let next = outbox::export_pending(&mut store, &public, &cred).unwrap();
+    let next = outbox::export_pending(&mut store, &public, &cred, None).unwrap();
     assert!(next.is_empty(), "nothing new to seal");
     assert!(!orphan.exists(), "the unrecorded bundle was dropped: uploading it would take a sequence number the store reuses");
     assert!(recorded.is_file(), "a recorded bundle waiting for upload stays");

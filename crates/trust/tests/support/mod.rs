@@ -61,6 +61,7 @@ impl World {
                 own_only: false,
                 bundle_id: None,
                 sync_point: None,
+                held: None,
             },
             &out,
             &mut |_| true,
