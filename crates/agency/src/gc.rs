@@ -118,7 +118,7 @@ pub(crate) fn collect(st: &AppState) -> std::result::Result<GcReport, ApiError> 
             report.uploads_busy += 1;
             continue;
         };
-        let meta = match uploads::load(&st.agency, id, rec.member) {
+        let meta = match uploads::load(st, id, rec.member) {
             Ok(m) => m,
             Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => {
                 st.uploads.forget(id);
