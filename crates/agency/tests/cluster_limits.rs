@@ -9,6 +9,8 @@
 //!   409 the client resynchronises on), also with chunks of different lengths at one offset,
 //!   and the upload then completes with the right bytes.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -201,13 +203,13 @@ async fn uploads_spread_over_both_replicas_count_against_one_quota() {
     for (i, id) in ids.iter().enumerate() {
         ok::<UploadState>(p.begin(i % 2, &tokens[i % 2], *id, 1000).await).await;
     }
-    for r in 0..2 {
-        let code = expect_error(p.begin(r, &tokens[r], Uuid::now_v7(), 1000).await, StatusCode::TOO_MANY_REQUESTS).await;
+    for (r, token) in tokens.iter().enumerate() {
+        let code = expect_error(p.begin(r, token, Uuid::now_v7(), 1000).await, StatusCode::TOO_MANY_REQUESTS).await;
         assert_eq!(code, "too_many_uploads", "replica {r}");
     }
     // Resuming is never refused, on either replica.
-    for r in 0..2 {
-        ok::<UploadState>(p.begin(r, &tokens[r], ids[0], 1000).await).await;
+    for (r, token) in tokens.iter().enumerate() {
+        ok::<UploadState>(p.begin(r, token, ids[0], 1000).await).await;
     }
 
     // Bytes: an upload of 1.5 MiB begun on one replica leaves no room for more on the other.
