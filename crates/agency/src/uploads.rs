@@ -436,6 +436,17 @@ pub(crate) fn begin(st: &AppState, member: Uuid, bundle_id: Uuid, size: u64) -> 
             }
             Begun::TooMany(usage) => Err(too_many_uploads(usize::try_from(usage.count).unwrap_or(usize::MAX), &st.limits)),
             Begun::OverQuota(usage) => Err(quota_exceeded(usage.size, meta.size, &st.limits)),
+            // Begun meanwhile by another request (on any replica): resume that one.
+            Begun::InProgress => match load(st, id, member)? {
+                open if open.size != size => Err(ApiError::conflict(
+                    "size_mismatch",
+                    format!("upload {id} of this bundle began with size {}, not {size}; a bundle's size does not change", open.size),
+                )),
+                open => {
+                    st.uploads.set(&open);
+                    Ok(open.state())
+                }
+            },
             _ => Err(ApiError::internal("the database answered a new kind of quota decision")),
         };
     }
@@ -772,25 +783,36 @@ fn put_part(st: &AppState, c: &Cluster, member: Uuid, id: Uuid, offset: u64, byt
         Err(casebridge_cluster::db::DbError::NotFound { .. }) => return Err(not_found(id)),
         Err(e) => return Err(db_failed(e)),
     };
-    let mut meta = open_meta(&st.agency, &meta_name(id), &claim.upload().sealed)?;
-    if meta.member != member || meta.upload_id != id {
-        return Err(not_found(id));
-    }
-    if meta.expired_at.is_some() {
-        return Err(expired(id, &st.limits));
-    }
-    if meta.completed.is_some() {
-        return Err(ApiError::conflict("upload_complete", format!("upload {id} is already complete")));
-    }
-    // Another request moved the upload between this one's first look and its claim.
-    if offset != meta.received || claim.upload().received != meta.received {
-        return Err(offset_mismatch(offset, &meta));
-    }
-    let len = bytes.len() as u64;
-    c.objects.put_part(id, offset, bytes).map_err(ApiError::unavailable)?;
-    meta.received += len;
-    meta.last_chunk_at = Some(st.now());
-    let sealed = seal_meta(&st.agency, &meta)?;
+    let stored = (|| {
+        let mut meta = open_meta(&st.agency, &meta_name(id), &claim.upload().sealed)?;
+        if meta.member != member || meta.upload_id != id {
+            return Err(not_found(id));
+        }
+        if meta.expired_at.is_some() {
+            return Err(expired(id, &st.limits));
+        }
+        if meta.completed.is_some() {
+            return Err(ApiError::conflict("upload_complete", format!("upload {id} is already complete")));
+        }
+        // Another request moved the upload between this one's first look and its claim.
+        if offset != meta.received || claim.upload().received != meta.received {
+            return Err(offset_mismatch(offset, &meta));
+        }
+        let len = bytes.len() as u64;
+        c.objects.put_part(id, offset, bytes).map_err(ApiError::unavailable)?;
+        meta.received += len;
+        meta.last_chunk_at = Some(st.now());
+        let sealed = seal_meta(&st.agency, &meta)?;
+        Ok((meta, sealed))
+    })();
+    let (meta, sealed) = match stored {
+        Ok(done) => done,
+        Err(e) => {
+            // Free the upload at once for the request that will carry on.
+            casebridge_cluster::block_on(&c.rt, claim.release());
+            return Err(e);
+        }
+    };
     casebridge_cluster::block_on(&c.rt, claim.advance(meta.received, &sealed, OPEN, st.now().to_utc())).map_err(db_failed)?;
     st.uploads.set(&meta);
     Ok(meta.state())

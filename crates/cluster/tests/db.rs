@@ -654,8 +654,10 @@ mod uploads {
         let fourth = upload(Uuid::new_v4(), b"m", 1);
         assert!(matches!(db.begin_upload(&fourth, "receiving", since, QUOTA).await.unwrap(), Begun::TooMany(u) if u.count == 3));
         assert_eq!(db.upload(fourth.id).await.unwrap(), None, "nothing recorded of a refused upload");
-        // The same id again is a resume: it does not count against itself.
-        assert_eq!(db.begin_upload(&upload(ids[0], b"m", 400), "receiving", since, QUOTA).await.unwrap(), Begun::Recorded);
+        // The same id again, still in progress: nothing changes (its progress stays).
+        db.advance_upload(ids[0], 0, 10, b"state-10", t0()).await.unwrap();
+        assert_eq!(db.begin_upload(&upload(ids[0], b"m", 400), "receiving", since, QUOTA).await.unwrap(), Begun::InProgress);
+        assert_eq!(db.upload(ids[0]).await.unwrap().unwrap().received, 10);
         // Bytes: 900 declared; 200 more would pass 1000.
         db.set_upload_state(ids[2], "receiving", "completed", t0()).await.unwrap();
         let big = upload(Uuid::new_v4(), b"m", 201);
@@ -663,6 +665,11 @@ mod uploads {
         // A stale upload (no change since the cutoff) no longer counts.
         let later = t0() + secs(120) - secs(60);
         assert_eq!(db.begin_upload(&big, "receiving", later, QUOTA).await.unwrap(), Begun::Recorded);
+        // An id whose row is not in progress (a tombstone) begins again, from zero.
+        db.set_upload_state(ids[0], "receiving", "expired", t0()).await.unwrap();
+        let again = upload(ids[0], b"m", 400);
+        assert_eq!(db.begin_upload(&again, "receiving", later, QUOTA).await.unwrap(), Begun::Recorded);
+        assert_eq!(db.upload(ids[0]).await.unwrap().unwrap(), again);
         // Another member is not affected; one upload alone may pass the byte quota.
         assert_eq!(db.begin_upload(&upload(Uuid::new_v4(), b"n", 5000), "receiving", since, QUOTA).await.unwrap(), Begun::Recorded);
     }
@@ -684,8 +691,23 @@ mod uploads {
         assert_eq!(db.list_uploads().await.unwrap().len(), 3);
     }
 
+    /// One upload begun from eight pools at once: one begin records it, the others find it
+    /// in progress.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn one_upload_begun_at_once_on_replicas_is_recorded_once() {
+        let (url, db) = db().await;
+        let dbs = replicas(&url, 8, 1).await;
+        let id = Uuid::new_v4();
+        let u = upload(id, b"m", 10);
+        let tries = futures_util::future::join_all(dbs.iter().map(|d| d.begin_upload(&u, "receiving", t0(), QUOTA))).await;
+        assert_eq!(tries.iter().filter(|r| matches!(r, Ok(Begun::Recorded))).count(), 1, "{tries:?}");
+        assert!(tries.iter().all(|r| matches!(r, Ok(Begun::Recorded | Begun::InProgress))), "{tries:?}");
+        assert_eq!(db.list_uploads().await.unwrap().len(), 1);
+    }
+
     /// A claim holds the upload's row: a second claim, on any pool, is refused at once; the
-    /// holder's advance moves the progress and frees it; a claim dropped changes nothing.
+    /// holder's advance moves the progress and frees it; a claim released, or refused by its
+    /// advance, changes nothing and frees it at once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_claimed_upload_is_refused_to_others_until_it_moves() {
         let (url, db) = db().await;
@@ -703,7 +725,7 @@ mod uploads {
 
         let claim = other.claim_upload(id, hold).await.unwrap();
         assert_eq!(claim.upload().received, 40);
-        drop(claim);
+        claim.release().await;
         let claim = db.claim_upload(id, hold).await.unwrap();
         assert!(matches!(claim.advance(30, b"s", "receiving", t0()).await, Err(DbError::Invalid { .. })));
         let claim = db.claim_upload(id, hold).await.unwrap();

@@ -73,6 +73,9 @@ pub enum Begun {
     TooMany(Usage),
     /// Refused: with this one, the announced sizes would pass [`Quota::max_size`].
     OverQuota(Usage),
+    /// Nothing changed: an upload with this id is already in the counted state (another
+    /// request began it meanwhile, on any replica); resume that one.
+    InProgress,
 }
 
 /// The advisory lock class of a member's upload quota ("CbUq").
@@ -104,14 +107,21 @@ impl UploadClaim {
     /// to `state`) at `now`, and releases the claim. Progress backwards or beyond the size is
     /// [`DbError::Invalid`], and nothing changes.
     pub async fn advance(mut self, new_received: u64, sealed: &[u8], state: &str, now: DateTime<Utc>) -> Result<(), DbError> {
-        if new_received < self.upload.received {
-            return Err(DbError::Invalid { what: "upload progress going backwards" });
-        }
-        if new_received > self.upload.size {
-            return Err(DbError::Invalid { what: "upload progress beyond the upload's size" });
-        }
-        let new = to_i64(new_received, "an upload offset beyond 2^63")?;
-        let expected = to_i64(self.upload.received, "an upload offset beyond 2^63")?;
+        let checked = if new_received < self.upload.received {
+            Err(DbError::Invalid { what: "upload progress going backwards" })
+        } else if new_received > self.upload.size {
+            Err(DbError::Invalid { what: "upload progress beyond the upload's size" })
+        } else {
+            to_i64(new_received, "an upload offset beyond 2^63")
+                .and_then(|new| Ok((new, to_i64(self.upload.received, "an upload offset beyond 2^63")?)))
+        };
+        let (new, expected) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                self.release().await;
+                return Err(e);
+            }
+        };
         // The row is locked by this transaction: the compare cannot fail, and is kept as a
         // guard against a claim taken some other way.
         let n = sqlx::query("UPDATE uploads SET received = $3, sealed = $4, state = $5, updated_at = $6 WHERE id = $1 AND received = $2")
@@ -126,9 +136,19 @@ impl UploadClaim {
             .map_err(|e| running(e, WHAT))?
             .rows_affected();
         if n != 1 {
+            self.release().await;
             return Err(DbError::Conflict { what: WHAT });
         }
         self.tx.commit().await.map_err(|e| running(e, WHAT))
+    }
+
+    /// Releases the claim, changing nothing. (Dropping it does too, but only once its
+    /// connection is next used or returned to the pool: until then the row stays locked, so
+    /// release it when the upload may be claimed again at once.)
+    pub async fn release(self) {
+        // A rollback that fails leaves a broken connection, which PostgreSQL ends, and its
+        // transaction with it.
+        let _ = self.tx.rollback().await;
     }
 }
 
@@ -188,8 +208,8 @@ impl Db {
         Ok(Usage { count: get(0)?, size: get(1)?, received: get(2)? })
     }
 
-    /// Records the new upload `u` (or replaces the one with its id) if its member's quota
-    /// allows it: the member's other uploads in state `counted` changed since `active_since`
+    /// Records the new upload `u` (or replaces the one with its id when that one is not in
+    /// state `counted`: a tombstone, a completed upload) if its member's quota allows it: the member's other uploads in state `counted` changed since `active_since`
     /// (older ones have expired, whether or not anyone has removed them yet) must number
     /// fewer than [`Quota::max_count`], and, when there are any, their sizes and `u`'s must
     /// not pass [`Quota::max_size`]. Check and record are one step under the member's
@@ -208,6 +228,15 @@ impl Db {
             .execute(&mut *tx)
             .await
             .map_err(|e| running(e, "the member's upload quota"))?;
+        // Every begin of this id is under this member's lock: a row in progress seen here stays.
+        let existing: Option<String> = sqlx::query_scalar("SELECT state FROM uploads WHERE id = $1")
+            .bind(u.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| running(e, WHAT))?;
+        if existing.as_deref() == Some(counted) {
+            return Ok(Begun::InProgress);
+        }
         let row = sqlx::query(
             "SELECT count(*), coalesce(sum(size), 0)::bigint, coalesce(sum(received), 0)::bigint FROM uploads
              WHERE member = $1 AND state = $2 AND updated_at >= $3 AND id <> $4",
