@@ -128,8 +128,14 @@ pub(crate) fn collect(st: &AppState) -> std::result::Result<GcReport, ApiError> 
         };
         match meta_phase(&meta) {
             Phase::Open if uploads::is_stale(&meta, now, &st.limits) => {
-                report.upload_bytes += uploads::expire(st, &meta)?;
-                report.uploads_expired += 1;
+                match uploads::expire(st, &meta)? {
+                    Some(freed) => {
+                        report.upload_bytes += freed;
+                        report.uploads_expired += 1;
+                    }
+                    // A cluster's upload another replica is using (or used since).
+                    None => report.uploads_busy += 1,
+                }
             }
             Phase::Completed | Phase::Expired if now - record_since(&meta) > expiry => {
                 uploads::remove_record(st, id)?;

@@ -275,8 +275,11 @@ pub(crate) fn live(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, 
         return Err(expired(id, &st.limits));
     }
     if meta.is_open() && is_stale(&meta, st.now(), &st.limits) {
-        expire(st, &meta)?;
-        return Err(expired(id, &st.limits));
+        return match expire(st, &meta)? {
+            Some(_) => Err(expired(id, &st.limits)),
+            // Another replica moved it meanwhile: read it again.
+            None => live(st, id, member),
+        };
     }
     Ok(meta)
 }
@@ -334,7 +337,14 @@ pub(crate) fn discard(st: &AppState, id: Uuid) -> Result<(), ApiError> {
 /// Expires an open upload: its early verifier (if any) stops, its state becomes a tombstone
 /// and its bytes are removed. Returns the bytes freed. On a disk too full for the tombstone,
 /// the state goes too (the upload is then simply unknown). The caller holds the upload's lock.
-pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<u64, ApiError> {
+///
+/// In a cluster the tombstone is written under the upload's claim, after checking again that
+/// the upload is still open and stale: `None` when it is not (another replica is storing a
+/// chunk of it right now, or stored one since `meta` was read), and nothing changes.
+pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<Option<u64>, ApiError> {
+    if let Some(c) = &st.cluster {
+        return expire_claimed(st, c, meta.upload_id);
+    }
     let id = meta.upload_id;
     st.early.discard(id);
     let part = part_path(&st.dir, id);
@@ -352,7 +362,58 @@ pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<u64, ApiError> 
     }
     remove_parts(st, id)?;
     tracing::info!(member = %meta.member, upload = %id, bytes = freed, "upload expired");
-    Ok(freed)
+    Ok(Some(freed))
+}
+
+/// [`expire`] in a cluster.
+fn expire_claimed(st: &AppState, c: &Cluster, id: Uuid) -> Result<Option<u64>, ApiError> {
+    use casebridge_cluster::db::DbError;
+    let claim = match casebridge_cluster::block_on(&c.rt, c.db.claim_upload(id, CHUNK_HOLD)) {
+        Ok(claim) => claim,
+        // A chunk is being stored: the upload is in use.
+        Err(DbError::Conflict { .. }) => return Ok(None),
+        Err(DbError::NotFound { .. }) => {
+            st.uploads.forget(id);
+            return Ok(None);
+        }
+        Err(e) => return Err(db_failed(e)),
+    };
+    let opened = open_meta(&st.agency, &meta_name(id), &claim.upload().sealed).and_then(|m| {
+        if m.upload_id == id {
+            Ok(m)
+        } else {
+            Err(ApiError::internal(format!("{}: the state names another upload", meta_name(id))))
+        }
+    });
+    let current = match opened {
+        Ok(m) => m,
+        Err(e) => {
+            casebridge_cluster::block_on(&c.rt, claim.release());
+            return Err(e);
+        }
+    };
+    if !is_stale(&current, st.now(), &st.limits) {
+        casebridge_cluster::block_on(&c.rt, claim.release());
+        st.uploads.set(&current);
+        return Ok(None);
+    }
+    let freed = current.received;
+    let mut tomb = current.clone();
+    tomb.expired_at = Some(st.now());
+    tomb.received = 0;
+    let row = match row_of(&st.agency, &tomb) {
+        Ok(row) => row,
+        Err(e) => {
+            casebridge_cluster::block_on(&c.rt, claim.release());
+            return Err(e);
+        }
+    };
+    // The tombstone first: a state that says "received N" never outlives its bytes.
+    casebridge_cluster::block_on(&c.rt, claim.replace(&row)).map_err(db_failed)?;
+    st.uploads.set(&tomb);
+    remove_parts(st, id)?;
+    tracing::info!(member = %current.member, upload = %id, bytes = freed, "upload expired");
+    Ok(Some(freed))
 }
 
 /// Removes a record that has served its time (a completed upload's, a tombstone). The caller
@@ -387,8 +448,11 @@ pub(crate) fn begin(st: &AppState, member: Uuid, bundle_id: Uuid, size: u64) -> 
     let mut tombstone = match load(st, id, member) {
         Ok(meta) if meta.is_open() && is_stale(&meta, now, &st.limits) => {
             // Resuming an upload that has expired: it starts over.
-            expire(st, &meta)?;
-            read_meta(&st.agency, st.cluster.as_deref(), id)?
+            match expire(st, &meta)? {
+                Some(_) => read_meta(&st.agency, st.cluster.as_deref(), id)?,
+                // Another replica moved it meanwhile: it is live, begin as for any.
+                None => return begin(st, member, bundle_id, size),
+            }
         }
         Ok(meta) if meta.expired_at.is_some() => Some(meta),
         Ok(meta) if meta.size != size && meta.completed.is_none() => {

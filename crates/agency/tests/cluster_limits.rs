@@ -52,6 +52,8 @@ struct Pair {
     env: harness::Env,
     servers: Vec<Server>,
     urls: [String; 2],
+    /// The cluster's database (superuser URL), for a test that holds an upload's row itself.
+    database: String,
 }
 
 impl Pair {
@@ -63,7 +65,7 @@ impl Pair {
         services::create_bucket(&bucket);
         let a = tmp.path().join("agency-a");
         let b = tmp.path().join("agency-b");
-        let config = ClusterConfig { database, objects: format!("s3://{bucket}/agency") };
+        let config = ClusterConfig { database: database.clone(), objects: format!("s3://{bucket}/agency") };
         {
             let a = a.clone();
             tokio::task::spawn_blocking(move || {
@@ -86,7 +88,7 @@ impl Pair {
         let (public, _) = casebridge_trust::Agency::read_public(&a).unwrap();
         let member_tmp = tempfile::tempdir().unwrap();
         let env = harness::Env::from_parts(member_tmp, a, urls[0].clone(), clock, pinned_client(&fp), public.agency_id);
-        Pair { _tmp: tmp, env, servers, urls }
+        Pair { _tmp: tmp, env, servers, urls, database }
     }
 
     async fn stop(self) {
@@ -384,5 +386,41 @@ async fn the_same_chunk_sent_to_both_replicas_at_once_is_accepted_once() {
     }
     let outcome: UploadOutcome = ok(p.complete(1, &tokens[1], id).await).await;
     assert_eq!((outcome.outcome.as_str(), outcome.bundle_id), ("accepted", bundle_id));
+    p.stop().await;
+}
+
+/// An upload left past its expiry expires once for the whole cluster, and never over a chunk
+/// being stored: while its row is claimed (here by the test itself, as a replica storing a
+/// chunk would), the cleanup leaves it (`uploads_busy`); released, the cleanup expires it, and
+/// a chunk on the other replica is then `404 upload_expired` and beginning again starts over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_expires_once_and_never_under_a_chunk_being_stored() {
+    const HOUR: i64 = 3600;
+    let mut p = Pair::start(Limits { upload_expiry_secs: HOUR as u64, ..Limits::default() }).await;
+    let vol = p.enrol(Role::Volunteer).await;
+    let token = p.login(0, &vol).await;
+    let bundle = Uuid::now_v7();
+    let state: UploadState = ok(p.begin(0, &token, bundle, 2000).await).await;
+    let id = state.upload_id;
+    let token_b = p.login(1, &vol).await;
+    ok::<UploadState>(p.put(1, &token_b, id, 0, sealed_junk(2000)[..1000].to_vec()).await).await;
+
+    p.env.clock.advance(HOUR + 60);
+    let db = casebridge_cluster::db::Db::connect(&p.database).await.unwrap();
+    let claim = db.claim_upload(id, std::time::Duration::from_secs(30)).await.unwrap();
+    let report = tokio::time::timeout(std::time::Duration::from_secs(20), harness::gc(&p.env))
+        .await
+        .expect("the cleanup neither waits for nor writes over an upload in use");
+    assert_eq!((report.uploads_expired, report.uploads_busy), (0, 1), "an upload in use is not expired: {report:?}");
+    claim.release().await;
+    let report = harness::gc(&p.env).await;
+    assert_eq!((report.uploads_expired, report.upload_bytes), (1, 1000), "{report:?}");
+
+    let token_b = p.login(1, &vol).await;
+    let code = expect_error(p.put(1, &token_b, id, 1000, sealed_junk(2000)[1000..].to_vec()).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(code, "upload_expired");
+    let again: UploadState = ok(p.begin(1, &token_b, bundle, 2000).await).await;
+    assert_eq!((again.upload_id, again.received), (id, 0));
+    db.close().await;
     p.stop().await;
 }

@@ -734,6 +734,26 @@ mod uploads {
         assert!(matches!(db.claim_upload(Uuid::new_v4(), hold).await, Err(DbError::NotFound { .. })));
     }
 
+    /// A claim's replace writes every field (an expiry's tombstone, progress back to 0) and
+    /// frees the row; a replacement of another upload is refused and changes nothing.
+    #[tokio::test]
+    async fn a_claim_replaces_the_whole_upload_or_nothing() {
+        let (_url, db) = db().await;
+        let id = Uuid::new_v4();
+        db.put_upload(&upload(id, b"m", 100)).await.unwrap();
+        db.advance_upload(id, 0, 50, b"state-50", t0()).await.unwrap();
+        let hold = Duration::from_secs(30);
+        let wrong = upload(Uuid::new_v4(), b"m", 100);
+        assert!(matches!(db.claim_upload(id, hold).await.unwrap().replace(&wrong).await, Err(DbError::Invalid { .. })));
+        assert_eq!(db.upload(id).await.unwrap().unwrap().received, 50, "nothing changed");
+        let mut tomb = upload(id, b"m", 100);
+        tomb.state = "expired".into();
+        tomb.sealed = b"tomb".to_vec();
+        db.claim_upload(id, hold).await.unwrap().replace(&tomb).await.unwrap();
+        assert_eq!(db.upload(id).await.unwrap().unwrap(), tomb);
+        db.claim_upload(id, hold).await.unwrap().release().await;
+    }
+
     /// A claim left idle past its hold (a replica frozen mid-chunk) is ended by PostgreSQL:
     /// the upload can be claimed again and the frozen claim's advance fails.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

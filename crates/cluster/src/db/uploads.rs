@@ -142,6 +142,20 @@ impl UploadClaim {
         self.tx.commit().await.map_err(|e| running(e, WHAT))
     }
 
+    /// Replaces the upload with `u` (every field but its id) and releases the claim: what an
+    /// upload's expiry does (its progress back to 0 in a tombstone), so it cannot land over a
+    /// chunk another replica is storing.
+    pub async fn replace(mut self, u: &Upload) -> Result<(), DbError> {
+        if u.id != self.upload.id || u.received > u.size {
+            self.release().await;
+            return Err(DbError::Invalid { what: "a replacement of another upload, or past its size" });
+        }
+        let size = to_i64(u.size, "an upload size beyond 2^63")?;
+        let received = to_i64(u.received, "an upload offset beyond 2^63")?;
+        put_upload(&mut self.tx, u, size, received).await?;
+        self.tx.commit().await.map_err(|e| running(e, WHAT))
+    }
+
     /// Releases the claim, changing nothing. (Dropping it does too, but only once its
     /// connection is next used or returned to the pool: until then the row stays locked, so
     /// release it when the upload may be claimed again at once.)
