@@ -112,6 +112,10 @@ pub(crate) fn collect(st: &AppState) -> std::result::Result<GcReport, ApiError> 
     let mut report = GcReport::default();
     let now = st.now();
     let expiry = uploads::expiry(&st.limits);
+    if let Some(c) = &st.cluster {
+        // Every replica's uploads, not only those this one began or saw.
+        st.uploads.reload(&st.agency, c)?;
+    }
     for (id, rec) in st.uploads.due(now, expiry) {
         let upload_lock = st.upload_lock(id);
         let Ok(_guard) = upload_lock.try_lock() else {

@@ -598,14 +598,7 @@ impl Tracker {
         let tracker = Tracker::default();
         if let Some(c) = cluster {
             // A cluster's states are rows, its bytes parts in the bucket: nothing lies about.
-            let rows = casebridge_cluster::block_on(&c.rt, c.db.list_uploads())
-                .map_err(|e| AgencyError::Internal(format!("reading the uploads in progress from the cluster database: {e}")))?;
-            for row in rows {
-                match open_meta(agency, &meta_name(row.id), &row.sealed) {
-                    Ok(meta) if meta.upload_id == row.id => tracker.set(&meta),
-                    _ => tracing::warn!(upload = %row.id, "an upload state cannot be read; it is left as it is"),
-                }
-            }
+            tracker.reload(agency, c).map_err(|e| AgencyError::Internal(e.to_string()))?;
             return Ok(tracker);
         }
         for name in agency.records().list(UPLOADS_DIR)? {
@@ -641,6 +634,22 @@ impl Tracker {
         }
         fsutil::sync_dir(&dir)?;
         Ok(tracker)
+    }
+
+    /// A cluster: replaces what is tracked with the database's uploads, so that the cleanup
+    /// of any replica sees the uploads every replica began (one that stopped for good leaves
+    /// none behind for ever).
+    pub(crate) fn reload(&self, agency: &Agency, c: &Cluster) -> Result<(), ApiError> {
+        let rows = casebridge_cluster::block_on(&c.rt, c.db.list_uploads()).map_err(db_failed)?;
+        let mut fresh = Tracked::default();
+        for row in rows {
+            match open_meta(agency, &meta_name(row.id), &row.sealed) {
+                Ok(meta) if meta.upload_id == row.id => fresh.set(row.id, meta.record()),
+                _ => tracing::warn!(upload = %row.id, "an upload state cannot be read; it is left as it is"),
+            }
+        }
+        *self.inner() = fresh;
+        Ok(())
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Tracked> {

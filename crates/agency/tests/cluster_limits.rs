@@ -389,20 +389,21 @@ async fn the_same_chunk_sent_to_both_replicas_at_once_is_accepted_once() {
     p.stop().await;
 }
 
-/// An upload left past its expiry expires once for the whole cluster, and never over a chunk
-/// being stored: while its row is claimed (here by the test itself, as a replica storing a
-/// chunk would), the cleanup leaves it (`uploads_busy`); released, the cleanup expires it, and
-/// a chunk on the other replica is then `404 upload_expired` and beginning again starts over.
+/// An upload left past its expiry expires once for the whole cluster, by the cleanup of any
+/// replica (here not the one it was begun on), and never over a chunk being stored: while its
+/// row is claimed (here by the test itself, as a replica storing a chunk would), the cleanup
+/// leaves it (`uploads_busy`); released, the cleanup expires it, and a chunk is then
+/// `404 upload_expired` and beginning again starts over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_expires_once_and_never_under_a_chunk_being_stored() {
     const HOUR: i64 = 3600;
     let mut p = Pair::start(Limits { upload_expiry_secs: HOUR as u64, ..Limits::default() }).await;
     let vol = p.enrol(Role::Volunteer).await;
-    let token = p.login(0, &vol).await;
-    let bundle = Uuid::now_v7();
-    let state: UploadState = ok(p.begin(0, &token, bundle, 2000).await).await;
-    let id = state.upload_id;
+    // Begun and sent to replica b only; the cleanup runs on replica a.
     let token_b = p.login(1, &vol).await;
+    let bundle = Uuid::now_v7();
+    let state: UploadState = ok(p.begin(1, &token_b, bundle, 2000).await).await;
+    let id = state.upload_id;
     ok::<UploadState>(p.put(1, &token_b, id, 0, sealed_junk(2000)[..1000].to_vec()).await).await;
 
     p.env.clock.advance(HOUR + 60);
