@@ -275,11 +275,23 @@ pub(crate) fn live(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, 
         return Err(expired(id, &st.limits));
     }
     if meta.is_open() && is_stale(&meta, st.now(), &st.limits) {
-        return match expire(st, &meta)? {
-            Some(_) => Err(expired(id, &st.limits)),
-            // Another replica moved it meanwhile: read it again.
-            None => live(st, id, member),
-        };
+        if expire(st, &meta)?.is_some() {
+            return Err(expired(id, &st.limits));
+        }
+        return in_use(st, id, member);
+    }
+    Ok(meta)
+}
+
+/// After a cluster's [`expire`] found the upload in use: read again, it was moved meanwhile
+/// (go on with it), or another replica is storing a chunk right now (`409 upload_busy`).
+fn in_use(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
+    let meta = load(st, id, member)?;
+    if meta.expired_at.is_some() {
+        return Err(expired(id, &st.limits));
+    }
+    if is_stale(&meta, st.now(), &st.limits) {
+        return Err(busy(id));
     }
     Ok(meta)
 }
@@ -450,17 +462,15 @@ pub(crate) fn begin(st: &AppState, member: Uuid, bundle_id: Uuid, size: u64) -> 
             // Resuming an upload that has expired: it starts over.
             match expire(st, &meta)? {
                 Some(_) => read_meta(&st.agency, st.cluster.as_deref(), id)?,
-                // Another replica moved it meanwhile: it is live, begin as for any.
-                None => return begin(st, member, bundle_id, size),
+                // Another replica moved it meanwhile: resume it (as below), or it is busy.
+                None => match in_use(st, id, member)? {
+                    open if open.size != size => return Err(size_mismatch(id, open.size, size)),
+                    open => return Ok(open.state()),
+                },
             }
         }
         Ok(meta) if meta.expired_at.is_some() => Some(meta),
-        Ok(meta) if meta.size != size && meta.completed.is_none() => {
-            return Err(ApiError::conflict(
-                "size_mismatch",
-                format!("upload {id} of this bundle began with size {}, not {size}; a bundle's size does not change", meta.size),
-            ))
-        }
+        Ok(meta) if meta.size != size && meta.completed.is_none() => return Err(size_mismatch(id, meta.size, size)),
         Ok(meta) => return Ok(meta.state()),
         Err(e) if e.status() == StatusCode::NOT_FOUND => None,
         Err(e) => return Err(e),
@@ -502,10 +512,7 @@ pub(crate) fn begin(st: &AppState, member: Uuid, bundle_id: Uuid, size: u64) -> 
             Begun::OverQuota(usage) => Err(quota_exceeded(usage.size, meta.size, &st.limits)),
             // Begun meanwhile by another request (on any replica): resume that one.
             Begun::InProgress => match load(st, id, member)? {
-                open if open.size != size => Err(ApiError::conflict(
-                    "size_mismatch",
-                    format!("upload {id} of this bundle began with size {}, not {size}; a bundle's size does not change", open.size),
-                )),
+                open if open.size != size => Err(size_mismatch(id, open.size, size)),
                 open => {
                     st.uploads.set(&open);
                     Ok(open.state())
@@ -721,6 +728,14 @@ fn quota_exceeded(pending: u64, size: u64, limits: &Limits) -> ApiError {
              for {expiry} expires) before beginning this one",
             limits.max_pending_bytes_per_member
         ),
+    )
+}
+
+/// `409 size_mismatch`: the bundle's upload began with another size.
+fn size_mismatch(id: Uuid, began: u64, size: u64) -> ApiError {
+    ApiError::conflict(
+        "size_mismatch",
+        format!("upload {id} of this bundle began with size {began}, not {size}; a bundle's size does not change"),
     )
 }
 

@@ -392,8 +392,9 @@ async fn the_same_chunk_sent_to_both_replicas_at_once_is_accepted_once() {
 /// An upload left past its expiry expires once for the whole cluster, by the cleanup of any
 /// replica (here not the one it was begun on), and never over a chunk being stored: while its
 /// row is claimed (here by the test itself, as a replica storing a chunk would), the cleanup
-/// leaves it (`uploads_busy`); released, the cleanup expires it, and a chunk is then
-/// `404 upload_expired` and beginning again starts over.
+/// leaves it (`uploads_busy`) and a chunk or begin is told `409 upload_busy`; released, the
+/// cleanup expires it, and a chunk is then `404 upload_expired` and beginning again starts
+/// over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_expires_once_and_never_under_a_chunk_being_stored() {
     const HOUR: i64 = 3600;
@@ -413,11 +414,16 @@ async fn an_upload_expires_once_and_never_under_a_chunk_being_stored() {
         .await
         .expect("the cleanup neither waits for nor writes over an upload in use");
     assert_eq!((report.uploads_expired, report.uploads_busy), (0, 1), "an upload in use is not expired: {report:?}");
+    // Meanwhile a chunk or a begin of it (which would expire it) is told it is busy.
+    let token_b = p.login(1, &vol).await;
+    let put = p.put(1, &token_b, id, 1000, sealed_junk(2000)[1000..].to_vec());
+    let put = tokio::time::timeout(std::time::Duration::from_secs(20), put).await.expect("a chunk is answered at once");
+    assert_eq!(expect_error(put, StatusCode::CONFLICT).await, "upload_busy");
+    assert_eq!(expect_error(p.begin(1, &token_b, bundle, 2000).await, StatusCode::CONFLICT).await, "upload_busy");
     claim.release().await;
     let report = harness::gc(&p.env).await;
     assert_eq!((report.uploads_expired, report.upload_bytes), (1, 1000), "{report:?}");
 
-    let token_b = p.login(1, &vol).await;
     let code = expect_error(p.put(1, &token_b, id, 1000, sealed_junk(2000)[1000..].to_vec()).await, StatusCode::NOT_FOUND).await;
     assert_eq!(code, "upload_expired");
     let again: UploadState = ok(p.begin(1, &token_b, bundle, 2000).await).await;
