@@ -82,8 +82,9 @@ pub enum Begun {
 const QUOTA_LOCK: [u8; 4] = *b"CbUq";
 
 /// One upload's progress, held: its row is locked (`FOR UPDATE`) in a transaction from
-/// [`Db::claim_upload`] until [`UploadClaim::advance`] commits or the claim is dropped (rolled
-/// back). The lock is the database's own row lock, so a replica killed while holding it loses
+/// [`Db::claim_upload`] until [`UploadClaim::advance`] or [`UploadClaim::replace`] commits or
+/// [`UploadClaim::release`] rolls back (a claim merely dropped rolls back too, but frees the
+/// row only when its connection is next used). The lock is the database's own row lock, so a replica killed while holding it loses
 /// its connection and releases it at once, and one frozen while holding it is ended after the
 /// hold given to `claim_upload`.
 pub struct UploadClaim {
@@ -146,12 +147,18 @@ impl UploadClaim {
     /// upload's expiry does (its progress back to 0 in a tombstone), so it cannot land over a
     /// chunk another replica is storing.
     pub async fn replace(mut self, u: &Upload) -> Result<(), DbError> {
-        if u.id != self.upload.id || u.received > u.size {
-            self.release().await;
-            return Err(DbError::Invalid { what: "a replacement of another upload, or past its size" });
-        }
-        let size = to_i64(u.size, "an upload size beyond 2^63")?;
-        let received = to_i64(u.received, "an upload offset beyond 2^63")?;
+        let checked = if u.id != self.upload.id || u.received > u.size {
+            Err(DbError::Invalid { what: "a replacement of another upload, or past its size" })
+        } else {
+            to_i64(u.size, "an upload size beyond 2^63").and_then(|size| Ok((size, to_i64(u.received, "an upload offset beyond 2^63")?)))
+        };
+        let (size, received) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                self.release().await;
+                return Err(e);
+            }
+        };
         put_upload(&mut self.tx, u, size, received).await?;
         self.tx.commit().await.map_err(|e| running(e, WHAT))
     }
