@@ -149,7 +149,7 @@ impl Early {
 
 fn verify(st: &Arc<AppState>, job: &Arc<Job>, member: Uuid, id: Uuid, size: u64) -> Result<Verified, TrustError> {
     let io = |what: String| TrustError::new(Reason::Io, what);
-    let meta = uploads::load(&st.agency, id, member).map_err(|_| io("reading the upload state".into()))?;
+    let meta = uploads::load(st, id, member).map_err(|_| io("reading the upload state".into()))?;
     let part = uploads::part_path(&st.dir, id);
     let file = File::open(&part).map_err(|e| io(format!("opening the upload: {e}")))?;
     let reader = Tail { file, pos: 0, size, job: Arc::clone(job) };

@@ -112,13 +112,17 @@ pub(crate) fn collect(st: &AppState) -> std::result::Result<GcReport, ApiError> 
     let mut report = GcReport::default();
     let now = st.now();
     let expiry = uploads::expiry(&st.limits);
+    if let Some(c) = &st.cluster {
+        // Every replica's uploads, not only those this one began or saw.
+        st.uploads.reload(&st.agency, c)?;
+    }
     for (id, rec) in st.uploads.due(now, expiry) {
         let upload_lock = st.upload_lock(id);
         let Ok(_guard) = upload_lock.try_lock() else {
             report.uploads_busy += 1;
             continue;
         };
-        let meta = match uploads::load(&st.agency, id, rec.member) {
+        let meta = match uploads::load(st, id, rec.member) {
             Ok(m) => m,
             Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => {
                 st.uploads.forget(id);
@@ -128,8 +132,14 @@ pub(crate) fn collect(st: &AppState) -> std::result::Result<GcReport, ApiError> 
         };
         match meta_phase(&meta) {
             Phase::Open if uploads::is_stale(&meta, now, &st.limits) => {
-                report.upload_bytes += uploads::expire(st, &meta)?;
-                report.uploads_expired += 1;
+                match uploads::expire(st, &meta)? {
+                    Some(freed) => {
+                        report.upload_bytes += freed;
+                        report.uploads_expired += 1;
+                    }
+                    // A cluster's upload another replica is using (or used since).
+                    None => report.uploads_busy += 1,
+                }
             }
             Phase::Completed | Phase::Expired if now - record_since(&meta) > expiry => {
                 uploads::remove_record(st, id)?;

@@ -4,7 +4,8 @@
 //!
 //! A member's open challenges and sessions are capped: a new one replaces their oldest, so
 //! someone who read a member's id and key can keep at most that many challenges open, and
-//! never lock the member out.
+//! never lock the member out. In a cluster the caps are counted in the database, by a keyed
+//! digest of the member ([`member_digest`]), across every replica.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -52,9 +53,8 @@ pub(crate) enum Sessions {
     /// In this process (the embedded agency).
     Memory(Mutex<AuthState>),
     /// In the cluster's database, sealed to the agency key (the database sees the token's
-    /// SHA-256 and an expiry, never a member, a key or a nonce). The per-member caps are not
-    /// kept there: challenges expire in a minute and requests without a session are limited
-    /// per source across the cluster.
+    /// SHA-256, an expiry and a keyed digest of the member, never a member id, a key or a
+    /// nonce). The per-member caps hold across replicas: the database counts them.
     Cluster(ClusterSessions),
 }
 
@@ -93,6 +93,25 @@ fn db_failed(e: casebridge_cluster::db::DbError) -> ApiError {
     ApiError::unavailable(e)
 }
 
+/// The keyed digest by which a cluster's database counts a member's challenges, sessions and
+/// uploads: HMAC-SHA-256 of the member id under a key derived from the agency's sealing key,
+/// so the database never holds a member id and its digests say nothing to anyone without the
+/// agency's keys (the same member always gets the same digest, on every replica).
+pub(crate) fn member_digest(identity: &age::x25519::Identity, member: Uuid) -> Vec<u8> {
+    use age::secrecy::ExposeSecret;
+    let secret = identity.to_string();
+    let derived =
+        casebridge_core::sha256([b"casebridge/v1/member-key\x00".as_slice(), secret.expose_secret().as_bytes()].concat().as_slice());
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &derived);
+    ring::hmac::sign(&key, member.as_bytes()).as_ref().to_vec()
+}
+
+/// A cap as the database takes it (the limits refuse a cap of zero; a cap beyond `u32` is
+/// no cap at all).
+fn db_cap(cap: usize) -> u32 {
+    u32::try_from(cap).unwrap_or(u32::MAX).max(1)
+}
+
 impl Default for Sessions {
     fn default() -> Sessions {
         Sessions::Memory(Mutex::default())
@@ -118,7 +137,11 @@ impl Sessions {
                     nonce: hex::encode(p.nonce),
                     expires_at: p.expires_at,
                 })?;
-                c.db.insert_challenge(id, &sealed, p.expires_at.to_utc()).await.map_err(db_failed)
+                let member = member_digest(&c.identity, p.member);
+                c.db.insert_challenge_capped(id, &member, &sealed, p.expires_at.to_utc(), db_cap(cap), now.to_utc())
+                    .await
+                    .map(|_| ())
+                    .map_err(db_failed)
             }
         }
     }
@@ -164,7 +187,11 @@ impl Sessions {
                     nonce: String::new(),
                     expires_at: s.expires_at,
                 })?;
-                c.db.insert_session(&digest, &sealed, s.expires_at.to_utc()).await.map_err(db_failed)
+                let member = member_digest(&c.identity, s.member);
+                c.db.insert_session_capped(&digest, &member, &sealed, s.expires_at.to_utc(), db_cap(cap), now.to_utc())
+                    .await
+                    .map(|_| ())
+                    .map_err(db_failed)
             }
         }
     }

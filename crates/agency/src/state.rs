@@ -258,7 +258,7 @@ impl AppState {
                 crate::fsutil::private_dir(&dir.join(sub))?;
             }
         }
-        let uploads = crate::uploads::Tracker::load(&agency)?;
+        let uploads = crate::uploads::Tracker::load(&agency, cluster.as_deref())?;
         Ok(AppState {
             dir: dir.to_path_buf(),
             agency,

@@ -13,6 +13,18 @@
 //! state (the outcome and receipt a repeated `complete` answers) is kept for
 //! `upload_expiry_secs` after completion. [`Tracker`] holds what the quotas and the cleanup
 //! need in memory, rebuilt from the folder at start.
+//!
+//! A cluster agency keeps each upload's sealed state in its database's `uploads` table (with
+//! a keyed digest of the member, the sizes and the phase, see
+//! [`casebridge_cluster::db::Upload`]) and its bytes as parts in the bucket. There the
+//! quotas are counted by the database across every replica ([`Db::begin_upload`]: check and
+//! count in one step), and a chunk is written under a claim on the upload's row
+//! ([`Db::claim_upload`]): of two requests for the same upload at once, on any replicas, one
+//! writes and moves the progress, and the other is refused with `409 upload_busy` before it
+//! writes a byte, so the state's `received` and the parts in the bucket always agree.
+//!
+//! [`Db::begin_upload`]: casebridge_cluster::db::Db::begin_upload
+//! [`Db::claim_upload`]: casebridge_cluster::db::Db::claim_upload
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, OpenOptions};
@@ -29,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::ApiError;
+use crate::deployment::Cluster;
 use crate::error::AgencyError;
 use crate::fsutil;
 use crate::limits::Limits;
@@ -37,6 +50,17 @@ use casebridge_trust::Agency;
 
 /// Folder of uploads inside the agency directory.
 pub const UPLOADS_DIR: &str = "uploads";
+
+/// A cluster's names for an upload's phase in its `uploads` row (the database counts the
+/// member's rows in [`OPEN`] against the quotas).
+const OPEN: &str = "open";
+const COMPLETED: &str = "completed";
+const EXPIRED: &str = "expired";
+
+/// How long a replica may hold an upload's row while it stores one chunk in the bucket
+/// before PostgreSQL ends the claim (a replica frozen mid-chunk must not hold the upload
+/// for ever; one killed releases it at once).
+const CHUNK_HOLD: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The state of one upload, as kept on disk.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +110,15 @@ impl UploadMeta {
             (None, None) => (Phase::Open, self.last_activity()),
         };
         Record { member: self.member, size: self.size, phase, since }
+    }
+
+    /// The phase's name in a cluster's `uploads` row.
+    fn phase_name(&self) -> &'static str {
+        match self.record().phase {
+            Phase::Open => OPEN,
+            Phase::Completed => COMPLETED,
+            Phase::Expired => EXPIRED,
+        }
     }
 
     pub(crate) fn state(&self) -> UploadState {
@@ -167,22 +200,59 @@ pub(crate) fn expiry(limits: &Limits) -> chrono::Duration {
 }
 
 /// Reads an upload's state; another member's upload is "not found".
-pub(crate) fn load(agency: &Agency, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
-    let meta = read_meta(agency, id)?.ok_or_else(|| not_found(id))?;
+pub(crate) fn load(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
+    let meta = read_meta(&st.agency, st.cluster.as_deref(), id)?.ok_or_else(|| not_found(id))?;
     if meta.member != member {
         return Err(not_found(id));
     }
     Ok(meta)
 }
 
-/// Reads and opens a state file (`None` when there is none).
-fn read_meta(agency: &Agency, id: Uuid) -> Result<Option<UploadMeta>, ApiError> {
+/// A cluster database's failure as an answer: its storage is unavailable (503).
+fn db_failed(e: casebridge_cluster::db::DbError) -> ApiError {
+    ApiError::unavailable(e)
+}
+
+/// Opens a sealed state (`name` says which, in a message).
+fn open_meta(agency: &Agency, name: &str, bytes: &[u8]) -> Result<UploadMeta, ApiError> {
+    let plain = casebridge_trust::open_at_rest(agency.sealing_identity(), bytes).map_err(|e| ApiError::internal(format!("{name}: {e}")))?;
+    serde_json::from_slice(&plain).map_err(|e| ApiError::internal(format!("{name}: {e}")))
+}
+
+/// Seals a state to the agency.
+fn seal_meta(agency: &Agency, meta: &UploadMeta) -> Result<Vec<u8>, ApiError> {
+    let bytes = zeroize::Zeroizing::new(serde_json::to_vec(meta).map_err(|e| ApiError::internal(format!("upload state: {e}")))?);
+    casebridge_trust::seal_at_rest(&agency.public().recipient().map_err(ApiError::internal)?, &bytes).map_err(ApiError::internal)
+}
+
+/// A state as a cluster's `uploads` row (the member as its keyed digest).
+fn row_of(agency: &Agency, meta: &UploadMeta) -> Result<casebridge_cluster::db::Upload, ApiError> {
+    Ok(casebridge_cluster::db::Upload {
+        id: meta.upload_id,
+        member: crate::sessions::member_digest(agency.sealing_identity(), meta.member),
+        sealed: seal_meta(agency, meta)?,
+        size: meta.size,
+        received: meta.received,
+        updated_at: meta.record().since.to_utc(),
+        state: meta.phase_name().to_string(),
+    })
+}
+
+/// Reads and opens a state (`None` when there is none): a file of the embedded agency, a row
+/// of a cluster's `uploads` table.
+fn read_meta(agency: &Agency, cluster: Option<&Cluster>, id: Uuid) -> Result<Option<UploadMeta>, ApiError> {
     let name = meta_name(id);
+    let mut meta = match cluster {
+        Some(c) => {
+            let Some(row) = casebridge_cluster::block_on(&c.rt, c.db.upload(id)).map_err(db_failed)? else { return Ok(None) };
+            open_meta(agency, &name, &row.sealed)?
+        }
+        None => {
+            let Some(bytes) = agency.records().read(&name).map_err(crate::api::records_error)? else { return Ok(None) };
+            open_meta(agency, &name, &bytes)?
+        }
+    };
     let path = agency.dir().join(&name);
-    let Some(bytes) = agency.records().read(&name).map_err(crate::api::records_error)? else { return Ok(None) };
-    let plain =
-        casebridge_trust::open_at_rest(agency.sealing_identity(), &bytes).map_err(|e| ApiError::internal(format!("{name}: {e}")))?;
-    let mut meta: UploadMeta = serde_json::from_slice(&plain).map_err(|e| ApiError::internal(format!("{name}: {e}")))?;
     if meta.last_chunk_at.is_none() && meta.received > 0 {
         // A state written before the last chunk's time was kept: the state is rewritten with
         // every chunk, so its file's time is when the last one came.
@@ -200,13 +270,28 @@ fn read_meta(agency: &Agency, id: Uuid) -> Result<Option<UploadMeta>, ApiError> 
 /// whose last chunk is older than `upload_expiry_secs` expires now (the cleanup may not have
 /// come by yet), with the same answer.
 pub(crate) fn live(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
-    let meta = load(&st.agency, id, member)?;
+    let meta = load(st, id, member)?;
     if meta.expired_at.is_some() {
         return Err(expired(id, &st.limits));
     }
     if meta.is_open() && is_stale(&meta, st.now(), &st.limits) {
-        expire(st, &meta)?;
+        if expire(st, &meta)?.is_some() {
+            return Err(expired(id, &st.limits));
+        }
+        return in_use(st, id, member);
+    }
+    Ok(meta)
+}
+
+/// After a cluster's [`expire`] found the upload in use: read again, it was moved meanwhile
+/// (go on with it), or another replica is storing a chunk right now (`409 upload_busy`).
+fn in_use(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
+    let meta = load(st, id, member)?;
+    if meta.expired_at.is_some() {
         return Err(expired(id, &st.limits));
+    }
+    if is_stale(&meta, st.now(), &st.limits) {
+        return Err(busy(id));
     }
     Ok(meta)
 }
@@ -214,7 +299,7 @@ pub(crate) fn live(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, 
 /// [`live`] without changing anything (no lock needed): an upload past its expiry is
 /// answered `upload_expired` and left for the cleanup or the next chunk to remove.
 pub(crate) fn peek(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
-    let meta = load(&st.agency, id, member)?;
+    let meta = load(st, id, member)?;
     if meta.expired_at.is_some() || is_stale(&meta, st.now(), &st.limits) {
         return Err(expired(id, &st.limits));
     }
@@ -226,16 +311,31 @@ pub(crate) fn is_stale(meta: &UploadMeta, now: DateTime<FixedOffset>, limits: &L
     meta.is_open() && now - meta.last_activity() > expiry(limits)
 }
 
-pub(crate) fn save(agency: &Agency, meta: &UploadMeta) -> Result<(), ApiError> {
-    let bytes = serde_json::to_vec(meta).map_err(|e| ApiError::internal(format!("upload state: {e}")))?;
-    let sealed =
-        casebridge_trust::seal_at_rest(&agency.public().recipient().map_err(ApiError::internal)?, &bytes).map_err(ApiError::internal)?;
-    agency.records().write(&meta_name(meta.upload_id), &sealed).map_err(crate::api::records_error)
+/// Writes a state (a file, or a cluster's row: every field replaced).
+pub(crate) fn save(st: &AppState, meta: &UploadMeta) -> Result<(), ApiError> {
+    match &st.cluster {
+        Some(c) => {
+            let row = row_of(&st.agency, meta)?;
+            casebridge_cluster::block_on(&c.rt, c.db.put_upload(&row)).map_err(db_failed)
+        }
+        None => {
+            let sealed = seal_meta(&st.agency, meta)?;
+            st.agency.records().write(&meta_name(meta.upload_id), &sealed).map_err(crate::api::records_error)
+        }
+    }
+}
+
+/// Removes a state (a file, or a cluster's row).
+fn remove_meta(st: &AppState, id: Uuid) -> Result<(), ApiError> {
+    match &st.cluster {
+        Some(c) => casebridge_cluster::block_on(&c.rt, c.db.delete_upload(id)).map(|_| ()).map_err(db_failed),
+        None => st.agency.records().remove(&meta_name(id)).map_err(crate::api::records_error),
+    }
 }
 
 /// Saves a state and tells the tracker.
 pub(crate) fn record(st: &AppState, meta: &UploadMeta) -> Result<(), ApiError> {
-    save(&st.agency, meta)?;
+    save(st, meta)?;
     st.uploads.set(meta);
     Ok(())
 }
@@ -249,7 +349,14 @@ pub(crate) fn discard(st: &AppState, id: Uuid) -> Result<(), ApiError> {
 /// Expires an open upload: its early verifier (if any) stops, its state becomes a tombstone
 /// and its bytes are removed. Returns the bytes freed. On a disk too full for the tombstone,
 /// the state goes too (the upload is then simply unknown). The caller holds the upload's lock.
-pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<u64, ApiError> {
+///
+/// In a cluster the tombstone is written under the upload's claim, after checking again that
+/// the upload is still open and stale: `None` when it is not (another replica is storing a
+/// chunk of it right now, or stored one since `meta` was read), and nothing changes.
+pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<Option<u64>, ApiError> {
+    if let Some(c) = &st.cluster {
+        return expire_claimed(st, c, meta.upload_id);
+    }
     let id = meta.upload_id;
     st.early.discard(id);
     let part = part_path(&st.dir, id);
@@ -262,19 +369,70 @@ pub(crate) fn expire(st: &AppState, meta: &UploadMeta) -> Result<u64, ApiError> 
     tomb.received = 0;
     // The tombstone first: a state that says "received N" never outlives its bytes.
     if record(st, &tomb).is_err() {
-        st.agency.records().remove(&meta_name(id)).map_err(crate::api::records_error)?;
+        remove_meta(st, id)?;
         st.uploads.forget(id);
     }
     remove_parts(st, id)?;
     tracing::info!(member = %meta.member, upload = %id, bytes = freed, "upload expired");
-    Ok(freed)
+    Ok(Some(freed))
+}
+
+/// [`expire`] in a cluster.
+fn expire_claimed(st: &AppState, c: &Cluster, id: Uuid) -> Result<Option<u64>, ApiError> {
+    use casebridge_cluster::db::DbError;
+    let claim = match casebridge_cluster::block_on(&c.rt, c.db.claim_upload(id, CHUNK_HOLD)) {
+        Ok(claim) => claim,
+        // A chunk is being stored: the upload is in use.
+        Err(DbError::Conflict { .. }) => return Ok(None),
+        Err(DbError::NotFound { .. }) => {
+            st.uploads.forget(id);
+            return Ok(None);
+        }
+        Err(e) => return Err(db_failed(e)),
+    };
+    let opened = open_meta(&st.agency, &meta_name(id), &claim.upload().sealed).and_then(|m| {
+        if m.upload_id == id {
+            Ok(m)
+        } else {
+            Err(ApiError::internal(format!("{}: the state names another upload", meta_name(id))))
+        }
+    });
+    let current = match opened {
+        Ok(m) => m,
+        Err(e) => {
+            casebridge_cluster::block_on(&c.rt, claim.release());
+            return Err(e);
+        }
+    };
+    if !is_stale(&current, st.now(), &st.limits) {
+        casebridge_cluster::block_on(&c.rt, claim.release());
+        st.uploads.set(&current);
+        return Ok(None);
+    }
+    let freed = current.received;
+    let mut tomb = current.clone();
+    tomb.expired_at = Some(st.now());
+    tomb.received = 0;
+    let row = match row_of(&st.agency, &tomb) {
+        Ok(row) => row,
+        Err(e) => {
+            casebridge_cluster::block_on(&c.rt, claim.release());
+            return Err(e);
+        }
+    };
+    // The tombstone first: a state that says "received N" never outlives its bytes.
+    casebridge_cluster::block_on(&c.rt, claim.replace(&row)).map_err(db_failed)?;
+    st.uploads.set(&tomb);
+    remove_parts(st, id)?;
+    tracing::info!(member = %current.member, upload = %id, bytes = freed, "upload expired");
+    Ok(Some(freed))
 }
 
 /// Removes a record that has served its time (a completed upload's, a tombstone). The caller
 /// holds the upload's lock.
 pub(crate) fn remove_record(st: &AppState, id: Uuid) -> Result<(), ApiError> {
     remove_parts(st, id)?;
-    st.agency.records().remove(&meta_name(id)).map_err(crate::api::records_error)?;
+    remove_meta(st, id)?;
     st.uploads.forget(id);
     Ok(())
 }
@@ -299,19 +457,20 @@ pub(crate) fn begin(st: &AppState, member: Uuid, bundle_id: Uuid, size: u64) -> 
     }
     let id = upload_id(member, bundle_id);
     let now = st.now();
-    let mut tombstone = match load(&st.agency, id, member) {
+    let mut tombstone = match load(st, id, member) {
         Ok(meta) if meta.is_open() && is_stale(&meta, now, &st.limits) => {
             // Resuming an upload that has expired: it starts over.
-            expire(st, &meta)?;
-            read_meta(&st.agency, id)?
+            match expire(st, &meta)? {
+                Some(_) => read_meta(&st.agency, st.cluster.as_deref(), id)?,
+                // Another replica moved it meanwhile: resume it (as below), or it is busy.
+                None => match in_use(st, id, member)? {
+                    open if open.size != size => return Err(size_mismatch(id, open.size, size)),
+                    open => return Ok(open.state()),
+                },
+            }
         }
         Ok(meta) if meta.expired_at.is_some() => Some(meta),
-        Ok(meta) if meta.size != size && meta.completed.is_none() => {
-            return Err(ApiError::conflict(
-                "size_mismatch",
-                format!("upload {id} of this bundle began with size {}, not {size}; a bundle's size does not change", meta.size),
-            ))
-        }
+        Ok(meta) if meta.size != size && meta.completed.is_none() => return Err(size_mismatch(id, meta.size, size)),
         Ok(meta) => return Ok(meta.state()),
         Err(e) if e.status() == StatusCode::NOT_FOUND => None,
         Err(e) => return Err(e),
@@ -335,8 +494,35 @@ pub(crate) fn begin(st: &AppState, member: Uuid, bundle_id: Uuid, size: u64) -> 
         last_chunk_at: None,
         expired_at: None,
     };
+    if let Some(c) = &st.cluster {
+        // The quotas count every replica's uploads: the database checks and records at once.
+        use casebridge_cluster::db::{Begun, Quota};
+        let quota = Quota {
+            max_count: u64::try_from(st.limits.max_open_uploads_per_member).unwrap_or(u64::MAX),
+            max_size: st.limits.max_pending_bytes_per_member,
+        };
+        let row = row_of(&st.agency, &meta)?;
+        let active_since = (now - expiry(&st.limits)).to_utc();
+        return match casebridge_cluster::block_on(&c.rt, c.db.begin_upload(&row, OPEN, active_since, quota)).map_err(db_failed)? {
+            Begun::Recorded => {
+                st.uploads.set(&meta);
+                Ok(meta.state())
+            }
+            Begun::TooMany(usage) => Err(too_many_uploads(usize::try_from(usage.count).unwrap_or(usize::MAX), &st.limits)),
+            Begun::OverQuota(usage) => Err(quota_exceeded(usage.size, meta.size, &st.limits)),
+            // Begun meanwhile by another request (on any replica): resume that one.
+            Begun::InProgress => match load(st, id, member)? {
+                open if open.size != size => Err(size_mismatch(id, open.size, size)),
+                open => {
+                    st.uploads.set(&open);
+                    Ok(open.state())
+                }
+            },
+            _ => Err(ApiError::internal("the database answered a new kind of quota decision")),
+        };
+    }
     st.uploads.reserve(&meta, &st.limits)?;
-    if let Err(e) = save(&st.agency, &meta) {
+    if let Err(e) = save(st, &meta) {
         match tombstone.take() {
             Some(t) => st.uploads.set(&t),
             None => st.uploads.forget(id),
@@ -415,11 +601,16 @@ impl Tracker {
     /// without an open upload (of an upload completed, expired or discarded by a run that
     /// stopped half-way) and unfinished state writes. A state file that cannot be read is left
     /// alone and logged.
-    pub(crate) fn load(agency: &Agency) -> crate::error::Result<Tracker> {
+    pub(crate) fn load(agency: &Agency, cluster: Option<&Cluster>) -> crate::error::Result<Tracker> {
         let tracker = Tracker::default();
+        if let Some(c) = cluster {
+            // A cluster's states are rows, its bytes parts in the bucket: nothing lies about.
+            tracker.reload(agency, c).map_err(|e| AgencyError::Internal(e.to_string()))?;
+            return Ok(tracker);
+        }
         for name in agency.records().list(UPLOADS_DIR)? {
             let Some(id) = name.strip_suffix(".state").and_then(|s| Uuid::parse_str(s).ok()) else { continue };
-            match read_meta(agency, id) {
+            match read_meta(agency, None, id) {
                 Ok(Some(meta)) => tracker.set(&meta),
                 Ok(None) => {}
                 Err(_) => tracing::warn!(upload = %id, "an upload state cannot be read; it is left as it is"),
@@ -452,6 +643,22 @@ impl Tracker {
         Ok(tracker)
     }
 
+    /// A cluster: replaces what is tracked with the database's uploads, so that the cleanup
+    /// of any replica sees the uploads every replica began (one that stopped for good leaves
+    /// none behind for ever).
+    pub(crate) fn reload(&self, agency: &Agency, c: &Cluster) -> Result<(), ApiError> {
+        let rows = casebridge_cluster::block_on(&c.rt, c.db.list_uploads()).map_err(db_failed)?;
+        let mut fresh = Tracked::default();
+        for row in rows {
+            match open_meta(agency, &meta_name(row.id), &row.sealed) {
+                Ok(meta) if meta.upload_id == row.id => fresh.set(row.id, meta.record()),
+                _ => tracing::warn!(upload = %row.id, "an upload state cannot be read; it is left as it is"),
+            }
+        }
+        *self.inner() = fresh;
+        Ok(())
+    }
+
     fn inner(&self) -> std::sync::MutexGuard<'_, Tracked> {
         lock(&self.inner)
     }
@@ -478,28 +685,11 @@ impl Tracker {
     pub(crate) fn reserve(&self, meta: &UploadMeta, limits: &Limits) -> Result<(), ApiError> {
         let mut t = self.inner();
         let (count, pending) = t.usage(meta.member, meta.created_at, expiry(limits));
-        let expiry = duration_text(limits.upload_expiry_secs);
         if count >= limits.max_open_uploads_per_member {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_uploads",
-                format!(
-                    "you have {count} uploads begun and not completed, the most this endpoint allows; complete them (or \
-                     wait: an upload that receives nothing for {expiry} expires) before beginning another"
-                ),
-            ));
+            return Err(too_many_uploads(count, limits));
         }
         if count > 0 && pending.saturating_add(meta.size) > limits.max_pending_bytes_per_member {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "quota_exceeded",
-                format!(
-                    "your uploads begun and not completed declare {pending} bytes; with this one's {} that is more than the \
-                     {} bytes this endpoint holds for one member; complete them (or wait: an upload that receives nothing \
-                     for {expiry} expires) before beginning this one",
-                    meta.size, limits.max_pending_bytes_per_member
-                ),
-            ));
+            return Err(quota_exceeded(pending, meta.size, limits));
         }
         t.set(meta.upload_id, meta.record());
         Ok(())
@@ -510,6 +700,65 @@ impl Tracker {
     pub(crate) fn due(&self, now: DateTime<FixedOffset>, expiry: chrono::Duration) -> Vec<(Uuid, Record)> {
         self.inner().records.iter().filter(|(_, r)| now - r.since > expiry).map(|(id, r)| (*id, *r)).collect()
     }
+}
+
+/// `429 too_many_uploads`: the member has `count` uploads open, the most allowed.
+fn too_many_uploads(count: usize, limits: &Limits) -> ApiError {
+    let expiry = duration_text(limits.upload_expiry_secs);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_uploads",
+        format!(
+            "you have {count} uploads begun and not completed, the most this endpoint allows; complete them (or \
+             wait: an upload that receives nothing for {expiry} expires) before beginning another"
+        ),
+    )
+}
+
+/// `429 quota_exceeded`: the member's open uploads declare `pending` bytes, and one of `size`
+/// more would pass the quota.
+fn quota_exceeded(pending: u64, size: u64, limits: &Limits) -> ApiError {
+    let expiry = duration_text(limits.upload_expiry_secs);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+        format!(
+            "your uploads begun and not completed declare {pending} bytes; with this one's {size} that is more than the \
+             {} bytes this endpoint holds for one member; complete them (or wait: an upload that receives nothing \
+             for {expiry} expires) before beginning this one",
+            limits.max_pending_bytes_per_member
+        ),
+    )
+}
+
+/// `409 size_mismatch`: the bundle's upload began with another size.
+fn size_mismatch(id: Uuid, began: u64, size: u64) -> ApiError {
+    ApiError::conflict(
+        "size_mismatch",
+        format!("upload {id} of this bundle began with size {began}, not {size}; a bundle's size does not change"),
+    )
+}
+
+/// `409 upload_busy`: another request is writing a chunk of the upload.
+fn busy(id: Uuid) -> ApiError {
+    ApiError::conflict(
+        "upload_busy",
+        format!(
+            "another request is storing a chunk of upload {id} right now; nothing of this chunk was kept: ask for the \
+             upload's state (GET /v1/uploads/{id}) and resume from the byte it names"
+        ),
+    )
+}
+
+/// `409 offset_mismatch`: the chunk does not start where the bytes received end.
+fn offset_mismatch(offset: u64, meta: &UploadMeta) -> ApiError {
+    ApiError::conflict(
+        "offset_mismatch",
+        format!(
+            "the chunk starts at byte {offset} but the endpoint holds {} of {} bytes; resume at {}",
+            meta.received, meta.size, meta.received
+        ),
+    )
 }
 
 /// What the request side hands the chunk writer: body data in order, then either the end
@@ -540,13 +789,7 @@ pub(crate) fn put_chunk(
         return Err(ApiError::conflict("upload_complete", format!("upload {id} is already complete")));
     }
     if offset != meta.received {
-        return Err(ApiError::conflict(
-            "offset_mismatch",
-            format!(
-                "the chunk starts at byte {offset} but the endpoint holds {} of {} bytes; resume at {}",
-                meta.received, meta.size, meta.received
-            ),
-        ));
+        return Err(offset_mismatch(offset, &meta));
     }
     let beyond =
         |end: u64, size: u64| ApiError::conflict("beyond_size", format!("the chunk ends at byte {end} but the bundle has {size} bytes"));
@@ -606,14 +849,59 @@ pub(crate) fn put_chunk(
         }
     }
     match (file, part, &st.cluster) {
-        (_, Some(buf), Some(c)) if !buf.is_empty() => {
-            c.objects.put_part(id, meta.received, Bytes::from(buf)).map_err(ApiError::unavailable)?;
-        }
+        (_, Some(buf), Some(c)) if !buf.is_empty() => return put_part(st, c, member, id, offset, Bytes::from(buf)),
         (Some(f), _, _) => f.sync_all().map_err(io)?,
         _ => return Ok(meta.state()),
     }
     meta.received += len;
     meta.last_chunk_at = Some(st.now());
     record(st, &meta)?;
+    Ok(meta.state())
+}
+
+/// A cluster's chunk, received whole: claims the upload's row (another request holding it,
+/// on any replica, is `409 upload_busy`), checks the offset again against the state read
+/// under the claim, stores the part in the bucket and moves the progress, releasing the
+/// claim. A failure before the progress moves rolls the claim back: the part then lies
+/// beyond `received` and the chunk sent again at this offset replaces it.
+fn put_part(st: &AppState, c: &Cluster, member: Uuid, id: Uuid, offset: u64, bytes: Bytes) -> Result<UploadState, ApiError> {
+    let claim = match casebridge_cluster::block_on(&c.rt, c.db.claim_upload(id, CHUNK_HOLD)) {
+        Ok(claim) => claim,
+        Err(casebridge_cluster::db::DbError::Conflict { .. }) => return Err(busy(id)),
+        Err(casebridge_cluster::db::DbError::NotFound { .. }) => return Err(not_found(id)),
+        Err(e) => return Err(db_failed(e)),
+    };
+    let stored = (|| {
+        let mut meta = open_meta(&st.agency, &meta_name(id), &claim.upload().sealed)?;
+        if meta.member != member || meta.upload_id != id {
+            return Err(not_found(id));
+        }
+        if meta.expired_at.is_some() {
+            return Err(expired(id, &st.limits));
+        }
+        if meta.completed.is_some() {
+            return Err(ApiError::conflict("upload_complete", format!("upload {id} is already complete")));
+        }
+        // Another request moved the upload between this one's first look and its claim.
+        if offset != meta.received || claim.upload().received != meta.received {
+            return Err(offset_mismatch(offset, &meta));
+        }
+        let len = bytes.len() as u64;
+        c.objects.put_part(id, offset, bytes).map_err(ApiError::unavailable)?;
+        meta.received += len;
+        meta.last_chunk_at = Some(st.now());
+        let sealed = seal_meta(&st.agency, &meta)?;
+        Ok((meta, sealed))
+    })();
+    let (meta, sealed) = match stored {
+        Ok(done) => done,
+        Err(e) => {
+            // Free the upload at once for the request that will carry on.
+            casebridge_cluster::block_on(&c.rt, claim.release());
+            return Err(e);
+        }
+    };
+    casebridge_cluster::block_on(&c.rt, claim.advance(meta.received, &sealed, OPEN, st.now().to_utc())).map_err(db_failed)?;
+    st.uploads.set(&meta);
     Ok(meta.state())
 }

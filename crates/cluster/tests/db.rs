@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use casebridge_cluster::db::{redacted, Db, DbError, Upload};
+use casebridge_cluster::db::{redacted, Begun, Db, DbError, Quota, Upload};
 use casebridge_testkit::services::{fresh_database, psql, services};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -634,5 +634,188 @@ mod uploads {
         assert_eq!(tries.iter().filter(|r| r.is_ok()).count(), 1, "{tries:?}");
         assert_eq!(db.upload(id).await.unwrap().unwrap().state, "completing");
         assert!(matches!(db.set_upload_state(Uuid::new_v4(), "a", "b", t0()).await, Err(DbError::NotFound { .. })));
+    }
+
+    const QUOTA: Quota = Quota { max_count: 3, max_size: 1000 };
+
+    /// Quotas: open uploads of the member changed since the cutoff count; other members,
+    /// other states and stale ones do not; resuming (the same id) is not a new upload; one
+    /// upload alone may be larger than the byte quota.
+    #[tokio::test]
+    async fn begin_upload_checks_and_counts_the_members_quota() {
+        let (_url, db) = db().await;
+        let since = t0() - secs(60);
+        let mut ids = Vec::new();
+        for size in [400, 400, 100] {
+            let id = Uuid::new_v4();
+            assert_eq!(db.begin_upload(&upload(id, b"m", size), "receiving", since, QUOTA).await.unwrap(), Begun::Recorded);
+            ids.push(id);
+        }
+        let fourth = upload(Uuid::new_v4(), b"m", 1);
+        assert!(matches!(db.begin_upload(&fourth, "receiving", since, QUOTA).await.unwrap(), Begun::TooMany(u) if u.count == 3));
+        assert_eq!(db.upload(fourth.id).await.unwrap(), None, "nothing recorded of a refused upload");
+        // The same id again, still in progress: nothing changes (its progress stays).
+        db.advance_upload(ids[0], 0, 10, b"state-10", t0()).await.unwrap();
+        assert_eq!(db.begin_upload(&upload(ids[0], b"m", 400), "receiving", since, QUOTA).await.unwrap(), Begun::InProgress);
+        assert_eq!(db.upload(ids[0]).await.unwrap().unwrap().received, 10);
+        // Bytes: 900 declared; 200 more would pass 1000.
+        db.set_upload_state(ids[2], "receiving", "completed", t0()).await.unwrap();
+        let big = upload(Uuid::new_v4(), b"m", 201);
+        assert!(matches!(db.begin_upload(&big, "receiving", since, QUOTA).await.unwrap(), Begun::OverQuota(u) if u.size == 800));
+        // A stale upload (no change since the cutoff) no longer counts.
+        let later = t0() + secs(120) - secs(60);
+        assert_eq!(db.begin_upload(&big, "receiving", later, QUOTA).await.unwrap(), Begun::Recorded);
+        // An id whose row is not in progress (a tombstone) begins again, from zero.
+        db.set_upload_state(ids[0], "receiving", "expired", t0()).await.unwrap();
+        let again = upload(ids[0], b"m", 400);
+        assert_eq!(db.begin_upload(&again, "receiving", later, QUOTA).await.unwrap(), Begun::Recorded);
+        assert_eq!(db.upload(ids[0]).await.unwrap().unwrap(), again);
+        // Another member is not affected; one upload alone may pass the byte quota.
+        assert_eq!(db.begin_upload(&upload(Uuid::new_v4(), b"n", 5000), "receiving", since, QUOTA).await.unwrap(), Begun::Recorded);
+    }
+
+    /// Twenty-four uploads begun at once by one member from eight pools (replicas): exactly
+    /// the quota's three are recorded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn uploads_begun_at_once_on_replicas_cannot_pass_the_quota_together() {
+        let (url, db) = db().await;
+        let dbs = replicas(&url, 8, 2).await;
+        let tries = futures_util::future::join_all((0..24).map(|i| {
+            let d = &dbs[i % 8];
+            async move { d.begin_upload(&upload(Uuid::new_v4(), b"m", 10), "receiving", t0(), QUOTA).await }
+        }))
+        .await;
+        let recorded = tries.iter().filter(|r| matches!(r, Ok(Begun::Recorded))).count();
+        assert_eq!(recorded, 3, "{tries:?}");
+        assert!(tries.iter().all(|r| matches!(r, Ok(Begun::Recorded | Begun::TooMany(_)))), "{tries:?}");
+        assert_eq!(db.list_uploads().await.unwrap().len(), 3);
+    }
+
+    /// One upload begun from eight pools at once: one begin records it, the others find it
+    /// in progress.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn one_upload_begun_at_once_on_replicas_is_recorded_once() {
+        let (url, db) = db().await;
+        let dbs = replicas(&url, 8, 1).await;
+        let id = Uuid::new_v4();
+        let u = upload(id, b"m", 10);
+        let tries = futures_util::future::join_all(dbs.iter().map(|d| d.begin_upload(&u, "receiving", t0(), QUOTA))).await;
+        assert_eq!(tries.iter().filter(|r| matches!(r, Ok(Begun::Recorded))).count(), 1, "{tries:?}");
+        assert!(tries.iter().all(|r| matches!(r, Ok(Begun::Recorded | Begun::InProgress))), "{tries:?}");
+        assert_eq!(db.list_uploads().await.unwrap().len(), 1);
+    }
+
+    /// A claim holds the upload's row: a second claim, on any pool, is refused at once; the
+    /// holder's advance moves the progress and frees it; a claim released, or refused by its
+    /// advance, changes nothing and frees it at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_claimed_upload_is_refused_to_others_until_it_moves() {
+        let (url, db) = db().await;
+        let other = Db::connect(&url).await.unwrap();
+        let id = Uuid::new_v4();
+        db.put_upload(&upload(id, b"m", 100)).await.unwrap();
+        let hold = Duration::from_secs(30);
+        let claim = db.claim_upload(id, hold).await.unwrap();
+        assert_eq!(claim.upload().received, 0);
+        assert!(matches!(other.claim_upload(id, hold).await, Err(DbError::Conflict { .. })));
+        assert!(matches!(db.claim_upload(id, hold).await, Err(DbError::Conflict { .. })), "also on the holder's own pool");
+        claim.advance(40, b"state-40", "receiving", t0()).await.unwrap();
+        let got = db.upload(id).await.unwrap().unwrap();
+        assert_eq!((got.received, got.sealed.as_slice()), (40, &b"state-40"[..]));
+
+        let claim = other.claim_upload(id, hold).await.unwrap();
+        assert_eq!(claim.upload().received, 40);
+        claim.release().await;
+        let claim = db.claim_upload(id, hold).await.unwrap();
+        assert!(matches!(claim.advance(30, b"s", "receiving", t0()).await, Err(DbError::Invalid { .. })));
+        let claim = db.claim_upload(id, hold).await.unwrap();
+        assert!(matches!(claim.advance(101, b"s", "receiving", t0()).await, Err(DbError::Invalid { .. })));
+        assert_eq!(db.upload(id).await.unwrap().unwrap().received, 40, "nothing changed");
+        assert!(matches!(db.claim_upload(Uuid::new_v4(), hold).await, Err(DbError::NotFound { .. })));
+    }
+
+    /// A claim's replace writes every field (an expiry's tombstone, progress back to 0) and
+    /// frees the row; a replacement of another upload is refused and changes nothing.
+    #[tokio::test]
+    async fn a_claim_replaces_the_whole_upload_or_nothing() {
+        let (_url, db) = db().await;
+        let id = Uuid::new_v4();
+        db.put_upload(&upload(id, b"m", 100)).await.unwrap();
+        db.advance_upload(id, 0, 50, b"state-50", t0()).await.unwrap();
+        let hold = Duration::from_secs(30);
+        let wrong = upload(Uuid::new_v4(), b"m", 100);
+        assert!(matches!(db.claim_upload(id, hold).await.unwrap().replace(&wrong).await, Err(DbError::Invalid { .. })));
+        assert_eq!(db.upload(id).await.unwrap().unwrap().received, 50, "nothing changed");
+        let mut tomb = upload(id, b"m", 100);
+        tomb.state = "expired".into();
+        tomb.sealed = b"tomb".to_vec();
+        db.claim_upload(id, hold).await.unwrap().replace(&tomb).await.unwrap();
+        assert_eq!(db.upload(id).await.unwrap().unwrap(), tomb);
+        db.claim_upload(id, hold).await.unwrap().release().await;
+    }
+
+    /// A claim left idle past its hold (a replica frozen mid-chunk) is ended by PostgreSQL:
+    /// the upload can be claimed again and the frozen claim's advance fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_frozen_claim_is_ended_after_its_hold() {
+        let (url, db) = db().await;
+        let other = Db::connect(&url).await.unwrap();
+        let id = Uuid::new_v4();
+        db.put_upload(&upload(id, b"m", 100)).await.unwrap();
+        let frozen = db.claim_upload(id, Duration::from_millis(300)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let claim = other.claim_upload(id, Duration::from_secs(30)).await.unwrap();
+        claim.advance(10, b"s", "receiving", t0()).await.unwrap();
+        assert!(frozen.advance(20, b"late", "receiving", t0()).await.is_err());
+        assert_eq!(db.upload(id).await.unwrap().unwrap().received, 10);
+    }
+}
+
+mod caps {
+    use super::*;
+
+    fn digest(i: u8) -> Vec<u8> {
+        vec![i; 32]
+    }
+
+    /// Sessions of one member are capped: a new one ends the member's soonest to expire;
+    /// expired ones go first and count for nothing; other members are not affected.
+    #[tokio::test]
+    async fn sessions_are_capped_per_member() {
+        let (_url, db) = db().await;
+        for i in 0..3u8 {
+            let ended = db.insert_session_capped(&digest(i), b"m", b"s", t0() + secs(60 + i64::from(i)), 2, t0()).await.unwrap();
+            assert_eq!(ended, u64::from(i == 2));
+        }
+        assert_eq!(db.session(&digest(0), t0()).await.unwrap(), None, "the oldest ended");
+        assert!(db.session(&digest(1), t0()).await.unwrap().is_some() && db.session(&digest(2), t0()).await.unwrap().is_some());
+        db.insert_session_capped(&digest(9), b"other", b"s", t0() + secs(60), 2, t0()).await.unwrap();
+        assert!(db.session(&digest(1), t0()).await.unwrap().is_some(), "another member's session ends none of this one's");
+        // Later, both expired: a new one ends no live session.
+        let later = t0() + secs(100);
+        assert_eq!(db.insert_session_capped(&digest(3), b"m", b"s", later + secs(60), 2, later).await.unwrap(), 0);
+        assert!(matches!(db.insert_session_capped(&digest(4), b"m", b"s", later, 0, later).await, Err(DbError::Invalid { .. })));
+    }
+
+    /// Challenges of one member opened at once from eight pools (replicas): the member holds
+    /// at most the cap afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn challenges_opened_at_once_on_replicas_stay_within_the_cap() {
+        let (url, db) = db().await;
+        let dbs = replicas(&url, 8, 2).await;
+        let ids: Vec<Uuid> = (0..24).map(|_| Uuid::new_v4()).collect();
+        let tries = futures_util::future::join_all(ids.iter().enumerate().map(|(i, id)| {
+            let d = &dbs[i % 8];
+            async move { d.insert_challenge_capped(*id, b"m", b"c", t0() + secs(60), 3, t0()).await }
+        }))
+        .await;
+        assert!(tries.iter().all(Result::is_ok), "{tries:?}");
+        let mut live = 0;
+        for id in &ids {
+            if db.take_challenge(*id, t0()).await.unwrap().is_some() {
+                live += 1;
+            }
+        }
+        assert_eq!(live, 3);
     }
 }

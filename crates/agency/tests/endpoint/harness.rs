@@ -97,6 +97,19 @@ impl Env {
         Env { tmp, dir, server: Some(server), url, clock, client: pinned_client(&fp), agency_id: public.agency_id, members: 0 }
     }
 
+    /// An `Env` over an endpoint started elsewhere (a cluster replica serving `dir` at
+    /// `url`): members' stores go in `tmp`; it stops no server.
+    pub fn from_parts(
+        tmp: tempfile::TempDir,
+        dir: PathBuf,
+        url: String,
+        clock: Arc<TestClock>,
+        client: reqwest::Client,
+        agency_id: Uuid,
+    ) -> Env {
+        Env { tmp, dir, server: None, url, clock, client, agency_id, members: 0 }
+    }
+
     pub async fn stop(&mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await.unwrap();

@@ -13,7 +13,9 @@
 //! The tables (migrations/0001_cluster.sql): `agency` (one row), `journal` (records 0.. with
 //! no gaps), `issued`, `revocation` (one row, compare-and-swap), `receipts` (first wins),
 //! `invites` (single use, atomically), `sessions`, `challenges` (taken once), `failures`,
-//! `lockouts` and `buckets` (cluster-wide limits), `uploads` (compare-and-swap on progress).
+//! `lockouts` and `buckets` (cluster-wide limits), `uploads` (compare-and-swap on progress,
+//! per-member quotas checked and counted in one step). Migration 0200 gives `sessions` and
+//! `challenges` a keyed member digest, so the per-member caps hold across replicas.
 //!
 //! # Flow
 //! ```no_run
@@ -53,7 +55,7 @@ use uuid::Uuid;
 pub use error::{redacted, DbError};
 pub use journal::{JournalLock, JOURNAL_IDLE_LIMIT, JOURNAL_LOCK, JOURNAL_LOCK_WAIT};
 pub use records::{Invite, Issued, Revocation};
-pub use uploads::{Upload, Usage};
+pub use uploads::{Begun, Quota, Upload, UploadClaim, Usage};
 
 use error::running;
 
@@ -231,6 +233,18 @@ impl Db {
 /// A count or offset as PostgreSQL's `bigint`, refusing what does not fit.
 fn to_i64(n: u64, what: &'static str) -> Result<i64, DbError> {
     i64::try_from(n).map_err(|_| DbError::Invalid { what })
+}
+
+/// A transaction-scoped advisory lock key for one member: `class` names what is counted (a
+/// four-letter tag), the member digest's first four bytes the member. Two members sharing
+/// those bytes only wait for each other; PostgreSQL keeps these two-part keys apart from the
+/// one-part [`JOURNAL_LOCK`].
+fn member_lock(class: [u8; 4], member: &[u8]) -> (i32, i32) {
+    let mut b = [0u8; 4];
+    for (d, s) in b.iter_mut().zip(member) {
+        *d = *s;
+    }
+    (i32::from_be_bytes(class), i32::from_be_bytes(b))
 }
 
 /// A `bigint` the schema keeps non-negative, as a count.

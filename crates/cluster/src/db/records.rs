@@ -8,7 +8,82 @@ use uuid::Uuid;
 
 use super::error::running;
 use super::journal::JournalLock;
-use super::{to_u64, Db, DbError};
+use super::{member_lock, to_u64, Db, DbError};
+
+/// The advisory lock classes of a member's sessions ("CbSs") and challenges ("CbCh").
+const SESSIONS_LOCK: [u8; 4] = *b"CbSs";
+const CHALLENGES_LOCK: [u8; 4] = *b"CbCh";
+
+/// Which capped table [`insert_capped`] writes.
+#[derive(Clone, Copy)]
+enum Capped {
+    Sessions,
+    Challenges,
+}
+
+impl Capped {
+    /// (table, key column, lock class, what)
+    fn parts(self) -> (&'static str, &'static str, [u8; 4], &'static str) {
+        match self {
+            Capped::Sessions => ("sessions", "digest", SESSIONS_LOCK, "the session"),
+            Capped::Challenges => ("challenges", "id", CHALLENGES_LOCK, "the challenge"),
+        }
+    }
+}
+
+/// Inserts a row of `member` into a capped table, first deleting the member's expired rows
+/// and then their oldest (soonest to expire) until fewer than `cap` are left, all under the
+/// member's advisory lock: replicas inserting for one member at once cannot pass the cap
+/// together. Returns how many live rows were ended to make room.
+#[allow(clippy::too_many_arguments)]
+async fn insert_capped<K>(
+    pool: &sqlx::PgPool,
+    which: Capped,
+    key: K,
+    member: &[u8],
+    sealed: &[u8],
+    expires_at: DateTime<Utc>,
+    cap: u32,
+    now: DateTime<Utc>,
+) -> Result<u64, DbError>
+where
+    K: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+{
+    let (table, column, class, what) = which.parts();
+    if cap == 0 {
+        return Err(DbError::Invalid { what: "a cap of zero" });
+    }
+    let mut tx = pool.begin().await.map_err(|e| running(e, what))?;
+    let (class, lock) = member_lock(class, member);
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)").bind(class).bind(lock).execute(&mut *tx).await.map_err(|e| running(e, what))?;
+    sqlx::query(&format!("DELETE FROM {table} WHERE member = $1 AND expires_at <= $2"))
+        .bind(member)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| running(e, what))?;
+    // Keep the member's newest cap - 1; this one makes cap.
+    let ended = sqlx::query(&format!(
+        "DELETE FROM {table} WHERE {column} IN
+           (SELECT {column} FROM {table} WHERE member = $1 ORDER BY expires_at DESC, {column} OFFSET $2)"
+    ))
+    .bind(member)
+    .bind(i64::from(cap) - 1)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| running(e, what))?
+    .rows_affected();
+    sqlx::query(&format!("INSERT INTO {table} ({column}, sealed, expires_at, member) VALUES ($1, $2, $3, $4)"))
+        .bind(key)
+        .bind(sealed)
+        .bind(expires_at)
+        .bind(member)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| running(e, what))?;
+    tx.commit().await.map_err(|e| running(e, what))?;
+    Ok(ended)
+}
 
 /// A credential the agency issued.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -224,6 +299,21 @@ impl Db {
         Ok(())
     }
 
+    /// [`Db::insert_session`] for `member` (the agency's keyed digest of the member), who may
+    /// hold at most `cap` sessions across the cluster: their expired sessions go, then their
+    /// oldest until this one makes `cap`. Returns how many live sessions were ended.
+    pub async fn insert_session_capped(
+        &self,
+        digest: &[u8],
+        member: &[u8],
+        sealed: &[u8],
+        expires_at: DateTime<Utc>,
+        cap: u32,
+        now: DateTime<Utc>,
+    ) -> Result<u64, DbError> {
+        insert_capped(&self.pool, Capped::Sessions, digest, member, sealed, expires_at, cap, now).await
+    }
+
     /// The session under `digest`, unless it expired at `now` (an expired one is as good as
     /// absent, whether or not it was cleaned up yet).
     pub async fn session(&self, digest: &[u8], now: DateTime<Utc>) -> Result<Option<Vec<u8>>, DbError> {
@@ -276,6 +366,21 @@ impl Db {
             .await
             .map_err(|e| running(e, "the challenge"))?;
         Ok(())
+    }
+
+    /// [`Db::insert_challenge`] for `member` (the agency's keyed digest of the member), who
+    /// may have at most `cap` challenges open across the cluster: their expired ones go, then
+    /// their oldest until this one makes `cap`. Returns how many live challenges were ended.
+    pub async fn insert_challenge_capped(
+        &self,
+        id: Uuid,
+        member: &[u8],
+        sealed: &[u8],
+        expires_at: DateTime<Utc>,
+        cap: u32,
+        now: DateTime<Utc>,
+    ) -> Result<u64, DbError> {
+        insert_capped(&self.pool, Capped::Challenges, id, member, sealed, expires_at, cap, now).await
     }
 
     /// Takes the challenge `id`: deletes it and returns it unless it expired at `now`.
