@@ -149,11 +149,12 @@ pub(crate) fn is_disk_full_text(text: &str) -> bool {
 }
 
 /// An agency record store's failure (casebridge-trust's errors carry I/O failures as text): a
-/// full disk is 507, anything else the endpoint's own failure (500).
+/// full disk is 507, a cluster database that cannot be used 503 (`Reason::Unavailable`: the
+/// member retries), anything else the endpoint's own failure (500).
 pub(crate) fn records_error(e: casebridge_trust::TrustError) -> ApiError {
     if is_disk_full_text(&e.message) {
         ApiError::insufficient_storage(e.message)
-    } else if e.message.contains("in the cluster database") {
+    } else if e.reason == casebridge_trust::Reason::Unavailable {
         ApiError::unavailable(e.message)
     } else {
         ApiError::internal(e)

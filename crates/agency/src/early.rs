@@ -91,7 +91,7 @@ impl Early {
             if stopped {
                 result = Err(TrustError::new(Reason::Io, "the early verification did not read the whole upload"));
             }
-            if matches!(&result, Err(e) if e.reason == Reason::Io) {
+            if matches!(&result, Err(e) if matches!(e.reason, Reason::Io | Reason::Unavailable)) {
                 // Cancelled, idle or unreadable: a `complete` verifies from the file.
                 st.early.forget(id, &job);
             }
@@ -117,7 +117,7 @@ impl Early {
         }
         let guard = lock(&job.verifying).take();
         let result = match s.result.take() {
-            Some(Err(e)) if matches!(e.reason, Reason::Io | Reason::Store) => None,
+            Some(Err(e)) if matches!(e.reason, Reason::Io | Reason::Unavailable | Reason::Store) => None,
             other => other,
         };
         (result, guard)

@@ -370,7 +370,7 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
     // bundle that fails verification is a 422. The endpoint's own failures are a 500 and keep
     // the upload, so completing again retries.
     let refuse = |e: casebridge_trust::TrustError| -> ApiResult<UploadOutcome> {
-        if matches!(e.reason, Reason::Io | Reason::Store) {
+        if matches!(e.reason, Reason::Io | Reason::Unavailable | Reason::Store) {
             if api::is_disk_full_text(&e.message) {
                 return Err(ApiError::insufficient_storage(e));
             }

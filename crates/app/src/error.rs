@@ -194,6 +194,8 @@ error_codes! {
     WrongHolder = "wrong_holder",
     /// Trust layer: `sealing_key_required`.
     SealingKeyRequired = "sealing_key_required",
+    /// Trust layer: `unavailable` (the cluster database behind an agency's records).
+    Unavailable = "unavailable",
     /// Trust layer: `store`.
     Store = "store",
     /// Trust layer: `forbidden`.

@@ -415,7 +415,7 @@ fn issue(ctx: &mut Ctx, a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
     let agency = unlock(ctx, &a.dir)?;
     // The request's proof of possession (its signature by the key it names) is checked here.
     let (cred, doc) = agency.issue(&request, role, a.name.as_deref(), valid_for).map_err(|source| match source.reason {
-        Reason::Io | Reason::Store => CliError::Trust(source),
+        Reason::Io | Reason::Unavailable | Reason::Store => CliError::Trust(source),
         _ => CliError::Document { path: a.request.clone(), source },
     })?;
     files::write_new(&a.out, &doc.to_bytes())?;

@@ -244,7 +244,7 @@ impl Verdict {
 /// Failures of the verifier's own setup (reading the file, a sealed bundle without the
 /// sealing key) are errors; everything else is a verdict on the bundle.
 fn is_verdict(e: &TrustError) -> bool {
-    !matches!(e.reason, Reason::Io | Reason::Store | Reason::SealingKeyRequired)
+    !matches!(e.reason, Reason::Io | Reason::Unavailable | Reason::Store | Reason::SealingKeyRequired)
 }
 
 /// Verifies with a spinner (drawn only once any passphrase prompt is over).

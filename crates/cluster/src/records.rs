@@ -20,7 +20,7 @@ pub struct ClusterRecords {
 
 fn db_error(what: &str, name: &str) -> impl FnOnce(sqlx::Error) -> TrustError {
     let what = format!("{what} {name}");
-    move |e| TrustError::new(Reason::Io, format!("{what} in the cluster database: {}", crate::describe_sqlx(&e)))
+    move |e| TrustError::new(Reason::Unavailable, format!("{what} in the cluster database: {}", crate::describe_sqlx(&e)))
 }
 
 impl ClusterRecords {

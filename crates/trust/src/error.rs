@@ -63,6 +63,9 @@ pub enum Reason {
     SealingKeyRequired,
     /// Input/output failed.
     Io,
+    /// A shared store the records live in (a cluster agency's database) could not be reached
+    /// or refused: nothing was changed; the same request may succeed later.
+    Unavailable,
     /// The local store or agency directory refused the operation.
     Store,
     /// The sender may not contribute these events (access rules of the endpoint).
@@ -116,6 +119,7 @@ impl Reason {
             Reason::WrongHolder => "wrong_holder",
             Reason::SealingKeyRequired => "sealing_key_required",
             Reason::Io => "io",
+            Reason::Unavailable => "unavailable",
             Reason::Store => "store",
             Reason::Forbidden => "forbidden",
             Reason::MemberIdTaken => "member_id_taken",
