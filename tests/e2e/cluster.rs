@@ -31,23 +31,6 @@ fn run_env(p: &Profile, args: &[&str]) -> Output {
     })
 }
 
-/// Copies an agency directory for another replica machine: the keys, certificate and
-/// cluster.json; never the replica's local copy of the store, its socket or serve file.
-fn copy_for_replica(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if ["replica", "admin.sock", "serve.json", "lock"].contains(&name.as_str()) {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            casebridge_testkit::files::copy_dir(&entry.path(), &to.join(&name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
-    }
-}
-
 fn cluster() -> Cluster {
     let admin = Profile::empty();
     let database = services::fresh_database();
@@ -64,7 +47,7 @@ fn cluster() -> Cluster {
     assert_eq!(v["deployment"], "cluster", "{v}");
     assert!(!v["cluster"]["database"].as_str().unwrap().contains("casebridge-test@"), "the password is never printed\n{v}");
     let b = admin.root().join("agency-b");
-    copy_for_replica(&a, &b);
+    casebridge_testkit::files::copy_for_replica(&a, &b);
     Cluster { admin, dirs: [a, b], database }
 }
 

@@ -148,9 +148,20 @@ fn invites_work_once_and_expire() {
     endpoint.stop();
 }
 
-#[test]
-fn cut_connections_resume_and_store_one_copy() {
-    // The members reach the endpoint through a proxy that cuts connections.
+/// An agency whose members (an investigator with a case and a brief, a volunteer) reach its
+/// endpoint through a [`Proxy`], which counts, delays or cuts their traffic.
+struct Proxied {
+    admin: Profile,
+    agency: std::path::PathBuf,
+    endpoint: Endpoint,
+    proxy: Proxy,
+    inv: Profile,
+    vol: Profile,
+    case: String,
+    brief: String,
+}
+
+fn proxied() -> Proxied {
     let admin = Profile::empty();
     let agency = admin.root().join("agency");
     new_agency(&agency);
@@ -165,6 +176,13 @@ fn cut_connections_resume_and_store_one_copy() {
     let vol = member(Role::Volunteer, "Mila");
     vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila", &["--url", &url])]).ok();
     sync(&vol);
+    Proxied { admin, agency, endpoint, proxy, inv, vol, case, brief }
+}
+
+#[test]
+fn cut_connections_resume_and_store_one_copy() {
+    // The members reach the endpoint through a proxy that cuts connections.
+    let Proxied { agency, endpoint, proxy, inv, vol, brief, .. } = proxied();
     let size = 100_000_000u64;
     let big = vol.random_file("big.mp4", size, 9);
     vol.cmd(&["submit", &brief, s(&big)]).ok();
@@ -460,20 +478,7 @@ fn tamper_cluster(agency: &std::path::Path) {
 /// carried whole; the agency checks clean and serves the content to the investigator.
 #[test]
 fn a_staff_bundle_never_resends_content_the_agency_holds() {
-    let admin = Profile::empty();
-    let agency = admin.root().join("agency");
-    new_agency(&agency);
-    let endpoint = Endpoint::start(&agency);
-    let proxy = Proxy::start(endpoint.addr);
-    let url = proxy.url();
-    let inv = member(Role::Investigator, "Vera");
-    inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera", &["--url", &url])]).ok();
-    let case = inv.new_case("Dashcams");
-    let brief = inv.cmd(&["brief", "publish", &case, "--title", "t", "--body", "b"]).ok().stdout.trim().to_string();
-    sync(&inv);
-    let vol = member(Role::Volunteer, "Mila");
-    vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila", &["--url", &url])]).ok();
-    sync(&vol);
+    let Proxied { admin, agency, endpoint, proxy, inv, vol, case, brief } = proxied();
 
     const SIZE: u64 = 12_000_000;
     let clip = vol.random_file("clip.mp4", SIZE, 21);

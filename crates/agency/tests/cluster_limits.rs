@@ -11,7 +11,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::sync::Arc;
 
 use casebridge_agency::deployment::ClusterConfig;
@@ -54,7 +53,7 @@ impl Pair {
             tokio::task::spawn_blocking(move || drop(casebridge_testkit::deployment::new_cluster_agency(&a, "Test Police"))).await.unwrap();
         }
         let database = ClusterConfig::load(&a).unwrap().unwrap().database;
-        copy_for_replica(&a, &b);
+        casebridge_testkit::files::copy_for_replica(&a, &b);
         let clock = Arc::new(TestClock::default());
         let mut servers = Vec::new();
         for dir in [&a, &b] {
@@ -149,23 +148,6 @@ impl Pair {
 
     async fn complete(&self, replica: usize, token: &str, upload: Uuid) -> reqwest::Response {
         self.env.client.post(self.url(replica, &format!("/v1/uploads/{upload}/complete"))).bearer_auth(token).send().await.unwrap()
-    }
-}
-
-/// A replica's copy of the agency directory: what `agency init` made, without the first
-/// replica's own local state (as tests/e2e/cluster.rs copies it).
-fn copy_for_replica(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if ["replica", "admin.sock", "serve.json", "lock"].contains(&name.as_str()) {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            casebridge_testkit::files::copy_dir(&entry.path(), &to.join(&name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
     }
 }
 
