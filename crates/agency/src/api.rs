@@ -148,12 +148,14 @@ pub(crate) fn is_disk_full_text(text: &str) -> bool {
     text.contains("(os error 28)") || text.contains("(os error 122)")
 }
 
-/// An agency record store's failure (casebridge-trust's errors carry I/O failures as text): a
-/// full disk is 507, anything else the endpoint's own failure (500).
+/// An agency record store's or the bundle reader's failure (casebridge-trust's errors carry
+/// I/O failures as text): a full disk is 507, a cluster's database or object store that does
+/// not answer 503 (casebridge-cluster's and core's messages name "the cluster database" and
+/// "the object store"), anything else the endpoint's own failure (500).
 pub(crate) fn records_error(e: casebridge_trust::TrustError) -> ApiError {
     if is_disk_full_text(&e.message) {
         ApiError::insufficient_storage(e.message)
-    } else if e.message.contains("in the cluster database") {
+    } else if e.message.contains("in the cluster database") || e.message.contains("the object store") {
         ApiError::unavailable(e.message)
     } else {
         ApiError::internal(e)

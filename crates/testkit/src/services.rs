@@ -387,7 +387,8 @@ impl OwnServices {
     }
 
     /// Starts SeaweedFS (master, volume, filer and S3 in one process, on its ports and data
-    /// directory, as in `scripts/services`) and waits until its S3 server takes writes.
+    /// directory, as in `scripts/services`) and waits until its S3 server takes writes (some
+    /// 20 s after a restart).
     pub fn start_objects(&mut self) {
         assert!(self.weed.is_none(), "the object store is running already");
         let [mp, vp, fp, sp, gm, gv, gf, gs] = self.weed_ports;
@@ -414,7 +415,9 @@ impl OwnServices {
         // registered with the master).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
         while std::time::Instant::now() < deadline {
-            if self.s3(&["-X", "PUT"], &format!("/{PROBE_BUCKET}")) && self.s3(&["-X", "PUT", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--data-binary", "probe"], &format!("/{PROBE_BUCKET}/probe")) {
+            // (The probe bucket is made on the first start; later a PUT of it answers 409.)
+            let _ = self.s3(&["-X", "PUT"], &format!("/{PROBE_BUCKET}"));
+            if self.s3(&["-X", "PUT", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--data-binary", "probe"], &format!("/{PROBE_BUCKET}/probe")) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
@@ -424,19 +427,13 @@ impl OwnServices {
         panic!("SeaweedFS did not take writes within 90 s; the end of its log:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
     }
 
-    /// Stops SeaweedFS (SIGTERM, SIGKILL after 10 s) and waits until it is gone.
+    /// Stops SeaweedFS the hard way (SIGKILL: its graceful stop takes half a minute; what it
+    /// acknowledged is in its files already) and waits until it is gone.
     pub fn stop_objects(&mut self) {
-        let Some(mut child) = self.weed.take() else { return };
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+        if let Some(mut child) = self.weed.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 
