@@ -27,12 +27,12 @@ mod endpoint;
 mod exif;
 /// `casebridge init` through the real CLI, then `whoami`.
 mod init;
+/// The database and the object store stopped under a running replica: 503, retries, nothing lost.
+mod outage;
 /// A wrong passphrase changes nothing; passphrase change survives SIGKILL.
 mod passphrase;
 /// A new passphrase is checked against the policy before the store is unlocked.
 mod passphrase_policy;
-/// The database and the object store stopped under a running replica: 503, retries, nothing lost.
-mod outage;
 /// Deleting the index and rebuilding it from the journal gives the same state.
 mod rebuild;
 /// Bytes in equal bytes out, from 0 bytes to 300 MB; export never overwrites.

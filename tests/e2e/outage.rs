@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use casebridge_core::{Passphrase, Role, Store};
+use casebridge_protocol::UploadBegin;
 use casebridge_sync::{Auth, HttpTransport, SyncError, Transport};
 use casebridge_testkit::services::OwnServices;
 use serde_json::Value;
@@ -35,14 +36,14 @@ fn check_clean(own: &OwnServices, p: &Profile, dir: &std::path::Path) -> Value {
     v
 }
 
-/// What the endpoint answers one request of profile `p`'s, sent by the real client pinned to
-/// its certificate (the member's store is open only meanwhile): its status and code (`(200,
-/// "")` for success, 0 for no answer).
-fn request<T>(
+/// Calls of profile `p`'s, sent by the real client pinned to the endpoint's certificate (the
+/// member's store is open only meanwhile), one request at a time, so the test sees each
+/// answer.
+fn call<T>(
     p: &Profile,
     at: &Pinned,
-    call: impl FnOnce(&HttpTransport) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, SyncError>> + '_>>,
-) -> (u16, String) {
+    calls: impl FnOnce(&HttpTransport) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, SyncError>> + '_>>,
+) -> Result<T, SyncError> {
     let store = in_process(|| Store::open(&p.store, &Passphrase::new(PASS)).expect("open"));
     let me = store.whoami().clone();
     let store = Arc::new(Mutex::new(store));
@@ -54,10 +55,34 @@ fn request<T>(
         signer: Arc::new(move |c: &[u8], m: &[u8]| st.lock().unwrap().sign_detached(c, m)),
     };
     let http = HttpTransport::new(&at.url, &at.cert, auth).expect("transport");
-    let r = answer(at.rt.block_on(call(&http)));
+    let r = at.rt.block_on(calls(&http));
     drop(http);
     in_process(|| drop(store));
     r
+}
+
+/// [`call`]'s answer: its status and code.
+fn request<T>(
+    p: &Profile,
+    at: &Pinned,
+    calls: impl FnOnce(&HttpTransport) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, SyncError>> + '_>>,
+) -> (u16, String) {
+    answer(call(p, at, calls))
+}
+
+/// The one bundle waiting in `p`'s outbox: its id and bytes.
+fn outbox_bundle(p: &Profile) -> (Uuid, Vec<u8>) {
+    let mut found: Vec<_> = crate::harness::walk_files(&p.store)
+        .into_iter()
+        .filter(|f| {
+            f.extension().is_some_and(|e| e == casebridge_sync::BUNDLE_EXTENSION)
+                && f.parent().and_then(|d| d.file_name()).is_some_and(|d| d == casebridge_sync::OUTBOX_DIR)
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "one bundle in the outbox: {found:?}");
+    let path = found.pop().unwrap();
+    let id = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    (id, std::fs::read(&path).unwrap())
 }
 
 /// Where the replica is and how a client pins it.
@@ -126,8 +151,7 @@ fn members_get_503_while_the_database_or_the_bucket_is_down_and_nothing_acknowle
     let boss = Profile::empty();
     let dir = boss.root().join("agency");
     let objects = format!("s3://{bucket}/agency");
-    admin(&own, &boss, &["agency", "init", "--dir", s(&dir), "--name", "Test Police", "--database", &database, "--objects", &objects])
-        .ok();
+    admin(&own, &boss, &["agency", "init", "--dir", s(&dir), "--name", "Test Police", "--database", &database, "--objects", &objects]).ok();
     let replica = Endpoint::start_with(&dir, "127.0.0.1:0", &own.aws_env());
     // Members reach the replica through a proxy that counts (and, later, slows) their bytes.
     let proxy = Proxy::start(replica.addr);
@@ -153,13 +177,15 @@ fn members_get_503_while_the_database_or_the_bucket_is_down_and_nothing_acknowle
     }
     assert_eq!(sync(&vol)["uploaded"], 2);
     let acknowledged = receipts(&vol);
+    let vol2 = member(Role::Volunteer, "Ines Vogel");
+    vol2.cmd(&["enrol", &invite("volunteer", "Ines Vogel")]).ok();
+    sync(&vol2);
     assert_eq!(sync(&inv)["content_fetched"], 2);
 
     let info: Value = serde_json::from_slice(&std::fs::read(dir.join("serve.json")).unwrap()).unwrap();
     let cert = info["cert_fp"].as_str().unwrap().to_string();
-    let agency_id: Uuid = str_field(&admin(&own, &boss, &["agency", "show", "--dir", s(&dir), "--json"]).ok().json(), "agency_id")
-        .parse()
-        .unwrap();
+    let agency_id: Uuid =
+        str_field(&admin(&own, &boss, &["agency", "show", "--dir", s(&dir), "--json"]).ok().json(), "agency_id").parse().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let at = Pinned { url: replica.url.clone(), cert, agency: agency_id, rt };
     let health = || at.rt.block_on(casebridge_sync::health(&at.url, &at.cert)).map(|h| h.status);
@@ -172,7 +198,11 @@ fn members_get_503_while_the_database_or_the_bucket_is_down_and_nothing_acknowle
     vol.cmd(&["submit", &brief, s(&photo)]).ok();
     // A request is answered 503 `unavailable` (with Retry-After), not a 500 and not a hang;
     // the replica process is alive and answers what needs no storage.
+    let asked = Instant::now();
     assert_eq!(feed(&vol), (503, "unavailable".to_string()), "the feed while the database is down");
+    let waited = asked.elapsed();
+    eprintln!("outage: a request while the database is down was answered 503 after {waited:?}");
+    assert!(waited < Duration::from_secs(20), "the 503 came after {waited:?}");
     assert_eq!(health().unwrap(), "ok", "the replica stays up while its database is down\n{}", replica.log());
     // A sync begun while the database is down meets 503s and retries; PostgreSQL starts
     // again under the same replica (not restarted), and the same sync completes.
@@ -201,6 +231,20 @@ fn members_get_503_while_the_database_or_the_bucket_is_down_and_nothing_acknowle
 
     eprintln!("outage: the database outage done at {:?}", started.elapsed());
     // ---- the object store stops in the middle of a large upload ----
+    // A second volunteer's bundle has every byte on the endpoint but is not completed yet.
+    let photo = vol2.random_file("photo.jpg", 300_000, 12);
+    vol2.cmd(&["submit", &brief, s(&photo)]).ok();
+    let (waiting, bytes) = outbox_bundle(&vol2);
+    let size2 = bytes.len() as u64;
+    let upload = call(&vol2, &at, |h| {
+        Box::pin(async move {
+            let begun = h.begin(UploadBegin { bundle_id: waiting, size: size2 }).await?;
+            let state = h.put(begun.upload_id, 0, bytes.into()).await?;
+            assert_eq!((state.received, state.complete), (size2, false), "every byte is on the endpoint");
+            Ok(begun.upload_id)
+        })
+    })
+    .unwrap();
     let size = 40_000_000u64;
     let video = vol.random_file("video.mp4", size, 11);
     vol.cmd(&["submit", &brief, s(&video)]).ok();
@@ -237,6 +281,13 @@ fn members_get_503_while_the_database_or_the_bucket_is_down_and_nothing_acknowle
         })
     };
     assert_eq!(content(&inv), (503, "unavailable".to_string()), "content while the bucket is down");
+    // Completing the bundle whose bytes are all there (it reads them from the bucket) is 503.
+    assert_eq!(
+        request(&vol2, &at, |h| Box::pin(h.complete(upload))),
+        (503, "unavailable".to_string()),
+        "completing an upload while the bucket is down\n{}",
+        replica.log()
+    );
     assert_eq!(health().unwrap(), "ok", "the replica stays up while its bucket is down\n{}", replica.log());
 
     eprintln!("outage: the object store outage done at {:?}", started.elapsed());
@@ -248,28 +299,33 @@ fn members_get_503_while_the_database_or_the_bucket_is_down_and_nothing_acknowle
     let sent = proxy.bytes().0 - before;
     assert!(sent < size - 8_000_000, "the upload resumed ({sent} bytes sent after the restart for a {size}-byte bundle)");
     assert_eq!(content(&inv), (200, String::new()));
+    // The second volunteer's sync completes the waiting bundle without sending it again.
+    let (before, _) = proxy.bytes();
+    assert_eq!(sync(&vol2)["uploaded"], 1);
+    assert!(proxy.bytes().0 - before < size2, "the waiting bundle was not sent again");
+    assert_eq!(receipts(&vol2), vec![waiting.to_string()]);
 
     eprintln!("outage: the object store restart done at {:?}", started.elapsed());
-    // Nothing acknowledged was lost, nothing recorded twice: four bundles, four receipts, each
+    // Nothing acknowledged was lost, nothing recorded twice: five bundles, five receipts, each
     // once; the investigator has every item and each verifies; the agency checks clean with
-    // every object re-hashed; both members are still issued.
+    // every object re-hashed; every member is still issued.
     let all = receipts(&vol);
     assert_eq!(all.len(), acknowledged.len() + 2, "{all:?}");
     assert!(after_db.iter().all(|id| all.contains(id)));
-    assert_eq!(sync(&inv)["content_fetched"], 1);
+    assert_eq!(sync(&inv)["content_fetched"], 2);
     let list = inv.json(&["review", "list", "--json"]);
-    assert_eq!(list.as_array().unwrap().len(), 4, "four submissions, none twice\n{list}");
+    assert_eq!(list.as_array().unwrap().len(), 5, "five submissions, none twice\n{list}");
     for sub in list.as_array().unwrap() {
         for item in sub["items"].as_array().unwrap() {
             inv.cmd(&["evidence", "verify", item["evidence_id"].as_str().unwrap()]).ok();
         }
     }
     let v = check_clean(&own, &boss, &dir);
-    assert!(v["receipts"].as_u64().unwrap() >= 4, "{v}");
+    assert!(v["receipts"].as_u64().unwrap() >= 5, "{v}");
     let issued = admin(&own, &boss, &["agency", "issued", "--dir", s(&dir), "--json"]);
     issued.ok();
     let issued = issued.json();
-    assert_eq!(issued.as_array().unwrap().len(), 2, "{issued}");
+    assert_eq!(issued.as_array().unwrap().len(), 3, "{issued}");
     for c in issued.as_array().unwrap() {
         assert_eq!(c["status"], "valid", "{issued}");
     }

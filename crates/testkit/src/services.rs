@@ -383,7 +383,10 @@ impl OwnServices {
     /// Stops PostgreSQL (`pg_ctl stop -m fast`: open connections are cut, as an operator's
     /// restart does) and waits until it is down.
     pub fn stop_postgres(&self) {
-        run_ok(as_pg(&self.pg_bin.join("pg_ctl")).arg("-D").arg(self.pg_data()).args(["-m", "fast", "-w", "stop"]).stdout(Stdio::null()), "pg_ctl stop");
+        run_ok(
+            as_pg(&self.pg_bin.join("pg_ctl")).arg("-D").arg(self.pg_data()).args(["-m", "fast", "-w", "stop"]).stdout(Stdio::null()),
+            "pg_ctl stop",
+        );
     }
 
     /// Starts SeaweedFS (master, volume, filer and S3 in one process, on its ports and data
@@ -417,7 +420,10 @@ impl OwnServices {
         while std::time::Instant::now() < deadline {
             // (The probe bucket is made on the first start; later a PUT of it answers 409.)
             let _ = self.s3(&["-X", "PUT"], &format!("/{PROBE_BUCKET}"));
-            if self.s3(&["-X", "PUT", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--data-binary", "probe"], &format!("/{PROBE_BUCKET}/probe")) {
+            if self.s3(
+                &["-X", "PUT", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--data-binary", "probe"],
+                &format!("/{PROBE_BUCKET}/probe"),
+            ) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
