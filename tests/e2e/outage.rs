@@ -248,14 +248,16 @@ fn members_get_503_while_the_database_or_the_bucket_is_down_and_nothing_acknowle
     let size = 40_000_000u64;
     let video = vol.random_file("video.mp4", size, 11);
     vol.cmd(&["submit", &brief, s(&video)]).ok();
-    // Slow enough that the store goes away between chunks (a 4 MiB chunk takes ~0.3 s).
+    // Slowed, so that the store goes away in the middle of the upload. Chunks are 4 MiB, then
+    // 8 MiB once one went through: 20 MB in, at least 12.6 MB (two chunks) are stored, so the
+    // upload resumed later sends under 28 MB of 40.
     proxy.set_default(Faults { cut_after: None, delay: Duration::from_millis(5) });
     let (before, _) = proxy.bytes();
     let (out, at_stop) = std::thread::scope(|scope| {
         let syncing = scope.spawn(|| vol.cmd(&["sync", "--json"]));
         let deadline = Instant::now() + Duration::from_secs(120);
-        while proxy.bytes().0 - before < 12_000_000 {
-            assert!(Instant::now() < deadline && !syncing.is_finished(), "the upload did not get 12 MB in");
+        while proxy.bytes().0 - before < 20_000_000 {
+            assert!(Instant::now() < deadline && !syncing.is_finished(), "the upload did not get 20 MB in");
             std::thread::sleep(Duration::from_millis(20));
         }
         own.stop_objects();
@@ -297,6 +299,7 @@ fn members_get_503_while_the_database_or_the_bucket_is_down_and_nothing_acknowle
     let r = sync(&vol);
     assert_eq!(r["uploaded"], 1, "{r}\n{}", replica.log());
     let sent = proxy.bytes().0 - before;
+    eprintln!("outage: the object store was stopped {at_stop} bytes into the upload; {sent} bytes were sent after its restart");
     assert!(sent < size - 8_000_000, "the upload resumed ({sent} bytes sent after the restart for a {size}-byte bundle)");
     assert_eq!(content(&inv), (200, String::new()));
     // The second volunteer's sync completes the waiting bundle without sending it again.
