@@ -271,6 +271,8 @@ fn members_get_503_while_the_database_or_the_bucket_is_down_and_nothing_acknowle
     assert_retried_on_503(&out, "the object store was down");
     assert!(at_stop < size, "the store stopped mid-upload ({at_stop} of {size} bytes sent)");
     // Reading content is 503 too (the investigator's fetch of a photo acknowledged before).
+    // Postmortem: this was 404 `not_found`, which a sync does not retry: the store's
+    // has_content took the bucket's failure for "not held" (now Store::content_held).
     let list = inv.json(&["review", "list", "--json"]);
     let sha = list[0]["items"][0]["sha256"].as_str().unwrap().to_string();
     let content = |p: &Profile| {
@@ -284,6 +286,7 @@ fn members_get_503_while_the_database_or_the_bucket_is_down_and_nothing_acknowle
     };
     assert_eq!(content(&inv), (503, "unavailable".to_string()), "content while the bucket is down");
     // Completing the bundle whose bytes are all there (it reads them from the bucket) is 503.
+    // Postmortem: this was 500 `internal` (reading the parts failed as an I/O error).
     assert_eq!(
         request(&vol2, &at, |h| Box::pin(h.complete(upload))),
         (503, "unavailable".to_string()),
