@@ -27,6 +27,8 @@ mod endpoint;
 mod exif;
 /// `casebridge init` through the real CLI, then `whoami`.
 mod init;
+/// The database and the object store stopped under a running replica: 503, retries, nothing lost.
+mod outage;
 /// A wrong passphrase changes nothing; passphrase change survives SIGKILL.
 mod passphrase;
 /// A new passphrase is checked against the policy before the store is unlocked.

@@ -148,13 +148,15 @@ pub(crate) fn is_disk_full_text(text: &str) -> bool {
     text.contains("(os error 28)") || text.contains("(os error 122)")
 }
 
-/// An agency record store's failure (casebridge-trust's errors carry I/O failures as text): a
-/// full disk is 507, a cluster database that cannot be used 503 (`Reason::Unavailable`: the
-/// member retries), anything else the endpoint's own failure (500).
+/// An agency record store's or the bundle reader's failure (casebridge-trust's errors carry
+/// I/O failures as text): a full disk is 507; a cluster's database (`Reason::Unavailable`) or
+/// object store (core's object-storage errors from the bucket name "the object store") that
+/// does not answer is 503, and the member retries; anything else the endpoint's own failure
+/// (500).
 pub(crate) fn records_error(e: casebridge_trust::TrustError) -> ApiError {
     if is_disk_full_text(&e.message) {
         ApiError::insufficient_storage(e.message)
-    } else if e.reason == casebridge_trust::Reason::Unavailable {
+    } else if e.reason == casebridge_trust::Reason::Unavailable || e.message.contains("the object store") {
         ApiError::unavailable(e.message)
     } else {
         ApiError::internal(e)

@@ -14,11 +14,14 @@ use crate::access;
 use crate::api::ApiError;
 use crate::state::read;
 
-/// A store error as an HTTP error: refused input is the client's mistake (400), the rest is
-/// the endpoint's (500, logged).
+/// A store error as an HTTP error: refused input is the client's mistake (400), an object
+/// store that does not answer is unavailable for now (503, logged), the rest is the
+/// endpoint's (500, logged).
 fn store_error(e: casebridge_core::Error) -> ApiError {
     match e {
         casebridge_core::Error::Invalid { field, reason } => ApiError::bad_request(format!("{field}: {reason}")),
+        // A cluster's bucket that does not answer: 503, and the member retries.
+        e @ casebridge_core::Error::ObjectStorage { .. } => ApiError::unavailable(e),
         e => ApiError::internal(e),
     }
 }

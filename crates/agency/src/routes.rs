@@ -367,14 +367,12 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
     let issued = read(&st.issued).clone();
     let anchor = Anchor::new(&st.public, &list, Some(st.agency.sealing_identity())).at(st.now()).issued(&issued);
     // Refused: the upload is discarded. What this member may not contribute is a 403; a
-    // bundle that fails verification is a 422. The endpoint's own failures are a 500 and keep
-    // the upload, so completing again retries.
+    // bundle that fails verification is a 422. The endpoint's own failures keep the upload, so
+    // completing again retries: a full disk is 507, a cluster's database or bucket that does
+    // not answer 503, the rest 500.
     let refuse = |e: casebridge_trust::TrustError| -> ApiResult<UploadOutcome> {
         if matches!(e.reason, Reason::Io | Reason::Unavailable | Reason::Store) {
-            if api::is_disk_full_text(&e.message) {
-                return Err(ApiError::insufficient_storage(e));
-            }
-            return Err(ApiError::internal(e));
+            return Err(api::records_error(e));
         }
         uploads::discard(st, id)?;
         tracing::info!(member = %member.id, upload = %id, reason = e.reason.code(), "bundle refused");
@@ -395,6 +393,7 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
     let verify = || match &st.cluster {
         None => backend::verify_upload(&part, &anchor, &st.store, member.id, meta.bundle_id),
         Some(c) => {
+            // (An ObjectsError's text names the object store, so refuse answers 503.)
             let parts = c.objects.read_parts(id).map_err(|e| casebridge_trust::TrustError::new(Reason::Io, e.to_string()))?;
             let input = std::io::BufReader::with_capacity(256 * 1024, parts);
             backend::verify_upload_stream(input, &anchor, &st.store, member.id, meta.bundle_id)

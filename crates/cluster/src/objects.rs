@@ -104,7 +104,7 @@ pub enum ObjectsError {
     },
 
     /// A request failed otherwise.
-    #[error("{action} {what} in bucket {bucket} at {endpoint} failed: {reason}")]
+    #[error("{action} {what} in the object store's bucket {bucket} at {endpoint} failed: {reason}")]
     Failed {
         /// What was being done.
         action: &'static str,

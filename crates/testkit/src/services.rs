@@ -4,7 +4,8 @@
 //! HAProxy, started per test in front of the replicas it names.
 //!
 //! Each test takes its own database ([`fresh_database`]) and its own bucket ([`fresh_bucket`]),
-//! so tests never see each other's state.
+//! so tests never see each other's state. A test that stops and starts the database or the
+//! object store under a running endpoint takes servers of its own ([`OwnServices`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -257,4 +258,270 @@ pub fn database_dump(database_url: &str) -> String {
     let out = Command::new("pg_dump").args(["--data-only", "--inserts", database_url]).output().expect("running pg_dump");
     assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The SeaweedFS binary: this checkout's `.tools/seaweedfs` (made by `bash scripts/setup`),
+/// else the main checkout's when this is a git worktree of it.
+fn weed_binary() -> PathBuf {
+    let local = repo_root().join(".tools/seaweedfs/bin/weed");
+    if local.exists() {
+        return local;
+    }
+    let common = Command::new("git").arg("-C").arg(repo_root()).args(["rev-parse", "--path-format=absolute", "--git-common-dir"]).output();
+    if let Ok(out) = common {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if let Some(main) = dir.parent() {
+            let weed = main.join(".tools/seaweedfs/bin/weed");
+            if weed.exists() {
+                return weed;
+            }
+        }
+    }
+    panic!("SeaweedFS is not installed in .tools/seaweedfs: run `bash scripts/setup`")
+}
+
+/// The newest PostgreSQL's binaries (Debian's `/usr/lib/postgresql/N/bin`).
+fn pg_binaries() -> PathBuf {
+    let mut bins: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is not installed (bash scripts/setup installs it)")
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("initdb").exists())
+        .collect();
+    bins.sort();
+    bins.pop().expect("no initdb under /usr/lib/postgresql: bash scripts/setup installs PostgreSQL").1
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The unprivileged user PostgreSQL runs as when the tests run as root (initdb refuses root),
+/// as in scripts/services.
+const PG_OS_USER: &str = "casebridge-test";
+const PG_PASSWORD: &str = "casebridge-test";
+const S3_KEY: &str = "casebridge-test";
+const S3_SECRET: &str = "casebridge-test-secret";
+/// A bucket of [`OwnServices`]' own, written to when the object store restarts to know it
+/// takes writes again.
+const PROBE_BUCKET: &str = "cb-own-probe";
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+}
+
+/// `program` run as the PostgreSQL user (through runuser when we are root).
+fn as_pg(program: &Path) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", PG_OS_USER, "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run_ok(c: &mut Command, what: &str) {
+    let out = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(out.status.success(), "{what}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+/// A PostgreSQL and a SeaweedFS of one test's own, on free ports of 127.0.0.1 with their data
+/// in a temp dir, which the test may stop and start again (same ports, same data) while its
+/// endpoint runs: the outage tests. The shared [`services`] are never stopped, since every
+/// other test uses them at the same time. Both are stopped, and their data removed, on drop.
+pub struct OwnServices {
+    dir: tempfile::TempDir,
+    pg_bin: PathBuf,
+    pg_port: u16,
+    weed: Option<Child>,
+    /// `[master, volume, filer, s3]` HTTP ports, then their gRPC ports.
+    weed_ports: [u16; 8],
+}
+
+impl OwnServices {
+    /// Initialises and starts both (PostgreSQL as in `scripts/services`: initdb as an
+    /// unprivileged user, a password on every TCP connection).
+    pub fn start() -> OwnServices {
+        let dir = tempfile::Builder::new().prefix("casebridge-own-services").tempdir().unwrap();
+        // The PostgreSQL user must reach its data directory inside.
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let pg = dir.path().join("pg");
+        std::fs::create_dir(&pg).unwrap();
+        let pwfile = dir.path().join("pgpass");
+        std::fs::write(&pwfile, format!("{PG_PASSWORD}\n")).unwrap();
+        if is_root() {
+            let exists = Command::new("id").arg(PG_OS_USER).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+            if !exists {
+                run_ok(
+                    Command::new("useradd").args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_OS_USER]),
+                    "useradd casebridge-test",
+                );
+            }
+            run_ok(Command::new("chown").arg(PG_OS_USER).arg(&pg).arg(&pwfile), "chown the PostgreSQL data directory");
+        }
+        let pg_bin = pg_binaries();
+        run_ok(
+            as_pg(&pg_bin.join("initdb"))
+                .arg("-D")
+                .arg(&pg)
+                .args(["-U", "casebridge", "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C.UTF-8"])
+                .arg(format!("--pwfile={}", pwfile.display())),
+            "initdb",
+        );
+        std::fs::create_dir(dir.path().join("weed")).unwrap();
+        std::fs::write(
+            dir.path().join("s3.json"),
+            format!(
+                r#"{{"identities":[{{"name":"casebridge","credentials":[{{"accessKey":"{S3_KEY}","secretKey":"{S3_SECRET}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+            ),
+        )
+        .unwrap();
+        let weed_ports = std::array::from_fn(|_| free_port());
+        let mut own = OwnServices { dir, pg_bin, pg_port: free_port(), weed: None, weed_ports };
+        own.start_postgres();
+        own.start_objects();
+        own
+    }
+
+    /// The superuser's URL of the server's `postgres` database.
+    pub fn database_url(&self) -> String {
+        format!("postgres://casebridge:{PG_PASSWORD}@127.0.0.1:{}/postgres", self.pg_port)
+    }
+
+    /// A new empty database on this server: its URL (the superuser's).
+    pub fn fresh_database(&self) -> String {
+        let name = unique("cb");
+        psql(&self.database_url(), &format!("CREATE DATABASE {name}"));
+        format!("postgres://casebridge:{PG_PASSWORD}@127.0.0.1:{}/{name}", self.pg_port)
+    }
+
+    /// `http://127.0.0.1:PORT`: the S3 endpoint.
+    pub fn s3_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.weed_ports[3])
+    }
+
+    /// The standard `AWS_*` variables pointing at this S3 server.
+    pub fn aws_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.s3_endpoint()),
+            ("AWS_ACCESS_KEY_ID", S3_KEY.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", S3_SECRET.to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ]
+    }
+
+    /// Creates `bucket` on this S3 server.
+    pub fn create_bucket(&self, bucket: &str) {
+        assert!(self.s3(&["-X", "PUT"], &format!("/{bucket}")), "creating bucket {bucket} on {}", self.s3_endpoint());
+    }
+
+    /// A signed request to this S3 server (curl's aws-sigv4); true on a 2xx answer.
+    fn s3(&self, args: &[&str], path: &str) -> bool {
+        Command::new("curl")
+            .args(["-sS", "-f", "-o", "/dev/null", "--max-time", "10", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user"])
+            .arg(format!("{S3_KEY}:{S3_SECRET}"))
+            .args(args)
+            .arg(format!("{}{path}", self.s3_endpoint()))
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn pg_data(&self) -> PathBuf {
+        self.dir.path().join("pg")
+    }
+
+    /// Starts PostgreSQL (on its port and data directory) and waits until it takes
+    /// connections.
+    pub fn start_postgres(&self) {
+        let pg = self.pg_data();
+        run_ok(
+            as_pg(&self.pg_bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&pg)
+                .arg("-l")
+                .arg(pg.join("server.log"))
+                .args(["-w", "-t", "60", "-o"])
+                .arg(format!("-c listen_addresses=127.0.0.1 -p {} -k {} -c max_connections=100", self.pg_port, pg.display()))
+                .arg("start")
+                .stdout(Stdio::null()),
+            "pg_ctl start",
+        );
+    }
+
+    /// Stops PostgreSQL (`pg_ctl stop -m fast`: open connections are cut, as an operator's
+    /// restart does) and waits until it is down.
+    pub fn stop_postgres(&self) {
+        run_ok(
+            as_pg(&self.pg_bin.join("pg_ctl")).arg("-D").arg(self.pg_data()).args(["-m", "fast", "-w", "stop"]).stdout(Stdio::null()),
+            "pg_ctl stop",
+        );
+    }
+
+    /// Starts SeaweedFS (master, volume, filer and S3 in one process, on its ports and data
+    /// directory, as in `scripts/services`) and waits until its S3 server takes writes (some
+    /// 20 s after a restart).
+    pub fn start_objects(&mut self) {
+        assert!(self.weed.is_none(), "the object store is running already");
+        let [mp, vp, fp, sp, gm, gv, gf, gs] = self.weed_ports;
+        let d = self.dir.path();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("weed.log")).unwrap();
+        let child = Command::new(weed_binary())
+            .env("WEED_MASTER_VOLUME_GROWTH_COPY_1", "1")
+            .arg("server")
+            .arg(format!("-dir={}", d.join("weed").display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
+            .args([format!("-master.port={mp}"), format!("-master.port.grpc={gm}"), format!("-volume.port={vp}")])
+            .args([format!("-volume.port.grpc={gv}"), format!("-filer.port={fp}"), format!("-filer.port.grpc={gf}")])
+            .args(["-s3".to_string(), format!("-s3.port={sp}"), format!("-s3.port.grpc={gs}")])
+            .args(["-s3.port.iceberg=0", "-s3.port.lance=0"])
+            .arg(format!("-s3.config={}", d.join("s3.json").display()))
+            .args(["-master.telemetry=false", "-volume.max=100", "-master.volumeSizeLimitMB=64", "-iam=false", "-webdav=false"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting weed server");
+        self.weed = Some(child);
+        // Up when a write goes through (the S3 port answers before the volume server has
+        // registered with the master).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        while std::time::Instant::now() < deadline {
+            // (The probe bucket is made on the first start; later a PUT of it answers 409.)
+            let _ = self.s3(&["-X", "PUT"], &format!("/{PROBE_BUCKET}"));
+            if self.s3(
+                &["-X", "PUT", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--data-binary", "probe"],
+                &format!("/{PROBE_BUCKET}/probe"),
+            ) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let log = std::fs::read_to_string(d.join("weed.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        panic!("SeaweedFS did not take writes within 90 s; the end of its log:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+    }
+
+    /// Stops SeaweedFS the hard way (SIGKILL: its graceful stop takes half a minute; what it
+    /// acknowledged is in its files already) and waits until it is gone.
+    pub fn stop_objects(&mut self) {
+        if let Some(mut child) = self.weed.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnServices {
+    fn drop(&mut self) {
+        self.stop_objects();
+        let _ = as_pg(&self.pg_bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.pg_data())
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }

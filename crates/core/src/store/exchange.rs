@@ -73,6 +73,13 @@ impl Store {
         decode_sha(sha256).ok().and_then(|s| self.objects.exists(&s).ok()).unwrap_or(false)
     }
 
+    /// True when content with this SHA-256 (hex) is held. Unlike [`Store::has_content`], a
+    /// failure of the object backend (a bucket that does not answer) is an error, not "not
+    /// held": what an endpoint answers a member must tell an outage from missing content.
+    pub fn content_held(&self, sha256: &str) -> Result<bool> {
+        self.objects.exists(&decode_sha(sha256)?)
+    }
+
     /// Stores incoming content that must have SHA-256 `sha256` (hex) and `size`; nothing is
     /// kept when it does not match.
     pub fn import_content(&mut self, src: &mut dyn std::io::Read, sha256: &str, size: u64, progress: &mut dyn Progress) -> Result<()> {
