@@ -135,6 +135,22 @@ fn two_replicas_behind_haproxy_serve_the_whole_story() {
     for needle in ["Vera Brandt", "Mila Jansen", "Bike thefts", "Dashcam", "balcony", "Main St", video_sha.as_str()] {
         assert!(!dump.contains(needle), "the database holds {needle:?} in the clear");
     }
+    // And everything else an operator with the database, the bucket and a replica's disk has
+    // (every file of both replicas' directories, the dump again, every object in the bucket):
+    // no name, title or hash as text, and no run of the video's bytes.
+    let content = std::fs::read(&video).unwrap();
+    let sample = &content[content.len() / 2..content.len() / 2 + 64];
+    let mut places = 0;
+    for dir in &c.dirs {
+        for (place, bytes) in casebridge_testkit::deployment::stored_bytes(dir) {
+            for needle in ["Vera Brandt", "Mila Jansen", "Bike thefts", "Dashcam", "balcony", "Main St", video_sha.as_str()] {
+                assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{place} holds {needle:?} in the clear");
+            }
+            assert!(!bytes.windows(sample.len()).any(|w| w == sample), "{place} holds the video's bytes in the clear");
+            places += 1;
+        }
+    }
+    assert!(places > 10, "the scan saw the files, the database and the bucket ({places} places)");
     // A revocation made through one replica applies on both at the next request: the
     // volunteer's next syncs (new connections, round robin) are refused wherever they land.
     let vol_id = str_field(&vol.json(&["whoami", "--json"]), "member_id");
