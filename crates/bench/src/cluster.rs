@@ -44,8 +44,8 @@ use uuid::Uuid;
 use crate::report::{median, millis, ratio, Section};
 use crate::services::{pg_cpu, proc_cpu, Haproxy, Services};
 use crate::sync::{
-    casebridge_binary, check_receipt, cli_invite, export_pending, invite, load_limits, machine_busy, mb_per_s, ms, percentile,
-    pull_into, transport_at, transport_for, warm_up, Cli, Server, Timed, World,
+    casebridge_binary, check_receipt, cli_invite, export_pending, invite, load_limits, machine_busy, mb_per_s, ms, percentile, pull_into,
+    transport_at, transport_for, warm_up, Cli, Server, Timed, World,
 };
 use crate::sys;
 use crate::workload::{passphrase, write_random_file, Rng};
@@ -182,7 +182,19 @@ fn init_cluster(cli: &Cli, svc: &Services, root: &Path, limits: Option<&serde_js
         env: cli.env.iter().cloned().chain([("CASEBRIDGE_DATABASE_URL".to_string(), database_url.clone())]).collect(),
     };
     let objects = format!("s3://{bucket}/agency");
-    init.run(None, &[OsStr::new("agency"), OsStr::new("init"), OsStr::new("--dir"), a.as_os_str(), OsStr::new("--name"), OsStr::new("Bench agency"), OsStr::new("--objects"), OsStr::new(&objects)])?;
+    init.run(
+        None,
+        &[
+            OsStr::new("agency"),
+            OsStr::new("init"),
+            OsStr::new("--dir"),
+            a.as_os_str(),
+            OsStr::new("--name"),
+            OsStr::new("Bench agency"),
+            OsStr::new("--objects"),
+            OsStr::new(&objects),
+        ],
+    )?;
     if let Some(l) = limits {
         let path = a.join(casebridge_agency::LIMITS_FILE);
         fs::write(&path, serde_json::to_vec_pretty(l)?).with_context(|| format!("writing {}", path.display()))?;
@@ -215,7 +227,10 @@ fn copy_for_replica(from: &Path, to: &Path) -> Result<()> {
 fn aws_binary(wanted: Option<&Path>) -> Result<PathBuf> {
     let p = wanted.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".tools/bench-venv/bin/aws"));
     if !p.is_file() {
-        bail!("the peer `aws` is not at {}: run `bash scripts/setup` (it installs awscli into .tools/bench-venv), or give --aws PATH", p.display());
+        bail!(
+            "the peer `aws` is not at {}: run `bash scripts/setup` (it installs awscli into .tools/bench-venv), or give --aws PATH",
+            p.display()
+        );
     }
     Ok(p)
 }
@@ -762,12 +777,7 @@ fn ladder_section(a: &IntakeArgs, l: &Ladder, rates: &[f64], step_secs: f64, siz
         s.row(vec![
             format!("{} bundles/s ({} in {:.1} s)", st.rate, st.count, st.wall.as_secs_f64()),
             format!("{} of {}", st.accepted, st.count),
-            format!(
-                "{} / {} / {}",
-                ms(percentile(&st.latency, 0.5)),
-                ms(percentile(&st.latency, 0.99)),
-                ms(percentile(&st.latency, 1.0))
-            ),
+            format!("{} / {} / {}", ms(percentile(&st.latency, 0.5)), ms(percentile(&st.latency, 0.99)), ms(percentile(&st.latency, 1.0))),
             ms(percentile(&st.service, 0.99)),
             st.per_bundle(c.endpoint),
             if l.deployment == Deployment::Embedded {
@@ -939,7 +949,7 @@ fn upload_section(runs: &[BigRun], setup: Duration, size: u64, check_ok: bool, c
         sys::human(size),
         setup.as_secs_f64()
     ));
-    s.context.push("The cluster: `Engine::upload` in this process (begin, 4 MiB PUTs the replica streams to S3 as multipart parts, complete: the replica verifies and opens the bundle from the bucket, appends to the journal in PostgreSQL, signs the receipt), timed begin → verified receipt. The peer: `aws s3 cp BUNDLE s3://BUCKET/peer/…` (awscli 1.46.2 from .tools/bench-venv, its defaults: multipart above 8 MiB, 8 MiB parts, 10 at once) of the same bundle file to the same SeaweedFS, timed as a whole process (with Python's start, about 0.3 s).".into());
+    s.context.push("The cluster: `Engine::upload` in this process (begin, 4 MiB PUTs the replica stores as part objects under `uploads/ID/` in the bucket, complete: the replica reads the parts back, verifies and opens the bundle, writes its objects, appends to the journal in PostgreSQL, signs the receipt), timed begin → verified receipt. The peer: `aws s3 cp BUNDLE s3://BUCKET/peer/…` (awscli 1.46.2 from .tools/bench-venv, its defaults: multipart above 8 MiB, 8 MiB parts, 10 at once) of the same bundle file to the same SeaweedFS, timed as a whole process (with Python's start, about 0.3 s).".into());
     let med = |f: &dyn Fn(&BigRun) -> Duration| median(&runs.iter().map(f).collect::<Vec<_>>());
     let list = |f: &dyn Fn(&BigRun) -> Duration| runs.iter().map(|r| format!("{:.2} s", f(r).as_secs_f64())).collect::<Vec<_>>().join("; ");
     let peer = med(&|r| r.peer);

@@ -227,7 +227,8 @@ pub fn pg_cpu(postmaster: u32, database: &str) -> Duration {
         if ppid != Some(postmaster) {
             continue;
         }
-        let title = std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| String::from_utf8_lossy(&c).replace('\0', " ")).unwrap_or_default();
+        let title =
+            std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| String::from_utf8_lossy(&c).replace('\0', " ")).unwrap_or_default();
         if format!("{title} ").contains(&needle) {
             total += proc_cpu(pid, false);
         }
