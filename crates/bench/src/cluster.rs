@@ -631,16 +631,32 @@ fn climb(
     Ok(steps)
 }
 
-pub fn run_intake(a: &IntakeArgs) -> Result<Vec<Section>> {
-    let bin = casebridge_binary(a.casebridge.as_deref())?;
-    let size = sys::parse_size(&a.size)?;
+/// The ladder to climb: (rates, seconds per rate, volunteers), `--quick`'s or the arguments',
+/// refused when a value is not a positive finite number.
+fn plan(a: &IntakeArgs) -> Result<(Vec<f64>, f64, usize)> {
     let (rates, step_secs, nvols) = if a.quick { (vec![2.0, 5.0], 1.5, 3) } else { (a.rates.clone(), a.step_secs, a.volunteers) };
-    if nvols == 0 || size == 0 || rates.is_empty() || rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) || !(step_secs > 0.0) {
-        bail!("--volunteers, --size, --step-secs and every --rates value must be above zero");
+    if nvols == 0 {
+        bail!("--volunteers must be above zero");
+    }
+    if rates.is_empty() || rates.iter().any(|r| !r.is_finite() || *r <= 0.0) {
+        bail!("--rates must list arrival rates above zero (bundles per second), e.g. 10,20,40");
+    }
+    if !step_secs.is_finite() || step_secs <= 0.0 {
+        bail!("--step-secs must be above zero");
     }
     if a.deployments.is_empty() {
         bail!("--deployments names none of embedded, cluster-1, cluster-2");
     }
+    Ok((rates, step_secs, nvols))
+}
+
+pub fn run_intake(a: &IntakeArgs) -> Result<Vec<Section>> {
+    let bin = casebridge_binary(a.casebridge.as_deref())?;
+    let size = sys::parse_size(&a.size)?;
+    if size == 0 {
+        bail!("--size must be above zero");
+    }
+    let (rates, step_secs, nvols) = plan(a)?;
     let rt = runtime()?;
     let work = tempfile::Builder::new().prefix("casebridge-bench-intake-").tempdir_in(&a.dir).context("creating a work directory")?;
     let limits = load_limits(nvols);
@@ -818,7 +834,7 @@ fn summary_section(a: &IntakeArgs, ladders: &[Ladder]) -> Section {
         vec!["deployment", "highest rate met", "p99 there", "endpoint CPU per bundle there", "goal ≤ 4 ms", "next rate", "agency check"],
     );
     for l in ladders {
-        let best = l.steps.iter().filter(|st| st.met(bound)).last();
+        let best = l.steps.iter().rfind(|st| st.met(bound));
         let next = l.steps.iter().find(|st| !st.met(bound));
         let cpu_ms = best.map(|b| b.cpu.endpoint.as_secs_f64() * 1000.0 / b.accepted.max(1) as f64);
         s.row(vec![
@@ -1202,6 +1218,34 @@ mod tests {
         assert!(to.path().join("b/keys/root.key").is_file());
         assert!(!to.path().join("b/serve.json").exists());
         assert!(!to.path().join("b/replica").exists());
+    }
+
+    fn args(extra: &[&str]) -> IntakeArgs {
+        #[derive(clap::Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            a: IntakeArgs,
+        }
+        let argv = std::iter::once("x").chain(extra.iter().copied());
+        <Wrap as clap::Parser>::try_parse_from(argv).unwrap().a
+    }
+
+    #[test]
+    fn the_ladder_refuses_rates_and_steps_that_are_not_positive() {
+        let (rates, step, n) = plan(&args(&[])).unwrap();
+        assert_eq!((rates.first().copied(), step, n), (Some(10.0), 5.0, 100));
+        assert_eq!(plan(&args(&["--quick", "--rates", "0"])).unwrap().0, vec![2.0, 5.0], "--quick sets its own ladder");
+        for bad in [
+            &["--rates", "10,0"][..],
+            &["--rates=-5"],
+            &["--rates", "NaN"],
+            &["--rates", "inf"],
+            &["--step-secs", "0"],
+            &["--volunteers", "0"],
+        ] {
+            let err = plan(&args(bad)).unwrap_err().to_string();
+            assert!(err.contains("must"), "{bad:?}: {err}");
+        }
     }
 
     #[tokio::test]
