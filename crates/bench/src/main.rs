@@ -3,20 +3,26 @@
 //! it. Nothing here asserts a timing: the figures go into docs/PERFORMANCE.md, where a missed
 //! target is reported, not hidden.
 //!
-//! Subcommands: `import`, `rss`, `unlock`, `case-list`, `bundle`, `sync`, and `all` (all but
-//! `bundle` and `sync`, printed as one Markdown block). `import-child` and `rss-probe` are
+//! Subcommands: `import`, `rss`, `unlock`, `case-list`, `bundle`, `sync`, `cluster-intake`,
+//! `cluster-upload`, `cluster-journal`, and `all` (all but `bundle`, `sync` and the cluster's,
+//! printed as one Markdown block). `import-child` and `rss-probe` are
 //! hidden: `rss` re-executes this binary so that the peak RSS it reports is that of a whole
 //! import process. `sync` needs the release CLI (`cargo build --release -p casebridge-cli`):
-//! the endpoint it measures is a real `casebridge agency serve` process.
+//! the endpoint it measures is a real `casebridge agency serve` process. The `cluster-*`
+//! subcommands also need PostgreSQL and SeaweedFS (`bash scripts/services start`, which they
+//! run themselves when the services are not up) and HAProxy; `cluster-upload` needs awscli
+//! in .tools/bench-venv (`bash scripts/setup`).
 //!
 //! Build and run in release: `cargo run --release -p casebridge-bench -- all`.
 
 mod attack;
 mod bundle;
 mod case_list;
+mod cluster;
 mod import;
 mod report;
 mod rss;
+mod services;
 mod sync;
 mod sys;
 mod unlock;
@@ -60,7 +66,15 @@ enum Command {
     /// bundle upload by the sync engine (vs curl), and 200 volunteers uploading at once.
     /// Needs `cargo build --release -p casebridge-cli` first.
     Sync(sync::Args),
-    /// Everything above except `bundle` and `sync`, printed as one Markdown block ready to paste.
+    /// The cluster agency (issue 15): volunteers submitting 1 MB bundles at a fixed arrival
+    /// rate, stepped up, on the embedded agency, one cluster replica and two behind HAProxy
+    /// (PostgreSQL and SeaweedFS from scripts/services). Needs the release CLI.
+    ClusterIntake(cluster::IntakeArgs),
+    /// The cluster agency: a 1 GiB bundle through a replica vs `aws s3 cp` of it to the same S3.
+    ClusterUpload(cluster::UploadArgs),
+    /// The cluster agency: the journal append (advisory lock, insert, commit) per bundle in PostgreSQL.
+    ClusterJournal(cluster::JournalArgs),
+    /// Everything above except `bundle`, `sync` and the cluster's, printed as one Markdown block ready to paste.
     All(AllArgs),
     /// (internal) Opens STORE and imports FILE into its first case; prints its own figures.
     #[command(hide = true)]
@@ -114,6 +128,9 @@ fn main() -> Result<()> {
         Command::CaseList(a) => emit(case_list::run(&a)?),
         Command::Bundle(a) => bundle::run(&a)?.into_iter().for_each(emit),
         Command::Sync(a) => sync::run(&a)?.into_iter().for_each(emit),
+        Command::ClusterIntake(a) => cluster::run_intake(&a)?.into_iter().for_each(emit),
+        Command::ClusterUpload(a) => cluster::run_upload(&a)?.into_iter().for_each(emit),
+        Command::ClusterJournal(a) => cluster::run_journal(&a)?.into_iter().for_each(emit),
         Command::All(a) => run_all(&a, &emit)?,
         Command::ImportChild(_) | Command::RssProbe(_) => {}
     }

@@ -144,7 +144,7 @@ pub fn run(a: &Args) -> Result<Vec<Section>> {
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let work = tempfile::Builder::new().prefix("casebridge-bench-sync-").tempdir_in(&a.dir).context("creating a work directory")?;
-    let cli = Cli { bin };
+    let cli = Cli { bin, env: Vec::new() };
     let mut sections = Vec::new();
     if upload_size > 0 {
         let root = work.path().join("upload");
@@ -179,7 +179,7 @@ pub fn run(a: &Args) -> Result<Vec<Section>> {
 }
 
 /// `wanted`, else `casebridge` next to this binary, else target/release/casebridge.
-fn casebridge_binary(wanted: Option<&Path>) -> Result<PathBuf> {
+pub(crate) fn casebridge_binary(wanted: Option<&Path>) -> Result<PathBuf> {
     let candidates: Vec<PathBuf> = match wanted {
         Some(w) => vec![w.to_path_buf()],
         None => {
@@ -201,14 +201,16 @@ fn casebridge_binary(wanted: Option<&Path>) -> Result<PathBuf> {
 
 // ----- the CLI and the endpoint process ------------------------------------------------------
 
-/// Runs `casebridge` commands with the bench passphrase in the environment.
-struct Cli {
-    bin: PathBuf,
+/// Runs `casebridge` commands with the bench passphrase in the environment, and `env` (a
+/// cluster agency's object store: the standard `AWS_*` variables).
+pub(crate) struct Cli {
+    pub(crate) bin: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Cli {
     /// Runs `casebridge [--store STORE] ARGS`; fails with its stderr when it fails.
-    fn run(&self, store: Option<&Path>, args: &[&OsStr]) -> Result<String> {
+    pub(crate) fn run(&self, store: Option<&Path>, args: &[&OsStr]) -> Result<String> {
         let mut c = Command::new(&self.bin);
         if let Some(s) = store {
             c.arg("--store").arg(s);
@@ -220,6 +222,7 @@ impl Cli {
             .env_remove("CASEBRIDGE_PASSPHRASE_FILE")
             .env_remove("CASEBRIDGE_NEW_PASSPHRASE")
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         let what = args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
         let out = c.output().with_context(|| format!("running {} {what}", self.bin.display()))?;
@@ -231,27 +234,28 @@ impl Cli {
 
     /// The last line of stdout, trimmed (where `agency invite`, `case new` and `brief publish`
     /// print what they made).
-    fn last_line(&self, store: Option<&Path>, args: &[&OsStr]) -> Result<String> {
+    pub(crate) fn last_line(&self, store: Option<&Path>, args: &[&OsStr]) -> Result<String> {
         let out = self.run(store, args)?;
         Ok(out.lines().last().unwrap_or_default().trim().to_string())
     }
 }
 
 /// A running `casebridge agency serve`; SIGKILLed on drop unless stopped.
-struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
-    pid: u32,
-    url: String,
+    pub(crate) pid: u32,
+    pub(crate) url: String,
 }
 
 impl Server {
-    fn start(cli: &Cli, dir: &Path, log: &Path) -> Result<Server> {
+    pub(crate) fn start(cli: &Cli, dir: &Path, log: &Path) -> Result<Server> {
         let log_file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut child = Command::new(&cli.bin)
             .args(["agency", "serve", "--dir"])
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
             .env("CASEBRIDGE_AGENCY_PASSPHRASE", PASSPHRASE)
+            .envs(cli.env.iter().map(|(k, v)| (k, v)))
             .env_remove("CASEBRIDGE_LOG")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -283,18 +287,18 @@ impl Server {
     }
 
     /// A KiB field of the server's /proc/PID/status (VmHWM, VmRSS).
-    fn status_kib(&self, field: &str) -> Option<u64> {
+    pub(crate) fn status_kib(&self, field: &str) -> Option<u64> {
         let text = fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
         text.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
     }
 
     /// CPU time (user + system) the server has used so far.
-    fn cpu(&self) -> Duration {
+    pub(crate) fn cpu(&self) -> Duration {
         fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok().and_then(|s| stat_cpu(&s)).unwrap_or_default()
     }
 
     /// SIGTERM, then wait (SIGKILL after 60 s).
-    fn stop(mut self) -> Result<()> {
+    pub(crate) fn stop(mut self) -> Result<()> {
         let Some(mut child) = self.child.take() else { return Ok(()) };
         let _ = Command::new("kill").args(["-TERM", &self.pid.to_string()]).status();
         let end = Instant::now() + Duration::from_secs(60);
@@ -383,7 +387,7 @@ impl Others {
 }
 
 /// CPU time all CPUs spent not idle since boot (/proc/stat, in USER_HZ ticks), as in sys.rs.
-fn machine_busy() -> Duration {
+pub(crate) fn machine_busy() -> Duration {
     let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
     let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else { return Duration::ZERO };
     let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
@@ -405,18 +409,18 @@ fn machine_irq() -> Duration {
 
 /// An agency with its endpoint running, and an investigator (enrolled with the CLI) who has
 /// published a brief to every volunteer.
-struct World {
-    agency_dir: PathBuf,
-    server: Server,
-    public: AgencyPublic,
-    investigator: PathBuf,
-    brief: Uuid,
-    setup: Duration,
+pub(crate) struct World {
+    pub(crate) agency_dir: PathBuf,
+    pub(crate) server: Server,
+    pub(crate) public: AgencyPublic,
+    pub(crate) investigator: PathBuf,
+    pub(crate) brief: Uuid,
+    pub(crate) setup: Duration,
 }
 
 impl World {
     /// With `limits`, writes them to `AGENCY/limits.json` before the endpoint starts.
-    fn start(cli: &Cli, root: &Path, limits: Option<&serde_json::Value>) -> Result<World> {
+    pub(crate) fn start(cli: &Cli, root: &Path, limits: Option<&serde_json::Value>) -> Result<World> {
         let t = Instant::now();
         fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let agency_dir = root.join("agency");
@@ -426,8 +430,14 @@ impl World {
             let path = agency_dir.join(casebridge_agency::LIMITS_FILE);
             fs::write(&path, serde_json::to_vec_pretty(l)?).with_context(|| format!("writing {}", path.display()))?;
         }
-        let (public, _) = Agency::read_public(&agency_dir).context("reading the agency")?;
         let server = Server::start(cli, &agency_dir, &root.join("serve.log"))?;
+        World::around(cli, root, agency_dir, server, t)
+    }
+
+    /// The investigator and the brief around an agency whose endpoint `server` runs (started
+    /// at `t`).
+    pub(crate) fn around(cli: &Cli, root: &Path, agency_dir: PathBuf, server: Server, t: Instant) -> Result<World> {
+        let (public, _) = Agency::read_public(&agency_dir).context("reading the agency")?;
         let investigator = root.join("investigator");
         drop(Store::create(&investigator, &passphrase(), "Bench Investigator", Role::Investigator, KdfParams::INTERACTIVE)?);
         let code = cli_invite(cli, &agency_dir, "investigator", "Bench Investigator")?;
@@ -442,7 +452,7 @@ impl World {
     }
 }
 
-fn cli_invite(cli: &Cli, agency: &Path, role: &str, name: &str) -> Result<String> {
+pub(crate) fn cli_invite(cli: &Cli, agency: &Path, role: &str, name: &str) -> Result<String> {
     let code = cli.last_line(
         None,
         &[
@@ -466,7 +476,7 @@ fn cli_invite(cli: &Cli, agency: &Path, role: &str, name: &str) -> Result<String
 
 /// An invite code from the running endpoint, through its admin socket (what `agency invite`
 /// does).
-async fn invite(agency: &Path, name: &str) -> Result<String> {
+pub(crate) async fn invite(agency: &Path, name: &str) -> Result<String> {
     let req = InviteRequest {
         role: WireRole::Volunteer,
         name: name.into(),
@@ -485,7 +495,13 @@ async fn invite(agency: &Path, name: &str) -> Result<String> {
 }
 
 /// The HTTPS transport of an enrolled profile (what `casebridge sync` builds), and its member id.
-fn transport_for(store: &Store) -> Result<(HttpTransport, Uuid)> {
+pub(crate) fn transport_for(store: &Store) -> Result<(HttpTransport, Uuid)> {
+    transport_at(store, None)
+}
+
+/// [`transport_for`], talking to `url` instead of the endpoint the profile enrolled with (a
+/// load balancer in front of replicas that share the endpoint's certificate).
+pub(crate) fn transport_at(store: &Store, url: Option<&str>) -> Result<(HttpTransport, Uuid)> {
     let endpoint = store.endpoints()?.into_iter().next().context("the profile is not enrolled")?;
     let me = store.whoami().clone();
     let signer = store.detached_signer();
@@ -495,11 +511,11 @@ fn transport_for(store: &Store) -> Result<(HttpTransport, Uuid)> {
         key_hex: me.public_key.clone(),
         signer: Arc::new(move |context: &[u8], message: &[u8]| signer.sign_detached(context, message)),
     };
-    Ok((HttpTransport::new(&endpoint.url, &endpoint.cert_sha256, auth)?, me.member_id))
+    Ok((HttpTransport::new(url.unwrap_or(&endpoint.url), &endpoint.cert_sha256, auth)?, me.member_id))
 }
 
 /// Pulls the feed into `store` (events only: a volunteer's feed here holds the brief).
-async fn pull_into(transport: &HttpTransport, store: &mut Store) -> Result<()> {
+pub(crate) async fn pull_into(transport: &HttpTransport, store: &mut Store) -> Result<()> {
     let engine = Engine::new(transport.clone(), SystemClock);
     let mut on_page = |feed: Feed| -> Result<()> {
         let mut events = Vec::with_capacity(feed.events.len());
@@ -516,7 +532,7 @@ async fn pull_into(transport: &HttpTransport, store: &mut Store) -> Result<()> {
 /// What `casebridge submit` does after `Store::submit`: the shared use case
 /// (`casebridge_app::outbox::export_pending`) seals one bundle per changed case, with this
 /// profile's own events since its last export, into `STORE/sync/outbox`. Returns their bytes.
-fn export_pending(store: &mut Store) -> Result<u64> {
+pub(crate) fn export_pending(store: &mut Store) -> Result<u64> {
     let (agency, _, cred) = casebridge_app::outbox::agency(store)?;
     let mut bytes = 0;
     for done in casebridge_app::outbox::export_pending(store, &agency, &cred, None)? {
@@ -526,7 +542,7 @@ fn export_pending(store: &mut Store) -> Result<u64> {
 }
 
 /// Checks an upload's receipt: signed by the agency, for this bundle and sender.
-fn check_receipt(public: &AgencyPublic, outcome: &UploadOutcome, bundle_id: Uuid, sender: Uuid) -> Result<()> {
+pub(crate) fn check_receipt(public: &AgencyPublic, outcome: &UploadOutcome, bundle_id: Uuid, sender: Uuid) -> Result<()> {
     let doc = SignedDoc::parse(&B64.decode(&outcome.receipt).context("the receipt is not base64")?)?;
     let r = Receipt::verify(&doc, &public.root_key_bytes()?, public.agency_id)?;
     if r.bundle_id != bundle_id || r.sender != sender || outcome.bundle_id != bundle_id {
@@ -538,19 +554,29 @@ fn check_receipt(public: &AgencyPublic, outcome: &UploadOutcome, bundle_id: Uuid
 // ----- a transport that times the upload phases ------------------------------------------------
 
 #[derive(Default, Clone, Copy)]
-struct Marks {
-    begin: Duration,
-    puts: u32,
-    put_first: Option<Instant>,
-    put_last: Option<Instant>,
-    complete: Duration,
+pub(crate) struct Marks {
+    pub(crate) begin: Duration,
+    pub(crate) puts: u32,
+    pub(crate) put_first: Option<Instant>,
+    pub(crate) put_last: Option<Instant>,
+    pub(crate) complete: Duration,
+}
+
+impl Marks {
+    /// First PUT sent → last PUT answered.
+    pub(crate) fn put_phase(&self) -> Duration {
+        match (self.put_first, self.put_last) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a),
+            _ => Duration::ZERO,
+        }
+    }
 }
 
 /// `HttpTransport` with stopwatches around begin, the PUTs and complete; the engine drives
 /// it exactly as it drives the plain transport.
-struct Timed {
-    inner: HttpTransport,
-    marks: Mutex<Marks>,
+pub(crate) struct Timed {
+    pub(crate) inner: HttpTransport,
+    pub(crate) marks: Mutex<Marks>,
 }
 
 impl Timed {
@@ -558,7 +584,7 @@ impl Timed {
         f(&mut self.marks.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    fn take(&self) -> Marks {
+    pub(crate) fn take(&self) -> Marks {
         std::mem::take(&mut *self.marks.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
@@ -616,7 +642,7 @@ impl Transport for Timed {
 }
 
 /// Authenticates (and opens a connection) before a clock starts: a one-event feed page.
-async fn warm_up(transport: &impl Transport) -> Result<()> {
+pub(crate) async fn warm_up(transport: &impl Transport) -> Result<()> {
     // A pooled connection the server closed while idle fails once; the second try reconnects.
     if transport.feed(0, 1).await.is_err() {
         transport.feed(0, 1).await.context("warming up the connection")?;
@@ -790,7 +816,7 @@ fn upload(rt: &tokio::runtime::Runtime, cli: &Cli, root: &Path, kind: &sys::FsKi
 }
 
 /// MB/s (10^6 bytes per second, as curl and the issue count).
-fn mb_per_s(bytes: u64, d: Duration) -> f64 {
+pub(crate) fn mb_per_s(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / 1e6 / d.as_secs_f64().max(1e-9)
 }
 
@@ -1004,7 +1030,7 @@ async fn upload_all(v: Arc<Volunteer>) -> Vec<Uploaded> {
 }
 
 /// Nearest-rank percentile of sorted samples (p in 0..=1).
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -1136,7 +1162,7 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(500);
 /// per-source budget of requests without a session get one connection and four requests
 /// (enrol, challenge, session, one renewal) per volunteer on top of their defaults. Every other
 /// limit keeps its default. The attacker's address gets the same, larger, cap.
-fn load_limits(volunteers: usize) -> serde_json::Value {
+pub(crate) fn load_limits(volunteers: usize) -> serde_json::Value {
     let d = casebridge_agency::Limits::default();
     let members = volunteers + 1;
     serde_json::json!({
@@ -1456,11 +1482,11 @@ fn load(rt: &tokio::runtime::Runtime, cli: &Cli, root: &Path, a: &Args, size: u6
 }
 
 /// Bytes in decimal megabytes (the issue's "1 MB bundles").
-fn mb(bytes: u64) -> String {
+pub(crate) fn mb(bytes: u64) -> String {
     format!("{:.3} MB", bytes as f64 / 1e6)
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
