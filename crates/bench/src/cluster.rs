@@ -295,81 +295,46 @@ struct IntakeVol {
 
 fn prepare_vols(rt: &tokio::runtime::Runtime, world: &World, root: &Path, n: usize) -> Result<Vec<IntakeVol>> {
     eprintln!("intake: preparing {n} volunteers (store with KdfParams::INTERACTIVE, invite, enrol, brief); not timed");
-    let next = AtomicUsize::new(0);
-    let ready: Mutex<Vec<Option<IntakeVol>>> = Mutex::new((0..n).map(|_| None).collect());
     fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-    let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-    std::thread::scope(|scope| -> Result<()> {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| -> Result<()> {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        if i >= n {
-                            return Ok(());
-                        }
-                        let name = format!("Volunteer {i}");
-                        let dir = root.join(format!("v{i:04}"));
-                        let handle = StoreHandle::new(Store::create(&dir, &passphrase(), &name, Role::Volunteer, KdfParams::INTERACTIVE)?);
-                        let code = rt.block_on(invite(&world.agency_dir, &name))?;
-                        rt.block_on(casebridge_app::enrol::enrol(&handle, &code)).with_context(|| format!("enrolling {name}"))?;
-                        let member = handle.with(|store| {
-                            Ok((|| -> Result<Uuid> {
-                                let (transport, member) = transport_for(store)?;
-                                rt.block_on(pull_into(&transport, store))?;
-                                Ok(member)
-                            })())
-                        })??;
-                        ready.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(IntakeVol { member, dir, handle });
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("a preparing thread panicked"))??;
-        }
-        Ok(())
-    })?;
-    let vols: Vec<IntakeVol> = ready.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect();
-    if vols.len() != n {
-        bail!("prepared {} of {n} volunteers", vols.len());
-    }
-    Ok(vols)
+    crate::sys::par_map(n, |i| {
+        let name = format!("Volunteer {i}");
+        let dir = root.join(format!("v{i:04}"));
+        let handle = StoreHandle::new(Store::create(&dir, &passphrase(), &name, Role::Volunteer, KdfParams::INTERACTIVE)?);
+        let code = rt.block_on(invite(&world.agency_dir, &name))?;
+        rt.block_on(casebridge_app::enrol::enrol(&handle, &code)).with_context(|| format!("enrolling {name}"))?;
+        let member = handle.with(|store| {
+            Ok((|| -> Result<Uuid> {
+                let (transport, member) = transport_for(store)?;
+                rt.block_on(pull_into(&transport, store))?;
+                Ok(member)
+            })())
+        })??;
+        Ok(IntakeVol { member, dir, handle })
+    })
+    .context("preparing the volunteers")
 }
 
-/// Seals `counts[j]` more bundles of `size` bytes in volunteer j's outbox (two threads).
+/// Seals `counts[j]` more bundles of `size` bytes in volunteer j's outbox (one thread per CPU).
 fn seal_bundles(vols: &[IntakeVol], brief: Uuid, counts: &[usize], size: u64) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-    std::thread::scope(|scope| -> Result<()> {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| -> Result<()> {
-                    let mut rng = Rng::fresh();
-                    loop {
-                        let j = next.fetch_add(1, Ordering::SeqCst);
-                        let (Some(v), Some(&k)) = (vols.get(j), counts.get(j)) else { return Ok(()) };
-                        let input = v.dir.with_extension("input");
-                        v.handle.with(|store| {
-                            Ok((|| -> Result<()> {
-                                for _ in 0..k {
-                                    write_random_file(&input, size, &mut rng)?;
-                                    store.submit(brief, std::slice::from_ref(&input), &SubmitOptions::default(), &mut |_: u64| true)?;
-                                    export_pending(store)?;
-                                }
-                                Ok(())
-                            })())
-                        })??;
-                        let _ = fs::remove_file(&input);
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("a sealing thread panicked"))??;
-        }
+    crate::sys::par_map(vols.len().min(counts.len()), |j| {
+        let (v, k) = (&vols[j], counts[j]);
+        let input = v.dir.with_extension("input");
+        let mut rng = Rng::fresh();
+        v.handle.with(|store| {
+            Ok((|| -> Result<()> {
+                for _ in 0..k {
+                    write_random_file(&input, size, &mut rng)?;
+                    store.submit(brief, std::slice::from_ref(&input), &SubmitOptions::default(), &mut |_: u64| true)?;
+                    export_pending(store)?;
+                }
+                Ok(())
+            })())
+        })??;
+        let _ = fs::remove_file(&input);
         Ok(())
     })
+    .map(drop)
+    .context("sealing the bundles")
 }
 
 /// One arrival as its volunteer saw it.

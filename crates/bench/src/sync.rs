@@ -41,7 +41,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -1247,40 +1247,17 @@ fn load(rt: &tokio::runtime::Runtime, cli: &Cli, root: &Path, a: &Args, size: u6
         mb(size)
     );
     let t = Instant::now();
-    let next = AtomicUsize::new(0);
-    let ready: Mutex<Vec<Option<Volunteer>>> = Mutex::new((0..total).map(|_| None).collect());
-    let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let vdir = root.join("volunteers");
     fs::create_dir_all(&vdir).context("creating the volunteers' directory")?;
-    std::thread::scope(|scope| -> Result<()> {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| -> Result<()> {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        if i >= total {
-                            return Ok(());
-                        }
-                        let v = prepare_volunteer(rt, &world, &vdir.join(format!("v{i:04}")), &format!("Volunteer {i}"), m, size)
-                            .with_context(|| format!("preparing volunteer {i}"))?;
-                        ready.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(v);
-                        if (i + 1).is_multiple_of(25) {
-                            eprintln!("sync: {} volunteers ready", i + 1);
-                        }
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("a preparing thread panicked"))??;
+    let mut vols = crate::sys::par_map(total, |i| {
+        let v = prepare_volunteer(rt, &world, &vdir.join(format!("v{i:04}")), &format!("Volunteer {i}"), m, size)
+            .with_context(|| format!("preparing volunteer {i}"))?;
+        if (i + 1).is_multiple_of(25) {
+            eprintln!("sync: {} volunteers ready", i + 1);
         }
-        Ok(())
+        Ok(v)
     })?;
     let prep = t.elapsed();
-    let mut vols: Vec<Volunteer> = ready.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect();
-    if vols.len() != total {
-        bail!("prepared {} of {total} volunteers", vols.len());
-    }
     let solo = vols.pop().context("the solo volunteer")?;
     let vols: Vec<Arc<Volunteer>> = vols.into_iter().map(Arc::new).collect();
     let bytes: u64 = vols.iter().map(|v| v.bytes).sum();

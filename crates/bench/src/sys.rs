@@ -286,6 +286,42 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
+/// Runs `f(0)`, ..., `f(n - 1)` on one thread per CPU (each takes the next index as it
+/// frees up) and returns the results in index order; the first error (or a panic) fails the
+/// whole. What the benches use to prepare and seal many volunteers' stores before a clock
+/// starts.
+pub fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let ready: std::sync::Mutex<Vec<Option<T>>> = std::sync::Mutex::new((0..n).map(|_| None).collect());
+    let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= n {
+                            return Ok(());
+                        }
+                        let out = f(i)?;
+                        ready.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(out);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("a worker thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    let done: Vec<T> = ready.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect();
+    if done.len() != n {
+        bail!("{} of {n} done", done.len());
+    }
+    Ok(done)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
