@@ -99,8 +99,8 @@ pub fn open_store(dir: &Path) -> casebridge_core::Store {
 /// cluster agency its database (a `pg_dump` of it) and every object in its bucket. What a
 /// thief with the disk or an operator with the database and bucket sees.
 pub fn stored_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    files_under(dir, &mut out);
+    let mut out: Vec<(String, Vec<u8>)> =
+        files_under(dir).into_iter().map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())).collect();
     if let Some(config) = casebridge_agency::deployment::ClusterConfig::load(dir).unwrap() {
         out.push((
             format!("database {}", config.database.rsplit('/').next().unwrap_or("")),
@@ -134,21 +134,10 @@ fn key(prefix: &str, rest: &str) -> String {
 pub fn object_names(dir: &Path) -> Vec<String> {
     match bucket_of(dir) {
         Some((bucket, prefix)) => services::bucket_keys(&bucket, &key(&prefix, "objects/")),
-        None => {
-            let mut out = Vec::new();
-            files_under_names(&dir.join(casebridge_agency::STORE_DIR).join(casebridge_core::OBJECTS_DIR), &mut out);
-            out
-        }
-    }
-}
-
-fn files_under_names(dir: &Path, out: &mut Vec<String>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.path().is_dir() {
-            files_under_names(&entry.path(), out);
-        } else {
-            out.push(entry.path().display().to_string());
-        }
+        None => files_under(&dir.join(casebridge_agency::STORE_DIR).join(casebridge_core::OBJECTS_DIR))
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
     }
 }
 
@@ -184,14 +173,16 @@ pub fn upload_state_kept(dir: &Path, upload: uuid::Uuid) -> bool {
     records.read(&format!("{}/{upload}.state", casebridge_agency::UPLOADS_DIR)).unwrap().is_some()
 }
 
-fn files_under(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
+/// Every regular file under `dir` (none when `dir` does not exist).
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let kind = entry.file_type().unwrap();
         if kind.is_dir() {
-            files_under(&path, out);
+            out.extend(files_under(&entry.path()));
         } else if kind.is_file() {
-            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+            out.push(entry.path());
         }
     }
+    out
 }
