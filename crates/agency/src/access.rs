@@ -50,9 +50,13 @@ pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: u
     Ok(page)
 }
 
-/// Whether `member` may fetch the content with this SHA-256, and its size when it is held:
-/// staff any item held; a volunteer only the items of their own submissions.
-pub(crate) fn content_access(store: &Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>> {
+/// Whether `member` may fetch the content with this SHA-256, by the records alone: staff any
+/// item's, a volunteer only the items of their own submissions. The size of the item, without
+/// asking whether the content is held: the endpoint asks that next, without holding its
+/// store ([`casebridge_core::ContentImporter::content_held`]: in a cluster a request to the
+/// bucket), and last, so that an object store that does not answer (an error: 503, never "no
+/// such content", 404) tells nothing to whom the content is not available.
+pub(crate) fn content_allowed(store: &Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>> {
     let records = store.records();
     let Some(e) = records.evidence_with_content(sha256)? else {
         return Ok(None);
@@ -64,13 +68,7 @@ pub(crate) fn content_access(store: &Store, sha256: &str, member: Uuid, role: Ro
             .into_iter()
             .flat_map(|s| s.items)
             .any(|i| matches!(records.evidence(i), Ok(Some(r)) if r.sha256 == e.sha256));
-    if !allowed {
-        return Ok(None);
-    }
-    // Whether it is held is asked last, so that an object store that does not answer (an
-    // error: 503, never "no such content", 404) tells nothing to whom the content is not
-    // available.
-    Ok(store.content_held(&e.sha256)?.then_some(e.size))
+    Ok(allowed.then_some(e.size))
 }
 
 #[cfg(test)]

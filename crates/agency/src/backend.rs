@@ -44,9 +44,16 @@ pub(crate) fn author_credentials(store: &Store, events: &[casebridge_core::Signe
     Ok(out)
 }
 
-/// The size of content `sha256` when `member` may fetch it and it is held.
-pub(crate) fn content_access(store: &Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>, ApiError> {
-    access::content_access(store, sha256, member, role).map_err(store_error)
+/// The size of content `sha256` when an item names it and `member` may fetch it, by the
+/// records alone (whether it is held: [`content_held`], asked without the store's lock).
+pub(crate) fn content_allowed(store: &Store, sha256: &str, member: Uuid, role: Role) -> Result<Option<u64>, ApiError> {
+    access::content_allowed(store, sha256, member, role).map_err(store_error)
+}
+
+/// Whether content `sha256` is held, asked of the objects without the store (in a cluster a
+/// request to the bucket: a bucket that does not answer is 503).
+pub(crate) fn content_held(objects: &casebridge_core::ContentImporter, sha256: &str) -> Result<bool, ApiError> {
+    objects.content_held(sha256).map_err(store_error)
 }
 
 /// The first half of opening an uploaded bundle, run without holding the store so that

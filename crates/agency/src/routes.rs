@@ -537,9 +537,16 @@ async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): 
     let st2 = st.clone();
     let sha2 = sha.clone();
     let (size, objects) = blocking(move || {
-        let store = st2.store_read()?;
-        let size = backend::content_access(&store, &sha2, member.id, member.role)?;
-        Ok((size, store.content_importer()))
+        let (allowed, objects) = {
+            let store = st2.store_read()?;
+            (backend::content_allowed(&store, &sha2, member.id, member.role)?, store.content_importer())
+        };
+        // Whether it is held is asked without the store's lock (a cluster asks its bucket).
+        let size = match allowed {
+            Some(size) if backend::content_held(&objects, &sha2)? => Some(size),
+            _ => None,
+        };
+        Ok((size, objects))
     })
     .await?;
     let size = size.ok_or_else(|| ApiError::not_found("no content with this hash is available to you"))?;
@@ -595,14 +602,24 @@ async fn held(
     let asked: Vec<String> = req.sha256.iter().map(|h| h.to_ascii_lowercase()).collect();
     let st2 = st.clone();
     let held = blocking(move || {
-        let store = st2.store_read()?;
-        let mut out = Vec::new();
-        for sha in asked {
-            if backend::content_access(&store, &sha, member.id, member.role)?.is_some() && !out.contains(&sha) {
-                out.push(sha);
+        let (allowed, objects) = {
+            let store = st2.store_read()?;
+            let mut allowed = Vec::new();
+            for sha in asked {
+                if !allowed.contains(&sha) && backend::content_allowed(&store, &sha, member.id, member.role)?.is_some() {
+                    allowed.push(sha);
+                }
+            }
+            (allowed, store.content_importer())
+        };
+        // Whether each is held is asked without the store's lock (a cluster asks its bucket).
+        let mut held = Vec::with_capacity(allowed.len());
+        for sha in allowed {
+            if backend::content_held(&objects, &sha)? {
+                held.push(sha);
             }
         }
-        Ok(out)
+        Ok(held)
     })
     .await?;
     Ok(Json(casebridge_protocol::HeldResponse { held }))

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{content_access, feed};
+use super::{content_allowed, feed};
 use casebridge_core::{
     Area, CustodyAction, EventKind, KdfParams, NewBrief, NewCase, Passphrase, ReviewDecision, Role, SignedEvent, Store, SubmitOptions,
 };
@@ -187,4 +187,13 @@ fn feed_pages_and_cursor() {
     inv.add_note(case, "late").unwrap();
     assert_eq!(feed(&inv, me, Role::Investigator, cursor, 10).unwrap().events.len(), 1);
     assert!(feed(&inv, me, Role::Volunteer, 0, 1000).unwrap().events.is_empty());
+}
+
+/// What the content route answers, by the records and then the objects (as the endpoint asks
+/// them: the objects without the store's lock).
+fn content_access(store: &Store, sha256: &str, member: Uuid, role: Role) -> casebridge_core::Result<Option<u64>> {
+    let Some(size) = content_allowed(store, sha256, member, role)? else {
+        return Ok(None);
+    };
+    Ok(store.content_importer().content_held(sha256)?.then_some(size))
 }

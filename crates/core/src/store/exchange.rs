@@ -77,7 +77,7 @@ impl Store {
     /// failure of the object backend (a bucket that does not answer) is an error, not "not
     /// held": what an endpoint answers a member must tell an outage from missing content.
     pub fn content_held(&self, sha256: &str) -> Result<bool> {
-        self.objects.exists(&decode_sha(sha256)?)
+        self.content_importer().content_held(sha256)
     }
 
     /// Stores incoming content that must have SHA-256 `sha256` (hex) and `size`; nothing is
@@ -243,6 +243,12 @@ impl ContentImporter {
     /// (see [`Store::remove_orphan_objects`]).
     pub fn has_content(&self, sha256: &str) -> bool {
         decode_sha(sha256).map(|s| self.0.hold(&s)).unwrap_or(false)
+    }
+
+    /// [`Store::content_held`] without borrowing the store: a failure of the object backend
+    /// is an error, not "not held".
+    pub fn content_held(&self, sha256: &str) -> Result<bool> {
+        self.0.exists(&decode_sha(sha256)?)
     }
 
     /// Stores incoming content that must have SHA-256 `sha256` (hex) and `size`; nothing is
