@@ -292,8 +292,12 @@ fn pg_binaries() -> PathBuf {
     bins.pop().expect("no initdb under /usr/lib/postgresql: bash scripts/setup installs PostgreSQL").1
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// `N` distinct free ports on 127.0.0.1: all are held open while they are chosen (ports
+/// taken one after another may repeat once released: the S3 server's gRPC port once came out
+/// equal to the master's, and it could not start).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
 }
 
 /// The unprivileged user PostgreSQL runs as when the tests run as root (initdb refuses root),
@@ -377,8 +381,8 @@ impl OwnServices {
             ),
         )
         .unwrap();
-        let weed_ports = std::array::from_fn(|_| free_port());
-        let mut own = OwnServices { dir, pg_bin, pg_port: free_port(), weed: None, weed_ports };
+        let [pg_port, mp, vp, fp, sp, gm, gv, gf, gs] = free_ports::<9>();
+        let mut own = OwnServices { dir, pg_bin, pg_port, weed: None, weed_ports: [mp, vp, fp, sp, gm, gv, gf, gs] };
         own.start_postgres();
         own.start_objects();
         own
