@@ -155,7 +155,9 @@ fn status_thumbnails_file_metadata_and_export_with_the_uis_argument_names() {
     call(&env, "case_set_status", json!({"caseId": id, "status": "closed"})).unwrap();
     let detail = call(&env, "case_get", json!({"id": id})).unwrap();
     assert_eq!(detail["status"], "closed");
-    assert_eq!(detail["team"][0]["acted"], json!(["opened"]));
+    assert_eq!(detail["acted_by"][0]["acted"], json!(["opened"]));
+    assert_eq!(detail["team"][0]["lead"], json!(true));
+    assert_eq!(detail["on_team"], json!(true));
     assert!(call(&env, "case_set_status", json!({"caseId": id, "status": "shelved"})).unwrap_err().is_string());
 
     let file = env._tmp.path().join("note.jpg");

@@ -56,7 +56,9 @@ const detail: CaseView = {
     ev(3, 'bridge-witness.jpg', 'image/jpeg', 2_100_224),
   ],
   notes: [{ id: 'n1', text: 'Fire brigade report requested. Arrival 22:31.', author: who.member_id, author_name: 'Dana Weber', at: '2026-03-02T10:00:00+01:00' }],
-  team: [],
+  team: [{ id: 'u1', name: 'Vera Investigator', lead: true }],
+  on_team: true,
+  acted_by: [],
 };
 
 const briefs: BriefView[] = [

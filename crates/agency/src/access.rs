@@ -2,7 +2,11 @@
 //! offers the records and the journal as they are ([`Store::records`], [`Store::events_after`]);
 //! the policy over them is the endpoint's and lives here.
 //!
-//! - Investigators and supervisors see every case event and may fetch any content held.
+//! - Supervisors see every case event and may fetch any content held.
+//! - An investigator sees the events of the cases whose team they are on, as the agency holds
+//!   the team now (issue 16: need to know), and may fetch the content of those cases' items. A
+//!   member assigned to a team is sent the case's earlier events with their assignment; a
+//!   member removed is sent their removal and nothing of the case after it.
 //! - A volunteer sees the briefs addressed to them (and their withdrawal), and the review
 //!   decisions and the `received`/`accepted` custody of their own submissions, and may fetch
 //!   only the content of their own submissions.
@@ -20,10 +24,17 @@ pub(crate) fn visible_to(store: &Store, ev: &SignedEvent, member: Uuid, role: Ro
     if b.kind.is_local() || b.author == member {
         return Ok(false);
     }
-    if role.is_staff() {
+    if role == Role::Supervisor {
         return Ok(true);
     }
     let records = store.records();
+    if role.is_staff() {
+        return match &b.kind {
+            // Their own place on a team: a removed member learns of it.
+            EventKind::TeamAssigned { member_id, .. } | EventKind::TeamUnassigned { member_id, .. } if *member_id == member => Ok(true),
+            kind => on_team_of(store, kind, member),
+        };
+    }
     Ok(match &b.kind {
         EventKind::BriefPublished { brief_id, .. } | EventKind::BriefWithdrawn { brief_id, .. } => {
             records.brief(*brief_id)?.is_some_and(|r| r.is_addressed_to(member))
@@ -36,22 +47,66 @@ pub(crate) fn visible_to(store: &Store, ev: &SignedEvent, member: Uuid, role: Ro
     })
 }
 
+/// Whether `member` is on the team of the case `kind` belongs to, as held now. An event of no
+/// case is not case data; one of a case the agency does not hold is for supervisors only.
+fn on_team_of(store: &Store, kind: &EventKind, member: Uuid) -> Result<bool> {
+    let records = store.records();
+    match records.case_of(kind)? {
+        None => Ok(true),
+        Some(case) => Ok(records.case(case)?.is_some_and(|c| c.on_team(member))),
+    }
+}
+
 /// The feed for `member`: the events after journal record `after` that they may see
 /// ([`visible_to`]), reading at most `limit` records. The cursor is a record index.
+///
+/// An investigator's assignment to a team that they are still on comes after the case's
+/// earlier events they may now see (their cursor went past those before they were on the
+/// team); the member's store skips what it already holds.
 pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: usize) -> Result<EventPage> {
     let mut page = store.events_after(after, limit)?;
     let mut visible = Vec::with_capacity(page.events.len());
-    for ev in page.events {
-        if visible_to(store, &ev, member, role)? {
-            visible.push(ev);
+    for (at, ev) in (after..).zip(page.events) {
+        if !visible_to(store, &ev, member, role)? {
+            continue;
         }
+        if let EventKind::TeamAssigned { case_id, member_id } = &ev.body().kind {
+            if *member_id == member && role != Role::Supervisor && on_team_of(store, &ev.body().kind, member)? {
+                visible.extend(case_before(store, *case_id, at, member)?);
+            }
+        }
+        visible.push(ev);
     }
     page.events = visible;
     Ok(page)
 }
 
-/// Whether `member` may fetch the content with this SHA-256, by the records alone: staff any
-/// item's, a volunteer only the items of their own submissions. The size of the item, without
+/// The events of `case` in the journal records before `before`, except `member`'s own and
+/// local ones: what an assignment brings a new team member. Reads the journal up to there.
+fn case_before(store: &Store, case: Uuid, before: u64, member: Uuid) -> Result<Vec<SignedEvent>> {
+    const PAGE: usize = 1024;
+    let records = store.records();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < before {
+        let page = store.events_after(at, PAGE.min(usize::try_from(before - at).unwrap_or(PAGE)))?;
+        for ev in page.events {
+            let b = ev.body();
+            if !b.kind.is_local() && b.author != member && records.case_of(&b.kind)? == Some(case) {
+                out.push(ev);
+            }
+        }
+        if page.cursor <= at {
+            break;
+        }
+        at = page.cursor;
+    }
+    Ok(out)
+}
+
+/// Whether `member` may fetch the content with this SHA-256, by the records alone: a
+/// supervisor any item's, an investigator an item's of a case whose team they are on, a
+/// volunteer only the items of their own submissions. The size of the item, without
 /// asking whether the content is held: the endpoint asks that next, without holding its
 /// store ([`casebridge_core::ContentImporter::content_held`]: in a cluster a request to the
 /// bucket), and last, so that an object store that does not answer (an error: 503, never "no
@@ -62,12 +117,14 @@ pub(crate) fn content_allowed(store: &Store, sha256: &str, member: Uuid, role: R
         return Ok(None);
     };
     // The same content may have come with several items: any of the member's own counts.
-    let allowed = role.is_staff()
-        || records
-            .submissions_by(member)?
-            .into_iter()
-            .flat_map(|s| s.items)
-            .any(|i| matches!(records.evidence(i), Ok(Some(r)) if r.sha256 == e.sha256));
+    let allowed = role == Role::Supervisor
+        || (role.is_staff() && records.case(e.case_id)?.is_some_and(|c| c.on_team(member)))
+        || (!role.is_staff()
+            && records
+                .submissions_by(member)?
+                .into_iter()
+                .flat_map(|s| s.items)
+                .any(|i| matches!(records.evidence(i), Ok(Some(r)) if r.sha256 == e.sha256)));
     Ok(allowed.then_some(e.size))
 }
 

@@ -376,7 +376,11 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
         }
         uploads::discard(st, id)?;
         tracing::info!(member = %member.id, upload = %id, reason = e.reason.code(), "bundle refused");
-        let status = if e.reason == Reason::Forbidden { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let status = if matches!(e.reason, Reason::Forbidden | Reason::NotOnTeam | Reason::TeamChangeForbidden) {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
         Err(ApiError::new(status, e.reason.code(), e.message))
     };
     // Verify and store the content without the store's lock (uploads complete side by side),

@@ -52,8 +52,8 @@ pub fn get(store: &mut Store, id: &str) -> Result<CaseView> {
     let submissions: Vec<SubmissionView> = store.submissions()?.into_iter().filter(|s| s.case_id == id).collect();
     let states = review_states(&submissions);
     let case = detail.map_evidence(|items| with_review_states(items, &states));
-    let team = team(store, &case, &submissions);
-    Ok(CaseView { case, team })
+    let acted_by = acted_by(store, &case, &submissions);
+    Ok(CaseView { case, acted_by })
 }
 
 /// Sets a case's status (the store's `case_edited` event; the store has no event for tags, so
@@ -85,6 +85,22 @@ pub fn edit(store: &mut Store, case: &str, edit: CaseEdit) -> Result<Uuid> {
     Ok(id)
 }
 
+/// Adds `member` (a member id) to a case's team (case by id, unique id prefix or agency
+/// reference); returns the case id. Only a supervisor or the case's lead may; the agency holds
+/// the sender to the same rule at the next sync (`team_change_forbidden`).
+pub fn assign(store: &mut Store, case: &str, member: &str) -> Result<Uuid> {
+    let id = store.resolve_case(case)?;
+    store.assign(id, parse_id("member id", member)?)?;
+    Ok(id)
+}
+
+/// Removes `member` from a case's team (never its lead); the same rule as [`assign`].
+pub fn unassign(store: &mut Store, case: &str, member: &str) -> Result<Uuid> {
+    let id = store.resolve_case(case)?;
+    store.unassign(id, parse_id("member id", member)?)?;
+    Ok(id)
+}
+
 /// Adds a note to a case (by id, unique id prefix or agency reference); returns its id.
 pub fn note(store: &mut Store, case: &str, text: &str) -> Result<Uuid> {
     let case = store.resolve_case(case)?;
@@ -103,7 +119,7 @@ fn with_review_states(items: Vec<casebridge_core::EvidenceView>, states: &HashMa
 
 /// Who acted on a case, first action first: who opened it, wrote notes, added or submitted
 /// evidence, and decided on submissions.
-fn team(store: &Store, case: &CaseDetailOf<EvidenceItem>, submissions: &[SubmissionView]) -> Vec<CaseMember> {
+fn acted_by(store: &Store, case: &CaseDetailOf<EvidenceItem>, submissions: &[SubmissionView]) -> Vec<CaseMember> {
     let mut acts: Vec<(Uuid, Option<String>, Act)> = Vec::new();
     if let Some(by) = case.created_by {
         acts.push((by, None, Act::Opened));

@@ -210,6 +210,10 @@ error_codes! {
     NotSealed = "not_sealed",
     /// Trust layer: `unknown_member`.
     UnknownMember = "unknown_member",
+    /// Trust layer: `not_on_team`.
+    NotOnTeam = "not_on_team",
+    /// Trust layer: `team_change_forbidden`.
+    TeamChangeForbidden = "team_change_forbidden",
     // The sync client's (`casebridge_sync::SyncError::code`).
     /// Sync client: `connection`.
     Connection = "connection",

@@ -130,9 +130,9 @@ pub struct CaseView {
     #[serde(flatten)]
     pub case: casebridge_core::CaseDetailOf<EvidenceItem>,
     /// The members who acted on the case (opened it, added notes or evidence, reviewed
-    /// submissions), first action first. The store has no team or assignment of its own, so
-    /// this is who did something, not who is assigned.
-    pub team: Vec<CaseMember>,
+    /// submissions), first action first: who did something, whatever the assigned team
+    /// (the case's `team`) is.
+    pub acted_by: Vec<CaseMember>,
 }
 
 /// A member who acted on a case.

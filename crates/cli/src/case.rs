@@ -26,6 +26,21 @@ pub enum CaseCommand {
     AccessLog(crate::access::AccessLogArgs),
     /// Record that a contributor's identity may be disclosed in court material for the case
     Disclose(crate::access::DiscloseArgs),
+    /// Add an investigator to a case's team (supervisors and the case's lead); the agency serves a case only to its team and supervisors
+    Assign(TeamArgs),
+    /// Remove a member from a case's team (supervisors and the case's lead; never the lead)
+    Unassign(TeamArgs),
+}
+
+/// Arguments of `case assign` and `case unassign`.
+#[derive(Args, Debug)]
+pub struct TeamArgs {
+    /// Case id, unique id prefix, or agency reference
+    #[arg(value_name = "CASE")]
+    pub case: String,
+    /// The member's id (as `casebridge whoami` shows it on their device, or `agency issued` at the agency)
+    #[arg(value_name = "MEMBER")]
+    pub member: String,
 }
 
 /// Arguments of `case new`.
@@ -103,6 +118,16 @@ pub fn run(ctx: &mut Ctx, cmd: &CaseCommand, out: &mut dyn Write) -> Result<()> 
         CaseCommand::Edit(a) => edit(ctx, a, out),
         CaseCommand::AccessLog(a) => crate::access::access_log(ctx, a, out),
         CaseCommand::Disclose(a) => crate::access::disclose(ctx, a, out),
+        CaseCommand::Assign(a) => {
+            let id = cases::assign(&mut ctx.open()?, &a.case, &a.member)?;
+            writeln!(out, "{} is on the team of case {id}; the agency learns it at the next sync", a.member.trim())?;
+            Ok(())
+        }
+        CaseCommand::Unassign(a) => {
+            let id = cases::unassign(&mut ctx.open()?, &a.case, &a.member)?;
+            writeln!(out, "{} is off the team of case {id}; the agency stops serving it to them after the next sync", a.member.trim())?;
+            Ok(())
+        }
     }
 }
 
@@ -156,6 +181,22 @@ fn write_detail(c: &CaseDetail, out: &mut dyn Write) -> Result<()> {
     f.add("created", output::opt_time(c.created_at.as_ref()));
     f.add("updated", output::opt_time(c.updated_at.as_ref()));
     f.add("summary", c.summary.as_deref().unwrap_or("-"));
+    let team: Vec<String> = c
+        .team
+        .iter()
+        .map(|m| {
+            let who = m.name.as_deref().map_or_else(|| m.id.to_string(), |n| format!("{} ({})", output::line(n), m.id));
+            if m.lead {
+                format!("{who}, lead")
+            } else {
+                who
+            }
+        })
+        .collect();
+    f.add("team", if team.is_empty() { "-".into() } else { team.join("; ") });
+    if !c.on_team {
+        f.add("note", "you are not on this case's team: the agency no longer sends you its news");
+    }
     f.write(out)?;
 
     writeln!(out)?;

@@ -433,6 +433,22 @@ pub enum EventKind {
         /// Why (the legal basis).
         reason: String,
     },
+    /// A member joined a case's team (need to know: the agency serves a case's events and
+    /// content only to its team and to supervisors). The case's opener is on its team from
+    /// `case_created` on; a supervisor or the case's lead (its opener) assigns the others.
+    TeamAssigned {
+        /// Case.
+        case_id: Uuid,
+        /// The member assigned.
+        member_id: Uuid,
+    },
+    /// A member left a case's team: the agency stops serving them the case's events.
+    TeamUnassigned {
+        /// Case.
+        case_id: Uuid,
+        /// The member removed.
+        member_id: Uuid,
+    },
     /// An investigator asked volunteers for help on a case: a brief.
     BriefPublished {
         /// Case the brief belongs to.
@@ -607,6 +623,8 @@ impl EventKind {
             EventKind::EvidenceDerived { .. } => "evidence_derived",
             EventKind::AccessRecorded { .. } => "access_recorded",
             EventKind::DisclosureRecorded { .. } => "disclosure_recorded",
+            EventKind::TeamAssigned { .. } => "team_assigned",
+            EventKind::TeamUnassigned { .. } => "team_unassigned",
             EventKind::BriefPublished { .. } => "brief_published",
             EventKind::BriefWithdrawn { .. } => "brief_withdrawn",
             EventKind::SubmissionMade { .. } => "submission_made",
@@ -624,6 +642,8 @@ impl EventKind {
             | EventKind::EvidenceAdded { case_id, .. }
             | EventKind::AccessRecorded { case_id, .. }
             | EventKind::DisclosureRecorded { case_id, .. }
+            | EventKind::TeamAssigned { case_id, .. }
+            | EventKind::TeamUnassigned { case_id, .. }
             | EventKind::BriefPublished { case_id, .. }
             | EventKind::BriefWithdrawn { case_id, .. }
             | EventKind::SubmissionMade { case_id, .. }
@@ -681,6 +701,8 @@ impl EventKind {
                 None => format!("access: {action} case"),
             },
             EventKind::DisclosureRecorded { member_id, .. } => format!("identity of {member_id} may be disclosed"),
+            EventKind::TeamAssigned { member_id, .. } => format!("{member_id} assigned to the case's team"),
+            EventKind::TeamUnassigned { member_id, .. } => format!("{member_id} removed from the case's team"),
             EventKind::BriefPublished { title, .. } => format!("brief published: {title}"),
             EventKind::BriefWithdrawn { brief_id, .. } => format!("brief {brief_id} withdrawn"),
             EventKind::SubmissionMade { items, .. } => format!("submission of {} item(s)", items.len()),

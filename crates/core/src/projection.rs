@@ -195,8 +195,31 @@ pub struct CaseRecord {
     pub created_at: Option<DateTime<FixedOffset>>,
     /// Latest change.
     pub updated_at: Option<DateTime<FixedOffset>>,
-    /// Per-field LWW stamps.
+    /// Per-field LWW stamps (`team:<member id>` for each member's place on the team).
     pub stamps: BTreeMap<String, Stamp>,
+    /// The case's team, its opener (the lead) first, then in the order members were assigned:
+    /// who the agency serves the case to, besides supervisors (`team_assigned`,
+    /// `team_unassigned`).
+    #[serde(default)]
+    pub team: Vec<Uuid>,
+}
+
+impl CaseRecord {
+    /// The case's lead: its opener.
+    pub fn lead(&self) -> Option<Uuid> {
+        self.created_by
+    }
+
+    /// True when `member` is on the case's team.
+    pub fn on_team(&self, member: Uuid) -> bool {
+        self.team.contains(&member)
+    }
+
+    /// True when `member`, with `role`, may change the case's team: a supervisor, or the
+    /// case's lead.
+    pub fn may_manage_team(&self, member: Uuid, role: Role) -> bool {
+        role == Role::Supervisor || self.lead() == Some(member)
+    }
 }
 
 /// An evidence item as projected.
@@ -582,6 +605,25 @@ fn empty_case(id: Uuid) -> CaseRecord {
         created_at: None,
         updated_at: None,
         stamps: BTreeMap::new(),
+        team: Vec::new(),
+    }
+}
+
+/// Sets `member`'s place on the case's team, last writer wins per member: `lead` puts them
+/// first (the opener), otherwise an assignment appends them.
+fn team_lww(c: &mut CaseRecord, member: Uuid, stamp: Stamp, on: bool, lead: bool) {
+    let field = format!("team:{member}");
+    if c.stamps.get(&field).is_some_and(|cur| stamp <= *cur) {
+        return;
+    }
+    c.stamps.insert(field, stamp);
+    c.team.retain(|m| *m != member);
+    if on {
+        if lead {
+            c.team.insert(0, member);
+        } else {
+            c.team.push(member);
+        }
     }
 }
 
@@ -814,6 +856,17 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             lww(&mut c.stamps, "reference", stamp, &mut c.reference, reference.clone());
             lww(&mut c.stamps, "status", stamp, &mut c.status, *status);
             lww(&mut c.stamps, "tags", stamp, &mut c.tags, tags.clone());
+            if c.created_by == Some(b.author) {
+                team_lww(&mut c, b.author, stamp, true, true);
+            }
+            c.updated_at = max_time(c.updated_at, b.at);
+            put_json(t, Table::Cases, key, &c)?;
+        }
+        EventKind::TeamAssigned { case_id, member_id } | EventKind::TeamUnassigned { case_id, member_id } => {
+            let key = case_id.as_bytes().to_vec();
+            let mut c: CaseRecord = get_json(t, Table::Cases, &key)?.unwrap_or_else(|| empty_case(*case_id));
+            let on = matches!(b.kind, EventKind::TeamAssigned { .. });
+            team_lww(&mut c, *member_id, stamp, on, false);
             c.updated_at = max_time(c.updated_at, b.at);
             put_json(t, Table::Cases, key, &c)?;
         }

@@ -77,7 +77,7 @@ fn body_json(kind: &str) -> String {
 #[test]
 fn every_event_kind_round_trips_to_the_same_bytes() {
     let kinds = kinds();
-    assert_eq!(kinds.len(), 21, "one of each event kind");
+    assert_eq!(kinds.len(), 23, "one of each event kind");
     for kind in &kinds {
         let json = body_json(kind);
         let body: EventBody = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
@@ -163,11 +163,13 @@ fn kind_number(kind: &EventKind) -> usize {
             ProfileEvent::EndpointSet { .. } => 19,
             ProfileEvent::ReceiptStored { .. } => 20,
         },
+        EventKind::TeamAssigned { .. } => 21,
+        EventKind::TeamUnassigned { .. } => 22,
     }
 }
 
 /// How many kinds [`kind_number`] numbers.
-const KIND_COUNT: usize = 21;
+const KIND_COUNT: usize = 23;
 
 #[test]
 fn every_kind_has_its_literal() {

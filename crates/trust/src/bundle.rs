@@ -908,6 +908,75 @@ pub struct Opened {
     pub received: Vec<(Uuid, String)>,
 }
 
+/// Need to know (issue 16), for staff: a supervisor may send events of any case; an
+/// investigator only of cases whose team they are on (as the agency holds it) or that they
+/// open in this very bundle ([`Reason::NotOnTeam`]), and a team change only as the case's lead,
+/// never removing the lead ([`Reason::TeamChangeForbidden`]). Only the sender's own events are
+/// judged, and only those the agency does not hold yet: others' travel under their authors'
+/// rights. Events of a case the agency does not hold are not judged (there is no team to judge
+/// them by).
+fn team_policy(store: &Store, v: &Verified) -> Result<()> {
+    let sender = v.manifest.sender;
+    if v.credential.role == Role::Supervisor {
+        return Ok(());
+    }
+    let records = store.records();
+    let held = |e: casebridge_core::Error| TrustError::new(Reason::Store, e.to_string());
+    let mine = || v.events.iter().map(|ev| ev.body()).filter(|b| b.author == sender);
+    let opened: BTreeSet<Uuid> = mine()
+        .filter_map(|b| match &b.kind {
+            EventKind::CaseCreated { case_id, .. } => Some(*case_id),
+            _ => None,
+        })
+        .collect();
+    let new_evidence: BTreeMap<Uuid, Uuid> = mine()
+        .filter_map(|b| match &b.kind {
+            EventKind::EvidenceAdded { evidence_id, case_id, .. } => Some((*evidence_id, *case_id)),
+            _ => None,
+        })
+        .collect();
+    for ev in v.events.iter().filter(|ev| ev.body().author == sender) {
+        // What the agency already holds was judged when it came.
+        if store.holds_event(ev).map_err(held)? {
+            continue;
+        }
+        let b = ev.body();
+        let case = match b.kind.evidence_id().and_then(|e| new_evidence.get(&e)) {
+            Some(c) => Some(*c),
+            None => records.case_of(&b.kind).map_err(held)?,
+        };
+        let Some(case) = case else { continue };
+        let record = records.case(case).map_err(held)?;
+        let lead = if opened.contains(&case) { Some(sender) } else { record.as_ref().and_then(|c| c.lead()) };
+        match &b.kind {
+            EventKind::TeamAssigned { member_id, .. } | EventKind::TeamUnassigned { member_id, .. } => {
+                if lead != Some(sender) {
+                    return Err(TrustError::new(
+                        Reason::TeamChangeForbidden,
+                        format!("member {sender} changes the team of case {case}, which only a supervisor or the case's lead may"),
+                    ));
+                }
+                if matches!(b.kind, EventKind::TeamUnassigned { .. }) && lead == Some(*member_id) {
+                    return Err(TrustError::new(
+                        Reason::TeamChangeForbidden,
+                        format!("the lead of case {case} cannot be removed from its team"),
+                    ));
+                }
+            }
+            _ if opened.contains(&case) => {}
+            _ => {
+                if record.is_some_and(|c| !c.on_team(sender)) {
+                    return Err(TrustError::new(
+                        Reason::NotOnTeam,
+                        format!("member {sender} sent '{}' for case {case}, whose team they are not on", b.kind.name()),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks a manifest against what the store already received from that sender. Returns true
 /// for a replay (the bundle id is already imported); refuses a sequence rollback and a bundle
 /// that does not link to the sender's previous one. Two index lookups, whatever the store
@@ -942,7 +1011,70 @@ pub fn check_sequence(store: &Store, m: &Manifest) -> Result<bool> {
 /// later check fails (a blob that does not match its hash), content already streamed stays
 /// only as unreferenced objects (reported by `check` as orphans); no event is recorded.
 pub fn open_into(path: &Path, anchor: &Anchor<'_>, store: &mut Store, progress: &mut dyn FnMut(u64) -> bool) -> Result<Opened> {
-    open_into_checked(path, anchor, store, &contribution_policy, progress)
+    let policy = |s: &Store, v: &Verified| {
+        contribution_policy(s, v)?;
+        receiver_on_team(s, v)
+    };
+    open_into_checked(path, anchor, store, &policy, progress)
+}
+
+/// Need to know on the file route (issue 16): an investigator's store opens a bundle only
+/// when its member is on the team of every case the bundle carries events of, as the store
+/// holds the team or as the bundle itself makes it (a case its member opened, their
+/// assignment). A case the store does not hold and the bundle does not create is not judged.
+/// Supervisors' stores (and the agency's) receive every case. Refuses with
+/// [`Reason::NotOnTeam`].
+pub fn receiver_on_team(store: &Store, v: &Verified) -> Result<()> {
+    let me = store.whoami().member_id;
+    if store.whoami().role != Role::Investigator {
+        return Ok(());
+    }
+    let records = store.records();
+    let held = |e: casebridge_core::Error| TrustError::new(Reason::Store, e.to_string());
+    let mut evidence_case: BTreeMap<Uuid, Uuid> = BTreeMap::new();
+    let mut created: BTreeSet<Uuid> = BTreeSet::new();
+    let mut joined: BTreeSet<Uuid> = BTreeSet::new();
+    for ev in &v.events {
+        let b = ev.body();
+        match &b.kind {
+            EventKind::EvidenceAdded { evidence_id, case_id, .. } => {
+                evidence_case.insert(*evidence_id, *case_id);
+            }
+            EventKind::CaseCreated { case_id, .. } => {
+                created.insert(*case_id);
+                if b.author == me {
+                    joined.insert(*case_id);
+                }
+            }
+            EventKind::TeamAssigned { case_id, member_id } if *member_id == me => {
+                joined.insert(*case_id);
+            }
+            _ => {}
+        }
+    }
+    let mut judged = BTreeSet::new();
+    for ev in &v.events {
+        let kind = &ev.body().kind;
+        let case = match kind.evidence_id().and_then(|e| evidence_case.get(&e)) {
+            Some(c) => Some(*c),
+            None => records.case_of(kind).map_err(held)?,
+        };
+        let Some(case) = case else { continue };
+        if !judged.insert(case) || joined.contains(&case) {
+            continue;
+        }
+        let on_team = match records.case(case).map_err(held)? {
+            Some(c) => c.on_team(me),
+            None => !created.contains(&case),
+        };
+        if !on_team {
+            return Err(TrustError::new(
+                Reason::NotOnTeam,
+                format!("this profile's member {me} is not on the team of case {case}, whose events the bundle carries"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A rule run on a verified bundle before anything it carries is recorded.
@@ -1041,7 +1173,7 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
 pub fn contribution_policy(store: &Store, v: &Verified) -> Result<()> {
     let sender = v.manifest.sender;
     if v.credential.role != Role::Volunteer {
-        return Ok(());
+        return team_policy(store, v);
     }
     let forbidden = |msg: String| TrustError::new(Reason::Forbidden, msg);
     // The evidence this sender adds in this very bundle: the only items a submission may list.

@@ -85,6 +85,11 @@ pub enum Reason {
     NotSealed,
     /// An invite for an existing member names a member the agency never issued a credential to.
     UnknownMember,
+    /// An investigator sent events of a case whose team they are not on.
+    NotOnTeam,
+    /// A team change from someone who is neither a supervisor nor the case's lead, or one that
+    /// would remove the lead.
+    TeamChangeForbidden,
 }
 
 impl Reason {
@@ -129,6 +134,8 @@ impl Reason {
             Reason::SubmissionItemInvalid => "submission_item_invalid",
             Reason::NotSealed => "not_sealed",
             Reason::UnknownMember => "unknown_member",
+            Reason::NotOnTeam => "not_on_team",
+            Reason::TeamChangeForbidden => "team_change_forbidden",
         }
     }
 }

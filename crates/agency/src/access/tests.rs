@@ -33,8 +33,9 @@ fn relay(from: &mut Store, to: &mut Store, role: Role) -> usize {
     page.events.len()
 }
 
+/// Moves everything (a supervisor's view: every case, whatever its team).
 fn all(from: &mut Store, to: &mut Store) {
-    relay(from, to, Role::Investigator);
+    relay(from, to, Role::Supervisor);
 }
 
 #[test]
@@ -122,11 +123,14 @@ fn brief_submit_review_round_trip_with_access_rules() {
     assert_eq!(inv.submissions().unwrap().len(), 2);
     assert!(inv.evidence(sub.items[0].evidence_id).is_ok());
 
-    // Content access: staff anything held; a volunteer only their own.
+    // Content access: a supervisor anything held, an investigator their team's cases'; a
+    // volunteer only their own.
     let sha = &sub.items[0].sha256;
     assert!(content_access(&agency, sha, v_id, Role::Volunteer).unwrap().is_some());
     assert_eq!(content_access(&agency, sha, o_id, Role::Volunteer).unwrap(), None);
-    assert!(content_access(&agency, sha, Uuid::nil(), Role::Investigator).unwrap().is_some());
+    assert!(content_access(&agency, sha, Uuid::nil(), Role::Supervisor).unwrap().is_some());
+    assert!(content_access(&agency, sha, inv.whoami().member_id, Role::Investigator).unwrap().is_some(), "the case's lead");
+    assert_eq!(content_access(&agency, sha, Uuid::nil(), Role::Investigator).unwrap(), None, "an investigator off the team");
     assert!(content_access(&agency, "zz", v_id, Role::Volunteer).is_err());
 
     // Review: one item accepted, the other rejected with a reason.
@@ -171,7 +175,7 @@ fn feed_pages_and_cursor() {
     let mut cursor = 0;
     let mut seen = 0;
     loop {
-        let page = feed(&inv, me, Role::Investigator, cursor, 10).unwrap();
+        let page = feed(&inv, me, Role::Supervisor, cursor, 10).unwrap();
         seen += page.events.len();
         assert!(page.cursor > cursor);
         cursor = page.cursor;
@@ -181,12 +185,90 @@ fn feed_pages_and_cursor() {
     }
     // profile_created + case + 25 notes (the feed of another member: nil is not the author).
     assert_eq!(seen, 27);
-    assert!(feed(&inv, me, Role::Investigator, cursor, 10).unwrap().events.is_empty());
-    assert_eq!(feed(&inv, me, Role::Investigator, cursor + 1, 10).unwrap_err().code(), "invalid_input");
+    assert!(feed(&inv, me, Role::Supervisor, cursor, 10).unwrap().events.is_empty());
+    assert_eq!(feed(&inv, me, Role::Supervisor, cursor + 1, 10).unwrap_err().code(), "invalid_input");
     // New events after the cursor appear on the next pull; a volunteer sees none of them.
     inv.add_note(case, "late").unwrap();
-    assert_eq!(feed(&inv, me, Role::Investigator, cursor, 10).unwrap().events.len(), 1);
+    assert_eq!(feed(&inv, me, Role::Supervisor, cursor, 10).unwrap().events.len(), 1);
     assert!(feed(&inv, me, Role::Volunteer, 0, 1000).unwrap().events.is_empty());
+}
+
+/// The case ids of the events `member` (an investigator) is served from `agency`.
+fn cases_served(agency: &Store, member: Uuid, after: u64) -> Vec<Option<Uuid>> {
+    let page = feed(agency, member, Role::Investigator, after, 100_000).unwrap();
+    page.events.iter().map(|ev| agency.records().case_of(&ev.body().kind).unwrap()).collect()
+}
+
+/// Need to know (issue 16): an investigator off a case's team is served nothing of it; a
+/// supervisor everything; a member assigned later is sent the case's earlier events with the
+/// assignment, and a removed member is sent their removal and nothing after it.
+#[test]
+fn the_feed_serves_a_case_to_its_team_and_supervisors_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lead = store(&tmp, "lead", Role::Investigator);
+    let mut agency = store(&tmp, "agency", Role::Supervisor);
+    let mut other = store(&tmp, "other", Role::Investigator);
+    let other_id = other.whoami().member_id;
+    let case = lead.create_case(NewCase { title: "Internal: suspect named".into(), ..Default::default() }).unwrap();
+    lead.add_note(case, "the suspect's address").unwrap();
+    all(&mut lead, &mut agency);
+    assert_eq!(agency.records().case(case).unwrap().unwrap().team, vec![lead.whoami().member_id], "the opener leads the team");
+
+    // Off the team: nothing of the case (the lead's profile_created is no case's).
+    let start = 0;
+    assert!(
+        cases_served(&agency, other_id, start).iter().all(|c| *c != Some(case)),
+        "an investigator off the team gets nothing of the case"
+    );
+    assert_eq!(relay(&mut agency, &mut other, Role::Investigator), 2, "the lead's and the agency's profile_created only");
+    assert!(other.list_cases(&Default::default()).unwrap().is_empty());
+    // A supervisor gets all of it.
+    assert_eq!(feed(&agency, Uuid::nil(), Role::Supervisor, 0, 100_000).unwrap().events.len(), 4);
+    let cursor = agency.journal_records();
+
+    // Only the lead (or a supervisor) may assign; then the new member gets the earlier events.
+    assert_eq!(other.assign(case, other_id).unwrap_err().code(), "unknown_case", "other does not even hold the case");
+    lead.assign(case, other_id).unwrap();
+    assert_eq!(lead.assign(case, other_id).unwrap_err().code(), "invalid_input", "already on the team");
+    all(&mut lead, &mut agency);
+    let served = cases_served(&agency, other_id, cursor);
+    assert_eq!(served, vec![Some(case), Some(case), Some(case)], "case_created and the note come with the assignment");
+    relay_after(&mut agency, &mut other, cursor);
+    assert_eq!(other.case(case).unwrap().notes.len(), 1);
+    assert!(other.case(case).unwrap().on_team);
+    // On the team, the member is not its lead: they may not change it.
+    assert_eq!(other.unassign(case, lead.whoami().member_id).unwrap_err().code(), "not_allowed");
+
+    // Removed: the removal is served, nothing of the case after it.
+    let cursor = agency.journal_records();
+    lead.unassign(case, other_id).unwrap();
+    assert_eq!(lead.unassign(case, lead.whoami().member_id).unwrap_err().code(), "invalid_input", "the lead stays");
+    lead.add_note(case, "after the removal").unwrap();
+    all(&mut lead, &mut agency);
+    let served = feed(&agency, other_id, Role::Investigator, cursor, 100_000).unwrap();
+    let kinds: Vec<&str> = served.events.iter().map(|e| e.body().kind.name()).collect();
+    assert_eq!(kinds, vec!["team_unassigned"], "a removed member learns of it and gets nothing new");
+    relay_after(&mut agency, &mut other, cursor);
+    assert!(!other.case(case).unwrap().on_team, "the removed member's device knows");
+    assert_eq!(other.case(case).unwrap().notes.len(), 1);
+
+    // Content follows the team.
+    let photo = tmp.path().join("p.txt");
+    std::fs::write(&photo, b"a witness statement").unwrap();
+    let added = lead.add_evidence(case, &photo, &Default::default(), &mut |_| true).unwrap();
+    all(&mut lead, &mut agency);
+    assert!(content_access(&agency, &added.sha256, lead.whoami().member_id, Role::Investigator).unwrap().is_some());
+    assert_eq!(content_access(&agency, &added.sha256, other_id, Role::Investigator).unwrap(), None, "removed: no content");
+    assert!(content_access(&agency, &added.sha256, other_id, Role::Supervisor).unwrap().is_some());
+    assert!(agency.check(false, &mut |_| {}).unwrap().problems.is_empty());
+    assert!(other.check(false, &mut |_| {}).unwrap().problems.is_empty());
+}
+
+/// [`relay`] from journal record `after` on, as an investigator.
+fn relay_after(from: &mut Store, to: &mut Store, after: u64) {
+    let me = to.whoami().member_id;
+    let page = feed(from, me, Role::Investigator, after, 100_000).unwrap();
+    to.import_events(&page.events, vec![]).unwrap();
 }
 
 /// What the content route answers, by the records and then the objects (as the endpoint asks

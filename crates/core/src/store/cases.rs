@@ -48,6 +48,44 @@ impl Store {
         Ok(id)
     }
 
+    /// Adds `member` to the case's team. Only a supervisor or the case's lead may; the agency
+    /// holds the sender to the same rule.
+    pub fn assign(&mut self, case: Uuid, member: Uuid) -> Result<()> {
+        let c = self.team_change_allowed(case, member)?;
+        if c.on_team(member) {
+            return Err(Error::invalid("member", format!("{member} is already on the team of this case")));
+        }
+        self.record(vec![EventKind::TeamAssigned { case_id: case, member_id: member }])?;
+        Ok(())
+    }
+
+    /// Removes `member` from the case's team (never its lead); the same rule as [`Store::assign`].
+    pub fn unassign(&mut self, case: Uuid, member: Uuid) -> Result<()> {
+        let c = self.team_change_allowed(case, member)?;
+        if c.lead() == Some(member) {
+            return Err(Error::invalid("member", format!("{member} opened this case and leads it; the lead stays on the team")));
+        }
+        if !c.on_team(member) {
+            return Err(Error::invalid("member", format!("{member} is not on the team of this case")));
+        }
+        self.record(vec![EventKind::TeamUnassigned { case_id: case, member_id: member }])?;
+        Ok(())
+    }
+
+    fn team_change_allowed(&self, case: Uuid, member: Uuid) -> Result<CaseRecord> {
+        let c = self.case_record(case)?;
+        if member.is_nil() {
+            return Err(Error::invalid("member", "the nil id names no member"));
+        }
+        let me = &self.me;
+        if !c.may_manage_team(me.member_id, me.role) {
+            return Err(Error::NotAllowed {
+                what: "changing this case's team: only a supervisor or the case's lead (its opener) may".into(),
+            });
+        }
+        Ok(c)
+    }
+
     pub(super) fn case_record(&self, id: Uuid) -> Result<CaseRecord> {
         let rec: Option<CaseRecord> = get_json(&mut IndexReader(&self.index), Table::Cases, id.as_bytes())?;
         rec.filter(|c| c.created).ok_or_else(|| Error::UnknownCase { query: id.to_string() })
@@ -122,6 +160,8 @@ impl Store {
             notes.push(NoteView { id: n.id, text: n.text, author: n.author, author_name: self.member_name(n.author), at: n.at });
         }
         notes.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
+        let team = c.team.iter().map(|m| TeamMemberView { id: *m, name: self.member_name(*m), lead: c.lead() == Some(*m) }).collect();
+        let on_team = c.on_team(self.me.member_id);
         Ok(CaseDetail {
             id: c.id,
             reference: c.reference,
@@ -135,6 +175,8 @@ impl Store {
             evidence_count: evidence.len(),
             evidence,
             notes,
+            team,
+            on_team,
         })
     }
 }

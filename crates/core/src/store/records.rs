@@ -30,6 +30,23 @@ impl Records<'_> {
         self.get(Table::Briefs, id)
     }
 
+    /// A case as held, once its `case_created` is (a team change or edit that arrived first
+    /// leaves a placeholder, which this does not return).
+    pub fn case(&self, id: Uuid) -> Result<Option<CaseRecord>> {
+        Ok(self.get::<CaseRecord>(Table::Cases, id)?.filter(|c| c.created))
+    }
+
+    /// The case an event belongs to: the one it names, or its evidence item's.
+    pub fn case_of(&self, kind: &EventKind) -> Result<Option<Uuid>> {
+        if let Some(c) = kind.case_id() {
+            return Ok(Some(c));
+        }
+        match kind.evidence_id() {
+            Some(e) => Ok(self.evidence(e)?.map(|r| r.case_id)),
+            None => Ok(None),
+        }
+    }
+
     /// A submission as held.
     pub fn submission(&self, id: Uuid) -> Result<Option<SubmissionRecord>> {
         self.get(Table::Submissions, id)

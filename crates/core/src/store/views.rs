@@ -137,6 +137,18 @@ pub struct NoteView {
     pub at: DateTime<FixedOffset>,
 }
 
+/// A member of a case's team as shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TeamMemberView {
+    /// Member id.
+    pub id: Uuid,
+    /// Name, when this store knows it.
+    pub name: Option<String>,
+    /// The case's lead (its opener).
+    pub lead: bool,
+}
+
 /// A case with everything in it, as the store shows it.
 pub type CaseDetail = CaseDetailOf<EvidenceView>;
 
@@ -170,6 +182,12 @@ pub struct CaseDetailOf<E> {
     pub evidence: Vec<E>,
     /// Notes, oldest first.
     pub notes: Vec<NoteView>,
+    /// The case's team, its lead first (issue 16: the agency serves the case only to them and
+    /// to supervisors).
+    pub team: Vec<TeamMemberView>,
+    /// This profile's member is on the team. False on a device whose member was removed: the
+    /// agency no longer sends it the case's news.
+    pub on_team: bool,
 }
 
 impl<E> CaseDetailOf<E> {
@@ -188,6 +206,8 @@ impl<E> CaseDetailOf<E> {
             evidence_count: self.evidence_count,
             evidence: f(self.evidence),
             notes: self.notes,
+            team: self.team,
+            on_team: self.on_team,
         }
     }
 }

@@ -3,6 +3,7 @@ import type { CaseMember } from "./CaseMember";
 import type { CaseStatus } from "./CaseStatus";
 import type { EvidenceItem } from "./EvidenceItem";
 import type { NoteView } from "./NoteView";
+import type { TeamMemberView } from "./TeamMemberView";
 
 /**
  * A case as the desktop shows it: the store's detail with each item's review state, and the
@@ -11,10 +12,10 @@ import type { NoteView } from "./NoteView";
 export type CaseView = { 
 /**
  * The members who acted on the case (opened it, added notes or evidence, reviewed
- * submissions), first action first. The store has no team or assignment of its own, so
- * this is who did something, not who is assigned.
+ * submissions), first action first: who did something, whatever the assigned team
+ * (the case's `team`) is.
  */
-team: Array<CaseMember>, 
+acted_by: Array<CaseMember>, 
 /**
  * Case id.
  */
@@ -62,4 +63,14 @@ evidence: Array<EvidenceItem>,
 /**
  * Notes, oldest first.
  */
-notes: Array<NoteView>, };
+notes: Array<NoteView>, 
+/**
+ * The case's team, its lead first (issue 16: the agency serves the case only to them and
+ * to supervisors).
+ */
+team: Array<TeamMemberView>, 
+/**
+ * This profile's member is on the team. False on a device whose member was removed: the
+ * agency no longer sends it the case's news.
+ */
+on_team: boolean, };

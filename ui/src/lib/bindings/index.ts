@@ -43,6 +43,7 @@ export type { SubmissionItem } from './SubmissionItem';
 export type { SyncDone } from './SyncDone';
 export type { SyncEvent } from './SyncEvent';
 export type { SyncStatus } from './SyncStatus';
+export type { TeamMemberView } from './TeamMemberView';
 export type { Thumbnail } from './Thumbnail';
 export type { UploadOutcome } from './UploadOutcome';
 export type { WhoAmI } from './WhoAmI';
