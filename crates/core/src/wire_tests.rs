@@ -63,6 +63,8 @@ fn kinds() -> Vec<String> {
         format!(
             r#""type":"submission_made","case_id":"{C}","brief_id":"{A}","submission_id":"{B}","items":["{A}"],"description":"balcony""#
         ),
+        format!(r#""type":"team_assigned","case_id":"{C}","member_id":"{A}""#),
+        format!(r#""type":"team_unassigned","case_id":"{C}","member_id":"{A}""#),
         format!(
             r#""type":"review_decided","case_id":"{C}","submission_id":"{B}","items":[],"decision":"info_requested","reason":"which day?""#
         ),

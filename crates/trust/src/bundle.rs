@@ -1011,70 +1011,7 @@ pub fn check_sequence(store: &Store, m: &Manifest) -> Result<bool> {
 /// later check fails (a blob that does not match its hash), content already streamed stays
 /// only as unreferenced objects (reported by `check` as orphans); no event is recorded.
 pub fn open_into(path: &Path, anchor: &Anchor<'_>, store: &mut Store, progress: &mut dyn FnMut(u64) -> bool) -> Result<Opened> {
-    let policy = |s: &Store, v: &Verified| {
-        contribution_policy(s, v)?;
-        receiver_on_team(s, v)
-    };
-    open_into_checked(path, anchor, store, &policy, progress)
-}
-
-/// Need to know on the file route (issue 16): an investigator's store opens a bundle only
-/// when its member is on the team of every case the bundle carries events of, as the store
-/// holds the team or as the bundle itself makes it (a case its member opened, their
-/// assignment). A case the store does not hold and the bundle does not create is not judged.
-/// Supervisors' stores (and the agency's) receive every case. Refuses with
-/// [`Reason::NotOnTeam`].
-pub fn receiver_on_team(store: &Store, v: &Verified) -> Result<()> {
-    let me = store.whoami().member_id;
-    if store.whoami().role != Role::Investigator {
-        return Ok(());
-    }
-    let records = store.records();
-    let held = |e: casebridge_core::Error| TrustError::new(Reason::Store, e.to_string());
-    let mut evidence_case: BTreeMap<Uuid, Uuid> = BTreeMap::new();
-    let mut created: BTreeSet<Uuid> = BTreeSet::new();
-    let mut joined: BTreeSet<Uuid> = BTreeSet::new();
-    for ev in &v.events {
-        let b = ev.body();
-        match &b.kind {
-            EventKind::EvidenceAdded { evidence_id, case_id, .. } => {
-                evidence_case.insert(*evidence_id, *case_id);
-            }
-            EventKind::CaseCreated { case_id, .. } => {
-                created.insert(*case_id);
-                if b.author == me {
-                    joined.insert(*case_id);
-                }
-            }
-            EventKind::TeamAssigned { case_id, member_id } if *member_id == me => {
-                joined.insert(*case_id);
-            }
-            _ => {}
-        }
-    }
-    let mut judged = BTreeSet::new();
-    for ev in &v.events {
-        let kind = &ev.body().kind;
-        let case = match kind.evidence_id().and_then(|e| evidence_case.get(&e)) {
-            Some(c) => Some(*c),
-            None => records.case_of(kind).map_err(held)?,
-        };
-        let Some(case) = case else { continue };
-        if !judged.insert(case) || joined.contains(&case) {
-            continue;
-        }
-        let on_team = match records.case(case).map_err(held)? {
-            Some(c) => c.on_team(me),
-            None => !created.contains(&case),
-        };
-        if !on_team {
-            return Err(TrustError::new(
-                Reason::NotOnTeam,
-                format!("this profile's member {me} is not on the team of case {case}, whose events the bundle carries"),
-            ));
-        }
-    }
-    Ok(())
+    open_into_checked(path, anchor, store, &contribution_policy, progress)
 }
 
 /// A rule run on a verified bundle before anything it carries is recorded.

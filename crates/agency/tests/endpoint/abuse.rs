@@ -252,7 +252,7 @@ async fn a_slow_reader_of_a_large_item_delays_no_one() {
     let limits = Limits { idle_timeout_secs: 3600, ..Limits::default() };
     let mut env = Env::start_with(limits).await;
     let mut slow = env.enrol(Role::Investigator).await;
-    let mut other = env.enrol(Role::Investigator).await;
+    let mut other = env.enrol(Role::Supervisor).await; // a supervisor: may read every case's content (issue 16)
     let sha = upload_large_item(&env, &mut slow, 24 << 20).await;
     let token = env.login(&slow).await;
     let mut download = env.client_from("127.0.0.2").get(env.url(&format!("/v1/content/{sha}"))).bearer_auth(&token).send().await.unwrap();
@@ -326,7 +326,7 @@ async fn a_members_stalled_downloads_are_capped_and_give_their_place_back() {
     let limits = Limits { downloads_per_member: 1, idle_timeout_secs: 3600, ..Limits::default() };
     let mut env = Env::start_with(limits).await;
     let mut member = env.enrol(Role::Investigator).await;
-    let other = env.enrol(Role::Investigator).await;
+    let other = env.enrol(Role::Supervisor).await; // a supervisor: may read every case's content (issue 16)
     let sha = upload_large_item(&env, &mut member, 24 << 20).await;
     let token = env.login(&member).await;
     // Each stalled download holds a thread of the endpoint: a member may not pile them up.

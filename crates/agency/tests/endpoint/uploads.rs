@@ -95,11 +95,16 @@ async fn an_upload_resumes_completes_once_and_answers_a_receipt() {
     let code = expect_error(env.put(&format!("/v1/uploads/{id}?offset={size}"), &token, vec![1]).await, StatusCode::CONFLICT).await;
     assert_eq!(code, "upload_complete");
 
-    // Another investigator sees the case in the feed; the uploader is not sent its own events.
-    let other = env.enrol(Role::Investigator).await;
+    // A supervisor sees the case in the feed; an investigator off its team does not (issue
+    // 16); the uploader is not sent its own events.
+    let other = env.enrol(Role::Supervisor).await;
     let other_token = env.login(&other).await;
     let events = feed_events(&env, &other_token).await;
     assert!(events.iter().any(|e| matches!(e.body().kind, EventKind::CaseCreated { .. })), "case events are in the feed");
+    let off_team = env.enrol(Role::Investigator).await;
+    let off_token = env.login(&off_team).await;
+    let events = feed_events(&env, &off_token).await;
+    assert!(events.iter().all(|e| e.body().kind.case_id().is_none()), "no case event for an investigator off the team");
     assert!(feed_events(&env, &token).await.iter().all(|e| e.body().author != inv.id));
 
     // Another member cannot see this upload.

@@ -91,7 +91,9 @@ fn the_status_of_a_case_is_edited_through_the_store_event() {
     assert_eq!(s.case_set_status("nope", CaseStatus::Open).unwrap_err().code, "invalid_input");
     assert_eq!(s.case_set_status(&uuid::Uuid::nil().to_string(), CaseStatus::Open).unwrap_err().code, "unknown_case");
     // Who acted: the one investigator, who opened it.
-    let team = &detail.team;
+    let team = &detail.acted_by;
+    assert_eq!(detail.team.len(), 1, "the assigned team: its opener");
+    assert!(detail.team[0].lead && detail.on_team);
     assert_eq!(team.len(), 1);
     assert_eq!(team[0].name.as_deref(), Some("Vera Brandt"));
     assert_eq!(team[0].acted, ["opened"]);

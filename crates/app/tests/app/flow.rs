@@ -114,13 +114,13 @@ fn enrol_brief_submit_review_through_a_real_endpoint() {
     let decided = inv.session.review_decide(&subs[0].id.to_string(), ReviewDecision::Accepted, &[], Some("useful".into())).unwrap();
     assert_eq!(decided.state.as_str(), "accepted");
 
-    // The evidence list carries the review state; the case's team is who acted on it.
+    // The evidence list carries the review state; acted_by is who acted on the case.
     let items = inv.session.evidence_list(&case).unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].review_state.map(casebridge_app::ReviewState::as_str), Some("accepted"));
     let detail = inv.session.case_get(&case).unwrap();
     assert_eq!(detail.evidence[0].review_state.map(casebridge_app::ReviewState::as_str), Some("accepted"));
-    let acted = |who: uuid::Uuid| detail.team.iter().find(|m| m.member_id == who).map(|m| m.acted.clone()).unwrap_or_default();
+    let acted = |who: uuid::Uuid| detail.acted_by.iter().find(|m| m.member_id == who).map(|m| m.acted.clone()).unwrap_or_default();
     let inv_id = inv.session.app_info().unwrap().whoami.unwrap().member_id;
     assert_eq!(acted(inv_id), ["opened", "reviewed"]);
     assert_eq!(acted(subs[0].submitter), ["submitted"]);
