@@ -54,9 +54,15 @@ fn access_matrix() {
     let ep = Endpoint::start(&agency);
     let inv = member(Role::Investigator, "Vera");
     inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", &[])]).ok();
-    // A second investigator sees the first one's cases (a member's own events are never sent back).
+    // A second investigator on the case's team sees it (a member's own events are never sent
+    // back); a third, off the team, gets nothing of it; a supervisor gets every case (issue 16).
     let inv2 = member(Role::Investigator, "Ole");
     inv2.cmd(&["enrol", &invite(&admin, &agency, "investigator", &[])]).ok();
+    let inv3 = member(Role::Investigator, "Ines");
+    inv3.cmd(&["enrol", &invite(&admin, &agency, "investigator", &[])]).ok();
+    let sup = member(Role::Supervisor, "Sam");
+    sup.cmd(&["enrol", &invite(&admin, &agency, "supervisor", &[])]).ok();
+    let inv2_id = str_field(&inv2.json(&["whoami", "--json"]), "member_id");
     let (a, b, revoked, expired) =
         (member(Role::Volunteer, "A"), member(Role::Volunteer, "B"), member(Role::Volunteer, "C"), member(Role::Volunteer, "D"));
     for v in [&a, &b, &revoked] {
@@ -66,6 +72,10 @@ fn access_matrix() {
     let a_id = str_field(&a.json(&["whoami", "--json"]), "member_id");
     let case = inv.new_case("Internal case title");
     inv.cmd(&["note", "add", &case, "internal note"]).ok();
+    // Only the lead or a supervisor changes the team: Ole cannot add himself (he does not even
+    // hold the case), Vera (the lead) adds him.
+    inv2.cmd(&["case", "assign", &case, &inv2_id]).fails_with("no case matches");
+    inv.cmd(&["case", "assign", &case, &inv2_id]).ok();
     let open = inv.cmd(&["brief", "publish", &case, "--title", "for all", "--body", "x"]).ok().stdout.trim().to_string();
     let only_a =
         inv.cmd(&["brief", "publish", &case, "--title", "for A", "--body", "y", "--audience", &a_id]).ok().stdout.trim().to_string();
@@ -87,8 +97,10 @@ fn access_matrix() {
     let begin = || UploadBegin { bundle_id: Uuid::now_v7(), size: 10 };
 
     // name, profile, feed, content of A's photo, begin an upload
-    let rows: [(&str, &Profile, u16, u16, u16); 5] = [
+    let rows: [(&str, &Profile, u16, u16, u16); 7] = [
         ("investigator", &inv2, 200, 200, 200),
+        ("investigator off the team", &inv3, 200, 404, 200),
+        ("supervisor", &sup, 200, 200, 200),
         ("volunteer A", &a, 200, 200, 200),
         ("volunteer B", &b, 200, 404, 200),
         ("revoked", &revoked, 401, 401, 401),
@@ -110,7 +122,11 @@ fn access_matrix() {
             let internal = k.iter().any(|k| matches!(k, EventKind::CaseCreated { .. } | EventKind::NoteAdded { .. }));
             let subs = k.iter().filter(|k| matches!(k, EventKind::SubmissionMade { .. })).count();
             match name {
-                "investigator" => {
+                "investigator off the team" => {
+                    assert!(!internal, "nothing of a case for an investigator off its team");
+                    assert_eq!((subs, briefs.len()), (0, 0), "nor its briefs and submissions");
+                }
+                "investigator" | "supervisor" => {
                     assert!(internal, "investigators see their cases");
                     assert_eq!(subs, 1, "investigators see submissions");
                 }
@@ -154,6 +170,34 @@ fn access_matrix() {
     inv2.cmd(&["sync"]).ok();
     let cases = inv2.json(&["case", "list", "--json"]);
     assert!(cases.as_array().unwrap().iter().all(|c| c["title"] != "forged case"), "nothing of a refused bundle is stored");
+
+    // Removed from the team, Ole gets his removal and nothing new of the case; his desk says
+    // so. He can no longer add to it: the agency refuses his note (not_on_team).
+    inv2.cmd(&["sync"]).ok();
+    let before = inv2.json(&["case", "show", &case, "--json"]);
+    assert_eq!(before["on_team"], true);
+    let sup_id = str_field(&sup.json(&["whoami", "--json"]), "member_id");
+    inv.cmd(&["case", "unassign", &case, &inv2_id]).ok();
+    inv.cmd(&["case", "unassign", &case, &sup_id]).fails_with("is not on the team");
+    inv.cmd(&["note", "add", &case, "after Ole left"]).ok();
+    inv.cmd(&["sync"]).ok();
+    inv2.cmd(&["sync"]).ok();
+    let after = inv2.json(&["case", "show", &case, "--json"]);
+    assert_eq!(after["on_team"], false, "{after}");
+    assert_eq!(after["notes"].as_array().unwrap().len(), before["notes"].as_array().unwrap().len(), "no new note after the removal");
+    assert!(inv2.cmd(&["case", "show", &case]).ok().stdout.contains("you are not on this case's team"));
+    inv2.cmd(&["note", "add", &case, "Ole's late note"]).ok();
+    assert!(inv2.cmd(&["sync"]).ok().stdout.contains("1 bundle(s) refused by the agency"));
+    let status = inv2.json(&["sync", "status", "--json"]);
+    let refused = &status["refused"][0];
+    assert_eq!((refused["code"].as_str(), refused["status"].as_u64()), (Some("not_on_team"), Some(403)), "{status}");
+    sup.cmd(&["sync"]).ok();
+    let notes = sup.json(&["case", "show", &case, "--json"])["notes"].as_array().unwrap().clone();
+    assert!(notes.iter().any(|n| n["text"] == "after Ole left"), "a supervisor gets every case");
+    assert!(notes.iter().all(|n| n["text"] != "Ole's late note"), "nothing of a refused bundle is stored");
+    // Ole may not change a team either; a supervisor may.
+    inv2.cmd(&["case", "assign", &case, &sup_id]).fails_with("only a supervisor or the case's lead");
+    sup.cmd(&["case", "assign", &case, &inv2_id]).ok();
 
     // Without a session: everything but health, the OpenAPI document, enrolment and the
     // revocation list is 401.

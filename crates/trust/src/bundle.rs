@@ -911,7 +911,9 @@ pub struct Opened {
 /// Need to know (issue 16), for staff: a supervisor may send events of any case; an
 /// investigator only of cases whose team they are on (as the agency holds it) or that they
 /// open in this very bundle ([`Reason::NotOnTeam`]), and a team change only as the case's lead,
-/// never removing the lead ([`Reason::TeamChangeForbidden`]). Only the sender's own events are
+/// never removing the lead ([`Reason::TeamChangeForbidden`]). Access entries are taken from
+/// anyone (a removed member still reads what they hold, and that read is logged). Only the
+/// sender's own events are
 /// judged, and only those the agency does not hold yet: others' travel under their authors'
 /// rights. Events of a case the agency does not hold are not judged (there is no team to judge
 /// them by).
@@ -964,6 +966,9 @@ fn team_policy(store: &Store, v: &Verified) -> Result<()> {
                 }
             }
             _ if opened.contains(&case) => {}
+            // The access log keeps every read, also of what a member holds from before they
+            // left the team.
+            EventKind::AccessRecorded { .. } => {}
             _ => {
                 if record.is_some_and(|c| !c.on_team(sender)) {
                     return Err(TrustError::new(
