@@ -342,6 +342,10 @@ class Story:
         s.type(tid("case-tags-input"), "theft, mitte")
         s.click(tid("case-create"))
         s.wait_text(tid("case-title"), CASE_TITLE, STEP)
+        # Its team (issue 16): the opener leads it, and is on it (no "off the team" notice).
+        team = s.wait(tid("case-assigned"), STEP)
+        assert "lead" in team.text, f"the opener leads the case's team: {team.text!r}"
+        assert not s.exists(tid("case-off-team")), "the opener is on the team"
         s.click(tid("back-to-cases"))
         row = s.wait(tid("case-row"), STEP)
         self.case_id = row.attr("data-id") or ""
