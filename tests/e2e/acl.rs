@@ -198,6 +198,22 @@ fn access_matrix() {
     // Ole may not change a team either; a supervisor may.
     inv2.cmd(&["case", "assign", &case, &sup_id]).fails_with("only a supervisor or the case's lead");
     sup.cmd(&["case", "assign", &case, &inv2_id]).ok();
+    // A legal hold: supervisors only, with a reason; the team sees it after a sync.
+    inv.cmd(&["case", "hold", &case, "--reason", "12 Js 345/26"]).fails_with("only supervisors");
+    sup.cmd(&["case", "hold", &case, "--reason", ""]).fails_with("reason");
+    sup.cmd(&["case", "release", &case, "--reason", "none placed"]).fails_with("not under legal hold");
+    sup.cmd(&["case", "hold", &case, "--reason", "12 Js 345/26"]).ok();
+    sup.cmd(&["case", "hold", &case, "--reason", "again"]).fails_with("already under legal hold");
+    sup.cmd(&["sync"]).ok();
+    inv.cmd(&["sync"]).ok();
+    let held = inv.json(&["case", "show", &case, "--json"]);
+    assert_eq!(held["hold"]["reason"], "12 Js 345/26", "{held}");
+    assert_eq!(held["hold"]["by"].as_str(), Some(sup_id.as_str()));
+    assert!(inv.cmd(&["case", "show", &case]).ok().stdout.contains("legal hold"));
+    sup.cmd(&["case", "release", &case, "--reason", "proceedings closed"]).ok();
+    sup.cmd(&["sync"]).ok();
+    inv.cmd(&["sync"]).ok();
+    assert!(inv.json(&["case", "show", &case, "--json"])["hold"].is_null());
 
     // Without a session: everything but health, the OpenAPI document, enrolment and the
     // revocation list is 401.

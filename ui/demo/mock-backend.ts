@@ -58,6 +58,7 @@ const detail: CaseView = {
   notes: [{ id: 'n1', text: 'Fire brigade report requested. Arrival 22:31.', author: who.member_id, author_name: 'Dana Weber', at: '2026-03-02T10:00:00+01:00' }],
   team: [{ id: 'u1', name: 'Vera Investigator', lead: true }],
   on_team: true,
+  hold: null,
   acted_by: [],
 };
 

@@ -101,6 +101,20 @@ pub fn unassign(store: &mut Store, case: &str, member: &str) -> Result<Uuid> {
     Ok(id)
 }
 
+/// Puts a case under legal hold (supervisors only); returns the case id.
+pub fn hold(store: &mut Store, case: &str, reason: &str) -> Result<Uuid> {
+    let id = store.resolve_case(case)?;
+    store.place_hold(id, reason)?;
+    Ok(id)
+}
+
+/// Releases a case's legal hold (supervisors only); returns the case id.
+pub fn release(store: &mut Store, case: &str, reason: &str) -> Result<Uuid> {
+    let id = store.resolve_case(case)?;
+    store.release_hold(id, reason)?;
+    Ok(id)
+}
+
 /// Adds a note to a case (by id, unique id prefix or agency reference); returns its id.
 pub fn note(store: &mut Store, case: &str, text: &str) -> Result<Uuid> {
     let case = store.resolve_case(case)?;

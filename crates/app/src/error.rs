@@ -214,6 +214,8 @@ error_codes! {
     NotOnTeam = "not_on_team",
     /// Trust layer: `team_change_forbidden`.
     TeamChangeForbidden = "team_change_forbidden",
+    /// Trust layer: `supervisor_only`.
+    SupervisorOnly = "supervisor_only",
     // The sync client's (`casebridge_sync::SyncError::code`).
     /// Sync client: `connection`.
     Connection = "connection",

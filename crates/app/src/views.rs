@@ -439,7 +439,7 @@ mod tests {
         let case = format!(
             r#"{{"id":"0190c1d2-7a00-7000-8000-00000000c001","reference":null,"title":"T","summary":null,"status":"active","tags":["a"],
             "created_by":null,"created_at":null,"updated_at":"2026-03-02T11:30:00+01:00","evidence_count":1,"evidence":[{EVIDENCE}],
-            "notes":[],"team":[{{"id":"0190c1d2-7a00-7000-8000-00000000f001","name":null,"lead":true}}],"on_team":true,
+            "notes":[],"team":[{{"id":"0190c1d2-7a00-7000-8000-00000000f001","name":null,"lead":true}}],"on_team":true,"hold":null,
             "acted_by":[{{"member_id":"0190c1d2-7a00-7000-8000-00000000f001","name":null,"acted":["opened"]}}]}}"#
         );
         round_trip::<CaseView>(&case);

@@ -30,6 +30,21 @@ pub enum CaseCommand {
     Assign(TeamArgs),
     /// Remove a member from a case's team (supervisors and the case's lead; never the lead)
     Unassign(TeamArgs),
+    /// Put a case under legal hold: nothing of it may be deleted until released (supervisors)
+    Hold(HoldArgs),
+    /// Release a case's legal hold (supervisors)
+    Release(HoldArgs),
+}
+
+/// Arguments of `case hold` and `case release`.
+#[derive(Args, Debug)]
+pub struct HoldArgs {
+    /// Case id, unique id prefix, or agency reference
+    #[arg(value_name = "CASE")]
+    pub case: String,
+    /// Why: the proceedings or order (recorded with the hold)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 /// Arguments of `case assign` and `case unassign`.
@@ -123,6 +138,16 @@ pub fn run(ctx: &mut Ctx, cmd: &CaseCommand, out: &mut dyn Write) -> Result<()> 
             writeln!(out, "{} is on the team of case {id}; the agency learns it at the next sync", a.member.trim())?;
             Ok(())
         }
+        CaseCommand::Hold(a) => {
+            let id = cases::hold(&mut ctx.open()?, &a.case, &a.reason)?;
+            writeln!(out, "case {id} is under legal hold")?;
+            Ok(())
+        }
+        CaseCommand::Release(a) => {
+            let id = cases::release(&mut ctx.open()?, &a.case, &a.reason)?;
+            writeln!(out, "the legal hold on case {id} is released")?;
+            Ok(())
+        }
         CaseCommand::Unassign(a) => {
             let id = cases::unassign(&mut ctx.open()?, &a.case, &a.member)?;
             writeln!(out, "{} is off the team of case {id}; the agency stops serving it to them after the next sync", a.member.trim())?;
@@ -194,6 +219,10 @@ fn write_detail(c: &CaseDetail, out: &mut dyn Write) -> Result<()> {
         })
         .collect();
     f.add("team", if team.is_empty() { "-".into() } else { team.join("; ") });
+    if let Some(h) = &c.hold {
+        let by = h.by_name.as_deref().map_or_else(|| h.by.to_string(), output::line);
+        f.add("legal hold", format!("{} (since {}, by {by})", output::line(&h.reason), output::time(&h.at)));
+    }
     if !c.on_team {
         f.add("note", "you are not on this case's team: the agency no longer sends you its news");
     }

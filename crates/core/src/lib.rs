@@ -81,13 +81,13 @@ pub use model::{
 };
 pub use objects::{read_full, FileObjects, ObjectBackend, ObjectEntry, Progress};
 pub use projection::{
-    AccessRecord, BriefRecord, BundleRecord, CaseRecord, DisclosureRecord, EndpointRecord, MemberRecord, ProvenanceRecord, ReviewRecord,
-    SubmissionRecord, Table, TrustRecord,
+    AccessRecord, BriefRecord, BundleRecord, CaseRecord, DisclosureRecord, EndpointRecord, HoldRecord, MemberRecord, ProvenanceRecord,
+    ReviewRecord, SubmissionRecord, Table, TrustRecord,
 };
 pub use store::Records;
 pub use store::{
     AddedEvidence, CaseDetail, CaseDetailOf, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions,
-    EvidenceView, Exported, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, TeamMemberView, WhoAmI,
+    EvidenceView, Exported, HoldView, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, TeamMemberView, WhoAmI,
 };
 pub use store::{
     BriefView, ContentImporter, DetachedSigner, EventPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView,

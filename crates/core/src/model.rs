@@ -449,6 +449,21 @@ pub enum EventKind {
         /// The member removed.
         member_id: Uuid,
     },
+    /// A supervisor put a case under legal hold: nothing of it may be deleted until the hold
+    /// is released.
+    HoldPlaced {
+        /// Case.
+        case_id: Uuid,
+        /// Why (the proceedings or order).
+        reason: String,
+    },
+    /// A supervisor released a case's legal hold.
+    HoldReleased {
+        /// Case.
+        case_id: Uuid,
+        /// Why.
+        reason: String,
+    },
     /// An investigator asked volunteers for help on a case: a brief.
     BriefPublished {
         /// Case the brief belongs to.
@@ -625,6 +640,8 @@ impl EventKind {
             EventKind::DisclosureRecorded { .. } => "disclosure_recorded",
             EventKind::TeamAssigned { .. } => "team_assigned",
             EventKind::TeamUnassigned { .. } => "team_unassigned",
+            EventKind::HoldPlaced { .. } => "hold_placed",
+            EventKind::HoldReleased { .. } => "hold_released",
             EventKind::BriefPublished { .. } => "brief_published",
             EventKind::BriefWithdrawn { .. } => "brief_withdrawn",
             EventKind::SubmissionMade { .. } => "submission_made",
@@ -644,6 +661,8 @@ impl EventKind {
             | EventKind::DisclosureRecorded { case_id, .. }
             | EventKind::TeamAssigned { case_id, .. }
             | EventKind::TeamUnassigned { case_id, .. }
+            | EventKind::HoldPlaced { case_id, .. }
+            | EventKind::HoldReleased { case_id, .. }
             | EventKind::BriefPublished { case_id, .. }
             | EventKind::BriefWithdrawn { case_id, .. }
             | EventKind::SubmissionMade { case_id, .. }
@@ -703,6 +722,8 @@ impl EventKind {
             EventKind::DisclosureRecorded { member_id, .. } => format!("identity of {member_id} may be disclosed"),
             EventKind::TeamAssigned { member_id, .. } => format!("{member_id} assigned to the case's team"),
             EventKind::TeamUnassigned { member_id, .. } => format!("{member_id} removed from the case's team"),
+            EventKind::HoldPlaced { reason, .. } => format!("legal hold placed: {reason}"),
+            EventKind::HoldReleased { reason, .. } => format!("legal hold released: {reason}"),
             EventKind::BriefPublished { title, .. } => format!("brief published: {title}"),
             EventKind::BriefWithdrawn { brief_id, .. } => format!("brief {brief_id} withdrawn"),
             EventKind::SubmissionMade { items, .. } => format!("submission of {} item(s)", items.len()),

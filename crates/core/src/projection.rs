@@ -202,6 +202,20 @@ pub struct CaseRecord {
     /// `team_unassigned`).
     #[serde(default)]
     pub team: Vec<Uuid>,
+    /// The legal hold on the case, while one is placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldRecord>,
+}
+
+/// A legal hold as projected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldRecord {
+    /// Why.
+    pub reason: String,
+    /// The supervisor who placed it.
+    pub by: Uuid,
+    /// When.
+    pub at: DateTime<FixedOffset>,
 }
 
 impl CaseRecord {
@@ -606,6 +620,7 @@ fn empty_case(id: Uuid) -> CaseRecord {
         updated_at: None,
         stamps: BTreeMap::new(),
         team: Vec::new(),
+        hold: None,
     }
 }
 
@@ -859,6 +874,15 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             if c.created_by == Some(b.author) {
                 team_lww(&mut c, b.author, stamp, true, true);
             }
+            c.updated_at = max_time(c.updated_at, b.at);
+            put_json(t, Table::Cases, key, &c)?;
+        }
+        EventKind::HoldPlaced { case_id, reason } | EventKind::HoldReleased { case_id, reason } => {
+            let key = case_id.as_bytes().to_vec();
+            let mut c: CaseRecord = get_json(t, Table::Cases, &key)?.unwrap_or_else(|| empty_case(*case_id));
+            let hold =
+                matches!(b.kind, EventKind::HoldPlaced { .. }).then(|| HoldRecord { reason: reason.clone(), by: b.author, at: b.at });
+            lww(&mut c.stamps, "hold", stamp, &mut c.hold, hold);
             c.updated_at = max_time(c.updated_at, b.at);
             put_json(t, Table::Cases, key, &c)?;
         }

@@ -65,6 +65,8 @@ fn kinds() -> Vec<String> {
         ),
         format!(r#""type":"team_assigned","case_id":"{C}","member_id":"{A}""#),
         format!(r#""type":"team_unassigned","case_id":"{C}","member_id":"{A}""#),
+        format!(r#""type":"hold_placed","case_id":"{C}","reason":"12 Js 345/26""#),
+        format!(r#""type":"hold_released","case_id":"{C}","reason":"proceedings closed""#),
         format!(
             r#""type":"review_decided","case_id":"{C}","submission_id":"{B}","items":[],"decision":"info_requested","reason":"which day?""#
         ),
@@ -79,7 +81,7 @@ fn body_json(kind: &str) -> String {
 #[test]
 fn every_event_kind_round_trips_to_the_same_bytes() {
     let kinds = kinds();
-    assert_eq!(kinds.len(), 23, "one of each event kind");
+    assert_eq!(kinds.len(), 25, "one of each event kind");
     for kind in &kinds {
         let json = body_json(kind);
         let body: EventBody = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
@@ -167,11 +169,13 @@ fn kind_number(kind: &EventKind) -> usize {
         },
         EventKind::TeamAssigned { .. } => 21,
         EventKind::TeamUnassigned { .. } => 22,
+        EventKind::HoldPlaced { .. } => 23,
+        EventKind::HoldReleased { .. } => 24,
     }
 }
 
 /// How many kinds [`kind_number`] numbers.
-const KIND_COUNT: usize = 23;
+const KIND_COUNT: usize = 25;
 
 #[test]
 fn every_kind_has_its_literal() {

@@ -90,6 +90,8 @@ pub enum Reason {
     /// A team change from someone who is neither a supervisor nor the case's lead, or one that
     /// would remove the lead.
     TeamChangeForbidden,
+    /// Something only a supervisor may do (a legal hold) from another member.
+    SupervisorOnly,
 }
 
 impl Reason {
@@ -136,6 +138,7 @@ impl Reason {
             Reason::UnknownMember => "unknown_member",
             Reason::NotOnTeam => "not_on_team",
             Reason::TeamChangeForbidden => "team_change_forbidden",
+            Reason::SupervisorOnly => "supervisor_only",
         }
     }
 }

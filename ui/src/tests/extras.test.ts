@@ -53,6 +53,7 @@ const detail: CaseViewData = {
   notes: [],
   team: [{ id: '0190a000-0000-7000-8000-000000000001', name: 'Ada Investigator', lead: true }],
   on_team: true,
+  hold: null,
   acted_by: [
     { member_id: '0190a000-0000-7000-8000-000000000001', name: 'Ada Investigator', acted: ['opened', 'reviewed'] },
     { member_id: '0190a000-0000-7000-8000-0000000000v1', name: 'Vic Volunteer', acted: ['submitted'] },

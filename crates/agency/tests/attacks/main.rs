@@ -11,6 +11,7 @@ mod harness;
 mod forge;
 mod metadata;
 mod quotas;
+mod teams;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;

@@ -72,6 +72,35 @@ impl Store {
         Ok(())
     }
 
+    /// Puts a case under legal hold (supervisors only; `reason` required): nothing of it may be
+    /// deleted while it is held.
+    pub fn place_hold(&mut self, case: Uuid, reason: &str) -> Result<()> {
+        let (c, reason) = self.hold_change(case, reason)?;
+        if c.hold.is_some() {
+            return Err(Error::invalid("hold", "the case is already under legal hold"));
+        }
+        self.record(vec![EventKind::HoldPlaced { case_id: case, reason }])?;
+        Ok(())
+    }
+
+    /// Releases a case's legal hold (supervisors only; `reason` required).
+    pub fn release_hold(&mut self, case: Uuid, reason: &str) -> Result<()> {
+        let (c, reason) = self.hold_change(case, reason)?;
+        if c.hold.is_none() {
+            return Err(Error::invalid("hold", "the case is not under legal hold"));
+        }
+        self.record(vec![EventKind::HoldReleased { case_id: case, reason }])?;
+        Ok(())
+    }
+
+    fn hold_change(&self, case: Uuid, reason: &str) -> Result<(CaseRecord, String)> {
+        let c = self.case_record(case)?;
+        if self.me.role != Role::Supervisor {
+            return Err(Error::NotAllowed { what: "placing or releasing a legal hold: only supervisors may".into() });
+        }
+        Ok((c, clean_required("reason", reason)?))
+    }
+
     fn team_change_allowed(&self, case: Uuid, member: Uuid) -> Result<CaseRecord> {
         let c = self.case_record(case)?;
         if member.is_nil() {
@@ -162,6 +191,7 @@ impl Store {
         notes.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
         let team = c.team.iter().map(|m| TeamMemberView { id: *m, name: self.member_name(*m), lead: c.lead() == Some(*m) }).collect();
         let on_team = c.on_team(self.me.member_id);
+        let hold = c.hold.map(|h| HoldView { by_name: self.member_name(h.by), reason: h.reason, by: h.by, at: h.at });
         Ok(CaseDetail {
             id: c.id,
             reference: c.reference,
@@ -177,6 +207,7 @@ impl Store {
             notes,
             team,
             on_team,
+            hold,
         })
     }
 }

@@ -149,6 +149,20 @@ pub struct TeamMemberView {
     pub lead: bool,
 }
 
+/// A case's legal hold as shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HoldView {
+    /// Why (the proceedings or order).
+    pub reason: String,
+    /// The supervisor who placed it.
+    pub by: Uuid,
+    /// Their name, when this store knows it.
+    pub by_name: Option<String>,
+    /// When.
+    pub at: DateTime<FixedOffset>,
+}
+
 /// A case with everything in it, as the store shows it.
 pub type CaseDetail = CaseDetailOf<EvidenceView>;
 
@@ -188,6 +202,8 @@ pub struct CaseDetailOf<E> {
     /// This profile's member is on the team. False on a device whose member was removed: the
     /// agency no longer sends it the case's news.
     pub on_team: bool,
+    /// The legal hold on the case, while one is placed (nothing of it may be deleted).
+    pub hold: Option<HoldView>,
 }
 
 impl<E> CaseDetailOf<E> {
@@ -208,6 +224,7 @@ impl<E> CaseDetailOf<E> {
             notes: self.notes,
             team: self.team,
             on_team: self.on_team,
+            hold: self.hold,
         }
     }
 }

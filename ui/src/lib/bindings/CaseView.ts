@@ -2,6 +2,7 @@
 import type { CaseMember } from "./CaseMember";
 import type { CaseStatus } from "./CaseStatus";
 import type { EvidenceItem } from "./EvidenceItem";
+import type { HoldView } from "./HoldView";
 import type { NoteView } from "./NoteView";
 import type { TeamMemberView } from "./TeamMemberView";
 
@@ -73,4 +74,8 @@ team: Array<TeamMemberView>,
  * This profile's member is on the team. False on a device whose member was removed: the
  * agency no longer sends it the case's news.
  */
-on_team: boolean, };
+on_team: boolean, 
+/**
+ * The legal hold on the case, while one is placed (nothing of it may be deleted).
+ */
+hold: HoldView | null, };

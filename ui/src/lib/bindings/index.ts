@@ -23,6 +23,7 @@ export type { EvidenceItem } from './EvidenceItem';
 export type { Extracted } from './Extracted';
 export type { FileMeta } from './FileMeta';
 export type { GeoPoint } from './GeoPoint';
+export type { HoldView } from './HoldView';
 export type { JobDone } from './JobDone';
 export type { JobProgress } from './JobProgress';
 export type { LockReason } from './LockReason';
