@@ -145,3 +145,42 @@ fn redact_through_the_cli() {
     assert_eq!(p.json(&["evidence", "list", &case, "--json"]), before);
     p.check_ok();
 }
+
+/// Issue 16: `casebridge access-log [--case CASE] [--member M] [--since T] [--json]` reads the
+/// access log of every case the store holds, filtered; bad filters are named.
+#[test]
+fn access_log_reads_every_case_by_member_and_time() {
+    let p = Profile::new();
+    let (a, b) = (p.new_case("Hit and run"), p.new_case("Burglary"));
+    let start = chrono::Utc::now().fixed_offset();
+    p.cmd(&["case", "show", &a, "--reason", "first look"]).ok();
+    p.cmd(&["case", "show", &b, "--reason", "second look"]).ok();
+    let me = str_field(&p.json(&["whoami", "--json"]), "member_id");
+
+    let all = p.json(&["access-log", "--json"]);
+    let cases: Vec<String> = all.as_array().unwrap().iter().map(|e| str_field(e, "case_id")).collect();
+    assert_eq!(cases, [a.clone(), b.clone()], "both cases, oldest first\n{all}");
+    let only_b = p.json(&["access-log", "--case", &b, "--json"]);
+    assert_eq!(only_b.as_array().unwrap().len(), 1);
+    assert_eq!(str_field(&only_b[0], "reason"), "second look");
+    assert_eq!(p.json(&["access-log", "--member", &me, "--json"]).as_array().unwrap().len(), 2);
+    let someone_else = "0190a0c4-0000-7000-8000-000000000000";
+    assert!(p.json(&["access-log", "--member", someone_else, "--json"]).as_array().unwrap().is_empty());
+    let since = start.to_rfc3339();
+    assert_eq!(p.json(&["access-log", "--since", &since, "--json"]).as_array().unwrap().len(), 2);
+    let later = (start + chrono::Duration::hours(1)).to_rfc3339();
+    assert!(p.json(&["access-log", "--since", &later, "--json"]).as_array().unwrap().is_empty());
+    let text = p.cmd(&["access-log"]);
+    text.ok();
+    for needle in [a.as_str(), b.as_str(), "first look", "second look"] {
+        assert!(text.stdout.contains(needle), "access-log should show {needle:?}\n{text}");
+    }
+
+    // Bad filters are named; nothing is recorded by a refused command.
+    p.cmd(&["access-log", "--since", "yesterday"]).fails_with("since");
+    p.cmd(&["access-log", "--member", "nobody"]).fails_with("is not a member id");
+    p.cmd(&["access-log", "--case", "no-such-case"]).fails_with("no case matches");
+    // A volunteer's device holds no access log.
+    let v = Profile::with_role("Vic", Role::Volunteer);
+    v.cmd(&["access-log"]).fails_with("for police staff");
+}

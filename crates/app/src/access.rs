@@ -69,6 +69,44 @@ pub fn access_log(store: &Store, case: &str) -> Result<Vec<AccessEntry>> {
     store.access_log(case)?.into_iter().map(|r| entry(store, r)).collect()
 }
 
+/// What [`access_log_filtered`] keeps.
+#[derive(Clone, Debug, Default)]
+pub struct AccessFilter {
+    /// One case (id, unique id prefix or reference); every case this store holds otherwise.
+    pub case: Option<String>,
+    /// Only entries by this member.
+    pub member: Option<Uuid>,
+    /// Only entries at or after this time.
+    pub since: Option<DateTime<FixedOffset>>,
+}
+
+/// The access log across the cases this store holds (or one), oldest first, filtered by
+/// member and time: what a data-protection officer reads. Police staff only: a volunteer's
+/// store holds no access log.
+pub fn access_log_filtered(store: &Store, filter: &AccessFilter) -> Result<Vec<AccessEntry>> {
+    if !is_police_staff(store) {
+        return Err(casebridge_core::Error::NotAllowed {
+            what: "the access log is for police staff; a volunteer's device holds none".into(),
+        }
+        .into());
+    }
+    let cases = match &filter.case {
+        Some(c) => vec![store.resolve_case(c)?],
+        None => store.list_cases(&Default::default())?.into_iter().map(|c| c.id).collect(),
+    };
+    let mut out = Vec::new();
+    for case in cases {
+        for r in store.access_log(case)? {
+            if filter.member.is_some_and(|m| m != r.actor) || filter.since.is_some_and(|t| r.at < t) {
+                continue;
+            }
+            out.push(entry(store, r)?);
+        }
+    }
+    out.sort_by(|a, b| a.at.cmp(&b.at).then(a.case_id.cmp(&b.case_id)));
+    Ok(out)
+}
+
 /// Police staff record that the identity of `member`, a contributor, may be disclosed in
 /// court material for `case` (id, unique id prefix or reference), on the legal basis
 /// `reason`. Returns the case and the member.

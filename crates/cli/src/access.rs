@@ -27,6 +27,23 @@ pub struct AccessLogArgs {
     pub json: bool,
 }
 
+/// Arguments of `access-log`.
+#[derive(Args, Debug)]
+pub struct AccessLogAllArgs {
+    /// Only this case (id, unique id prefix, or agency reference)
+    #[arg(long, value_name = "CASE")]
+    pub case: Option<String>,
+    /// Only accesses by this member id
+    #[arg(long, value_name = "MEMBER")]
+    pub member: Option<String>,
+    /// Only accesses at or after this time, RFC 3339 with offset, e.g. 2026-03-01T00:00:00+01:00
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Arguments of `case disclose`.
 #[derive(Args, Debug)]
 pub struct DiscloseArgs {
@@ -44,22 +61,55 @@ pub struct DiscloseArgs {
 /// `case access-log CASE`: who, when, what, which item, why; oldest first.
 pub fn access_log(ctx: &mut Ctx, a: &AccessLogArgs, out: &mut dyn Write) -> Result<()> {
     let entries = access::access_log(&ctx.open()?, &a.case)?;
-    if a.json {
+    write_log(&entries, a.json, false, "no accesses recorded for this case", out)
+}
+
+/// `access-log [--case CASE] [--member M] [--since T] [--json]`: the access log of every case
+/// this store holds, or one, oldest first.
+pub fn access_log_all(ctx: &mut Ctx, a: &AccessLogAllArgs, out: &mut dyn Write) -> Result<()> {
+    let member = match &a.member {
+        Some(m) => {
+            Some(Uuid::parse_str(m.trim()).map_err(|_| Error::Invalid { field: "member", reason: format!("'{m}' is not a member id") })?)
+        }
+        None => None,
+    };
+    let since = match &a.since {
+        Some(t) => Some(chrono::DateTime::parse_from_rfc3339(t.trim()).map_err(|_| Error::Invalid {
+            field: "since",
+            reason: format!("'{t}' is not an RFC 3339 time with offset, e.g. 2026-03-01T00:00:00+01:00"),
+        })?),
+        None => None,
+    };
+    let filter = access::AccessFilter { case: a.case.clone(), member, since };
+    let entries = access::access_log_filtered(&ctx.open()?, &filter)?;
+    write_log(&entries, a.json, true, "no accesses recorded that match", out)
+}
+
+fn write_log(entries: &[access::AccessEntry], json: bool, with_case: bool, none: &str, out: &mut dyn Write) -> Result<()> {
+    if json {
         return output::json(out, &entries);
     }
     if entries.is_empty() {
-        writeln!(out, "no accesses recorded for this case")?;
+        writeln!(out, "{none}")?;
         return Ok(());
     }
-    let mut t = Table::new(&["WHEN", "WHO", "WHAT", "ITEM", "WHY"]);
-    for e in &entries {
-        t.row(vec![
+    let mut head = vec!["WHEN", "WHO", "WHAT", "ITEM", "WHY"];
+    if with_case {
+        head.insert(1, "CASE");
+    }
+    let mut t = Table::new(&head);
+    for e in entries {
+        let mut row = vec![
             output::time(&e.at),
             e.actor_name.clone().unwrap_or_else(|| e.actor.to_string()),
             e.action.clone(),
             e.evidence_id.map(|id| id.to_string()).unwrap_or_else(|| "(case)".into()),
             e.reason.clone().unwrap_or_else(|| "-".into()),
-        ]);
+        ];
+        if with_case {
+            row.insert(1, e.case_id.to_string());
+        }
+        t.row(row);
     }
     t.write(out)?;
     Ok(())

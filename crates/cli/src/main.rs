@@ -94,6 +94,8 @@ pub enum Command {
     Evidence(evidence::EvidenceCommand),
     /// Show the signed events, oldest first
     Log(log::LogArgs),
+    /// The access log of every case this store holds (or --case), by --member and --since: for the data-protection officer
+    AccessLog(access::AccessLogAllArgs),
     /// Verify the whole store (journal, signatures, index; with --read-data every item's content)
     Check(check::CheckArgs),
     /// Maintain the store
@@ -182,6 +184,7 @@ pub fn dispatch(ctx: &mut Ctx, command: &Command, out: &mut dyn Write) -> Result
         Command::Note(c) => note::run(ctx, c, out),
         Command::Evidence(c) => evidence::run(ctx, c, out),
         Command::Log(a) => log::run(ctx, a, out),
+        Command::AccessLog(a) => access::access_log_all(ctx, a, out),
         Command::Check(a) => check::run(ctx, a, out),
         Command::Store(c) => store_cmd::run(ctx, c, out),
         Command::Passphrase(c) => passphrase::run(ctx, c, out),
