@@ -90,6 +90,6 @@ pub use store::{
     EvidenceView, Exported, HoldView, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, TeamMemberView, WhoAmI,
 };
 pub use store::{
-    BriefView, ContentImporter, DetachedSigner, EventPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem, SubmissionView,
-    SubmitOptions,
+    BriefView, ContentImporter, ContentObserver, DetachedSigner, EventPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem,
+    SubmissionView, SubmitOptions,
 };

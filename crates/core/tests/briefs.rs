@@ -44,6 +44,45 @@ fn a_store_reads_the_content_it_holds_as_the_file_says() {
     assert!(s.observe_content(&"ab".repeat(32), 10).is_err());
 }
 
+/// Observing content while it streams in (`ContentObserver`, what bundle verification does on
+/// the way into the store, issue 15) reads exactly what reading the stored object back reads,
+/// whatever the pieces it is fed in: photos with EXIF, a large non-image, a text shorter than
+/// the sniffed head, and an image larger than the head but split across it.
+#[test]
+fn observing_content_as_it_streams_in_equals_reading_it_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = store(&tmp, "agency", Role::Supervisor);
+    let photos = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors/photos");
+    let mut contents: Vec<Vec<u8>> = std::fs::read_dir(&photos)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("jpg"))
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert_eq!(contents.len(), 3);
+    contents.push((0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect());
+    contents.push(b"a short note".to_vec());
+    contents.push(Vec::new());
+    for bytes in &contents {
+        let sha = casebridge_core::to_hex(&casebridge_core::sha256(bytes));
+        s.import_content(&mut bytes.as_slice(), &sha, bytes.len() as u64, &mut |_| true).unwrap();
+        let back = s.observe_content(&sha, bytes.len() as u64).unwrap();
+        for piece in [1usize, 7, 4096, 1 << 20, usize::MAX] {
+            let mut o = casebridge_core::ContentObserver::new(bytes.len() as u64);
+            for part in bytes.chunks(piece.min(bytes.len().max(1))) {
+                o.feed(part);
+            }
+            let streamed = o.finish();
+            assert_eq!(streamed.media_type, back.media_type, "{} bytes in pieces of {piece}", bytes.len());
+            assert_eq!(streamed.extracted, back.extracted, "{} bytes in pieces of {piece}", bytes.len());
+        }
+    }
+    // The photos' EXIF is really read on the way in (the comparison is not of two empties).
+    let mut o = casebridge_core::ContentObserver::new(contents[0].len() as u64);
+    o.feed(&contents[0]);
+    assert!(o.finish().extracted.location.is_some(), "the vectors carry GPS");
+}
+
 /// Custody events written before `observed` existed still parse, and events without it are
 /// written byte for byte as before (the field is left out, not `null`): old signatures hold.
 #[test]

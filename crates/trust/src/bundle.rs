@@ -30,7 +30,7 @@ use crate::credential::{now, Credential};
 use crate::doc::SignedDoc;
 use crate::error::{io_err, Reason, Result, TrustError};
 use crate::revocation::RevocationList;
-use casebridge_core::{ContentImporter, CustodyAction, EventKind, Observed, ProfileEvent, Role, SignedEvent, Store};
+use casebridge_core::{ContentImporter, ContentObserver, CustodyAction, EventKind, Observed, ProfileEvent, Role, SignedEvent, Store};
 use casebridge_protocol::BundleOutcome;
 
 /// Magic of a plain bundle stream.
@@ -731,18 +731,26 @@ fn verify_plain(
         sink = BlobSink::Check;
     }
 
-    // Blobs.
+    // Blobs. The content a volunteer's bundle brings is observed (media type, metadata) as it
+    // streams into the store, in the same pass that hashes and stores it, instead of reading
+    // the stored object back afterwards; the observation counts only once the blob is stored
+    // (its hash matched).
+    let to_observe: BTreeSet<String> =
+        if matches!(sink, BlobSink::Check) { BTreeSet::new() } else { brought(&verified).into_iter().map(|(_, _, sha, _)| sha).collect() };
+    let mut observed = BTreeMap::new();
     let mut total = 0u64;
     for (i, b) in manifest.blobs.iter().enumerate() {
         let mut br = BlobReader { r: &mut *r, sealed, blob: i as u32, next_chunk: 0, left_in_chunk: 0, left_total: b.size, failure: None };
         let base = total;
         let mut prog = |d: u64| progress(base + d);
+        let mut observer = to_observe.contains(&b.sha256).then(|| ContentObserver::new(b.size));
+        let mut tee = Observing { r: &mut br, observer: observer.as_mut() };
         let res: Result<()> = match &mut sink {
             BlobSink::Check => {
                 let mut ctx = digest::Context::new(&digest::SHA256);
                 let mut buf = vec![0u8; 256 * 1024];
                 let mut done = 0u64;
-                while let Ok(n) = br.read(&mut buf) {
+                while let Ok(n) = tee.read(&mut buf) {
                     if n == 0 {
                         break;
                     }
@@ -758,8 +766,8 @@ fn verify_plain(
                     Ok(())
                 }
             }
-            BlobSink::Store(store, _) => store.import_content(&mut br, &b.sha256, b.size, &mut prog).map_err(TrustError::from),
-            BlobSink::Objects { content, .. } => content.import_content(&mut br, &b.sha256, b.size, &mut prog).map_err(TrustError::from),
+            BlobSink::Store(store, _) => store.import_content(&mut tee, &b.sha256, b.size, &mut prog).map_err(TrustError::from),
+            BlobSink::Objects { content, .. } => content.import_content(&mut tee, &b.sha256, b.size, &mut prog).map_err(TrustError::from),
         };
         if let Some(f) = br.failure.take() {
             return Err(f);
@@ -771,6 +779,9 @@ fn verify_plain(
                 e
             }
         })?;
+        if let Some(o) = observer {
+            observed.insert(b.sha256.clone(), o.finish());
+        }
         total += b.size;
     }
     let mut end = [0u8; 8];
@@ -792,9 +803,32 @@ fn verify_plain(
         BlobSink::Objects { content, .. } => Some((*content).clone()),
     };
     if let Some(content) = content {
-        verified.observed = observe_received(&verified, &content);
+        verified.observed = observed;
+        // Content brought but not observed on the way in (none normally: every blob brought
+        // was streamed above) is read back from the store as before.
+        if brought(&verified).iter().any(|(_, _, sha, _)| !verified.observed.contains_key(sha)) {
+            for (sha, o) in observe_received(&verified, &content) {
+                verified.observed.entry(sha).or_insert(o);
+            }
+        }
     }
     Ok(verified)
+}
+
+/// A blob's bytes on their way into the store, shown to an observer as they pass.
+struct Observing<'a, R: Read> {
+    r: &'a mut R,
+    observer: Option<&'a mut ContentObserver>,
+}
+
+impl<R: Read> Read for Observing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.r.read(buf)?;
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.feed(&buf[..n]);
+        }
+        Ok(n)
+    }
 }
 
 /// The evidence a volunteer's bundle brings with its content (its event, evidence id, SHA-256

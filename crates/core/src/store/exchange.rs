@@ -268,21 +268,51 @@ impl ContentImporter {
     /// store. Errors when the content is not held or fails authentication.
     pub fn observe(&self, sha256: &str, size: u64) -> Result<crate::model::Observed> {
         let sha = decode_sha(sha256).map_err(|_| Error::invalid("content hash", "not 64 hex digits"))?;
-        let mut sink = ObserveSink { buf: Vec::new(), size, keep_all: false, stopped: false };
+        let mut sink = ObserveSink::new(size);
         match self.0.read(&sha, size, &mut sink, &mut |_| true) {
             Ok(()) => {}
             // Stopped after the head on purpose: every chunk read was authenticated.
             Err(_) if sink.stopped => {}
             Err(e) => return Err(e),
         }
-        let head = &sink.buf[..sink.buf.len().min(metadata::SNIFF_BYTES)];
-        let media_type = metadata::sniff_media_type(head);
-        let extracted = if sink.stopped {
-            crate::model::Extracted::default()
-        } else {
-            metadata::extract_from(std::io::Cursor::new(&sink.buf), &media_type)
-        };
-        Ok(crate::model::Observed { media_type, extracted })
+        Ok(sink.observed())
+    }
+}
+
+/// [`ContentImporter::observe`]'s reading, done on content while it streams in instead of
+/// reading the stored object back (decrypting and hashing it a second time): fed every byte
+/// of the content in order, it keeps what `observe` keeps (the head, and the whole of an image
+/// up to [`metadata::OBSERVE_MAX_BYTES`]) and gives the same [`crate::model::Observed`].
+///
+/// It sees bytes before their hash is checked: use [`ContentObserver::finish`]'s answer only
+/// when the content was stored (its SHA-256 and size matched), as bundle verification does.
+pub struct ContentObserver(ObserveSink);
+
+impl ContentObserver {
+    /// An observer for content of `size` bytes (the size declared for it; the same bound as
+    /// [`ContentImporter::observe`] decides whether an image is read whole).
+    pub fn new(size: u64) -> ContentObserver {
+        ContentObserver(ObserveSink::new(size))
+    }
+
+    /// The next bytes of the content. Past the head of content that is not a small image,
+    /// nothing more is kept (and nothing copied).
+    pub fn feed(&mut self, data: &[u8]) {
+        if !self.0.stopped && !data.is_empty() {
+            // An error only says the head was read and the rest is not needed.
+            let _ = std::io::Write::write(&mut self.0, data);
+        }
+    }
+
+    /// What was read from the content fed (all of it: see the type's doc).
+    pub fn finish(self) -> crate::model::Observed {
+        self.0.observed()
+    }
+}
+
+impl std::fmt::Debug for ContentObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContentObserver").finish_non_exhaustive()
     }
 }
 
@@ -293,6 +323,25 @@ struct ObserveSink {
     size: u64,
     keep_all: bool,
     stopped: bool,
+}
+
+impl ObserveSink {
+    fn new(size: u64) -> ObserveSink {
+        ObserveSink { buf: Vec::new(), size, keep_all: false, stopped: false }
+    }
+
+    /// The media type sniffed from the head and, when the whole content was kept (an image
+    /// small enough, or content shorter than the head), the metadata extracted from it.
+    fn observed(&self) -> crate::model::Observed {
+        let head = &self.buf[..self.buf.len().min(metadata::SNIFF_BYTES)];
+        let media_type = metadata::sniff_media_type(head);
+        let extracted = if self.stopped {
+            crate::model::Extracted::default()
+        } else {
+            metadata::extract_from(std::io::Cursor::new(&self.buf), &media_type)
+        };
+        crate::model::Observed { media_type, extracted }
+    }
 }
 
 impl std::io::Write for ObserveSink {

@@ -68,7 +68,7 @@ mod records;
 mod views;
 
 pub use briefs::*;
-pub use exchange::{ContentImporter, DetachedSigner};
+pub use exchange::{ContentImporter, ContentObserver, DetachedSigner};
 pub use gc::{OrphanObject, OrphanSweep};
 pub use history::EventPage;
 pub use records::Records;
