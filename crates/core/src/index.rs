@@ -37,8 +37,9 @@ const META_STATE: &[u8] = b"state";
 /// one only causes a rebuild).
 const META_VERSION: &[u8] = b"version";
 /// Version of the index layout. 1 (never recorded): plaintext keys. 2: keyed keys, logical key
-/// inside the sealed value.
-pub const INDEX_FORMAT_VERSION: u32 = 2;
+/// inside the sealed value. 3: event chains are per signing key (the chain table's logical key
+/// is author || key || seq), so a member's second device has its own chain.
+pub const INDEX_FORMAT_VERSION: u32 = 3;
 
 /// How far the index has applied the journal, and the chain heads at that point.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

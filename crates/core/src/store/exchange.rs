@@ -122,7 +122,7 @@ impl Store {
         received: &[(Uuid, String)],
         observed: &BTreeMap<String, crate::model::Observed>,
     ) -> Result<u64> {
-        let mut batch: BTreeMap<(Uuid, u64), &SignedEvent> = BTreeMap::new();
+        let mut batch: BTreeMap<(Uuid, &str, u64), &SignedEvent> = BTreeMap::new();
         let mut new = Vec::new();
         let mut created = std::collections::BTreeSet::new();
         let now = super::now_ms();
@@ -132,7 +132,7 @@ impl Store {
                 return Err(Error::invalid("bundle", "it carries another profile's local trust events"));
             }
             let held: Option<projection::ChainRecord> =
-                get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, b.seq))?;
+                get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, &b.key, b.seq))?;
             let hash = to_hex(&ev.hash());
             match held {
                 Some(h) if h.hash == hash => continue,
@@ -143,10 +143,10 @@ impl Store {
                 }
                 None => {}
             }
-            if b.author == self.me.member_id {
+            if self.is_own(b) {
                 return Err(Error::ChainConflict { what: format!("event {} of this profile is not held here", b.seq) });
             }
-            if let Some(prev) = batch.insert((b.author, b.seq), ev) {
+            if let Some(prev) = batch.insert((b.author, b.key.as_str(), b.seq), ev) {
                 if prev.hash() != ev.hash() {
                     return Err(Error::ChainConflict {
                         what: format!("member {} event {} appears twice with different content", b.author, b.seq),
@@ -186,11 +186,11 @@ impl Store {
         for ev in &new {
             let b = ev.body();
             let lookup = |seq: u64| -> Result<Option<(String, String)>> {
-                if let Some(e) = batch.get(&(b.author, seq)) {
+                if let Some(e) = batch.get(&(b.author, b.key.as_str(), seq)) {
                     return Ok(Some((to_hex(&e.hash()), e.body().prev.clone())));
                 }
                 let r: Option<projection::ChainRecord> =
-                    get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, seq))?;
+                    get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, &b.key, seq))?;
                 Ok(r.map(|r| (r.hash, r.prev)))
             };
             if let Some((prev_hash, _)) = b.seq.checked_sub(1).map(lookup).transpose()?.flatten() {
@@ -208,8 +208,8 @@ impl Store {
                 }
             }
         }
-        // Journal order: by author and sequence, so each member's events stay in chain order.
-        new.sort_by_key(|e| (e.body().author, e.body().seq));
+        // Journal order: by author, key and sequence, so each chain's events stay in order.
+        new.sort_by(|a, b| (a.body().author, &a.body().key, a.body().seq).cmp(&(b.body().author, &b.body().key, b.body().seq)));
         let added = new.len() as u64;
         let mut own: Vec<EventKind> = local.into_iter().map(EventKind::from).collect();
         own.extend(super::briefs::received_custody(received, observed));
