@@ -532,9 +532,10 @@ pub enum ProfileEvent {
         /// The credential envelope, base64.
         credential: String,
         /// The key (hex) the credential binds: a member with several devices has one
-        /// credential per key, each kept. Absent in events recorded before that.
+        /// credential per key, each kept. Absent in events recorded before that. (Not `key`:
+        /// the event body around it has a `key` of its own.)
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        key: Option<String>,
+        member_key: Option<String>,
     },
     /// This profile stored an agency revocation list (versions only go up).
     RevocationStored {

@@ -710,8 +710,8 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
         EventKind::Profile(ProfileEvent::CredentialInstalled { agency_id, member_id, credential }) => {
             put_trust(t, Table::Credentials, agency_id.as_bytes().to_vec(), trust(credential, 0, Some(*member_id)), false)?;
         }
-        EventKind::Profile(ProfileEvent::MemberCredentialStored { member_id, credential, key, .. }) => {
-            let k = member_credential_key(*member_id, key.as_deref());
+        EventKind::Profile(ProfileEvent::MemberCredentialStored { member_id, credential, member_key, .. }) => {
+            let k = member_credential_key(*member_id, member_key.as_deref());
             put_trust(t, Table::MemberCredentials, k, trust(credential, 0, Some(*member_id)), false)?;
         }
         EventKind::Profile(ProfileEvent::RevocationStored { agency_id, version, list }) => {

@@ -838,8 +838,9 @@ pub fn observe_received(v: &Verified, content: &ContentImporter) -> BTreeMap<Str
 
 /// What is decided on a verified manifest and its events before any content is stored (and
 /// decided again, under the store's lock, before the events are imported): the sequence check
-/// (true: a replay, nothing more to check), the `policy`, events of revoked keys, and that
-/// every record the bundle creates is new. Call it from a [`BlobSink::Objects`] `replay`
+/// (true: a replay, nothing more to check), the `policy`, events of revoked keys, the event
+/// chains (per signing key: no fork, no broken link), and that every record the bundle creates
+/// is new. Call it from a [`BlobSink::Objects`] `replay`
 /// closure so that a refused bundle stores nothing.
 pub fn precheck(store: &Store, v: &Verified, policy: Policy<'_>) -> Result<bool> {
     if check_sequence(store, &v.manifest)? {
@@ -847,6 +848,9 @@ pub fn precheck(store: &Store, v: &Verified, policy: Policy<'_>) -> Result<bool>
     }
     policy(store, v)?;
     check_held_revoked(store, v)?;
+    // A fork or a broken link of a chain (one per signing key) is refused before any content
+    // is stored. (The store's import checks it again.)
+    store.check_chains(&v.events)?;
     check_creations(store, v)?;
     Ok(false)
 }
@@ -1024,7 +1028,7 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         agency_id: m.recipient_agency,
         member_id: m.sender,
         credential: B64.encode(m.credential.to_bytes()),
-        key: Some(m.sender_key.clone()),
+        member_key: Some(m.sender_key.clone()),
     }];
     local.push(ProfileEvent::BundleImported {
         bundle_id: m.bundle_id,

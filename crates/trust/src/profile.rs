@@ -138,7 +138,7 @@ pub fn store_member_credentials(store: &mut Store, agency: &AgencyPublic, docs: 
             agency_id: agency.agency_id,
             member_id: cred.member_id,
             credential: encoded,
-            key: Some(cred.key.clone()),
+            member_key: Some(cred.key.clone()),
         })?;
         added += 1;
     }

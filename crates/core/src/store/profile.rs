@@ -265,6 +265,19 @@ mod tests {
         honest.prev = to_hex(&b_own[0].hash());
         assert_eq!(hub.import_events(&[SignedEvent::sign(&b.identity, honest).unwrap()], vec![]).unwrap(), 1);
 
+        // One credential kept per key of the member (a credential recorded before keys were,
+        // with no key, is found too).
+        let agency = Uuid::now_v7();
+        for (doc, key) in [("cred-a", Some(a.whoami().public_key.clone())), ("cred-b", Some(b.whoami().public_key.clone())), ("old", None)]
+        {
+            let stored = ProfileEvent::MemberCredentialStored { agency_id: agency, member_id: id, credential: doc.into(), member_key: key };
+            hub.record_local(stored).unwrap();
+        }
+        let mut docs: Vec<String> = hub.member_credentials(id).unwrap().into_iter().map(|r| r.document).collect();
+        docs.sort();
+        assert_eq!(docs, ["cred-a", "cred-b", "old"]);
+        assert!(hub.member_credentials(Uuid::now_v7()).unwrap().is_empty());
+
         for s in [&mut a, &mut b, &mut hub] {
             let report = s.check(false, &mut |_| {}).unwrap();
             assert!(report.ok, "{:?}", report.problems);
