@@ -166,11 +166,18 @@ fn is_safe_path(p: &str) -> bool {
 fn in_layout(p: &str) -> bool {
     let in_dir = |dir: &str, ok: &dyn Fn(&str) -> bool| p.strip_prefix(dir).and_then(|r| r.strip_prefix('/')).is_some_and(ok);
     let json_id = |name: &str| name.strip_suffix(".json").is_some_and(is_uuid);
+    // A member who signed with several keys has `<member id>.<16 hex digits of the key>.json`.
+    let credential = |name: &str| {
+        json_id(name)
+            || name.strip_suffix(".json").and_then(|n| n.split_once('.')).is_some_and(|(id, key)| {
+                is_uuid(id) && key.len() == 16 && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+    };
     p == "README.md"
         || p == AGENCY
         || in_dir("events", &|n| n.strip_suffix(".event").is_some_and(|d| d.len() >= 6 && d.bytes().all(|b| b.is_ascii_digit())))
         || in_dir("originals", &is_uuid)
-        || in_dir("credentials", &json_id)
+        || in_dir("credentials", &credential)
         || in_dir("receipts", &json_id)
 }
 
@@ -1134,11 +1141,21 @@ mod tests {
             "events/1000000.event",
             "originals/0195f2a4-1c2b-7d3e-8f40-0123456789ab",
             "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.json",
+            "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.0123456789abcdef.json",
             "receipts/0195f2a4-1c2b-7d3e-8f40-0123456789ab.json",
         ] {
             assert!(in_layout(ok), "{ok}");
         }
-        for bad in ["notes.txt", "events/1.event", "events/x/000001.event", "originals/../manifest.json", "credentials/a.json"] {
+        for bad in [
+            "notes.txt",
+            "events/1.event",
+            "events/x/000001.event",
+            "originals/../manifest.json",
+            "credentials/a.json",
+            "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.0123.json",
+            "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.0123456789ABCDEF.json",
+            "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.0123456789abcdef.x.json",
+        ] {
             assert!(!in_layout(bad), "{bad}");
         }
         for unsafe_path in ["", "/etc/passwd", "a/../b", "./a", "a//b", "a\\b"] {
