@@ -258,7 +258,7 @@ mod tests {
         crossed.prev = to_hex(&a_last.hash());
         crossed.kind = EventKind::NoteAdded { case_id: case, note_id: Uuid::now_v7(), text: "crossed".into() };
         let crossed = SignedEvent::sign(&b.identity, crossed).unwrap();
-        let err = hub.import_events(&[crossed.clone()], vec![]).unwrap_err();
+        let err = hub.import_events(std::slice::from_ref(&crossed), vec![]).unwrap_err();
         assert_eq!(err.code(), "chain_conflict", "{err}");
         // Control: the same event linked to B's own last event is accepted.
         let mut honest = crossed.body().clone();
