@@ -855,8 +855,9 @@ impl<'a> Verifier<'a> {
                     5,
                     format!("member {id}"),
                     format!(
-                        "signed with key {} that no credential in the package binds: nothing ties those signatures to the agency",
-                        unbound.join(", ")
+                        "signed with key {} that no credential in the package binds (the member's credential belongs to another key: {}): nothing ties those signatures to the agency",
+                        unbound.join(", "),
+                        keys.iter().map(|k| short_fp(k)).collect::<Vec<_>>().join(", ")
                     ),
                 );
             }
