@@ -512,3 +512,98 @@ fn a_staff_bundle_never_resends_content_the_agency_holds() {
     drop(proxy);
     endpoint.stop();
 }
+
+// ----- issue 12: a member's new device ------------------------------------------------------
+
+/// A second device of the world's volunteer, enrolled through an invite made for the member
+/// (`agency invite --member ID --old-key OLD_KEY`): a new profile that takes the member id.
+/// First, a profile of another member, which holds case work and a credential of its own (the
+/// investigator's), is refused that invite, which stays unused. Returns the new device and the
+/// member id.
+fn second_device(w: &World, old_key: &str) -> (Profile, String) {
+    let id = str_field(&w.vol.json(&["whoami", "--json"]), "member_id");
+    let code = invite(&w.admin, &w.agency, "volunteer", "Mila Jansen, new phone", &["--member", &id, "--old-key", old_key]);
+    w.inv.cmd(&["enrol", &code]).fails_with("from a new profile");
+    let b = member(Role::Volunteer, "Mila Jansen");
+    let own = str_field(&b.json(&["whoami", "--json"]), "member_id");
+    assert_ne!(own, id);
+    let enrolled = b.json(&["enrol", &code, "--json"]);
+    assert_eq!(str_field(&enrolled, "member_id"), id, "{enrolled}");
+    assert_eq!(str_field(&b.json(&["whoami", "--json"]), "member_id"), id, "the new profile is the member now");
+    (b, id)
+}
+
+/// Submits a new file from `p` in answer to `brief` and syncs it up; returns the submission id.
+fn submit_and_sync(p: &Profile, brief: &str, seed: u64) -> String {
+    let file = p.random_file(&format!("photo{seed}.jpg"), 100_000 + seed, seed);
+    let id = str_field(&p.json(&["submit", brief, s(&file), "--json"]), "id");
+    assert_eq!(sync(p)["uploaded"], 1);
+    id
+}
+
+/// `check --read-data` is clean on every store, and `agency check --read-data` on the agency.
+fn all_check_clean(w: &World, stores: &[&Profile]) {
+    for p in stores {
+        p.cmd(&["check", "--read-data"]).ok();
+    }
+    let out = run(&w.admin, &["agency", "check", "--dir", s(&w.agency), "--read-data", "--json"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+/// The investigator's submissions, each with its submitter.
+fn submissions(inv: &Profile) -> Vec<(String, String)> {
+    sync(inv);
+    let list = inv.json(&["review", "list", "--json"]);
+    list.as_array().unwrap().iter().map(|s| (str_field(s, "id"), str_field(s, "submitter"))).collect()
+}
+
+#[test]
+fn a_new_device_that_keeps_the_old_key_syncs_beside_it_as_one_member() {
+    let w = world(None);
+    let first = submit_and_sync(&w.vol, &w.brief, 1);
+    let (b, id) = second_device(&w, "keep");
+    sync(&b);
+    assert_eq!(b.json(&["brief", "list", "--json"]).as_array().unwrap().len(), 1, "the new device sees the brief");
+    let second = submit_and_sync(&b, &w.brief, 2);
+    // Both devices go on, each with its own chain and bundle sequence.
+    let third = submit_and_sync(&w.vol, &w.brief, 3);
+    let fourth = submit_and_sync(&b, &w.brief, 4);
+    sync(&w.vol);
+    sync(&b);
+    let subs = submissions(&w.inv);
+    assert_eq!(subs.len(), 4, "{subs:?}");
+    for want in [&first, &second, &third, &fourth] {
+        let got = subs.iter().find(|(s, _)| s == want).unwrap_or_else(|| panic!("{want} missing: {subs:?}"));
+        assert_eq!(&got.1, &id, "every submission is the one member's");
+    }
+    all_check_clean(&w, &[&w.vol, &b, &w.inv]);
+    w.endpoint.stop();
+}
+
+#[test]
+fn a_new_device_that_revokes_the_old_key_leaves_the_old_device_refused() {
+    let w = world(None);
+    let first = submit_and_sync(&w.vol, &w.brief, 1);
+    let (b, id) = second_device(&w, "revoke");
+    // The old device's next sync is refused, and says why.
+    let photo = w.vol.random_file("late.jpg", 90_000, 5);
+    w.vol.cmd(&["submit", &w.brief, s(&photo)]).ok();
+    let out = w.vol.cmd(&["sync"]);
+    out.fails();
+    // (Not the endpoint's answer, which is the same for unknown, expired and revoked keys: the
+    // agency's revocation list names this key.)
+    assert!(out.stderr.contains("credential from agency Test Police is revoked"), "{out}");
+    // The new device works.
+    sync(&b);
+    let second = submit_and_sync(&b, &w.brief, 2);
+    let subs = submissions(&w.inv);
+    assert_eq!(subs.len(), 2, "the old device's late submission never arrived: {subs:?}");
+    for want in [&first, &second] {
+        let got = subs.iter().find(|(s, _)| s == want).unwrap_or_else(|| panic!("{want} missing: {subs:?}"));
+        assert_eq!(&got.1, &id);
+    }
+    all_check_clean(&w, &[&w.vol, &b, &w.inv]);
+    w.endpoint.stop();
+}

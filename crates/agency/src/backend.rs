@@ -36,10 +36,9 @@ pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: u
 pub(crate) fn author_credentials(store: &Store, events: &[casebridge_core::SignedEvent]) -> Result<Vec<String>, ApiError> {
     let authors: std::collections::BTreeSet<Uuid> = events.iter().map(|e| e.body().author).collect();
     let mut out = Vec::new();
+    // Every key of each author: a member with several devices has a credential per key.
     for author in authors {
-        if let Some(rec) = store.trust_document(casebridge_core::Table::MemberCredentials, author).map_err(store_error)? {
-            out.push(rec.document);
-        }
+        out.extend(store.member_credentials(author).map_err(store_error)?.into_iter().map(|rec| rec.document));
     }
     Ok(out)
 }

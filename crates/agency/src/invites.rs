@@ -120,7 +120,13 @@ pub(crate) fn create(
         old_keys: req.old_keys,
     };
     save(records, &public, &record)?;
-    let code = InviteCode { url, agency_fp: public.root_fingerprint(), cert_fp: cert_fp.to_string(), secret: secret.to_string() };
+    let code = InviteCode {
+        url,
+        agency_fp: public.root_fingerprint(),
+        cert_fp: cert_fp.to_string(),
+        secret: secret.to_string(),
+        member: record.for_member,
+    };
     Ok(InviteResponse { invite_id: record.invite_id, code: code.encode(), expires_at })
 }
 

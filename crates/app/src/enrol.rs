@@ -20,11 +20,30 @@ pub fn parse_invite(code: &str) -> Result<InviteCode> {
 /// itself), installs the credential, pins the agency and remembers the endpoint. Nothing is
 /// installed unless every check passes.
 ///
+/// An invite made for an existing member (`agency invite --member ID`, a new device or a
+/// replacement for a lost key) names that member: the profile must be new (no case work, no
+/// credential: checked before the invite is spent, `profile_not_fresh`), its request names the
+/// member, and once the agency has answered with a credential for that member and this
+/// profile's key, the profile adopts the member id ([`casebridge_core::Store::adopt_member_id`]).
+/// Its events then carry that member id, with this profile's own key and device, in a chain of
+/// their own; the agency said in the invite whether the member's earlier keys stay valid.
+///
 /// The store is held only before the request and after the answer, never while waiting on
 /// the network.
 pub async fn enrol(store: &StoreHandle, code: &str) -> Result<Enrolled> {
     let code = parse_invite(code)?;
-    let request = store.with(|s| Ok(profile::request_credential(s)))?;
+    let (member, request) = store.with(|s| {
+        let member = match code.member {
+            Some(m) if m != s.whoami().member_id => {
+                if !s.can_adopt_member_id()? {
+                    return Err(not_fresh(m, false));
+                }
+                m
+            }
+            _ => s.whoami().member_id,
+        };
+        Ok((member, profile::request_credential_as(s, member)))
+    })?;
     let answer = casebridge_sync::enrol(
         &code.url,
         &code.cert_fp,
@@ -49,8 +68,18 @@ pub async fn enrol(store: &StoreHandle, code: &str) -> Result<Enrolled> {
             ),
         ));
     }
+    if answer.member_id != member {
+        return Err(bad("it names another member id than the one requested"));
+    }
     let cred_doc = SignedDoc::parse(&B64.decode(&answer.credential).map_err(|_| bad("credential"))?)?;
     store.with(|s| {
+        if member != s.whoami().member_id {
+            // Checked again: the profile was not held while the request was on its way.
+            if !s.can_adopt_member_id()? {
+                return Err(not_fresh(member, true));
+            }
+            s.adopt_member_id(member)?;
+        }
         let cred = profile::install_credential(s, &cred_doc, Some(&file))?;
         s.set_endpoint(public.agency_id, &code.url, &code.cert_fp)?;
         Ok(Enrolled {
@@ -62,4 +91,14 @@ pub async fn enrol(store: &StoreHandle, code: &str) -> Result<Enrolled> {
             valid_until: cred.not_after,
         })
     })
+}
+
+/// `spent`: the agency already answered (the invite is used; a new one is needed).
+fn not_fresh(member: uuid::Uuid, spent: bool) -> AppError {
+    let then = if spent {
+        "recorded case work while enrolling; nothing was installed: ask the agency for a new invite for this member and use it from a new profile"
+    } else {
+        "holds case work or a credential of its own; enrol with this invite from a new profile (the invite is still unused)"
+    };
+    AppError::new(ErrorCode::ProfileNotFresh, format!("this invite makes a new device of member {member}, and this profile {then}"))
 }

@@ -76,6 +76,9 @@ error_codes! {
     AgencyMismatch = "agency_mismatch",
     /// An invite code that cannot be read.
     InvalidInvite = "invalid_invite",
+    /// An invite made for an existing member (a new device) needs a new profile: this one
+    /// already holds case work or a credential under its own member id.
+    ProfileNotFresh = "profile_not_fresh",
     /// No job with this id is running.
     UnknownJob = "unknown_job",
     /// A file the user chose cannot be read, imported or written.

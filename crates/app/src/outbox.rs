@@ -120,11 +120,11 @@ pub fn agency(store: &Store) -> Result<(AgencyPublic, EndpointRecord, SignedDoc)
 pub fn pending_contents(store: &mut Store, agency: &AgencyPublic) -> Result<Vec<String>> {
     let recorded = store.bundles_out(agency.agency_id)?;
     let since = recorded.iter().filter_map(|b| b.upto).max().unwrap_or(0);
-    let me = store.whoami().member_id;
     let mut out = std::collections::BTreeSet::new();
     for case in store.cases_changed_since(since)? {
         for ev in store.case_events(case, Some(since))? {
-            if ev.body().author != me {
+            // This device's own events: the member's other devices send theirs.
+            if !store.is_own(ev.body()) {
                 continue;
             }
             if let casebridge_core::EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
@@ -162,13 +162,12 @@ pub fn export_pending(
     let last = cases.len().saturating_sub(1);
     let mut done = Vec::new();
     let outbox = Outbox::at(&dir);
-    let me = store.whoami().member_id;
     for (i, case) in cases.into_iter().enumerate() {
         let id = Uuid::now_v7();
         let out = dir.join(format!("{id}.{}", casebridge_sync::BUNDLE_EXTENSION));
         // What the bundle carries is noted first (its sender cannot open it once sealed), so
         // that a refusal can name the submissions it refused.
-        let mine: Vec<SignedEvent> = store.case_events(case, Some(since))?.into_iter().filter(|e| e.body().author == me).collect();
+        let mine: Vec<SignedEvent> = store.case_events(case, Some(since))?.into_iter().filter(|e| store.is_own(e.body())).collect();
         let mut note = carried(&mine, case);
         let _ = outbox.write_carried(id, &note);
         let opts = ExportOptions {

@@ -108,71 +108,102 @@ async fn round_inner(
     let mut r =
         RoundReport { exported: store.with(|s| outbox::export_pending(s, &agency, &cred, held.as_ref()))?.len(), ..Default::default() };
     let engine = Engine::new(transport, SystemClock).with_cancel(Arc::clone(&cancel));
-
-    // Up: the outbox, oldest first; each receipt is verified and kept. A bundle the agency
-    // refuses for good is set aside (STORE/sync/refused/) and the next one goes up.
-    let outbox = Outbox::in_sync_dir(dir)?;
-    let mut receipt_error: Option<AppError> = None;
-    let mut receipts = 0usize;
-    let mut refused = 0usize;
-    let pushed = engine
-        .push(&outbox, &mut |ev: Event| {
-            if let Event::Refused { .. } = &ev {
-                refused += 1;
+    // A round refused because this device's key was revoked (a member's new device enrolled
+    // with `--old-key revoke`, or the member was revoked) says so: the endpoint answers every
+    // unknown, expired or revoked key alike, the agency's public revocation list tells which.
+    let result: Result<RoundReport> = async {
+        // Up: the outbox, oldest first; each receipt is verified and kept. A bundle the agency
+        // refuses for good is set aside (STORE/sync/refused/) and the next one goes up.
+        let outbox = Outbox::in_sync_dir(dir)?;
+        let mut receipt_error: Option<AppError> = None;
+        let mut receipts = 0usize;
+        let mut refused = 0usize;
+        let pushed = engine
+            .push(&outbox, &mut |ev: Event| {
+                if let Event::Refused { .. } = &ev {
+                    refused += 1;
+                }
+                if let Event::Uploaded { outcome, .. } = &ev {
+                    let kept = B64
+                        .decode(&outcome.receipt)
+                        .map_err(|_| AppError::new(ErrorCode::Protocol, "the endpoint sent a receipt that is not base64"))
+                        .and_then(|b| Ok(SignedDoc::parse(&b)?))
+                        .and_then(|doc| store.with(|s| Ok(profile::store_receipt(s, &doc)?)));
+                    match kept {
+                        Ok(_) => receipts += 1,
+                        Err(e) => {
+                            receipt_error.get_or_insert(e);
+                        }
+                    }
+                }
+                on_event(&ev);
+            })
+            .await;
+        r.refused = refused;
+        r.receipts = receipts;
+        // A push that failed (a bundle stays in the outbox) still lets the feed come down, so
+        // this profile keeps up with the agency; the round fails after the pull. Not when it was
+        // cancelled, nor when the endpoint cannot be trusted or addressed at all.
+        let push_error = match pushed {
+            Ok(pushed) => {
+                r.uploaded = pushed.len();
+                None
             }
-            if let Event::Uploaded { outcome, .. } = &ev {
-                let kept = B64
-                    .decode(&outcome.receipt)
-                    .map_err(|_| AppError::new(ErrorCode::Protocol, "the endpoint sent a receipt that is not base64"))
-                    .and_then(|b| Ok(SignedDoc::parse(&b)?))
-                    .and_then(|doc| store.with(|s| Ok(profile::store_receipt(s, &doc)?)));
-                match kept {
-                    Ok(_) => receipts += 1,
-                    Err(e) => {
-                        receipt_error.get_or_insert(e);
+            Err(e) if !worth_pulling_after(&e) => return Err(e.into()),
+            Err(e) => Some(AppError::from(e)),
+        };
+        if let Some(e) = push_error.or(receipt_error) {
+            // The push's failure is the round's; a pull that failed as well adds nothing new.
+            let _ = pull(store, dir, state, &engine, &cancel, &agency, on_event).await;
+            return Err(e);
+        }
+        let pulled = pull(store, dir, state, &engine, &cancel, &agency, on_event).await?;
+        r.pulled = pulled.pulled;
+        r.imported = pulled.imported;
+        r.content_fetched = pulled.fetched;
+        r.cursor = pulled.cursor;
+
+        // The newest revocation list, so this profile refuses what the agency revoked. A failure
+        // here does not fail the round: the list is fetched again next time.
+        if !cancel.load(Ordering::SeqCst) {
+            if let Ok(doc) = engine.transport().revocation().await {
+                if let Ok(bytes) = B64.decode(&doc.document) {
+                    if let Ok(doc) = SignedDoc::parse(&bytes) {
+                        // A list older than one held is refused (never rolled back); that is fine.
+                        let _ = store.with(|s| Ok(profile::store_revocation(s, &agency, &doc)?));
                     }
                 }
             }
-            on_event(&ev);
-        })
-        .await;
-    r.refused = refused;
-    r.receipts = receipts;
-    // A push that failed (a bundle stays in the outbox) still lets the feed come down, so
-    // this profile keeps up with the agency; the round fails after the pull. Not when it was
-    // cancelled, nor when the endpoint cannot be trusted or addressed at all.
-    let push_error = match pushed {
-        Ok(pushed) => {
-            r.uploaded = pushed.len();
-            None
         }
-        Err(e) if !worth_pulling_after(&e) => return Err(e.into()),
-        Err(e) => Some(AppError::from(e)),
-    };
-    if let Some(e) = push_error.or(receipt_error) {
-        // The push's failure is the round's; a pull that failed as well adds nothing new.
-        let _ = pull(store, dir, state, &engine, &cancel, &agency, on_event).await;
-        return Err(e);
+        Ok(r)
     }
-    let pulled = pull(store, dir, state, &engine, &cancel, &agency, on_event).await?;
-    r.pulled = pulled.pulled;
-    r.imported = pulled.imported;
-    r.content_fetched = pulled.fetched;
-    r.cursor = pulled.cursor;
+    .await;
+    match result {
+        Err(e) if e.code != ErrorCode::Cancelled => Err(revoked_instead(store, engine.transport(), &agency).await.unwrap_or(e)),
+        other => other,
+    }
+}
 
-    // The newest revocation list, so this profile refuses what the agency revoked. A failure
-    // here does not fail the round: the list is fetched again next time.
-    if !cancel.load(Ordering::SeqCst) {
-        if let Ok(doc) = engine.transport().revocation().await {
-            if let Ok(bytes) = B64.decode(&doc.document) {
-                if let Ok(doc) = SignedDoc::parse(&bytes) {
-                    // A list older than one held is refused (never rolled back); that is fine.
-                    let _ = store.with(|s| Ok(profile::store_revocation(s, &agency, &doc)?));
-                }
-            }
-        }
+/// After a failed round: when the agency's current revocation list (public, fetched without a
+/// session) revokes this device's key, the error that says so (`credential_not_valid`, "is
+/// revoked"), with the list kept. `None` when the list cannot be had or does not revoke it.
+async fn revoked_instead<T: Transport>(store: &StoreHandle, transport: &T, agency: &casebridge_trust::AgencyPublic) -> Option<AppError> {
+    let doc = transport.revocation().await.ok()?;
+    let doc = SignedDoc::parse(&B64.decode(&doc.document).ok()?).ok()?;
+    // A list older than one held is refused (never rolled back); the held one then decides.
+    let _ = store.with(|s| Ok(profile::store_revocation(s, agency, &doc)?));
+    let revoked = store
+        .with(|s| {
+            Ok(matches!(
+                crate::credentials::usable(s, agency),
+                Err(crate::credentials::Unusable::NotValid { status: casebridge_trust::CredentialStatus::Revoked, .. })
+            ))
+        })
+        .ok()?;
+    if !revoked {
+        return None;
     }
-    Ok(r)
+    store.with(|s| outbox::agency(s).map(|_| ())).err()
 }
 
 /// Whether the feed is still worth pulling after the push failed with `e`: always, unless the

@@ -347,6 +347,7 @@ pub fn revoke_via_endpoint(dir: &Path, member: Uuid, reason: Option<String>) -> 
 
 /// Arguments of `enrol`.
 #[derive(Args, Debug)]
+#[command(after_long_help = ENROL_HELP)]
 pub struct EnrolArgs {
     /// The invite code from the agency (starts with `cbinv1.`)
     #[arg(value_name = "CODE")]
@@ -360,6 +361,16 @@ pub struct EnrolArgs {
 /// profile's signed credential request with the invite's secret, checks that the agency
 /// answering is the one the code names, installs the credential, pins the agency and remembers
 /// the endpoint.
+/// `casebridge enrol --help`: what an invite made for an existing member does.
+const ENROL_HELP: &str = "\
+A new device, or a replacement for a lost key: the agency makes an invite for the existing
+member (`casebridge agency invite --member ID --old-key keep|revoke`). Enrol with it from a NEW
+profile (`casebridge init` on the new device): the profile takes the member id ID instead of
+its own, and its events carry ID with this device's own key, in a chain of their own. With
+`--old-key keep` both devices keep syncing; with `--old-key revoke` the old device's key is
+revoked and its next sync is refused. A profile that already holds case work or a credential
+cannot take another member id (profile_not_fresh), and the invite stays unused.";
+
 pub fn enrol(ctx: &mut Ctx, a: &EnrolArgs, out: &mut dyn Write) -> Result<()> {
     casebridge_app::enrol::parse_invite(&a.code)?;
     let handle = casebridge_app::StoreHandle::new(ctx.open()?);

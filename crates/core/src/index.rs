@@ -37,9 +37,10 @@ const META_STATE: &[u8] = b"state";
 /// one only causes a rebuild).
 const META_VERSION: &[u8] = b"version";
 /// Version of the index layout. 1 (never recorded): plaintext keys. 2: keyed keys, logical key
-/// inside the sealed value. 3: a case record holds its `team` (issue 16), so an index of 2 is
-/// rebuilt from the journal once.
-pub const INDEX_FORMAT_VERSION: u32 = 3;
+/// inside the sealed value. 3: event chains are per signing key (the chain table's logical key
+/// is author || key || seq), so a member's second device has its own chain. 4: a case record
+/// holds its `team` and `hold` (issue 16). An older index is rebuilt from the journal once.
+pub const INDEX_FORMAT_VERSION: u32 = 4;
 
 /// How far the index has applied the journal, and the chain heads at that point.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

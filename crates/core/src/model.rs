@@ -562,6 +562,11 @@ pub enum ProfileEvent {
         member_id: Uuid,
         /// The credential envelope, base64.
         credential: String,
+        /// The key (hex) the credential binds: a member with several devices has one
+        /// credential per key, each kept. Absent in events recorded before that. (Not `key`:
+        /// the event body around it has a `key` of its own.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        member_key: Option<String>,
     },
     /// This profile stored an agency revocation list (versions only go up).
     RevocationStored {
@@ -597,6 +602,10 @@ pub enum ProfileEvent {
         agency_id: Uuid,
         /// Sender member id.
         sender: Uuid,
+        /// The key (hex) that signed the bundle: bundle sequences are per key (device).
+        /// Absent in events recorded before sequences were per key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sender_key: Option<String>,
         /// Sender's bundle sequence number.
         bundle_seq: u64,
         /// SHA-256 of the manifest bytes, hex.

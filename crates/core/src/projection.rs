@@ -34,7 +34,9 @@ pub enum Table {
     Custody,
     /// case id || evidence id -> empty
     CaseEvidence,
-    /// author || seq (BE) -> [`ChainRecord`]: every event held, for chain and fork checks
+    /// author || key (hex) || seq (BE) -> [`ChainRecord`]: every event held, for chain and fork
+    /// checks. A chain belongs to one signing key: a member with several devices (keys) has one
+    /// chain per key.
     Chain,
     /// agency id -> [`TrustRecord`] (pinned public identity)
     Pins,
@@ -46,9 +48,10 @@ pub enum Table {
     BundlesOut,
     /// bundle id -> [`BundleRecord`] (bundles this store imported)
     BundlesIn,
-    /// sender id || agency id -> [`BundleRecord`] (the sender's bundle to that agency with the
-    /// highest sequence number, so the sequence check of an incoming bundle is one lookup,
-    /// whatever the store holds)
+    /// sender id || agency id || sender key (hex) -> [`BundleRecord`] (the sender key's bundle to
+    /// that agency with the highest sequence number, so the sequence check of an incoming bundle
+    /// is one lookup, whatever the store holds). Bundle sequences are per signing key (device);
+    /// a record made before keys were recorded has no key part.
     BundlesInBySender,
     /// bundle id -> [`TrustRecord`] (receipts for bundles this profile sent)
     Receipts,
@@ -58,7 +61,9 @@ pub enum Table {
     Access,
     /// case id || member id -> [`DisclosureRecord`]
     Disclosures,
-    /// member id -> [`TrustRecord`] (other members' credentials, kept from bundles)
+    /// member id || key (hex) -> [`TrustRecord`] (other members' credentials, kept from bundles
+    /// and feeds; one per key, so every device of a member; the key part is absent in records
+    /// made before that). Scanned by member id.
     MemberCredentials,
     /// brief id -> [`BriefRecord`]
     Briefs,
@@ -355,6 +360,10 @@ pub struct BundleRecord {
     /// Exports: journal records before this index were considered.
     #[serde(default)]
     pub upto: Option<u64>,
+    /// Imports: the key (hex) that signed the bundle; its sequence is that key's. `None` in
+    /// records made before bundle sequences were per key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_key: Option<String>,
 }
 
 /// Where an agency's endpoint is, and its pinned certificate.
@@ -527,25 +536,35 @@ fn empty_brief(id: Uuid, case_id: Uuid) -> BriefRecord {
     }
 }
 
-/// Key of a chain entry.
-pub fn chain_key(author: Uuid, seq: u64) -> Vec<u8> {
+/// Key of a chain entry: the chain is the signing key's (`key`, hex, as the event body names
+/// it), so two devices of one member each have their own chain, while two events of one key
+/// with one sequence number are a fork.
+pub fn chain_key(author: Uuid, key: &str, seq: u64) -> Vec<u8> {
     let mut k = author.as_bytes().to_vec();
+    k.extend_from_slice(key.as_bytes());
     k.extend_from_slice(&seq.to_be_bytes());
     k
 }
 
-/// Key of [`Table::BundlesInBySender`]: sender || agency. The record there is the bundle with
-/// the highest sequence number (ties: the larger bundle id), so the sequence check of an
-/// incoming bundle is one lookup, and no sequence number is part of a key (index keys are keyed
-/// and carry no order).
-pub fn bundles_in_by_sender_key(sender: Uuid, agency: Uuid) -> Vec<u8> {
-    [sender.as_bytes().as_slice(), agency.as_bytes()].concat()
+/// Key of [`Table::MemberCredentials`]: member id || key (hex), or the member id alone for a
+/// credential recorded before credentials were kept per key.
+pub fn member_credential_key(member: Uuid, key: Option<&str>) -> Vec<u8> {
+    [member.as_bytes().as_slice(), key.unwrap_or_default().as_bytes()].concat()
 }
 
-/// Keeps `rec` in [`Table::BundlesInBySender`] if it is the sender's latest bundle to its agency
-/// (a maximum: the same in any arrival order).
+/// Key of [`Table::BundlesInBySender`]: sender || agency || sender key (hex; absent in records
+/// made before sequences were per key). The record there is the bundle with the highest
+/// sequence number (ties: the larger bundle id), so the sequence check of an incoming bundle is
+/// one lookup, and no sequence number is part of a key (index keys are keyed and carry no
+/// order).
+pub fn bundles_in_by_sender_key(sender: Uuid, agency: Uuid, sender_key: Option<&str>) -> Vec<u8> {
+    [sender.as_bytes().as_slice(), agency.as_bytes(), sender_key.unwrap_or_default().as_bytes()].concat()
+}
+
+/// Keeps `rec` in [`Table::BundlesInBySender`] if it is the sender key's latest bundle to its
+/// agency (a maximum: the same in any arrival order).
 pub fn put_last_bundle_in(t: &mut dyn Tables, rec: &BundleRecord) -> Result<()> {
-    let key = bundles_in_by_sender_key(rec.sender, rec.agency_id);
+    let key = bundles_in_by_sender_key(rec.sender, rec.agency_id, rec.sender_key.as_deref());
     let cur: Option<BundleRecord> = get_json(t, Table::BundlesInBySender, &key)?;
     if cur.is_none_or(|c| (rec.seq, rec.bundle_id) > (c.seq, c.bundle_id)) {
         put_json(t, Table::BundlesInBySender, key, rec)?;
@@ -699,7 +718,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
     let b = ev.body();
     let stamp: Stamp = (b.hlc, b.author);
     let chain = ChainRecord { hash: crate::crypto::to_hex(&ev.hash()), prev: b.prev.clone() };
-    put_json(t, Table::Chain, chain_key(b.author, b.seq), &chain)?;
+    put_json(t, Table::Chain, chain_key(b.author, &b.key, b.seq), &chain)?;
     let trust = |document: &String, version: u64, member_id: Option<Uuid>| TrustRecord {
         document: document.clone(),
         version,
@@ -748,8 +767,9 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
         EventKind::Profile(ProfileEvent::CredentialInstalled { agency_id, member_id, credential }) => {
             put_trust(t, Table::Credentials, agency_id.as_bytes().to_vec(), trust(credential, 0, Some(*member_id)), false)?;
         }
-        EventKind::Profile(ProfileEvent::MemberCredentialStored { member_id, credential, .. }) => {
-            put_trust(t, Table::MemberCredentials, member_id.as_bytes().to_vec(), trust(credential, 0, Some(*member_id)), false)?;
+        EventKind::Profile(ProfileEvent::MemberCredentialStored { member_id, credential, member_key, .. }) => {
+            let k = member_credential_key(*member_id, member_key.as_deref());
+            put_trust(t, Table::MemberCredentials, k, trust(credential, 0, Some(*member_id)), false)?;
         }
         EventKind::Profile(ProfileEvent::RevocationStored { agency_id, version, list }) => {
             put_trust(t, Table::Revocations, agency_id.as_bytes().to_vec(), trust(list, *version, None), true)?;
@@ -773,6 +793,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
                 blobs: 0,
                 at: b.at,
                 upto: *upto,
+                sender_key: None,
             };
             let mut key = agency_id.as_bytes().to_vec();
             key.extend_from_slice(&seq.to_be_bytes());
@@ -782,6 +803,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             bundle_id,
             agency_id,
             sender,
+            sender_key,
             bundle_seq: seq,
             manifest_hash,
             events_added,
@@ -798,6 +820,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
                 blobs: *blobs,
                 at: b.at,
                 upto: None,
+                sender_key: sender_key.clone(),
             };
             put_last_bundle_in(t, &rec)?;
             put_json(t, Table::BundlesIn, bundle_id.as_bytes().to_vec(), &rec)?;

@@ -11,7 +11,8 @@
 //!   events/000001.event ...       every event of the case, raw envelopes, in journal order
 //!   originals/<evidence id>       each item's original bytes
 //!   agency.json                   the pinned agency's public file (identity + revocation list)
-//!   credentials/<member id>.json  credentials held for authors of the case's events
+//!   credentials/<member id>.json  credentials held for authors of the case's events (one per
+//!                                 key: <member id>.<key prefix>.json for a member with several)
 //!   receipts/<bundle id>.json     receipts held for bundles of this case
 //! ```
 //!
@@ -386,7 +387,9 @@ outside, ties it to the agency. The output is the same wherever the package is c
   signature (64 bytes), then the JSON body that was signed.
 - `originals/<evidence id>`: each item's original bytes, exactly as imported.
 - `agency.json`: the agency's public file: its self-signed identity and its revocation list.
-- `credentials/<member id>.json`: credentials the agency issued to authors of the events.
+- `credentials/<member id>.json`: credentials the agency issued to authors of the events (a
+  member who signed with several keys, one per device, has `<member id>.<first 16 hex digits
+  of the key>.json` for each).
 - `receipts/<bundle id>.json`: receipts the agency signed for bundles of this case.
 "#,
         package = m.package_id,
@@ -459,12 +462,13 @@ fn write_package(
     // Events, raw, in journal order.
     staging.dir("events")?;
     let mut manifest_events = Vec::with_capacity(events.len());
-    let mut authors = BTreeSet::new();
+    // Each author's signing keys (a member with several devices has several).
+    let mut author_keys: BTreeMap<Uuid, BTreeSet<String>> = BTreeMap::new();
     for (i, ev) in events.iter().enumerate() {
         let file = format!("events/{:06}.event", i + 1);
         staging.write(&file, ev.envelope())?;
         manifest_events.push(ManifestEvent { file, sha256: to_hex(&ev.hash()) });
-        authors.insert(ev.body().author);
+        author_keys.entry(ev.body().author).or_default().insert(ev.body().key.clone());
     }
 
     // Originals, streamed out of the store and re-hashed by it on the way.
@@ -504,22 +508,26 @@ fn write_package(
     let (mut credentials, mut receipts) = (0, 0);
     if let Some((public, file)) = &agency {
         staging.write(AGENCY_FILE, &serde_json::to_vec_pretty(file).map_err(|e| io_err("writing", Path::new(AGENCY_FILE))(e.into()))?)?;
-        let mut creds: BTreeMap<Uuid, Vec<u8>> = BTreeMap::new();
+        // One credential per (member, key): a member with several devices signs with several
+        // keys, and each key needs its credential.
+        let mut creds: BTreeMap<(Uuid, String), Vec<u8>> = BTreeMap::new();
         // Own credentials, then other members' kept from the bundles this store opened.
         let mut held = store.trust_documents(Table::Credentials)?;
         held.extend(store.trust_documents(Table::MemberCredentials)?);
         for rec in held {
             let doc = decode_doc(&rec)?;
             let Ok(cred) = casebridge_trust::Credential::verify(&doc, &public.root_key_bytes()?, public.agency_id) else { continue };
-            if authors.contains(&cred.member_id) || cred.member_id == me.member_id {
-                creds.insert(cred.member_id, doc.to_bytes());
+            let signed = author_keys.get(&cred.member_id).is_some_and(|keys| keys.contains(&cred.key));
+            let exporter = cred.member_id == me.member_id && cred.key == me.public_key;
+            if signed || exporter {
+                creds.insert((cred.member_id, cred.key.clone()), doc.to_bytes());
             }
         }
         if !creds.is_empty() {
             staging.dir("credentials")?;
         }
-        for (member, bytes) in &creds {
-            staging.write(&format!("credentials/{member}.json"), bytes)?;
+        for ((member, key), bytes) in &creds {
+            staging.write(&credential_file(*member, key, creds.keys().filter(|(m, _)| m == member).count()), bytes)?;
             credentials += 1;
         }
         let bundles = case_bundles(store, public, case)?;
@@ -581,4 +589,15 @@ fn write_package(
         agency_root_fingerprint: agency.as_ref().map(|(a, _)| a.root_fingerprint()),
         path: staging.root.clone(),
     })
+}
+
+/// The file of a member's credential in a package: `credentials/<member id>.json` when the
+/// member signed with one key, else `credentials/<member id>.<first 16 hex digits of the
+/// key>.json` for each of their keys (a member with several devices).
+fn credential_file(member: Uuid, key: &str, keys_of_member: usize) -> String {
+    if keys_of_member <= 1 {
+        format!("credentials/{member}.json")
+    } else {
+        format!("credentials/{member}.{}.json", key.get(..16).unwrap_or(key))
+    }
 }

@@ -505,3 +505,70 @@ fn issue_12_a_package_stripped_of_its_agency_documents_and_resigned_fails() {
     assert_names(&r, 5, &format!("member {}", w.officer.whoami().member_id));
     assert!(r.problems.iter().all(|p| p.check == 5), "only the tie to the agency is missing:\n{text}");
 }
+
+/// Issue 12, a new device: the officer's tablet (a second key of the same member, through an
+/// invite made for that member) adds to the case. The package carries a credential per key
+/// (`credentials/<member>.<key prefix>.json`), the verifier checks each key's chain and
+/// credential and says VERIFIED; without the tablet's credential it names the member.
+#[test]
+fn a_member_with_two_devices_has_a_credential_per_key() {
+    let mut w = world();
+    let officer = w.officer.whoami().member_id;
+    let agency_dir = w.path("agency");
+    let mut tablet = new_store(&w.path("tablet"), "Off Icer", Role::Investigator);
+    let request = profile::request_credential_as(&tablet, officer);
+    let (_, cred) = w.agency.issue_for_member(&request, officer, Role::Investigator, None, YEAR).unwrap();
+    tablet.adopt_member_id(officer).unwrap();
+    profile::install_credential(&mut tablet, &cred, Some(&Agency::public_file(&agency_dir).unwrap())).unwrap();
+    // The case as the tablet knows it (no content: the officer's photos stay on the phone).
+    let events: Vec<_> = w
+        .officer
+        .case_events(w.case, None)
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.body().kind, casebridge_core::EventKind::CaseCreated { .. } | casebridge_core::EventKind::NoteAdded { .. }))
+        .collect();
+    tablet.import_events(&events, vec![]).unwrap();
+    tablet.add_note(w.case, "from the tablet: the bike was blue").unwrap();
+    let public = w.agency.public().clone();
+    let out = w.path("tablet.cbb");
+    let opts = ExportOptions {
+        case: w.case,
+        since: None,
+        agency: &public,
+        credential: &cred,
+        seal: true,
+        own_only: true,
+        bundle_id: None,
+        sync_point: None,
+        held: None,
+    };
+    bundle::export(&mut tablet, &opts, &out, &mut |_| true).unwrap();
+    let list = w.agency.current_revocation().unwrap().0;
+    let anchor = Anchor::new(w.agency.public(), &list, Some(w.agency.sealing_identity()));
+    let opened = bundle::open_into(&out, &anchor, &mut w.investigator, &mut |_| true).unwrap();
+    assert_eq!((opened.outcome.as_str(), opened.events_added), ("accepted", 1), "the tablet's chain is its own, not a fork");
+
+    let pkg = w.export("package");
+    let r = w.verify(&pkg);
+    assert_verified(&r);
+    let m = r.members.iter().find(|m| m.member_id == officer.to_string()).unwrap();
+    assert_eq!(m.key_fingerprints.len(), 2, "{m:?}");
+    let files: Vec<String> = std::fs::read_dir(pkg.join("credentials"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&officer.to_string()))
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let tablet_file = format!("{officer}.{}.json", &tablet.whoami().public_key[..16]);
+    assert!(files.contains(&tablet_file), "{files:?}");
+
+    // Without the tablet's credential, its signatures are tied to nothing.
+    let bad = copy(&w, &pkg, "no-tablet-credential");
+    std::fs::remove_file(bad.join("credentials").join(&tablet_file)).unwrap();
+    let sums: Vec<String> =
+        std::fs::read_to_string(bad.join("SHA256SUMS")).unwrap().lines().filter(|l| !l.contains(&tablet_file)).map(String::from).collect();
+    std::fs::write(bad.join("SHA256SUMS"), sums.join("\n") + "\n").unwrap();
+    let text = assert_names(&w.verify(&bad), 5, &format!("member {officer}"));
+    assert!(text.contains("no credential in the package binds"), "{text}");
+}

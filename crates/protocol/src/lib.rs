@@ -389,6 +389,11 @@ pub struct InviteCode {
     pub cert_fp: String,
     /// The one-time secret.
     pub secret: String,
+    /// For an invite made for an existing member (`agency invite --member ID`): that member's
+    /// id. The enrolling profile (a new device, or a replacement for a lost key) names it in
+    /// its credential request and adopts it. Absent for a new member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<Uuid>,
 }
 
 const INVITE_PREFIX: &str = "cbinv1.";
@@ -545,10 +550,16 @@ mod tests {
             agency_fp: "a".repeat(64),
             cert_fp: "b".repeat(64),
             secret: "s3cret".into(),
+            member: None,
         };
         let text = c.encode();
         assert!(text.starts_with("cbinv1."));
         assert_eq!(InviteCode::decode(&text).unwrap(), c);
+        // An invite for an existing member carries the member's id; one without it is read
+        // as before (codes made by earlier versions).
+        let m = InviteCode { member: Some(Uuid::from_u128(7)), ..c.clone() };
+        assert_eq!(InviteCode::decode(&m.encode()).unwrap(), m);
+        assert!(!text.contains("member") && !String::from_utf8(URL_SAFE_NO_PAD.decode(&text[7..]).unwrap()).unwrap().contains("member"));
         assert!(InviteCode::decode("hello").unwrap_err().contains("starts with"));
         assert!(InviteCode::decode("cbinv1.!!!").unwrap_err().contains("base64url"));
         let bad = InviteCode { url: "http://x".into(), ..c };

@@ -196,8 +196,9 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
     }
     let mut events = store.case_events(opts.case, opts.since)?;
     if opts.own_only {
-        let me = store.whoami().member_id;
-        events.retain(|e| e.body().author == me);
+        // This device's own chain: the member's other devices send theirs.
+        let me = store.whoami();
+        events.retain(|e| e.body().author == me.member_id && e.body().key == me.public_key);
     }
     let mut blobs: Vec<BlobEntry> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -871,8 +872,9 @@ pub fn observe_received(v: &Verified, content: &ContentImporter) -> BTreeMap<Str
 
 /// What is decided on a verified manifest and its events before any content is stored (and
 /// decided again, under the store's lock, before the events are imported): the sequence check
-/// (true: a replay, nothing more to check), the `policy`, events of revoked keys, and that
-/// every record the bundle creates is new. Call it from a [`BlobSink::Objects`] `replay`
+/// (true: a replay, nothing more to check), the `policy`, events of revoked keys, the event
+/// chains (per signing key: no fork, no broken link), and that every record the bundle creates
+/// is new. Call it from a [`BlobSink::Objects`] `replay`
 /// closure so that a refused bundle stores nothing.
 pub fn precheck(store: &Store, v: &Verified, policy: Policy<'_>) -> Result<bool> {
     if check_sequence(store, &v.manifest)? {
@@ -880,6 +882,9 @@ pub fn precheck(store: &Store, v: &Verified, policy: Policy<'_>) -> Result<bool>
     }
     policy(store, v)?;
     check_held_revoked(store, v)?;
+    // A fork or a broken link of a chain (one per signing key) is refused before any content
+    // is stored. (The store's import checks it again.)
+    store.check_chains(&v.events)?;
     check_creations(store, v)?;
     Ok(false)
 }
@@ -1023,30 +1028,49 @@ fn team_policy(store: &Store, v: &Verified) -> Result<()> {
     Ok(())
 }
 
-/// Checks a manifest against what the store already received from that sender. Returns true
-/// for a replay (the bundle id is already imported); refuses a sequence rollback and a bundle
-/// that does not link to the sender's previous one. Two index lookups, whatever the store
-/// holds.
+/// Checks a manifest against what the store already received from that sender's key. Returns
+/// true for a replay (the bundle id is already imported); refuses a sequence rollback and a
+/// bundle that does not link to the previous one of the same key. Bundle sequences are per
+/// signing key: each device of a member numbers its own bundles from 1, and one device's
+/// position says nothing about another's. Two index lookups, whatever the store holds.
 pub fn check_sequence(store: &Store, m: &Manifest) -> Result<bool> {
     if store.bundle_in(m.bundle_id)?.is_some() {
         return Ok(true);
     }
-    if let Some(rec) = store.last_bundle_in(m.sender, m.recipient_agency)? {
+    if let Some(rec) = store.last_bundle_in(m.sender, &m.sender_key, m.recipient_agency)? {
         let seq = rec.seq;
         if m.seq <= seq {
             return Err(TrustError::new(
                 Reason::SequenceRollback,
-                format!("bundle sequence {} from member {} is not after {} already received", m.seq, m.sender, seq),
+                format!(
+                    "bundle sequence {} from member {} (key {}) is not after {} already received from that key",
+                    m.seq,
+                    m.sender,
+                    short_key(&m.sender_key),
+                    seq
+                ),
             ));
         }
         if m.seq == seq + 1 && m.prev_bundle != rec.manifest_hash {
             return Err(TrustError::new(
                 Reason::ChainBroken,
-                format!("bundle {} does not link to the sender's previous bundle {}", m.seq, seq),
+                format!("bundle {} does not link to the previous bundle {} of the sender's key {}", m.seq, seq, short_key(&m.sender_key)),
             ));
         }
+    } else if m.seq == 1 && m.prev_bundle != ZERO_HASH {
+        // A key's first bundle names no predecessor: one that does continues a chain this
+        // store never saw (another key's, or a forged one).
+        return Err(TrustError::new(
+            Reason::ChainBroken,
+            format!("bundle 1 of the sender's key {} names a previous bundle", short_key(&m.sender_key)),
+        ));
     }
     Ok(false)
+}
+
+/// The first 16 hex digits of a key: enough to tell a member's devices apart in a message.
+fn short_key(key: &str) -> &str {
+    key.get(..16).unwrap_or(key)
 }
 
 /// Verifies a bundle and imports it into `store` (an agency-side profile) in one streaming
@@ -1119,11 +1143,13 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         agency_id: m.recipient_agency,
         member_id: m.sender,
         credential: B64.encode(m.credential.to_bytes()),
+        member_key: Some(m.sender_key.clone()),
     }];
     local.push(ProfileEvent::BundleImported {
         bundle_id: m.bundle_id,
         agency_id: m.recipient_agency,
         sender: m.sender,
+        sender_key: Some(m.sender_key.clone()),
         bundle_seq: m.seq,
         manifest_hash: v.manifest_hash.clone(),
         events_added: m.events.len() as u64,

@@ -16,9 +16,15 @@ use casebridge_core::{ProfileEvent, Store, Table};
 
 /// A signed request for a credential, made with the profile's identity key.
 pub fn request_credential(store: &Store) -> SignedDoc {
+    request_credential_as(store, store.whoami().member_id)
+}
+
+/// A signed request for a credential naming `member` (with this profile's key): what a new
+/// device of an existing member sends with an invite made for that member, before it adopts
+/// the id ([`Store::adopt_member_id`]) once the agency has answered.
+pub fn request_credential_as(store: &Store, member: Uuid) -> SignedDoc {
     let me = store.whoami();
-    let req =
-        CredentialRequest { member_id: me.member_id, name: me.name.clone(), role: me.role, key: me.public_key.clone(), created_at: now() };
+    let req = CredentialRequest { member_id: member, name: me.name.clone(), role: me.role, key: me.public_key.clone(), created_at: now() };
     SignedDoc::sign_with(CREDENTIAL_REQUEST, &req, store.public_key(), |m| store.sign_detached(b"", m))
 }
 
@@ -125,13 +131,14 @@ pub fn store_member_credentials(store: &mut Store, agency: &AgencyPublic, docs: 
     for doc in docs {
         let cred = Credential::verify(doc, &root, agency.agency_id)?;
         let encoded = B64.encode(doc.to_bytes());
-        if store.trust_document(Table::MemberCredentials, cred.member_id)?.is_some_and(|r| r.document == encoded) {
+        if store.member_credentials(cred.member_id)?.iter().any(|r| r.document == encoded) {
             continue;
         }
         store.record_local(ProfileEvent::MemberCredentialStored {
             agency_id: agency.agency_id,
             member_id: cred.member_id,
             credential: encoded,
+            member_key: Some(cred.key.clone()),
         })?;
         added += 1;
     }

@@ -166,11 +166,18 @@ fn is_safe_path(p: &str) -> bool {
 fn in_layout(p: &str) -> bool {
     let in_dir = |dir: &str, ok: &dyn Fn(&str) -> bool| p.strip_prefix(dir).and_then(|r| r.strip_prefix('/')).is_some_and(ok);
     let json_id = |name: &str| name.strip_suffix(".json").is_some_and(is_uuid);
+    // A member who signed with several keys has `<member id>.<16 hex digits of the key>.json`.
+    let credential = |name: &str| {
+        json_id(name)
+            || name.strip_suffix(".json").and_then(|n| n.split_once('.')).is_some_and(|(id, key)| {
+                is_uuid(id) && key.len() == 16 && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+    };
     p == "README.md"
         || p == AGENCY
         || in_dir("events", &|n| n.strip_suffix(".event").is_some_and(|d| d.len() >= 6 && d.bytes().all(|b| b.is_ascii_digit())))
         || in_dir("originals", &is_uuid)
-        || in_dir("credentials", &json_id)
+        || in_dir("credentials", &credential)
         || in_dir("receipts", &json_id)
 }
 
@@ -492,55 +499,51 @@ impl<'a> Verifier<'a> {
             self.problem(3, format!("event {p}"), "is not listed among the manifest's events");
         }
 
-        // Chains: within one author, seq strictly increases, links where the predecessor is
-        // present, no forks; one key per author.
-        let mut last: BTreeMap<&str, (u64, &str)> = BTreeMap::new();
-        let mut held: BTreeMap<(&str, u64), (&str, &str, &str)> = BTreeMap::new();
-        let mut keys: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        // Chains: one per signing key (a member with several devices has a chain per device):
+        // within one (author, key), seq strictly increases, links where the predecessor is
+        // present, no forks. That every key is the member's is check 5 (a credential per key).
+        type Chain<'a> = (&'a str, &'a [u8]);
+        let mut last: BTreeMap<Chain<'_>, (u64, &str)> = BTreeMap::new();
+        let mut held: BTreeMap<(Chain<'_>, u64), (&str, &str, &str)> = BTreeMap::new();
         let mut problems = Vec::new();
         for (file, ev) in &events {
-            keys.entry(ev.author.as_str()).or_default().insert(fingerprint(&ev.key));
-            if let Some((seq, prev_file)) = last.get(ev.author.as_str()) {
+            let chain: Chain<'_> = (ev.author.as_str(), ev.key.as_slice());
+            if let Some((seq, prev_file)) = last.get(&chain) {
                 if ev.seq <= *seq {
                     problems.push((
                         format!("event {file}"),
                         format!(
-                            "member {} event {} comes after their event {} ({prev_file}): the events were reordered",
+                            "member {} event {} comes after their event {} ({prev_file}) of the same key: the events were reordered",
                             ev.author, ev.seq, seq
                         ),
                     ));
                 }
             }
-            last.insert(&ev.author, (ev.seq, file));
-            match held.get(&(ev.author.as_str(), ev.seq)) {
+            last.insert(chain, (ev.seq, file));
+            match held.get(&(chain, ev.seq)) {
                 Some((hash, _, other)) if *hash == ev.hash => {
                     problems.push((format!("event {file}"), format!("repeats {other} (member {} event {})", ev.author, ev.seq)))
                 }
                 Some((_, _, other)) => problems.push((
                     format!("event {file}"),
-                    format!("and {other} are two different events with member {} sequence {} (a fork)", ev.author, ev.seq),
+                    format!("and {other} are two different events with member {} sequence {} of one key (a fork)", ev.author, ev.seq),
                 )),
                 None => {
-                    held.insert((&ev.author, ev.seq), (&ev.hash, &ev.prev, file));
+                    held.insert((chain, ev.seq), (&ev.hash, &ev.prev, file));
                 }
             }
         }
-        for ((author, seq), (_, prev, file)) in &held {
+        for (((author, key), seq), (_, prev, file)) in &held {
             if *seq == 1 && *prev != format::GENESIS_PREV {
                 problems.push((format!("event {file}"), format!("is member {author}'s first event but names a previous event")));
             }
-            if let Some((hash, _, prev_file)) = seq.checked_sub(1).and_then(|p| held.get(&(*author, p))) {
+            if let Some((hash, _, prev_file)) = seq.checked_sub(1).and_then(|p| held.get(&((*author, *key), p))) {
                 if hash != prev {
                     problems.push((
                         format!("event {file}"),
                         format!("member {author} event {seq} does not link to their event {} ({prev_file})", seq - 1),
                     ));
                 }
-            }
-        }
-        for (author, fps) in &keys {
-            if fps.len() > 1 {
-                problems.push((format!("member {author}"), format!("events are signed by {} different keys", fps.len())));
             }
         }
         for (s, msg) in problems {
@@ -745,9 +748,15 @@ impl<'a> Verifier<'a> {
             author_keys.entry(&ev.author).or_default().insert(hex::encode(&ev.key));
         }
 
+        // The keys a credential in the package binds, per member: every key a member signed
+        // with needs one (a member with several devices has one per key).
+        let mut bound: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for path in credential_files {
             let subject = file_subject(&path);
-            let stem = path.trim_start_matches("credentials/").trim_end_matches(".json").to_string();
+            // `credentials/<member id>.json`, or `<member id>.<key prefix>.json` for a member
+            // who signed with several keys.
+            let name = path.trim_start_matches("credentials/").trim_end_matches(".json");
+            let stem = name.split('.').next().unwrap_or(name).to_string();
             let Some(doc) = self.read_doc(5, &subject, &path, doc_type::CREDENTIAL, &root) else { continue };
             let c: Credential = match doc.parse() {
                 Ok(c) => c,
@@ -766,23 +775,22 @@ impl<'a> Verifier<'a> {
                 continue;
             }
             let mut signing: BTreeSet<String> = author_keys.get(stem.as_str()).cloned().unwrap_or_default();
-            let exporter = m.exporter.member_id == stem;
-            if exporter {
+            let exporter = m.exporter.member_id == stem && m.exporter.key == c.key;
+            if m.exporter.member_id == stem {
                 signing.insert(m.exporter.key.clone());
             }
             if signing.is_empty() {
                 self.flag(format!("{path} is the credential of member {stem}, who signed nothing in the package"));
-            }
-            let wrong: Vec<String> = signing.iter().filter(|k| **k != c.key).map(|k| short_fp(k)).collect();
-            if !wrong.is_empty() {
+            } else if !signing.contains(&c.key) {
                 let msg = format!(
                     "{path} binds key {} but the member signed with key {} (the credential belongs to another key)",
                     short_fp(&c.key),
-                    wrong.join(", ")
+                    signing.iter().map(|k| short_fp(k)).collect::<Vec<_>>().join(", ")
                 );
                 self.problem(5, &member, msg);
                 continue;
             }
+            bound.entry(stem.clone()).or_default().insert(c.key.clone());
             // Every event, and the manifest, must be dated within the credential's validity.
             let (Some(nb), Some(na)) = (parse_time(&c.not_before), parse_time(&c.not_after)) else {
                 self.problem(5, &subject, "has a validity (not_before, not_after) that is not RFC 3339 times");
@@ -790,7 +798,7 @@ impl<'a> Verifier<'a> {
             };
             let outside: Vec<&(String, Event)> = events
                 .iter()
-                .filter(|(_, e)| e.author == stem)
+                .filter(|(_, e)| e.author == stem && hex::encode(&e.key) == c.key)
                 .filter(|(_, e)| parse_time(&e.at).is_some_and(|t| t < nb || t > na))
                 .collect();
             if let Some((first, ev)) = outside.first() {
@@ -822,14 +830,35 @@ impl<'a> Verifier<'a> {
             }
         }
         // A signer without a credential file at all (a file that is there but does not check out
-        // has its own problem above).
+        // has its own problem above), and a key of a member that no credential binds.
         for id in &signers {
             let path = format!("credentials/{id}.json");
-            if !self.found.contains_key(&path) {
+            let any = self.found.keys().any(|p| {
+                p.strip_prefix("credentials/").and_then(|n| n.strip_suffix(".json")).is_some_and(|n| n.split('.').next() == Some(id))
+            });
+            if !any {
                 self.problem(
                     5,
                     format!("member {id}"),
                     format!("has no credential in the package ({path} is missing): nothing ties their signatures to the agency"),
+                );
+                continue;
+            }
+            let Some(keys) = bound.get(id) else { continue };
+            let mut signing: BTreeSet<String> = author_keys.get(id.as_str()).cloned().unwrap_or_default();
+            if m.exporter.member_id == *id {
+                signing.insert(m.exporter.key.clone());
+            }
+            let unbound: Vec<String> = signing.iter().filter(|k| !keys.contains(*k)).map(|k| short_fp(k)).collect();
+            if !unbound.is_empty() {
+                self.problem(
+                    5,
+                    format!("member {id}"),
+                    format!(
+                        "signed with key {} that no credential in the package binds (the member's credential belongs to another key: {}): nothing ties those signatures to the agency",
+                        unbound.join(", "),
+                        keys.iter().map(|k| short_fp(k)).collect::<Vec<_>>().join(", ")
+                    ),
                 );
             }
         }
@@ -851,9 +880,10 @@ impl<'a> Verifier<'a> {
                 .chain(exporter_hit.then(|| m.exporter.member_id.clone()))
                 .collect();
             for id in who {
+                // An entry revokes one key: the member's other devices' events are not affected.
                 let after: Vec<&String> = events
                     .iter()
-                    .filter(|(_, e)| e.author == id)
+                    .filter(|(_, e)| e.author == id && hex::encode(&e.key) == r.key)
                     .filter(|(_, e)| parse_time(&e.at).is_some_and(|t| t >= revoked))
                     .map(|(file, _)| file)
                     .collect();
@@ -872,7 +902,7 @@ impl<'a> Verifier<'a> {
                         r.revoked_at
                     ));
                 }
-                if id == m.exporter.member_id && created.is_some_and(|t| t >= revoked) {
+                if id == m.exporter.member_id && m.exporter.key == r.key && created.is_some_and(|t| t >= revoked) {
                     let msg = format!("exported the package at {}, after key {key} was revoked at {}{reason}", m.created_at, r.revoked_at);
                     self.problem(5, &member, msg);
                 }
@@ -1112,11 +1142,21 @@ mod tests {
             "events/1000000.event",
             "originals/0195f2a4-1c2b-7d3e-8f40-0123456789ab",
             "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.json",
+            "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.0123456789abcdef.json",
             "receipts/0195f2a4-1c2b-7d3e-8f40-0123456789ab.json",
         ] {
             assert!(in_layout(ok), "{ok}");
         }
-        for bad in ["notes.txt", "events/1.event", "events/x/000001.event", "originals/../manifest.json", "credentials/a.json"] {
+        for bad in [
+            "notes.txt",
+            "events/1.event",
+            "events/x/000001.event",
+            "originals/../manifest.json",
+            "credentials/a.json",
+            "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.0123.json",
+            "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.0123456789ABCDEF.json",
+            "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.0123456789abcdef.x.json",
+        ] {
             assert!(!in_layout(bad), "{bad}");
         }
         for unsafe_path in ["", "/etc/passwd", "a/../b", "./a", "a//b", "a\\b"] {

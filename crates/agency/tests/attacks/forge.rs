@@ -55,10 +55,15 @@ pub fn event(signer: &Store, author: Uuid, seq: u64, hlc_ms: u64, kind: EventKin
 
 /// A chain of events by `signer`'s member, from `first_seq`, each linked to the one before.
 pub fn chain(signer: &Store, first_seq: u64, kinds: Vec<EventKind>) -> Vec<SignedEvent> {
+    chain_after(signer, first_seq, ZERO_HASH, kinds)
+}
+
+/// [`chain`] whose first event names `prev` (hex) as the event before it.
+pub fn chain_after(signer: &Store, first_seq: u64, prev: &str, kinds: Vec<EventKind>) -> Vec<SignedEvent> {
     let author = signer.whoami().member_id;
     let mut out: Vec<SignedEvent> = Vec::new();
     for (i, kind) in kinds.into_iter().enumerate() {
-        let prev = out.last().map_or_else(|| ZERO_HASH.to_string(), |e| casebridge_core::to_hex(&e.hash()));
+        let prev = out.last().map_or_else(|| prev.to_string(), |e| casebridge_core::to_hex(&e.hash()));
         let hlc = Hlc { ms: now_ms(), c: i as u32 };
         out.push(seal_event(signer, &body(signer, author, first_seq + i as u64, prev, hlc, kind)));
     }

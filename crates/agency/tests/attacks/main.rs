@@ -26,7 +26,7 @@ use casebridge_trust::{Agency, AgencyPublic, CredentialRequest, SignedDoc, CREDE
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use forge::{chain, event, now_ms, Bundle};
+use forge::{chain, chain_after, event, now_ms, Bundle};
 use harness::*;
 
 /// The staff-only file every scenario starts with.
@@ -256,6 +256,108 @@ async fn a_new_key_for_a_member_needs_an_invite_made_for_that_member() {
     let inv_feed = w.env.get("/v1/feed", &w.inv_token).await;
     assert_eq!(inv_feed.status(), StatusCode::OK, "other members' sessions live on");
     w.env.stop().await;
+}
+
+/// A second device of the volunteer, enrolled through an invite made for them (`old_keys`
+/// says what happens to the first device's key), as the honest client does it: the invite
+/// code names the member, a new profile requests a credential for that member with its own
+/// key, adopts the member id, and installs the credential.
+async fn second_device(w: &mut World, old_keys: OldKeys) -> Member {
+    let req = InviteRequest {
+        role: casebridge_protocol::Role::Volunteer,
+        name: "Vol, new phone".into(),
+        expires_in_secs: 600,
+        url: None,
+        valid_for_secs: None,
+        member: Some(w.vol.id),
+        old_keys: Some(old_keys),
+    };
+    let answer = casebridge_agency::admin::call(&w.env.dir, "POST", "/admin/invite", Some(json(&req))).await.unwrap().unwrap();
+    let code = InviteCode::decode(&serde_json::from_value::<InviteResponse>(answer).unwrap().code).unwrap();
+    assert_eq!(code.member, Some(w.vol.id), "the invite code names the member");
+    let mut store = w.env.new_store(Role::Volunteer);
+    let request = B64.encode(casebridge_trust::profile::request_credential_as(&store, w.vol.id).to_bytes());
+    let resp = w.env.client.post(w.env.url("/v1/enrol")).json(&EnrolRequest { invite_secret: code.secret, request }).send().await.unwrap();
+    let answer: EnrolResponse = ok(resp).await;
+    assert_eq!(answer.member_id, w.vol.id);
+    store.adopt_member_id(w.vol.id).unwrap();
+    let credential = SignedDoc::parse(&B64.decode(&answer.credential).unwrap()).unwrap();
+    let file: casebridge_trust::AgencyPublicFile = serde_json::from_slice(&B64.decode(&answer.agency).unwrap()).unwrap();
+    casebridge_trust::profile::install_credential(&mut store, &credential, Some(&file)).unwrap();
+    Member { id: w.vol.id, store, credential }
+}
+
+/// Issue 12, a new device: chains and bundle sequences are per key. The second device's
+/// first bundle is accepted although the first device already sent bundle 1 with events 100..
+/// (once a `sequence_rollback` and a fork); a replayed sequence, a fork of the second device's
+/// event chain, and a bundle that takes the first device's chain position with the second
+/// device's key are each refused with their reason, storing nothing; the first device goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_device_has_its_own_chain_which_cannot_be_replayed_forked_or_crossed() {
+    let mut w = world().await;
+    let photo = |n: u8| format!("photo {n} of the harbour").into_bytes();
+    // A submission of `bytes` as events `first`.. of `signer`'s chain, the first linked to `prev`.
+    let submit = |w: &World, signer: &Store, first: u64, prev: &SignedEvent, bytes: &[u8]| {
+        let e = Uuid::now_v7();
+        let prev = casebridge_core::to_hex(&prev.hash());
+        chain_after(signer, first, &prev, submission(w, e, &sha(bytes), bytes.len() as u64, vec![e], Uuid::now_v7()))
+    };
+    let fresh = |w: &World, signer: &Store, bytes: &[u8]| {
+        let e = Uuid::now_v7();
+        chain(signer, 100, submission(w, e, &sha(bytes), bytes.len() as u64, vec![e], Uuid::now_v7()))
+    };
+    // Device A: bundle 1, events 100..102.
+    let a_events = fresh(&w, &w.vol.store, &photo(1));
+    let (id, bytes) = Bundle::new(w.vol.id, &w.vol.credential, a_events.clone(), vec![photo(1)]).write(&w.vol.store, &w.public);
+    let a1: UploadOutcome = ok(upload(&w.env, &w.vol_token, id, &bytes).await).await;
+    assert_eq!(a1.outcome.as_str(), "accepted");
+
+    let dev_b = second_device(&mut w, OldKeys::Keep).await;
+    let b_token = w.env.login(&dev_b).await;
+    // Control: device B's bundle 1, events 100..102 of its own chain.
+    let b_events = fresh(&w, &dev_b.store, &photo(2));
+    let (id, bytes) = Bundle::new(w.vol.id, &dev_b.credential, b_events.clone(), vec![photo(2)]).write(&dev_b.store, &w.public);
+    let b1: UploadOutcome = ok(upload(&w.env, &b_token, id, &bytes).await).await;
+    assert_eq!(b1.outcome.as_str(), "accepted", "a second device's first bundle is not a rollback of the first device's");
+    let held_after_b1 = feed(&w.env, &w.inv_token).await.len();
+
+    // Replay: device B's bundle 1 again under a new bundle id.
+    let (id, bytes) = Bundle::new(w.vol.id, &dev_b.credential, b_events.clone(), vec![photo(2)]).write(&dev_b.store, &w.public);
+    refused(upload(&w.env, &b_token, id, &bytes).await, StatusCode::UNPROCESSABLE_ENTITY, "sequence_rollback").await;
+    // Fork: bundle 2 of B, properly linked, whose events 100.. differ from B's held ones.
+    let mut fork = Bundle::new(w.vol.id, &dev_b.credential, fresh(&w, &dev_b.store, &photo(3)), vec![photo(3)]);
+    fork.seq = 2;
+    fork.prev = done_manifest_hash(&w, &b1);
+    let (id, bytes) = fork.write(&dev_b.store, &w.public);
+    refused(upload(&w.env, &b_token, id, &bytes).await, StatusCode::UNPROCESSABLE_ENTITY, "chain_conflict").await;
+    // Device A's bundle position with B's key: bundle 2 linked to A's bundle 1.
+    let mut crossed = Bundle::new(w.vol.id, &dev_b.credential, submit(&w, &dev_b.store, 103, &b_events[2], &photo(4)), vec![photo(4)]);
+    crossed.seq = 2;
+    crossed.prev = done_manifest_hash(&w, &a1);
+    let (id, bytes) = crossed.write(&dev_b.store, &w.public);
+    refused(upload(&w.env, &b_token, id, &bytes).await, StatusCode::UNPROCESSABLE_ENTITY, "chain_broken").await;
+    // Device A's event chain position with B's key: B's event 103 linked to A's event 102.
+    let events = submit(&w, &dev_b.store, 103, &a_events[2], &photo(5));
+    let mut crossed = Bundle::new(w.vol.id, &dev_b.credential, events, vec![photo(5)]);
+    crossed.seq = 2;
+    crossed.prev = done_manifest_hash(&w, &b1);
+    let (id, bytes) = crossed.write(&dev_b.store, &w.public);
+    refused(upload(&w.env, &b_token, id, &bytes).await, StatusCode::UNPROCESSABLE_ENTITY, "chain_conflict").await;
+    assert_eq!(feed(&w.env, &w.inv_token).await.len(), held_after_b1, "a refused bundle adds no event");
+
+    // Control: each device goes on with its own bundle 2.
+    let mut next = Bundle::new(w.vol.id, &dev_b.credential, submit(&w, &dev_b.store, 103, &b_events[2], &photo(6)), vec![photo(6)]);
+    next.seq = 2;
+    next.prev = done_manifest_hash(&w, &b1);
+    let (id, bytes) = next.write(&dev_b.store, &w.public);
+    assert_eq!(ok::<UploadOutcome>(upload(&w.env, &b_token, id, &bytes).await).await.outcome.as_str(), "accepted");
+    let mut next = Bundle::new(w.vol.id, &w.vol.credential, submit(&w, &w.vol.store, 103, &a_events[2], &photo(7)), vec![photo(7)]);
+    next.seq = 2;
+    next.prev = done_manifest_hash(&w, &a1);
+    let (id, bytes) = next.write(&w.vol.store, &w.public);
+    assert_eq!(ok::<UploadOutcome>(upload(&w.env, &w.vol_token, id, &bytes).await).await.outcome.as_str(), "accepted");
+    w.env.stop().await;
+    agency_store(&w.env);
 }
 
 // ----- 2. content access -------------------------------------------------------------------

@@ -38,10 +38,15 @@ pub(crate) fn prefixes(t: Table) -> &'static [usize] {
     match t {
         // case id || note id; evidence id || hlc || author || seq; case id || evidence id;
         // agency id || seq; case id || hlc || author || seq; case id || member id;
-        // submission id || hlc || author || seq.
-        Table::Notes | Table::Custody | Table::CaseEvidence | Table::BundlesOut | Table::Access | Table::Disclosures | Table::Reviews => {
-            &[16]
-        }
+        // submission id || hlc || author || seq; member id || key.
+        Table::Notes
+        | Table::Custody
+        | Table::CaseEvidence
+        | Table::BundlesOut
+        | Table::Access
+        | Table::Disclosures
+        | Table::Reviews
+        | Table::MemberCredentials => &[16],
         // Looked up by the whole key only.
         Table::Members
         | Table::Cases
@@ -54,7 +59,6 @@ pub(crate) fn prefixes(t: Table) -> &'static [usize] {
         | Table::BundlesInBySender
         | Table::Receipts
         | Table::Provenance
-        | Table::MemberCredentials
         | Table::Briefs
         | Table::Submissions
         | Table::EvidenceSubmission

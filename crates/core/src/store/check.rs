@@ -27,7 +27,8 @@ impl Store {
             });
         }
         let mut heads: BTreeMap<Uuid, ChainHead> = BTreeMap::new();
-        let mut foreign: BTreeMap<(Uuid, u64), (String, String)> = BTreeMap::new();
+        // Other chains (other members, and this member's other devices), by author, key and seq.
+        let mut foreign: BTreeMap<(Uuid, String, u64), (String, String)> = BTreeMap::new();
         let mut model = projection::MemTables::default();
         let mut replayed_end = format::JOURNAL_HEADER_LEN;
         let mut replayed = 0u64;
@@ -44,14 +45,14 @@ impl Store {
                 }
             };
             let b = ev.body();
-            if b.author == self.me.member_id {
+            if self.is_own(b) {
                 if let Err(msg) = heads.entry(b.author).or_default().advance(&ev) {
                     problems.push(Problem { code: "chain_broken".into(), item: format!("journal record {}", rec.index), message: msg });
                     break;
                 }
             } else {
                 let hash = to_hex(&ev.hash());
-                if let Some((h, _)) = foreign.get(&(b.author, b.seq)) {
+                if let Some((h, _)) = foreign.get(&(b.author, b.key.clone(), b.seq)) {
                     let code = if *h == hash { "event_duplicated" } else { "chain_fork" };
                     problems.push(Problem {
                         code: code.into(),
@@ -60,14 +61,14 @@ impl Store {
                     });
                     break;
                 }
-                foreign.insert((b.author, b.seq), (hash, b.prev.clone()));
+                foreign.insert((b.author, b.key.clone(), b.seq), (hash, b.prev.clone()));
             }
             projection::apply(&mut model, &ev)?;
             replayed += 1;
             replayed_end = rec_end;
         }
-        for ((author, seq), (_, prev)) in &foreign {
-            if let Some((prev_hash, _)) = seq.checked_sub(1).and_then(|p| foreign.get(&(*author, p))) {
+        for ((author, key, seq), (_, prev)) in &foreign {
+            if let Some((prev_hash, _)) = seq.checked_sub(1).and_then(|p| foreign.get(&(*author, key.clone(), p))) {
                 if prev_hash != prev {
                     problems.push(Problem {
                         code: "chain_broken".into(),
@@ -78,7 +79,7 @@ impl Store {
             }
         }
         report.events = replayed;
-        report.authors = heads.len() + foreign.keys().map(|(a, _)| *a).collect::<std::collections::BTreeSet<_>>().len();
+        report.authors = heads.keys().chain(foreign.keys().map(|(a, _, _)| a)).collect::<std::collections::BTreeSet<_>>().len();
 
         // The index must hold exactly what the replay produced.
         let mut bad = Vec::new();

@@ -122,38 +122,12 @@ impl Store {
         received: &[(Uuid, String)],
         observed: &BTreeMap<String, crate::model::Observed>,
     ) -> Result<u64> {
-        let mut batch: BTreeMap<(Uuid, u64), &SignedEvent> = BTreeMap::new();
-        let mut new = Vec::new();
+        let fresh = self.chain_checked(events)?;
+        let mut new = Vec::with_capacity(fresh.len());
         let mut created = std::collections::BTreeSet::new();
         let now = super::now_ms();
-        for ev in events {
+        for ev in fresh {
             let b = ev.body();
-            if b.kind.is_local() {
-                return Err(Error::invalid("bundle", "it carries another profile's local trust events"));
-            }
-            let held: Option<projection::ChainRecord> =
-                get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, b.seq))?;
-            let hash = to_hex(&ev.hash());
-            match held {
-                Some(h) if h.hash == hash => continue,
-                Some(_) => {
-                    return Err(Error::ChainConflict {
-                        what: format!("member {} event {} differs from the one held (a fork)", b.author, b.seq),
-                    })
-                }
-                None => {}
-            }
-            if b.author == self.me.member_id {
-                return Err(Error::ChainConflict { what: format!("event {} of this profile is not held here", b.seq) });
-            }
-            if let Some(prev) = batch.insert((b.author, b.seq), ev) {
-                if prev.hash() != ev.hash() {
-                    return Err(Error::ChainConflict {
-                        what: format!("member {} event {} appears twice with different content", b.author, b.seq),
-                    });
-                }
-                continue;
-            }
             // Records are created once: a second creation under an id already taken (a leaked
             // evidence or submission id) is refused, never applied over the first.
             if let Some(what) = projection::existing_creation(&mut IndexReader(&self.index), &b.kind)? {
@@ -182,15 +156,68 @@ impl Store {
             }
             new.push(ev.clone());
         }
+        // Journal order: by author, key and sequence, so each chain's events stay in order.
+        new.sort_by(|a, b| (a.body().author, &a.body().key, a.body().seq).cmp(&(b.body().author, &b.body().key, b.body().seq)));
+        let added = new.len() as u64;
+        let mut own: Vec<EventKind> = local.into_iter().map(EventKind::from).collect();
+        own.extend(super::briefs::received_custody(received, observed));
+        self.commit(new, own)?;
+        Ok(added)
+    }
+
+    /// Checks `events` (signed by other members, or by this member's other devices) against the
+    /// chains held, without writing anything: the chain rules of [`Store::import_events`], for a
+    /// caller that must refuse a bundle before it stores any of its content. A chain is one
+    /// signing key's: an event whose key and sequence are held with other content is a fork, an
+    /// event that does not link to a held (or carried) neighbour of its chain is refused, and
+    /// this profile's own events can only be held, never arrive.
+    pub fn check_chains(&self, events: &[SignedEvent]) -> Result<()> {
+        self.chain_checked(events).map(|_| ())
+    }
+
+    /// [`Store::check_chains`], returning the events not held yet (each once).
+    fn chain_checked<'a>(&self, events: &'a [SignedEvent]) -> Result<Vec<&'a SignedEvent>> {
+        let mut batch: BTreeMap<(Uuid, &str, u64), &SignedEvent> = BTreeMap::new();
+        let mut new = Vec::new();
+        for ev in events {
+            let b = ev.body();
+            if b.kind.is_local() {
+                return Err(Error::invalid("bundle", "it carries another profile's local trust events"));
+            }
+            let held: Option<projection::ChainRecord> =
+                get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, &b.key, b.seq))?;
+            let hash = to_hex(&ev.hash());
+            match held {
+                Some(h) if h.hash == hash => continue,
+                Some(_) => {
+                    return Err(Error::ChainConflict {
+                        what: format!("member {} event {} differs from the one held (a fork)", b.author, b.seq),
+                    })
+                }
+                None => {}
+            }
+            if self.is_own(b) {
+                return Err(Error::ChainConflict { what: format!("event {} of this profile is not held here", b.seq) });
+            }
+            if let Some(prev) = batch.insert((b.author, b.key.as_str(), b.seq), ev) {
+                if prev.hash() != ev.hash() {
+                    return Err(Error::ChainConflict {
+                        what: format!("member {} event {} appears twice with different content", b.author, b.seq),
+                    });
+                }
+                continue;
+            }
+            new.push(ev);
+        }
         // Links to neighbours, held or in this batch.
         for ev in &new {
             let b = ev.body();
             let lookup = |seq: u64| -> Result<Option<(String, String)>> {
-                if let Some(e) = batch.get(&(b.author, seq)) {
+                if let Some(e) = batch.get(&(b.author, b.key.as_str(), seq)) {
                     return Ok(Some((to_hex(&e.hash()), e.body().prev.clone())));
                 }
                 let r: Option<projection::ChainRecord> =
-                    get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, seq))?;
+                    get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, &b.key, seq))?;
                 Ok(r.map(|r| (r.hash, r.prev)))
             };
             if let Some((prev_hash, _)) = b.seq.checked_sub(1).map(lookup).transpose()?.flatten() {
@@ -208,13 +235,7 @@ impl Store {
                 }
             }
         }
-        // Journal order: by author and sequence, so each member's events stay in chain order.
-        new.sort_by_key(|e| (e.body().author, e.body().seq));
-        let added = new.len() as u64;
-        let mut own: Vec<EventKind> = local.into_iter().map(EventKind::from).collect();
-        own.extend(super::briefs::received_custody(received, observed));
-        self.commit(new, own)?;
-        Ok(added)
+        Ok(new)
     }
 
     /// When `kind` would create a record another event already created: what it is (see

@@ -64,7 +64,7 @@ impl Store {
     pub fn holds_event(&self, ev: &SignedEvent) -> Result<bool> {
         let b = ev.body();
         let held: Option<projection::ChainRecord> =
-            get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, b.seq))?;
+            get_json(&mut IndexReader(&self.index), Table::Chain, &projection::chain_key(b.author, &b.key, b.seq))?;
         Ok(held.is_some_and(|h| h.hash == to_hex(&ev.hash())))
     }
 
@@ -82,7 +82,6 @@ impl Store {
         if let Some(at) = scan.damaged_at {
             return Err(Error::JournalDamaged { record: at });
         }
-        let me = self.me.member_id;
         let mut evidence_case: BTreeMap<Uuid, Uuid> = BTreeMap::new();
         let mut cases = std::collections::BTreeSet::new();
         for (rec, _) in scan.records {
@@ -91,7 +90,8 @@ impl Store {
             if let EventKind::EvidenceAdded { evidence_id, case_id, .. } = &b.kind {
                 evidence_case.insert(*evidence_id, *case_id);
             }
-            if b.author != me || b.kind.is_local() {
+            // This device's own events only: the member's other devices export theirs.
+            if !self.is_own(b) || b.kind.is_local() {
                 continue;
             }
             let case = match b.kind.case_id() {

@@ -50,7 +50,7 @@ impl Store {
             let refused = |why: &str| Error::invalid("journal record", format!("record {at} is refused: {why}; nothing was appended"));
             let plaintext = self.journal.open_frame(frame, at).map_err(refused)?;
             let ev = SignedEvent::from_envelope(plaintext.to_vec()).map_err(|_| refused("it does not hold a valid signed event"))?;
-            if ev.body().author == self.me.member_id {
+            if self.is_own(ev.body()) {
                 head.advance(&ev).map_err(|why| Error::ChainConflict {
                     what: format!("journal record {at} does not continue this profile's chain ({why}); nothing was appended"),
                 })?;

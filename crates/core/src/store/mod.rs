@@ -384,7 +384,7 @@ impl Store {
             };
             // This profile's own chain is strict; other members' events were checked against
             // their neighbours when imported (they may arrive with gaps).
-            if ev.body().author == self.me.member_id && heads.entry(ev.body().author).or_default().advance(&ev).is_err() {
+            if self.is_own(ev.body()) && heads.entry(ev.body().author).or_default().advance(&ev).is_err() {
                 self.journal_damaged = Some(rec.index);
                 break;
             }
@@ -481,6 +481,13 @@ impl Store {
     /// The store directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// True when `b` is in this profile's own chain: its member id *and* its key. Events of this
+    /// member signed on another device (another key) are that device's chain, received like
+    /// any other member's.
+    pub fn is_own(&self, b: &EventBody) -> bool {
+        b.author == self.me.member_id && b.key == self.me.public_key
     }
 
     /// Who this profile is.
