@@ -245,7 +245,7 @@ fn a_volunteer_appears_under_a_pseudonym_until_a_disclosure_is_recorded() {
     jpeg(&photo);
     let added = store.add_evidence(case, &photo, &EvidenceOptions::default(), &mut |_| true).unwrap();
     let me = store.whoami().member_id;
-    let alias = report::pseudonym(me, case);
+    let alias = report::pseudonym(&store, me, case);
 
     let first = tmp.path().join("first.pdf");
     report::write(&mut store, case, &first, &ReportOptions::default(), &mut |_| true).unwrap();
@@ -267,7 +267,7 @@ fn a_volunteer_appears_under_a_pseudonym_until_a_disclosure_is_recorded() {
     assert!(text.contains("court order 12 Js 345/26"));
     // A pseudonym belongs to one case.
     let other = store.create_case(NewCase { title: "Another".into(), ..Default::default() }).unwrap();
-    assert_ne!(report::pseudonym(me, other), alias);
+    assert_ne!(report::pseudonym(&store, me, other), alias);
 }
 
 /// The real flow: a volunteer's submission reaches the investigator in a sealed bundle. The
@@ -281,7 +281,7 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     let mut volunteer = new_store(&tmp.path().join("volunteer"), "Mia Keller", Role::Volunteer);
     let mut investigator = new_store(&tmp.path().join("investigator"), "Vera Brandt", Role::Investigator);
     let req = profile::request_credential(&volunteer);
-    let (_, cred) = agency.issue(&req, Role::Volunteer, None, chrono::Duration::days(365)).unwrap();
+    let (_, cred, _) = agency.issue(&req, Role::Volunteer, None, chrono::Duration::days(365)).unwrap();
     profile::install_credential(&mut volunteer, &cred, Some(&public_file)).unwrap();
     profile::pin_agency(&mut investigator, &public_file).unwrap();
 
@@ -331,7 +331,7 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     };
     profile::store_receipt(&mut volunteer, &agency.sign_receipt(&receipt).unwrap()).unwrap();
     let vid = volunteer.whoami().member_id;
-    let alias = report::pseudonym(vid, case);
+    let alias = report::pseudonym(&investigator, vid, case);
 
     let pdf = tmp.path().join("inv.pdf");
     report::write(&mut investigator, case, &pdf, &ReportOptions::default(), &mut |_| true).unwrap();
@@ -450,7 +450,7 @@ fn the_report_flags_a_claimed_time_and_place_the_photos_exif_contradicts() {
     let mut investigator = new_store(&tmp.path().join("investigator"), "Vera Brandt", Role::Investigator);
     let mut creds = Vec::new();
     for (store, role) in [(&mut volunteer, Role::Volunteer), (&mut investigator, Role::Investigator)] {
-        let (_, cred) = agency.issue(&profile::request_credential(store), role, None, chrono::Duration::days(365)).unwrap();
+        let (_, cred, _) = agency.issue(&profile::request_credential(store), role, None, chrono::Duration::days(365)).unwrap();
         profile::install_credential(store, &cred, Some(&public_file)).unwrap();
         creds.push(cred);
     }

@@ -85,6 +85,9 @@ pub enum Reason {
     NotSealed,
     /// An invite for an existing member names a member the agency never issued a credential to.
     UnknownMember,
+    /// A name disclosure does not open its credential's name commitment (another name, salt,
+    /// serial or member).
+    NameMismatch,
 }
 
 impl Reason {
@@ -129,6 +132,7 @@ impl Reason {
             Reason::SubmissionItemInvalid => "submission_item_invalid",
             Reason::NotSealed => "not_sealed",
             Reason::UnknownMember => "unknown_member",
+            Reason::NameMismatch => "name_mismatch",
         }
     }
 }
