@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::sync::RwLock;
 
-use casebridge_core::{EventPage, Role, Store};
-use casebridge_trust::bundle::{self, Anchor, BlobSink, Manifest, Opened, Verified};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use casebridge_core::{EventPage, Role, Store};
+use casebridge_trust::bundle::{self, Anchor, BlobSink, Manifest, Opened, Verified};
 use casebridge_trust::{Reason, TrustError};
 use uuid::Uuid;
 

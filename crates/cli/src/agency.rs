@@ -500,16 +500,15 @@ fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
     };
     let (list, _) = current_list(&a.dir)?;
     let t = now();
-    let views: Vec<CredentialView<'_>> =
-        creds
-            .iter()
-            .map(|c| CredentialView {
-                credential: &c.credential,
-                name: c.name.as_deref(),
-                status: c.credential.status(Some(&list), t),
-                path: None,
-            })
-            .collect();
+    let views: Vec<CredentialView<'_>> = creds
+        .iter()
+        .map(|c| CredentialView {
+            credential: &c.credential,
+            name: c.name.as_deref(),
+            status: c.credential.status(Some(&list), t),
+            path: None,
+        })
+        .collect();
     if a.json {
         return output::json(out, &views);
     }

@@ -1055,7 +1055,10 @@ fn sender_name(store: &Store, v: &Verified) -> Result<Option<String>> {
         return Ok(Some(d.to_json()));
     }
     let encoded = B64.encode(v.manifest.credential.to_bytes());
-    Ok(store.trust_document(casebridge_core::Table::MemberCredentials, v.manifest.sender)?.filter(|r| r.document == encoded).and_then(|r| r.name))
+    Ok(store
+        .trust_document(casebridge_core::Table::MemberCredentials, v.manifest.sender)?
+        .filter(|r| r.document == encoded)
+        .and_then(|r| r.name))
 }
 
 /// The endpoint's rule for what a member may contribute. Investigators and supervisors may

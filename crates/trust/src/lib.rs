@@ -33,12 +33,12 @@ pub mod records;
 mod revocation;
 
 pub use agency::{
-    open_at_rest, receipt_record, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, Issued, AGENCY_IDENTITY, ISSUED_FOLDER,
-    RECEIPTS_FOLDER, REVOCATION_RECORD,
+    open_at_rest, receipt_record, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, Issued, AGENCY_IDENTITY,
+    ISSUED_FOLDER, RECEIPTS_FOLDER, REVOCATION_RECORD,
 };
 pub use credential::{
-    name_commitment, now, parse_duration, Credential, CredentialRequest, CredentialStatus, NameDisclosure, NamedCredential, CREDENTIAL, CREDENTIAL_REQUEST,
-    NAME_COMMITMENT_TAG, NAME_SALT_LEN,
+    name_commitment, now, parse_duration, Credential, CredentialRequest, CredentialStatus, NameDisclosure, NamedCredential, CREDENTIAL,
+    CREDENTIAL_REQUEST, NAME_COMMITMENT_TAG, NAME_SALT_LEN,
 };
 pub use doc::{fingerprint, SignedDoc, MAX_DOC_LEN};
 pub use error::{Reason, Result, TrustError};
