@@ -169,12 +169,12 @@ pub fn held_name(rec: &casebridge_core::TrustRecord, credential: &Credential) ->
     d.check(credential).ok().map(|()| d)
 }
 
+/// A credential held, its signed document, and the name disclosure held for it.
+pub type HeldCredential = (Credential, SignedDoc, Option<NameDisclosure>);
+
 /// Every credential this store holds (its own, then other members' kept from bundles and
 /// feeds) that verifies against `agency`, with the name disclosure held for it, by member id.
-pub fn held_credentials(
-    store: &Store,
-    agency: &AgencyPublic,
-) -> Result<std::collections::BTreeMap<Uuid, (Credential, SignedDoc, Option<NameDisclosure>)>> {
+pub fn held_credentials(store: &Store, agency: &AgencyPublic) -> Result<std::collections::BTreeMap<Uuid, HeldCredential>> {
     let root = agency.root_key_bytes()?;
     let mut out = std::collections::BTreeMap::new();
     let mut held = store.trust_documents(Table::MemberCredentials)?;
