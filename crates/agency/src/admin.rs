@@ -150,8 +150,14 @@ async fn check_route(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<Chec
     blocking(move || crate::check::check(&st, req.read_data)).await.map(Json)
 }
 
-async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_trust::Credential>> {
-    Json(read(&st.issued).clone())
+async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_trust::NamedCredential>> {
+    let names = read(&st.names);
+    Json(
+        read(&st.issued)
+            .iter()
+            .map(|c| casebridge_trust::NamedCredential { credential: c.clone(), name: names.get(&c.serial).map(|d| d.name.clone()) })
+            .collect(),
+    )
 }
 
 async fn status_route(State(st): State<Arc<AppState>>) -> Json<AdminStatus> {

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::sync::RwLock;
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use casebridge_core::{EventPage, Role, Store};
 use casebridge_trust::bundle::{self, Anchor, BlobSink, Manifest, Opened, Verified};
 use casebridge_trust::{Reason, TrustError};
@@ -32,15 +34,21 @@ pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: u
 }
 
 /// The credentials the agency store holds for the authors of `events` (each once, base64 as
-/// kept: the embedded credential of the author's last bundle received).
-pub(crate) fn author_credentials(store: &Store, events: &[casebridge_core::SignedEvent]) -> Result<Vec<String>, ApiError> {
+/// kept: the embedded credential of the author's last bundle received), and the name
+/// disclosures kept with them (base64 of their JSON). Staff only.
+pub(crate) fn author_credentials(store: &Store, events: &[casebridge_core::SignedEvent]) -> Result<(Vec<String>, Vec<String>), ApiError> {
     let authors: std::collections::BTreeSet<Uuid> = events.iter().map(|e| e.body().author).collect();
-    let mut out = Vec::new();
+    let (mut out, mut names) = (Vec::new(), Vec::new());
     // Every key of each author: a member with several devices has a credential per key.
     for author in authors {
-        out.extend(store.member_credentials(author).map_err(store_error)?.into_iter().map(|rec| rec.document));
+        for rec in store.member_credentials(author).map_err(store_error)? {
+            out.push(rec.document);
+            if let Some(name) = rec.name {
+                names.push(B64.encode(name));
+            }
+        }
     }
-    Ok(out)
+    Ok((out, names))
 }
 
 /// The size of content `sha256` when an item names it and `member` may fetch it, by the

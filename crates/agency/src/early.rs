@@ -155,7 +155,8 @@ fn verify(st: &Arc<AppState>, job: &Arc<Job>, member: Uuid, id: Uuid, size: u64)
     let reader = Tail { file, pos: 0, size, job: Arc::clone(job) };
     let (list, _) = read(&st.revocation).clone();
     let issued = read(&st.issued).clone();
-    let anchor = Anchor::new(&st.public, &list, Some(st.agency.sealing_identity())).at(st.now()).issued(&issued);
+    let names = read(&st.names).clone();
+    let anchor = Anchor::new(&st.public, &list, Some(st.agency.sealing_identity())).at(st.now()).issued(&issued).names(&names);
     backend::verify_upload_stream(BufReader::with_capacity(256 * 1024, reader), &anchor, &st.store, member, meta.bundle_id)
 }
 

@@ -148,7 +148,7 @@ fn enrol_with(
         None => st.agency.issue(&doc, invite.role, Some(&invite.name), valid_for),
         Some(member) => st.agency.issue_for_member(&doc, member, invite.role, Some(&invite.name), valid_for),
     };
-    let (cred, cred_doc) = match issued {
+    let (cred, cred_doc, name) = match issued {
         Ok(issued) => issued,
         Err(e) => {
             claim.release(st.agency.records())?;
@@ -161,6 +161,7 @@ fn enrol_with(
         }
     };
     write(&st.issued).push(cred.clone());
+    write(&st.names).insert(cred.serial, name.clone());
     if invite.old_keys == Some(OldKeys::Revoke) {
         let old: Vec<String> =
             read(&st.issued).iter().filter(|c| c.member_id == cred.member_id && c.key != cred.key).map(|c| c.key.clone()).collect();
@@ -175,7 +176,12 @@ fn enrol_with(
     let public = Agency::public_file_in(&st.dir, st.agency.records()).map_err(ApiError::internal)?;
     let public = serde_json::to_vec_pretty(&public).map_err(ApiError::internal)?;
     tracing::info!(member = %cred.member_id, invite = %invite.invite_id, role = cred.role.as_str(), "member enrolled");
-    Ok(EnrolResponse { member_id: cred.member_id, credential: B64.encode(cred_doc.to_bytes()), agency: B64.encode(public) })
+    Ok(EnrolResponse {
+        member_id: cred.member_id,
+        credential: B64.encode(cred_doc.to_bytes()),
+        agency: B64.encode(public),
+        name: Some(B64.encode(name.to_json())),
+    })
 }
 
 // ----- authentication ----------------------------------------------------------------------
@@ -365,7 +371,8 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
     let part = uploads::part_path(&st.dir, id);
     let (list, _) = read(&st.revocation).clone();
     let issued = read(&st.issued).clone();
-    let anchor = Anchor::new(&st.public, &list, Some(st.agency.sealing_identity())).at(st.now()).issued(&issued);
+    let names = read(&st.names).clone();
+    let anchor = Anchor::new(&st.public, &list, Some(st.agency.sealing_identity())).at(st.now()).issued(&issued).names(&names);
     // Refused: the upload is discarded. What this member may not contribute is a 403; a
     // bundle that fails verification is a 422. The endpoint's own failures keep the upload, so
     // completing again retries: a full disk is 507, a cluster's database or bucket that does
@@ -513,13 +520,15 @@ async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQ
     blocking(move || {
         let store = st.store_read()?;
         let page = backend::feed(&store, member.id, member.role, after, limit)?;
-        let credentials = if member.role == Role::Volunteer { Vec::new() } else { backend::author_credentials(&store, &page.events)? };
+        let (credentials, names) =
+            if member.role == Role::Volunteer { Default::default() } else { backend::author_credentials(&store, &page.events)? };
         drop(store);
         Ok(Feed {
             events: page.events.iter().map(|e| B64.encode(e.envelope())).collect(),
             cursor: page.cursor,
             more: page.more,
             credentials,
+            names,
         })
     })
     .await

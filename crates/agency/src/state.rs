@@ -143,6 +143,8 @@ pub struct AppState {
     pub(crate) store: RwLock<Store>,
     pub(crate) revocation: RwLock<(RevocationList, SignedDoc)>,
     pub(crate) issued: RwLock<Vec<Credential>>,
+    /// The name disclosures of the credentials issued, by serial (sealed at rest, like them).
+    pub(crate) names: RwLock<std::collections::BTreeMap<uuid::Uuid, casebridge_trust::NameDisclosure>>,
     /// Challenges and sessions (in memory, or the cluster's database).
     pub(crate) sessions: crate::sessions::Sessions,
     /// Limits on refused enrolments and on requests without a session.
@@ -252,7 +254,7 @@ impl AppState {
             ),
         };
         let revocation = agency.current_revocation()?;
-        let issued = agency.issued()?;
+        let (issued, names) = split_issued(agency.issued_with_names()?);
         if cluster.is_none() {
             for sub in [crate::invites::INVITES_DIR, crate::uploads::UPLOADS_DIR] {
                 crate::fsutil::private_dir(&dir.join(sub))?;
@@ -267,6 +269,7 @@ impl AppState {
             store: RwLock::new(store),
             revocation: RwLock::new(revocation),
             issued: RwLock::new(issued),
+            names: RwLock::new(names),
             sessions,
             limiters,
             cluster,
@@ -345,8 +348,9 @@ impl AppState {
             due
         };
         if due {
-            let issued = self.agency.issued().map_err(crate::api::records_error)?;
+            let (issued, names) = split_issued(self.agency.issued_with_names().map_err(crate::api::records_error)?);
             *write(&self.issued) = issued;
+            *write(&self.names) = names;
         }
         Ok(())
     }
@@ -516,4 +520,12 @@ impl From<AgencyError> for ApiError {
             e => ApiError::internal(e),
         }
     }
+}
+
+/// The credentials issued, and their name disclosures by serial.
+type IssuedNames = (Vec<Credential>, std::collections::BTreeMap<uuid::Uuid, casebridge_trust::NameDisclosure>);
+
+fn split_issued(all: Vec<(Credential, Option<casebridge_trust::NameDisclosure>)>) -> IssuedNames {
+    let names = all.iter().filter_map(|(c, d)| d.clone().map(|d| (c.serial, d))).collect();
+    (all.into_iter().map(|(c, _)| c).collect(), names)
 }

@@ -37,8 +37,11 @@ pub fn open_into(
     let (list, list_doc) = revocation;
     let file = AgencyPublicFile { agency: agency.public_doc().clone(), revocation: list_doc.clone() };
     profile::pin_agency(store, &file)?;
-    let issued = agency.issued()?;
-    let anchor = Anchor::new(agency.public(), list, Some(agency.sealing_identity())).at(now()).issued(&issued);
+    let all = agency.issued_with_names()?;
+    let names = all.iter().filter_map(|(c, d)| d.clone().map(|d| (c.serial, d))).collect();
+    let issued: Vec<_> = all.into_iter().map(|(c, _)| c).collect();
+    // The sender's name disclosure is kept with their credential (the agency's staff may see it).
+    let anchor = Anchor::new(agency.public(), list, Some(agency.sealing_identity())).at(now()).issued(&issued).names(&names);
     let opened = bundle::open_into(path, &anchor, store, progress)?;
     let receipt = if opened.outcome == BundleOutcome::Accepted { Some(agency.sign_receipt(&receipt_for(agency, &opened))?) } else { None };
     Ok(Received { opened, receipt })

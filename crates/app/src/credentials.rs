@@ -5,7 +5,10 @@
 //! These return the trust layer's own error, whose message ends with its reason code.
 
 use casebridge_core::Store;
-use casebridge_trust::{now, profile, AgencyPublic, AgencyPublicFile, Credential, CredentialStatus, Result, SignedDoc, TrustError};
+use casebridge_core::Table;
+use casebridge_trust::{
+    now, profile, AgencyPublic, AgencyPublicFile, Credential, CredentialStatus, NameDisclosure, Result, SignedDoc, TrustError,
+};
 use serde::Serialize;
 
 /// A credential this profile holds, with the name of the agency that issued it and its
@@ -17,6 +20,9 @@ pub struct Held {
     /// The credential.
     #[serde(flatten)]
     pub credential: Credential,
+    /// The name the credential commits to: from the disclosure the agency gave with it when
+    /// held, else this profile's own name.
+    pub name: String,
     /// Its standing now, per the revocation list held.
     pub status: CredentialStatus,
 }
@@ -35,12 +41,30 @@ fn standing(store: &Store, agency: &AgencyPublic, cred: &Credential) -> Result<C
 /// Installs a credential an agency issued to this profile, pinning the agency from `public`
 /// first when given (needed unless it is pinned already).
 pub fn install(store: &mut Store, doc: &SignedDoc, public: Option<&AgencyPublicFile>) -> Result<Held> {
-    let credential = profile::install_credential(store, doc, public)?;
+    install_named(store, doc, public, None)
+}
+
+/// [`install`] with the name disclosure the agency gave with the credential (an endpoint's
+/// enrolment answer), which must open the credential's name commitment.
+pub fn install_named(store: &mut Store, doc: &SignedDoc, public: Option<&AgencyPublicFile>, name: Option<&NameDisclosure>) -> Result<Held> {
+    let credential = profile::install_credential_named(store, doc, public, name)?;
     let (agency_name, status) = match profile::pinned(store, credential.agency_id)? {
         Some(agency) => (agency.name.clone(), standing(store, &agency, &credential)?),
         None => (String::new(), credential.status(None, now())),
     };
-    Ok(Held { agency_name, credential, status })
+    let name = own_name(store, &credential);
+    Ok(Held { agency_name, credential, name, status })
+}
+
+/// The name `credential` (this profile's own) commits to: the held disclosure's, else the
+/// profile's own name.
+fn own_name(store: &Store, credential: &Credential) -> String {
+    store
+        .trust_document(Table::Credentials, credential.agency_id)
+        .ok()
+        .flatten()
+        .and_then(|rec| profile::held_name(&rec, credential))
+        .map_or_else(|| store.whoami().name.clone(), |d| d.name)
 }
 
 /// The credentials this profile holds, one per pinned agency that issued one.
@@ -49,7 +73,8 @@ pub fn held(store: &Store) -> Result<Vec<Held>> {
     for agency in profile::pinned_all(store)? {
         if let Some((credential, _)) = profile::credential(store, &agency)? {
             let status = standing(store, &agency, &credential)?;
-            out.push(Held { agency_name: agency.name, credential, status });
+            let name = own_name(store, &credential);
+            out.push(Held { agency_name: agency.name, credential, name, status });
         }
     }
     Ok(out)

@@ -72,6 +72,14 @@ pub async fn enrol(store: &StoreHandle, code: &str) -> Result<Enrolled> {
         return Err(bad("it names another member id than the one requested"));
     }
     let cred_doc = SignedDoc::parse(&B64.decode(&answer.credential).map_err(|_| bad("credential"))?)?;
+    // The name disclosure opening the credential's name commitment (an older endpoint sends none).
+    let name = match &answer.name {
+        None => None,
+        Some(n) => {
+            let json = B64.decode(n).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| bad("name disclosure"))?;
+            Some(casebridge_trust::NameDisclosure::from_json(&json).map_err(|_| bad("name disclosure"))?)
+        }
+    };
     store.with(|s| {
         if member != s.whoami().member_id {
             // Checked again: the profile was not held while the request was on its way.
@@ -80,7 +88,7 @@ pub async fn enrol(store: &StoreHandle, code: &str) -> Result<Enrolled> {
             }
             s.adopt_member_id(member)?;
         }
-        let cred = profile::install_credential(s, &cred_doc, Some(&file))?;
+        let cred = profile::install_credential_named(s, &cred_doc, Some(&file), name.as_ref())?;
         s.set_endpoint(public.agency_id, &code.url, &code.cert_fp)?;
         Ok(Enrolled {
             agency_id: public.agency_id,

@@ -269,9 +269,17 @@ async fn pull(
                     B64.decode(c).map_err(|_| AppError::new(ErrorCode::Protocol, "the feed sent a credential that is not base64"))?;
                 credentials.push(casebridge_trust::SignedDoc::parse(&bytes)?);
             }
+            // Name disclosures that do not decode are dropped, never shown (one that does not
+            // open its credential's commitment is dropped when stored).
+            let names: Vec<casebridge_trust::NameDisclosure> = feed
+                .names
+                .iter()
+                .filter_map(|n| B64.decode(n).ok().and_then(|b| String::from_utf8(b).ok()))
+                .filter_map(|j| casebridge_trust::NameDisclosure::from_json(&j).ok())
+                .collect();
             pulled += events.len();
             imported += store.with(|s| Ok(s.import_events(&events, Vec::new())?))?;
-            store.with(|s| Ok(casebridge_trust::profile::store_member_credentials(s, agency, &credentials)?))?;
+            store.with(|s| Ok(casebridge_trust::profile::store_member_credentials(s, agency, &credentials, &names)?))?;
             state.cursor = feed.cursor;
             state.save(dir)?;
             Ok(())

@@ -272,7 +272,7 @@ fn volunteer(dir: &Path, agency_dir: &Path) -> Result<(Store, uuid::Uuid)> {
     let case = store.create_case(NewCase { title: "Benchmark submission".into(), ..Default::default() }).context("creating a case")?;
     let agency = Agency::open(agency_dir, &passphrase()).context("unlocking the agency")?;
     let request = profile::request_credential(&store);
-    let (_, cred) = agency.issue(&request, Role::Volunteer, None, parse_duration("365d")?).context("issuing a credential")?;
+    let (_, cred, _) = agency.issue(&request, Role::Volunteer, None, parse_duration("365d")?).context("issuing a credential")?;
     drop(agency);
     profile::install_credential(&mut store, &cred, Some(&Agency::public_file(agency_dir)?)).context("installing the credential")?;
     Ok((store, case))

@@ -400,6 +400,10 @@ fn export_public(a: &ExportPublicArgs, out: &mut dyn Write) -> Result<()> {
 pub struct CredentialView<'a> {
     #[serde(flatten)]
     pub credential: &'a Credential,
+    /// The name the credential commits to, where it is known (the agency's sealed record, the
+    /// member's own profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
     /// valid, expired, not yet valid or revoked.
     pub status: CredentialStatus,
     /// Where it was written (`agency issue`).
@@ -414,30 +418,35 @@ fn issue(ctx: &mut Ctx, a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
     let request = files::read_doc(&a.request)?;
     let agency = unlock(ctx, &a.dir)?;
     // The request's proof of possession (its signature by the key it names) is checked here.
-    let (cred, doc) = agency.issue(&request, role, a.name.as_deref(), valid_for).map_err(|source| match source.reason {
+    let (cred, doc, name) = agency.issue(&request, role, a.name.as_deref(), valid_for).map_err(|source| match source.reason {
         Reason::Io | Reason::Unavailable | Reason::Store => CliError::Trust(source),
         _ => CliError::Document { path: a.request.clone(), source },
     })?;
     files::write_new(&a.out, &doc.to_bytes())?;
-    let view = CredentialView { credential: &cred, status: CredentialStatus::Valid, path: Some(a.out.display().to_string()) };
+    let view = CredentialView {
+        credential: &cred,
+        name: Some(&name.name),
+        status: CredentialStatus::Valid,
+        path: Some(a.out.display().to_string()),
+    };
     if a.json {
         return output::json(out, &view);
     }
-    let mut f = credential_fields(&cred, None);
+    let mut f = credential_fields(&cred, Some(&name.name), None);
     f.add("written to", a.out.display().to_string());
     f.write(out)?;
     Ok(())
 }
 
 /// The fields of one credential, after an `agency` line when given.
-pub fn credential_fields(c: &Credential, agency: Option<String>) -> Fields {
+pub fn credential_fields(c: &Credential, name: Option<&str>, agency: Option<String>) -> Fields {
     let mut f = Fields::default();
     if let Some(agency) = agency {
         f.add("agency", agency);
     }
     f.add("serial", c.serial.to_string());
     f.add("member", c.member_id.to_string());
-    f.add("name", &c.name);
+    f.add("name", name.unwrap_or("(not held: the credential commits to the name without holding it)"));
     f.add("role", c.role.as_str());
     f.add("scopes", c.scopes.join(", "));
     f.add("valid from", output::time(&c.not_before));
@@ -481,14 +490,25 @@ fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
     // its admin socket; without one, the agency is unlocked here.
     Agency::read_public(&a.dir)?;
     let answer = crate::endpoint::ask_endpoint(&a.dir, "GET", "/admin/issued", None, "the endpoint answered unexpected credentials")?;
-    let creds: Vec<casebridge_trust::Credential> = match answer {
+    let creds: Vec<casebridge_trust::NamedCredential> = match answer {
         Some(creds) => creds,
-        None => unlock(ctx, &a.dir)?.issued()?,
+        None => unlock(ctx, &a.dir)?
+            .issued_with_names()?
+            .into_iter()
+            .map(|(credential, d)| casebridge_trust::NamedCredential { credential, name: d.map(|d| d.name) })
+            .collect(),
     };
     let (list, _) = current_list(&a.dir)?;
     let t = now();
-    let views: Vec<CredentialView<'_>> =
-        creds.iter().map(|c| CredentialView { credential: c, status: c.status(Some(&list), t), path: None }).collect();
+    let views: Vec<CredentialView<'_>> = creds
+        .iter()
+        .map(|c| CredentialView {
+            credential: &c.credential,
+            name: c.name.as_deref(),
+            status: c.credential.status(Some(&list), t),
+            path: None,
+        })
+        .collect();
     if a.json {
         return output::json(out, &views);
     }
@@ -506,7 +526,7 @@ fn issued(ctx: &mut Ctx, a: &DirArgs, out: &mut dyn Write) -> Result<()> {
             output::time(&c.not_before),
             output::time(&c.not_after),
             v.status.as_str().into(),
-            c.name.clone(),
+            v.name.unwrap_or("-").to_string(),
         ]);
     }
     table.write(out)?;

@@ -208,7 +208,8 @@ impl Verdict {
             bundle_id: Some(m.bundle_id),
             agency_id: m.recipient_agency,
             sender: Some(m.sender),
-            sender_name: Some(v.credential.name.clone()),
+            // Known only when the agency's own record opened the credential's name commitment.
+            sender_name: v.name.as_ref().map(|d| d.name.clone()),
             role: Some(v.credential.role),
             case_id: m.case_id,
             seq: Some(m.seq),
@@ -264,8 +265,9 @@ fn verify(ctx: &mut Ctx, a: &VerifyArgs, out: &mut dyn Write) -> Result<()> {
         (Some(dir), _) => {
             let agency = unlock(ctx, dir)?;
             let (list, _) = agency.current_revocation()?;
+            let names = agency.names()?;
             let issued = agency.issued()?;
-            let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity())).at(now()).issued(&issued);
+            let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity())).at(now()).issued(&issued).names(&names);
             (check_bundle(&a.file, &anchor), agency.public().clone())
         }
         (None, public_file) => {

@@ -89,7 +89,7 @@ fn install(ctx: &mut Ctx, a: &InstallArgs, out: &mut dyn Write) -> Result<()> {
     }
     let cred = &view.credential;
     writeln!(out, "installed a credential from agency {} ({})", output::line(&view.agency_name), cred.agency_id)?;
-    let mut f = credential_fields(cred, None);
+    let mut f = credential_fields(cred, Some(&view.name), None);
     f.add("status", view.status.as_str());
     f.write(out)?;
     Ok(())
@@ -111,7 +111,7 @@ fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
         if i > 0 {
             writeln!(out)?;
         }
-        let mut f = credential_fields(&v.credential, Some(format!("{} ({})", v.agency_name, v.credential.agency_id)));
+        let mut f = credential_fields(&v.credential, Some(&v.name), Some(format!("{} ({})", v.agency_name, v.credential.agency_id)));
         f.add("status", v.status.as_str());
         f.write(out)?;
     }

@@ -84,7 +84,12 @@ pub mod purpose {
     pub const OBJECT_WRAP: &[u8] = b"casebridge/v1/key/object-wrap";
     /// Names objects: HMAC of the content hash.
     pub const OBJECT_NAME: &[u8] = b"casebridge/v1/key/object-name";
+    /// Keys the per-case pseudonyms of members in court material.
+    pub const PSEUDONYM: &[u8] = b"casebridge/v1/key/pseudonym";
 }
+
+/// Context prefix of a pseudonym's HMAC input (see `Store::pseudonym_tag`).
+pub const PSEUDONYM_CONTEXT: &[u8] = b"casebridge/v1/pseudonym";
 
 /// The header's JSON body. Nothing in it is readable evidence: the profile is sealed.
 #[derive(Clone, Debug, Serialize, Deserialize)]

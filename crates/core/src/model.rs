@@ -552,6 +552,10 @@ pub enum ProfileEvent {
         member_id: Uuid,
         /// The credential envelope, base64.
         credential: String,
+        /// The name disclosure opening the credential's name commitment (JSON), when the
+        /// profile was given it (enrolment through an endpoint).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// This store kept another member's credential (from a bundle it opened), so court
     /// material can show who each author was vetted as.
@@ -567,6 +571,10 @@ pub enum ProfileEvent {
         /// the event body around it has a `key` of its own.)
         #[serde(default, skip_serializing_if = "Option::is_none")]
         member_key: Option<String>,
+        /// The name disclosure opening the credential's name commitment (JSON), when the
+        /// agency gave it (staff only: the agency's own store and staff feeds).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// This profile stored an agency revocation list (versions only go up).
     RevocationStored {

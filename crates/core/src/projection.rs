@@ -330,6 +330,10 @@ pub struct TrustRecord {
     pub version: u64,
     /// Member id the document names (credentials), if any.
     pub member_id: Option<Uuid>,
+    /// Credentials only: the name disclosure opening the credential's name commitment, as
+    /// held (JSON), when this store was given it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// When it was stored.
     pub at: DateTime<FixedOffset>,
     /// LWW stamp.
@@ -723,6 +727,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
         document: document.clone(),
         version,
         member_id,
+        name: None,
         at: b.at,
         stamp,
     };
@@ -764,12 +769,14 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
         EventKind::Profile(ProfileEvent::AgencyPinned { agency_id, public }) => {
             put_trust(t, Table::Pins, agency_id.as_bytes().to_vec(), trust(public, 0, None), false)?;
         }
-        EventKind::Profile(ProfileEvent::CredentialInstalled { agency_id, member_id, credential }) => {
-            put_trust(t, Table::Credentials, agency_id.as_bytes().to_vec(), trust(credential, 0, Some(*member_id)), false)?;
+        EventKind::Profile(ProfileEvent::CredentialInstalled { agency_id, member_id, credential, name }) => {
+            let rec = TrustRecord { name: name.clone(), ..trust(credential, 0, Some(*member_id)) };
+            put_trust(t, Table::Credentials, agency_id.as_bytes().to_vec(), rec, false)?;
         }
-        EventKind::Profile(ProfileEvent::MemberCredentialStored { member_id, credential, member_key, .. }) => {
+        EventKind::Profile(ProfileEvent::MemberCredentialStored { member_id, credential, member_key, name, .. }) => {
             let k = member_credential_key(*member_id, member_key.as_deref());
-            put_trust(t, Table::MemberCredentials, k, trust(credential, 0, Some(*member_id)), false)?;
+            let rec = TrustRecord { name: name.clone(), ..trust(credential, 0, Some(*member_id)) };
+            put_trust(t, Table::MemberCredentials, k, rec, false)?;
         }
         EventKind::Profile(ProfileEvent::RevocationStored { agency_id, version, list }) => {
             put_trust(t, Table::Revocations, agency_id.as_bytes().to_vec(), trust(list, *version, None), true)?;

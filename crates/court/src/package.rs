@@ -13,8 +13,15 @@
 //!   agency.json                   the pinned agency's public file (identity + revocation list)
 //!   credentials/<member id>.json  credentials held for authors of the case's events (one per
 //!                                 key: <member id>.<key prefix>.json for a member with several)
+//!                                 (each commits to the member's name; it does not hold it)
+//!   names/<member id>.json        name disclosures, only of members whose identity may be
+//!                                 shown for this case: police staff, and contributors with
+//!                                 a disclosure recorded for the case
 //!   receipts/<bundle id>.json     receipts held for bundles of this case
 //! ```
+//!
+//! Every other author appears in the manifest's `pseudonyms` under a keyed per-case
+//! pseudonym ([`member_pseudonym`]), which nobody without this store's keys can recompute.
 //!
 //! The package is written into `DIR.partial-XXXXXXXX` next to `DIR` and renamed into place when
 //! complete, so `DIR` appears whole or not at all; on any failure the partial directory
@@ -105,6 +112,9 @@ pub struct PackageSummary {
     pub bytes: u64,
     /// Credentials included.
     pub credentials: usize,
+    /// Name disclosures included (members whose identity may be shown for the case).
+    #[serde(default)]
+    pub names: usize,
     /// Receipts included.
     pub receipts: usize,
     /// The agency whose public file is included, if any.
@@ -138,6 +148,23 @@ pub struct Manifest {
     pub items: Vec<ManifestItem>,
     /// Every file but manifest.json and SHA256SUMS, sorted by path.
     pub files: Vec<ManifestFile>,
+    /// The per-case pseudonym of every author whose name is not disclosed in the package
+    /// (no `names/<member id>.json`), by member id: `Volunteer 1a2b3c4d` ([`member_pseudonym`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pseudonyms: BTreeMap<Uuid, String>,
+}
+
+/// How court material (package and report) names a member whose identity is not disclosed
+/// for `case`: `Volunteer ` and the first 8 hex digits of the store's keyed pseudonym tag
+/// ([`Store::pseudonym_tag`]): stable within the case, different between cases, not
+/// recomputable from public values.
+pub fn member_pseudonym(store: &Store, case: Uuid, member: Uuid) -> String {
+    format!("Volunteer {}", pseudonym_tag(store, case, member))
+}
+
+/// The first 8 hex digits of [`Store::pseudonym_tag`].
+pub fn pseudonym_tag(store: &Store, case: Uuid, member: Uuid) -> String {
+    to_hex(&store.pseudonym_tag(case, member))[..8].to_string()
 }
 
 /// `case`.
@@ -390,6 +417,11 @@ outside, ties it to the agency. The output is the same wherever the package is c
 - `credentials/<member id>.json`: credentials the agency issued to authors of the events (a
   member who signed with several keys, one per device, has `<member id>.<first 16 hex digits
   of the key>.json` for each).
+  A credential commits to the member's name (`name_commitment`) without holding it.
+- `names/<member id>.json`: name disclosures (name, salt, credential serial) of members whose
+  identity may be shown for this case; each must open its credential's `name_commitment`
+  (`SHA-256("casebridge-name-v1" || salt || name)`). Other authors appear in the manifest's
+  `pseudonyms` under a per-case pseudonym only.
 - `receipts/<bundle id>.json`: receipts the agency signed for bundles of this case.
 "#,
         package = m.package_id,
@@ -506,12 +538,15 @@ fn write_package(
 
     // Trust documents: the agency's public file, credentials of authors, receipts of this case.
     let (mut credentials, mut receipts) = (0, 0);
+    let mut named: BTreeSet<Uuid> = BTreeSet::new();
     if let Some((public, file)) = &agency {
         staging.write(AGENCY_FILE, &serde_json::to_vec_pretty(file).map_err(|e| io_err("writing", Path::new(AGENCY_FILE))(e.into()))?)?;
         // One credential per (member, key): a member with several devices signs with several
-        // keys, and each key needs its credential.
+        // keys, and each key needs its credential. Own credentials, then other members' kept
+        // from the bundles and feeds this store took.
+        let disclosed: BTreeSet<Uuid> = store.disclosures(case)?.into_iter().map(|d| d.member_id).collect();
         let mut creds: BTreeMap<(Uuid, String), Vec<u8>> = BTreeMap::new();
-        // Own credentials, then other members' kept from the bundles this store opened.
+        let mut names: BTreeMap<Uuid, Vec<u8>> = BTreeMap::new();
         let mut held = store.trust_documents(Table::Credentials)?;
         held.extend(store.trust_documents(Table::MemberCredentials)?);
         for rec in held {
@@ -519,8 +554,16 @@ fn write_package(
             let Ok(cred) = casebridge_trust::Credential::verify(&doc, &public.root_key_bytes()?, public.agency_id) else { continue };
             let signed = author_keys.get(&cred.member_id).is_some_and(|keys| keys.contains(&cred.key));
             let exporter = cred.member_id == me.member_id && cred.key == me.public_key;
-            if signed || exporter {
-                creds.insert((cred.member_id, cred.key.clone()), doc.to_bytes());
+            if !(signed || exporter) {
+                continue;
+            }
+            creds.insert((cred.member_id, cred.key.clone()), doc.to_bytes());
+            // Police staff are named in court material; a contributor only with a disclosure
+            // recorded for this case.
+            let shown = cred.role != Role::Volunteer || disclosed.contains(&cred.member_id);
+            if let Some(name) = profile::held_name(&rec, &cred).filter(|_| shown) {
+                names
+                    .insert(cred.member_id, serde_json::to_vec_pretty(&name).map_err(|e| io_err("writing", Path::new("names"))(e.into()))?);
             }
         }
         if !creds.is_empty() {
@@ -529,6 +572,13 @@ fn write_package(
         for ((member, key), bytes) in &creds {
             staging.write(&credential_file(*member, key, creds.keys().filter(|(m, _)| m == member).count()), bytes)?;
             credentials += 1;
+        }
+        if !names.is_empty() {
+            staging.dir("names")?;
+        }
+        for (member, bytes) in &names {
+            staging.write(&format!("names/{member}.json"), bytes)?;
+            named.insert(*member);
         }
         let bundles = case_bundles(store, public, case)?;
         let mut held: BTreeMap<Uuid, Vec<u8>> = BTreeMap::new();
@@ -557,6 +607,12 @@ fn write_package(
         events: manifest_events,
         items,
         files: Vec::new(),
+        pseudonyms: author_keys
+            .keys()
+            // The exporter is named by the manifest's `exporter`.
+            .filter(|m| !named.contains(m) && **m != me.member_id)
+            .map(|m| (*m, member_pseudonym(store, case, *m)))
+            .collect(),
     };
     let readme = readme(&manifest, &me.fingerprint, agency.as_ref().map(|(a, _)| a));
     staging.write(README_FILE, readme.as_bytes())?;
@@ -569,7 +625,7 @@ fn write_package(
     let manifest_bytes = doc.to_bytes();
     staging.write(SUMS_FILE, sums.as_bytes())?;
     staging.write(MANIFEST_FILE, &manifest_bytes)?;
-    for d in ["events", "originals", "credentials", "receipts", ""] {
+    for d in ["events", "originals", "credentials", "names", "receipts", ""] {
         let p = staging.root.join(d);
         if p.is_dir() {
             sync_dir(&p)?;
@@ -584,6 +640,7 @@ fn write_package(
         // Every file written, manifest.json and SHA256SUMS included.
         bytes: staging.files.values().map(|(_, s)| *s).sum(),
         credentials,
+        names: named.len(),
         receipts,
         agency_id: agency.as_ref().map(|(a, _)| a.agency_id),
         agency_root_fingerprint: agency.as_ref().map(|(a, _)| a.root_fingerprint()),

@@ -30,14 +30,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Cursor, Write};
 use std::path::{Path, PathBuf};
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use casebridge_core::metadata::OBSERVE_MAX_BYTES;
 use casebridge_core::{
     fingerprint, sha256, to_hex, Camera, CaseDetail, CustodyAction, CustodyView, EventKind, EvidenceView, GeoPoint, Observed, Progress,
-    Role, SignedEvent, Store, Table,
+    Role, SignedEvent, Store,
 };
-use casebridge_trust::{AgencyPublic, Credential, SignedDoc};
+use casebridge_trust::{AgencyPublic, Credential};
 use chrono::{DateTime, FixedOffset, Local};
 use serde::Serialize;
 use uuid::Uuid;
@@ -142,18 +140,12 @@ pub struct Written {
     pub damaged: Vec<Uuid>,
 }
 
-/// The per-case pseudonym of a member: `Volunteer ` and the first 8 hex digits of
-/// SHA-256(member id bytes || case id bytes). The same volunteer has unrelated pseudonyms in
-/// different cases.
-pub fn pseudonym(member: Uuid, case: Uuid) -> String {
-    format!("Volunteer {}", pseudonym_tag(member, case))
-}
-
-fn pseudonym_tag(member: Uuid, case: Uuid) -> String {
-    let mut input = [0u8; 32];
-    input[..16].copy_from_slice(member.as_bytes());
-    input[16..].copy_from_slice(case.as_bytes());
-    to_hex(&sha256(&input))[..8].to_string()
+/// The per-case pseudonym of a member in this store's court material: `Volunteer ` and the
+/// first 8 hex digits of the store's keyed tag ([`Store::pseudonym_tag`], an HMAC under a key
+/// only this store holds). The same volunteer has unrelated pseudonyms in different cases, and
+/// nobody without the store's keys can compute one from the member id and the case id.
+pub fn pseudonym(store: &Store, member: Uuid, case: Uuid) -> String {
+    crate::package::member_pseudonym(store, case, member)
 }
 
 /// Makes the report of `case` in memory. Reads (and re-hashes) every item's content;
@@ -359,33 +351,55 @@ impl<'a> People<'a> {
         // `profile_created` event; without either (events from a bundle of an unknown sender),
         // nothing is known and the member is pseudonymous, since it may be a volunteer.
         let known = match self.vetted.get(&id) {
-            Some(v) => Some((v.credential.name.clone(), v.credential.role)),
-            None => self.store.member(id).ok().flatten().map(|m| (m.name, m.role)),
+            // The credential commits to the name; the name is known only from a disclosure
+            // that opens it (or, for this profile, its own `profile_created`).
+            Some(v) => Some((v.name.clone().or_else(|| self.own_name(id)), v.credential.role)),
+            None => self.store.member(id).ok().flatten().map(|m| (Some(m.name), m.role)),
         };
         let disclosed = self.disclosed.contains(&id);
+        let staff = |role: Role| matches!(role, Role::Investigator | Role::Supervisor);
         match known {
-            Some((name, role @ (Role::Investigator | Role::Supervisor))) => {
+            Some((Some(name), role)) if staff(role) => {
                 Person { label: format!("{name} ({})", role.as_str()), named: true, role: Some(role) }
             }
-            Some((name, role)) if disclosed => {
+            Some((Some(name), role)) if disclosed => {
                 Person { label: format!("{name} ({}; identity disclosed, see Disclosures)", role.as_str()), named: true, role: Some(role) }
             }
-            Some((_, role)) => Person { label: pseudonym(id, self.case), named: false, role: Some(role) },
+            Some((None, role)) if staff(role) => {
+                Person { label: format!("Member {id} ({}; name not held by this store)", role.as_str()), named: true, role: Some(role) }
+            }
+            Some((None, role)) if disclosed => Person {
+                label: format!("Member {id} ({}; identity disclosed; name not held by this store)", role.as_str()),
+                named: true,
+                role: Some(role),
+            },
+            Some((_, role)) => Person { label: pseudonym(self.store, id, self.case), named: false, role: Some(role) },
             None if disclosed => {
                 Person { label: format!("Member {id} (identity disclosed; name not held by this store)"), named: true, role: None }
             }
             None => Person {
-                label: format!("Member {} (name and role not held by this store)", pseudonym_tag(id, self.case)),
+                label: format!(
+                    "Member {} (name and role not held by this store)",
+                    crate::package::pseudonym_tag(self.store, self.case, id)
+                ),
                 named: false,
                 role: None,
             },
         }
+    }
+
+    /// This profile's own name, for its own credential.
+    fn own_name(&self, id: Uuid) -> Option<String> {
+        let me = self.store.whoami();
+        (me.member_id == id).then(|| me.name.clone())
     }
 }
 
 /// A credential that verifies against a pinned agency's root key.
 struct Vetted {
     credential: Credential,
+    /// The name, from a held disclosure that opens the credential's commitment.
+    name: Option<String>,
     /// The issuing agency's name.
     agency: String,
 }
@@ -395,18 +409,10 @@ struct Vetted {
 /// that no agency vouches for is not shown from a credential.
 fn vetted(store: &Store, agencies: &[AgencyPublic]) -> BTreeMap<Uuid, Vetted> {
     let mut out = BTreeMap::new();
-    let held = [Table::Credentials, Table::MemberCredentials].into_iter().flat_map(|t| store.trust_documents(t).unwrap_or_default());
-    for rec in held {
-        let Some(doc) = B64.decode(&rec.document).ok().and_then(|b| SignedDoc::parse(&b).ok()) else { continue };
-        let Ok(signer) = doc.signer() else { continue };
-        for a in agencies {
-            let Ok(root) = a.root_key_bytes() else { continue };
-            if root != signer {
-                continue;
-            }
-            if let Ok(credential) = Credential::verify(&doc, &root, a.agency_id) {
-                out.insert(credential.member_id, Vetted { credential, agency: a.name.clone() });
-            }
+    for a in agencies {
+        let Ok(held) = casebridge_trust::profile::held_credentials(store, a) else { continue };
+        for (member, (credential, _, name)) in held {
+            out.insert(member, Vetted { credential, name: name.map(|d| d.name), agency: a.name.clone() });
         }
     }
     out
@@ -533,9 +539,11 @@ fn compose(
     ));
     anchor(&mut b, store, &agencies);
     b.push(Block::Para(
-        "Volunteers are shown under a pseudonym for this case (\"Volunteer\" and the first 8 hex digits of the SHA-256 of their \
-         member id and the case id) unless a disclosure of their identity is recorded for this case; police members are shown by \
-         name. Times are local times with their offset from UTC."
+        "Volunteers are shown under a pseudonym for this case (\"Volunteer\" and the first 8 hex digits of an HMAC of the case \
+         id and their member id under a key only the profile that made this report holds, so nobody else can link it to a \
+         member) unless a disclosure of their identity is recorded for this case; police members are shown by name. Names come \
+         only from name disclosures that open the commitment in the member's credential. Times are local times with their \
+         offset from UTC."
             .into(),
     ));
 
@@ -1227,19 +1235,6 @@ mod tests {
         // An image too large for the agency to read its EXIF: its "none" contradicts nothing.
         e.size = OBSERVE_MAX_BYTES + 1;
         assert_eq!(metadata_mismatches(&e, &bare), Vec::<String>::new());
-    }
-
-    #[test]
-    fn pseudonyms_differ_between_cases_and_are_stable() {
-        let m = Uuid::from_u128(1);
-        let (a, b) = (Uuid::from_u128(2), Uuid::from_u128(3));
-        assert_eq!(pseudonym(m, a), pseudonym(m, a));
-        assert_ne!(pseudonym(m, a), pseudonym(m, b));
-        let p = pseudonym(m, a);
-        assert!(p.starts_with("Volunteer ") && p.len() == "Volunteer ".len() + 8, "{p}");
-        let mut input = m.as_bytes().to_vec();
-        input.extend_from_slice(a.as_bytes());
-        assert_eq!(p, format!("Volunteer {}", &to_hex(&sha256(&input))[..8]));
     }
 
     #[test]

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use casebridge_core::{CustodyAction, EvidenceOptions, NewCase, Role, Store};
-use casebridge_court::package::{export_package, PackageError};
+use casebridge_core::{CustodyAction, EvidenceOptions, NewBrief, NewCase, Role, Store, SubmitOptions};
+use casebridge_court::package::{export_package, member_pseudonym, PackageError};
 use casebridge_testkit::bytes::pseudo_random as bytes;
 use casebridge_testkit::files::copy_dir;
 use casebridge_testkit::fixtures::{enrol_offline, new_agency, new_store};
@@ -517,7 +517,7 @@ fn a_member_with_two_devices_has_a_credential_per_key() {
     let agency_dir = w.path("agency");
     let mut tablet = new_store(&w.path("tablet"), "Off Icer", Role::Investigator);
     let request = profile::request_credential_as(&tablet, officer);
-    let (_, cred) = w.agency.issue_for_member(&request, officer, Role::Investigator, None, YEAR).unwrap();
+    let (_, cred, _) = w.agency.issue_for_member(&request, officer, Role::Investigator, None, YEAR).unwrap();
     tablet.adopt_member_id(officer).unwrap();
     profile::install_credential(&mut tablet, &cred, Some(&Agency::public_file(&agency_dir).unwrap())).unwrap();
     // The case as the tablet knows it (no content: the officer's photos stay on the phone).
@@ -571,4 +571,180 @@ fn a_member_with_two_devices_has_a_credential_per_key() {
     std::fs::write(bad.join("SHA256SUMS"), sums.join("\n") + "\n").unwrap();
     let text = assert_names(&w.verify(&bad), 5, &format!("member {officer}"));
     assert!(text.contains("no credential in the package binds"), "{text}");
+}
+
+/// Issue 12: a case with two volunteers' submissions, reaching the investigator in sealed
+/// bundles the agency opens (so the investigator's store holds both volunteers' credentials
+/// and, from the agency's sealed records, their name disclosures).
+struct Submissions {
+    tmp: tempfile::TempDir,
+    agency: Agency,
+    investigator: Store,
+    case: Uuid,
+    disclosed: Uuid,
+    hidden: Uuid,
+}
+
+fn submissions() -> Submissions {
+    let tmp = tempfile::tempdir().unwrap();
+    let agency_dir = tmp.path().join("agency");
+    let agency = new_agency(&agency_dir, "Polizei Berlin (test)");
+    let mut investigator = new_store(&tmp.path().join("investigator"), "Vera Brandt", Role::Investigator);
+    enrol_offline(&mut investigator, &agency, &agency_dir, Role::Investigator, YEAR);
+    let case = investigator.create_case(NewCase { title: "Bike thefts, Mitte".into(), ..Default::default() }).unwrap();
+    let brief = investigator
+        .publish_brief(NewBrief { case, title: "Photos of the bridge".into(), text: "Last night".into(), ..Default::default() })
+        .unwrap();
+    let public = agency.public().clone();
+    let mut ids = Vec::new();
+    for (i, name) in ["Anna Offenbach", "Bert Verborgen"].into_iter().enumerate() {
+        let mut v = new_store(&tmp.path().join(format!("v{i}")), name, Role::Volunteer);
+        let cred = enrol_offline(&mut v, &agency, &agency_dir, Role::Volunteer, YEAR);
+        // The case and brief reach the volunteer as the feed brings them (the other
+        // volunteer's submission does not).
+        let me = investigator.whoami().member_id;
+        let mut events = investigator.case_events(case, None).unwrap();
+        events.retain(|e| e.body().author == me);
+        v.import_events(&events, Vec::new()).unwrap();
+        let photo = tmp.path().join(format!("photo{i}.bin"));
+        std::fs::write(&photo, bytes(2000 + i, 40 + i as u64)).unwrap();
+        v.submit(brief, &[photo], &SubmitOptions::default(), &mut |_| true).unwrap();
+        let out = tmp.path().join(format!("v{i}.cbb"));
+        let opts = ExportOptions {
+            case,
+            since: None,
+            agency: &public,
+            credential: &cred,
+            seal: true,
+            own_only: true,
+            bundle_id: None,
+            sync_point: None,
+            held: None,
+        };
+        bundle::export(&mut v, &opts, &out, &mut |_| true).unwrap();
+        // Opened as the agency opens it: with its record of what it issued, names included.
+        let list = agency.current_revocation().unwrap().0;
+        let (issued, names) = (agency.issued().unwrap(), agency.names().unwrap());
+        let anchor =
+            Anchor::new(agency.public(), &list, Some(agency.sealing_identity())).at(casebridge_trust::now()).issued(&issued).names(&names);
+        assert_eq!(bundle::open_into(&out, &anchor, &mut investigator, &mut |_| true).unwrap().outcome.as_str(), "accepted");
+        ids.push(v.whoami().member_id);
+    }
+    investigator.record_disclosure(case, ids[0], "court order 12 Js 345/26").unwrap();
+    Submissions { tmp, agency, investigator, case, disclosed: ids[0], hidden: ids[1] }
+}
+
+/// Every regular file under `dir`, with its bytes.
+fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn issue_12_a_package_names_only_members_whose_identity_was_disclosed() {
+    let mut s = submissions();
+    let pkg = s.tmp.path().join("package");
+    let summary = export_package(&mut s.investigator, s.case, &pkg, None).unwrap();
+    // Three authors' credentials (commitments only); names of the investigator (police) and
+    // of the disclosed volunteer.
+    assert_eq!((summary.credentials, summary.names), (3, 2));
+    let files = all_files(&pkg);
+    assert!(files.iter().any(|(_, b)| contains(b, "Anna Offenbach")), "the disclosed volunteer's name is in the package");
+    for (p, b) in &files {
+        assert!(!contains(b, "Bert Verborgen") && !contains(b, "Verborgen"), "{} carries the undisclosed volunteer's name", p.display());
+    }
+    assert!(pkg.join(format!("names/{}.json", s.disclosed)).is_file());
+    assert!(!pkg.join(format!("names/{}.json", s.hidden)).exists());
+    assert!(pkg.join(format!("credentials/{}.json", s.hidden)).is_file(), "every author's credential is included");
+
+    // The verifier prints names only from disclosures that open the credential's commitment.
+    let root: AgencyRoot = s.agency.public().root_fingerprint().parse().unwrap();
+    let r = verify_package(&pkg, Some(&root));
+    assert_verified(&r);
+    let cred = |id: Uuid| r.members.iter().find(|m| m.member_id == id.to_string()).unwrap().credential.clone().unwrap();
+    assert_eq!(cred(s.disclosed).name.as_deref(), Some("Anna Offenbach"));
+    let hidden = cred(s.hidden);
+    assert_eq!(hidden.name, None);
+    let alias = member_pseudonym(&s.investigator, s.case, s.hidden);
+    assert_eq!(hidden.pseudonym.as_deref(), Some(alias.as_str()));
+    let text = r.to_text();
+    assert!(text.contains("Anna Offenbach (name disclosed") && text.contains(&format!("{alias} (identity not disclosed)")), "{text}");
+    assert_eq!(r.counts.names, 2);
+}
+
+#[test]
+fn issue_12_a_forged_name_disclosure_fails_naming_it() {
+    let mut s = submissions();
+    let pkg = s.tmp.path().join("package");
+    export_package(&mut s.investigator, s.case, &pkg, None).unwrap();
+    let root: AgencyRoot = s.agency.public().root_fingerprint().parse().unwrap();
+    assert_verified(&verify_package(&pkg, Some(&root)));
+    let file = format!("names/{}.json", s.disclosed);
+
+    // The name changed (salt, serial and member kept): the commitment does not open.
+    let forged = s.tmp.path().join("forged");
+    copy_dir(&pkg, &forged);
+    let mut d: serde_json::Value = serde_json::from_slice(&std::fs::read(forged.join(&file)).unwrap()).unwrap();
+    d["name"] = "Someone Else".into();
+    std::fs::write(forged.join(&file), serde_json::to_vec_pretty(&d).unwrap()).unwrap();
+    let r = verify_package(&forged, Some(&root));
+    let text = assert_names(&r, 5, &format!("file {file}"));
+    assert!(text.contains("does not open the name commitment"), "{text}");
+    assert!(!text.contains("credential Someone Else"), "a forged name is never printed as the member's: {text}");
+
+    // The undisclosed volunteer's credential with the disclosed one's disclosure: not theirs.
+    let moved = s.tmp.path().join("moved");
+    copy_dir(&pkg, &moved);
+    let other = format!("names/{}.json", s.hidden);
+    std::fs::copy(pkg.join(&file), moved.join(&other)).unwrap();
+    let text = assert_names(&verify_package(&moved, Some(&root)), 5, &format!("file {other}"));
+    assert!(text.contains("is a name disclosure for credential"), "{text}");
+
+    // The genuine package still verifies.
+    assert_verified(&verify_package(&pkg, Some(&root)));
+}
+
+#[test]
+fn issue_12_the_pseudonym_is_keyed_stable_within_a_case_and_differs_between_cases() {
+    let mut s = submissions();
+    let manifest = |dir: &Path| -> serde_json::Value {
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&base64_decode(doc["body"].as_str().unwrap())).unwrap()
+    };
+    let (one, two) = (s.tmp.path().join("one"), s.tmp.path().join("two"));
+    export_package(&mut s.investigator, s.case, &one, None).unwrap();
+    export_package(&mut s.investigator, s.case, &two, None).unwrap();
+    let key = s.hidden.to_string();
+    let first = manifest(&one)["pseudonyms"][&key].as_str().unwrap().to_string();
+    assert_eq!(manifest(&two)["pseudonyms"][&key].as_str(), Some(first.as_str()), "stable across exports of one case");
+    assert!(manifest(&one)["pseudonyms"].get(s.disclosed.to_string()).is_none(), "a named member has no pseudonym");
+    assert_eq!(first, member_pseudonym(&s.investigator, s.case, s.hidden));
+
+    // Another case: another pseudonym for the same member.
+    let other = s.investigator.create_case(NewCase { title: "Another".into(), ..Default::default() }).unwrap();
+    assert_ne!(member_pseudonym(&s.investigator, other, s.hidden), first);
+
+    // Not any unkeyed function of the public ids: SHA-256 of the member id, of member || case,
+    // of case || member (the old construction), in hex.
+    let tag = first.trim_start_matches("Volunteer ");
+    assert_eq!(tag.len(), 8);
+    let (m, c) = (s.hidden.as_bytes().to_vec(), s.case.as_bytes().to_vec());
+    for input in [m.clone(), [m.clone(), c.clone()].concat(), [c.clone(), m.clone()].concat(), s.hidden.to_string().into_bytes()] {
+        assert!(!casebridge_core::to_hex(&casebridge_core::sha256(&input)).starts_with(tag), "the pseudonym is an unkeyed hash");
+    }
+    // Another store (another key) holding the same case and member computes another tag.
+    let elsewhere = new_store(&s.tmp.path().join("elsewhere"), "Vera Brandt", Role::Investigator);
+    assert_ne!(member_pseudonym(&elsewhere, s.case, s.hidden), first);
 }

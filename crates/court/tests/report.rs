@@ -245,7 +245,7 @@ fn a_volunteer_appears_under_a_pseudonym_until_a_disclosure_is_recorded() {
     jpeg(&photo);
     let added = store.add_evidence(case, &photo, &EvidenceOptions::default(), &mut |_| true).unwrap();
     let me = store.whoami().member_id;
-    let alias = report::pseudonym(me, case);
+    let alias = report::pseudonym(&store, me, case);
 
     let first = tmp.path().join("first.pdf");
     report::write(&mut store, case, &first, &ReportOptions::default(), &mut |_| true).unwrap();
@@ -267,7 +267,7 @@ fn a_volunteer_appears_under_a_pseudonym_until_a_disclosure_is_recorded() {
     assert!(text.contains("court order 12 Js 345/26"));
     // A pseudonym belongs to one case.
     let other = store.create_case(NewCase { title: "Another".into(), ..Default::default() }).unwrap();
-    assert_ne!(report::pseudonym(me, other), alias);
+    assert_ne!(report::pseudonym(&store, me, other), alias);
 }
 
 /// The real flow: a volunteer's submission reaches the investigator in a sealed bundle. The
@@ -281,7 +281,7 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     let mut volunteer = new_store(&tmp.path().join("volunteer"), "Mia Keller", Role::Volunteer);
     let mut investigator = new_store(&tmp.path().join("investigator"), "Vera Brandt", Role::Investigator);
     let req = profile::request_credential(&volunteer);
-    let (_, cred) = agency.issue(&req, Role::Volunteer, None, chrono::Duration::days(365)).unwrap();
+    let (_, cred, _) = agency.issue(&req, Role::Volunteer, None, chrono::Duration::days(365)).unwrap();
     profile::install_credential(&mut volunteer, &cred, Some(&public_file)).unwrap();
     profile::pin_agency(&mut investigator, &public_file).unwrap();
 
@@ -316,7 +316,11 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     )
     .unwrap();
     let list = agency.current_revocation().unwrap().0;
-    let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity()));
+    // Opened as the agency opens it (CLI `bundle open`, the endpoint): with its sealed record
+    // of the names it issued, the only place the investigator's store learns the name from
+    // (the credential in the bundle commits to the name without holding it).
+    let names = agency.names().unwrap();
+    let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity())).names(&names);
     let opened = bundle::open_into(&out, &anchor, &mut investigator, &mut |_| true).unwrap();
     let receipt = casebridge_trust::Receipt {
         agency_id: public.agency_id,
@@ -331,7 +335,7 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     };
     profile::store_receipt(&mut volunteer, &agency.sign_receipt(&receipt).unwrap()).unwrap();
     let vid = volunteer.whoami().member_id;
-    let alias = report::pseudonym(vid, case);
+    let alias = report::pseudonym(&investigator, vid, case);
 
     let pdf = tmp.path().join("inv.pdf");
     report::write(&mut investigator, case, &pdf, &ReportOptions::default(), &mut |_| true).unwrap();
@@ -357,7 +361,10 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     let vpdf = tmp.path().join("vol.pdf");
     report::write(&mut volunteer, case, &vpdf, &ReportOptions::default(), &mut |_| true).unwrap();
     let text = pdf_text(&vpdf);
-    assert!(text.contains(&format!("Credential of {alias}")));
+    // Pseudonyms are keyed per store: the volunteer's own store names them with its own key.
+    let own_alias = report::pseudonym(&volunteer, vid, case);
+    assert_ne!(own_alias, alias, "another store's key, another pseudonym");
+    assert!(text.contains(&format!("Credential of {own_alias}")));
     assert!(text.contains(&format!("Receipt for bundle {}", opened.bundle_id)));
     assert!(text.contains(&opened.manifest_hash));
     assert!(!text.contains("Keller"));
@@ -450,7 +457,7 @@ fn the_report_flags_a_claimed_time_and_place_the_photos_exif_contradicts() {
     let mut investigator = new_store(&tmp.path().join("investigator"), "Vera Brandt", Role::Investigator);
     let mut creds = Vec::new();
     for (store, role) in [(&mut volunteer, Role::Volunteer), (&mut investigator, Role::Investigator)] {
-        let (_, cred) = agency.issue(&profile::request_credential(store), role, None, chrono::Duration::days(365)).unwrap();
+        let (_, cred, _) = agency.issue(&profile::request_credential(store), role, None, chrono::Duration::days(365)).unwrap();
         profile::install_credential(store, &cred, Some(&public_file)).unwrap();
         creds.push(cred);
     }

@@ -172,6 +172,10 @@ pub struct EnrolResponse {
     pub credential: String,
     /// The agency's public file (identity and revocation list), base64.
     pub agency: String,
+    /// The name disclosure opening the credential's name commitment (name, salt, serial),
+    /// base64 of its JSON: the member keeps it with the credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `POST /v1/auth/challenge`.
@@ -314,6 +318,10 @@ pub struct Feed {
     /// credential. Volunteers are sent none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<String>,
+    /// Staff only: the name disclosures (base64 of their JSON) the agency keeps with those
+    /// credentials, each opening one credential's name commitment. Volunteers are sent none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
 }
 
 /// Admin: make an invite (`agency invite`).

@@ -31,10 +31,11 @@ pub fn new_agency(dir: &Path, name: &str) -> Agency {
 
 /// Enrols `store` at `agency` (whose directory is `agency_dir`) without an endpoint: a
 /// credential with `role`, valid for `valid_for`, installed with the agency's public file.
-/// Returns the credential document.
+/// Returns the credential document. The store keeps the name disclosure with it.
 pub fn enrol_offline(store: &mut Store, agency: &Agency, agency_dir: &Path, role: Role, valid_for: chrono::Duration) -> SignedDoc {
     let request = profile::request_credential(store);
-    let (_, credential) = agency.issue(&request, role, None, valid_for).unwrap();
-    profile::install_credential(store, &credential, Some(&Agency::public_file(agency_dir).unwrap())).unwrap();
+    let (_, credential, name) = agency.issue(&request, role, None, valid_for).unwrap();
+    // With the name disclosure, as an endpoint's enrolment answer carries it.
+    profile::install_credential_named(store, &credential, Some(&Agency::public_file(agency_dir).unwrap()), Some(&name)).unwrap();
     credential
 }

@@ -92,7 +92,7 @@ fn main() {
             .unwrap();
     let cred = enrol(&mut vol, &agency, &agency_dir, Role::Investigator, century);
     let req = profile::request_credential(&vol);
-    let (_, other_cred) = other.issue(&req, Role::Investigator, None, century).unwrap();
+    let (_, other_cred, _) = other.issue(&req, Role::Investigator, None, century).unwrap();
     let case = vol.create_case(NewCase { title: "Sighting near the canal".into(), ..Default::default() }).unwrap();
     vol.add_note(case, "two people, one bicycle").unwrap();
     for (i, len) in [3000, 2000].into_iter().enumerate() {
@@ -170,7 +170,7 @@ fn main() {
     let foreign = export(&mut vol, &agency, &other_cred, case, true, t, "foreign");
     g.write("unknown-signer.vec", "reject unknown_signer", "the sender's credential was issued by another agency", &[], &foreign);
 
-    let (_, short) = agency.issue(&req, Role::Investigator, None, chrono::Duration::seconds(1)).unwrap();
+    let (_, short, _) = agency.issue(&req, Role::Investigator, None, chrono::Duration::seconds(1)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1200));
     let expired = export(&mut vol, &agency, &short, case, true, t, "expired");
     g.write(

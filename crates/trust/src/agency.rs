@@ -7,8 +7,11 @@
 //!   keys.cbk           key file (Argon2id + AES-256-GCM, label "agency-keys"): root PKCS#8 + age X25519 identity
 //!   revocation.json    the current signed revocation list (version 1 at init, empty)
 //!   issued/SERIAL.cred credentials issued (audit trail), sealed to the agency's own sealing
-//!                      key (age): names are never readable at rest; older SERIAL.json files
-//!                      are sealed when the agency is next unlocked
+//!                      key (age): an issued record `{"credential": DOC, "name": DISCLOSURE}`
+//!                      (the credential commits to the name; the disclosure opens it), or a
+//!                      bare credential document from an older version; names are never
+//!                      readable at rest; older SERIAL.json files are sealed when the agency
+//!                      is next unlocked
 //!   receipts/ID.json   receipts signed for bundles opened
 //!   lock               flock while a command changes the directory
 //! ```
@@ -27,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::credential::{now, Credential, CredentialRequest, CREDENTIAL, CREDENTIAL_REQUEST};
+use crate::credential::{now, Credential, CredentialRequest, NameDisclosure, CREDENTIAL, CREDENTIAL_REQUEST};
 use crate::doc::{fingerprint, SignedDoc};
 use crate::error::{io_err, Reason, Result, TrustError};
 use crate::receipt::{Receipt, RECEIPT};
@@ -38,6 +41,28 @@ use casebridge_core::{KdfParams, Passphrase, Role};
 /// Document type of an agency's public identity.
 pub const AGENCY_IDENTITY: &str = "agency-identity";
 const KEYS_LABEL: &str = "agency-keys";
+
+/// What issuing a credential gives: the credential, its signed document, and the name
+/// disclosure that opens its name commitment.
+pub type Issued = (Credential, SignedDoc, NameDisclosure);
+
+/// An issued record as the agency keeps it (sealed, in `issued/SERIAL.cred`).
+#[derive(Serialize, Deserialize)]
+struct IssuedRecord {
+    credential: SignedDoc,
+    #[serde(default)]
+    name: Option<NameDisclosure>,
+}
+
+impl IssuedRecord {
+    /// An issued record, or a bare credential document (older versions kept only that).
+    fn parse(bytes: &[u8]) -> Result<IssuedRecord> {
+        if let Ok(r) = serde_json::from_slice::<IssuedRecord>(bytes) {
+            return Ok(r);
+        }
+        Ok(IssuedRecord { credential: SignedDoc::parse(bytes)?, name: None })
+    }
+}
 
 /// The agency's public identity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -402,7 +427,10 @@ impl Agency {
     /// that enrolled with it: a request naming an id already issued to another key is refused
     /// ([`Reason::MemberIdTaken`]), as is a key already enrolled under another id. A new key
     /// for an existing member goes through [`Agency::issue_for_member`].
-    pub fn issue(&self, request: &SignedDoc, role: Role, name: Option<&str>, valid_for: Duration) -> Result<(Credential, SignedDoc)> {
+    ///
+    /// Returns the credential (which commits to the name), its signed document, and the name
+    /// disclosure that opens the commitment (for the member; the agency keeps it sealed).
+    pub fn issue(&self, request: &SignedDoc, role: Role, name: Option<&str>, valid_for: Duration) -> Result<Issued> {
         self.issue_checked(request, None, role, name, valid_for)
     }
 
@@ -416,7 +444,7 @@ impl Agency {
         role: Role,
         name: Option<&str>,
         valid_for: Duration,
-    ) -> Result<(Credential, SignedDoc)> {
+    ) -> Result<Issued> {
         self.issue_checked(request, Some(member), role, name, valid_for)
     }
 
@@ -427,7 +455,7 @@ impl Agency {
         role: Role,
         name: Option<&str>,
         valid_for: Duration,
-    ) -> Result<(Credential, SignedDoc)> {
+    ) -> Result<Issued> {
         let key = request.signer()?;
         let req: CredentialRequest = request.open(CREDENTIAL_REQUEST, Some(&key))?;
         if req.key != hex::encode(&key) {
@@ -466,11 +494,13 @@ impl Agency {
         }
         let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(&req.name).to_string();
         let issued_at = now();
+        let serial = Uuid::now_v7();
+        let disclosure = NameDisclosure::new(serial, req.member_id, &name)?;
         let cred = Credential {
             agency_id: self.public.agency_id,
-            serial: Uuid::now_v7(),
+            serial,
             member_id: req.member_id,
-            name,
+            name_commitment: disclosure.commitment()?,
             role,
             key: req.key,
             scopes: Credential::scopes_for(role),
@@ -479,26 +509,41 @@ impl Agency {
             issued_at,
         };
         let doc = SignedDoc::sign(CREDENTIAL, &cred, &self.root);
-        let sealed = seal_at_rest(&self.public.recipient()?, &doc.to_bytes())?;
+        let record = IssuedRecord { credential: doc.clone(), name: Some(disclosure.clone()) };
+        let sealed = seal_at_rest(&self.public.recipient()?, &serde_json::to_vec(&record).expect("an issued record serializes"))?;
         self.records.write(&format!("{ISSUED_FOLDER}/{}.{ISSUED_EXT}", cred.serial), &sealed)?;
-        Ok((cred, doc))
+        Ok((cred, doc, disclosure))
     }
 
     /// Every credential issued, each unsealed and verified with the root key.
     pub fn issued(&self) -> Result<Vec<Credential>> {
+        Ok(self.issued_with_names()?.into_iter().map(|(c, _)| c).collect())
+    }
+
+    /// Every credential issued with the name disclosure the agency keeps for it (none for a
+    /// credential an older version issued), each unsealed, verified with the root key and
+    /// checked against its commitment.
+    pub fn issued_with_names(&self) -> Result<Vec<(Credential, Option<NameDisclosure>)>> {
         let root = self.public.root_key_bytes()?;
         let mut out = Vec::new();
         for name in self.records.list(ISSUED_FOLDER)? {
             let Some(bytes) = self.records.read(&format!("{ISSUED_FOLDER}/{name}"))? else { continue };
-            let doc = match name.rsplit_once('.').map(|(_, ext)| ext) {
-                Some(ISSUED_EXT) => SignedDoc::parse(&open_at_rest(&self.sealing, &bytes)?)?,
-                Some("json") => SignedDoc::parse(&bytes)?,
+            let record = match name.rsplit_once('.').map(|(_, ext)| ext) {
+                Some(ISSUED_EXT) => IssuedRecord::parse(&open_at_rest(&self.sealing, &bytes)?)?,
+                Some("json") => IssuedRecord::parse(&bytes)?,
                 _ => continue,
             };
-            out.push(Credential::verify(&doc, &root, self.public.agency_id)?);
+            let cred = Credential::verify(&record.credential, &root, self.public.agency_id)?;
+            let disclosure = record.name.filter(|d| d.check(&cred).is_ok());
+            out.push((cred, disclosure));
         }
-        out.sort_by_key(|c| c.serial);
+        out.sort_by_key(|(c, _)| c.serial);
         Ok(out)
+    }
+
+    /// The name disclosures the agency keeps, by credential serial.
+    pub fn names(&self) -> Result<std::collections::BTreeMap<Uuid, NameDisclosure>> {
+        Ok(self.issued_with_names()?.into_iter().filter_map(|(c, d)| d.map(|d| (c.serial, d))).collect())
     }
 
     /// Revokes every key issued to `member`: publishes the next list version.

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::agency::AgencyPublic;
-use crate::credential::{now, Credential};
+use crate::credential::{now, Credential, NameDisclosure};
 use crate::doc::SignedDoc;
 use crate::error::{io_err, Reason, Result, TrustError};
 use crate::revocation::RevocationList;
@@ -327,12 +327,15 @@ pub struct Anchor<'a> {
     /// embedded one, which may be older), and every event's author must hold a credential
     /// for the key that signed it.
     pub issued: Option<&'a [Credential]>,
+    /// The name disclosures the agency keeps (by credential serial): the sender's is kept
+    /// with its credential, so that staff served by this store can show the sender's name.
+    pub names: Option<&'a BTreeMap<Uuid, NameDisclosure>>,
 }
 
 impl<'a> Anchor<'a> {
     /// An anchor judging credentials at signing time, without the agency's records.
     pub fn new(agency: &'a AgencyPublic, revocation: &'a RevocationList, sealing: Option<&'a age::x25519::Identity>) -> Anchor<'a> {
-        Anchor { agency, revocation, sealing, now: None, issued: None }
+        Anchor { agency, revocation, sealing, now: None, issued: None, names: None }
     }
 
     /// Judges the sender's credential at the receiver's clock `now`.
@@ -344,6 +347,12 @@ impl<'a> Anchor<'a> {
     /// Uses the agency's record of the credentials it issued (see [`Anchor::issued`]).
     pub fn issued(mut self, issued: &'a [Credential]) -> Anchor<'a> {
         self.issued = Some(issued);
+        self
+    }
+
+    /// Uses the agency's name disclosures (see [`Anchor::names`]).
+    pub fn names(mut self, names: &'a BTreeMap<Uuid, NameDisclosure>) -> Anchor<'a> {
+        self.names = Some(names);
         self
     }
 }
@@ -373,6 +382,9 @@ pub struct Verified {
     /// here, in the first half of an open, so [`import_verified`] records it in custody
     /// "received" without reading content under the store's write lock.
     pub observed: BTreeMap<String, Observed>,
+    /// The disclosure of the name committed to by the embedded credential, when the anchor
+    /// holds the agency's names ([`Anchor::names`]) and it opens the commitment.
+    pub name: Option<NameDisclosure>,
 }
 
 /// What the reader does with each blob's bytes.
@@ -647,6 +659,7 @@ fn verify_plain(
     // The agency's own record decides the sender's role: the newest credential it issued for
     // this member and key that is valid now. An embedded credential from an earlier role (an
     // investigator since made a volunteer) carries no rights.
+    let name = anchor.names.and_then(|n| n.get(&credential.serial)).filter(|d| d.check(&credential).is_ok()).cloned();
     let credential = match anchor.issued {
         None => credential,
         Some(issued) => issued
@@ -719,6 +732,7 @@ fn verify_plain(
         replay: false,
         revoked_events,
         observed: BTreeMap::new(),
+        name,
     };
     let replay = match &sink {
         BlobSink::Check => false,
@@ -1144,6 +1158,7 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         member_id: m.sender,
         credential: B64.encode(m.credential.to_bytes()),
         member_key: Some(m.sender_key.clone()),
+        name: sender_name(store, v)?,
     }];
     local.push(ProfileEvent::BundleImported {
         bundle_id: m.bundle_id,
@@ -1171,6 +1186,17 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         outcome: BundleOutcome::Accepted,
         received,
     })
+}
+
+/// The sender's name disclosure to keep with their credential: the anchor's, else one this
+/// store already holds for the very same credential (so a later open without the agency's
+/// names does not drop it).
+fn sender_name(store: &Store, v: &Verified) -> Result<Option<String>> {
+    if let Some(d) = &v.name {
+        return Ok(Some(d.to_json()));
+    }
+    let encoded = B64.encode(v.manifest.credential.to_bytes());
+    Ok(store.member_credentials(v.manifest.sender)?.into_iter().find(|r| r.document == encoded).and_then(|r| r.name))
 }
 
 /// The endpoint's rule for what a member may contribute. Investigators and supervisors may

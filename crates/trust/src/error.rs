@@ -92,6 +92,9 @@ pub enum Reason {
     TeamChangeForbidden,
     /// Something only a supervisor may do (a legal hold) from another member.
     SupervisorOnly,
+    /// A name disclosure does not open its credential's name commitment (another name, salt,
+    /// serial or member).
+    NameMismatch,
 }
 
 impl Reason {
@@ -139,6 +142,7 @@ impl Reason {
             Reason::NotOnTeam => "not_on_team",
             Reason::TeamChangeForbidden => "team_change_forbidden",
             Reason::SupervisorOnly => "supervisor_only",
+            Reason::NameMismatch => "name_mismatch",
         }
     }
 }

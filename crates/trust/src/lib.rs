@@ -33,10 +33,13 @@ pub mod records;
 mod revocation;
 
 pub use agency::{
-    open_at_rest, receipt_record, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, AGENCY_IDENTITY, ISSUED_FOLDER,
-    RECEIPTS_FOLDER, REVOCATION_RECORD,
+    open_at_rest, receipt_record, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, Issued, AGENCY_IDENTITY,
+    ISSUED_FOLDER, RECEIPTS_FOLDER, REVOCATION_RECORD,
 };
-pub use credential::{now, parse_duration, Credential, CredentialRequest, CredentialStatus, CREDENTIAL, CREDENTIAL_REQUEST};
+pub use credential::{
+    name_commitment, now, parse_duration, Credential, CredentialRequest, CredentialStatus, NameDisclosure, NamedCredential, CREDENTIAL,
+    CREDENTIAL_REQUEST, NAME_COMMITMENT_TAG, NAME_SALT_LEN,
+};
 pub use doc::{fingerprint, SignedDoc, MAX_DOC_LEN};
 pub use error::{Reason, Result, TrustError};
 pub use receipt::{Receipt, RECEIPT};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::agency::{verify_identity, AgencyPublic, AgencyPublicFile};
-use crate::credential::{now, Credential, CredentialRequest, CREDENTIAL_REQUEST};
+use crate::credential::{now, Credential, CredentialRequest, NameDisclosure, CREDENTIAL_REQUEST};
 use crate::doc::SignedDoc;
 use crate::error::{Reason, Result, TrustError};
 use crate::receipt::Receipt;
@@ -100,6 +100,18 @@ pub fn store_revocation(store: &mut Store, agency: &AgencyPublic, doc: &SignedDo
 /// Installs a credential: it must be signed by a pinned agency (pin it first, or pass its
 /// public file) and name this profile's member id and key.
 pub fn install_credential(store: &mut Store, cred_doc: &SignedDoc, agency_file: Option<&AgencyPublicFile>) -> Result<Credential> {
+    install_credential_named(store, cred_doc, agency_file, None)
+}
+
+/// [`install_credential`] with the name disclosure the agency gave with it (an endpoint's
+/// enrolment answer), which must open the credential's name commitment
+/// ([`Reason::NameMismatch`]); it is kept with the credential.
+pub fn install_credential_named(
+    store: &mut Store,
+    cred_doc: &SignedDoc,
+    agency_file: Option<&AgencyPublicFile>,
+    name: Option<&NameDisclosure>,
+) -> Result<Credential> {
     if let Some(f) = agency_file {
         pin_agency(store, f)?;
     }
@@ -113,10 +125,14 @@ pub fn install_credential(store: &mut Store, cred_doc: &SignedDoc, agency_file: 
     if cred.key != me.public_key || cred.member_id != me.member_id {
         return Err(TrustError::new(Reason::WrongHolder, "the credential was issued to another profile (member id or key differs)"));
     }
+    if let Some(d) = name {
+        d.check(&cred)?;
+    }
     store.record_local(ProfileEvent::CredentialInstalled {
         agency_id: agency.agency_id,
         member_id: cred.member_id,
         credential: B64.encode(cred_doc.to_bytes()),
+        name: name.map(NameDisclosure::to_json),
     })?;
     Ok(cred)
 }
@@ -124,25 +140,58 @@ pub fn install_credential(store: &mut Store, cred_doc: &SignedDoc, agency_file: 
 /// Keeps other members' credentials from `agency` (a staff feed sends those of the authors it
 /// serves), each verified against the pinned agency's root first; documents already held are
 /// skipped and the rest recorded as `member_credential_stored`. Returns how many were new.
-/// A court package built from this store then carries every author's credential.
-pub fn store_member_credentials(store: &mut Store, agency: &AgencyPublic, docs: &[SignedDoc]) -> Result<usize> {
+/// A court package built from this store then carries every author's credential. The name
+/// disclosures `names` the feed sent with them are kept with the credential each opens (one
+/// that opens none is ignored), so staff see who each author is.
+pub fn store_member_credentials(store: &mut Store, agency: &AgencyPublic, docs: &[SignedDoc], names: &[NameDisclosure]) -> Result<usize> {
     let root = agency.root_key_bytes()?;
     let mut added = 0;
     for doc in docs {
         let cred = Credential::verify(doc, &root, agency.agency_id)?;
         let encoded = B64.encode(doc.to_bytes());
-        if store.member_credentials(cred.member_id)?.iter().any(|r| r.document == encoded) {
+        let held = store.member_credentials(cred.member_id)?.into_iter().find(|r| r.document == encoded);
+        let name = names.iter().find(|d| d.check(&cred).is_ok()).map(NameDisclosure::to_json);
+        if held.as_ref().is_some_and(|r| name.is_none() || r.name == name) {
             continue;
         }
+        // A name already held for this very credential is kept.
+        let name = name.or_else(|| held.and_then(|r| r.name));
         store.record_local(ProfileEvent::MemberCredentialStored {
             agency_id: agency.agency_id,
             member_id: cred.member_id,
             credential: encoded,
             member_key: Some(cred.key.clone()),
+            name,
         })?;
         added += 1;
     }
     Ok(added)
+}
+
+/// The name disclosure held with a credential record, when it opens that credential's
+/// commitment (a stored disclosure that does not is ignored, never shown).
+pub fn held_name(rec: &casebridge_core::TrustRecord, credential: &Credential) -> Option<NameDisclosure> {
+    let d = NameDisclosure::from_json(rec.name.as_deref()?).ok()?;
+    d.check(credential).ok().map(|()| d)
+}
+
+/// A credential held, its signed document, and the name disclosure held for it.
+pub type HeldCredential = (Credential, SignedDoc, Option<NameDisclosure>);
+
+/// Every credential this store holds (its own, then other members' kept from bundles and
+/// feeds) that verifies against `agency`, with the name disclosure held for it, by member id.
+pub fn held_credentials(store: &Store, agency: &AgencyPublic) -> Result<std::collections::BTreeMap<Uuid, HeldCredential>> {
+    let root = agency.root_key_bytes()?;
+    let mut out = std::collections::BTreeMap::new();
+    let mut held = store.trust_documents(Table::MemberCredentials)?;
+    held.extend(store.trust_documents(Table::Credentials)?);
+    for rec in held {
+        let Ok(doc) = decode_doc(&rec) else { continue };
+        let Ok(cred) = Credential::verify(&doc, &root, agency.agency_id) else { continue };
+        let name = held_name(&rec, &cred);
+        out.insert(cred.member_id, (cred, doc, name));
+    }
+    Ok(out)
 }
 
 /// The installed credential for an agency.

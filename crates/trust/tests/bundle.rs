@@ -145,7 +145,7 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
     // Credential from another agency presented to this one.
     let other_dir = w.path("other");
     let req = profile::request_credential(&w.sender);
-    let (_, foreign_cred) = w.other.issue(&req, Role::Volunteer, None, chrono::Duration::days(1)).unwrap();
+    let (_, foreign_cred, _) = w.other.issue(&req, Role::Volunteer, None, chrono::Duration::days(1)).unwrap();
     let public = w.agency.public().clone();
     let out = w.path("foreign.cbb");
     let opts = bundle::ExportOptions {
@@ -164,7 +164,7 @@ fn unknown_signer_expired_and_revoked_credentials_are_rejected() {
     let _ = other_dir;
 
     // Credential that expired before signing.
-    let (_, short) = w.agency.issue(&req, Role::Volunteer, None, chrono::Duration::seconds(1)).unwrap();
+    let (_, short, _) = w.agency.issue(&req, Role::Volunteer, None, chrono::Duration::seconds(1)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let out = w.path("expired.cbb");
     let opts = bundle::ExportOptions {

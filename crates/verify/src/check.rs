@@ -40,6 +40,9 @@ struct Manifest {
     events: Vec<ManifestEvent>,
     items: Vec<ManifestItem>,
     files: Vec<ManifestFile>,
+    /// Per-case pseudonyms of authors whose names are not disclosed, by member id.
+    #[serde(default)]
+    pseudonyms: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -113,11 +116,48 @@ struct Credential {
     agency_id: String,
     serial: String,
     member_id: String,
-    name: String,
+    /// `hex(SHA-256("casebridge-name-v1" || salt || name))`; the name is not in the credential.
+    #[serde(default)]
+    name_commitment: String,
     role: String,
     key: String,
     not_before: String,
     not_after: String,
+}
+
+/// `names/<member id>.json`: opens a credential's name commitment.
+#[derive(Deserialize)]
+struct NameDisclosure {
+    serial: String,
+    member_id: String,
+    name: String,
+    salt: String,
+}
+
+/// Domain tag of a name commitment (docs/FORMAT.md, "Credential").
+const NAME_COMMITMENT_TAG: &[u8] = b"casebridge-name-v1";
+
+impl NameDisclosure {
+    /// Why this disclosure does not open credential `c` of member `member`, if it does not.
+    fn mismatch(&self, c: &Credential, member: &str) -> Option<String> {
+        if self.member_id != member || self.serial != c.serial {
+            return Some(format!(
+                "is a name disclosure for credential {} of member {}, not for credential {} of member {member}",
+                self.serial, self.member_id, c.serial
+            ));
+        }
+        let Some(salt) = hex::decode(&self.salt).ok().filter(|s| s.len() == 32) else {
+            return Some("has a salt that is not 32 bytes of hex".into());
+        };
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(NAME_COMMITMENT_TAG);
+        ctx.update(&salt);
+        ctx.update(self.name.as_bytes());
+        let commitment = hex::encode(ctx.finish());
+        (commitment != c.name_commitment.to_ascii_lowercase()).then(|| {
+            format!("does not open the name commitment of credentials/{member}.json: the name or salt was changed, or it belongs to another credential")
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -178,6 +218,7 @@ fn in_layout(p: &str) -> bool {
         || in_dir("events", &|n| n.strip_suffix(".event").is_some_and(|d| d.len() >= 6 && d.bytes().all(|b| b.is_ascii_digit())))
         || in_dir("originals", &is_uuid)
         || in_dir("credentials", &credential)
+        || in_dir("names", &json_id)
         || in_dir("receipts", &json_id)
 }
 
@@ -718,6 +759,8 @@ impl<'a> Verifier<'a> {
     fn check_agency(&mut self, m: &Manifest, events: &[(String, Event)], members: &mut BTreeMap<String, MemberInfo>) {
         let credential_files: Vec<String> = self.found.keys().filter(|p| p.starts_with("credentials/")).cloned().collect();
         let receipt_files: Vec<String> = self.found.keys().filter(|p| p.starts_with("receipts/")).cloned().collect();
+        let name_files: BTreeSet<String> = self.found.keys().filter(|p| p.starts_with("names/")).cloned().collect();
+        let mut names_checked: BTreeSet<String> = BTreeSet::new();
         self.report.counts.credentials = credential_files.len();
         self.report.counts.receipts = receipt_files.len();
 
@@ -733,7 +776,7 @@ impl<'a> Verifier<'a> {
             } else {
                 "the package has no agency.json that verifies"
             };
-            for p in credential_files.iter().chain(&receipt_files) {
+            for p in credential_files.iter().chain(&receipt_files).chain(&name_files) {
                 self.problem(5, file_subject(p), format!("cannot be checked: {why}"));
             }
             for id in &signers {
@@ -824,10 +867,52 @@ impl<'a> Verifier<'a> {
                     ),
                 );
             }
-            if let Some(info) = members.get_mut(&stem) {
-                info.credential =
-                    Some(CredentialInfo { name: c.name, role: c.role, serial: c.serial, not_before: c.not_before, not_after: c.not_after });
+            // The name, only from a disclosure that opens the credential's commitment.
+            // A member with several devices has a credential per key: the disclosure opens the
+            // one whose serial it names, and is checked against that one.
+            let name_path = format!("names/{stem}.json");
+            let mut name = None;
+            if name_files.contains(&name_path) && !names_checked.contains(&name_path) {
+                let name_subject = file_subject(&name_path);
+                if let Some(bytes) = self.read_found(5, &name_subject, &name_path, format::MAX_DOC_LEN) {
+                    match serde_json::from_slice::<NameDisclosure>(&bytes) {
+                        Err(_) => {
+                            names_checked.insert(name_path.clone());
+                            self.problem(5, &name_subject, "is not a name disclosure ({serial, member_id, name, salt})");
+                        }
+                        // Another of this member's credentials: checked with that one.
+                        Ok(d) if d.member_id == stem && d.serial != c.serial => {}
+                        Ok(d) => {
+                            names_checked.insert(name_path.clone());
+                            match d.mismatch(&c, &stem) {
+                                Some(why) => self.problem(5, &name_subject, why),
+                                None => name = Some(d.name),
+                            }
+                        }
+                    }
+                }
             }
+            if let Some(info) = members.get_mut(&stem) {
+                let name = name.or_else(|| info.credential.as_ref().and_then(|i| i.name.clone()));
+                info.credential = Some(CredentialInfo {
+                    name,
+                    pseudonym: m.pseudonyms.get(&stem).cloned(),
+                    role: c.role,
+                    serial: c.serial,
+                    not_before: c.not_before,
+                    not_after: c.not_after,
+                });
+            }
+        }
+        self.report.counts.names = names_checked.len();
+        // A disclosure whose credential is missing or did not check out opens nothing.
+        for p in name_files.difference(&names_checked) {
+            let member = p.trim_start_matches("names/").trim_end_matches(".json");
+            self.problem(
+                5,
+                file_subject(p),
+                format!("cannot be checked: there is no credential of member {member} that verifies, so no name commitment to open"),
+            );
         }
         // A signer without a credential file at all (a file that is there but does not check out
         // has its own problem above), and a key of a member that no credential binds.
@@ -1107,6 +1192,7 @@ pub fn verify(dir: &Path, anchor: Option<&AgencyRoot>) -> Report {
             files: m.files.len(),
             bytes: m.files.iter().map(|f| f.size).fold(0u64, u64::saturating_add),
             credentials: v.report.counts.credentials,
+            names: v.report.counts.names,
             receipts: v.report.counts.receipts,
         };
         v.report.members = members.into_values().collect();

@@ -47,7 +47,9 @@
 //!    member of its file name, of that agency, binding the key that signed their events (and
 //!    the manifest), valid when each of their events was dated; no event (and no manifest) is
 //!    dated at or after its key's revocation. A revocation of a key that signed nothing after
-//!    it is flagged.
+//!    it is flagged. Every name disclosure (`names/<member id>.json`) opens the name commitment
+//!    of that member's credential (`SHA-256("casebridge-name-v1" || salt || name)`); names are
+//!    printed only from such disclosures, every other member by the manifest's pseudonym.
 //!
 //! ## Not here
 //! No network, no store, no private keys, no current time (a stale revocation list is judged

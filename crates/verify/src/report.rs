@@ -75,8 +75,13 @@ pub struct AgencyInfo {
 /// A member's credential, verified against the agency root key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CredentialInfo {
-    /// Name the agency gave.
-    pub name: String,
+    /// The name the credential commits to, only when the package holds a disclosure
+    /// (`names/<member id>.json`) that opens the commitment: the member's identity was
+    /// disclosed for this case. `None`: not disclosed.
+    pub name: Option<String>,
+    /// The per-case pseudonym the exporter gave an undisclosed member (the manifest's
+    /// `pseudonyms`), when any.
+    pub pseudonym: Option<String>,
     /// Role the agency granted.
     pub role: String,
     /// Serial number.
@@ -209,6 +214,9 @@ pub struct Counts {
     pub bytes: u64,
     /// Credential files.
     pub credentials: usize,
+    /// Name disclosure files checked against their credential (one that does not open its
+    /// commitment is a problem).
+    pub names: usize,
     /// Receipt files.
     pub receipts: usize,
 }
@@ -306,6 +314,7 @@ impl Report {
         line("items", c.items.to_string());
         line("files", format!("{} listed in the manifest ({} bytes)", c.files, c.bytes));
         line("credentials", c.credentials.to_string());
+        line("names", format!("{} disclosed (every other member is shown by pseudonym only)", c.names));
         line("receipts", c.receipts.to_string());
 
         if !self.members.is_empty() {
@@ -317,10 +326,15 @@ impl Report {
                 }
                 match &m.credential {
                     Some(cr) => {
+                        let who = match (&cr.name, &cr.pseudonym) {
+                            (Some(n), _) => format!("{} (name disclosed, opens the credential's commitment)", clean(n)),
+                            (None, Some(p)) => format!("{} (identity not disclosed)", clean(p)),
+                            (None, None) => "(identity not disclosed)".to_string(),
+                        };
                         let _ = writeln!(
                             s,
                             "    credential {} ({}), serial {}, valid {} to {}",
-                            clean(&cr.name),
+                            who,
                             clean(&cr.role),
                             clean(&cr.serial),
                             clean(&cr.not_before),

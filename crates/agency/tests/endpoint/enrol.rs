@@ -13,10 +13,12 @@ async fn enrolment_issues_a_credential_that_installs_and_uses_the_invite_once() 
     let member = env.enrol(Role::Volunteer).await;
     // The running endpoint lists what it issued over its admin socket (sealed at rest).
     let issued = admin::call(&env.dir, "GET", "/admin/issued", None).await.unwrap().unwrap();
-    let issued: Vec<casebridge_trust::Credential> = serde_json::from_value(issued).unwrap();
-    let cred = issued.iter().find(|c| c.member_id == member.id).unwrap();
-    assert_eq!(cred.role, Role::Volunteer);
-    assert_eq!(cred.name, "Test Member", "the invite's name wins over the request's");
+    let issued: Vec<casebridge_trust::NamedCredential> = serde_json::from_value(issued).unwrap();
+    let cred = issued.iter().find(|c| c.credential.member_id == member.id).unwrap();
+    assert_eq!(cred.credential.role, Role::Volunteer);
+    assert_eq!(cred.name.as_deref(), Some("Test Member"), "the invite's name wins over the request's");
+    // The credential itself commits to the name and does not hold it.
+    assert!(!serde_json::to_string(&cred.credential).unwrap().contains("Test Member"));
 
     // The same code again.
     let secret = env.invite(WireRole::Investigator, 3600).await;

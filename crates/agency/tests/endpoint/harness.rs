@@ -174,7 +174,7 @@ impl Env {
     pub fn enrol_offline(&mut self) -> Uuid {
         let store = self.new_store(Role::Volunteer);
         let agency = open_agency(&self.dir);
-        let (cred, _) = agency.issue(&profile::request_credential(&store), Role::Volunteer, None, Duration::days(1)).unwrap();
+        let (cred, _, _) = agency.issue(&profile::request_credential(&store), Role::Volunteer, None, Duration::days(1)).unwrap();
         cred.member_id
     }
 

@@ -100,6 +100,15 @@ impl Store {
         self.index.scan_json(Table::Disclosures, case.as_bytes())
     }
 
+    /// The tag naming `member` in court material of `case` when the member's identity is not
+    /// disclosed: `HMAC-SHA-256(K, "casebridge/v1/pseudonym" || case id || member id)`, with
+    /// `K` = HKDF-SHA-256 of this store's master key for `casebridge/v1/key/pseudonym` (docs/FORMAT.md,
+    /// "Pseudonyms"). Stable for one case in this store, different between cases, and not
+    /// computable by anyone without the store's keys (unlike any hash of public ids).
+    pub fn pseudonym_tag(&self, case: Uuid, member: Uuid) -> [u8; 32] {
+        self.master.derive(purpose::PSEUDONYM).mac().sign(&[format::PSEUDONYM_CONTEXT, case.as_bytes(), member.as_bytes()])
+    }
+
     /// A member known to this store (from their `profile_created` event), if any.
     pub fn member(&self, id: Uuid) -> Result<Option<MemberRecord>> {
         get_json(&mut IndexReader(&self.index), Table::Members, id.as_bytes())

@@ -270,7 +270,13 @@ mod tests {
         let agency = Uuid::now_v7();
         for (doc, key) in [("cred-a", Some(a.whoami().public_key.clone())), ("cred-b", Some(b.whoami().public_key.clone())), ("old", None)]
         {
-            let stored = ProfileEvent::MemberCredentialStored { agency_id: agency, member_id: id, credential: doc.into(), member_key: key };
+            let stored = ProfileEvent::MemberCredentialStored {
+                agency_id: agency,
+                member_id: id,
+                credential: doc.into(),
+                member_key: key,
+                name: None,
+            };
             hub.record_local(stored).unwrap();
         }
         let mut docs: Vec<String> = hub.member_credentials(id).unwrap().into_iter().map(|r| r.document).collect();
