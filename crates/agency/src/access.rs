@@ -3,15 +3,18 @@
 //! the policy over them is the endpoint's and lives here.
 //!
 //! - Investigators and supervisors see every case event and may fetch any content held.
-//! - A volunteer sees the briefs addressed to them (and their withdrawal), and the review
-//!   decisions and the `received`/`accepted` custody of their own submissions, and may fetch
-//!   only the content of their own submissions.
+//! - A volunteer is told of the briefs addressed to them (and their withdrawal), and of the
+//!   review decisions and the `received`/`accepted` custody of their own submissions, and may
+//!   fetch only the content of their own submissions. They are told by notices the agency
+//!   signs ([`casebridge_trust::notice_of`]), never sent the events: an event names its
+//!   author (an investigator's member id, key and device) and a brief its audience (other
+//!   volunteers' member ids), which a volunteer never learns (issue 12).
 //! - Nobody is sent a profile's own bookkeeping ([`casebridge_core::ProfileEvent`]) or their
 //!   own events back.
 //!
 //! Every rule reads through `&Store`: the endpoint runs them under its store's read lock.
 
-use casebridge_core::{CustodyAction, EventKind, EventPage, Result, Role, SignedEvent, Store};
+use casebridge_core::{CustodyAction, EventKind, Notice, Result, Role, SignedEvent, Store};
 use uuid::Uuid;
 
 /// Whether `member` (with `role`) may see `ev` (see the module doc).
@@ -36,18 +39,36 @@ pub(crate) fn visible_to(store: &Store, ev: &SignedEvent, member: Uuid, role: Ro
     })
 }
 
-/// The feed for `member`: the events after journal record `after` that they may see
-/// ([`visible_to`]), reading at most `limit` records. The cursor is a record index.
-pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: usize) -> Result<EventPage> {
-    let mut page = store.events_after(after, limit)?;
-    let mut visible = Vec::with_capacity(page.events.len());
+/// A page of a member's feed: events for staff, notices (to be signed by the agency) for a
+/// volunteer.
+pub(crate) struct FeedPage {
+    /// The events the member may see, oldest first (staff only; a volunteer's is empty).
+    pub events: Vec<SignedEvent>,
+    /// What the agency tells a volunteer of the events it may see, oldest first.
+    pub notices: Vec<Notice>,
+    /// Record index to continue after.
+    pub cursor: u64,
+    /// More records follow.
+    pub more: bool,
+}
+
+/// The feed for `member` of agency `agency_id`: what they may see ([`visible_to`]) of the
+/// events after journal record `after`, reading at most `limit` records; for a volunteer as
+/// the agency's notices instead of the events. The cursor is a record index.
+pub(crate) fn feed(store: &Store, agency_id: Uuid, member: Uuid, role: Role, after: u64, limit: usize) -> Result<FeedPage> {
+    let page = store.events_after(after, limit)?;
+    let (mut events, mut notices) = (Vec::new(), Vec::new());
     for ev in page.events {
-        if visible_to(store, &ev, member, role)? {
-            visible.push(ev);
+        if !visible_to(store, &ev, member, role)? {
+            continue;
+        }
+        if role.is_staff() {
+            events.push(ev);
+        } else if let Some(n) = casebridge_trust::notice_of(agency_id, member, &ev) {
+            notices.push(n);
         }
     }
-    page.events = visible;
-    Ok(page)
+    Ok(FeedPage { events, notices, cursor: page.cursor, more: page.more })
 }
 
 /// Whether `member` may fetch the content with this SHA-256, by the records alone: staff any

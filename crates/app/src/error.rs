@@ -210,6 +210,10 @@ error_codes! {
     NotSealed = "not_sealed",
     /// Trust layer: `unknown_member`.
     UnknownMember = "unknown_member",
+    /// Trust layer: `notice_not_from_agency`.
+    NoticeNotFromAgency = "notice_not_from_agency",
+    /// Trust layer: `notice_not_for_you`.
+    NoticeNotForYou = "notice_not_for_you",
     // The sync client's (`casebridge_sync::SyncError::code`).
     /// Sync client: `connection`.
     Connection = "connection",

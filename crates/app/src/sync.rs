@@ -238,8 +238,17 @@ async fn pull(
                     B64.decode(c).map_err(|_| AppError::new(ErrorCode::Protocol, "the feed sent a credential that is not base64"))?;
                 credentials.push(casebridge_trust::SignedDoc::parse(&bytes)?);
             }
-            pulled += events.len();
+            // What the agency tells a volunteer (briefs, withdrawals, decisions, custody): each
+            // verified against the pinned agency key, and addressed to this profile, before any
+            // of the page is kept.
+            let mut notices = Vec::with_capacity(feed.notices.len());
+            for n in &feed.notices {
+                let bytes = B64.decode(n).map_err(|_| AppError::new(ErrorCode::Protocol, "the feed sent a notice that is not base64"))?;
+                notices.push(casebridge_trust::SignedDoc::parse(&bytes)?);
+            }
+            pulled += events.len() + notices.len();
             imported += store.with(|s| Ok(s.import_events(&events, Vec::new())?))?;
+            imported += store.with(|s| Ok(casebridge_trust::profile::store_notices(s, agency, &notices)?))? as u64;
             store.with(|s| Ok(casebridge_trust::profile::store_member_credentials(s, agency, &credentials)?))?;
             state.cursor = feed.cursor;
             state.save(dir)?;

@@ -85,6 +85,10 @@ pub enum Reason {
     NotSealed,
     /// An invite for an existing member names a member the agency never issued a credential to.
     UnknownMember,
+    /// A notice is not signed by the pinned agency's key, or names another agency.
+    NoticeNotFromAgency,
+    /// A notice is addressed to another member than this profile.
+    NoticeNotForYou,
 }
 
 impl Reason {
@@ -129,6 +133,8 @@ impl Reason {
             Reason::SubmissionItemInvalid => "submission_item_invalid",
             Reason::NotSealed => "not_sealed",
             Reason::UnknownMember => "unknown_member",
+            Reason::NoticeNotFromAgency => "notice_not_from_agency",
+            Reason::NoticeNotForYou => "notice_not_for_you",
         }
     }
 }
