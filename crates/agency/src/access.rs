@@ -41,6 +41,7 @@ pub(crate) fn visible_to(store: &Store, ev: &SignedEvent, member: Uuid, role: Ro
 
 /// A page of a member's feed: events for staff, notices (to be signed by the agency) for a
 /// volunteer.
+#[derive(Debug)]
 pub(crate) struct FeedPage {
     /// The events the member may see, oldest first (staff only; a volunteer's is empty).
     pub events: Vec<SignedEvent>,
