@@ -28,7 +28,14 @@ fn store_error(e: casebridge_core::Error) -> ApiError {
 
 /// What `member` with `role` may see of the events after `after`: the events (staff) or the
 /// notices of agency `agency_id` (volunteers).
-pub(crate) fn feed(store: &Store, agency_id: Uuid, member: Uuid, role: Role, after: u64, limit: usize) -> Result<access::FeedPage, ApiError> {
+pub(crate) fn feed(
+    store: &Store,
+    agency_id: Uuid,
+    member: Uuid,
+    role: Role,
+    after: u64,
+    limit: usize,
+) -> Result<access::FeedPage, ApiError> {
     access::feed(store, agency_id, member, role, after, limit).map_err(store_error)
 }
 

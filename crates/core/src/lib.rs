@@ -77,8 +77,7 @@ pub use index::CACHE_CAPACITY;
 pub use keyfile::{read_keyfile, write_keyfile};
 pub use model::{
     Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, Notice, NoticeKind, ObjectRef, Observed, ProfileEvent,
-    ReviewDecision,
-    ReviewState, Role,
+    ReviewDecision, ReviewState, Role,
 };
 pub use objects::{read_full, FileObjects, ObjectBackend, ObjectEntry, Progress};
 pub use projection::{

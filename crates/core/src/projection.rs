@@ -15,7 +15,9 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::{Hlc, SignedEvent};
-use crate::model::{Area, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, Notice, NoticeKind, ProfileEvent, ReviewDecision, Role};
+use crate::model::{
+    Area, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, Notice, NoticeKind, ProfileEvent, ReviewDecision, Role,
+};
 
 /// The logical tables of the projection. Their names are part of each value's associated data.
 /// The keys below are logical keys; the index stores each under a keyed physical key (no id,

@@ -60,7 +60,10 @@ pub fn verify_notice(doc: &SignedDoc, agency: &AgencyPublic, me: Uuid) -> Result
         ));
     }
     if n.to != me {
-        return Err(TrustError::new(Reason::NoticeNotForYou, format!("notice {} is addressed to another member, not to this profile", n.id)));
+        return Err(TrustError::new(
+            Reason::NoticeNotForYou,
+            format!("notice {} is addressed to another member, not to this profile", n.id),
+        ));
     }
     Ok(n)
 }
