@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use casebridge_core::{EventKind, Passphrase, Role, SignedEvent, Store};
+use casebridge_core::{EventKind, Notice, NoticeKind, Passphrase, Role, SignedEvent, Store};
 use casebridge_protocol::UploadBegin;
 use casebridge_sync::{Auth, HttpTransport, SyncError, Transport};
 use uuid::Uuid;
@@ -40,6 +40,19 @@ fn status<T>(r: Result<T, SyncError>) -> u16 {
         Ok(_) => 200,
         Err(e) => e.status().unwrap_or(0),
     }
+}
+
+/// The agency's notices in a feed page (their signatures are checked by the client:
+/// crates/agency/tests/attacks/notices.rs).
+fn notices(feed: &casebridge_protocol::Feed) -> Vec<Notice> {
+    feed.notices
+        .iter()
+        .map(|n| {
+            let doc: serde_json::Value = serde_json::from_slice(&B64.decode(n).unwrap()).unwrap();
+            assert_eq!(doc["type"], "notice");
+            serde_json::from_slice(&B64.decode(doc["body"].as_str().unwrap()).unwrap()).unwrap()
+        })
+        .collect()
 }
 
 fn kinds(feed: &casebridge_protocol::Feed) -> Vec<EventKind> {
@@ -117,8 +130,13 @@ fn access_matrix() {
         assert_eq!(got, (want_feed, want_content, want_upload), "{name}: (feed, content, upload)");
         if let Ok(feed) = feed {
             let k = kinds(&feed);
-            let briefs: Vec<Uuid> =
+            // Staff are sent the investigator's brief events; a volunteer the agency's notices.
+            let mut briefs: Vec<Uuid> =
                 k.iter().filter_map(|k| if let EventKind::BriefPublished { brief_id, .. } = k { Some(*brief_id) } else { None }).collect();
+            briefs.extend(notices(&feed).iter().filter_map(|n| match &n.kind {
+                NoticeKind::BriefPublished { brief_id, .. } => Some(*brief_id),
+                _ => None,
+            }));
             let internal = k.iter().any(|k| matches!(k, EventKind::CaseCreated { .. } | EventKind::NoteAdded { .. }));
             let subs = k.iter().filter(|k| matches!(k, EventKind::SubmissionMade { .. })).count();
             match name {
@@ -131,6 +149,8 @@ fn access_matrix() {
                     assert_eq!(subs, 1, "investigators see submissions");
                 }
                 "volunteer A" => {
+                    assert!(k.is_empty(), "a volunteer is sent no events, only the agency's notices");
+                    assert!(notices(&feed).iter().all(|n| n.to == a_id.parse::<Uuid>().unwrap() && n.agency_id == agency_id));
                     assert!(!internal, "no internal case data for volunteers");
                     assert_eq!(briefs.len(), 2, "A sees both briefs");
                 }

@@ -75,6 +75,7 @@ const briefs: BriefView[] = [
     published_by: who.member_id,
     published_at: '2026-03-02T09:00:00+01:00',
     withdrawn: false,
+    from_agency: true,
   },
   {
     id: 'b2',
@@ -88,6 +89,7 @@ const briefs: BriefView[] = [
     published_by: who.member_id,
     published_at: '2026-02-20T09:00:00+01:00',
     withdrawn: false,
+    from_agency: true,
   },
 ];
 

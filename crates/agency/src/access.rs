@@ -7,15 +7,18 @@
 //!   the team now (issue 16: need to know), and may fetch the content of those cases' items. A
 //!   member assigned to a team is sent the case's earlier events with their assignment; a
 //!   member removed is sent their removal and nothing of the case after it.
-//! - A volunteer sees the briefs addressed to them (and their withdrawal), and the review
-//!   decisions and the `received`/`accepted` custody of their own submissions, and may fetch
-//!   only the content of their own submissions.
+//! - A volunteer is told of the briefs addressed to them (and their withdrawal), and of the
+//!   review decisions and the `received`/`accepted` custody of their own submissions, and may
+//!   fetch only the content of their own submissions. They are told by notices the agency
+//!   signs ([`casebridge_trust::notice_of`]), never sent the events: an event names its
+//!   author (an investigator's member id, key and device) and a brief its audience (other
+//!   volunteers' member ids), which a volunteer never learns (issue 12).
 //! - Nobody is sent a profile's own bookkeeping ([`casebridge_core::ProfileEvent`]) or their
 //!   own events back.
 //!
 //! Every rule reads through `&Store`: the endpoint runs them under its store's read lock.
 
-use casebridge_core::{CustodyAction, EventKind, EventPage, Result, Role, SignedEvent, Store};
+use casebridge_core::{CustodyAction, EventKind, Notice, Result, Role, SignedEvent, Store};
 use uuid::Uuid;
 
 /// Whether `member` (with `role`) may see `ev` (see the module doc).
@@ -57,28 +60,46 @@ fn on_team_of(store: &Store, kind: &EventKind, member: Uuid) -> Result<bool> {
     }
 }
 
-/// The feed for `member`: the events after journal record `after` that they may see
-/// ([`visible_to`]), reading at most `limit` records. The cursor is a record index.
+/// A page of a member's feed: events for staff, notices (to be signed by the agency) for a
+/// volunteer.
+#[derive(Debug)]
+pub(crate) struct FeedPage {
+    /// The events the member may see, oldest first (staff only; a volunteer's is empty).
+    pub events: Vec<SignedEvent>,
+    /// What the agency tells a volunteer of the events it may see, oldest first.
+    pub notices: Vec<Notice>,
+    /// Record index to continue after.
+    pub cursor: u64,
+    /// More records follow.
+    pub more: bool,
+}
+
+/// The feed for `member` of agency `agency_id`: what they may see ([`visible_to`]) of the
+/// events after journal record `after`, reading at most `limit` records; for a volunteer as
+/// the agency's notices instead of the events. The cursor is a record index.
 ///
 /// An investigator's assignment to a team that they are still on comes after the case's
 /// earlier events they may now see (their cursor went past those before they were on the
 /// team); the member's store skips what it already holds.
-pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: usize) -> Result<EventPage> {
-    let mut page = store.events_after(after, limit)?;
-    let mut visible = Vec::with_capacity(page.events.len());
+pub(crate) fn feed(store: &Store, agency_id: Uuid, member: Uuid, role: Role, after: u64, limit: usize) -> Result<FeedPage> {
+    let page = store.events_after(after, limit)?;
+    let (mut events, mut notices) = (Vec::new(), Vec::new());
     for (at, ev) in (after..).zip(page.events) {
         if !visible_to(store, &ev, member, role)? {
             continue;
         }
+        if !role.is_staff() {
+            notices.extend(casebridge_trust::notice_of(agency_id, member, &ev));
+            continue;
+        }
         if let EventKind::TeamAssigned { case_id, member_id } = &ev.body().kind {
             if *member_id == member && role != Role::Supervisor && on_team_of(store, &ev.body().kind, member)? {
-                visible.extend(case_before(store, *case_id, at, member)?);
+                events.extend(case_before(store, *case_id, at, member)?);
             }
         }
-        visible.push(ev);
+        events.push(ev);
     }
-    page.events = visible;
-    Ok(page)
+    Ok(FeedPage { events, notices, cursor: page.cursor, more: page.more })
 }
 
 /// The events of `case` in the journal records before `before`, except `member`'s own and

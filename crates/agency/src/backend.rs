@@ -7,7 +7,7 @@ use std::sync::RwLock;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use casebridge_core::{EventPage, Role, Store};
+use casebridge_core::{Role, Store};
 use casebridge_trust::bundle::{self, Anchor, BlobSink, Manifest, Opened, Verified};
 use casebridge_trust::{Reason, TrustError};
 use uuid::Uuid;
@@ -28,9 +28,17 @@ fn store_error(e: casebridge_core::Error) -> ApiError {
     }
 }
 
-/// The events after `after` that `member` with `role` may see.
-pub(crate) fn feed(store: &Store, member: Uuid, role: Role, after: u64, limit: usize) -> Result<EventPage, ApiError> {
-    access::feed(store, member, role, after, limit).map_err(store_error)
+/// What `member` with `role` may see of the events after `after`: the events (staff) or the
+/// notices of agency `agency_id` (volunteers).
+pub(crate) fn feed(
+    store: &Store,
+    agency_id: Uuid,
+    member: Uuid,
+    role: Role,
+    after: u64,
+    limit: usize,
+) -> Result<access::FeedPage, ApiError> {
+    access::feed(store, agency_id, member, role, after, limit).map_err(store_error)
 }
 
 /// The credentials the agency store holds for the authors of `events` (each once, base64 as

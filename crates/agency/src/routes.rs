@@ -519,16 +519,19 @@ async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQ
     let limit = q.limit.unwrap_or(MAX_FEED_PAGE).clamp(1, MAX_FEED_PAGE);
     blocking(move || {
         let store = st.store_read()?;
-        let page = backend::feed(&store, member.id, member.role, after, limit)?;
+        let page = backend::feed(&store, st.agency_id(), member.id, member.role, after, limit)?;
         let (credentials, names) =
             if member.role == Role::Volunteer { Default::default() } else { backend::author_credentials(&store, &page.events)? };
         drop(store);
+        // A volunteer is told by the agency's signed notices, never sent the events (access.rs).
+        let notices = page.notices.iter().map(|n| B64.encode(st.agency.sign_notice(n).to_bytes())).collect();
         Ok(Feed {
             events: page.events.iter().map(|e| B64.encode(e.envelope())).collect(),
             cursor: page.cursor,
             more: page.more,
             credentials,
             names,
+            notices,
         })
     })
     .await

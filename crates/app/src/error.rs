@@ -219,6 +219,10 @@ error_codes! {
     TeamChangeForbidden = "team_change_forbidden",
     /// Trust layer: `supervisor_only`.
     SupervisorOnly = "supervisor_only",
+    /// Trust layer: `notice_not_from_agency`.
+    NoticeNotFromAgency = "notice_not_from_agency",
+    /// Trust layer: `notice_not_for_you`.
+    NoticeNotForYou = "notice_not_for_you",
     // The sync client's (`casebridge_sync::SyncError::code`).
     /// Sync client: `connection`.
     Connection = "connection",

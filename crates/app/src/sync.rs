@@ -277,8 +277,17 @@ async fn pull(
                 .filter_map(|n| B64.decode(n).ok().and_then(|b| String::from_utf8(b).ok()))
                 .filter_map(|j| casebridge_trust::NameDisclosure::from_json(&j).ok())
                 .collect();
-            pulled += events.len();
+            // What the agency tells a volunteer (briefs, withdrawals, decisions, custody): each
+            // verified against the pinned agency key, and addressed to this profile, before any
+            // of the page is kept.
+            let mut notices = Vec::with_capacity(feed.notices.len());
+            for n in &feed.notices {
+                let bytes = B64.decode(n).map_err(|_| AppError::new(ErrorCode::Protocol, "the feed sent a notice that is not base64"))?;
+                notices.push(casebridge_trust::SignedDoc::parse(&bytes)?);
+            }
+            pulled += events.len() + notices.len();
             imported += store.with(|s| Ok(s.import_events(&events, Vec::new())?))?;
+            imported += store.with(|s| Ok(casebridge_trust::profile::store_notices(s, agency, &notices)?))? as u64;
             store.with(|s| Ok(casebridge_trust::profile::store_member_credentials(s, agency, &credentials, &names)?))?;
             state.cursor = feed.cursor;
             state.save(dir)?;

@@ -76,8 +76,8 @@ pub use format::{CHUNK_SIZE, HEADER_FILE, INDEX_DIR, JOURNAL_DIR, JOURNAL_FILE, 
 pub use index::CACHE_CAPACITY;
 pub use keyfile::{read_keyfile, write_keyfile};
 pub use model::{
-    Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ObjectRef, Observed, ProfileEvent, ReviewDecision,
-    ReviewState, Role,
+    Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, Notice, NoticeKind, ObjectRef, Observed, ProfileEvent,
+    ReviewDecision, ReviewState, Role,
 };
 pub use objects::{read_full, FileObjects, ObjectBackend, ObjectEntry, Progress};
 pub use projection::{

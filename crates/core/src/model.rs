@@ -640,6 +640,131 @@ pub enum ProfileEvent {
         /// The signed receipt, base64.
         receipt: String,
     },
+    /// This profile stored a notice its agency signed for it: how a volunteer learns of a
+    /// brief addressed to it, its withdrawal and the decisions on its submissions, without
+    /// learning who published or decided, or whom else a brief addresses. Verified against
+    /// the pinned agency key, and checked to be addressed to this profile, before it is kept.
+    NoticeStored {
+        /// The notice as the agency signed it, parsed (what the projection applies).
+        notice: Notice,
+        /// The signed document (type `notice`), base64: the agency's word, kept as proof.
+        document: String,
+    },
+}
+
+/// What an agency tells one volunteer, signed by the agency's root key (a signed document of
+/// type `notice`, docs/FORMAT.md): the volunteer's view of a brief and of the decisions on its
+/// submissions. It names the agency as the publisher and the volunteer it is addressed to,
+/// never an investigator, another volunteer or a brief's audience.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// The notice's id: derived by the agency from what it tells and to whom, so the same
+    /// notice sent twice is the same record (a re-sent page changes nothing).
+    pub id: Uuid,
+    /// The agency that signed it (the publisher the volunteer sees).
+    pub agency_id: Uuid,
+    /// The member it is addressed to (a notice for anyone else is refused).
+    pub to: Uuid,
+    /// When the agency's store recorded what it tells of.
+    pub at: DateTime<FixedOffset>,
+    /// What it tells.
+    #[serde(flatten)]
+    pub kind: NoticeKind,
+}
+
+/// What a [`Notice`] tells.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NoticeKind {
+    /// A brief addressed to this volunteer (the fields of `brief_published`, no audience).
+    BriefPublished {
+        /// The case (submissions name it).
+        case_id: Uuid,
+        /// Brief id (submissions name it).
+        brief_id: Uuid,
+        /// Title.
+        title: String,
+        /// What is asked.
+        text: String,
+        /// Where to look.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        area: Option<Area>,
+        /// Time window start.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<DateTime<FixedOffset>>,
+        /// Time window end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<DateTime<FixedOffset>>,
+    },
+    /// The brief was withdrawn.
+    BriefWithdrawn {
+        /// Case.
+        case_id: Uuid,
+        /// Brief id.
+        brief_id: Uuid,
+    },
+    /// A decision on one of this volunteer's submissions (the fields of `review_decided`).
+    ReviewDecided {
+        /// Case.
+        case_id: Uuid,
+        /// The submission.
+        submission_id: Uuid,
+        /// Items decided; empty means every item of the submission.
+        items: Vec<Uuid>,
+        /// The decision.
+        decision: ReviewDecision,
+        /// Why (shown to the volunteer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A custody entry for one of this volunteer's items (received by the agency, accepted),
+    /// recorded by the agency or an investigator; the volunteer sees the agency as its actor.
+    CustodyRecorded {
+        /// Evidence id.
+        evidence_id: Uuid,
+        /// What was done.
+        action: CustodyAction,
+        /// Why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The item's SHA-256 at that moment, hex.
+        sha256: String,
+        /// Custody `received` only: what the agency read from the content it holds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        observed: Option<Observed>,
+    },
+}
+
+impl NoticeKind {
+    /// Short machine name (`brief_published`, ...): the notice's `type`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NoticeKind::BriefPublished { .. } => "brief_published",
+            NoticeKind::BriefWithdrawn { .. } => "brief_withdrawn",
+            NoticeKind::ReviewDecided { .. } => "review_decided",
+            NoticeKind::CustodyRecorded { .. } => "custody_recorded",
+        }
+    }
+
+    /// The notice a volunteer is sent for a case event, when there is one: a brief's
+    /// publication (without its audience), its withdrawal, a review decision (without the
+    /// reviewer), a custody entry (without the actor). Every other event has none.
+    pub fn of_event(kind: &EventKind) -> Option<NoticeKind> {
+        Some(match kind.clone() {
+            EventKind::BriefPublished { case_id, brief_id, title, text, area, from, until, audience: _ } => {
+                NoticeKind::BriefPublished { case_id, brief_id, title, text, area, from, until }
+            }
+            EventKind::BriefWithdrawn { case_id, brief_id } => NoticeKind::BriefWithdrawn { case_id, brief_id },
+            EventKind::ReviewDecided { case_id, submission_id, items, decision, reason } => {
+                NoticeKind::ReviewDecided { case_id, submission_id, items, decision, reason }
+            }
+            EventKind::CustodyRecorded { evidence_id, action, reason, sha256, observed } => {
+                NoticeKind::CustodyRecorded { evidence_id, action, reason, sha256, observed }
+            }
+            _ => return None,
+        })
+    }
 }
 
 impl EventKind {
@@ -768,6 +893,7 @@ impl ProfileEvent {
             ProfileEvent::EndpointSet { .. } => "endpoint_set",
             ProfileEvent::BundleImported { .. } => "bundle_imported",
             ProfileEvent::ReceiptStored { .. } => "receipt_stored",
+            ProfileEvent::NoticeStored { .. } => "notice_stored",
         }
     }
 
@@ -784,6 +910,7 @@ impl ProfileEvent {
                 format!("bundle {bundle_id} imported ({events_added} events, {blobs} blobs)")
             }
             ProfileEvent::ReceiptStored { bundle_id, .. } => format!("receipt for bundle {bundle_id} stored"),
+            ProfileEvent::NoticeStored { notice, .. } => format!("agency notice stored: {}", notice.kind.name().replace('_', " ")),
         }
     }
 }

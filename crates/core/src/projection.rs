@@ -15,7 +15,9 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::{Hlc, SignedEvent};
-use crate::model::{Area, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, ProfileEvent, ReviewDecision, Role};
+use crate::model::{
+    Area, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, Notice, NoticeKind, ProfileEvent, ReviewDecision, Role,
+};
 
 /// The logical tables of the projection. Their names are part of each value's associated data.
 /// The keys below are logical keys; the index stores each under a keyed physical key (no id,
@@ -466,6 +468,10 @@ pub struct BriefRecord {
     pub published_at: Option<DateTime<FixedOffset>>,
     /// Withdrawn (final).
     pub withdrawn: bool,
+    /// Known from the agency's notice (a volunteer's store): the agency is the publisher
+    /// (`published_by` is the agency id) and `audience` names only this profile.
+    #[serde(default)]
+    pub from_agency: bool,
 }
 
 impl BriefRecord {
@@ -537,6 +543,7 @@ fn empty_brief(id: Uuid, case_id: Uuid) -> BriefRecord {
         published_by: None,
         published_at: None,
         withdrawn: false,
+        from_agency: false,
     }
 }
 
@@ -717,6 +724,72 @@ pub fn existing_creation(t: &mut dyn Tables, kind: &EventKind) -> Result<Option<
     Ok(exists.then_some(what))
 }
 
+/// Applies an agency's notice this profile stored (`notice_stored`): the brief and review rules
+/// of the case events they stand for, with the agency as publisher and reviewer and this
+/// profile as the only one addressed. Reviews and custody are keyed by the notice's time and
+/// id (in place of an event's clock, author and sequence), so a notice stored twice writes the
+/// same record.
+fn apply_notice(t: &mut dyn Tables, notice: &Notice, ev: &SignedEvent) -> Result<()> {
+    let b = ev.body();
+    let order = Hlc { ms: u64::try_from(notice.at.timestamp_millis()).unwrap_or(0), c: 0 };
+    match &notice.kind {
+        NoticeKind::BriefPublished { case_id, brief_id, title, text, area, from, until } => {
+            let key = brief_id.as_bytes().to_vec();
+            let mut r: BriefRecord = get_json(t, Table::Briefs, &key)?.unwrap_or_else(|| empty_brief(*brief_id, *case_id));
+            // Published once: a second notice for the same brief keeps the earliest.
+            if !r.published || r.published_at.is_some_and(|p| notice.at < p) {
+                r.published = true;
+                r.case_id = *case_id;
+                r.title = title.clone();
+                r.text = text.clone();
+                r.area = *area;
+                r.from = *from;
+                r.until = *until;
+                r.audience = vec![notice.to];
+                r.published_by = Some(notice.agency_id);
+                r.published_at = Some(notice.at);
+                r.from_agency = true;
+            }
+            put_json(t, Table::Briefs, key, &r)?;
+        }
+        NoticeKind::BriefWithdrawn { case_id, brief_id } => {
+            let key = brief_id.as_bytes().to_vec();
+            let mut r: BriefRecord = get_json(t, Table::Briefs, &key)?.unwrap_or_else(|| empty_brief(*brief_id, *case_id));
+            r.withdrawn = true;
+            put_json(t, Table::Briefs, key, &r)?;
+        }
+        NoticeKind::ReviewDecided { submission_id, items, decision, reason, .. } => {
+            let rec = ReviewRecord {
+                submission_id: *submission_id,
+                items: items.clone(),
+                decision: *decision,
+                reason: reason.clone(),
+                by: notice.agency_id,
+                at: notice.at,
+            };
+            put_json(t, Table::Reviews, ordered_key(*submission_id, order, notice.id, 0), &rec)?;
+        }
+        NoticeKind::CustodyRecorded { evidence_id, action, reason, sha256, observed } => {
+            // The actor the volunteer sees is the agency; the entry's event is the one that
+            // stored the agency's signed notice in this journal.
+            let rec = CustodyRecord {
+                evidence_id: *evidence_id,
+                action: *action,
+                reason: reason.clone(),
+                sha256: sha256.clone(),
+                actor: notice.agency_id,
+                device: notice.agency_id,
+                at: notice.at,
+                seq: b.seq,
+                event_hash: crate::crypto::to_hex(&ev.hash()),
+                observed: observed.clone(),
+            };
+            put_json(t, Table::Custody, custody_key(*evidence_id, order, notice.id, 0), &rec)?;
+        }
+    }
+    Ok(())
+}
+
 /// Applies one verified event to the tables (the rules of the module doc).
 pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
     let b = ev.body();
@@ -784,6 +857,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
         EventKind::Profile(ProfileEvent::ReceiptStored { bundle_id, receipt }) => {
             put_trust(t, Table::Receipts, bundle_id.as_bytes().to_vec(), trust(receipt, 0, None), false)?;
         }
+        EventKind::Profile(ProfileEvent::NoticeStored { notice, .. }) => apply_notice(t, notice, ev)?,
         EventKind::Profile(ProfileEvent::EndpointSet { agency_id, url, cert_sha256 }) => {
             let rec = EndpointRecord { agency_id: *agency_id, url: url.clone(), cert_sha256: cert_sha256.clone() };
             put_json(t, Table::Endpoints, agency_id.as_bytes().to_vec(), &rec)?;

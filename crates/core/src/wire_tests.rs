@@ -57,6 +57,9 @@ fn kinds() -> Vec<String> {
         format!(r#""type":"endpoint_set","agency_id":"{B}","url":"https://agency.example:8443","cert_sha256":"{SHA}""#),
         format!(r#""type":"receipt_stored","bundle_id":"{A}","receipt":"cmVjZWlwdA==""#),
         format!(
+            r#""type":"notice_stored","notice":{{"id":"{C}","agency_id":"{B}","to":"{A}","at":"2026-03-14T09:30:00+01:00","type":"brief_withdrawn","case_id":"{C}","brief_id":"{A}"}},"document":"bm90aWNl""#
+        ),
+        format!(
             r#""type":"brief_published","case_id":"{C}","brief_id":"{A}","title":"Footage","text":"Dashcams","area":{{"lat":52.52,"lon":13.405,"radius_m":500.0}},"until":"2026-03-15T00:00:00+01:00","audience":[]"#
         ),
         format!(r#""type":"brief_withdrawn","case_id":"{C}","brief_id":"{A}""#),
@@ -81,7 +84,7 @@ fn body_json(kind: &str) -> String {
 #[test]
 fn every_event_kind_round_trips_to_the_same_bytes() {
     let kinds = kinds();
-    assert_eq!(kinds.len(), 25, "one of each event kind");
+    assert_eq!(kinds.len(), 26, "one of each event kind");
     for kind in &kinds {
         let json = body_json(kind);
         let body: EventBody = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
@@ -103,6 +106,7 @@ fn profile_bookkeeping_reads_apart_from_case_history() {
         "bundle_imported",
         "endpoint_set",
         "receipt_stored",
+        "notice_stored",
     ];
     for kind in kinds() {
         let body: EventBody = serde_json::from_str(&body_json(&kind)).unwrap();
@@ -166,16 +170,17 @@ fn kind_number(kind: &EventKind) -> usize {
             ProfileEvent::BundleImported { .. } => 18,
             ProfileEvent::EndpointSet { .. } => 19,
             ProfileEvent::ReceiptStored { .. } => 20,
+            ProfileEvent::NoticeStored { .. } => 21,
         },
-        EventKind::TeamAssigned { .. } => 21,
-        EventKind::TeamUnassigned { .. } => 22,
-        EventKind::HoldPlaced { .. } => 23,
-        EventKind::HoldReleased { .. } => 24,
+        EventKind::TeamAssigned { .. } => 22,
+        EventKind::TeamUnassigned { .. } => 23,
+        EventKind::HoldPlaced { .. } => 24,
+        EventKind::HoldReleased { .. } => 25,
     }
 }
 
 /// How many kinds [`kind_number`] numbers.
-const KIND_COUNT: usize = 25;
+const KIND_COUNT: usize = 26;
 
 #[test]
 fn every_kind_has_its_literal() {

@@ -304,7 +304,8 @@ pub struct FeedQuery {
     pub limit: Option<usize>,
 }
 
-/// A page of the feed: signed events this member may see.
+/// A page of the feed: signed events this member may see (staff), or the notices the agency
+/// signed for this member (volunteers, who are sent no events).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Feed {
     /// Signed event envelopes, base64, oldest first.
@@ -322,6 +323,13 @@ pub struct Feed {
     /// credentials, each opening one credential's name commitment. Volunteers are sent none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
+    /// Volunteers only: what the agency tells this member (a brief addressed to them, its
+    /// withdrawal, the decisions on their submissions and their custody) as signed documents
+    /// of type `notice` (base64), signed with the agency's root key, oldest first. The client
+    /// verifies each against the agency key it pinned before keeping it. Staff are sent none:
+    /// they get the events themselves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 /// Admin: make an invite (`agency invite`).

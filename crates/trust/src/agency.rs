@@ -582,6 +582,11 @@ impl Agency {
         SignedDoc::sign(RECEIPT, receipt, &self.root)
     }
 
+    /// Signs a notice to one volunteer with the agency's root key (the key members pinned).
+    pub fn sign_notice(&self, notice: &casebridge_core::Notice) -> SignedDoc {
+        SignedDoc::sign(crate::notice::NOTICE, notice, &self.root)
+    }
+
     /// The receipt on file for `bundle`, as signed when it first arrived.
     pub fn receipt_on_file(&self, bundle: Uuid) -> Result<Option<SignedDoc>> {
         match self.records.read(&receipt_record(bundle))? {

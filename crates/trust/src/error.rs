@@ -95,6 +95,10 @@ pub enum Reason {
     /// A name disclosure does not open its credential's name commitment (another name, salt,
     /// serial or member).
     NameMismatch,
+    /// A notice is not signed by the pinned agency's key, or names another agency.
+    NoticeNotFromAgency,
+    /// A notice is addressed to another member than this profile.
+    NoticeNotForYou,
 }
 
 impl Reason {
@@ -143,6 +147,8 @@ impl Reason {
             Reason::TeamChangeForbidden => "team_change_forbidden",
             Reason::SupervisorOnly => "supervisor_only",
             Reason::NameMismatch => "name_mismatch",
+            Reason::NoticeNotFromAgency => "notice_not_from_agency",
+            Reason::NoticeNotForYou => "notice_not_for_you",
         }
     }
 }

@@ -9,6 +9,8 @@
 //!   opens bundles sealed to it. [`AgencyPublicFile`] is what members pin.
 //! - [`SignedDoc`]: the container of every signed statement (verify before parse).
 //! - [`bundle::export`], [`bundle::verify`], [`bundle::open_into`]: the bundle format.
+//! - [`verify_notice`]: an agency's signed word to one volunteer (a brief, its withdrawal, a
+//!   decision), in place of the investigator's own events.
 //! - [`TrustError`] with a [`Reason`] code for every rejection.
 //!
 //! ## Flow
@@ -27,6 +29,7 @@ pub mod bundle;
 mod credential;
 mod doc;
 mod error;
+mod notice;
 pub mod profile;
 mod receipt;
 pub mod records;
@@ -42,6 +45,7 @@ pub use credential::{
 };
 pub use doc::{fingerprint, SignedDoc, MAX_DOC_LEN};
 pub use error::{Reason, Result, TrustError};
+pub use notice::{is_noticed, notice_of, verify_notice, NOTICE};
 pub use receipt::{Receipt, RECEIPT};
 pub use records::{LocalRecords, RecordStore};
 pub use revocation::{RevocationList, Revoked, LIST_VALIDITY_DAYS, REVOCATION_LIST};

@@ -1,5 +1,6 @@
 //! The member's side: pinning an agency, requesting and installing a credential, holding
-//! revocation lists (no rollback) and receipts, in the profile's own store.
+//! revocation lists (no rollback), receipts and the agency's notices, in the profile's own
+//! store.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -192,6 +193,21 @@ pub fn held_credentials(store: &Store, agency: &AgencyPublic) -> Result<std::col
         out.insert(cred.member_id, (cred, doc, name));
     }
     Ok(out)
+}
+
+/// Verifies the notices an agency sent this profile and keeps them (`notice_stored`), in the
+/// order given, in one append. Every notice is checked first ([`crate::verify_notice`]: signed by the pinned
+/// `agency`'s key, for that agency, addressed to this profile), so one refused notice stores
+/// none of them. Returns how many were kept.
+pub fn store_notices(store: &mut Store, agency: &AgencyPublic, docs: &[SignedDoc]) -> Result<usize> {
+    let me = store.whoami().member_id;
+    let mut notices = Vec::with_capacity(docs.len());
+    for doc in docs {
+        notices.push((crate::notice::verify_notice(doc, agency, me)?, B64.encode(doc.to_bytes())));
+    }
+    let kept = notices.len();
+    store.record_locals(notices.into_iter().map(|(notice, document)| ProfileEvent::NoticeStored { notice, document }).collect())?;
+    Ok(kept)
 }
 
 /// The installed credential for an agency.

@@ -54,6 +54,7 @@ export const brief: BriefView = {
   case_id: 'c2',
   audience: [],
   published_by: null,
+  from_agency: false,
   published_at: '2026-03-02T08:00:00+01:00',
   withdrawn: false,
 };

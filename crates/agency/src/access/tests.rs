@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use super::{content_allowed, feed};
 use casebridge_core::{
-    Area, CustodyAction, EventKind, KdfParams, NewBrief, NewCase, Passphrase, ReviewDecision, Role, SignedEvent, Store, SubmitOptions,
+    Area, CustodyAction, EventKind, KdfParams, NewBrief, NewCase, Passphrase, ProfileEvent, ReviewDecision, Role, SignedEvent, Store,
+    SubmitOptions,
 };
 use uuid::Uuid;
 
@@ -16,10 +17,24 @@ fn store(tmp: &tempfile::TempDir, name: &str, role: Role) -> Store {
     Store::create(&tmp.path().join(name), &Passphrase::new(PASS), name, role, KdfParams::INSECURE_FOR_TESTS).unwrap()
 }
 
-/// Moves every event `to` may see from `from` into `to`, content first (as sync does).
+/// The agency id the relaying store's notices name.
+const AGENCY: Uuid = Uuid::from_u128(0xa6e9c1);
+
+/// Moves every event `to` may see from `from` into `to`, content first (as sync does); a
+/// volunteer's notices are kept as they come (their signature is the endpoint's and the
+/// client's concern: tests/attacks/notices.rs). Returns how many events or notices came.
 fn relay(from: &mut Store, to: &mut Store, role: Role) -> usize {
     let me = to.whoami().member_id;
-    let page = feed(from, me, role, 0, 100_000).unwrap();
+    let page = feed(from, AGENCY, me, role, 0, 100_000).unwrap();
+    if !role.is_staff() {
+        assert!(page.events.is_empty(), "a volunteer is sent no events");
+        assert!(page.notices.iter().all(|n| n.to == me && n.agency_id == AGENCY));
+        let n = page.notices.len();
+        to.record_locals(page.notices.into_iter().map(|notice| ProfileEvent::NoticeStored { notice, document: String::new() }).collect())
+            .unwrap();
+        return n;
+    }
+    assert!(page.notices.is_empty(), "staff are sent the events, no notices");
     for ev in &page.events {
         if let EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
             if !to.has_content(&object.sha256) {
@@ -175,7 +190,7 @@ fn feed_pages_and_cursor() {
     let mut cursor = 0;
     let mut seen = 0;
     loop {
-        let page = feed(&inv, me, Role::Supervisor, cursor, 10).unwrap();
+        let page = feed(&inv, AGENCY, me, Role::Supervisor, cursor, 10).unwrap();
         seen += page.events.len();
         assert!(page.cursor > cursor);
         cursor = page.cursor;
@@ -185,17 +200,18 @@ fn feed_pages_and_cursor() {
     }
     // profile_created + case + 25 notes (the feed of another member: nil is not the author).
     assert_eq!(seen, 27);
-    assert!(feed(&inv, me, Role::Supervisor, cursor, 10).unwrap().events.is_empty());
-    assert_eq!(feed(&inv, me, Role::Supervisor, cursor + 1, 10).unwrap_err().code(), "invalid_input");
+    assert!(feed(&inv, AGENCY, me, Role::Supervisor, cursor, 10).unwrap().events.is_empty());
+    assert_eq!(feed(&inv, AGENCY, me, Role::Supervisor, cursor + 1, 10).unwrap_err().code(), "invalid_input");
     // New events after the cursor appear on the next pull; a volunteer sees none of them.
     inv.add_note(case, "late").unwrap();
-    assert_eq!(feed(&inv, me, Role::Supervisor, cursor, 10).unwrap().events.len(), 1);
-    assert!(feed(&inv, me, Role::Volunteer, 0, 1000).unwrap().events.is_empty());
+    assert_eq!(feed(&inv, AGENCY, me, Role::Supervisor, cursor, 10).unwrap().events.len(), 1);
+    let page = feed(&inv, AGENCY, me, Role::Volunteer, 0, 1000).unwrap();
+    assert!(page.events.is_empty() && page.notices.is_empty());
 }
 
 /// The case ids of the events `member` (an investigator) is served from `agency`.
 fn cases_served(agency: &Store, member: Uuid, after: u64) -> Vec<Option<Uuid>> {
-    let page = feed(agency, member, Role::Investigator, after, 100_000).unwrap();
+    let page = feed(agency, AGENCY, member, Role::Investigator, after, 100_000).unwrap();
     page.events.iter().map(|ev| agency.records().case_of(&ev.body().kind).unwrap()).collect()
 }
 
@@ -223,7 +239,7 @@ fn the_feed_serves_a_case_to_its_team_and_supervisors_only() {
     assert_eq!(relay(&mut agency, &mut other, Role::Investigator), 2, "the lead's and the agency's profile_created only");
     assert!(other.list_cases(&Default::default()).unwrap().is_empty());
     // A supervisor gets all of it.
-    assert_eq!(feed(&agency, Uuid::nil(), Role::Supervisor, 0, 100_000).unwrap().events.len(), 4);
+    assert_eq!(feed(&agency, AGENCY, Uuid::nil(), Role::Supervisor, 0, 100_000).unwrap().events.len(), 4);
     let cursor = agency.journal_records();
 
     // Only the lead (or a supervisor) may assign; then the new member gets the earlier events.
@@ -245,7 +261,7 @@ fn the_feed_serves_a_case_to_its_team_and_supervisors_only() {
     assert_eq!(lead.unassign(case, lead.whoami().member_id).unwrap_err().code(), "invalid_input", "the lead stays");
     lead.add_note(case, "after the removal").unwrap();
     all(&mut lead, &mut agency);
-    let served = feed(&agency, other_id, Role::Investigator, cursor, 100_000).unwrap();
+    let served = feed(&agency, AGENCY, other_id, Role::Investigator, cursor, 100_000).unwrap();
     let kinds: Vec<&str> = served.events.iter().map(|e| e.body().kind.name()).collect();
     assert_eq!(kinds, vec!["team_unassigned"], "a removed member learns of it and gets nothing new");
     relay_after(&mut agency, &mut other, cursor);
@@ -267,7 +283,7 @@ fn the_feed_serves_a_case_to_its_team_and_supervisors_only() {
 /// [`relay`] from journal record `after` on, as an investigator.
 fn relay_after(from: &mut Store, to: &mut Store, after: u64) {
     let me = to.whoami().member_id;
-    let page = feed(from, me, Role::Investigator, after, 100_000).unwrap();
+    let page = feed(from, AGENCY, me, Role::Investigator, after, 100_000).unwrap();
     to.import_events(&page.events, vec![]).unwrap();
 }
 

@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use casebridge_core::{EventKind, NewBrief, NewCase, Role, SignedEvent, SubmitOptions};
+use casebridge_core::{EventKind, NewBrief, NewCase, NoticeKind, Role, SignedEvent, SubmitOptions};
 use casebridge_protocol::{Feed, UploadBegin, UploadOutcome, UploadState};
 use casebridge_trust::{profile, Receipt, SignedDoc};
 use reqwest::StatusCode;
@@ -40,6 +40,27 @@ async fn feed_events(env: &Env, token: &str) -> Vec<SignedEvent> {
             return out;
         }
     }
+}
+
+/// The agency's notices in a member's whole feed, as signed documents.
+async fn feed_docs(env: &Env, token: &str) -> Vec<SignedDoc> {
+    let mut after = 0;
+    let mut out = Vec::new();
+    loop {
+        let page: Feed = ok(env.get(&format!("/v1/feed?after={after}&limit=3"), token).await).await;
+        out.extend(page.notices.iter().map(|n| SignedDoc::parse(&B64.decode(n).unwrap()).unwrap()));
+        after = page.cursor;
+        if !page.more {
+            return out;
+        }
+    }
+}
+
+/// The notices in a member's whole feed, each checked to be signed by the agency's root key.
+async fn feed_notices(env: &Env, token: &str) -> Vec<casebridge_core::Notice> {
+    let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
+    let root = public.root_key_bytes().unwrap();
+    feed_docs(env, token).await.iter().map(|d| d.open(casebridge_trust::NOTICE, Some(&root)).unwrap()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,11 +161,13 @@ async fn a_volunteer_answers_a_brief_through_the_endpoint() {
     let done: UploadOutcome = ok(upload(&env, &inv_token, b1, &bytes).await).await;
     assert_eq!(done.outcome.as_str(), "accepted");
 
-    // The volunteer's feed holds the brief and nothing internal.
-    let events = feed_events(&env, &vol_token).await;
-    assert!(events.iter().any(|e| matches!(&e.body().kind, EventKind::BriefPublished { brief_id, .. } if *brief_id == brief)));
-    assert!(events.iter().all(|e| matches!(e.body().kind, EventKind::BriefPublished { .. })), "only the brief reaches a volunteer");
-    vol.store.import_events(&events, vec![]).unwrap();
+    // The volunteer's feed holds the brief, as the agency's notice, and nothing internal.
+    assert!(feed_events(&env, &vol_token).await.is_empty(), "a volunteer is sent no events, only notices");
+    let notices = feed_notices(&env, &vol_token).await;
+    assert!(notices.iter().any(|n| matches!(&n.kind, NoticeKind::BriefPublished { brief_id, .. } if *brief_id == brief)));
+    assert!(notices.iter().all(|n| matches!(n.kind, NoticeKind::BriefPublished { .. })), "only the brief reaches a volunteer");
+    let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
+    profile::store_notices(&mut vol.store, &public, &feed_docs(&env, &vol_token).await).unwrap();
 
     // The volunteer answers it.
     let photo = env.tmp.path().join("photo.jpg");
@@ -175,8 +198,10 @@ async fn a_volunteer_answers_a_brief_through_the_endpoint() {
         .iter()
         .any(|e| matches!(&e.body().kind, EventKind::CustodyRecorded { action: casebridge_core::CustodyAction::Received, .. })));
     // The other volunteer sees the brief only.
-    let events = feed_events(&env, &nosy_token).await;
-    assert!(events.iter().all(|e| matches!(e.body().kind, EventKind::BriefPublished { .. })));
+    assert!(feed_events(&env, &nosy_token).await.is_empty());
+    let notices = feed_notices(&env, &nosy_token).await;
+    assert!(notices.iter().any(|n| matches!(&n.kind, NoticeKind::BriefPublished { brief_id, .. } if *brief_id == brief)));
+    assert!(notices.iter().all(|n| matches!(n.kind, NoticeKind::BriefPublished { .. })));
 
     // A volunteer may not upload a case of their own making.
     let own = nosy.store.create_case(NewCase { title: "My own case".into(), ..Default::default() }).unwrap();
@@ -232,7 +257,8 @@ async fn volunteers_completing_at_once_are_each_recorded_once() {
     for v in 0..VOLUNTEERS {
         let mut vol = env.enrol(Role::Volunteer).await;
         let token = env.login(&vol).await;
-        vol.store.import_events(&feed_events(&env, &token).await, vec![]).unwrap();
+        let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
+        profile::store_notices(&mut vol.store, &public, &feed_docs(&env, &token).await).unwrap();
         let mut bundles = Vec::new();
         for n in 0..BUNDLES {
             let photo = env.tmp.path().join(format!("v{v}-{n}.jpg"));

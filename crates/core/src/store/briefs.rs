@@ -51,6 +51,10 @@ pub struct BriefView {
     pub published_at: Option<DateTime<FixedOffset>>,
     /// Withdrawn.
     pub withdrawn: bool,
+    /// Known from the agency's signed notice (a volunteer's view): the agency published it
+    /// (`published_by` is the agency id) and it is addressed to this profile (`audience`
+    /// names only this profile); who wrote it and whom else it asks are not told.
+    pub from_agency: bool,
 }
 
 /// What a volunteer says about a submission.
@@ -191,6 +195,7 @@ impl Store {
             published_by: b.published_by,
             published_at: b.published_at,
             withdrawn: b.withdrawn,
+            from_agency: b.from_agency,
         }
     }
 

@@ -71,6 +71,15 @@ impl Store {
         Ok(())
     }
 
+    /// Records several bookkeeping events in one durable append: all of them or none (a page
+    /// of an agency's notices). Nothing is written for an empty list.
+    pub fn record_locals(&mut self, kinds: Vec<ProfileEvent>) -> Result<Vec<SignedEvent>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.record(kinds.into_iter().map(EventKind::from).collect())
+    }
+
     /// A stored trust document by agency (pins, credentials, revocations) or bundle id (receipts).
     pub fn trust_document(&self, table: Table, id: Uuid) -> Result<Option<projection::TrustRecord>> {
         get_json(&mut IndexReader(&self.index), table, id.as_bytes())

@@ -150,7 +150,14 @@ impl FakeAgency {
             s.feed_calls += 1;
             let start = (after as usize).min(s.events.len());
             let end = (start + limit).min(s.events.len());
-            Ok(Feed { events: s.events[start..end].to_vec(), cursor: end as u64, more: end < s.events.len(), credentials: Vec::new() })
+            Ok(Feed {
+                events: s.events[start..end].to_vec(),
+                cursor: end as u64,
+                more: end < s.events.len(),
+                credentials: Vec::new(),
+                names: Vec::new(),
+                notices: Vec::new(),
+            })
         })
     }
 }

@@ -48,4 +48,10 @@ published_at: string | null,
 /**
  * Withdrawn.
  */
-withdrawn: boolean, };
+withdrawn: boolean, 
+/**
+ * Known from the agency's signed notice (a volunteer's view): the agency published it
+ * (`published_by` is the agency id) and it is addressed to this profile (`audience`
+ * names only this profile); who wrote it and whom else it asks are not told.
+ */
+from_agency: boolean, };
