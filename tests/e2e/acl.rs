@@ -272,9 +272,16 @@ fn an_invite_for_an_existing_member_binds_only_that_member() {
     run(&admin, &["agency", "invite", "--dir", s(&agency), "--role", "volunteer", "--name", "Mila, new phone", "--member", &id])
         .fails_with("--old-key");
     let code = invite(&admin, &agency, "volunteer", &["--member", &id, "--old-key", "keep"]);
-    // Another profile (its own member id) cannot enrol with it.
+    // Another member's profile (its own member id, a credential of its own) cannot take the
+    // member's id with it; the invite stays unused. (A fresh profile may: it becomes the
+    // member's new device, tests/e2e/sync.rs.)
     let other = member(Role::Volunteer, "Mallory");
-    other.cmd(&["enrol", &code]).fails_with("this invite is for member");
-    // Control: an ordinary invite enrols that profile under its own id.
     other.cmd(&["enrol", &invite(&admin, &agency, "volunteer", &[])]).ok();
+    let other_id = str_field(&other.json(&["whoami", "--json"]), "member_id");
+    other.cmd(&["enrol", &code]).fails_with("holds case work or a credential of its own");
+    assert_eq!(str_field(&other.json(&["whoami", "--json"]), "member_id"), other_id, "the profile keeps its own id");
+    // Control: the invite is still unused, and a new profile becomes the member's new device.
+    let phone = member(Role::Volunteer, "Mila, new phone");
+    phone.cmd(&["enrol", &code]).ok();
+    assert_eq!(str_field(&phone.json(&["whoami", "--json"]), "member_id"), id);
 }

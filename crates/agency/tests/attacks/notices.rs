@@ -67,7 +67,7 @@ async fn a_volunteer_learns_no_other_members_id_from_briefs_reviews_or_custody()
     let mut w = world().await;
     let mut nosy = w.env.enrol(Role::Volunteer).await;
     let nosy_token = w.env.login(&nosy).await;
-    let staff = w.env.enrol(Role::Investigator).await;
+    let staff = w.env.enrol(Role::Supervisor).await; // staff who see every case (issue 16: teams)
     let staff_token = w.env.login(&staff).await;
 
     // The investigator addresses a brief to both volunteers by id (staff know the ids).
