@@ -523,6 +523,16 @@ pub(crate) async fn pull_into(transport: &HttpTransport, store: &mut Store) -> R
             events.push(SignedEvent::from_envelope(B64.decode(e).context("feed event")?)?);
         }
         store.import_events(&events, Vec::new())?;
+        // A volunteer is told by the agency's signed notices (a brief addressed to them), kept
+        // as the app's sync keeps them: each verified against the pinned agency first.
+        if !feed.notices.is_empty() {
+            let mut notices = Vec::with_capacity(feed.notices.len());
+            for n in &feed.notices {
+                notices.push(SignedDoc::parse(&B64.decode(n).context("feed notice")?)?);
+            }
+            let (agency, _, _) = casebridge_app::outbox::agency(store)?;
+            casebridge_trust::profile::store_notices(store, &agency, &notices)?;
+        }
         Ok(())
     };
     engine.pull::<anyhow::Error>(0, &mut on_page, &mut |_| {}).await?;
