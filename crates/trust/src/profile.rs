@@ -180,7 +180,8 @@ pub fn held_name(rec: &casebridge_core::TrustRecord, credential: &Credential) ->
 pub type HeldCredential = (Credential, SignedDoc, Option<NameDisclosure>);
 
 /// Every credential this store holds (its own, then other members' kept from bundles and
-/// feeds) that verifies against `agency`, with the name disclosure held for it, by member id.
+/// feeds) that verifies against `agency`, with the name disclosure held for it, by member id
+/// (for a member with several keys, one whose name is held when there is one).
 pub fn held_credentials(store: &Store, agency: &AgencyPublic) -> Result<std::collections::BTreeMap<Uuid, HeldCredential>> {
     let root = agency.root_key_bytes()?;
     let mut out = std::collections::BTreeMap::new();
@@ -190,6 +191,12 @@ pub fn held_credentials(store: &Store, agency: &AgencyPublic) -> Result<std::col
         let Ok(doc) = decode_doc(&rec) else { continue };
         let Ok(cred) = Credential::verify(&doc, &root, agency.agency_id) else { continue };
         let name = held_name(&rec, &cred);
+        // A member with several devices holds a credential per key: the one whose name is
+        // held stands for the member (the others would hide the name behind a pseudonym).
+        let named: Option<&HeldCredential> = out.get(&cred.member_id);
+        if named.is_some_and(|(_, _, n)| n.is_some()) && name.is_none() {
+            continue;
+        }
         out.insert(cred.member_id, (cred, doc, name));
     }
     Ok(out)
