@@ -68,7 +68,7 @@ async fn world() -> World {
     assert_eq!(done.outcome.as_str(), "accepted");
     // A volunteer is sent no events, only the agency's notices (issue 12).
     assert!(feed(&env, &vol_token).await.is_empty(), "a volunteer is sent no events");
-    let notices = feed_notices(&env, &vol_token).await;
+    let notices = feed_docs(&env, &vol_token, None).await;
     casebridge_trust::profile::store_notices(&mut vol.store, &public, &notices).unwrap();
     World { env, inv, inv_token, vol, vol_token, case, brief, staff_evidence: added.id, staff_sha: added.sha256, public }
 }
@@ -90,20 +90,6 @@ async fn feed(env: &Env, token: &str) -> Vec<SignedEvent> {
     loop {
         let page: Feed = ok(env.get(&format!("/v1/feed?after={after}"), token).await).await;
         out.extend(page.events.iter().map(|e| SignedEvent::from_envelope(B64.decode(e).unwrap()).unwrap()));
-        after = page.cursor;
-        if !page.more {
-            return out;
-        }
-    }
-}
-
-/// The notices of a member's whole feed (signed documents), oldest first.
-async fn feed_notices(env: &Env, token: &str) -> Vec<SignedDoc> {
-    let mut after = 0;
-    let mut out = Vec::new();
-    loop {
-        let page: Feed = ok(env.get(&format!("/v1/feed?after={after}"), token).await).await;
-        out.extend(page.notices.iter().map(|n| SignedDoc::parse(&B64.decode(n).unwrap()).unwrap()));
         after = page.cursor;
         if !page.more {
             return out;

@@ -85,7 +85,7 @@ async fn a_volunteer_learns_no_other_members_id_from_briefs_reviews_or_custody()
     push(&w.env, &mut w.inv, &w.inv_token, w.case, true, "inv2.cbb").await;
 
     // The volunteer is told of it by the agency and answers it (the honest control).
-    let notices = feed_notices(&w.env, &w.vol_token).await;
+    let notices = feed_docs(&w.env, &w.vol_token, None).await;
     casebridge_trust::profile::store_notices(&mut w.vol.store, &w.public, &notices).unwrap();
     let seen = w.vol.store.brief(named).unwrap();
     assert!(seen.from_agency, "the volunteer knows the brief from the agency's notice");
@@ -125,7 +125,7 @@ async fn a_volunteer_learns_no_other_members_id_from_briefs_reviews_or_custody()
 
     // What the volunteer now holds: the decision, the custody trail and the withdrawal, all
     // from the agency.
-    let notices = feed_notices(&w.env, &w.vol_token).await;
+    let notices = feed_docs(&w.env, &w.vol_token, None).await;
     casebridge_trust::profile::store_notices(&mut w.vol.store, &w.public, &notices).unwrap();
     let mine = w.vol.store.submission(sub.id).unwrap();
     assert_eq!(mine.state.as_str(), "accepted");
@@ -165,7 +165,7 @@ async fn a_volunteer_learns_no_other_members_id_from_briefs_reviews_or_custody()
     }
 
     // The other volunteer is told of the brief too, addressed to them alone.
-    let theirs = feed_notices(&w.env, &nosy_token).await;
+    let theirs = feed_docs(&w.env, &nosy_token, None).await;
     casebridge_trust::profile::store_notices(&mut nosy.store, &w.public, &theirs).unwrap();
     assert_eq!(nosy.store.brief(named).unwrap().audience, vec![nosy.id]);
     assert!(nosy.store.submission(sub.id).is_err(), "never another volunteer's submission");
@@ -176,7 +176,7 @@ async fn a_volunteer_learns_no_other_members_id_from_briefs_reviews_or_custody()
     let published = published.expect("staff are sent the brief's event");
     assert_eq!(published.body().author, w.inv.id);
     assert!(matches!(&published.body().kind, EventKind::BriefPublished { audience, .. } if *audience == vec![w.vol.id, nosy.id]));
-    assert!(feed_notices(&w.env, &staff_token).await.is_empty(), "staff are sent no notices");
+    assert!(feed_docs(&w.env, &staff_token, None).await.is_empty(), "staff are sent no notices");
     drop(staff.store);
     w.env.stop().await;
 }
@@ -198,7 +198,7 @@ async fn a_forged_notice_is_refused_and_nothing_is_kept() {
         })
         .unwrap();
     push(&w.env, &mut w.inv, &w.inv_token, w.case, true, "inv2.cbb").await;
-    let theirs = feed_notices(&w.env, &nosy_token).await;
+    let theirs = feed_docs(&w.env, &nosy_token, None).await;
     let genuine = theirs.last().unwrap().clone();
     let mut notice: Notice = genuine.open(NOTICE, None).unwrap();
     assert_eq!(notice.to, nosy.id);
@@ -227,7 +227,7 @@ async fn a_forged_notice_is_refused_and_nothing_is_kept() {
     assert_eq!(err.reason, Reason::BadSignature, "{err}");
 
     // 4. A refused notice in a page keeps none of the page (the honest one before it too).
-    let honest = feed_notices(&w.env, &w.vol_token).await;
+    let honest = feed_docs(&w.env, &w.vol_token, None).await;
     let mut page = honest.clone();
     page.push(forged);
     let err = casebridge_trust::profile::store_notices(&mut w.vol.store, &w.public, &page).unwrap_err();

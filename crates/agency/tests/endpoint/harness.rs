@@ -9,8 +9,8 @@ use base64::Engine as _;
 use casebridge_agency::{admin, serve, Limits, Server};
 use casebridge_core::{Role, Store};
 use casebridge_protocol::{
-    auth_message, Challenge, ChallengeRequest, EnrolRequest, EnrolResponse, ErrorBody, InviteCode, Session, SessionRequest, UploadState,
-    AUTH_CONTEXT,
+    auth_message, Challenge, ChallengeRequest, EnrolRequest, EnrolResponse, ErrorBody, Feed, InviteCode, Session, SessionRequest,
+    UploadState, AUTH_CONTEXT,
 };
 use casebridge_testkit::endpoint::serve_config;
 pub use casebridge_testkit::endpoint::{pinned_client, TestClock};
@@ -298,4 +298,20 @@ pub async fn put_range(env: &Env, token: &str, upload: Uuid, bytes: &[u8], from:
         at = end;
     }
     state.unwrap()
+}
+
+/// The agency's notices (signed documents) in a member's whole feed, oldest first, read in
+/// pages of `limit` records (the endpoint's default without one).
+pub async fn feed_docs(env: &Env, token: &str, limit: Option<usize>) -> Vec<SignedDoc> {
+    let limit = limit.map(|l| format!("&limit={l}")).unwrap_or_default();
+    let mut after = 0;
+    let mut out = Vec::new();
+    loop {
+        let page: Feed = ok(env.get(&format!("/v1/feed?after={after}{limit}"), token).await).await;
+        out.extend(page.notices.iter().map(|n| SignedDoc::parse(&B64.decode(n).unwrap()).unwrap()));
+        after = page.cursor;
+        if !page.more {
+            return out;
+        }
+    }
 }

@@ -42,25 +42,11 @@ async fn feed_events(env: &Env, token: &str) -> Vec<SignedEvent> {
     }
 }
 
-/// The agency's notices in a member's whole feed, as signed documents.
-async fn feed_docs(env: &Env, token: &str) -> Vec<SignedDoc> {
-    let mut after = 0;
-    let mut out = Vec::new();
-    loop {
-        let page: Feed = ok(env.get(&format!("/v1/feed?after={after}&limit=3"), token).await).await;
-        out.extend(page.notices.iter().map(|n| SignedDoc::parse(&B64.decode(n).unwrap()).unwrap()));
-        after = page.cursor;
-        if !page.more {
-            return out;
-        }
-    }
-}
-
 /// The notices in a member's whole feed, each checked to be signed by the agency's root key.
 async fn feed_notices(env: &Env, token: &str) -> Vec<casebridge_core::Notice> {
     let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
     let root = public.root_key_bytes().unwrap();
-    feed_docs(env, token).await.iter().map(|d| d.open(casebridge_trust::NOTICE, Some(&root)).unwrap()).collect()
+    feed_docs(env, token, Some(3)).await.iter().map(|d| d.open(casebridge_trust::NOTICE, Some(&root)).unwrap()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,7 +153,7 @@ async fn a_volunteer_answers_a_brief_through_the_endpoint() {
     assert!(notices.iter().any(|n| matches!(&n.kind, NoticeKind::BriefPublished { brief_id, .. } if *brief_id == brief)));
     assert!(notices.iter().all(|n| matches!(n.kind, NoticeKind::BriefPublished { .. })), "only the brief reaches a volunteer");
     let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
-    profile::store_notices(&mut vol.store, &public, &feed_docs(&env, &vol_token).await).unwrap();
+    profile::store_notices(&mut vol.store, &public, &feed_docs(&env, &vol_token, Some(3)).await).unwrap();
 
     // The volunteer answers it.
     let photo = env.tmp.path().join("photo.jpg");
@@ -258,7 +244,7 @@ async fn volunteers_completing_at_once_are_each_recorded_once() {
         let mut vol = env.enrol(Role::Volunteer).await;
         let token = env.login(&vol).await;
         let (public, _) = casebridge_trust::Agency::read_public(&env.dir).unwrap();
-        profile::store_notices(&mut vol.store, &public, &feed_docs(&env, &token).await).unwrap();
+        profile::store_notices(&mut vol.store, &public, &feed_docs(&env, &token, Some(3)).await).unwrap();
         let mut bundles = Vec::new();
         for n in 0..BUNDLES {
             let photo = env.tmp.path().join(format!("v{v}-{n}.jpg"));
