@@ -20,9 +20,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use casebridge_app::{
-    cases, AppError, AppEvent, AppInfo, Area, BriefInput, BriefView, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView, Emitter,
-    Enrolled, EvidenceItem, FileMeta, GeoPoint, Preview, ReceiptView, ReviewDecision, Role, Session, Strength, Submission, SubmitInput,
-    SyncStatus, Thumbnail, WhoAmI,
+    cases, court, AppError, AppEvent, AppInfo, Area, BriefInput, BriefView, CaseSort, CaseStatus, CaseSummary, CaseView, CustodyView,
+    Emitter, Enrolled, EvidenceItem, FileMeta, GeoPoint, Preview, ReceiptView, ReviewDecision, Role, Session, Strength, Submission,
+    SubmitInput, SyncStatus, Thumbnail, WhoAmI,
 };
 use tauri::{Emitter as _, Manager, Runtime, State};
 
@@ -133,6 +133,27 @@ async fn case_set_status(state: State<'_, AppState>, case_id: String, status: Ca
 #[tauri::command]
 async fn case_export(state: State<'_, AppState>, case_id: String, path: String) -> Res<String> {
     blocking(&state, move |s| s.case_export(&case_id, &path)).await
+}
+
+#[tauri::command]
+async fn court_info(state: State<'_, AppState>) -> Res<court::CourtInfo> {
+    blocking(&state, |s| s.court_info()).await
+}
+
+#[tauri::command]
+async fn court_report(
+    state: State<'_, AppState>,
+    case_id: String,
+    path: String,
+    format: court::ReportFormat,
+    reason: Option<String>,
+) -> Res<String> {
+    blocking(&state, move |s| s.court_report(&case_id, &path, format, reason)).await
+}
+
+#[tauri::command]
+async fn court_package(state: State<'_, AppState>, case_id: String, dir: String, reason: Option<String>) -> Res<String> {
+    blocking(&state, move |s| s.court_package(&case_id, &dir, reason)).await
 }
 
 #[tauri::command]
@@ -285,6 +306,9 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             case_get,
             case_set_status,
             case_export,
+            court_info,
+            court_report,
+            court_package,
             note_add,
             evidence_list,
             evidence_custody,

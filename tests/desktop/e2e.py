@@ -437,6 +437,26 @@ class Story:
             log("no evidence thumbnail within 10 s; taking the screenshot without it")
         self.shot(s, "case-evidence")
 
+    def court_package(self) -> None:
+        """Issue 17: a court package written from the desktop, which casebridge-verify accepts
+        with the agency root fingerprint obtained from the agency itself (agency show)."""
+        s = self.inv
+        s.click(tid("case-tab-court"))
+        shown = s.wait(tid("court-fingerprint"), STEP).text.strip()
+        root = json.loads(self.w.run(["agency", "show", "--dir", str(self.w.agency), "--json"]))["root_fingerprint"]
+        assert shown == root, f"the desktop shows the agency's root fingerprint: {shown!r} vs {root!r}"
+        pkg = self.w.tmp / "court-package"
+        s.type(tid("court-reason"), "disclosure to the prosecutor")
+        s.type(tid("court-package-dir"), str(pkg))
+        s.click(tid("court-package-start"))
+        s.wait_attr(tid("court-job"), "data-state", "done", STEP)
+        s.wait_text(tid("court-message"), f"--agency-root {root}", STEP)
+        self.shot(s, "court-package")
+        verify = self.w.cli.parent / "casebridge-verify"
+        r = subprocess.run([str(verify), str(pkg), "--agency-root", root], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"casebridge-verify accepts the desktop's package ({r.returncode}):\n{r.stdout}\n{r.stderr}"
+        assert "VERIFIED" in r.stdout, r.stdout
+
     def set_idle_lock(self) -> None:
         s = self.inv
         s.click(tid("nav-settings"))
@@ -530,6 +550,7 @@ def main() -> int:
             ("sync delivers the submission to the endpoint", story.volunteer_delivers),
             ("the investigator syncs, reviews and accepts it", story.investigator_accepts),
             ("the accepted photo is evidence in the case", story.evidence_in_case),
+            ("a court package written from the desktop passes casebridge-verify --agency-root", story.court_package),
             ("the investigator sets a 1-minute idle lock in Settings", story.set_idle_lock),
             ("the volunteer sees 'accepted' and a verified receipt", story.volunteer_sees_accepted),
             ("the idle window locks itself and shows no data", story.idle_lock),

@@ -70,12 +70,19 @@ fn a_volunteers_views_are_not_logged() {
     assert!(!kinds(&p).iter().any(|k| k == "access_recorded"), "{:?}", kinds(&p));
     // And a volunteer does not decide disclosure.
     let me = str_field(&p.json(&["whoami", "--json"]), "member_id");
-    p.cmd(&["case", "disclose", &case, &me, "--reason", "x"]).fails_with("only investigators and supervisors");
+    p.cmd(&["case", "disclose", &case, &me, "--reason", "x"]).fails_with("only supervisors approve it");
 }
 
 #[test]
-fn disclosure_needs_a_known_member_and_a_reason() {
-    let p = Profile::new();
+fn disclosure_needs_a_supervisor_a_known_member_and_a_reason() {
+    // Issue 16: an investigator does not approve a disclosure, and nothing is recorded.
+    let inv = Profile::new();
+    let case = inv.new_case("Hit and run");
+    let me = str_field(&inv.json(&["whoami", "--json"]), "member_id");
+    inv.cmd(&["case", "disclose", &case, &me, "--reason", "court order 12/26"]).fails_with("only supervisors approve it");
+    assert!(!kinds(&inv).iter().any(|k| k == "disclosure_recorded"));
+
+    let p = Profile::with_role(crate::harness::NAME, Role::Supervisor);
     let case = p.new_case("Hit and run");
     let me = str_field(&p.json(&["whoami", "--json"]), "member_id");
     let out = p.cmd(&["case", "disclose", &case, &me]);

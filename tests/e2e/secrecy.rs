@@ -6,7 +6,7 @@
 
 use std::fs;
 
-use casebridge_core::{Passphrase, Store};
+use casebridge_core::{Passphrase, Role, Store};
 
 use crate::harness::{copy_dir, in_process, s, seed, str_field, walk_files, Output, Profile, Rng, SeedGuard, NAME, PASS};
 
@@ -128,7 +128,8 @@ fn id_forms(id: uuid::Uuid) -> Vec<Vec<u8>> {
 /// form, nor a big-endian millisecond timestamp of this session.
 #[test]
 fn index_keys_carry_no_ids_links_or_times() {
-    let p = Profile::new();
+    // A supervisor: the story includes a disclosure, which only supervisors approve.
+    let p = Profile::with_role(crate::harness::NAME, Role::Supervisor);
     let start_ms = chrono::Utc::now().timestamp_millis();
     let case = p.new_case("Burglary, Lindenstrasse");
     let other = p.new_case("Stolen bicycle");

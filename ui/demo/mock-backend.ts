@@ -233,6 +233,15 @@ mockIPC(
         status.running = true;
         setTimeout(() => void emit('sync-event', { event: 'progress', bundle_id: '0190c1d2-b003-7000-8000-000000000003', done: 12_000_000, total: 33_812_000 }), 200);
         return null;
+      case 'court_info':
+        return { agency_name: 'Polizei Berlin', agency_root_fingerprint: '9c1e7a5b3d2f4e6a8b0c1d3e5f7a9b2c4d6e8f0a1b3c5d7e9f2a4b6c8d0e1f3a' };
+      case 'court_report':
+      case 'court_package': {
+        const job = `${cmd === 'court_report' ? 'report' : 'package'}-1`;
+        setTimeout(() => void emit('job-progress', { job, item: 0, name: 'out', done: 50, total: 100 }), 200);
+        setTimeout(() => void emit('job-done', { job, ok: true, error: null }), 600);
+        return job;
+      }
       default:
         return null;
     }

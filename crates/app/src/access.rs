@@ -107,17 +107,17 @@ pub fn access_log_filtered(store: &Store, filter: &AccessFilter) -> Result<Vec<A
     Ok(out)
 }
 
-/// Police staff record that the identity of `member`, a contributor, may be disclosed in
+/// A supervisor records that the identity of `member`, a contributor, may be disclosed in
 /// court material for `case` (id, unique id prefix or reference), on the legal basis
-/// `reason`. Returns the case and the member.
+/// `reason`. Returns the case and the member. Issue 16: supervisors approve disclosure; the
+/// agency refuses an investigator's or volunteer's `disclosure_recorded` (`supervisor_only`).
 ///
-/// Errors: `invalid_input` for a volunteer, `not_found` when this store does not know the
-/// member; nothing is recorded then.
+/// Errors: `not_allowed` for anyone but a supervisor, `not_found` when this store does not know
+/// the member; nothing is recorded then.
 pub fn disclose(store: &mut Store, case: &str, member: Uuid, reason: &str) -> Result<(Uuid, MemberRecord)> {
-    if !is_police_staff(store) {
-        return Err(casebridge_core::Error::Invalid {
-            field: "role",
-            reason: "only investigators and supervisors can record a disclosure; nothing was recorded".into(),
+    if store.whoami().role != Role::Supervisor {
+        return Err(casebridge_core::Error::NotAllowed {
+            what: "recording a disclosure of a contributor's identity: only supervisors approve it; nothing was recorded".into(),
         }
         .into());
     }

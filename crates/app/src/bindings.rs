@@ -58,6 +58,8 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         BundleOutcome,
         SyncStatus,
         Refused,
+        crate::court::CourtInfo,
+        crate::court::ReportFormat,
         AgencyRefusal,
         SyncEvent,
         UploadOutcome,

@@ -11,7 +11,11 @@ use casebridge_core::{AddedEvidence, ProvenanceRecord, Store};
 use casebridge_court::package::{self, PackageError, PackageSummary};
 use casebridge_court::redact::{self, RedactError, RedactOptions};
 use casebridge_court::report::{self, ReportError, ReportOptions, Written};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use uuid::Uuid;
+
+use crate::error::{AppError, ErrorCode};
 
 /// The content bytes of a case's evidence: the progress total of reading all of it.
 fn evidence_bytes(store: &Store, case: Uuid) -> casebridge_core::Result<u64> {
@@ -56,4 +60,64 @@ pub fn redact(store: &mut Store, id: &str, opts: &RedactOptions) -> Result<(Adde
         .derived_from
         .ok_or_else(|| casebridge_core::Error::Corruption { what: format!("derivative {} has no provenance record", added.id) })?;
     Ok((added, prov, view.original_name))
+}
+
+/// What the desktop shows before making court material: the agency a package is anchored to
+/// and the command that checks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CourtInfo {
+    /// The agency's name, when one is pinned.
+    pub agency_name: Option<String>,
+    /// Its root key fingerprint (hex): the court obtains it from the agency out of band and
+    /// passes it to `casebridge-verify --agency-root`.
+    pub agency_root_fingerprint: Option<String>,
+}
+
+/// The agency court packages of this store are anchored to.
+pub fn info(store: &Store) -> crate::Result<CourtInfo> {
+    let agency = package::anchoring_agency(store).map_err(package_error)?;
+    Ok(CourtInfo {
+        agency_name: agency.as_ref().map(|a| a.name.clone()),
+        agency_root_fingerprint: agency.as_ref().map(|a| a.root_fingerprint()),
+    })
+}
+
+/// The report writer's errors as the app's, each with its own code.
+pub fn report_error(e: ReportError) -> AppError {
+    match e {
+        ReportError::Store(e) => e.into(),
+        e @ (ReportError::WouldOverwrite { .. } | ReportError::PartialExists { .. }) => AppError::new(ErrorCode::Exists, e.to_string()),
+        e @ ReportError::Write { .. } => AppError::new(ErrorCode::Io, e.to_string()),
+        e => AppError::new(ErrorCode::InvalidInput, e.to_string()),
+    }
+}
+
+/// The package exporter's errors as the app's, each with its own code.
+pub fn package_error(e: PackageError) -> AppError {
+    match e {
+        PackageError::Core(e) => e.into(),
+        PackageError::Trust(e) => e.into(),
+        e @ PackageError::NotEmpty { .. } => AppError::new(ErrorCode::NotEmpty, e.to_string()),
+        e @ PackageError::Io { .. } => AppError::new(ErrorCode::Io, e.to_string()),
+        e => AppError::new(ErrorCode::InvalidInput, e.to_string()),
+    }
+}
+
+/// The court report's format, as the desktop offers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    /// PDF, A4, numbered pages.
+    Pdf,
+    /// One self-contained HTML file.
+    Html,
+}
+
+impl From<ReportFormat> for report::Format {
+    fn from(f: ReportFormat) -> report::Format {
+        match f {
+            ReportFormat::Pdf => report::Format::Pdf,
+            ReportFormat::Html => report::Format::Html,
+        }
+    }
 }

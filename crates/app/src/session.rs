@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::briefs::{self, BriefInput, SubmitInput};
 use crate::cases;
 use crate::clock::{Clock, SystemClock};
+use crate::court;
 use crate::error::{AppError, ErrorCode, Result};
 use crate::export;
 use crate::files;
@@ -443,6 +444,100 @@ impl Session {
         Ok(job)
     }
 
+    /// The agency court packages of this profile are anchored to (name and root fingerprint),
+    /// shown before an export so the user can tell the court what to check against.
+    pub fn court_info(&self) -> Result<court::CourtInfo> {
+        self.with_store(|s| court::info(s))
+    }
+
+    /// Starts writing the court report (PDF or HTML) of a case to the new file `path` on a
+    /// background thread; returns the job id. As `casebridge report`: the making is recorded
+    /// in the case's access log with `reason`; an existing file is never replaced (`exists`).
+    /// Progress and the end come as `job-progress` / `job-done`; [`Session::job_cancel`] stops it
+    /// and leaves no file.
+    pub fn court_report(
+        self: &Arc<Self>,
+        case_id: &str,
+        path: &str,
+        format: court::ReportFormat,
+        reason: Option<String>,
+    ) -> Result<String> {
+        let out = PathBuf::from(path.trim());
+        if out.as_os_str().is_empty() {
+            return Err(AppError::new(ErrorCode::InvalidInput, "choose a file to write the report to"));
+        }
+        if out.exists() {
+            return Err(AppError::new(ErrorCode::Exists, format!("{} already exists; a report never replaces a file", out.display())));
+        }
+        let case = self.with_store(|s| Ok(s.resolve_case(case_id.trim())?))?;
+        let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+        let opts = casebridge_court::report::ReportOptions { format: format.into(), reason };
+        let name = file_name(&out);
+        self.court_job("report", name, move |s, progress| {
+            court::report(s, &case.to_string(), &out, &opts, progress).map(|_| ()).map_err(court::report_error)
+        })
+    }
+
+    /// Starts writing the court evidence package of a case into `dir` (new or empty) on a
+    /// background thread; returns the job id. As `casebridge export court`: recorded in the
+    /// case's access log with `reason`; a used directory is refused (`not_empty`). Progress and
+    /// the end come as `job-progress` / `job-done`; [`Session::job_cancel`] stops it and leaves
+    /// nothing behind.
+    pub fn court_package(self: &Arc<Self>, case_id: &str, dir: &str, reason: Option<String>) -> Result<String> {
+        let out = PathBuf::from(dir.trim());
+        if out.as_os_str().is_empty() {
+            return Err(AppError::new(ErrorCode::InvalidInput, "choose a folder to write the package to"));
+        }
+        if let Ok(meta) = std::fs::symlink_metadata(&out) {
+            let empty_dir = meta.is_dir() && std::fs::read_dir(&out).map(|mut rd| rd.next().is_none()).unwrap_or(false);
+            if !empty_dir {
+                return Err(AppError::new(
+                    ErrorCode::NotEmpty,
+                    format!("{} exists and is not empty; a package is written only to a new or empty folder", out.display()),
+                ));
+            }
+        }
+        let case = self.with_store(|s| Ok(s.resolve_case(case_id.trim())?))?;
+        let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+        let name = file_name(&out);
+        self.court_job("package", name, move |s, progress| {
+            court::package(s, &case.to_string(), &out, reason, progress).map(|_| ()).map_err(court::package_error)
+        })
+    }
+
+    /// Runs court work on a background thread as a job; progress names `name`.
+    fn court_job(
+        self: &Arc<Self>,
+        kind: &str,
+        name: String,
+        work: impl FnOnce(&mut Store, &mut dyn FnMut(u64, u64) -> bool) -> Result<()> + Send + 'static,
+    ) -> Result<String> {
+        let job = format!("{kind}-{}", Uuid::now_v7());
+        let cancel = self.start_job(&job)?;
+        let me = Arc::clone(self);
+        let id = job.clone();
+        let spawned = std::thread::Builder::new().name(format!("casebridge-{kind}")).spawn(move || {
+            let emit = |done: u64, total: u64| {
+                me.emit(AppEvent::JobProgress(JobProgress { job: id.clone(), item: 0, name: name.clone(), done: done.min(total), total }))
+            };
+            emit(0, 0);
+            let result = me.store.with(|s| {
+                work(s, &mut |done, total| {
+                    emit(done, total);
+                    !cancel.load(Ordering::SeqCst)
+                })
+            });
+            me.end_job(&id);
+            let error = result.err();
+            me.emit(AppEvent::JobDone(JobDone { job: id, ok: error.is_none(), error }));
+        });
+        if let Err(e) = spawned {
+            self.end_job(&job);
+            return Err(AppError::internal(format!("cannot start the {kind}: {e}")));
+        }
+        Ok(job)
+    }
+
     /// Starts importing `paths` into a case on a background thread; returns the job id.
     /// Every file is checked first (`bad_file`), so a typo costs nothing. Progress comes as
     /// `job-progress`, the end as `job-done`; [`Session::job_cancel`] stops it between chunks.
@@ -647,4 +742,9 @@ fn locked_out(until: DateTime<Utc>) -> AppError {
             until.format("%Y-%m-%d %H:%M:%S")
         ),
     )
+}
+
+/// The last component of `path`, for progress events.
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }

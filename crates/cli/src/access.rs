@@ -115,8 +115,8 @@ fn write_log(entries: &[access::AccessEntry], json: bool, with_case: bool, none:
     Ok(())
 }
 
-/// `case disclose CASE MEMBER --reason TEXT`: police staff record that a contributor's identity
-/// may be disclosed in court material for the case.
+/// `case disclose CASE MEMBER --reason TEXT`: a supervisor approves that a contributor's
+/// identity may be disclosed in court material for the case.
 pub fn disclose(ctx: &mut Ctx, a: &DiscloseArgs, out: &mut dyn Write) -> Result<()> {
     let member = Uuid::parse_str(a.member.trim()).map_err(|_| Error::Invalid {
         field: "member",

@@ -183,10 +183,12 @@ fn derivative_links_to_original_which_stays_unchanged_and_access_is_logged() {
     let custody = s.custody(orig.id).unwrap();
     assert_eq!(custody.last().unwrap().action, casebridge_core::CustodyAction::Redacted);
     s.record_access(case, Some(orig.id), "viewed", Some("review".into())).unwrap();
-    s.record_disclosure(case, s.whoami().member_id, "court order 12/2026").unwrap();
+    // Issue 16: only a supervisor approves a disclosure; this store is an investigator's.
+    let me = s.whoami().member_id;
+    assert!(matches!(s.record_disclosure(case, me, "court order 12/2026"), Err(casebridge_core::Error::NotAllowed { .. })));
     let log = s.access_log(case).unwrap();
     assert_eq!((log.len(), log[0].action.as_str(), log[0].reason.as_deref()), (1, "viewed", Some("review")));
-    assert_eq!(s.disclosures(case).unwrap().len(), 1);
+    assert_eq!(s.disclosures(case).unwrap().len(), 0, "the refused disclosure recorded nothing");
     drop(s);
     let (mut s, _) = Store::rebuild(&dir, &Passphrase::new(PASS)).unwrap();
     assert!(s.evidence(d.id).unwrap().derived_from.is_some());

@@ -329,6 +329,13 @@ pub fn package_agency(store: &Store, pinned: &[AgencyPublic]) -> Result<Option<A
 
 /// The agency whose public file goes into the package ([`package_agency`]), with the highest
 /// revocation list held.
+/// The agency whose root key a package of this store is anchored to (the one it carries in
+/// `agency.json`), if any: what a front end shows before an export, so the user can tell the
+/// court which fingerprint to obtain from the agency.
+pub fn anchoring_agency(store: &Store) -> Result<Option<AgencyPublic>> {
+    Ok(choose_agency(store)?.map(|(a, _)| a))
+}
+
 fn choose_agency(store: &Store) -> Result<Option<(AgencyPublic, AgencyPublicFile)>> {
     let pinned = profile::pinned_all(store)?;
     let Some(agency) = package_agency(store, &pinned)? else { return Ok(None) };

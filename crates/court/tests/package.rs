@@ -12,7 +12,7 @@ use casebridge_core::{CustodyAction, EvidenceOptions, NewBrief, NewCase, Role, S
 use casebridge_court::package::{export_package, member_pseudonym, PackageError};
 use casebridge_testkit::bytes::pseudo_random as bytes;
 use casebridge_testkit::files::copy_dir;
-use casebridge_testkit::fixtures::{enrol_offline, new_agency, new_store};
+use casebridge_testkit::fixtures::{disclose_as_supervisor, enrol_offline, new_agency, new_store};
 use casebridge_trust::bundle::{self, Anchor, ExportOptions};
 use casebridge_trust::{profile, Agency, Receipt, SignedDoc};
 use casebridge_verify::{verify_package, AgencyRoot, Report, NOT_ANCHORED_LINE};
@@ -630,7 +630,17 @@ fn submissions() -> Submissions {
         assert_eq!(bundle::open_into(&out, &anchor, &mut investigator, &mut |_| true).unwrap().outcome.as_str(), "accepted");
         ids.push(v.whoami().member_id);
     }
-    investigator.record_disclosure(case, ids[0], "court order 12 Js 345/26").unwrap();
+    // Issue 16: a supervisor approves the disclosure; an investigator may not.
+    assert!(investigator.record_disclosure(case, ids[0], "court order 12 Js 345/26").is_err());
+    disclose_as_supervisor(
+        &tmp.path().join("supervisor"),
+        &agency,
+        &agency_dir,
+        &mut investigator,
+        case,
+        ids[0],
+        "court order 12 Js 345/26",
+    );
     Submissions { tmp, agency, investigator, case, disclosed: ids[0], hidden: ids[1] }
 }
 
@@ -657,9 +667,10 @@ fn issue_12_a_package_names_only_members_whose_identity_was_disclosed() {
     let mut s = submissions();
     let pkg = s.tmp.path().join("package");
     let summary = export_package(&mut s.investigator, s.case, &pkg, None).unwrap();
-    // Three authors' credentials (commitments only); names of the investigator (police) and
-    // of the disclosed volunteer.
-    assert_eq!((summary.credentials, summary.names), (3, 2));
+    // Four authors' credentials (commitments only: the investigator, two volunteers, the
+    // supervisor who approved the disclosure); names of the investigator (police) and of the
+    // disclosed volunteer (the supervisor's name never reached this store).
+    assert_eq!((summary.credentials, summary.names), (4, 2));
     let files = all_files(&pkg);
     assert!(files.iter().any(|(_, b)| contains(b, "Anna Offenbach")), "the disclosed volunteer's name is in the package");
     for (p, b) in &files {

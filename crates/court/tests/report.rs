@@ -9,7 +9,7 @@ use std::process::Command;
 
 use casebridge_core::{EvidenceOptions, GeoPoint, KdfParams, NewBrief, NewCase, Passphrase, Role, Store, SubmitOptions};
 use casebridge_court::report::{self, Format, ReportError, ReportOptions};
-use casebridge_testkit::fixtures::{new_agency, new_store};
+use casebridge_testkit::fixtures::{disclose_as_supervisor, new_agency, new_store};
 use casebridge_trust::bundle::{self, Anchor, ExportOptions};
 use casebridge_trust::{profile, Agency};
 use uuid::Uuid;
@@ -259,7 +259,24 @@ fn a_volunteer_appears_under_a_pseudonym_until_a_disclosure_is_recorded() {
     let html = std::fs::read_to_string(&html).unwrap();
     assert!(html.contains(&alias) && !html.contains("Keller"));
 
-    store.record_disclosure(case, me, "court order 12 Js 345/26").unwrap();
+    // Issue 16: a volunteer does not approve a disclosure, a supervisor does.
+    assert!(store.record_disclosure(case, me, "court order 12 Js 345/26").is_err());
+    let mut sup = new_store(&tmp.path().join("s"), "Sabine Aufsicht", Role::Supervisor);
+    let opened: Vec<_> = store
+        .case_events(case, None)
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.body().kind, casebridge_core::EventKind::CaseCreated { .. }))
+        .collect();
+    sup.import_events(&opened, vec![]).unwrap();
+    sup.record_disclosure(case, me, "court order 12 Js 345/26").unwrap();
+    let approved: Vec<_> = sup
+        .case_events(case, None)
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.body().kind, casebridge_core::EventKind::DisclosureRecorded { .. }))
+        .collect();
+    store.import_events(&approved, vec![]).unwrap();
     let second = tmp.path().join("second.pdf");
     report::write(&mut store, case, &second, &ReportOptions::default(), &mut |_| true).unwrap();
     let text = pdf_text(&second);
@@ -352,7 +369,16 @@ fn a_volunteer_known_from_a_bundle_is_pseudonymous_in_the_investigators_report()
     assert!(text.contains(&volunteer.whoami().fingerprint), "the signing key of the volunteer's events is shown");
 
     // With a disclosure recorded, the investigator's report names the volunteer as vetted.
-    investigator.record_disclosure(case, vid, "court order 12 Js 345/26").unwrap();
+    assert!(investigator.record_disclosure(case, vid, "court order 12 Js 345/26").is_err(), "only a supervisor approves it");
+    disclose_as_supervisor(
+        &tmp.path().join("supervisor"),
+        &agency,
+        &tmp.path().join("agency"),
+        &mut investigator,
+        case,
+        vid,
+        "court order 12 Js 345/26",
+    );
     let disclosed = tmp.path().join("inv-disclosed.pdf");
     report::write(&mut investigator, case, &disclosed, &ReportOptions::default(), &mut |_| true).unwrap();
     assert!(pdf_text(&disclosed).contains("Mia Keller (volunteer; identity disclosed"));

@@ -39,3 +39,49 @@ pub fn enrol_offline(store: &mut Store, agency: &Agency, agency_dir: &Path, role
     profile::install_credential_named(store, &credential, Some(&Agency::public_file(agency_dir).unwrap()), Some(&name)).unwrap();
     credential
 }
+
+/// Issue 16: only a supervisor approves disclosing a contributor's identity. A new supervisor
+/// store at `dir`, enrolled at `agency` (directory `agency_dir`), learns `case` from `staff`'s
+/// `case_created`, records that `member`'s identity may be disclosed, and sends that to `staff`
+/// in a sealed bundle opened as the agency opens it (so `staff` also holds the supervisor's
+/// credential, which court material of the case then carries). Returns the supervisor's store.
+pub fn disclose_as_supervisor(
+    dir: &Path,
+    agency: &Agency,
+    agency_dir: &Path,
+    staff: &mut Store,
+    case: uuid::Uuid,
+    member: uuid::Uuid,
+    reason: &str,
+) -> Store {
+    use casebridge_trust::bundle::{self, Anchor, ExportOptions};
+    let mut sup = new_store(dir, "Sabine Aufsicht", Role::Supervisor);
+    let credential = enrol_offline(&mut sup, agency, agency_dir, Role::Supervisor, chrono::Duration::days(365));
+    let opened: Vec<_> = staff
+        .case_events(case, None)
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.body().kind, casebridge_core::EventKind::CaseCreated { .. }))
+        .collect();
+    sup.import_events(&opened, vec![]).unwrap();
+    sup.record_disclosure(case, member, reason).unwrap();
+    let public = agency.public().clone();
+    let out = dir.join("disclosure.cbb");
+    let opts = ExportOptions {
+        case,
+        since: None,
+        agency: &public,
+        credential: &credential,
+        seal: true,
+        own_only: true,
+        bundle_id: None,
+        sync_point: None,
+        held: None,
+    };
+    bundle::export(&mut sup, &opts, &out, &mut |_| true).unwrap();
+    let list = agency.current_revocation().unwrap().0;
+    let anchor = Anchor::new(agency.public(), &list, Some(agency.sealing_identity()));
+    let done = bundle::open_into(&out, &anchor, staff, &mut |_| true).unwrap();
+    assert_eq!(done.outcome.as_str(), "accepted", "the supervisor's disclosure reaches the staff store");
+    sup
+}

@@ -964,8 +964,8 @@ pub struct Opened {
 /// Need to know (issue 16), for staff: a supervisor may send events of any case; an
 /// investigator only of cases whose team they are on (as the agency holds it) or that they
 /// open in this very bundle ([`Reason::NotOnTeam`]), and a team change only as the case's lead,
-/// never removing the lead ([`Reason::TeamChangeForbidden`]); a legal hold only from a
-/// supervisor ([`Reason::SupervisorOnly`]). Access entries are taken from
+/// never removing the lead ([`Reason::TeamChangeForbidden`]); a legal hold and the approval to
+/// disclose a contributor's identity only from a supervisor ([`Reason::SupervisorOnly`]). Access entries are taken from
 /// anyone (a removed member still reads what they hold, and that read is logged). Only the
 /// sender's own events are
 /// judged, and only those the agency does not hold yet: others' travel under their authors'
@@ -1023,6 +1023,12 @@ fn team_policy(store: &Store, v: &Verified) -> Result<()> {
                 return Err(TrustError::new(
                     Reason::SupervisorOnly,
                     format!("member {sender} places or releases a legal hold on case {case}, which only a supervisor may"),
+                ));
+            }
+            EventKind::DisclosureRecorded { .. } => {
+                return Err(TrustError::new(
+                    Reason::SupervisorOnly,
+                    format!("member {sender} approves disclosing a contributor's identity in case {case}, which only a supervisor may"),
                 ));
             }
             _ if opened.contains(&case) => {}

@@ -18,6 +18,7 @@ import type {
   CaseStatus,
   CaseSummary,
   CustodyView,
+  CourtInfo,
   Enrolled,
   EvidenceItem,
   FileMeta,
@@ -26,6 +27,7 @@ import type {
   JobProgress,
   Locked,
   Preview,
+  ReportFormat,
   ReceiptView,
   ReviewDecision,
   Role,
@@ -93,6 +95,13 @@ export const evidenceThumbnail = (id: string, maxPx: number) => call<Thumbnail>(
 export const caseSetStatus = (caseId: string, status: CaseStatus) => call<void>('case_set_status', { caseId, status });
 /** Starts exporting the whole case as a sealed bundle to `path` (must not exist); returns the job id (job-progress / job-done). */
 export const caseExport = (caseId: string, path: string) => call<string>('case_export', { caseId, path });
+/** The agency court packages are anchored to (name, root key fingerprint). */
+export const courtInfo = () => call<CourtInfo>('court_info');
+/** Starts writing the court report of a case to `path` (must not exist); returns the job id (job-progress / job-done). */
+export const courtReport = (caseId: string, path: string, format: ReportFormat, reason: string | null) =>
+  call<string>('court_report', { caseId, path, format, reason });
+/** Starts writing the court evidence package of a case into `dir` (new or empty); returns the job id. */
+export const courtPackage = (caseId: string, dir: string, reason: string | null) => call<string>('court_package', { caseId, dir, reason });
 /** What files say about themselves (media type, size, EXIF time and place), read from their heads. */
 export const fileMetadata = (paths: string[]) => call<FileMeta[]>('file_metadata', { paths });
 
@@ -110,6 +119,19 @@ export const chooseSavePath = (defaultPath: string, title?: string) =>
   call<string | null>('plugin:dialog|save', {
     options: { title, defaultPath, filters: [{ name: 'Casebridge bundle', extensions: ['cbb'] }] },
   });
+
+/** The native "save file" dialog for a court report; the chosen path, or null when cancelled. */
+export const chooseReportPath = (defaultPath: string, format: ReportFormat) =>
+  call<string | null>('plugin:dialog|save', {
+    options: { title: 'Save the court report', defaultPath, filters: [{ name: format === 'pdf' ? 'PDF' : 'HTML', extensions: [format] }] },
+  });
+
+/** The native "choose folder" dialog; the chosen folder, or null when cancelled. */
+export async function chooseFolder(title?: string): Promise<string | null> {
+  const r = await call<string[] | string | null>('plugin:dialog|open', { options: { multiple: false, directory: true, title } });
+  if (r == null) return null;
+  return Array.isArray(r) ? (r[0] ?? null) : r;
+}
 
 // ----- briefs and review ----------------------------------------------------------------------------
 

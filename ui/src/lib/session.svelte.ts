@@ -13,7 +13,7 @@ export type Route =
   | { name: 'enrol' }
   | { name: 'settings' };
 
-export type CaseTab = 'overview' | 'evidence' | 'timeline' | 'notes' | 'briefs' | 'map';
+export type CaseTab = 'overview' | 'evidence' | 'timeline' | 'notes' | 'briefs' | 'map' | 'court';
 
 export interface Toast {
   id: number;

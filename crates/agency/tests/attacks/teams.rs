@@ -28,6 +28,8 @@ async fn an_investigator_off_the_team_cannot_write_join_or_hold_a_case() {
     for (kind, code) in [
         (EventKind::TeamUnassigned { case_id: w.case, member_id: w.inv.id }, "team_change_forbidden"),
         (EventKind::HoldPlaced { case_id: w.case, reason: "x".into() }, "supervisor_only"),
+        // Issue 16: only a supervisor approves disclosing a contributor's identity.
+        (EventKind::DisclosureRecorded { case_id: w.case, member_id: other.id, reason: "x".into() }, "supervisor_only"),
     ] {
         let mut b = Bundle::new(w.inv.id, &w.inv.credential, chain(&w.inv.store, 1000, vec![kind]), vec![]);
         b.seq = 10; // a gap after the honest bundle 1: no link is checked

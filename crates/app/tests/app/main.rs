@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 mod cases;
+mod court;
 mod extras;
 mod flow;
 mod outbox;

@@ -88,8 +88,13 @@ impl Store {
     }
 
     /// Records that a contributor's identity may be disclosed in court material for a case.
+    /// Supervisors only (issue 16: they approve disclosure of a volunteer's identity); the
+    /// agency holds a sender to the same rule (`supervisor_only`).
     pub fn record_disclosure(&mut self, case: Uuid, member: Uuid, reason: &str) -> Result<()> {
         self.case_record(case)?;
+        if self.me.role != Role::Supervisor {
+            return Err(Error::NotAllowed { what: "recording a disclosure of a contributor's identity: only supervisors may".into() });
+        }
         let reason = clean_required("reason", reason)?;
         self.record(vec![EventKind::DisclosureRecorded { case_id: case, member_id: member, reason }])?;
         Ok(())
