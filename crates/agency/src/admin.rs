@@ -11,6 +11,7 @@
 //! | `POST /admin/gc` | | [`crate::GcReport`]: one cleanup now (expired uploads, orphan objects) |
 //! | `POST /admin/check` | [`CheckRequest`] | [`crate::AgencyCheck`]: the whole agency checked (store write lock held meanwhile) |
 //! | `POST /admin/retention` | [`crate::retention::RetentionRequest`] | [`crate::RetentionReport`]: the retention run (store write lock held meanwhile) |
+//! | `POST /admin/retention/rules` | `casebridge_trust::RulesFile` | `casebridge_trust::RetentionRules`: the rules signed as the next version (422 `retention_rules_invalid`) |
 //!
 //! A revoke through the socket updates the endpoint's revocation list in memory, so it takes
 //! effect on the next request.
@@ -108,6 +109,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/admin/gc", post(gc_route))
         .route("/admin/check", post(check_route))
         .route("/admin/retention", post(retention_route))
+        .route("/admin/retention/rules", post(retention_rules_route))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
@@ -157,6 +159,21 @@ async fn retention_route(
     ApiJson(req): ApiJson<crate::retention::RetentionRequest>,
 ) -> ApiResult<Json<crate::retention::RetentionReport>> {
     blocking(move || crate::retention::run(&st, req.dry_run)).await.map(Json)
+}
+
+async fn retention_rules_route(
+    State(st): State<Arc<AppState>>,
+    ApiJson(rules): ApiJson<casebridge_trust::RulesFile>,
+) -> ApiResult<Json<casebridge_trust::RetentionRules>> {
+    blocking(move || match st.agency.set_retention(&rules) {
+        Ok((signed, _)) => Ok(signed),
+        Err(e) if e.reason == casebridge_trust::Reason::RetentionRulesInvalid => {
+            Err(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, e.reason.code(), e.message))
+        }
+        Err(e) => Err(crate::api::records_error(e)),
+    })
+    .await
+    .map(Json)
 }
 
 async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_trust::NamedCredential>> {
