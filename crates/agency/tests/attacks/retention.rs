@@ -9,7 +9,7 @@ async fn submit(w: &World, seq: u64, photo: &[u8]) -> (Uuid, Uuid) {
     let events = chain(&w.vol.store, seq * 100, submission(w, ev, &sha(photo), photo.len() as u64, vec![ev], sub));
     let mut b = Bundle::new(w.vol.id, &w.vol.credential, events, vec![photo.to_vec()]);
     b.seq = seq;
-    b.prev = "ab".repeat(32); // gaps between crafted bundles: no link is checked
+    b.prev = "ab".repeat(32); // gaps between crafted bundles (never seq + 1): no link is checked
     let (id, bytes) = b.write(&w.vol.store, &w.public);
     let done: UploadOutcome = ok(upload(&w.env, &w.vol_token, id, &bytes).await).await;
     assert_eq!(done.outcome.as_str(), "accepted");
@@ -43,15 +43,15 @@ async fn withdrawals_only_by_the_submitter_of_a_pending_submission_outside_a_hol
     let other_token = w.env.login(&other).await;
     let sup = w.env.enrol(Role::Supervisor).await;
     let sup_token = w.env.login(&sup).await;
-    let (pending_item, pending) = submit(&w, 2, b"pending photo, withdrawn by its volunteer").await;
-    let (_, accepted) = submit(&w, 3, b"accepted photo, part of the case").await;
+    let (pending_item, pending) = submit(&w, 10, b"pending photo, withdrawn by its volunteer").await;
+    let (_, accepted) = submit(&w, 20, b"accepted photo, part of the case").await;
     let withdraw = |sub: Uuid| EventKind::SubmissionWithdrawn { case_id: w.case, submission_id: sub, reason: None };
 
     // Another volunteer withdraws it, with their own key.
-    let resp = send(&w, &other, &other_token, 1, 1, vec![withdraw(pending)]).await;
+    let resp = send(&w, &other, &other_token, 2, 1, vec![withdraw(pending)]).await;
     refused(resp, StatusCode::FORBIDDEN, "not_your_submission").await;
     // A withdrawal of a submission the agency does not hold gets the same answer (no oracle).
-    let resp = send(&w, &w.vol, &w.vol_token, 4, 400, vec![withdraw(Uuid::now_v7())]).await;
+    let resp = send(&w, &w.vol, &w.vol_token, 30, 3000, vec![withdraw(Uuid::now_v7())]).await;
     refused(resp, StatusCode::FORBIDDEN, "not_your_submission").await;
     // The investigator accepts the second submission; its withdrawal is refused.
     let accept = EventKind::ReviewDecided {
@@ -63,11 +63,11 @@ async fn withdrawals_only_by_the_submitter_of_a_pending_submission_outside_a_hol
     };
     let done: UploadOutcome = ok(send(&w, &w.inv, &w.inv_token, 10, 1000, vec![accept]).await).await;
     assert_eq!(done.outcome.as_str(), "accepted");
-    let resp = send(&w, &w.vol, &w.vol_token, 5, 500, vec![withdraw(accepted)]).await;
+    let resp = send(&w, &w.vol, &w.vol_token, 40, 4000, vec![withdraw(accepted)]).await;
     refused(resp, StatusCode::FORBIDDEN, "submission_accepted").await;
 
     // Control: the volunteer's own withdrawal of the pending one is accepted and deleted.
-    let done: UploadOutcome = ok(send(&w, &w.vol, &w.vol_token, 6, 600, vec![withdraw(pending)]).await).await;
+    let done: UploadOutcome = ok(send(&w, &w.vol, &w.vol_token, 50, 5000, vec![withdraw(pending)]).await).await;
     assert_eq!(done.outcome.as_str(), "accepted");
     let report = retention_run(&w.env).await;
     let deleted: Vec<Uuid> = report.deleted.iter().map(|d| d.evidence_id).collect();
@@ -80,11 +80,11 @@ async fn withdrawals_only_by_the_submitter_of_a_pending_submission_outside_a_hol
     assert!(other_page.tombstones.is_empty(), "another volunteer learns nothing of the deletion");
 
     // Under legal hold, a withdrawal is refused.
-    let (_, held) = submit(&w, 7, b"photo of a case put under hold").await;
+    let (_, held) = submit(&w, 60, b"photo of a case put under hold").await;
     let hold = EventKind::HoldPlaced { case_id: w.case, reason: "12 Js 345/26".into() };
-    let done: UploadOutcome = ok(send(&w, &sup, &sup_token, 1, 1, vec![hold]).await).await;
+    let done: UploadOutcome = ok(send(&w, &sup, &sup_token, 2, 1, vec![hold]).await).await;
     assert_eq!(done.outcome.as_str(), "accepted");
-    let resp = send(&w, &w.vol, &w.vol_token, 8, 800, vec![withdraw(held)]).await;
+    let resp = send(&w, &w.vol, &w.vol_token, 70, 7000, vec![withdraw(held)]).await;
     refused(resp, StatusCode::FORBIDDEN, "case_on_hold").await;
 
     w.env.stop().await;
