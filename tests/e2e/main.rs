@@ -35,11 +35,11 @@ mod passphrase;
 mod passphrase_policy;
 /// Deleting the index and rebuilding it from the journal gives the same state.
 mod rebuild;
-/// Bytes in equal bytes out, from 0 bytes to 300 MB; export never overwrites.
-mod roundtrip;
 /// Retention and legal hold: rules, `retention run`, tombstones on every device (also one
 /// offline during the deletion), withdrawal, court packages with deletions.
 mod retention;
+/// Bytes in equal bytes out, from 0 bytes to 300 MB; export never overwrites.
+mod roundtrip;
 /// Nothing readable lands on disk or in logs.
 mod secrecy;
 /// The whole loop over HTTPS: enrol, brief, submit, review, receipts; cuts and restarts.

@@ -44,12 +44,8 @@ fn world() -> World {
     let vol = member(Role::Volunteer, "Mila Jansen");
     vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila Jansen", &[])]).ok();
     let case = inv.cmd(&["case", "new", "--title", "Bike thefts, Mitte", "--category", "burglary"]).ok().stdout.trim().to_string();
-    let brief = inv
-        .cmd(&["brief", "publish", &case, "--title", "Photos wanted", "--body", "Main St, Friday night"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let brief =
+        inv.cmd(&["brief", "publish", &case, "--title", "Photos wanted", "--body", "Main St, Friday night"]).ok().stdout.trim().to_string();
     sync(&inv);
     sync(&vol);
     World { admin, agency, endpoint, inv, sup, vol, brief, case }
@@ -114,9 +110,14 @@ fn retention_deletes_everywhere_keeps_held_cases_and_reaches_an_offline_device()
     // From here the investigator's device stays offline until the end.
 
     // Rules: only the agency passphrase's holder signs them; a bad file names what is wrong.
-    let bad = w.admin.write_file("bad.json", br#"{"rules": [{"id": "x", "category": "burglary", "submissions": "rejected", "after_days": 1}]}"#);
-    run(&w.admin, &["agency", "retention", "set", "--dir", s(&w.agency), "--file", s(&bad)]).fails_with("exactly one of category and submissions");
-    set_rules(&w, r#"{"rules": [{"id": "burglary-now", "category": "burglary", "after_days": 0}, {"id": "rejected-now", "submissions": "rejected", "after_days": 0}]}"#);
+    let bad =
+        w.admin.write_file("bad.json", br#"{"rules": [{"id": "x", "category": "burglary", "submissions": "rejected", "after_days": 1}]}"#);
+    run(&w.admin, &["agency", "retention", "set", "--dir", s(&w.agency), "--file", s(&bad)])
+        .fails_with("exactly one of category and submissions");
+    set_rules(
+        &w,
+        r#"{"rules": [{"id": "burglary-now", "category": "burglary", "after_days": 0}, {"id": "rejected-now", "submissions": "rejected", "after_days": 0}]}"#,
+    );
     let shown = run(&w.admin, &["agency", "retention", "show", "--dir", s(&w.agency), "--json"]);
     shown.ok();
     assert_eq!(shown.json()["version"], 1, "{shown}");
@@ -241,7 +242,10 @@ fn retention_run_works_without_an_endpoint_and_names_what_is_wrong() {
     run(&admin, &["retention", "run", "--dir", s(&admin.root().join("nowhere"))]).fails();
     let unknown = admin.write_file("r.json", br#"{"rules": [{"id": "a", "category": "fraud", "after_days": 1, "keep": true}]}"#);
     run(&admin, &["agency", "retention", "set", "--dir", s(&agency), "--file", s(&unknown)]).fails_with("unknown field");
-    let twice = admin.write_file("t.json", br#"{"rules": [{"id": "a", "category": "fraud", "after_days": 1}, {"id": "b", "category": "Fraud", "after_days": 2}]}"#);
+    let twice = admin.write_file(
+        "t.json",
+        br#"{"rules": [{"id": "a", "category": "fraud", "after_days": 1}, {"id": "b", "category": "Fraud", "after_days": 2}]}"#,
+    );
     run(&admin, &["agency", "retention", "set", "--dir", s(&agency), "--file", s(&twice)]).fails_with("a second rule for category fraud");
     let shown = run(&admin, &["agency", "retention", "show", "--dir", s(&agency)]);
     shown.ok();

@@ -71,7 +71,11 @@ pub struct RetentionRequest {
 }
 
 /// What is due in `store` under `rules` at `now`: (due, held). Pure: changes nothing.
-pub fn plan(store: &Store, rules: Option<&RetentionRules>, now: DateTime<FixedOffset>) -> casebridge_core::Result<(Vec<Deletion>, Vec<Deletion>)> {
+pub fn plan(
+    store: &Store,
+    rules: Option<&RetentionRules>,
+    now: DateTime<FixedOffset>,
+) -> casebridge_core::Result<(Vec<Deletion>, Vec<Deletion>)> {
     let records = store.records();
     let (mut due, mut held) = (Vec::new(), Vec::new());
     for e in store.all_evidence()? {
@@ -84,10 +88,8 @@ pub fn plan(store: &Store, rules: Option<&RetentionRules>, now: DateTime<FixedOf
         if let Some(s) = &sub {
             let view = store.submission(s.id)?;
             let state = view.items.iter().find(|i| i.evidence_id == e.id).map(|i| i.state).unwrap_or(ReviewState::Pending);
-            let ever_accepted = view
-                .decisions
-                .iter()
-                .any(|d| d.decision == ReviewDecision::Accepted && (d.items.is_empty() || d.items.contains(&e.id)));
+            let ever_accepted =
+                view.decisions.iter().any(|d| d.decision == ReviewDecision::Accepted && (d.items.is_empty() || d.items.contains(&e.id)));
             let any_accepted = view.items.iter().any(|i| i.state == ReviewState::Accepted);
             if let Some(w) = store.withdrawal(s.id)? {
                 if !any_accepted {
@@ -110,7 +112,8 @@ pub fn plan(store: &Store, rules: Option<&RetentionRules>, now: DateTime<FixedOf
             if let Some(r) = case.as_ref().and_then(|c| c.category.as_deref()).and_then(|c| rules.and_then(|r| r.for_category(c))) {
                 if age_days >= i64::from(r.after_days) {
                     let category = r.category.clone().unwrap_or_default();
-                    found = Some((r.id.clone(), format!("case category {category}, {age_days} days old (rule: after {} days)", r.after_days)));
+                    found =
+                        Some((r.id.clone(), format!("case category {category}, {age_days} days old (rule: after {} days)", r.after_days)));
                 }
             }
         }

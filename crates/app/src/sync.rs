@@ -315,8 +315,12 @@ async fn pull(
                 match store.with(|s| Ok(s.apply_tombstones(vec![(t, encoded)])?)) {
                     Ok(d) => deleted_now += d.len(),
                     Err(e)
-                        if [casebridge_core::TOMBSTONE_UNKNOWN_ITEM, casebridge_core::TOMBSTONE_MISMATCH, casebridge_core::CASE_ON_HOLD]
-                            .contains(&e.code.as_str()) =>
+                        if [
+                            casebridge_core::TOMBSTONE_UNKNOWN_ITEM,
+                            casebridge_core::TOMBSTONE_MISMATCH,
+                            casebridge_core::CASE_ON_HOLD,
+                        ]
+                        .contains(&e.code.as_str()) =>
                     {
                         tombstones_refused += 1
                     }

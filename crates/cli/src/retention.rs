@@ -158,14 +158,25 @@ fn set(ctx: &mut Ctx, a: &SetArgs, out: &mut dyn Write) -> Result<()> {
     let rules = RulesFile::parse(&bytes)?;
     let body = serde_json::to_value(&rules).map_err(|e| CliError::Usage(e.to_string()))?;
     // A running endpoint holds the agency's keys (and its directory's lock): it signs them.
-    let signed = match ask_endpoint::<casebridge_trust::RetentionRules>(&a.dir, "POST", "/admin/retention/rules", Some(body), "unexpected answer from the endpoint")? {
+    let signed = match ask_endpoint::<casebridge_trust::RetentionRules>(
+        &a.dir,
+        "POST",
+        "/admin/retention/rules",
+        Some(body),
+        "unexpected answer from the endpoint",
+    )? {
         Some(signed) => signed,
         None => crate::agency::unlock(ctx, &a.dir)?.set_retention(&rules)?.0,
     };
     if a.json {
         return output::json(out, &signed);
     }
-    writeln!(out, "retention rules version {} signed ({} rule(s)); the next `casebridge retention run` applies them", signed.version, signed.rules.len())?;
+    writeln!(
+        out,
+        "retention rules version {} signed ({} rule(s)); the next `casebridge retention run` applies them",
+        signed.version,
+        signed.rules.len()
+    )?;
     Ok(())
 }
 
@@ -177,7 +188,10 @@ fn show(a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
         return output::json(out, &current);
     }
     let Some(r) = current else {
-        writeln!(out, "no retention rules set: `casebridge agency retention set --dir DIR --file rules.json`; withdrawals are always deleted")?;
+        writeln!(
+            out,
+            "no retention rules set: `casebridge agency retention set --dir DIR --file rules.json`; withdrawals are always deleted"
+        )?;
         return Ok(());
     };
     let mut f = Fields::default();
@@ -203,10 +217,6 @@ pub fn withdraw(ctx: &mut Ctx, a: &WithdrawArgs, out: &mut dyn Write) -> Result<
     if a.json {
         return output::json(out, &s);
     }
-    writeln!(
-        out,
-        "submission {} withdrawn; the agency deletes its items once `casebridge sync` has sent the withdrawal",
-        s.submission.id
-    )?;
+    writeln!(out, "submission {} withdrawn; the agency deletes its items once `casebridge sync` has sent the withdrawal", s.submission.id)?;
     Ok(())
 }

@@ -86,14 +86,14 @@ pub use projection::{
 };
 pub use store::Records;
 pub use store::{
-    ALREADY_WITHDRAWN, CASE_ON_HOLD, EVIDENCE_DELETED, MAX_WITHDRAWAL_REASON_CHARS, NOT_YOUR_SUBMISSION, SUBMISSION_ACCEPTED,
-    TOMBSTONE_MISMATCH, TOMBSTONE_UNKNOWN_ITEM,
-};
-pub use store::{
-    AddedEvidence, CaseDetail, CaseDetailOf, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions,
-    DeletedView, EvidenceView, Exported, HoldView, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, TeamMemberView, WhoAmI,
+    AddedEvidence, CaseDetail, CaseDetailOf, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, DeletedView,
+    EvidenceOptions, EvidenceView, Exported, HoldView, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, TeamMemberView, WhoAmI,
 };
 pub use store::{
     BriefView, ContentImporter, ContentObserver, DetachedSigner, EventPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem,
     SubmissionView, SubmitOptions,
+};
+pub use store::{
+    ALREADY_WITHDRAWN, CASE_ON_HOLD, EVIDENCE_DELETED, MAX_WITHDRAWAL_REASON_CHARS, NOT_YOUR_SUBMISSION, SUBMISSION_ACCEPTED,
+    TOMBSTONE_MISMATCH, TOMBSTONE_UNKNOWN_ITEM,
 };

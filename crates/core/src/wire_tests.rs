@@ -31,7 +31,6 @@ fn kinds() -> Vec<String> {
         format!(
             r#""type":"case_created","case_id":"{C}","reference":"BER-2026-000123","title":"Bikes","summary":null,"tags":["theft"],"status":"open""#
         ),
-
         format!(r#""type":"case_edited","case_id":"{C}","status":"active""#),
         format!(r#""type":"note_added","case_id":"{C}","note_id":"{A}","text":"a note""#),
         format!(

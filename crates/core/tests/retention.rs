@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use casebridge_core::{
-    EvidenceOptions, NewCase, Passphrase, Role, Store, Tombstone, CASE_ON_HOLD, EVIDENCE_DELETED, TOMBSTONE_MISMATCH, TOMBSTONE_UNKNOWN_ITEM,
+    EvidenceOptions, NewCase, Passphrase, Role, Store, Tombstone, CASE_ON_HOLD, EVIDENCE_DELETED, TOMBSTONE_MISMATCH,
+    TOMBSTONE_UNKNOWN_ITEM,
 };
 use casebridge_testkit::fixtures::{new_store, PASS};
 use uuid::Uuid;
@@ -58,7 +59,10 @@ fn world(tmp: &Path) -> (PathBuf, Store, Uuid, Uuid, Uuid) {
     std::fs::write(&f1, SECRET).unwrap();
     let f2 = tmp.join("keep.txt");
     std::fs::write(&f2, b"kept content").unwrap();
-    let gone = s.add_evidence(case, &f1, &EvidenceOptions { description: Some("the bystander".into()), ..Default::default() }, &mut |_| true).unwrap().id;
+    let gone = s
+        .add_evidence(case, &f1, &EvidenceOptions { description: Some("the bystander".into()), ..Default::default() }, &mut |_| true)
+        .unwrap()
+        .id;
     let kept = s.add_evidence(case, &f2, &EvidenceOptions::default(), &mut |_| true).unwrap().id;
     (dir, s, case, gone, kept)
 }

@@ -50,7 +50,7 @@ pub use notice::{is_noticed, notice_of, verify_notice, NOTICE};
 pub use receipt::{Receipt, RECEIPT};
 pub use records::{LocalRecords, RecordStore};
 pub use retention::{
-    store_tombstones, tombstone_id, verify_tombstone, RetentionRule, RetentionRules, RulesFile, SubmissionOutcome, MAX_AFTER_DAYS, MAX_RULES,
-    RETENTION_RECORD, RETENTION_RULES, TOMBSTONE, WITHDRAWN_RULE,
+    store_tombstones, tombstone_id, verify_tombstone, RetentionRule, RetentionRules, RulesFile, SubmissionOutcome, MAX_AFTER_DAYS,
+    MAX_RULES, RETENTION_RECORD, RETENTION_RULES, TOMBSTONE, WITHDRAWN_RULE,
 };
 pub use revocation::{RevocationList, Revoked, LIST_VALIDITY_DAYS, REVOCATION_LIST};

@@ -3,8 +3,8 @@
 //! for each item it deletes (type [`TOMBSTONE`]), which every member's device verifies against
 //! the agency key it pinned before it destroys its own copy.
 
-use chrono::{DateTime, FixedOffset};
 use casebridge_core::{sha256, ReviewState, Store, Tombstone};
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

@@ -1113,7 +1113,11 @@ impl<'a> Verifier<'a> {
                 continue;
             }
             if b.evidence_id != t.evidence_id || b.case_id != m.case.id {
-                self.problem(5, &subject, format!("is the tombstone of item {} of case {}, not of item {} of this case", b.evidence_id, b.case_id, t.evidence_id));
+                self.problem(
+                    5,
+                    &subject,
+                    format!("is the tombstone of item {} of case {}, not of item {} of this case", b.evidence_id, b.case_id, t.evidence_id),
+                );
                 continue;
             }
             if added.get(&b.evidence_id) != Some(&b.sha256) {

@@ -136,9 +136,15 @@ async fn forged_unknown_and_held_tombstones_delete_nothing() {
     assert_eq!(code(casebridge_trust::store_tombstones(&mut store, &w.public, &[other_kind])), "tombstone_not_from_agency");
     // Unknown item, and another hash, signed by the agency itself.
     let unknown = casebridge_core::Tombstone { evidence_id: Uuid::now_v7(), ..genuine.clone() };
-    assert_eq!(code(casebridge_trust::store_tombstones(&mut store, &w.public, &[agency.sign_tombstone(&unknown)])), "tombstone_unknown_item");
+    assert_eq!(
+        code(casebridge_trust::store_tombstones(&mut store, &w.public, &[agency.sign_tombstone(&unknown)])),
+        "tombstone_unknown_item"
+    );
     let other_hash = casebridge_core::Tombstone { sha256: "11".repeat(32), ..genuine.clone() };
-    assert_eq!(code(casebridge_trust::store_tombstones(&mut store, &w.public, &[agency.sign_tombstone(&other_hash)])), "tombstone_mismatch");
+    assert_eq!(
+        code(casebridge_trust::store_tombstones(&mut store, &w.public, &[agency.sign_tombstone(&other_hash)])),
+        "tombstone_mismatch"
+    );
     // Under hold: refused even though the agency signed it (the hold as a supervisor's event
     // taken into the agency's store, as its endpoint would).
     let hold = |kind| chain(&w.inv.store, 5000, vec![kind]);

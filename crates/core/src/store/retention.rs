@@ -100,7 +100,10 @@ impl Store {
         if self.records().case(e.case_id)?.is_some_and(|c| c.hold.is_some()) {
             return Err(Error::Refused {
                 code: CASE_ON_HOLD,
-                message: format!("case {} is under legal hold: evidence {} may not be deleted; nothing was deleted", e.case_id, t.evidence_id),
+                message: format!(
+                    "case {} is under legal hold: evidence {} may not be deleted; nothing was deleted",
+                    e.case_id, t.evidence_id
+                ),
             });
         }
         Ok(true)

@@ -17,6 +17,7 @@ export type { Claimed } from './Claimed';
 export type { CustodyAction } from './CustodyAction';
 export type { CustodyView } from './CustodyView';
 export type { Decision } from './Decision';
+export type { DeletedView } from './DeletedView';
 export type { Enrolled } from './Enrolled';
 export type { ErrorCode } from './ErrorCode';
 export type { EvidenceItem } from './EvidenceItem';
