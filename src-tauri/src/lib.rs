@@ -243,6 +243,11 @@ async fn review_decide(
 // ----- volunteers -------------------------------------------------------------------------------------
 
 #[tauri::command]
+async fn submission_withdraw(state: State<'_, AppState>, id: String, reason: Option<String>) -> Res<Submission> {
+    blocking(&state, move |s| s.submission_withdraw(&id, reason)).await
+}
+
+#[tauri::command]
 async fn submit(
     state: State<'_, AppState>,
     brief_id: String,
@@ -321,6 +326,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             brief_publish,
             brief_withdraw,
             submissions_list,
+            submission_withdraw,
             review_decide,
             submit,
             receipts_list,

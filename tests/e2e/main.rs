@@ -35,6 +35,9 @@ mod passphrase;
 mod passphrase_policy;
 /// Deleting the index and rebuilding it from the journal gives the same state.
 mod rebuild;
+/// Retention and legal hold: rules, `retention run`, tombstones on every device (also one
+/// offline during the deletion), withdrawal, court packages with deletions.
+mod retention;
 /// Bytes in equal bytes out, from 0 bytes to 300 MB; export never overwrites.
 mod roundtrip;
 /// Nothing readable lands on disk or in logs.

@@ -221,6 +221,11 @@ mockIPC(
         return briefs.filter((b) => a.includeWithdrawn || !b.withdrawn);
       case 'submissions_list':
         return subs;
+      case 'submission_withdraw': {
+        const s = subs.find((x) => x.id === a.id) ?? subs[0];
+        s.withdrawn_at = new Date().toISOString();
+        return s;
+      }
       case 'review_decide':
         return { ...subs[0], state: a.decision };
       case 'receipts_list':

@@ -13,12 +13,14 @@
 //!   signs ([`casebridge_trust::notice_of`]), never sent the events: an event names its
 //!   author (an investigator's member id, key and device) and a brief its audience (other
 //!   volunteers' member ids), which a volunteer never learns (issue 12).
+//! - Tombstones (the agency's signed `tombstone_stored` records, issue 16) go to whoever may see
+//!   the item: supervisors, the case's team, and the volunteer whose submission brought it.
 //! - Nobody is sent a profile's own bookkeeping ([`casebridge_core::ProfileEvent`]) or their
 //!   own events back.
 //!
 //! Every rule reads through `&Store`: the endpoint runs them under its store's read lock.
 
-use casebridge_core::{CustodyAction, EventKind, Notice, Result, Role, SignedEvent, Store};
+use casebridge_core::{CustodyAction, EventKind, Notice, ProfileEvent, Result, Role, SignedEvent, Store, Tombstone};
 use uuid::Uuid;
 
 /// Whether `member` (with `role`) may see `ev` (see the module doc).
@@ -50,6 +52,17 @@ pub(crate) fn visible_to(store: &Store, ev: &SignedEvent, member: Uuid, role: Ro
     })
 }
 
+/// Whether `member` (with `role`) is sent tombstone `t`: a supervisor always, an investigator
+/// on the case's team, a volunteer for an item of their own submission.
+pub(crate) fn tombstone_visible_to(store: &Store, t: &Tombstone, member: Uuid, role: Role) -> Result<bool> {
+    let records = store.records();
+    Ok(match role {
+        Role::Supervisor => true,
+        r if r.is_staff() => records.case(t.case_id)?.is_some_and(|c| c.on_team(member)),
+        _ => records.submission_of(t.evidence_id)?.is_some_and(|s| s.submitter == member),
+    })
+}
+
 /// Whether `member` is on the team of the case `kind` belongs to, as held now. An event of no
 /// case is not case data; one of a case the agency does not hold is for supervisors only.
 fn on_team_of(store: &Store, kind: &EventKind, member: Uuid) -> Result<bool> {
@@ -68,6 +81,8 @@ pub(crate) struct FeedPage {
     pub events: Vec<SignedEvent>,
     /// What the agency tells a volunteer of the events it may see, oldest first.
     pub notices: Vec<Notice>,
+    /// The agency's signed tombstones (base64) of items the member may see, oldest first.
+    pub tombstones: Vec<String>,
     /// Record index to continue after.
     pub cursor: u64,
     /// More records follow.
@@ -83,8 +98,14 @@ pub(crate) struct FeedPage {
 /// team); the member's store skips what it already holds.
 pub(crate) fn feed(store: &Store, agency_id: Uuid, member: Uuid, role: Role, after: u64, limit: usize) -> Result<FeedPage> {
     let page = store.events_after(after, limit)?;
-    let (mut events, mut notices) = (Vec::new(), Vec::new());
+    let (mut events, mut notices, mut tombstones) = (Vec::new(), Vec::new(), Vec::new());
     for (at, ev) in (after..).zip(page.events) {
+        if let EventKind::Profile(ProfileEvent::TombstoneStored { tombstone, document }) = &ev.body().kind {
+            if tombstone_visible_to(store, tombstone, member, role)? {
+                tombstones.push(document.clone());
+            }
+            continue;
+        }
         if !visible_to(store, &ev, member, role)? {
             continue;
         }
@@ -99,7 +120,19 @@ pub(crate) fn feed(store: &Store, agency_id: Uuid, member: Uuid, role: Role, aft
         }
         events.push(ev);
     }
-    Ok(FeedPage { events, notices, cursor: page.cursor, more: page.more })
+    // An item deleted since it was added: its tombstone comes with its `evidence_added` (the
+    // content is gone, so the member's device must not ask for it), and again when the cursor
+    // reaches the tombstone itself (applied once).
+    for ev in &events {
+        if let EventKind::EvidenceAdded { evidence_id, .. } = &ev.body().kind {
+            if let Some(t) = store.tombstone(*evidence_id)? {
+                if !tombstones.contains(&t.document) {
+                    tombstones.push(t.document);
+                }
+            }
+        }
+    }
+    Ok(FeedPage { events, notices, tombstones, cursor: page.cursor, more: page.more })
 }
 
 /// The events of `case` in the journal records before `before`, except `member`'s own and

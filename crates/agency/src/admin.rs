@@ -10,6 +10,8 @@
 //! | `GET /admin/issued` | | every credential issued (sealed at rest: read by the unlocked endpoint) |
 //! | `POST /admin/gc` | | [`crate::GcReport`]: one cleanup now (expired uploads, orphan objects) |
 //! | `POST /admin/check` | [`CheckRequest`] | [`crate::AgencyCheck`]: the whole agency checked (store write lock held meanwhile) |
+//! | `POST /admin/retention` | [`crate::retention::RetentionRequest`] | [`crate::RetentionReport`]: the retention run (store write lock held meanwhile) |
+//! | `POST /admin/retention/rules` | `casebridge_trust::RulesFile` | `casebridge_trust::RetentionRules`: the rules signed as the next version (422 `retention_rules_invalid`) |
 //!
 //! A revoke through the socket updates the endpoint's revocation list in memory, so it takes
 //! effect on the next request.
@@ -106,6 +108,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/admin/issued", get(issued_route))
         .route("/admin/gc", post(gc_route))
         .route("/admin/check", post(check_route))
+        .route("/admin/retention", post(retention_route))
+        .route("/admin/retention/rules", post(retention_rules_route))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
@@ -148,6 +152,28 @@ pub struct CheckRequest {
 
 async fn check_route(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<CheckRequest>) -> ApiResult<Json<crate::check::AgencyCheck>> {
     blocking(move || crate::check::check(&st, req.read_data)).await.map(Json)
+}
+
+async fn retention_route(
+    State(st): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<crate::retention::RetentionRequest>,
+) -> ApiResult<Json<crate::retention::RetentionReport>> {
+    blocking(move || crate::retention::run(&st, req.dry_run)).await.map(Json)
+}
+
+async fn retention_rules_route(
+    State(st): State<Arc<AppState>>,
+    ApiJson(rules): ApiJson<casebridge_trust::RulesFile>,
+) -> ApiResult<Json<casebridge_trust::RetentionRules>> {
+    blocking(move || match st.agency.set_retention(&rules) {
+        Ok((signed, _)) => Ok(signed),
+        Err(e) if e.reason == casebridge_trust::Reason::RetentionRulesInvalid => {
+            Err(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, e.reason.code(), e.message))
+        }
+        Err(e) => Err(crate::api::records_error(e)),
+    })
+    .await
+    .map(Json)
 }
 
 async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_trust::NamedCredential>> {

@@ -383,7 +383,16 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
         }
         uploads::discard(st, id)?;
         tracing::info!(member = %member.id, upload = %id, reason = e.reason.code(), "bundle refused");
-        let status = if matches!(e.reason, Reason::Forbidden | Reason::NotOnTeam | Reason::TeamChangeForbidden | Reason::SupervisorOnly) {
+        let status = if matches!(
+            e.reason,
+            Reason::Forbidden
+                | Reason::NotOnTeam
+                | Reason::TeamChangeForbidden
+                | Reason::SupervisorOnly
+                | Reason::NotYourSubmission
+                | Reason::SubmissionAccepted
+                | Reason::CaseOnHold
+        ) {
             StatusCode::FORBIDDEN
         } else {
             StatusCode::UNPROCESSABLE_ENTITY
@@ -532,6 +541,7 @@ async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQ
             credentials,
             names,
             notices,
+            tombstones: page.tombstones,
         })
     })
     .await

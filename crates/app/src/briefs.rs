@@ -98,6 +98,18 @@ pub fn submissions(store: &Store) -> Result<Vec<Submission>> {
     Ok(store.submissions()?.into_iter().map(|view| mark(view, &mut refusals)).collect())
 }
 
+/// A volunteer withdraws one of their submissions (id or unique id prefix): signs
+/// `submission_withdrawn`, which the next sync carries to the agency; the agency then deletes
+/// its items (unless one was accepted or the case is under legal hold, which it refuses).
+/// Refused here for another member's submission (`not_your_submission`), one with an accepted
+/// item (`submission_accepted`) and one withdrawn already (`already_withdrawn`).
+pub fn withdraw_submission(store: &mut Store, id: &str, reason: Option<String>) -> Result<Submission> {
+    let id = store.resolve_submission(id.trim())?;
+    store.withdraw_submission(id, reason)?;
+    let view = store.submission(id)?;
+    Ok(mark(view, &mut outbox::refused_submissions(store.dir())?))
+}
+
 /// One submission (id or unique id prefix), marked as [`submissions`] marks them.
 pub fn submission(store: &Store, id: &str) -> Result<Submission> {
     let view = store.submission(store.resolve_submission(id.trim())?)?;

@@ -41,7 +41,12 @@ pub fn list(store: &Store, search: Option<&str>, status: Option<CaseStatus>, sor
 
 /// Opens a case; returns its id.
 pub fn create(store: &mut Store, title: &str, summary: Option<String>, reference: Option<String>, tags: Vec<String>) -> Result<Uuid> {
-    Ok(store.create_case(NewCase { title: title.to_string(), summary, reference, tags })?)
+    Ok(store.create_case(NewCase { title: title.to_string(), summary, reference, tags, category: None })?)
+}
+
+/// Opens a case with every field of [`NewCase`] (its category too); returns its id.
+pub fn create_case(store: &mut Store, new: NewCase) -> Result<Uuid> {
+    Ok(store.create_case(new)?)
 }
 
 /// A case with its evidence and notes; police staff's view is recorded in its access log.

@@ -638,6 +638,12 @@ impl Session {
 
     // ----- volunteers ---------------------------------------------------------------------------
 
+    /// A volunteer withdraws one of their pending submissions ([`briefs::withdraw_submission`]):
+    /// the agency deletes its items once a sync has carried the withdrawal.
+    pub fn submission_withdraw(&self, id: &str, reason: Option<String>) -> Result<Submission> {
+        self.with_store(|s| briefs::withdraw_submission(s, id, reason))
+    }
+
     /// A volunteer answers a brief (and a sealed bundle goes into the outbox).
     pub fn submit(&self, input: SubmitInput) -> Result<Submission> {
         self.with_store(|s| briefs::submit(s, input, &mut |_| true))

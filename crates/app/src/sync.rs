@@ -162,6 +162,8 @@ async fn round_inner(
         r.imported = pulled.imported;
         r.content_fetched = pulled.fetched;
         r.cursor = pulled.cursor;
+        r.deleted = (pulled.deleted > 0).then_some(pulled.deleted);
+        r.tombstones_refused = (pulled.tombstones_refused > 0).then_some(pulled.tombstones_refused);
 
         // The newest revocation list, so this profile refuses what the agency revoked. A failure
         // here does not fail the round: the list is fetched again next time.
@@ -221,6 +223,8 @@ fn worth_pulling_after(e: &SyncError) -> bool {
 
 /// What a pull brought.
 struct Pulled {
+    deleted: usize,
+    tombstones_refused: usize,
     pulled: usize,
     imported: u64,
     fetched: usize,
@@ -241,6 +245,7 @@ async fn pull(
     let mut pulled = 0usize;
     let mut imported = 0u64;
     let mut fetched = 0usize;
+    let (mut deleted_now, mut tombstones_refused) = (0usize, 0usize);
     let start = state.cursor;
     let cursor = {
         let transport = engine.transport();
@@ -250,8 +255,22 @@ async fn pull(
                 let bytes = B64.decode(e).map_err(|_| AppError::new(ErrorCode::Protocol, "the feed sent an event that is not base64"))?;
                 events.push(SignedEvent::from_envelope(bytes)?);
             }
+            // The agency's tombstones: each verified against the pinned agency key before any
+            // of the page is kept (a forged one refuses the page, `tombstone_not_from_agency`).
+            let mut tombstones = Vec::with_capacity(feed.tombstones.len());
+            for t in &feed.tombstones {
+                let bytes =
+                    B64.decode(t).map_err(|_| AppError::new(ErrorCode::Protocol, "the feed sent a tombstone that is not base64"))?;
+                let doc = casebridge_trust::SignedDoc::parse(&bytes)?;
+                tombstones.push((casebridge_trust::verify_tombstone(&doc, agency)?, doc));
+            }
+            let deleted: std::collections::BTreeSet<uuid::Uuid> = tombstones.iter().map(|(t, _)| t.evidence_id).collect();
             for ev in &events {
-                if let EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
+                if let EventKind::EvidenceAdded { object, evidence_id, .. } = &ev.body().kind {
+                    // Deleted at the agency: its content is gone, nothing to fetch.
+                    if deleted.contains(evidence_id) {
+                        continue;
+                    }
                     if cancel.load(Ordering::SeqCst) {
                         return Err(cancelled());
                     }
@@ -289,13 +308,32 @@ async fn pull(
             imported += store.with(|s| Ok(s.import_events(&events, Vec::new())?))?;
             imported += store.with(|s| Ok(casebridge_trust::profile::store_notices(s, agency, &notices)?))? as u64;
             store.with(|s| Ok(casebridge_trust::profile::store_member_credentials(s, agency, &credentials, &names)?))?;
+            // Each tombstone on its own: one for an item this device does not hold, or of a case
+            // it holds under legal hold, is refused (its code counted) and the others applied.
+            for (t, doc) in tombstones {
+                let encoded = B64.encode(doc.to_bytes());
+                match store.with(|s| Ok(s.apply_tombstones(vec![(t, encoded)])?)) {
+                    Ok(d) => deleted_now += d.len(),
+                    Err(e)
+                        if [
+                            casebridge_core::TOMBSTONE_UNKNOWN_ITEM,
+                            casebridge_core::TOMBSTONE_MISMATCH,
+                            casebridge_core::CASE_ON_HOLD,
+                        ]
+                        .contains(&e.code.as_str()) =>
+                    {
+                        tombstones_refused += 1
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             state.cursor = feed.cursor;
             state.save(dir)?;
             Ok(())
         };
         engine.pull::<AppError>(start, &mut on_page, &mut |ev| on_event(&ev)).await?
     };
-    Ok(Pulled { pulled, imported, fetched, cursor })
+    Ok(Pulled { deleted: deleted_now, tombstones_refused, pulled, imported, fetched, cursor })
 }
 
 /// Streams one item's content from the endpoint straight into the store: the bytes are

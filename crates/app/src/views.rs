@@ -284,6 +284,15 @@ pub struct RoundReport {
     pub content_fetched: usize,
     /// The feed cursor after the round.
     pub cursor: u64,
+    /// Items deleted on this device under the agency's tombstones (absent when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub deleted: Option<usize>,
+    /// Tombstones refused on this device (an item it does not hold, or of a case it holds
+    /// under legal hold; absent when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub tombstones_refused: Option<usize>,
 }
 
 // ----- events of background work ------------------------------------------------------------------

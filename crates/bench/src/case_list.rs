@@ -303,6 +303,7 @@ fn build(a: &Args, store_dir: &Path) -> Result<f64> {
             summary: Some(format!("Generated case number {i} of {}", a.cases)),
             reference: Some(format!("BENCH-{i:05}")),
             tags: vec!["bench".into()],
+            category: None,
         })?;
         for j in 0..a.per_case {
             rng.fill(&mut item);

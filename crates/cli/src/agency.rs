@@ -50,6 +50,9 @@ pub enum AgencyCommand {
     /// Move an embedded agency into a cluster (PostgreSQL and an S3 bucket): the same members
     /// log in, every earlier receipt verifies, feeds continue from each member's cursor
     Migrate(MigrateArgs),
+    /// The agency's retention rules, signed with its root key: `set --file rules.json`, `show`
+    #[command(subcommand)]
+    Retention(crate::retention::AgencyRetentionCommand),
 }
 
 /// Arguments of `agency migrate`.
@@ -197,6 +200,7 @@ pub fn run(ctx: &mut Ctx, cmd: &AgencyCommand, out: &mut dyn Write) -> Result<()
         AgencyCommand::Check(a) => crate::endpoint::check(ctx, a, out),
         AgencyCommand::Migrate(a) => migrate(ctx, a, out),
         AgencyCommand::Pin(a) => pin(ctx, a, out),
+        AgencyCommand::Retention(c) => crate::retention::agency(ctx, c, out),
     }
 }
 

@@ -73,6 +73,9 @@ pub struct NewArgs {
     /// A tag (repeat for more)
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    /// Category, e.g. burglary: the agency's retention rules are set per category
+    #[arg(long, value_name = "CATEGORY")]
+    pub category: Option<String>,
 }
 
 /// Arguments of `case list`.
@@ -122,6 +125,9 @@ pub struct EditArgs {
     /// New agency reference
     #[arg(long, group = "change")]
     pub reference: Option<String>,
+    /// New category (the agency's retention rules are set per category)
+    #[arg(long, group = "change", value_name = "CATEGORY")]
+    pub category: Option<String>,
 }
 
 /// Runs a `case` subcommand.
@@ -157,7 +163,14 @@ pub fn run(ctx: &mut Ctx, cmd: &CaseCommand, out: &mut dyn Write) -> Result<()> 
 }
 
 fn new(ctx: &mut Ctx, a: &NewArgs, out: &mut dyn Write) -> Result<()> {
-    let id = cases::create(&mut ctx.open()?, &a.title, a.summary.clone(), a.reference.clone(), a.tags.clone())?;
+    let new = casebridge_core::NewCase {
+        title: a.title.clone(),
+        summary: a.summary.clone(),
+        reference: a.reference.clone(),
+        tags: a.tags.clone(),
+        category: a.category.clone(),
+    };
+    let id = cases::create_case(&mut ctx.open()?, new)?;
     writeln!(out, "{id}")?;
     Ok(())
 }
@@ -203,6 +216,7 @@ fn write_detail(c: &CaseDetail, out: &mut dyn Write) -> Result<()> {
     f.add("title", &c.title);
     f.add("status", c.status.as_str());
     f.add("tags", if c.tags.is_empty() { "-".into() } else { c.tags.join(", ") });
+    f.add("category", c.category.as_deref().unwrap_or("-"));
     f.add("created", output::opt_time(c.created_at.as_ref()));
     f.add("updated", output::opt_time(c.updated_at.as_ref()));
     f.add("summary", c.summary.as_deref().unwrap_or("-"));
@@ -250,7 +264,13 @@ fn write_detail(c: &CaseDetail, out: &mut dyn Write) -> Result<()> {
 
 fn edit(ctx: &mut Ctx, a: &EditArgs, out: &mut dyn Write) -> Result<()> {
     let status = a.status.as_deref().map(str::parse::<CaseStatus>).transpose()?;
-    let edit = CaseEdit { title: a.title.clone(), summary: a.summary.clone(), status, reference: a.reference.clone() };
+    let edit = CaseEdit {
+        title: a.title.clone(),
+        summary: a.summary.clone(),
+        status,
+        reference: a.reference.clone(),
+        category: a.category.clone(),
+    };
     let id = cases::edit(&mut ctx.open()?, &a.case, edit)?;
     writeln!(out, "updated case {id}")?;
     Ok(())

@@ -217,7 +217,16 @@ pub fn table() -> Table {
 
 /// One row of [`table`].
 pub fn table_row(t: &mut Table, e: &EvidenceView) {
-    t.row(vec![e.id.to_string(), e.sha256.clone(), output::size(e.size), e.media_type.clone(), e.original_name.clone()]);
+    let name = match &e.deleted {
+        Some(d) => deleted_line(d),
+        None => e.original_name.clone(),
+    };
+    t.row(vec![e.id.to_string(), e.sha256.clone(), output::size(e.size), e.media_type.clone(), name]);
+}
+
+/// "deleted under rule R on DATE": what is shown of a deleted item in place of its content.
+pub fn deleted_line(d: &casebridge_core::DeletedView) -> String {
+    format!("deleted under rule {} on {}", output::line(&d.rule), d.deleted_at.format("%Y-%m-%d"))
 }
 
 fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
@@ -251,6 +260,14 @@ fn show(ctx: &mut Ctx, a: &ShowArgs, out: &mut dyn Write) -> Result<()> {
     f.add("case", e.case_id.to_string());
     f.add("sha256", &e.sha256);
     f.add("size", format!("{} bytes ({})", e.size, output::size(e.size)));
+    if let Some(d) = &e.deleted {
+        f.add("deleted", deleted_line(d));
+        if let Some(r) = &d.reason {
+            f.add("why", output::line(r));
+        }
+        f.write(out)?;
+        return Ok(());
+    }
     f.add("media type", &e.media_type);
     f.add("original name", &e.original_name);
     // The claim and what the content says are both shown when they differ: an investigator

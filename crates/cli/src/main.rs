@@ -35,6 +35,7 @@ mod progress;
 mod receipt;
 mod redact;
 mod report;
+mod retention;
 mod review;
 mod store_cmd;
 mod submit;
@@ -126,6 +127,11 @@ pub enum Command {
     Brief(brief::BriefCommand),
     /// Submit files in answer to a brief (volunteers); queued for `casebridge sync`
     Submit(submit::SubmitArgs),
+    /// Withdraw one of your submissions (volunteers, while none of its items is accepted): the agency deletes its items
+    Withdraw(retention::WithdrawArgs),
+    /// Retention at the agency: `retention run --dir DIR [--dry-run]` deletes what the rules and withdrawals say must go
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
     /// Review volunteers' submissions: list, show, accept, reject, request-info
     #[command(subcommand)]
     Review(review::ReviewCommand),
@@ -196,6 +202,8 @@ pub fn dispatch(ctx: &mut Ctx, command: &Command, out: &mut dyn Write) -> Result
         Command::Export(c) => court::run(ctx, c, out),
         Command::Brief(c) => brief::run(ctx, c, out),
         Command::Submit(a) => submit::run(ctx, a, out),
+        Command::Withdraw(a) => retention::withdraw(ctx, a, out),
+        Command::Retention(c) => retention::run(ctx, c, out),
         Command::Review(c) => review::run(ctx, c, out),
         Command::Enrol(a) => endpoint::enrol(ctx, a, out),
         Command::Sync(a) => sync_cmd::run(ctx, a, out),

@@ -218,6 +218,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// A refusal with its own reason code (deletion and withdrawal: `tombstone_unknown_item`,
+    /// `tombstone_mismatch`, `case_on_hold`, `evidence_deleted`, `not_your_submission`,
+    /// `submission_accepted`, `already_withdrawn`); the message says what was refused and why.
+    #[error("{message}")]
+    Refused {
+        /// The reason code.
+        code: &'static str,
+        /// What was refused and why (ids only, never content).
+        message: String,
+    },
+
     /// sled reported an error.
     #[error("index error: {0}; if it persists, rebuild the index")]
     Index(#[from] sled::Error),
@@ -254,6 +265,7 @@ impl Error {
             Error::Cancelled => "cancelled",
             Error::Io { .. } => "io",
             Error::ObjectStorage { .. } => "object_storage",
+            Error::Refused { code, .. } => code,
             Error::Index(_) => "index",
         }
     }

@@ -253,6 +253,7 @@ mod tests {
                 summary: None,
                 tags: vec![],
                 status: CaseStatus::Open,
+                category: None,
             },
         }
     }

@@ -77,19 +77,23 @@ pub use index::CACHE_CAPACITY;
 pub use keyfile::{read_keyfile, write_keyfile};
 pub use model::{
     Area, Camera, CaseStatus, CustodyAction, EventKind, Extracted, GeoPoint, Notice, NoticeKind, ObjectRef, Observed, ProfileEvent,
-    ReviewDecision, ReviewState, Role,
+    ReviewDecision, ReviewState, Role, Tombstone,
 };
 pub use objects::{read_full, FileObjects, ObjectBackend, ObjectEntry, Progress};
 pub use projection::{
     AccessRecord, BriefRecord, BundleRecord, CaseRecord, DisclosureRecord, EndpointRecord, HoldRecord, MemberRecord, ProvenanceRecord,
-    ReviewRecord, SubmissionRecord, Table, TrustRecord,
+    ReviewRecord, SubmissionRecord, Table, TombstoneRecord, TrustRecord, WithdrawalRecord,
 };
 pub use store::Records;
 pub use store::{
-    AddedEvidence, CaseDetail, CaseDetailOf, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions,
-    EvidenceView, Exported, HoldView, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, TeamMemberView, WhoAmI,
+    AddedEvidence, CaseDetail, CaseDetailOf, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, DeletedView,
+    EvidenceOptions, EvidenceView, Exported, HoldView, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, TeamMemberView, WhoAmI,
 };
 pub use store::{
     BriefView, ContentImporter, ContentObserver, DetachedSigner, EventPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem,
     SubmissionView, SubmitOptions,
+};
+pub use store::{
+    ALREADY_WITHDRAWN, CASE_ON_HOLD, EVIDENCE_DELETED, MAX_WITHDRAWAL_REASON_CHARS, NOT_YOUR_SUBMISSION, SUBMISSION_ACCEPTED,
+    TOMBSTONE_MISMATCH, TOMBSTONE_UNKNOWN_ITEM,
 };

@@ -333,6 +333,10 @@ pub enum EventKind {
         tags: Vec<String>,
         /// Initial status.
         status: CaseStatus,
+        /// The case's category (what retention rules are set by, e.g. `burglary`); omitted
+        /// when absent (cases opened before categories existed have none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
     },
     /// Fields of a case changed (only the fields present).
     CaseEdited {
@@ -350,6 +354,9 @@ pub enum EventKind {
         /// New reference.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        /// New category.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
     },
     /// A note was added to a case.
     NoteAdded {
@@ -522,6 +529,18 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A volunteer withdrew one of their pending submissions: the agency deletes its items
+    /// (crypto-shredding, with a tombstone each) unless one of them was accepted or the case
+    /// is under legal hold. Only the submitter may send it.
+    SubmissionWithdrawn {
+        /// The submission's case.
+        case_id: Uuid,
+        /// The submission withdrawn.
+        submission_id: Uuid,
+        /// Why, as the volunteer gave it (omitted when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// This profile's own bookkeeping (its trust and exchange state), kept apart from case
     /// history: never put in a bundle. Untagged here, so each keeps its own `type` on the
     /// wire (`agency_pinned`, ...) exactly as when these were variants of this enum.
@@ -650,6 +669,41 @@ pub enum ProfileEvent {
         /// The signed document (type `notice`), base64: the agency's word, kept as proof.
         document: String,
     },
+    /// This store applied a tombstone its agency signed: the item's content was destroyed
+    /// (its sealed object, which holds the item's key, removed) under a retention rule or a
+    /// withdrawal. Verified against the agency's root key, and refused for an unknown item or
+    /// an item of a case under legal hold, before it is kept.
+    TombstoneStored {
+        /// The tombstone as the agency signed it, parsed (what the projection applies).
+        tombstone: Tombstone,
+        /// The signed document (type `tombstone`), base64: the agency's word, kept as proof.
+        document: String,
+    },
+}
+
+/// An agency's signed statement that an evidence item was deleted (a signed document of type
+/// `tombstone`, docs/FORMAT.md): which item, of which case, with which content hash, under
+/// which rule and when. It stays in every journal after the content is gone, so the audit
+/// trail shows what was removed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// The tombstone's id.
+    pub id: Uuid,
+    /// The agency that signed it.
+    pub agency_id: Uuid,
+    /// The item deleted.
+    pub evidence_id: Uuid,
+    /// Its case.
+    pub case_id: Uuid,
+    /// Its content's SHA-256, hex (as its `evidence_added` named it).
+    pub sha256: String,
+    /// The retention rule it was deleted under (`withdrawn` for a volunteer's withdrawal).
+    pub rule: String,
+    /// Why, in words (e.g. `rejected, never accepted, 31 days old`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the agency deleted it.
+    pub deleted_at: DateTime<FixedOffset>,
 }
 
 /// What an agency tells one volunteer, signed by the agency's root key (a signed document of
@@ -788,6 +842,7 @@ impl EventKind {
             EventKind::BriefWithdrawn { .. } => "brief_withdrawn",
             EventKind::SubmissionMade { .. } => "submission_made",
             EventKind::ReviewDecided { .. } => "review_decided",
+            EventKind::SubmissionWithdrawn { .. } => "submission_withdrawn",
             EventKind::Profile(p) => p.name(),
         }
     }
@@ -808,7 +863,8 @@ impl EventKind {
             | EventKind::BriefPublished { case_id, .. }
             | EventKind::BriefWithdrawn { case_id, .. }
             | EventKind::SubmissionMade { case_id, .. }
-            | EventKind::ReviewDecided { case_id, .. } => Some(*case_id),
+            | EventKind::ReviewDecided { case_id, .. }
+            | EventKind::SubmissionWithdrawn { case_id, .. } => Some(*case_id),
             _ => None,
         }
     }
@@ -835,7 +891,7 @@ impl EventKind {
         match self {
             EventKind::ProfileCreated { name, role } => format!("profile created for {name} ({})", role.as_str()),
             EventKind::CaseCreated { title, .. } => format!("case created: {title}"),
-            EventKind::CaseEdited { title, summary, status, reference, .. } => {
+            EventKind::CaseEdited { title, summary, status, reference, category, .. } => {
                 let mut parts = Vec::new();
                 if let Some(t) = title {
                     parts.push(format!("title -> {t}"));
@@ -848,6 +904,9 @@ impl EventKind {
                 }
                 if let Some(r) = reference {
                     parts.push(format!("reference -> {r}"));
+                }
+                if let Some(c) = category {
+                    parts.push(format!("category -> {c}"));
                 }
                 format!("case edited: {}", parts.join(", "))
             }
@@ -876,6 +935,7 @@ impl EventKind {
                     format!("review: {} item(s) {}", items.len(), decision.as_str())
                 }
             }
+            EventKind::SubmissionWithdrawn { submission_id, .. } => format!("submission {submission_id} withdrawn"),
             EventKind::Profile(p) => p.summary(),
         }
     }
@@ -894,6 +954,7 @@ impl ProfileEvent {
             ProfileEvent::BundleImported { .. } => "bundle_imported",
             ProfileEvent::ReceiptStored { .. } => "receipt_stored",
             ProfileEvent::NoticeStored { .. } => "notice_stored",
+            ProfileEvent::TombstoneStored { .. } => "tombstone_stored",
         }
     }
 
@@ -911,6 +972,9 @@ impl ProfileEvent {
             }
             ProfileEvent::ReceiptStored { bundle_id, .. } => format!("receipt for bundle {bundle_id} stored"),
             ProfileEvent::NoticeStored { notice, .. } => format!("agency notice stored: {}", notice.kind.name().replace('_', " ")),
+            ProfileEvent::TombstoneStored { tombstone, .. } => {
+                format!("evidence {} deleted under rule {} (agency tombstone)", tombstone.evidence_id, tombstone.rule)
+            }
         }
     }
 }

@@ -107,6 +107,14 @@ pub trait ObjectBackend: Send + Sync {
     fn sync(&self) -> Result<()> {
         Ok(())
     }
+
+    /// Destroys object `name` whatever its age (crypto-shredding: the object's header holds
+    /// the item's wrapped key, so without it no copy of the chunks opens). Returns the bytes
+    /// freed, `None` when it is not held. The default removes it; a backend that can
+    /// overwrite in place first destroys the header's bytes.
+    fn shred(&self, name: &str) -> Result<Option<u64>> {
+        self.remove_if_older(name, SystemTime::now() + std::time::Duration::from_secs(100 * 365 * 24 * 3600))
+    }
 }
 
 /// One object as listed by an [`ObjectBackend`].
@@ -241,6 +249,29 @@ impl ObjectBackend for FileObjects {
         }
         match fs::remove_file(&path) {
             Ok(()) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("removing", &self.root)(e)),
+        }
+    }
+
+    /// Overwrites the header with its wrapped item key (the first [`SHRED_BYTES`] bytes) with
+    /// zeros and syncs that before the file is removed, so the key is not left in the file's
+    /// freed blocks by this store (a copy-on-write file system or an SSD may still keep old
+    /// blocks: docs/SECURITY.md).
+    fn shred(&self, name: &str) -> Result<Option<u64>> {
+        let Some(path) = self.path_of_name(name) else { return Ok(None) };
+        let _g = self.gc_lock();
+        let mut f = match OpenOptions::new().write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("opening", &self.root)(e)),
+        };
+        let len = f.metadata().map_err(Error::io("reading", &self.root))?.len();
+        let zeros = vec![0u8; usize::try_from(len.min(SHRED_BYTES)).unwrap_or(0)];
+        f.write_all(&zeros).and_then(|()| f.sync_data()).map_err(Error::io("overwriting", &self.root))?;
+        drop(f);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(Some(len)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("removing", &self.root)(e)),
         }
@@ -591,7 +622,17 @@ impl ObjectStore {
     pub fn sync(&self) -> Result<()> {
         self.backend.sync()
     }
+
+    /// Destroys object `name` whatever its age ([`ObjectBackend::shred`]). The caller syncs
+    /// afterwards.
+    pub fn shred(&self, name: &str) -> Result<Option<u64>> {
+        self.backend.shred(name)
+    }
 }
+
+/// Bytes of an object overwritten before it is removed by [`FileObjects`]' shred: the header
+/// (24 bytes) and the wrapped item key (60 bytes), rounded up to a page.
+pub const SHRED_BYTES: u64 = 4096;
 
 /// Sets a file's modification time to now (best effort: see [`ObjectStore::hold`]).
 fn touch(path: &Path) {

@@ -77,11 +77,15 @@ pub enum Table {
     EvidenceSubmission,
     /// agency id -> [`EndpointRecord`]
     Endpoints,
+    /// evidence id -> [`TombstoneRecord`]: items deleted under an agency-signed tombstone
+    Tombstones,
+    /// submission id -> [`WithdrawalRecord`]: submissions their volunteer withdrew
+    Withdrawals,
 }
 
 impl Table {
     /// Every projection table.
-    pub const ALL: [Table; 23] = [
+    pub const ALL: [Table; 25] = [
         Table::Members,
         Table::Cases,
         Table::Evidence,
@@ -105,6 +109,8 @@ impl Table {
         Table::Reviews,
         Table::EvidenceSubmission,
         Table::Endpoints,
+        Table::Tombstones,
+        Table::Withdrawals,
     ];
 
     /// The sled tree name (also the associated-data label).
@@ -133,6 +139,8 @@ impl Table {
             Table::Reviews => "reviews",
             Table::EvidenceSubmission => "evidence_submission",
             Table::Endpoints => "endpoints",
+            Table::Tombstones => "tombstones",
+            Table::Withdrawals => "withdrawals",
         }
     }
 }
@@ -212,6 +220,33 @@ pub struct CaseRecord {
     /// The legal hold on the case, while one is placed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<HoldRecord>,
+    /// The case's category (retention rules are set per category); omitted when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+}
+
+/// An item deleted under an agency-signed tombstone, as projected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TombstoneRecord {
+    /// The tombstone as signed.
+    pub tombstone: crate::model::Tombstone,
+    /// The signed document, base64.
+    pub document: String,
+}
+
+/// A volunteer's withdrawal of a submission, as projected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawalRecord {
+    /// The submission.
+    pub submission_id: Uuid,
+    /// Its case.
+    pub case_id: Uuid,
+    /// Who withdrew it (the event's author).
+    pub by: Uuid,
+    /// When.
+    pub at: DateTime<FixedOffset>,
+    /// Why, as given.
+    pub reason: Option<String>,
 }
 
 /// A legal hold as projected.
@@ -651,6 +686,7 @@ fn empty_case(id: Uuid) -> CaseRecord {
         stamps: BTreeMap::new(),
         team: Vec::new(),
         hold: None,
+        category: None,
     }
 }
 
@@ -858,6 +894,27 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             put_trust(t, Table::Receipts, bundle_id.as_bytes().to_vec(), trust(receipt, 0, None), false)?;
         }
         EventKind::Profile(ProfileEvent::NoticeStored { notice, .. }) => apply_notice(t, notice, ev)?,
+        EventKind::Profile(ProfileEvent::TombstoneStored { tombstone, document }) => {
+            let key = tombstone.evidence_id.as_bytes().to_vec();
+            // The first tombstone of an item stays (a second one, never signed by this
+            // software, changes nothing).
+            if t.get(Table::Tombstones, &key)?.is_none() {
+                put_json(t, Table::Tombstones, key.clone(), &TombstoneRecord { tombstone: tombstone.clone(), document: document.clone() })?;
+            }
+            if let Some(mut rec) = get_json::<EvidenceRecord>(t, Table::Evidence, &key)? {
+                shred(&mut rec);
+                put_json(t, Table::Evidence, key, &rec)?;
+            }
+        }
+        EventKind::SubmissionWithdrawn { case_id, submission_id, reason } => {
+            let key = submission_id.as_bytes().to_vec();
+            let rec = WithdrawalRecord { submission_id: *submission_id, case_id: *case_id, by: b.author, at: b.at, reason: reason.clone() };
+            // The earliest withdrawal stays, whatever the arrival order.
+            let keep = get_json::<WithdrawalRecord>(t, Table::Withdrawals, &key)?.is_some_and(|cur| (cur.at, cur.by) <= (rec.at, rec.by));
+            if !keep {
+                put_json(t, Table::Withdrawals, key, &rec)?;
+            }
+        }
         EventKind::Profile(ProfileEvent::EndpointSet { agency_id, url, cert_sha256 }) => {
             let rec = EndpointRecord { agency_id: *agency_id, url: url.clone(), cert_sha256: cert_sha256.clone() };
             put_json(t, Table::Endpoints, agency_id.as_bytes().to_vec(), &rec)?;
@@ -961,7 +1018,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             let rec = MemberRecord { id: b.author, name: name.clone(), role: *role, key: b.key.clone() };
             put_json(t, Table::Members, b.author.as_bytes().to_vec(), &rec)?;
         }
-        EventKind::CaseCreated { case_id, reference, title, summary, tags, status } => {
+        EventKind::CaseCreated { case_id, reference, title, summary, tags, status, category } => {
             let key = case_id.as_bytes().to_vec();
             let mut c: CaseRecord = get_json(t, Table::Cases, &key)?.unwrap_or_else(|| empty_case(*case_id));
             c.created = true;
@@ -975,6 +1032,9 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             lww(&mut c.stamps, "reference", stamp, &mut c.reference, reference.clone());
             lww(&mut c.stamps, "status", stamp, &mut c.status, *status);
             lww(&mut c.stamps, "tags", stamp, &mut c.tags, tags.clone());
+            if category.is_some() {
+                lww(&mut c.stamps, "category", stamp, &mut c.category, category.clone());
+            }
             if c.created_by == Some(b.author) {
                 team_lww(&mut c, b.author, stamp, true, true);
             }
@@ -998,7 +1058,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             c.updated_at = max_time(c.updated_at, b.at);
             put_json(t, Table::Cases, key, &c)?;
         }
-        EventKind::CaseEdited { case_id, title, summary, status, reference } => {
+        EventKind::CaseEdited { case_id, title, summary, status, reference, category } => {
             let key = case_id.as_bytes().to_vec();
             let mut c: CaseRecord = get_json(t, Table::Cases, &key)?.unwrap_or_else(|| empty_case(*case_id));
             if let Some(v) = title {
@@ -1012,6 +1072,9 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             }
             if let Some(v) = reference {
                 lww(&mut c.stamps, "reference", stamp, &mut c.reference, Some(v.clone()));
+            }
+            if let Some(v) = category {
+                lww(&mut c.stamps, "category", stamp, &mut c.category, Some(v.clone()));
             }
             c.updated_at = max_time(c.updated_at, b.at);
             put_json(t, Table::Cases, key, &c)?;
@@ -1032,7 +1095,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             extracted,
             description,
         } => {
-            let rec = EvidenceRecord {
+            let mut rec = EvidenceRecord {
                 id: *evidence_id,
                 case_id: *case_id,
                 sha256: object.sha256.clone(),
@@ -1046,6 +1109,10 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
                 contributor: b.author,
                 added_at: b.at,
             };
+            // A tombstone applied first (a replay in another order) shreds it all the same.
+            if t.get(Table::Tombstones, evidence_id.as_bytes())?.is_some() {
+                shred(&mut rec);
+            }
             put_json(t, Table::Evidence, evidence_id.as_bytes().to_vec(), &rec)?;
             t.put(Table::CaseEvidence, case_evidence_key(*case_id, *evidence_id), Vec::new())?;
             touch_case(t, *case_id, b.at)?;
@@ -1067,6 +1134,17 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the index keeps of a deleted item: its ids, hash, size, contributor and time (what
+/// the tombstone and the signed events name anyway), never its name, description, claimed or
+/// extracted time, place or camera.
+fn shred(rec: &mut EvidenceRecord) {
+    rec.original_name = String::new();
+    rec.description = None;
+    rec.claimed_captured_at = None;
+    rec.claimed_location = None;
+    rec.extracted = Extracted::default();
 }
 
 fn touch_case(t: &mut dyn Tables, case_id: Uuid, at: DateTime<FixedOffset>) -> Result<()> {
@@ -1111,6 +1189,7 @@ mod tests {
             summary: None,
             status,
             reference: None,
+            category: None,
         };
         vec![
             ev(
@@ -1125,6 +1204,7 @@ mod tests {
                     summary: Some("s".into()),
                     tags: vec![],
                     status: CaseStatus::Open,
+                    category: None,
                 },
             ),
             ev(&a, ua, 2, 200, edit("from a", Some(CaseStatus::Active))),

@@ -70,6 +70,10 @@ fn kinds() -> Vec<String> {
         format!(r#""type":"team_unassigned","case_id":"{C}","member_id":"{A}""#),
         format!(r#""type":"hold_placed","case_id":"{C}","reason":"12 Js 345/26""#),
         format!(r#""type":"hold_released","case_id":"{C}","reason":"proceedings closed""#),
+        format!(r#""type":"submission_withdrawn","case_id":"{C}","submission_id":"{B}","reason":"wrong street""#),
+        format!(
+            r#""type":"tombstone_stored","tombstone":{{"id":"{C}","agency_id":"{B}","evidence_id":"{A}","case_id":"{C}","sha256":"{SHA}","rule":"rejected-30d","reason":"rejected, never accepted","deleted_at":"2026-04-14T09:30:00+02:00"}},"document":"dG9tYnN0b25l""#
+        ),
         format!(
             r#""type":"review_decided","case_id":"{C}","submission_id":"{B}","items":[],"decision":"info_requested","reason":"which day?""#
         ),
@@ -84,7 +88,7 @@ fn body_json(kind: &str) -> String {
 #[test]
 fn every_event_kind_round_trips_to_the_same_bytes() {
     let kinds = kinds();
-    assert_eq!(kinds.len(), 26, "one of each event kind");
+    assert_eq!(kinds.len(), 28, "one of each event kind");
     for kind in &kinds {
         let json = body_json(kind);
         let body: EventBody = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
@@ -92,6 +96,18 @@ fn every_event_kind_round_trips_to_the_same_bytes() {
         let name = kind.split('"').nth(3).unwrap();
         assert_eq!(body.kind.name(), name);
     }
+}
+
+/// A case's category (issue 16) is written when given and omitted when not, so bodies written
+/// before it existed read and write back the same bytes (the literal in [`kinds`]).
+#[test]
+fn a_case_category_round_trips_and_is_omitted_when_absent() {
+    let json = body_json(&format!(
+        r#""type":"case_created","case_id":"{C}","reference":null,"title":"Bikes","summary":null,"tags":[],"status":"open","category":"burglary""#
+    ));
+    let body: EventBody = serde_json::from_str(&json).unwrap();
+    assert!(matches!(&body.kind, EventKind::CaseCreated { category: Some(c), .. } if c == "burglary"));
+    assert_eq!(serde_json::to_string(&body).unwrap(), json);
 }
 
 /// The profile's bookkeeping reads as [`EventKind::Profile`], the case history as the rest.
@@ -107,6 +123,7 @@ fn profile_bookkeeping_reads_apart_from_case_history() {
         "endpoint_set",
         "receipt_stored",
         "notice_stored",
+        "tombstone_stored",
     ];
     for kind in kinds() {
         let body: EventBody = serde_json::from_str(&body_json(&kind)).unwrap();
@@ -171,16 +188,18 @@ fn kind_number(kind: &EventKind) -> usize {
             ProfileEvent::EndpointSet { .. } => 19,
             ProfileEvent::ReceiptStored { .. } => 20,
             ProfileEvent::NoticeStored { .. } => 21,
+            ProfileEvent::TombstoneStored { .. } => 27,
         },
         EventKind::TeamAssigned { .. } => 22,
         EventKind::TeamUnassigned { .. } => 23,
         EventKind::HoldPlaced { .. } => 24,
         EventKind::HoldReleased { .. } => 25,
+        EventKind::SubmissionWithdrawn { .. } => 26,
     }
 }
 
 /// How many kinds [`kind_number`] numbers.
-const KIND_COUNT: usize = 26;
+const KIND_COUNT: usize = 28;
 
 #[test]
 fn every_kind_has_its_literal() {

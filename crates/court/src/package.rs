@@ -152,6 +152,19 @@ pub struct Manifest {
     /// (no `names/<member id>.json`), by member id: `Volunteer 1a2b3c4d` ([`member_pseudonym`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pseudonyms: BTreeMap<Uuid, String>,
+    /// Items the agency deleted (retention, withdrawal): each one's signed tombstone, in place
+    /// of an original; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tombstones: Vec<ManifestTombstone>,
+}
+
+/// One entry of `tombstones`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestTombstone {
+    /// The item deleted.
+    pub evidence_id: Uuid,
+    /// `tombstones/<evidence id>.json`: the agency's signed tombstone.
+    pub file: String,
 }
 
 /// How court material (package and report) names a member whose identity is not disclosed
@@ -512,7 +525,8 @@ fn write_package(
 
     // Originals, streamed out of the store and re-hashed by it on the way.
     staging.dir("originals")?;
-    let evidence = store.list_evidence(case)?;
+    // A deleted item has no original: its agency-signed tombstone goes in its place.
+    let (gone, evidence): (Vec<_>, Vec<_>) = store.list_evidence(case)?.into_iter().partition(|e| e.deleted.is_some());
     let total: u64 = evidence.iter().map(|e| e.size).sum();
     let mut done = 0u64;
     let mut items = Vec::with_capacity(evidence.len());
@@ -542,6 +556,19 @@ fn write_package(
         });
     }
     debug_assert_eq!(done, total);
+    let mut tombstones = Vec::with_capacity(gone.len());
+    if !gone.is_empty() {
+        staging.dir("tombstones")?;
+    }
+    for e in &gone {
+        let Some(t) = store.tombstone(e.id)? else { continue };
+        let file = format!("tombstones/{}.json", e.id);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&t.document)
+            .map_err(|_| casebridge_core::Error::Invalid { field: "tombstone", reason: "a held tombstone is not base64".into() })?;
+        staging.write(&file, &bytes)?;
+        tombstones.push(ManifestTombstone { evidence_id: e.id, file });
+    }
 
     // Trust documents: the agency's public file, credentials of authors, receipts of this case.
     let (mut credentials, mut receipts) = (0, 0);
@@ -620,6 +647,7 @@ fn write_package(
             .filter(|m| !named.contains(m) && **m != me.member_id)
             .map(|m| (*m, member_pseudonym(store, case, *m)))
             .collect(),
+        tombstones,
     };
     let readme = readme(&manifest, &me.fingerprint, agency.as_ref().map(|(a, _)| a));
     staging.write(README_FILE, readme.as_bytes())?;
@@ -632,7 +660,7 @@ fn write_package(
     let manifest_bytes = doc.to_bytes();
     staging.write(SUMS_FILE, sums.as_bytes())?;
     staging.write(MANIFEST_FILE, &manifest_bytes)?;
-    for d in ["events", "originals", "credentials", "names", "receipts", ""] {
+    for d in ["events", "originals", "credentials", "names", "receipts", "tombstones", ""] {
         let p = staging.root.join(d);
         if p.is_dir() {
             sync_dir(&p)?;

@@ -1177,6 +1177,7 @@ mod tests {
             contributor_name: None,
             added_at: at("2026-03-14T12:00:00+01:00"),
             derived_from: None,
+            deleted: None,
         }
     }
 

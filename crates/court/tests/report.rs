@@ -45,6 +45,7 @@ fn fixture() -> Fixture {
             summary: Some("A series of bicycle thefts near Rosenthaler Platz, reported between March and May; the long summary is here so that the report has to wrap it over several lines of the page.".into()),
             reference: Some("BER-2026-000123".into()),
             tags: vec!["theft".into(), "bicycles".into()],
+            category: None,
         })
         .unwrap();
     let photo = tmp.path().join("photo.jpg");

@@ -330,6 +330,12 @@ pub struct Feed {
     /// they get the events themselves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
+    /// The agency's signed tombstones (documents of type `tombstone`, base64, oldest first) of
+    /// items this member may see (staff: of their cases; volunteers: of their own
+    /// submissions): each item was deleted at the agency, and the client verifies the
+    /// tombstone against the pinned agency key and destroys its own copy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tombstones: Vec<String>,
 }
 
 /// Admin: make an invite (`agency invite`).

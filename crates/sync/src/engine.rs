@@ -231,8 +231,8 @@ impl<T: Transport, C: Clock> Engine<T, C> {
             if feed.cursor < cursor {
                 return Err(SyncError::protocol(format!("the feed went back from cursor {cursor} to {}", feed.cursor)).into());
             }
-            // A volunteer's page carries notices in place of events: both count as pulled.
-            let (events, next, more) = (feed.events.len() + feed.notices.len(), feed.cursor, feed.more);
+            // A volunteer's page carries notices in place of events; tombstones count too.
+            let (events, next, more) = (feed.events.len() + feed.notices.len() + feed.tombstones.len(), feed.cursor, feed.more);
             if more && events == 0 && next == cursor {
                 return Err(SyncError::protocol(format!("the feed says more follows cursor {cursor} but sent nothing")).into());
             }

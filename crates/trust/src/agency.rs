@@ -587,6 +587,47 @@ impl Agency {
         SignedDoc::sign(crate::notice::NOTICE, notice, &self.root)
     }
 
+    /// Signs a tombstone (an item this agency deleted) with the root key.
+    pub fn sign_tombstone(&self, t: &casebridge_core::Tombstone) -> SignedDoc {
+        SignedDoc::sign(crate::retention::TOMBSTONE, t, &self.root)
+    }
+
+    /// Signs `rules` as the agency's retention rules (the next version) and keeps them as its
+    /// current rules (`retention.json`). The rules are checked first
+    /// ([`crate::RulesFile::check`]); nothing is written when they are refused.
+    pub fn set_retention(&self, rules: &crate::RulesFile) -> Result<(crate::RetentionRules, SignedDoc)> {
+        rules.check()?;
+        for _ in 0..64 {
+            let current = self.records.read(crate::retention::RETENTION_RECORD)?;
+            let version = match &current {
+                Some(bytes) => crate::RetentionRules::verify(&SignedDoc::parse(bytes)?, &self.public)?.version + 1,
+                None => 1,
+            };
+            let next = crate::RetentionRules { agency_id: self.public.agency_id, version, issued_at: now(), rules: rules.rules.clone() };
+            let signed = SignedDoc::sign(crate::retention::RETENTION_RULES, &next, &self.root);
+            let written = match &current {
+                Some(bytes) => self.records.replace(crate::retention::RETENTION_RECORD, bytes, &signed.to_bytes())?,
+                None => self.records.create(crate::retention::RETENTION_RECORD, &signed.to_bytes())?,
+            };
+            if written {
+                return Ok((next, signed));
+            }
+        }
+        Err(TrustError::new(Reason::Store, "the retention rules kept changing under this writer; try again"))
+    }
+
+    /// The agency's current retention rules in `records`, verified (no passphrase needed);
+    /// `None` when none were set.
+    pub fn retention_in(records: &dyn RecordStore, public: &AgencyPublic) -> Result<Option<(crate::RetentionRules, SignedDoc)>> {
+        match records.read(crate::retention::RETENTION_RECORD)? {
+            None => Ok(None),
+            Some(bytes) => {
+                let doc = SignedDoc::parse(&bytes)?;
+                Ok(Some((crate::RetentionRules::verify(&doc, public)?, doc)))
+            }
+        }
+    }
+
     /// The receipt on file for `bundle`, as signed when it first arrived.
     pub fn receipt_on_file(&self, bundle: Uuid) -> Result<Option<SignedDoc>> {
         match self.records.read(&receipt_record(bundle))? {

@@ -894,6 +894,7 @@ pub fn precheck(store: &Store, v: &Verified, policy: Policy<'_>) -> Result<bool>
     if check_sequence(store, &v.manifest)? {
         return Ok(true);
     }
+    withdrawal_policy(store, v)?;
     policy(store, v)?;
     check_held_revoked(store, v)?;
     // A fork or a broken link of a chain (one per signing key) is refused before any content
@@ -901,6 +902,66 @@ pub fn precheck(store: &Store, v: &Verified, policy: Policy<'_>) -> Result<bool>
     store.check_chains(&v.events)?;
     check_creations(store, v)?;
     Ok(false)
+}
+
+/// A withdrawal (`submission_withdrawn`) only by the submission's own volunteer
+/// ([`Reason::NotYourSubmission`], also for a submission the agency does not hold, so the
+/// answer tells nobody whether it exists), of a submission with no accepted item
+/// ([`Reason::SubmissionAccepted`]), of a case not under legal hold ([`Reason::CaseOnHold`]).
+/// A submission made in the same bundle may be withdrawn in it. Only the sender's events the
+/// agency does not hold yet are judged.
+fn withdrawal_policy(store: &Store, v: &Verified) -> Result<()> {
+    let sender = v.manifest.sender;
+    let held = |e: casebridge_core::Error| TrustError::new(Reason::Store, e.to_string());
+    let made_here: BTreeMap<Uuid, Uuid> = v
+        .events
+        .iter()
+        .filter(|ev| ev.body().author == sender)
+        .filter_map(|ev| match &ev.body().kind {
+            EventKind::SubmissionMade { submission_id, case_id, .. } => Some((*submission_id, *case_id)),
+            _ => None,
+        })
+        .collect();
+    for ev in &v.events {
+        let b = ev.body();
+        let EventKind::SubmissionWithdrawn { case_id, submission_id, .. } = &b.kind else { continue };
+        if store.holds_event(ev).map_err(held)? {
+            continue;
+        }
+        let not_yours = || {
+            TrustError::new(
+                Reason::NotYourSubmission,
+                format!("member {} withdraws submission {submission_id}, which only its own volunteer may withdraw", b.author),
+            )
+        };
+        if b.author != sender {
+            return Err(not_yours());
+        }
+        let case = match store.records().submission(*submission_id).map_err(held)? {
+            Some(s) if s.submitter == sender => {
+                let view = store.submission(*submission_id).map_err(held)?;
+                if view.items.iter().any(|i| i.state == casebridge_core::ReviewState::Accepted) {
+                    return Err(TrustError::new(
+                        Reason::SubmissionAccepted,
+                        format!("submission {submission_id} has an accepted item: it is part of the case and cannot be withdrawn"),
+                    ));
+                }
+                s.case_id
+            }
+            Some(_) => return Err(not_yours()),
+            None => *made_here.get(submission_id).ok_or_else(not_yours)?,
+        };
+        if case != *case_id {
+            return Err(not_yours());
+        }
+        if store.records().case(case).map_err(held)?.is_some_and(|c| c.hold.is_some()) {
+            return Err(TrustError::new(
+                Reason::CaseOnHold,
+                format!("the case of submission {submission_id} is under legal hold: nothing of it may be deleted now"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Records are created once: an event creating a record whose id another event already took
@@ -1279,7 +1340,8 @@ pub fn contribution_policy(store: &Store, v: &Verified) -> Result<()> {
             continue;
         }
         match &b.kind {
-            EventKind::SubmissionMade { .. } => {}
+            // Judged by `withdrawal_policy` (their own, not accepted, not under hold).
+            EventKind::SubmissionMade { .. } | EventKind::SubmissionWithdrawn { .. } => {}
             EventKind::EvidenceAdded { evidence_id, case_id, .. } => {
                 if cases.get(evidence_id) != Some(case_id) {
                     return Err(forbidden(format!("evidence {evidence_id} is not part of a submission to a brief of its case")));

@@ -99,6 +99,23 @@ pub enum Reason {
     NoticeNotFromAgency,
     /// A notice is addressed to another member than this profile.
     NoticeNotForYou,
+    /// A tombstone is not signed by the agency's root key, or names another agency.
+    TombstoneNotFromAgency,
+    /// A tombstone names an item the store does not hold.
+    TombstoneUnknownItem,
+    /// A tombstone names another case or content than the item held.
+    TombstoneMismatch,
+    /// Deletion of an item of a case under legal hold (a tombstone, a withdrawal).
+    CaseOnHold,
+    /// A withdrawal of a submission another member made.
+    NotYourSubmission,
+    /// A withdrawal of a submission with an accepted item.
+    SubmissionAccepted,
+    /// Retention rules that do not parse or break a rule (named in the message).
+    RetentionRulesInvalid,
+    /// Retention runs on an embedded agency only (a cluster's replicas do not append to the
+    /// shared journal from the command line).
+    RetentionUnsupported,
 }
 
 impl Reason {
@@ -149,6 +166,14 @@ impl Reason {
             Reason::NameMismatch => "name_mismatch",
             Reason::NoticeNotFromAgency => "notice_not_from_agency",
             Reason::NoticeNotForYou => "notice_not_for_you",
+            Reason::TombstoneNotFromAgency => "tombstone_not_from_agency",
+            Reason::TombstoneUnknownItem => "tombstone_unknown_item",
+            Reason::TombstoneMismatch => "tombstone_mismatch",
+            Reason::CaseOnHold => "case_on_hold",
+            Reason::NotYourSubmission => "not_your_submission",
+            Reason::SubmissionAccepted => "submission_accepted",
+            Reason::RetentionRulesInvalid => "retention_rules_invalid",
+            Reason::RetentionUnsupported => "retention_unsupported",
         }
     }
 }
@@ -185,6 +210,14 @@ impl From<casebridge_core::Error> for TrustError {
             casebridge_core::Error::RecordExists { .. } => Reason::RecordExists,
             casebridge_core::Error::ClockSkew { .. } => Reason::ClockSkew,
             casebridge_core::Error::Io { .. } => Reason::Io,
+            casebridge_core::Error::Refused { code, .. } => match *code {
+                casebridge_core::TOMBSTONE_UNKNOWN_ITEM => Reason::TombstoneUnknownItem,
+                casebridge_core::TOMBSTONE_MISMATCH => Reason::TombstoneMismatch,
+                casebridge_core::CASE_ON_HOLD => Reason::CaseOnHold,
+                casebridge_core::NOT_YOUR_SUBMISSION => Reason::NotYourSubmission,
+                casebridge_core::SUBMISSION_ACCEPTED => Reason::SubmissionAccepted,
+                _ => Reason::Store,
+            },
             _ => Reason::Store,
         };
         TrustError::new(reason, e.to_string())

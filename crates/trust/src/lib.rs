@@ -33,6 +33,7 @@ mod notice;
 pub mod profile;
 mod receipt;
 pub mod records;
+mod retention;
 mod revocation;
 
 pub use agency::{
@@ -48,4 +49,8 @@ pub use error::{Reason, Result, TrustError};
 pub use notice::{is_noticed, notice_of, verify_notice, NOTICE};
 pub use receipt::{Receipt, RECEIPT};
 pub use records::{LocalRecords, RecordStore};
+pub use retention::{
+    store_tombstones, tombstone_id, verify_tombstone, RetentionRule, RetentionRules, RulesFile, SubmissionOutcome, MAX_AFTER_DAYS,
+    MAX_RULES, RETENTION_RECORD, RETENTION_RULES, TOMBSTONE, WITHDRAWN_RULE,
+};
 pub use revocation::{RevocationList, Revoked, LIST_VALIDITY_DAYS, REVOCATION_LIST};

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::format::{self, doc_type, fingerprint, is_hex_digest, is_uuid, open_doc, open_envelope, parse_time, Event};
 use crate::report::{
     AgencyInfo, CaseInfo, Counts, CredentialInfo, CustodyInfo, ExporterInfo, ItemInfo, MemberInfo, ObservedInfo, PackageInfo, Problem,
-    ReceiptInfo, Report, RevokedInfo,
+    ReceiptInfo, Report, RevokedInfo, TombstoneInfo,
 };
 use crate::AgencyRoot;
 
@@ -43,6 +43,27 @@ struct Manifest {
     /// Per-case pseudonyms of authors whose names are not disclosed, by member id.
     #[serde(default)]
     pseudonyms: BTreeMap<String, String>,
+    /// Items the agency deleted: their tombstones (absent in packages without deletions).
+    #[serde(default)]
+    tombstones: Vec<ManifestTombstone>,
+}
+
+#[derive(Deserialize)]
+struct ManifestTombstone {
+    evidence_id: String,
+    file: String,
+}
+
+#[derive(Deserialize)]
+struct TombstoneBody {
+    agency_id: String,
+    evidence_id: String,
+    case_id: String,
+    sha256: String,
+    rule: String,
+    #[serde(default)]
+    reason: Option<String>,
+    deleted_at: String,
 }
 
 #[derive(Deserialize)]
@@ -220,6 +241,7 @@ fn in_layout(p: &str) -> bool {
         || in_dir("credentials", &credential)
         || in_dir("names", &json_id)
         || in_dir("receipts", &json_id)
+        || in_dir("tombstones", &json_id)
 }
 
 fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
@@ -682,8 +704,26 @@ impl<'a> Verifier<'a> {
                 },
             );
         }
+        // A deleted item is listed under `tombstones` instead (its tombstone is checked with the
+        // agency's key in check 5).
+        let mut deleted: BTreeSet<String> = BTreeSet::new();
+        for t in &m.tombstones {
+            let subject = format!("item {}", t.evidence_id);
+            if t.file != format!("tombstones/{}.json", t.evidence_id) {
+                self.problem(4, &subject, format!("is listed with tombstone {}; it belongs at tombstones/{}.json", t.file, t.evidence_id));
+            }
+            if items.contains_key(&t.evidence_id) {
+                self.problem(4, &subject, "is listed both as an item and as deleted");
+            }
+            if !added.contains_key(&t.evidence_id) {
+                self.problem(4, &subject, "is listed as deleted but no evidence_added event in the package adds it");
+            }
+            if !deleted.insert(t.evidence_id.clone()) {
+                self.problem(4, &subject, "is listed as deleted twice");
+            }
+        }
         for (id, (_, _, ev_file)) in &added {
-            if !items.contains_key(id) {
+            if !items.contains_key(id) && !deleted.contains(id) {
                 self.problem(4, format!("item {id}"), format!("is added by {ev_file} but is not among the manifest's items"));
             }
         }
@@ -1036,6 +1076,65 @@ impl<'a> Verifier<'a> {
         }
     }
 
+    /// Check 5 for deleted items: each listed tombstone is a `tombstone` document signed by the
+    /// agency's root key, for that agency, naming the listed item, the package's case and the
+    /// hash its `evidence_added` event records.
+    fn check_tombstones(&mut self, m: &Manifest, events: &[(String, Event)]) {
+        if m.tombstones.is_empty() {
+            return;
+        }
+        let Some((root, agency_id, _)) = self.read_agency() else {
+            for t in &m.tombstones {
+                self.problem(5, file_subject(&t.file), "cannot be checked: the package has no agency.json that verifies");
+            }
+            return;
+        };
+        let added: BTreeMap<String, String> = events
+            .iter()
+            .filter(|(_, e)| e.kind == "evidence_added")
+            .filter_map(|(_, e)| {
+                let id = e.str_field("evidence_id")?.to_string();
+                let sha = e.body.get("object").and_then(|o| o.get("sha256")).and_then(Value::as_str)?.to_string();
+                Some((id, sha))
+            })
+            .collect();
+        for t in &m.tombstones {
+            let subject = file_subject(&t.file);
+            let Some(doc) = self.read_doc(5, &subject, &t.file, doc_type::TOMBSTONE, &root) else { continue };
+            let b: TombstoneBody = match doc.parse() {
+                Ok(b) => b,
+                Err(e) => {
+                    self.problem(5, &subject, e);
+                    continue;
+                }
+            };
+            if b.agency_id != agency_id {
+                self.problem(5, &subject, format!("was signed for agency {}, not {agency_id}", b.agency_id));
+                continue;
+            }
+            if b.evidence_id != t.evidence_id || b.case_id != m.case.id {
+                self.problem(
+                    5,
+                    &subject,
+                    format!("is the tombstone of item {} of case {}, not of item {} of this case", b.evidence_id, b.case_id, t.evidence_id),
+                );
+                continue;
+            }
+            if added.get(&b.evidence_id) != Some(&b.sha256) {
+                self.problem(5, &subject, format!("names hash {}, not the one the item's evidence_added event records", b.sha256));
+                continue;
+            }
+            self.report.tombstones.push(TombstoneInfo {
+                evidence_id: b.evidence_id,
+                sha256: b.sha256,
+                rule: b.rule,
+                reason: b.reason,
+                deleted_at: b.deleted_at,
+            });
+        }
+        self.report.tombstones.sort_by(|a, b| a.evidence_id.cmp(&b.evidence_id));
+    }
+
     /// Reads and opens a signed document file signed by `key`.
     fn read_doc(&mut self, check: u8, subject: &str, path: &str, kind: &str, key: &[u8]) -> Option<format::Doc> {
         let bytes = self.read_found(check, subject, path, format::MAX_DOC_LEN)?;
@@ -1184,6 +1283,7 @@ pub fn verify(dir: &Path, anchor: Option<&AgencyRoot>) -> Report {
             info.key_fingerprints.sort();
         }
         v.check_agency(m, &events, &mut members);
+        v.check_tombstones(m, &events);
 
         v.report.counts = Counts {
             events: events.len(),
@@ -1230,6 +1330,7 @@ mod tests {
             "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.json",
             "credentials/0195f2a4-1c2b-7d3e-8f40-0123456789ab.0123456789abcdef.json",
             "receipts/0195f2a4-1c2b-7d3e-8f40-0123456789ab.json",
+            "tombstones/0195f2a4-1c2b-7d3e-8f40-0123456789ab.json",
         ] {
             assert!(in_layout(ok), "{ok}");
         }

@@ -35,6 +35,8 @@ pub mod doc_type {
     pub const CREDENTIAL: &str = "credential";
     /// A receipt for a bundle.
     pub const RECEIPT: &str = "receipt";
+    /// The agency's statement that it deleted an item (retention, withdrawal).
+    pub const TOMBSTONE: &str = "tombstone";
 }
 
 /// Lowercase hex SHA-256.

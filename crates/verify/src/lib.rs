@@ -66,7 +66,7 @@ use std::path::Path;
 
 pub use report::{
     AgencyInfo, CaseInfo, Counts, CredentialInfo, CustodyInfo, ExporterInfo, ItemInfo, MemberInfo, ObservedInfo, PackageInfo, Problem,
-    ReceiptInfo, Report, RevokedInfo, NOT_ANCHORED_LINE,
+    ReceiptInfo, Report, RevokedInfo, TombstoneInfo, NOT_ANCHORED_LINE,
 };
 
 /// Verifies the court evidence package in `dir`, anchored to `agency_root` when given. Never

@@ -199,6 +199,22 @@ pub struct ReceiptInfo {
     pub blobs: u64,
 }
 
+/// An item the agency deleted (its signed tombstone, checked against the agency root key): its
+/// original is not in the package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TombstoneInfo {
+    /// The item.
+    pub evidence_id: String,
+    /// Its content's SHA-256 (as its `evidence_added` event records it).
+    pub sha256: String,
+    /// The retention rule (`withdrawn` for a volunteer's withdrawal).
+    pub rule: String,
+    /// Why, in the agency's words.
+    pub reason: Option<String>,
+    /// When the agency deleted it.
+    pub deleted_at: String,
+}
+
 /// Counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -253,6 +269,8 @@ pub struct Report {
     pub items: Vec<ItemInfo>,
     /// Receipts, by bundle id.
     pub receipts: Vec<ReceiptInfo>,
+    /// Items the agency deleted, by evidence id (their tombstones).
+    pub tombstones: Vec<TombstoneInfo>,
     /// Things a reader should know that are not failures (revoked keys, stale lists, ...).
     pub flags: Vec<String>,
     /// Everything wrong, sorted.
@@ -393,6 +411,20 @@ impl Report {
                     clean(&r.outcome),
                     r.events,
                     r.blobs
+                );
+            }
+        }
+        if !self.tombstones.is_empty() {
+            let _ = writeln!(s, "\ndeleted items (agency tombstones; no original in the package)");
+            for t in &self.tombstones {
+                let _ = writeln!(
+                    s,
+                    "  {}  sha256 {}  deleted {} under rule {}{}",
+                    clean(&t.evidence_id),
+                    clean(&t.sha256),
+                    clean(&t.deleted_at),
+                    clean(&t.rule),
+                    t.reason.as_deref().map(|r| format!(": {}", clean(r))).unwrap_or_default()
                 );
             }
         }

@@ -147,6 +147,7 @@ export const briefPublish = (
 ) => call<string>('brief_publish', { caseId, title, body, area, from, until, audience });
 export const briefWithdraw = (id: string) => call<void>('brief_withdraw', { id });
 export const submissionsList = () => call<Submission[]>('submissions_list');
+export const submissionWithdraw = (id: string, reason: string | null) => call<Submission>('submission_withdraw', { id, reason });
 export const reviewDecide = (submissionId: string, decision: ReviewDecision, items: string[], reason: string | null) =>
   call<Submission>('review_decide', { submissionId, decision, items, reason });
 

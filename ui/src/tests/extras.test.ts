@@ -130,6 +130,16 @@ describe('evidence table', () => {
   });
 });
 
+describe('a deleted item', () => {
+  it('shows the rule and date instead of its content, and asks for no thumbnail', async () => {
+    const evidence = [item('e9', { deleted: { rule: 'rejected-30d', reason: null, deleted_at: '2026-05-01T10:00:00+02:00' } })];
+    render(EvidenceTab, { caseId: 'c1', evidence, onchange: () => {} });
+    expect(await screen.findByTestId('evidence-deleted')).toHaveTextContent('Deleted under rule rejected-30d on 2026-05-01');
+    expect(screen.queryByTestId('evidence-open')).toBeNull();
+    expect(m.evidenceThumbnail).not.toHaveBeenCalled();
+  });
+});
+
 describe('import panel', () => {
   it('adds files chosen in the native dialog to the typed ones', async () => {
     m.chooseFiles.mockResolvedValue(['/b.jpg', '/a.jpg']);

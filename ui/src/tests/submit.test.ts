@@ -104,6 +104,27 @@ describe('my submissions', () => {
     expect(screen.getAllByTestId('receipt-unverified')).toHaveLength(1);
   });
 
+  it('withdraws a pending submission and says the agency deletes its items', async () => {
+    const pending = { ...submission, state: 'pending' as const, items: submission.items.map((i) => ({ ...i, state: 'pending' as const })) };
+    m.submissionsList.mockResolvedValueOnce([pending]).mockResolvedValue([{ ...pending, withdrawn_at: '2026-03-03T10:00:00Z' }]);
+    m.receiptsList.mockResolvedValue([]);
+    m.submissionWithdraw.mockResolvedValue({ ...pending, withdrawn_at: '2026-03-03T10:00:00Z' });
+    const user = userEvent.setup();
+    render(MySubmissions);
+    await user.click(await screen.findByTestId('submission-withdraw'));
+    expect(m.submissionWithdraw).toHaveBeenCalledWith(submission.id, null);
+    expect(await screen.findByTestId('submission-withdrawn')).toHaveTextContent('deletes its items');
+    expect(screen.queryByTestId('submission-withdraw')).toBeNull();
+  });
+
+  it('offers no withdrawal of a submission with an accepted item', async () => {
+    m.submissionsList.mockResolvedValue([{ ...submission, state: 'accepted', items: submission.items.map((i) => ({ ...i, state: 'accepted' })) }]);
+    m.receiptsList.mockResolvedValue([]);
+    render(MySubmissions);
+    await waitFor(() => expect(screen.getByTestId('submission-state')).toHaveTextContent('Accepted'));
+    expect(screen.queryByTestId('submission-withdraw')).toBeNull();
+  });
+
   it('shows a submission the agency refused, with the reason', async () => {
     m.submissionsList.mockResolvedValue([
       {

@@ -62,7 +62,9 @@ pub(crate) fn prefixes(t: Table) -> &'static [usize] {
         | Table::Briefs
         | Table::Submissions
         | Table::EvidenceSubmission
-        | Table::Endpoints => &[],
+        | Table::Endpoints
+        | Table::Tombstones
+        | Table::Withdrawals => &[],
     }
 }
 

@@ -115,6 +115,10 @@ pub struct SubmissionView {
     pub description: Option<String>,
     /// Decisions, oldest first.
     pub decisions: Vec<ReviewRecord>,
+    /// When its volunteer withdrew it (absent while it is not withdrawn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub withdrawn_at: Option<DateTime<FixedOffset>>,
 }
 
 /// Where a valid brief id is found (`NotFound`'s hint, in product words).
@@ -427,6 +431,7 @@ impl Store {
             items,
             description: s.description,
             decisions,
+            withdrawn_at: self.withdrawal(id)?.map(|w| w.at),
         })
     }
 

@@ -15,6 +15,7 @@ impl Store {
             summary: clean_optional(new.summary),
             tags,
             status: CaseStatus::Open,
+            category: clean_category(new.category)?,
         }])?;
         Ok(id)
     }
@@ -26,8 +27,9 @@ impl Store {
             Some(t) => Some(clean_required("title", &t)?),
             None => None,
         };
-        if title.is_none() && edit.summary.is_none() && edit.status.is_none() && edit.reference.is_none() {
-            return Err(Error::invalid("edit", "nothing to change: give a new title, summary, status or reference"));
+        let category = clean_category(edit.category)?;
+        if title.is_none() && edit.summary.is_none() && edit.status.is_none() && edit.reference.is_none() && category.is_none() {
+            return Err(Error::invalid("edit", "nothing to change: give a new title, summary, status, reference or category"));
         }
         self.record(vec![EventKind::CaseEdited {
             case_id: case,
@@ -35,6 +37,7 @@ impl Store {
             summary: edit.summary,
             status: edit.status,
             reference: edit.reference,
+            category,
         }])?;
         Ok(())
     }
@@ -208,6 +211,23 @@ impl Store {
             team,
             on_team,
             hold,
+            category: c.category,
         })
     }
+}
+
+/// Longest case category accepted.
+pub const MAX_CATEGORY_CHARS: usize = 64;
+
+/// A case category as given: trimmed and lowercased; empty is none. Letters, digits, `-`
+/// and `_` only, at most [`MAX_CATEGORY_CHARS`] characters (retention rules name it).
+fn clean_category(c: Option<String>) -> Result<Option<String>> {
+    let Some(c) = c.map(|c| c.trim().to_lowercase()).filter(|c| !c.is_empty()) else { return Ok(None) };
+    if c.chars().count() > MAX_CATEGORY_CHARS || !c.chars().all(|ch| ch.is_alphanumeric() || ch == '-' || ch == '_') {
+        return Err(Error::invalid(
+            "category",
+            format!("a category is at most {MAX_CATEGORY_CHARS} letters, digits, '-' or '_' (for example burglary or fraud-online)"),
+        ));
+    }
+    Ok(Some(c))
 }

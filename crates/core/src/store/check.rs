@@ -140,8 +140,18 @@ impl Store {
         }
         report.evidence = evidence.len();
 
+        // A deleted item's content is gone on purpose: its object is not missing, and one left
+        // by a crash between the tombstone and the shredding is an orphan.
+        let deleted: std::collections::BTreeSet<Uuid> = model
+            .map
+            .iter()
+            .filter(|((t, _), _)| *t == Table::Tombstones)
+            .filter_map(|(_, v)| serde_json::from_slice::<projection::TombstoneRecord>(v).ok())
+            .map(|t| t.tombstone.evidence_id)
+            .collect();
+        report.deleted = deleted.len();
         let mut referenced = std::collections::BTreeSet::new();
-        for e in &evidence {
+        for e in evidence.iter().filter(|e| !deleted.contains(&e.id)) {
             let Ok(sha) = decode_sha(&e.sha256) else { continue };
             referenced.insert(self.objects.name_of(&sha));
             if !self.objects.exists(&sha)? {

@@ -53,6 +53,7 @@ impl Store {
             return Err(Error::JournalDamaged { record: at });
         }
         let rec = self.evidence_record(id)?;
+        self.ensure_not_deleted(id)?;
         let sha = decode_sha(&rec.sha256)?;
         let mut f = match OpenOptions::new().write(true).create_new(true).open(out) {
             Ok(f) => f,
@@ -84,6 +85,7 @@ impl Store {
     /// Re-hashes an item's content and records custody `verified` when it is intact.
     pub fn verify_evidence(&mut self, id: Uuid, progress: &mut dyn Progress) -> Result<()> {
         let rec = self.evidence_record(id)?;
+        self.ensure_not_deleted(id)?;
         let sha = decode_sha(&rec.sha256)?;
         self.objects.read(&sha, rec.size, &mut std::io::sink(), progress)?;
         self.record(vec![EventKind::CustodyRecorded {
@@ -143,6 +145,11 @@ impl Store {
             derived_from: get_json(&mut IndexReader(&self.index), Table::Provenance, e.id.as_bytes()).ok().flatten(),
             contributor: e.contributor,
             added_at: e.added_at,
+            deleted: self.tombstone(e.id).ok().flatten().map(|t| DeletedView {
+                rule: t.tombstone.rule,
+                reason: t.tombstone.reason,
+                deleted_at: t.tombstone.deleted_at,
+            }),
         }
     }
 

@@ -65,7 +65,14 @@ impl Store {
     /// Streams the content with SHA-256 `sha256` (hex) and `size` into `sink`, authenticated
     /// and re-hashed on the way.
     pub fn read_content(&self, sha256: &str, size: u64, sink: &mut dyn Write, progress: &mut dyn Progress) -> Result<()> {
-        self.objects.read(&decode_sha(sha256)?, size, sink, progress)
+        let sha = decode_sha(sha256)?;
+        // Content destroyed under a tombstone says so (`evidence_deleted`), not "missing".
+        if !self.objects.exists(&sha)? {
+            if let Some(t) = self.tombstones(None)?.into_iter().find(|t| t.tombstone.sha256 == sha256) {
+                self.ensure_not_deleted(t.tombstone.evidence_id)?;
+            }
+        }
+        self.objects.read(&sha, size, sink, progress)
     }
 
     /// True when content with this SHA-256 (hex) is held.

@@ -38,10 +38,8 @@ impl Store {
         if let Some(at) = self.journal_damaged {
             return Err(Error::JournalDamaged { record: at });
         }
-        let mut names = BTreeSet::new();
-        for e in self.index.scan_json::<EvidenceRecord>(Table::Evidence, &[])? {
-            names.insert(self.objects.name_of(&decode_sha(&e.sha256)?));
-        }
+        // A deleted item's object is unreferenced: collected like any orphan.
+        let names: BTreeSet<String> = self.live_objects()?;
         Ok(names)
     }
 

@@ -65,6 +65,7 @@ mod index_upgrade;
 mod mirror;
 mod profile;
 mod records;
+mod retention;
 mod views;
 
 pub use briefs::*;
@@ -72,6 +73,10 @@ pub use exchange::{ContentImporter, ContentObserver, DetachedSigner};
 pub use gc::{OrphanObject, OrphanSweep};
 pub use history::EventPage;
 pub use records::Records;
+pub use retention::{
+    ALREADY_WITHDRAWN, CASE_ON_HOLD, EVIDENCE_DELETED, MAX_WITHDRAWAL_REASON_CHARS, NOT_YOUR_SUBMISSION, SUBMISSION_ACCEPTED,
+    TOMBSTONE_MISMATCH, TOMBSTONE_UNKNOWN_ITEM,
+};
 pub use views::*;
 
 /// One profile's store, open and unlocked. Holds the store's lock until dropped.

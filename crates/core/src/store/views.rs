@@ -31,6 +31,8 @@ pub struct NewCase {
     pub reference: Option<String>,
     /// Tags.
     pub tags: Vec<String>,
+    /// Category (retention rules are set per category).
+    pub category: Option<String>,
 }
 
 /// Changes to a case; `None` leaves a field as it is.
@@ -44,6 +46,8 @@ pub struct CaseEdit {
     pub status: Option<CaseStatus>,
     /// New reference.
     pub reference: Option<String>,
+    /// New category.
+    pub category: Option<String>,
 }
 
 /// Filters for [`Store::list_cases`].
@@ -109,6 +113,23 @@ pub struct EvidenceView {
     pub added_at: DateTime<FixedOffset>,
     /// For a derivative (e.g. a redacted copy): its provenance.
     pub derived_from: Option<projection::ProvenanceRecord>,
+    /// Deleted under an agency's retention rule or a withdrawal: its content is destroyed
+    /// (absent while the item is held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub deleted: Option<DeletedView>,
+}
+
+/// How an item was deleted, as shown instead of its content ("deleted under rule R on DATE").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DeletedView {
+    /// The retention rule (`withdrawn` for a volunteer's withdrawal).
+    pub rule: String,
+    /// Why, in words.
+    pub reason: Option<String>,
+    /// When the agency deleted it.
+    pub deleted_at: DateTime<FixedOffset>,
 }
 
 /// A contributor's claims about an item.
@@ -204,6 +225,10 @@ pub struct CaseDetailOf<E> {
     pub on_team: bool,
     /// The legal hold on the case, while one is placed (nothing of it may be deleted).
     pub hold: Option<HoldView>,
+    /// The case's category (retention rules are set per category), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub category: Option<String>,
 }
 
 impl<E> CaseDetailOf<E> {
@@ -225,6 +250,7 @@ impl<E> CaseDetailOf<E> {
             team: self.team,
             on_team: self.on_team,
             hold: self.hold,
+            category: self.category,
         }
     }
 }
@@ -349,6 +375,9 @@ pub struct CheckReport {
     pub bytes_checked: u64,
     /// Object files that no event references (left by an interrupted import; harmless).
     pub orphan_objects: usize,
+    /// Items deleted under an agency's tombstone (their content is gone on purpose).
+    #[serde(default)]
+    pub deleted: usize,
     /// Everything wrong.
     pub problems: Vec<Problem>,
     /// True when nothing is wrong.

@@ -157,6 +157,7 @@ impl FakeAgency {
                 credentials: Vec::new(),
                 names: Vec::new(),
                 notices: Vec::new(),
+                tombstones: Vec::new(),
             })
         })
     }

@@ -183,7 +183,7 @@ fn router(shared: Shared) -> Router {
                 }
                 let start = (q.after.unwrap_or(0) as usize).min(a.events.len());
                 let end = (start + q.limit.unwrap_or(500)).min(a.events.len());
-                Json(Feed { events: a.events[start..end].to_vec(), cursor: end as u64, more: end < a.events.len(), credentials: Vec::new(), names: Vec::new(), notices: Vec::new() }).into_response()
+                Json(Feed { events: a.events[start..end].to_vec(), cursor: end as u64, more: end < a.events.len(), credentials: Vec::new(), names: Vec::new(), notices: Vec::new(), tombstones: Vec::new() }).into_response()
             }),
         )
         .route(

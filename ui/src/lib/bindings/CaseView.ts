@@ -78,4 +78,8 @@ on_team: boolean,
 /**
  * The legal hold on the case, while one is placed (nothing of it may be deleted).
  */
-hold: HoldView | null, };
+hold: HoldView | null, 
+/**
+ * The case's category (retention rules are set per category), when it has one.
+ */
+category?: string, };

@@ -35,4 +35,13 @@ content_fetched: number,
 /**
  * The feed cursor after the round.
  */
-cursor: number, };
+cursor: number, 
+/**
+ * Items deleted on this device under the agency's tombstones (absent when none).
+ */
+deleted?: number, 
+/**
+ * Tombstones refused on this device (an item it does not hold, or of a case it holds
+ * under legal hold; absent when none).
+ */
+tombstones_refused?: number, };

@@ -53,4 +53,8 @@ description: string | null,
 /**
  * Decisions, oldest first.
  */
-decisions: Array<Decision>, };
+decisions: Array<Decision>, 
+/**
+ * When its volunteer withdrew it (absent while it is not withdrawn).
+ */
+withdrawn_at?: string, };

@@ -18,6 +18,7 @@ export type { CourtInfo } from './CourtInfo';
 export type { CustodyAction } from './CustodyAction';
 export type { CustodyView } from './CustodyView';
 export type { Decision } from './Decision';
+export type { DeletedView } from './DeletedView';
 export type { Enrolled } from './Enrolled';
 export type { ErrorCode } from './ErrorCode';
 export type { EvidenceItem } from './EvidenceItem';
