@@ -10,6 +10,7 @@
 //! | `GET /admin/issued` | | every credential issued (sealed at rest: read by the unlocked endpoint) |
 //! | `POST /admin/gc` | | [`crate::GcReport`]: one cleanup now (expired uploads, orphan objects) |
 //! | `POST /admin/check` | [`CheckRequest`] | [`crate::AgencyCheck`]: the whole agency checked (store write lock held meanwhile) |
+//! | `GET /admin/access-log` | | [`crate::endpoint_log::AccessLogReport`]: the endpoint's own access log, verified |
 //!
 //! A revoke through the socket updates the endpoint's revocation list in memory, so it takes
 //! effect on the next request.
@@ -106,6 +107,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/admin/issued", get(issued_route))
         .route("/admin/gc", post(gc_route))
         .route("/admin/check", post(check_route))
+        .route("/admin/access-log", get(access_log_route))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
@@ -148,6 +150,10 @@ pub struct CheckRequest {
 
 async fn check_route(State(st): State<Arc<AppState>>, ApiJson(req): ApiJson<CheckRequest>) -> ApiResult<Json<crate::check::AgencyCheck>> {
     blocking(move || crate::check::check(&st, req.read_data)).await.map(Json)
+}
+
+async fn access_log_route(State(st): State<Arc<AppState>>) -> ApiResult<Json<crate::endpoint_log::AccessLogReport>> {
+    blocking(move || Ok(crate::endpoint_log::report(&st.agency))).await.map(Json)
 }
 
 async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_trust::NamedCredential>> {

@@ -221,7 +221,7 @@ pub fn table_row(t: &mut Table, e: &EvidenceView) {
 }
 
 fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
-    let items = evidence::list(&ctx.open()?, &a.case)?;
+    let items = evidence::list(&mut ctx.open()?, &a.case)?;
     if a.json {
         return output::json(out, &items);
     }
@@ -326,7 +326,7 @@ fn verify(ctx: &mut Ctx, a: &IdArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn custody(ctx: &mut Ctx, a: &IdArgs, out: &mut dyn Write) -> Result<()> {
-    let trail = evidence::custody(&ctx.open()?, &a.id)?;
+    let trail = evidence::custody(&mut ctx.open()?, &a.id)?;
     if a.json {
         return output::json(out, &trail);
     }
