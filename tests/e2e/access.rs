@@ -272,7 +272,8 @@ fn every_read_command_leaves_one_entry_naming_what_it_showed() {
     let nil = uuid::Uuid::nil().to_string();
 
     // The table: each read command, what it must leave.
-    let listed = one_entry(&inv, "case list", &["case", "list", "--json"], "listed_cases", |o| Names::Items(nil.clone(), json_ids(o, "id")));
+    let listed =
+        one_entry(&inv, "case list", &["case", "list", "--json"], "listed_cases", |o| Names::Items(nil.clone(), json_ids(o, "id")));
     assert_eq!(json_ids(&listed, "id"), [case.clone()]);
     let shown = one_entry(&inv, "evidence list", &["evidence", "list", &case, "--json"], "listed_evidence", |o| {
         Names::Items(case.clone(), json_ids(o, "id"))
@@ -280,7 +281,9 @@ fn every_read_command_leaves_one_entry_naming_what_it_showed() {
     let items = json_ids(&shown, "id");
     assert_eq!(items.len(), 3, "the investigator's item and the two submitted: {shown}");
     let theirs: Vec<String> = items.iter().filter(|i| **i != own).cloned().collect();
-    one_entry(&inv, "evidence custody", &["evidence", "custody", &theirs[0], "--json"], "viewed_custody", |_| Names::Item(case.clone(), theirs[0].clone()));
+    one_entry(&inv, "evidence custody", &["evidence", "custody", &theirs[0], "--json"], "viewed_custody", |_| {
+        Names::Item(case.clone(), theirs[0].clone())
+    });
     one_entry(&inv, "review list", &["review", "list", "--json"], "listed_submissions", |o| Names::Items(case.clone(), json_ids(o, "id")));
     one_entry(&inv, "review list --state", &["review", "list", "--state", "pending"], "listed_submissions", |_| {
         Names::Items(case.clone(), vec![sub.clone()])
@@ -289,8 +292,13 @@ fn every_read_command_leaves_one_entry_naming_what_it_showed() {
         Names::Items(case.clone(), std::iter::once(sub.clone()).chain(theirs.iter().cloned()).collect())
     });
     one_entry(&inv, "log --case", &["log", "--case", &case, "--json"], "viewed_log", |o| {
-        let mut named: Vec<String> =
-            serde_json::from_str::<Value>(o).unwrap().as_array().unwrap().iter().filter_map(|e| e["evidence_id"].as_str().map(str::to_string)).collect();
+        let mut named: Vec<String> = serde_json::from_str::<Value>(o)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["evidence_id"].as_str().map(str::to_string))
+            .collect();
         named.sort();
         named.dedup();
         Names::Items(case.clone(), named)
@@ -298,11 +306,17 @@ fn every_read_command_leaves_one_entry_naming_what_it_showed() {
     one_entry(&inv, "case show", &["case", "show", &case, "--json"], "viewed", |_| Names::Case(case.clone()));
     one_entry(&inv, "evidence show", &["evidence", "show", &own, "--json"], "viewed", |_| Names::Item(case.clone(), own.clone()));
     let copy = inv.path("copy.txt");
-    one_entry(&inv, "evidence export", &["evidence", "export", &own, "--out", s(&copy)], "exported", |_| Names::Item(case.clone(), own.clone()));
-    let bundle = inv.path("case.cbb");
-    one_entry(&inv, "bundle export", &["bundle", "export", "--case", &case, "--to", s(&public), "--out", s(&bundle), "--json"], "bundle_exported", |_| {
-        Names::Items(case.clone(), items.clone())
+    one_entry(&inv, "evidence export", &["evidence", "export", &own, "--out", s(&copy)], "exported", |_| {
+        Names::Item(case.clone(), own.clone())
     });
+    let bundle = inv.path("case.cbb");
+    one_entry(
+        &inv,
+        "bundle export",
+        &["bundle", "export", "--case", &case, "--to", s(&public), "--out", s(&bundle), "--json"],
+        "bundle_exported",
+        |_| Names::Items(case.clone(), items.clone()),
+    );
     // Custody complete: the bundle export is a transfer of every item it carried.
     for id in &items {
         let trail = inv.json(&["evidence", "custody", id, "--json"]);

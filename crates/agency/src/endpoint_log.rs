@@ -78,7 +78,7 @@ impl EndpointLog {
     pub(crate) fn append(&self, agency: &Agency, local: bool, mut entry: EndpointAccess) -> Result<(), ApiError> {
         let records = agency.records();
         let guard = local.then(|| self.head.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        let (mut seq, mut prev) = match guard.as_ref().and_then(|g| g.clone()) {
+        let (mut seq, mut prev) = match guard.as_ref().and_then(|g| (**g).clone()) {
             Some(h) => h,
             None => match self.cached() {
                 Some(h) => h,
@@ -127,7 +127,8 @@ impl EndpointLog {
 fn last_entry(records: &dyn RecordStore) -> Result<(u64, String), ApiError> {
     let mut names = records.list(ACCESS_LOG_FOLDER).map_err(crate::api::records_error)?;
     names.sort();
-    let Some(last) = names.iter().rev().filter(|n| !n.starts_with('.')).find_map(|n| n.strip_suffix(".json").and_then(|s| s.parse::<u64>().ok()))
+    let Some(last) =
+        names.iter().rev().filter(|n| !n.starts_with('.')).find_map(|n| n.strip_suffix(".json").and_then(|s| s.parse::<u64>().ok()))
     else {
         return Ok((0, GENESIS.to_string()));
     };
@@ -200,7 +201,8 @@ pub fn read_verified(agency: &Agency) -> (Vec<LogEntry>, Vec<LogProblem>) {
         if entry.seq != seq {
             problems.push(("endpoint_log_broken", record.clone(), format!("holds entry {} in the place of entry {seq}", entry.seq)));
         } else if seq > expected {
-            let missing = if seq == expected + 1 { format!("entry {expected} is") } else { format!("entries {expected} to {} are", seq - 1) };
+            let missing =
+                if seq == expected + 1 { format!("entry {expected} is") } else { format!("entries {expected} to {} are", seq - 1) };
             problems.push(("endpoint_log_gap", record.clone(), format!("{missing} missing before it: an access was left out")));
         } else if entry.prev != prev {
             problems.push(("endpoint_log_broken", record.clone(), "does not link to the entry before it".into()));
@@ -227,9 +229,6 @@ pub fn report(agency: &Agency) -> AccessLogReport {
     let (entries, problems) = read_verified(agency);
     AccessLogReport {
         entries: entries.into_iter().map(|e| e.entry).collect(),
-        problems: problems
-            .into_iter()
-            .map(|(code, item, message)| casebridge_core::Problem { code: code.into(), item, message })
-            .collect(),
+        problems: problems.into_iter().map(|(code, item, message)| casebridge_core::Problem { code: code.into(), item, message }).collect(),
     }
 }

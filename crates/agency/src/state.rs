@@ -318,7 +318,16 @@ impl AppState {
     }
 
     /// Records a fetch in the endpoint's own access log (see [`crate::endpoint_log`]).
-    pub(crate) fn log_fetch(&self, member: Uuid, role: casebridge_core::Role, action: &str, items: Vec<Uuid>, cases: Vec<Uuid>, sha256: Option<String>, served: u64) -> Result<(), crate::api::ApiError> {
+    pub(crate) fn log_fetch(
+        &self,
+        member: Uuid,
+        role: casebridge_core::Role,
+        action: &str,
+        items: Vec<Uuid>,
+        cases: Vec<Uuid>,
+        sha256: Option<String>,
+        served: u64,
+    ) -> Result<(), crate::api::ApiError> {
         let entry = crate::endpoint_log::EndpointAccess {
             agency_id: self.agency_id(),
             seq: 0,

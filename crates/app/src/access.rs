@@ -298,10 +298,13 @@ pub fn export_log(store: &Store, case: Option<&str>, member: Option<Uuid>, out: 
         member,
         entries,
     };
-    let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| AppError::new(ErrorCode::Internal, format!("the export could not be written: {e}")))?;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(out).map_err(|e| {
-        AppError::new(ErrorCode::BadFile, format!("{} cannot be created: {}", out.display(), e.kind()))
-    })?;
+    let bytes =
+        serde_json::to_vec_pretty(&doc).map_err(|e| AppError::new(ErrorCode::Internal, format!("the export could not be written: {e}")))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .map_err(|e| AppError::new(ErrorCode::BadFile, format!("{} cannot be created: {}", out.display(), e.kind())))?;
     std::io::Write::write_all(&mut f, &bytes)
         .and_then(|()| f.sync_all())
         .map_err(|e| AppError::new(ErrorCode::BadFile, format!("{} could not be written: {}", out.display(), e.kind())))?;

@@ -571,10 +571,10 @@ fn pin(ctx: &mut Ctx, a: &PinArgs, out: &mut dyn Write) -> Result<()> {
 /// log, verified (the whole log is verified; the filters choose what is printed).
 fn access_log(ctx: &mut Ctx, a: &AgencyAccessLogArgs, out: &mut dyn Write) -> Result<()> {
     let member = match &a.member {
-        Some(m) => Some(Uuid::parse_str(m.trim()).map_err(|_| casebridge_core::Error::Invalid {
-            field: "member",
-            reason: format!("'{m}' is not a member id"),
-        })?),
+        Some(m) => Some(
+            Uuid::parse_str(m.trim())
+                .map_err(|_| casebridge_core::Error::Invalid { field: "member", reason: format!("'{m}' is not a member id") })?,
+        ),
         None => None,
     };
     let since = match &a.since {
@@ -590,11 +590,8 @@ fn access_log(ctx: &mut Ctx, a: &AgencyAccessLogArgs, out: &mut dyn Write) -> Re
             Some(r) => r,
             None => casebridge_agency::endpoint_log::report(&unlock(ctx, &a.dir)?),
         };
-    let entries: Vec<&casebridge_agency::endpoint_log::EndpointAccess> = report
-        .entries
-        .iter()
-        .filter(|e| member.is_none_or(|m| e.member == m) && since.is_none_or(|t| e.at >= t))
-        .collect();
+    let entries: Vec<&casebridge_agency::endpoint_log::EndpointAccess> =
+        report.entries.iter().filter(|e| member.is_none_or(|m| e.member == m) && since.is_none_or(|t| e.at >= t)).collect();
     let ok = report.problems.is_empty();
     if a.json {
         #[derive(Serialize)]

@@ -76,16 +76,15 @@ impl AccessChains {
             for (seq, (hash, prev)) in entries {
                 let item = format!("member {author} access entry {seq} of case {case}");
                 if *seq == 0 {
-                    problems.push(ChainProblem {
-                        code: "access_chain_broken",
-                        item,
-                        message: "access sequence numbers start at 1".into(),
-                    });
+                    problems.push(ChainProblem { code: "access_chain_broken", item, message: "access sequence numbers start at 1".into() });
                     continue;
                 }
                 if *seq > expected {
-                    let missing =
-                        if *seq == expected + 1 { format!("entry {expected} is") } else { format!("entries {expected} to {} are", seq - 1) };
+                    let missing = if *seq == expected + 1 {
+                        format!("entry {expected} is")
+                    } else {
+                        format!("entries {expected} to {} are", seq - 1)
+                    };
                     problems.push(ChainProblem {
                         code: "access_chain_gap",
                         item,

@@ -82,7 +82,8 @@ fn a_left_out_access_entry_is_a_gap_in_check() {
 #[test]
 fn old_entries_without_a_chain_still_read() {
     // An entry as recorded before chains existed: no item_ids, access_seq, access_prev.
-    let body = r#"{"type":"access_recorded","case_id":"0190a0c4-0000-7000-8000-000000000001","evidence_id":null,"action":"viewed","reason":null}"#;
+    let body =
+        r#"{"type":"access_recorded","case_id":"0190a0c4-0000-7000-8000-000000000001","evidence_id":null,"action":"viewed","reason":null}"#;
     let kind: EventKind = serde_json::from_str(body).unwrap();
     match kind {
         EventKind::AccessRecorded { item_ids, access_seq, access_prev, .. } => {

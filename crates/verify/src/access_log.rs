@@ -213,7 +213,8 @@ mod tests {
         assert!(codes(&verify_access_log(&export(&flipped))).contains(&"entry_invalid"));
 
         // Not base64, not an export, another kind of event: each its own code; no panic.
-        let r = verify_access_log(&serde_json::to_vec(&serde_json::json!({"format": ACCESS_LOG_FORMAT, "v": 1, "entries": ["%%%"]})).unwrap());
+        let r =
+            verify_access_log(&serde_json::to_vec(&serde_json::json!({"format": ACCESS_LOG_FORMAT, "v": 1, "entries": ["%%%"]})).unwrap());
         assert_eq!(codes(&r), ["entry_invalid"]);
         assert_eq!(codes(&verify_access_log(b"not json")), ["export_malformed"]);
         let r = verify_access_log(&serde_json::to_vec(&serde_json::json!({"format": "other", "v": 1, "entries": []})).unwrap());

@@ -137,7 +137,9 @@ fn check_access_log(file: &std::path::Path, json: bool) -> ExitCode {
     use casebridge_verify::access_log::{verify_access_log, MAX_EXPORT_LEN};
     match std::fs::metadata(file) {
         Ok(m) if m.is_file() && m.len() <= MAX_EXPORT_LEN => {}
-        Ok(m) if m.is_file() => return usage_error(&format!("{} is larger than any access-log export this verifier reads", file.display())),
+        Ok(m) if m.is_file() => {
+            return usage_error(&format!("{} is larger than any access-log export this verifier reads", file.display()))
+        }
         Ok(_) => return usage_error(&format!("{} is not a file", file.display())),
         Err(e) => return usage_error(&format!("{} cannot be read: {}", file.display(), e.kind())),
     }

@@ -107,14 +107,7 @@ impl Store {
     /// with `reason` naming the transfer, and for police staff (`log_access`) one access entry
     /// of `case` naming the items, all in one append. Unknown items are refused, nothing is
     /// recorded then. Written after the file is complete, so it is not in the file itself.
-    pub fn record_transfer(
-        &mut self,
-        case: Uuid,
-        items: &[(Uuid, String)],
-        action: &str,
-        reason: &str,
-        log_access: bool,
-    ) -> Result<()> {
+    pub fn record_transfer(&mut self, case: Uuid, items: &[(Uuid, String)], action: &str, reason: &str, log_access: bool) -> Result<()> {
         self.case_record(case)?;
         let mut kinds = Vec::with_capacity(items.len() + 1);
         for (id, sha) in items {
