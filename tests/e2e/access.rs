@@ -291,7 +291,7 @@ fn every_read_command_leaves_one_entry_naming_what_it_showed() {
     one_entry(&inv, "review show", &["review", "show", &sub, "--json"], "viewed_submission", |_| {
         Names::Items(case.clone(), std::iter::once(sub.clone()).chain(theirs.iter().cloned()).collect())
     });
-    one_entry(&inv, "log --case", &["log", "--case", &case, "--json"], "viewed_log", |o| {
+    one_entry(&inv, "log CASE", &["log", &case, "--json"], "viewed_log", |o| {
         let mut named: Vec<String> = serde_json::from_str::<Value>(o)
             .unwrap()
             .as_array()

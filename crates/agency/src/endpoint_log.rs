@@ -78,12 +78,14 @@ impl EndpointLog {
     pub(crate) fn append(&self, agency: &Agency, local: bool, mut entry: EndpointAccess) -> Result<(), ApiError> {
         let records = agency.records();
         let guard = local.then(|| self.head.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        let (mut seq, mut prev) = match guard.as_ref().and_then(|g| (**g).clone()) {
+        // The head as last known (under the guard when local: the mutex is not re-entered).
+        let known = match &guard {
+            Some(g) => (**g).clone(),
+            None => self.cached(),
+        };
+        let (mut seq, mut prev) = match known {
             Some(h) => h,
-            None => match self.cached() {
-                Some(h) => h,
-                None => last_entry(records)?,
-            },
+            None => last_entry(records)?,
         };
         // Another replica may hold the next places: move past them (bounded; each pass reads
         // one record).
