@@ -274,7 +274,7 @@ fn every_read_command_leaves_one_entry_naming_what_it_showed() {
     // The table: each read command, what it must leave.
     let listed =
         one_entry(&inv, "case list", &["case", "list", "--json"], "listed_cases", |o| Names::Items(nil.clone(), json_ids(o, "id")));
-    assert_eq!(json_ids(&listed, "id"), [case.clone()]);
+    assert_eq!(json_ids(&listed, "id"), std::slice::from_ref(&case));
     let shown = one_entry(&inv, "evidence list", &["evidence", "list", &case, "--json"], "listed_evidence", |o| {
         Names::Items(case.clone(), json_ids(o, "id"))
     });

@@ -154,11 +154,11 @@ pub struct LogEntry {
 pub type LogProblem = (&'static str, String, String);
 
 /// Reads and verifies the whole log: every record's signature with the agency's root key, its
-/// type and agency, its place (the record name's number is its `seq`, counted without gaps from
-/// 1) and its link (`prev` is the hash of the previous record). Codes: `endpoint_log_forged`
-/// (a signature, type or agency that does not verify), `endpoint_log_gap` (a missing entry),
-/// `endpoint_log_broken` (an entry that does not link to the one before, or names another
-/// place), `endpoint_log_unreadable`.
+/// type and agency, its place (the record name's number is its `seq`, counted from one without
+/// gaps) and its link (`prev` is the hash of the previous record). Codes:
+/// `endpoint_log_forged` for a signature, type or agency that does not verify;
+/// `endpoint_log_gap` for a missing entry; `endpoint_log_broken` for an entry that does not
+/// link to the one before or names another place; `endpoint_log_unreadable`.
 pub fn read_verified(agency: &Agency) -> (Vec<LogEntry>, Vec<LogProblem>) {
     let records = agency.records();
     let mut problems: Vec<LogProblem> = Vec::new();

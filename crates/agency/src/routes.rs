@@ -526,8 +526,7 @@ async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQ
         drop(store);
         // The endpoint's own access log: a page that served anything, before it is returned.
         if page.events.len() + page.notices.len() > 0 {
-            let (items, cases) = served;
-            st.log_fetch(member.id, member.role, "feed_page", items, cases, None, (page.events.len() + page.notices.len()) as u64)?;
+            st.log_fetch(member.id, member.role, "feed_page", served, None, (page.events.len() + page.notices.len()) as u64)?;
         }
         // A volunteer is told by the agency's signed notices, never sent the events (access.rs).
         let notices = page.notices.iter().map(|n| B64.encode(st.agency.sign_notice(n).to_bytes())).collect();
@@ -572,8 +571,8 @@ async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): 
         };
         // The endpoint's own access log, before a byte is sent.
         if let Some(size) = size {
-            let (items, cases) = item.map(|(i, c)| (vec![i], vec![c])).unwrap_or_default();
-            st2.log_fetch(member.id, member.role, "content", items, cases, Some(sha2.clone()), size)?;
+            let ids = item.map(|(i, c)| (vec![i], vec![c])).unwrap_or_default();
+            st2.log_fetch(member.id, member.role, "content", ids, Some(sha2.clone()), size)?;
         }
         Ok((size, objects))
     })

@@ -323,8 +323,7 @@ impl AppState {
         member: Uuid,
         role: casebridge_core::Role,
         action: &str,
-        items: Vec<Uuid>,
-        cases: Vec<Uuid>,
+        (items, cases): (Vec<Uuid>, Vec<Uuid>),
         sha256: Option<String>,
         served: u64,
     ) -> Result<(), crate::api::ApiError> {

@@ -541,7 +541,7 @@ impl Session {
 
     /// Submissions, newest first.
     pub fn submissions_list(&self) -> Result<Vec<Submission>> {
-        self.with_store(|s| briefs::submissions(s))
+        self.with_store(briefs::submissions)
     }
 
     /// Decides on a submission.
