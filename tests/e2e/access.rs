@@ -191,3 +191,227 @@ fn access_log_reads_every_case_by_member_and_time() {
     let v = Profile::with_role("Vic", Role::Volunteer);
     v.cmd(&["access-log"]).fails_with("for police staff");
 }
+
+// ----- issue 16: an access log with no gaps --------------------------------------------------
+
+/// Every entry of `p`'s access log (all cases, and the case list's).
+fn all_entries(p: &Profile) -> Vec<Value> {
+    p.json(&["access-log", "--json"]).as_array().expect("access-log --json prints an array").clone()
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect()).unwrap_or_default()
+}
+
+/// What a read command must leave: the action, and the ids it names.
+enum Names {
+    /// `case_id` and `item_ids` (the case list: the nil case).
+    Items(String, Vec<String>),
+    /// `case_id` and `evidence_id`.
+    Item(String, String),
+    /// `case_id` only.
+    Case(String),
+}
+
+/// Runs `args` on `p` and asserts it left exactly one new access entry, with `action`, naming
+/// what `names` says; returns the command's stdout.
+#[track_caller]
+fn one_entry(p: &Profile, what: &str, args: &[&str], action: &str, names: impl FnOnce(&str) -> Names) -> String {
+    let before = all_entries(p);
+    let out = crate::endpoint::run(p, args);
+    out.ok();
+    let after = all_entries(p);
+    let new: Vec<&Value> = after.iter().filter(|e| !before.contains(e)).collect();
+    assert_eq!(new.len(), 1, "`{what}` leaves exactly one access entry, one per view: {new:#?}");
+    let e = new[0];
+    assert_eq!(str_field(e, "action"), action, "{what}: {e}");
+    assert_eq!(str_field(e, "status"), "chained", "{what}: {e}");
+    assert_eq!(str_field(e, "actor_name"), "Vera Brandt", "{what}: {e}");
+    match names(&out.stdout) {
+        Names::Items(case, items) => {
+            assert_eq!(str_field(e, "case_id"), case, "{what}: {e}");
+            let mut got = ids(&e["item_ids"]);
+            let mut want = items;
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{what} names exactly the ids it showed: {e}");
+        }
+        Names::Item(case, item) => {
+            assert_eq!(str_field(e, "case_id"), case, "{what}: {e}");
+            assert_eq!(str_field(e, "evidence_id"), item, "{what}: {e}");
+        }
+        Names::Case(case) => assert_eq!(str_field(e, "case_id"), case, "{what}: {e}"),
+    }
+    out.stdout
+}
+
+fn json_ids(stdout: &str, field: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(stdout).expect("--json output");
+    v.as_array().expect("array").iter().map(|x| str_field(x, field)).collect()
+}
+
+/// Issue 16, the access log has no gaps: every read command of case data by police staff leaves
+/// exactly one signed access entry naming what it showed (a table over the commands), a bundle
+/// export writes custody `transferred` for what it carried, the endpoint's own log names each
+/// fetch, and `agency check` finds a forged or left-out entry of it.
+#[test]
+fn every_read_command_leaves_one_entry_naming_what_it_showed() {
+    use crate::endpoint::{invite, member, new_agency, run, sync, Endpoint};
+    let admin = Profile::empty();
+    let agency = admin.root().join("agency");
+    new_agency(&agency);
+    let endpoint = Endpoint::start(&agency);
+    let inv = member(Role::Investigator, "Vera Brandt");
+    inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera Brandt", &[])]).ok();
+    let case = inv.new_case("Bike thefts, Mitte");
+    let (own, _) = inv.add_evidence(&case, &inv.write_file("statement.txt", b"A white van, no plates.\n"));
+    let brief = inv.cmd(&["brief", "publish", &case, "--title", "Photos wanted", "--body", "Main St"]).ok().stdout.trim().to_string();
+    sync(&inv);
+    let vol = member(Role::Volunteer, "Mila Jansen");
+    vol.cmd(&["enrol", &invite(&admin, &agency, "volunteer", "Mila Jansen", &[])]).ok();
+    sync(&vol);
+    let (p1, p2) = (vol.random_file("photo1.jpg", 20_000, 1), vol.random_file("photo2.jpg", 30_000, 2));
+    let sub = str_field(&vol.json(&["submit", &brief, s(&p1), s(&p2), "--json"]), "id");
+    sync(&vol);
+    assert_eq!(sync(&inv)["content_fetched"], 2);
+    let public = inv.path("agency-public.json");
+    run(&admin, &["agency", "export-public", "--dir", s(&agency), "--out", s(&public)]).ok();
+    let nil = uuid::Uuid::nil().to_string();
+
+    // The table: each read command, what it must leave.
+    let listed =
+        one_entry(&inv, "case list", &["case", "list", "--json"], "listed_cases", |o| Names::Items(nil.clone(), json_ids(o, "id")));
+    assert_eq!(json_ids(&listed, "id"), std::slice::from_ref(&case));
+    let shown = one_entry(&inv, "evidence list", &["evidence", "list", &case, "--json"], "listed_evidence", |o| {
+        Names::Items(case.clone(), json_ids(o, "id"))
+    });
+    let items = json_ids(&shown, "id");
+    assert_eq!(items.len(), 3, "the investigator's item and the two submitted: {shown}");
+    let theirs: Vec<String> = items.iter().filter(|i| **i != own).cloned().collect();
+    one_entry(&inv, "evidence custody", &["evidence", "custody", &theirs[0], "--json"], "viewed_custody", |_| {
+        Names::Item(case.clone(), theirs[0].clone())
+    });
+    one_entry(&inv, "review list", &["review", "list", "--json"], "listed_submissions", |o| Names::Items(case.clone(), json_ids(o, "id")));
+    one_entry(&inv, "review list --state", &["review", "list", "--state", "pending"], "listed_submissions", |_| {
+        Names::Items(case.clone(), vec![sub.clone()])
+    });
+    one_entry(&inv, "review show", &["review", "show", &sub, "--json"], "viewed_submission", |_| {
+        Names::Items(case.clone(), std::iter::once(sub.clone()).chain(theirs.iter().cloned()).collect())
+    });
+    one_entry(&inv, "log CASE", &["log", &case, "--json"], "viewed_log", |o| {
+        let mut named: Vec<String> = serde_json::from_str::<Value>(o)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["evidence_id"].as_str().map(str::to_string))
+            .collect();
+        named.sort();
+        named.dedup();
+        Names::Items(case.clone(), named)
+    });
+    one_entry(&inv, "case show", &["case", "show", &case, "--json"], "viewed", |_| Names::Case(case.clone()));
+    one_entry(&inv, "evidence show", &["evidence", "show", &own, "--json"], "viewed", |_| Names::Item(case.clone(), own.clone()));
+    let copy = inv.path("copy.txt");
+    one_entry(&inv, "evidence export", &["evidence", "export", &own, "--out", s(&copy)], "exported", |_| {
+        Names::Item(case.clone(), own.clone())
+    });
+    let bundle = inv.path("case.cbb");
+    one_entry(
+        &inv,
+        "bundle export",
+        &["bundle", "export", "--case", &case, "--to", s(&public), "--out", s(&bundle), "--json"],
+        "bundle_exported",
+        |_| Names::Items(case.clone(), items.clone()),
+    );
+    // Custody complete: the bundle export is a transfer of every item it carried.
+    for id in &items {
+        let trail = inv.json(&["evidence", "custody", id, "--json"]);
+        let last = trail.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(str_field(&last, "action"), "transferred", "{id}: {trail}");
+        assert!(str_field(&last, "reason").starts_with("bundle "), "{last}");
+    }
+    // The access log is whole: `check` agrees, and the export of it verifies offline.
+    inv.check_ok();
+    let export = inv.path("access-log.json");
+    let refused = inv.cmd(&["access-log", "--out", s(&export), "--since", "2026-01-01T00:00:00Z"]);
+    assert_eq!(refused.code, Some(2), "--since with --out is a usage error: an export carries whole chains\n{refused}");
+    assert!(refused.stderr.contains("cannot be used with") && !export.exists(), "{refused}");
+    let done = inv.json(&["access-log", "--out", s(&export), "--json"]);
+    assert_eq!(done["entries"].as_u64().map(|n| n as usize), Some(all_entries(&inv).len()), "{done}");
+    inv.cmd(&["access-log", "--out", s(&export)]).fails_with("already exists");
+    let verified = casebridge_verify::access_log::verify_access_log(&std::fs::read(&export).unwrap());
+    assert!(verified.ok() && verified.text().contains("OK: every entry is signed"), "{}", verified.text());
+    assert_eq!(verified.members, 1);
+    // Syncing what the export wrote is not another export: sync records no access or custody.
+    sync(&inv);
+    let quiet = all_entries(&inv).len();
+    sync(&inv);
+    assert_eq!(all_entries(&inv).len(), quiet, "a sync round records nothing in the access log");
+
+    // The endpoint's own log: the investigator's content fetches, by item, signed and chained.
+    let log = run(&admin, &["agency", "access-log", "--dir", s(&agency), "--json"]);
+    log.ok();
+    let log = log.json();
+    assert_eq!(log["ok"], true, "{log}");
+    let inv_id = str_field(&inv.json(&["whoami", "--json"]), "member_id");
+    let fetched: Vec<String> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "content" && e["member"] == inv_id.as_str())
+        .flat_map(|e| ids(&e["items"]))
+        .collect();
+    let mut want = theirs.clone();
+    want.sort();
+    let mut got = fetched.clone();
+    got.sort();
+    assert_eq!(got, want, "one entry per content fetch, naming the item: {log}");
+    let pages = run(&admin, &["agency", "access-log", "--dir", s(&agency), "--member", &inv_id, "--json"]).ok().json();
+    assert!(pages["entries"].as_array().unwrap().iter().any(|e| e["action"] == "feed_page"), "{pages}");
+    assert!(pages["entries"].as_array().unwrap().iter().all(|e| e["member"] == inv_id.as_str()), "{pages}");
+    run(&admin, &["agency", "access-log", "--dir", s(&agency), "--since", "yesterday"]).fails_with("since");
+    endpoint.stop();
+
+    // Opening the bundle (a whole case with originals) at the agency is logged where it is opened.
+    let sup = member(Role::Supervisor, "Vera Brandt");
+    let opened = run(&sup, &["bundle", "open", s(&bundle), "--agency-dir", s(&agency), "--json"]);
+    opened.ok();
+    let entries = all_entries(&sup);
+    let bundle_opened: Vec<&Value> = entries.iter().filter(|e| e["action"] == "bundle_opened").collect();
+    assert_eq!(bundle_opened.len(), 1, "{entries:#?}");
+    let mut named = ids(&bundle_opened[0]["item_ids"]);
+    named.sort();
+    let mut want = items.clone();
+    want.sort();
+    assert_eq!(named, want);
+
+    if casebridge_testkit::deployment::Deployment::current().is_cluster() {
+        return; // the tampering below edits the embedded agency's record files
+    }
+    // A forged entry (one byte of a record changed) and a left-out entry are found by `agency check`.
+    run(&admin, &["agency", "check", "--dir", s(&agency)]).ok();
+    let dir = agency.join("access-log");
+    let mut records: Vec<std::path::PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    records.sort();
+    assert!(records.len() >= 3, "{records:?}");
+    let saved = std::fs::read(&records[1]).unwrap();
+    std::fs::remove_file(&records[1]).unwrap();
+    let out = run(&admin, &["agency", "check", "--dir", s(&agency), "--json"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    let codes: Vec<String> = out.json()["problems"].as_array().unwrap().iter().map(|p| str_field(p, "code")).collect();
+    assert_eq!(codes, ["endpoint_log_gap"], "{out}");
+    let mut forged = saved.clone();
+    let at = forged.len() / 2;
+    forged[at] ^= 0x01;
+    std::fs::write(&records[1], &forged).unwrap();
+    let out = run(&admin, &["agency", "check", "--dir", s(&agency), "--json"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    let codes: Vec<String> = out.json()["problems"].as_array().unwrap().iter().map(|p| str_field(p, "code")).collect();
+    assert!(codes.contains(&"endpoint_log_forged".to_string()), "{out}");
+    let text = run(&admin, &["agency", "access-log", "--dir", s(&agency)]);
+    assert_eq!(text.code, Some(1), "{text}");
+    assert!(text.stdout.contains("endpoint_log_forged") && text.stdout.contains("NOT OK"), "{text}");
+    std::fs::write(&records[1], &saved).unwrap();
+    run(&admin, &["agency", "check", "--dir", s(&agency)]).ok();
+}

@@ -629,7 +629,10 @@ fn rebuild() {
     for i in 0..30 {
         p.cmd(&["note", "add", &pop.cases[i % 2], &format!("note {i} so that the replay has work")]).ok();
     }
-    let hashes = |log: &Value| -> Vec<String> { log.as_array().expect("log").iter().map(|e| str_field(e, "hash")).collect() };
+    // `log` by police staff is itself recorded in the access log (issue 16): compare the rest.
+    let hashes = |log: &Value| -> Vec<String> {
+        log.as_array().expect("log").iter().filter(|e| e["kind"] != "access_recorded").map(|e| str_field(e, "hash")).collect()
+    };
     let log0 = hashes(&p.json(&["log", "--json"]));
     let cases0 = p.json(&["case", "list", "--json"]);
     let evidence0: Vec<Value> = pop.cases.iter().map(|c| p.json(&["evidence", "list", c, "--json"])).collect();

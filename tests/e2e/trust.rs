@@ -270,7 +270,9 @@ fn other_agencies_damaged_bundles_and_public_only_verification() {
     let last_evidence = log.as_array().unwrap().iter().rev().find(|e| e["kind"] == "evidence_added").unwrap()["index"].as_u64().unwrap();
     let (part, partial) = w.export("since.cbb", &["--since", &last_evidence.to_string()]);
     assert_eq!(partial["blobs"], 1, "{partial}");
-    assert!(partial["events"].as_u64().unwrap() < summary["events"].as_u64().unwrap(), "{partial}");
+    // Fewer than the case's events now (the earlier exports added their custody `transferred`
+    // and access entries after the first bundle was made, issue 16).
+    assert!(partial["events"].as_u64().unwrap() < log.as_array().unwrap().len() as u64, "{partial}");
     assert_eq!(partial["seq"], 3, "the third bundle to this agency");
     let v = json(&w.vol, &["bundle", "verify", s(&part), "--agency-dir", s(&w.agency), "--json"]);
     assert_eq!(v["events"], partial["events"], "{v}");

@@ -12,6 +12,7 @@
 //! | `POST /admin/check` | [`CheckRequest`] | [`crate::AgencyCheck`]: the whole agency checked (store write lock held meanwhile) |
 //! | `POST /admin/retention` | [`crate::retention::RetentionRequest`] | [`crate::RetentionReport`]: the retention run (store write lock held meanwhile) |
 //! | `POST /admin/retention/rules` | `casebridge_trust::RulesFile` | `casebridge_trust::RetentionRules`: the rules signed as the next version (422 `retention_rules_invalid`) |
+//! | `GET /admin/access-log` | | [`crate::endpoint_log::AccessLogReport`]: the endpoint's own access log, verified |
 //!
 //! A revoke through the socket updates the endpoint's revocation list in memory, so it takes
 //! effect on the next request.
@@ -110,6 +111,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/admin/check", post(check_route))
         .route("/admin/retention", post(retention_route))
         .route("/admin/retention/rules", post(retention_rules_route))
+        .route("/admin/access-log", get(access_log_route))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
@@ -174,6 +176,10 @@ async fn retention_rules_route(
     })
     .await
     .map(Json)
+}
+
+async fn access_log_route(State(st): State<Arc<AppState>>) -> ApiResult<Json<crate::endpoint_log::AccessLogReport>> {
+    blocking(move || Ok(crate::endpoint_log::report(&st.agency))).await.map(Json)
 }
 
 async fn issued_route(State(st): State<Arc<AppState>>) -> Json<Vec<casebridge_trust::NamedCredential>> {

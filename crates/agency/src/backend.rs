@@ -65,6 +65,32 @@ pub(crate) fn content_allowed(store: &Store, sha256: &str, member: Uuid, role: R
     access::content_allowed(store, sha256, member, role).map_err(store_error)
 }
 
+/// The item (evidence id, case id) the agency holds with content `sha256`, if any.
+pub(crate) fn item_with_content(store: &Store, sha256: &str) -> Result<Option<(Uuid, Uuid)>, ApiError> {
+    Ok(store.records().evidence_with_content(sha256).map_err(store_error)?.map(|e| (e.id, e.case_id)))
+}
+
+/// What a feed page served, for the endpoint's access log: the evidence ids its events name,
+/// and their cases, each once, in order (a volunteer's notices are counted, not itemized).
+pub(crate) fn served_by(store: &Store, page: &crate::access::FeedPage) -> Result<(Vec<Uuid>, Vec<Uuid>), ApiError> {
+    let records = store.records();
+    let (mut items, mut cases) = (Vec::new(), Vec::new());
+    for ev in &page.events {
+        let kind = &ev.body().kind;
+        if let Some(e) = kind.evidence_id() {
+            if !items.contains(&e) {
+                items.push(e);
+            }
+        }
+        if let Some(c) = records.case_of(kind).map_err(store_error)? {
+            if !cases.contains(&c) {
+                cases.push(c);
+            }
+        }
+    }
+    Ok((items, cases))
+}
+
 /// Whether content `sha256` is held, asked of the objects without the store (in a cluster a
 /// request to the bucket: a bucket that does not answer is 503).
 pub(crate) fn content_held(objects: &casebridge_core::ContentImporter, sha256: &str) -> Result<bool, ApiError> {

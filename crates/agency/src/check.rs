@@ -2,7 +2,9 @@
 //! chain and signatures and its index (casebridge-core's `Store::check`), with `read_data`
 //! every object re-hashed; content objects no event names (orphans: reported, never removed
 //! here, `agency gc` removes them); every issued credential, the revocation list and every
-//! receipt verified with the agency's root key.
+//! receipt verified with the agency's root key; the endpoint's own access log (every entry's
+//! signature, and its chain without gaps: `endpoint_log_forged`, `endpoint_log_gap`,
+//! `endpoint_log_broken`).
 //!
 //! Runs through the running endpoint (`POST /admin/check`, holding the store's write lock for
 //! the check, so intake waits) or, when none runs, directly ([`check_offline`]).
@@ -34,6 +36,10 @@ pub struct AgencyCheck {
     pub credentials: usize,
     /// Receipts verified with the root key.
     pub receipts: usize,
+    /// Entries of the endpoint's own access log whose signature verified (their places and
+    /// links are checked too: a gap or a broken link is a problem).
+    #[serde(default)]
+    pub access_log_entries: usize,
     /// Everything wrong: the store's problems and the agency's own.
     pub problems: Vec<Problem>,
 }
@@ -63,6 +69,11 @@ pub(crate) fn check(st: &AppState, read_data: bool) -> std::result::Result<Agenc
         out.problems.push(problem("revocation_invalid", "revocation.json", &e.message));
     }
     check_receipts(st, &mut out);
+    let (entries, log_problems) = crate::endpoint_log::read_verified(&st.agency);
+    out.access_log_entries = entries.len();
+    for (code, item, message) in log_problems {
+        out.problems.push(problem(code, &item, &message));
+    }
     out.ok = out.problems.is_empty();
     Ok(out)
 }

@@ -68,6 +68,7 @@ mod clock;
 mod conns;
 pub mod deployment;
 mod early;
+pub mod endpoint_log;
 mod error;
 mod follower;
 mod fsutil;

@@ -531,7 +531,12 @@ async fn feed(State(st): State<Arc<AppState>>, member: Member, ApiQuery(q): ApiQ
         let page = backend::feed(&store, st.agency_id(), member.id, member.role, after, limit)?;
         let (credentials, names) =
             if member.role == Role::Volunteer { Default::default() } else { backend::author_credentials(&store, &page.events)? };
+        let served = backend::served_by(&store, &page)?;
         drop(store);
+        // The endpoint's own access log: a page that served anything, before it is returned.
+        if page.events.len() + page.notices.len() > 0 {
+            st.log_fetch(member.id, member.role, "feed_page", served, None, (page.events.len() + page.notices.len()) as u64)?;
+        }
         // A volunteer is told by the agency's signed notices, never sent the events (access.rs).
         let notices = page.notices.iter().map(|n| B64.encode(st.agency.sign_notice(n).to_bytes())).collect();
         Ok(Feed {
@@ -563,15 +568,22 @@ async fn content(State(st): State<Arc<AppState>>, member: Member, ApiPath(sha): 
     let st2 = st.clone();
     let sha2 = sha.clone();
     let (size, objects) = blocking(move || {
-        let (allowed, objects) = {
+        let (allowed, objects, item) = {
             let store = st2.store_read()?;
-            (backend::content_allowed(&store, &sha2, member.id, member.role)?, store.content_importer())
+            let allowed = backend::content_allowed(&store, &sha2, member.id, member.role)?;
+            let item = if allowed.is_some() { backend::item_with_content(&store, &sha2)? } else { None };
+            (allowed, store.content_importer(), item)
         };
         // Whether it is held is asked without the store's lock (a cluster asks its bucket).
         let size = match allowed {
             Some(size) if backend::content_held(&objects, &sha2)? => Some(size),
             _ => None,
         };
+        // The endpoint's own access log, before a byte is sent.
+        if let Some(size) = size {
+            let ids = item.map(|(i, c)| (vec![i], vec![c])).unwrap_or_default();
+            st2.log_fetch(member.id, member.role, "content", ids, Some(sha2.clone()), size)?;
+        }
         Ok((size, objects))
     })
     .await?;

@@ -173,6 +173,8 @@ pub struct AppState {
     pub(crate) limits: crate::limits::Limits,
     pub(crate) url: RwLock<String>,
     pub(crate) rng: SystemRandom,
+    /// The endpoint's own access log's head (who fetched what, signed and chained).
+    pub(crate) endpoint_log: crate::endpoint_log::EndpointLog,
 }
 
 /// How many bundle verifications may run at once (completes, early verifiers): one per CPU, at
@@ -286,6 +288,7 @@ impl AppState {
             limits: options.limits,
             url: RwLock::new(options.url),
             rng: SystemRandom::new(),
+            endpoint_log: crate::endpoint_log::EndpointLog::default(),
         })
     }
 
@@ -312,6 +315,32 @@ impl AppState {
     /// SHA-256 of the TLS certificate, hex.
     pub fn cert_fingerprint(&self) -> &str {
         &self.cert_fp
+    }
+
+    /// Records a fetch in the endpoint's own access log (see [`crate::endpoint_log`]).
+    pub(crate) fn log_fetch(
+        &self,
+        member: Uuid,
+        role: casebridge_core::Role,
+        action: &str,
+        (items, cases): (Vec<Uuid>, Vec<Uuid>),
+        sha256: Option<String>,
+        served: u64,
+    ) -> Result<(), crate::api::ApiError> {
+        let entry = crate::endpoint_log::EndpointAccess {
+            agency_id: self.agency_id(),
+            seq: 0,
+            prev: String::new(),
+            at: self.now(),
+            member,
+            role,
+            action: action.to_string(),
+            items,
+            cases,
+            sha256,
+            served,
+        };
+        self.endpoint_log.append(&self.agency, self.cluster.is_none(), entry)
     }
 
     pub(crate) fn now(&self) -> DateTime<FixedOffset> {

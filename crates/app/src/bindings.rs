@@ -73,6 +73,8 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         CaseMember,
         FileMeta,
         Thumbnail,
+        crate::access::AccessEntry,
+        crate::access::AccessStatus,
     );
     write_index(dir)
 }

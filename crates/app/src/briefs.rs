@@ -93,9 +93,10 @@ pub fn withdraw(store: &mut Store, id: &str) -> Result<Uuid> {
 
 /// Submissions, newest first (volunteers: their own). A submission whose bundle the agency
 /// refused for good is marked so (state `refused`, with the agency's reason in `refused`).
-pub fn submissions(store: &Store) -> Result<Vec<Submission>> {
-    let mut refusals = outbox::refused_submissions(store.dir())?;
-    Ok(store.submissions()?.into_iter().map(|view| mark(view, &mut refusals)).collect())
+///
+/// Police staff's view is recorded: one access entry per case shown, naming its submissions.
+pub fn submissions(store: &mut Store) -> Result<Vec<Submission>> {
+    submissions_where(store, |_| true)
 }
 
 /// A volunteer withdraws one of their submissions (id or unique id prefix): signs
@@ -110,9 +111,20 @@ pub fn withdraw_submission(store: &mut Store, id: &str, reason: Option<String>) 
     Ok(mark(view, &mut outbox::refused_submissions(store.dir())?))
 }
 
-/// One submission (id or unique id prefix), marked as [`submissions`] marks them.
-pub fn submission(store: &Store, id: &str) -> Result<Submission> {
+/// The submissions [`submissions`] lists that `keep` keeps; the access entries name only those.
+pub fn submissions_where(store: &mut Store, keep: impl Fn(&Submission) -> bool) -> Result<Vec<Submission>> {
+    let mut refusals = outbox::refused_submissions(store.dir())?;
+    let subs: Vec<Submission> = store.submissions()?.into_iter().map(|view| mark(view, &mut refusals)).filter(|s| keep(s)).collect();
+    crate::access::log_view_by_case(store, "listed_submissions", subs.iter().map(|s| (s.submission.case_id, Some(s.submission.id))))?;
+    Ok(subs)
+}
+
+/// One submission (id or unique id prefix), marked as [`submissions`] marks them. Police
+/// staff's view is recorded: one access entry naming the submission and its items.
+pub fn submission(store: &mut Store, id: &str) -> Result<Submission> {
     let view = store.submission(store.resolve_submission(id.trim())?)?;
+    let shown: Vec<Uuid> = std::iter::once(view.id).chain(view.items.iter().map(|i| i.evidence_id)).collect();
+    crate::access::log_view(store, view.case_id, shown, "viewed_submission")?;
     Ok(mark(view, &mut outbox::refused_submissions(store.dir())?))
 }
 

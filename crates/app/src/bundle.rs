@@ -43,6 +43,14 @@ pub fn open_into(
     // The sender's name disclosure is kept with their credential (the agency's staff may see it).
     let anchor = Anchor::new(agency.public(), list, Some(agency.sealing_identity())).at(now()).issued(&issued).names(&names);
     let opened = bundle::open_into(path, &anchor, store, progress)?;
+    // A bundle opened is a whole case with originals read into this store: police staff's
+    // opening is recorded, naming the case's items as held now.
+    if let Some(case) = opened.case_id.filter(|_| crate::access::is_police_staff(store)) {
+        if store.case(case).is_ok() {
+            let items = store.list_evidence(case)?.into_iter().map(|e| e.id).collect();
+            store.record_access_of(case, None, items, "bundle_opened", Some(format!("bundle {}", opened.bundle_id)))?;
+        }
+    }
     let receipt = if opened.outcome == BundleOutcome::Accepted { Some(agency.sign_receipt(&receipt_for(agency, &opened))?) } else { None };
     Ok(Received { opened, receipt })
 }

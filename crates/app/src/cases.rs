@@ -26,9 +26,10 @@ pub fn parse_status(status: Option<&str>) -> Result<Option<CaseStatus>> {
 
 /// The case list: optionally only cases whose title, summary, reference or tags contain
 /// `search` (any case), only those with `status`, in the order `sort`.
-pub fn list(store: &Store, search: Option<&str>, status: Option<CaseStatus>, sort: CaseSort) -> Result<Vec<CaseSummary>> {
+/// Police staff's view is recorded: one access entry naming the cases shown.
+pub fn list(store: &mut Store, search: Option<&str>, status: Option<CaseStatus>, sort: CaseSort) -> Result<Vec<CaseSummary>> {
     let search = search.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    let mut cases: Vec<CaseSummary> = matching(store, &CaseFilter { status, search })?;
+    let mut cases: Vec<CaseSummary> = store.list_cases(&CaseFilter { status, search })?;
     match sort {
         // The store's own order: most recently changed first.
         CaseSort::Updated => {}
@@ -36,6 +37,7 @@ pub fn list(store: &Store, search: Option<&str>, status: Option<CaseStatus>, sor
         // Case ids are UUIDv7: they sort by creation time.
         CaseSort::Created => cases.sort_by_key(|c| std::cmp::Reverse(c.id)),
     }
+    crate::access::log_case_list(store, cases.iter().map(|c| c.id).collect())?;
     Ok(cases)
 }
 
@@ -69,9 +71,11 @@ pub fn set_status(store: &mut Store, case_id: &str, status: CaseStatus) -> Resul
 }
 
 /// Cases as the store lists them, most recently changed first: those with `filter`'s status
-/// and text.
-pub fn matching(store: &Store, filter: &CaseFilter) -> Result<Vec<casebridge_core::CaseSummary>> {
-    Ok(store.list_cases(filter)?)
+/// and text. Police staff's view is recorded: one access entry naming the cases shown.
+pub fn matching(store: &mut Store, filter: &CaseFilter) -> Result<Vec<casebridge_core::CaseSummary>> {
+    let cases = store.list_cases(filter)?;
+    crate::access::log_case_list(store, cases.iter().map(|c| c.id).collect())?;
+    Ok(cases)
 }
 
 /// A case by id, unique id prefix or agency reference, with its evidence and notes as the
@@ -189,16 +193,21 @@ pub fn add_note(store: &mut Store, case_id: &str, text: &str) -> Result<Uuid> {
 }
 
 /// A case's evidence, oldest first.
-pub fn evidence_list(store: &Store, case_id: &str) -> Result<Vec<EvidenceItem>> {
+/// Police staff's view is recorded: one access entry naming the items shown.
+pub fn evidence_list(store: &mut Store, case_id: &str) -> Result<Vec<EvidenceItem>> {
     let case = parse_id("case id", case_id)?;
     let items = store.list_evidence(case)?;
+    crate::access::log_view(store, case, items.iter().map(|e| e.id).collect(), "listed_evidence")?;
     let submissions: Vec<SubmissionView> = store.submissions()?.into_iter().filter(|s| s.case_id == case).collect();
     Ok(with_review_states(items, &review_states(&submissions)))
 }
 
 /// An item's custody trail.
-pub fn custody(store: &Store, id: &str) -> Result<Vec<CustodyView>> {
+/// Police staff's view is recorded in the item's case's access log.
+pub fn custody(store: &mut Store, id: &str) -> Result<Vec<CustodyView>> {
     let id = parse_id("evidence id", id)?;
+    let case = store.evidence(id)?.case_id;
+    log_access(store, case, Some(id), "viewed_custody", None)?;
     // The desktop contract does not carry what the agency observed (`observed`, custody
     // `received` only); the court report shows it.
     Ok(store.custody(id)?.into_iter().map(|c| CustodyView { observed: None, ..c }).collect())

@@ -11,10 +11,13 @@ use casebridge_core::{CustodyView, Error, EvidenceView, Exported, Store};
 use crate::access::log_access;
 use crate::error::{AppError, ErrorCode, Result};
 
-/// A case's evidence, oldest first.
-pub fn list(store: &Store, case: &str) -> Result<Vec<EvidenceView>> {
+/// A case's evidence, oldest first; police staff's view is recorded: one access entry naming
+/// the items shown.
+pub fn list(store: &mut Store, case: &str) -> Result<Vec<EvidenceView>> {
     let case = store.resolve_case(case)?;
-    Ok(store.list_evidence(case)?)
+    let items = store.list_evidence(case)?;
+    crate::access::log_view(store, case, items.iter().map(|e| e.id).collect(), "listed_evidence")?;
+    Ok(items)
 }
 
 /// One item; police staff's view is recorded (with `reason`) in its case's access log first.
@@ -62,8 +65,12 @@ fn damaged(id: uuid::Uuid, e: Error) -> AppError {
     AppError::new(ErrorCode::Corruption, format!("evidence {id} is damaged: {what}"))
 }
 
-/// An item's custody trail, oldest first.
-pub fn custody(store: &Store, id: &str) -> Result<Vec<CustodyView>> {
+/// An item's custody trail, oldest first; police staff's view is recorded in its case's
+/// access log.
+pub fn custody(store: &mut Store, id: &str) -> Result<Vec<CustodyView>> {
     let id = store.resolve_evidence(id)?;
-    Ok(store.custody(id)?)
+    let trail = store.custody(id)?;
+    let case = store.evidence(id)?.case_id;
+    log_access(store, case, Some(id), "viewed_custody", None)?;
+    Ok(trail)
 }

@@ -76,7 +76,10 @@ pub fn case_bundle(store: &mut Store, case: Uuid, out: &Path, progress: &mut dyn
         go
     });
     match result {
-        Ok(s) => Ok(s),
+        Ok(s) => {
+            record_handover(store, case, &s, &agency.name)?;
+            Ok(s)
+        }
         Err(_) if cancelled => Err(AppError::cancelled(format!("export cancelled: {} was not written", out.display()))),
         Err(e) => Err(e.into()),
     }
@@ -164,5 +167,20 @@ pub fn to_agency(
         held: None,
     };
     let summary = bundle::export(store, &opts, out, &mut |n: u64| progress(n, total))?;
+    record_handover(store, case, &summary, &agency.name)?;
     Ok((summary, agency))
+}
+
+/// A bundle file written by hand is a transfer of what it carries: police staff record custody
+/// `transferred` for each item whose content it carries and one access entry
+/// (`bundle_exported`) naming them, once the file is complete. A volunteer's file carries a
+/// submission, whose custody `submitted` already says so (and the agency takes nothing else
+/// from a volunteer). Sync's own uploads never come here: they record nothing, so a sync does
+/// not make new events that need another sync.
+fn record_handover(store: &mut Store, case: Uuid, summary: &ExportSummary, agency: &str) -> casebridge_core::Result<()> {
+    if !crate::access::is_police_staff(store) {
+        return Ok(());
+    }
+    let reason = format!("bundle {} for {agency}", summary.bundle_id);
+    store.record_transfer(case, &summary.items, "bundle_exported", &reason, true)
 }

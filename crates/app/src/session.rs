@@ -603,6 +603,20 @@ impl Session {
         guard(&self.jobs).keys().cloned().collect()
     }
 
+    // ----- access log ----------------------------------------------------------------------------
+
+    /// The access log for the supervisor's "Access log" screen: every case held (or `case`: id,
+    /// unique id prefix or reference), only `member`'s entries (a member id) and only those at
+    /// or after `since` (RFC 3339 with offset), when given (blank is no filter); oldest first,
+    /// each entry with what its access chain says (`status`). Police staff only.
+    pub fn access_log(&self, case: Option<&str>, member: Option<&str>, since: Option<&str>) -> Result<Vec<crate::access::AccessEntry>> {
+        let blank = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        let member = blank(member).map(|m| cases::parse_id("member", &m)).transpose()?;
+        let since = blank(since).map(|t| briefs::parse_time("since", &t)).transpose()?;
+        let filter = crate::access::AccessFilter { case: blank(case), member, since };
+        self.with_store(|s| crate::access::access_log_filtered(s, &filter))
+    }
+
     // ----- briefs and review --------------------------------------------------------------------
 
     /// The briefs held.
@@ -622,7 +636,7 @@ impl Session {
 
     /// Submissions, newest first.
     pub fn submissions_list(&self) -> Result<Vec<Submission>> {
-        self.with_store(|s| briefs::submissions(s))
+        self.with_store(briefs::submissions)
     }
 
     /// Decides on a submission.

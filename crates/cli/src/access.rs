@@ -42,6 +42,10 @@ pub struct AccessLogAllArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    /// Write the signed entries (whole access chains) to this new file for the data-protection
+    /// officer; `casebridge-verify --access-log FILE` checks it offline
+    #[arg(long, value_name = "FILE", conflicts_with = "since")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `case disclose`.
@@ -80,6 +84,15 @@ pub fn access_log_all(ctx: &mut Ctx, a: &AccessLogAllArgs, out: &mut dyn Write) 
         })?),
         None => None,
     };
+    if let Some(path) = &a.out {
+        let done = access::export_log(&ctx.open()?, a.case.as_deref(), member, path)?;
+        if a.json {
+            return output::json(out, &done);
+        }
+        writeln!(out, "wrote {} access entries to {}", done.entries, done.path.display())?;
+        writeln!(out, "check it offline with: casebridge-verify --access-log {}", done.path.display())?;
+        return Ok(());
+    }
     let filter = access::AccessFilter { case: a.case.clone(), member, since };
     let entries = access::access_log_filtered(&ctx.open()?, &filter)?;
     write_log(&entries, a.json, true, "no accesses recorded that match", out)
@@ -103,7 +116,11 @@ fn write_log(entries: &[access::AccessEntry], json: bool, with_case: bool, none:
             output::time(&e.at),
             e.actor_name.clone().unwrap_or_else(|| e.actor.to_string()),
             e.action.clone(),
-            e.evidence_id.map(|id| id.to_string()).unwrap_or_else(|| "(case)".into()),
+            match (e.evidence_id, e.item_ids.len()) {
+                (Some(id), _) => id.to_string(),
+                (None, 0) => "(case)".into(),
+                (None, n) => format!("{n} item(s)"),
+            },
             e.reason.clone().unwrap_or_else(|| "-".into()),
         ];
         if with_case {
@@ -112,6 +129,10 @@ fn write_log(entries: &[access::AccessEntry], json: bool, with_case: bool, none:
         t.row(row);
     }
     t.write(out)?;
+    let bad = entries.iter().filter(|e| matches!(e.status, access::AccessStatus::Gap | access::AccessStatus::Broken)).count();
+    if bad > 0 {
+        writeln!(out, "WARNING: {bad} entr(ies) follow a gap in or do not link into their author's access chain; run `casebridge check`")?;
+    }
     Ok(())
 }
 

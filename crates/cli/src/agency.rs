@@ -53,6 +53,27 @@ pub enum AgencyCommand {
     /// The agency's retention rules, signed with its root key: `set --file rules.json`, `show`
     #[command(subcommand)]
     Retention(crate::retention::AgencyRetentionCommand),
+    /// The endpoint's own access log (who fetched which item, each feed page and content
+    /// fetch), every entry's agency signature and its chain verified; exit 1 when an entry is
+    /// forged or left out (through the running endpoint, or directly)
+    AccessLog(AgencyAccessLogArgs),
+}
+
+/// Arguments of `agency access-log`.
+#[derive(Args, Debug)]
+pub struct AgencyAccessLogArgs {
+    /// The agency directory
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Only fetches by this member id
+    #[arg(long, value_name = "MEMBER")]
+    pub member: Option<String>,
+    /// Only fetches at or after this time, RFC 3339 with offset, e.g. 2026-03-01T00:00:00+01:00
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `agency migrate`.
@@ -201,6 +222,7 @@ pub fn run(ctx: &mut Ctx, cmd: &AgencyCommand, out: &mut dyn Write) -> Result<()
         AgencyCommand::Migrate(a) => migrate(ctx, a, out),
         AgencyCommand::Pin(a) => pin(ctx, a, out),
         AgencyCommand::Retention(c) => crate::retention::agency(ctx, c, out),
+        AgencyCommand::AccessLog(a) => access_log(ctx, a, out),
     }
 }
 
@@ -547,4 +569,62 @@ fn pin(ctx: &mut Ctx, a: &PinArgs, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "pinned agency {} ({}); compare the fingerprints with the agency's", output::line(&public.name), public.agency_id)?;
     view.fields(false).write(out)?;
     Ok(())
+}
+
+/// `agency access-log --dir A [--member M] [--since T] [--json]`: the endpoint's own access
+/// log, verified (the whole log is verified; the filters choose what is printed).
+fn access_log(ctx: &mut Ctx, a: &AgencyAccessLogArgs, out: &mut dyn Write) -> Result<()> {
+    let member = match &a.member {
+        Some(m) => Some(
+            Uuid::parse_str(m.trim())
+                .map_err(|_| casebridge_core::Error::Invalid { field: "member", reason: format!("'{m}' is not a member id") })?,
+        ),
+        None => None,
+    };
+    let since = match &a.since {
+        Some(t) => Some(DateTime::parse_from_rfc3339(t.trim()).map_err(|_| casebridge_core::Error::Invalid {
+            field: "since",
+            reason: format!("'{t}' is not an RFC 3339 time with offset, e.g. 2026-03-01T00:00:00+01:00"),
+        })?),
+        None => None,
+    };
+    Agency::read_public(&a.dir)?;
+    let report: casebridge_agency::endpoint_log::AccessLogReport =
+        match crate::endpoint::ask_endpoint(&a.dir, "GET", "/admin/access-log", None, "the endpoint answered an unexpected access log")? {
+            Some(r) => r,
+            None => casebridge_agency::endpoint_log::report(&unlock(ctx, &a.dir)?),
+        };
+    let entries: Vec<&casebridge_agency::endpoint_log::EndpointAccess> =
+        report.entries.iter().filter(|e| member.is_none_or(|m| e.member == m) && since.is_none_or(|t| e.at >= t)).collect();
+    let ok = report.problems.is_empty();
+    if a.json {
+        #[derive(Serialize)]
+        struct View<'a> {
+            ok: bool,
+            entries: Vec<&'a casebridge_agency::endpoint_log::EndpointAccess>,
+            problems: &'a [casebridge_core::Problem],
+        }
+        output::json(out, &View { ok, entries, problems: &report.problems })?;
+    } else {
+        if entries.is_empty() {
+            writeln!(out, "no fetches recorded that match")?;
+        } else {
+            let mut t = Table::new(&["SEQ", "WHEN", "MEMBER", "ROLE", "WHAT", "ITEMS", "CASES"]).right(0);
+            for e in &entries {
+                t.row(vec![
+                    e.seq.to_string(),
+                    output::time(&e.at),
+                    e.member.to_string(),
+                    e.role.as_str().to_string(),
+                    e.action.clone(),
+                    e.items.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","),
+                    e.cases.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","),
+                ]);
+            }
+            t.write(out)?;
+        }
+        let f = Fields::default();
+        crate::check::write_verdict(out, f, &report.problems, ok)?;
+    }
+    crate::check::verdict(&report.problems, ok)
 }

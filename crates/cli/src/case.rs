@@ -177,7 +177,7 @@ fn new(ctx: &mut Ctx, a: &NewArgs, out: &mut dyn Write) -> Result<()> {
 
 fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     let status = a.status.as_deref().map(str::parse::<CaseStatus>).transpose()?;
-    let cases = cases::matching(&ctx.open()?, &CaseFilter { status, search: a.search.clone() })?;
+    let cases = cases::matching(&mut ctx.open()?, &CaseFilter { status, search: a.search.clone() })?;
     if a.json {
         return output::json(out, &cases);
     }

@@ -334,6 +334,7 @@ pub fn check(ctx: &mut Ctx, a: &crate::agency::AgencyCheckArgs, out: &mut dyn Wr
         f.add("orphan objects", format!("{} ({}; `agency gc` removes them)", r.orphan_objects, output::size(r.orphan_bytes)));
         f.add("credentials", format!("{} verified with the root key", r.credentials));
         f.add("receipts", format!("{} verified with the root key", r.receipts));
+        f.add("endpoint access log", format!("{} entries, signatures and chain verified", r.access_log_entries));
         crate::check::write_verdict(out, f, &r.problems, r.ok)?;
     }
     crate::check::verdict(&r.problems, r.ok)

@@ -230,7 +230,7 @@ pub fn deleted_line(d: &casebridge_core::DeletedView) -> String {
 }
 
 fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
-    let items = evidence::list(&ctx.open()?, &a.case)?;
+    let items = evidence::list(&mut ctx.open()?, &a.case)?;
     if a.json {
         return output::json(out, &items);
     }
@@ -343,7 +343,7 @@ fn verify(ctx: &mut Ctx, a: &IdArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn custody(ctx: &mut Ctx, a: &IdArgs, out: &mut dyn Write) -> Result<()> {
-    let trail = evidence::custody(&ctx.open()?, &a.id)?;
+    let trail = evidence::custody(&mut ctx.open()?, &a.id)?;
     if a.json {
         return output::json(out, &trail);
     }

@@ -72,7 +72,7 @@ pub fn run(ctx: &mut Ctx, cmd: &ReviewCommand, out: &mut dyn Write) -> Result<()
     match cmd {
         ReviewCommand::List(a) => list(ctx, a, out),
         ReviewCommand::Show(a) => {
-            let s = briefs::submission(&ctx.open()?, &a.submission)?;
+            let s = briefs::submission(&mut ctx.open()?, &a.submission)?;
             if a.json {
                 return output::json(out, &s);
             }
@@ -101,10 +101,8 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
             return Err(CliError::Usage(format!("invalid --state '{s}': use one of {}", STATES.join(", "))));
         }
     }
-    let subs: Vec<Submission> = briefs::submissions(&ctx.open()?)?
-        .into_iter()
-        .filter(|s| a.state.as_deref().is_none_or(|st| s.submission.state.as_str() == st))
-        .collect();
+    let subs: Vec<Submission> =
+        briefs::submissions_where(&mut ctx.open()?, |s| a.state.as_deref().is_none_or(|st| s.submission.state.as_str() == st))?;
     if a.json {
         return output::json(out, &subs);
     }

@@ -48,6 +48,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod access_chain;
 mod crypto;
 mod error;
 mod event;

@@ -425,10 +425,25 @@ pub enum EventKind {
         case_id: Uuid,
         /// Item, if the access was to one item.
         evidence_id: Option<Uuid>,
-        /// What was done (`viewed`, `exported`, `report`, `package`, `redacted`).
+        /// What was done (`viewed`, `exported`, `report`, `package`, `redacted`, `listed`,
+        /// `bundle_exported`, `bundle_opened`, ...).
         action: String,
         /// Why, as given.
         reason: Option<String>,
+        /// A list view: the ids it showed, in order (evidence items, submissions, custody
+        /// entries' item, log events' case items; the case ids for the case list). One entry
+        /// per view, not per row. Absent when empty and on entries recorded before it existed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        item_ids: Vec<Uuid>,
+        /// The entry's place in its author's access chain for this case: chains are per
+        /// (author, signing key, case), counted from 1, so a court package of one case can be
+        /// checked for a left-out entry without the author's other cases (docs/FORMAT.md,
+        /// "Access chains"). Absent on entries recorded before chaining.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        access_seq: Option<u64>,
+        /// SHA-256 (hex) of the body of the same chain's previous entry; 64 zeros for the first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        access_prev: Option<String>,
     },
     /// A contributor's identity may be shown in court material for a case (otherwise
     /// volunteers appear under a pseudonym).
@@ -916,8 +931,9 @@ impl EventKind {
             EventKind::EvidenceDerived { original_id, operations, .. } => {
                 format!("derivative of {original_id} made: {}", operations.join(", "))
             }
-            EventKind::AccessRecorded { action, evidence_id, .. } => match evidence_id {
+            EventKind::AccessRecorded { action, evidence_id, item_ids, .. } => match evidence_id {
                 Some(e) => format!("access: {action} evidence {e}"),
+                None if !item_ids.is_empty() => format!("access: {action} {} item(s)", item_ids.len()),
                 None => format!("access: {action} case"),
             },
             EventKind::DisclosureRecorded { member_id, .. } => format!("identity of {member_id} may be disclosed"),

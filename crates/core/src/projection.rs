@@ -458,6 +458,21 @@ pub struct AccessRecord {
     pub device: Uuid,
     /// When.
     pub at: DateTime<FixedOffset>,
+    /// A list view: the ids it showed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub item_ids: Vec<Uuid>,
+    /// Place in the (author, key, case) access chain; absent on entries from before chaining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_seq: Option<u64>,
+    /// The signing key (hex) of a chained entry: the chain is per author key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// SHA-256 of a chained entry's event body, hex: the next entry's `access_prev`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_hash: Option<String>,
+    /// A chained entry's `access_prev`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_prev: Option<String>,
 }
 
 /// A recorded disclosure.
@@ -854,7 +869,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             };
             put_json(t, Table::Provenance, evidence_id.as_bytes().to_vec(), &rec)?;
         }
-        EventKind::AccessRecorded { case_id, evidence_id, action, reason } => {
+        EventKind::AccessRecorded { case_id, evidence_id, action, reason, item_ids, access_seq, access_prev } => {
             let rec = AccessRecord {
                 case_id: *case_id,
                 evidence_id: *evidence_id,
@@ -863,6 +878,11 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
                 actor: b.author,
                 device: b.device,
                 at: b.at,
+                item_ids: item_ids.clone(),
+                access_seq: *access_seq,
+                key: access_seq.map(|_| b.key.clone()),
+                event_hash: access_seq.map(|_| crate::crypto::to_hex(&ev.hash())),
+                access_prev: access_prev.clone(),
             };
             let mut key = case_id.as_bytes().to_vec();
             key.extend_from_slice(&b.hlc.ms.to_be_bytes());

@@ -454,7 +454,8 @@ outside, ties it to the agency. The output is the same wherever the package is c
 
 /// Exports `case` as a court evidence package into `out` (a new or empty directory).
 /// Records the access (`package`, with `reason`) in the case's access log first, so the package
-/// carries the record of its own making.
+/// carries the record of its own making; once the package is complete, custody `transferred`
+/// for each item it carries (not in the package itself).
 pub fn export_package(store: &mut Store, case: Uuid, out: &Path, reason: Option<String>) -> Result<PackageSummary> {
     export_package_with(store, case, out, reason, &mut |_: u64| true)
 }
@@ -495,6 +496,10 @@ pub fn export_package_with(
         return Err(io_err("creating", out)(e));
     }
     sync_dir(&parent)?;
+    // The package is a transfer of every item it carries (custody `transferred`), recorded
+    // once it is complete; the access itself (`package`) is in the package already.
+    let items: Vec<(Uuid, String)> = detail.evidence.iter().map(|e| (e.id, e.sha256.clone())).collect();
+    store.record_transfer(case, &items, "package", &format!("court package {}", summary.package_id), false)?;
     Ok(PackageSummary { path: out.to_path_buf(), ..summary })
 }
 

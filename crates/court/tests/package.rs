@@ -194,7 +194,16 @@ fn a_package_verifies_by_hand_and_with_the_verifier() {
     assert_eq!(actions, ["imported", "verified", "redacted"]);
     let derived = r.items.iter().find(|i| i.evidence_id == w.items[3].to_string()).unwrap();
     assert_eq!(derived.derived_from.as_deref(), Some(w.items[1].to_string().as_str()));
-    assert_eq!(w.investigator.custody(w.items[0]).unwrap().last().unwrap().action, CustodyAction::Exported);
+    // Issue 16: once the package is complete, custody `transferred` for every item it carries
+    // (in the store, after the package: not in it).
+    for id in &w.items {
+        let trail = w.investigator.custody(*id).unwrap();
+        let last = trail.last().unwrap();
+        assert_eq!(last.action, CustodyAction::Transferred, "{id}");
+        assert!(last.reason.as_deref().unwrap().starts_with("court package "), "{:?}", last.reason);
+    }
+    let trail = w.investigator.custody(w.items[0]).unwrap();
+    assert_eq!(trail[trail.len() - 2].action, CustodyAction::Exported);
 
     // The layout of the spec.
     for f in ["README.md", "SHA256SUMS", "manifest.json", "events/000001.event", "agency.json"] {
@@ -758,4 +767,69 @@ fn issue_12_the_pseudonym_is_keyed_stable_within_a_case_and_differs_between_case
     // Another store (another key) holding the same case and member computes another tag.
     let elsewhere = new_store(&s.tmp.path().join("elsewhere"), "Vera Brandt", Role::Investigator);
     assert_ne!(member_pseudonym(&elsewhere, s.case, s.hidden), first);
+}
+
+/// Issue 16: the exporter leaves one of their own access entries out of a package (re-signing
+/// the manifest with their real key, so every other check passes): the verifier finds the gap
+/// in the access chain and names it with its own code.
+#[test]
+fn issue_16_a_left_out_access_entry_is_a_gap_in_the_package() {
+    let mut w = world();
+    for why in ["first look", "second look", "third look"] {
+        w.investigator.record_access(w.case, None, "viewed", Some(why.into())).unwrap();
+    }
+    let pkg = w.export("package");
+    assert_verified(&w.verify(&pkg));
+
+    let bad = copy(&w, &pkg, "gap");
+    let me = w.investigator.whoami().member_id.to_string();
+    // Find the investigator's second access entry and drop it, renumbering the rest.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(bad.join("events")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let drop = files
+        .iter()
+        .position(|f| {
+            let b = event_body(f);
+            b["type"] == "access_recorded" && b["author"] == me.as_str() && b["reason"] == "second look"
+        })
+        .unwrap();
+    assert_eq!(event_body(&files[drop])["access_seq"], 2, "the second view is entry 2 of its chain");
+    let kept: Vec<Vec<u8>> = files.iter().enumerate().filter(|(i, _)| *i != drop).map(|(_, f)| std::fs::read(f).unwrap()).collect();
+    std::fs::remove_dir_all(bad.join("events")).unwrap();
+    std::fs::create_dir(bad.join("events")).unwrap();
+    let doc = SignedDoc::parse(&std::fs::read(bad.join("manifest.json")).unwrap()).unwrap();
+    let mut m: casebridge_court::package::Manifest = serde_json::from_slice(&base64_decode(&doc.body)).unwrap();
+    m.events.clear();
+    for (i, env) in kept.iter().enumerate() {
+        let file = format!("events/{:06}.event", i + 1);
+        std::fs::write(bad.join(&file), env).unwrap();
+        let hash = casebridge_core::to_hex(&casebridge_core::sha256(&env[97..]));
+        m.events.push(casebridge_court::package::ManifestEvent { file, sha256: hash });
+    }
+    m.files.retain(|f| !f.path.starts_with("events/"));
+    for e in &m.events {
+        let bytes = std::fs::read(bad.join(&e.file)).unwrap();
+        m.files.push(casebridge_court::package::ManifestFile {
+            path: e.file.clone(),
+            sha256: casebridge_core::to_hex(&casebridge_core::sha256(&bytes)),
+            size: bytes.len() as u64,
+        });
+    }
+    m.files.sort_by(|a, b| a.path.cmp(&b.path));
+    let sums: String = m.files.iter().map(|f| format!("{}  {}\n", f.sha256, f.path)).collect();
+    std::fs::write(bad.join("SHA256SUMS"), sums).unwrap();
+    let resigned = SignedDoc::sign_with(casebridge_court::package::COURT_PACKAGE, &m, w.investigator.public_key(), |b| {
+        w.investigator.sign_detached(b"", b)
+    });
+    std::fs::write(bad.join("manifest.json"), resigned.to_bytes()).unwrap();
+
+    let r = w.verify(&bad);
+    let text = r.to_text();
+    assert!(!r.verified, "{text}");
+    assert!(
+        r.problems.iter().all(|p| p.code.as_deref() == Some("access_chain_gap")),
+        "only the gap is wrong: every other check passes on the re-signed package\n{text}"
+    );
+    assert_eq!(r.problems.len(), 1, "{text}");
+    assert!(text.contains("[check 3 access_chain_gap]") && text.contains("entry 2 is missing"), "{text}");
 }

@@ -184,6 +184,8 @@ pub const ISSUED_FOLDER: &str = "issued";
 pub const REVOCATION_RECORD: &str = "revocation.json";
 /// The records of receipts (`receipts/BUNDLE.json`).
 pub const RECEIPTS_FOLDER: &str = "receipts";
+/// Signed-document type of an entry of the endpoint's own access log.
+pub const ENDPOINT_ACCESS: &str = "endpoint-access";
 
 /// The record name of the receipt for `bundle`.
 pub fn receipt_record(bundle: Uuid) -> String {
@@ -626,6 +628,12 @@ impl Agency {
                 Ok(Some((crate::RetentionRules::verify(&doc, public)?, doc)))
             }
         }
+    }
+
+    /// Signs one entry of the endpoint's own access log with the agency's root key (type
+    /// [`ENDPOINT_ACCESS`]; crates/agency `endpoint_log` chains and files them).
+    pub fn sign_endpoint_access<T: Serialize>(&self, entry: &T) -> SignedDoc {
+        SignedDoc::sign(ENDPOINT_ACCESS, entry, &self.root)
     }
 
     /// The receipt on file for `bundle`, as signed when it first arrived.

@@ -121,6 +121,10 @@ pub struct ExportSummary {
     pub path: PathBuf,
     /// Whether it is sealed to the agency.
     pub sealed: bool,
+    /// The items whose content it carries (evidence id, SHA-256): what custody `transferred`
+    /// is recorded for by a manual export.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<(Uuid, String)>,
 }
 
 /// Writes frames for one blob.
@@ -202,11 +206,15 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
     }
     let mut blobs: Vec<BlobEntry> = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut items = Vec::new();
     for ev in &events {
-        if let EventKind::EvidenceAdded { object, .. } = &ev.body().kind {
+        if let EventKind::EvidenceAdded { object, evidence_id, .. } = &ev.body().kind {
             let held = opts.held.is_some_and(|h| h.contains(&object.sha256));
             if seen.insert(object.sha256.clone()) && !held && store.has_content(&object.sha256) {
                 blobs.push(BlobEntry { sha256: object.sha256.clone(), size: object.size, chunks: chunks_for(object.size) });
+            }
+            if !held && store.has_content(&object.sha256) {
+                items.push((*evidence_id, object.sha256.clone()));
             }
         }
     }
@@ -305,6 +313,7 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
         bytes,
         path: out.to_path_buf(),
         sealed: opts.seal,
+        items,
     })
 }
 
@@ -1016,6 +1025,9 @@ pub struct Opened {
     pub blobs: u64,
     /// Stored, or already held.
     pub outcome: BundleOutcome,
+    /// The case the bundle's manifest names, if any.
+    #[serde(default)]
+    pub case_id: Option<Uuid>,
     /// Evidence a volunteer submitted that this bundle brought (id, SHA-256): the endpoint
     /// records custody `received` for them.
     #[serde(default)]
@@ -1199,6 +1211,7 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         events: m.events.len() as u64,
         blobs: m.blobs.len() as u64,
         outcome: BundleOutcome::Duplicate,
+        case_id: m.case_id,
         received: Vec::new(),
     };
     if v.replay || check_sequence(store, m)? {
@@ -1251,6 +1264,7 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         events: m.events.len() as u64,
         blobs: m.blobs.len() as u64,
         outcome: BundleOutcome::Accepted,
+        case_id: m.case_id,
         received,
     })
 }

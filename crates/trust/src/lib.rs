@@ -38,7 +38,7 @@ mod revocation;
 
 pub use agency::{
     open_at_rest, receipt_record, seal_at_rest, verify_identity, Agency, AgencyPublic, AgencyPublicFile, Issued, AGENCY_IDENTITY,
-    ISSUED_FOLDER, RECEIPTS_FOLDER, REVOCATION_RECORD,
+    ENDPOINT_ACCESS, ISSUED_FOLDER, RECEIPTS_FOLDER, REVOCATION_RECORD,
 };
 pub use credential::{
     name_commitment, now, parse_duration, Credential, CredentialRequest, CredentialStatus, NameDisclosure, NamedCredential, CREDENTIAL,

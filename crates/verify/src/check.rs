@@ -270,7 +270,11 @@ fn io_message(e: &std::io::Error) -> String {
 
 impl<'a> Verifier<'a> {
     fn problem(&mut self, check: u8, subject: impl Into<String>, message: impl Into<String>) {
-        self.problems.insert(Problem { check, subject: subject.into(), message: message.into() });
+        self.problems.insert(Problem { check, subject: subject.into(), message: message.into(), code: None });
+    }
+
+    fn problem_code(&mut self, check: u8, code: &str, subject: impl Into<String>, message: impl Into<String>) {
+        self.problems.insert(Problem { check, subject: subject.into(), message: message.into(), code: Some(code.into()) });
     }
 
     fn flag(&mut self, text: String) {
@@ -612,6 +616,7 @@ impl<'a> Verifier<'a> {
         for (s, msg) in problems {
             self.problem(3, s, msg);
         }
+        self.check_access_chains(&events);
 
         // Every event belongs to this case (directly, or through an item of it).
         let mut case_created = false;
@@ -628,6 +633,14 @@ impl<'a> Verifier<'a> {
             self.problem(3, format!("case {}", m.case.id), "the package holds no case_created event for its case");
         }
         events
+    }
+
+    /// Access chains (FORMAT.md, "Access chains"), see [`access_chain_problems`]. The package
+    /// holds one case's events, so each chain of the case must be whole from 1 to its last entry.
+    fn check_access_chains(&mut self, events: &[(String, Event)]) {
+        for (code, subject, message) in access_chain_problems(events) {
+            self.problem_code(3, code, subject, message);
+        }
     }
 
     // ----- check 4: items ---------------------------------------------------------------------
@@ -1227,6 +1240,72 @@ impl<'a> Verifier<'a> {
         }
         Some((identity.key, id.agency_id, list))
     }
+}
+
+/// Access chains (FORMAT.md, "Access chains"): each chained `access_recorded` entry
+/// (`access_seq`, `access_prev`) has its place in a chain per (author, key, case), and every
+/// chain must be whole from 1 to its last entry held: a missing entry below a held one is a
+/// left-out access (`access_chain_gap`); two entries in one place a fork (`access_chain_fork`);
+/// an entry not linking to the one before, `access_chain_broken`. Returns (code, subject,
+/// message) for each.
+pub(crate) fn access_chain_problems(events: &[(String, Event)]) -> Vec<(&'static str, String, String)> {
+    type Entry<'a> = (&'a str, &'a str, &'a str);
+    let mut chains: BTreeMap<(&str, Vec<u8>, &str), BTreeMap<u64, Entry<'_>>> = BTreeMap::new();
+    let mut found: Vec<(&'static str, String, String)> = Vec::new();
+    for (file, ev) in events {
+        if ev.kind != "access_recorded" {
+            continue;
+        }
+        let Some(seq) = ev.body.get("access_seq").and_then(serde_json::Value::as_u64) else {
+            if ev.body.get("access_seq").is_some_and(|v| !v.is_null()) {
+                found.push(("access_chain_broken", format!("event {file}"), "has an access_seq that is not a number".into()));
+            }
+            continue;
+        };
+        let case = ev.str_field("case_id").unwrap_or("");
+        let prev = ev.str_field("access_prev").unwrap_or("");
+        let chain = chains.entry((ev.author.as_str(), ev.key.clone(), case)).or_default();
+        match chain.get(&seq) {
+            Some((hash, _, _)) if *hash == ev.hash => {}
+            Some((_, _, other)) => found.push((
+                "access_chain_fork",
+                format!("event {file}"),
+                format!("and {other} are two different access entries {seq} of member {} (a fork)", ev.author),
+            )),
+            None => {
+                chain.insert(seq, (ev.hash.as_str(), prev, file.as_str()));
+            }
+        }
+    }
+    for ((author, _, case), entries) in &chains {
+        let mut expected = 1u64;
+        let mut last: Option<&str> = None;
+        for (seq, (hash, prev, file)) in entries {
+            let subject = format!("event {file}");
+            if *seq == 0 {
+                found.push(("access_chain_broken", subject, "has access_seq 0; access entries count from 1".into()));
+                continue;
+            }
+            if *seq > expected {
+                let missing =
+                    if *seq == expected + 1 { format!("entry {expected} is") } else { format!("entries {expected} to {} are", seq - 1) };
+                found.push((
+                    "access_chain_gap",
+                    subject,
+                    format!("is member {author}'s access entry {seq} for case {case}, but {missing} missing: an access was left out"),
+                ));
+            } else if *prev != last.unwrap_or(format::GENESIS_PREV) {
+                found.push((
+                    "access_chain_broken",
+                    subject,
+                    format!("member {author}'s access entry {seq} does not link to their previous access entry for case {case}"),
+                ));
+            }
+            expected = seq + 1;
+            last = Some(hash);
+        }
+    }
+    found
 }
 
 /// The first 16 hex digits of a key's fingerprint (enough to tell keys apart in a message).

@@ -58,6 +58,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod access_log;
 mod check;
 pub mod format;
 mod report;

@@ -16,6 +16,10 @@ pub struct Problem {
     pub subject: String,
     /// What is wrong.
     pub message: String,
+    /// The reason code, for the problems that have their own (the access chains:
+    /// `access_chain_gap`, `access_chain_fork`, `access_chain_broken`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// The package as its manifest describes it.
@@ -442,7 +446,14 @@ impl Report {
         } else {
             let _ = writeln!(s, "FAILED: {} problem(s)", self.problems.len());
             for p in &self.problems {
-                let _ = writeln!(s, "  [check {}] {}: {}", p.check, clean(&p.subject), clean(&p.message));
+                match &p.code {
+                    Some(code) => {
+                        let _ = writeln!(s, "  [check {} {code}] {}: {}", p.check, clean(&p.subject), clean(&p.message));
+                    }
+                    None => {
+                        let _ = writeln!(s, "  [check {}] {}: {}", p.check, clean(&p.subject), clean(&p.message));
+                    }
+                }
             }
         }
         s

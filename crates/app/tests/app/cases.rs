@@ -89,7 +89,14 @@ fn an_import_job_reports_progress_then_the_items_show_with_custody_and_preview()
     assert!(preview.too_large && preview.data_base64.is_none());
     assert_eq!(preview.media_type, big.media_type);
     let log = s.store().with(|st| Ok(st.access_log(small.case_id)?)).unwrap();
-    assert_eq!(log.iter().filter(|a| a.evidence_id == Some(small.id)).count(), 1, "the shown item's view is logged");
+    assert_eq!(
+        log.iter().filter(|a| a.evidence_id == Some(small.id) && a.action == "viewed").count(),
+        1,
+        "the shown item's view is logged"
+    );
+    // Issue 16: so is the custody view, once, and the evidence list (one entry naming every item).
+    assert_eq!(log.iter().filter(|a| a.evidence_id == Some(small.id) && a.action == "viewed_custody").count(), 1);
+    assert!(log.iter().any(|a| a.action == "listed_evidence" && a.item_ids.len() == items.len()), "{log:?}");
 }
 
 #[test]

@@ -143,6 +143,22 @@ fn enrol_brief_submit_review_through_a_real_endpoint() {
     assert_eq!(last, Some((200_000, 200_000)), "the bar ends full");
     assert!(std::fs::metadata(&out).unwrap().len() > 200_000);
     assert!(inv.session.sync_status().unwrap().pending >= 1, "the decision waits in the outbox");
+    // Issue 16: the desktop's reads are in the access log, one entry per view naming what it
+    // showed, and the export wrote custody `transferred` for the item it carried.
+    let item = items[0].evidence.id;
+    let log = inv.session.access_log(Some(&case), None, None).unwrap();
+    let exported: Vec<_> = log.iter().filter(|e| e.action == "bundle_exported").collect();
+    assert_eq!(exported.len(), 1, "{log:?}");
+    assert_eq!(exported[0].item_ids, [item]);
+    assert!(log.iter().any(|e| e.action == "listed_submissions" && e.item_ids == [subs[0].id]), "{log:?}");
+    assert!(log.iter().any(|e| e.action == "listed_evidence" && e.item_ids == [item]), "{log:?}");
+    assert!(log.iter().all(|e| e.status == casebridge_app::access::AccessStatus::Chained), "{log:?}");
+    let trail = inv.session.evidence_custody(&item.to_string()).unwrap();
+    assert_eq!(trail.last().unwrap().action.as_str(), "transferred", "{trail:?}");
+    inv.session.cases_list(None, None, casebridge_app::CaseSort::Updated).unwrap();
+    let listed = inv.session.access_log(None, None, None).unwrap();
+    assert!(listed.iter().any(|e| e.action == "listed_cases" && e.case_id.is_nil()), "the case list is logged too: {listed:?}");
+    assert_eq!(inv.session.access_log(None, Some("nobody"), None).unwrap_err().code, "invalid_input");
     assert_eq!(inv.session.case_export(&case, &out.display().to_string()).unwrap_err().code, "exists");
     // Cancelled: no file, no partial file.
     let gone = inv.tmp.path().join("cancelled.cbb");

@@ -32,6 +32,7 @@ impl Store {
         let mut model = projection::MemTables::default();
         let mut replayed_end = format::JOURNAL_HEADER_LEN;
         let mut replayed = 0u64;
+        let mut access_chains = crate::access_chain::AccessChains::default();
         for (rec, rec_end) in scan.records {
             let ev = match SignedEvent::from_envelope(rec.plaintext.to_vec()) {
                 Ok(ev) => ev,
@@ -63,6 +64,7 @@ impl Store {
                 }
                 foreign.insert((b.author, b.key.clone(), b.seq), (hash, b.prev.clone()));
             }
+            access_chains.add(&ev);
             projection::apply(&mut model, &ev)?;
             replayed += 1;
             replayed_end = rec_end;
@@ -77,6 +79,9 @@ impl Store {
                     });
                 }
             }
+        }
+        for p in access_chains.finish() {
+            problems.push(Problem { code: p.code.into(), item: p.item, message: p.message });
         }
         report.events = replayed;
         report.authors = heads.keys().chain(foreign.keys().map(|(a, _, _)| a)).collect::<std::collections::BTreeSet<_>>().len();

@@ -104,7 +104,9 @@ impl Store {
                     None => None,
                 },
             };
-            cases.extend(case);
+            // The case list's access entries (the nil case, issue 16) are of no case a bundle
+            // carries: they stay in this store's journal and access log.
+            cases.extend(case.filter(|c| !c.is_nil()));
         }
         Ok(cases.into_iter().collect())
     }
