@@ -191,8 +191,38 @@ fn retention_deletes_everywhere_keeps_held_cases_and_reaches_an_offline_device()
     let listed: BTreeSet<String> = report.tombstones.iter().map(|t| t.evidence_id.clone()).collect();
     assert_eq!(listed, BTreeSet::from([staff_item.clone(), vol_item.clone()]));
     assert!(report.to_text().contains("deleted items"), "the report lists the tombstones");
+
     agency_check_clean(&w);
+    // The endpoint holds the agency directory; the offline commands below open it.
     w.endpoint.stop();
+
+    // A bundle of the whole case: the deleted items travel as their events and the agency's
+    // tombstones, without content, and arrive deleted (not `blob_missing`).
+    let public = sup.path("agency-public.json");
+    run(sup, &["agency", "export-public", "--dir", s(&w.agency), "--out", s(&public)]).ok();
+    let bundle = sup.path("case.cbb");
+    let summary = sup.json(&["bundle", "export", "--case", &w.case, "--to", s(&public), "--out", s(&bundle), "--json"]);
+    assert_eq!(summary["blobs"], 0, "{summary}");
+    let verified = run(sup, &["bundle", "verify", s(&bundle), "--agency-dir", s(&w.agency)]);
+    verified.ok();
+    assert_eq!(verified.stdout.lines().last(), Some("VERIFIED"), "{verified}");
+    let receiver = Profile::new();
+    let opened = run(sup, &["bundle", "open", s(&bundle), "--agency-dir", s(&w.agency), "--into", s(&receiver.store), "--json"]);
+    opened.ok();
+    let opened = opened.json();
+    assert_eq!(opened["outcome"], "accepted", "{opened}");
+    for (item, rule) in [(&staff_item, "burglary-now"), (&vol_item, "rejected-now")] {
+        let shown = receiver.json(&["evidence", "show", item, "--json"]);
+        assert_eq!(shown["deleted"]["rule"], rule, "{shown}");
+    }
+    receiver.check_ok();
+
+    // The court report lists them as deleted, with their tombstones, not as unreadable.
+    let html = sup.path("report.html");
+    sup.cmd(&["report", &w.case, "--out", s(&html), "--html"]).ok();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Deleted items (2)") && page.contains("burglary-now") && page.contains(&staff_sha), "deleted items listed");
+    assert!(!page.contains("CONTENT CHECK FAILED") && !page.contains("evidence_deleted"));
 }
 
 #[test]

@@ -555,7 +555,13 @@ fn compose(
         b.push(Block::Fields(
             c.evidence
                 .iter()
-                .map(|e| field(&item_label(e.id), format!("{} ({}, {})", e.original_name, e.media_type, bytes_human(e.size))))
+                .map(|e| match &e.deleted {
+                    Some(d) => field(
+                        &item_label(e.id),
+                        format!("deleted under rule {} on {} ({}, {})", d.rule, time(&d.deleted_at), e.media_type, bytes_human(e.size)),
+                    ),
+                    None => field(&item_label(e.id), format!("{} ({}, {})", e.original_name, e.media_type, bytes_human(e.size))),
+                })
                 .collect(),
         ));
     }
@@ -564,6 +570,36 @@ fn compose(
     let mut damaged = Vec::new();
     let mut base = 0u64;
     for e in &c.evidence {
+        if let Some(d) = &e.deleted {
+            // Deleted under an agency tombstone: its content no longer exists, which is not damage.
+            let me = item_label(e.id);
+            b.push(Block::Subheading(format!("{me} · deleted item")));
+            b.push(Block::Para(format!(
+                "{me} was deleted by the agency under retention rule {} on {}: its content no longer exists and its descriptive \
+                 fields are not kept. The agency's signed tombstone is listed under \"Deleted items\".",
+                d.rule,
+                time(&d.deleted_at)
+            )));
+            let mut f = vec![mono("Evidence id", e.id.to_string()), mono("Recorded SHA-256", e.sha256.clone())];
+            f.push(field("Size", bytes_human(e.size)));
+            f.push(field("Media type", &e.media_type));
+            f.push(field("Contributor", people.get(e.contributor).label));
+            f.push(field("Added", time(&e.added_at)));
+            f.push(field("Deleted under rule", &d.rule));
+            f.push(field("Deleted at", time(&d.deleted_at)));
+            f.push(field("Reason", d.reason.clone().unwrap_or_else(|| "none given".into())));
+            f.push(field("Content check", "not applicable: the item was deleted"));
+            b.push(Block::Fields(f));
+            let custody = store.custody(e.id)?;
+            b.push(Block::Label(format!("Custody trail of {me}")));
+            if custody.is_empty() {
+                b.push(Block::Para("No custody entries are held.".into()));
+            }
+            for (i, cv) in custody.iter().enumerate() {
+                b.push(custody_entry(i + 1, cv, &people, key_fp(&cv.event_hash)));
+            }
+            continue;
+        }
         let mut item_progress = |done: u64| progress.update(base.saturating_add(done));
         let content = read_item(store, e, &mut item_progress)?;
         base = base.saturating_add(e.size);
@@ -648,6 +684,34 @@ fn compose(
         for (i, cv) in custody.iter().enumerate() {
             b.push(custody_entry(i + 1, cv, &people, key_fp(&cv.event_hash)));
         }
+    }
+
+    // ----- deleted items
+    let tombstones = store.tombstones(Some(case))?;
+    b.push(Block::Heading(format!("Deleted items ({})", tombstones.len())));
+    if tombstones.is_empty() {
+        b.push(Block::Para("The agency deleted no item of this case.".into()));
+    } else {
+        b.push(Block::Para(
+            "Items the agency deleted (crypto-shredded) under its retention rules, each by a tombstone signed with the agency's \
+             root key. The SHA-256 is the one the item's signed evidence_added event recorded; the content itself no longer exists."
+                .into(),
+        ));
+    }
+    for (i, t) in tombstones.iter().enumerate() {
+        let t = &t.tombstone;
+        b.push(Block::Entry {
+            title: format!("{}. {} · {} deleted under rule {}", i + 1, time(&t.deleted_at), item_label(t.evidence_id), t.rule),
+            fields: vec![
+                mono("Evidence id", t.evidence_id.to_string()),
+                mono("Recorded SHA-256", t.sha256.clone()),
+                field("Rule", &t.rule),
+                field("Reason", t.reason.clone().unwrap_or_else(|| "none given".into())),
+                field("Deleted at", time(&t.deleted_at)),
+                mono("Tombstone id", t.id.to_string()),
+                mono("Agency", t.agency_id.to_string()),
+            ],
+        });
     }
 
     // ----- access log

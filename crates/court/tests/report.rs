@@ -577,3 +577,58 @@ fn the_report_flags_a_claimed_time_and_place_the_photos_exif_contradicts() {
         r.to_text()
     );
 }
+
+/// Issue 16: an item the agency deleted is listed as deleted (rule, time, reason, the recorded
+/// SHA-256) in both formats, with a "Deleted items" section holding its tombstone, and is not
+/// reported as damaged or unreadable; the items still held are checked as before.
+#[test]
+fn a_deleted_item_is_listed_as_deleted_not_as_unreadable() {
+    let mut f = fixture();
+    let agency = new_agency(&f.tmp.path().join("agency"), "Polizei Berlin");
+    let c = f.store.case(f.case).unwrap();
+    // The text statement (E2): no derivative names it.
+    let item = c.evidence.iter().find(|e| e.media_type.starts_with("text/")).unwrap().clone();
+    let t = casebridge_core::Tombstone {
+        id: casebridge_trust::tombstone_id(agency.public().agency_id, item.id),
+        agency_id: agency.public().agency_id,
+        evidence_id: item.id,
+        case_id: f.case,
+        sha256: item.sha256.clone(),
+        rule: "statements-90d".into(),
+        reason: Some("statement superseded, 91 days old".into()),
+        deleted_at: chrono::DateTime::parse_from_rfc3339("2026-06-01T10:00:00+02:00").unwrap(),
+    };
+    let public = agency.public().clone();
+    let deleted = casebridge_trust::store_tombstones(&mut f.store, &public, &[agency.sign_tombstone(&t)]).unwrap();
+    assert_eq!(deleted, [item.id]);
+
+    let out = f.tmp.path().join("deleted.pdf");
+    let w = report::write(&mut f.store, f.case, &out, &opts(Format::Pdf), &mut |_| true).unwrap();
+    keep(&out);
+    assert!(w.damaged.is_empty(), "a deleted item is not damaged: {:?}", w.damaged);
+    let text = pdf_text(&out);
+    assert!(!text.contains("CONTENT CHECK FAILED"), "no item is reported unreadable");
+    assert!(!text.contains("evidence_deleted"), "the refusal code does not stand in for the deletion");
+    assert!(text.contains("Deleted items (1)"), "the report has a Deleted items section");
+    assert!(text.contains("deleted item"));
+    assert!(text.contains("statements-90d") && text.contains("statement superseded, 91 days old"));
+    assert!(text.contains("2026-06-01"), "the deletion time is shown");
+    assert!(text.contains(&t.id.to_string()), "the tombstone's id is listed");
+    assert!(!text.contains("statement.txt"), "the deleted item's name is not kept");
+    for h in &f.hashes {
+        assert!(text.contains(h.as_str()), "every recorded hash, the deleted item's too: {h}");
+    }
+    assert_eq!(text.matches("intact: the stored content was re-hashed").count(), 3, "the items still held are checked");
+
+    let html = f.tmp.path().join("deleted.html");
+    report::write(&mut f.store, f.case, &html, &opts(Format::Html), &mut |_| true).unwrap();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Deleted items (1)") && page.contains("statements-90d") && page.contains(&item.sha256));
+    assert!(!page.contains("CONTENT CHECK FAILED") && !page.contains("evidence_deleted"));
+
+    // A case with nothing deleted says so.
+    let mut g = fixture();
+    let out = g.tmp.path().join("none.pdf");
+    report::write(&mut g.store, g.case, &out, &opts(Format::Pdf), &mut |_| true).unwrap();
+    assert!(pdf_text(&out).contains("Deleted items (0)"));
+}

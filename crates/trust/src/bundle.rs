@@ -95,6 +95,11 @@ pub struct Manifest {
     pub blobs: Vec<BlobEntry>,
     /// Frame size.
     pub chunk_size: u32,
+    /// The agency-signed `tombstone` documents (base64) of the items the bundle's events add
+    /// whose content the sender no longer holds because the agency deleted it: such an item
+    /// travels without content. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tombstones: Vec<String>,
 }
 
 /// Frames needed for `size` bytes.
@@ -207,8 +212,14 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
     let mut blobs: Vec<BlobEntry> = Vec::new();
     let mut seen = BTreeSet::new();
     let mut items = Vec::new();
+    let mut tombstones = Vec::new();
     for ev in &events {
         if let EventKind::EvidenceAdded { object, evidence_id, .. } = &ev.body().kind {
+            // A deleted item travels as its events and the agency's tombstone, without content.
+            if let Some(t) = store.tombstone(*evidence_id)? {
+                tombstones.push(t.document);
+                continue;
+            }
             let held = opts.held.is_some_and(|h| h.contains(&object.sha256));
             if seen.insert(object.sha256.clone()) && !held && store.has_content(&object.sha256) {
                 blobs.push(BlobEntry { sha256: object.sha256.clone(), size: object.size, chunks: chunks_for(object.size) });
@@ -234,6 +245,7 @@ pub fn export(store: &mut Store, opts: &ExportOptions<'_>, out: &Path, progress:
         events: events.iter().map(|e| B64.encode(e.envelope())).collect(),
         blobs,
         chunk_size: CHUNK_SIZE,
+        tombstones,
     };
     let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
     if manifest_bytes.len() > MAX_MANIFEST_LEN as usize {
@@ -394,6 +406,9 @@ pub struct Verified {
     /// The disclosure of the name committed to by the embedded credential, when the anchor
     /// holds the agency's names ([`Anchor::names`]) and it opens the commitment.
     pub name: Option<NameDisclosure>,
+    /// The manifest's tombstones, each verified against the agency's root key and naming an
+    /// item the bundle adds (with its case and content hash), with its signed document (base64).
+    pub tombstones: Vec<(casebridge_core::Tombstone, String)>,
 }
 
 /// What the reader does with each blob's bytes.
@@ -629,6 +644,9 @@ fn verify_plain(
             return Err(TrustError::new(Reason::ManifestInvalid, "a blob entry is inconsistent (chunk count, hash or duplicate)"));
         }
     }
+    if manifest.tombstones.len() > manifest.events.len() {
+        return Err(TrustError::new(Reason::DeclaredSizeTooLarge, "the manifest lists more tombstones than events"));
+    }
     if manifest.prev_bundle.len() != 64 || manifest.seq == 0 {
         return Err(TrustError::new(Reason::ManifestInvalid, "the sequence number or previous-bundle hash is malformed"));
     }
@@ -685,6 +703,22 @@ fn verify_plain(
     };
     let staff = credential.role != Role::Volunteer;
 
+    // Tombstones: each signed by the agency's root key (checked before its body is parsed),
+    // at most one per item.
+    let mut tombstones: BTreeMap<Uuid, (casebridge_core::Tombstone, String)> = BTreeMap::new();
+    for (i, t) in manifest.tombstones.iter().enumerate() {
+        let doc = B64
+            .decode(t)
+            .ok()
+            .and_then(|b| SignedDoc::parse(&b).ok())
+            .ok_or_else(|| TrustError::new(Reason::TombstoneNotFromAgency, format!("tombstone {i} is not a signed document")))?;
+        let tomb = crate::retention::verify_tombstone(&doc, anchor.agency)?;
+        if tombstones.insert(tomb.evidence_id, (tomb, t.clone())).is_some() {
+            return Err(TrustError::new(Reason::ManifestInvalid, format!("tombstone {i} names an item another tombstone names")));
+        }
+    }
+    let mut tombstoned_carried = BTreeSet::new();
+
     // Events: every signature, no local events, every author credentialed for the key that
     // signed, evidence only with its content.
     let mut events = Vec::with_capacity(manifest.events.len());
@@ -721,14 +755,41 @@ fn verify_plain(
                     BlobSink::Store(s, _) => s.has_content(&object.sha256),
                     BlobSink::Objects { content, .. } => content.has_content(&object.sha256),
                 };
-            if !blob_set.contains(&object.sha256) && !held {
-                return Err(TrustError::new(
-                    Reason::BlobMissing,
-                    format!("event {i} adds evidence whose content the bundle does not carry"),
-                ));
+            let evidence_id = ev.body().kind.evidence_id().unwrap_or_default();
+            let case_id = ev.body().kind.case_id();
+            match tombstones.get(&evidence_id) {
+                // Deleted by the agency: its content no longer exists and must not travel.
+                Some((t, _)) => {
+                    if t.sha256 != object.sha256 || Some(t.case_id) != case_id {
+                        return Err(TrustError::new(
+                            Reason::TombstoneMismatch,
+                            format!("the tombstone of evidence {evidence_id} names another case or content than event {i}"),
+                        ));
+                    }
+                    if blob_set.contains(&object.sha256) {
+                        return Err(TrustError::new(
+                            Reason::ManifestInvalid,
+                            format!("the bundle carries content of evidence {evidence_id}, which the agency deleted"),
+                        ));
+                    }
+                    tombstoned_carried.insert(evidence_id);
+                }
+                None if !blob_set.contains(&object.sha256) && !held => {
+                    return Err(TrustError::new(
+                        Reason::BlobMissing,
+                        format!("event {i} adds evidence whose content the bundle does not carry"),
+                    ));
+                }
+                None => {}
             }
         }
         events.push(ev);
+    }
+    if let Some(id) = tombstones.keys().find(|id| !tombstoned_carried.contains(id)) {
+        return Err(TrustError::new(
+            Reason::TombstoneUnknownItem,
+            format!("a tombstone names evidence {id}, which no event of the bundle adds"),
+        ));
     }
 
     let mut verified = Verified {
@@ -742,6 +803,7 @@ fn verify_plain(
         revoked_events,
         observed: BTreeMap::new(),
         name,
+        tombstones: tombstones.into_values().collect(),
     };
     let replay = match &sink {
         BlobSink::Check => false,
@@ -1250,6 +1312,13 @@ pub fn import_verified(store: &mut Store, v: &Verified, policy: Policy<'_>, reco
         events_added: m.events.len() as u64,
         blobs: m.blobs.len() as u64,
     });
+    // Deleted items arrive with their tombstone in the same append (their content never does);
+    // an item this store holds already is left as it is (its deletion reaches it on its own).
+    for (t, document) in &v.tombstones {
+        if store.tombstone(t.evidence_id)?.is_none() && store.evidence(t.evidence_id).is_err() {
+            local.push(ProfileEvent::TombstoneStored { tombstone: t.clone(), document: document.clone() });
+        }
+    }
     let added = if record_received {
         store.import_events_received(&v.events, local, &received, &observed)?
     } else {

@@ -283,3 +283,121 @@ fn receipts_verify_and_are_kept_by_the_sender() {
     let forged = w.other.sign_receipt(&receipt).unwrap();
     assert_eq!(profile::store_receipt(&mut w.sender, &forged).unwrap_err().reason, Reason::UnknownSigner);
 }
+
+/// The item of `w`'s case with `size` bytes, and the agency's tombstone for it.
+fn tombstone_of(w: &World, size: u64, signer: &Agency) -> (casebridge_core::EvidenceView, casebridge_trust::SignedDoc) {
+    let e = w.sender.case(w.case).unwrap().evidence.into_iter().find(|e| e.size == size).unwrap();
+    let t = casebridge_core::Tombstone {
+        id: casebridge_trust::tombstone_id(w.agency.public().agency_id, e.id),
+        agency_id: w.agency.public().agency_id,
+        evidence_id: e.id,
+        case_id: w.case,
+        sha256: e.sha256.clone(),
+        rule: "rejected-30d".into(),
+        reason: Some("rejected, never accepted, 31 days old".into()),
+        deleted_at: chrono::Utc::now().fixed_offset(),
+    };
+    (e, signer.sign_tombstone(&t))
+}
+
+fn b64(doc: &casebridge_trust::SignedDoc) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(doc.to_bytes())
+}
+
+/// Issue 16: a case holding an item the agency deleted exports without that item's content;
+/// its events and the agency's tombstone travel, and the receiver holds it as deleted (not
+/// `blob_missing`), the live item's content intact, all in one open.
+#[test]
+fn a_case_with_a_deleted_item_travels_with_its_tombstone_and_arrives_deleted() {
+    let mut w = world();
+    let public = w.agency.public().clone();
+    let (gone, doc) = tombstone_of(&w, 300, &w.agency);
+    assert_eq!(casebridge_trust::store_tombstones(&mut w.sender, &public, &[doc]).unwrap(), [gone.id]);
+    let b = w.export("deleted.cbb", true);
+    let v = w.verify(&b).unwrap();
+    assert_eq!(v.manifest.blobs.len(), 1, "only the live item's content travels");
+    assert_eq!(v.manifest.tombstones.len(), 1);
+    assert_eq!(v.tombstones[0].0.evidence_id, gone.id);
+    let opened = w.open(&b).unwrap();
+    assert_eq!(opened.outcome.as_str(), "accepted");
+    let case = w.investigator.case(w.case).unwrap();
+    assert_eq!(case.evidence.len(), 2);
+    let deleted = w.investigator.evidence(gone.id).unwrap();
+    let d = deleted.deleted.expect("the receiver holds the item as deleted");
+    assert_eq!(d.rule, "rejected-30d");
+    assert_eq!(deleted.sha256, gone.sha256, "the recorded hash stays");
+    assert_eq!(w.investigator.tombstones(Some(w.case)).unwrap().len(), 1);
+    let err = w.investigator.read_content(&gone.sha256, gone.size, &mut Vec::new(), &mut |_| true).unwrap_err();
+    assert!(err.to_string().contains("was deleted under rule rejected-30d"), "{err}");
+    let live = case.evidence.iter().find(|e| e.id != gone.id).unwrap();
+    let mut out = Vec::new();
+    w.investigator.read_content(&live.sha256, live.size, &mut out, &mut |_| true).unwrap();
+    assert_eq!(casebridge_core::to_hex(&casebridge_core::sha256(&out)), live.sha256);
+    assert!(w.investigator.check(true, &mut |_| {}).unwrap().ok);
+    // Replay: a no-op.
+    assert_eq!(w.open(&b).unwrap().outcome.as_str(), "duplicate");
+}
+
+/// The attacks on that allowance: a bundle that simply omits a live item's content, or passes
+/// it off as deleted with a tombstone forged by another key, naming another hash, naming an
+/// item the bundle does not add, or alongside the content it claims is gone; each refused with
+/// its own code and nothing stored.
+#[test]
+fn a_bundle_omitting_live_content_or_carrying_bad_tombstones_is_refused() {
+    let mut w = world();
+    let p = std::fs::read(w.export("plain.cbb", false)).unwrap();
+    let (live, genuine) = tombstone_of(&w, 300, &w.agency);
+    let (_, forged) = tombstone_of(&w, 300, &w.other);
+    let (big, _) = tombstone_of(&w, 1024 * 1024 + 5, &w.agency);
+    let without_blob = |w: &World, name: &str, tombstones: Vec<String>| {
+        let mut pl = split(&p);
+        resign(&w.sender, &mut pl, |m| {
+            m.blobs.retain(|b| b.sha256 != live.sha256);
+            m.tombstones = tombstones;
+        });
+        let (fr, tail) = frames(&pl.rest);
+        pl.rest = unframe(&fr[..2], &tail);
+        write(w, name, &join(&pl))
+    };
+    // Content simply left out: still refused.
+    let f = without_blob(&w, "omitted.cbb", vec![]);
+    assert_eq!(reason(w.verify(&f)), Reason::BlobMissing);
+    assert_eq!(reason(w.open(&f)), Reason::BlobMissing);
+    // A tombstone signed by another agency's root key.
+    let f = without_blob(&w, "forged.cbb", vec![b64(&forged)]);
+    assert_eq!(reason(w.verify(&f)), Reason::TombstoneNotFromAgency);
+    // Not a signed document at all.
+    let f = without_blob(&w, "garbage.cbb", vec!["bm90IGEgZG9j".into()]);
+    assert_eq!(reason(w.verify(&f)), Reason::TombstoneNotFromAgency);
+    // The agency's genuine tombstone of the big item, passed off for the small one's event.
+    let other_hash = casebridge_core::Tombstone {
+        evidence_id: live.id,
+        sha256: big.sha256.clone(),
+        ..genuine.open::<casebridge_core::Tombstone>(casebridge_trust::TOMBSTONE, None).unwrap()
+    };
+    let f = without_blob(&w, "mismatch.cbb", vec![b64(&w.agency.sign_tombstone(&other_hash))]);
+    assert_eq!(reason(w.verify(&f)), Reason::TombstoneMismatch);
+    // A genuine tombstone of an item no event of the bundle adds (content of the live item omitted
+    // too, so the refusal is the tombstone's).
+    let unknown = casebridge_core::Tombstone { evidence_id: uuid::Uuid::now_v7(), ..other_hash.clone() };
+    let f = without_blob(&w, "unknown.cbb", vec![b64(&w.agency.sign_tombstone(&unknown))]);
+    assert_eq!(reason(w.verify(&f)), Reason::BlobMissing);
+    let mut pl = split(&p);
+    resign(&w.sender, &mut pl, |m| m.tombstones = vec![b64(&w.agency.sign_tombstone(&unknown))]);
+    let f = write(&w, "unknown-only.cbb", &join(&pl));
+    assert_eq!(reason(w.verify(&f)), Reason::TombstoneUnknownItem);
+    // A tombstone next to the content it says is gone.
+    let mut pl = split(&p);
+    resign(&w.sender, &mut pl, |m| m.tombstones = vec![b64(&genuine)]);
+    let f = write(&w, "carried.cbb", &join(&pl));
+    assert_eq!(reason(w.verify(&f)), Reason::ManifestInvalid);
+    // Two tombstones for one item.
+    let f = without_blob(&w, "twice.cbb", vec![b64(&genuine), b64(&genuine)]);
+    assert_eq!(reason(w.verify(&f)), Reason::ManifestInvalid);
+    // Nothing was stored by any of them; the honest bundle still opens.
+    assert!(w.investigator.list_cases(&CaseFilter::default()).unwrap().is_empty());
+    let honest = write(&w, "honest.cbb", &p);
+    assert_eq!(w.open(&honest).unwrap().outcome.as_str(), "accepted");
+    assert!(w.investigator.evidence(live.id).unwrap().deleted.is_none());
+}

@@ -153,8 +153,13 @@ impl Store {
                     max_secs: crate::MAX_CLOCK_SKEW_MS / 1000,
                 });
             }
-            if let EventKind::EvidenceAdded { object, .. } = &b.kind {
-                if !self.has_content(&object.sha256) {
+            if let EventKind::EvidenceAdded { object, evidence_id, .. } = &b.kind {
+                // A deleted item arrives without content, with its tombstone in this append.
+                let deleted = local.iter().any(|l| {
+                    matches!(l, ProfileEvent::TombstoneStored { tombstone, .. }
+                        if tombstone.evidence_id == *evidence_id && tombstone.sha256 == object.sha256)
+                });
+                if !deleted && !self.has_content(&object.sha256) {
                     return Err(Error::invalid(
                         "bundle",
                         format!("evidence {} arrives without its content", b.kind.evidence_id().unwrap_or_default()),
