@@ -383,7 +383,10 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
         }
         uploads::discard(st, id)?;
         tracing::info!(member = %member.id, upload = %id, reason = e.reason.code(), "bundle refused");
-        let status = if matches!(e.reason, Reason::Forbidden | Reason::NotOnTeam | Reason::TeamChangeForbidden | Reason::SupervisorOnly) {
+        let status = if matches!(
+            e.reason,
+            Reason::Forbidden | Reason::NotOnTeam | Reason::TeamChangeForbidden | Reason::SupervisorOnly | Reason::AmendmentNotAuthor
+        ) {
             StatusCode::FORBIDDEN
         } else {
             StatusCode::UNPROCESSABLE_ENTITY

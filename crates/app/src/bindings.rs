@@ -43,6 +43,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         CaseView,
         EvidenceItem,
         NoteView,
+        casebridge_core::NoteAmendmentView,
         CustodyView,
         CustodyAction,
         Preview,
@@ -71,6 +72,12 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         CaseMember,
         FileMeta,
         Thumbnail,
+        crate::search::SearchHit,
+        crate::search::HitKind,
+        crate::search::FieldMatch,
+        crate::search::SearchField,
+        crate::search::MatchRange,
+        crate::search::CaseHit,
     );
     write_index(dir)
 }

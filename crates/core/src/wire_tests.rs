@@ -33,6 +33,7 @@ fn kinds() -> Vec<String> {
         ),
         format!(r#""type":"case_edited","case_id":"{C}","status":"active""#),
         format!(r#""type":"note_added","case_id":"{C}","note_id":"{A}","text":"a note""#),
+        format!(r#""type":"note_amended","case_id":"{C}","note_id":"{A}","text":"a corrected note","reason":"typo""#),
         format!(
             r#""type":"evidence_added","evidence_id":"{A}","case_id":"{C}","object":{{"sha256":"{SHA}","size":12}},"media_type":"image/jpeg","original_name":"p.jpg","claimed_captured_at":"2026-03-14T09:30:00+01:00","claimed_location":{{"lat":52.52,"lon":13.405}},"extracted":{{"captured_at":null,"location":null,"camera":{{"make":"Apple","model":null}}}},"description":null"#
         ),
@@ -176,11 +177,12 @@ fn kind_number(kind: &EventKind) -> usize {
         EventKind::TeamUnassigned { .. } => 23,
         EventKind::HoldPlaced { .. } => 24,
         EventKind::HoldReleased { .. } => 25,
+        EventKind::NoteAmended { .. } => 26,
     }
 }
 
 /// How many kinds [`kind_number`] numbers.
-const KIND_COUNT: usize = 26;
+const KIND_COUNT: usize = 27;
 
 #[test]
 fn every_kind_has_its_literal() {

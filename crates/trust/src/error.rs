@@ -99,6 +99,10 @@ pub enum Reason {
     NoticeNotFromAgency,
     /// A notice is addressed to another member than this profile.
     NoticeNotForYou,
+    /// A note amendment (`note_amended`) by another member than the note's author.
+    AmendmentNotAuthor,
+    /// A note amendment of a note neither the receiver nor the bundle holds.
+    AmendedNoteUnknown,
 }
 
 impl Reason {
@@ -149,6 +153,8 @@ impl Reason {
             Reason::NameMismatch => "name_mismatch",
             Reason::NoticeNotFromAgency => "notice_not_from_agency",
             Reason::NoticeNotForYou => "notice_not_for_you",
+            Reason::AmendmentNotAuthor => "amendment_not_author",
+            Reason::AmendedNoteUnknown => "amended_note_unknown",
         }
     }
 }
