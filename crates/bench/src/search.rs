@@ -165,7 +165,7 @@ pub fn run(a: &Args) -> Result<Section> {
         vec!["what", "figure", "peer (same run)"],
     );
     s.context.push(format!(
-        "Store on {} ({}); {} notes of 8–40 generated words each over an 8,005-word vocabulary (skewed: few common words, many rare), plus each case's title, summary, reference and a tag.",
+        "Store on {} ({}); {} notes of 8–40 generated words each over an 8,000-word vocabulary (skewed: few common words, many rare), plus each case's title, summary, reference and a tag.",
         crate::sys::fs_kind(&dir).map(|k| k.name).unwrap_or_else(|_| "?".into()),
         store_dir.display(),
         cases * a.notes
