@@ -85,7 +85,7 @@ fn body_json(kind: &str) -> String {
 #[test]
 fn every_event_kind_round_trips_to_the_same_bytes() {
     let kinds = kinds();
-    assert_eq!(kinds.len(), 26, "one of each event kind");
+    assert_eq!(kinds.len(), KIND_COUNT, "one of each event kind");
     for kind in &kinds {
         let json = body_json(kind);
         let body: EventBody = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));

@@ -286,7 +286,6 @@ struct Fields {
 
 /// The in-memory full-text index of one store. Drop it to forget it (at lock).
 pub struct SearchIndex {
-    index: Index,
     reader: IndexReader,
     writer: IndexWriter<TantivyDocument>,
     f: Fields,
@@ -332,7 +331,6 @@ impl SearchIndex {
         let writer = index.writer_with_num_threads(1, WRITER_HEAP)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(SearchIndex {
-            index,
             reader,
             writer,
             f: Fields { kind, id, case, case_hi, case_lo, case_title, brief, text },
