@@ -47,7 +47,8 @@ pub struct CaseHit {
 /// first. A case the store does not hold (a volunteer's briefs and submissions) is left out:
 /// [`search`] finds those.
 pub fn cases(store: &Store, index: &SearchIndex, text: &str, status: Option<CaseStatus>) -> Result<Vec<CaseHit>> {
-    let mut held: HashMap<Uuid, CaseSummary> = store.list_cases(&CaseFilter { status, search: None })?.into_iter().map(|c| (c.id, c)).collect();
+    let mut held: HashMap<Uuid, CaseSummary> =
+        store.list_cases(&CaseFilter { status, search: None })?.into_iter().map(|c| (c.id, c)).collect();
     let mut out = Vec::new();
     for m in index.search_cases(text)? {
         if let Some(case) = held.remove(&m.case_id) {

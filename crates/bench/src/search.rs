@@ -50,8 +50,10 @@ struct Vocabulary(Vec<String>);
 
 impl Vocabulary {
     fn new() -> Vocabulary {
-        const SYL: [&str; 24] =
-            ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ber", "dan", "fel", "gor", "han", "jus", "kir", "lam", "mor", "nis", "pol", "quin", "rast", "sel", "tor", "wen"];
+        const SYL: [&str; 24] = [
+            "ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ber", "dan", "fel", "gor", "han", "jus", "kir", "lam", "mor", "nis", "pol",
+            "quin", "rast", "sel", "tor", "wen",
+        ];
         let mut words = vec!["witness".to_string(), "van".into(), "bicycle".into(), "station".into(), "window".into()];
         'outer: for a in SYL {
             for b in SYL {
@@ -170,13 +172,12 @@ pub fn run(a: &Args) -> Result<Section> {
         store_dir.display(),
         cases * a.notes
     ));
-    s.context.push(format!("Store setup: {}.", if setup.1 { format!("reused (took {:.0} s)", setup.0) } else { format!("built in this run, {:.0} s", setup.0) }));
+    s.context.push(format!(
+        "Store setup: {}.",
+        if setup.1 { format!("reused (took {:.0} s)", setup.0) } else { format!("built in this run, {:.0} s", setup.0) }
+    ));
     s.context.push(format!("Queries, each run {runs} times: {}.", found.join("; ")));
-    s.row(vec![
-        "Index build at unlock (`SearchIndex::build`, in memory)".into(),
-        format!("{} ({docs} items)", millis(build)),
-        "–".into(),
-    ]);
+    s.row(vec!["Index build at unlock (`SearchIndex::build`, in memory)".into(), format!("{} ({docs} items)", millis(build)), "–".into()]);
     s.row(vec![
         "Process RSS growth during the build (VmRSS after − before)".into(),
         format!("{} MiB", (rss_after.saturating_sub(rss_before)) / 1024),

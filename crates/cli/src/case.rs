@@ -273,7 +273,11 @@ fn edit(ctx: &mut Ctx, a: &EditArgs, out: &mut dyn Write) -> Result<()> {
         None
     } else {
         if a.tags.iter().all(|t| t.trim().is_empty()) {
-            return Err(casebridge_app::AppError::invalid("tag", "every --tag given is blank: give a tag, or --clear-tags to remove them all").into());
+            return Err(casebridge_app::AppError::invalid(
+                "tag",
+                "every --tag given is blank: give a tag, or --clear-tags to remove them all",
+            )
+            .into());
         }
         Some(a.tags.clone())
     };

@@ -87,7 +87,8 @@ pub use projection::{
 pub use store::Records;
 pub use store::{
     AddedEvidence, CaseDetail, CaseDetailOf, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, EvidenceOptions,
-    EvidenceView, Exported, HoldView, LogEntry, NewCase, NoteAmendmentView, NoteView, Problem, RebuildReport, Store, TeamMemberView, WhoAmI,
+    EvidenceView, Exported, HoldView, LogEntry, NewCase, NoteAmendmentView, NoteView, Problem, RebuildReport, Store, TeamMemberView,
+    WhoAmI,
 };
 pub use store::{
     BriefView, ContentImporter, ContentObserver, DetachedSigner, EventPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem,

@@ -1062,7 +1062,8 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             let key = note_key(*case_id, *note_id);
             // Amendments that arrived first (a placeholder) are kept.
             let amendments = get_json::<NoteRecord>(t, Table::Notes, &key)?.map(|r| r.amendments).unwrap_or_default();
-            let rec = NoteRecord { id: *note_id, case_id: *case_id, text: text.clone(), author: b.author, at: b.at, added: true, amendments };
+            let rec =
+                NoteRecord { id: *note_id, case_id: *case_id, text: text.clone(), author: b.author, at: b.at, added: true, amendments };
             put_json(t, Table::Notes, key, &rec)?;
             touch_case(t, *case_id, b.at)?;
         }

@@ -573,7 +573,8 @@ impl SearchIndex {
         let doc: TantivyDocument = searcher.doc(addr)?;
         let text = |f: Field| doc.get_first(f).and_then(|v| v.as_str()).map(str::to_string);
         let uuid = |f: Field| text(f).and_then(|s| Uuid::parse_str(&s).ok());
-        let kind = text(self.f.kind).and_then(|k| HitKind::parse(&k)).ok_or_else(|| SearchError::Engine("a document without a kind".into()))?;
+        let kind =
+            text(self.f.kind).and_then(|k| HitKind::parse(&k)).ok_or_else(|| SearchError::Engine("a document without a kind".into()))?;
         let case_id = uuid(self.f.case).ok_or_else(|| SearchError::Engine("a document without a case".into()))?;
         let mut matches = Vec::new();
         for sf in SearchField::ALL {
@@ -708,7 +709,12 @@ fn case_entries(store: &Store, case: Uuid, briefs: &[BriefView], submissions: &[
         }
     }
     for b in briefs.iter().filter(|b| b.case_id == case) {
-        out.push(entry(HitKind::Brief, b.id, Some(b.id), vec![(SearchField::BriefTitle, b.title.clone()), (SearchField::BriefText, b.body.clone())]));
+        out.push(entry(
+            HitKind::Brief,
+            b.id,
+            Some(b.id),
+            vec![(SearchField::BriefTitle, b.title.clone()), (SearchField::BriefText, b.body.clone())],
+        ));
     }
     for s in submissions.iter().filter(|s| s.case_id == case) {
         let names: Vec<&str> = s.items.iter().map(|i| i.name.as_str()).collect();
@@ -716,7 +722,10 @@ fn case_entries(store: &Store, case: Uuid, briefs: &[BriefView], submissions: &[
             HitKind::Submission,
             s.id,
             Some(s.brief_id),
-            vec![(SearchField::SubmissionDescription, s.description.clone().unwrap_or_default()), (SearchField::SubmissionItems, names.join(" "))],
+            vec![
+                (SearchField::SubmissionDescription, s.description.clone().unwrap_or_default()),
+                (SearchField::SubmissionItems, names.join(" ")),
+            ],
         ));
     }
     Ok(out)

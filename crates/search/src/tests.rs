@@ -101,8 +101,7 @@ fn search_cases_groups_hits_by_case_best_first() {
 }
 
 fn store(dir: &Path, name: &str) -> Store {
-    Store::create(dir, &Passphrase::new("correct horse battery staple"), name, Role::Investigator, KdfParams::INSECURE_FOR_TESTS)
-        .unwrap()
+    Store::create(dir, &Passphrase::new("correct horse battery staple"), name, Role::Investigator, KdfParams::INSECURE_FOR_TESTS).unwrap()
 }
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {

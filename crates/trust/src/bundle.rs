@@ -1077,7 +1077,10 @@ fn amendment_policy(store: &Store, v: &Verified) -> Result<()> {
             Some(a) if a != b.author => {
                 return Err(TrustError::new(
                     Reason::AmendmentNotAuthor,
-                    format!("member {} amends note {note_id} of case {case_id}, written by member {a}: only a note's author may amend it", b.author),
+                    format!(
+                        "member {} amends note {note_id} of case {case_id}, written by member {a}: only a note's author may amend it",
+                        b.author
+                    ),
                 ))
             }
             Some(_) => {}

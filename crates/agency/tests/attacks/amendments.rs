@@ -11,7 +11,8 @@ async fn only_a_notes_author_may_amend_it() {
     let sup = w.env.enrol(Role::Supervisor).await;
     let sup_token = w.env.login(&sup).await;
     let note = Uuid::now_v7();
-    let amend = |note_id: Uuid, text: &str| EventKind::NoteAmended { case_id: w.case, note_id, text: text.into(), reason: Some("typo".into()) };
+    let amend =
+        |note_id: Uuid, text: &str| EventKind::NoteAmended { case_id: w.case, note_id, text: text.into(), reason: Some("typo".into()) };
 
     // The investigator's note, as the agency holds it (an honest bundle).
     let mut b = Bundle::new(

@@ -496,7 +496,14 @@ async fn an_embedded_credential_of_an_earlier_role_carries_no_rights() {
     let events = chain(
         &w.inv.store,
         1000,
-        vec![EventKind::CaseEdited { case_id: w.case, title: Some("taken over".into()), summary: None, status: None, reference: None, tags: None }],
+        vec![EventKind::CaseEdited {
+            case_id: w.case,
+            title: Some("taken over".into()),
+            summary: None,
+            status: None,
+            reference: None,
+            tags: None,
+        }],
     );
     let mut b = Bundle::new(w.inv.id, &w.inv.credential, events, vec![]);
     b.seq = 10; // a gap after the honest bundle 1: no link is checked

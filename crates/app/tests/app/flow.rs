@@ -90,7 +90,10 @@ fn enrol_brief_submit_review_through_a_real_endpoint() {
     // A volunteer's search covers what they hold: the brief addressed to them, never the
     // case's title or summary, nor the withdrawn brief.
     let hits = vol.session.search("dashcams", None).unwrap();
-    assert_eq!(hits.iter().map(|h| (h.kind, h.id.to_string())).collect::<Vec<_>>(), [(casebridge_app::search::HitKind::Brief, brief.clone())]);
+    assert_eq!(
+        hits.iter().map(|h| (h.kind, h.id.to_string())).collect::<Vec<_>>(),
+        [(casebridge_app::search::HitKind::Brief, brief.clone())]
+    );
     assert_eq!(hits[0].case_title, None, "the volunteer does not hold the case");
     for word in ["internal", "bike", "old ask"] {
         assert!(vol.session.search(word, None).unwrap().is_empty(), "a volunteer found '{word}'");

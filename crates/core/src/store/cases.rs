@@ -56,8 +56,9 @@ impl Store {
     pub fn amend_note(&mut self, case: Uuid, note: Uuid, text: &str, reason: Option<String>) -> Result<()> {
         self.case_record(case)?;
         let not_found = || Error::NotFound { what: "note", query: note.to_string(), hint: "use a note id the case shows" };
-        let rec: NoteRecord =
-            get_json::<NoteRecord>(&mut IndexReader(&self.index), Table::Notes, &projection::note_key(case, note))?.filter(|n| n.added).ok_or_else(not_found)?;
+        let rec: NoteRecord = get_json::<NoteRecord>(&mut IndexReader(&self.index), Table::Notes, &projection::note_key(case, note))?
+            .filter(|n| n.added)
+            .ok_or_else(not_found)?;
         if rec.author != self.me.member_id {
             return Err(Error::NotAllowed {
                 what: "amending a note: only its author may (this note was written by another member; add a note of your own instead)"
