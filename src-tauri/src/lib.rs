@@ -109,6 +109,12 @@ async fn cases_list(
     blocking(&state, move |s| s.cases_list(search.as_deref(), cases::parse_status(status.as_deref())?, sort.unwrap_or_default())).await
 }
 
+/// Full-text search over what the profile holds (the in-memory index), best first.
+#[tauri::command]
+async fn search(state: State<'_, AppState>, query: String, limit: Option<usize>) -> Res<Vec<casebridge_app::search::SearchHit>> {
+    blocking(&state, move |s| s.search(&query, limit)).await
+}
+
 #[tauri::command]
 async fn case_create(
     state: State<'_, AppState>,
@@ -123,6 +129,11 @@ async fn case_create(
 #[tauri::command]
 async fn case_get(state: State<'_, AppState>, id: String) -> Res<CaseView> {
     blocking(&state, move |s| s.case_get(&id)).await
+}
+
+#[tauri::command]
+async fn case_set_tags(state: State<'_, AppState>, case_id: String, tags: Vec<String>) -> Res<()> {
+    blocking(&state, move |s| s.case_set_tags(&case_id, tags)).await
 }
 
 #[tauri::command]
@@ -154,6 +165,11 @@ async fn court_report(
 #[tauri::command]
 async fn court_package(state: State<'_, AppState>, case_id: String, dir: String, reason: Option<String>) -> Res<String> {
     blocking(&state, move |s| s.court_package(&case_id, &dir, reason)).await
+}
+
+#[tauri::command]
+async fn note_amend(state: State<'_, AppState>, case_id: String, note_id: String, text: String, reason: Option<String>) -> Res<()> {
+    blocking(&state, move |s| s.note_amend(&case_id, &note_id, &text, reason)).await
 }
 
 #[tauri::command]
@@ -307,14 +323,17 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             passphrase_strength,
             enrol,
             cases_list,
+            search,
             case_create,
             case_get,
             case_set_status,
+            case_set_tags,
             case_export,
             court_info,
             court_report,
             court_package,
             note_add,
+            note_amend,
             evidence_list,
             evidence_custody,
             evidence_import,

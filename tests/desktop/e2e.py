@@ -65,6 +65,12 @@ CASE_REF = "BER-2026-004711"
 BRIEF_TITLE = "Dashcam or phone footage wanted"
 BRIEF_BODY = "Main St between the bakery and the station, Friday 20 Nov, 22:00-23:00. Photos of people near the bike racks help."
 
+# A word only present in one note (issue 17's search check).
+NOTE_WORD = "kestrelwing"
+# Names only tantivy gives its files (meta.json, .managed.json, segment files): none may appear
+# (its `.store` segment files are not listed: the store itself is `casebridge.store`).
+INDEX_FILE_ENDINGS = ("meta.json", ".managed.json", ".idx", ".term", ".pos", ".fieldnorm")
+
 # How long one UI step may take (an unlock's key derivation, a sync round) on a slow 2-core CI box.
 STEP = 60
 
@@ -457,6 +463,32 @@ class Story:
         assert r.returncode == 0, f"casebridge-verify accepts the desktop's package ({r.returncode}):\n{r.stdout}\n{r.stderr}"
         assert "VERIFIED" in r.stdout, r.stdout
 
+    def search_finds_a_note(self) -> None:
+        """Issue 17: the cases list's search finds a word only present in a note, ranked and
+        highlighted, and opens the case on its notes tab; no index file lands in the profile."""
+        s = self.inv
+        s.click(tid("case-tab-notes"))
+        s.type(tid("note-input"), f"The caretaker, {NOTE_WORD}, saw the van twice.")
+        s.click(tid("note-add"))
+        s.wait_text(tid("note"), NOTE_WORD, STEP)
+        s.click(tid("nav-cases"))
+        s.type(tid("cases-search"), NOTE_WORD)
+        hit = s.wait(tid("search-hit"), STEP)
+        assert hit.attr("data-kind") == "note", f"the hit is the note: {hit.attr('data-kind')!r}"
+        marks = hit.find_all("mark")
+        assert [m.text for m in marks] == [NOTE_WORD], f"the note's word is highlighted: {[m.text for m in marks]!r}"
+        self.shot(s, "search")
+        hit.find_all(tid("search-hit-open"))[0].click()
+        s.wait_text(tid("note"), NOTE_WORD, STEP)
+        assert s.wait(tid("case-tab-notes")).attr("aria-selected") == "true", "the case opens on its notes tab"
+        # The index lives in memory: no search index file, and no file holds the word.
+        for f in self.w.inv_store.rglob("*"):
+            if not f.is_file():
+                continue
+            assert not f.name.endswith(INDEX_FILE_ENDINGS), f"a search index file in the profile: {f}"
+            assert NOTE_WORD.encode() not in f.read_bytes(), f"{f} holds the note's word in plaintext"
+        s.click(tid("nav-cases"))
+
     def set_idle_lock(self) -> None:
         s = self.inv
         s.click(tid("nav-settings"))
@@ -551,6 +583,7 @@ def main() -> int:
             ("the investigator syncs, reviews and accepts it", story.investigator_accepts),
             ("the accepted photo is evidence in the case", story.evidence_in_case),
             ("a court package written from the desktop passes casebridge-verify --agency-root", story.court_package),
+            ("a search finds a word only present in a note", story.search_finds_a_note),
             ("the investigator sets a 1-minute idle lock in Settings", story.set_idle_lock),
             ("the volunteer sees 'accepted' and a verified receipt", story.volunteer_sees_accepted),
             ("the idle window locks itself and shows no data", story.idle_lock),

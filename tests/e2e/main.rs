@@ -40,6 +40,8 @@ mod rebuild;
 mod retention;
 /// Bytes in equal bytes out, from 0 bytes to 300 MB; export never overwrites.
 mod roundtrip;
+/// Full-text search (`case list --search`), editable tags, note amendments (issue 17).
+mod search;
 /// Nothing readable lands on disk or in logs.
 mod secrecy;
 /// The whole loop over HTTPS: enrol, brief, submit, review, receipts; cuts and restarts.

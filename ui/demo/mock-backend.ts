@@ -2,7 +2,7 @@
 // Never part of ui/dist. URL query: ?role=investigator|volunteer&locked=1&fresh=1
 import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
-import type { AppInfo, BriefView, CaseView, Submission, WhoAmI, ReceiptView, SyncStatus } from '../src/lib/bindings';
+import type { AppInfo, BriefView, CaseView, SearchHit, Submission, WhoAmI, ReceiptView, SyncStatus } from '../src/lib/bindings';
 
 const q = new URLSearchParams(location.search);
 const role = (q.get('role') ?? 'investigator') as WhoAmI['role'];
@@ -55,7 +55,17 @@ const detail: CaseView = {
     ev(2, 'cctv-export-2214.mp4', 'video/mp4', 148_000_000),
     ev(3, 'bridge-witness.jpg', 'image/jpeg', 2_100_224),
   ],
-  notes: [{ id: 'n1', text: 'Fire brigade report requested. Arrival 22:31.', author: who.member_id, author_name: 'Dana Weber', at: '2026-03-02T10:00:00+01:00' }],
+  notes: [
+    {
+      id: 'n1',
+      text: 'Fire brigade report requested. Arrival 22:31.',
+      author: who.member_id,
+      author_name: 'Dana Weber',
+      at: '2026-03-02T10:00:00+01:00',
+      original_text: 'Fire brigade report requested. Arrival 22:13.',
+      amendments: [{ text: 'Fire brigade report requested. Arrival 22:31.', reason: 'time transposed', at: '2026-03-02T10:05:00+01:00' }],
+    },
+  ],
   team: [{ id: 'u1', name: 'Vera Investigator', lead: true }],
   on_team: true,
   hold: null,
@@ -192,6 +202,38 @@ mockIPC(
         if (a.sort === 'title') out = [...out].sort((x, y) => x.title.localeCompare(y.title));
         return out;
       }
+      case 'search': {
+        // A stand-in for the engine: the demo's notes and titles, word prefix, first match only.
+        const words = String(a.query ?? '').toLowerCase().split(/\W+/).filter(Boolean);
+        if (words.length === 0) return [];
+        const hits: SearchHit[] = [];
+        const find = (text: string) => {
+          const lower = text.toLowerCase();
+          const at = lower.search(new RegExp(`\\b${words[words.length - 1].replace(/[^a-z0-9]/g, '')}`));
+          return at < 0 ? null : { start: at, end: at + (lower.slice(at).match(/^\w+/)?.[0].length ?? 0) };
+        };
+        for (const n of detail.notes) {
+          const r = find(n.text);
+          if (r) hits.push({ kind: 'note', id: n.id, case_id: detail.id, case_title: detail.title, brief_id: null, score: 2, matches: [{ field: 'note', snippet: n.text, ranges: [r] }] });
+        }
+        for (const c of cases) {
+          const r = find(c.title);
+          if (r) hits.push({ kind: 'case', id: c.id, case_id: c.id, case_title: c.title, brief_id: null, score: 3, matches: [{ field: 'title', snippet: c.title, ranges: [r] }] });
+        }
+        return hits.sort((x, y) => y.score - x.score);
+      }
+      case 'note_amend': {
+        const n = detail.notes.find((x) => x.id === a.noteId);
+        if (n) {
+          n.original_text = n.original_text ?? n.text;
+          n.amendments.push({ text: String(a.text), reason: (a.reason as string | null) ?? null, at: new Date().toISOString() });
+          n.text = String(a.text);
+        }
+        return null;
+      }
+      case 'case_set_tags':
+        detail.tags = (a.tags as string[]).map((t) => t.trim()).filter((t) => t !== '');
+        return null;
       case 'case_get':
         return detail;
       case 'case_create':

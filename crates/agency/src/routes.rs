@@ -392,6 +392,7 @@ fn complete_blocking(st: &AppState, member: &Member, id: Uuid) -> ApiResult<Uplo
                 | Reason::NotYourSubmission
                 | Reason::SubmissionAccepted
                 | Reason::CaseOnHold
+                | Reason::AmendmentNotAuthor
         ) {
             StatusCode::FORBIDDEN
         } else {

@@ -43,6 +43,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         CaseView,
         EvidenceItem,
         NoteView,
+        casebridge_core::NoteAmendmentView,
         CustodyView,
         CustodyAction,
         Preview,
@@ -75,6 +76,12 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         Thumbnail,
         crate::access::AccessEntry,
         crate::access::AccessStatus,
+        crate::search::SearchHit,
+        crate::search::HitKind,
+        crate::search::FieldMatch,
+        crate::search::SearchField,
+        crate::search::MatchRange,
+        crate::search::CaseHit,
     );
     write_index(dir)
 }

@@ -24,14 +24,32 @@ pub fn parse_status(status: Option<&str>) -> Result<Option<CaseStatus>> {
     Ok(status.map(str::trim).filter(|s| !s.is_empty()).map(str::parse).transpose()?)
 }
 
-/// The case list: optionally only cases whose title, summary, reference or tags contain
-/// `search` (any case), only those with `status`, in the order `sort`.
+/// The case list: optionally only cases with an item matching `search` (the full-text
+/// engine over titles, summaries, references, tags, notes, evidence, briefs and submissions;
+/// an index is built in memory for this call), only those with `status`, in the order `sort`
+/// (with a search, [`CaseSort::Updated`] is the engine's ranking, best first).
 /// Police staff's view is recorded: one access entry naming the cases shown.
 pub fn list(store: &mut Store, search: Option<&str>, status: Option<CaseStatus>, sort: CaseSort) -> Result<Vec<CaseSummary>> {
-    let search = search.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    let mut cases: Vec<CaseSummary> = store.list_cases(&CaseFilter { status, search })?;
+    list_with(store, None, search, status, sort)
+}
+
+/// [`list`] searching with `index` (kept up to date with `store` by the caller), or with one
+/// built for this call when `index` is None.
+pub fn list_with(
+    store: &mut Store,
+    index: Option<&crate::search::SearchIndex>,
+    search: Option<&str>,
+    status: Option<CaseStatus>,
+    sort: CaseSort,
+) -> Result<Vec<CaseSummary>> {
+    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let mut cases: Vec<CaseSummary> = match (search, index) {
+        (None, _) => matching(store, &CaseFilter { status, search: None })?,
+        (Some(text), Some(index)) => crate::search::cases(store, index, text, status)?.into_iter().map(|h| h.case).collect(),
+        (Some(text), None) => crate::search::cases_once(store, text, status)?.into_iter().map(|h| h.case).collect(),
+    };
     match sort {
-        // The store's own order: most recently changed first.
+        // The store's own order (most recently changed first), or the search's ranking.
         CaseSort::Updated => {}
         CaseSort::Title => cases.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()).then(a.id.cmp(&b.id))),
         // Case ids are UUIDv7: they sort by creation time.
@@ -63,8 +81,14 @@ pub fn get(store: &mut Store, id: &str) -> Result<CaseView> {
     Ok(CaseView { case, acted_by })
 }
 
-/// Sets a case's status (the store's `case_edited` event; the store has no event for tags, so
-/// they are set when the case is opened).
+/// Replaces a case's tags (the store's `case_edited` event with `tags`; an empty list removes
+/// them all).
+pub fn set_tags(store: &mut Store, case_id: &str, tags: Vec<String>) -> Result<()> {
+    let case = parse_id("case id", case_id)?;
+    Ok(store.edit_case(case, CaseEdit { tags: Some(tags), ..CaseEdit::default() })?)
+}
+
+/// Sets a case's status (the store's `case_edited` event).
 pub fn set_status(store: &mut Store, case_id: &str, status: CaseStatus) -> Result<()> {
     let case = parse_id("case id", case_id)?;
     Ok(store.edit_case(case, CaseEdit { status: Some(status), ..CaseEdit::default() })?)
@@ -128,6 +152,34 @@ pub fn release(store: &mut Store, case: &str, reason: &str) -> Result<Uuid> {
 pub fn note(store: &mut Store, case: &str, text: &str) -> Result<Uuid> {
     let case = store.resolve_case(case)?;
     Ok(store.add_note(case, text)?)
+}
+
+/// Amends a note (case by id, unique id prefix or agency reference; note by id or unique id
+/// prefix among the case's notes): `text` replaces its current text, the original stays in
+/// its history. Only the note's author may. Returns (case id, note id).
+pub fn amend_note(store: &mut Store, case: &str, note: &str, text: &str, reason: Option<String>) -> Result<(Uuid, Uuid)> {
+    let case = store.resolve_case(case)?;
+    let q = note.trim().to_ascii_lowercase();
+    let ids: Vec<Uuid> = store.case(case)?.notes.iter().map(|n| n.id).collect();
+    let found: Vec<Uuid> = match Uuid::parse_str(&q) {
+        Ok(id) => ids.into_iter().filter(|n| *n == id).collect(),
+        Err(_) if q.len() >= 4 => ids.into_iter().filter(|n| n.to_string().starts_with(&q)).collect(),
+        Err(_) => Vec::new(),
+    };
+    let note = match found.as_slice() {
+        [one] => *one,
+        [] => return Err(AppError::invalid("note", format!("'{}' is not a note of this case", note.trim()))),
+        many => return Err(AppError::invalid("note", format!("'{}' matches {} notes: give more of the id", note.trim(), many.len()))),
+    };
+    store.amend_note(case, note, text, reason)?;
+    Ok((case, note))
+}
+
+/// Amends a note (the desktop: exact ids).
+pub fn note_amend(store: &mut Store, case_id: &str, note_id: &str, text: &str, reason: Option<String>) -> Result<()> {
+    let case = parse_id("case id", case_id)?;
+    let note = parse_id("note id", note_id)?;
+    Ok(store.amend_note(case, note, text, reason)?)
 }
 
 /// Each submitted item's review state, by evidence id.

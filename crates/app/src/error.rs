@@ -62,6 +62,8 @@ error_codes! {
     // This crate's own.
     /// The profile is locked: unlock it first.
     Locked = "locked",
+    /// The in-memory search index failed (the store is unchanged).
+    SearchEngine = "search_engine",
     /// Too many wrong passphrases: unlocking is paused for a while.
     LockedOut = "locked_out",
     /// The profile is not enrolled at an agency endpoint.
@@ -223,6 +225,10 @@ error_codes! {
     NoticeNotFromAgency = "notice_not_from_agency",
     /// Trust layer: `notice_not_for_you`.
     NoticeNotForYou = "notice_not_for_you",
+    /// A note amendment by another member than the note's author.
+    AmendmentNotAuthor = "amendment_not_author",
+    /// A note amendment of a note that is not held.
+    AmendedNoteUnknown = "amended_note_unknown",
     // The sync client's (`casebridge_sync::SyncError::code`).
     /// Sync client: `connection`.
     Connection = "connection",
@@ -307,6 +313,15 @@ impl AppError {
 impl From<casebridge_core::Error> for AppError {
     fn from(e: casebridge_core::Error) -> AppError {
         AppError::new(ErrorCode::from_code(e.code()), e.to_string())
+    }
+}
+
+impl From<casebridge_search::SearchError> for AppError {
+    fn from(e: casebridge_search::SearchError) -> AppError {
+        match e {
+            casebridge_search::SearchError::Store(e) => e.into(),
+            other => AppError::new(ErrorCode::SearchEngine, other.to_string()),
+        }
     }
 }
 

@@ -75,6 +75,7 @@ pub mod import;
 pub mod outbox;
 pub mod profile;
 pub mod receipts;
+pub mod search;
 mod session;
 pub mod settings;
 mod strength;

@@ -350,7 +350,20 @@ impl Session {
 
     /// The case list.
     pub fn cases_list(&self, search: Option<&str>, status: Option<CaseStatus>, sort: CaseSort) -> Result<Vec<CaseSummary>> {
+        if search.is_some_and(|s| !s.trim().is_empty()) {
+            self.check_idle();
+            return self.store.with_search(|s, index| cases::list_with(s, Some(index), search, status, sort));
+        }
         self.with_store(|s| cases::list(s, search, status, sort))
+    }
+
+    /// Full-text search over what the store holds, best first, with snippets (at most
+    /// `limit`, default [`crate::search::DEFAULT_LIMIT`]). The index lives in memory: built at
+    /// the first search after unlock, brought up to date with the journal at each search,
+    /// dropped at lock.
+    pub fn search(&self, query: &str, limit: Option<usize>) -> Result<Vec<crate::search::SearchHit>> {
+        self.check_idle();
+        self.store.with_search(|_, index| crate::search::search(index, query, limit))
     }
 
     /// Opens a case; returns its id.
@@ -363,9 +376,20 @@ impl Session {
         self.with_store(|s| cases::get(s, id))
     }
 
+    /// Replaces a case's tags (an empty list removes them all).
+    pub fn case_set_tags(&self, case_id: &str, tags: Vec<String>) -> Result<()> {
+        self.with_store(|s| cases::set_tags(s, case_id, tags))
+    }
+
     /// Sets a case's status.
     pub fn case_set_status(&self, case_id: &str, status: CaseStatus) -> Result<()> {
         self.with_store(|s| cases::set_status(s, case_id, status))
+    }
+
+    /// Amends a note this profile's member wrote: `text` replaces its current text, the
+    /// original stays in its history.
+    pub fn note_amend(&self, case_id: &str, note_id: &str, text: &str, reason: Option<String>) -> Result<()> {
+        self.with_store(|s| cases::note_amend(s, case_id, note_id, text, reason))
     }
 
     /// Adds a note; returns its id.

@@ -3,7 +3,7 @@
 //! it. Nothing here asserts a timing: the figures go into docs/PERFORMANCE.md, where a missed
 //! target is reported, not hidden.
 //!
-//! Subcommands: `import`, `rss`, `unlock`, `case-list`, `bundle`, `sync`, `cluster-intake`,
+//! Subcommands: `import`, `rss`, `unlock`, `case-list`, `search`, `bundle`, `sync`, `cluster-intake`,
 //! `cluster-upload`, `cluster-journal`, and `all` (all but `bundle`, `sync` and the cluster's,
 //! printed as one Markdown block). `import-child` and `rss-probe` are
 //! hidden: `rss` re-executes this binary so that the peak RSS it reports is that of a whole
@@ -22,6 +22,7 @@ mod cluster;
 mod import;
 mod report;
 mod rss;
+mod search;
 mod services;
 mod sync;
 mod sys;
@@ -60,6 +61,9 @@ enum Command {
     Unlock(unlock::Args),
     /// `list_cases` and `Store::open` on a store with 10,000 cases and 100,000 evidence items.
     CaseList(case_list::Args),
+    /// Full-text search on 10,000 cases and 100,000 notes: index build, memory, query p50/p99
+    /// (vs the old substring case list); `--quick` for a small run.
+    Search(search::Args),
     /// Evidence bundles: export, verify and open of a 1 GiB video and of 10,000 photos (vs age), with peak RSS.
     Bundle(bundle::Args),
     /// The agency endpoint (a real `casebridge agency serve` process, HTTPS on 127.0.0.1): a 1 GiB
@@ -126,6 +130,7 @@ fn main() -> Result<()> {
         Command::Rss(a) => emit(rss::run(&a)?),
         Command::Unlock(a) => emit(unlock::run(&a)?),
         Command::CaseList(a) => emit(case_list::run(&a)?),
+        Command::Search(a) => emit(search::run(&a)?),
         Command::Bundle(a) => bundle::run(&a)?.into_iter().for_each(emit),
         Command::Sync(a) => sync::run(&a)?.into_iter().for_each(emit),
         Command::ClusterIntake(a) => cluster::run_intake(&a)?.into_iter().for_each(emit),

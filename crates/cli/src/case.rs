@@ -20,7 +20,7 @@ pub enum CaseCommand {
     List(ListArgs),
     /// Show a case with its evidence and notes (police staff's views are recorded in its access log)
     Show(ShowArgs),
-    /// Change a case's title, summary, status or reference
+    /// Change a case's title, summary, status, reference or tags
     Edit(EditArgs),
     /// Show who viewed, exported, reported on or redacted the case's material, when and why
     AccessLog(crate::access::AccessLogArgs),
@@ -84,7 +84,7 @@ pub struct ListArgs {
     /// Only cases with this status: open, active, suspended or closed
     #[arg(long)]
     pub status: Option<String>,
-    /// Only cases whose title, summary, reference or tags contain TEXT (any case)
+    /// Only cases with something matching TEXT (full-text: title, summary, reference, tags, notes, evidence names and descriptions, briefs, submissions; every word must match, the last also as a prefix), best match first; --json adds each case's best match (score, hits, hit_kind, hit_id, matches with field, snippet and ranges)
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
     /// Print JSON
@@ -128,6 +128,12 @@ pub struct EditArgs {
     /// New category (the agency's retention rules are set per category)
     #[arg(long, group = "change", value_name = "CATEGORY")]
     pub category: Option<String>,
+    /// A tag (repeat for more): the case's tags become exactly these
+    #[arg(long = "tag", value_name = "TAG", group = "change", conflicts_with = "clear_tags")]
+    pub tags: Vec<String>,
+    /// Remove all of the case's tags
+    #[arg(long, group = "change")]
+    pub clear_tags: bool,
 }
 
 /// Runs a `case` subcommand.
@@ -177,7 +183,18 @@ fn new(ctx: &mut Ctx, a: &NewArgs, out: &mut dyn Write) -> Result<()> {
 
 fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
     let status = a.status.as_deref().map(str::parse::<CaseStatus>).transpose()?;
-    let cases = cases::matching(&mut ctx.open()?, &CaseFilter { status, search: a.search.clone() })?;
+    let search = a.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let cases = match search {
+        None => cases::matching(&mut ctx.open()?, &CaseFilter { status, search: None })?,
+        Some(text) => {
+            // The full-text engine, over an index built in memory for this command.
+            let hits = casebridge_app::search::cases_once(&mut ctx.open()?, text, status)?;
+            if a.json {
+                return output::json(out, &hits);
+            }
+            hits.into_iter().map(|h| h.case).collect()
+        }
+    };
     if a.json {
         return output::json(out, &cases);
     }
@@ -264,12 +281,27 @@ fn write_detail(c: &CaseDetail, out: &mut dyn Write) -> Result<()> {
 
 fn edit(ctx: &mut Ctx, a: &EditArgs, out: &mut dyn Write) -> Result<()> {
     let status = a.status.as_deref().map(str::parse::<CaseStatus>).transpose()?;
+    let tags = if a.clear_tags {
+        Some(Vec::new())
+    } else if a.tags.is_empty() {
+        None
+    } else {
+        if a.tags.iter().all(|t| t.trim().is_empty()) {
+            return Err(casebridge_app::AppError::invalid(
+                "tag",
+                "every --tag given is blank: give a tag, or --clear-tags to remove them all",
+            )
+            .into());
+        }
+        Some(a.tags.clone())
+    };
     let edit = CaseEdit {
         title: a.title.clone(),
         summary: a.summary.clone(),
         status,
         reference: a.reference.clone(),
         category: a.category.clone(),
+        tags,
     };
     let id = cases::edit(&mut ctx.open()?, &a.case, edit)?;
     writeln!(out, "updated case {id}")?;

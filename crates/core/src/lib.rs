@@ -88,7 +88,8 @@ pub use projection::{
 pub use store::Records;
 pub use store::{
     AddedEvidence, CaseDetail, CaseDetailOf, CaseEdit, CaseFilter, CaseSummary, CheckReport, Claimed, CustodyView, DeletedView,
-    EvidenceOptions, EvidenceView, Exported, HoldView, LogEntry, NewCase, NoteView, Problem, RebuildReport, Store, TeamMemberView, WhoAmI,
+    EvidenceOptions, EvidenceView, Exported, HoldView, LogEntry, NewCase, NoteAmendmentView, NoteView, Problem, RebuildReport, Store,
+    TeamMemberView, WhoAmI,
 };
 pub use store::{
     BriefView, ContentImporter, ContentObserver, DetachedSigner, EventPage, NewBrief, OrphanObject, OrphanSweep, SubmissionItem,

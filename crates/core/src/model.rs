@@ -357,6 +357,10 @@ pub enum EventKind {
         /// New category.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         category: Option<String>,
+        /// New tags, replacing all of them (an empty list clears them). Absent on events
+        /// recorded before tags could be edited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tags: Option<Vec<String>>,
     },
     /// A note was added to a case.
     NoteAdded {
@@ -366,6 +370,20 @@ pub enum EventKind {
         note_id: Uuid,
         /// Text.
         text: String,
+    },
+    /// A note was corrected: a signed amendment that replaces the note's current text and
+    /// keeps the original (and every earlier amendment) in the journal and the note's history.
+    /// Only the note's author may amend it (refused at import: `amendment_not_author`).
+    NoteAmended {
+        /// Case id.
+        case_id: Uuid,
+        /// The note amended.
+        note_id: Uuid,
+        /// The note's new text.
+        text: String,
+        /// Why it was corrected.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// An evidence item was added to a case.
     EvidenceAdded {
@@ -844,6 +862,7 @@ impl EventKind {
             EventKind::CaseCreated { .. } => "case_created",
             EventKind::CaseEdited { .. } => "case_edited",
             EventKind::NoteAdded { .. } => "note_added",
+            EventKind::NoteAmended { .. } => "note_amended",
             EventKind::EvidenceAdded { .. } => "evidence_added",
             EventKind::CustodyRecorded { .. } => "custody_recorded",
             EventKind::EvidenceDerived { .. } => "evidence_derived",
@@ -868,6 +887,7 @@ impl EventKind {
             EventKind::CaseCreated { case_id, .. }
             | EventKind::CaseEdited { case_id, .. }
             | EventKind::NoteAdded { case_id, .. }
+            | EventKind::NoteAmended { case_id, .. }
             | EventKind::EvidenceAdded { case_id, .. }
             | EventKind::AccessRecorded { case_id, .. }
             | EventKind::DisclosureRecorded { case_id, .. }
@@ -906,7 +926,7 @@ impl EventKind {
         match self {
             EventKind::ProfileCreated { name, role } => format!("profile created for {name} ({})", role.as_str()),
             EventKind::CaseCreated { title, .. } => format!("case created: {title}"),
-            EventKind::CaseEdited { title, summary, status, reference, category, .. } => {
+            EventKind::CaseEdited { title, summary, status, reference, category, tags, .. } => {
                 let mut parts = Vec::new();
                 if let Some(t) = title {
                     parts.push(format!("title -> {t}"));
@@ -923,9 +943,13 @@ impl EventKind {
                 if let Some(c) = category {
                     parts.push(format!("category -> {c}"));
                 }
+                if let Some(t) = tags {
+                    parts.push(if t.is_empty() { "tags cleared".to_string() } else { format!("tags -> {}", t.join(", ")) });
+                }
                 format!("case edited: {}", parts.join(", "))
             }
             EventKind::NoteAdded { .. } => "note added".to_string(),
+            EventKind::NoteAmended { note_id, .. } => format!("note {note_id} amended"),
             EventKind::EvidenceAdded { original_name, object, .. } => format!("evidence added: {original_name} ({} bytes)", object.size),
             EventKind::CustodyRecorded { action, .. } => format!("custody: {}", action.as_str()),
             EventKind::EvidenceDerived { original_id, operations, .. } => {

@@ -320,6 +320,45 @@ pub struct NoteRecord {
     pub author: Uuid,
     /// Time.
     pub at: DateTime<FixedOffset>,
+    /// False for a placeholder: an amendment arrived before the note itself.
+    #[serde(default = "yes")]
+    pub added: bool,
+    /// The amendments (`note_amended`), in stamp order `(hlc, author)`: each replaces the text
+    /// before it. Those whose author is not the note's are kept here but never shown (import
+    /// refuses them: `amendment_not_author`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amendments: Vec<NoteAmendmentRecord>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One amendment of a note.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoteAmendmentRecord {
+    /// The text from then on.
+    pub text: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// Who amended (the note's author for every amendment that counts).
+    pub author: Uuid,
+    /// When.
+    pub at: DateTime<FixedOffset>,
+    /// The event's stamp, the order of amendments.
+    pub stamp: Stamp,
+}
+
+impl NoteRecord {
+    /// The amendments that count: those by the note's author, in order.
+    pub fn valid_amendments(&self) -> impl Iterator<Item = &NoteAmendmentRecord> {
+        self.amendments.iter().filter(move |a| a.author == self.author)
+    }
+
+    /// The note's current text: its last valid amendment's, else its own.
+    pub fn current_text(&self) -> &str {
+        self.valid_amendments().last().map(|a| a.text.as_str()).unwrap_or(&self.text)
+    }
 }
 
 /// A custody entry.
@@ -1078,7 +1117,7 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             c.updated_at = max_time(c.updated_at, b.at);
             put_json(t, Table::Cases, key, &c)?;
         }
-        EventKind::CaseEdited { case_id, title, summary, status, reference, category } => {
+        EventKind::CaseEdited { case_id, title, summary, status, reference, category, tags } => {
             let key = case_id.as_bytes().to_vec();
             let mut c: CaseRecord = get_json(t, Table::Cases, &key)?.unwrap_or_else(|| empty_case(*case_id));
             if let Some(v) = title {
@@ -1096,12 +1135,38 @@ pub fn apply(t: &mut dyn Tables, ev: &SignedEvent) -> Result<()> {
             if let Some(v) = category {
                 lww(&mut c.stamps, "category", stamp, &mut c.category, Some(v.clone()));
             }
+            if let Some(v) = tags {
+                lww(&mut c.stamps, "tags", stamp, &mut c.tags, v.clone());
+            }
             c.updated_at = max_time(c.updated_at, b.at);
             put_json(t, Table::Cases, key, &c)?;
         }
         EventKind::NoteAdded { case_id, note_id, text } => {
-            let rec = NoteRecord { id: *note_id, case_id: *case_id, text: text.clone(), author: b.author, at: b.at };
-            put_json(t, Table::Notes, note_key(*case_id, *note_id), &rec)?;
+            let key = note_key(*case_id, *note_id);
+            // Amendments that arrived first (a placeholder) are kept.
+            let amendments = get_json::<NoteRecord>(t, Table::Notes, &key)?.map(|r| r.amendments).unwrap_or_default();
+            let rec =
+                NoteRecord { id: *note_id, case_id: *case_id, text: text.clone(), author: b.author, at: b.at, added: true, amendments };
+            put_json(t, Table::Notes, key, &rec)?;
+            touch_case(t, *case_id, b.at)?;
+        }
+        EventKind::NoteAmended { case_id, note_id, text, reason } => {
+            let key = note_key(*case_id, *note_id);
+            let mut rec = get_json::<NoteRecord>(t, Table::Notes, &key)?.unwrap_or_else(|| NoteRecord {
+                id: *note_id,
+                case_id: *case_id,
+                text: String::new(),
+                author: Uuid::nil(),
+                at: b.at,
+                added: false,
+                amendments: Vec::new(),
+            });
+            let amendment = NoteAmendmentRecord { text: text.clone(), reason: reason.clone(), author: b.author, at: b.at, stamp };
+            if !rec.amendments.iter().any(|a| a.stamp == stamp) {
+                let at = rec.amendments.partition_point(|a| a.stamp < stamp);
+                rec.amendments.insert(at, amendment);
+            }
+            put_json(t, Table::Notes, key, &rec)?;
             touch_case(t, *case_id, b.at)?;
         }
         EventKind::EvidenceAdded {
@@ -1210,6 +1275,7 @@ mod tests {
             status,
             reference: None,
             category: None,
+            tags: None,
         };
         vec![
             ev(

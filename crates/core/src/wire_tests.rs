@@ -33,6 +33,7 @@ fn kinds() -> Vec<String> {
         ),
         format!(r#""type":"case_edited","case_id":"{C}","status":"active""#),
         format!(r#""type":"note_added","case_id":"{C}","note_id":"{A}","text":"a note""#),
+        format!(r#""type":"note_amended","case_id":"{C}","note_id":"{A}","text":"a corrected note","reason":"typo""#),
         format!(
             r#""type":"evidence_added","evidence_id":"{A}","case_id":"{C}","object":{{"sha256":"{SHA}","size":12}},"media_type":"image/jpeg","original_name":"p.jpg","claimed_captured_at":"2026-03-14T09:30:00+01:00","claimed_location":{{"lat":52.52,"lon":13.405}},"extracted":{{"captured_at":null,"location":null,"camera":{{"make":"Apple","model":null}}}},"description":null"#
         ),
@@ -88,7 +89,7 @@ fn body_json(kind: &str) -> String {
 #[test]
 fn every_event_kind_round_trips_to_the_same_bytes() {
     let kinds = kinds();
-    assert_eq!(kinds.len(), 28, "one of each event kind");
+    assert_eq!(kinds.len(), KIND_COUNT, "one of each event kind");
     for kind in &kinds {
         let json = body_json(kind);
         let body: EventBody = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
@@ -195,11 +196,12 @@ fn kind_number(kind: &EventKind) -> usize {
         EventKind::HoldPlaced { .. } => 24,
         EventKind::HoldReleased { .. } => 25,
         EventKind::SubmissionWithdrawn { .. } => 26,
+        EventKind::NoteAmended { .. } => 28,
     }
 }
 
 /// How many kinds [`kind_number`] numbers.
-const KIND_COUNT: usize = 28;
+const KIND_COUNT: usize = 29;
 
 #[test]
 fn every_kind_has_its_literal() {

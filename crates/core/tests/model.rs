@@ -108,6 +108,7 @@ fn run(ops: Vec<Op>) {
                     status: status.map(|x| STATUSES[x as usize]),
                     reference: None,
                     category: None,
+                    tags: None,
                 };
                 let nothing = edit.title.is_none() && edit.summary.is_none() && edit.status.is_none();
                 let r = s.edit_case(model.cases[i].id, edit.clone());

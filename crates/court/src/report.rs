@@ -714,6 +714,29 @@ fn compose(
         });
     }
 
+    // ----- notes, with their amendments (the original stays)
+    b.push(Block::Heading(format!("Notes ({})", c.notes.len())));
+    if c.notes.is_empty() {
+        b.push(Block::Para("This case holds no notes.".into()));
+    } else {
+        b.push(Block::Para(
+            "Each note as its author signed it. A corrected note shows its current text, marked amended, then its original text              and every amendment with its time and reason: each is a signed event listed under \"Signed events\" (note_added,              note_amended), and only the note's author may amend it."
+                .into(),
+        ));
+    }
+    for (i, n) in c.notes.iter().enumerate() {
+        let amended = !n.amendments.is_empty();
+        let mut f = vec![field("By", people.get(n.author).label), field(if amended { "Text (amended)" } else { "Text" }, &n.text)];
+        if let Some(original) = &n.original_text {
+            f.push(field(&format!("Original, {}", time(&n.at)), original));
+        }
+        for (j, a) in n.amendments.iter().enumerate() {
+            let why = a.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            f.push(field(&format!("Amendment {}, {}{why}", j + 1, time(&a.at)), &a.text));
+        }
+        b.push(Block::Entry { title: format!("N{}. {}{}", i + 1, time(&n.at), if amended { " · amended" } else { "" }), fields: f });
+    }
+
     // ----- access log
     b.push(Block::Heading("Access log".into()));
     b.push(Block::Para(

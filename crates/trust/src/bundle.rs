@@ -1183,6 +1183,53 @@ fn team_policy(store: &Store, v: &Verified) -> Result<()> {
     Ok(())
 }
 
+/// Notes are corrected only by their authors (issue 17): every `note_amended` of the bundle
+/// that the store does not hold yet must be signed by the author of the note it amends (the
+/// note as held, or added in this very bundle), whoever sends it and whatever their role
+/// ([`Reason::AmendmentNotAuthor`]); an amendment of a note neither holds is refused
+/// ([`Reason::AmendedNoteUnknown`]). The projection shows only the author's amendments too.
+fn amendment_policy(store: &Store, v: &Verified) -> Result<()> {
+    let held = |e: casebridge_core::Error| TrustError::new(Reason::Store, e.to_string());
+    let added: BTreeMap<(Uuid, Uuid), Uuid> = v
+        .events
+        .iter()
+        .filter_map(|ev| match &ev.body().kind {
+            EventKind::NoteAdded { case_id, note_id, .. } => Some(((*case_id, *note_id), ev.body().author)),
+            _ => None,
+        })
+        .collect();
+    for ev in &v.events {
+        let b = ev.body();
+        let EventKind::NoteAmended { case_id, note_id, .. } = &b.kind else { continue };
+        if store.holds_event(ev).map_err(held)? {
+            continue;
+        }
+        let author = match added.get(&(*case_id, *note_id)) {
+            Some(a) => Some(*a),
+            None => store.records().note(*case_id, *note_id).map_err(held)?.filter(|n| n.added).map(|n| n.author),
+        };
+        match author {
+            None => {
+                return Err(TrustError::new(
+                    Reason::AmendedNoteUnknown,
+                    format!("member {} amends note {note_id} of case {case_id}, which is not held", b.author),
+                ))
+            }
+            Some(a) if a != b.author => {
+                return Err(TrustError::new(
+                    Reason::AmendmentNotAuthor,
+                    format!(
+                        "member {} amends note {note_id} of case {case_id}, written by member {a}: only a note's author may amend it",
+                        b.author
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Checks a manifest against what the store already received from that sender's key. Returns
 /// true for a replay (the bundle id is already imported); refuses a sequence rollback and a
 /// bundle that does not link to the previous one of the same key. Bundle sequences are per
@@ -1358,6 +1405,7 @@ fn sender_name(store: &Store, v: &Verified) -> Result<Option<String>> {
 pub fn contribution_policy(store: &Store, v: &Verified) -> Result<()> {
     let sender = v.manifest.sender;
     if v.credential.role != Role::Volunteer {
+        amendment_policy(store, v)?;
         return team_policy(store, v);
     }
     let forbidden = |msg: String| TrustError::new(Reason::Forbidden, msg);

@@ -116,6 +116,10 @@ pub enum Reason {
     /// Retention runs on an embedded agency only (a cluster's replicas do not append to the
     /// shared journal from the command line).
     RetentionUnsupported,
+    /// A note amendment (`note_amended`) by another member than the note's author.
+    AmendmentNotAuthor,
+    /// A note amendment of a note neither the receiver nor the bundle holds.
+    AmendedNoteUnknown,
 }
 
 impl Reason {
@@ -174,6 +178,8 @@ impl Reason {
             Reason::SubmissionAccepted => "submission_accepted",
             Reason::RetentionRulesInvalid => "retention_rules_invalid",
             Reason::RetentionUnsupported => "retention_unsupported",
+            Reason::AmendmentNotAuthor => "amendment_not_author",
+            Reason::AmendedNoteUnknown => "amended_note_unknown",
         }
     }
 }

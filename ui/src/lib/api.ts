@@ -31,6 +31,7 @@ import type {
   ReceiptView,
   ReviewDecision,
   Role,
+  SearchHit,
   Strength,
   Submission,
   SyncDone,
@@ -81,9 +82,14 @@ export const enrol = (code: string) => call<Enrolled>('enrol', { code });
 // ----- cases ---------------------------------------------------------------------------------------
 
 export const casesList = (search: string | null, status: CaseStatus | null, sort: CaseSort) => call<CaseSummary[]>('cases_list', { search, status, sort });
+/** Full-text search over what the profile holds (cases, notes, evidence, briefs, submissions), best first. */
+export const search = (query: string, limit: number | null) => call<SearchHit[]>('search', { query, limit });
 export const caseCreate = (title: string, summary: string | null, reference: string | null, tags: string[]) =>
   call<string>('case_create', { title, summary, reference, tags });
 export const caseGet = (id: string) => call<CaseView>('case_get', { id });
+/** Corrects a note the profile's member wrote (a signed amendment; the original stays in its history). */
+export const noteAmend = (caseId: string, noteId: string, text: string, reason: string | null) =>
+  call<void>('note_amend', { caseId, noteId, text, reason });
 export const noteAdd = (caseId: string, text: string) => call<string>('note_add', { caseId, text });
 export const evidenceList = (caseId: string) => call<EvidenceItem[]>('evidence_list', { caseId });
 export const evidenceCustody = (id: string) => call<CustodyView[]>('evidence_custody', { id });
@@ -92,6 +98,8 @@ export const jobCancel = (job: string) => call<void>('job_cancel', { job });
 export const evidencePreview = (id: string, maxBytes: number) => call<Preview>('evidence_preview', { id, maxBytes });
 /** A small downscaled copy of an image item (JPEG/PNG up to 16 MiB), at most `maxPx` on its longer side. */
 export const evidenceThumbnail = (id: string, maxPx: number) => call<Thumbnail>('evidence_thumbnail', { id, maxPx });
+/** Replaces a case's tags (an empty list removes them all). */
+export const caseSetTags = (caseId: string, tags: string[]) => call<void>('case_set_tags', { caseId, tags });
 export const caseSetStatus = (caseId: string, status: CaseStatus) => call<void>('case_set_status', { caseId, status });
 /** Starts exporting the whole case as a sealed bundle to `path` (must not exist); returns the job id (job-progress / job-done). */
 export const caseExport = (caseId: string, path: string) => call<string>('case_export', { caseId, path });

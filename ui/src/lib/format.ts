@@ -132,3 +132,41 @@ export function parseCoord(v: string | number | null | undefined, limit: 90 | 18
   if (!Number.isFinite(n) || Math.abs(n) > limit) return Number.NaN;
   return n;
 }
+
+/**
+ * A search snippet cut into plain and matched parts. `ranges` are UTF-16 offsets into
+ * `text` (as the search engine returns them); ranges out of bounds, empty or overlapping an
+ * earlier one are ignored, so a bad range never hides or repeats text.
+ */
+export function highlightParts(text: string, ranges: { start: number; end: number }[]): { text: string; hit: boolean }[] {
+  const out: { text: string; hit: boolean }[] = [];
+  let at = 0;
+  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
+    const start = Math.max(r.start, at);
+    const end = Math.min(r.end, text.length);
+    if (!(start < end)) continue;
+    if (start > at) out.push({ text: text.slice(at, start), hit: false });
+    out.push({ text: text.slice(start, end), hit: true });
+    at = end;
+  }
+  if (at < text.length) out.push({ text: text.slice(at), hit: false });
+  return out;
+}
+
+/** What a search field is called on screen. */
+export function searchFieldLabel(field: string): string {
+  const labels: Record<string, string> = {
+    title: 'Title',
+    reference: 'Reference',
+    tags: 'Tags',
+    summary: 'Summary',
+    note: 'Note',
+    evidence_name: 'Evidence name',
+    evidence_description: 'Evidence description',
+    brief_title: 'Brief title',
+    brief_text: 'Brief text',
+    submission_description: 'Submission description',
+    submission_items: 'Submitted files',
+  };
+  return labels[field] ?? field;
+}

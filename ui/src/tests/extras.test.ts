@@ -12,6 +12,9 @@ import SubmitForm from '../components/SubmitForm.svelte';
 import EvidenceTab from '../components/EvidenceTab.svelte';
 import ImportPanel from '../components/ImportPanel.svelte';
 import CaseView from '../screens/CaseView.svelte';
+import Notes from '../components/Notes.svelte';
+import { session } from '../lib/session.svelte';
+import type { NoteView, WhoAmI } from '../lib/bindings';
 
 const m = vi.mocked(api);
 
@@ -199,4 +202,96 @@ describe('case view', () => {
     expect(m.caseSetStatus).toHaveBeenCalledWith('c1', 'closed');
     await waitFor(() => expect(screen.getByTestId('case-status')).toHaveTextContent(/closed/i));
   });
+
+  it('edits the tags: the typed list replaces them, an empty one removes them', async () => {
+    m.caseGet
+      .mockResolvedValueOnce(detail)
+      .mockResolvedValueOnce({ ...detail, tags: ['bikes', 'night'] })
+      .mockResolvedValue({ ...detail, tags: [] });
+    m.caseSetTags.mockResolvedValue(undefined);
+    const user = userEvent.setup();
+    render(CaseView, { id: 'c1' });
+    expect(await screen.findByTestId('case-tags')).toHaveTextContent('bikes');
+    await user.click(screen.getByTestId('case-tags-edit'));
+    const input = screen.getByTestId('case-tags-input');
+    expect(input).toHaveValue('bikes');
+    await user.clear(input);
+    await user.type(input, ' bikes , night,, ');
+    await user.click(screen.getByTestId('case-tags-save'));
+    expect(m.caseSetTags).toHaveBeenLastCalledWith('c1', ['bikes', 'night']);
+    await waitFor(() => expect(screen.getByTestId('case-tags')).toHaveTextContent('night'));
+    await user.click(screen.getByTestId('case-tags-edit'));
+    await user.clear(screen.getByTestId('case-tags-input'));
+    await user.click(screen.getByTestId('case-tags-save'));
+    expect(m.caseSetTags).toHaveBeenLastCalledWith('c1', []);
+    expect(await screen.findByText('No tags.')).toBeInTheDocument();
+  });
+
+  it('keeps the tag editor open with the reason when saving fails', async () => {
+    m.caseGet.mockResolvedValue(detail);
+    m.caseSetTags.mockRejectedValue({ code: 'locked', message: 'The profile is locked.' });
+    const user = userEvent.setup();
+    render(CaseView, { id: 'c1' });
+    await user.click(await screen.findByTestId('case-tags-edit'));
+    await user.click(screen.getByTestId('case-tags-save'));
+    expect(await screen.findByTestId('case-tags-error')).toHaveTextContent('locked');
+    expect(screen.getByTestId('case-tags-input')).toBeInTheDocument();
+  });
 });
+
+describe('notes: amendments', () => {
+  const me = '0190a000-0000-7000-8000-000000000001';
+  const other = '0190a000-0000-7000-8000-000000000002';
+  const notes: NoteView[] = [
+    {
+      id: 'n1',
+      text: 'Arrival 22:31',
+      author: me,
+      author_name: 'Ada Investigator',
+      at: '2026-03-01T10:00:00+01:00',
+      original_text: 'Arrival 22:13',
+      amendments: [{ text: 'Arrival 22:31', reason: 'digits swapped', at: '2026-03-01T11:00:00+01:00' }],
+    },
+    { id: 'n2', text: 'Someone else wrote this', author: other, author_name: 'Ben', at: '2026-03-01T12:00:00+01:00', original_text: null, amendments: [] },
+  ];
+
+  beforeEach(() => {
+    session.whoami = { member_id: me, name: 'Ada Investigator', role: 'investigator' } as WhoAmI;
+  });
+
+  it('shows the current text with "amended" and the history, and lets only the author correct', async () => {
+    const onchange = vi.fn();
+    m.noteAmend.mockResolvedValue(undefined);
+    const user = userEvent.setup();
+    render(Notes, { caseId: 'c1', notes, onchange });
+    const items = screen.getAllByTestId('note');
+    const mine = items.find((x) => x.dataset.id === 'n1')!;
+    const theirs = items.find((x) => x.dataset.id === 'n2')!;
+    expect(within(mine).getByTestId('note-text')).toHaveTextContent('Arrival 22:31');
+    expect(within(mine).getByTestId('note-amended')).toHaveTextContent('amended');
+    expect(within(mine).getByTestId('note-original')).toHaveTextContent('Arrival 22:13');
+    expect(within(mine).getByTestId('note-history')).toHaveTextContent('digits swapped');
+    expect(within(theirs).queryByTestId('note-amend')).toBeNull();
+    expect(within(theirs).queryByTestId('note-amended')).toBeNull();
+    await user.click(within(mine).getByTestId('note-amend'));
+    const text = within(mine).getByTestId('note-amend-text');
+    await user.clear(text);
+    await user.type(text, 'Arrival 22:32');
+    await user.type(within(mine).getByTestId('note-amend-reason'), 'checked the log');
+    await user.click(within(mine).getByTestId('note-amend-save'));
+    expect(m.noteAmend).toHaveBeenCalledWith('c1', 'n1', 'Arrival 22:32', 'checked the log');
+    await waitFor(() => expect(onchange).toHaveBeenCalled());
+  });
+
+  it('shows why an amendment was refused and keeps the typed text', async () => {
+    m.noteAmend.mockRejectedValue({ code: 'not_allowed', message: 'amending a note: only its author may' });
+    const user = userEvent.setup();
+    render(Notes, { caseId: 'c1', notes, onchange: vi.fn() });
+    const mine = screen.getAllByTestId('note').find((x) => x.dataset.id === 'n1')!;
+    await user.click(within(mine).getByTestId('note-amend'));
+    await user.click(within(mine).getByTestId('note-amend-save'));
+    expect(await within(mine).findByTestId('note-amend-error')).toHaveTextContent('only its author');
+    expect(within(mine).getByTestId('note-amend-text')).toHaveValue('Arrival 22:31');
+  });
+});
+

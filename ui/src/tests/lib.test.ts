@@ -67,3 +67,26 @@ describe('sync state', () => {
     expect(sync.items).toHaveLength(0);
   });
 });
+
+describe('search highlights', () => {
+  it('cuts a snippet at UTF-16 ranges and ignores bad ones', async () => {
+    const { highlightParts } = await import('../lib/format');
+    const text = 'a 👀 van and a car';
+    const van = text.indexOf('van');
+    expect(highlightParts(text, [{ start: van, end: van + 3 }])).toEqual([
+      { text: 'a 👀 ', hit: false },
+      { text: 'van', hit: true },
+      { text: ' and a car', hit: false },
+    ]);
+    // Out of bounds, empty, reversed and overlapping ranges never repeat or drop text.
+    const parts = highlightParts(text, [
+      { start: 15, end: 99 },
+      { start: 3, end: 3 },
+      { start: 9, end: 2 },
+      { start: 14, end: 16 },
+    ]);
+    expect(parts.map((p) => p.text).join('')).toBe(text);
+    expect(parts.filter((p) => p.hit).map((p) => p.text)).toEqual([' c', 'ar']);
+    expect(highlightParts('', [{ start: 0, end: 4 }])).toEqual([]);
+  });
+});

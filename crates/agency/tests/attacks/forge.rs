@@ -123,6 +123,7 @@ impl<'a> Bundle<'a> {
                 })
                 .collect(),
             chunk_size: CHUNK_SIZE,
+            tombstones: Vec::new(),
         };
         let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
         let sig = signer.sign_detached(MANIFEST_CONTEXT, &manifest_bytes);

@@ -8,6 +8,7 @@
 #[path = "../endpoint/harness.rs"]
 mod harness;
 
+mod amendments;
 mod forge;
 mod metadata;
 mod notices;
@@ -503,6 +504,7 @@ async fn an_embedded_credential_of_an_earlier_role_carries_no_rights() {
             status: None,
             reference: None,
             category: None,
+            tags: None,
         }],
     );
     let mut b = Bundle::new(w.inv.id, &w.inv.credential, events, vec![]);

@@ -27,6 +27,23 @@ fn cases_are_created_listed_sorted_searched_and_shown() {
     let found = s.cases_list(Some("VAN"), None, CaseSort::Updated).unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].reference.as_deref(), Some("BER-2026-000123"));
+    // The search is full-text: a word only in a note finds its case, ranked hits say where.
+    s.note_add(&b, "The caretaker smelled petrol").unwrap();
+    let found = s.cases_list(Some("petrol"), None, CaseSort::Updated).unwrap();
+    assert_eq!(found.iter().map(|c| c.id.to_string()).collect::<Vec<_>>(), [b.clone()], "the index was refreshed after the note");
+    let hits = s.search("caretaker", Some(5)).unwrap();
+    assert_eq!((hits[0].kind, hits[0].case_id.to_string()), (casebridge_app::search::HitKind::Note, b.clone()));
+    assert_eq!(hits[0].matches[0].field, casebridge_app::search::SearchField::Note);
+    // Tags are editable, and the index follows.
+    s.case_set_tags(&c, vec!["stolen radios".into(), " ".into()]).unwrap();
+    assert_eq!(s.case_get(&c).unwrap().tags, ["stolen radios"]);
+    assert!(s.cases_list(Some("cars"), None, CaseSort::Updated).unwrap().is_empty(), "the old tag is gone");
+    assert_eq!(s.cases_list(Some("radios"), None, CaseSort::Updated).unwrap().len(), 1);
+    // The index is dropped at lock: a locked session searches nothing.
+    s.lock();
+    assert_eq!(s.search("van", None).unwrap_err().code, "locked");
+    s.unlock(crate::PASS.into()).unwrap();
+    assert_eq!(s.search("van", None).unwrap().len(), 2, "built again after unlock (case a's summary and note)");
     assert_eq!(s.cases_list(Some("  "), Some(CaseStatus::Open), CaseSort::Title).unwrap().len(), 3, "a blank search is no search");
     assert!(s.cases_list(None, Some(CaseStatus::Closed), CaseSort::Updated).unwrap().is_empty());
     assert_eq!(casebridge_app::cases::parse_status(Some("shut")).unwrap_err().code, "invalid_input");

@@ -87,6 +87,18 @@ fn enrol_brief_submit_review_through_a_real_endpoint() {
     let briefs = vol.session.briefs_list(false).unwrap();
     assert_eq!(briefs.iter().map(|b| b.id.to_string()).collect::<Vec<_>>(), vec![brief.clone()]);
     assert!(vol.session.cases_list(None, None, casebridge_app::CaseSort::Updated).unwrap().is_empty(), "no case data reaches a volunteer");
+    // A volunteer's search covers what they hold: the brief addressed to them, never the
+    // case's title or summary, nor the withdrawn brief.
+    let hits = vol.session.search("dashcams", None).unwrap();
+    assert_eq!(
+        hits.iter().map(|h| (h.kind, h.id.to_string())).collect::<Vec<_>>(),
+        [(casebridge_app::search::HitKind::Brief, brief.clone())]
+    );
+    assert_eq!(hits[0].case_title, None, "the volunteer does not hold the case");
+    for word in ["internal", "bike", "old ask"] {
+        assert!(vol.session.search(word, None).unwrap().is_empty(), "a volunteer found '{word}'");
+    }
+    assert_eq!(inv.session.search("internal", None).unwrap().len(), 1, "the investigator holds the summary");
     let photo = file(vol.tmp.path(), "dashcam.mp4", 200_000, 7);
     let sub = vol
         .session

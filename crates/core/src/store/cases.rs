@@ -28,8 +28,24 @@ impl Store {
             None => None,
         };
         let category = clean_category(edit.category)?;
-        if title.is_none() && edit.summary.is_none() && edit.status.is_none() && edit.reference.is_none() && category.is_none() {
-            return Err(Error::invalid("edit", "nothing to change: give a new title, summary, status, reference or category"));
+        // Tags as `case_created` keeps them: trimmed, blanks dropped; duplicates dropped too.
+        let tags = edit.tags.map(|tags| {
+            let mut out: Vec<String> = Vec::new();
+            for t in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+                if !out.iter().any(|o| o == t) {
+                    out.push(t.to_string());
+                }
+            }
+            out
+        });
+        if title.is_none()
+            && edit.summary.is_none()
+            && edit.status.is_none()
+            && edit.reference.is_none()
+            && category.is_none()
+            && tags.is_none()
+        {
+            return Err(Error::invalid("edit", "nothing to change: give a new title, summary, status, reference, category or tags"));
         }
         self.record(vec![EventKind::CaseEdited {
             case_id: case,
@@ -38,7 +54,31 @@ impl Store {
             status: edit.status,
             reference: edit.reference,
             category,
+            tags,
         }])?;
+        Ok(())
+    }
+
+    /// Amends a note of this profile's member: `text` replaces its current text (the original
+    /// and earlier amendments stay in its history and the journal). Only the note's author may
+    /// amend it.
+    pub fn amend_note(&mut self, case: Uuid, note: Uuid, text: &str, reason: Option<String>) -> Result<()> {
+        self.case_record(case)?;
+        let not_found = || Error::NotFound { what: "note", query: note.to_string(), hint: "use a note id the case shows" };
+        let rec: NoteRecord = get_json::<NoteRecord>(&mut IndexReader(&self.index), Table::Notes, &projection::note_key(case, note))?
+            .filter(|n| n.added)
+            .ok_or_else(not_found)?;
+        if rec.author != self.me.member_id {
+            return Err(Error::NotAllowed {
+                what: "amending a note: only its author may (this note was written by another member; add a note of your own instead)"
+                    .into(),
+            });
+        }
+        let text = clean_required("note", text)?;
+        if text == rec.current_text() {
+            return Err(Error::invalid("note", "the new text is the note's current text: nothing to amend"));
+        }
+        self.record(vec![EventKind::NoteAmended { case_id: case, note_id: note, text, reason: clean_optional(reason) }])?;
         Ok(())
     }
 
@@ -189,7 +229,20 @@ impl Store {
         let evidence = self.list_evidence(id)?;
         let mut notes: Vec<NoteView> = Vec::new();
         for n in self.index.scan_json::<NoteRecord>(Table::Notes, id.as_bytes())? {
-            notes.push(NoteView { id: n.id, text: n.text, author: n.author, author_name: self.member_name(n.author), at: n.at });
+            if !n.added {
+                continue;
+            }
+            let amendments: Vec<NoteAmendmentView> =
+                n.valid_amendments().map(|a| NoteAmendmentView { text: a.text.clone(), reason: a.reason.clone(), at: a.at }).collect();
+            notes.push(NoteView {
+                id: n.id,
+                text: n.current_text().to_string(),
+                author: n.author,
+                author_name: self.member_name(n.author),
+                at: n.at,
+                original_text: (!amendments.is_empty()).then(|| n.text.clone()),
+                amendments,
+            });
         }
         notes.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
         let team = c.team.iter().map(|m| TeamMemberView { id: *m, name: self.member_name(*m), lead: c.lead() == Some(*m) }).collect();

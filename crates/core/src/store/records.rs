@@ -47,6 +47,11 @@ impl Records<'_> {
         }
     }
 
+    /// A note as held (a placeholder, `added` false, when only amendments of it are held).
+    pub fn note(&self, case: Uuid, note: Uuid) -> Result<Option<crate::projection::NoteRecord>> {
+        get_json(&mut IndexReader(&self.store.index), Table::Notes, &crate::projection::note_key(case, note))
+    }
+
     /// A submission as held.
     pub fn submission(&self, id: Uuid) -> Result<Option<SubmissionRecord>> {
         self.get(Table::Submissions, id)

@@ -48,6 +48,8 @@ pub struct CaseEdit {
     pub reference: Option<String>,
     /// New category.
     pub category: Option<String>,
+    /// New tags, replacing all of them (`Some(vec![])` clears them).
+    pub tags: Option<Vec<String>>,
 }
 
 /// Filters for [`Store::list_cases`].
@@ -155,6 +157,23 @@ pub struct NoteView {
     /// Author name.
     pub author_name: Option<String>,
     /// Time.
+    pub at: DateTime<FixedOffset>,
+    /// The text as first written, when the note was amended since (`text` is the current
+    /// text); None for a note never amended.
+    pub original_text: Option<String>,
+    /// Its amendments (`note_amended`), oldest first: each replaced the text before it.
+    pub amendments: Vec<NoteAmendmentView>,
+}
+
+/// One amendment of a note, as shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct NoteAmendmentView {
+    /// The text from then on.
+    pub text: String,
+    /// Why it was corrected.
+    pub reason: Option<String>,
+    /// When.
     pub at: DateTime<FixedOffset>,
 }
 
