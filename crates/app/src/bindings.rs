@@ -46,6 +46,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         CustodyView,
         CustodyAction,
         Preview,
+        crate::media::MediaSource,
         BriefView,
         Area,
         GeoPoint,

@@ -83,6 +83,8 @@ pub struct Session {
     jobs: Mutex<HashMap<String, Arc<AtomicBool>>>,
     /// Serialises unlock attempts, so concurrent tries cannot race the counter.
     unlock_gate: Mutex<()>,
+    /// The viewer's open items (`cbmedia` tokens), forgotten when the profile locks.
+    media: crate::media::MediaTokens,
 }
 
 impl std::fmt::Debug for Session {
@@ -111,6 +113,7 @@ impl Session {
             emitter: Arc::new(|_| {}),
             jobs: Mutex::new(HashMap::new()),
             unlock_gate: Mutex::new(()),
+            media: crate::media::MediaTokens::default(),
         }
     }
 
@@ -279,6 +282,7 @@ impl Session {
     /// Locks the profile now: the store is closed and its keys wiped. A running import or
     /// sync stops at its next step with `locked`.
     pub fn lock(&self) {
+        self.media.clear();
         if self.store.close() {
             self.emit(AppEvent::Locked(Locked { reason: LockReason::Manual }));
         }
@@ -321,6 +325,9 @@ impl Session {
             let idle = Duration::seconds(i64::try_from(inner.idle_lock_secs).unwrap_or(i64::MAX));
             self.now() - inner.last_activity >= idle
         };
+        if expired {
+            self.media.clear();
+        }
         if expired && self.store.close() {
             self.emit(AppEvent::Locked(Locked { reason: LockReason::Idle }));
             return true;
@@ -385,6 +392,18 @@ impl Session {
     /// An item's content for display (police staff's view is logged).
     pub fn evidence_preview(&self, id: &str, max_bytes: u64) -> Result<Preview> {
         self.with_store(|s| cases::preview(s, id, max_bytes))
+    }
+
+    /// Opens an item for the viewer: its `cbmedia` URL, valid until the profile locks (police
+    /// staff's view is logged, once).
+    pub fn evidence_open(&self, id: &str) -> Result<crate::media::MediaSource> {
+        self.with_store(|s| crate::media::open(s, &self.media, id))
+    }
+
+    /// Answers one request of the webview to the `cbmedia` scheme (see [`crate::media`]).
+    pub fn media_request(&self, req: &crate::media::MediaRequest<'_>) -> crate::media::MediaResponse {
+        self.check_idle();
+        self.media.serve(&self.store, req)
     }
 
     /// A small downscaled copy of an image item for tables (police staff's view is logged).

@@ -25,6 +25,7 @@ import type {
   JobDone,
   JobProgress,
   Locked,
+  MediaSource,
   Preview,
   ReceiptView,
   ReviewDecision,
@@ -88,6 +89,12 @@ export const evidenceCustody = (id: string) => call<CustodyView[]>('evidence_cus
 export const evidenceImport = (caseId: string, paths: string[]) => call<string>('evidence_import', { caseId, paths });
 export const jobCancel = (job: string) => call<void>('job_cancel', { job });
 export const evidencePreview = (id: string, maxBytes: number) => call<Preview>('evidence_preview', { id, maxBytes });
+/**
+ * Opens an item for the viewer: a `cbmedia://localhost/<token>` URL the webview streams it from
+ * (HTTP ranges: video and audio seek, pdf.js reads page by page), valid until the profile locks.
+ * Police staff's view is logged once per open.
+ */
+export const evidenceOpen = (id: string) => call<MediaSource>('evidence_open', { id });
 /** A small downscaled copy of an image item (JPEG/PNG up to 16 MiB), at most `maxPx` on its longer side. */
 export const evidenceThumbnail = (id: string, maxPx: number) => call<Thumbnail>('evidence_thumbnail', { id, maxPx });
 export const caseSetStatus = (caseId: string, status: CaseStatus) => call<void>('case_set_status', { caseId, status });

@@ -5,6 +5,7 @@
 mod cases;
 mod extras;
 mod flow;
+mod media;
 mod outbox;
 mod session;
 

@@ -28,6 +28,7 @@ export type { JobDone } from './JobDone';
 export type { JobProgress } from './JobProgress';
 export type { LockReason } from './LockReason';
 export type { Locked } from './Locked';
+export type { MediaSource } from './MediaSource';
 export type { NoteView } from './NoteView';
 export type { Observed } from './Observed';
 export type { Preview } from './Preview';
