@@ -166,6 +166,11 @@ async fn evidence_preview(state: State<'_, AppState>, id: String, max_bytes: u64
 }
 
 #[tauri::command]
+async fn evidence_open(state: State<'_, AppState>, id: String) -> Res<casebridge_app::media::MediaSource> {
+    blocking(&state, move |s| s.evidence_open(&id)).await
+}
+
+#[tauri::command]
 async fn evidence_thumbnail(state: State<'_, AppState>, id: String, max_px: u32) -> Res<Thumbnail> {
     blocking(&state, move |s| s.evidence_thumbnail(&id, max_px)).await
 }
@@ -291,6 +296,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             evidence_import,
             job_cancel,
             evidence_preview,
+            evidence_open,
             evidence_thumbnail,
             file_metadata,
             briefs_list,
@@ -305,6 +311,13 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             sync_status,
             sync_now,
         ])
+        // The viewer's evidence content (`cbmedia://localhost/<token>`, casebridge_app::media):
+        // answered on the blocking pool, never on the window's thread.
+        .register_asynchronous_uri_scheme_protocol(casebridge_app::media::SCHEME, |ctx, request, responder| {
+            let session = ctx.app_handle().try_state::<AppState>().map(|s| Arc::clone(&s.session));
+            let main_window = ctx.webview_label() == "main";
+            tauri::async_runtime::spawn_blocking(move || responder.respond(media_response(session.as_deref(), main_window, &request)));
+        })
         .setup(move |app| {
             let handle = app.handle().clone();
             let emitter: Emitter = Arc::new(move |e: AppEvent| {
@@ -316,6 +329,35 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             app.manage(AppState { session });
             Ok(())
         })
+}
+
+/// Answers one request to the `cbmedia` scheme: the session does the work; a request from
+/// another webview than the main window, or before the session exists, is refused.
+pub fn media_response(session: Option<&Session>, main_window: bool, request: &tauri::http::Request<Vec<u8>>) -> tauri::http::Response<Vec<u8>> {
+    use casebridge_app::media::{MediaRequest, MediaResponse};
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let resp = match session {
+        Some(session) if main_window => session.media_request(&MediaRequest {
+            method: request.method().as_str(),
+            path: request.uri().path(),
+            range: header("range"),
+            origin: header("origin"),
+        }),
+        _ => MediaResponse {
+            status: 403,
+            headers: vec![("X-Casebridge-Reason", "token_unknown".into())],
+            body: b"token_unknown: not served to this window".to_vec(),
+        },
+    };
+    let mut builder = tauri::http::Response::builder().status(resp.status);
+    for (name, value) in &resp.headers {
+        builder = builder.header(*name, value.as_str());
+    }
+    builder.body(resp.body).unwrap_or_else(|_| {
+        let mut r = tauri::http::Response::new(b"internal: the response could not be built".to_vec());
+        *r.status_mut() = tauri::http::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
 }
 
 /// Checks the idle lock every few seconds for as long as the session lives.
