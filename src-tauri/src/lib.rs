@@ -171,6 +171,11 @@ async fn evidence_open(state: State<'_, AppState>, id: String) -> Res<casebridge
 }
 
 #[tauri::command]
+async fn set_tile_server(state: State<'_, AppState>, template: Option<String>) -> Res<()> {
+    blocking(&state, move |s| s.set_tile_server(template)).await
+}
+
+#[tauri::command]
 async fn evidence_thumbnail(state: State<'_, AppState>, id: String, max_px: u32) -> Res<Thumbnail> {
     blocking(&state, move |s| s.evidence_thumbnail(&id, max_px)).await
 }
@@ -297,6 +302,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             job_cancel,
             evidence_preview,
             evidence_open,
+            set_tile_server,
             evidence_thumbnail,
             file_metadata,
             briefs_list,
@@ -383,8 +389,17 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    let mut context = tauri::generate_context!();
+    // A map tile server set in Settings: the CSP allows images from its one origin (no
+    // `img-src https:` otherwise).
+    let tiles = casebridge_app::settings::Settings::load(&dir).ok().and_then(|s| s.tile_server);
+    let origin = tiles.as_deref().and_then(|t| casebridge_app::settings::tile_origin(t).ok());
+    if let (Some(origin), Some(tauri::utils::config::Csp::Policy(csp))) = (origin, context.config().app.security.csp.clone()) {
+        let csp = casebridge_app::settings::csp_with_tiles(&csp, Some(&origin));
+        context.config_mut().app.security.csp = Some(tauri::utils::config::Csp::Policy(csp));
+    }
     let app = setup(tauri::Builder::default(), move |emitter| Session::new(dir).with_emitter(emitter));
-    if let Err(e) = app.run(tauri::generate_context!()) {
+    if let Err(e) = app.run(context) {
         eprintln!("casebridge: the window could not start: {e}");
         std::process::exit(1);
     }

@@ -314,6 +314,20 @@ impl Session {
         Ok(())
     }
 
+    /// Sets (or with `None` clears) the map tile server, kept with the profile outside the
+    /// store (it is not case data): the desktop's CSP allows images from its origin from the
+    /// next start on. A template that is not https with a plain host and `{z}`, `{x}`, `{y}` is
+    /// refused (`invalid_input`), nothing changed.
+    pub fn set_tile_server(&self, template: Option<String>) -> Result<()> {
+        let template = template.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        if let Some(t) = &template {
+            crate::settings::tile_origin(t)?;
+        }
+        let mut s = self.settings()?;
+        s.tile_server = template;
+        s.save(&self.dir)
+    }
+
     /// Locks the profile if it has been idle for the idle time and no job is running; emits
     /// `locked` and returns true when it did.
     pub fn check_idle(&self) -> bool {

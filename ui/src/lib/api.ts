@@ -95,6 +95,8 @@ export const evidencePreview = (id: string, maxBytes: number) => call<Preview>('
  * Police staff's view is logged once per open.
  */
 export const evidenceOpen = (id: string) => call<MediaSource>('evidence_open', { id });
+/** Sets (or with null clears) the map tile server; the desktop's CSP allows images from its origin from the next start. */
+export const setTileServer = (template: string | null) => call<void>('set_tile_server', { template });
 /** A small downscaled copy of an image item (JPEG/PNG up to 16 MiB), at most `maxPx` on its longer side. */
 export const evidenceThumbnail = (id: string, maxPx: number) => call<Thumbnail>('evidence_thumbnail', { id, maxPx });
 export const caseSetStatus = (caseId: string, status: CaseStatus) => call<void>('case_set_status', { caseId, status });
