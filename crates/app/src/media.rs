@@ -144,7 +144,7 @@ fn url_of(token: &[u8; 32]) -> String {
 
 /// Opens item `id` (an exact id) for the viewer: records police staff's view in the case's
 /// access log (`viewed`, reason `viewer`) once, and returns a URL with a fresh token.
-/// `not_found` when this store does not hold the item.
+/// `unknown_evidence` when this store does not hold the item.
 pub fn open(store: &mut Store, tokens: &MediaTokens, id: &str) -> Result<MediaSource> {
     let id = parse_id("evidence id", id)?;
     let e = store.evidence(id)?;
@@ -308,7 +308,9 @@ impl MediaTokens {
         let reader = match reader {
             Ok(r) => r,
             Err(e) if e.code == ErrorCode::Locked => return refusal(403, "locked", "the profile is locked".into(), cors),
-            Err(e) if e.code == ErrorCode::NotFound => return refusal(404, "not_found", format!("evidence {id} is not held"), cors),
+            Err(e) if matches!(e.code, ErrorCode::NotFound | ErrorCode::UnknownEvidence) => {
+                return refusal(404, "not_found", format!("evidence {id} is not held"), cors)
+            }
             Err(e) => return refusal(500, "store", e.message, cors),
         };
         let range = match parse_range(req.range, size) {

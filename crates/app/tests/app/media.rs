@@ -123,7 +123,7 @@ fn guessed_foreign_and_stale_tokens_are_refused() {
     let other = unlocked(Role::Investigator);
     let r = other.session.media_request(&MediaRequest { method: "GET", path: &path, range: None, origin: None });
     assert_eq!((r.status, r.reason()), (403, Some("token_unknown")));
-    assert_eq!(other.session.evidence_open(&ids[0]).unwrap_err().code, "not_found");
+    assert_eq!(other.session.evidence_open(&ids[0]).unwrap_err().code, "unknown_evidence");
     assert_eq!(other.session.evidence_open("not an id").unwrap_err().code, "invalid_input");
 
     // The store closed under an open token: locked. Locking forgets every token.
