@@ -403,7 +403,8 @@ mod tests {
         assert_eq!(r("bytes=10-12", 10), Err(RangeError::Unsatisfiable));
         assert_eq!(r("bytes=-0", 10), Err(RangeError::Unsatisfiable));
         assert_eq!(r("bytes=0-", 0), Err(RangeError::Unsatisfiable));
-        assert_eq!(r(&format!("bytes={}-", u64::MAX), 10), Err(RangeError::Unsatisfiable));
+        assert_eq!(r("bytes=9999999999999999999-", 10), Err(RangeError::Unsatisfiable));
+        assert_eq!(r(&format!("bytes={}-", u64::MAX), 10), Err(RangeError::Malformed), "20 digits are more than a size");
     }
 
     #[test]
