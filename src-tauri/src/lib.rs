@@ -171,6 +171,11 @@ async fn evidence_open(state: State<'_, AppState>, id: String) -> Res<casebridge
 }
 
 #[tauri::command]
+async fn media_range(state: State<'_, AppState>, url: String, begin: u64, end: u64) -> Res<tauri::ipc::Response> {
+    blocking(&state, move |s| s.media_range(&url, begin, end).map(tauri::ipc::Response::new)).await
+}
+
+#[tauri::command]
 async fn set_tile_server(state: State<'_, AppState>, template: Option<String>) -> Res<()> {
     blocking(&state, move |s| s.set_tile_server(template)).await
 }
@@ -302,6 +307,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             job_cancel,
             evidence_preview,
             evidence_open,
+            media_range,
             set_tile_server,
             evidence_thumbnail,
             file_metadata,

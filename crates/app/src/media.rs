@@ -342,6 +342,32 @@ impl MediaTokens {
     }
 }
 
+/// Bytes `begin .. end` of the item a viewer URL opens, through the same checks as the scheme
+/// (for page script where the webview will not `fetch` from the scheme: the desktop's
+/// `media_range` command). Refusals as errors: `locked`, `forbidden` (a token not open),
+/// `invalid_input` (not a viewer URL, a bad range), `unknown_evidence`, `corruption`.
+pub fn read_url(tokens: &MediaTokens, store: &StoreHandle, url: &str, begin: u64, end: u64) -> Result<Vec<u8>> {
+    let path = url.strip_prefix(&format!("{SCHEME}://localhost")).or_else(|| url.strip_prefix(&format!("http://{SCHEME}.localhost"))).unwrap_or("");
+    if end <= begin || end - begin > MAX_RANGE_BYTES {
+        return Err(AppError::invalid("range", format!("{begin}..{end} is empty or longer than {MAX_RANGE_BYTES} bytes")));
+    }
+    let range = format!("bytes={begin}-{}", end - 1);
+    let r = tokens.serve(store, &MediaRequest { method: "GET", path, range: Some(&range), origin: None });
+    if r.status == 200 || r.status == 206 {
+        return Ok(r.body);
+    }
+    let message = String::from_utf8_lossy(&r.body).into_owned();
+    let code = match r.reason().unwrap_or("") {
+        "locked" => ErrorCode::Locked,
+        "token_unknown" => ErrorCode::Forbidden,
+        "not_found" => ErrorCode::UnknownEvidence,
+        "corruption" => ErrorCode::Corruption,
+        "store" => ErrorCode::Store,
+        _ => ErrorCode::InvalidInput,
+    };
+    Err(AppError::new(code, message))
+}
+
 /// Headers on every content response: ranges, never cached, never sniffed, never a page that
 /// can run script (a sandbox without scripts, nothing loaded) even if navigated to.
 fn common_headers() -> Vec<(&'static str, String)> {

@@ -414,6 +414,12 @@ impl Session {
         self.with_store(|s| crate::media::open(s, &self.media, id))
     }
 
+    /// Bytes `begin .. end` of the item a viewer URL opens (see [`crate::media::read_url`]).
+    pub fn media_range(&self, url: &str, begin: u64, end: u64) -> Result<Vec<u8>> {
+        self.check_idle();
+        crate::media::read_url(&self.media, &self.store, url, begin, end)
+    }
+
     /// Answers one request of the webview to the `cbmedia` scheme (see [`crate::media`]).
     pub fn media_request(&self, req: &crate::media::MediaRequest<'_>) -> crate::media::MediaResponse {
         self.check_idle();

@@ -95,6 +95,8 @@ export const evidencePreview = (id: string, maxBytes: number) => call<Preview>('
  * Police staff's view is logged once per open.
  */
 export const evidenceOpen = (id: string) => call<MediaSource>('evidence_open', { id });
+/** Bytes `begin .. end` of an item opened with `evidenceOpen`, by its URL (for when the webview refuses page script a fetch from the scheme). */
+export const mediaRange = (url: string, begin: number, end: number) => call<ArrayBuffer>('media_range', { url, begin, end });
 /** Sets (or with null clears) the map tile server; the desktop's CSP allows images from its origin from the next start. */
 export const setTileServer = (template: string | null) => call<void>('set_tile_server', { template });
 /** A small downscaled copy of an image item (JPEG/PNG up to 16 MiB), at most `maxPx` on its longer side. */

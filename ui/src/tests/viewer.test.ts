@@ -184,6 +184,14 @@ describe('EvidenceViewer', () => {
     expect(screen.getByTestId('viewer-text-cut')).toHaveTextContent('The first');
   });
 
+  it('reads through the desktop command when the webview refuses script a fetch from the scheme', async () => {
+    vi.stubGlobal('fetch', vi.fn(() => Promise.reject(new TypeError('Cross origin requests are only supported for HTTP.'))));
+    m.mediaRange.mockImplementation(async (_url: string, begin: number, end: number) => new TextEncoder().encode('hello from the store'.slice(begin, end)).buffer as ArrayBuffer);
+    open(item('text/plain', 20, 'note.txt'), 'text/plain; charset=utf-8');
+    expect(await screen.findByTestId('viewer-text')).toHaveTextContent('hello from the store');
+    expect(m.mediaRange).toHaveBeenCalledWith(URL, 0, 20);
+  });
+
   it('a type with no view says so, naming it', async () => {
     open(item('application/zip', 100, 'export.zip'), 'application/octet-stream');
     expect(await screen.findByTestId('viewer-unsupported')).toHaveTextContent('This type (application/zip) cannot be shown here');

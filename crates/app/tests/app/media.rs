@@ -84,6 +84,13 @@ fn ranges_stream_the_content_and_the_open_is_logged_once() {
         assert_eq!(r.header("Content-Range"), Some(format!("bytes */{len}").as_str()));
     }
 
+    // The same through the command page script can use: bytes, or the refusal as an error.
+    assert_eq!(s.media_range(&src.url, 10, 20).unwrap(), &data[10..20]);
+    assert_eq!(s.media_range(&src.url, 20, 10).unwrap_err().code, "invalid_input");
+    assert_eq!(s.media_range(&src.url, len as u64, len as u64 + 5).unwrap_err().code, "invalid_input");
+    assert_eq!(s.media_range("cbmedia://localhost/0000", 0, 5).unwrap_err().code, "invalid_input");
+    assert_eq!(s.media_range(&format!("cbmedia://localhost/{}", "cd".repeat(32)), 0, 5).unwrap_err().code, "forbidden");
+
     // Many range requests, still one entry: logged per open, not per request.
     assert_eq!(views_logged(s, &ids[0]), 1);
     s.evidence_open(&ids[0]).unwrap();
