@@ -345,7 +345,11 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
 
 /// Answers one request to the `cbmedia` scheme: the session does the work; a request from
 /// another webview than the main window, or before the session exists, is refused.
-pub fn media_response(session: Option<&Session>, main_window: bool, request: &tauri::http::Request<Vec<u8>>) -> tauri::http::Response<Vec<u8>> {
+pub fn media_response(
+    session: Option<&Session>,
+    main_window: bool,
+    request: &tauri::http::Request<Vec<u8>>,
+) -> tauri::http::Response<Vec<u8>> {
     use casebridge_app::media::{MediaRequest, MediaResponse};
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     let resp = match session {

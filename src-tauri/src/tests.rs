@@ -203,7 +203,13 @@ fn the_viewer_scheme_serves_ranges_of_an_opened_item_to_the_main_window_only() {
 
     let session = Arc::clone(&env._app.state::<AppState>().session);
     let request = |range: &str| {
-        tauri::http::Request::builder().method("GET").uri(url).header("Range", range).header("Origin", "tauri://localhost").body(Vec::new()).unwrap()
+        tauri::http::Request::builder()
+            .method("GET")
+            .uri(url)
+            .header("Range", range)
+            .header("Origin", "tauri://localhost")
+            .body(Vec::new())
+            .unwrap()
     };
     let r = media_response(Some(&session), true, &request("bytes=100-199"));
     assert_eq!(r.status(), 206);
@@ -211,7 +217,10 @@ fn the_viewer_scheme_serves_ranges_of_an_opened_item_to_the_main_window_only() {
     assert_eq!(r.headers()["content-range"], "bytes 100-199/5000");
     assert_eq!(r.headers()["access-control-allow-origin"], "tauri://localhost");
     let r = media_response(Some(&session), true, &request("bytes=6000-"));
-    assert_eq!((r.status().as_u16(), &r.headers()["x-casebridge-reason"]), (416, &"range_unsatisfiable".parse::<tauri::http::HeaderValue>().unwrap()));
+    assert_eq!(
+        (r.status().as_u16(), &r.headers()["x-casebridge-reason"]),
+        (416, &"range_unsatisfiable".parse::<tauri::http::HeaderValue>().unwrap())
+    );
     // Another webview (not the main window) is refused, whatever the token.
     let r = media_response(Some(&session), false, &request("bytes=0-9"));
     assert_eq!(r.status(), 403);

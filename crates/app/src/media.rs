@@ -318,7 +318,12 @@ impl MediaTokens {
             Err(e) => {
                 let mut headers = cors;
                 headers.push(("Content-Range", format!("bytes */{size}")));
-                return refusal(416, e.code(), format!("the range {:?} cannot be served from {size} bytes", req.range.unwrap_or("")), headers);
+                return refusal(
+                    416,
+                    e.code(),
+                    format!("the range {:?} cannot be served from {size} bytes", req.range.unwrap_or("")),
+                    headers,
+                );
             }
         };
         let mut body = Vec::new();
@@ -347,7 +352,10 @@ impl MediaTokens {
 /// `media_range` command). Refusals as errors: `locked`, `forbidden` (a token not open),
 /// `invalid_input` (not a viewer URL, a bad range), `unknown_evidence`, `corruption`.
 pub fn read_url(tokens: &MediaTokens, store: &StoreHandle, url: &str, begin: u64, end: u64) -> Result<Vec<u8>> {
-    let path = url.strip_prefix(&format!("{SCHEME}://localhost")).or_else(|| url.strip_prefix(&format!("http://{SCHEME}.localhost"))).unwrap_or("");
+    let path = url
+        .strip_prefix(&format!("{SCHEME}://localhost"))
+        .or_else(|| url.strip_prefix(&format!("http://{SCHEME}.localhost")))
+        .unwrap_or("");
     if end <= begin || end - begin > MAX_RANGE_BYTES {
         return Err(AppError::invalid("range", format!("{begin}..{end} is empty or longer than {MAX_RANGE_BYTES} bytes")));
     }
@@ -421,7 +429,18 @@ mod tests {
         assert_eq!(parse_range(None, 10), Ok(ByteRange { offset: 0, len: 10, partial: false }));
         assert_eq!(parse_range(None, big), Ok(ByteRange { offset: 0, len: MAX_RANGE_BYTES, partial: true }));
         // Refusals, each with its reason.
-        for bad in ["bytes=", "bytes=-", "bytes=a-3", "bytes=3-a", "items=0-1", "bytes=5-2", "bytes=+1-2", "bytes=99999999999999999999-", "0-1", "bytes=1"] {
+        for bad in [
+            "bytes=",
+            "bytes=-",
+            "bytes=a-3",
+            "bytes=3-a",
+            "items=0-1",
+            "bytes=5-2",
+            "bytes=+1-2",
+            "bytes=99999999999999999999-",
+            "0-1",
+            "bytes=1",
+        ] {
             assert_eq!(r(bad, 10), Err(RangeError::Malformed), "{bad}");
         }
         assert_eq!(r("bytes=0-1,3-4", 10), Err(RangeError::Multiple));

@@ -50,7 +50,13 @@ fn default_idle() -> u64 {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { failed_attempts: 0, locked_out_until: None, idle_lock_secs: DEFAULT_IDLE_LOCK_SECS, conduct_accepted_at: None, tile_server: None }
+        Settings {
+            failed_attempts: 0,
+            locked_out_until: None,
+            idle_lock_secs: DEFAULT_IDLE_LOCK_SECS,
+            conduct_accepted_at: None,
+            tile_server: None,
+        }
     }
 }
 
@@ -114,7 +120,10 @@ pub fn tile_origin(template: &str) -> Result<String> {
     let name_ok = !name.is_empty() && name.len() <= 253 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
     let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
     if !name_ok || !port_ok {
-        return Err(AppError::invalid("tile server", "the address must name a server (a host name, optionally with a port) after https://"));
+        return Err(AppError::invalid(
+            "tile server",
+            "the address must name a server (a host name, optionally with a port) after https://",
+        ));
     }
     for k in ["{z}", "{x}", "{y}"] {
         if !t.contains(k) {

@@ -638,7 +638,9 @@ impl ObjectStore {
         };
         let ObjectKey { key, prefix, chunk_ad } = self.object_key(&name, file_len, &mut f)?;
         if file_len != expected_len {
-            return Err(Error::corrupt(format!("evidence object is {file_len} bytes long, {expected_len} were expected for its recorded size")));
+            return Err(Error::corrupt(format!(
+                "evidence object is {file_len} bytes long, {expected_len} were expected for its recorded size"
+            )));
         }
         let first = offset / chunk;
         let last_needed = (end - 1) / chunk;

@@ -76,9 +76,11 @@ fn ranges_stream_the_content_and_the_open_is_logged_once() {
     assert_eq!(head.header("Content-Length"), Some("100"));
 
     // Bad ranges: 416, each with its own reason and the size.
-    for (range, reason) in
-        [(format!("bytes={len}-"), "range_unsatisfiable"), ("bytes=0-1,5-6".into(), "range_multiple"), ("bytes=x-1".into(), "range_malformed")]
-    {
+    for (range, reason) in [
+        (format!("bytes={len}-"), "range_unsatisfiable"),
+        ("bytes=0-1,5-6".into(), "range_multiple"),
+        ("bytes=x-1".into(), "range_malformed"),
+    ] {
         let r = get(s, &src.url, Some(&range));
         assert_eq!((r.status, r.reason()), (416, Some(reason)), "{range}");
         assert_eq!(r.header("Content-Range"), Some(format!("bytes */{len}").as_str()));
