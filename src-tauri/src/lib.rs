@@ -203,6 +203,21 @@ async fn evidence_preview(state: State<'_, AppState>, id: String, max_bytes: u64
 }
 
 #[tauri::command]
+async fn evidence_open(state: State<'_, AppState>, id: String) -> Res<casebridge_app::media::MediaSource> {
+    blocking(&state, move |s| s.evidence_open(&id)).await
+}
+
+#[tauri::command]
+async fn media_range(state: State<'_, AppState>, url: String, begin: u64, end: u64) -> Res<tauri::ipc::Response> {
+    blocking(&state, move |s| s.media_range(&url, begin, end).map(tauri::ipc::Response::new)).await
+}
+
+#[tauri::command]
+async fn set_tile_server(state: State<'_, AppState>, template: Option<String>) -> Res<()> {
+    blocking(&state, move |s| s.set_tile_server(template)).await
+}
+
+#[tauri::command]
 async fn evidence_thumbnail(state: State<'_, AppState>, id: String, max_px: u32) -> Res<Thumbnail> {
     blocking(&state, move |s| s.evidence_thumbnail(&id, max_px)).await
 }
@@ -339,6 +354,9 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             evidence_import,
             job_cancel,
             evidence_preview,
+            evidence_open,
+            media_range,
+            set_tile_server,
             evidence_thumbnail,
             file_metadata,
             briefs_list,
@@ -354,6 +372,13 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             sync_status,
             sync_now,
         ])
+        // The viewer's evidence content (`cbmedia://localhost/<token>`, casebridge_app::media):
+        // answered on the blocking pool, never on the window's thread.
+        .register_asynchronous_uri_scheme_protocol(casebridge_app::media::SCHEME, |ctx, request, responder| {
+            let session = ctx.app_handle().try_state::<AppState>().map(|s| Arc::clone(&s.session));
+            let main_window = ctx.webview_label() == "main";
+            tauri::async_runtime::spawn_blocking(move || responder.respond(media_response(session.as_deref(), main_window, &request)));
+        })
         .setup(move |app| {
             let handle = app.handle().clone();
             let emitter: Emitter = Arc::new(move |e: AppEvent| {
@@ -365,6 +390,39 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             app.manage(AppState { session });
             Ok(())
         })
+}
+
+/// Answers one request to the `cbmedia` scheme: the session does the work; a request from
+/// another webview than the main window, or before the session exists, is refused.
+pub fn media_response(
+    session: Option<&Session>,
+    main_window: bool,
+    request: &tauri::http::Request<Vec<u8>>,
+) -> tauri::http::Response<Vec<u8>> {
+    use casebridge_app::media::{MediaRequest, MediaResponse};
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let resp = match session {
+        Some(session) if main_window => session.media_request(&MediaRequest {
+            method: request.method().as_str(),
+            path: request.uri().path(),
+            range: header("range"),
+            origin: header("origin"),
+        }),
+        _ => MediaResponse {
+            status: 403,
+            headers: vec![("X-Casebridge-Reason", "token_unknown".into())],
+            body: b"token_unknown: not served to this window".to_vec(),
+        },
+    };
+    let mut builder = tauri::http::Response::builder().status(resp.status);
+    for (name, value) in &resp.headers {
+        builder = builder.header(*name, value.as_str());
+    }
+    builder.body(resp.body).unwrap_or_else(|_| {
+        let mut r = tauri::http::Response::new(b"internal: the response could not be built".to_vec());
+        *r.status_mut() = tauri::http::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
 }
 
 /// Checks the idle lock every few seconds for as long as the session lives.
@@ -390,8 +448,17 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    let mut context = tauri::generate_context!();
+    // A map tile server set in Settings: the CSP allows images from its one origin (no
+    // `img-src https:` otherwise).
+    let tiles = casebridge_app::settings::Settings::load(&dir).ok().and_then(|s| s.tile_server);
+    let origin = tiles.as_deref().and_then(|t| casebridge_app::settings::tile_origin(t).ok());
+    if let (Some(origin), Some(tauri::utils::config::Csp::Policy(csp))) = (origin, context.config().app.security.csp.clone()) {
+        let csp = casebridge_app::settings::csp_with_tiles(&csp, Some(&origin));
+        context.config_mut().app.security.csp = Some(tauri::utils::config::Csp::Policy(csp));
+    }
     let app = setup(tauri::Builder::default(), move |emitter| Session::new(dir).with_emitter(emitter));
-    if let Err(e) = app.run(tauri::generate_context!()) {
+    if let Err(e) = app.run(context) {
         eprintln!("casebridge: the window could not start: {e}");
         std::process::exit(1);
     }

@@ -183,3 +183,50 @@ fn status_thumbnails_file_metadata_and_export_with_the_uis_argument_names() {
     let out = env._tmp.path().join("case.cbb").display().to_string();
     assert_eq!(code(call(&env, "case_export", json!({"caseId": id, "path": out}))), "not_enrolled");
 }
+
+#[test]
+fn the_viewer_scheme_serves_ranges_of_an_opened_item_to_the_main_window_only() {
+    use tauri::Manager as _;
+    let env = env();
+    call(&env, "profile_create", json!({"name": "Vera", "role": "investigator", "passphrase": PASS})).unwrap();
+    let id = call(&env, "case_create", json!({"title": "Dash-cam", "summary": null, "reference": null, "tags": []})).unwrap();
+    let file = env._tmp.path().join("clip.txt");
+    let content: Vec<u8> = (0..5000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    std::fs::write(&file, &content).unwrap();
+    call(&env, "evidence_import", json!({"caseId": id, "paths": [file.display().to_string()]})).unwrap();
+    event(&env, "job-done");
+    let items = call(&env, "evidence_list", json!({"caseId": id})).unwrap();
+    let src = call(&env, "evidence_open", json!({"id": items[0]["id"]})).unwrap();
+    let url = src["url"].as_str().unwrap();
+    assert!(url.starts_with("cbmedia://localhost/"), "{url}");
+    assert_eq!(src["size"], 5000);
+
+    let session = Arc::clone(&env._app.state::<AppState>().session);
+    let request = |range: &str| {
+        tauri::http::Request::builder()
+            .method("GET")
+            .uri(url)
+            .header("Range", range)
+            .header("Origin", "tauri://localhost")
+            .body(Vec::new())
+            .unwrap()
+    };
+    let r = media_response(Some(&session), true, &request("bytes=100-199"));
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.body(), &content[100..200]);
+    assert_eq!(r.headers()["content-range"], "bytes 100-199/5000");
+    assert_eq!(r.headers()["access-control-allow-origin"], "tauri://localhost");
+    let r = media_response(Some(&session), true, &request("bytes=6000-"));
+    assert_eq!(
+        (r.status().as_u16(), &r.headers()["x-casebridge-reason"]),
+        (416, &"range_unsatisfiable".parse::<tauri::http::HeaderValue>().unwrap())
+    );
+    // Another webview (not the main window) is refused, whatever the token.
+    let r = media_response(Some(&session), false, &request("bytes=0-9"));
+    assert_eq!(r.status(), 403);
+    assert!(r.body().is_empty() || !r.body().windows(10).any(|w| w == &content[..10]));
+    // Locking forgets the token.
+    call(&env, "lock", json!({})).unwrap();
+    let r = media_response(Some(&session), true, &request("bytes=0-9"));
+    assert_eq!((r.status().as_u16(), r.headers()["x-casebridge-reason"].to_str().unwrap()), (403, "token_unknown"));
+}

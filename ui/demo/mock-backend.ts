@@ -243,6 +243,11 @@ mockIPC(
           { at: '2026-03-02T09:10:00+01:00', action: 'imported', actor: who.member_id, actor_name: 'Dana Weber', device: who.device_id, reason: null, sha256: detail.evidence[0].sha256, event_hash: '11'.repeat(32) },
           { at: '2026-03-02T11:00:00+01:00', action: 'viewed', actor: who.member_id, actor_name: 'Dana Weber', device: who.device_id, reason: null, sha256: detail.evidence[0].sha256, event_hash: '22'.repeat(32) },
         ];
+      case 'evidence_open': {
+        // The demo has no store: a data: URL of a short text stands in for the cbmedia:// URL.
+        const body = 'Content is decrypted on demand and streamed to the viewer.\nThis demo has no real files.';
+        return { evidence_id: a.id, url: `data:text/plain;base64,${btoa(body)}`, media_type: 'text/plain; charset=utf-8', size: body.length };
+      }
       case 'evidence_preview':
         return { media_type: 'text/plain', data_base64: btoa('Preview content is decrypted on demand.\nThis demo has no real files.'), too_large: false };
       case 'evidence_import': {

@@ -47,6 +47,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         CustodyView,
         CustodyAction,
         Preview,
+        crate::media::MediaSource,
         BriefView,
         Area,
         GeoPoint,

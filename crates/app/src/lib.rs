@@ -72,6 +72,7 @@ pub mod export;
 pub mod files;
 mod handle;
 pub mod import;
+pub mod media;
 pub mod outbox;
 pub mod profile;
 pub mod receipts;

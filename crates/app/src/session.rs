@@ -84,6 +84,8 @@ pub struct Session {
     jobs: Mutex<HashMap<String, Arc<AtomicBool>>>,
     /// Serialises unlock attempts, so concurrent tries cannot race the counter.
     unlock_gate: Mutex<()>,
+    /// The viewer's open items (`cbmedia` tokens), forgotten when the profile locks.
+    media: crate::media::MediaTokens,
 }
 
 impl std::fmt::Debug for Session {
@@ -112,6 +114,7 @@ impl Session {
             emitter: Arc::new(|_| {}),
             jobs: Mutex::new(HashMap::new()),
             unlock_gate: Mutex::new(()),
+            media: crate::media::MediaTokens::default(),
         }
     }
 
@@ -280,6 +283,7 @@ impl Session {
     /// Locks the profile now: the store is closed and its keys wiped. A running import or
     /// sync stops at its next step with `locked`.
     pub fn lock(&self) {
+        self.media.clear();
         if self.store.close() {
             self.emit(AppEvent::Locked(Locked { reason: LockReason::Manual }));
         }
@@ -311,6 +315,20 @@ impl Session {
         Ok(())
     }
 
+    /// Sets (or with `None` clears) the map tile server, kept with the profile outside the
+    /// store (it is not case data): the desktop's CSP allows images from its origin from the
+    /// next start on. A template that is not https with a plain host and `{z}`, `{x}`, `{y}` is
+    /// refused (`invalid_input`), nothing changed.
+    pub fn set_tile_server(&self, template: Option<String>) -> Result<()> {
+        let template = template.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        if let Some(t) = &template {
+            crate::settings::tile_origin(t)?;
+        }
+        let mut s = self.settings()?;
+        s.tile_server = template;
+        s.save(&self.dir)
+    }
+
     /// Locks the profile if it has been idle for the idle time and no job is running; emits
     /// `locked` and returns true when it did.
     pub fn check_idle(&self) -> bool {
@@ -322,6 +340,9 @@ impl Session {
             let idle = Duration::seconds(i64::try_from(inner.idle_lock_secs).unwrap_or(i64::MAX));
             self.now() - inner.last_activity >= idle
         };
+        if expired {
+            self.media.clear();
+        }
         if expired && self.store.close() {
             self.emit(AppEvent::Locked(Locked { reason: LockReason::Idle }));
             return true;
@@ -410,6 +431,24 @@ impl Session {
     /// An item's content for display (police staff's view is logged).
     pub fn evidence_preview(&self, id: &str, max_bytes: u64) -> Result<Preview> {
         self.with_store(|s| cases::preview(s, id, max_bytes))
+    }
+
+    /// Opens an item for the viewer: its `cbmedia` URL, valid until the profile locks (police
+    /// staff's view is logged, once).
+    pub fn evidence_open(&self, id: &str) -> Result<crate::media::MediaSource> {
+        self.with_store(|s| crate::media::open(s, &self.media, id))
+    }
+
+    /// Bytes `begin .. end` of the item a viewer URL opens (see [`crate::media::read_url`]).
+    pub fn media_range(&self, url: &str, begin: u64, end: u64) -> Result<Vec<u8>> {
+        self.check_idle();
+        crate::media::read_url(&self.media, &self.store, url, begin, end)
+    }
+
+    /// Answers one request of the webview to the `cbmedia` scheme (see [`crate::media`]).
+    pub fn media_request(&self, req: &crate::media::MediaRequest<'_>) -> crate::media::MediaResponse {
+        self.check_idle();
+        self.media.serve(&self.store, req)
     }
 
     /// A small downscaled copy of an image item for tables (police staff's view is logged).

@@ -38,6 +38,10 @@ pub struct Settings {
     /// When this profile accepted the code of conduct.
     #[serde(default)]
     pub conduct_accepted_at: Option<DateTime<Utc>>,
+    /// The map tile server's address template (`https://host/{z}/{x}/{y}.png`), when one is
+    /// set: the desktop's CSP then allows images from that one origin (read at start-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tile_server: Option<String>,
 }
 
 fn default_idle() -> u64 {
@@ -46,7 +50,13 @@ fn default_idle() -> u64 {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { failed_attempts: 0, locked_out_until: None, idle_lock_secs: DEFAULT_IDLE_LOCK_SECS, conduct_accepted_at: None }
+        Settings {
+            failed_attempts: 0,
+            locked_out_until: None,
+            idle_lock_secs: DEFAULT_IDLE_LOCK_SECS,
+            conduct_accepted_at: None,
+            tile_server: None,
+        }
     }
 }
 
@@ -89,5 +99,81 @@ impl Settings {
             fs::File::open(dir)?.sync_all()
         };
         write().map_err(|e| AppError::new(ErrorCode::Io, format!("cannot write {}: {e}", path.display())))
+    }
+}
+
+/// The origin (`https://host[:port]`) of a map tile address template, checked as the Settings
+/// screen checks it: https, a plain host name (letters, digits, dots, hyphens; an optional
+/// port), and `{z}`, `{x}`, `{y}` in it. `invalid_input` otherwise.
+pub fn tile_origin(template: &str) -> Result<String> {
+    let t = template.trim();
+    let rest = t
+        .get(..8)
+        .filter(|p| p.eq_ignore_ascii_case("https://"))
+        .map(|_| &t[8..])
+        .ok_or_else(|| AppError::invalid("tile server", "the address must start with https://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (name, port) = match host.split_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (host, None),
+    };
+    let name_ok = !name.is_empty() && name.len() <= 253 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    if !name_ok || !port_ok {
+        return Err(AppError::invalid(
+            "tile server",
+            "the address must name a server (a host name, optionally with a port) after https://",
+        ));
+    }
+    for k in ["{z}", "{x}", "{y}"] {
+        if !t.contains(k) {
+            return Err(AppError::invalid("tile server", format!("the address must contain {k}")));
+        }
+    }
+    Ok(format!("https://{}", host.to_ascii_lowercase()))
+}
+
+/// `csp` with images from the tile server's `origin` allowed too (its `img-src` directive
+/// extended; nothing else changes). Without an origin, `csp` as it is.
+pub fn csp_with_tiles(csp: &str, origin: Option<&str>) -> String {
+    let Some(origin) = origin else { return csp.to_string() };
+    csp.split(';')
+        .map(|d| {
+            let d = d.trim();
+            if d.split_whitespace().next() == Some("img-src") {
+                format!("{d} {origin}")
+            } else {
+                d.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tile_tests {
+    use super::*;
+
+    #[test]
+    fn a_tile_server_adds_exactly_its_origin_to_img_src() {
+        assert_eq!(tile_origin("https://Tiles.Example.org:8443/{z}/{x}/{y}.png").unwrap(), "https://tiles.example.org:8443");
+        for bad in [
+            "http://tiles.example.org/{z}/{x}/{y}.png",
+            "https:///{z}/{x}/{y}",
+            "https://tiles.example.org/{z}/{x}.png",
+            "https://evil.org;script-src *;/{z}/{x}/{y}",
+            "https://a b/{z}/{x}/{y}",
+            "https://host:99999999/{z}/{x}/{y}",
+            "https://user@host/{z}/{x}/{y}",
+            "",
+        ] {
+            assert_eq!(tile_origin(bad).unwrap_err().code, "invalid_input", "{bad}");
+        }
+        let csp = "default-src 'self'; img-src 'self' data: cbmedia:; media-src 'self'";
+        assert_eq!(csp_with_tiles(csp, None), csp);
+        assert_eq!(
+            csp_with_tiles(csp, Some("https://tiles.example.org")),
+            "default-src 'self'; img-src 'self' data: cbmedia: https://tiles.example.org; media-src 'self'"
+        );
     }
 }

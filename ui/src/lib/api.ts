@@ -26,6 +26,7 @@ import type {
   JobDone,
   JobProgress,
   Locked,
+  MediaSource,
   Preview,
   ReportFormat,
   ReceiptView,
@@ -96,6 +97,16 @@ export const evidenceCustody = (id: string) => call<CustodyView[]>('evidence_cus
 export const evidenceImport = (caseId: string, paths: string[]) => call<string>('evidence_import', { caseId, paths });
 export const jobCancel = (job: string) => call<void>('job_cancel', { job });
 export const evidencePreview = (id: string, maxBytes: number) => call<Preview>('evidence_preview', { id, maxBytes });
+/**
+ * Opens an item for the viewer: a `cbmedia://localhost/<token>` URL the webview streams it from
+ * (HTTP ranges: video and audio seek, pdf.js reads page by page), valid until the profile locks.
+ * Police staff's view is logged once per open.
+ */
+export const evidenceOpen = (id: string) => call<MediaSource>('evidence_open', { id });
+/** Bytes `begin .. end` of an item opened with `evidenceOpen`, by its URL (for when the webview refuses page script a fetch from the scheme). */
+export const mediaRange = (url: string, begin: number, end: number) => call<ArrayBuffer>('media_range', { url, begin, end });
+/** Sets (or with null clears) the map tile server; the desktop's CSP allows images from its origin from the next start. */
+export const setTileServer = (template: string | null) => call<void>('set_tile_server', { template });
 /** A small downscaled copy of an image item (JPEG/PNG up to 16 MiB), at most `maxPx` on its longer side. */
 export const evidenceThumbnail = (id: string, maxPx: number) => call<Thumbnail>('evidence_thumbnail', { id, maxPx });
 /** Replaces a case's tags (an empty list removes them all). */

@@ -199,19 +199,34 @@ describe('case map', () => {
 describe('tile setting', () => {
   it('rejects a non-https template and stores a good one', async () => {
     const user = userEvent.setup();
+    m.setTileServer.mockResolvedValue(undefined);
     render(Settings);
     const field = screen.getByTestId('map-tiles-url');
     await user.type(field, 'http://tiles.example.org/{{z}/{{x}/{{y}.png');
     await user.click(screen.getByTestId('map-tiles-save'));
     expect(screen.getByTestId('map-tiles-error')).toHaveTextContent(/https/);
     expect(localStorage.getItem(TILE_SETTING_KEY)).toBeNull();
+    expect(m.setTileServer).not.toHaveBeenCalled();
     await user.clear(field);
     await user.type(field, 'https://tiles.example.org/{{z}/{{x}/{{y}.png');
     await user.click(screen.getByTestId('map-tiles-save'));
+    await waitFor(() => expect(localStorage.getItem(TILE_SETTING_KEY)).toBe('https://tiles.example.org/{z}/{x}/{y}.png'));
     expect(screen.queryByTestId('map-tiles-error')).toBeNull();
-    expect(localStorage.getItem(TILE_SETTING_KEY)).toBe('https://tiles.example.org/{z}/{x}/{y}.png');
+    // The desktop keeps it too: its CSP allows that server's images (and no other https images).
+    expect(m.setTileServer).toHaveBeenCalledWith('https://tiles.example.org/{z}/{x}/{y}.png');
     expect(screen.getByTestId('map-tiles-warning')).toHaveTextContent(/learns which areas you look at/);
     await user.click(screen.getByTestId('map-tiles-clear'));
+    await waitFor(() => expect(localStorage.getItem(TILE_SETTING_KEY)).toBeNull());
+    expect(m.setTileServer).toHaveBeenLastCalledWith(null);
+  });
+
+  it('a template the desktop refuses is not stored, and says why', async () => {
+    const user = userEvent.setup();
+    m.setTileServer.mockRejectedValue({ code: 'invalid_input', message: 'tile server: the address must name a server' });
+    render(Settings);
+    await user.type(screen.getByTestId('map-tiles-url'), 'https://tiles.example.org/{{z}/{{x}/{{y}.png');
+    await user.click(screen.getByTestId('map-tiles-save'));
+    expect(await screen.findByTestId('map-tiles-error')).toHaveTextContent('must name a server');
     expect(localStorage.getItem(TILE_SETTING_KEY)).toBeNull();
   });
 });

@@ -6,6 +6,7 @@ mod cases;
 mod court;
 mod extras;
 mod flow;
+mod media;
 mod outbox;
 mod session;
 

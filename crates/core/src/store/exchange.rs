@@ -75,6 +75,13 @@ impl Store {
         self.objects.read(&sha, size, sink, progress)
     }
 
+    /// Streams plaintext bytes `offset .. offset + len` of the content with SHA-256 `sha256`
+    /// (hex) and `size` into `sink`, decrypting only the chunks that hold them; every chunk is
+    /// authenticated, and the object must be exactly as long as `size` bytes seal to.
+    pub fn read_content_range(&self, sha256: &str, size: u64, offset: u64, len: u64, sink: &mut dyn Write) -> Result<()> {
+        self.objects.read_range(&decode_sha(sha256)?, size, offset, len, sink)
+    }
+
     /// True when content with this SHA-256 (hex) is held.
     pub fn has_content(&self, sha256: &str) -> bool {
         decode_sha(sha256).ok().and_then(|s| self.objects.exists(&s).ok()).unwrap_or(false)
@@ -268,6 +275,12 @@ impl ContentImporter {
     /// store. Objects are write-once, so a read never sees a half-written one.
     pub fn read_content(&self, sha256: &str, size: u64, sink: &mut dyn Write, progress: &mut dyn Progress) -> Result<()> {
         self.0.read(&decode_sha(sha256)?, size, sink, progress)
+    }
+
+    /// [`Store::read_content_range`] without borrowing the store: a viewer's range requests
+    /// decrypt while other calls use the store.
+    pub fn read_content_range(&self, sha256: &str, size: u64, offset: u64, len: u64, sink: &mut dyn Write) -> Result<()> {
+        self.0.read_range(&decode_sha(sha256)?, size, offset, len, sink)
     }
 
     /// True when content with this SHA-256 (hex) is held. A verification asks this before it

@@ -37,6 +37,7 @@ export type { LockReason } from './LockReason';
 export type { Locked } from './Locked';
 export type { MatchRange } from './MatchRange';
 export type { NoteAmendmentView } from './NoteAmendmentView';
+export type { MediaSource } from './MediaSource';
 export type { NoteView } from './NoteView';
 export type { Observed } from './Observed';
 export type { Preview } from './Preview';
