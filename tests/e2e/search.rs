@@ -27,7 +27,7 @@ fn case_list_search_finds_words_in_notes_evidence_and_tags_ranked_with_snippets(
 
     // A word only in a note finds the note's case, with the note as its match.
     let hits = search(&p, "caretaker");
-    assert_eq!(ids(&hits), [arson.clone()]);
+    assert_eq!(ids(&hits), std::slice::from_ref(&arson));
     assert_eq!(str_field(&hits[0], "hit_kind"), "note");
     let m = &hits[0]["matches"][0];
     assert_eq!(str_field(m, "field"), "note");
@@ -41,10 +41,10 @@ fn case_list_search_finds_words_in_notes_evidence_and_tags_ranked_with_snippets(
 
     // Ranked: a title match above a note match; the last word is a prefix.
     assert_eq!(ids(&search(&p, "van")), [van.clone(), arson.clone()]);
-    assert_eq!(ids(&search(&p, "caret")), [arson.clone()]);
+    assert_eq!(ids(&search(&p, "caret")), std::slice::from_ref(&arson));
     // Evidence names and edited tags are searched.
-    assert_eq!(ids(&search(&p, "doorbell")), [bikes.clone()]);
-    assert_eq!(ids(&search(&p, "bicycle")), [bikes.clone()]);
+    assert_eq!(ids(&search(&p, "doorbell")), std::slice::from_ref(&bikes));
+    assert_eq!(ids(&search(&p, "bicycle")), std::slice::from_ref(&bikes));
     assert_eq!(str_field(&search(&p, "bicycle")[0]["matches"][0], "field"), "tags");
     // The table keeps its format; nothing matching says so.
     let out = p.cmd(&["case", "list", "--search", "caretaker"]).ok().stdout.clone();
@@ -99,7 +99,7 @@ fn a_note_is_amended_by_its_author_and_the_original_is_kept() {
     assert_eq!(str_field(n, "original_text"), "Arrival 22:13, a blue hatchback");
     assert_eq!(str_field(&n["amendments"][0], "reason"), "digits swapped");
     // The search sees the current text only.
-    assert_eq!(ids(&search(&p, "22:31")), [case.clone()]);
+    assert_eq!(ids(&search(&p, "22:31")), std::slice::from_ref(&case));
     assert!(search(&p, "22:13").is_empty(), "the amended-away text is not found");
     // Both events are in the journal.
     let kinds: Vec<String> = p.json(&["log", "--json"]).as_array().unwrap().iter().map(|e| str_field(e, "kind")).collect();

@@ -168,7 +168,7 @@ pub fn run(a: &Args) -> Result<Section> {
     );
     s.context.push(format!(
         "Store on {} ({}); {} notes of 8–40 generated words each over an 8,000-word vocabulary (skewed: few common words, many rare), plus each case's title, summary, reference and a tag.",
-        crate::sys::fs_kind(&dir).map(|k| k.name).unwrap_or_else(|_| "?".into()),
+        crate::sys::fs_kind(&dir).map(|k| k.name).unwrap_or("?"),
         store_dir.display(),
         cases * a.notes
     ));

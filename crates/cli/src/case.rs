@@ -188,7 +188,10 @@ fn list(ctx: &mut Ctx, a: &ListArgs, out: &mut dyn Write) -> Result<()> {
         None => cases::matching(&mut ctx.open()?, &CaseFilter { status, search: None })?,
         Some(text) => {
             // The full-text engine, over an index built in memory for this command.
-            let hits = casebridge_app::search::cases_once(&mut ctx.open()?, text, status)?;
+            let mut store = ctx.open()?;
+            let hits = casebridge_app::search::cases_once(&store, text, status)?;
+            // The view is recorded like the unsearched list: one entry naming the cases shown.
+            casebridge_app::access::log_case_list(&mut store, hits.iter().map(|h| h.case.id).collect())?;
             if a.json {
                 return output::json(out, &hits);
             }

@@ -30,7 +30,11 @@ fn cases_are_created_listed_sorted_searched_and_shown() {
     // The search is full-text: a word only in a note finds its case, ranked hits say where.
     s.note_add(&b, "The caretaker smelled petrol").unwrap();
     let found = s.cases_list(Some("petrol"), None, CaseSort::Updated).unwrap();
-    assert_eq!(found.iter().map(|c| c.id.to_string()).collect::<Vec<_>>(), [b.clone()], "the index was refreshed after the note");
+    assert_eq!(
+        found.iter().map(|c| c.id.to_string()).collect::<Vec<_>>(),
+        std::slice::from_ref(&b),
+        "the index was refreshed after the note"
+    );
     let hits = s.search("caretaker", Some(5)).unwrap();
     assert_eq!((hits[0].kind, hits[0].case_id.to_string()), (casebridge_app::search::HitKind::Note, b.clone()));
     assert_eq!(hits[0].matches[0].field, casebridge_app::search::SearchField::Note);
