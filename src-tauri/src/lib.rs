@@ -147,6 +147,21 @@ async fn case_export(state: State<'_, AppState>, case_id: String, path: String) 
 }
 
 #[tauri::command]
+async fn access_log(
+    state: State<'_, AppState>,
+    case: Option<String>,
+    member: Option<String>,
+    since: Option<String>,
+) -> Res<Vec<casebridge_app::access::AccessEntry>> {
+    blocking(&state, move |s| s.access_log(case.as_deref(), member.as_deref(), since.as_deref())).await
+}
+
+#[tauri::command]
+async fn access_log_export(state: State<'_, AppState>, case: Option<String>, member: Option<String>, path: String) -> Res<u64> {
+    blocking(&state, move |s| s.access_log_export(case.as_deref(), member.as_deref(), &path)).await
+}
+
+#[tauri::command]
 async fn court_info(state: State<'_, AppState>) -> Res<court::CourtInfo> {
     blocking(&state, |s| s.court_info()).await
 }
@@ -344,6 +359,8 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             case_set_status,
             case_set_tags,
             case_export,
+            access_log,
+            access_log_export,
             court_info,
             court_report,
             court_package,

@@ -285,6 +285,13 @@ mockIPC(
         status.running = true;
         setTimeout(() => void emit('sync-event', { event: 'progress', bundle_id: '0190c1d2-b003-7000-8000-000000000003', done: 12_000_000, total: 33_812_000 }), 200);
         return null;
+      case 'access_log':
+        return [
+          { at: '2026-03-02T10:00:00+01:00', actor: who.member_id, actor_name: 'Dana Weber', device: who.device_id, action: 'viewed', case_id: 'c1', evidence_id: detail.evidence[0].id, item_ids: [], reason: 'review', access_seq: 1, status: 'chained' },
+          { at: '2026-03-02T10:05:00+01:00', actor: who.member_id, actor_name: 'Dana Weber', device: who.device_id, action: 'listed_evidence', case_id: 'c1', evidence_id: null, item_ids: detail.evidence.map((e) => e.id), reason: null, access_seq: 2, status: 'chained' },
+        ];
+      case 'access_log_export':
+        return 2;
       case 'court_info':
         return { agency_name: 'Polizei Berlin', agency_root_fingerprint: '9c1e7a5b3d2f4e6a8b0c1d3e5f7a9b2c4d6e8f0a1b3c5d7e9f2a4b6c8d0e1f3a' };
       case 'court_report':

@@ -680,6 +680,21 @@ impl Session {
         self.with_store(|s| crate::access::access_log_filtered(s, &filter))
     }
 
+    /// Writes the signed access entries of every case held (or `case`; or only `member`'s)
+    /// to the new file `path`, for the data-protection officer: whole chains, which
+    /// `casebridge-verify --access-log FILE` checks offline. Returns how many entries it wrote.
+    pub fn access_log_export(&self, case: Option<&str>, member: Option<&str>, path: &str) -> Result<u64> {
+        let blank = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        let member = blank(member).map(|m| cases::parse_id("member", &m)).transpose()?;
+        let out = PathBuf::from(path.trim());
+        if out.as_os_str().is_empty() {
+            return Err(AppError::new(ErrorCode::InvalidInput, "choose a file to write the access log to"));
+        }
+        let case = blank(case);
+        let done = self.with_store(|s| crate::access::export_log(s, case.as_deref(), member, &out))?;
+        Ok(done.entries as u64)
+    }
+
     // ----- briefs and review --------------------------------------------------------------------
 
     /// The briefs held.

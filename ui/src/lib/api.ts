@@ -9,6 +9,7 @@ import { invoke, isTauri } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { getCurrentWebview } from '@tauri-apps/api/webview';
 import type {
+  AccessEntry,
   AppError,
   AppInfo,
   Area,
@@ -114,6 +115,17 @@ export const caseSetTags = (caseId: string, tags: string[]) => call<void>('case_
 export const caseSetStatus = (caseId: string, status: CaseStatus) => call<void>('case_set_status', { caseId, status });
 /** Starts exporting the whole case as a sealed bundle to `path` (must not exist); returns the job id (job-progress / job-done). */
 export const caseExport = (caseId: string, path: string) => call<string>('case_export', { caseId, path });
+/** The access log (supervisors' screen): filters are optional; oldest first, each with its chain status. */
+export const accessLog = (caseRef: string | null, member: string | null, since: string | null) =>
+  call<AccessEntry[]>('access_log', { case: caseRef, member, since });
+/** Writes the signed access entries (whole chains) to the new file `path`; returns how many. */
+export const accessLogExport = (caseRef: string | null, member: string | null, path: string) =>
+  call<number>('access_log_export', { case: caseRef, member, path });
+/** The native "save file" dialog for an access-log export (JSON). */
+export const chooseAccessLogPath = (defaultPath: string) =>
+  call<string | null>('plugin:dialog|save', {
+    options: { title: 'Export the access log', defaultPath, filters: [{ name: 'Access log (JSON)', extensions: ['json'] }] },
+  });
 /** The agency court packages are anchored to (name, root key fingerprint). */
 export const courtInfo = () => call<CourtInfo>('court_info');
 /** Starts writing the court report of a case to `path` (must not exist); returns the job id (job-progress / job-done). */

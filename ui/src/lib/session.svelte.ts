@@ -11,7 +11,8 @@ export type Route =
   | { name: 'vol-brief'; id: string }
   | { name: 'my-submissions' }
   | { name: 'enrol' }
-  | { name: 'settings' };
+  | { name: 'settings' }
+  | { name: 'access-log' };
 
 export type CaseTab = 'overview' | 'evidence' | 'timeline' | 'notes' | 'briefs' | 'map' | 'court';
 
@@ -61,11 +62,14 @@ export function navigate(r: Route): void {
 }
 
 const STAFF_ONLY: Route['name'][] = ['cases', 'case', 'case-new', 'queue', 'briefs'];
+/** Screens only a supervisor opens (issue 16: supervisors read every access log). */
+const SUPERVISOR_ONLY: Route['name'][] = ['access-log'];
 const VOLUNTEER_ONLY: Route['name'][] = ['vol-briefs', 'vol-brief', 'my-submissions'];
 
 /** Whether a role may open a screen (the shell enforces access too; this keeps the UI coherent). */
 export function allowed(r: Route, w: WhoAmI | null): boolean {
   if (!w) return false;
+  if (SUPERVISOR_ONLY.includes(r.name)) return w.role === 'supervisor';
   if (isStaff(w)) return !VOLUNTEER_ONLY.includes(r.name);
   return !STAFF_ONLY.includes(r.name);
 }

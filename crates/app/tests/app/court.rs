@@ -74,3 +74,30 @@ fn a_report_and_a_package_are_written_as_jobs_and_logged() {
     s.lock();
     assert_eq!(s.court_report(&case, &fresh, ReportFormat::Pdf, None).unwrap_err().code, "locked");
 }
+
+/// Issue 16: the supervisor's Access log screen reads the log with the CLI's filters and exports
+/// the signed entries for the data-protection officer; a used file is never overwritten.
+#[test]
+fn the_access_log_screen_filters_and_exports() {
+    let env = unlocked(Role::Supervisor);
+    let s = &env.session;
+    let case = s.case_create("Bike thefts", None, Some("BER-8".into()), vec![]).unwrap();
+    s.case_get(&case).unwrap();
+    s.evidence_list(&case).unwrap();
+    let all = s.access_log(None, None, None).unwrap();
+    assert!(all.len() >= 2, "{all:?}");
+    assert!(all.iter().all(|e| e.status == casebridge_app::access::AccessStatus::Chained || e.case_id.is_nil()), "{all:?}");
+    let one = s.access_log(Some("BER-8"), None, None).unwrap();
+    assert!(!one.is_empty() && one.iter().all(|e| e.case_id.to_string() == case));
+    assert!(s.access_log(None, None, Some("2999-01-01T00:00:00+00:00")).unwrap().is_empty());
+    assert_eq!(s.access_log(None, Some("not-an-id"), None).unwrap_err().code, "invalid_input");
+
+    let out = env.tmp.path().join("access-log.json");
+    let n = s.access_log_export(None, None, &out.display().to_string()).unwrap();
+    assert!(n >= 2, "{n}");
+    assert!(std::fs::metadata(&out).unwrap().len() > 0);
+    let before = std::fs::read(&out).unwrap();
+    assert!(s.access_log_export(None, None, &out.display().to_string()).is_err(), "never overwritten");
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    assert_eq!(s.access_log_export(None, None, " ").unwrap_err().code, "invalid_input");
+}
