@@ -277,7 +277,7 @@ impl ObjectBackend for FileObjects {
         }
     }
 
-    /// Overwrites the header with its wrapped item key (the first [`SHRED_BYTES`] bytes) with
+    /// Overwrites the header with its wrapped item key (the first `SHRED_BYTES` bytes) with
     /// zeros and syncs that before the file is removed, so the key is not left in the file's
     /// freed blocks by this store (a copy-on-write file system or an SSD may still keep old
     /// blocks: docs/SECURITY.md).
