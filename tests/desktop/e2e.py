@@ -541,7 +541,7 @@ class Story:
         media = make_media(self.w.tmp / "media")
         report = self.w.tmp / "media" / "report.pdf"
         self.w.run(["report", self.case_id, "--out", str(report), "--reason", "desktop e2e: a real PDF"], INV_PASS, self.w.inv_store)
-        self.w.run(["evidence", "import", self.case_id, *map(str, media), str(report)], INV_PASS, self.w.inv_store)
+        self.w.run(["evidence", "add", self.case_id, *map(str, media), str(report)], INV_PASS, self.w.inv_store)
         self.unlock(s, INV_PASS)
         s.wait_text(tid("case-row"), CASE_TITLE, STEP)
         s.click(tid("case-open"))
