@@ -336,9 +336,14 @@ async fn sync_now(state: State<'_, AppState>) -> Res<()> {
 // ----- the app ----------------------------------------------------------------------------------------
 
 /// Wires the commands, and at start-up the session: `make` builds it given the emitter that
-/// forwards its events to the window. Generic over the runtime so the tests run it on Tauri's
-/// mock runtime.
-pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) -> Session + Send + 'static) -> tauri::Builder<R> {
+/// forwards its events to the window; `media_stream` (from [`casebridge_app::media_stream::bind`])
+/// is served for the viewer's `<video>` and `<audio>` once the session exists. Generic over the
+/// runtime so the tests run it on Tauri's mock runtime.
+pub fn setup<R: Runtime>(
+    builder: tauri::Builder<R>,
+    media_stream: Option<std::net::TcpListener>,
+    make: impl FnOnce(Emitter) -> Session + Send + 'static,
+) -> tauri::Builder<R> {
     builder
         // Native open/save dialogs (the UI calls `plugin:dialog|open` and `|save`; the
         // capability grants only those two).
@@ -404,6 +409,9 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, make: impl FnOnce(Emitter) 
             });
             let session = Arc::new(make(emitter));
             spawn_idle_ticker(Arc::downgrade(&session))?;
+            if let Some(listener) = media_stream {
+                start_media_stream(&session, listener)?;
+            }
             app.manage(AppState { session });
             Ok(())
         })
@@ -442,6 +450,29 @@ pub fn media_response(
     })
 }
 
+/// Serves the viewer's loopback stream (`http://127.0.0.1:PORT/<token>`, see
+/// casebridge_app::media_stream) on the app's runtime for as long as the session lives.
+fn start_media_stream(session: &Arc<Session>, listener: std::net::TcpListener) -> std::io::Result<()> {
+    use casebridge_app::media::MediaResponse;
+    let port = listener.local_addr()?.port();
+    let weak = Arc::downgrade(session);
+    let handler: casebridge_app::media_stream::Handler = Arc::new(move |req| match weak.upgrade() {
+        Some(s) => s.media_request(req),
+        None => MediaResponse {
+            status: 403,
+            headers: vec![("X-Casebridge-Reason", "token_unknown".into())],
+            body: b"token_unknown: the app is closing".to_vec(),
+        },
+    });
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = casebridge_app::media_stream::serve(listener, handler).await {
+            eprintln!("casebridge: the viewer's media stream stopped: {e}");
+        }
+    });
+    session.set_media_stream(port);
+    Ok(())
+}
+
 /// Checks the idle lock every few seconds for as long as the session lives.
 fn spawn_idle_ticker(session: Weak<Session>) -> std::io::Result<()> {
     std::thread::Builder::new().name("casebridge-idle".into()).spawn(move || loop {
@@ -474,7 +505,23 @@ pub fn run() {
         let csp = casebridge_app::settings::csp_with_tiles(&csp, Some(&origin));
         context.config_mut().app.security.csp = Some(tauri::utils::config::Csp::Policy(csp));
     }
-    let app = setup(tauri::Builder::default(), move |emitter| Session::new(dir).with_emitter(emitter));
+    // The viewer's loopback stream for video and audio (WebKitGTK cannot play them from a
+    // custom scheme): bound now so the CSP names its one origin in `media-src`. Without it
+    // (no loopback?) media elements fall back to the `cbmedia` URL.
+    let stream = match casebridge_app::media_stream::bind() {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!("casebridge: the viewer's media stream could not listen on 127.0.0.1: {e}");
+            None
+        }
+    };
+    if let (Some(port), Some(tauri::utils::config::Csp::Policy(csp))) =
+        (stream.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port()), context.config().app.security.csp.clone())
+    {
+        let csp = casebridge_app::media_stream::csp_with_stream(&csp, port);
+        context.config_mut().app.security.csp = Some(tauri::utils::config::Csp::Policy(csp));
+    }
+    let app = setup(tauri::Builder::default(), stream, move |emitter| Session::new(dir).with_emitter(emitter));
     if let Err(e) = app.run(context) {
         eprintln!("casebridge: the window could not start: {e}");
         std::process::exit(1);

@@ -25,9 +25,10 @@ struct Env {
 fn env() -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("profile");
-    let mut app = setup(mock_builder(), move |emitter| Session::new(dir).with_kdf(KdfParams::INSECURE_FOR_TESTS).with_emitter(emitter))
-        .build(mock_context(noop_assets()))
-        .unwrap();
+    let mut app =
+        setup(mock_builder(), None, move |emitter| Session::new(dir).with_kdf(KdfParams::INSECURE_FOR_TESTS).with_emitter(emitter))
+            .build(mock_context(noop_assets()))
+            .unwrap();
     // The setup hook (the session, the emitter, the idle ticker) runs on the first iteration.
     // Deprecated only as a busy loop; one call is what the mock runtime needs to run setup.
     #[allow(deprecated)]

@@ -330,6 +330,12 @@ fn an_embedded_agency_with_history_migrates_and_its_members_carry_on() {
     assert_eq!(sync(&vol)["uploaded"], 1);
     assert_eq!(sync(&inv)["content_fetched"], 1);
     endpoint.stop();
+    // The endpoint's own access log so far (the investigator's fetch is in it).
+    let out = run_env(&admin, &["agency", "access-log", "--dir", s(&dir), "--json"]);
+    out.ok();
+    let log_before = out.json();
+    let before = log_before["entries"].as_array().unwrap().clone();
+    assert!(before.iter().any(|e| e["action"] == "content"), "{log_before}");
 
     // Refused while the database is wrong; then moved into an empty database and bucket.
     let database = services::fresh_database();
@@ -363,8 +369,18 @@ fn an_embedded_agency_with_history_migrates_and_its_members_carry_on() {
     for r in vol.json(&["receipt", "list", "--json"]).as_array().unwrap() {
         assert_eq!(r["verified"], true, "an earlier receipt still verifies: {r}");
     }
+    // The access log came along: the same signed entries first, the replica's new fetches
+    // chained after them (no second chain from seq 1, no gap).
+    let out = run_env(&admin, &["agency", "access-log", "--dir", s(&dir), "--json"]);
+    out.ok();
+    let log_after = out.json();
+    assert_eq!(log_after["ok"], true, "{log_after}");
+    let after = log_after["entries"].as_array().unwrap();
+    assert!(after.len() > before.len(), "the replica's fetches are logged after the migrated entries: {log_after}");
+    assert_eq!(&after[..before.len()], &before[..], "the migrated entries, unchanged");
     let v = check_clean(&Cluster { admin: Profile::empty(), dirs: [dir.clone(), dir.clone()], database }, &dir);
     assert!(v["receipts"].as_u64().unwrap() >= 2, "{v}");
+    assert_eq!(v["access_log_entries"].as_u64().unwrap(), after.len() as u64, "{v}");
     replica.stop();
 }
 

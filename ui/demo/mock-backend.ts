@@ -246,7 +246,7 @@ mockIPC(
       case 'evidence_open': {
         // The demo has no store: a data: URL of a short text stands in for the cbmedia:// URL.
         const body = 'Content is decrypted on demand and streamed to the viewer.\nThis demo has no real files.';
-        return { evidence_id: a.id, url: `data:text/plain;base64,${btoa(body)}`, media_type: 'text/plain; charset=utf-8', size: body.length };
+        return { evidence_id: a.id, url: `data:text/plain;base64,${btoa(body)}`, media_type: 'text/plain; charset=utf-8', size: body.length, stream_url: null };
       }
       case 'evidence_preview':
         return { media_type: 'text/plain', data_base64: btoa('Preview content is decrypted on demand.\nThis demo has no real files.'), too_large: false };

@@ -421,7 +421,12 @@ pub fn migrate(dir: &Path, passphrase: &casebridge_core::Passphrase, config: &Cl
     let local = casebridge_trust::LocalRecords::new(dir);
     let records = ClusterRecords::new(db.pool().clone(), rt.clone());
     let mut names = vec![casebridge_trust::REVOCATION_RECORD.to_string()];
-    for folder in [casebridge_trust::ISSUED_FOLDER, casebridge_trust::RECEIPTS_FOLDER, crate::invites::INVITES_DIR] {
+    for folder in [
+        casebridge_trust::ISSUED_FOLDER,
+        casebridge_trust::RECEIPTS_FOLDER,
+        crate::invites::INVITES_DIR,
+        crate::endpoint_log::ACCESS_LOG_FOLDER,
+    ] {
         names.extend(local.list(folder)?.into_iter().map(|n| format!("{folder}/{n}")));
     }
     for name in &names {
@@ -458,7 +463,9 @@ pub fn migrate(dir: &Path, passphrase: &casebridge_core::Passphrase, config: &Cl
     config.save(dir)?;
     let aside = dir.join(MIGRATED_DIR);
     crate::fsutil::private_dir(&aside)?;
-    for name in [crate::state::STORE_DIR, "issued", "receipts", "invites", "uploads", "revocation.json"] {
+    for name in
+        [crate::state::STORE_DIR, "issued", "receipts", "invites", "uploads", "revocation.json", crate::endpoint_log::ACCESS_LOG_FOLDER]
+    {
         let from = dir.join(name);
         if from.exists() {
             std::fs::rename(&from, aside.join(name)).map_err(AgencyError::io("setting aside", &from))?;

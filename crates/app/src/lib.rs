@@ -73,6 +73,7 @@ pub mod files;
 mod handle;
 pub mod import;
 pub mod media;
+pub mod media_stream;
 pub mod outbox;
 pub mod profile;
 pub mod receipts;

@@ -47,7 +47,7 @@ pub const MAX_WHOLE_BYTES: u64 = 64 * 1024 * 1024;
 pub const MAX_OPEN: usize = 64;
 
 /// The origins the app's own page has (Linux and macOS; Windows), the only ones CORS lets read.
-const APP_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.localhost"];
+pub(crate) const APP_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.localhost"];
 
 /// What the viewer gets from `evidence_open`: where to load the item from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -60,6 +60,9 @@ pub struct MediaSource {
     pub media_type: String,
     /// Content bytes.
     pub size: u64,
+    /// `http://127.0.0.1:PORT/<token>` when the desktop runs the loopback stream
+    /// ([`crate::media_stream`]): where `<video>` and `<audio>` load from (the same token).
+    pub stream_url: Option<String>,
 }
 
 struct Opened {
@@ -159,7 +162,7 @@ pub fn open(store: &mut Store, tokens: &MediaTokens, id: &str) -> Result<MediaSo
         open.remove(0);
     }
     open.push(Opened { token, evidence: id, sha256: e.sha256.clone(), size: e.size, media_type: media_type.clone() });
-    Ok(MediaSource { evidence_id: id, url, media_type, size: e.size })
+    Ok(MediaSource { evidence_id: id, url, media_type, size: e.size, stream_url: None })
 }
 
 /// A byte range to serve: `offset .. offset + len`, and whether it was asked for (206).

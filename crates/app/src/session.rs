@@ -86,6 +86,8 @@ pub struct Session {
     unlock_gate: Mutex<()>,
     /// The viewer's open items (`cbmedia` tokens), forgotten when the profile locks.
     media: crate::media::MediaTokens,
+    /// The loopback stream's origin (`http://127.0.0.1:PORT`), once the desktop runs it.
+    media_stream: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -115,6 +117,7 @@ impl Session {
             jobs: Mutex::new(HashMap::new()),
             unlock_gate: Mutex::new(()),
             media: crate::media::MediaTokens::default(),
+            media_stream: Mutex::new(None),
         }
     }
 
@@ -436,7 +439,18 @@ impl Session {
     /// Opens an item for the viewer: its `cbmedia` URL, valid until the profile locks (police
     /// staff's view is logged, once).
     pub fn evidence_open(&self, id: &str) -> Result<crate::media::MediaSource> {
-        self.with_store(|s| crate::media::open(s, &self.media, id))
+        let mut source = self.with_store(|s| crate::media::open(s, &self.media, id))?;
+        if let Some(origin) = guard(&self.media_stream).as_deref() {
+            let token = source.url.rsplit('/').next().unwrap_or_default();
+            source.stream_url = Some(format!("{origin}/{token}"));
+        }
+        Ok(source)
+    }
+
+    /// Says that the loopback stream ([`crate::media_stream`]) listens on `port`: items opened
+    /// from now on carry a `stream_url` for media elements.
+    pub fn set_media_stream(&self, port: u16) {
+        *guard(&self.media_stream) = Some(crate::media_stream::origin(port));
     }
 
     /// Bytes `begin .. end` of the item a viewer URL opens (see [`crate::media::read_url`]).

@@ -4,7 +4,7 @@
 // viewer. `fetch` stands in for the scheme (it answers byte ranges as crates/app/src/media.rs does); pdf.js
 // itself cannot draw in jsdom, so its module is replaced by a document of three pages.
 import { describe, it, expect, vi, beforeEach, afterEach } from 'vitest';
-import { render, screen, waitFor, fireEvent } from '@testing-library/svelte';
+import { render, screen, waitFor, fireEvent, cleanup } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import type { EvidenceItem, MediaSource } from '../lib/bindings';
 
@@ -74,8 +74,8 @@ function serve(content: Uint8Array, refuse?: { status: number; reason: string })
   return calls;
 }
 
-function open(evidence: EvidenceItem, media_type = evidence.media_type) {
-  const source: MediaSource = { evidence_id: evidence.id, url: URL, media_type, size: evidence.size };
+function open(evidence: EvidenceItem, media_type = evidence.media_type, stream_url: string | null = null) {
+  const source: MediaSource = { evidence_id: evidence.id, url: URL, media_type, size: evidence.size, stream_url };
   m.evidenceOpen.mockResolvedValue(source);
   m.evidenceCustody.mockResolvedValue([]);
   return render(EvidenceViewer, { evidence, onclose: vi.fn() });
@@ -108,6 +108,17 @@ describe('EvidenceViewer', () => {
     const alert = await screen.findByTestId('viewer-media-error');
     expect(alert).toHaveTextContent('This image (image/heic) cannot be played here');
     expect(screen.queryByTestId('viewer-image')).toBeNull();
+  });
+
+  it('plays video and audio from the loopback stream when the desktop runs one (same token)', async () => {
+    const stream = 'http://127.0.0.1:40123/' + 'ab'.repeat(32);
+    open(item('video/mp4', 2_000_000_000, 'dashcam.mp4'), 'video/mp4', stream);
+    const video = (await screen.findByTestId('viewer-video')) as HTMLVideoElement;
+    expect(video.getAttribute('src')).toBe(stream);
+    cleanup();
+    open(item('audio/wav', 40_000, 'interview.wav'), 'audio/wav', stream);
+    const audio = (await screen.findByTestId('viewer-audio')) as HTMLAudioElement;
+    expect(audio.getAttribute('src')).toBe(stream);
   });
 
   it('plays video with native controls (seekable: the scheme answers ranges) and names a format that cannot play', async () => {

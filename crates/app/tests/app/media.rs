@@ -192,3 +192,89 @@ fn damaged_content_is_refused_without_a_byte_of_it_and_cors_is_for_the_app_only(
     let bad = get(s, &src.url, Some("bytes=0-9"));
     assert_eq!((bad.status, bad.reason()), (500, Some("corruption")));
 }
+
+/// One raw HTTP/1.1 exchange with the loopback stream, headers exactly as given (an attacker's
+/// request is not limited to what a browser sends): status, headers (lower-case names), body.
+fn raw(port: u16, request: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response");
+    let head = String::from_utf8(out[..split].to_vec()).unwrap();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned())).collect();
+    (status, headers, out[split + 4..].to_vec())
+}
+
+fn reason(headers: &[(String, String)]) -> Option<&str> {
+    headers.iter().find(|(n, _)| n == "x-casebridge-reason").map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn the_loopback_stream_serves_only_open_tokens_to_its_own_host_and_the_app() {
+    use casebridge_app::media_stream;
+    let env = unlocked(Role::Investigator);
+    let s = &env.session;
+    let len = (1 << 20) + 777;
+    let video = file(env.tmp.path(), "dashcam.mp4", len, 3);
+    let data = std::fs::read(&video).unwrap();
+    let (_, ids) = import(&env, &[video]);
+
+    // The desktop binds before the webview exists, then serves on its runtime.
+    let listener = media_stream::bind().unwrap();
+    let port = listener.local_addr().unwrap().port();
+    assert!(listener.local_addr().unwrap().ip().is_loopback());
+    let weak = std::sync::Arc::downgrade(&env.session);
+    let handler: media_stream::Handler = std::sync::Arc::new(move |req| match weak.upgrade() {
+        Some(s) => s.media_request(req),
+        None => unreachable!("the session outlives the test"),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.spawn(media_stream::serve(listener, handler));
+    s.set_media_stream(port);
+
+    let src = s.evidence_open(&ids[0]).unwrap();
+    let stream = src.stream_url.clone().expect("a stream URL once the stream runs");
+    let token = src.url.rsplit('/').next().unwrap();
+    assert_eq!(stream, format!("http://127.0.0.1:{port}/{token}"), "the same token as the scheme");
+    let host = format!("127.0.0.1:{port}");
+    let req = |path: &str, extra: &str| format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n");
+
+    // What a media element sends: a range, the app's origin or none.
+    let (status, headers, body) = raw(port, &req(&format!("/{token}"), "Range: bytes=1048570-\r\n"));
+    assert_eq!((status, &body[..]), (206, &data[1_048_570..]));
+    assert!(headers.contains(&("content-range".into(), format!("bytes 1048570-{}/{len}", len - 1))), "{headers:?}");
+    let (status, _, body) = raw(port, &req(&format!("/{token}"), "Origin: tauri://localhost\r\nRange: bytes=0-9\r\n"));
+    assert_eq!((status, &body[..]), (206, &data[..10]));
+
+    // A web page in a browser reaching the port through a rebound name, or naming its origin.
+    for (extra_host, why) in [("evil.example:80", "DNS rebinding"), ("localhost", "another name"), ("127.0.0.1", "no port")] {
+        let r = format!("GET /{token} HTTP/1.1\r\nHost: {extra_host}\r\nConnection: close\r\n\r\n");
+        let (status, headers, body) = raw(port, &r);
+        assert_eq!((status, reason(&headers)), (421, Some("host_refused")), "{why}");
+        assert!(!body.windows(16).any(|w| data.windows(16).next() == Some(w)), "no content to {why}");
+    }
+    let (status, headers, _) = raw(port, &req(&format!("/{token}"), "Origin: https://evil.example\r\n"));
+    assert_eq!((status, reason(&headers)), (403, Some("origin_refused")));
+    let (status, headers, _) = raw(port, &req(&format!("/{token}"), "Origin: null\r\n"));
+    assert_eq!((status, reason(&headers)), (403, Some("origin_refused")));
+
+    // Another program guessing: a token never issued, a malformed path, a write.
+    let guessed = "ab".repeat(32);
+    let (status, headers, _) = raw(port, &req(&format!("/{guessed}"), ""));
+    assert_eq!((status, reason(&headers)), (403, Some("token_unknown")));
+    let (status, headers, _) = raw(port, &req("/../../etc/passwd", ""));
+    assert_eq!((status, reason(&headers)), (400, Some("bad_url")));
+    let put = format!("PUT /{token} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let (status, headers, _) = raw(port, &put);
+    assert_eq!((status, reason(&headers)), (405, Some("method_not_allowed")));
+
+    // Locking forgets the token: the same URL then serves nothing.
+    s.lock();
+    let (status, headers, body) = raw(port, &req(&format!("/{token}"), "Range: bytes=0-9\r\n"));
+    assert_eq!((status, reason(&headers)), (403, Some("token_unknown")));
+    assert!(!body.starts_with(&data[..10]));
+}

@@ -19,4 +19,9 @@ media_type: string,
 /**
  * Content bytes.
  */
-size: number, };
+size: number, 
+/**
+ * `http://127.0.0.1:PORT/<token>` when the desktop runs the loopback stream
+ * ([`crate::media_stream`]): where `<video>` and `<audio>` load from (the same token).
+ */
+stream_url: string | null, };
