@@ -28,6 +28,10 @@ let registered = false;
 function register(): void {
   if (registered) return;
   for (const l of LANGUAGES) addMessages(l, MESSAGES[l] as Parameters<typeof addMessages>[1]);
+  // The page says which language it is in (screen readers, hyphenation, native date inputs).
+  locale.subscribe((l) => {
+    if (l && globalThis.document?.documentElement) globalThis.document.documentElement.lang = l;
+  });
   registered = true;
 }
 

@@ -103,6 +103,20 @@ describe('the German UI', () => {
     expect(rows[0]).toHaveTextContent(/1\. März 2026/);
   });
 
+  it('the language can be chosen on the unlock screen, before any profile is open', async () => {
+    m.appInfo.mockResolvedValue(info({ profile_exists: false }));
+    const user = userEvent.setup();
+    render(App);
+    expect(await screen.findByRole('heading', { level: 1 })).toHaveTextContent('Create your profile');
+    expect(document.documentElement.lang).toBe('en');
+    await user.selectOptions(screen.getByTestId('unlock-language'), 'nl');
+    await waitFor(() => expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Uw profiel aanmaken'));
+    expect(screen.getByTestId('profile-create')).toHaveTextContent('Profiel aanmaken');
+    expect((screen.getByTestId('unlock-language') as HTMLSelectElement).value).toBe('nl');
+    expect(localStorage.getItem(LANGUAGE_SETTING_KEY)).toBe('nl');
+    expect(document.documentElement.lang).toBe('nl');
+  });
+
   it('a stored value that is not one of ours falls back to the system language (English here)', async () => {
     localStorage.setItem(LANGUAGE_SETTING_KEY, '<script>');
     setupI18n();
