@@ -7,6 +7,7 @@ vi.mock('../lib/api', async (orig) => (await import('./mock-api')).mockApi(orig)
 import * as api from '../lib/api';
 import App from '../App.svelte';
 import Settings from '../screens/Settings.svelte';
+import AccessLog from '../screens/AccessLog.svelte';
 import { LANGUAGE_SETTING_KEY, setupI18n } from '../lib/i18n';
 import { session } from '../lib/session.svelte';
 
@@ -76,6 +77,32 @@ describe('the language setting', () => {
 });
 
 describe('the German UI', () => {
+  it('the access log names actions and chain states in German, codes kept, unknown codes as they are', async () => {
+    setupI18n('de');
+    const base = {
+      at: '2026-03-02T10:00:00+01:00',
+      actor: '0190a000-0000-7000-8000-000000000001',
+      actor_name: 'Vera Brandt',
+      device: '0190a000-0000-7000-8000-0000000000d1',
+      case_id: '0190a000-0000-7000-8000-0000000000c1',
+      evidence_id: null,
+      item_ids: [],
+      reason: null,
+      access_seq: 1,
+    };
+    m.accessLog.mockResolvedValue([
+      { ...base, action: 'viewed', status: 'chained' },
+      { ...base, action: 'some_future_action', access_seq: 2, status: 'gap' },
+    ]);
+    render(AccessLog);
+    const rows = await screen.findAllByTestId('access-row');
+    expect(within(rows[0]).getByText('angesehen')).toHaveAttribute('data-action', 'viewed');
+    expect(rows[0]).toHaveTextContent('verkettet');
+    expect(within(rows[1]).getByText('some_future_action')).toHaveAttribute('data-action', 'some_future_action');
+    expect(rows[1]).toHaveTextContent('LÜCKE davor');
+    expect(screen.getByTestId('access-gap')).toHaveTextContent('1 Eintrag folgt auf eine Lücke');
+  });
+
   it('starts in the stored language before unlock, and the unlocked shell, lists and dates follow', async () => {
     localStorage.setItem(LANGUAGE_SETTING_KEY, 'de');
     setupI18n();
