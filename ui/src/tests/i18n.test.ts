@@ -114,6 +114,21 @@ describe('locale files', () => {
     });
   }
 
+  // svelte-i18n returns a message called without values as it is written (it skips ICU), so a
+  // message without arguments must be plain text: no quoting, no escapes that only ICU would undo.
+  for (const l of LANGUAGES) {
+    it(`${l}: a message without arguments reads the same with or without ICU`, () => {
+      const bad: string[] = [];
+      for (const [k, v] of flat[l]) {
+        if (placeholders(v).length > 0) continue;
+        const ast = parse(v);
+        const plain = ast.length === 1 && ast[0].type === TYPE.literal && ast[0].value === v;
+        if (!plain) bad.push(`${k}: ${v}`);
+      }
+      expect(bad).toEqual([]);
+    });
+  }
+
   it('the placeholder check sees a renamed or dropped argument', () => {
     expect(placeholders('{n, plural, one {# file} other {# files}} from {name}')).toEqual(['n:plural', 'name:argument']);
     expect(placeholders('{count, plural, one {# Datei} other {# Dateien}}')).not.toEqual(placeholders('{n, plural, one {# file} other {# files}}'));
@@ -182,6 +197,15 @@ describe('language choice', () => {
     expect(loadLanguagePref()).toBe('system');
     expect(() => setLanguagePref('xx' as never)).toThrow(/not a supported language/);
     expect(currentLocale()).toBe('en');
+  });
+
+  it('literal braces are quoted in the messages and render as braces', () => {
+    for (const l of ['en', 'de', 'nl'] as const) {
+      setupI18n(l);
+      expect(t('settings.tileHint', { z: '{z}', x: '{x}', y: '{y}' })).toMatch(/\{z\}.*\{x\}.*\{y\}/);
+      expect(t('settings.tileHint', { z: '{z}', x: '{x}', y: '{y}' })).not.toContain("'");
+      expect(t('geo.tilePlaceholder', { k: '{x}' })).toContain('https://tiles.example.org/{z}/{x}/{y}.png');
+    }
   });
 
   it('an unknown key shows the key, never an empty string', () => {
