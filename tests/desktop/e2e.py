@@ -235,6 +235,9 @@ class Window:
             XDG_DATA_HOME=str(home / "data"),
             XDG_CACHE_HOME=str(home / "cache"),
             XDG_CONFIG_HOME=str(home / "config"),
+            # The UI follows the system's language (navigator.languages, from GLib's LANGUAGE first);
+            # the story reads English texts, so the windows start in English on any desktop.
+            LANGUAGE="en",
         )
         for k in ("CASEBRIDGE_PASSPHRASE", "CASEBRIDGE_PASSPHRASE_FILE"):
             env.pop(k, None)
