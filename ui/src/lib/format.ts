@@ -1,14 +1,14 @@
 // Pure formatting helpers (no I/O). Numbers, dates and words in the current UI language (lib/i18n).
-import { currentLocale, t } from './i18n';
+import { formatLocale, t } from './i18n';
 
 function num(v: number, digits: number): string {
-  return new Intl.NumberFormat(currentLocale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v);
+  return new Intl.NumberFormat(formatLocale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v);
 }
 
 /** A number in the user's locale ("12,345" / "12.345"). */
 export function number(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '—';
-  return new Intl.NumberFormat(currentLocale()).format(n);
+  return new Intl.NumberFormat(formatLocale()).format(n);
 }
 
 /** 1536 -> "1.5 KiB" ("1,5 KiB" in German). */
@@ -30,7 +30,7 @@ export function dateTime(s: string | null | undefined): string {
   if (!s) return '—';
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) return s;
-  return d.toLocaleString(currentLocale(), { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleString(formatLocale(), { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 
 /** Time of day only. */
@@ -38,7 +38,7 @@ export function timeOfDay(s: string | null | undefined): string {
   if (!s) return '—';
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) return s;
-  return d.toLocaleTimeString(currentLocale(), { hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleTimeString(formatLocale(), { hour: '2-digit', minute: '2-digit' });
 }
 
 /** "3 min ago" style, for the sync indicator. */

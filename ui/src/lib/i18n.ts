@@ -99,6 +99,24 @@ export function currentLocale(): Language {
   return isLanguage(primary) ? primary : 'en';
 }
 
+/**
+ * The locale for dates and numbers: the system's own tag when it is in the UI's language
+ * ("en-GB" writes 07/12/2026, "de-AT" Jänner, "nl-BE"), else the UI language itself.
+ */
+export function formatLocale(langs: readonly string[] | undefined = globalThis.navigator?.languages): string {
+  const lang = currentLocale();
+  for (const tag of langs ?? []) {
+    const t = String(tag).replace(/_/g, '-').split('.')[0];
+    if (t.toLowerCase().split('-')[0] !== lang) continue;
+    try {
+      return Intl.getCanonicalLocales(t)[0] ?? lang;
+    } catch {
+      // Not a valid BCP 47 tag: keep looking.
+    }
+  }
+  return lang;
+}
+
 /** A message in the current language, for TypeScript outside components. */
 export function t(key: string, values?: Record<string, string | number | boolean | Date | null | undefined>): string {
   return get(_)(key, values ? { values } : undefined);

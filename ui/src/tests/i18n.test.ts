@@ -5,6 +5,7 @@ import {
   LANGUAGE_SETTING_KEY,
   MESSAGES,
   currentLocale,
+  formatLocale,
   loadLanguagePref,
   setLanguagePref,
   setupI18n,
@@ -188,6 +189,20 @@ describe('language choice', () => {
     setLanguagePref('system');
     expect(localStorage.getItem(LANGUAGE_SETTING_KEY)).toBeNull();
     expect(loadLanguagePref()).toBe('system');
+  });
+
+  it('dates and numbers follow the regional tag of the system when it is in the UI language', () => {
+    setupI18n('en');
+    expect(formatLocale(['en-GB', 'de-DE'])).toBe('en-GB');
+    expect(formatLocale(['de-DE', 'en-US'])).toBe('en-US');
+    expect(formatLocale(['de-DE'])).toBe('en');
+    expect(formatLocale(['en_GB.UTF-8'])).toBe('en-GB');
+    expect(formatLocale(['en-!!', 'en-IE'])).toBe('en-IE');
+    setLanguagePref('de');
+    expect(formatLocale(['de-AT', 'en-GB'])).toBe('de-AT');
+    expect(formatLocale(['en-GB'])).toBe('de');
+    setLanguagePref('nl');
+    expect(formatLocale(['nl-BE'])).toBe('nl-BE');
   });
 
   it('a tampered stored value means the system language, and an unknown choice is refused', () => {
