@@ -237,6 +237,9 @@ class Window:
             XDG_DATA_HOME=str(home / "data"),
             XDG_CACHE_HOME=str(home / "cache"),
             XDG_CONFIG_HOME=str(home / "config"),
+            # The UI follows the system's language (navigator.languages, from GLib's LANGUAGE first);
+            # the story reads English texts, so the windows start in English on any desktop.
+            LANGUAGE="en",
         )
         for k in ("CASEBRIDGE_PASSPHRASE", "CASEBRIDGE_PASSPHRASE_FILE"):
             env.pop(k, None)
@@ -345,6 +348,23 @@ class Story:
         s.wait(tid("nav-cases"), STEP)
         s.wait(tid("cases-empty"), STEP)
         assert "Vera Brandt" in s.text(tid("whoami"))
+
+    def german_ui(self) -> None:
+        """Settings switches the whole window to German at once, and back to the system's language (English here)."""
+        s = self.inv
+        pick = "const e = document.querySelector('[data-testid=\"language-select\"]'); e.value = arguments[0]; e.dispatchEvent(new Event('change', { bubbles: true }));"
+        s.click(tid("nav-settings"))
+        s.wait(tid("language-select"), STEP)
+        s.execute(pick, ["de"])
+        s.wait_text(tid("nav-settings"), "Einstellungen", STEP)
+        s.wait_text(tid("nav-cases"), "Fälle", STEP)
+        s.wait_text("h1", "Einstellungen", STEP)
+        s.settle()
+        self.shot(s, "settings-de")
+        s.execute(pick, ["system"])
+        s.wait_text(tid("nav-settings"), "Settings", STEP)
+        s.click(tid("nav-cases"))
+        s.wait(tid("case-new"), STEP)
 
     def create_case(self) -> None:
         s = self.inv
@@ -718,6 +738,7 @@ def main() -> int:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("a wrong passphrase shows an error and no data", story.wrong_passphrase),
             ("the right passphrase opens the investigator's cases", story.unlock_investigator),
+            ("the German UI: Settings switches the window to Deutsch and back", story.german_ui),
             ("the investigator creates a case", story.create_case),
             ("the investigator publishes a brief and syncs it", story.publish_brief),
             ("the volunteer syncs and sees the brief", story.volunteer_sees_brief),

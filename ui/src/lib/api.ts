@@ -8,6 +8,7 @@
 import { invoke, isTauri } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { getCurrentWebview } from '@tauri-apps/api/webview';
+import { t } from './i18n';
 import type {
   AccessEntry,
   AppError,
@@ -51,7 +52,7 @@ export function toAppError(e: unknown): AppError {
   }
   if (typeof e === 'string') return { code: 'error', message: e };
   if (e instanceof Error) return { code: 'error', message: e.message };
-  return { code: 'error', message: 'Something went wrong.' };
+  return { code: 'error', message: t('common.somethingWrong') };
 }
 
 /** Whether an unknown thrown value is an `AppError` with this code. */
@@ -61,7 +62,7 @@ export function hasCode(e: unknown, code: string): boolean {
 
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   if (!isTauri()) {
-    throw { code: 'no_desktop', message: 'This screen needs the Casebridge desktop app; it is not running inside it.' } satisfies AppError;
+    throw { code: 'no_desktop', message: t('common.noDesktop') } satisfies AppError;
   }
   try {
     return await invoke<T>(cmd, args);
@@ -124,7 +125,7 @@ export const accessLogExport = (caseRef: string | null, member: string | null, p
 /** The native "save file" dialog for an access-log export (JSON). */
 export const chooseAccessLogPath = (defaultPath: string) =>
   call<string | null>('plugin:dialog|save', {
-    options: { title: 'Export the access log', defaultPath, filters: [{ name: 'Access log (JSON)', extensions: ['json'] }] },
+    options: { title: t('dialog.accessLogTitle'), defaultPath, filters: [{ name: t('dialog.accessLogFilter'), extensions: ['json'] }] },
   });
 /** The agency court packages are anchored to (name, root key fingerprint). */
 export const courtInfo = () => call<CourtInfo>('court_info');
@@ -148,13 +149,13 @@ export async function chooseFiles(title?: string): Promise<string[]> {
 /** The native "save file" dialog; the chosen path, or null when cancelled. */
 export const chooseSavePath = (defaultPath: string, title?: string) =>
   call<string | null>('plugin:dialog|save', {
-    options: { title, defaultPath, filters: [{ name: 'Casebridge bundle', extensions: ['cbb'] }] },
+    options: { title, defaultPath, filters: [{ name: t('dialog.bundleFilter'), extensions: ['cbb'] }] },
   });
 
 /** The native "save file" dialog for a court report; the chosen path, or null when cancelled. */
 export const chooseReportPath = (defaultPath: string, format: ReportFormat) =>
   call<string | null>('plugin:dialog|save', {
-    options: { title: 'Save the court report', defaultPath, filters: [{ name: format === 'pdf' ? 'PDF' : 'HTML', extensions: [format] }] },
+    options: { title: t('dialog.reportTitle'), defaultPath, filters: [{ name: format === 'pdf' ? 'PDF' : 'HTML', extensions: [format] }] },
   });
 
 /** The native "choose folder" dialog; the chosen folder, or null when cancelled. */

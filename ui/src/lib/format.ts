@@ -1,9 +1,20 @@
-// Pure formatting helpers (no I/O).
+// Pure formatting helpers (no I/O). Numbers, dates and words in the current UI language (lib/i18n).
+import { formatLocale, t } from './i18n';
 
-/** 1536 -> "1.5 KiB". */
+function num(v: number, digits: number): string {
+  return new Intl.NumberFormat(formatLocale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v);
+}
+
+/** A number in the user's locale ("12,345" / "12.345"). */
+export function number(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  return new Intl.NumberFormat(formatLocale()).format(n);
+}
+
+/** 1536 -> "1.5 KiB" ("1,5 KiB" in German). */
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '—';
-  if (n < 1024) return `${n} B`;
+  if (n < 1024) return `${num(n, 0)} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
   let i = 0;
@@ -11,7 +22,7 @@ export function bytes(n: number | null | undefined): string {
     v /= 1024;
     i++;
   }
-  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+  return `${num(v, v >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
 /** An RFC 3339 time shown in the user's locale; "—" when absent; the raw text when unparseable. */
@@ -19,7 +30,7 @@ export function dateTime(s: string | null | undefined): string {
   if (!s) return '—';
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) return s;
-  return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleString(formatLocale(), { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 
 /** Time of day only. */
@@ -27,20 +38,20 @@ export function timeOfDay(s: string | null | undefined): string {
   if (!s) return '—';
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) return s;
-  return d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleTimeString(formatLocale(), { hour: '2-digit', minute: '2-digit' });
 }
 
 /** "3 min ago" style, for the sync indicator. */
 export function ago(s: string | null | undefined, now: number = Date.now()): string {
-  if (!s) return 'never';
-  const t = new Date(s).getTime();
-  if (Number.isNaN(t)) return s;
-  const secs = Math.max(0, Math.round((now - t) / 1000));
-  if (secs < 60) return 'just now';
+  if (!s) return t('format.never');
+  const at = new Date(s).getTime();
+  if (Number.isNaN(at)) return s;
+  const secs = Math.max(0, Math.round((now - at) / 1000));
+  if (secs < 60) return t('format.justNow');
   const mins = Math.round(secs / 60);
-  if (mins < 60) return `${mins} min ago`;
+  if (mins < 60) return t('format.minAgo', { n: mins });
   const hours = Math.round(mins / 60);
-  if (hours < 48) return `${hours} h ago`;
+  if (hours < 48) return t('format.hoursAgo', { n: hours });
   return dateTime(s);
 }
 
@@ -50,27 +61,27 @@ export function shortHash(h: string | null | undefined, n = 10): string {
   return h.length <= n + 4 ? h : `${h.slice(0, n)}…${h.slice(-4)}`;
 }
 
-const STATE_LABELS: Record<string, string> = {
-  pending: 'Pending review',
-  imported: 'Imported',
-  derived: 'Derived copy',
-  submitted: 'Submitted',
-  under_review: 'Under review',
-  accepted: 'Accepted',
-  rejected: 'Rejected',
-  refused: 'Refused by the agency',
-  info_requested: 'Information requested',
-  mixed: 'Partly decided',
-  open: 'Open',
-  active: 'Active',
-  suspended: 'Suspended',
-  closed: 'Closed',
-};
+const STATES = new Set([
+  'pending',
+  'imported',
+  'derived',
+  'submitted',
+  'under_review',
+  'accepted',
+  'rejected',
+  'refused',
+  'info_requested',
+  'mixed',
+  'open',
+  'active',
+  'suspended',
+  'closed',
+]);
 
 /** A state word (`info_requested`) as people read it. */
 export function stateLabel(s: string | null | undefined): string {
   if (!s) return '—';
-  return STATE_LABELS[s] ?? s.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
+  return STATES.has(s) ? t(`state.${s}`) : s.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
 }
 
 /** A class-safe token for badge colouring. */
@@ -155,18 +166,19 @@ export function highlightParts(text: string, ranges: { start: number; end: numbe
 
 /** What a search field is called on screen. */
 export function searchFieldLabel(field: string): string {
-  const labels: Record<string, string> = {
-    title: 'Title',
-    reference: 'Reference',
-    tags: 'Tags',
-    summary: 'Summary',
-    note: 'Note',
-    evidence_name: 'Evidence name',
-    evidence_description: 'Evidence description',
-    brief_title: 'Brief title',
-    brief_text: 'Brief text',
-    submission_description: 'Submission description',
-    submission_items: 'Submitted files',
-  };
-  return labels[field] ?? field;
+  return SEARCH_FIELDS.has(field) ? t(`searchField.${field}`) : field;
 }
+
+const SEARCH_FIELDS = new Set([
+  'title',
+  'reference',
+  'tags',
+  'summary',
+  'note',
+  'evidence_name',
+  'evidence_description',
+  'brief_title',
+  'brief_text',
+  'submission_description',
+  'submission_items',
+]);

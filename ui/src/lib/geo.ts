@@ -4,6 +4,8 @@
 // Coordinates: "world units" are Web Mercator pixels at zoom 0, a 256 x 256 square with (0, 0) at
 // 180°W / 85.05°N. At zoom z a world unit is 2^z screen pixels.
 
+import { t } from './i18n';
+
 /** Side of the zoom-0 world square and of one raster tile, in pixels. */
 export const TILE_SIZE = 256;
 /** WGS 84 equatorial radius in metres (the sphere Web Mercator uses). */
@@ -298,19 +300,19 @@ export function tileUrl(template: string, z: number, x: number, y: number): stri
  * and contain {z}, {x} and {y}. The empty string is fine (it means offline only).
  */
 export function tileTemplateProblem(template: string): string | null {
-  const t = template.trim();
-  if (t === '') return null;
-  if (!/^https:\/\//i.test(t)) return 'The tile address must start with https:// (tiles over plain http could be altered on the way).';
-  if (!/^https:\/\/[^/?#]/i.test(t)) return 'The tile address must name a server after https://.';
-  for (const k of ['{z}', '{x}', '{y}']) if (!t.includes(k)) return `The tile address must contain ${k} (e.g. https://tiles.example.org/{z}/{x}/{y}.png).`;
+  const tpl = template.trim();
+  if (tpl === '') return null;
+  if (!/^https:\/\//i.test(tpl)) return t('geo.tileHttps');
+  if (!/^https:\/\/[^/?#]/i.test(tpl)) return t('geo.tileServerAfter');
+  for (const k of ['{z}', '{x}', '{y}']) if (!tpl.includes(k)) return t('geo.tilePlaceholder', { k });
   let u: URL;
   try {
-    u = new URL(tileUrl(t, 0, 0, 0));
+    u = new URL(tileUrl(tpl, 0, 0, 0));
   } catch {
-    return 'The tile address is not a valid URL.';
+    return t('geo.tileInvalid');
   }
-  if (u.protocol !== 'https:' || u.hostname === '') return 'The tile address must name a server.';
-  if (u.username || u.password) return 'The tile address must not contain a user name or password.';
+  if (u.protocol !== 'https:' || u.hostname === '') return t('geo.tileServer');
+  if (u.username || u.password) return t('geo.tileCredentials');
   return null;
 }
 

@@ -3,6 +3,7 @@
 // takes several requests), and the words for what a media element could not play.
 
 import * as api from './api';
+import { t } from './i18n';
 
 /** Most bytes one answer carries (crates/app/src/media.rs MAX_RANGE_BYTES). */
 const MAX_RANGE = 8 * 1024 * 1024;
@@ -19,9 +20,9 @@ async function viaCommand(url: string, begin: number, end: number, out: Uint8Arr
       part = new Uint8Array(await api.mediaRange(url, at, stop));
     } catch (e) {
       const err = api.toAppError(e);
-      throw new Error(err.code === 'corruption' ? 'the content is damaged (it fails its authentication)' : err.message);
+      throw new Error(err.code === 'corruption' ? t('media.damaged') : err.message);
     }
-    if (part.length === 0) throw new Error('the content ended early');
+    if (part.length === 0) throw new Error(t('media.endedEarly'));
     out.set(part.subarray(0, end - at), at - begin);
     at += part.length;
   }
@@ -45,32 +46,33 @@ export async function fetchRange(url: string, begin: number, end: number, signal
     }
     if (!res.ok) {
       const reason = res.headers.get('X-Casebridge-Reason');
-      throw new Error(reason === 'corruption' ? 'the content is damaged (it fails its authentication)' : `the content could not be read (${reason ?? res.status})`);
+      throw new Error(reason === 'corruption' ? t('media.damaged') : t('media.unreadable', { reason: reason ?? res.status }));
     }
     const buf = new Uint8Array(await res.arrayBuffer());
-    if (buf.length === 0) throw new Error('the content ended early');
+    if (buf.length === 0) throw new Error(t('media.endedEarly'));
     // A server ignoring the range (a 200) sends from byte 0.
     const from = res.status === 200 ? at : 0;
     const part = buf.subarray(from, from + (end - at));
     out.set(part, at - begin);
     at += part.length;
-    if (part.length === 0) throw new Error('the content ended early');
+    if (part.length === 0) throw new Error(t('media.endedEarly'));
   }
   return out;
 }
 
-const KINDS: Record<string, string> = { video: 'video', audio: 'audio recording', image: 'image' };
+const KINDS = new Set(['video', 'audio', 'image']);
 
 /** What to tell the user when a media element reports an error (its `MediaError` code, if any). */
 export function mediaErrorMessage(mediaType: string, code: number | null | undefined): string {
-  const kind = KINDS[mediaType.split('/')[0]] ?? 'file';
+  const top = mediaType.split('/')[0];
+  const kind = t(`media.kind.${KINDS.has(top) ? top : 'file'}`);
   switch (code) {
     case 3: // MEDIA_ERR_DECODE
-      return `This ${kind} (${mediaType}) could not be decoded: the file is damaged, or it uses a codec this computer cannot decode. Export it to check it in another player.`;
+      return t('media.decode', { kind, mediaType });
     case 2: // MEDIA_ERR_NETWORK
-      return `This ${kind} (${mediaType}) could not be read from the store: its content may be damaged.`;
+      return t('media.network', { kind, mediaType });
     case 4: // MEDIA_ERR_SRC_NOT_SUPPORTED
     default:
-      return `This ${kind} (${mediaType}) cannot be played here: the format is not supported on this computer, or the file is damaged. Export it to view it in another program.`;
+      return t('media.unsupported', { kind, mediaType });
   }
 }

@@ -6,6 +6,7 @@
 import { getDocument, GlobalWorkerOptions, PDFDataRangeTransport, type PDFDocumentProxy } from 'pdfjs-dist';
 import workerUrl from 'pdfjs-dist/build/pdf.worker.min.mjs?url';
 import { fetchRange } from './media';
+import { t } from './i18n';
 
 GlobalWorkerOptions.workerSrc = workerUrl;
 
@@ -14,7 +15,7 @@ const FIRST = 256 * 1024;
 
 /** Opens the PDF of `size` bytes at `url`. `onerror` hears of a range that failed after opening. */
 export async function openPdf(url: string, size: number, onerror: (e: Error) => void): Promise<PDFDocumentProxy> {
-  if (size === 0) throw new Error('the file is empty');
+  if (size === 0) throw new Error(t('media.empty'));
   const first = await fetchRange(url, 0, Math.min(size, FIRST));
   class Ranges extends PDFDataRangeTransport {
     requestDataRange(begin: number, end: number): void {

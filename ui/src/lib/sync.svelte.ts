@@ -2,6 +2,7 @@
 // Nothing here waits on sync; events update the state as they arrive.
 import * as api from './api';
 import type { SyncDone, SyncEvent, SyncStatus } from './bindings';
+import { t } from './i18n';
 
 export interface SyncItem {
   bundle_id: string;
@@ -51,28 +52,28 @@ export function applySyncEvent(e: SyncEvent): void {
       const it = item(e.bundle_id);
       it.state = 'uploaded';
       if (it.total > 0) it.done = it.total;
-      it.note = e.outcome?.outcome === 'duplicate' ? 'already held by the agency' : 'received, receipt kept';
-      logLine(`Bundle ${e.bundle_id.slice(0, 8)} delivered (${e.outcome?.outcome ?? 'accepted'})`);
+      it.note = e.outcome?.outcome === 'duplicate' ? t('sync.noteDuplicate') : t('sync.noteReceived');
+      logLine(t('sync.logDelivered', { id: e.bundle_id.slice(0, 8), outcome: e.outcome?.outcome ?? 'accepted' }));
       break;
     }
     case 'refused': {
       const it = item(e.bundle_id);
       it.state = 'refused';
-      it.note = `refused by the agency: ${e.message}`;
-      logLine(`Bundle ${e.bundle_id.slice(0, 8)} refused by the agency and set aside: ${e.message}`, 'error');
+      it.note = t('sync.noteRefused', { message: e.message });
+      logLine(t('sync.logRefused', { id: e.bundle_id.slice(0, 8), message: e.message }), 'error');
       break;
     }
     case 'retrying': {
       if (e.bundle_id) {
         const it = item(e.bundle_id);
         it.state = 'retrying';
-        it.note = `retry ${e.attempt} in ${Math.round(e.after_ms / 1000)} s: ${e.error}`;
+        it.note = t('sync.noteRetry', { attempt: e.attempt, secs: Math.round(e.after_ms / 1000), error: e.error });
       }
-      logLine(`Retrying in ${Math.round(e.after_ms / 1000)} s (attempt ${e.attempt}): ${e.error}`, 'error');
+      logLine(t('sync.logRetry', { attempt: e.attempt, secs: Math.round(e.after_ms / 1000), error: e.error }), 'error');
       break;
     }
     case 'pulled':
-      logLine(`Received ${e.events} ${e.events === 1 ? 'update' : 'updates'} from the agency`);
+      logLine(t('sync.logPulled', { n: e.events }));
       break;
   }
 }
@@ -80,8 +81,8 @@ export function applySyncEvent(e: SyncEvent): void {
 /** Applies `sync-done`. */
 export function applySyncDone(d: SyncDone): void {
   sync.running = false;
-  sync.lastDoneError = d.ok ? null : (d.error?.message ?? 'Sync failed.');
-  logLine(d.ok ? 'Sync finished' : `Sync failed: ${sync.lastDoneError}`, d.ok ? 'info' : 'error');
+  sync.lastDoneError = d.ok ? null : (d.error?.message ?? t('sync.failed'));
+  logLine(d.ok ? t('sync.logFinished') : t('sync.logFailed', { error: sync.lastDoneError ?? '' }), d.ok ? 'info' : 'error');
   // Delivered and refused items leave the list (refused ones are listed from the status);
   // failed ones stay visible.
   sync.items = sync.items.filter((i) => i.state !== 'uploaded' && i.state !== 'refused');
@@ -103,14 +104,14 @@ export async function startSync(): Promise<void> {
   if (sync.running) return;
   sync.running = true;
   sync.lastDoneError = null;
-  logLine('Sync started');
+  logLine(t('sync.logStarted'));
   try {
     await api.syncNow();
   } catch (e) {
     sync.running = false;
     const err = api.toAppError(e);
     sync.lastDoneError = err.message;
-    logLine(`Sync could not start: ${err.message}`, 'error');
+    logLine(t('sync.logCouldNotStart', { error: err.message }), 'error');
   }
 }
 

@@ -46,6 +46,8 @@ describe('access log screen', () => {
     expect(rows).toHaveLength(2);
     expect(within(rows[0]).getByText('Vera Brandt')).toBeInTheDocument();
     expect(rows[1]).toHaveTextContent('3 items');
+    // The action in words, its code (as the CLI prints it) kept in the cell; an unknown code shows as it is.
+    expect(within(rows[1]).getByText('listed the evidence')).toHaveAttribute('data-action', 'listed_evidence');
     expect(m.accessLog).toHaveBeenLastCalledWith(null, null, null);
     await user.type(screen.getByTestId('access-case'), 'BER-7');
     await user.type(screen.getByTestId('access-member'), '0190a000-0000-7000-8000-000000000001');
