@@ -206,7 +206,12 @@ fn a_redacted_jpeg_has_no_exif_an_unreadable_region_and_signed_provenance() {
     }
     assert!(before.extracted.location.is_some(), "the store read the original's GPS position");
 
-    let opts = RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: Some("public appeal for witnesses".into()), ..Default::default() };
+    let opts = RedactOptions {
+        strip_metadata: true,
+        regions: vec![PLATE],
+        reason: Some("public appeal for witnesses".into()),
+        ..Default::default()
+    };
     let added = redact(&mut f.store, original, &opts).unwrap();
     assert_eq!(added.media_type, "image/jpeg");
 
@@ -311,7 +316,9 @@ fn a_png_with_exif_gives_a_png_without() {
     let bytes = png_with_exif(&picture(), exif_block(None));
     assert!(exif_of(&bytes).is_some_and(|x| has(&x, exif::Tag::BodySerialNumber)), "the PNG carries EXIF");
     let original = f.import("scan.png", &bytes);
-    let added = redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: None, ..Default::default() }).unwrap();
+    let added =
+        redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: None, ..Default::default() })
+            .unwrap();
     assert_eq!(added.media_type, "image/png");
     let copy = f.content(added.id);
     assert!(exif_of(&copy).is_none());
@@ -355,7 +362,8 @@ fn bad_input_gives_a_clear_error_and_adds_nothing() {
     // does not get a copy made either.
     for regions in [vec![Region { x: 300, y: 10, w: 100, h: 10 }], vec![PLATE, Region { x: 0, y: 400, w: 10, h: 10 }]] {
         let before = f.state(original);
-        let e = redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions, reason: None, ..Default::default() }).unwrap_err();
+        let e = redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions, reason: None, ..Default::default() })
+            .unwrap_err();
         assert_eq!(e.code(), "region_outside_image", "{e}");
         let msg = e.to_string();
         assert!(msg.contains("320x240") && msg.contains("nothing was added"), "{msg}");
@@ -419,8 +427,12 @@ fn a_filled_region_is_black_and_recorded_as_fill() {
 fn a_volunteers_redaction_is_in_the_custody_trail_not_the_access_log() {
     let mut f = fixture(Role::Volunteer);
     let original = f.import("IMG_0042.JPG", &with_exif(&jpeg_of(&picture()), &exif_block(None)));
-    redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: Some("bystanders".into()), ..Default::default() })
-        .unwrap();
+    redact(
+        &mut f.store,
+        original,
+        &RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: Some("bystanders".into()), ..Default::default() },
+    )
+    .unwrap();
     assert_eq!(f.store.custody(original).unwrap().last().unwrap().action, CustodyAction::Redacted);
     assert!(f.store.access_log(f.case).unwrap().is_empty());
 }

@@ -42,9 +42,7 @@ fn import(env: &Env, path: &std::path::Path) -> (String, String) {
 
 fn add(s: &Session, case: &str, path: &std::path::Path) -> String {
     let case = Uuid::parse_str(case).unwrap();
-    s.with_store(|st| Ok(st.add_evidence(case, path, &casebridge_core::EvidenceOptions::default(), &mut |_| true)?.id))
-        .unwrap()
-        .to_string()
+    s.with_store(|st| Ok(st.add_evidence(case, path, &casebridge_core::EvidenceOptions::default(), &mut |_| true)?.id)).unwrap().to_string()
 }
 
 /// The item's content, read back (authenticated and re-hashed by the store).
@@ -63,8 +61,7 @@ fn content(s: &Session, id: &str) -> Vec<u8> {
 /// session's own views of them are logged, which would change the log.
 fn state(s: &Session, case: &str, id: &str) -> (usize, usize, usize, u64) {
     let (case, id) = (Uuid::parse_str(case).unwrap(), Uuid::parse_str(id).unwrap());
-    s.with_store(|st| Ok((st.list_evidence(case)?.len(), st.custody(id)?.len(), st.access_log(case)?.len(), st.journal_len())))
-        .unwrap()
+    s.with_store(|st| Ok((st.list_evidence(case)?.len(), st.custody(id)?.len(), st.access_log(case)?.len(), st.journal_len()))).unwrap()
 }
 
 #[test]
@@ -152,7 +149,11 @@ fn crafted_requests_are_refused_each_with_its_own_code_and_nothing_is_stored() {
         ("a width beyond 32 bits", blur(vec![region(0.0, 0.0, 1e10, 10.0)]), "bad_region"),
         ("a NaN", blur(vec![region(f64::NAN, 0.0, 10.0, 10.0)]), "bad_region"),
         ("a huge region that would overflow x + w", blur(vec![region(100.0, 0.0, f64::from(u32::MAX), 1.0)]), "region_outside_image"),
-        ("nothing at all", RedactRequest { regions: vec![], mode: RedactMode::Blur, strip_metadata: false, reason: None }, "nothing_to_redact"),
+        (
+            "nothing at all",
+            RedactRequest { regions: vec![], mode: RedactMode::Blur, strip_metadata: false, reason: None },
+            "nothing_to_redact",
+        ),
     ];
     for (what, req, code) in cases {
         let e = refused(&id, req);
