@@ -172,9 +172,7 @@ pub enum RedactError {
     },
 
     /// A region does not lie inside the image.
-    #[error(
-        "blur region {region} {why} of the {width}x{height} image (regions are X,Y,W,H in pixels of the upright image); nothing was added"
-    )]
+    #[error("region {region} {why} of the {width}x{height} image (regions are X,Y,W,H in pixels of the upright image); nothing was added")]
     RegionOutside {
         /// The region.
         region: Region,
