@@ -182,6 +182,13 @@ async fn court_package(state: State<'_, AppState>, case_id: String, dir: String,
     blocking(&state, move |s| s.court_package(&case_id, &dir, reason)).await
 }
 
+/// A redacted copy of an image item (regions blurred or filled, metadata stripped), added with
+/// its provenance.
+#[tauri::command]
+async fn evidence_redact(state: State<'_, AppState>, id: String, request: court::RedactRequest) -> Res<court::Redacted> {
+    blocking(&state, move |s| s.evidence_redact(&id, &request)).await
+}
+
 #[tauri::command]
 async fn note_amend(state: State<'_, AppState>, case_id: String, note_id: String, text: String, reason: Option<String>) -> Res<()> {
     blocking(&state, move |s| s.note_amend(&case_id, &note_id, &text, reason)).await
@@ -369,6 +376,7 @@ pub fn setup<R: Runtime>(
             court_info,
             court_report,
             court_package,
+            evidence_redact,
             note_add,
             note_amend,
             evidence_list,

@@ -231,3 +231,31 @@ fn the_viewer_scheme_serves_ranges_of_an_opened_item_to_the_main_window_only() {
     let r = media_response(Some(&session), true, &request("bytes=0-9"));
     assert_eq!((r.status().as_u16(), r.headers()["x-casebridge-reason"].to_str().unwrap()), (403, "token_unknown"));
 }
+
+/// Issue 17: the redaction command with the UI's argument names (`id`, `request` with
+/// `strip_metadata`): a real phone photo gives a derivative that names its original; a crafted
+/// region comes back as `{code, message}` with its own code.
+#[test]
+fn a_redaction_with_the_uis_argument_names() {
+    let env = env();
+    call(&env, "profile_create", json!({"name": "Vera", "role": "investigator", "passphrase": PASS})).unwrap();
+    let case = call(&env, "case_create", json!({"title": "Bike thefts", "summary": null, "reference": null, "tags": []})).unwrap();
+    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/photos/iphone4s-sanfrancisco.jpg");
+    let job = call(&env, "evidence_import", json!({"caseId": case, "paths": [photo.display().to_string()]})).unwrap();
+    while event(&env, "job-done")["job"] != job {}
+    let original = call(&env, "evidence_list", json!({"caseId": case})).unwrap()[0]["id"].clone();
+
+    let request = json!({"regions": [{"x": 10, "y": 20, "w": 30, "h": 40}], "mode": "fill", "strip_metadata": true, "reason": "appeal"});
+    let done = call(&env, "evidence_redact", json!({"id": original, "request": request})).unwrap();
+    assert_eq!(done["provenance"]["original_id"], original);
+    assert_eq!(done["provenance"]["operations"], json!(["strip-metadata", "fill 10,20,30,40"]));
+    assert_eq!(done["item"]["derived_from"]["original_id"], original);
+    assert_eq!(done["original_name"], "iphone4s-sanfrancisco.jpg");
+    assert_eq!(call(&env, "evidence_list", json!({"caseId": case})).unwrap().as_array().unwrap().len(), 2);
+
+    let crafted = json!({"regions": [{"x": -5, "y": 0, "w": 10, "h": 10}], "mode": "blur", "strip_metadata": false, "reason": null});
+    assert_eq!(code(call(&env, "evidence_redact", json!({"id": original, "request": crafted}))), "bad_region");
+    let outside = json!({"regions": [{"x": 170, "y": 0, "w": 20, "h": 10}], "mode": "blur", "strip_metadata": true, "reason": null});
+    assert_eq!(code(call(&env, "evidence_redact", json!({"id": original, "request": outside}))), "region_outside_image");
+    assert_eq!(call(&env, "evidence_list", json!({"caseId": case})).unwrap().as_array().unwrap().len(), 2, "nothing added");
+}

@@ -145,6 +145,11 @@ fn redact_through_the_cli() {
     assert_eq!(lines[2], "operations: strip-metadata; blur 0,0,10,10");
     assert!(lines[3].contains("always stripped"), "{text}");
 
+    // Fill instead of blur (not both at once: a usage error).
+    let v = p.json(&["evidence", "redact", &id, "--fill", "10,10,20,20", "--json"]);
+    assert_eq!(v["operations"], serde_json::json!(["strip-metadata", "fill 10,10,20,20"]));
+    assert_eq!(p.cmd(&["evidence", "redact", &id, "--fill", "0,0,1,1", "--blur", "0,0,1,1"]).code, Some(2));
+
     // Not an image: a clear error, nothing added.
     let (txt, _) = p.add_evidence(&case, &p.write_file("statement.txt", b"I saw a white van.\n"));
     let before = p.json(&["evidence", "list", &case, "--json"]);

@@ -2,7 +2,7 @@
 // Never part of ui/dist. URL query: ?role=investigator|volunteer&locked=1&fresh=1
 import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
-import type { AppInfo, BriefView, CaseView, SearchHit, Submission, WhoAmI, ReceiptView, SyncStatus } from '../src/lib/bindings';
+import type { AppInfo, BriefView, CaseView, Redacted, RedactRequest, SearchHit, Submission, WhoAmI, ReceiptView, SyncStatus } from '../src/lib/bindings';
 
 const q = new URLSearchParams(location.search);
 const role = (q.get('role') ?? 'investigator') as WhoAmI['role'];
@@ -244,6 +244,12 @@ mockIPC(
           { at: '2026-03-02T11:00:00+01:00', action: 'viewed', actor: who.member_id, actor_name: 'Dana Weber', device: who.device_id, reason: null, sha256: detail.evidence[0].sha256, event_hash: '22'.repeat(32) },
         ];
       case 'evidence_open': {
+        const item = detail.evidence.find((e) => e.id === a.id);
+        if (item?.media_type.startsWith('image/')) {
+          // A drawn street scene stands in for the photo (the redaction panel draws on it).
+          const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="800"><rect width="1200" height="800" fill="#8aa4c0"/><rect y="520" width="1200" height="280" fill="#555"/><rect x="380" y="380" width="420" height="200" rx="30" fill="#e8e8e8"/><rect x="500" y="520" width="180" height="44" fill="#fff" stroke="#000"/><text x="590" y="552" font-size="30" text-anchor="middle" font-family="monospace">B-KX 4711</text><circle cx="220" cy="330" r="60" fill="#e0b08a"/></svg>`;
+          return { evidence_id: a.id, url: `data:image/svg+xml;base64,${btoa(svg)}`, media_type: item.media_type, size: item.size, stream_url: null };
+        }
         // The demo has no store: a data: URL of a short text stands in for the cbmedia:// URL.
         const body = 'Content is decrypted on demand and streamed to the viewer.\nThis demo has no real files.';
         return { evidence_id: a.id, url: `data:text/plain;base64,${btoa(body)}`, media_type: 'text/plain; charset=utf-8', size: body.length, stream_url: null };
@@ -292,6 +298,42 @@ mockIPC(
         ];
       case 'access_log_export':
         return 2;
+      case 'evidence_redact': {
+        // As crates/app's `Session::evidence_redact`: a new item with its provenance; the original is unchanged.
+        const orig = detail.evidence.find((e) => e.id === a.id) ?? detail.evidence[0];
+        const req = a.request as RedactRequest;
+        if (role === 'volunteer') throw { code: 'not_allowed', message: 'redaction from the desktop: it is court material, made by police staff; nothing was added' };
+        if (req.regions.length === 0 && !req.strip_metadata) throw { code: 'nothing_to_redact', message: 'nothing to redact: ask for metadata stripping, regions to blur, or both; nothing was added' };
+        const n = detail.evidence.length + 1;
+        const id = `0190c1d2-7a00-7000-8000-00000000e0${String(n).padStart(2, '0')}`;
+        const provenance = {
+          evidence_id: id,
+          original_id: orig.id,
+          original_sha256: orig.sha256,
+          sha256: `${n}e`.repeat(32).slice(0, 64),
+          operations: ['strip-metadata', ...req.regions.map((r) => `${req.mode} ${r.x},${r.y},${r.w},${r.h}`)],
+          by: who.member_id,
+          at: new Date().toISOString(),
+          event_hash: '33'.repeat(32),
+        };
+        const stem = orig.original_name.replace(/\.[^.]*$/, '');
+        const item = {
+          ...orig,
+          id,
+          sha256: provenance.sha256,
+          original_name: `${stem}-redacted.jpg`,
+          location: null,
+          camera: null,
+          extracted: { captured_at: null, location: null, camera: null },
+          description: `derivative of ${orig.id}: ${provenance.operations.join('; ')}`,
+          added_at: provenance.at,
+          derived_from: provenance,
+          review_state: null,
+        };
+        detail.evidence.push(item);
+        detail.evidence_count = detail.evidence.length;
+        return { item, provenance, original_name: orig.original_name, by_name: who.name } satisfies Redacted;
+      }
       case 'court_info':
         return { agency_name: 'Polizei Berlin', agency_root_fingerprint: '9c1e7a5b3d2f4e6a8b0c1d3e5f7a9b2c4d6e8f0a1b3c5d7e9f2a4b6c8d0e1f3a' };
       case 'court_report':

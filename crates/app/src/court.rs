@@ -9,7 +9,7 @@ use std::path::Path;
 
 use casebridge_core::{AddedEvidence, ProvenanceRecord, Store};
 use casebridge_court::package::{self, PackageError, PackageSummary};
-use casebridge_court::redact::{self, RedactError, RedactOptions};
+use casebridge_court::redact::{self, RedactError, RedactOptions, Region, RegionMode};
 use casebridge_court::report::{self, ReportError, ReportOptions, Written};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -60,6 +60,117 @@ pub fn redact(store: &mut Store, id: &str, opts: &RedactOptions) -> Result<(Adde
         .derived_from
         .ok_or_else(|| casebridge_core::Error::Corruption { what: format!("derivative {} has no provenance record", added.id) })?;
     Ok((added, prov, view.original_name))
+}
+
+/// How the regions of a redaction are made unreadable, as the desktop offers it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RedactMode {
+    /// Pixelated and blurred until unreadable (`blur X,Y,W,H` in the provenance).
+    #[default]
+    Blur,
+    /// Painted black (`fill X,Y,W,H`).
+    Fill,
+}
+
+impl From<RedactMode> for RegionMode {
+    fn from(m: RedactMode) -> RegionMode {
+        match m {
+            RedactMode::Blur => RegionMode::Blur,
+            RedactMode::Fill => RegionMode::Fill,
+        }
+    }
+}
+
+/// A rectangle in pixels of the upright image (its natural size, whatever the zoom it was drawn
+/// at), as the desktop sends it. JSON numbers: each must be a whole number from 0 to
+/// 4294967295 (`bad_region` otherwise), so a crafted `-1` or `1.5` is refused by name, not by
+/// the command's argument parser.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct PixelRegion {
+    /// Left edge.
+    pub x: f64,
+    /// Top edge.
+    pub y: f64,
+    /// Width.
+    pub w: f64,
+    /// Height.
+    pub h: f64,
+}
+
+impl PixelRegion {
+    /// The court crate's region, or `bad_region` naming the number that is not a pixel.
+    fn to_region(self, n: usize) -> crate::Result<Region> {
+        let px = |name: &str, v: f64| -> crate::Result<u32> {
+            if v.is_finite() && v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
+                // Checked whole and in range just above.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Ok(v as u32)
+            } else {
+                Err(AppError::new(
+                    ErrorCode::BadRegion,
+                    format!("region {n}: {name} is {v}, not a whole number of pixels from 0 to {}; nothing was added", u32::MAX),
+                ))
+            }
+        };
+        Ok(Region { x: px("x", self.x)?, y: px("y", self.y)?, w: px("width", self.w)?, h: px("height", self.h)? })
+    }
+}
+
+/// A redaction the desktop asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct RedactRequest {
+    /// The regions to make unreadable (at most 64), in pixels of the upright image.
+    pub regions: Vec<PixelRegion>,
+    /// How.
+    pub mode: RedactMode,
+    /// Asked for metadata stripping (done in any case: a re-encoded copy carries none).
+    pub strip_metadata: bool,
+    /// Why (recorded in the case's access log).
+    pub reason: Option<String>,
+}
+
+/// A redacted copy just made, as the desktop shows it: the new item and its provenance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Redacted {
+    /// The derivative, as the evidence list shows it.
+    pub item: crate::views::EvidenceItem,
+    /// Its signed provenance: the original's id and hash, the operations in order (`strip-metadata`,
+    /// `blur X,Y,W,H` or `fill X,Y,W,H`, ...), who made it and when.
+    pub provenance: ProvenanceRecord,
+    /// The original's file name.
+    pub original_name: String,
+    /// The maker's name, when known.
+    pub by_name: Option<String>,
+}
+
+/// The desktop's redaction of the image item `id` (id or unique id prefix): police staff only
+/// (`not_allowed` for a volunteer, whose desktop has no court material); each region checked
+/// (`bad_region`), then [`redact`]. Errors come with their own codes ([`redact_error`]); when one
+/// is returned nothing was added.
+pub fn redact_for_desktop(store: &mut Store, id: &str, req: &RedactRequest) -> crate::Result<Redacted> {
+    if !crate::access::is_police_staff(store) {
+        return Err(casebridge_core::Error::NotAllowed {
+            what: "redaction from the desktop: it is court material, made by police staff; nothing was added".into(),
+        }
+        .into());
+    }
+    let regions = req.regions.iter().enumerate().map(|(n, r)| r.to_region(n + 1)).collect::<crate::Result<Vec<_>>>()?;
+    let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+    let opts = RedactOptions { strip_metadata: req.strip_metadata, regions, mode: req.mode.into(), reason };
+    let (added, provenance, _) = redact(store, id, &opts).map_err(redact_error)?;
+    let evidence = store.evidence(added.id)?;
+    let original_name = store.evidence(provenance.original_id)?.original_name;
+    let by_name = store.member(provenance.by)?.map(|m| m.name);
+    Ok(Redacted { item: crate::views::EvidenceItem { evidence, review_state: None }, provenance, original_name, by_name })
+}
+
+/// Redaction's errors as the app's, each with its own code (the court crate's word).
+pub fn redact_error(e: RedactError) -> AppError {
+    match e {
+        RedactError::Store(e) => e.into(),
+        e => AppError::new(ErrorCode::from_code(e.code()), e.to_string()),
+    }
 }
 
 /// What the desktop shows before making court material: the agency a package is anchored to

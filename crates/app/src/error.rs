@@ -95,7 +95,30 @@ error_codes! {
     SettingsDamaged = "settings_damaged",
     /// An internal failure (a thread or runtime that could not start).
     Internal = "internal",
+    // Redaction's (`casebridge_court::redact::RedactError::code`).
+    /// Redaction: neither metadata stripping nor a region was asked for.
+    NothingToRedact = "nothing_to_redact",
+    /// Redaction: a region's numbers are not whole pixels from 0 up.
+    BadRegion = "bad_region",
+    /// Redaction: a region has no width or no height.
+    EmptyRegion = "empty_region",
+    /// Redaction: more regions than one redaction takes.
+    TooManyRegions = "too_many_regions",
+    /// Redaction: a region crosses an edge of the image.
+    RegionOutsideImage = "region_outside_image",
+    /// Redaction: the item is not a JPEG or PNG image.
+    NotAnImage = "not_an_image",
+    /// Redaction: the image is too large to redact in memory.
+    TooLarge = "too_large",
+    /// Redaction: the item does not decode as the image its type says.
+    UndecodableImage = "undecodable_image",
+    /// Redaction: the redacted copy could not be encoded.
+    EncodeFailed = "encode_failed",
+    /// Redaction: the copy still carried EXIF (a defect, never expected).
+    MetadataSurvived = "metadata_survived",
     // The store's (`casebridge_core::Error::code`).
+    /// Store: `evidence_deleted` (the item's content was destroyed under a retention rule).
+    EvidenceDeleted = "evidence_deleted",
     /// Store: `wrong_passphrase`.
     WrongPassphrase = "wrong_passphrase",
     /// Store: `passphrase_too_short`.

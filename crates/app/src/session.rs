@@ -582,6 +582,15 @@ impl Session {
         })
     }
 
+    /// Makes a redacted copy of the image item `id` (regions blurred or filled, metadata
+    /// stripped) and adds it as a new item with signed provenance; the original is never
+    /// modified. As `casebridge evidence redact`: recorded in the case's access log with the
+    /// request's reason. Police staff only. See [`court::redact_for_desktop`] for the checks,
+    /// each refused with its own code and nothing added.
+    pub fn evidence_redact(&self, id: &str, request: &court::RedactRequest) -> Result<court::Redacted> {
+        self.with_store(|s| court::redact_for_desktop(s, id.trim(), request))
+    }
+
     /// Runs court work on a background thread as a job; progress names `name`.
     fn court_job(
         self: &Arc<Self>,

@@ -1,12 +1,12 @@
 //! `casebridge evidence redact ID`: a redacted copy of an image (metadata stripped, regions
-//! blurred), added as a new item with signed provenance; the original is never modified.
+//! blurred or filled), added as a new item with signed provenance; the original is never modified.
 //! The work is done by `casebridge_court::redact`.
 
 use std::io::Write;
 
 use casebridge_app::court;
 use casebridge_core::Error;
-use casebridge_court::redact::{RedactError, RedactOptions, Region};
+use casebridge_court::redact::{RedactError, RedactOptions, Region, RegionMode};
 use clap::{ArgGroup, Args};
 use serde::Serialize;
 use uuid::Uuid;
@@ -30,6 +30,9 @@ pub struct RedactArgs {
     /// more. Metadata is always stripped from a redacted copy, with or without --strip-metadata
     #[arg(long = "blur", value_name = "X,Y,W,H", group = "redaction", value_parser = parse_region)]
     pub blur: Vec<Region>,
+    /// Paint a region X,Y,W,H black instead of blurring it; repeat for more (not with --blur)
+    #[arg(long = "fill", value_name = "X,Y,W,H", group = "redaction", conflicts_with = "blur", value_parser = parse_region)]
+    pub fill: Vec<Region>,
     /// Why (recorded in the case's access log)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -62,7 +65,7 @@ fn cli_error(e: RedactError) -> CliError {
         // The court crate says what to ask for in product words; the CLI names its flags.
         RedactError::NothingToDo => Error::Invalid {
             field: "redaction",
-            reason: "nothing to redact: ask for --strip-metadata, --blur X,Y,W,H or both; nothing was added".into(),
+            reason: "nothing to redact: ask for --strip-metadata, --blur X,Y,W,H (or --fill X,Y,W,H) or both; nothing was added".into(),
         }
         .into(),
         other => Error::Invalid { field: "redaction", reason: other.to_string() }.into(),
@@ -71,7 +74,8 @@ fn cli_error(e: RedactError) -> CliError {
 
 /// Runs `evidence redact`.
 pub fn run(ctx: &mut Ctx, a: &RedactArgs, out: &mut dyn Write) -> Result<()> {
-    let opts = RedactOptions { strip_metadata: a.strip_metadata, regions: a.blur.clone(), reason: a.reason.clone() };
+    let (regions, mode) = if a.fill.is_empty() { (a.blur.clone(), RegionMode::Blur) } else { (a.fill.clone(), RegionMode::Fill) };
+    let opts = RedactOptions { strip_metadata: a.strip_metadata, regions, mode, reason: a.reason.clone() };
     let (added, prov, name) = court::redact(&mut ctx.open()?, &a.id, &opts).map_err(cli_error)?;
     if a.json {
         return output::json(

@@ -7,10 +7,12 @@
 //! 2. it is decoded with the `image` crate (JPEG or PNG; anything else is refused by its
 //!    sniffed media type), and turned upright when its EXIF orientation says so, because the
 //!    copy carries no EXIF to say it any more;
-//! 3. each blur region is made unreadable: reduced to a coarse grid of at most
-//!    [`CELLS_ACROSS`] cells along its longer side (block averages, i.e. pixelation),
-//!    Gaussian-blurred on that grid, and scaled back up smoothly. Only the region's own pixels
-//!    are used, so nothing outside a region changes;
+//! 3. each region (at most [`MAX_REGIONS`], each checked to lie inside the image first) is
+//!    made unreadable, by the [`RegionMode`] asked for: **blur** reduces it to a coarse grid of
+//!    at most [`CELLS_ACROSS`] cells along its longer side (block averages, i.e. pixelation),
+//!    Gaussian-blurs that grid, and scales it back up smoothly; **fill** paints it
+//!    [`FILL_COLOUR`]. Only the region's own pixels are used, so nothing outside a region
+//!    changes;
 //! 4. it is re-encoded (JPEG at quality [`JPEG_QUALITY`] for a JPEG, PNG for a PNG). The
 //!    encoders write no EXIF, XMP, ICC or text chunks, so GPS position, camera serial numbers
 //!    and maker notes are gone. This is checked, not assumed: the encoded copy is parsed for
@@ -54,6 +56,33 @@ pub const MAX_CONTENT: u64 = 256 * 1024 * 1024;
 /// The operation recorded for the metadata removal.
 pub const STRIP_METADATA: &str = "strip-metadata";
 
+/// The most regions one redaction takes (each is a recorded operation; a face or a plate per
+/// region, so far more than any honest picture needs).
+pub const MAX_REGIONS: usize = 64;
+
+/// The colour a filled region is painted (opaque black, as a redaction marker is).
+pub const FILL_COLOUR: [u8; 3] = [0, 0, 0];
+
+/// How regions are made unreadable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RegionMode {
+    /// Pixelated and blurred from the region's own pixels (recorded `blur X,Y,W,H`).
+    #[default]
+    Blur,
+    /// Painted [`FILL_COLOUR`] (recorded `fill X,Y,W,H`).
+    Fill,
+}
+
+impl RegionMode {
+    /// The operation's word in the provenance (`blur`, `fill`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegionMode::Blur => "blur",
+            RegionMode::Fill => "fill",
+        }
+    }
+}
+
 /// A rectangle of the upright image, in pixels: `X,Y,W,H` on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Region {
@@ -93,8 +122,10 @@ impl FromStr for Region {
 pub struct RedactOptions {
     /// Remove all metadata (always done; asking for it alone is a valid redaction).
     pub strip_metadata: bool,
-    /// Regions to blur, in pixels of the upright image.
+    /// Regions to make unreadable, in pixels of the upright image (at most [`MAX_REGIONS`]).
     pub regions: Vec<Region>,
+    /// How the regions are made unreadable.
+    pub mode: RegionMode,
     /// Why (written to the access log).
     pub reason: Option<String>,
 }
@@ -115,10 +146,33 @@ pub enum RedactError {
         value: String,
     },
 
-    /// A blur region does not lie inside the image.
-    #[error(
-        "blur region {region} {why} of the {width}x{height} image (regions are X,Y,W,H in pixels of the upright image); nothing was added"
-    )]
+    /// More regions than [`MAX_REGIONS`] were asked for.
+    #[error("{count} regions were given; at most {max} can be redacted at once; nothing was added")]
+    TooManyRegions {
+        /// How many were given.
+        count: usize,
+        /// The limit ([`MAX_REGIONS`]).
+        max: usize,
+    },
+
+    /// A region has no width or no height.
+    #[error("region {region} is empty: its width and height must be at least 1 pixel; nothing was added")]
+    EmptyRegion {
+        /// The region.
+        region: Region,
+    },
+
+    /// The original was deleted (under a retention rule or a withdrawal): its content is gone.
+    #[error("evidence {id} was deleted under rule {rule}: its content no longer exists, so it cannot be redacted; nothing was added")]
+    Deleted {
+        /// The original.
+        id: Uuid,
+        /// The rule it was deleted under.
+        rule: String,
+    },
+
+    /// A region does not lie inside the image.
+    #[error("region {region} {why} of the {width}x{height} image (regions are X,Y,W,H in pixels of the upright image); nothing was added")]
     RegionOutside {
         /// The region.
         region: Region,
@@ -181,6 +235,9 @@ impl RedactError {
         match self {
             RedactError::NothingToDo => "nothing_to_redact",
             RedactError::RegionSyntax { .. } => "bad_region",
+            RedactError::TooManyRegions { .. } => "too_many_regions",
+            RedactError::EmptyRegion { .. } => "empty_region",
+            RedactError::Deleted { .. } => "evidence_deleted",
             RedactError::RegionOutside { .. } => "region_outside_image",
             RedactError::NotAnImage { .. } => "not_an_image",
             RedactError::TooLarge { .. } => "too_large",
@@ -198,7 +255,13 @@ pub fn redact(store: &mut Store, original: Uuid, opts: &RedactOptions) -> Result
     if !opts.strip_metadata && opts.regions.is_empty() {
         return Err(RedactError::NothingToDo);
     }
+    if opts.regions.len() > MAX_REGIONS {
+        return Err(RedactError::TooManyRegions { count: opts.regions.len(), max: MAX_REGIONS });
+    }
     let view = store.evidence(original)?;
+    if let Some(d) = &view.deleted {
+        return Err(RedactError::Deleted { id: original, rule: d.rule.clone() });
+    }
     let format = match view.media_type.as_str() {
         "image/jpeg" => ImageFormat::Jpeg,
         "image/png" => ImageFormat::Png,
@@ -234,8 +297,11 @@ pub fn redact(store: &mut Store, original: Uuid, opts: &RedactOptions) -> Result
         check_region(r, img.width(), img.height())?;
     }
     for r in &opts.regions {
-        blur_region(&mut img, r);
-        operations.push(format!("blur {r}"));
+        match opts.mode {
+            RegionMode::Blur => blur_region(&mut img, r),
+            RegionMode::Fill => fill_region(&mut img, r),
+        }
+        operations.push(format!("{} {r}", opts.mode.as_str()));
     }
 
     let (bytes, media_type, ext) = encode(&img, format)?;
@@ -259,7 +325,7 @@ pub fn redact(store: &mut Store, original: Uuid, opts: &RedactOptions) -> Result
 fn check_region(r: &Region, width: u32, height: u32) -> Result<(), RedactError> {
     let outside = |why| RedactError::RegionOutside { region: *r, why, width, height };
     if r.w == 0 || r.h == 0 {
-        return Err(outside("is empty"));
+        return Err(RedactError::EmptyRegion { region: *r });
     }
     if r.x >= width || r.y >= height {
         return Err(outside("starts outside"));
@@ -284,6 +350,13 @@ fn blur_region(img: &mut DynamicImage, r: &Region) {
     let grid = patch.resize_exact(gw, gh, FilterType::Triangle).blur(GRID_SIGMA);
     let smooth = grid.resize_exact(r.w, r.h, FilterType::Triangle);
     image::imageops::replace(img, &smooth, i64::from(r.x), i64::from(r.y));
+}
+
+/// Paints a (checked) region [`FILL_COLOUR`], opaque.
+fn fill_region(img: &mut DynamicImage, r: &Region) {
+    let [red, green, blue] = FILL_COLOUR;
+    let patch = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(r.w, r.h, image::Rgba([red, green, blue, 255])));
+    image::imageops::replace(img, &patch, i64::from(r.x), i64::from(r.y));
 }
 
 /// Encodes without any metadata: JPEG (8-bit grey or RGB) for a JPEG, PNG (same colour type)

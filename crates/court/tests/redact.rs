@@ -14,7 +14,7 @@ use std::path::Path;
 
 use casebridge_core::exif_write::{ascii, ifd, long, rationals, short, splice_exif, tiff, undefined};
 use casebridge_core::{sha256, to_hex, CustodyAction, EvidenceOptions, NewCase, Passphrase, Role, Store};
-use casebridge_court::redact::{redact, RedactError, RedactOptions, Region};
+use casebridge_court::redact::{redact, RedactError, RedactOptions, Region, RegionMode, MAX_REGIONS};
 use casebridge_testkit::fixtures::{new_store, PASS};
 use image::{DynamicImage, GenericImageView, ImageEncoder, RgbImage};
 use uuid::Uuid;
@@ -206,7 +206,12 @@ fn a_redacted_jpeg_has_no_exif_an_unreadable_region_and_signed_provenance() {
     }
     assert!(before.extracted.location.is_some(), "the store read the original's GPS position");
 
-    let opts = RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: Some("public appeal for witnesses".into()) };
+    let opts = RedactOptions {
+        strip_metadata: true,
+        regions: vec![PLATE],
+        reason: Some("public appeal for witnesses".into()),
+        ..Default::default()
+    };
     let added = redact(&mut f.store, original, &opts).unwrap();
     assert_eq!(added.media_type, "image/jpeg");
 
@@ -311,7 +316,9 @@ fn a_png_with_exif_gives_a_png_without() {
     let bytes = png_with_exif(&picture(), exif_block(None));
     assert!(exif_of(&bytes).is_some_and(|x| has(&x, exif::Tag::BodySerialNumber)), "the PNG carries EXIF");
     let original = f.import("scan.png", &bytes);
-    let added = redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: None }).unwrap();
+    let added =
+        redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: None, ..Default::default() })
+            .unwrap();
     assert_eq!(added.media_type, "image/png");
     let copy = f.content(added.id);
     assert!(exif_of(&copy).is_none());
@@ -355,12 +362,24 @@ fn bad_input_gives_a_clear_error_and_adds_nothing() {
     // does not get a copy made either.
     for regions in [vec![Region { x: 300, y: 10, w: 100, h: 10 }], vec![PLATE, Region { x: 0, y: 400, w: 10, h: 10 }]] {
         let before = f.state(original);
-        let e = redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions, reason: None }).unwrap_err();
+        let e = redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions, reason: None, ..Default::default() })
+            .unwrap_err();
         assert_eq!(e.code(), "region_outside_image", "{e}");
         let msg = e.to_string();
         assert!(msg.contains("320x240") && msg.contains("nothing was added"), "{msg}");
         assert_eq!(f.state(original), before, "nothing was recorded");
     }
+
+    // An empty region, and more regions than a redaction takes: each its own code.
+    let before = f.state(original);
+    let empty = RedactOptions { regions: vec![PLATE, Region { x: 5, y: 5, w: 0, h: 10 }], ..Default::default() };
+    let e = redact(&mut f.store, original, &empty).unwrap_err();
+    assert_eq!(e.code(), "empty_region", "{e}");
+    let many = RedactOptions { regions: vec![Region { x: 0, y: 0, w: 1, h: 1 }; MAX_REGIONS + 1], ..Default::default() };
+    let e = redact(&mut f.store, original, &many).unwrap_err();
+    assert_eq!(e.code(), "too_many_regions", "{e}");
+    assert!(e.to_string().contains(&format!("at most {MAX_REGIONS}")), "{e}");
+    assert_eq!(f.state(original), before, "nothing was recorded");
 
     // Something that is not an image.
     let text = f.import("statement.txt", b"I saw a white van at 21:40.\n");
@@ -386,12 +405,34 @@ fn bad_input_gives_a_clear_error_and_adds_nothing() {
     assert!(Path::new(&f.dir).join("tmp").read_dir().map(|d| d.count() == 0).unwrap_or(true), "no temp files left");
 }
 
+/// Fill paints each region opaque black; the provenance says `fill`, and outside the regions
+/// only re-encoding touches the picture.
+#[test]
+fn a_filled_region_is_black_and_recorded_as_fill() {
+    let mut f = fixture(Role::Investigator);
+    let original = f.import("IMG_0042.JPG", &with_exif(&jpeg_of(&picture()), &exif_block(None)));
+    let opts = RedactOptions { regions: vec![PLATE], mode: RegionMode::Fill, ..Default::default() };
+    let added = redact(&mut f.store, original, &opts).unwrap();
+    assert_eq!(f.store.evidence(added.id).unwrap().derived_from.unwrap().operations, ["strip-metadata", "fill 40,40,120,60"]);
+    let copy = image::load_from_memory(&f.content(added.id)).unwrap().to_rgb8();
+    // JPEG ringing at the edges aside, the inside of the region is black.
+    for y in PLATE.y + 4..PLATE.y + PLATE.h - 4 {
+        for x in PLATE.x + 4..PLATE.x + PLATE.w - 4 {
+            assert!(copy.get_pixel(x, y).0.iter().all(|&c| c < 16), "({x},{y}) = {:?}", copy.get_pixel(x, y));
+        }
+    }
+}
+
 #[test]
 fn a_volunteers_redaction_is_in_the_custody_trail_not_the_access_log() {
     let mut f = fixture(Role::Volunteer);
     let original = f.import("IMG_0042.JPG", &with_exif(&jpeg_of(&picture()), &exif_block(None)));
-    redact(&mut f.store, original, &RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: Some("bystanders".into()) })
-        .unwrap();
+    redact(
+        &mut f.store,
+        original,
+        &RedactOptions { strip_metadata: true, regions: vec![PLATE], reason: Some("bystanders".into()), ..Default::default() },
+    )
+    .unwrap();
     assert_eq!(f.store.custody(original).unwrap().last().unwrap().action, CustodyAction::Redacted);
     assert!(f.store.access_log(f.case).unwrap().is_empty());
 }

@@ -30,6 +30,8 @@ import type {
   Locked,
   MediaSource,
   Preview,
+  Redacted,
+  RedactRequest,
   ReportFormat,
   ReceiptView,
   ReviewDecision,
@@ -127,6 +129,11 @@ export const chooseAccessLogPath = (defaultPath: string) =>
   call<string | null>('plugin:dialog|save', {
     options: { title: t('dialog.accessLogTitle'), defaultPath, filters: [{ name: t('dialog.accessLogFilter'), extensions: ['json'] }] },
   });
+/**
+ * A redacted copy of an image item (regions in natural pixels blurred or filled, metadata stripped),
+ * added as a new item with signed provenance; the original is never changed. Police staff only.
+ */
+export const evidenceRedact = (id: string, request: RedactRequest) => call<Redacted>('evidence_redact', { id, request });
 /** The agency court packages are anchored to (name, root key fingerprint). */
 export const courtInfo = () => call<CourtInfo>('court_info');
 /** Starts writing the court report of a case to `path` (must not exist); returns the job id (job-progress / job-done). */

@@ -8,6 +8,7 @@ mod extras;
 mod flow;
 mod media;
 mod outbox;
+mod redact;
 mod session;
 
 use std::path::{Path, PathBuf};
