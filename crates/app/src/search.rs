@@ -35,11 +35,13 @@ pub struct CaseHit {
     pub score: f32,
     /// Items of the case that matched.
     pub hits: u32,
-    /// What the best hit was (the case itself, a note, an item, a brief, a submission).
-    pub hit_kind: HitKind,
+    /// What the best hit was (the case itself, a note, an item, a brief, a submission); `None`
+    /// past the first [`casebridge_search::SNIPPET_CASES`] cases (not read).
+    pub hit_kind: Option<HitKind>,
     /// Its id.
-    pub hit_id: Uuid,
-    /// The fields of the best hit that matched, with snippets and match ranges.
+    pub hit_id: Option<Uuid>,
+    /// The fields of the best hit that matched, with snippets and match ranges (empty past
+    /// the first [`casebridge_search::SNIPPET_CASES`] cases).
     pub matches: Vec<FieldMatch>,
 }
 
@@ -56,9 +58,9 @@ pub fn cases(store: &Store, index: &SearchIndex, text: &str, status: Option<Case
                 case,
                 score: m.score,
                 hits: u32::try_from(m.hits).unwrap_or(u32::MAX),
-                hit_kind: m.best.kind,
-                hit_id: m.best.id,
-                matches: m.best.matches,
+                hit_kind: m.best.as_ref().map(|b| b.kind),
+                hit_id: m.best.as_ref().map(|b| b.id),
+                matches: m.best.map(|b| b.matches).unwrap_or_default(),
             });
         }
     }

@@ -241,9 +241,17 @@ pub struct CaseMatch {
     pub score: f32,
     /// Items of the case that matched.
     pub hits: usize,
-    /// The best-ranked hit of the case (with its snippets).
-    pub best: SearchHit,
+    /// The best-ranked hit of the case (with its snippets); `None` past the first
+    /// [`SNIPPET_CASES`] cases, whose hit is not read (a list shows those first).
+    pub best: Option<SearchHit>,
 }
+
+/// How many of [`SearchIndex::search_cases`]'s cases get their best hit with snippets: reading
+/// a hit's stored text and making its snippets is most of a query's time, and a query that
+/// matches nearly every case (a common word, a short prefix) would otherwise pay it thousands
+/// of times for rows no one scrolls to (`casebridge-bench search`: p99 1.1 s on 10,000 cases
+/// before, see docs/PERFORMANCE.md).
+pub const SNIPPET_CASES: usize = 200;
 
 /// One searchable item, as the index takes it (what [`SearchIndex::build`] reads from a store).
 #[derive(Clone, Debug, PartialEq)]
@@ -537,7 +545,7 @@ impl SearchIndex {
     }
 
     /// The cases with an item matching `text`, best first, each with its best hit (with
-    /// snippets). Every matching case is returned.
+    /// snippets) for the first [`SNIPPET_CASES`]. Every matching case is returned.
     pub fn search_cases(&self, text: &str) -> Result<Vec<CaseMatch>> {
         let searcher = self.reader.searcher();
         let Some(query) = self.query(&searcher, text)? else { return Ok(Vec::new()) };
@@ -562,9 +570,10 @@ impl SearchIndex {
         }
         let mut snippets = Snippets::new(&searcher, &*query, &self.f);
         let mut out = Vec::with_capacity(order.len());
-        for case in order {
+        for (i, case) in order.into_iter().enumerate() {
             let (score, addr, hits) = best[&case];
-            out.push(CaseMatch { case_id: case, score, hits, best: self.hit(&searcher, &mut snippets, score, addr)? });
+            let best = if i < SNIPPET_CASES { Some(self.hit(&searcher, &mut snippets, score, addr)?) } else { None };
+            out.push(CaseMatch { case_id: case, score, hits, best });
         }
         Ok(out)
     }

@@ -94,10 +94,25 @@ fn search_cases_groups_hits_by_case_best_first() {
     let cases = idx.search_cases("graffiti").unwrap();
     assert_eq!(cases.iter().map(|c| c.case_id).collect::<Vec<_>>(), [b, a]);
     assert_eq!(cases[1].hits, 3);
-    assert_eq!(cases[0].best.matches[0].field, SearchField::Title);
+    assert_eq!(cases[0].best.as_ref().unwrap().matches[0].field, SearchField::Title);
     idx.remove_case(a);
     idx.commit().unwrap();
     assert_eq!(idx.search_cases("graffiti").unwrap().len(), 1);
+}
+
+#[test]
+fn search_cases_returns_every_case_with_snippets_for_the_first_only() {
+    let mut idx = SearchIndex::new().unwrap();
+    let n = crate::SNIPPET_CASES + 25;
+    for i in 0..n {
+        idx.add(&entry(HitKind::Note, Uuid::now_v7(), vec![(SearchField::Note, &format!("bicycle stolen, note {i}"))])).unwrap();
+    }
+    idx.commit().unwrap();
+    let cases = idx.search_cases("bicycle").unwrap();
+    assert_eq!(cases.len(), n, "every matching case");
+    assert!(cases[..crate::SNIPPET_CASES].iter().all(|c| c.best.as_ref().is_some_and(|b| !b.matches.is_empty())));
+    assert!(cases[crate::SNIPPET_CASES..].iter().all(|c| c.best.is_none()));
+    assert!(cases.windows(2).all(|w| w[0].score >= w[1].score), "best first");
 }
 
 fn store(dir: &Path, name: &str) -> Store {
