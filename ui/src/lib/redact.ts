@@ -3,6 +3,7 @@
 // points span. Regions are what crates/app's `PixelRegion` takes: whole pixels of the upright
 // image (the webview draws a JPEG upright by its EXIF orientation, as the court crate reads it).
 import type { PixelRegion } from './bindings';
+import { t } from './i18n';
 
 /** The most regions one redaction takes (crates/court `MAX_REGIONS`). */
 export const MAX_REGIONS = 64;
@@ -47,14 +48,14 @@ export function regionProblem(r: PixelRegion, natural: Size | null): string | nu
   for (const [name, v] of [
     ['X', r.x],
     ['Y', r.y],
-    ['Width', r.w],
-    ['Height', r.h],
+    [t('redact.width'), r.w],
+    [t('redact.height'), r.h],
   ] as const) {
-    if (!Number.isInteger(v) || v < 0) return `${name} must be a whole number of pixels, 0 or more.`;
+    if (!Number.isInteger(v) || v < 0) return t('redact.notWhole', { name });
   }
-  if (r.w === 0 || r.h === 0) return 'Width and height must be at least 1 pixel.';
+  if (r.w === 0 || r.h === 0) return t('redact.tooSmall');
   if (natural && (r.x + r.w > natural.width || r.y + r.h > natural.height)) {
-    return `The region must lie inside the ${natural.width}×${natural.height} image.`;
+    return t('redact.outside', { size: `${natural.width}×${natural.height}` });
   }
   return null;
 }

@@ -11,7 +11,8 @@ import type { EvidenceItem, MediaSource, Redacted, WhoAmI } from '../lib/binding
 vi.mock('../lib/api', async (orig) => (await import('./mock-api')).mockApi(orig));
 import * as api from '../lib/api';
 import { session } from '../lib/session.svelte';
-import { regionBetween, toImagePoint } from '../lib/redact';
+import { regionBetween, regionProblem, toImagePoint } from '../lib/redact';
+import { locale } from '../lib/i18n';
 import RedactPanel from '../components/RedactPanel.svelte';
 import EvidenceViewer from '../components/EvidenceViewer.svelte';
 
@@ -241,5 +242,20 @@ describe('EvidenceViewer and redaction', () => {
     expect(prov).toHaveTextContent('IMG_0042.jpg');
     expect(prov).toHaveTextContent('strip-metadata; fill 200,100,100,100');
     await waitFor(() => expect(prov).toHaveTextContent('ab'.repeat(32)));
+  });
+});
+
+describe('redaction messages per language', () => {
+  it('the typed-in region checks speak the UI language', () => {
+    try {
+      expect(regionProblem({ x: 0, y: 0, w: -1, h: 1 }, null)).toBe('Width must be a whole number of pixels, 0 or more.');
+      locale.set('de');
+      expect(regionProblem({ x: 0, y: 0, w: -1, h: 1 }, null)).toBe('Breite muss eine ganze Zahl von Pixeln sein, 0 oder mehr.');
+      expect(regionProblem({ x: 700, y: 0, w: 200, h: 1 }, { width: 800, height: 600 })).toBe('Der Bereich muss innerhalb des Bildes (800×600) liegen.');
+      locale.set('nl');
+      expect(regionProblem({ x: 0, y: 0, w: 0, h: 1 }, null)).toBe('Breedte en hoogte moeten minstens 1 pixel zijn.');
+    } finally {
+      locale.set('en');
+    }
   });
 });
