@@ -126,20 +126,23 @@ describe('files screen', () => {
       receipt_path: '/media/usb/case.cbb.receipt',
       receipt_error: null,
     };
-    m.chooseReceiptPath.mockResolvedValue('/media/usb/case.cbb.receipt');
-    m.bundleOpen.mockResolvedValue(opened);
+    m.chooseReceiptPath.mockResolvedValue('/home/vera/back.receipt');
+    m.bundleOpen.mockResolvedValue({ ...opened, receipt_path: '/home/vera/back.receipt' });
     const user = userEvent.setup();
     render(Files);
     await fillAgencySide(user);
+    // The receipt goes next to the bundle unless the user chooses another place.
+    expect(screen.getByTestId('files-receipt-out')).toHaveValue('/media/usb/case.cbb.receipt');
+    await user.click(screen.getByTestId('files-receipt-pick'));
+    expect(m.chooseReceiptPath).toHaveBeenCalledWith('/media/usb/case.cbb.receipt');
+    await waitFor(() => expect(screen.getByTestId('files-receipt-out')).toHaveValue('/home/vera/back.receipt'));
     await user.click(screen.getByTestId('files-open'));
     expect(await screen.findByTestId('files-opened')).toHaveAttribute('data-outcome', 'accepted');
-    expect(screen.getByTestId('files-receipt-path')).toHaveTextContent('/media/usb/case.cbb.receipt');
-    expect(m.chooseReceiptPath).toHaveBeenCalledWith('/media/usb/case.cbb.receipt');
-    expect(m.bundleOpen).toHaveBeenCalledWith('/srv/agency', 'agency passphrase', '/media/usb/case.cbb', '/media/usb/case.cbb.receipt');
+    expect(screen.getByTestId('files-receipt-path')).toHaveTextContent('/home/vera/back.receipt');
+    expect(m.bundleOpen).toHaveBeenCalledWith('/srv/agency', 'agency passphrase', '/media/usb/case.cbb', '/home/vera/back.receipt');
   });
 
   it('shows a refused open with its code', async () => {
-    m.chooseReceiptPath.mockResolvedValue('/media/usb/r');
     m.bundleOpen.mockRejectedValue({ code: 'wrong_agency_passphrase', message: 'wrong agency passphrase: the agency keys were not unlocked' });
     const user = userEvent.setup();
     render(Files);

@@ -179,7 +179,11 @@ fn a_duplicated_bundle_adds_nothing_and_writes_no_second_receipt() {
     let again = a.bundle_open(&s(&w.agency_dir), AGENCY_PASS.into(), &s(&copy), &s(&second)).unwrap();
     assert_eq!((again.outcome, again.events_added), (BundleOutcome::Duplicate, 0));
     assert!(again.receipt_path.is_none() && !second.exists(), "the first import's receipt stands");
-    assert_eq!(journal(a), before, "a duplicate records nothing");
+    // Nothing of the bundle is recorded again; police staff's opening is, as every read of
+    // case data is (one signed access entry, as `bundle open` records it).
+    assert_eq!(journal(a), before + 1, "a duplicate records only the access entry");
+    let log = a.access_log(None, None, None).unwrap();
+    assert_eq!(log.last().map(|e| e.action.as_str()), Some("bundle_opened"));
 }
 
 #[test]

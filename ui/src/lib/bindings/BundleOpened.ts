@@ -2,4 +2,52 @@
 import type { AppError } from "./AppError";
 import type { BundleOutcome } from "./BundleOutcome";
 
-export type BundleOpened = { outcome: BundleOutcome, bundle_id: string, sender: string, seq: number, case_id: string | null, events: number, events_added: number, blobs: number, manifest_hash: string, receipt_path: string | null, receipt_error: AppError | null, };
+/**
+ * A bundle file opened into this profile's store ([`open_bundle`]).
+ */
+export type BundleOpened = { 
+/**
+ * `accepted` (stored) or `duplicate` (already held; nothing added, no new receipt).
+ */
+outcome: BundleOutcome, 
+/**
+ * The bundle's id.
+ */
+bundle_id: string, 
+/**
+ * The sender's member id.
+ */
+sender: string, 
+/**
+ * The sender's sequence number.
+ */
+seq: number, 
+/**
+ * The case it names.
+ */
+case_id: string | null, 
+/**
+ * Events carried.
+ */
+events: number, 
+/**
+ * Events new to this store.
+ */
+events_added: number, 
+/**
+ * Blobs carried.
+ */
+blobs: number, 
+/**
+ * SHA-256 of the manifest, hex.
+ */
+manifest_hash: string, 
+/**
+ * Where the signed receipt was written (accepted bundles).
+ */
+receipt_path: string | null, 
+/**
+ * Why the receipt file could not be written (the bundle is imported all the same; the
+ * agency directory keeps a copy under `receipts/`).
+ */
+receipt_error: AppError | null, };

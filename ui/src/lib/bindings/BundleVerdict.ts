@@ -3,4 +3,73 @@ import type { ErrorCode } from "./ErrorCode";
 import type { Role } from "./Role";
 import type { Verdict } from "./Verdict";
 
-export type BundleVerdict = { verdict: Verdict, reason: ErrorCode | null, message: string, agency_id: string, agency_name: string, bundle_id: string | null, sender: string | null, sender_name: string | null, role: Role | null, case_id: string | null, seq: number | null, manifest_hash: string | null, events: number | null, blobs: number | null, bytes: number | null, sealed: boolean | null, };
+/**
+ * The verdict on a bundle file, as `bundle verify --json` gives it: `verified`, or `rejected`
+ * with the trust layer's reason code (then the bundle's own fields are null: nothing in a
+ * rejected bundle is vouched for).
+ */
+export type BundleVerdict = { 
+/**
+ * `verified` or `rejected`.
+ */
+verdict: Verdict, 
+/**
+ * The reason code when rejected (`seal_damaged`, `sealed_to_other_agency`, ...).
+ */
+reason: ErrorCode | null, 
+/**
+ * What was checked, or why it was rejected, for people.
+ */
+message: string, 
+/**
+ * The agency whose keys checked it.
+ */
+agency_id: string, 
+/**
+ * Its name.
+ */
+agency_name: string, 
+/**
+ * The bundle's id.
+ */
+bundle_id: string | null, 
+/**
+ * The sender's member id.
+ */
+sender: string | null, 
+/**
+ * The sender's name, when the agency's own record opens the credential's name commitment.
+ */
+sender_name: string | null, 
+/**
+ * The sender's role, from their credential.
+ */
+role: Role | null, 
+/**
+ * The case the manifest names.
+ */
+case_id: string | null, 
+/**
+ * The sender's bundle sequence number.
+ */
+seq: number | null, 
+/**
+ * SHA-256 of the manifest, hex.
+ */
+manifest_hash: string | null, 
+/**
+ * Events carried.
+ */
+events: number | null, 
+/**
+ * Blobs carried.
+ */
+blobs: number | null, 
+/**
+ * Content bytes verified.
+ */
+bytes: number | null, 
+/**
+ * Whether the file was sealed to the agency.
+ */
+sealed: boolean | null, };
