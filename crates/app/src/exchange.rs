@@ -163,7 +163,10 @@ pub fn open_agency(dir: &Path, passphrase: &Passphrase) -> Result<Agency> {
     Agency::open(dir, passphrase).map_err(|e| {
         // The trust layer says `store` for a wrong agency passphrase; here it is its own refusal.
         if e.reason == Reason::Store && e.message.starts_with("wrong agency passphrase") {
-            AppError::new(ErrorCode::WrongAgencyPassphrase, "wrong agency passphrase: the agency keys were not unlocked; nothing was changed")
+            AppError::new(
+                ErrorCode::WrongAgencyPassphrase,
+                "wrong agency passphrase: the agency keys were not unlocked; nothing was changed",
+            )
         } else {
             e.into()
         }
@@ -265,14 +268,20 @@ pub fn check_new_file(out: &Path, what: &str) -> Result<()> {
         return Err(AppError::invalid(what, format!("choose where to save the {what}")));
     }
     if out.symlink_metadata().is_ok() {
-        return Err(AppError::new(ErrorCode::Exists, format!("{} already exists; casebridge never overwrites files: choose another name", out.display())));
+        return Err(AppError::new(
+            ErrorCode::Exists,
+            format!("{} already exists; casebridge never overwrites files: choose another name", out.display()),
+        ));
     }
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        return Err(AppError::new(ErrorCode::FolderMissing, format!("cannot write {}: the folder {} does not exist", out.display(), dir.display())));
+        return Err(AppError::new(
+            ErrorCode::FolderMissing,
+            format!("cannot write {}: the folder {} does not exist", out.display(), dir.display()),
+        ));
     }
     Ok(())
 }
@@ -294,7 +303,9 @@ fn write_error(path: &Path, e: &std::io::Error) -> AppError {
         std::io::ErrorKind::AlreadyExists => {
             AppError::new(ErrorCode::Exists, format!("{} already exists; casebridge never overwrites files", path.display()))
         }
-        std::io::ErrorKind::NotFound => AppError::new(ErrorCode::FolderMissing, format!("cannot write {}: its folder does not exist", path.display())),
+        std::io::ErrorKind::NotFound => {
+            AppError::new(ErrorCode::FolderMissing, format!("cannot write {}: its folder does not exist", path.display()))
+        }
         _ => AppError::new(ErrorCode::NotWritable, format!("cannot write {}: {}", path.display(), io_reason(e))),
     }
 }
@@ -364,7 +375,8 @@ pub fn open_bundle(
 /// no receipt for it yet). A refusal records nothing.
 pub fn import_receipt(store: &mut Store, path: &Path) -> Result<ReceiptImported> {
     let size = check_file(path)?;
-    let not_a_receipt = |why: &str| AppError::new(ErrorCode::NotAReceipt, format!("{} is not a receipt: {why}; nothing was kept", path.display()));
+    let not_a_receipt =
+        |why: &str| AppError::new(ErrorCode::NotAReceipt, format!("{} is not a receipt: {why}; nothing was kept", path.display()));
     if size > MAX_RECEIPT_BYTES {
         return Err(not_a_receipt(&format!("it has {size} bytes, a receipt at most {MAX_RECEIPT_BYTES}")));
     }
@@ -384,8 +396,9 @@ pub fn check_folder(dir: &Path) -> Result<()> {
     if dir.as_os_str().is_empty() {
         return Err(AppError::invalid("folder", "choose a folder or drive to write to"));
     }
-    let meta = std::fs::metadata(dir)
-        .map_err(|_| AppError::new(ErrorCode::FolderMissing, format!("the folder {} does not exist; nothing was written", dir.display())))?;
+    let meta = std::fs::metadata(dir).map_err(|_| {
+        AppError::new(ErrorCode::FolderMissing, format!("the folder {} does not exist; nothing was written", dir.display()))
+    })?;
     if !meta.is_dir() {
         return Err(AppError::new(ErrorCode::NotAFolder, format!("{} is a file, not a folder; nothing was written", dir.display())));
     }
@@ -412,7 +425,10 @@ fn plan(store_dir: &Path, dir: &Path) -> Result<Vec<(PathBuf, PathBuf, Uuid, u64
         if target.symlink_metadata().is_ok() {
             return Err(AppError::new(
                 ErrorCode::Exists,
-                format!("{} already exists; casebridge never overwrites files: choose another folder; nothing was written", target.display()),
+                format!(
+                    "{} already exists; casebridge never overwrites files: choose another folder; nothing was written",
+                    target.display()
+                ),
             ));
         }
         out.push((p.path, target, p.bundle_id, p.size));
@@ -462,16 +478,22 @@ pub fn export_outbox(store: &mut Store, dir: &Path, progress: &mut dyn FnMut(u64
 /// Copies `from` to the new file `to` in 1 MiB chunks, synced; removes `to` on failure or
 /// cancel. Returns the bytes copied.
 fn copy_new(from: &Path, to: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result<u64> {
-    let mut src = File::open(from).map_err(|e| AppError::new(ErrorCode::Io, format!("cannot read the outbox bundle {}: {}", from.display(), io_reason(&e))))?;
+    let mut src = File::open(from)
+        .map_err(|e| AppError::new(ErrorCode::Io, format!("cannot read the outbox bundle {}: {}", from.display(), io_reason(&e))))?;
     let mut dst = OpenOptions::new().write(true).create_new(true).open(to).map_err(|e| write_error(to, &e))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
     let result = (|| {
         loop {
             if !progress(n) {
-                return Err(AppError::cancelled(format!("export cancelled: {} was removed, and the other files of this export too", to.display())));
+                return Err(AppError::cancelled(format!(
+                    "export cancelled: {} was removed, and the other files of this export too",
+                    to.display()
+                )));
             }
-            let got = src.read(&mut buf).map_err(|e| AppError::new(ErrorCode::Io, format!("cannot read {}: {}", from.display(), io_reason(&e))))?;
+            let got = src
+                .read(&mut buf)
+                .map_err(|e| AppError::new(ErrorCode::Io, format!("cannot read {}: {}", from.display(), io_reason(&e))))?;
             if got == 0 {
                 break;
             }

@@ -676,7 +676,13 @@ impl Session {
         let job = format!("files-{kind}-{}", Uuid::now_v7());
         let cancel = self.start_job(&job)?;
         let emit = |done: u64, total: u64| {
-            self.emit(AppEvent::JobProgress(JobProgress { job: job.clone(), item: 0, name: name.clone(), done: if total == 0 { done } else { done.min(total) }, total }))
+            self.emit(AppEvent::JobProgress(JobProgress {
+                job: job.clone(),
+                item: 0,
+                name: name.clone(),
+                done: if total == 0 { done } else { done.min(total) },
+                total,
+            }))
         };
         emit(0, 0);
         let result = work(&mut |done, total| {
