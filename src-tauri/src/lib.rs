@@ -249,6 +249,43 @@ async fn file_metadata(state: State<'_, AppState>, paths: Vec<String>) -> Res<Ve
     blocking(&state, move |s| s.file_metadata(&paths)).await
 }
 
+// ----- file exchange (bundles and receipts on files and drives) ------------------------------------
+
+/// Agency side: verifies a bundle file with the agency in `agency_dir` (its passphrase for this call).
+#[tauri::command]
+async fn bundle_verify(
+    state: State<'_, AppState>,
+    agency_dir: String,
+    agency_passphrase: String,
+    path: String,
+) -> Res<casebridge_app::exchange::BundleVerdict> {
+    blocking(&state, move |s| s.bundle_verify(&agency_dir, agency_passphrase, &path)).await
+}
+
+/// Agency side: opens a bundle file into this profile and writes the signed receipt to `receipt_out`.
+#[tauri::command]
+async fn bundle_open(
+    state: State<'_, AppState>,
+    agency_dir: String,
+    agency_passphrase: String,
+    path: String,
+    receipt_out: String,
+) -> Res<casebridge_app::exchange::BundleOpened> {
+    blocking(&state, move |s| s.bundle_open(&agency_dir, agency_passphrase, &path, &receipt_out)).await
+}
+
+/// Sender side: keeps a receipt file the agency returned.
+#[tauri::command]
+async fn receipt_import(state: State<'_, AppState>, path: String) -> Res<casebridge_app::exchange::ReceiptImported> {
+    blocking(&state, move |s| s.receipt_import(&path)).await
+}
+
+/// Writes the sealed outbox bundles to the folder `dir`.
+#[tauri::command]
+async fn bundles_export(state: State<'_, AppState>, dir: String) -> Res<Vec<casebridge_app::exchange::ExportedBundle>> {
+    blocking(&state, move |s| s.bundles_export(&dir)).await
+}
+
 // ----- briefs and review -----------------------------------------------------------------------------
 
 #[tauri::command]
@@ -389,6 +426,10 @@ pub fn setup<R: Runtime>(
             set_tile_server,
             evidence_thumbnail,
             file_metadata,
+            bundle_verify,
+            bundle_open,
+            receipt_import,
+            bundles_export,
             briefs_list,
             brief_publish,
             brief_withdraw,

@@ -258,4 +258,21 @@ fn a_redaction_with_the_uis_argument_names() {
     let outside = json!({"regions": [{"x": 170, "y": 0, "w": 20, "h": 10}], "mode": "blur", "strip_metadata": true, "reason": null});
     assert_eq!(code(call(&env, "evidence_redact", json!({"id": original, "request": outside}))), "region_outside_image");
     assert_eq!(call(&env, "evidence_list", json!({"caseId": case})).unwrap().as_array().unwrap().len(), 2, "nothing added");
+#[test]
+fn file_exchange_commands_take_the_uis_argument_names_and_refuse_with_codes() {
+    let env = env();
+    call(&env, "profile_create", json!({"name": "Vera", "role": "investigator", "passphrase": PASS})).unwrap();
+    let tmp = env._tmp.path();
+    let junk = tmp.join("junk.receipt");
+    std::fs::write(&junk, b"%PDF-1.7 not a receipt").unwrap();
+    let s = |p: &std::path::Path| p.display().to_string();
+    assert_eq!(code(call(&env, "receipt_import", json!({"path": s(&junk)}))), "not_a_receipt");
+    assert_eq!(code(call(&env, "bundles_export", json!({"dir": s(&junk)}))), "not_a_folder");
+    // A directory without an agency, named with the UI's keys (agencyDir, agencyPassphrase, receiptOut).
+    let args = json!({"agencyDir": s(tmp), "agencyPassphrase": "agency passphrase", "path": s(&junk)});
+    assert_eq!(code(call(&env, "bundle_verify", args.clone())), "not_an_agency");
+    let mut open = args;
+    open["receiptOut"] = json!(s(&tmp.join("r.receipt")));
+    assert_eq!(code(call(&env, "bundle_open", open)), "not_an_agency");
+    assert!(call(&env, "receipts_list", json!({})).unwrap().as_array().unwrap().is_empty(), "nothing was kept");
 }

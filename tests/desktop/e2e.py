@@ -19,6 +19,9 @@ prepared and enrolled with the CLI; then two app windows, each driven by its own
                 (its current time moves after play and after setting it), plays the audio,
                 renders the PDF's first page to a non-blank canvas and turns the page, and shows
                 a clear message for the damaged video
+  investigator: opens, on the Files screen, a bundle file a field officer exported with the CLI
+                to a second (offline) agency: VERIFIED, accepted, the signed receipt written
+                next to it, which the officer's profile keeps (`casebridge receipt import`)
 
 Run it under a display, always with a timeout (without a display the app cannot start, and
 tauri-driver's new-session request would hang):
@@ -67,6 +70,8 @@ VOL_PASS = "volunteer passphrase, long enough"
 WRONG_PASS = "incorrect donkey battery staple"
 AGENCY_PASS = "agency passphrase for the desktop e2e"
 
+OFFICER_PASS = "field officer passphrase, long"
+FIELD_CASE = "Hit and run, Alexanderplatz"
 CASE_TITLE = "Bike thefts, Mitte"
 CASE_REF = "BER-2026-004711"
 BRIEF_TITLE = "Dashcam or phone footage wanted"
@@ -171,6 +176,9 @@ class World:
         self.agency = tmp / "agency"
         self.inv_store = tmp / "investigator"
         self.vol_store = tmp / "volunteer"
+        self.field_agency = tmp / "field-agency"
+        self.officer_store = tmp / "officer"
+        self.field_bundle = tmp / "usb" / "field.cbb"
         self.url = ""
 
     def run(self, args: list[str], passphrase: Optional[str] = None, store: Optional[Path] = None) -> str:
@@ -215,6 +223,23 @@ class World:
             assert code.startswith("cbinv1."), "the invite code is alone on the last line"
             self.run(["enrol", code], pw, store)
             log(f"{role} profile ready and enrolled")
+
+    def prepare_field_bundle(self) -> None:
+        """Issue 17: a field officer (a CLI profile enrolled offline at a second agency, which
+        no endpoint serves: an agency directory is locked while served) exports a case to a
+        bundle file, for the Files step. Done before the windows open, so no window idles."""
+        fa, pub, officer = self.field_agency, self.tmp / "field-agency-public.json", self.officer_store
+        self.run(["agency", "init", "--dir", str(fa), "--name", "Field office (test)"])
+        self.run(["agency", "export-public", "--dir", str(fa), "--out", str(pub)])
+        self.run(["init", "--name", "Tom Streife", "--role", "investigator"], OFFICER_PASS, officer)
+        req, cred = self.tmp / "officer-request.json", self.tmp / "officer-credential.json"
+        self.run(["credential", "request", "--out", str(req)], OFFICER_PASS, officer)
+        self.run(["agency", "issue", "--dir", str(fa), str(req), "--role", "investigator", "--valid-for", "30d", "--out", str(cred)])
+        self.run(["credential", "install", str(cred), "--agency-public", str(pub)], OFFICER_PASS, officer)
+        case = self.run(["case", "new", "--title", FIELD_CASE], OFFICER_PASS, officer).strip()
+        bundle = self.field_bundle
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        self.run(["bundle", "export", "--case", case, "--to", str(pub), "--out", str(bundle)], OFFICER_PASS, officer)
 
 
 # ----- app windows ----------------------------------------------------------------------------------
@@ -668,6 +693,32 @@ class Story:
         # The window still works after it.
         s.wait_text(tid("evidence-row"), "dashcam.mp4", STEP)
 
+    def bundle_file_opened(self) -> None:
+        """Issue 17: a bundle file opened on the agency side from the Files screen. A field
+        officer (a CLI profile enrolled offline at a second agency, which no endpoint serves:
+        an agency directory is locked while served) exports a case to a file; the investigator
+        verifies it and opens it with that agency's directory and passphrase; the receipt
+        written next to it is kept by the officer's profile."""
+        w, s = self.w, self.inv
+        fa, bundle, officer = w.field_agency, w.field_bundle, w.officer_store
+        s.click(tid("nav-files"))
+        s.type(tid("files-agency-dir"), str(fa))
+        s.type(tid("files-agency-pass"), AGENCY_PASS)
+        s.type(tid("files-bundle"), str(bundle))
+        s.click(tid("files-verify"))
+        verdict = s.wait(tid("files-verdict"), STEP)
+        assert verdict.attr("data-verdict") == "verified", f"the verdict: {verdict.text!r}"
+        assert "Tom Streife" in verdict.text, f"the agency's record names the sender: {verdict.text!r}"
+        s.click(tid("files-open"))
+        s.wait_attr(tid("files-opened"), "data-outcome", "accepted", STEP)
+        receipt = Path(f"{bundle}.receipt")
+        assert receipt.is_file(), f"the signed receipt is written next to the bundle: {receipt}"
+        self.shot(s, "files")
+        kept = w.run(["receipt", "import", str(receipt)], OFFICER_PASS, officer)
+        assert "kept the receipt" in kept, kept
+        s.click(tid("nav-cases"))
+        s.wait_text(tid("case-row"), FIELD_CASE, STEP)
+
     def reopen_after_lock(self) -> None:
         s = self.inv
         self.unlock(s, WRONG_PASS)
@@ -729,6 +780,7 @@ def main() -> int:
         world = World(procs, cli, tmp, artifacts)
         t0 = time.monotonic()
         world.prepare()
+        world.prepare_field_bundle()
         log(f"prepared endpoint and profiles in {time.monotonic() - t0:.1f} s")
         inv = Window("investigator", procs, driver, app, world.inv_store, tmp, artifacts)
         windows.append(inv)
@@ -757,6 +809,7 @@ def main() -> int:
             ("a WAV recording plays in the viewer", story.audio_plays),
             ("a court report PDF renders page by page (canvas non-blank)", story.pdf_renders),
             ("a damaged video shows a clear message, the window keeps working", story.damaged_video_says_so),
+            ("a bundle file is verified and opened on the agency side (Files), its receipt kept", story.bundle_file_opened),
         ]
         broken = ""
         for name, step in steps:

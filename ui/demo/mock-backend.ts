@@ -343,6 +343,20 @@ mockIPC(
         setTimeout(() => void emit('job-done', { job, ok: true, error: null }), 600);
         return job;
       }
+      case 'bundle_verify':
+        // The demo has no agency: a file named like "tampered" is rejected as the trust layer would.
+        if (String(a.path).includes('tamper'))
+          return { verdict: 'rejected', reason: 'seal_damaged', message: 'the sealed bundle does not open: it was changed or cut short', agency_id: 'a1', agency_name: 'Polizei Berlin', bundle_id: null, sender: null, sender_name: null, role: null, case_id: null, seq: null, manifest_hash: null, events: null, blobs: null, bytes: null, sealed: null };
+        return { verdict: 'verified', reason: null, message: 'signed by a field officer with a valid, unrevoked credential from Polizei Berlin; every event signature and blob hash checks', agency_id: 'a1', agency_name: 'Polizei Berlin', bundle_id: '0190c1d2-b001-7000-8000-000000000001', sender: '0190c1d2-7a00-7000-8000-00000000a002', sender_name: 'Tom Streife', role: 'investigator', case_id: 'c1', seq: 3, manifest_hash: 'ab'.repeat(32), events: 12, blobs: 2, bytes: 5_582_336, sealed: true };
+      case 'bundle_open':
+        return { outcome: 'accepted', bundle_id: '0190c1d2-b001-7000-8000-000000000001', sender: '0190c1d2-7a00-7000-8000-00000000a002', seq: 3, case_id: 'c1', events: 12, events_added: 12, blobs: 2, manifest_hash: 'ab'.repeat(32), receipt_path: String(a.receiptOut), receipt_error: null };
+      case 'receipt_import':
+        return { receipt: receipts[0], agency_name: 'Polizei Berlin' };
+      case 'bundles_export': {
+        const job = 'files-export-1';
+        setTimeout(() => void emit('job-progress', { job, item: 0, name: 'usb', done: 20_000_000, total: 33_812_000 }), 200);
+        return [{ bundle_id: '0190c1d2-b003-7000-8000-000000000003', path: `${String(a.dir)}/0190c1d2-b003-7000-8000-000000000003.cbb`, bytes: 33_812_000 }];
+      }
       default:
         return null;
     }

@@ -87,6 +87,11 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         crate::search::SearchField,
         crate::search::MatchRange,
         crate::search::CaseHit,
+        crate::exchange::BundleVerdict,
+        crate::exchange::Verdict,
+        crate::exchange::BundleOpened,
+        crate::exchange::ReceiptImported,
+        crate::exchange::ExportedBundle,
     );
     write_index(dir)
 }

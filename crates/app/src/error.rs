@@ -116,6 +116,26 @@ error_codes! {
     EncodeFailed = "encode_failed",
     /// Redaction: the copy still carried EXIF (a defect, never expected).
     MetadataSurvived = "metadata_survived",
+    /// Only police staff (investigators, supervisors) do this (opening an agency's bundles).
+    StaffOnly = "staff_only",
+    /// The folder chosen to write to does not exist.
+    FolderMissing = "folder_missing",
+    /// The path chosen as a folder is a file (or something else that is not a folder).
+    NotAFolder = "not_a_folder",
+    /// The folder chosen to write to cannot be written (read-only drive, permissions).
+    NotWritable = "not_writable",
+    /// The directory chosen as the agency's holds no agency.
+    NotAnAgency = "not_an_agency",
+    /// The agency runs as a cluster: its bundles are opened on its servers, not here.
+    ClusterAgency = "cluster_agency",
+    /// The agency passphrase is wrong: the agency keys were not unlocked.
+    WrongAgencyPassphrase = "wrong_agency_passphrase",
+    /// A file chosen as a receipt is not one (too large, not a signed receipt document).
+    NotAReceipt = "not_a_receipt",
+    /// A receipt for this bundle is held already; the first one stands.
+    ReceiptHeld = "receipt_held",
+    /// The receipt names a bundle this profile never sent (id, sequence or manifest differ).
+    ReceiptNotSent = "receipt_not_sent",
     // The store's (`casebridge_core::Error::code`).
     /// Store: `evidence_deleted` (the item's content was destroyed under a retention rule).
     EvidenceDeleted = "evidence_deleted",

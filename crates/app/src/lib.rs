@@ -25,7 +25,8 @@
 //!   check of files before import or submission), [`access`] (the access-log rule), [`briefs`]
 //!   (briefs, submissions, review), [`receipts`], [`credentials`] and [`agencies`],
 //!   [`export`] and [`outbox`] (bundles out), [`bundle`] (bundles in, at the agency),
-//!   [`court`] (report, package, redaction), [`profile`] (create, passphrase, check, rebuild,
+//!   [`exchange`] (bundles and receipts on files and drives: verify, open, keep, write the
+//!   outbox to a folder), [`court`] (report, package, redaction), [`profile`] (create, passphrase, check, rebuild,
 //!   log), [`sync::round`] and [`enrol::enrol`]. Functions that take what a person types
 //!   (an id prefix, a reference) resolve it with the store; the desktop's, which take exact
 //!   ids, parse them first. They return the store's (or the trust and court crates') own
@@ -68,6 +69,7 @@ pub mod credentials;
 pub mod enrol;
 mod error;
 pub mod evidence;
+pub mod exchange;
 pub mod export;
 pub mod files;
 mod handle;

@@ -689,6 +689,90 @@ impl Session {
         guard(&self.jobs).keys().cloned().collect()
     }
 
+    // ----- file exchange -------------------------------------------------------------------------
+
+    /// Runs `work` here as a job named `files-<kind>-<id>`: progress comes as `job-progress`
+    /// (naming `name`), the end as `job-done`, and [`Session::job_cancel`] with the job id (from
+    /// the first progress event) makes `work`'s progress return false. The result is returned
+    /// to the caller as well. No store is held here: `work` takes it when it needs it.
+    fn files_job<T>(&self, kind: &str, name: String, work: impl FnOnce(&mut dyn FnMut(u64, u64) -> bool) -> Result<T>) -> Result<T> {
+        let job = format!("files-{kind}-{}", Uuid::now_v7());
+        let cancel = self.start_job(&job)?;
+        let emit = |done: u64, total: u64| {
+            self.emit(AppEvent::JobProgress(JobProgress {
+                job: job.clone(),
+                item: 0,
+                name: name.clone(),
+                done: if total == 0 { done } else { done.min(total) },
+                total,
+            }))
+        };
+        emit(0, 0);
+        let result = work(&mut |done, total| {
+            emit(done, total);
+            !cancel.load(Ordering::SeqCst)
+        });
+        self.end_job(&job);
+        let error = result.as_ref().err().cloned();
+        self.emit(AppEvent::JobDone(JobDone { job, ok: error.is_none(), error }));
+        result
+    }
+
+    /// Police staff only (`staff_only`), checked before the agency passphrase is tried.
+    fn agency_side(&self, agency_dir: &str, agency_passphrase: String) -> Result<casebridge_trust::Agency> {
+        let pass = Passphrase::new(agency_passphrase);
+        self.with_store(|s| crate::exchange::require_staff(s))?;
+        crate::exchange::open_agency(Path::new(agency_dir.trim()), &pass)
+    }
+
+    /// Agency side: verifies the bundle file `path` with the agency in `agency_dir` (unlocked
+    /// with its passphrase for this call only), as `bundle verify --agency-dir`: VERIFIED, or
+    /// REJECTED with its reason code. Stores nothing. A job (`files-verify-…`) while it reads.
+    pub fn bundle_verify(&self, agency_dir: &str, agency_passphrase: String, path: &str) -> Result<crate::exchange::BundleVerdict> {
+        let agency = self.agency_side(agency_dir, agency_passphrase)?;
+        let file = PathBuf::from(path.trim());
+        let total = files::check_file(&file)?;
+        self.files_job("verify", file_name(&file), |progress| crate::exchange::verify_bundle(&agency, &file, &mut |n| progress(n, total)))
+    }
+
+    /// Agency side: opens the bundle file `path` into this profile's store with the agency in
+    /// `agency_dir`, as `bundle open`, and writes the signed receipt to the new file
+    /// `receipt_out` ([`crate::exchange::open_bundle`]). A job (`files-open-…`) while it reads;
+    /// the store is held while the bundle is imported.
+    pub fn bundle_open(
+        &self,
+        agency_dir: &str,
+        agency_passphrase: String,
+        path: &str,
+        receipt_out: &str,
+    ) -> Result<crate::exchange::BundleOpened> {
+        let agency = self.agency_side(agency_dir, agency_passphrase)?;
+        let file = PathBuf::from(path.trim());
+        let receipt = PathBuf::from(receipt_out.trim());
+        let total = files::check_file(&file)?;
+        crate::exchange::check_new_file(&receipt, "receipt")?;
+        self.files_job("open", file_name(&file), |progress| {
+            self.store.with(|s| crate::exchange::open_bundle(s, &agency, &file, &receipt, &mut |n| progress(n, total)))
+        })
+    }
+
+    /// Sender side: keeps the receipt file `path` an agency returned, as `receipt import`
+    /// ([`crate::exchange::import_receipt`]).
+    pub fn receipt_import(&self, path: &str) -> Result<crate::exchange::ReceiptImported> {
+        let file = PathBuf::from(path.trim());
+        self.with_store(|s| crate::exchange::import_receipt(s, &file))
+    }
+
+    /// Writes the sealed bundles waiting in the outbox to the folder `dir` (a drive to carry to
+    /// the agency), as [`crate::exchange::export_outbox`]. A job (`files-export-…`); the store is
+    /// held while it runs.
+    pub fn bundles_export(&self, dir: &str) -> Result<Vec<crate::exchange::ExportedBundle>> {
+        let out = PathBuf::from(dir.trim());
+        crate::exchange::check_folder(&out)?;
+        self.with_store(|_| Ok(()))?;
+        self.files_job("export", file_name(&out), |progress| self.store.with(|s| crate::exchange::export_outbox(s, &out, progress)))
+    }
+
     // ----- access log ----------------------------------------------------------------------------
 
     /// The access log for the supervisor's "Access log" screen: every case held (or `case`: id,

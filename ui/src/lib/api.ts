@@ -15,6 +15,8 @@ import type {
   AppInfo,
   Area,
   BriefView,
+  BundleOpened,
+  BundleVerdict,
   CaseView,
   CaseSort,
   CaseStatus,
@@ -23,6 +25,7 @@ import type {
   CourtInfo,
   Enrolled,
   EvidenceItem,
+  ExportedBundle,
   FileMeta,
   GeoPoint,
   JobDone,
@@ -33,6 +36,7 @@ import type {
   Redacted,
   RedactRequest,
   ReportFormat,
+  ReceiptImported,
   ReceiptView,
   ReviewDecision,
   Role,
@@ -171,6 +175,38 @@ export async function chooseFolder(title?: string): Promise<string | null> {
   if (r == null) return null;
   return Array.isArray(r) ? (r[0] ?? null) : r;
 }
+
+// ----- file exchange (bundles and receipts on files and drives) -------------------------------------
+
+/**
+ * Agency side: verifies a bundle file with the agency in `agencyDir` (its passphrase, for this call
+ * only): `verified`, or `rejected` with the reason code `casebridge bundle verify` gives. Progress
+ * comes as job-progress with a job id starting `files-verify-`.
+ */
+export const bundleVerify = (agencyDir: string, agencyPassphrase: string, path: string) =>
+  call<BundleVerdict>('bundle_verify', { agencyDir, agencyPassphrase, path });
+/** Agency side: opens a bundle file into this profile and writes the signed receipt to `receiptOut` (must not exist). Job `files-open-…`. */
+export const bundleOpen = (agencyDir: string, agencyPassphrase: string, path: string, receiptOut: string) =>
+  call<BundleOpened>('bundle_open', { agencyDir, agencyPassphrase, path, receiptOut });
+/** Sender side: keeps a receipt file the agency returned (verified against the pinned agency). */
+export const receiptImport = (path: string) => call<ReceiptImported>('receipt_import', { path });
+/** Writes the sealed bundles waiting in the outbox to the folder `dir` (never overwriting). Job `files-export-…`. */
+export const bundlesExport = (dir: string) => call<ExportedBundle[]>('bundles_export', { dir });
+
+/** The native "open file" dialog for one file; the chosen path, or null when cancelled. */
+export async function chooseFile(title: string, name: string, extensions: string[]): Promise<string | null> {
+  const r = await call<string[] | string | null>('plugin:dialog|open', {
+    options: { multiple: false, directory: false, title, filters: [{ name, extensions }, { name: 'All files', extensions: ['*'] }] },
+  });
+  if (r == null) return null;
+  return Array.isArray(r) ? (r[0] ?? null) : r;
+}
+
+/** The native "save file" dialog for a receipt; the chosen path, or null when cancelled. */
+export const chooseReceiptPath = (defaultPath: string) =>
+  call<string | null>('plugin:dialog|save', {
+    options: { title: 'Save the signed receipt', defaultPath, filters: [{ name: 'Casebridge receipt', extensions: ['receipt'] }] },
+  });
 
 // ----- briefs and review ----------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ export type Route =
   | { name: 'my-submissions' }
   | { name: 'enrol' }
   | { name: 'settings' }
-  | { name: 'access-log' };
+  | { name: 'access-log' }
+  | { name: 'files' };
 
 export type CaseTab = 'overview' | 'evidence' | 'timeline' | 'notes' | 'briefs' | 'map' | 'court';
 

@@ -4,6 +4,7 @@
 
 mod cases;
 mod court;
+mod exchange;
 mod extras;
 mod flow;
 mod media;
