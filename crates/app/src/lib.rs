@@ -25,7 +25,8 @@
 //!   check of files before import or submission), [`access`] (the access-log rule), [`briefs`]
 //!   (briefs, submissions, review), [`receipts`], [`credentials`] and [`agencies`],
 //!   [`export`] and [`outbox`] (bundles out), [`bundle`] (bundles in, at the agency),
-//!   [`court`] (report, package, redaction), [`profile`] (create, passphrase, check, rebuild,
+//!   [`court`] (report, package, redaction), [`notify`] (which desktop notifications a sync
+//!   round brings), [`profile`] (create, passphrase, check, rebuild,
 //!   log), [`sync::round`] and [`enrol::enrol`]. Functions that take what a person types
 //!   (an id prefix, a reference) resolve it with the store; the desktop's, which take exact
 //!   ids, parse them first. They return the store's (or the trust and court crates') own
@@ -73,6 +74,7 @@ pub mod files;
 mod handle;
 pub mod import;
 pub mod media;
+pub mod notify;
 pub mod outbox;
 pub mod profile;
 pub mod receipts;

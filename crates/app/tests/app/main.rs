@@ -7,6 +7,7 @@ mod court;
 mod extras;
 mod flow;
 mod media;
+mod notify;
 mod outbox;
 mod session;
 
