@@ -104,17 +104,19 @@ impl HeldBrief {
 
 impl Held {
     /// Reads what `store` holds now. Records nothing (no access entry: nothing is shown yet).
-    pub fn read(store: &Store) -> Result<Held> {
+    /// With `since` (what was read before the round), `my_cases` is filled for the cases of the
+    /// submissions and briefs new since then (all [`decide`] asks about; an investigator's only);
+    /// without, it stays empty.
+    pub fn read(store: &Store, since: Option<&Held>) -> Result<Held> {
         let role = store.whoami().role;
-        let me = store.whoami().member_id;
         let submissions: BTreeMap<Uuid, HeldSubmission> = store.submissions()?.iter().map(|s| (s.id, HeldSubmission::of(s))).collect();
         let briefs: BTreeMap<Uuid, HeldBrief> = store.briefs(false)?.iter().map(|b| (b.id, HeldBrief::of(b, role))).collect();
         let mut my_cases = BTreeSet::new();
-        if role == Role::Investigator {
-            // Only the cases of the submissions and briefs held: those are all `decide` asks about.
-            let cases: BTreeSet<Uuid> = submissions.values().map(|s| s.case_id).chain(briefs.values().map(|b| b.case_id)).collect();
-            for case in cases {
-                if store.case(case).is_ok_and(|c| c.team.iter().any(|m| m.id == me)) {
+        if let (Role::Investigator, Some(since)) = (role, since) {
+            let new_subs = submissions.iter().filter(|(id, _)| !since.submissions.contains_key(id)).map(|(_, s)| s.case_id);
+            let new_briefs = briefs.iter().filter(|(id, _)| !since.briefs.contains_key(id)).map(|(_, b)| b.case_id);
+            for case in new_subs.chain(new_briefs).collect::<BTreeSet<Uuid>>() {
+                if store.case(case).is_ok_and(|c| c.on_team) {
                     my_cases.insert(case);
                 }
             }

@@ -350,11 +350,11 @@ impl Session {
 
     /// What [`crate::notify::decide`] compares after a round: the store read now, when
     /// notifications are on and the profile is unlocked (else `None`: nothing to show).
-    fn held_for_notifications(&self) -> Option<crate::notify::Held> {
+    fn held_for_notifications(&self, since: Option<&crate::notify::Held>) -> Option<crate::notify::Held> {
         if !self.notifications_on() {
             return None;
         }
-        self.store.with(|s| crate::notify::Held::read(s)).ok()
+        self.store.with(|s| crate::notify::Held::read(s, since)).ok()
     }
 
     /// After a round: the notifications for what it brought in, each emitted as
@@ -362,7 +362,7 @@ impl Session {
     /// profile locked).
     fn notify_after_round(&self, before: Option<crate::notify::Held>) {
         let Some(before) = before else { return };
-        let Some(after) = self.held_for_notifications() else { return };
+        let Some(after) = self.held_for_notifications(Some(&before)) else { return };
         let Ok(me) = self.store.with(|s| Ok(s.whoami().clone())) else { return };
         for n in crate::notify::decide(me.member_id, me.role, &before, &after, true) {
             self.emit(AppEvent::Notification(n));
@@ -842,7 +842,7 @@ impl Session {
         let me = Arc::clone(self);
         let spawned = std::thread::Builder::new().name("casebridge-sync".into()).spawn(move || {
             // What the store held before the round, to tell what the round brought in.
-            let before = me.held_for_notifications();
+            let before = me.held_for_notifications(None);
             let result = sync::runtime().and_then(|rt| {
                 rt.block_on(sync::round(&me.store, &me.dir, cancel, &mut |ev| {
                     me.emit(AppEvent::Sync(ev.clone()));

@@ -104,12 +104,10 @@ fn a_volunteers_notifications_carry_no_case_content_and_are_coalesced() {
     decided[0].decisions.push(again);
     let later = held(&decided, &[briefs_after.clone(), vec![brief(case, agency)]].concat(), Role::Volunteer, &[]);
     let ns = decide(me, Role::Volunteer, &after, &later, true);
-    assert_eq!(texts(&ns).lines().filter(|l| !l.starts_with("Notification")).collect::<Vec<_>>(), [
-        "Casebridge",
-        "A submission was reviewed",
-        "Casebridge",
-        "A new request for help"
-    ]);
+    assert_eq!(
+        texts(&ns).lines().filter(|l| !l.starts_with("Notification")).collect::<Vec<_>>(),
+        ["Casebridge", "A submission was reviewed", "Casebridge", "A new request for help"]
+    );
     assert!(!texts(&ns).contains(MARK));
 
     // Nothing new: nothing shown; the setting off: nothing shown.
@@ -131,7 +129,10 @@ fn staff_get_one_counted_notification_and_only_for_cases_they_may_see() {
 
     // An investigator: their team's case only; never their own brief.
     let ns = decide(me, Role::Investigator, &before, &after, true);
-    assert_eq!(ns.iter().map(|n| (n.kind, n.count)).collect::<Vec<_>>(), [(NotificationKind::Submissions, 3), (NotificationKind::Briefs, 1)]);
+    assert_eq!(
+        ns.iter().map(|n| (n.kind, n.count)).collect::<Vec<_>>(),
+        [(NotificationKind::Submissions, 3), (NotificationKind::Briefs, 1)]
+    );
     assert_eq!(ns[0].body, "3 new submissions to review");
     assert!(!ns[0].title.contains(MARK) && !ns[0].body.contains(MARK), "no content in a submission notification: {:?}", ns[0]);
     // Staff may see a brief's title: in the plain-text title line, never in the body.
@@ -143,7 +144,10 @@ fn staff_get_one_counted_notification_and_only_for_cases_they_may_see() {
     assert!(decide(me, Role::Investigator, &before, &off, true).is_empty());
     // A supervisor sees every case: 5 submissions, 2 briefs of others (coalesced, no title).
     let ns = decide(me, Role::Supervisor, &before, &off, true);
-    assert_eq!(ns.iter().map(|n| (n.kind, n.count)).collect::<Vec<_>>(), [(NotificationKind::Submissions, 5), (NotificationKind::Briefs, 2)]);
+    assert_eq!(
+        ns.iter().map(|n| (n.kind, n.count)).collect::<Vec<_>>(),
+        [(NotificationKind::Submissions, 5), (NotificationKind::Briefs, 2)]
+    );
     assert_eq!(ns[1].body, "2 new briefs");
     assert!(!texts(&ns).contains(MARK));
     // The setting off: nothing.
@@ -155,14 +159,18 @@ fn staff_get_one_counted_notification_and_only_for_cases_they_may_see() {
     assert!(decide(me, Role::Supervisor, &before, &after2, true).is_empty());
     assert!(decide(me, Role::Supervisor, &off, &off, true).is_empty());
     // Staff are not told of decisions; a volunteer is not told of submissions.
-    let reviewed: Vec<SubmissionView> = subs.iter().map(|s| SubmissionView { decisions: submission(mine, volunteer, 1).decisions, ..s.clone() }).collect();
+    let reviewed: Vec<SubmissionView> =
+        subs.iter().map(|s| SubmissionView { decisions: submission(mine, volunteer, 1).decisions, ..s.clone() }).collect();
     assert!(decide(me, Role::Supervisor, &off, &held(&reviewed, &briefs, Role::Supervisor, &[]), true).is_empty());
     assert!(decide(volunteer, Role::Volunteer, &before, &held(&subs, &[], Role::Volunteer, &[]), true).is_empty());
 }
 
 #[test]
 fn a_crafted_brief_title_cannot_inject_lines_or_markup() {
-    assert_eq!(plain_title("Footage\nwanted\r\n<b>now</b> &amp; <a href=\"file:///etc/passwd\">x</a>"), "Footage wanted bnow/b amp; a href=\"file:///etc/passwd\"x/a");
+    assert_eq!(
+        plain_title("Footage\nwanted\r\n<b>now</b> &amp; <a href=\"file:///etc/passwd\">x</a>"),
+        "Footage wanted bnow/b amp; a href=\"file:///etc/passwd\"x/a"
+    );
     assert_eq!(plain_title("\u{7}\u{1b}[31m  "), "[31m");
     assert_eq!(plain_title("   \n\t"), "(untitled)");
     let long = "x".repeat(500);

@@ -53,9 +53,11 @@ fn sync_rounds_notify_counted_without_case_content_and_only_whom_the_case_concer
     let agency_dir = lead.tmp.path().join("agency");
     drop(new_agency(&agency_dir, "Test Police"));
     let _server = rt.block_on(serve(serve_config(&agency_dir))).unwrap();
-    for (env, role) in
-        [(&lead, casebridge_protocol::Role::Investigator), (&other, casebridge_protocol::Role::Investigator), (&vol, casebridge_protocol::Role::Volunteer)]
-    {
+    for (env, role) in [
+        (&lead, casebridge_protocol::Role::Investigator),
+        (&other, casebridge_protocol::Role::Investigator),
+        (&vol, casebridge_protocol::Role::Volunteer),
+    ] {
         let code = rt.block_on(casebridge_testkit::endpoint::invite(&agency_dir, role, 3600)).code;
         rt.block_on(env.session.enrol(&code)).unwrap();
         assert!(env.session.app_info().unwrap().notifications, "notifications are on by default");
