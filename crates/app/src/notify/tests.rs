@@ -83,7 +83,7 @@ fn a_volunteers_notifications_carry_no_case_content_and_are_coalesced() {
     let case = Uuid::now_v7();
     let agency = Uuid::now_v7();
     let old: Vec<SubmissionView> = (0..3).map(|_| submission(case, me, 0)).collect();
-    let briefs_before = vec![brief(case, agency)];
+    let briefs_before = [brief(case, agency)];
     let before = held(&old, &briefs_before, Role::Volunteer, &[]);
     // After the round: all three reviewed, one already-decided one decided again, two new briefs.
     let mut decided: Vec<SubmissionView> =
@@ -102,7 +102,9 @@ fn a_volunteers_notifications_carry_no_case_content_and_are_coalesced() {
     // One of each: the singular texts, still without content.
     let again = decided[0].decisions[0].clone();
     decided[0].decisions.push(again);
-    let later = held(&decided, &[briefs_after.clone(), vec![brief(case, agency)]].concat(), Role::Volunteer, &[]);
+    let mut later_briefs = briefs_after.clone();
+    later_briefs.push(brief(case, agency));
+    let later = held(&decided, &later_briefs, Role::Volunteer, &[]);
     let ns = decide(me, Role::Volunteer, &after, &later, true);
     assert_eq!(
         texts(&ns).lines().filter(|l| !l.starts_with("Notification")).collect::<Vec<_>>(),
@@ -124,7 +126,7 @@ fn staff_get_one_counted_notification_and_only_for_cases_they_may_see() {
     let before = held(&[], &[], Role::Investigator, &[mine]);
     let subs: Vec<SubmissionView> =
         (0..3).map(|_| submission(mine, volunteer, 0)).chain((0..2).map(|_| submission(theirs, volunteer, 0))).collect();
-    let briefs = vec![brief(mine, colleague), brief(mine, me), brief(theirs, colleague)];
+    let briefs = [brief(mine, colleague), brief(mine, me), brief(theirs, colleague)];
     let after = held(&subs, &briefs, Role::Investigator, &[mine]);
 
     // An investigator: their team's case only; never their own brief.
