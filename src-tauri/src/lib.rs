@@ -8,6 +8,9 @@
 //! - Background work reports through events: `job-progress`, `job-done` (imports),
 //!   `sync-event`, `sync-done` (sync) and `locked` (manual or idle lock); each payload is a
 //!   type in `ui/src/lib/bindings/`.
+//! - Desktop notifications (new submissions, decisions, briefs after a sync round, decided in
+//!   `casebridge_app::notify`) are shown from here, natively, through the Tauri notification
+//!   plugin; the page gets no notification permission and never sees them.
 //! - Commands run off the main thread (`async`, blocking work on the blocking pool), so an
 //!   unlock's key derivation or an import never freezes the window.
 //! - The app binds no network port: the UI is served from the binary through Tauri's own
@@ -235,6 +238,11 @@ async fn media_range(state: State<'_, AppState>, url: String, begin: u64, end: u
 }
 
 #[tauri::command]
+async fn set_notifications(state: State<'_, AppState>, enabled: bool) -> Res<()> {
+    blocking(&state, move |s| s.set_notifications(enabled)).await
+}
+
+#[tauri::command]
 async fn set_tile_server(state: State<'_, AppState>, template: Option<String>) -> Res<()> {
     blocking(&state, move |s| s.set_tile_server(template)).await
 }
@@ -392,6 +400,9 @@ pub fn setup<R: Runtime>(
         // Native open/save dialogs (the UI calls `plugin:dialog|open` and `|save`; the
         // capability grants only those two).
         .plugin(tauri_plugin_dialog::init())
+        // Native notifications, shown from Rust only (`show_notification`); the capability
+        // grants the page none of the plugin's commands.
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(tauri::generate_handler![
             app_info,
             profile_create,
@@ -424,6 +435,7 @@ pub fn setup<R: Runtime>(
             evidence_open,
             media_range,
             set_tile_server,
+            set_notifications,
             evidence_thumbnail,
             file_metadata,
             bundle_verify,
@@ -452,9 +464,12 @@ pub fn setup<R: Runtime>(
         })
         .setup(move |app| {
             let handle = app.handle().clone();
-            let emitter: Emitter = Arc::new(move |e: AppEvent| {
+            let emitter: Emitter = Arc::new(move |e: AppEvent| match e {
+                AppEvent::Notification(n) => show_notification(&handle, &n),
                 // A window that is gone cannot be told; the work itself is unaffected.
-                let _ = handle.emit(e.name(), e.payload());
+                e => {
+                    let _ = handle.emit(e.name(), e.payload());
+                }
             });
             let session = Arc::new(make(emitter));
             spawn_idle_ticker(Arc::downgrade(&session))?;
@@ -464,6 +479,15 @@ pub fn setup<R: Runtime>(
             app.manage(AppState { session });
             Ok(())
         })
+}
+
+/// Shows one notification natively (D-Bus on Linux). Its text is what
+/// `casebridge_app::notify::decide` wrote (no case content for volunteers); it is not passed to
+/// the window. A desktop without a notification service shows nothing, and nothing fails.
+fn show_notification<R: Runtime>(app: &tauri::AppHandle<R>, n: &casebridge_app::notify::Notification) {
+    if let Some(plugin) = app.try_state::<tauri_plugin_notification::Notification<R>>() {
+        let _ = plugin.builder().title(n.title.as_str()).body(n.body.as_str()).show();
+    }
 }
 
 /// Answers one request to the `cbmedia` scheme: the session does the work; a request from

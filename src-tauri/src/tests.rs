@@ -275,4 +275,28 @@ fn file_exchange_commands_take_the_uis_argument_names_and_refuse_with_codes() {
     open["receiptOut"] = json!(s(&tmp.join("r.receipt")));
     assert_eq!(code(call(&env, "bundle_open", open)), "not_an_agency");
     assert!(call(&env, "receipts_list", json!({})).unwrap().as_array().unwrap().is_empty(), "nothing was kept");
+#[test]
+fn the_notification_plugin_is_registered_and_the_page_is_granted_none_of_it() {
+    let env = env();
+    assert!(
+        env._app.try_state::<tauri_plugin_notification::Notification<MockRuntime>>().is_some(),
+        "the notification plugin is registered"
+    );
+    // The page may listen to the app's events and open the two dialogs; nothing of the
+    // notification plugin (notifications are shown from Rust, after a sync round).
+    let cap: Value = serde_json::from_str(include_str!("../capabilities/default.json")).unwrap();
+    assert_eq!(cap["windows"], json!(["main"]));
+    assert_eq!(
+        cap["permissions"],
+        json!(["core:event:allow-listen", "core:event:allow-unlisten", "dialog:allow-open", "dialog:allow-save"])
+    );
+    let conf: Value = serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
+    assert_eq!(conf["app"]["security"]["capabilities"], json!(["default"]), "no other capability file is in use");
+    // The setting is a command of the app's own, kept with the profile.
+    assert_eq!(code(call(&env, "set_notifications", json!({"enabled": false}))), "no_store");
+    call(&env, "profile_create", json!({"name": "Vera", "role": "investigator", "passphrase": PASS})).unwrap();
+    assert_eq!(call(&env, "app_info", json!({})).unwrap()["notifications"], json!(true), "on by default");
+    call(&env, "set_notifications", json!({"enabled": false})).unwrap();
+    assert_eq!(call(&env, "app_info", json!({})).unwrap()["notifications"], json!(false));
+    assert!(call(&env, "set_notifications", json!({"enabled": "yes"})).unwrap_err().is_string());
 }

@@ -9,6 +9,7 @@ const role = (q.get('role') ?? 'investigator') as WhoAmI['role'];
 let unlocked = q.get('locked') !== '1';
 const fresh = q.get('fresh') === '1';
 let wrong = 0;
+let notifications = true;
 
 const who: WhoAmI = {
   member_id: '0190c1d2-7a00-7000-8000-00000000a001',
@@ -158,6 +159,7 @@ const info = (): AppInfo => ({
   unlocked,
   whoami: unlocked ? who : null,
   idle_lock_secs: 900,
+  notifications,
   failed_attempts: wrong,
   locked_out_until: wrong >= 5 ? new Date(Date.now() + 10 * 60_000).toISOString() : null,
   enrolled: true,
@@ -357,6 +359,9 @@ mockIPC(
         setTimeout(() => void emit('job-progress', { job, item: 0, name: 'usb', done: 20_000_000, total: 33_812_000 }), 200);
         return [{ bundle_id: '0190c1d2-b003-7000-8000-000000000003', path: `${String(a.dir)}/0190c1d2-b003-7000-8000-000000000003.cbb`, bytes: 33_812_000 }];
       }
+      case 'set_notifications':
+        notifications = (args as { enabled: boolean }).enabled;
+        return null;
       default:
         return null;
     }

@@ -26,7 +26,8 @@
 //!   (briefs, submissions, review), [`receipts`], [`credentials`] and [`agencies`],
 //!   [`export`] and [`outbox`] (bundles out), [`bundle`] (bundles in, at the agency),
 //!   [`exchange`] (bundles and receipts on files and drives: verify, open, keep, write the
-//!   outbox to a folder), [`court`] (report, package, redaction), [`profile`] (create, passphrase, check, rebuild,
+//!   outbox to a folder), [`court`] (report, package, redaction), [`notify`] (which desktop
+//!   notifications a sync round brings), [`profile`] (create, passphrase, check, rebuild,
 //!   log), [`sync::round`] and [`enrol::enrol`]. Functions that take what a person types
 //!   (an id prefix, a reference) resolve it with the store; the desktop's, which take exact
 //!   ids, parse them first. They return the store's (or the trust and court crates') own
@@ -76,6 +77,7 @@ mod handle;
 pub mod import;
 pub mod media;
 pub mod media_stream;
+pub mod notify;
 pub mod outbox;
 pub mod profile;
 pub mod receipts;

@@ -205,6 +205,7 @@ impl Session {
             unlocked: whoami.is_some(),
             whoami,
             idle_lock_secs: guard(&self.inner).idle_lock_secs,
+            notifications: settings.notifications,
             // A lockout that has run out starts a fresh count at the next unlock.
             failed_attempts: if settings.locked_out_until.is_some() && locked_out_until.is_none() { 0 } else { settings.failed_attempts },
             locked_out_until,
@@ -330,6 +331,45 @@ impl Session {
         let mut s = self.settings()?;
         s.tile_server = template;
         s.save(&self.dir)
+    }
+
+    /// Turns desktop notifications after sync rounds on or off (kept with the profile; see
+    /// [`crate::notify`]). Takes effect from the next round.
+    pub fn set_notifications(&self, enabled: bool) -> Result<()> {
+        if !self.profile_exists() {
+            return Err(AppError::no_profile(&self.dir));
+        }
+        let mut s = self.settings()?;
+        s.notifications = enabled;
+        s.save(&self.dir)?;
+        self.touch();
+        Ok(())
+    }
+
+    /// Whether desktop notifications are on (the setting; on when it cannot be read).
+    fn notifications_on(&self) -> bool {
+        self.settings().map(|s| s.notifications).unwrap_or(true)
+    }
+
+    /// What [`crate::notify::decide`] compares after a round: the store read now, when
+    /// notifications are on and the profile is unlocked (else `None`: nothing to show).
+    fn held_for_notifications(&self, since: Option<&crate::notify::Held>) -> Option<crate::notify::Held> {
+        if !self.notifications_on() {
+            return None;
+        }
+        self.store.with(|s| crate::notify::Held::read(s, since)).ok()
+    }
+
+    /// After a round: the notifications for what it brought in, each emitted as
+    /// [`AppEvent::Notification`] (none when the setting was turned off meanwhile, or the
+    /// profile locked).
+    fn notify_after_round(&self, before: Option<crate::notify::Held>) {
+        let Some(before) = before else { return };
+        let Some(after) = self.held_for_notifications(Some(&before)) else { return };
+        let Ok(me) = self.store.with(|s| Ok(s.whoami().clone())) else { return };
+        for n in crate::notify::decide(me.member_id, me.role, &before, &after, true) {
+            self.emit(AppEvent::Notification(n));
+        }
     }
 
     /// Locks the profile if it has been idle for the idle time and no job is running; emits
@@ -908,6 +948,8 @@ impl Session {
         };
         let me = Arc::clone(self);
         let spawned = std::thread::Builder::new().name("casebridge-sync".into()).spawn(move || {
+            // What the store held before the round, to tell what the round brought in.
+            let before = me.held_for_notifications(None);
             let result = sync::runtime().and_then(|rt| {
                 rt.block_on(sync::round(&me.store, &me.dir, cancel, &mut |ev| {
                     me.emit(AppEvent::Sync(ev.clone()));
@@ -923,6 +965,8 @@ impl Session {
                     Err(_) => {}
                 }
             }
+            // A failed round may still have brought pages of the feed in: those are announced too.
+            me.notify_after_round(before);
             me.end_job(SYNC_JOB);
             let done = match result {
                 Ok(report) => SyncDone { ok: true, error: None, report: Some(report) },

@@ -1,6 +1,7 @@
 //! The small per-profile file the app keeps next to the store: the failed-unlock counter and
-//! lockout (so restarting the app does not reset them), the idle-lock time and whether the
-//! code of conduct was accepted. No secret is in it.
+//! lockout (so restarting the app does not reset them), the idle-lock time, whether the
+//! code of conduct was accepted, the map tile server and whether desktop notifications are
+//! shown. No secret is in it.
 
 use std::fs;
 use std::io::Write as _;
@@ -42,10 +43,19 @@ pub struct Settings {
     /// set: the desktop's CSP then allows images from that one origin (read at start-up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_server: Option<String>,
+    /// Desktop notifications after a sync round (new submissions, decisions, briefs; see
+    /// [`crate::notify`]). On unless turned off: the point is to reach someone whose window is
+    /// not in front, and what a notification says is chosen to be safe on a lock screen.
+    #[serde(default = "default_notifications")]
+    pub notifications: bool,
 }
 
 fn default_idle() -> u64 {
     DEFAULT_IDLE_LOCK_SECS
+}
+
+fn default_notifications() -> bool {
+    true
 }
 
 impl Default for Settings {
@@ -56,6 +66,7 @@ impl Default for Settings {
             idle_lock_secs: DEFAULT_IDLE_LOCK_SECS,
             conduct_accepted_at: None,
             tile_server: None,
+            notifications: true,
         }
     }
 }
@@ -175,5 +186,26 @@ mod tile_tests {
             csp_with_tiles(csp, Some("https://tiles.example.org")),
             "default-src 'self'; img-src 'self' data: cbmedia: https://tiles.example.org; media-src 'self'"
         );
+    }
+}
+
+#[cfg(test)]
+mod notification_tests {
+    use super::*;
+
+    #[test]
+    fn notifications_are_on_unless_turned_off_and_an_older_file_keeps_them_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(Settings::load(tmp.path()).unwrap().notifications, "no file: on");
+        // A file written before the setting existed.
+        fs::write(Settings::path(tmp.path()), br#"{"failed_attempts": 2, "idle_lock_secs": 600}"#).unwrap();
+        let s = Settings::load(tmp.path()).unwrap();
+        assert!(s.notifications);
+        assert_eq!((s.failed_attempts, s.idle_lock_secs), (2, 600), "nothing else changes");
+        Settings { notifications: false, ..s }.save(tmp.path()).unwrap();
+        assert!(!Settings::load(tmp.path()).unwrap().notifications);
+        // A value that is not a boolean is a damaged file (the session then starts a lockout).
+        fs::write(Settings::path(tmp.path()), br#"{"notifications": "yes"}"#).unwrap();
+        assert_eq!(Settings::load(tmp.path()).unwrap_err().code, "settings_damaged");
     }
 }

@@ -57,6 +57,8 @@ pub struct AppInfo {
     pub whoami: Option<WhoAmI>,
     /// Seconds without activity before the profile locks itself.
     pub idle_lock_secs: u64,
+    /// Desktop notifications are shown after sync rounds (the `notifications` setting).
+    pub notifications: bool,
     /// Wrong passphrases in a row.
     pub failed_attempts: u32,
     /// Until when unlocking is refused after too many wrong passphrases.
@@ -387,6 +389,9 @@ pub enum AppEvent {
     SyncDone(SyncDone),
     /// `locked`
     Locked(Locked),
+    /// `notification`: one desktop notification to show (the shell shows it natively and does
+    /// not pass it to the window).
+    Notification(crate::notify::Notification),
 }
 
 impl AppEvent {
@@ -398,6 +403,7 @@ impl AppEvent {
             AppEvent::Sync(_) => "sync-event",
             AppEvent::SyncDone(_) => "sync-done",
             AppEvent::Locked(_) => "locked",
+            AppEvent::Notification(_) => "notification",
         }
     }
 
@@ -409,6 +415,7 @@ impl AppEvent {
             AppEvent::Sync(p) => serde_json::to_value(p),
             AppEvent::SyncDone(p) => serde_json::to_value(p),
             AppEvent::Locked(p) => serde_json::to_value(p),
+            AppEvent::Notification(p) => serde_json::to_value(p),
         };
         v.unwrap_or(serde_json::Value::Null)
     }

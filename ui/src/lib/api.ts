@@ -85,6 +85,8 @@ export const unlock = (passphrase: string) => call<WhoAmI>('unlock', { passphras
 export const lock = () => call<void>('lock');
 export const touch = () => call<void>('touch');
 export const setIdleLock = (secs: number) => call<void>('set_idle_lock', { secs });
+/** Turns the desktop notifications after a sync round on or off (shown by the desktop itself, never by the page). */
+export const setNotifications = (enabled: boolean) => call<void>('set_notifications', { enabled });
 export const passphraseStrength = (passphrase: string) => call<Strength>('passphrase_strength', { passphrase });
 export const enrol = (code: string) => call<Enrolled>('enrol', { code });
 

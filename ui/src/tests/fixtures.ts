@@ -16,6 +16,7 @@ export function info(over: Partial<AppInfo> = {}): AppInfo {
     unlocked: false,
     whoami: null,
     idle_lock_secs: 900,
+    notifications: true,
     failed_attempts: 0,
     locked_out_until: null,
     enrolled: true,

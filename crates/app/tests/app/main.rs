@@ -8,6 +8,7 @@ mod exchange;
 mod extras;
 mod flow;
 mod media;
+mod notify;
 mod outbox;
 mod redact;
 mod session;

@@ -26,6 +26,10 @@ whoami: WhoAmI | null,
  */
 idle_lock_secs: number, 
 /**
+ * Desktop notifications are shown after sync rounds (the `notifications` setting).
+ */
+notifications: boolean, 
+/**
  * Wrong passphrases in a row.
  */
 failed_attempts: number, 
