@@ -554,10 +554,17 @@ impl SearchIndex {
         // Best hit first, so a case's first hit is its best.
         let mut order: Vec<Uuid> = Vec::new();
         let mut best: HashMap<Uuid, (f32, DocAddress, usize)> = HashMap::new();
+        // The case columns, opened once per segment (not once per hit).
+        let mut columns = HashMap::new();
         for (score, addr) in top {
-            let seg = searcher.segment_reader(addr.segment_ord);
-            let hi = seg.fast_fields().u64("case_hi")?.first(addr.doc_id);
-            let lo = seg.fast_fields().u64("case_lo")?.first(addr.doc_id);
+            let (hi, lo) = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let seg = searcher.segment_reader(addr.segment_ord);
+                    e.insert((seg.fast_fields().u64("case_hi")?, seg.fast_fields().u64("case_lo")?))
+                }
+            };
+            let (hi, lo) = (hi.first(addr.doc_id), lo.first(addr.doc_id));
             let (Some(hi), Some(lo)) = (hi, lo) else { continue };
             let case = Uuid::from_u64_pair(hi, lo);
             match best.get_mut(&case) {

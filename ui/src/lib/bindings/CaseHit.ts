@@ -16,15 +16,17 @@ score: number,
  */
 hits: number, 
 /**
- * What the best hit was (the case itself, a note, an item, a brief, a submission).
+ * What the best hit was (the case itself, a note, an item, a brief, a submission); `None`
+ * past the first [`casebridge_search::SNIPPET_CASES`] cases (not read).
  */
-hit_kind: HitKind, 
+hit_kind: HitKind | null, 
 /**
  * Its id.
  */
-hit_id: string, 
+hit_id: string | null, 
 /**
- * The fields of the best hit that matched, with snippets and match ranges.
+ * The fields of the best hit that matched, with snippets and match ranges (empty past
+ * the first [`casebridge_search::SNIPPET_CASES`] cases).
  */
 matches: Array<FieldMatch>, 
 /**
