@@ -198,7 +198,7 @@ export const bundlesExport = (dir: string) => call<ExportedBundle[]>('bundles_ex
 /** The native "open file" dialog for one file; the chosen path, or null when cancelled. */
 export async function chooseFile(title: string, name: string, extensions: string[]): Promise<string | null> {
   const r = await call<string[] | string | null>('plugin:dialog|open', {
-    options: { multiple: false, directory: false, title, filters: [{ name, extensions }, { name: 'All files', extensions: ['*'] }] },
+    options: { multiple: false, directory: false, title, filters: [{ name, extensions }, { name: t('dialog.allFiles'), extensions: ['*'] }] },
   });
   if (r == null) return null;
   return Array.isArray(r) ? (r[0] ?? null) : r;
@@ -207,7 +207,7 @@ export async function chooseFile(title: string, name: string, extensions: string
 /** The native "save file" dialog for a receipt; the chosen path, or null when cancelled. */
 export const chooseReceiptPath = (defaultPath: string) =>
   call<string | null>('plugin:dialog|save', {
-    options: { title: 'Save the signed receipt', defaultPath, filters: [{ name: 'Casebridge receipt', extensions: ['receipt'] }] },
+    options: { title: t('dialog.receiptTitle'), defaultPath, filters: [{ name: t('dialog.receiptFilter'), extensions: ['receipt'] }] },
   });
 
 // ----- briefs and review ----------------------------------------------------------------------------
