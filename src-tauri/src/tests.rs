@@ -258,6 +258,8 @@ fn a_redaction_with_the_uis_argument_names() {
     let outside = json!({"regions": [{"x": 170, "y": 0, "w": 20, "h": 10}], "mode": "blur", "strip_metadata": true, "reason": null});
     assert_eq!(code(call(&env, "evidence_redact", json!({"id": original, "request": outside}))), "region_outside_image");
     assert_eq!(call(&env, "evidence_list", json!({"caseId": case})).unwrap().as_array().unwrap().len(), 2, "nothing added");
+}
+
 #[test]
 fn file_exchange_commands_take_the_uis_argument_names_and_refuse_with_codes() {
     let env = env();
@@ -275,6 +277,8 @@ fn file_exchange_commands_take_the_uis_argument_names_and_refuse_with_codes() {
     open["receiptOut"] = json!(s(&tmp.join("r.receipt")));
     assert_eq!(code(call(&env, "bundle_open", open)), "not_an_agency");
     assert!(call(&env, "receipts_list", json!({})).unwrap().as_array().unwrap().is_empty(), "nothing was kept");
+}
+
 #[test]
 fn the_notification_plugin_is_registered_and_the_page_is_granted_none_of_it() {
     let env = env();

@@ -146,7 +146,7 @@ pub struct Redacted {
 
 /// The desktop's redaction of the image item `id` (id or unique id prefix): police staff only
 /// (`not_allowed` for a volunteer, whose desktop has no court material); each region checked
-/// (`bad_region`), then [`redact`]. Errors come with their own codes ([`redact_error`]); when one
+/// (`bad_region`), then [`redact()`]. Errors come with their own codes ([`redact_error`]); when one
 /// is returned nothing was added.
 pub fn redact_for_desktop(store: &mut Store, id: &str, req: &RedactRequest) -> crate::Result<Redacted> {
     if !crate::access::is_police_staff(store) {
