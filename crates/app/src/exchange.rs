@@ -264,26 +264,7 @@ pub fn require_staff(store: &Store) -> Result<()> {
 /// Checks that `out` is a new file in an existing folder: `exists` when it is there (nothing is
 /// ever overwritten), `folder_missing` when its folder is not.
 pub fn check_new_file(out: &Path, what: &str) -> Result<()> {
-    if out.as_os_str().is_empty() {
-        return Err(AppError::invalid(what, format!("choose where to save the {what}")));
-    }
-    if out.symlink_metadata().is_ok() {
-        return Err(AppError::new(
-            ErrorCode::Exists,
-            format!("{} already exists; casebridge never overwrites files: choose another name", out.display()),
-        ));
-    }
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(AppError::new(
-            ErrorCode::FolderMissing,
-            format!("cannot write {}: the folder {} does not exist", out.display(), dir.display()),
-        ));
-    }
-    Ok(())
+    crate::export::check_new_path(out, what, what, ErrorCode::FolderMissing)
 }
 
 /// Writes `bytes` to the new file `path`: never overwrites (`exists`), and removes what it

@@ -17,12 +17,20 @@ use crate::error::{AppError, ErrorCode, Result};
 use crate::outbox;
 
 /// Checks, before any work, that `out` can be written: it must not exist (nothing is ever
-/// overwritten) and its directory must.
+/// overwritten) and its directory must (`bad_file` otherwise).
 pub fn check_out(out: &Path) -> Result<()> {
+    check_new_path(out, "file", "bundle", ErrorCode::BadFile)
+}
+
+/// Checks that `out` is a new file in an existing folder: empty is `invalid_input` on `field`
+/// ("choose where to save the {what}"), an existing path (even a dangling link) `exists`, a
+/// missing folder `missing`. The one check behind [`check_out`] and
+/// [`crate::exchange::check_new_file`].
+pub(crate) fn check_new_path(out: &Path, field: &str, what: &str, missing: ErrorCode) -> Result<()> {
     if out.as_os_str().is_empty() {
-        return Err(AppError::invalid("file", "choose where to save the bundle"));
+        return Err(AppError::invalid(field, format!("choose where to save the {what}")));
     }
-    if out.exists() || out.symlink_metadata().is_ok() {
+    if out.symlink_metadata().is_ok() {
         return Err(AppError::new(
             ErrorCode::Exists,
             format!("{} already exists; casebridge never overwrites files: choose another name", out.display()),
@@ -33,10 +41,7 @@ pub fn check_out(out: &Path) -> Result<()> {
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        return Err(AppError::new(
-            ErrorCode::BadFile,
-            format!("cannot write {}: the folder {} does not exist", out.display(), dir.display()),
-        ));
+        return Err(AppError::new(missing, format!("cannot write {}: the folder {} does not exist", out.display(), dir.display())));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use casebridge_app::export::{self, ExportError, ToAgency};
 use casebridge_core::Role;
 use casebridge_protocol::BundleOutcome;
 use casebridge_trust::bundle::{self, Anchor, BlobSink, Opened, Verified};
-use casebridge_trust::{now, CredentialStatus, Reason, TrustError};
+use casebridge_trust::{now, CredentialStatus, TrustError};
 use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 use uuid::Uuid;
@@ -242,12 +242,6 @@ impl Verdict {
     }
 }
 
-/// Failures of the verifier's own setup (reading the file, a sealed bundle without the
-/// sealing key) are errors; everything else is a verdict on the bundle.
-fn is_verdict(e: &TrustError) -> bool {
-    !matches!(e.reason, Reason::Io | Reason::Unavailable | Reason::Store | Reason::SealingKeyRequired)
-}
-
 /// Verifies with a spinner (drawn only once any passphrase prompt is over).
 fn check_bundle(path: &Path, anchor: &Anchor<'_>) -> casebridge_trust::Result<Verified> {
     let pb = progress::spinner("verifying bundle");
@@ -287,7 +281,7 @@ fn verify(ctx: &mut Ctx, a: &VerifyArgs, out: &mut dyn Write) -> Result<()> {
     };
     let verdict = match &result {
         Ok(v) => Verdict::verified(v, &agency.name),
-        Err(e) if is_verdict(e) => Verdict::rejected(e, agency.agency_id),
+        Err(e) if casebridge_app::exchange::is_verdict(e) => Verdict::rejected(e, agency.agency_id),
         Err(_) => return result.map(|_| ()).map_err(CliError::from),
     };
     if a.json {
@@ -414,6 +408,7 @@ fn open(ctx: &mut Ctx, a: &OpenArgs, out: &mut dyn Write) -> Result<()> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use casebridge_trust::Reason;
 
     #[test]
     fn the_default_receipt_sits_next_to_the_bundle() {
@@ -422,9 +417,9 @@ mod tests {
 
     #[test]
     fn setup_failures_are_errors_not_verdicts() {
-        assert!(!is_verdict(&TrustError::new(Reason::SealingKeyRequired, "sealed: needs --agency-dir")));
-        assert!(!is_verdict(&TrustError::new(Reason::Io, "reading")));
-        assert!(is_verdict(&TrustError::new(Reason::SignerRevoked, "revoked")));
-        assert!(is_verdict(&TrustError::new(Reason::RevocationListExpired, "stale")));
+        assert!(!casebridge_app::exchange::is_verdict(&TrustError::new(Reason::SealingKeyRequired, "sealed: needs --agency-dir")));
+        assert!(!casebridge_app::exchange::is_verdict(&TrustError::new(Reason::Io, "reading")));
+        assert!(casebridge_app::exchange::is_verdict(&TrustError::new(Reason::SignerRevoked, "revoked")));
+        assert!(casebridge_app::exchange::is_verdict(&TrustError::new(Reason::RevocationListExpired, "stale")));
     }
 }
