@@ -45,18 +45,7 @@ pub fn origin(port: u16) -> String {
 
 /// `csp` with the stream's origin added to `media-src` (and nothing else changed).
 pub fn csp_with_stream(csp: &str, port: u16) -> String {
-    let origin = origin(port);
-    csp.split(';')
-        .map(|d| {
-            let d = d.trim();
-            if d.split_whitespace().next() == Some("media-src") {
-                format!("{d} {origin}")
-            } else {
-                d.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    crate::settings::csp_with_source(csp, "media-src", &origin(port))
 }
 
 #[derive(Clone)]

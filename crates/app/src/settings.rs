@@ -147,12 +147,20 @@ pub fn tile_origin(template: &str) -> Result<String> {
 /// `csp` with images from the tile server's `origin` allowed too (its `img-src` directive
 /// extended; nothing else changes). Without an origin, `csp` as it is.
 pub fn csp_with_tiles(csp: &str, origin: Option<&str>) -> String {
-    let Some(origin) = origin else { return csp.to_string() };
+    match origin {
+        Some(origin) => csp_with_source(csp, "img-src", origin),
+        None => csp.to_string(),
+    }
+}
+
+/// `csp` with `source` added to its `directive` (nothing else changes): the one way the
+/// desktop widens its policy at start-up (the tile server's images, the media stream).
+pub fn csp_with_source(csp: &str, directive: &str, source: &str) -> String {
     csp.split(';')
         .map(|d| {
             let d = d.trim();
-            if d.split_whitespace().next() == Some("img-src") {
-                format!("{d} {origin}")
+            if d.split_whitespace().next() == Some(directive) {
+                format!("{d} {source}")
             } else {
                 d.to_string()
             }
