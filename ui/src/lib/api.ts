@@ -8,7 +8,7 @@
 import { invoke, isTauri } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { getCurrentWebview } from '@tauri-apps/api/webview';
-import { t } from './i18n';
+import { localiseError, t } from './i18n';
 import type {
   AccessEntry,
   AppError,
@@ -73,7 +73,7 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {
-    throw toAppError(e);
+    throw localiseError(toAppError(e));
   }
 }
 
@@ -268,10 +268,14 @@ function on<T>(event: string, handler: (payload: T) => void): () => void {
 }
 
 export const onLocked = (handler: (e: Locked | null) => void) => on<Locked | null>('locked', handler);
-export const onSyncEvent = (handler: (e: SyncEvent) => void) => on<SyncEvent>('sync-event', handler);
-export const onSyncDone = (handler: (e: SyncDone) => void) => on<SyncDone>('sync-done', handler);
+// Backend errors that arrive as events are put in the UI's language here, like a failed call's.
+export const onSyncEvent = (handler: (e: SyncEvent) => void) =>
+  on<SyncEvent>('sync-event', (e) => handler(e.event === 'refused' ? localiseError(e) : e));
+export const onSyncDone = (handler: (e: SyncDone) => void) =>
+  on<SyncDone>('sync-done', (e) => handler(e.error ? { ...e, error: localiseError(e.error) } : e));
 export const onJobProgress = (handler: (e: JobProgress) => void) => on<JobProgress>('job-progress', handler);
-export const onJobDone = (handler: (e: JobDone) => void) => on<JobDone>('job-done', handler);
+export const onJobDone = (handler: (e: JobDone) => void) =>
+  on<JobDone>('job-done', (e) => handler(e.error ? { ...e, error: localiseError(e.error) } : e));
 
 /** Files dropped on the window (the shell gives real paths); `hovering` is true while a drag is over it. */
 export function onFileDrop(handlers: { drop: (paths: string[]) => void; hovering?: (over: boolean) => void }): () => void {

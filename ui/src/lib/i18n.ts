@@ -8,6 +8,10 @@ import { get } from 'svelte/store';
 import en from './locales/en.json';
 import de from './locales/de.json';
 import nl from './locales/nl.json';
+// The backend's error codes in words, one file per language (`errors.<code>`): see localiseError.
+import errorsEn from './locales/errors.en.json';
+import errorsDe from './locales/errors.de.json';
+import errorsNl from './locales/errors.nl.json';
 
 export { _, locale };
 
@@ -22,7 +26,11 @@ export const LANGUAGE_NAMES: Record<Language, string> = { en: 'English', de: 'De
 /** localStorage key of the language choice (absent: the system's language). A UI-only preference, read before unlock. */
 export const LANGUAGE_SETTING_KEY = 'casebridge.language';
 
-export const MESSAGES: Record<Language, Record<string, unknown>> = { en, de, nl };
+export const MESSAGES: Record<Language, Record<string, unknown>> = {
+  en: { ...en, errors: errorsEn },
+  de: { ...de, errors: errorsDe },
+  nl: { ...nl, errors: errorsNl },
+};
 
 let registered = false;
 function register(): void {
@@ -120,4 +128,44 @@ export function formatLocale(langs: readonly string[] | undefined = globalThis.n
 /** A message in the current language, for TypeScript outside components. */
 export function t(key: string, values?: Record<string, string | number | boolean | Date | null | undefined>): string {
   return get(_)(key, values ? { values } : undefined);
+}
+
+/**
+ * Codes whose backend words name what was wrong (a field, a file, an address): in German and
+ * Dutch their sentence is followed by those words, which stay in English.
+ */
+const DETAILED_CODES: ReadonlySet<string> = new Set([
+  'invalid_input',
+  'bad_file',
+  'io',
+  'internal',
+  'not_found',
+  'config',
+  'protocol',
+  'connection',
+  'corruption',
+  'crypto',
+  'store',
+  'index',
+  'search_engine',
+  'settings_damaged',
+  'event_invalid',
+  'manifest_invalid',
+  'submission_item_invalid',
+  'unsupported_version',
+]);
+
+/**
+ * A backend error in the UI's language. English keeps the backend's own words (they are the most
+ * precise). German and Dutch get the code's sentence from `errors.<code>`, followed for
+ * DETAILED_CODES by the backend's words in brackets; a code this build has no sentence for (an
+ * agency endpoint's own) keeps its words.
+ */
+export function localiseError<E extends { code: string; message: string }>(err: E): E {
+  const lang = currentLocale();
+  if (lang === 'en') return err;
+  const sentences = MESSAGES[lang].errors as Record<string, string> | undefined;
+  const sentence = sentences?.[err.code];
+  if (!sentence) return err;
+  return { ...err, message: DETAILED_CODES.has(err.code) ? `${sentence} (${err.message})` : sentence };
 }
