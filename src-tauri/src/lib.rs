@@ -242,6 +242,12 @@ async fn set_notifications(state: State<'_, AppState>, enabled: bool) -> Res<()>
     blocking(&state, move |s| s.set_notifications(enabled)).await
 }
 
+/// The UI's language (`en`, `de`, `nl`), which the notifications shown from Rust are written in.
+#[tauri::command]
+async fn set_language(state: State<'_, AppState>, tag: String) -> Res<casebridge_app::notify::Language> {
+    blocking(&state, move |s| s.set_language(&tag)).await
+}
+
 #[tauri::command]
 async fn set_tile_server(state: State<'_, AppState>, template: Option<String>) -> Res<()> {
     blocking(&state, move |s| s.set_tile_server(template)).await
@@ -436,6 +442,7 @@ pub fn setup<R: Runtime>(
             media_range,
             set_tile_server,
             set_notifications,
+            set_language,
             evidence_thumbnail,
             file_metadata,
             bundle_verify,

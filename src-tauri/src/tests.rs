@@ -303,4 +303,7 @@ fn the_notification_plugin_is_registered_and_the_page_is_granted_none_of_it() {
     call(&env, "set_notifications", json!({"enabled": false})).unwrap();
     assert_eq!(call(&env, "app_info", json!({})).unwrap()["notifications"], json!(false));
     assert!(call(&env, "set_notifications", json!({"enabled": "yes"})).unwrap_err().is_string());
+    // The UI's language for the notifications: one of the three, else refused.
+    assert_eq!(call(&env, "set_language", json!({"tag": "nl"})).unwrap(), json!("nl"));
+    assert_eq!(code(call(&env, "set_language", json!({"tag": "fr"}))), "invalid_input");
 }

@@ -362,6 +362,8 @@ mockIPC(
       case 'set_notifications':
         notifications = (args as { enabled: boolean }).enabled;
         return null;
+      case 'set_language':
+        return (args as { tag: string }).tag;
       default:
         return null;
     }

@@ -13,7 +13,8 @@
 //!   investigator the cases whose team they are on. Never their own briefs.
 //!
 //! Each kind is coalesced into one notification per round ("3 new submissions", not three).
-//! The `notifications` setting (on by default) turns them all off.
+//! The `notifications` setting (on by default) turns them all off. They are written in the UI's
+//! [`Language`] (English, German or Dutch; the desktop tells the session, `set_language`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,6 +27,83 @@ use crate::views::Role;
 
 /// The longest brief title a staff notification shows (characters); a longer one is cut with "…".
 pub const MAX_TITLE_CHARS: usize = 80;
+
+/// The language notifications are written in: the UI's (the desktop tells the session when it
+/// starts and when the user changes it; English until then).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// English.
+    #[default]
+    En,
+    /// German.
+    De,
+    /// Dutch.
+    Nl,
+}
+
+impl Language {
+    /// The language of a tag (`de`, `de-AT`, `nl_BE.UTF-8`: its primary subtag); `None` for one
+    /// notifications are not written in.
+    pub fn from_tag(tag: &str) -> Option<Language> {
+        let primary = tag.split(['-', '_', '.', '@']).next().unwrap_or("").to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Language::En),
+            "de" => Some(Language::De),
+            "nl" => Some(Language::Nl),
+            _ => None,
+        }
+    }
+
+    fn texts(self) -> &'static Texts {
+        match self {
+            Language::En => &EN,
+            Language::De => &DE,
+            Language::Nl => &NL,
+        }
+    }
+}
+
+/// A notification's words in one language: `(one, many)` pairs, `many` after the count.
+struct Texts {
+    submissions: (&'static str, &'static str),
+    new_brief_title: &'static str,
+    colleague_published: &'static str,
+    briefs: (&'static str, &'static str),
+    reviewed: (&'static str, &'static str),
+    requests: (&'static str, &'static str),
+    untitled: &'static str,
+}
+
+const EN: Texts = Texts {
+    submissions: ("A new submission to review", "new submissions to review"),
+    new_brief_title: "New brief",
+    colleague_published: "A colleague published a brief",
+    briefs: ("A new brief", "new briefs"),
+    reviewed: ("A submission was reviewed", "submissions were reviewed"),
+    requests: ("A new request for help", "new requests for help"),
+    untitled: "(untitled)",
+};
+
+const DE: Texts = Texts {
+    submissions: ("Eine neue Einsendung zu prüfen", "neue Einsendungen zu prüfen"),
+    new_brief_title: "Neuer Aufruf",
+    colleague_published: "Ein Kollege hat einen Aufruf veröffentlicht",
+    briefs: ("Ein neuer Aufruf", "neue Aufrufe"),
+    reviewed: ("Eine Einsendung wurde geprüft", "Einsendungen wurden geprüft"),
+    requests: ("Eine neue Bitte um Hilfe", "neue Bitten um Hilfe"),
+    untitled: "(ohne Titel)",
+};
+
+const NL: Texts = Texts {
+    submissions: ("Een nieuwe inzending om te beoordelen", "nieuwe inzendingen om te beoordelen"),
+    new_brief_title: "Nieuwe oproep",
+    colleague_published: "Een collega heeft een oproep gepubliceerd",
+    briefs: ("Een nieuwe oproep", "nieuwe oproepen"),
+    reviewed: ("Een inzending is beoordeeld", "inzendingen zijn beoordeeld"),
+    requests: ("Een nieuw verzoek om hulp", "nieuwe verzoeken om hulp"),
+    untitled: "(zonder titel)",
+};
 
 /// What a notification is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -127,11 +205,12 @@ impl Held {
 
 /// The notifications to show for what came in between `before` and `after` (the store read
 /// before and after a sync round), for the member `me` with `role`; none when `enabled` is
-/// false. At most one per kind, counted.
-pub fn decide(me: Uuid, role: Role, before: &Held, after: &Held, enabled: bool) -> Vec<Notification> {
+/// false. At most one per kind, counted, in `lang`.
+pub fn decide(me: Uuid, role: Role, before: &Held, after: &Held, enabled: bool, lang: Language) -> Vec<Notification> {
     if !enabled {
         return Vec::new();
     }
+    let words = lang.texts();
     let may_see = |case: &Uuid| match role {
         Role::Supervisor => true,
         Role::Investigator => after.my_cases.contains(case),
@@ -149,7 +228,7 @@ pub fn decide(me: Uuid, role: Role, before: &Held, after: &Held, enabled: bool) 
                 kind: NotificationKind::Submissions,
                 count: new_submissions,
                 title: "Casebridge".into(),
-                body: counted(new_submissions, "A new submission to review", "new submissions to review"),
+                body: counted(new_submissions, words.submissions),
             });
         }
         let new_briefs: Vec<&HeldBrief> = after
@@ -165,14 +244,14 @@ pub fn decide(me: Uuid, role: Role, before: &Held, after: &Held, enabled: bool) 
             [one] => out.push(Notification {
                 kind: NotificationKind::Briefs,
                 count: 1,
-                title: format!("New brief: {}", plain_title(&one.title)),
-                body: "A colleague published a brief".into(),
+                title: format!("{}: {}", words.new_brief_title, plain_title_in(&one.title, words.untitled)),
+                body: words.colleague_published.into(),
             }),
             many => out.push(Notification {
                 kind: NotificationKind::Briefs,
                 count: many.len(),
                 title: "Casebridge".into(),
-                body: counted(many.len(), "A new brief", "new briefs"),
+                body: counted(many.len(), words.briefs),
             }),
         }
     } else {
@@ -187,7 +266,7 @@ pub fn decide(me: Uuid, role: Role, before: &Held, after: &Held, enabled: bool) 
                 kind: NotificationKind::Decisions,
                 count: reviewed,
                 title: "Casebridge".into(),
-                body: if reviewed == 1 { "A submission was reviewed".into() } else { format!("{reviewed} submissions were reviewed") },
+                body: counted(reviewed, words.reviewed),
             });
         }
         let new_briefs = after.briefs.keys().filter(|id| !before.briefs.contains_key(id)).count();
@@ -196,14 +275,14 @@ pub fn decide(me: Uuid, role: Role, before: &Held, after: &Held, enabled: bool) 
                 kind: NotificationKind::Briefs,
                 count: new_briefs,
                 title: "Casebridge".into(),
-                body: counted(new_briefs, "A new request for help", "new requests for help"),
+                body: counted(new_briefs, words.requests),
             });
         }
     }
     out
 }
 
-fn counted(n: usize, one: &str, many: &str) -> String {
+fn counted(n: usize, (one, many): (&str, &str)) -> String {
     if n == 1 {
         one.to_string()
     } else {
@@ -215,11 +294,16 @@ fn counted(n: usize, one: &str, many: &str) -> String {
 /// become spaces, runs of white space one space, markup's `<`, `>` and `&` are dropped, and at
 /// most [`MAX_TITLE_CHARS`] characters are kept. An empty result is "(untitled)".
 pub fn plain_title(title: &str) -> String {
+    plain_title_in(title, EN.untitled)
+}
+
+/// [`plain_title`], with `untitled` for an empty result.
+fn plain_title_in(title: &str, untitled: &str) -> String {
     let cleaned: String = title.chars().filter(|c| !matches!(c, '<' | '>' | '&')).map(|c| if c.is_control() { ' ' } else { c }).collect();
     let words: Vec<&str> = cleaned.split_whitespace().collect();
     let joined = words.join(" ");
     if joined.is_empty() {
-        return "(untitled)".into();
+        return untitled.into();
     }
     if joined.chars().count() > MAX_TITLE_CHARS {
         let cut: String = joined.chars().take(MAX_TITLE_CHARS - 1).collect();

@@ -58,6 +58,8 @@ struct Inner {
     /// The last sync reached the endpoint (None: no sync in this session yet).
     online: Option<bool>,
     sync_running: bool,
+    /// The UI's language, for notifications (English until the desktop says).
+    language: crate::notify::Language,
 }
 
 /// One profile's store directory, as the desktop app (or any other long-lived caller) uses it.
@@ -110,7 +112,13 @@ impl Session {
         Session {
             dir,
             store: StoreHandle::empty(),
-            inner: Mutex::new(Inner { last_activity: clock.now(), idle_lock_secs, online: None, sync_running: false }),
+            inner: Mutex::new(Inner {
+                last_activity: clock.now(),
+                idle_lock_secs,
+                online: None,
+                sync_running: false,
+                language: Default::default(),
+            }),
             clock,
             kdf: KdfParams::INTERACTIVE,
             emitter: Arc::new(|_| {}),
@@ -346,6 +354,17 @@ impl Session {
         Ok(())
     }
 
+    /// The UI's language (`en`, `de`, `nl`, or a tag of one of them such as `de-AT`), which
+    /// notifications are written in from the next round. A UI preference: needs no profile and
+    /// works while locked. Another tag is refused (`invalid_input`) and changes nothing.
+    pub fn set_language(&self, tag: &str) -> Result<crate::notify::Language> {
+        let lang = crate::notify::Language::from_tag(tag).ok_or_else(|| {
+            AppError::invalid("language", format!("{:?} is not one of en, de, nl", tag.chars().take(16).collect::<String>()))
+        })?;
+        guard(&self.inner).language = lang;
+        Ok(lang)
+    }
+
     /// Whether desktop notifications are on (the setting; on when it cannot be read).
     fn notifications_on(&self) -> bool {
         self.settings().map(|s| s.notifications).unwrap_or(true)
@@ -367,7 +386,8 @@ impl Session {
         let Some(before) = before else { return };
         let Some(after) = self.held_for_notifications(Some(&before)) else { return };
         let Ok(me) = self.store.with(|s| Ok(s.whoami().clone())) else { return };
-        for n in crate::notify::decide(me.member_id, me.role, &before, &after, true) {
+        let lang = guard(&self.inner).language;
+        for n in crate::notify::decide(me.member_id, me.role, &before, &after, true, lang) {
             self.emit(AppEvent::Notification(n));
         }
     }

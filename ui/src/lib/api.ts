@@ -87,6 +87,8 @@ export const touch = () => call<void>('touch');
 export const setIdleLock = (secs: number) => call<void>('set_idle_lock', { secs });
 /** Turns the desktop notifications after a sync round on or off (shown by the desktop itself, never by the page). */
 export const setNotifications = (enabled: boolean) => call<void>('set_notifications', { enabled });
+/** The UI's language, which the notifications shown from Rust are written in (`en`, `de`, `nl`). */
+export const setLanguage = (tag: string) => call<string>('set_language', { tag });
 export const passphraseStrength = (passphrase: string) => call<Strength>('passphrase_strength', { passphrase });
 export const enrol = (code: string) => call<Enrolled>('enrol', { code });
 

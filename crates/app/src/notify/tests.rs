@@ -90,7 +90,7 @@ fn a_volunteers_notifications_carry_no_case_content_and_are_coalesced() {
         old.iter().map(|s| SubmissionView { decisions: vec![submission(case, me, 1).decisions[0].clone()], ..s.clone() }).collect();
     let briefs_after = vec![briefs_before[0].clone(), brief(case, agency), brief(Uuid::now_v7(), agency)];
     let after = held(&decided, &briefs_after, Role::Volunteer, &[]);
-    let ns = decide(me, Role::Volunteer, &before, &after, true);
+    let ns = decide(me, Role::Volunteer, &before, &after, true, Language::En);
     assert_eq!(ns.iter().map(|n| (n.kind, n.count)).collect::<Vec<_>>(), [(NotificationKind::Decisions, 3), (NotificationKind::Briefs, 2)]);
     assert_eq!(ns[0].body, "3 submissions were reviewed");
     assert_eq!(ns[1].body, "2 new requests for help");
@@ -105,7 +105,7 @@ fn a_volunteers_notifications_carry_no_case_content_and_are_coalesced() {
     let mut later_briefs = briefs_after.clone();
     later_briefs.push(brief(case, agency));
     let later = held(&decided, &later_briefs, Role::Volunteer, &[]);
-    let ns = decide(me, Role::Volunteer, &after, &later, true);
+    let ns = decide(me, Role::Volunteer, &after, &later, true, Language::En);
     assert_eq!(
         texts(&ns).lines().filter(|l| !l.starts_with("Notification")).collect::<Vec<_>>(),
         ["Casebridge", "A submission was reviewed", "Casebridge", "A new request for help"]
@@ -113,8 +113,8 @@ fn a_volunteers_notifications_carry_no_case_content_and_are_coalesced() {
     assert!(!texts(&ns).contains(MARK));
 
     // Nothing new: nothing shown; the setting off: nothing shown.
-    assert!(decide(me, Role::Volunteer, &later, &later, true).is_empty());
-    assert!(decide(me, Role::Volunteer, &before, &later, false).is_empty());
+    assert!(decide(me, Role::Volunteer, &later, &later, true, Language::En).is_empty());
+    assert!(decide(me, Role::Volunteer, &before, &later, false, Language::En).is_empty());
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn staff_get_one_counted_notification_and_only_for_cases_they_may_see() {
     let after = held(&subs, &briefs, Role::Investigator, &[mine]);
 
     // An investigator: their team's case only; never their own brief.
-    let ns = decide(me, Role::Investigator, &before, &after, true);
+    let ns = decide(me, Role::Investigator, &before, &after, true, Language::En);
     assert_eq!(
         ns.iter().map(|n| (n.kind, n.count)).collect::<Vec<_>>(),
         [(NotificationKind::Submissions, 3), (NotificationKind::Briefs, 1)]
@@ -143,9 +143,9 @@ fn staff_get_one_counted_notification_and_only_for_cases_they_may_see() {
 
     // Off the team of every case: nothing at all about them.
     let off = held(&subs, &briefs, Role::Investigator, &[]);
-    assert!(decide(me, Role::Investigator, &before, &off, true).is_empty());
+    assert!(decide(me, Role::Investigator, &before, &off, true, Language::En).is_empty());
     // A supervisor sees every case: 5 submissions, 2 briefs of others (coalesced, no title).
-    let ns = decide(me, Role::Supervisor, &before, &off, true);
+    let ns = decide(me, Role::Supervisor, &before, &off, true, Language::En);
     assert_eq!(
         ns.iter().map(|n| (n.kind, n.count)).collect::<Vec<_>>(),
         [(NotificationKind::Submissions, 5), (NotificationKind::Briefs, 2)]
@@ -153,18 +153,18 @@ fn staff_get_one_counted_notification_and_only_for_cases_they_may_see() {
     assert_eq!(ns[1].body, "2 new briefs");
     assert!(!texts(&ns).contains(MARK));
     // The setting off: nothing.
-    assert!(decide(me, Role::Supervisor, &before, &off, false).is_empty());
+    assert!(decide(me, Role::Supervisor, &before, &off, false, Language::En).is_empty());
     // A submission withdrawn before it arrived is not announced; one known already neither.
     let mut gone = subs[0].clone();
     gone.withdrawn_at = Some(t());
     let after2 = held(&[gone], &[], Role::Supervisor, &[]);
-    assert!(decide(me, Role::Supervisor, &before, &after2, true).is_empty());
-    assert!(decide(me, Role::Supervisor, &off, &off, true).is_empty());
+    assert!(decide(me, Role::Supervisor, &before, &after2, true, Language::En).is_empty());
+    assert!(decide(me, Role::Supervisor, &off, &off, true, Language::En).is_empty());
     // Staff are not told of decisions; a volunteer is not told of submissions.
     let reviewed: Vec<SubmissionView> =
         subs.iter().map(|s| SubmissionView { decisions: submission(mine, volunteer, 1).decisions, ..s.clone() }).collect();
-    assert!(decide(me, Role::Supervisor, &off, &held(&reviewed, &briefs, Role::Supervisor, &[]), true).is_empty());
-    assert!(decide(volunteer, Role::Volunteer, &before, &held(&subs, &[], Role::Volunteer, &[]), true).is_empty());
+    assert!(decide(me, Role::Supervisor, &off, &held(&reviewed, &briefs, Role::Supervisor, &[]), true, Language::En).is_empty());
+    assert!(decide(volunteer, Role::Volunteer, &before, &held(&subs, &[], Role::Volunteer, &[]), true, Language::En).is_empty());
 }
 
 #[test]
@@ -180,4 +180,48 @@ fn a_crafted_brief_title_cannot_inject_lines_or_markup() {
     assert_eq!(cut.chars().count(), MAX_TITLE_CHARS);
     assert!(cut.ends_with('…'));
     assert_eq!(plain_title("Ünïcödé 🚲"), "Ünïcödé 🚲");
+}
+
+#[test]
+fn notifications_are_written_in_the_ui_language_and_a_volunteer_s_still_name_nothing() {
+    let me = Uuid::now_v7();
+    let agency = Uuid::now_v7();
+    let case = Uuid::now_v7();
+    let old: Vec<SubmissionView> = (0..2).map(|_| submission(case, me, 0)).collect();
+    let before = held(&old, &[], Role::Volunteer, &[]);
+    let decided: Vec<SubmissionView> =
+        old.iter().map(|s| SubmissionView { decisions: vec![submission(case, me, 1).decisions[0].clone()], ..s.clone() }).collect();
+    let after = held(&decided, &[brief(case, agency)], Role::Volunteer, &[]);
+    let bodies = |lang| decide(me, Role::Volunteer, &before, &after, true, lang).into_iter().map(|n| n.body).collect::<Vec<_>>();
+    assert_eq!(bodies(Language::En), ["2 submissions were reviewed", "A new request for help"]);
+    assert_eq!(bodies(Language::De), ["2 Einsendungen wurden geprüft", "Eine neue Bitte um Hilfe"]);
+    assert_eq!(bodies(Language::Nl), ["2 inzendingen zijn beoordeeld", "Een nieuw verzoek om hulp"]);
+    for lang in [Language::De, Language::Nl] {
+        let ns = decide(me, Role::Volunteer, &before, &after, true, lang);
+        assert!(!texts(&ns).contains(MARK) && !texts(&ns).contains(&case.to_string()), "{ns:?}");
+    }
+
+    // Staff: the brief's title after the language's words; an empty title in that language.
+    let colleague = Uuid::now_v7();
+    let staff_before = held(&[], &[], Role::Supervisor, &[]);
+    let mut untitled = brief(case, colleague);
+    untitled.title = " \n ".into();
+    let ns = decide(me, Role::Supervisor, &staff_before, &held(&[], &[brief(case, colleague)], Role::Supervisor, &[]), true, Language::De);
+    assert_eq!(
+        (ns[0].title.as_str(), ns[0].body.as_str()),
+        (format!("Neuer Aufruf: {MARK}-brief-title").as_str(), "Ein Kollege hat einen Aufruf veröffentlicht")
+    );
+    let ns = decide(me, Role::Supervisor, &staff_before, &held(&[], &[untitled], Role::Supervisor, &[]), true, Language::Nl);
+    assert_eq!(ns[0].title, "Nieuwe oproep: (zonder titel)");
+}
+
+#[test]
+fn a_language_tag_names_its_language_or_none() {
+    assert_eq!(Language::from_tag("de"), Some(Language::De));
+    assert_eq!(Language::from_tag("de-AT"), Some(Language::De));
+    assert_eq!(Language::from_tag("nl_BE.UTF-8"), Some(Language::Nl));
+    assert_eq!(Language::from_tag("EN-gb"), Some(Language::En));
+    for bad in ["", "fr", "C", "deu", "-de", "d\u{0}e"] {
+        assert_eq!(Language::from_tag(bad), None, "{bad:?}");
+    }
 }

@@ -133,4 +133,14 @@ fn sync_rounds_notify_counted_without_case_content_and_only_whom_the_case_concer
     let shown = sync(&vol.session, &vol.events);
     assert_eq!(kinds(&shown), [(NotificationKind::Briefs, 1, "A new request for help".to_string())]);
     assert_no_marker(&shown);
+
+    // The UI in German: the next one is written in German, still naming nothing; a language
+    // notifications are not written in is refused and changes nothing.
+    assert_eq!(vol.session.set_language("de-AT").unwrap(), casebridge_app::notify::Language::De);
+    assert_eq!(vol.session.set_language("fr").unwrap_err().code.as_str(), "invalid_input");
+    lead.session.brief_publish(brief(5)).unwrap();
+    sync(&lead.session, &lead.events);
+    let shown = sync(&vol.session, &vol.events);
+    assert_eq!(kinds(&shown), [(NotificationKind::Briefs, 1, "Eine neue Bitte um Hilfe".to_string())]);
+    assert_no_marker(&shown);
 }
