@@ -76,6 +76,7 @@ pub mod files;
 mod handle;
 pub mod import;
 pub mod media;
+pub mod map_tiles;
 pub mod media_stream;
 pub mod notify;
 pub mod outbox;

@@ -1,6 +1,6 @@
 //! The small per-profile file the app keeps next to the store: the failed-unlock counter and
 //! lockout (so restarting the app does not reset them), the idle-lock time, whether the
-//! code of conduct was accepted, the map tile server and whether desktop notifications are
+//! code of conduct was accepted, the map tile server, the map's tiles file and whether desktop notifications are
 //! shown. No secret is in it.
 
 use std::fs;
@@ -43,6 +43,10 @@ pub struct Settings {
     /// set: the desktop's CSP then allows images from that one origin (read at start-up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_server: Option<String>,
+    /// The street map's offline vector tiles: the path of a PMTiles v3 file (checked when set;
+    /// see [`crate::map_tiles`]). None: the agency's shipped file, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_tiles: Option<String>,
     /// Desktop notifications after a sync round (new submissions, decisions, briefs; see
     /// [`crate::notify`]). On unless turned off: the point is to reach someone whose window is
     /// not in front, and what a notification says is chosen to be safe on a lock screen.
@@ -66,6 +70,7 @@ impl Default for Settings {
             idle_lock_secs: DEFAULT_IDLE_LOCK_SECS,
             conduct_accepted_at: None,
             tile_server: None,
+            map_tiles: None,
             notifications: true,
         }
     }
