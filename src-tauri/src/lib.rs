@@ -590,8 +590,8 @@ pub fn run() {
         }
     };
     let mut context = tauri::generate_context!();
-    // A map tile server set in Settings: the CSP allows images from its one origin (no
-    // `img-src https:` otherwise).
+    // A map tile server set in Settings: the CSP allows images and fetches (MapLibre fetches
+    // raster tiles) from its one origin (no `https:` source otherwise).
     let tiles = casebridge_app::settings::Settings::load(&dir).ok().and_then(|s| s.tile_server);
     let origin = tiles.as_deref().and_then(|t| casebridge_app::settings::tile_origin(t).ok());
     if let (Some(origin), Some(tauri::utils::config::Csp::Policy(csp))) = (origin, context.config().app.security.csp.clone()) {

@@ -149,11 +149,12 @@ pub fn tile_origin(template: &str) -> Result<String> {
     Ok(format!("https://{}", host.to_ascii_lowercase()))
 }
 
-/// `csp` with images from the tile server's `origin` allowed too (its `img-src` directive
-/// extended; nothing else changes). Without an origin, `csp` as it is.
+/// `csp` with the tile server's `origin` allowed too: its `img-src` and `connect-src` directives
+/// extended (MapLibre fetches raster tiles, then draws them as images); nothing else changes.
+/// Without an origin, `csp` as it is.
 pub fn csp_with_tiles(csp: &str, origin: Option<&str>) -> String {
     match origin {
-        Some(origin) => csp_with_source(csp, "img-src", origin),
+        Some(origin) => csp_with_source(&csp_with_source(csp, "img-src", origin), "connect-src", origin),
         None => csp.to_string(),
     }
 }
@@ -179,7 +180,7 @@ mod tile_tests {
     use super::*;
 
     #[test]
-    fn a_tile_server_adds_exactly_its_origin_to_img_src() {
+    fn a_tile_server_adds_exactly_its_origin_to_img_src_and_connect_src() {
         assert_eq!(tile_origin("https://Tiles.Example.org:8443/{z}/{x}/{y}.png").unwrap(), "https://tiles.example.org:8443");
         for bad in [
             "http://tiles.example.org/{z}/{x}/{y}.png",
@@ -193,11 +194,11 @@ mod tile_tests {
         ] {
             assert_eq!(tile_origin(bad).unwrap_err().code, "invalid_input", "{bad}");
         }
-        let csp = "default-src 'self'; img-src 'self' data: cbmedia:; media-src 'self'";
+        let csp = "default-src 'self'; img-src 'self' data: cbmedia:; media-src 'self'; connect-src 'self' ipc:";
         assert_eq!(csp_with_tiles(csp, None), csp);
         assert_eq!(
             csp_with_tiles(csp, Some("https://tiles.example.org")),
-            "default-src 'self'; img-src 'self' data: cbmedia: https://tiles.example.org; media-src 'self'"
+            "default-src 'self'; img-src 'self' data: cbmedia: https://tiles.example.org; media-src 'self'; connect-src 'self' ipc: https://tiles.example.org"
         );
     }
 }
