@@ -162,7 +162,7 @@ describe('Map', () => {
     const map = await loaded();
     const src = map.style.sources.streets as { type: string; url: string };
     expect(src.type).toBe('vector');
-    expect(src.url).toMatch(/^pmtiles:\/\/casebridge-map\//);
+    expect(src.url).toMatch(/^pmtiles:\/\/casebridge-map-12734-[0-9a-f]+$/);
     expect(maplibre.addProtocol).toHaveBeenCalledWith('pmtiles', expect.any(Function));
     for (const id of ['streets-water', 'streets-roads', 'streets-buildings', 'streets-landuse']) expect(layerIds(map)).toContain(id);
     // Street layers lie over the outlines and under the app's areas.
