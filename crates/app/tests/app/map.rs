@@ -66,3 +66,26 @@ fn a_locked_profile_serves_no_tiles_and_changes_no_setting() {
     s.unlock(PASS.to_string()).unwrap();
     assert_eq!(s.map_tiles_range(0, 7).unwrap(), b"PMTiles");
 }
+
+#[test]
+fn the_test_suites_own_pmtiles_file_passes_the_check_and_is_served_whole() {
+    // tests/fixtures/make_test_pmtiles.py (python3 is installed by scripts/setup).
+    let env = unlocked(Role::Investigator);
+    let out = env.tmp.path().join("berlin-test.pmtiles");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/make_test_pmtiles.py");
+    let run = std::process::Command::new("python3").arg(&script).arg(&out).output().expect("python3 runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let t = env.session.set_map_tiles(Some(out.display().to_string())).unwrap().unwrap();
+    assert_eq!((t.min_zoom, t.max_zoom), (0, 15));
+    assert!((t.center[1] - 52.52).abs() < 1e-6 && (t.bounds[0] - 13.395).abs() < 1e-6);
+    let bytes = std::fs::read(&out).unwrap();
+    let mut read = Vec::new();
+    let mut at = 0u64;
+    while at < bytes.len() as u64 {
+        let part = env.session.map_tiles_range(at, 4096).unwrap();
+        assert!(!part.is_empty());
+        at += part.len() as u64;
+        read.extend(part);
+    }
+    assert_eq!(read, bytes, "range by range, the file as it is on disk");
+}
