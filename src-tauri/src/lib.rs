@@ -254,6 +254,23 @@ async fn set_tile_server(state: State<'_, AppState>, template: Option<String>) -
 }
 
 #[tauri::command]
+async fn set_map_tiles(state: State<'_, AppState>, path: Option<String>) -> Res<Option<casebridge_app::map_tiles::MapTiles>> {
+    blocking(&state, move |s| s.set_map_tiles(path)).await
+}
+
+#[tauri::command]
+async fn map_tiles(state: State<'_, AppState>) -> Res<Option<casebridge_app::map_tiles::MapTiles>> {
+    blocking(&state, |s| s.map_tiles()).await
+}
+
+/// Raw bytes of the street map's PMTiles file for the map's reader (an `ArrayBuffer` in the
+/// webview, no JSON): the file is read here, never fetched by the webview.
+#[tauri::command]
+async fn map_tiles_range(state: State<'_, AppState>, offset: u64, length: u64) -> Res<tauri::ipc::Response> {
+    blocking(&state, move |s| s.map_tiles_range(offset, length).map(tauri::ipc::Response::new)).await
+}
+
+#[tauri::command]
 async fn evidence_thumbnail(state: State<'_, AppState>, id: String, max_px: u32) -> Res<Thumbnail> {
     blocking(&state, move |s| s.evidence_thumbnail(&id, max_px)).await
 }
@@ -441,6 +458,9 @@ pub fn setup<R: Runtime>(
             evidence_open,
             media_range,
             set_tile_server,
+            set_map_tiles,
+            map_tiles,
+            map_tiles_range,
             set_notifications,
             set_language,
             evidence_thumbnail,
@@ -577,8 +597,8 @@ pub fn run() {
         }
     };
     let mut context = tauri::generate_context!();
-    // A map tile server set in Settings: the CSP allows images from its one origin (no
-    // `img-src https:` otherwise).
+    // A map tile server set in Settings: the CSP allows images and fetches (MapLibre fetches
+    // raster tiles) from its one origin (no `https:` source otherwise).
     let tiles = casebridge_app::settings::Settings::load(&dir).ok().and_then(|s| s.tile_server);
     let origin = tiles.as_deref().and_then(|t| casebridge_app::settings::tile_origin(t).ok());
     if let (Some(origin), Some(tauri::utils::config::Csp::Policy(csp))) = (origin, context.config().app.security.csp.clone()) {

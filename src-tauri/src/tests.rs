@@ -307,3 +307,47 @@ fn the_notification_plugin_is_registered_and_the_page_is_granted_none_of_it() {
     assert_eq!(call(&env, "set_language", json!({"tag": "nl"})).unwrap(), json!("nl"));
     assert_eq!(code(call(&env, "set_language", json!({"tag": "fr"}))), "invalid_input");
 }
+
+/// Invokes `cmd` and returns the raw bytes of its answer (commands answering with `ipc::Response`).
+fn call_raw(env: &Env, cmd: &str, args: Value) -> Result<Vec<u8>, Value> {
+    get_ipc_response(
+        &env.webview,
+        tauri::webview::InvokeRequest {
+            cmd: cmd.into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: tauri::ipc::InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| match b {
+        tauri::ipc::InvokeResponseBody::Raw(bytes) => bytes,
+        tauri::ipc::InvokeResponseBody::Json(j) => panic!("expected raw bytes, got JSON {j}"),
+    })
+}
+
+#[test]
+fn the_map_tiles_file_is_set_and_read_in_raw_ranges_with_the_uis_argument_names() {
+    let env = env();
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("city.pmtiles");
+    let mut bytes = casebridge_app::map_tiles::test_header(10, 100);
+    bytes.extend(std::iter::repeat_n(9u8, 110));
+    std::fs::write(&good, &bytes).unwrap();
+    let photo = tmp.path().join("photo.pmtiles");
+    std::fs::write(&photo, b"\xff\xd8\xff\xe0 not tiles").unwrap();
+    // Locked (no profile yet): nothing is read.
+    assert_eq!(code(call_raw(&env, "map_tiles_range", json!({"offset": 0, "length": 127})).map(|_| Value::Null)), "locked");
+    call(&env, "profile_create", json!({"name": "Vera", "role": "investigator", "passphrase": PASS})).unwrap();
+    assert_eq!(call(&env, "map_tiles", json!({})).unwrap(), Value::Null);
+    assert_eq!(code(call(&env, "set_map_tiles", json!({"path": photo.display().to_string()}))), "not_pmtiles");
+    let set = call(&env, "set_map_tiles", json!({"path": good.display().to_string()})).unwrap();
+    assert_eq!((set["max_zoom"].as_u64(), set["from_settings"].as_bool()), (Some(14), Some(true)));
+    assert_eq!(call_raw(&env, "map_tiles_range", json!({"offset": 0, "length": 16384})).unwrap(), bytes);
+    assert_eq!(call_raw(&env, "map_tiles_range", json!({"offset": 230, "length": 100})).unwrap(), bytes[230..]);
+    assert_eq!(code(call_raw(&env, "map_tiles_range", json!({"offset": 237, "length": 1})).map(|_| Value::Null)), "invalid_input");
+    call(&env, "lock", json!({})).unwrap();
+    assert_eq!(code(call_raw(&env, "map_tiles_range", json!({"offset": 0, "length": 7})).map(|_| Value::Null)), "locked");
+}

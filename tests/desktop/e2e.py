@@ -22,6 +22,10 @@ prepared and enrolled with the CLI; then two app windows, each driven by its own
   investigator: opens, on the Files screen, a bundle file a field officer exported with the CLI
                 to a second (offline) agency: VERIFIED, accepted, the signed receipt written
                 next to it, which the officer's profile keeps (`casebridge receipt import`)
+  investigator: in Settings a file that is not PMTiles is refused with its message, the test
+                PMTiles file (tests/fixtures/make_test_pmtiles.py) is set; the case map, with a
+                geotagged photo and the brief's area, fits at street zoom and MapLibre draws the
+                file's test road (target/desktop-e2e/screenshots/map-street.png)
 
 Run it under a display, always with a timeout (without a display the app cannot start, and
 tauri-driver's new-session request would hang):
@@ -51,6 +55,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -729,6 +734,75 @@ class Story:
         assert "1" in [td.text.strip() for td in row.find_all("td.num")], f"the case counts its evidence: {row.text!r}"
         self.shot(s, "cases")
 
+    def street_map(self) -> None:
+        """Issue 17: the investigator sets the test PMTiles file in Settings (a file that is not one is
+        refused first), and the case map at street zoom over the test area draws its tiles."""
+        s = self.inv
+        d = self.w.tmp / "map"
+        d.mkdir(parents=True, exist_ok=True)
+        tiles = d / "berlin-test.pmtiles"
+        subprocess.run([sys.executable, str(ROOT / "tests" / "fixtures" / "make_test_pmtiles.py"), str(tiles)], check=True, capture_output=True, timeout=60)
+        not_tiles = d / "photo.pmtiles"
+        shutil.copy(PHOTO, not_tiles)
+        # A located evidence item in the test area (GPS in its EXIF), imported with the CLI while locked.
+        photo = geotagged(PHOTO, d / "mitte.jpg", 52.52, 13.405)
+        s.click(tid("lock-now"))
+        s.wait(tid("unlock-passphrase"), STEP)
+        self.w.run(["evidence", "add", self.case_id, str(photo)], INV_PASS, self.w.inv_store)
+        self.unlock(s, INV_PASS)
+        s.wait_text(tid("case-row"), CASE_TITLE, STEP)
+        s.click(tid("nav-settings"))
+        s.type(tid("pmtiles-path"), str(not_tiles), STEP)
+        s.click(tid("pmtiles-save"))
+        err = s.wait(tid("pmtiles-error"), STEP).text
+        assert "not a PMTiles file" in err and "photo.pmtiles" in err, f"the refusal names the file and what is wrong: {err!r}"
+        s.type(tid("pmtiles-path"), str(tiles))
+        s.click(tid("pmtiles-save"))
+        s.wait_text(tid("pmtiles-now"), "zoom 0 to 15", STEP)
+        assert not s.exists(tid("pmtiles-error"))
+        s.click(tid("nav-cases"))
+        s.wait_text(tid("case-row"), CASE_TITLE, STEP)
+        s.click(tid("case-open"))
+        s.click(tid("case-tab-map"))
+        s.wait(tid("map-marker"), STEP)
+        m = s.wait_attr(tid("map"), "data-tiles-loaded", "true", STEP)
+        roads = m.attr("data-roads") or ""
+        zoom = float(m.attr("data-zoom") or 0)
+        log(f"street map: zoom {zoom:.2f}, {m.attr('data-street-features')} street features drawn, roads {roads!r}")
+        assert zoom >= 14, f"fitted at street zoom: {zoom}"
+        assert "Teststrasse" in roads.split(","), f"the test road was drawn from the file: {roads!r}"
+        self.shot(s, "map-street")
+
+
+def geotagged(src: Path, out: Path, lat: float, lon: float) -> Path:
+    """A copy of the JPEG `src` with GPS coordinates in an EXIF segment (north and east only)."""
+
+    def rationals(v: float) -> bytes:
+        d = int(v)
+        m = int((v - d) * 60)
+        sec = round(((v - d) * 60 - m) * 60 * 100)
+        return struct.pack(">IIIIII", d, 1, m, 1, sec, 100)
+
+    gps_ifd = 26  # after the TIFF header (8) and IFD0 (2 + 12 + 4)
+    data = gps_ifd + 2 + 5 * 12 + 4
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8)
+    tiff += struct.pack(">H", 1) + struct.pack(">HHII", 0x8825, 4, 1, gps_ifd) + struct.pack(">I", 0)
+    tiff += struct.pack(">H", 5)
+    tiff += struct.pack(">HHI", 0x0000, 1, 4) + bytes([2, 2, 0, 0])
+    tiff += struct.pack(">HHI", 0x0001, 2, 2) + b"N\x00\x00\x00"
+    tiff += struct.pack(">HHII", 0x0002, 5, 3, data)
+    tiff += struct.pack(">HHI", 0x0003, 2, 2) + b"E\x00\x00\x00"
+    tiff += struct.pack(">HHII", 0x0004, 5, 3, data + 24)
+    tiff += struct.pack(">I", 0) + rationals(lat) + rationals(lon)
+    app1 = b"Exif\x00\x00" + tiff
+    jpeg = src.read_bytes()
+    assert jpeg[:2] == b"\xff\xd8"
+    at = 2
+    if jpeg[2:4] == b"\xff\xe0":  # after a JFIF APP0
+        at = 4 + struct.unpack(">H", jpeg[4:6])[0]
+    out.write_bytes(jpeg[:at] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[at:])
+    return out
+
 
 def make_media(out: Path) -> list[Path]:
     """Real media made with GStreamer (scripts/setup installs it): a 6 s H.264/AAC MP4 of noise
@@ -810,6 +884,7 @@ def main() -> int:
             ("a court report PDF renders page by page (canvas non-blank)", story.pdf_renders),
             ("a damaged video shows a clear message, the window keeps working", story.damaged_video_says_so),
             ("a bundle file is verified and opened on the agency side (Files), its receipt kept", story.bundle_file_opened),
+            ("the case map draws street tiles from the test PMTiles file set in Settings", story.street_map),
         ]
         broken = ""
         for name, step in steps:

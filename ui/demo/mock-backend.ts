@@ -359,6 +359,10 @@ mockIPC(
         setTimeout(() => void emit('job-progress', { job, item: 0, name: 'usb', done: 20_000_000, total: 33_812_000 }), 200);
         return [{ bundle_id: '0190c1d2-b003-7000-8000-000000000003', path: `${String(a.dir)}/0190c1d2-b003-7000-8000-000000000003.cbb`, bytes: 33_812_000 }];
       }
+      case 'map_tiles':
+      case 'set_map_tiles':
+        // The demo has no street tiles file: maps draw the world outlines.
+        return null;
       case 'set_notifications':
         notifications = (args as { enabled: boolean }).enabled;
         return null;

@@ -48,6 +48,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         CustodyAction,
         Preview,
         crate::media::MediaSource,
+        crate::map_tiles::MapTiles,
         BriefView,
         Area,
         GeoPoint,

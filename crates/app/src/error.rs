@@ -136,6 +136,16 @@ error_codes! {
     ReceiptHeld = "receipt_held",
     /// The receipt names a bundle this profile never sent (id, sequence or manifest differ).
     ReceiptNotSent = "receipt_not_sent",
+    /// Map tiles: the file chosen does not exist or cannot be read.
+    MissingFile = "missing_file",
+    /// Map tiles: the file is not a PMTiles file (no magic, or shorter than a header).
+    NotPmtiles = "not_pmtiles",
+    /// Map tiles: a PMTiles version or compression the map cannot read.
+    PmtilesUnsupported = "pmtiles_unsupported",
+    /// Map tiles: the file holds raster images, not vector tiles (MVT).
+    PmtilesNotVector = "pmtiles_not_vector",
+    /// Map tiles: the header names sections outside the file, or impossible zooms or bounds.
+    PmtilesDamaged = "pmtiles_damaged",
     // The store's (`casebridge_core::Error::code`).
     /// Store: `evidence_deleted` (the item's content was destroyed under a retention rule).
     EvidenceDeleted = "evidence_deleted",

@@ -75,6 +75,7 @@ pub mod export;
 pub mod files;
 mod handle;
 pub mod import;
+pub mod map_tiles;
 pub mod media;
 pub mod media_stream;
 pub mod notify;

@@ -341,6 +341,46 @@ impl Session {
         s.save(&self.dir)
     }
 
+    /// Sets (or with `None` clears) the street map's PMTiles file, kept with the profile. The
+    /// file is checked first (see [`crate::map_tiles::check_file`]): one that is missing, not
+    /// PMTiles v3, not vector tiles or damaged is refused with its own code and nothing
+    /// changes. Returns the file the map now uses (with `None`, the agency's shipped file if
+    /// there is one). Only an unlocked profile changes it.
+    pub fn set_map_tiles(&self, path: Option<String>) -> Result<Option<crate::map_tiles::MapTiles>> {
+        self.with_store(|_| Ok(()))?;
+        let path = path.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+        if let Some(p) = &path {
+            crate::map_tiles::describe(Path::new(p), true)?;
+        }
+        let mut s = self.settings()?;
+        s.map_tiles = path;
+        s.save(&self.dir)?;
+        self.touch();
+        self.map_tiles()
+    }
+
+    /// The street map's tiles file (Settings', else the agency's shipped one), checked; `None`
+    /// when there is none. A file that fails its check now is an error with its code (the map
+    /// then says why and draws the outlines). Unlocked profiles only.
+    pub fn map_tiles(&self) -> Result<Option<crate::map_tiles::MapTiles>> {
+        self.with_store(|_| Ok(()))?;
+        let set = self.settings()?.map_tiles;
+        match crate::map_tiles::chosen(&self.dir, set.as_deref()) {
+            Some((p, from_settings)) => crate::map_tiles::describe(&p, from_settings).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Bytes `offset .. offset + length` of the street map's tiles file (fewer at its end), for
+    /// the map's PMTiles reader. Unlocked profiles only; `missing_file` when no file is chosen.
+    pub fn map_tiles_range(&self, offset: u64, length: u64) -> Result<Vec<u8>> {
+        self.with_store(|_| Ok(()))?;
+        let set = self.settings()?.map_tiles;
+        let (p, _) = crate::map_tiles::chosen(&self.dir, set.as_deref())
+            .ok_or_else(|| AppError::new(ErrorCode::MissingFile, "no map tiles file is set or shipped with this profile"))?;
+        crate::map_tiles::read_range(&p, offset, length)
+    }
+
     /// Turns desktop notifications after sync rounds on or off (kept with the profile; see
     /// [`crate::notify`]). Takes effect from the next round.
     pub fn set_notifications(&self, enabled: bool) -> Result<()> {

@@ -1,6 +1,6 @@
 //! The small per-profile file the app keeps next to the store: the failed-unlock counter and
 //! lockout (so restarting the app does not reset them), the idle-lock time, whether the
-//! code of conduct was accepted, the map tile server and whether desktop notifications are
+//! code of conduct was accepted, the map tile server, the map's tiles file and whether desktop notifications are
 //! shown. No secret is in it.
 
 use std::fs;
@@ -43,6 +43,10 @@ pub struct Settings {
     /// set: the desktop's CSP then allows images from that one origin (read at start-up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_server: Option<String>,
+    /// The street map's offline vector tiles: the path of a PMTiles v3 file (checked when set;
+    /// see [`crate::map_tiles`]). None: the agency's shipped file, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_tiles: Option<String>,
     /// Desktop notifications after a sync round (new submissions, decisions, briefs; see
     /// [`crate::notify`]). On unless turned off: the point is to reach someone whose window is
     /// not in front, and what a notification says is chosen to be safe on a lock screen.
@@ -66,6 +70,7 @@ impl Default for Settings {
             idle_lock_secs: DEFAULT_IDLE_LOCK_SECS,
             conduct_accepted_at: None,
             tile_server: None,
+            map_tiles: None,
             notifications: true,
         }
     }
@@ -144,11 +149,12 @@ pub fn tile_origin(template: &str) -> Result<String> {
     Ok(format!("https://{}", host.to_ascii_lowercase()))
 }
 
-/// `csp` with images from the tile server's `origin` allowed too (its `img-src` directive
-/// extended; nothing else changes). Without an origin, `csp` as it is.
+/// `csp` with the tile server's `origin` allowed too: its `img-src` and `connect-src` directives
+/// extended (MapLibre fetches raster tiles, then draws them as images); nothing else changes.
+/// Without an origin, `csp` as it is.
 pub fn csp_with_tiles(csp: &str, origin: Option<&str>) -> String {
     match origin {
-        Some(origin) => csp_with_source(csp, "img-src", origin),
+        Some(origin) => csp_with_source(&csp_with_source(csp, "img-src", origin), "connect-src", origin),
         None => csp.to_string(),
     }
 }
@@ -174,7 +180,7 @@ mod tile_tests {
     use super::*;
 
     #[test]
-    fn a_tile_server_adds_exactly_its_origin_to_img_src() {
+    fn a_tile_server_adds_exactly_its_origin_to_img_src_and_connect_src() {
         assert_eq!(tile_origin("https://Tiles.Example.org:8443/{z}/{x}/{y}.png").unwrap(), "https://tiles.example.org:8443");
         for bad in [
             "http://tiles.example.org/{z}/{x}/{y}.png",
@@ -188,11 +194,11 @@ mod tile_tests {
         ] {
             assert_eq!(tile_origin(bad).unwrap_err().code, "invalid_input", "{bad}");
         }
-        let csp = "default-src 'self'; img-src 'self' data: cbmedia:; media-src 'self'";
+        let csp = "default-src 'self'; img-src 'self' data: cbmedia:; media-src 'self'; connect-src 'self' ipc:";
         assert_eq!(csp_with_tiles(csp, None), csp);
         assert_eq!(
             csp_with_tiles(csp, Some("https://tiles.example.org")),
-            "default-src 'self'; img-src 'self' data: cbmedia: https://tiles.example.org; media-src 'self'"
+            "default-src 'self'; img-src 'self' data: cbmedia: https://tiles.example.org; media-src 'self'; connect-src 'self' ipc: https://tiles.example.org"
         );
     }
 }

@@ -25,6 +25,7 @@ import type {
   CourtInfo,
   Enrolled,
   EvidenceItem,
+  MapTiles,
   ExportedBundle,
   FileMeta,
   GeoPoint,
@@ -119,6 +120,12 @@ export const evidenceOpen = (id: string) => call<MediaSource>('evidence_open', {
 export const mediaRange = (url: string, begin: number, end: number) => call<ArrayBuffer>('media_range', { url, begin, end });
 /** Sets (or with null clears) the map tile server; the desktop's CSP allows images from its origin from the next start. */
 export const setTileServer = (template: string | null) => call<void>('set_tile_server', { template });
+/** Sets (or with null clears) the street map's PMTiles file; a file that is not PMTiles v3 vector tiles is refused with its code. */
+export const setMapTiles = (path: string | null) => call<MapTiles | null>('set_map_tiles', { path });
+/** The street map's PMTiles file (Settings', else the agency's shipped one), checked; null when there is none. */
+export const mapTiles = () => call<MapTiles | null>('map_tiles');
+/** Raw bytes of the street map's file for the map's PMTiles reader (fewer at the file's end). */
+export const mapTilesRange = (offset: number, length: number) => call<ArrayBuffer>('map_tiles_range', { offset, length });
 /** A small downscaled copy of an image item (JPEG/PNG up to 16 MiB), at most `maxPx` on its longer side. */
 export const evidenceThumbnail = (id: string, maxPx: number) => call<Thumbnail>('evidence_thumbnail', { id, maxPx });
 /** Replaces a case's tags (an empty list removes them all). */

@@ -7,6 +7,7 @@ mod court;
 mod exchange;
 mod extras;
 mod flow;
+mod map;
 mod media;
 mod notify;
 mod outbox;

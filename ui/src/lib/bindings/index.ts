@@ -38,6 +38,7 @@ export type { JobDone } from './JobDone';
 export type { JobProgress } from './JobProgress';
 export type { LockReason } from './LockReason';
 export type { Locked } from './Locked';
+export type { MapTiles } from './MapTiles';
 export type { MatchRange } from './MatchRange';
 export type { MediaSource } from './MediaSource';
 export type { NoteAmendmentView } from './NoteAmendmentView';
