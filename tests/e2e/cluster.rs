@@ -470,7 +470,8 @@ fn retention_through_one_replica_reaches_members_of_the_other_and_empties_the_bu
     for name in &names {
         assert!(keys_of(name).iter().any(|k| k.ends_with(&format!("objects/{name}"))), "the bucket holds the item's object");
     }
-    let vol_object = services::bucket_objects(&bucket, "").into_iter().find(|(k, _)| k.ends_with(&format!("objects/{}", names[1]))).unwrap();
+    let vol_object =
+        services::bucket_objects(&bucket, "").into_iter().find(|(k, _)| k.ends_with(&format!("objects/{}", names[1]))).unwrap();
 
     let rules = c.admin.write_file(
         "rules.json",

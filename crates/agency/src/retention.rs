@@ -311,8 +311,13 @@ pub fn run_offline(dir: &Path, passphrase: &Passphrase, dry_run: bool) -> Result
     }
 }
 
-/// [`apply`] without a running endpoint, on the agency in `dir` (`s3` as for a cluster agency's
-/// state): tombstone documents from outside the run, verified and checked as the run's own.
+/// Applies tombstone documents signed elsewhere to the agency in `dir` without a running
+/// endpoint (`s3` as for a cluster agency's state), as the run applies its own: each verified
+/// against the agency's root key first (`tombstone_not_from_agency`), then checked against what
+/// the store holds (`tombstone_unknown_item`, `tombstone_mismatch`, `case_on_hold`), all or none,
+/// through the database's journal lock on a cluster agency, then the content destroyed. A
+/// tombstone already applied is skipped. No command takes tombstones from outside: the
+/// red-team tests use this to show what the agency refuses.
 pub fn apply_offline(dir: &Path, passphrase: &Passphrase, s3: Option<S3Config>, docs: &[SignedDoc]) -> Result<Vec<Uuid>> {
     match open_offline(dir, passphrase, s3)? {
         None => Err(AgencyError::Store(casebridge_core::Error::Refused {
