@@ -12,6 +12,9 @@
 //!   member sent them ([`S3Objects::put_part`]), so an upload begun through one replica
 //!   resumes through another.
 //!
+//! Deleting content (crypto-shredding under an agency's tombstone, [`ObjectBackend::shred`])
+//! deletes both of its keys, the marker first, whatever their age.
+//!
 //! ## Runtime
 //! Core's trait is synchronous. `S3Objects` owns a small tokio runtime (two workers) and runs
 //! every request on it, waiting on a plain channel: so it may be called from any thread that
