@@ -320,10 +320,17 @@ pub fn run_offline(dir: &Path, passphrase: &Passphrase, dry_run: bool) -> Result
 /// red-team tests use this to show what the agency refuses.
 pub fn apply_offline(dir: &Path, passphrase: &Passphrase, s3: Option<S3Config>, docs: &[SignedDoc]) -> Result<Vec<Uuid>> {
     match open_offline(dir, passphrase, s3)? {
-        None => Err(AgencyError::Store(casebridge_core::Error::Refused {
-            code: casebridge_core::TOMBSTONE_UNKNOWN_ITEM,
-            message: "the agency holds no items yet; nothing was deleted".into(),
-        })),
+        None => {
+            // Signatures first, as always; then there is nothing to delete.
+            let (public, _) = Agency::read_public(dir)?;
+            for doc in docs {
+                casebridge_trust::verify_tombstone(doc, &public)?;
+            }
+            Err(AgencyError::Store(casebridge_core::Error::Refused {
+                code: casebridge_core::TOMBSTONE_UNKNOWN_ITEM,
+                message: "the agency holds no items yet; nothing was deleted".into(),
+            }))
+        }
         Some(state) => apply(&state, docs),
     }
 }
