@@ -425,3 +425,103 @@ fn a_replica_refuses_to_start_with_a_wrong_password_bucket_or_agency_naming_whic
     assert!(!out.success(), "{out}");
     assert!(out.stderr.contains("but the cluster database holds agency"), "{out}");
 }
+
+/// Issue 16 on a cluster: `retention run` through replica A's admin socket appends the
+/// tombstones to the shared journal, so a member syncing through replica B gets them; the
+/// bucket no longer holds any key of the items' content (object or marker); `agency check
+/// --read-data` is clean on both replicas. A run killed between the journal's commit and the
+/// bucket's deletes (its object put back, as such a crash leaves it) is reported by `agency
+/// check` (`deleted_content_held`) and completed by the next run, made from a machine with only
+/// the agency directory and no replica running.
+#[test]
+fn retention_through_one_replica_reaches_members_of_the_other_and_empties_the_bucket() {
+    let c = cluster();
+    let replicas: Vec<Endpoint> = c.dirs.iter().map(|d| Endpoint::start_with(d, "127.0.0.1:0", &env())).collect();
+    // The members know replica B only; the run goes through replica A.
+    let url_b = replicas[1].url.clone();
+    let inv = member(Role::Investigator, "Vera Brandt");
+    inv.cmd(&["enrol", &invite_at(&c, &c.dirs[1], "investigator", "Vera Brandt", &url_b)]).ok();
+    let vol = member(Role::Volunteer, "Mila Jansen");
+    vol.cmd(&["enrol", &invite_at(&c, &c.dirs[1], "volunteer", "Mila Jansen", &url_b)]).ok();
+    let case = inv.cmd(&["case", "new", "--title", "Bike thefts, Mitte", "--category", "burglary"]).ok().stdout.trim().to_string();
+    let brief = inv.cmd(&["brief", "publish", &case, "--title", "Photos wanted", "--body", "Main St"]).ok().stdout.trim().to_string();
+    let (staff_item, staff_sha) = inv.add_evidence(&case, &inv.write_file("rack.jpg", &b"staff photo of the rack".repeat(50)));
+    sync(&inv);
+    sync(&vol);
+    let marker = b"BYSTANDER-PLATE-KB4711 ".repeat(200);
+    let sub = str_field(&vol.json(&["submit", &brief, s(&vol.write_file("balcony.jpg", &marker)), "--json"]), "id");
+    assert_eq!(sync(&vol)["uploaded"], 1);
+    sync(&inv);
+    let vol_item = str_field(&inv.json(&["review", "show", &sub, "--json"])["items"][0], "evidence_id");
+    let vol_sha = str_field(&inv.json(&["evidence", "show", &vol_item, "--json"]), "sha256");
+    inv.cmd(&["review", "reject", &sub, "--reason", "shows a bystander"]).ok();
+    sync(&inv);
+
+    // The keys the items' content has in the bucket: its keyed names (never the hashes), read
+    // from a third copy of the agency directory (a machine with no replica running).
+    let third = c.admin.root().join("agency-c");
+    casebridge_testkit::files::copy_for_replica(&c.dirs[0], &third);
+    let names: Vec<String> = crate::harness::in_process(|| {
+        let store = casebridge_testkit::deployment::open_store(&third);
+        [&staff_sha, &vol_sha].iter().map(|sha| store.content_object_name(sha).unwrap()).collect()
+    });
+    let (bucket, _) = casebridge_testkit::deployment::bucket_of(&c.dirs[0]).unwrap();
+    let keys_of = |name: &str| -> Vec<String> { services::bucket_keys(&bucket, "").into_iter().filter(|k| k.contains(name)).collect() };
+    for name in &names {
+        assert!(keys_of(name).iter().any(|k| k.ends_with(&format!("objects/{name}"))), "the bucket holds the item's object");
+    }
+    let vol_object =
+        services::bucket_objects(&bucket, "").into_iter().find(|(k, _)| k.ends_with(&format!("objects/{}", names[1]))).unwrap();
+
+    let rules = c.admin.write_file(
+        "rules.json",
+        br#"{"rules": [{"id": "burglary-now", "category": "burglary", "after_days": 0}, {"id": "rejected-now", "submissions": "rejected", "after_days": 0}]}"#,
+    );
+    run_env(&c.admin, &["agency", "retention", "set", "--dir", s(&c.dirs[0]), "--file", s(&rules)]).ok();
+    let out = run_env(&c.admin, &["retention", "run", "--dir", s(&c.dirs[0]), "--json"]);
+    out.ok();
+    let done = out.json();
+    assert_eq!(done["via"], "endpoint", "{done}");
+    let deleted: std::collections::BTreeSet<String> =
+        done["deleted"].as_array().unwrap().iter().map(|d| str_field(d, "evidence_id")).collect();
+    assert_eq!(deleted, [staff_item.clone(), vol_item.clone()].into_iter().collect(), "{done}");
+    for name in &names {
+        assert_eq!(keys_of(name), Vec::<String>::new(), "no key of a deleted item's content is left in the bucket");
+    }
+
+    // Members syncing through replica B get the tombstones and destroy their copies.
+    let r = sync(&inv);
+    assert_eq!(r["deleted"], 2, "{r}");
+    assert_eq!(inv.json(&["evidence", "show", &vol_item, "--json"])["deleted"]["rule"], "rejected-now");
+    assert_eq!(sync(&vol)["deleted"], 1);
+    for p in [&inv, &vol] {
+        p.check_ok();
+    }
+    for dir in &c.dirs {
+        check_clean(&c, dir);
+    }
+    assert!(run_env(&c.admin, &["retention", "run", "--dir", s(&c.dirs[1]), "--json"]).json()["deleted"].as_array().unwrap().is_empty());
+
+    // A run killed after its tombstones committed and before the bucket's deletes leaves the
+    // object behind: `agency check` names the item, and the next run destroys it.
+    services::s3_put(&bucket, &vol_object.0, &vol_object.1);
+    let out = run_env(&c.admin, &["agency", "check", "--dir", s(&c.dirs[1]), "--json"]);
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(v["ok"], false, "{v}");
+    let problem = v["problems"].as_array().unwrap().iter().find(|p| p["code"] == "deleted_content_held").cloned();
+    assert_eq!(problem.map(|p| p["item"].clone()), Some(Value::String(vol_item.clone())), "{v}");
+    // (Both replicas keep serving meanwhile: the direct run goes through the database's lock.)
+    let out = run_env(&c.admin, &["retention", "run", "--dir", s(&third), "--json"]);
+    out.ok();
+    let v = out.json();
+    assert_eq!((v["via"].as_str(), v["unfinished"].as_u64()), (Some("direct"), Some(1)), "{v}");
+    assert!(v["deleted"].as_array().unwrap().is_empty(), "{v}");
+    assert_eq!(keys_of(&names[1]), Vec::<String>::new(), "the interrupted deletion is complete");
+    check_clean(&c, &c.dirs[1]);
+    let r = sync(&inv);
+    assert!(matches!(r["deleted"].as_u64(), None | Some(0)), "nothing more to delete on the device: {r}");
+    for r in replicas {
+        r.stop();
+    }
+    check_clean(&c, &third);
+}

@@ -4,8 +4,10 @@
 //! supervisor's, the contributing volunteer's, and an investigator's that was offline during
 //! the deletion), a case under legal hold kept, a volunteer's withdrawal, and a court package
 //! of a case with deletions that the independent verifier accepts and that lists the
-//! tombstones. The agency here is always embedded: a cluster agency refuses `retention run`
-//! (`retention_unsupported`).
+//! tombstones. The agency is deployed as `CASEBRIDGE_TEST_DEPLOYMENT` says: scripts/test runs
+//! this module for an embedded agency and again for a cluster agency (the run appends its
+//! tombstones through the database's journal lock and deletes the items' keys in the bucket;
+//! `cluster::` adds two replicas and an interrupted run).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -13,13 +15,8 @@ use std::path::{Path, PathBuf};
 use casebridge_core::Role;
 use serde_json::Value;
 
-use crate::endpoint::{invite, member, run, sync, Endpoint};
-use crate::harness::{in_process, object_files, s, str_field, walk_files, Profile};
-
-/// An embedded agency, whatever deployment the suite runs for.
-fn embedded_agency(dir: &Path) {
-    in_process(|| drop(casebridge_testkit::fixtures::new_agency(dir, "Test Police")));
-}
+use crate::endpoint::{invite, member, new_agency, run, sync, Endpoint};
+use crate::harness::{object_files, s, str_field, Profile};
 
 struct World {
     admin: Profile,
@@ -35,7 +32,7 @@ struct World {
 fn world() -> World {
     let admin = Profile::empty();
     let agency = admin.root().join("agency");
-    embedded_agency(&agency);
+    new_agency(&agency);
     let endpoint = Endpoint::start(&agency);
     let inv = member(Role::Investigator, "Vera Brandt");
     inv.cmd(&["enrol", &invite(&admin, &agency, "investigator", "Vera Brandt", &[])]).ok();
@@ -68,13 +65,28 @@ fn ids(v: &Value, key: &str) -> BTreeSet<String> {
     v[key].as_array().unwrap().iter().map(|d| str_field(d, "evidence_id")).collect()
 }
 
-fn agency_store(w: &World) -> PathBuf {
-    w.agency.join("store")
+/// How many sealed content objects the agency keeps (files under its store's `objects/`, or
+/// keys under `objects/` in a cluster agency's bucket).
+fn agency_objects(w: &World) -> usize {
+    casebridge_testkit::deployment::object_names(&w.agency).len()
+}
+
+/// Every place the agency keeps bytes in that holds `needle`: its directory's files, and a
+/// cluster agency's database and bucket.
+fn agency_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    casebridge_testkit::deployment::stored_bytes(dir)
+        .into_iter()
+        .filter(|(_, b)| b.windows(needle.len()).any(|w| w == needle))
+        .map(|(place, _)| place)
+        .collect()
 }
 
 /// Every file under `dir` that holds `needle`.
 fn holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    walk_files(dir).into_iter().filter(|p| std::fs::read(p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))).collect()
+    crate::harness::walk_files(dir)
+        .into_iter()
+        .filter(|p| std::fs::read(p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)))
+        .collect()
 }
 
 fn agency_check_clean(w: &World) {
@@ -123,7 +135,7 @@ fn retention_deletes_everywhere_keeps_held_cases_and_reaches_an_offline_device()
     assert_eq!(shown.json()["version"], 1, "{shown}");
 
     // A dry run says what would go and why, and changes nothing.
-    let before = object_files(&agency_store(&w)).len();
+    let before = agency_objects(&w);
     let dry = retention(&w, &["--dry-run"]);
     assert_eq!(dry["via"], "endpoint", "{dry}");
     assert_eq!(dry["dry_run"], true);
@@ -134,7 +146,7 @@ fn retention_deletes_everywhere_keeps_held_cases_and_reaches_an_offline_device()
     };
     assert_eq!(rule_of(&dry, &vol_item), "rejected-now");
     assert_eq!(rule_of(&dry, &staff_item), "burglary-now");
-    assert_eq!(object_files(&agency_store(&w)).len(), before);
+    assert_eq!(agency_objects(&w), before);
     let text = run(&w.admin, &["retention", "run", "--dir", s(&w.agency), "--dry-run"]);
     text.ok();
     assert!(text.stdout.contains("would delete 2 item(s)") && text.stdout.contains("kept under legal hold, 1 item(s)"), "{text}");
@@ -142,9 +154,10 @@ fn retention_deletes_everywhere_keeps_held_cases_and_reaches_an_offline_device()
     // The run deletes: the agency's sealed objects of both items are gone, the held one stays.
     let done = retention(&w, &[]);
     assert_eq!(ids(&done, "deleted"), BTreeSet::from([staff_item.clone(), vol_item.clone()]));
-    assert_eq!(object_files(&agency_store(&w)).len(), before - 2);
+    assert_eq!(agency_objects(&w), before - 2);
     assert!(retention(&w, &[])["deleted"].as_array().unwrap().is_empty(), "a second run has nothing left to delete");
-    assert!(holding(&w.agency, &marker[..64]).is_empty(), "no plaintext anywhere in the agency directory");
+    let left = agency_holding(&w.agency, &marker[..64]);
+    assert!(left.is_empty(), "no plaintext anywhere the agency keeps bytes: {left:?}");
 
     // The supervisor's and the volunteer's devices destroy their copies at their next sync.
     let before_sup = object_files(&sup.store).len();
@@ -264,7 +277,7 @@ fn a_volunteer_withdraws_a_pending_submission_but_not_an_accepted_one() {
 fn retention_run_works_without_an_endpoint_and_names_what_is_wrong() {
     let admin = Profile::empty();
     let agency = admin.root().join("agency");
-    embedded_agency(&agency);
+    new_agency(&agency);
     let out = run(&admin, &["retention", "run", "--dir", s(&agency), "--json"]);
     out.ok();
     let v = out.json();

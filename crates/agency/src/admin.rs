@@ -160,7 +160,7 @@ async fn retention_route(
     State(st): State<Arc<AppState>>,
     ApiJson(req): ApiJson<crate::retention::RetentionRequest>,
 ) -> ApiResult<Json<crate::retention::RetentionReport>> {
-    blocking(move || crate::retention::run(&st, req.dry_run)).await.map(Json)
+    blocking(move || crate::retention::run(&st, req.dry_run).map_err(ApiError::from)).await.map(Json)
 }
 
 async fn retention_rules_route(

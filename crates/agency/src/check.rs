@@ -4,7 +4,10 @@
 //! here, `agency gc` removes them); every issued credential, the revocation list and every
 //! receipt verified with the agency's root key; the endpoint's own access log (every entry's
 //! signature, and its chain without gaps: `endpoint_log_forged`, `endpoint_log_gap`,
-//! `endpoint_log_broken`).
+//! `endpoint_log_broken`); the content of an item deleted under a tombstone that is still
+//! held (a deletion interrupted before its content was destroyed: `deleted_content_held`,
+//! which the next `retention run` completes). A deleted item's missing content is expected,
+//! not a problem.
 //!
 //! Runs through the running endpoint (`POST /admin/check`, holding the store's write lock for
 //! the check, so intake waits) or, when none runs, directly ([`check_offline`]).
@@ -47,6 +50,7 @@ pub struct AgencyCheck {
 /// The check over an open endpoint state.
 pub(crate) fn check(st: &AppState, read_data: bool) -> std::result::Result<AgencyCheck, ApiError> {
     let mut out = AgencyCheck::default();
+    let deleted;
     if let Some(c) = &st.cluster {
         // A replica checks the cluster's whole journal: its copy takes up every record first
         // (each checked at its position as it is appended).
@@ -59,8 +63,18 @@ pub(crate) fn check(st: &AppState, read_data: bool) -> std::result::Result<Agenc
             out.orphan_objects += 1;
             out.orphan_bytes += o.size;
         }
+        deleted = store.deleted_content_held().map_err(ApiError::internal)?;
     }
     out.problems = out.store.problems.clone();
+    // A deletion interrupted between its tombstone and the destruction of the content (a
+    // crash, an object store that did not answer) left the item's wrapped key behind.
+    for (item, _) in deleted {
+        out.problems.push(problem(
+            "deleted_content_held",
+            &item.to_string(),
+            "the item was deleted, but its sealed content (with its key) is still held: run `casebridge retention run` to destroy it",
+        ));
+    }
     match st.agency.issued() {
         Ok(issued) => out.credentials = issued.len(),
         Err(e) => out.problems.push(problem("credential_invalid", "issued/", &e.message)),

@@ -14,21 +14,33 @@
 //! Age is counted from the item's `evidence_added` time, in whole days.
 //!
 //! Runs through the running endpoint (`POST /admin/retention`, under the store's write lock) or,
-//! when none runs, directly ([`run_offline`]). A cluster agency is refused
-//! (`retention_unsupported`): its replicas derive their stores from the database's journal, and
-//! a tombstone appended to one replica's copy would not reach the others.
+//! when none runs, directly ([`run_offline`]). Each tombstone the run signs is verified against
+//! the agency's root key before it is recorded, like one from anywhere else ([`apply_offline`]).
+//!
+//! Deleting is two steps: the tombstones are recorded (durable), then the content of every
+//! deleted item still held is destroyed. A run interrupted between the two leaves the content
+//! (and its key): the next run destroys it first (`unfinished` in its report) and
+//! `agency check` reports it meanwhile (`deleted_content_held`).
+//!
+//! On a cluster agency both steps go through the database's journal lock (the one every
+//! replica's appends take), from any replica or from a machine with only the agency directory:
+//! the tombstones are appended to the shared journal, so every replica's copy of the store
+//! takes them up at its next read (shredding its index records of the items) and every
+//! replica's feed carries them to members; then, after that commit, the items' keys in the
+//! bucket (`objects/NAME` and `held/NAME`) are deleted, still under the lock, so no replica
+//! records a new item naming that content meanwhile.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use casebridge_core::{Passphrase, ReviewDecision, ReviewState, Store, Tombstone};
-use casebridge_trust::{Agency, RetentionRules, SubmissionOutcome, WITHDRAWN_RULE};
+use casebridge_trust::{Agency, AgencyPublic, RetentionRules, SignedDoc, SubmissionOutcome, WITHDRAWN_RULE};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::api::ApiError;
 use crate::clock::SystemClock;
+use crate::deployment::{Cluster, S3Config};
 use crate::error::{AgencyError, Result};
 use crate::state::{write, AppState, StateOptions};
 
@@ -60,6 +72,11 @@ pub struct RetentionReport {
     pub deleted: Vec<Deletion>,
     /// Items due but kept because their case is under legal hold.
     pub held: Vec<Deletion>,
+    /// Content of items deleted earlier that was still held (a run interrupted between its
+    /// tombstones and the destruction of their content): destroyed by this run (with
+    /// `dry_run`: that would be).
+    #[serde(default)]
+    pub unfinished: usize,
 }
 
 /// The body of `POST /admin/retention`.
@@ -128,14 +145,19 @@ pub fn plan(
     Ok((due, held))
 }
 
-/// Plans, and unless `dry_run` deletes: signs a tombstone for each item due and applies them
-/// to `store` in one append ([`Store::apply_tombstones`]).
-pub fn run_on(store: &mut Store, agency: &Agency, dry_run: bool, now: DateTime<FixedOffset>) -> Result<RetentionReport> {
+/// Plans at `now` and, unless `dry_run`, signs a tombstone with the agency's root key for
+/// each item due: the report (its `unfinished` not yet counted) and the signed documents.
+fn plan_signed(
+    store: &Store,
+    agency: &Agency,
+    dry_run: bool,
+    now: DateTime<FixedOffset>,
+) -> Result<(RetentionReport, Vec<casebridge_trust::SignedDoc>)> {
     let rules = Agency::retention_in(agency.records(), agency.public())?.map(|(r, _)| r);
     let (due, held) = plan(store, rules.as_ref(), now)?;
-    if !dry_run && !due.is_empty() {
+    let mut signed = Vec::new();
+    if !dry_run {
         let records = store.records();
-        let mut signed = Vec::with_capacity(due.len());
         for d in &due {
             let sha256 = records.evidence(d.evidence_id)?.map(|e| e.sha256).unwrap_or_default();
             let t = Tombstone {
@@ -148,52 +170,167 @@ pub fn run_on(store: &mut Store, agency: &Agency, dry_run: bool, now: DateTime<F
                 reason: Some(d.reason.clone()),
                 deleted_at: now,
             };
-            let doc = agency.sign_tombstone(&t);
-            use base64::Engine as _;
-            signed.push((t, base64::engine::general_purpose::STANDARD.encode(doc.to_bytes())));
+            signed.push(agency.sign_tombstone(&t));
         }
-        store.apply_tombstones(signed)?;
     }
-    Ok(RetentionReport { dry_run, rules_version: rules.map(|r| r.version), deleted: due, held })
+    let report = RetentionReport { dry_run, rules_version: rules.map(|r| r.version), deleted: due, held, unfinished: 0 };
+    Ok((report, signed))
 }
 
-/// The run over an open endpoint state (the store's write lock held meanwhile).
-pub(crate) fn run(st: &AppState, dry_run: bool) -> std::result::Result<RetentionReport, ApiError> {
-    if st.cluster.is_some() {
-        return Err(ApiError::conflict("retention_unsupported", unsupported().to_string()));
+/// Records tombstone documents in `store`, all or none, destroying no content yet: each is
+/// verified against the agency's root key before anything of it is read
+/// ([`casebridge_trust::verify_tombstone`]: `tombstone_not_from_agency`), then checked against
+/// what the store holds ([`Store::record_tombstones`]: `tombstone_unknown_item`,
+/// `tombstone_mismatch`, `case_on_hold`); one already applied is skipped (a replay deletes
+/// nothing twice). Returns the items deleted now.
+fn record_signed(store: &mut Store, public: &AgencyPublic, docs: &[SignedDoc]) -> Result<Vec<Uuid>> {
+    use base64::Engine as _;
+    let mut items = Vec::with_capacity(docs.len());
+    for doc in docs {
+        let t = casebridge_trust::verify_tombstone(doc, public)?;
+        items.push((t, base64::engine::general_purpose::STANDARD.encode(doc.to_bytes())));
     }
-    let mut store = write(&st.store);
-    let report = run_on(&mut store, &st.agency, dry_run, st.now())?;
-    if !report.deleted.is_empty() && !dry_run {
-        tracing::info!(deleted = report.deleted.len(), held = report.held.len(), "retention run");
+    Ok(store.record_tombstones(items)?)
+}
+
+/// The run on one store (the embedded agency's): plans, and unless `dry_run` signs a tombstone
+/// for each item due, records them in one append, then destroys the content of every deleted
+/// item still held (this run's, and any an interrupted run left: `unfinished`).
+pub fn run_on(store: &mut Store, agency: &Agency, dry_run: bool, now: DateTime<FixedOffset>) -> Result<RetentionReport> {
+    let unfinished = store.deleted_content_held()?.len();
+    let (mut report, docs) = plan_signed(store, agency, dry_run, now)?;
+    report.unfinished = unfinished;
+    if !dry_run {
+        record_signed(store, agency.public(), &docs)?;
+        store.shred_deleted()?;
     }
     Ok(report)
 }
 
-fn unsupported() -> AgencyError {
-    AgencyError::Trust(casebridge_trust::TrustError::new(
-        casebridge_trust::Reason::RetentionUnsupported,
-        "retention runs on an embedded agency only: a cluster agency's replicas cannot take a deletion from the command line yet",
-    ))
+/// The run over an open endpoint state (the store's write lock held meanwhile): on a cluster
+/// agency, through the cluster's journal ([`run_cluster`]).
+pub(crate) fn run(st: &AppState, dry_run: bool) -> Result<RetentionReport> {
+    let mut store = write(&st.store);
+    let report = match &st.cluster {
+        None => run_on(&mut store, &st.agency, dry_run, st.now())?,
+        Some(c) => run_cluster(st, c, &mut store, dry_run)?,
+    };
+    if !report.deleted.is_empty() && !dry_run {
+        tracing::info!(deleted = report.deleted.len(), held = report.held.len(), unfinished = report.unfinished, "retention run");
+    }
+    Ok(report)
 }
 
-/// The run without a running endpoint: unlocks the agency in `dir` (holding its locks).
-pub fn run_offline(dir: &Path, passphrase: &Passphrase, dry_run: bool) -> Result<RetentionReport> {
-    if crate::deployment::ClusterConfig::load(dir)?.is_some() {
-        return Err(unsupported());
+/// A cluster agency's run, on this replica's copy of the store, in two steps under the
+/// database's journal lock (the lock every replica's appends take):
+/// 1. after catching up (a hold or withdrawal recorded through another replica counts), plan,
+///    sign and record the tombstones; their records go to the database's journal in the
+///    lock's transaction, so every replica's copy takes them up (and shreds its index
+///    records) at its next read, and members' feeds carry them from any replica;
+/// 2. once that committed, destroy the content of every deleted item still held in the
+///    bucket (its object and marker keys), again under the lock: no replica records an item
+///    naming that content meanwhile, and one that tries later finds it gone.
+///
+/// Killed between the two, the tombstones are recorded and the content is still in the
+/// bucket: the next run destroys it first (`unfinished`), and `agency check` reports it
+/// (`deleted_content_held`) until then.
+fn run_cluster(st: &AppState, c: &Cluster, store: &mut Store, dry_run: bool) -> Result<RetentionReport> {
+    let now = st.now();
+    if dry_run {
+        crate::follower::catch_up(c, store)?;
+        return run_on(store, &st.agency, true, now);
     }
-    if !dir.join(crate::state::STORE_DIR).join(casebridge_core::HEADER_FILE).exists() {
-        // An agency that never served holds nothing to delete.
+    let report = crate::follower::append(
+        c,
+        store,
+        |s| -> Result<RetentionReport> {
+            let unfinished = s.deleted_content_held()?.len();
+            let (mut report, docs) = plan_signed(s, &st.agency, false, now)?;
+            report.unfinished = unfinished;
+            record_signed(s, st.agency.public(), &docs)?;
+            Ok(report)
+        },
+        |_| Vec::new(),
+    )?;
+    shred_cluster(c, store)?;
+    Ok(report)
+}
+
+/// Destroys the bucket content of every deleted item still held, under the journal lock.
+fn shred_cluster(c: &Cluster, store: &mut Store) -> Result<usize> {
+    crate::follower::append(c, store, |s| -> Result<usize> { Ok(s.shred_deleted()?) }, |_| Vec::new())
+}
+
+/// Applies tombstone documents signed elsewhere to the agency's store, as the run applies its
+/// own: each verified against the agency's root key first, all or none, through the cluster's
+/// journal lock on a cluster agency, then the content destroyed. What a run does with its own
+/// documents, for one that did not come from it (no command takes tombstones from outside:
+/// the red-team tests use this to show what the agency refuses).
+pub(crate) fn apply(st: &AppState, docs: &[SignedDoc]) -> Result<Vec<Uuid>> {
+    let mut store = write(&st.store);
+    match &st.cluster {
+        None => {
+            let deleted = record_signed(&mut store, &st.public, docs)?;
+            store.shred_deleted()?;
+            Ok(deleted)
+        }
+        Some(c) => {
+            let deleted = crate::follower::append(c, &mut store, |s| record_signed(s, &st.public, docs), |_| Vec::new())?;
+            shred_cluster(c, &mut store)?;
+            Ok(deleted)
+        }
+    }
+}
+
+/// Opens the agency in `dir` without a running endpoint (holding its locks), or `None` for an
+/// embedded agency that never served (it holds nothing to delete). `s3`: a cluster agency's
+/// object-store settings in code (`None`: the `AWS_*` environment).
+fn open_offline(dir: &Path, passphrase: &Passphrase, s3: Option<S3Config>) -> Result<Option<AppState>> {
+    let cluster = crate::deployment::ClusterConfig::load(dir)?.is_some();
+    if !cluster && !dir.join(crate::state::STORE_DIR).join(casebridge_core::HEADER_FILE).exists() {
         drop(Agency::open(dir, passphrase)?);
-        return Ok(RetentionReport { dry_run, ..Default::default() });
+        return Ok(None);
     }
     let options = StateOptions {
         store_kdf: casebridge_core::KdfParams::INTERACTIVE,
         clock: Arc::new(SystemClock),
         url: String::new(),
         limits: crate::limits::Limits::load(dir)?,
-        s3: None,
+        s3,
     };
-    let state = AppState::open(dir, passphrase, options)?;
-    run(&state, dry_run).map_err(|e| AgencyError::Internal(e.to_string()))
+    Ok(Some(AppState::open(dir, passphrase, options)?))
+}
+
+/// The run without a running endpoint: unlocks the agency in `dir` (holding its locks; a
+/// cluster agency's replica on another machine may serve meanwhile: the run goes through the
+/// database's journal lock).
+pub fn run_offline(dir: &Path, passphrase: &Passphrase, dry_run: bool) -> Result<RetentionReport> {
+    match open_offline(dir, passphrase, None)? {
+        None => Ok(RetentionReport { dry_run, ..Default::default() }),
+        Some(state) => run(&state, dry_run),
+    }
+}
+
+/// Applies tombstone documents signed elsewhere to the agency in `dir` without a running
+/// endpoint (`s3` as for a cluster agency's state), as the run applies its own: each verified
+/// against the agency's root key first (`tombstone_not_from_agency`), then checked against what
+/// the store holds (`tombstone_unknown_item`, `tombstone_mismatch`, `case_on_hold`), all or none,
+/// through the database's journal lock on a cluster agency, then the content destroyed. A
+/// tombstone already applied is skipped. No command takes tombstones from outside: the
+/// red-team tests use this to show what the agency refuses.
+pub fn apply_offline(dir: &Path, passphrase: &Passphrase, s3: Option<S3Config>, docs: &[SignedDoc]) -> Result<Vec<Uuid>> {
+    match open_offline(dir, passphrase, s3)? {
+        None => {
+            // Signatures first, as always; then there is nothing to delete.
+            let (public, _) = Agency::read_public(dir)?;
+            for doc in docs {
+                casebridge_trust::verify_tombstone(doc, &public)?;
+            }
+            Err(AgencyError::Store(casebridge_core::Error::Refused {
+                code: casebridge_core::TOMBSTONE_UNKNOWN_ITEM,
+                message: "the agency holds no items yet; nothing was deleted".into(),
+            }))
+        }
+        Some(state) => apply(&state, docs),
+    }
 }

@@ -34,7 +34,7 @@ pub struct RunArgs {
     /// Say what would be deleted and why; delete nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Print JSON: {via, dry_run, rules_version, deleted: [{evidence_id, case_id, submission_id, rule, age_days, reason}], held: [...]}
+    /// Print JSON: {via, dry_run, rules_version, deleted: [{evidence_id, case_id, submission_id, rule, age_days, reason}], held: [...], unfinished}
     #[arg(long)]
     pub json: bool,
 }
@@ -139,6 +139,10 @@ fn run_rules(ctx: &mut Ctx, a: &RunArgs, out: &mut dyn Write) -> Result<()> {
     if !r.held.is_empty() {
         writeln!(out, "kept under legal hold, {} item(s):", r.held.len())?;
         write_table(&r.held, out)?;
+    }
+    if r.unfinished > 0 {
+        let verb = if r.dry_run { "would destroy" } else { "destroyed" };
+        writeln!(out, "{verb} the content of {} item(s) deleted earlier (a run interrupted before it was gone)", r.unfinished)?;
     }
     Ok(())
 }

@@ -12,6 +12,9 @@
 //!   member sent them ([`S3Objects::put_part`]), so an upload begun through one replica
 //!   resumes through another.
 //!
+//! Deleting content (crypto-shredding under an agency's tombstone, [`ObjectBackend::shred`])
+//! deletes both of its keys, the marker first, whatever their age.
+//!
 //! ## Runtime
 //! Core's trait is synchronous. `S3Objects` owns a small tokio runtime (two workers) and runs
 //! every request on it, waiting on a plain channel: so it may be called from any thread that
@@ -730,6 +733,22 @@ impl ObjectBackend for S3Objects {
         self.delete_key(self.object_key(name)).map_err(|e| self.core_err(&e, "removing", name))?;
         self.delete_key(self.marker_key(name)).map_err(|e| self.core_err(&e, "removing", name))?;
         Ok(Some(size))
+    }
+
+    /// Crypto-shredding in a bucket: every key the content has is deleted, whatever its age:
+    /// its marker first (`held/<name>`, even when the object is gone already), then the sealed
+    /// object (`objects/<name>`, which holds the wrapped item key), so an interrupted shred
+    /// leaves at most the object, which the store's listing still finds and a later shred
+    /// destroys. S3 cannot overwrite in place: a bucket that keeps old versions keeps the key
+    /// (docs/DEPLOY.md says to keep versioning off or expire noncurrent versions).
+    fn shred(&self, name: &str) -> casebridge_core::Result<Option<u64>> {
+        if !is_object_name(name) {
+            return Ok(None);
+        }
+        let held = self.head(self.object_key(name)).map_err(|e| self.core_err(&e, "looking up", name))?;
+        self.delete_key(self.marker_key(name)).map_err(|e| self.core_err(&e, "removing", name))?;
+        self.delete_key(self.object_key(name)).map_err(|e| self.core_err(&e, "removing", name))?;
+        Ok(held.map(|(size, _)| size))
     }
 }
 

@@ -154,6 +154,35 @@ fn collection_goes_by_the_later_of_the_object_and_its_refresh() {
     }
 }
 
+/// Crypto-shredding in a bucket (issue 16): every key the content has goes, the sealed object
+/// and its refresh marker, whatever their age; a marker left without its object goes too; a
+/// shred of nothing held, or of a name that is not a keyed name, deletes nothing else.
+#[test]
+fn shredding_deletes_the_object_and_its_marker_whatever_their_age() {
+    let (bucket, s3) = bucket("shred");
+    let tmp = tempfile::tempdir().unwrap();
+    let (name, other) = ("ab".repeat(32), "cd".repeat(32));
+    for n in [&name, &other] {
+        let sealed = tmp.path().join("sealed.partial");
+        std::fs::write(&sealed, b"sealed bytes").unwrap();
+        assert!(s3.publish(&sealed, n).unwrap());
+        assert!(s3.touch(n).unwrap(), "a refresh marker beside it");
+    }
+    let keys = || casebridge_testkit::services::bucket_keys(&bucket, "shred/");
+    assert_eq!(keys().len(), 4, "{:?}", keys());
+    assert_eq!(s3.shred(&name).unwrap(), Some(12), "just published, still destroyed");
+    assert_eq!(keys(), [format!("shred/held/{other}"), format!("shred/objects/{other}")], "only the other content's keys stay");
+    assert_eq!(s3.shred(&name).unwrap(), None, "nothing held any more");
+    // A marker whose object is gone (an interrupted removal) is removed by a shred.
+    casebridge_testkit::services::s3_put(&bucket, &format!("shred/held/{name}"), b"");
+    assert_eq!(s3.shred(&name).unwrap(), None);
+    assert_eq!(keys().len(), 2);
+    for bad in ["../held/x", "AB".repeat(32).as_str(), ""] {
+        assert_eq!(s3.shred(bad).unwrap(), None);
+    }
+    assert_eq!(keys().len(), 2);
+}
+
 #[test]
 fn wrong_secret_missing_bucket_and_unreachable_endpoint_each_say_so() {
     let s = services();

@@ -140,6 +140,7 @@ fn shared_content_stays_while_another_item_names_it() {
     assert_eq!(objects(&dir).len(), 2);
     s.apply_tombstones(vec![(tombstone(&s, gone), "ZG9j".into())]).unwrap();
     assert_eq!(objects(&dir).len(), 2, "the other item still names the content");
+    assert!(s.deleted_content_held().unwrap().is_empty(), "content a live item names is not left over");
     let mut out = Vec::new();
     let e = s.evidence(again).unwrap();
     s.read_content(&e.sha256, e.size, &mut out, &mut |_| true).unwrap();
@@ -147,4 +148,29 @@ fn shared_content_stays_while_another_item_names_it() {
     s.apply_tombstones(vec![(tombstone(&s, again), "ZG9j".into())]).unwrap();
     assert_eq!(objects(&dir).len(), 1);
     assert!(s.check(true, &mut |_| {}).unwrap().ok);
+}
+
+/// A deletion in two steps (a cluster replica records first, destroys after its journal's
+/// commit): recorded, the content is still held and listed as such; destroyed, the list is
+/// empty and the object gone; a second pass destroys nothing. Reopened between the steps (a
+/// crash), the store still lists it: nothing is forgotten.
+#[test]
+fn a_deletion_recorded_but_not_destroyed_is_listed_until_it_is_completed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, mut s, _, gone, kept) = world(tmp.path());
+    assert!(s.deleted_content_held().unwrap().is_empty());
+    let t = tombstone(&s, gone);
+    let name = s.content_object_name(&t.sha256).unwrap();
+    assert!(!name.contains(&t.sha256), "the keyed name is not the hash");
+    assert_eq!(s.record_tombstones(vec![(t, "ZG9j".into())]).unwrap(), [gone]);
+    assert_eq!(objects(&dir).len(), 2, "recording destroys nothing");
+    assert_eq!(s.deleted_content_held().unwrap(), [(gone, name.clone())]);
+    drop(s);
+    let s = Store::open(&dir, &Passphrase::new(PASS)).unwrap();
+    assert_eq!(s.deleted_content_held().unwrap(), [(gone, name)], "a crash between the steps forgets nothing");
+    assert_eq!(s.shred_deleted().unwrap(), 1);
+    assert_eq!(objects(&dir).len(), 1);
+    assert!(s.deleted_content_held().unwrap().is_empty());
+    assert_eq!(s.shred_deleted().unwrap(), 0, "nothing left to destroy");
+    assert!(s.evidence(kept).unwrap().deleted.is_none());
 }

@@ -113,9 +113,6 @@ pub enum Reason {
     SubmissionAccepted,
     /// Retention rules that do not parse or break a rule (named in the message).
     RetentionRulesInvalid,
-    /// Retention runs on an embedded agency only (a cluster's replicas do not append to the
-    /// shared journal from the command line).
-    RetentionUnsupported,
     /// A note amendment (`note_amended`) by another member than the note's author.
     AmendmentNotAuthor,
     /// A note amendment of a note neither the receiver nor the bundle holds.
@@ -177,7 +174,6 @@ impl Reason {
             Reason::NotYourSubmission => "not_your_submission",
             Reason::SubmissionAccepted => "submission_accepted",
             Reason::RetentionRulesInvalid => "retention_rules_invalid",
-            Reason::RetentionUnsupported => "retention_unsupported",
             Reason::AmendmentNotAuthor => "amendment_not_author",
             Reason::AmendedNoteUnknown => "amended_note_unknown",
         }

@@ -69,15 +69,7 @@ async fn withdrawals_only_by_the_submitter_of_a_pending_submission_outside_a_hol
     // Control: the volunteer's own withdrawal of the pending one is accepted and deleted.
     let done: UploadOutcome = ok(send(&w, &w.vol, &w.vol_token, 50, 5000, vec![withdraw(pending)]).await).await;
     assert_eq!(done.outcome.as_str(), "accepted");
-    if is_cluster() {
-        // A cluster agency does not run retention yet: refused with its own code, nothing deleted.
-        let err = casebridge_agency::admin::call(&w.env.dir, "POST", "/admin/retention", Some(serde_json::json!({"dry_run": false})))
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("retention_unsupported"), "{err}");
-        w.env.stop().await;
-        return;
-    }
+    // (On a cluster agency the run appends its tombstones through the database's journal lock.)
     let report = retention_run(&w.env).await;
     let deleted: Vec<Uuid> = report.deleted.iter().map(|d| d.evidence_id).collect();
     assert_eq!(deleted, [pending_item]);
@@ -102,23 +94,36 @@ async fn withdrawals_only_by_the_submitter_of_a_pending_submission_outside_a_hol
     assert!(store.evidence(pending_item).unwrap().deleted.is_some());
 }
 
-/// Tombstones: one signed by any key but the agency's root, one for an item the store does not
-/// hold, another hash, and one for an item of a case under legal hold: each refused with its
-/// own code, nothing deleted. Control: the agency's genuine tombstone deletes.
+/// Tombstones: one signed by any key but the agency's root, one for an item the agency does
+/// not hold, another hash, one for an item of a case under legal hold, and replays of the
+/// agency's genuine tombstone (the same document, and an older one for the same item): each
+/// refused with its own code (a replay: skipped), nothing recorded in the journal and no content
+/// destroyed, on either deployment (a cluster agency's through its database's journal lock).
+/// Control: the agency's genuine tombstone deletes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_unknown_and_held_tombstones_delete_nothing() {
+async fn forged_unknown_held_and_replayed_tombstones_delete_nothing() {
     let mut w = world().await;
+    let sup = w.env.enrol(Role::Supervisor).await;
+    let sup_token = w.env.login(&sup).await;
+    let hold = EventKind::HoldPlaced { case_id: w.case, reason: "12 Js 345/26".into() };
+    let done: UploadOutcome = ok(send(&w, &sup, &sup_token, 2, 1, vec![hold]).await).await;
+    assert_eq!(done.outcome.as_str(), "accepted");
     w.env.stop().await;
-    if is_cluster() {
-        // The store's refusals do not depend on the deployment; a cluster agency's replica copy
-        // takes no local appends (retention is refused there: the withdrawal test shows it).
-        return;
-    }
-    let agency = open_agency(&w.env.dir);
-    let mut store = agency_store(&w.env);
-    let e = store.evidence(w.staff_evidence).unwrap();
+
+    let dir = w.env.dir.clone();
+    let s3 = is_cluster().then(casebridge_testkit::deployment::s3_config);
+    let apply = |docs: &[SignedDoc]| {
+        casebridge_agency::retention::apply_offline(&dir, &casebridge_core::Passphrase::new(AGENCY_PASS), s3.clone(), docs)
+    };
+    let code = |r: casebridge_agency::Result<Vec<Uuid>>| match r.unwrap_err() {
+        casebridge_agency::AgencyError::Trust(t) => t.reason.code().to_string(),
+        casebridge_agency::AgencyError::Store(casebridge_core::Error::Refused { code, .. }) => code.to_string(),
+        e => panic!("refused without a reason code: {e}"),
+    };
+    let e = agency_store(&w.env).evidence(w.staff_evidence).unwrap();
+    let agency = open_agency(&dir);
     let genuine = casebridge_core::Tombstone {
-        id: Uuid::now_v7(),
+        id: casebridge_trust::tombstone_id(w.public.agency_id, e.id),
         agency_id: w.public.agency_id,
         evidence_id: e.id,
         case_id: e.case_id,
@@ -127,15 +132,13 @@ async fn forged_unknown_and_held_tombstones_delete_nothing() {
         reason: None,
         deleted_at: chrono::Utc::now().fixed_offset(),
     };
-    let code = |r: casebridge_trust::Result<Vec<Uuid>>| r.unwrap_err().reason.code();
-
-    // Forged: the same body signed by an attacker's key (a member's, or the endpoint's TLS key).
+    // Every document is made first: the embedded agency's directory is locked while it is open.
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
     let attacker = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    // Forged: the same body signed by an attacker's key (a member's, or the endpoint's TLS key).
     let forged = SignedDoc::sign(casebridge_trust::TOMBSTONE, &genuine, &attacker);
-    assert_eq!(code(casebridge_trust::store_tombstones(&mut store, &w.public, &[forged])), "tombstone_not_from_agency");
-    // A genuine notice passed off as a tombstone is refused the same way.
+    // A genuine document of another kind (a receipt) passed off as a tombstone.
     let other_kind = agency.sign_receipt_unfiled(&casebridge_trust::Receipt {
         agency_id: w.public.agency_id,
         bundle_id: Uuid::now_v7(),
@@ -147,32 +150,69 @@ async fn forged_unknown_and_held_tombstones_delete_nothing() {
         events: 0,
         blobs: 0,
     });
-    assert_eq!(code(casebridge_trust::store_tombstones(&mut store, &w.public, &[other_kind])), "tombstone_not_from_agency");
     // Unknown item, and another hash, signed by the agency itself.
-    let unknown = casebridge_core::Tombstone { evidence_id: Uuid::now_v7(), ..genuine.clone() };
-    assert_eq!(
-        code(casebridge_trust::store_tombstones(&mut store, &w.public, &[agency.sign_tombstone(&unknown)])),
-        "tombstone_unknown_item"
-    );
-    let other_hash = casebridge_core::Tombstone { sha256: "11".repeat(32), ..genuine.clone() };
-    assert_eq!(
-        code(casebridge_trust::store_tombstones(&mut store, &w.public, &[agency.sign_tombstone(&other_hash)])),
-        "tombstone_mismatch"
-    );
-    // Under hold: refused even though the agency signed it (the hold as a supervisor's event
-    // taken into the agency's store, as its endpoint would).
-    let hold = |kind| chain(&w.inv.store, 5000, vec![kind]);
-    store.import_events(&hold(EventKind::HoldPlaced { case_id: w.case, reason: "order".into() }), vec![]).unwrap();
-    assert!(store.case(w.case).unwrap().hold.is_some());
-    assert_eq!(code(casebridge_trust::store_tombstones(&mut store, &w.public, &[agency.sign_tombstone(&genuine)])), "case_on_hold");
-    assert!(store.evidence(w.staff_evidence).unwrap().deleted.is_none(), "nothing was deleted");
+    let unknown = agency.sign_tombstone(&casebridge_core::Tombstone { evidence_id: Uuid::now_v7(), ..genuine.clone() });
+    let other_hash = agency.sign_tombstone(&casebridge_core::Tombstone { sha256: "11".repeat(32), ..genuine.clone() });
+    let doc = agency.sign_tombstone(&genuine);
+    // An older tombstone of the same item (another rule and time, as an earlier run would have
+    // signed it).
+    let older = agency.sign_tombstone(&casebridge_core::Tombstone {
+        rule: "old-rule".into(),
+        deleted_at: chrono::Utc::now().fixed_offset() - chrono::Duration::days(30),
+        ..genuine.clone()
+    });
+    drop(agency);
+
+    let before = held(&w.env, w.staff_evidence);
+    assert!(before.2.is_none());
+    assert_eq!(code(apply(&[forged])), "tombstone_not_from_agency");
+    assert_eq!(code(apply(&[other_kind])), "tombstone_not_from_agency");
+    assert_eq!(code(apply(std::slice::from_ref(&unknown))), "tombstone_unknown_item");
+    assert_eq!(code(apply(&[other_hash])), "tombstone_mismatch");
+    // Under hold: refused even though the agency signed it; with a tombstone of nothing held
+    // beside it, all or none.
+    assert_eq!(code(apply(std::slice::from_ref(&doc))), "case_on_hold");
+    assert_eq!(code(apply(&[doc.clone(), unknown])), "case_on_hold");
+    assert_eq!(held(&w.env, w.staff_evidence), before, "nothing was recorded or destroyed");
     let mut out = Vec::new();
+    let store = agency_store(&w.env);
     store.read_content(&e.sha256, e.size, &mut out, &mut |_| true).unwrap();
     assert_eq!(out, STAFF_FILE);
-    // Control: released, the genuine tombstone deletes.
-    let release = chain(&w.inv.store, 6000, vec![EventKind::HoldReleased { case_id: w.case, reason: "closed".into() }]);
-    store.import_events(&release, vec![]).unwrap();
-    let deleted = casebridge_trust::store_tombstones(&mut store, &w.public, &[agency.sign_tombstone(&genuine)]).unwrap();
-    assert_eq!(deleted, [w.staff_evidence]);
+    drop(store);
+
+    // Control: released (the supervisor's bundle through the endpoint), the genuine tombstone
+    // deletes: recorded once, the content gone.
+    let server = start_server(&dir, w.env.clock.clone()).await;
+    w.env.url = server.url().to_string();
+    w.env.server = Some(server);
+    // (Another supervisor: each crafted chain here starts anew.)
+    let sup2 = w.env.enrol(Role::Supervisor).await;
+    let sup2_token = w.env.login(&sup2).await;
+    let release = EventKind::HoldReleased { case_id: w.case, reason: "closed".into() };
+    let done: UploadOutcome = ok(send(&w, &sup2, &sup2_token, 2, 1, vec![release]).await).await;
+    assert_eq!(done.outcome.as_str(), "accepted");
+    w.env.stop().await;
+    let released = held(&w.env, w.staff_evidence);
+    assert_eq!(apply(std::slice::from_ref(&doc)).unwrap(), [w.staff_evidence]);
+    let after = held(&w.env, w.staff_evidence);
+    assert_eq!(after.0, released.0 + 1, "one record: the tombstone");
+    assert_eq!(after.1.len(), released.1.len() - 1, "the item's content object is gone");
+    assert_eq!(after.2.as_ref().map(|d| d.rule.as_str()), Some("burglary-5y"));
+
+    // Replays: the same document, and an older tombstone of the same item (another rule and
+    // time, as a run before it would have signed): nothing recorded, nothing deleted again.
+    assert_eq!(apply(&[doc]).unwrap(), Vec::<Uuid>::new());
+    assert_eq!(apply(&[older]).unwrap(), Vec::<Uuid>::new());
+    let replayed = held(&w.env, w.staff_evidence);
+    assert_eq!(replayed, after, "a replay changes nothing");
+    let mut store = agency_store(&w.env);
+    assert_eq!(store.tombstone(w.staff_evidence).unwrap().unwrap().tombstone.rule, "burglary-5y", "the first tombstone stays");
     assert!(store.check(true, &mut |_| {}).unwrap().ok);
+}
+
+/// What the agency holds after its endpoint stopped: its journal's length, its content objects,
+/// and whether `item` is deleted.
+fn held(env: &Env, item: Uuid) -> (u64, Vec<String>, Option<casebridge_core::DeletedView>) {
+    let store = agency_store(env);
+    (store.journal_len(), casebridge_testkit::deployment::object_names(&env.dir), store.evidence(item).unwrap().deleted)
 }

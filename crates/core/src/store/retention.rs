@@ -116,6 +116,21 @@ impl Store {
     /// deleted now. A crash after the append leaves the object unreferenced: `check` counts
     /// it as an orphan and the next collection of orphans (or the next tombstone) removes it.
     pub fn apply_tombstones(&mut self, tombstones: Vec<(Tombstone, String)>) -> Result<Vec<Uuid>> {
+        let (deleted, shas) = self.record_tombstones_inner(tombstones)?;
+        self.shred_unreferenced(&shas)?;
+        Ok(deleted)
+    }
+
+    /// The first half of [`Store::apply_tombstones`]: checks and records the tombstones (all or
+    /// none, in one durable append) without destroying any content. For a store whose journal
+    /// must reach somewhere else before anything is destroyed (a cluster replica's copy: its
+    /// records go to the cluster's database first); [`Store::shred_deleted`] destroys the
+    /// content afterwards. Returns the items deleted now.
+    pub fn record_tombstones(&mut self, tombstones: Vec<(Tombstone, String)>) -> Result<Vec<Uuid>> {
+        Ok(self.record_tombstones_inner(tombstones)?.0)
+    }
+
+    fn record_tombstones_inner(&mut self, tombstones: Vec<(Tombstone, String)>) -> Result<(Vec<Uuid>, Vec<String>)> {
         if let Some(at) = self.journal_damaged {
             return Err(Error::JournalDamaged { record: at });
         }
@@ -129,8 +144,46 @@ impl Store {
         let deleted: Vec<Uuid> = new.iter().map(|(t, _)| t.evidence_id).collect();
         let shas: Vec<String> = new.iter().map(|(t, _)| t.sha256.clone()).collect();
         self.record_locals(new.into_iter().map(|(tombstone, document)| ProfileEvent::TombstoneStored { tombstone, document }).collect())?;
-        self.shred_unreferenced(&shas)?;
-        Ok(deleted)
+        Ok((deleted, shas))
+    }
+
+    /// The content objects of deleted items that are still held: (item, keyed object name),
+    /// each object once, leaving out content another item still held (not deleted) names.
+    /// Empty after every completed deletion; an object here was left by a deletion interrupted
+    /// between its tombstone and the destruction of its content (a crash, an object store that
+    /// did not answer), and still holds the item's wrapped key: [`Store::shred_deleted`]
+    /// destroys it. One listing of the objects, whatever the number of tombstones.
+    pub fn deleted_content_held(&self) -> Result<Vec<(Uuid, String)>> {
+        let live = self.live_objects()?;
+        let held: std::collections::BTreeSet<String> = self.objects.files()?.into_iter().map(|f| f.name).collect();
+        let mut out: Vec<(Uuid, String)> = Vec::new();
+        for t in self.tombstones(None)? {
+            let name = self.objects.name_of(&decode_sha(&t.tombstone.sha256)?);
+            if !live.contains(&name) && held.contains(&name) && !out.iter().any(|(_, n)| *n == name) {
+                out.push((t.tombstone.evidence_id, name));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The keyed name content `sha256` (hex) has among this store's objects (an HMAC under a
+    /// key of the store: never the hash itself), whether or not it is held.
+    pub fn content_object_name(&self, sha256: &str) -> Result<String> {
+        Ok(self.objects.name_of(&decode_sha(sha256)?))
+    }
+
+    /// Destroys the content of every deleted item still held ([`Store::deleted_content_held`]):
+    /// completes deletions recorded with [`Store::record_tombstones`], or interrupted after
+    /// their tombstone. Returns how many objects were destroyed.
+    pub fn shred_deleted(&self) -> Result<usize> {
+        let pending = self.deleted_content_held()?;
+        for (_, name) in &pending {
+            self.objects.shred(name)?;
+        }
+        if !pending.is_empty() {
+            self.objects.sync()?;
+        }
+        Ok(pending.len())
     }
 
     /// Destroys the objects of `shas` that no item still held (not deleted) names.
