@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use casebridge_core::{
-    EvidenceOptions, NewCase, Passphrase, Role, Store, Tombstone, CASE_ON_HOLD, EVIDENCE_DELETED, TOMBSTONE_MISMATCH,
+    CaseEdit, EvidenceOptions, NewCase, Passphrase, Role, Store, Tombstone, CASE_ON_HOLD, EVIDENCE_DELETED, TOMBSTONE_MISMATCH,
     TOMBSTONE_UNKNOWN_ITEM,
 };
 use casebridge_testkit::fixtures::{new_store, PASS};
@@ -173,4 +173,28 @@ fn a_deletion_recorded_but_not_destroyed_is_listed_until_it_is_completed() {
     assert!(s.deleted_content_held().unwrap().is_empty());
     assert_eq!(s.shred_deleted().unwrap(), 0, "nothing left to destroy");
     assert!(s.evidence(kept).unwrap().deleted.is_none());
+}
+
+/// A case's category decides which retention rule deletes it: an investigator (its lead, even)
+/// cannot change it once the case exists, and nothing is recorded; a supervisor can; an edit
+/// that names the category it already has changes nothing and is not refused.
+#[test]
+fn only_a_supervisor_changes_a_case_s_category() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut inv = new_store(&tmp.path().join("i"), "Ivo Investigator", Role::Investigator);
+    let case = inv.create_case(NewCase { title: "Bike thefts".into(), category: Some("burglary".into()), ..Default::default() }).unwrap();
+    let before = inv.journal_len();
+    let edit = |category: &str| CaseEdit { category: Some(category.into()), ..Default::default() };
+    let err = inv.edit_case(case, edit("exempt")).unwrap_err();
+    assert_eq!(err.code(), "not_allowed", "{err}");
+    assert!(err.to_string().contains("retention"), "{err}");
+    assert_eq!(inv.journal_len(), before, "nothing recorded");
+    assert_eq!(inv.case(case).unwrap().category.as_deref(), Some("burglary"));
+    inv.edit_case(case, CaseEdit { category: Some("Burglary".into()), title: Some("Bike thefts, Mitte".into()), ..Default::default() })
+        .unwrap();
+
+    let mut sup = new_store(&tmp.path().join("s"), "Sam Supervisor", Role::Supervisor);
+    let case = sup.create_case(NewCase { title: "Garage".into(), category: Some("burglary".into()), ..Default::default() }).unwrap();
+    sup.edit_case(case, edit("fraud")).unwrap();
+    assert_eq!(sup.case(case).unwrap().category.as_deref(), Some("fraud"));
 }

@@ -1100,7 +1100,8 @@ pub struct Opened {
 /// investigator only of cases whose team they are on (as the agency holds it) or that they
 /// open in this very bundle ([`Reason::NotOnTeam`]), and a team change only as the case's lead,
 /// never removing the lead ([`Reason::TeamChangeForbidden`]); a legal hold and the approval to
-/// disclose a contributor's identity only from a supervisor ([`Reason::SupervisorOnly`]). Access entries are taken from
+/// disclose a contributor's identity, and a change of a held case's category (which decides its
+/// retention rule), only from a supervisor ([`Reason::SupervisorOnly`]). Access entries are taken from
 /// anyone (a removed member still reads what they hold, and that read is logged). Only the
 /// sender's own events are
 /// judged, and only those the agency does not hold yet: others' travel under their authors'
@@ -1164,6 +1165,16 @@ fn team_policy(store: &Store, v: &Verified) -> Result<()> {
                 return Err(TrustError::new(
                     Reason::SupervisorOnly,
                     format!("member {sender} approves disclosing a contributor's identity in case {case}, which only a supervisor may"),
+                ));
+            }
+            // A case's category decides which retention rule deletes it: changing it (after the
+            // bundle that opens the case) is a retention change, a supervisor's.
+            EventKind::CaseEdited { category: Some(new), .. }
+                if !opened.contains(&case) && record.as_ref().is_some_and(|c| c.category.as_deref() != Some(new.as_str())) =>
+            {
+                return Err(TrustError::new(
+                    Reason::SupervisorOnly,
+                    format!("member {sender} changes the category of case {case}, which decides its retention rule and only a supervisor may change"),
                 ));
             }
             _ if opened.contains(&case) => {}

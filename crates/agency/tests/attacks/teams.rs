@@ -30,6 +30,19 @@ async fn an_investigator_off_the_team_cannot_write_join_or_hold_a_case() {
         (EventKind::HoldPlaced { case_id: w.case, reason: "x".into() }, "supervisor_only"),
         // Issue 16: only a supervisor approves disclosing a contributor's identity.
         (EventKind::DisclosureRecorded { case_id: w.case, member_id: other.id, reason: "x".into() }, "supervisor_only"),
+        // Nor move the case into a category no retention rule names (a retention change).
+        (
+            EventKind::CaseEdited {
+                case_id: w.case,
+                title: None,
+                summary: None,
+                status: None,
+                reference: None,
+                category: Some("exempt".into()),
+                tags: None,
+            },
+            "supervisor_only",
+        ),
     ] {
         let mut b = Bundle::new(w.inv.id, &w.inv.credential, chain(&w.inv.store, 1000, vec![kind]), vec![]);
         b.seq = 10; // a gap after the honest bundle 1: no link is checked
@@ -63,4 +76,5 @@ async fn an_investigator_off_the_team_cannot_write_join_or_hold_a_case() {
     assert_eq!(notes, ["the assigned investigator's note"], "nothing of the refused bundles is stored");
     assert_eq!(case.team.iter().map(|m| m.id).collect::<Vec<_>>(), [w.inv.id, other.id]);
     assert!(case.hold.is_none());
+    assert_eq!(case.category, None, "the category the lead tried to set is not stored");
 }

@@ -22,12 +22,19 @@ impl Store {
 
     /// Edits a case.
     pub fn edit_case(&mut self, case: Uuid, edit: CaseEdit) -> Result<()> {
-        self.case_record(case)?;
+        let current = self.case_record(case)?;
         let title = match edit.title {
             Some(t) => Some(clean_required("title", &t)?),
             None => None,
         };
         let category = clean_category(edit.category)?;
+        // The category decides which retention rule deletes the case: a supervisor's change (the
+        // agency holds a sender to the same rule, `supervisor_only`).
+        if category.is_some() && category != current.category && self.me.role != Role::Supervisor {
+            return Err(Error::NotAllowed {
+                what: "changing a case's category, which decides its retention rule: only supervisors may".into(),
+            });
+        }
         // Tags as `case_created` keeps them: trimmed, blanks dropped; duplicates dropped too.
         let tags = edit.tags.map(|tags| {
             let mut out: Vec<String> = Vec::new();
