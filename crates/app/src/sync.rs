@@ -157,7 +157,11 @@ async fn round_inner(
             let _ = pull(store, dir, state, &engine, &cancel, &agency, on_event).await;
             return Err(e);
         }
+        let teams_before = teams(store)?;
         let pulled = pull(store, dir, state, &engine, &cancel, &agency, on_event).await?;
+        let teams_after = teams(store)?;
+        let removed: Vec<String> = teams_before.into_iter().filter(|(id, _)| !teams_after.contains_key(id)).map(|(_, title)| title).collect();
+        r.removed_from_teams = (!removed.is_empty()).then_some(removed);
         r.pulled = pulled.pulled;
         r.imported = pulled.imported;
         r.content_fetched = pulled.fetched;
@@ -184,6 +188,18 @@ async fn round_inner(
         Err(e) if e.code != ErrorCode::Cancelled => Err(revoked_instead(store, engine.transport(), &agency).await.unwrap_or(e)),
         other => other,
     }
+}
+
+/// The cases this profile's member is on the team of, by id, with their titles; none for a
+/// supervisor, who gets every case whatever its team. Compared before and after a pull, it
+/// names the cases a removal took this member off (issue 16: "the desktop says so").
+fn teams(store: &StoreHandle) -> Result<std::collections::BTreeMap<uuid::Uuid, String>> {
+    store.with(|s| {
+        if s.whoami().role != casebridge_core::Role::Investigator {
+            return Ok(Default::default());
+        }
+        Ok(s.list_cases(&Default::default())?.into_iter().filter(|c| c.on_team).map(|c| (c.id, c.title)).collect())
+    })
 }
 
 /// After a failed round: when the agency's current revocation list (public, fetched without a
