@@ -832,6 +832,7 @@ class Story:
         assert not row.find_all(tid("evidence-open")), "a deleted item cannot be opened"
         # The accepted photo is still there and opens.
         s.wait_text(tid("evidence-open"), "street.jpg", STEP)
+        s.execute("arguments[0].scrollIntoView({ block: 'center' });", [row.ref()])
         self.shot(s, "case-deleted")
         s.click(tid("nav-queue"))
         s.execute("const e = document.querySelector('[data-testid=\"queue-filter\"]'); e.value = 'all'; e.dispatchEvent(new Event('change', { bubbles: true }));")

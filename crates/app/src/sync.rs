@@ -321,7 +321,34 @@ async fn pull(
                 notices.push(casebridge_trust::SignedDoc::parse(&bytes)?);
             }
             pulled += events.len() + notices.len();
-            imported += store.with(|s| Ok(s.import_events(&events, Vec::new())?))?;
+            // An item deleted before this device first saw it comes with its tombstone and
+            // without content: the tombstone is kept in the same append as its
+            // `evidence_added` (the store refuses an item without content otherwise); the
+            // others are applied after the import, each on its own.
+            let (arriving, tombstones): (Vec<_>, Vec<_>) = {
+                let added: std::collections::BTreeMap<uuid::Uuid, (uuid::Uuid, &str)> = events
+                    .iter()
+                    .filter_map(|ev| match &ev.body().kind {
+                        EventKind::EvidenceAdded { evidence_id, case_id, object, .. } => {
+                            Some((*evidence_id, (*case_id, object.sha256.as_str())))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let mut arriving = Vec::new();
+                let mut rest = Vec::new();
+                for (t, doc) in tombstones {
+                    let new_item = added.get(&t.evidence_id).is_some_and(|(case, sha)| *case == t.case_id && *sha == t.sha256)
+                        && store.with(|s| Ok(s.evidence(t.evidence_id).is_err() && !s.has_content(&t.sha256)))?;
+                    if new_item {
+                        arriving.push(casebridge_core::ProfileEvent::TombstoneStored { tombstone: t, document: B64.encode(doc.to_bytes()) });
+                    } else {
+                        rest.push((t, doc));
+                    }
+                }
+                (arriving, rest)
+            };
+            imported += store.with(|s| Ok(s.import_events(&events, arriving)?))?;
             imported += store.with(|s| Ok(casebridge_trust::profile::store_notices(s, agency, &notices)?))? as u64;
             store.with(|s| Ok(casebridge_trust::profile::store_member_credentials(s, agency, &credentials, &names)?))?;
             // Each tombstone on its own: one for an item this device does not hold, or of a case

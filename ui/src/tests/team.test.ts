@@ -102,6 +102,7 @@ describe('a withdrawn submission in the queue', () => {
     expect(screen.queryByText('Not synced')).toBeNull();
     expect(screen.queryByTestId('submission-preview')).toBeNull();
     expect(screen.queryByTestId('review-accept')).toBeNull();
+    expect(screen.queryByTestId('review-item')).toBeNull();
     // The other one still takes a decision.
     await user.click(items[1]);
     expect(screen.getByTestId('review-accept')).toBeInTheDocument();
