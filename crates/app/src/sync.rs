@@ -160,7 +160,8 @@ async fn round_inner(
         let teams_before = teams(store)?;
         let pulled = pull(store, dir, state, &engine, &cancel, &agency, on_event).await?;
         let teams_after = teams(store)?;
-        let removed: Vec<String> = teams_before.into_iter().filter(|(id, _)| !teams_after.contains_key(id)).map(|(_, title)| title).collect();
+        let removed: Vec<String> =
+            teams_before.into_iter().filter(|(id, _)| !teams_after.contains_key(id)).map(|(_, title)| title).collect();
         r.removed_from_teams = (!removed.is_empty()).then_some(removed);
         r.pulled = pulled.pulled;
         r.imported = pulled.imported;
@@ -341,7 +342,8 @@ async fn pull(
                     let new_item = added.get(&t.evidence_id).is_some_and(|(case, sha)| *case == t.case_id && *sha == t.sha256)
                         && store.with(|s| Ok(s.evidence(t.evidence_id).is_err() && !s.has_content(&t.sha256)))?;
                     if new_item {
-                        arriving.push(casebridge_core::ProfileEvent::TombstoneStored { tombstone: t, document: B64.encode(doc.to_bytes()) });
+                        arriving
+                            .push(casebridge_core::ProfileEvent::TombstoneStored { tombstone: t, document: B64.encode(doc.to_bytes()) });
                     } else {
                         rest.push((t, doc));
                     }
