@@ -830,6 +830,8 @@ class Story:
         assert gone.attr("data-rule") == "withdrawn", f"the rule: {gone.attr('data-rule')!r}"
         assert "withdrawn" in gone.text and today[:7] in gone.text, f"what, when, which rule: {gone.text!r}"
         assert not row.find_all(tid("evidence-open")), "a deleted item cannot be opened"
+        state = row.find_all(tid("evidence-review-state"))
+        assert state and state[0].text.strip() == "Deleted", f"no review is pending on a deleted item: {row.text!r}"
         # The accepted photo is still there and opens.
         s.wait_text(tid("evidence-open"), "street.jpg", STEP)
         s.execute("arguments[0].scrollIntoView({ block: 'center' });", [row.ref()])
