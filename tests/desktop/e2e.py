@@ -26,6 +26,13 @@ prepared and enrolled with the CLI; then two app windows, each driven by its own
                 PMTiles file (tests/fixtures/make_test_pmtiles.py) is set; the case map, with a
                 geotagged photo and the brief's area, fits at street zoom and MapLibre draws the
                 file's test road (target/desktop-e2e/screenshots/map-street.png)
+  issue 16:     the volunteer withdraws a second, pending submission from My submissions; the
+                investigator's queue no longer waits on it; `casebridge retention run` at the
+                agency deletes it and the investigator's case shows it deleted (rule, date);
+                a supervisor (CLI) takes the investigator off a case's team and her next sync
+                says so; the supervisor's own window (a third one, opened only then) shows her
+                accesses on the Access log screen, filtered by case, member and time, and its
+                export passes `casebridge-verify --access-log`
 
 Run it under a display, always with a timeout (without a display the app cannot start, and
 tauri-driver's new-session request would hang):
@@ -72,6 +79,7 @@ PHOTO = Path(__file__).resolve().parent / "fixtures" / "street.jpg"
 
 INV_PASS = "correct horse battery staple"
 VOL_PASS = "volunteer passphrase, long enough"
+SUP_PASS = "supervisor passphrase, long enough"
 WRONG_PASS = "incorrect donkey battery staple"
 AGENCY_PASS = "agency passphrase for the desktop e2e"
 
@@ -81,6 +89,9 @@ CASE_TITLE = "Bike thefts, Mitte"
 CASE_REF = "BER-2026-004711"
 BRIEF_TITLE = "Dashcam or phone footage wanted"
 BRIEF_BODY = "Main St between the bakery and the station, Friday 20 Nov, 22:00-23:00. Photos of people near the bike racks help."
+# Issue 16: a supervisor's case the investigator is put on, then taken off.
+TEAM_CASE = "Stolen cargo bikes, Wedding"
+TEAM_NOTE = "Written after Vera left the team"
 
 # A word only present in one note (issue 17's search check).
 NOTE_WORD = "kestrelwing"
@@ -181,6 +192,8 @@ class World:
         self.agency = tmp / "agency"
         self.inv_store = tmp / "investigator"
         self.vol_store = tmp / "volunteer"
+        self.sup_store = tmp / "supervisor"
+        self.member_ids: dict[str, str] = {}
         self.field_agency = tmp / "field-agency"
         self.officer_store = tmp / "officer"
         self.field_bundle = tmp / "usb" / "field.cbb"
@@ -222,11 +235,13 @@ class World:
         for store, name, role, pw in (
             (self.inv_store, "Vera Brandt", "investigator", INV_PASS),
             (self.vol_store, "Mila Jansen", "volunteer", VOL_PASS),
+            (self.sup_store, "Sam Keller", "supervisor", SUP_PASS),
         ):
             self.run(["init", "--name", name, "--role", role], pw, store)
             code = self.run(["agency", "invite", "--dir", str(self.agency), "--role", role, "--name", name]).strip().splitlines()[-1]
             assert code.startswith("cbinv1."), "the invite code is alone on the last line"
             self.run(["enrol", code], pw, store)
+            self.member_ids[role] = json.loads(self.run(["whoami", "--json"], pw, store))["member_id"]
             log(f"{role} profile ready and enrolled")
 
     def prepare_field_bundle(self) -> None:
@@ -289,9 +304,14 @@ class Window:
 
 
 class Story:
-    def __init__(self, world: World, inv: Window, vol: Window, shots: Path):
+    def __init__(self, world: World, inv: Window, vol: Window, shots: Path, open_window: Optional[Callable[[str, Path], Window]] = None):
         self.w, self.inv, self.vol, self.shots = world, inv.s, vol.s, shots
         self.case_id = ""
+        # Issue 16: the supervisor's window is opened only for its steps (a third window costs a
+        # WebKit process for the whole run otherwise).
+        self.open_window = open_window
+        self.sup: Optional[Session] = None
+        self.withdrawn_sub = ""
 
     def shot(self, s: Session, name: str) -> None:
         # Toasts are transient: dismiss them so the picture shows the screen itself.
@@ -773,6 +793,193 @@ class Story:
         assert "Teststrasse" in roads.split(","), f"the test road was drawn from the file: {roads!r}"
         self.shot(s, "map-street")
 
+    # -- issue 16: withdrawal, retention, team removal, the supervisor's access log --
+
+    def open_case(self, s: Session, case_id: str) -> None:
+        """Opens the case `case_id` from the cases list (the list holds several by now)."""
+        s.click(tid("nav-queue") if s.exists(tid("nav-queue")) else tid("nav-settings"))
+        s.click(tid("nav-cases"))
+        row = s.wait(f'[data-testid="case-row"][data-id="{case_id}"]', STEP)
+        row.find_all(tid("case-open"))[0].click()
+        s.wait(tid("case-title"), STEP)
+
+    def volunteer_withdraws(self) -> None:
+        """The volunteer sends a second photo, the investigator sees it waiting, the volunteer
+        withdraws it from My submissions; after both sync, it waits for no decision."""
+        v, s = self.vol, self.inv
+        photo = self.w.tmp / "balcony.jpg"
+        # Another photo: the street picture with bytes after its end marker (still a JPEG).
+        photo.write_bytes(PHOTO.read_bytes() + b"withdrawn later" * 8)
+        v.click(tid("nav-vol-briefs"))
+        v.click(tid("vol-brief-open"))
+        v.wait_text(tid("vol-brief-title"), BRIEF_TITLE, STEP)
+        v.wait(tid("conduct-accepted"), STEP)
+        v.type(tid("submit-paths"), str(photo))
+        v.type(tid("submit-description"), "A second one, from the other balcony.")
+        v.click(tid("submit-send"))
+        v.wait(tid("submit-done"), STEP)
+        v.click(tid("goto-my-submissions"))
+        pending = v.wait_attr(tid("submission-state"), "data-state", "pending", STEP)
+        card = [c for c in v.find_all(tid("my-submission")) if c.find_all(tid("submission-withdraw"))]
+        assert len(card) == 1, f"only the pending submission can be withdrawn: {len(card)} offer it"
+        self.withdrawn_sub = card[0].attr("data-id") or ""
+        assert self.withdrawn_sub and pending.text, "the pending submission carries its id"
+        self.sync(v)
+        # The investigator sees it waiting for a decision.
+        self.sync(s)
+        s.click(tid("nav-cases"))
+        s.click(tid("nav-queue"))
+        s.wait(f'[data-testid="queue-item"][data-id="{self.withdrawn_sub}"]', STEP)
+        # The volunteer withdraws it; the withdrawal travels at the next sync.
+        v.click(f'[data-testid="my-submission"][data-id="{self.withdrawn_sub}"] [data-testid="submission-withdraw"]')
+        v.wait(f'[data-testid="my-submission"][data-id="{self.withdrawn_sub}"] [data-testid="submission-withdrawn"]', STEP)
+        assert not v.exists(tid("withdraw-error")), v.text(tid("withdraw-error"))
+        self.shot(v, "my-submissions-withdrawn")
+        self.sync(v)
+        self.sync(s)
+        s.click(tid("nav-cases"))
+        s.click(tid("nav-queue"))
+        s.wait(tid("queue-empty"), STEP)
+        assert not s.exists(f'[data-testid="queue-item"][data-id="{self.withdrawn_sub}"]'), "a withdrawn submission waits for no decision"
+        s.execute("const e = document.querySelector('[data-testid=\"queue-filter\"]'); e.value = 'all'; e.dispatchEvent(new Event('change', { bubbles: true }));")
+        item = s.wait(f'[data-testid="queue-item"][data-id="{self.withdrawn_sub}"]', STEP)
+        assert item.find_all(tid("queue-item-withdrawn")), f"the queue marks it withdrawn: {item.text!r}"
+        item.click()
+        s.wait_attr(tid("submission-state"), "data-state", "withdrawn", STEP)
+        s.wait(tid("submission-withdrawn"), STEP)
+        assert not s.exists(tid("review-accept")), "a withdrawn submission cannot be accepted"
+        self.shot(s, "queue-withdrawn")
+
+    def retention_deletes_withdrawn(self) -> None:
+        """The agency operator runs retention (the CLI, through the running endpoint): the
+        withdrawn item goes; at the investigator's next sync her case shows it deleted, with its
+        rule and date, not as a broken item, and the queue shows it deleted, not 'Not synced'."""
+        w, s = self.w, self.inv
+        dry = json.loads(w.run(["retention", "run", "--dir", str(w.agency), "--dry-run", "--json"]))
+        assert dry["via"] == "endpoint" and dry["dry_run"] is True, dry
+        assert [d["submission_id"] for d in dry["deleted"]] == [self.withdrawn_sub], f"the dry run names the withdrawn item only: {dry}"
+        done = json.loads(w.run(["retention", "run", "--dir", str(w.agency), "--json"]))
+        assert len(done["deleted"]) == 1 and done["deleted"][0]["rule"] == "withdrawn", done
+        item = done["deleted"][0]["evidence_id"]
+        assert done["deleted"][0]["submission_id"] == self.withdrawn_sub, done
+        again = json.loads(w.run(["retention", "run", "--dir", str(w.agency), "--json"]))
+        assert again["deleted"] == [], f"a second run has nothing left to delete: {again}"
+        self.sync(s)
+        self.open_case(s, self.case_id)
+        s.click(tid("case-tab-evidence"))
+        row = s.wait(f'[data-testid="evidence-row"][data-id="{item}"]', STEP)
+        gone = wait_until(lambda: row.find_all(tid("evidence-deleted")) or None, STEP, "the deleted item to show as deleted")[0]
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        assert gone.attr("data-rule") == "withdrawn", f"the rule: {gone.attr('data-rule')!r}"
+        assert "withdrawn" in gone.text and today[:7] in gone.text, f"what, when, which rule: {gone.text!r}"
+        assert not row.find_all(tid("evidence-open")), "a deleted item cannot be opened"
+        state = row.find_all(tid("evidence-review-state"))
+        assert state and state[0].text.strip() == "Deleted", f"no review is pending on a deleted item: {row.text!r}"
+        # The accepted photo is still there and opens.
+        s.wait_text(tid("evidence-open"), "street.jpg", STEP)
+        s.execute("arguments[0].scrollIntoView({ block: 'center' });", [row.ref()])
+        self.shot(s, "case-deleted")
+        s.click(tid("nav-queue"))
+        s.execute("const e = document.querySelector('[data-testid=\"queue-filter\"]'); e.value = 'all'; e.dispatchEvent(new Event('change', { bubbles: true }));")
+        s.click(f'[data-testid="queue-item"][data-id="{self.withdrawn_sub}"]', STEP)
+        s.wait_text(tid("submission-item-deleted"), "withdrawn", STEP)
+
+    def removed_from_team(self) -> None:
+        """A supervisor (CLI) puts the investigator on a case of theirs, then takes her off and
+        writes a note; her next sync says so, the case list marks the case, the case tells
+        why, and the note never reaches her."""
+        w, s = self.w, self.inv
+        sup = lambda args: w.run(args, SUP_PASS, w.sup_store)  # noqa: E731
+        inv_id = w.member_ids["investigator"]
+        case = sup(["case", "new", "--title", TEAM_CASE]).strip()
+        sup(["case", "assign", case, inv_id])
+        sup(["sync"])
+        self.sync(s)
+        s.click(tid("nav-queue"))
+        s.click(tid("nav-cases"))
+        row = s.wait(f'[data-testid="case-row"][data-id="{case}"]', STEP)
+        assert not row.find_all(tid("case-row-off-team")), "on the team: no mark"
+        sup(["case", "unassign", case, inv_id])
+        sup(["note", "add", case, TEAM_NOTE])
+        sup(["sync"])
+        self.sync(s)
+        toast = s.wait_text(tid("toast"), "taken off the team", STEP)
+        assert TEAM_CASE in toast.text, f"the message names the case: {toast.text!r}"
+        s.click(tid("nav-queue"))
+        s.click(tid("nav-cases"))
+        row = s.wait(f'[data-testid="case-row"][data-id="{case}"]', STEP)
+        assert row.find_all(tid("case-row-off-team")), f"the case list marks the case: {row.text!r}"
+        mine = s.find(f'[data-testid="case-row"][data-id="{self.case_id}"]')
+        assert not mine.find_all(tid("case-row-off-team")), "her own case is not marked"
+        self.shot(s, "cases-off-team")
+        row.find_all(tid("case-open"))[0].click()
+        s.wait(tid("case-off-team"), STEP)
+        s.click(tid("case-tab-notes"))
+        s.settle()
+        assert TEAM_NOTE not in s.source(), "nothing written after the removal reaches her"
+        s.click(tid("nav-cases"))
+
+    def supervisor_access_log(self) -> None:
+        """The supervisor's window: sync, the Access log screen with the investigator's views of
+        her case (filters: case, member, since), exported for the data-protection officer and
+        checked offline by casebridge-verify."""
+        assert self.open_window, "the story opens the supervisor's window"
+        w = self.w
+        self.sup = s = self.open_window("supervisor", w.sup_store).s
+        s.wait(tid("unlock-passphrase"), STEP)
+        self.unlock(s, SUP_PASS)
+        s.wait(tid("nav-access-log"), STEP)
+        self.sync(s)
+        s.click(tid("nav-access-log"))
+        inv_id = w.member_ids["investigator"]
+        s.type(tid("access-case"), CASE_REF)
+        s.type(tid("access-member"), inv_id)
+        s.click(tid("access-apply"))
+
+        def rows() -> Optional[list]:
+            if s.exists(tid("access-error")):
+                raise RuntimeError(f"the access log: {s.text(tid('access-error'))}")
+            got = s.find_all(tid("access-row"))
+            return got if got and not s.exists(tid("access-empty")) else None
+
+        shown = wait_until(rows, STEP, "the investigator's access entries")
+        actions = [r.find_all("td[data-action]")[0].attr("data-action") for r in shown]
+        assert "viewed" in actions, f"her views of the case's items are listed: {actions}"
+        # Only hers: each row's "who" cell carries the actor's member id (its title).
+        who = [r.find_all("td")[1].attr("title") for r in shown]
+        assert set(who) == {inv_id}, f"only her entries: {who}"
+        assert not s.exists(tid("access-gap")), "no gap in her access chain"
+        assert all(r.attr("data-status") == "chained" for r in shown), [r.attr("data-status") for r in shown]
+        self.shot(s, "access-log")
+        # Since tomorrow: nothing; cleared: her entries again.
+        since = "const e = document.querySelector('[data-testid=\"access-since\"]'); e.value = arguments[0]; e.dispatchEvent(new Event('input', { bubbles: true }));"
+        tomorrow = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() + 86400))
+        s.execute(since, [tomorrow])
+        s.click(tid("access-apply"))
+        s.wait(tid("access-empty"), STEP)
+        s.execute(since, [""])
+        s.click(tid("access-apply"))
+        wait_until(rows, STEP, "her entries again without 'since'")
+        # The export for the data-protection officer, checked offline.
+        out = w.tmp / "dpo" / "access-log.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        s.click(tid("access-export"))
+        s.type(tid("access-export-path"), str(out))
+        s.click(tid("access-export-start"))
+        msg = s.wait(tid("access-export-message"), STEP)
+        assert f"casebridge-verify --access-log {out}" in msg.text, msg.text
+        verify = w.cli.parent / "casebridge-verify"
+        r = subprocess.run([str(verify), "--json", "--access-log", str(out)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"casebridge-verify accepts the desktop's export ({r.returncode}):\n{r.stdout}\n{r.stderr}"
+        report = json.loads(r.stdout)
+        assert report["entries"] >= len(shown) and not report.get("problems"), report
+        # A second export to the same file is refused and the first stays as written.
+        before = out.read_bytes()
+        s.click(tid("access-export-start"))
+        err = s.wait(tid("access-export-error"), STEP)
+        assert err.text.strip(), "the refusal says why"
+        assert out.read_bytes() == before, "the export already written is unchanged"
+
 
 def geotagged(src: Path, out: Path, lat: float, lon: float) -> Path:
     """A copy of the JPEG `src` with GPS coordinates in an EXIF segment (north and east only)."""
@@ -860,7 +1067,7 @@ def main() -> int:
         windows.append(inv)
         vol = Window("volunteer", procs, driver, app, world.vol_store, tmp, artifacts)
         windows.append(vol)
-        story = Story(world, inv, vol, shots)
+        story = Story(world, inv, vol, shots, lambda who, store: windows.append(Window(who, procs, driver, app, store, tmp, artifacts)) or windows[-1])
         steps: list[tuple[str, Callable[[], None]]] = [
             ("a wrong passphrase shows an error and no data", story.wrong_passphrase),
             ("the right passphrase opens the investigator's cases", story.unlock_investigator),
@@ -885,6 +1092,10 @@ def main() -> int:
             ("a damaged video shows a clear message, the window keeps working", story.damaged_video_says_so),
             ("a bundle file is verified and opened on the agency side (Files), its receipt kept", story.bundle_file_opened),
             ("the case map draws street tiles from the test PMTiles file set in Settings", story.street_map),
+            ("the volunteer withdraws a pending submission; the investigator's queue no longer waits on it", story.volunteer_withdraws),
+            ("retention run deletes the withdrawn item; the case shows it deleted (rule, date), not broken", story.retention_deletes_withdrawn),
+            ("taken off a case's team by a supervisor, the investigator's next sync says so", story.removed_from_team),
+            ("the supervisor's Access log shows her views (case, member, since); its export verifies", story.supervisor_access_log),
         ]
         broken = ""
         for name, step in steps:

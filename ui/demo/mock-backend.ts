@@ -166,10 +166,10 @@ const info = (): AppInfo => ({
 });
 
 const cases = [
-  { id: 'c1', reference: 'BER-2026-000123', title: 'Depot fire, Rummelsburg', status: 'active', updated_at: '2026-03-02T11:30:00+01:00', evidence_count: 3 },
-  { id: 'c2', reference: 'BER-2026-000097', title: 'Stolen cargo bikes, Mitte', status: 'open', updated_at: '2026-02-27T16:00:00+01:00', evidence_count: 12 },
-  { id: 'c3', reference: 'BER-2025-004410', title: 'Graffiti series, S-Bahn Ostkreuz', status: 'suspended', updated_at: '2026-01-12T09:00:00+01:00', evidence_count: 41 },
-  { id: 'c4', reference: null, title: 'Missing person sighting, Treptower Park', status: 'closed', updated_at: '2025-11-03T09:00:00+01:00', evidence_count: 7 },
+  { id: 'c1', reference: 'BER-2026-000123', title: 'Depot fire, Rummelsburg', status: 'active', updated_at: '2026-03-02T11:30:00+01:00', evidence_count: 3, on_team: true },
+  { id: 'c2', reference: 'BER-2026-000097', title: 'Stolen cargo bikes, Mitte', status: 'open', updated_at: '2026-02-27T16:00:00+01:00', evidence_count: 12, on_team: true },
+  { id: 'c3', reference: 'BER-2025-004410', title: 'Graffiti series, S-Bahn Ostkreuz', status: 'suspended', updated_at: '2026-01-12T09:00:00+01:00', evidence_count: 41, on_team: true },
+  { id: 'c4', reference: null, title: 'Missing person sighting, Treptower Park', status: 'closed', updated_at: '2025-11-03T09:00:00+01:00', evidence_count: 7, on_team: false },
 ];
 
 mockWindows('main');

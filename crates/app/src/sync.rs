@@ -157,7 +157,12 @@ async fn round_inner(
             let _ = pull(store, dir, state, &engine, &cancel, &agency, on_event).await;
             return Err(e);
         }
+        let teams_before = teams(store)?;
         let pulled = pull(store, dir, state, &engine, &cancel, &agency, on_event).await?;
+        let teams_after = teams(store)?;
+        let removed: Vec<String> =
+            teams_before.into_iter().filter(|(id, _)| !teams_after.contains_key(id)).map(|(_, title)| title).collect();
+        r.removed_from_teams = (!removed.is_empty()).then_some(removed);
         r.pulled = pulled.pulled;
         r.imported = pulled.imported;
         r.content_fetched = pulled.fetched;
@@ -184,6 +189,18 @@ async fn round_inner(
         Err(e) if e.code != ErrorCode::Cancelled => Err(revoked_instead(store, engine.transport(), &agency).await.unwrap_or(e)),
         other => other,
     }
+}
+
+/// The cases this profile's member is on the team of, by id, with their titles; none for a
+/// supervisor, who gets every case whatever its team. Compared before and after a pull, it
+/// names the cases a removal took this member off (issue 16: "the desktop says so").
+fn teams(store: &StoreHandle) -> Result<std::collections::BTreeMap<uuid::Uuid, String>> {
+    store.with(|s| {
+        if s.whoami().role != casebridge_core::Role::Investigator {
+            return Ok(Default::default());
+        }
+        Ok(s.list_cases(&Default::default())?.into_iter().filter(|c| c.on_team).map(|c| (c.id, c.title)).collect())
+    })
 }
 
 /// After a failed round: when the agency's current revocation list (public, fetched without a
@@ -305,7 +322,35 @@ async fn pull(
                 notices.push(casebridge_trust::SignedDoc::parse(&bytes)?);
             }
             pulled += events.len() + notices.len();
-            imported += store.with(|s| Ok(s.import_events(&events, Vec::new())?))?;
+            // An item deleted before this device first saw it comes with its tombstone and
+            // without content: the tombstone is kept in the same append as its
+            // `evidence_added` (the store refuses an item without content otherwise); the
+            // others are applied after the import, each on its own.
+            let (arriving, tombstones): (Vec<_>, Vec<_>) = {
+                let added: std::collections::BTreeMap<uuid::Uuid, (uuid::Uuid, &str)> = events
+                    .iter()
+                    .filter_map(|ev| match &ev.body().kind {
+                        EventKind::EvidenceAdded { evidence_id, case_id, object, .. } => {
+                            Some((*evidence_id, (*case_id, object.sha256.as_str())))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let mut arriving = Vec::new();
+                let mut rest = Vec::new();
+                for (t, doc) in tombstones {
+                    let new_item = added.get(&t.evidence_id).is_some_and(|(case, sha)| *case == t.case_id && *sha == t.sha256)
+                        && store.with(|s| Ok(s.evidence(t.evidence_id).is_err() && !s.has_content(&t.sha256)))?;
+                    if new_item {
+                        arriving
+                            .push(casebridge_core::ProfileEvent::TombstoneStored { tombstone: t, document: B64.encode(doc.to_bytes()) });
+                    } else {
+                        rest.push((t, doc));
+                    }
+                }
+                (arriving, rest)
+            };
+            imported += store.with(|s| Ok(s.import_events(&events, arriving)?))?;
             imported += store.with(|s| Ok(casebridge_trust::profile::store_notices(s, agency, &notices)?))? as u64;
             store.with(|s| Ok(casebridge_trust::profile::store_member_credentials(s, agency, &credentials, &names)?))?;
             // Each tombstone on its own: one for an item this device does not hold, or of a case

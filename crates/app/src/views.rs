@@ -295,6 +295,12 @@ pub struct RoundReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub tombstones_refused: Option<usize>,
+    /// The titles of the cases this round took this investigator off the team of (a
+    /// supervisor or the case's lead removed them): the agency no longer sends their news.
+    /// Absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub removed_from_teams: Option<Vec<String>>,
 }
 
 // ----- events of background work ------------------------------------------------------------------

@@ -76,6 +76,7 @@ const STATES = new Set([
   'active',
   'suspended',
   'closed',
+  'deleted',
 ]);
 
 /** A state word (`info_requested`) as people read it. */

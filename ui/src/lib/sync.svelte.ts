@@ -3,6 +3,7 @@
 import * as api from './api';
 import type { SyncDone, SyncEvent, SyncStatus } from './bindings';
 import { t } from './i18n';
+import { toast } from './session.svelte';
 
 export interface SyncItem {
   bundle_id: string;
@@ -83,6 +84,14 @@ export function applySyncDone(d: SyncDone): void {
   sync.running = false;
   sync.lastDoneError = d.ok ? null : (d.error?.message ?? t('sync.failed'));
   logLine(d.ok ? t('sync.logFinished') : t('sync.logFailed', { error: sync.lastDoneError ?? '' }), d.ok ? 'info' : 'error');
+  // Issue 16: taken off a case's team, the member is told at the sync that brought it; the case
+  // list and the case say so from then on.
+  const removed = d.report?.removed_from_teams ?? [];
+  if (removed.length > 0) {
+    const text = t('sync.offTeam', { n: removed.length, cases: removed.map((c) => `“${c}”`).join(', ') });
+    logLine(text);
+    toast(text, 'info', 15_000);
+  }
   // Delivered and refused items leave the list (refused ones are listed from the status);
   // failed ones stay visible.
   sync.items = sync.items.filter((i) => i.state !== 'uploaded' && i.state !== 'refused');

@@ -86,10 +86,39 @@ describe('access log screen', () => {
     render(AccessLog);
     await screen.findAllByTestId('access-row');
     await user.click(screen.getByTestId('access-export'));
+    // Nothing is written before a file is named.
+    expect(screen.getByTestId('access-export-start')).toBeDisabled();
+    await user.click(screen.getByTestId('access-export-choose'));
+    expect(screen.getByTestId('access-export-path')).toHaveValue('/home/dpo/access-log.json');
+    expect(m.accessLogExport).not.toHaveBeenCalled();
+    await user.click(screen.getByTestId('access-export-start'));
     expect(await screen.findByTestId('access-export-message')).toHaveTextContent(
       'casebridge-verify --access-log /home/dpo/access-log.json',
     );
     expect(m.accessLogExport).toHaveBeenCalledWith(null, null, '/home/dpo/access-log.json');
+  });
+
+  it('exports to a typed path with the case and member filters, and shows a refusal', async () => {
+    m.accessLog.mockResolvedValue([entry()]);
+    m.accessLogExport.mockRejectedValueOnce({ code: 'already_exists', message: '/tmp/a.json exists already; nothing was written' });
+    m.accessLogExport.mockResolvedValueOnce(4);
+    const user = userEvent.setup();
+    render(AccessLog);
+    await screen.findAllByTestId('access-row');
+    await user.type(screen.getByTestId('access-case'), 'BER-7');
+    await user.type(screen.getByTestId('access-member'), '0190a000-0000-7000-8000-000000000001');
+    await user.click(screen.getByTestId('access-export'));
+    await user.type(screen.getByTestId('access-export-path'), '/tmp/a.json');
+    await user.click(screen.getByTestId('access-export-start'));
+    expect(await screen.findByTestId('access-export-error')).toHaveTextContent('exists already');
+    expect(screen.queryByTestId('access-export-message')).toBeNull();
+    await user.clear(screen.getByTestId('access-export-path'));
+    await user.type(screen.getByTestId('access-export-path'), '/tmp/b.json');
+    await user.click(screen.getByTestId('access-export-start'));
+    expect(await screen.findByTestId('access-export-message')).toHaveTextContent('Wrote 4 signed entries to /tmp/b.json');
+    expect(screen.queryByTestId('access-export-error')).toBeNull();
+    expect(m.accessLogExport).toHaveBeenLastCalledWith('BER-7', '0190a000-0000-7000-8000-000000000001', '/tmp/b.json');
+    expect(m.chooseAccessLogPath).not.toHaveBeenCalled();
   });
 
   it('shows why the log cannot be read', async () => {

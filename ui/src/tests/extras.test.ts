@@ -139,6 +139,8 @@ describe('a deleted item', () => {
     render(EvidenceTab, { caseId: 'c1', evidence, onchange: () => {} });
     expect(await screen.findByTestId('evidence-deleted')).toHaveTextContent('Deleted under rule rejected-30d on 2026-05-01');
     expect(screen.queryByTestId('evidence-open')).toBeNull();
+    // Its review state is no longer pending: it is deleted.
+    expect(screen.getByTestId('evidence-review-state')).toHaveTextContent('Deleted');
     expect(m.evidenceThumbnail).not.toHaveBeenCalled();
   });
 });

@@ -25,8 +25,8 @@ export function info(over: Partial<AppInfo> = {}): AppInfo {
 }
 
 export const cases: CaseSummary[] = [
-  { id: 'c1', reference: 'BER-2026-000123', title: 'Bike thefts Mitte', status: 'open', updated_at: '2026-03-01T10:00:00+01:00', evidence_count: 3 },
-  { id: 'c2', reference: null, title: 'Arson at the depot', status: 'closed', updated_at: '2026-02-01T10:00:00+01:00', evidence_count: 0 },
+  { id: 'c1', reference: 'BER-2026-000123', title: 'Bike thefts Mitte', status: 'open', updated_at: '2026-03-01T10:00:00+01:00', evidence_count: 3, on_team: true },
+  { id: 'c2', reference: null, title: 'Arson at the depot', status: 'closed', updated_at: '2026-02-01T10:00:00+01:00', evidence_count: 0, on_team: true },
 ];
 
 export const submission: Submission = {

@@ -41,6 +41,7 @@ fn submission(case: Uuid, submitter: Uuid, decisions: usize) -> SubmissionView {
         state: if decisions > 0 { ReviewState::Rejected } else { ReviewState::Pending },
         reason: Some(format!("{MARK}-reviewer-reason")),
         held: true,
+        deleted: None,
     };
     let decision = ReviewRecord {
         submission_id: id,

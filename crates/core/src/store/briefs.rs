@@ -89,6 +89,11 @@ pub struct SubmissionItem {
     pub reason: Option<String>,
     /// Whether the content is held in this store.
     pub held: bool,
+    /// Deleted under an agency's retention rule or its volunteer's withdrawal: its content is
+    /// destroyed, its name forgotten (absent while the item is held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub deleted: Option<super::views::DeletedView>,
 }
 
 /// A submission and where its review stands.
@@ -388,8 +393,14 @@ impl Store {
                 .find(|d| d.items.is_empty() || d.items.contains(item))
                 .map(|d| (ReviewState::from(d.decision), d.reason.clone()))
                 .unwrap_or((ReviewState::Pending, None));
+            let deleted = self.tombstone(*item)?.map(|t| super::views::DeletedView {
+                rule: t.tombstone.rule,
+                reason: t.tombstone.reason,
+                deleted_at: t.tombstone.deleted_at,
+            });
             match self.evidence_record(*item) {
                 Ok(e) => items.push(SubmissionItem {
+                    deleted,
                     evidence_id: *item,
                     name: e.original_name,
                     media_type: e.media_type,
@@ -408,6 +419,7 @@ impl Store {
                     state,
                     reason,
                     held: false,
+                    deleted,
                 }),
             }
         }

@@ -217,7 +217,9 @@ impl Store {
                 }
             }
             let evidence_count = self.index.count_prefix(Table::CaseEvidence, c.id.as_bytes());
+            let on_team = c.on_team(self.me.member_id);
             out.push(CaseSummary {
+                on_team,
                 id: c.id,
                 reference: c.reference,
                 title: c.title,

@@ -77,6 +77,10 @@ pub struct CaseSummary {
     pub updated_at: Option<DateTime<FixedOffset>>,
     /// Evidence items.
     pub evidence_count: usize,
+    /// This profile's member is on the case's team (issue 16). False on a device whose member
+    /// was removed from it (the agency no longer sends the case's news), and on a supervisor's
+    /// for cases they are not on (supervisors get every case).
+    pub on_team: bool,
 }
 
 /// An evidence item as shown to the user.

@@ -28,4 +28,10 @@ updated_at: string | null,
 /**
  * Evidence items.
  */
-evidence_count: number, };
+evidence_count: number, 
+/**
+ * This profile's member is on the case's team (issue 16). False on a device whose member
+ * was removed from it (the agency no longer sends the case's news), and on a supervisor's
+ * for cases they are not on (supervisors get every case).
+ */
+on_team: boolean, };

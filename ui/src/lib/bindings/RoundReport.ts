@@ -44,4 +44,10 @@ deleted?: number,
  * Tombstones refused on this device (an item it does not hold, or of a case it holds
  * under legal hold; absent when none).
  */
-tombstones_refused?: number, };
+tombstones_refused?: number, 
+/**
+ * The titles of the cases this round took this investigator off the team of (a
+ * supervisor or the case's lead removed them): the agency no longer sends their news.
+ * Absent when none.
+ */
+removed_from_teams?: Array<string>, };
