@@ -473,6 +473,9 @@ impl ObjectStore {
         };
 
         let key = item_key.aead();
+        if let Some((sha, esize)) = expected.filter(|(_, size)| *size < CHUNK_SIZE as u64) {
+            return self.import_one_chunk(tmp_path, out, src, (sha, esize), &header, &key, prefix, progress);
+        }
         // A third thread flushes what has been written so far every SYNC_EVERY bytes, so the
         // disk works while the pipeline hashes and seals; the final fsync then only waits for
         // the tail. (The kernel would otherwise start writeback late, after the whole file.)
@@ -561,6 +564,50 @@ impl ObjectStore {
 
         let new = self.backend.publish(tmp_path, &self.name_of(&hash))?;
         Ok(Stored { sha256: hash, size, deduplicated: !new })
+    }
+
+    /// [`ObjectStore::import_to`] for content expected to fit one chunk (a photo, a volunteer's
+    /// usual bundle): the same object, byte for byte, made in this thread. The pipeline's
+    /// threads and page buffers would only hand the one chunk over (issue 15: the endpoint's
+    /// CPU per bundle). Content longer than expected is refused as soon as it shows, as the
+    /// pipeline would after reading it all.
+    #[allow(clippy::too_many_arguments)]
+    fn import_one_chunk(
+        &self,
+        tmp_path: &Path,
+        mut out: fs::File,
+        src: &mut dyn Read,
+        (sha, esize): ([u8; 32], u64),
+        header: &[u8],
+        key: &crate::crypto::AeadKey,
+        prefix: [u8; 7],
+        progress: &mut dyn Progress,
+    ) -> Result<Stored> {
+        let esize_bytes = usize::try_from(esize).map_err(|_| Error::invalid("file", "too large"))?;
+        // One byte more than expected, to tell content that goes on.
+        let mut buf = vec![0u8; esize_bytes + 1 + TAG_LEN];
+        let n = read_full(src, &mut buf[..esize_bytes + 1])
+            .map_err(|e| Error::Io { action: "reading", path: PathBuf::from("the file being imported"), source: e })?;
+        if n != esize_bytes {
+            return Err(Error::HashMismatch);
+        }
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(&buf[..n]);
+        if !progress.update(n as u64) {
+            return Err(Error::Cancelled);
+        }
+        if !crate::crypto::ct_eq(ctx.finish().as_ref(), &sha) {
+            return Err(Error::HashMismatch);
+        }
+        let mut ad = aad::OBJECT_CHUNK.to_vec();
+        ad.extend_from_slice(&header[..24]);
+        let tag = key.seal_in_place(chunk_nonce(prefix, 0, true), &ad, &mut buf[..n])?;
+        buf[n..n + TAG_LEN].copy_from_slice(&tag);
+        out.write_all(&buf[..n + TAG_LEN]).map_err(Error::io("writing", tmp_path))?;
+        out.sync_all().map_err(Error::io("syncing", tmp_path))?;
+        drop(out);
+        let new = self.backend.publish(tmp_path, &self.name_of(&sha))?;
+        Ok(Stored { sha256: sha, size: esize, deduplicated: !new })
     }
 
     /// Streams the plaintext of object `sha256` into `sink`, authenticating every chunk, and
@@ -792,6 +839,50 @@ mod tests {
         for len in [0, 1, c - 1, c, c + 1, 2 * c, 2 * c + 7] {
             roundtrip(len);
         }
+    }
+
+    /// Content expected to fit one chunk is made in the calling thread
+    /// (`import_one_chunk`): the object reads back like any other, and content that is longer,
+    /// shorter or other than expected leaves nothing behind (no object, nothing in tmp).
+    #[test]
+    fn expected_content_of_one_chunk_is_stored_exactly_and_only_when_it_matches() {
+        let c = CHUNK_SIZE as usize;
+        for len in [0usize, 1, 4096, c - 1, c, c + 1] {
+            let dir = tempfile::tempdir().unwrap();
+            let os = store(dir.path());
+            let data: Vec<u8> = (0..len).map(|i| (i * 13 % 241) as u8).collect();
+            let sha = crate::crypto::sha256(&data);
+            let st = os.import_expecting(&mut &data[..], Some((sha, len as u64)), &mut |_| true).unwrap();
+            assert_eq!((st.sha256, st.size, st.deduplicated), (sha, len as u64, false), "{len} bytes");
+            let mut out = Vec::new();
+            os.read(&sha, st.size, &mut out, &mut |_| true).unwrap();
+            assert_eq!(out, data, "{len} bytes read back");
+            assert_eq!(fs::read(path_of(dir.path(), &os, &sha)).unwrap().len(), OBJECT_HEADER_LEN + chunks_len(len));
+            if len == 0 {
+                continue;
+            }
+            // Longer, shorter or other content than expected: refused, nothing kept.
+            let other = {
+                let mut d = data.clone();
+                d[len / 2] ^= 1;
+                d
+            };
+            let longer = [data.as_slice(), b"x"].concat();
+            for (what, bad) in [("longer", longer.as_slice()), ("shorter", &data[..len - 1]), ("other", other.as_slice())] {
+                let dir = tempfile::tempdir().unwrap();
+                let os = store(dir.path());
+                let err = os.import_expecting(&mut &bad[..], Some((sha, len as u64)), &mut |_| true).unwrap_err();
+                assert!(matches!(err, Error::HashMismatch), "{what} content of {len} bytes: {err}");
+                assert!(!path_of(dir.path(), &os, &sha).exists(), "{what}: no object");
+                assert_eq!(fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0, "{what}: nothing in tmp");
+            }
+        }
+    }
+
+    /// The sealed length of `len` bytes of content: full chunks, then the last (possibly empty).
+    fn chunks_len(len: usize) -> usize {
+        let c = CHUNK_SIZE as usize;
+        (len / c) * (c + TAG_LEN) + (len % c) + TAG_LEN
     }
 
     #[test]
