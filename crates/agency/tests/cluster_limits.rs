@@ -438,3 +438,45 @@ async fn a_session_copied_or_forged_in_the_database_does_not_authenticate() {
     db.close().await;
     p.stop().await;
 }
+
+/// Issue 15: "early verification of large uploads works across replicas or falls back
+/// cleanly". A cluster verifies a large upload at complete (replicas share no verifier): a
+/// bundle of more than `early::MIN_SIZE` (16 MiB) whose chunks go to both replicas in turn,
+/// each replica receiving chunks the other began, completes on either replica as accepted,
+/// and completing it again on the other answers the same receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_upload_spread_over_both_replicas_completes_on_either() {
+    let mut p = Pair::start(Limits::default()).await;
+    let mut inv = p.enrol(Role::Investigator).await;
+    let case = inv.store.create_case(NewCase { title: "Spread".into(), ..Default::default() }).unwrap();
+    // 18 MiB that do not compress (a xorshift stream).
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let content: Vec<u8> = (0..18 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let file = p.env.tmp.path().join("spread.bin");
+    std::fs::write(&file, &content).unwrap();
+    inv.store.add_evidence(case, &file, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    let (bundle_id, bytes) = export_case(&p.env, &mut inv, case, false, "spread.cbb");
+    assert!(bytes.len() > 16 << 20, "large enough to be verified early by an embedded agency");
+
+    let tokens = [p.login(0, &inv).await, p.login(1, &inv).await];
+    let state: UploadState = ok(p.begin(0, &tokens[0], bundle_id, bytes.len() as u64).await).await;
+    let id = state.upload_id;
+    for (i, start) in (0..bytes.len()).step_by(4 << 20).enumerate() {
+        let end = (start + (4 << 20)).min(bytes.len());
+        let replica = i % 2;
+        let got: UploadState = ok(p.put(replica, &tokens[replica], id, start, bytes[start..end].to_vec()).await).await;
+        assert_eq!(got.received, end as u64, "chunk {i} on replica {replica}");
+    }
+    let done: UploadOutcome = ok(p.complete(1, &tokens[1], id).await).await;
+    assert_eq!((done.outcome.as_str(), done.bundle_id), ("accepted", bundle_id));
+    let again: UploadOutcome = ok(p.complete(0, &tokens[0], id).await).await;
+    assert_eq!(again.receipt, done.receipt, "the other replica answers the same receipt");
+    p.stop().await;
+}
