@@ -140,13 +140,17 @@ impl Sessions {
                 Ok(())
             }
             Sessions::Cluster(c) => {
-                let sealed = c.seal(Kind::Challenge, id.as_bytes(), &Sealed {
-                    member: p.member,
-                    serial: p.serial,
-                    key: hex::encode(&p.key),
-                    nonce: hex::encode(p.nonce),
-                    expires_at: p.expires_at,
-                })?;
+                let sealed = c.seal(
+                    Kind::Challenge,
+                    id.as_bytes(),
+                    &Sealed {
+                        member: p.member,
+                        serial: p.serial,
+                        key: hex::encode(&p.key),
+                        nonce: hex::encode(p.nonce),
+                        expires_at: p.expires_at,
+                    },
+                )?;
                 let member = member_digest(&c.identity, p.member);
                 c.db.insert_challenge_capped(id, &member, &sealed, p.expires_at.to_utc(), db_cap(cap), now.to_utc())
                     .await
@@ -190,13 +194,11 @@ impl Sessions {
                 Ok(())
             }
             Sessions::Cluster(c) => {
-                let sealed = c.seal(Kind::Session, &digest, &Sealed {
-                    member: s.member,
-                    serial: s.serial,
-                    key: String::new(),
-                    nonce: String::new(),
-                    expires_at: s.expires_at,
-                })?;
+                let sealed = c.seal(
+                    Kind::Session,
+                    &digest,
+                    &Sealed { member: s.member, serial: s.serial, key: String::new(), nonce: String::new(), expires_at: s.expires_at },
+                )?;
                 let member = member_digest(&c.identity, s.member);
                 c.db.insert_session_capped(&digest, &member, &sealed, s.expires_at.to_utc(), db_cap(cap), now.to_utc())
                     .await

@@ -83,6 +83,18 @@ pub trait ObjectBackend: Send + Sync {
     /// (moved or removed); the new object is durable when this returns.
     fn publish(&self, sealed: &Path, name: &str) -> Result<bool>;
 
+    /// [`ObjectBackend::publish`] for a small sealed object held whole in memory (`sealed`:
+    /// the object file's bytes), with the same meaning. The default writes it to `tmp` (a new
+    /// file in the store's temp directory, fsynced) and publishes that; a backend that keeps
+    /// objects elsewhere sends the bytes as they are, with no temp file.
+    fn publish_bytes(&self, sealed: Vec<u8>, tmp: &Path, name: &str) -> Result<bool> {
+        let mut out = OpenOptions::new().write(true).create_new(true).open(tmp).map_err(Error::io("writing", tmp))?;
+        out.write_all(&sealed).map_err(Error::io("writing", tmp))?;
+        out.sync_all().map_err(Error::io("syncing", tmp))?;
+        drop(out);
+        self.publish(tmp, name)
+    }
+
     /// Opens object `name` for streamed reading from its first byte: its length in bytes and a
     /// reader. `None` when no such object is held.
     fn open(&self, name: &str) -> Result<Option<(u64, Box<dyn Read + Send>)>>;
@@ -449,6 +461,9 @@ impl ObjectStore {
         let mut prefix = [0u8; 7];
         fill_random(&mut prefix)?;
         let header = self.header(&item_key, prefix)?;
+        if let Some(expected) = expected.filter(|(_, size)| *size < CHUNK_SIZE as u64) {
+            return self.import_one_chunk(tmp_path, src, expected, header, &item_key.aead(), prefix, progress);
+        }
         let mut out = OpenOptions::new().write(true).create_new(true).open(tmp_path).map_err(Error::io("writing", tmp_path))?;
         out.write_all(&header).map_err(Error::io("writing", tmp_path))?;
 
@@ -473,9 +488,6 @@ impl ObjectStore {
         };
 
         let key = item_key.aead();
-        if let Some((sha, esize)) = expected.filter(|(_, size)| *size < CHUNK_SIZE as u64) {
-            return self.import_one_chunk(tmp_path, out, src, (sha, esize), &header, &key, prefix, progress);
-        }
         // A third thread flushes what has been written so far every SYNC_EVERY bytes, so the
         // disk works while the pipeline hashes and seals; the final fsync then only waits for
         // the tail. (The kernel would otherwise start writeback late, after the whole file.)
@@ -567,32 +579,40 @@ impl ObjectStore {
     }
 
     /// [`ObjectStore::import_to`] for content expected to fit one chunk (a photo, a volunteer's
-    /// usual bundle): the same object, byte for byte, made in this thread. The pipeline's
-    /// threads and page buffers would only hand the one chunk over (issue 15: the endpoint's
-    /// CPU per bundle). Content longer than expected is refused as soon as it shows, as the
-    /// pipeline would after reading it all.
+    /// usual bundle): the same object, byte for byte, made in this thread and in memory, then
+    /// handed to the backend whole ([`ObjectBackend::publish_bytes`]: the file backend writes
+    /// it to `tmp_path` and publishes that; an object store sends it with no temp file). The
+    /// pipeline's threads and page buffers would only hand the one chunk over (issue 15: the
+    /// endpoint's CPU per bundle). Content longer than expected is refused as soon as it shows,
+    /// as the pipeline would after reading it all; content other than expected is refused
+    /// before anything is sealed or written.
     #[allow(clippy::too_many_arguments)]
     fn import_one_chunk(
         &self,
         tmp_path: &Path,
-        mut out: fs::File,
         src: &mut dyn Read,
         (sha, esize): ([u8; 32], u64),
-        header: &[u8],
+        header: Vec<u8>,
         key: &crate::crypto::AeadKey,
         prefix: [u8; 7],
         progress: &mut dyn Progress,
     ) -> Result<Stored> {
         let esize_bytes = usize::try_from(esize).map_err(|_| Error::invalid("file", "too large"))?;
-        // One byte more than expected, to tell content that goes on.
-        let mut buf = vec![0u8; esize_bytes + 1 + TAG_LEN];
-        let n = read_full(src, &mut buf[..esize_bytes + 1])
-            .map_err(|e| Error::Io { action: "reading", path: PathBuf::from("the file being imported"), source: e })?;
+        let start = header.len();
+        // The whole object: the header, the content (one byte more than expected, to tell
+        // content that goes on) sealed in place, its tag.
+        let mut buf = header;
+        buf.resize(start + esize_bytes + 1 + TAG_LEN, 0);
+        let n = read_full(src, &mut buf[start..start + esize_bytes + 1]).map_err(|e| Error::Io {
+            action: "reading",
+            path: PathBuf::from("the file being imported"),
+            source: e,
+        })?;
         if n != esize_bytes {
             return Err(Error::HashMismatch);
         }
         let mut ctx = digest::Context::new(&digest::SHA256);
-        ctx.update(&buf[..n]);
+        ctx.update(&buf[start..start + n]);
         if !progress.update(n as u64) {
             return Err(Error::Cancelled);
         }
@@ -600,13 +620,11 @@ impl ObjectStore {
             return Err(Error::HashMismatch);
         }
         let mut ad = aad::OBJECT_CHUNK.to_vec();
-        ad.extend_from_slice(&header[..24]);
-        let tag = key.seal_in_place(chunk_nonce(prefix, 0, true), &ad, &mut buf[..n])?;
-        buf[n..n + TAG_LEN].copy_from_slice(&tag);
-        out.write_all(&buf[..n + TAG_LEN]).map_err(Error::io("writing", tmp_path))?;
-        out.sync_all().map_err(Error::io("syncing", tmp_path))?;
-        drop(out);
-        let new = self.backend.publish(tmp_path, &self.name_of(&sha))?;
+        ad.extend_from_slice(&buf[..24]);
+        let tag = key.seal_in_place(chunk_nonce(prefix, 0, true), &ad, &mut buf[start..start + n])?;
+        buf.truncate(start + n);
+        buf.extend_from_slice(&tag);
+        let new = self.backend.publish_bytes(buf, tmp_path, &self.name_of(&sha))?;
         Ok(Stored { sha256: sha, size: esize, deduplicated: !new })
     }
 
