@@ -56,7 +56,7 @@ pub(crate) enum Sessions {
     /// In the cluster's database, sealed to the agency key (the database sees the token's
     /// SHA-256, an expiry and a keyed digest of the member, never a member id, a key or a
     /// nonce). The per-member caps hold across replicas: the database counts them.
-    Cluster(ClusterSessions),
+    Cluster(Box<ClusterSessions>),
 }
 
 /// The cluster's sessions: the database, the key they are sealed with

@@ -250,11 +250,11 @@ impl AppState {
         let (sessions, limiters) = match &cluster {
             None => (crate::sessions::Sessions::default(), crate::limiters::Limiters::memory(&options.limits)),
             Some(c) => (
-                crate::sessions::Sessions::Cluster(crate::sessions::ClusterSessions {
+                crate::sessions::Sessions::Cluster(Box::new(crate::sessions::ClusterSessions {
                     db: c.db.clone(),
                     key: crate::at_rest::RecordKey::new(agency.sealing_identity()),
                     identity: agency.sealing_identity().clone(),
-                }),
+                })),
                 crate::limiters::Limiters::Cluster { db: c.db.clone(), key: limit_key(&agency), limits: options.limits.clone() },
             ),
         };
