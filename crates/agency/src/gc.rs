@@ -114,7 +114,7 @@ pub(crate) fn collect(st: &AppState) -> std::result::Result<GcReport, ApiError> 
     let expiry = uploads::expiry(&st.limits);
     if let Some(c) = &st.cluster {
         // Every replica's uploads, not only those this one began or saw.
-        st.uploads.reload(&st.agency, c)?;
+        st.uploads.reload(&st.records_key, c)?;
     }
     for (id, rec) in st.uploads.due(now, expiry) {
         let upload_lock = st.upload_lock(id);

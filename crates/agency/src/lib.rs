@@ -62,6 +62,7 @@
 mod access;
 pub mod admin;
 mod api;
+mod at_rest;
 mod backend;
 pub mod check;
 mod clock;

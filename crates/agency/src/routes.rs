@@ -30,9 +30,10 @@ use crate::sessions::{Pending, SessionEntry};
 use crate::state::{blocking, read, write, AppState, Member, Source, CHALLENGE_TTL_SECS, SESSION_TTL_SECS};
 use crate::uploads;
 
-/// Body pieces in flight between the request and the chunk writer (each at most one read of
-/// the connection, typically a TLS record of 16 KiB).
-const CHUNK_PIECES: usize = 16;
+/// Batches of body pieces in flight between the request and the chunk writer (each batch
+/// about [`uploads::PIECES_BATCH`] bytes: the reads of the connection, typically TLS records of
+/// 16 KiB, gathered so that the writer's thread is woken once per batch).
+const CHUNK_PIECES: usize = 4;
 
 /// The `/v1` router (without the access log and fallbacks, which [`crate::router`] adds).
 pub(crate) fn v1() -> Router<Arc<AppState>> {
@@ -301,6 +302,7 @@ async fn upload_chunk(
     let mut stream = body.into_data_stream();
     let mut read = 0usize;
     let mut refused = None;
+    let (mut batch, mut batched) = (Vec::new(), 0usize);
     // A chunk must keep coming (a piece every idle timeout) and arrive whole at the minimum rate.
     let deadline = tokio::time::Instant::now() + st.limits.transfer_deadline(OctetBody::LIMIT as u64);
     let idle = st.limits.idle_timeout();
@@ -308,7 +310,13 @@ async fn upload_chunk(
         let next = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + idle), stream.next()).await;
         let piece = match next {
             Ok(Some(piece)) => piece,
-            Ok(None) => break,
+            Ok(None) => {
+                // The body's end: hand over what is gathered.
+                if !batch.is_empty() {
+                    let _ = tx.send(uploads::Piece::Data(std::mem::take(&mut batch))).await;
+                }
+                break;
+            }
             Err(_) => {
                 refused = Some(ApiError::new(
                     StatusCode::REQUEST_TIMEOUT,
@@ -331,7 +339,15 @@ async fn upload_chunk(
             api::drain(&mut stream, OctetBody::LIMIT).await;
             break;
         }
-        if tx.send(uploads::Piece::Data(piece)).await.is_err() {
+        batched += piece.len();
+        batch.push(piece);
+        // The first piece goes alone (an unsealed body is refused at its first bytes), the
+        // rest in batches.
+        if batched < uploads::PIECES_BATCH && read != batched {
+            continue;
+        }
+        batched = 0;
+        if tx.send(uploads::Piece::Data(std::mem::take(&mut batch))).await.is_err() {
             // The writer refused the chunk (its answer says why): read no further than a
             // chunk's worth, so the client gets to read that answer.
             api::drain(&mut stream, OctetBody::LIMIT).await;

@@ -14,6 +14,7 @@ use chrono::{DateTime, FixedOffset};
 use uuid::Uuid;
 
 use crate::api::ApiError;
+use crate::at_rest::Kind;
 use crate::state::lock;
 
 /// A challenge asked and not yet answered.
@@ -55,13 +56,14 @@ pub(crate) enum Sessions {
     /// In the cluster's database, sealed to the agency key (the database sees the token's
     /// SHA-256, an expiry and a keyed digest of the member, never a member id, a key or a
     /// nonce). The per-member caps hold across replicas: the database counts them.
-    Cluster(ClusterSessions),
+    Cluster(Box<ClusterSessions>),
 }
 
-/// The cluster's sessions: the database and the agency's sealing keys.
+/// The cluster's sessions: the database, the key they are sealed with
+/// ([`crate::at_rest`]) and the agency's sealing identity (the member digests' key).
 pub(crate) struct ClusterSessions {
     pub db: casebridge_cluster::db::Db,
-    pub recipient: age::x25519::Recipient,
+    pub key: crate::at_rest::RecordKey,
     pub identity: age::x25519::Identity,
 }
 
@@ -78,14 +80,22 @@ struct Sealed {
 }
 
 impl ClusterSessions {
-    fn seal(&self, s: &Sealed) -> Result<Vec<u8>, ApiError> {
+    /// Seals a challenge or session, bound to its row (`kind`, and the challenge's id or the
+    /// token's SHA-256): a sealed record copied onto another row does not open.
+    fn seal(&self, kind: Kind, bound: &[u8], s: &Sealed) -> Result<Vec<u8>, ApiError> {
         let plain = zeroize::Zeroizing::new(serde_json::to_vec(s).map_err(ApiError::internal)?);
-        casebridge_trust::seal_at_rest(&self.recipient, &plain).map_err(ApiError::internal)
+        self.key.seal(kind, bound, &plain).map_err(ApiError::internal)
     }
 
-    fn open(&self, sealed: &[u8]) -> Result<Sealed, ApiError> {
-        let plain = casebridge_trust::open_at_rest(&self.identity, sealed).map_err(ApiError::internal)?;
-        serde_json::from_slice(&plain).map_err(ApiError::internal)
+    /// Opens a challenge or session; `None` when it does not open (sealed by an earlier
+    /// version, altered, forged or copied from another row): as good as absent, so the member
+    /// authenticates again, and logged.
+    fn open(&self, kind: Kind, bound: &[u8], sealed: &[u8]) -> Result<Option<Sealed>, ApiError> {
+        let Ok(plain) = self.key.open(kind, bound, sealed) else {
+            tracing::warn!(record = ?kind, "a sealed record in the database does not open (earlier version, altered, forged or moved); treated as absent");
+            return Ok(None);
+        };
+        serde_json::from_slice(&plain).map(Some).map_err(ApiError::internal)
     }
 }
 
@@ -130,13 +140,17 @@ impl Sessions {
                 Ok(())
             }
             Sessions::Cluster(c) => {
-                let sealed = c.seal(&Sealed {
-                    member: p.member,
-                    serial: p.serial,
-                    key: hex::encode(&p.key),
-                    nonce: hex::encode(p.nonce),
-                    expires_at: p.expires_at,
-                })?;
+                let sealed = c.seal(
+                    Kind::Challenge,
+                    id.as_bytes(),
+                    &Sealed {
+                        member: p.member,
+                        serial: p.serial,
+                        key: hex::encode(&p.key),
+                        nonce: hex::encode(p.nonce),
+                        expires_at: p.expires_at,
+                    },
+                )?;
                 let member = member_digest(&c.identity, p.member);
                 c.db.insert_challenge_capped(id, &member, &sealed, p.expires_at.to_utc(), db_cap(cap), now.to_utc())
                     .await
@@ -152,7 +166,7 @@ impl Sessions {
             Sessions::Memory(m) => Ok(lock(m).challenges.remove(&id)),
             Sessions::Cluster(c) => {
                 let Some(sealed) = c.db.take_challenge(id, now.to_utc()).await.map_err(db_failed)? else { return Ok(None) };
-                let s = c.open(&sealed)?;
+                let Some(s) = c.open(Kind::Challenge, id.as_bytes(), &sealed)? else { return Ok(None) };
                 let nonce: [u8; 32] = hex::decode(&s.nonce)
                     .ok()
                     .and_then(|n| n.try_into().ok())
@@ -180,13 +194,11 @@ impl Sessions {
                 Ok(())
             }
             Sessions::Cluster(c) => {
-                let sealed = c.seal(&Sealed {
-                    member: s.member,
-                    serial: s.serial,
-                    key: String::new(),
-                    nonce: String::new(),
-                    expires_at: s.expires_at,
-                })?;
+                let sealed = c.seal(
+                    Kind::Session,
+                    &digest,
+                    &Sealed { member: s.member, serial: s.serial, key: String::new(), nonce: String::new(), expires_at: s.expires_at },
+                )?;
                 let member = member_digest(&c.identity, s.member);
                 c.db.insert_session_capped(&digest, &member, &sealed, s.expires_at.to_utc(), db_cap(cap), now.to_utc())
                     .await
@@ -202,7 +214,7 @@ impl Sessions {
             Sessions::Memory(m) => Ok(lock(m).sessions.get(digest).cloned()),
             Sessions::Cluster(c) => {
                 let Some(sealed) = c.db.session(digest, now.to_utc()).await.map_err(db_failed)? else { return Ok(None) };
-                let s = c.open(&sealed)?;
+                let Some(s) = c.open(Kind::Session, digest, &sealed)? else { return Ok(None) };
                 Ok(Some(SessionEntry { member: s.member, serial: s.serial, expires_at: s.expires_at }))
             }
         }

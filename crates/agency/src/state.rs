@@ -163,6 +163,9 @@ pub struct AppState {
     pub(crate) upload_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     /// The uploads known (quotas, cleanup) and the verifications in progress.
     pub(crate) uploads: crate::uploads::Tracker,
+    /// The key the endpoint's own records (upload states; a cluster's sessions and challenges)
+    /// are sealed with at rest ([`crate::at_rest`]), derived from the agency's sealing key.
+    pub(crate) records_key: crate::at_rest::RecordKey,
     /// Completes that may verify at once ([`cpu_slots`]); more would only share the CPUs and
     /// hold more buffers.
     pub(crate) complete_slots: Arc<tokio::sync::Semaphore>,
@@ -247,11 +250,11 @@ impl AppState {
         let (sessions, limiters) = match &cluster {
             None => (crate::sessions::Sessions::default(), crate::limiters::Limiters::memory(&options.limits)),
             Some(c) => (
-                crate::sessions::Sessions::Cluster(crate::sessions::ClusterSessions {
+                crate::sessions::Sessions::Cluster(Box::new(crate::sessions::ClusterSessions {
                     db: c.db.clone(),
-                    recipient: public.recipient()?,
+                    key: crate::at_rest::RecordKey::new(agency.sealing_identity()),
                     identity: agency.sealing_identity().clone(),
-                }),
+                })),
                 crate::limiters::Limiters::Cluster { db: c.db.clone(), key: limit_key(&agency), limits: options.limits.clone() },
             ),
         };
@@ -262,7 +265,8 @@ impl AppState {
                 crate::fsutil::private_dir(&dir.join(sub))?;
             }
         }
-        let uploads = crate::uploads::Tracker::load(&agency, cluster.as_deref())?;
+        let records_key = crate::at_rest::RecordKey::new(agency.sealing_identity());
+        let uploads = crate::uploads::Tracker::load(&agency, &records_key, cluster.as_deref())?;
         Ok(AppState {
             dir: dir.to_path_buf(),
             agency,
@@ -282,6 +286,7 @@ impl AppState {
             enrol_lock: tokio::sync::Mutex::new(()),
             upload_locks: Mutex::new(HashMap::new()),
             uploads,
+            records_key,
             complete_slots: Arc::new(tokio::sync::Semaphore::new(cpu_slots())),
             early: crate::early::Early::default(),
             clock: options.clock,

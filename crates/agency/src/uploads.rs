@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::ApiError;
+use crate::at_rest::{Kind, RecordKey};
 use crate::deployment::Cluster;
 use crate::error::AgencyError;
 use crate::fsutil;
@@ -201,7 +202,7 @@ pub(crate) fn expiry(limits: &Limits) -> chrono::Duration {
 
 /// Reads an upload's state; another member's upload is "not found".
 pub(crate) fn load(st: &AppState, id: Uuid, member: Uuid) -> Result<UploadMeta, ApiError> {
-    let meta = read_meta(&st.agency, st.cluster.as_deref(), id)?.ok_or_else(|| not_found(id))?;
+    let meta = read_meta(&st.agency, &st.records_key, st.cluster.as_deref(), id)?.ok_or_else(|| not_found(id))?;
     if meta.member != member {
         return Err(not_found(id));
     }
@@ -213,24 +214,26 @@ fn db_failed(e: casebridge_cluster::db::DbError) -> ApiError {
     ApiError::unavailable(e)
 }
 
-/// Opens a sealed state (`name` says which, in a message).
-fn open_meta(agency: &Agency, name: &str, bytes: &[u8]) -> Result<UploadMeta, ApiError> {
-    let plain = casebridge_trust::open_at_rest(agency.sealing_identity(), bytes).map_err(|e| ApiError::internal(format!("{name}: {e}")))?;
+/// Opens the sealed state of upload `id` (bound to it: a state moved onto another upload does
+/// not open; see [`crate::at_rest`]).
+fn open_meta(key: &RecordKey, id: Uuid, bytes: &[u8]) -> Result<UploadMeta, ApiError> {
+    let name = meta_name(id);
+    let plain = key.open(Kind::UploadState, id.as_bytes(), bytes).map_err(|e| ApiError::internal(format!("{name}: {e}")))?;
     serde_json::from_slice(&plain).map_err(|e| ApiError::internal(format!("{name}: {e}")))
 }
 
-/// Seals a state to the agency.
-fn seal_meta(agency: &Agency, meta: &UploadMeta) -> Result<Vec<u8>, ApiError> {
+/// Seals a state with the endpoint's records key, bound to its upload.
+fn seal_meta(key: &RecordKey, meta: &UploadMeta) -> Result<Vec<u8>, ApiError> {
     let bytes = zeroize::Zeroizing::new(serde_json::to_vec(meta).map_err(|e| ApiError::internal(format!("upload state: {e}")))?);
-    casebridge_trust::seal_at_rest(&agency.public().recipient().map_err(ApiError::internal)?, &bytes).map_err(ApiError::internal)
+    key.seal(Kind::UploadState, meta.upload_id.as_bytes(), &bytes).map_err(ApiError::internal)
 }
 
 /// A state as a cluster's `uploads` row (the member as its keyed digest).
-fn row_of(agency: &Agency, meta: &UploadMeta) -> Result<casebridge_cluster::db::Upload, ApiError> {
+fn row_of(agency: &Agency, key: &RecordKey, meta: &UploadMeta) -> Result<casebridge_cluster::db::Upload, ApiError> {
     Ok(casebridge_cluster::db::Upload {
         id: meta.upload_id,
         member: crate::sessions::member_digest(agency.sealing_identity(), meta.member),
-        sealed: seal_meta(agency, meta)?,
+        sealed: seal_meta(key, meta)?,
         size: meta.size,
         received: meta.received,
         updated_at: meta.record().since.to_utc(),
@@ -240,16 +243,16 @@ fn row_of(agency: &Agency, meta: &UploadMeta) -> Result<casebridge_cluster::db::
 
 /// Reads and opens a state (`None` when there is none): a file of the embedded agency, a row
 /// of a cluster's `uploads` table.
-fn read_meta(agency: &Agency, cluster: Option<&Cluster>, id: Uuid) -> Result<Option<UploadMeta>, ApiError> {
+fn read_meta(agency: &Agency, key: &RecordKey, cluster: Option<&Cluster>, id: Uuid) -> Result<Option<UploadMeta>, ApiError> {
     let name = meta_name(id);
     let mut meta = match cluster {
         Some(c) => {
             let Some(row) = casebridge_cluster::block_on(&c.rt, c.db.upload(id)).map_err(db_failed)? else { return Ok(None) };
-            open_meta(agency, &name, &row.sealed)?
+            open_meta(key, id, &row.sealed)?
         }
         None => {
             let Some(bytes) = agency.records().read(&name).map_err(crate::api::records_error)? else { return Ok(None) };
-            open_meta(agency, &name, &bytes)?
+            open_meta(key, id, &bytes)?
         }
     };
     let path = agency.dir().join(&name);
@@ -315,11 +318,11 @@ pub(crate) fn is_stale(meta: &UploadMeta, now: DateTime<FixedOffset>, limits: &L
 pub(crate) fn save(st: &AppState, meta: &UploadMeta) -> Result<(), ApiError> {
     match &st.cluster {
         Some(c) => {
-            let row = row_of(&st.agency, meta)?;
+            let row = row_of(&st.agency, &st.records_key, meta)?;
             casebridge_cluster::block_on(&c.rt, c.db.put_upload(&row)).map_err(db_failed)
         }
         None => {
-            let sealed = seal_meta(&st.agency, meta)?;
+            let sealed = seal_meta(&st.records_key, meta)?;
             st.agency.records().write(&meta_name(meta.upload_id), &sealed).map_err(crate::api::records_error)
         }
     }
@@ -390,7 +393,7 @@ fn expire_claimed(st: &AppState, c: &Cluster, id: Uuid) -> Result<Option<u64>, A
         }
         Err(e) => return Err(db_failed(e)),
     };
-    let opened = open_meta(&st.agency, &meta_name(id), &claim.upload().sealed).and_then(|m| {
+    let opened = open_meta(&st.records_key, id, &claim.upload().sealed).and_then(|m| {
         if m.upload_id == id {
             Ok(m)
         } else {
@@ -413,7 +416,7 @@ fn expire_claimed(st: &AppState, c: &Cluster, id: Uuid) -> Result<Option<u64>, A
     let mut tomb = current.clone();
     tomb.expired_at = Some(st.now());
     tomb.received = 0;
-    let row = match row_of(&st.agency, &tomb) {
+    let row = match row_of(&st.agency, &st.records_key, &tomb) {
         Ok(row) => row,
         Err(e) => {
             casebridge_cluster::block_on(&c.rt, claim.release());
@@ -461,7 +464,7 @@ pub(crate) fn begin(st: &AppState, member: Uuid, bundle_id: Uuid, size: u64) -> 
         Ok(meta) if meta.is_open() && is_stale(&meta, now, &st.limits) => {
             // Resuming an upload that has expired: it starts over.
             match expire(st, &meta)? {
-                Some(_) => read_meta(&st.agency, st.cluster.as_deref(), id)?,
+                Some(_) => read_meta(&st.agency, &st.records_key, st.cluster.as_deref(), id)?,
                 // Another replica moved it meanwhile: resume it (as below), or it is busy.
                 None => match in_use(st, id, member)? {
                     open if open.size != size => return Err(size_mismatch(id, open.size, size)),
@@ -501,7 +504,7 @@ pub(crate) fn begin(st: &AppState, member: Uuid, bundle_id: Uuid, size: u64) -> 
             max_count: u64::try_from(st.limits.max_open_uploads_per_member).unwrap_or(u64::MAX),
             max_size: st.limits.max_pending_bytes_per_member,
         };
-        let row = row_of(&st.agency, &meta)?;
+        let row = row_of(&st.agency, &st.records_key, &meta)?;
         let active_since = (now - expiry(&st.limits)).to_utc();
         return match casebridge_cluster::block_on(&c.rt, c.db.begin_upload(&row, OPEN, active_since, quota)).map_err(db_failed)? {
             Begun::Recorded => {
@@ -601,16 +604,16 @@ impl Tracker {
     /// without an open upload (of an upload completed, expired or discarded by a run that
     /// stopped half-way) and unfinished state writes. A state file that cannot be read is left
     /// alone and logged.
-    pub(crate) fn load(agency: &Agency, cluster: Option<&Cluster>) -> crate::error::Result<Tracker> {
+    pub(crate) fn load(agency: &Agency, key: &RecordKey, cluster: Option<&Cluster>) -> crate::error::Result<Tracker> {
         let tracker = Tracker::default();
         if let Some(c) = cluster {
             // A cluster's states are rows, its bytes parts in the bucket: nothing lies about.
-            tracker.reload(agency, c).map_err(|e| AgencyError::Internal(e.to_string()))?;
+            tracker.reload(key, c).map_err(|e| AgencyError::Internal(e.to_string()))?;
             return Ok(tracker);
         }
         for name in agency.records().list(UPLOADS_DIR)? {
             let Some(id) = name.strip_suffix(".state").and_then(|s| Uuid::parse_str(s).ok()) else { continue };
-            match read_meta(agency, None, id) {
+            match read_meta(agency, key, None, id) {
                 Ok(Some(meta)) => tracker.set(&meta),
                 Ok(None) => {}
                 Err(_) => tracing::warn!(upload = %id, "an upload state cannot be read; it is left as it is"),
@@ -646,11 +649,11 @@ impl Tracker {
     /// A cluster: replaces what is tracked with the database's uploads, so that the cleanup
     /// of any replica sees the uploads every replica began (one that stopped for good leaves
     /// none behind for ever).
-    pub(crate) fn reload(&self, agency: &Agency, c: &Cluster) -> Result<(), ApiError> {
+    pub(crate) fn reload(&self, key: &RecordKey, c: &Cluster) -> Result<(), ApiError> {
         let rows = casebridge_cluster::block_on(&c.rt, c.db.list_uploads()).map_err(db_failed)?;
         let mut fresh = Tracked::default();
         for row in rows {
-            match open_meta(agency, &meta_name(row.id), &row.sealed) {
+            match open_meta(key, row.id, &row.sealed) {
                 Ok(meta) if meta.upload_id == row.id => fresh.set(row.id, meta.record()),
                 _ => tracing::warn!(upload = %row.id, "an upload state cannot be read; it is left as it is"),
             }
@@ -764,11 +767,17 @@ fn offset_mismatch(offset: u64, meta: &UploadMeta) -> ApiError {
 /// What the request side hands the chunk writer: body data in order, then either the end
 /// (the channel closes) or [`Piece::Abort`] when the body could not be read whole.
 pub(crate) enum Piece {
-    /// The next bytes of the chunk.
-    Data(Bytes),
+    /// The next bytes of the chunk: the body's pieces as read, gathered up to
+    /// [`PIECES_BATCH`] bytes so that the writer is woken once per batch, not once per TLS
+    /// record (the pieces are not copied).
+    Data(Vec<Bytes>),
     /// The body broke off or was refused: keep nothing of this chunk.
     Abort,
 }
+
+/// How many bytes of body pieces the request side gathers before handing them to the chunk
+/// writer (each hand-over may wake the writer's thread).
+pub(crate) const PIECES_BATCH: usize = 256 * 1024;
 
 /// Appends the chunk arriving on `pieces` at `offset`, which must equal the bytes already
 /// received. Runs on a blocking thread while the request side streams the body into the
@@ -801,51 +810,52 @@ pub(crate) fn put_chunk(
     let mut part: Option<Vec<u8>> = st.cluster.as_ref().map(|_| Vec::new());
     let mut len = 0u64;
     loop {
-        match pieces.blocking_recv() {
-            Some(Piece::Data(bytes)) => {
-                if bytes.is_empty() {
-                    continue;
-                }
-                let start = meta.received.saturating_add(len);
-                let end = start.saturating_add(bytes.len() as u64);
-                if end > meta.size {
-                    return Err(beyond(end, meta.size));
-                }
-                // A bundle sealed to the agency starts with the age header: anything else would
-                // sit on this disk as plaintext evidence, so it is refused before a byte is kept.
-                let magic = casebridge_trust::bundle::AGE_MAGIC;
-                if start < magic.len() as u64 {
-                    let from = start as usize;
-                    let n = (magic.len() - from).min(bytes.len());
-                    if bytes[..n] != magic[from..from + n] {
-                        return Err(ApiError::new(
-                            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                            "not_sealed",
-                            "the bundle is not sealed to this agency; the endpoint accepts only sealed bundles (nothing was kept)",
-                        ));
-                    }
-                }
-                if let Some(buf) = part.as_mut() {
-                    buf.extend_from_slice(&bytes);
-                    len += bytes.len() as u64;
-                    continue;
-                }
-                let f = match file.as_mut() {
-                    Some(f) => f,
-                    None => {
-                        let mut f = OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&path).map_err(io)?;
-                        // Bytes past `received` were never acknowledged (an interrupted chunk):
-                        // drop them.
-                        f.set_len(meta.received).map_err(io)?;
-                        f.seek(SeekFrom::Start(meta.received)).map_err(io)?;
-                        file.insert(f)
-                    }
-                };
-                f.write_all(&bytes).map_err(io)?;
-                len += bytes.len() as u64;
-            }
+        let batch = match pieces.blocking_recv() {
+            Some(Piece::Data(batch)) => batch,
             Some(Piece::Abort) => return Err(ApiError::bad_request("the chunk's body broke off; nothing of it was kept")),
             None => break,
+        };
+        for bytes in batch {
+            if bytes.is_empty() {
+                continue;
+            }
+            let start = meta.received.saturating_add(len);
+            let end = start.saturating_add(bytes.len() as u64);
+            if end > meta.size {
+                return Err(beyond(end, meta.size));
+            }
+            // A bundle sealed to the agency starts with the age header: anything else would
+            // sit on this disk as plaintext evidence, so it is refused before a byte is kept.
+            let magic = casebridge_trust::bundle::AGE_MAGIC;
+            if start < magic.len() as u64 {
+                let from = start as usize;
+                let n = (magic.len() - from).min(bytes.len());
+                if bytes[..n] != magic[from..from + n] {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        "not_sealed",
+                        "the bundle is not sealed to this agency; the endpoint accepts only sealed bundles (nothing was kept)",
+                    ));
+                }
+            }
+            if let Some(buf) = part.as_mut() {
+                buf.extend_from_slice(&bytes);
+                len += bytes.len() as u64;
+                continue;
+            }
+            let f = match file.as_mut() {
+                Some(f) => f,
+                None => {
+                    let mut f = OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&path).map_err(io)?;
+                    // Bytes past `received` were never acknowledged (an interrupted chunk):
+                    // drop them.
+                    f.set_len(meta.received).map_err(io)?;
+                    f.seek(SeekFrom::Start(meta.received)).map_err(io)?;
+                    file.insert(f)
+                }
+            };
+            f.write_all(&bytes).map_err(io)?;
+            len += bytes.len() as u64;
         }
     }
     match (file, part, &st.cluster) {
@@ -872,7 +882,7 @@ fn put_part(st: &AppState, c: &Cluster, member: Uuid, id: Uuid, offset: u64, byt
         Err(e) => return Err(db_failed(e)),
     };
     let stored = (|| {
-        let mut meta = open_meta(&st.agency, &meta_name(id), &claim.upload().sealed)?;
+        let mut meta = open_meta(&st.records_key, id, &claim.upload().sealed)?;
         if meta.member != member || meta.upload_id != id {
             return Err(not_found(id));
         }
@@ -890,7 +900,7 @@ fn put_part(st: &AppState, c: &Cluster, member: Uuid, id: Uuid, offset: u64, byt
         c.objects.put_part(id, offset, bytes).map_err(ApiError::unavailable)?;
         meta.received += len;
         meta.last_chunk_at = Some(st.now());
-        let sealed = seal_meta(&st.agency, &meta)?;
+        let sealed = seal_meta(&st.records_key, &meta)?;
         Ok((meta, sealed))
     })();
     let (meta, sealed) = match stored {

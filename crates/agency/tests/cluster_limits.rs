@@ -393,3 +393,90 @@ async fn an_upload_expires_once_and_never_under_a_chunk_being_stored() {
     db.close().await;
     p.stop().await;
 }
+
+/// Issue 15, "what each component sees": whoever can write the cluster's database cannot make
+/// a session of their own. Sessions are sealed under a key derived from the agency's sealing
+/// key and bound to their token's digest (crates/agency/src/at_rest.rs): a member's sealed
+/// session copied under another token's digest does not open, and neither does one sealed with
+/// age to the agency's public recipient (which anyone holding `agency.json` can do: the format
+/// earlier versions used). Each is answered as no session at all (`401 unauthenticated`), on
+/// both replicas, and the member's own session keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_copied_or_forged_in_the_database_does_not_authenticate() {
+    let mut p = Pair::start(Limits::default()).await;
+    let vol = p.enrol(Role::Volunteer).await;
+    let token = p.login(0, &vol).await;
+    let db = casebridge_cluster::db::Db::connect(&p.database).await.unwrap();
+    let sha = |t: &str| casebridge_core::sha256(t.as_bytes());
+    let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+
+    // The member's sealed session, copied under a token the attacker chose.
+    let sealed = db.session(&sha(&token), chrono::Utc::now()).await.unwrap().expect("the member's session is in the database");
+    assert!(sealed.starts_with(b"cbrec\x00\x00\x01"), "a session is sealed with the endpoint's records key");
+    let copied = "copied-session-token-0000000000000000000000";
+    db.insert_session(&sha(copied), &sealed, expires).await.unwrap();
+
+    // A session forged with age for the member's credential (all of it public or guessable
+    // but the token, which the attacker picks).
+    let agency = harness::open_agency(&p.env.dir);
+    let public = agency.public().clone();
+    let root = public.root_key_bytes().unwrap();
+    let serial = casebridge_trust::Credential::verify(&vol.credential, &root, public.agency_id).unwrap().serial;
+    let plain = serde_json::json!({ "member": vol.id, "serial": serial, "key": "", "nonce": "", "expires_at": expires.fixed_offset() });
+    let forged_sealed = casebridge_trust::seal_at_rest(&public.recipient().unwrap(), plain.to_string().as_bytes()).unwrap();
+    let forged = "forged-session-token-0000000000000000000000";
+    db.insert_session(&sha(forged), &forged_sealed, expires).await.unwrap();
+
+    for replica in [0, 1] {
+        for bad in [copied, forged] {
+            let resp = p.begin(replica, bad, Uuid::now_v7(), 1000).await;
+            assert_eq!(expect_error(resp, StatusCode::UNAUTHORIZED).await, "unauthenticated", "{bad} on replica {replica}");
+        }
+        // The member's own session is untouched.
+        ok::<UploadState>(p.begin(replica, &token, Uuid::now_v7(), 1000).await).await;
+    }
+    db.close().await;
+    p.stop().await;
+}
+
+/// Issue 15: "early verification of large uploads works across replicas or falls back
+/// cleanly". A cluster verifies a large upload at complete (replicas share no verifier): a
+/// bundle of more than `early::MIN_SIZE` (16 MiB) whose chunks go to both replicas in turn,
+/// each replica receiving chunks the other began, completes on either replica as accepted,
+/// and completing it again on the other answers the same receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_upload_spread_over_both_replicas_completes_on_either() {
+    let mut p = Pair::start(Limits::default()).await;
+    let mut inv = p.enrol(Role::Investigator).await;
+    let case = inv.store.create_case(NewCase { title: "Spread".into(), ..Default::default() }).unwrap();
+    // 18 MiB that do not compress (a xorshift stream).
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let content: Vec<u8> = (0..18 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let file = p.env.tmp.path().join("spread.bin");
+    std::fs::write(&file, &content).unwrap();
+    inv.store.add_evidence(case, &file, &EvidenceOptions::default(), &mut |_| true).unwrap();
+    let (bundle_id, bytes) = export_case(&p.env, &mut inv, case, false, "spread.cbb");
+    assert!(bytes.len() > 16 << 20, "large enough to be verified early by an embedded agency");
+
+    let tokens = [p.login(0, &inv).await, p.login(1, &inv).await];
+    let state: UploadState = ok(p.begin(0, &tokens[0], bundle_id, bytes.len() as u64).await).await;
+    let id = state.upload_id;
+    for (i, start) in (0..bytes.len()).step_by(4 << 20).enumerate() {
+        let end = (start + (4 << 20)).min(bytes.len());
+        let replica = i % 2;
+        let got: UploadState = ok(p.put(replica, &tokens[replica], id, start, bytes[start..end].to_vec()).await).await;
+        assert_eq!(got.received, end as u64, "chunk {i} on replica {replica}");
+    }
+    let done: UploadOutcome = ok(p.complete(1, &tokens[1], id).await).await;
+    assert_eq!((done.outcome.as_str(), done.bundle_id), ("accepted", bundle_id));
+    let again: UploadOutcome = ok(p.complete(0, &tokens[0], id).await).await;
+    assert_eq!(again.receipt, done.receipt, "the other replica answers the same receipt");
+    p.stop().await;
+}

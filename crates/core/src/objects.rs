@@ -83,6 +83,18 @@ pub trait ObjectBackend: Send + Sync {
     /// (moved or removed); the new object is durable when this returns.
     fn publish(&self, sealed: &Path, name: &str) -> Result<bool>;
 
+    /// [`ObjectBackend::publish`] for a small sealed object held whole in memory (`sealed`:
+    /// the object file's bytes), with the same meaning. The default writes it to `tmp` (a new
+    /// file in the store's temp directory, fsynced) and publishes that; a backend that keeps
+    /// objects elsewhere sends the bytes as they are, with no temp file.
+    fn publish_bytes(&self, sealed: Vec<u8>, tmp: &Path, name: &str) -> Result<bool> {
+        let mut out = OpenOptions::new().write(true).create_new(true).open(tmp).map_err(Error::io("writing", tmp))?;
+        out.write_all(&sealed).map_err(Error::io("writing", tmp))?;
+        out.sync_all().map_err(Error::io("syncing", tmp))?;
+        drop(out);
+        self.publish(tmp, name)
+    }
+
     /// Opens object `name` for streamed reading from its first byte: its length in bytes and a
     /// reader. `None` when no such object is held.
     fn open(&self, name: &str) -> Result<Option<(u64, Box<dyn Read + Send>)>>;
@@ -449,6 +461,9 @@ impl ObjectStore {
         let mut prefix = [0u8; 7];
         fill_random(&mut prefix)?;
         let header = self.header(&item_key, prefix)?;
+        if let Some(expected) = expected.filter(|(_, size)| *size < CHUNK_SIZE as u64) {
+            return self.import_one_chunk(tmp_path, src, expected, header, &item_key.aead(), prefix, progress);
+        }
         let mut out = OpenOptions::new().write(true).create_new(true).open(tmp_path).map_err(Error::io("writing", tmp_path))?;
         out.write_all(&header).map_err(Error::io("writing", tmp_path))?;
 
@@ -561,6 +576,56 @@ impl ObjectStore {
 
         let new = self.backend.publish(tmp_path, &self.name_of(&hash))?;
         Ok(Stored { sha256: hash, size, deduplicated: !new })
+    }
+
+    /// [`ObjectStore::import_to`] for content expected to fit one chunk (a photo, a volunteer's
+    /// usual bundle): the same object, byte for byte, made in this thread and in memory, then
+    /// handed to the backend whole ([`ObjectBackend::publish_bytes`]: the file backend writes
+    /// it to `tmp_path` and publishes that; an object store sends it with no temp file). The
+    /// pipeline's threads and page buffers would only hand the one chunk over (issue 15: the
+    /// endpoint's CPU per bundle). Content longer than expected is refused as soon as it shows,
+    /// as the pipeline would after reading it all; content other than expected is refused
+    /// before anything is sealed or written.
+    #[allow(clippy::too_many_arguments)]
+    fn import_one_chunk(
+        &self,
+        tmp_path: &Path,
+        src: &mut dyn Read,
+        (sha, esize): ([u8; 32], u64),
+        header: Vec<u8>,
+        key: &crate::crypto::AeadKey,
+        prefix: [u8; 7],
+        progress: &mut dyn Progress,
+    ) -> Result<Stored> {
+        let esize_bytes = usize::try_from(esize).map_err(|_| Error::invalid("file", "too large"))?;
+        let start = header.len();
+        // The whole object: the header, the content (one byte more than expected, to tell
+        // content that goes on) sealed in place, its tag.
+        let mut buf = header;
+        buf.resize(start + esize_bytes + 1 + TAG_LEN, 0);
+        let n = read_full(src, &mut buf[start..start + esize_bytes + 1]).map_err(|e| Error::Io {
+            action: "reading",
+            path: PathBuf::from("the file being imported"),
+            source: e,
+        })?;
+        if n != esize_bytes {
+            return Err(Error::HashMismatch);
+        }
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(&buf[start..start + n]);
+        if !progress.update(n as u64) {
+            return Err(Error::Cancelled);
+        }
+        if !crate::crypto::ct_eq(ctx.finish().as_ref(), &sha) {
+            return Err(Error::HashMismatch);
+        }
+        let mut ad = aad::OBJECT_CHUNK.to_vec();
+        ad.extend_from_slice(&buf[..24]);
+        let tag = key.seal_in_place(chunk_nonce(prefix, 0, true), &ad, &mut buf[start..start + n])?;
+        buf.truncate(start + n);
+        buf.extend_from_slice(&tag);
+        let new = self.backend.publish_bytes(buf, tmp_path, &self.name_of(&sha))?;
+        Ok(Stored { sha256: sha, size: esize, deduplicated: !new })
     }
 
     /// Streams the plaintext of object `sha256` into `sink`, authenticating every chunk, and
@@ -792,6 +857,50 @@ mod tests {
         for len in [0, 1, c - 1, c, c + 1, 2 * c, 2 * c + 7] {
             roundtrip(len);
         }
+    }
+
+    /// Content expected to fit one chunk is made in the calling thread
+    /// (`import_one_chunk`): the object reads back like any other, and content that is longer,
+    /// shorter or other than expected leaves nothing behind (no object, nothing in tmp).
+    #[test]
+    fn expected_content_of_one_chunk_is_stored_exactly_and_only_when_it_matches() {
+        let c = CHUNK_SIZE as usize;
+        for len in [0usize, 1, 4096, c - 1, c, c + 1] {
+            let dir = tempfile::tempdir().unwrap();
+            let os = store(dir.path());
+            let data: Vec<u8> = (0..len).map(|i| (i * 13 % 241) as u8).collect();
+            let sha = crate::crypto::sha256(&data);
+            let st = os.import_expecting(&mut &data[..], Some((sha, len as u64)), &mut |_| true).unwrap();
+            assert_eq!((st.sha256, st.size, st.deduplicated), (sha, len as u64, false), "{len} bytes");
+            let mut out = Vec::new();
+            os.read(&sha, st.size, &mut out, &mut |_| true).unwrap();
+            assert_eq!(out, data, "{len} bytes read back");
+            assert_eq!(fs::read(path_of(dir.path(), &os, &sha)).unwrap().len(), OBJECT_HEADER_LEN + chunks_len(len));
+            if len == 0 {
+                continue;
+            }
+            // Longer, shorter or other content than expected: refused, nothing kept.
+            let other = {
+                let mut d = data.clone();
+                d[len / 2] ^= 1;
+                d
+            };
+            let longer = [data.as_slice(), b"x"].concat();
+            for (what, bad) in [("longer", longer.as_slice()), ("shorter", &data[..len - 1]), ("other", other.as_slice())] {
+                let dir = tempfile::tempdir().unwrap();
+                let os = store(dir.path());
+                let err = os.import_expecting(&mut &bad[..], Some((sha, len as u64)), &mut |_| true).unwrap_err();
+                assert!(matches!(err, Error::HashMismatch), "{what} content of {len} bytes: {err}");
+                assert!(!path_of(dir.path(), &os, &sha).exists(), "{what}: no object");
+                assert_eq!(fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0, "{what}: nothing in tmp");
+            }
+        }
+    }
+
+    /// The sealed length of `len` bytes of content: full chunks, then the last (possibly empty).
+    fn chunks_len(len: usize) -> usize {
+        let c = CHUNK_SIZE as usize;
+        (len / c) * (c + TAG_LEN) + (len % c) + TAG_LEN
     }
 
     #[test]

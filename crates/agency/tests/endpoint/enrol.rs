@@ -42,7 +42,11 @@ async fn enrolment_issues_a_credential_that_installs_and_uses_the_invite_once() 
         for name in records.list(sub).unwrap() {
             let name = format!("{sub}/{name}");
             let bytes = records.read(&name).unwrap().unwrap();
-            assert!(bytes.starts_with(b"age-encryption.org/v1"), "{name} is not sealed");
+            // Invites and credentials are age files sealed to the agency; upload states are the
+            // endpoint's own records, AES-256-GCM under a key derived from the sealing key
+            // (docs/FORMAT.md, "Endpoint records sealed at rest").
+            let magic: &[u8] = if sub == "uploads" { b"cbrec\x00\x00\x01" } else { b"age-encryption.org/v1" };
+            assert!(bytes.starts_with(magic), "{name} is not sealed");
             let text = String::from_utf8_lossy(&bytes);
             for needle in ["Test Member", "volunteer", "secret_sha256", &member.id.to_string()] {
                 assert!(!text.contains(needle), "{name} shows {needle}");
