@@ -106,5 +106,21 @@ describe('a withdrawn submission in the queue', () => {
     // The other one still takes a decision.
     await user.click(items[1]);
     expect(screen.getByTestId('review-accept')).toBeInTheDocument();
+    expect(screen.getByTestId('submission-item-state')).toHaveAttribute('data-state', 'pending');
+  });
+
+  it('an item withdrawn but not deleted yet says withdrawn, not pending review', async () => {
+    const waiting: Submission = { ...withdrawn, id: 's3', items: [{ ...submission.items[0], deleted: undefined }] };
+    m.submissionsList.mockResolvedValue([waiting]);
+    const user = userEvent.setup();
+    render(Queue);
+    await screen.findByTestId('queue-empty');
+    await user.selectOptions(screen.getByTestId('queue-filter'), 'all');
+    await user.click((await screen.findAllByTestId('queue-item'))[0]);
+    const state = screen.getByTestId('submission-item-state');
+    expect(state).toHaveAttribute('data-state', 'withdrawn');
+    expect(state).toHaveTextContent('Withdrawn');
+    expect(screen.queryByText('Pending review')).toBeNull();
+    expect(screen.queryByTestId('review-item')).toBeNull();
   });
 });
