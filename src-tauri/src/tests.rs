@@ -44,8 +44,8 @@ fn env() -> Env {
     Env { _tmp: tmp, _app: app, webview, events: rx }
 }
 
-/// Invokes `cmd` as the UI does; Ok(result) or Err(the error value).
-fn call(env: &Env, cmd: &str, args: Value) -> Result<Value, Value> {
+/// Invokes `cmd` as the UI does; Ok(its answer's body) or Err(the error value).
+fn invoke(env: &Env, cmd: &str, args: Value) -> Result<tauri::ipc::InvokeResponseBody, Value> {
     get_ipc_response(
         &env.webview,
         tauri::webview::InvokeRequest {
@@ -59,7 +59,11 @@ fn call(env: &Env, cmd: &str, args: Value) -> Result<Value, Value> {
             invoke_key: INVOKE_KEY.to_string(),
         },
     )
-    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
+/// Invokes `cmd` as the UI does; Ok(result) or Err(the error value).
+fn call(env: &Env, cmd: &str, args: Value) -> Result<Value, Value> {
+    invoke(env, cmd, args).map(|b| b.deserialize::<Value>().unwrap())
 }
 
 fn code(r: Result<Value, Value>) -> String {
@@ -310,19 +314,7 @@ fn the_notification_plugin_is_registered_and_the_page_is_granted_none_of_it() {
 
 /// Invokes `cmd` and returns the raw bytes of its answer (commands answering with `ipc::Response`).
 fn call_raw(env: &Env, cmd: &str, args: Value) -> Result<Vec<u8>, Value> {
-    get_ipc_response(
-        &env.webview,
-        tauri::webview::InvokeRequest {
-            cmd: cmd.into(),
-            callback: tauri::ipc::CallbackFn(0),
-            error: tauri::ipc::CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: tauri::ipc::InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|b| match b {
+    invoke(env, cmd, args).map(|b| match b {
         tauri::ipc::InvokeResponseBody::Raw(bytes) => bytes,
         tauri::ipc::InvokeResponseBody::Json(j) => panic!("expected raw bytes, got JSON {j}"),
     })
