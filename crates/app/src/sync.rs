@@ -157,11 +157,8 @@ async fn round_inner(
             let _ = pull(store, dir, state, &engine, &cancel, &agency, on_event).await;
             return Err(e);
         }
-        let teams_before = teams(store)?;
         let pulled = pull(store, dir, state, &engine, &cancel, &agency, on_event).await?;
-        let teams_after = teams(store)?;
-        let removed: Vec<String> =
-            teams_before.into_iter().filter(|(id, _)| !teams_after.contains_key(id)).map(|(_, title)| title).collect();
+        let removed = removed_from_teams(store, &pulled.unassigned)?;
         r.removed_from_teams = (!removed.is_empty()).then_some(removed);
         r.pulled = pulled.pulled;
         r.imported = pulled.imported;
@@ -191,15 +188,19 @@ async fn round_inner(
     }
 }
 
-/// The cases this profile's member is on the team of, by id, with their titles; none for a
-/// supervisor, who gets every case whatever its team. Compared before and after a pull, it
-/// names the cases a removal took this member off (issue 16: "the desktop says so").
-fn teams(store: &StoreHandle) -> Result<std::collections::BTreeMap<uuid::Uuid, String>> {
+/// The titles of the cases among `unassigned` (those a pulled `team_unassigned` took this
+/// member off) whose team this member is not on after the round (issue 16: "the desktop says
+/// so"); none for a supervisor, who gets every case whatever its team. The agency always
+/// sends a member the team changes that name them, so the pull names every removal.
+fn removed_from_teams(store: &StoreHandle, unassigned: &std::collections::BTreeSet<uuid::Uuid>) -> Result<Vec<String>> {
+    if unassigned.is_empty() {
+        return Ok(Vec::new());
+    }
     store.with(|s| {
         if s.whoami().role != casebridge_core::Role::Investigator {
-            return Ok(Default::default());
+            return Ok(Vec::new());
         }
-        Ok(s.list_cases(&Default::default())?.into_iter().filter(|c| c.on_team).map(|c| (c.id, c.title)).collect())
+        Ok(unassigned.iter().filter_map(|id| s.case(*id).ok()).filter(|c| !c.on_team).map(|c| c.title).collect())
     })
 }
 
@@ -240,6 +241,8 @@ fn worth_pulling_after(e: &SyncError) -> bool {
 
 /// What a pull brought.
 struct Pulled {
+    /// Cases a pulled `team_unassigned` took this profile's member off.
+    unassigned: std::collections::BTreeSet<uuid::Uuid>,
     deleted: usize,
     tombstones_refused: usize,
     pulled: usize,
@@ -262,6 +265,8 @@ async fn pull(
     let mut pulled = 0usize;
     let mut imported = 0u64;
     let mut fetched = 0usize;
+    let mut unassigned = std::collections::BTreeSet::new();
+    let me = store.with(|s| Ok(s.whoami().member_id))?;
     let (mut deleted_now, mut tombstones_refused) = (0usize, 0usize);
     let start = state.cursor;
     let cursor = {
@@ -322,6 +327,10 @@ async fn pull(
                 notices.push(casebridge_trust::SignedDoc::parse(&bytes)?);
             }
             pulled += events.len() + notices.len();
+            unassigned.extend(events.iter().filter_map(|ev| match &ev.body().kind {
+                EventKind::TeamUnassigned { case_id, member_id } if *member_id == me => Some(*case_id),
+                _ => None,
+            }));
             // An item deleted before this device first saw it comes with its tombstone and
             // without content: the tombstone is kept in the same append as its
             // `evidence_added` (the store refuses an item without content otherwise); the
@@ -378,7 +387,7 @@ async fn pull(
         };
         engine.pull::<AppError>(start, &mut on_page, &mut |ev| on_event(&ev)).await?
     };
-    Ok(Pulled { deleted: deleted_now, tombstones_refused, pulled, imported, fetched, cursor })
+    Ok(Pulled { unassigned, deleted: deleted_now, tombstones_refused, pulled, imported, fetched, cursor })
 }
 
 /// Streams one item's content from the endpoint straight into the store: the bytes are

@@ -3,6 +3,7 @@
 //! string of the case, its briefs, the volunteer's files and the reviewer's reasons holds a
 //! marker, and none reaches a volunteer's notification; an investigator off the case's team
 //! hears nothing of it; the setting off silences a round that does bring something in.
+//! And what a round tells the desktop of a removal from a case's team (`removed_from_teams`).
 
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -143,4 +144,59 @@ fn sync_rounds_notify_counted_without_case_content_and_only_whom_the_case_concer
     let shown = sync(&vol.session, &vol.events);
     assert_eq!(kinds(&shown), [(NotificationKind::Briefs, 1, "Eine neue Bitte um Hilfe".to_string())]);
     assert_no_marker(&shown);
+}
+
+/// Runs a sync round; returns its report (the round must succeed).
+fn round(session: &Arc<Session>, events: &Receiver<AppEvent>) -> casebridge_app::RoundReport {
+    session.sync_now().unwrap();
+    let done = wait_for(events, |e| match e {
+        AppEvent::SyncDone(d) => Some(d),
+        _ => None,
+    });
+    assert!(done.ok, "sync failed: {:?}", done.error);
+    done.report.expect("a successful round reports")
+}
+
+/// Issue 16, "the desktop says so": the round that takes an investigator off a case's team
+/// names that case (from the `team_unassigned` the agency sends the member it names); a
+/// round with no removal, and a removal undone in the same round, name nothing.
+#[test]
+fn the_round_that_takes_an_investigator_off_a_team_names_the_case() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let lead = unlocked(Role::Investigator);
+    let colleague = unlocked(Role::Investigator);
+    let agency_dir = lead.tmp.path().join("agency");
+    drop(new_agency(&agency_dir, "Test Police"));
+    let _server = rt.block_on(serve(serve_config(&agency_dir))).unwrap();
+    for env in [&lead, &colleague] {
+        let code = rt.block_on(casebridge_testkit::endpoint::invite(&agency_dir, casebridge_protocol::Role::Investigator, 3600)).code;
+        rt.block_on(env.session.enrol(&code)).unwrap();
+    }
+    let them = colleague.session.with_store(|s| Ok(s.whoami().member_id)).unwrap();
+    let case = lead.session.case_create("Bike thefts, Mitte", None, None, vec![]).unwrap();
+    let stay = lead.session.case_create("Garage break-in", None, None, vec![]).unwrap();
+    let change = |case: &str, assign: bool| {
+        lead.session
+            .with_store(|s| {
+                let id = s.resolve_case(case)?;
+                if assign {
+                    s.assign(id, them)?;
+                } else {
+                    s.unassign(id, them)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        round(&lead.session, &lead.events);
+    };
+    change(&case, true);
+    change(&stay, true);
+    assert_eq!(round(&colleague.session, &colleague.events).removed_from_teams, None, "assigned: nothing removed");
+
+    change(&case, false);
+    // Taken off and put back before the colleague syncs: still on the team, nothing said.
+    change(&stay, false);
+    change(&stay, true);
+    assert_eq!(round(&colleague.session, &colleague.events).removed_from_teams, Some(vec!["Bike thefts, Mitte".to_string()]));
+    assert_eq!(round(&colleague.session, &colleague.events).removed_from_teams, None, "said once");
 }
